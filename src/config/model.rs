@@ -1,0 +1,156 @@
+//! Validated core types. Everything here has passed validation: later stages never re-check.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The k3s image `up` uses when the file names none.
+pub const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.35.5-k3s1";
+/// The lab name used when no file names one.
+pub const DEFAULT_LAB_NAME: &str = "playground";
+
+/// A whole lab, as read from `playground.yaml` (or the built-in default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lab {
+    /// DNS-1123 label; names every Docker object and the kube context.
+    pub name: String,
+    pub cluster: ClusterSpec,
+    /// Where the lab was read from; `None` for the built-in default.
+    pub source: Option<PathBuf>,
+}
+
+/// The `cluster:` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    pub image: String,
+    /// 1..=MAX_SERVERS. More than one means embedded etcd (HA).
+    pub servers: u32,
+    /// 0..=MAX_AGENTS.
+    pub agents: u32,
+    pub privileged: bool,
+    pub api: ApiEndpoint,
+    pub ports: Vec<PortMapping>,
+    pub k3s_args: Vec<Filtered<String>>,
+    pub env: Vec<Filtered<EnvVar>>,
+}
+
+pub const MAX_SERVERS: u32 = 7;
+pub const MAX_AGENTS: u32 = 32;
+
+/// Where the Kubernetes API is published on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiEndpoint {
+    /// The host address to bind (127.0.0.1 unless the file says otherwise).
+    pub host: IpAddr,
+    /// `None`: pick a free port at `up` time.
+    pub port: Option<u16>,
+}
+
+/// `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]@FILTER`, k3d's syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortMapping {
+    pub host_ip: IpAddr,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+    pub target: NodeFilter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A value that applies to the nodes its filter selects (k3d's `@server:0`, `@agent:*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filtered<T> {
+    pub value: T,
+    pub filter: NodeFilter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub key: String,
+    pub value: String,
+}
+
+/// Which nodes a setting applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeFilter {
+    /// `@loadbalancer`: the load balancer, or server-0 when there is only one server.
+    LoadBalancer,
+    /// `@all`
+    All,
+    /// `@server:…` / `@servers:…`
+    Servers(Selection),
+    /// `@agent:…` / `@agents:…`
+    Agents(Selection),
+}
+
+/// The index part of a node filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// `*` or nothing.
+    All,
+    /// `0,2,3`
+    Indices(Vec<u32>),
+    /// `1-3` (inclusive); open ends allowed as in k3d (`-2`, `1-`).
+    Range(Option<u32>, Option<u32>),
+}
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Server,
+    Agent,
+    LoadBalancer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Agent => "agent",
+            Role::LoadBalancer => "loadbalancer",
+        }
+    }
+}
+
+impl Selection {
+    /// Whether node `index` is selected.
+    pub fn contains(&self, index: u32) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Indices(v) => v.contains(&index),
+            Selection::Range(lo, hi) => lo.is_none_or(|lo| index >= lo) && hi.is_none_or(|hi| index <= hi),
+        }
+    }
+}
+
+impl NodeFilter {
+    /// Whether the node with this role and index is selected. `servers` is the server count:
+    /// with one server there is no load balancer, and `@loadbalancer` means server-0.
+    pub fn matches(&self, role: Role, index: u32, servers: u32) -> bool {
+        match self {
+            NodeFilter::All => matches!(role, Role::Server | Role::Agent),
+            NodeFilter::Servers(s) => role == Role::Server && s.contains(index),
+            NodeFilter::Agents(s) => role == Role::Agent && s.contains(index),
+            NodeFilter::LoadBalancer => {
+                if servers > 1 {
+                    role == Role::LoadBalancer
+                } else {
+                    role == Role::Server && index == 0
+                }
+            }
+        }
+    }
+}
