@@ -1,1 +1,48 @@
-//! The library's error type.
+//! The library's error type and the exit codes the binary maps it to.
+
+use crate::cluster::plan::PlanError;
+use crate::cluster::readiness::NodeWaitError;
+use crate::docker::EngineError;
+use crate::kube::api::ApiError;
+
+/// Everything that can end a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    NodeWait(#[from] NodeWaitError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    #[error(
+        "host port {addr}/{proto} is already in use\n  hint: pick another port in {field} of the lab file, or stop what holds it (`ss -lntup | grep :{port}`)"
+    )]
+    PortInUse { addr: String, port: u16, proto: &'static str, field: &'static str },
+    #[error("no lab named {0}\n  hint: `playground list` shows the labs; `playground up` creates one")]
+    NotFound(String),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// The process exit status for this error: 2 for bad input, 3 when Docker is missing,
+    /// 130 for Ctrl-C (as shells report SIGINT), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) | Error::Plan(_) => 2,
+            Error::Engine(EngineError::Unreachable { .. }) => 3,
+            Error::Interrupted => 130,
+            _ => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

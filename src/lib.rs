@@ -8,6 +8,8 @@
 //!    trait and waits for readiness through [`kube`];
 //! 4. [`kube::kubeconfig`] merges the lab's context into the user's kubeconfig, under a lock.
 
+pub mod app;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod docker;

@@ -1,1 +1,29 @@
-fn main() {}
+//! The `playground` binary: parse arguments, set up logs and progress, run, map errors to
+//! exit codes. Everything else lives in the library.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = playground::cli::Cli::parse();
+    let ui = playground::ui::Ui::new(cli.quiet);
+    let default_level = match cli.verbose {
+        0 => "warn",
+        1 => "playground=debug,info",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
+        .with_writer(ui.log_writer())
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = match runtime.block_on(playground::app::run(cli, &ui)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,107 @@
-//! docker
+//! The Docker Engine, seen through a small trait in our own vocabulary.
+//!
+//! The cluster code never touches bollard types: it asks an [`Engine`] to `ensure_network`,
+//! `create_container`, `start`, `follow_logs` and so on. [`BollardEngine`] is the real
+//! implementation; the pure planning code needs no engine at all.
+
+mod bollard_engine;
+mod types;
+
+pub use bollard_engine::BollardEngine;
+pub use types::*;
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+
+/// What `playground` needs from a container engine.
+///
+/// Every method that takes a name accepts a container (or network, volume) name; "not found"
+/// is reported as `Ok(None)` or `Ok(false)` where the caller has a use for it, never as a
+/// stringly error.
+pub trait Engine: Send + Sync {
+    /// Find the network by exact name, or create it. Returns what it found or made.
+    fn ensure_network(
+        &self,
+        spec: &NetworkSpec,
+    ) -> impl Future<Output = Result<NetworkInfo, EngineError>> + Send;
+    fn inspect_network(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<NetworkInfo>, EngineError>> + Send;
+    fn list_networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<NetworkInfo>, EngineError>> + Send;
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The subnets of every network the engine knows, to choose a free one.
+    fn used_subnets(&self) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &Labels,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn list_volumes(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn image_present(&self, image: &str)
+    -> impl Future<Output = Result<bool, EngineError>> + Send;
+    /// Pull an image, reporting per-layer progress to `progress`.
+    fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Create (not start) a container.
+    fn create_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    fn inspect_container(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ContainerInfo>, EngineError>> + Send;
+    /// Containers (running or not) that carry all these labels.
+    fn list_containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>> + Send;
+    fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn stop(
+        &self,
+        name: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn pause(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn unpause(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Remove a container with its anonymous volumes; a missing container is not an error.
+    fn remove_container(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Follow a container's output (stdout and stderr, one item per line) from `since`
+    /// (Unix seconds). The stream ends when the container stops.
+    fn follow_logs(&self, name: &str, since: i64) -> BoxStream<'static, Result<String, EngineError>>;
+    /// The last `lines` lines of a container's output.
+    fn tail_logs(
+        &self,
+        name: &str,
+        lines: usize,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    /// Read one regular file out of a container (through the archive API, parsed as tar).
+    fn read_file(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
+    /// Run a command in a running container; returns its exit code and combined output.
+    fn exec(
+        &self,
+        name: &str,
+        cmd: &[&str],
+    ) -> impl Future<Output = Result<(i64, String), EngineError>> + Send;
+}

@@ -1,3 +1,4 @@
-//! Talking to Kubernetes: the kubeconfig file, and readiness through kube-rs.
+//! Talking to Kubernetes: the kubeconfig file, and the API through kube-rs.
 
+pub mod api;
 pub mod kubeconfig;

@@ -1,1 +1,6 @@
-//! ui
+//! What the user sees while we work: live steps on a terminal, plain lines in a pipe or a
+//! CI log, nothing with `-q`. Logs (`-v`, `RUST_LOG`) go through [`Ui::log_writer`] so they
+//! print above the bars instead of tearing them.
+
+mod progress;
+pub use progress::*;

@@ -1,0 +1,132 @@
+//! The command line: clap types only. [`crate::app`] turns them into core types, so clap never
+//! leaks into the rest of the crate.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::duration::parse_duration;
+
+/// A local Kubernetes lab, run the GitOps way: k3s nodes in Docker, Argo CD, and an app of
+/// apps from Git.
+///
+/// Quick start: `playground up` creates the sample lab; `playground list` shows your labs;
+/// `playground suspend` frees CPU and memory; `playground resume` brings it back;
+/// `playground drop` throws it away.
+#[derive(Debug, Parser)]
+#[command(name = "playground", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print nothing but results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the lab, or converge an existing one: start what is stopped, repair what is
+    /// missing. Never duplicates anything.
+    Up(UpArgs),
+    /// Stop the lab's nodes (agents first) to free every CPU and byte they used. Volumes and
+    /// state are kept; a suspended lab stays suspended across a Docker restart.
+    Suspend {
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        name: Option<String>,
+        /// Freeze the nodes with `docker pause` instead: memory stays in use, resume is instant.
+        #[arg(long)]
+        pause: bool,
+    },
+    /// Start a suspended or paused lab: servers first, then agents, then wait for the API.
+    Resume {
+        name: Option<String>,
+        /// How long to wait for the lab to be ready, e.g. 90s or 3m.
+        #[arg(long, value_parser = parse_duration, default_value = "180s")]
+        timeout: Duration,
+    },
+    /// Remove every container, network and volume of the lab, and its kube context.
+    /// Works on half-made labs and without any local state.
+    Drop {
+        name: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// List the labs Docker knows of.
+    List {
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Show one lab: its state, its nodes and the API URL.
+    Status {
+        name: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Print the lab's kubeconfig (context, cluster and user `playground-<name>`).
+    Kubeconfig { name: Option<String> },
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// When to pull the node image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pull {
+    /// Pull only images that are not present.
+    Missing,
+    /// Always pull (picks up a moved tag).
+    Always,
+    /// Never pull; fail if an image is missing.
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The lab file. Default: ./playground.yaml if present, else the built-in sample lab.
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Overrides metadata.name in the file.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overrides cluster.servers in the file.
+    #[arg(long)]
+    pub servers: Option<u32>,
+    /// Overrides cluster.agents in the file.
+    #[arg(long)]
+    pub agents: Option<u32>,
+    /// Overrides cluster.image in the file.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Overrides cluster.api.port in the file.
+    #[arg(long, value_name = "PORT")]
+    pub api_port: Option<u16>,
+    /// When to pull images.
+    #[arg(long, value_enum, default_value_t = Pull::Missing)]
+    pub pull: Pull,
+    /// One deadline for the whole `up`, e.g. 90s or 3m.
+    #[arg(long, value_parser = parse_duration, default_value = "180s")]
+    pub timeout: Duration,
+    /// Do not make the lab's context the current kube context.
+    #[arg(long)]
+    pub no_switch_context: bool,
+    /// Stop after the cluster (skip the GitOps bootstrap).
+    #[arg(long)]
+    pub cluster_only: bool,
+    /// Print the ordered steps and exit without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep a failed new lab for debugging instead of removing it.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}

@@ -1,0 +1,194 @@
+//! Finding labs by their Docker labels alone: `list` and `status` need no local state.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::docker::{ContainerInfo, Engine, RunState};
+use crate::error::Result;
+
+use super::names;
+use super::plan::client_host;
+
+/// A lab's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabState {
+    /// Every expected node runs.
+    Running,
+    /// Every node is stopped.
+    Suspended,
+    /// Every node is frozen (`suspend --pause`).
+    Paused,
+    /// Anything else: some nodes missing, stopped or crashed.
+    Partial,
+}
+
+/// One node of a lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSummary {
+    pub name: String,
+    pub role: String,
+    pub state: RunState,
+    pub image: String,
+}
+
+/// One lab, as `list -o json` prints it (`nodes` only in `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabSummary {
+    pub name: String,
+    pub state: LabState,
+    pub servers: u32,
+    pub agents: u32,
+    /// The API URL clients use, e.g. `https://127.0.0.1:6550`.
+    pub api: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeSummary>,
+}
+
+/// Group containers into labs.
+pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSummary> {
+    let mut by_lab: BTreeMap<&str, Vec<&ContainerInfo>> = BTreeMap::new();
+    for c in containers {
+        if let Some(lab) = c.labels.get(names::LABEL_CLUSTER) {
+            by_lab.entry(lab).or_default().push(c);
+        }
+    }
+    by_lab
+        .into_iter()
+        .map(|(lab, mut nodes)| {
+            nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            let label_u32 = |key: &str| nodes.iter().find_map(|c| c.labels.get(key)?.parse::<u32>().ok());
+            let servers = label_u32(names::LABEL_SERVERS).unwrap_or(0);
+            let agents = label_u32(names::LABEL_AGENTS).unwrap_or(0);
+            let expected = (servers + agents + u32::from(servers > 1)) as usize;
+            let api = nodes.iter().find_map(|c| {
+                let host: std::net::IpAddr = c.labels.get(names::LABEL_API_HOST)?.parse().ok()?;
+                let port = c.labels.get(names::LABEL_API_PORT)?;
+                Some(format!("https://{}:{port}", client_host(host)))
+            });
+            let all = |s: RunState| nodes.len() == expected && nodes.iter().all(|c| c.state == s);
+            let state = if all(RunState::Running) {
+                LabState::Running
+            } else if all(RunState::Paused) {
+                LabState::Paused
+            } else if nodes.len() == expected && nodes.iter().all(|c| matches!(c.state, RunState::Exited | RunState::Created)) {
+                LabState::Suspended
+            } else {
+                LabState::Partial
+            };
+            LabSummary {
+                name: lab.to_string(),
+                state,
+                servers,
+                agents,
+                api,
+                nodes: if with_nodes {
+                    nodes
+                        .iter()
+                        .map(|c| NodeSummary {
+                            name: c.name.clone(),
+                            role: c.labels.get(names::LABEL_ROLE).cloned().unwrap_or_default(),
+                            state: c.state,
+                            image: c.image.clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
+/// Every lab Docker knows of.
+pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
+    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, "")]).await?;
+    Ok(summarize(&containers, false))
+}
+
+/// One lab with its nodes, or `None` if no container of it exists.
+pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummary>> {
+    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, lab)]).await?;
+    Ok(summarize(&containers, true).into_iter().next())
+}
+
+/// Render `list` as a table.
+pub fn render_table(labs: &[LabSummary]) -> String {
+    let mut out = format!("{:<20} {:<10} {:>7} {:>6}  {}\n", "NAME", "STATE", "SERVERS", "AGENTS", "API");
+    for l in labs {
+        out.push_str(&format!(
+            "{:<20} {:<10} {:>7} {:>6}  {}\n",
+            l.name,
+            serde_json::to_value(l.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            l.servers,
+            l.agents,
+            l.api.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::Labels;
+
+    fn node(lab: &str, role: &str, i: u32, state: RunState) -> ContainerInfo {
+        let mut labels = Labels::new();
+        labels.insert(names::LABEL_CLUSTER.into(), lab.into());
+        labels.insert(names::LABEL_ROLE.into(), role.into());
+        labels.insert(names::LABEL_SERVERS.into(), "1".into());
+        labels.insert(names::LABEL_AGENTS.into(), "2".into());
+        labels.insert(names::LABEL_API_HOST.into(), "127.0.0.1".into());
+        labels.insert(names::LABEL_API_PORT.into(), "6550".into());
+        ContainerInfo {
+            id: String::new(),
+            name: format!("playground-{lab}-{role}-{i}"),
+            image: "img".into(),
+            state,
+            labels,
+            started_at: None,
+            exit_code: None,
+            restart_count: 0,
+            ips: Default::default(),
+            env: vec![],
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn states_follow_the_nodes() {
+        use RunState::*;
+        let cases = [
+            ([Running, Running, Running], LabState::Running),
+            ([Exited, Exited, Exited], LabState::Suspended),
+            ([Paused, Paused, Paused], LabState::Paused),
+            ([Running, Exited, Running], LabState::Partial),
+        ];
+        for (states, want) in cases {
+            let cs = vec![
+                node("a", "server", 0, states[0]),
+                node("a", "agent", 0, states[1]),
+                node("a", "agent", 1, states[2]),
+            ];
+            let s = summarize(&cs, false);
+            assert_eq!(s.len(), 1);
+            assert_eq!(s[0].state, want, "{states:?}");
+            assert_eq!(s[0].api.as_deref(), Some("https://127.0.0.1:6550"));
+        }
+        // A missing agent makes the lab partial even if the rest runs.
+        let cs = vec![node("a", "server", 0, Running), node("a", "agent", 0, Running)];
+        assert_eq!(summarize(&cs, false)[0].state, LabState::Partial);
+    }
+
+    #[test]
+    fn list_json_has_the_documented_shape() {
+        let cs = vec![node("a", "server", 0, RunState::Running), node("a", "agent", 0, RunState::Running), node("a", "agent", 1, RunState::Running)];
+        let v = serde_json::to_value(summarize(&cs, false)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"name": "a", "state": "running", "servers": 1, "agents": 2, "api": "https://127.0.0.1:6550"}])
+        );
+    }
+}

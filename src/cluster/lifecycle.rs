@@ -1,0 +1,189 @@
+//! `suspend`, `resume` and `drop`: acting on a lab found by its labels.
+
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use tokio::time::Instant;
+
+use crate::config::Role;
+use crate::docker::{ContainerInfo, Engine, RunState};
+use crate::error::{Error, Result};
+use crate::kube::api::{KubeApi, NodeReady};
+use crate::ui::Ui;
+
+use super::names;
+use super::plan::ready_line;
+use super::readiness;
+
+/// How long a node gets to stop before Docker kills it. k3s drains and flushes on SIGTERM.
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
+
+fn role_of(c: &ContainerInfo) -> Option<Role> {
+    match c.labels.get(names::LABEL_ROLE).map(String::as_str) {
+        Some("server") => Some(Role::Server),
+        Some("agent") => Some(Role::Agent),
+        Some("loadbalancer") => Some(Role::LoadBalancer),
+        _ => None,
+    }
+}
+
+fn index_of(c: &ContainerInfo) -> u32 {
+    c.labels.get(names::LABEL_INDEX).and_then(|i| i.parse().ok()).unwrap_or(0)
+}
+
+async fn nodes_of<E: Engine>(engine: &E, lab: &str) -> Result<Vec<ContainerInfo>> {
+    let mut nodes: Vec<ContainerInfo> = engine
+        .list_containers(&[(names::LABEL_CLUSTER, lab)])
+        .await?
+        .into_iter()
+        .filter(|c| role_of(c).is_some())
+        .collect();
+    if nodes.is_empty() {
+        return Err(Error::NotFound(lab.to_string()));
+    }
+    nodes.sort_by_key(|c| (role_of(c), index_of(c)));
+    Ok(nodes)
+}
+
+/// Stop (or with `pause`, freeze) every node: load balancer and agents first, servers last,
+/// so agents do not spend the stop reconnecting. Already stopped nodes are left as they are.
+pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> Result<()> {
+    let nodes = nodes_of(engine, lab).await?;
+    let (servers, others): (Vec<_>, Vec<_>) = nodes.iter().partition(|c| role_of(c) == Some(Role::Server));
+    for group in [others, servers] {
+        try_join_all(group.into_iter().map(|c| async move {
+            match (pause, c.state) {
+                (true, RunState::Running) => {
+                    let s = ui.step(format!("pause {}", c.name));
+                    engine.pause(&c.name).await?;
+                    s.done();
+                }
+                (false, RunState::Running | RunState::Restarting) => {
+                    let s = ui.step(format!("stop {}", c.name));
+                    engine.stop(&c.name, STOP_GRACE).await?;
+                    s.done();
+                }
+                (false, RunState::Paused) => {
+                    // A frozen process cannot handle SIGTERM: thaw it first, then stop it.
+                    let s = ui.step(format!("stop {}", c.name));
+                    engine.unpause(&c.name).await?;
+                    engine.stop(&c.name, STOP_GRACE).await?;
+                    s.done();
+                }
+                _ => {}
+            }
+            Ok::<_, Error>(())
+        }))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Bring a suspended or paused lab back: servers first, each awaited by its log line, then
+/// agents together, then the API and every node Ready. Repairs what a restart loses.
+pub async fn resume<E: Engine>(engine: &E, lab: &str, timeout: Duration, ui: &Ui) -> Result<Vec<NodeReady>> {
+    let deadline = Instant::now() + timeout;
+    let nodes = nodes_of(engine, lab).await?;
+    let paused: Vec<&ContainerInfo> = nodes.iter().filter(|c| c.state == RunState::Paused).collect();
+    try_join_all(paused.iter().map(|c| async move {
+        let s = ui.step(format!("unpause {}", c.name));
+        engine.unpause(&c.name).await?;
+        s.done();
+        Ok::<_, Error>(())
+    }))
+    .await?;
+
+    let stopped = |role: Role| -> Vec<&ContainerInfo> {
+        nodes.iter().filter(|c| role_of(c) == Some(role) && !matches!(c.state, RunState::Running | RunState::Paused)).collect()
+    };
+    for c in stopped(Role::Server) {
+        start_and_wait(engine, c, Role::Server, deadline, ui).await?;
+    }
+    try_join_all(stopped(Role::Agent).into_iter().map(|c| start_and_wait(engine, c, Role::Agent, deadline, ui))).await?;
+    for c in stopped(Role::LoadBalancer) {
+        start_and_wait(engine, c, Role::LoadBalancer, deadline, ui).await?;
+    }
+    repair_ips(engine, lab, &nodes).await?;
+
+    let server0 = nodes.iter().find(|c| role_of(c) == Some(Role::Server) && index_of(c) == 0);
+    let api_url = nodes.iter().find_map(|c| {
+        let host: std::net::IpAddr = c.labels.get(names::LABEL_API_HOST)?.parse().ok()?;
+        Some(format!("https://{}:{}", super::plan::client_host(host), c.labels.get(names::LABEL_API_PORT)?))
+    });
+    let (Some(_), Some(api_url)) = (server0, api_url) else {
+        return Err(Error::Other(format!(
+            "lab {lab} has no server-0 or no API port label, so it cannot be resumed\n  hint: `playground up` repairs a lab from its file; `playground drop {lab}` removes it"
+        )));
+    };
+    let s = ui.step("wait for the API and Ready nodes");
+    let text = super::up::fetch_kubeconfig(engine, lab, &api_url, deadline).await?;
+    let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+    let expected = nodes.iter().filter(|c| role_of(c) != Some(Role::LoadBalancer)).count();
+    let ready = api.wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d)).await;
+    match &ready {
+        Ok(_) => s.done(),
+        Err(_) => s.fail(),
+    }
+    Ok(ready?)
+}
+
+async fn start_and_wait<E: Engine>(engine: &E, c: &ContainerInfo, role: Role, deadline: Instant, ui: &Ui) -> Result<()> {
+    let s = ui.step(format!("start {}", c.name));
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) - 1;
+    let r = async {
+        engine.start(&c.name).await?;
+        readiness::wait_for_log(engine, &c.name, ready_line(role, false), since, deadline).await?;
+        Ok::<_, Error>(())
+    }
+    .await;
+    match &r {
+        Ok(()) => s.done(),
+        Err(_) => s.fail(),
+    }
+    r
+}
+
+/// Nodes carry static addresses; a node whose address changed (its network was recreated
+/// under it) cannot rejoin embedded etcd. Say which one, and how to repair.
+async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -> Result<()> {
+    let net = names::network(lab);
+    let Some(info) = engine.inspect_network(&net).await? else {
+        return Err(Error::Other(format!(
+            "the lab network {net} is gone, so the nodes cannot reach each other\n  hint: `playground up` recreates it and the nodes"
+        )));
+    };
+    for c in nodes {
+        let Some(now) = engine.inspect_container(&c.name).await? else { continue };
+        if !now.ips.contains_key(&info.name) {
+            return Err(Error::Other(format!(
+                "node {} is not attached to {net} after start\n  hint: `playground drop {lab} --yes && playground up` rebuilds the lab",
+                c.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Remove every container, network and volume labelled with the lab. Works on half-made
+/// labs and without any local state. Two passes catch a container whose create was in
+/// flight when an interrupted `up` began its rollback.
+pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
+    let mut removed = 0;
+    for pass in 0..2 {
+        let containers = engine.list_containers(&[(names::LABEL_CLUSTER, lab)]).await?;
+        try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
+        removed += containers.len();
+        for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {
+            engine.remove_network(&n.name).await?;
+            removed += 1;
+        }
+        for v in engine.list_volumes(&[(names::LABEL_CLUSTER, lab)]).await? {
+            engine.remove_volume(&v).await?;
+            removed += 1;
+        }
+        if pass == 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,45 @@
+//! Names and labels of every Docker object a lab owns.
+//!
+//! Later commands find a lab's objects by these labels alone; no local state is needed to
+//! list, suspend, resume or drop a lab.
+
+use crate::config::Role;
+
+/// Prefix of every Docker object and kube context we make.
+pub const PREFIX: &str = "playground";
+pub const LABEL_CLUSTER: &str = "playground.cluster";
+pub const LABEL_ROLE: &str = "playground.role";
+pub const LABEL_INDEX: &str = "playground.node.index";
+pub const LABEL_SERVERS: &str = "playground.servers";
+pub const LABEL_AGENTS: &str = "playground.agents";
+pub const LABEL_API_HOST: &str = "playground.api.host";
+pub const LABEL_API_PORT: &str = "playground.api.port";
+/// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from
+/// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
+pub const HOST_ALIAS: &str = "host.playground.internal";
+/// Where k3s writes its kubeconfig inside a server (`K3S_KUBECONFIG_OUTPUT`).
+pub const KUBECONFIG_OUTPUT: &str = "/output/kubeconfig.yaml";
+
+pub fn network(lab: &str) -> String {
+    format!("{PREFIX}-{lab}")
+}
+
+pub fn node(lab: &str, role: Role, index: u32) -> String {
+    match role {
+        Role::LoadBalancer => format!("{PREFIX}-{lab}-serverlb"),
+        _ => format!("{PREFIX}-{lab}-{}-{index}", role.as_str()),
+    }
+}
+
+pub fn data_volume(lab: &str, role: Role, index: u32) -> String {
+    format!("{}-data", node(lab, role, index))
+}
+
+pub fn images_volume(lab: &str) -> String {
+    format!("{PREFIX}-{lab}-images")
+}
+
+/// The kube context, cluster and user name.
+pub fn context(lab: &str) -> String {
+    format!("{PREFIX}-{lab}")
+}

@@ -1,0 +1,714 @@
+//! The pure plan: desired lab + what Docker already has → ordered phases of steps.
+//!
+//! No I/O happens here. The executor ([`super::up`]) gathers an [`Observed`] snapshot, asks
+//! for a [`Plan`], prints it with `--dry-run` or runs it phase by phase. Steps inside one phase
+//! are independent and run concurrently (image pulls, creating nodes, starting agents); the
+//! phases themselves run in order (network before nodes, the init server before joiners,
+//! servers before agents).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::config::{Lab, MAX_SERVERS, NodeFilter, Role};
+use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBinding, RunState};
+
+use super::names;
+
+/// The log line k3d waits for, by role and intent (k3d `pkg/types/k3slogs.go`).
+pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
+    match role {
+        // With embedded etcd the init server cannot finish starting before others join.
+        Role::Server if init_on_create => "Containerd is now running",
+        Role::Server => "k3s is up and running",
+        Role::Agent => "Successfully registered node",
+        Role::LoadBalancer => "start worker processes",
+    }
+}
+
+/// The image of the multi-server load balancer: nginx with a generated stream config.
+pub const LB_IMAGE: &str = "nginx:1.29-alpine";
+
+/// What Docker has now, gathered by the executor before planning.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Containers that carry this lab's cluster label.
+    pub containers: Vec<ContainerInfo>,
+    /// Containers whose names we want but which are not ours.
+    pub foreign: Vec<String>,
+    pub network_exists: bool,
+    pub network_subnet: Option<String>,
+    /// Subnets already used by other networks.
+    pub used_subnets: Vec<String>,
+    pub images_present: BTreeSet<String>,
+}
+
+/// Choices made before planning (so the plan stays pure).
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The API host port: from the existing server, the file, or a free port.
+    pub api_port: u16,
+    /// The cluster join token: from an existing node, or freshly generated.
+    pub token: String,
+    pub pull: PullPolicy,
+}
+
+/// When to pull images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    #[default]
+    Missing,
+    Always,
+    Never,
+}
+
+/// One node, fully specified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePlan {
+    pub role: Role,
+    pub index: u32,
+    pub spec: ContainerSpec,
+    pub ready_line: &'static str,
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Make sure these host ports are free before anything is created.
+    CheckPorts(Vec<PortBinding>),
+    EnsureNetwork(NetworkSpec),
+    EnsureVolume { name: String, labels: Labels },
+    PullImage(String),
+    RequireImage(String),
+    CreateNode(Box<NodePlan>),
+    StartNode(Box<NodePlan>),
+    UnpauseNode(String),
+    WaitApi { nodes: u32 },
+    WriteKubeconfig { context: String, api_url: String },
+}
+
+/// Ordered phases; the steps of a phase may run concurrently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub phases: Vec<Vec<Step>>,
+    /// True when nothing of the lab existed: on failure the executor rolls back everything.
+    pub fresh: bool,
+    pub api_url: String,
+}
+
+/// Why a lab cannot be planned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error(
+        "container name {0} is taken by a container that playground did not create\n  hint: remove or rename it (`docker rm -f {0}`), or choose another metadata.name"
+    )]
+    NameTaken(String),
+    #[error("host port {0} is mapped to {1} nodes; a host port can be bound only once\n  hint: narrow the node filter to one node, e.g. @agent:0")]
+    PortOnManyNodes(u16, usize),
+    #[error("host port {0} is mapped twice")]
+    PortTwice(u16),
+    #[error("no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)")]
+    NoSubnet,
+}
+
+impl Plan {
+    /// All node plans, in creation order.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodePlan> {
+        self.phases.iter().flatten().filter_map(|s| match s {
+            Step::CreateNode(n) => Some(&**n),
+            _ => None,
+        })
+    }
+}
+
+/// Build the plan for `up`.
+pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, PlanError> {
+    let c = &lab.cluster;
+    let existing: BTreeMap<&str, &ContainerInfo> =
+        observed.containers.iter().map(|c| (c.name.as_str(), c)).collect();
+    let fresh = observed.containers.is_empty() && !observed.network_exists;
+
+    let subnet = match &observed.network_subnet {
+        Some(s) if observed.network_exists => s.clone(),
+        _ => choose_subnet(&observed.used_subnets).ok_or(PlanError::NoSubnet)?,
+    };
+    let base = subnet_base(&subnet).unwrap_or(Ipv4Addr::new(172, 28, 0, 0));
+
+    let mut cluster_labels = Labels::new();
+    cluster_labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+
+    let api_host = c.api.host;
+    let api_url = format!("https://{}:{}", client_host(api_host), inputs.api_port);
+
+    let mut nodes = Vec::new();
+    for i in 0..c.servers {
+        nodes.push(node_plan(lab, Role::Server, i, base, inputs, fresh));
+    }
+    for i in 0..c.agents {
+        nodes.push(node_plan(lab, Role::Agent, i, base, inputs, fresh));
+    }
+    if c.servers > 1 {
+        nodes.push(lb_plan(lab, base, &nodes, inputs));
+    }
+    check_ports(&nodes)?;
+
+    for n in &nodes {
+        if observed.foreign.contains(&n.spec.name) {
+            return Err(PlanError::NameTaken(n.spec.name.clone()));
+        }
+    }
+
+    let mut plan = Plan { fresh, api_url: api_url.clone(), ..Default::default() };
+
+    // Ports of nodes we will create (or start) must be free; a running node of ours already
+    // holds its own ports, so those are not checked.
+    let to_bind: Vec<PortBinding> = nodes
+        .iter()
+        .filter(|n| existing.get(n.spec.name.as_str()).is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused))
+        .flat_map(|n| n.spec.ports.clone())
+        .collect();
+    if !to_bind.is_empty() {
+        plan.phases.push(vec![Step::CheckPorts(to_bind)]);
+    }
+
+    if !observed.network_exists {
+        let mut labels = cluster_labels.clone();
+        labels.insert(names::LABEL_ROLE.into(), "network".into());
+        plan.phases.push(vec![Step::EnsureNetwork(NetworkSpec {
+            name: names::network(&lab.name),
+            labels,
+            subnet: Some(subnet.clone()),
+        })]);
+    }
+
+    // Volumes and images are independent of each other: one concurrent phase.
+    let mut prep = Vec::new();
+    let missing: Vec<&NodePlan> = nodes.iter().filter(|n| !existing.contains_key(n.spec.name.as_str())).collect();
+    for n in &missing {
+        if n.role != Role::LoadBalancer {
+            let mut labels = cluster_labels.clone();
+            labels.insert(names::LABEL_ROLE.into(), "volume".into());
+            prep.push(Step::EnsureVolume { name: names::data_volume(&lab.name, n.role, n.index), labels });
+        }
+    }
+    if !missing.is_empty() {
+        let mut labels = cluster_labels.clone();
+        labels.insert(names::LABEL_ROLE.into(), "volume".into());
+        prep.push(Step::EnsureVolume { name: names::images_volume(&lab.name), labels });
+    }
+    let images: BTreeSet<&str> = missing.iter().map(|n| n.spec.image.as_str()).collect();
+    for image in images {
+        let present = observed.images_present.contains(image);
+        match inputs.pull {
+            PullPolicy::Always => prep.push(Step::PullImage(image.into())),
+            PullPolicy::Missing if !present => prep.push(Step::PullImage(image.into())),
+            PullPolicy::Never if !present => prep.push(Step::RequireImage(image.into())),
+            _ => {}
+        }
+    }
+    if !prep.is_empty() {
+        plan.phases.push(prep);
+    }
+
+    let creates: Vec<Step> = missing.iter().map(|n| Step::CreateNode(Box::new((*n).clone()))).collect();
+    if !creates.is_empty() {
+        plan.phases.push(creates);
+    }
+
+    // Start order: servers one at a time (init server first; k3d #452), then agents together,
+    // then the load balancer, which needs its upstreams to exist.
+    let needs_start = |n: &NodePlan| {
+        existing.get(n.spec.name.as_str()).is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused)
+    };
+    let mut unpause = Vec::new();
+    for n in &nodes {
+        if existing.get(n.spec.name.as_str()).is_some_and(|e| e.state == RunState::Paused) {
+            unpause.push(Step::UnpauseNode(n.spec.name.clone()));
+        }
+    }
+    if !unpause.is_empty() {
+        plan.phases.push(unpause);
+    }
+    for n in nodes.iter().filter(|n| n.role == Role::Server && needs_start(n)) {
+        plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
+    }
+    let agents: Vec<Step> = nodes
+        .iter()
+        .filter(|n| n.role == Role::Agent && needs_start(n))
+        .map(|n| Step::StartNode(Box::new(n.clone())))
+        .collect();
+    if !agents.is_empty() {
+        plan.phases.push(agents);
+    }
+    for n in nodes.iter().filter(|n| n.role == Role::LoadBalancer && needs_start(n)) {
+        plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
+    }
+    plan.phases.push(vec![Step::WaitApi { nodes: c.servers + c.agents }]);
+    plan.phases.push(vec![Step::WriteKubeconfig { context: names::context(&lab.name), api_url }]);
+    Ok(plan)
+}
+
+/// The address a client on the host uses to reach a bind address.
+pub fn client_host(bind: IpAddr) -> String {
+    match bind {
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
+    // .1 is the gateway. Servers from .2, agents after the largest server count, LB at .254.
+    let offset = match role {
+        Role::Server => 2 + index,
+        Role::Agent => 2 + MAX_SERVERS + index,
+        Role::LoadBalancer => 254,
+    };
+    Ipv4Addr::from(u32::from(base) + offset)
+}
+
+fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs, fresh: bool) -> NodePlan {
+    let c = &lab.cluster;
+    let name = names::node(&lab.name, role, index);
+    let server0 = names::node(&lab.name, Role::Server, 0);
+    let mut labels = Labels::new();
+    labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+    labels.insert(names::LABEL_ROLE.into(), role.as_str().into());
+    labels.insert(names::LABEL_INDEX.into(), index.to_string());
+    labels.insert(names::LABEL_SERVERS.into(), c.servers.to_string());
+    labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
+    labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
+    labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
+
+    let mut env = vec![
+        format!("K3S_TOKEN={}", inputs.token),
+        format!("K3S_KUBECONFIG_OUTPUT={}", names::KUBECONFIG_OUTPUT),
+    ];
+    let joins = role == Role::Agent || index > 0;
+    if joins {
+        env.push(format!("K3S_URL=https://{server0}:6443"));
+    }
+    for e in &c.env {
+        if e.filter.matches(role, index, c.servers) {
+            env.push(format!("{}={}", e.value.key, e.value.value));
+        }
+    }
+
+    let mut cmd = vec![role.as_str().to_string()];
+    if role == Role::Server {
+        if c.servers > 1 && index == 0 {
+            cmd.push("--cluster-init".into());
+        }
+        let mut sans: Vec<String> = vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
+        if !c.api.host.is_unspecified() && c.api.host.to_string() != sans[0] {
+            sans.push(c.api.host.to_string());
+        }
+        for extra in ["127.0.0.1", "localhost"] {
+            if !sans.iter().any(|s| s == extra) {
+                sans.push(extra.into());
+            }
+        }
+        sans.push(name.clone());
+        if c.servers > 1 {
+            sans.push(names::node(&lab.name, Role::LoadBalancer, 0));
+        }
+        for san in sans {
+            cmd.push("--tls-san".into());
+            cmd.push(san);
+        }
+    }
+    for a in &c.k3s_args {
+        if a.filter.matches(role, index, c.servers) {
+            cmd.push(a.value.clone());
+        }
+    }
+
+    let mut ports = Vec::new();
+    if role == Role::Server && index == 0 && c.servers == 1 {
+        ports.push(PortBinding { host_ip: c.api.host, host_port: inputs.api_port, container_port: 6443, protocol: "tcp" });
+    }
+    for p in &c.ports {
+        if p.target.matches(role, index, c.servers) {
+            ports.push(PortBinding {
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+            });
+        }
+    }
+
+    NodePlan {
+        role,
+        index,
+        ready_line: ready_line(role, role == Role::Server && index == 0 && c.servers > 1 && fresh),
+        spec: ContainerSpec {
+            hostname: name.clone(),
+            name,
+            image: c.image.clone(),
+            cmd,
+            env,
+            labels,
+            network: names::network(&lab.name),
+            ip: Some(IpAddr::V4(node_ip(base, role, index))),
+            binds: vec![
+                format!("{}:/var/lib/rancher/k3s", names::data_volume(&lab.name, role, index)),
+                format!("{}:/var/lib/playground/images", names::images_volume(&lab.name)),
+            ],
+            tmpfs: vec!["/run".into(), "/var/run".into()],
+            privileged: c.privileged,
+            init: true,
+            restart_unless_stopped: true,
+            ports,
+            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
+        },
+    }
+}
+
+/// The nginx stream config for the multi-server load balancer. Upstreams are static IPs, not
+/// container names: nginx resolves names once at start and dies with "host not found in
+/// upstream" when a node is down (k3d #947).
+pub fn lb_config(upstreams: &BTreeMap<(u16, &'static str), Vec<Ipv4Addr>>) -> String {
+    let mut out = String::from(
+        "error_log stderr notice;\nworker_processes auto;\nevents { worker_connections 1024; }\nstream {\n",
+    );
+    for ((port, proto), ips) in upstreams {
+        out.push_str(&format!("  upstream u_{port}_{proto} {{\n"));
+        for ip in ips {
+            out.push_str(&format!("    server {ip}:{port} max_fails=1 fail_timeout=10s;\n"));
+        }
+        let udp = if *proto == "udp" { " udp" } else { "" };
+        out.push_str(&format!(
+            "  }}\n  server {{\n    listen {port}{udp};\n    proxy_pass u_{port}_{proto};\n    proxy_timeout 600s;\n    proxy_connect_timeout 2s;\n  }}\n"
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> NodePlan {
+    let c = &lab.cluster;
+    let name = names::node(&lab.name, Role::LoadBalancer, 0);
+    let servers: Vec<Ipv4Addr> =
+        nodes.iter().filter(|n| n.role == Role::Server).map(|n| node_ip(base, n.role, n.index)).collect();
+    let all: Vec<Ipv4Addr> = nodes.iter().map(|n| node_ip(base, n.role, n.index)).collect();
+    let mut upstreams = BTreeMap::new();
+    upstreams.insert((6443u16, "tcp"), servers);
+    let mut ports =
+        vec![PortBinding { host_ip: c.api.host, host_port: inputs.api_port, container_port: 6443, protocol: "tcp" }];
+    for p in c.ports.iter().filter(|p| p.target == NodeFilter::LoadBalancer) {
+        upstreams.insert((p.container_port, p.protocol.as_str()), all.clone());
+        ports.push(PortBinding {
+            host_ip: p.host_ip,
+            host_port: p.host_port,
+            container_port: p.container_port,
+            protocol: p.protocol.as_str(),
+        });
+    }
+    let mut labels = Labels::new();
+    labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+    labels.insert(names::LABEL_ROLE.into(), Role::LoadBalancer.as_str().into());
+    labels.insert(names::LABEL_INDEX.into(), "0".into());
+    labels.insert(names::LABEL_SERVERS.into(), c.servers.to_string());
+    labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
+    labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
+    labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
+    NodePlan {
+        role: Role::LoadBalancer,
+        index: 0,
+        ready_line: ready_line(Role::LoadBalancer, false),
+        spec: ContainerSpec {
+            hostname: name.clone(),
+            name,
+            image: LB_IMAGE.into(),
+            // The config travels in the environment and is written on every start, so it
+            // needs no copy step and survives restarts as it is.
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                "printf '%s' \"$PLAYGROUND_NGINX_CONF\" > /etc/nginx/nginx.conf && exec nginx -g 'daemon off;'".into(),
+            ],
+            env: vec![format!("PLAYGROUND_NGINX_CONF={}", lb_config(&upstreams))],
+            labels,
+            network: names::network(&lab.name),
+            ip: Some(IpAddr::V4(node_ip(base, Role::LoadBalancer, 0))),
+            binds: vec![],
+            tmpfs: vec![],
+            privileged: false,
+            init: true,
+            restart_unless_stopped: true,
+            ports,
+            extra_hosts: vec![],
+        },
+    }
+}
+
+fn check_ports(nodes: &[NodePlan]) -> Result<(), PlanError> {
+    let mut seen: BTreeMap<(IpAddr, u16, &str), usize> = BTreeMap::new();
+    for n in nodes {
+        for p in &n.spec.ports {
+            *seen.entry((p.host_ip, p.host_port, p.protocol)).or_default() += 1;
+        }
+    }
+    for ((_, port, _), count) in seen {
+        if count > 1 {
+            return Err(PlanError::PortOnManyNodes(port, count));
+        }
+    }
+    Ok(())
+}
+
+fn parse_cidr(s: &str) -> Option<(u32, u32)> {
+    let (ip, len) = s.split_once('/')?;
+    let ip: Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+    let start = u32::from(ip) & mask;
+    Some((start, start | !mask))
+}
+
+fn subnet_base(s: &str) -> Option<Ipv4Addr> {
+    parse_cidr(s).map(|(start, _)| Ipv4Addr::from(start))
+}
+
+/// The first /24 in 172.28.0.0/14 that overlaps no network Docker already has.
+pub fn choose_subnet(used: &[String]) -> Option<String> {
+    let used: Vec<(u32, u32)> = used.iter().filter_map(|s| parse_cidr(s)).collect();
+    (0u32..1024).find_map(|i| {
+        let start = u32::from(Ipv4Addr::new(172, 28, 0, 0)) + (i << 8);
+        let end = start | 0xff;
+        let free = used.iter().all(|&(a, b)| end < a || start > b);
+        free.then(|| format!("{}/24", Ipv4Addr::from(start)))
+    })
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CheckPorts(ports) => {
+                let list: Vec<String> =
+                    ports.iter().map(|p| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol)).collect();
+                write!(f, "check host ports are free: {}", list.join(", "))
+            }
+            Step::EnsureNetwork(n) => write!(f, "create network {} ({})", n.name, n.subnet.as_deref().unwrap_or("auto")),
+            Step::EnsureVolume { name, .. } => write!(f, "create volume {name}"),
+            Step::PullImage(i) => write!(f, "pull image {i}"),
+            Step::RequireImage(i) => write!(f, "require image {i} (--pull never)"),
+            Step::CreateNode(n) => write!(f, "create {} ({}, {})", n.spec.name, n.role.as_str(), n.spec.image),
+            Step::StartNode(n) => write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line),
+            Step::UnpauseNode(n) => write!(f, "unpause {n}"),
+            Step::WaitApi { nodes } => write!(f, "wait for the API (/readyz) and {nodes} Ready node(s)"),
+            Step::WriteKubeconfig { context, api_url } => write!(f, "write kube context {context} ({api_url})"),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, phase) in self.phases.iter().enumerate() {
+            for (j, step) in phase.iter().enumerate() {
+                let marker = if phase.len() > 1 { if j == 0 { "┬" } else { "│" } } else { " " };
+                writeln!(f, "{:>2}. {marker} {step}", i + 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Filtered, PortMapping, Protocol, Selection, default_lab};
+
+    fn inputs() -> Inputs {
+        Inputs { api_port: 6550, token: "tok".into(), pull: PullPolicy::Missing }
+    }
+
+    fn lab(servers: u32, agents: u32) -> Lab {
+        let mut lab = default_lab();
+        lab.name = "lab".into();
+        lab.cluster.servers = servers;
+        lab.cluster.agents = agents;
+        lab
+    }
+
+    fn running(plan: &Plan) -> Vec<ContainerInfo> {
+        plan.nodes()
+            .map(|n| ContainerInfo {
+                id: n.spec.name.clone(),
+                name: n.spec.name.clone(),
+                image: n.spec.image.clone(),
+                state: RunState::Running,
+                labels: n.spec.labels.clone(),
+                started_at: None,
+                exit_code: None,
+                restart_count: 0,
+                ips: Default::default(),
+                env: n.spec.env.clone(),
+                ports: n.spec.ports.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fresh_lab_is_built_in_order() {
+        let plan = plan_up(&lab(1, 2), &Observed::default(), &inputs()).unwrap();
+        assert!(plan.fresh);
+        let text = plan.to_string();
+        let order = ["check host ports", "create network playground-lab", "pull image", "create playground-lab-server-0",
+            "start playground-lab-server-0", "start playground-lab-agent-0", "wait for the API", "write kube context"];
+        let mut at = 0;
+        for want in order {
+            let found = text[at..].find(want).unwrap_or_else(|| panic!("{want:?} missing or out of order in:\n{text}"));
+            at += found;
+        }
+        // Agents start together, in one phase, after the server's own phase.
+        let agent_phase = plan.phases.iter().find(|p| p.iter().any(|s| matches!(s, Step::StartNode(n) if n.role == Role::Agent))).unwrap();
+        assert_eq!(agent_phase.len(), 2);
+        // One server: no load balancer, and the API is published on server-0 at 127.0.0.1.
+        assert!(plan.nodes().all(|n| n.role != Role::LoadBalancer));
+        let s0 = plan.nodes().next().unwrap();
+        assert_eq!(s0.spec.ports, vec![PortBinding { host_ip: "127.0.0.1".parse().unwrap(), host_port: 6550, container_port: 6443, protocol: "tcp" }]);
+        assert!(s0.spec.init && s0.spec.restart_unless_stopped);
+        assert_eq!(s0.spec.tmpfs, vec!["/run", "/var/run"]);
+        assert!(s0.spec.env.contains(&"K3S_KUBECONFIG_OUTPUT=/output/kubeconfig.yaml".to_string()));
+        assert!(s0.spec.cmd.windows(2).any(|w| w == ["--tls-san", "127.0.0.1"]));
+        assert!(!s0.spec.env.iter().any(|e| e.starts_with("K3S_URL=")));
+        let a0 = plan.nodes().find(|n| n.role == Role::Agent).unwrap();
+        assert!(a0.spec.env.contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string()));
+        assert_eq!(a0.spec.labels[names::LABEL_ROLE], "agent");
+        assert_eq!(a0.spec.labels[names::LABEL_CLUSTER], "lab");
+        assert_eq!(plan.api_url, "https://127.0.0.1:6550");
+    }
+
+    #[test]
+    fn a_running_lab_plans_no_changes() {
+        let first = plan_up(&lab(1, 2), &Observed::default(), &inputs()).unwrap();
+        let observed = Observed {
+            containers: running(&first),
+            network_exists: true,
+            network_subnet: Some("172.28.0.0/24".into()),
+            ..Default::default()
+        };
+        let again = plan_up(&lab(1, 2), &observed, &inputs()).unwrap();
+        assert!(!again.fresh);
+        let kinds: Vec<String> = again.phases.iter().flatten().map(|s| s.to_string()).collect();
+        assert!(kinds.iter().all(|s| s.starts_with("wait for the API") || s.starts_with("write kube context")), "{kinds:?}");
+    }
+
+    #[test]
+    fn a_missing_agent_is_recreated_and_a_stopped_one_started() {
+        let first = plan_up(&lab(1, 2), &Observed::default(), &inputs()).unwrap();
+        let mut containers = running(&first);
+        containers.retain(|c| c.name != "playground-lab-agent-1");
+        containers.iter_mut().find(|c| c.name == "playground-lab-agent-0").unwrap().state = RunState::Exited;
+        let observed = Observed { containers, network_exists: true, ..Default::default() };
+        let plan = plan_up(&lab(1, 2), &observed, &inputs()).unwrap();
+        let text = plan.to_string();
+        assert!(text.contains("create playground-lab-agent-1"), "{text}");
+        assert!(!text.contains("create playground-lab-agent-0"), "{text}");
+        assert!(text.contains("start playground-lab-agent-0"), "{text}");
+        assert!(text.contains("start playground-lab-agent-1"), "{text}");
+        assert!(!text.contains("start playground-lab-server-0"), "{text}");
+        assert!(!text.contains("create network"), "{text}");
+    }
+
+    #[test]
+    fn several_servers_get_an_init_server_and_a_load_balancer() {
+        let mut l = lab(3, 1);
+        l.cluster.ports.push(PortMapping {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+            target: NodeFilter::LoadBalancer,
+        });
+        let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+        let nodes: Vec<&NodePlan> = plan.nodes().collect();
+        let s0 = nodes[0];
+        assert!(s0.spec.cmd.contains(&"--cluster-init".to_string()));
+        assert_eq!(s0.ready_line, "Containerd is now running");
+        assert!(s0.spec.ports.is_empty(), "the API goes through the load balancer");
+        let s1 = nodes[1];
+        assert!(!s1.spec.cmd.contains(&"--cluster-init".to_string()));
+        assert!(s1.spec.env.contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string()));
+        let lb = nodes.iter().find(|n| n.role == Role::LoadBalancer).unwrap();
+        let ports: Vec<(u16, u16)> = lb.spec.ports.iter().map(|p| (p.host_port, p.container_port)).collect();
+        assert_eq!(ports, vec![(6550, 6443), (8080, 80)]);
+        let conf = &lb.spec.env[0];
+        assert!(conf.contains("listen 6443;") && conf.contains("listen 80;"), "{conf}");
+        // Upstreams are static IPs, so nginx never needs to resolve a stopped node's name.
+        assert!(conf.contains("server 172.28.0.2:6443") && conf.contains("server 172.28.0.4:6443"), "{conf}");
+        // Servers start one by one, before the agents and the load balancer.
+        let starts: Vec<(usize, String)> = plan
+            .phases
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.iter().filter_map(move |s| match s { Step::StartNode(n) => Some((i, n.spec.name.clone())), _ => None }))
+            .collect();
+        let names: Vec<&str> = starts.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["playground-lab-server-0", "playground-lab-server-1", "playground-lab-server-2", "playground-lab-agent-0", "playground-lab-serverlb"]);
+        let phases: BTreeSet<usize> = starts.iter().map(|(i, _)| *i).collect();
+        assert_eq!(phases.len(), 5);
+    }
+
+    #[test]
+    fn node_filters_place_args_env_and_ports() {
+        let mut l = lab(1, 2);
+        l.cluster.k3s_args.push(Filtered { value: "--disable=traefik".into(), filter: NodeFilter::Servers(Selection::All) });
+        l.cluster.env.push(Filtered {
+            value: crate::config::EnvVar { key: "ONLY".into(), value: "a1".into() },
+            filter: NodeFilter::Agents(Selection::Indices(vec![1])),
+        });
+        l.cluster.ports.push(PortMapping {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: 9000,
+            container_port: 90,
+            protocol: Protocol::Udp,
+            target: NodeFilter::Agents(Selection::Indices(vec![0])),
+        });
+        let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+        let by = |name: &str| plan.nodes().find(|n| n.spec.name == name).unwrap().clone();
+        assert!(by("playground-lab-server-0").spec.cmd.contains(&"--disable=traefik".to_string()));
+        assert!(!by("playground-lab-agent-0").spec.cmd.contains(&"--disable=traefik".to_string()));
+        assert!(by("playground-lab-agent-1").spec.env.contains(&"ONLY=a1".to_string()));
+        assert!(!by("playground-lab-agent-0").spec.env.contains(&"ONLY=a1".to_string()));
+        assert_eq!(by("playground-lab-agent-0").spec.ports[0].protocol, "udp");
+
+        // One host port on two nodes cannot work.
+        l.cluster.ports.push(PortMapping {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: 9100,
+            container_port: 91,
+            protocol: Protocol::Tcp,
+            target: NodeFilter::Agents(Selection::All),
+        });
+        assert_eq!(plan_up(&l, &Observed::default(), &inputs()), Err(PlanError::PortOnManyNodes(9100, 2)));
+    }
+
+    #[test]
+    fn foreign_containers_and_pull_policies() {
+        let observed = Observed { foreign: vec!["playground-lab-server-0".into()], ..Default::default() };
+        assert_eq!(
+            plan_up(&lab(1, 0), &observed, &inputs()),
+            Err(PlanError::NameTaken("playground-lab-server-0".into()))
+        );
+        let present = Observed { images_present: [crate::config::DEFAULT_K3S_IMAGE.to_string()].into(), ..Default::default() };
+        let text = plan_up(&lab(1, 0), &present, &inputs()).unwrap().to_string();
+        assert!(!text.contains("pull image"), "{text}");
+        let always = Inputs { pull: PullPolicy::Always, ..inputs() };
+        assert!(plan_up(&lab(1, 0), &present, &always).unwrap().to_string().contains("pull image"));
+        let never = Inputs { pull: PullPolicy::Never, ..inputs() };
+        assert!(plan_up(&lab(1, 0), &Observed::default(), &never).unwrap().to_string().contains("require image"));
+    }
+
+    #[test]
+    fn subnets_avoid_the_ones_in_use() {
+        assert_eq!(choose_subnet(&[]), Some("172.28.0.0/24".into()));
+        assert_eq!(choose_subnet(&["172.28.0.0/24".into(), "172.28.1.0/24".into()]), Some("172.28.2.0/24".into()));
+        // A /16 covering the first 256 candidates pushes us past it.
+        assert_eq!(choose_subnet(&["172.28.0.0/16".into()]), Some("172.29.0.0/24".into()));
+        assert_eq!(client_host("0.0.0.0".parse().unwrap()), "127.0.0.1");
+    }
+}

@@ -1,0 +1,330 @@
+//! The executor of `up`: observe Docker, plan, run the plan phase by phase.
+//!
+//! `up` is idempotent: on an existing lab the plan only holds what is missing or stopped.
+//! A *fresh* lab that fails (or is interrupted with Ctrl-C) is rolled back, so no half-made
+//! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
+//! by a failed `up`: the next `up` converges it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::try_join_all;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::time::Instant;
+
+use crate::config::{Lab, Role};
+use crate::docker::{Engine, EngineError, PortBinding, PullProgress};
+use crate::error::{Error, Result};
+use crate::kube::api::{KubeApi, NodeReady};
+use crate::kube::kubeconfig;
+use crate::ui::Ui;
+
+use super::lifecycle;
+use super::names;
+use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
+use super::readiness;
+
+/// How `up` runs.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub pull: PullPolicy,
+    /// One deadline for the whole `up`.
+    pub timeout: Duration,
+    /// Make the lab's context the current one.
+    pub switch_context: bool,
+    /// Print the plan and stop.
+    pub dry_run: bool,
+    /// Leave a failed fresh lab in place for debugging.
+    pub keep_on_failure: bool,
+    /// The kubeconfig file to merge into.
+    pub kubeconfig: std::path::PathBuf,
+}
+
+/// What `up` made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpOutcome {
+    pub name: String,
+    pub api: String,
+    pub context: String,
+    pub nodes: Vec<NodeReady>,
+    /// The plan, when `--dry-run` stopped before executing it.
+    #[serde(skip)]
+    pub dry_run: Option<Plan>,
+}
+
+/// Gather what Docker has of this lab.
+pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
+    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, &lab.name)]).await?;
+    let mut foreign = Vec::new();
+    let wanted = (0..lab.cluster.servers)
+        .map(|i| names::node(&lab.name, Role::Server, i))
+        .chain((0..lab.cluster.agents).map(|i| names::node(&lab.name, Role::Agent, i)))
+        .chain((lab.cluster.servers > 1).then(|| names::node(&lab.name, Role::LoadBalancer, 0)));
+    for name in wanted {
+        if containers.iter().any(|c| c.name == name) {
+            continue;
+        }
+        if let Some(c) = engine.inspect_container(&name).await?
+            && c.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
+        {
+            foreign.push(name);
+        }
+    }
+    let network = engine.inspect_network(&names::network(&lab.name)).await?;
+    if let Some(n) = &network
+        && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
+    {
+        return Err(Error::Other(format!(
+            "network {} exists but playground did not create it\n  hint: remove it (`docker network rm {}`) or choose another metadata.name",
+            n.name, n.name
+        )));
+    }
+    let mut images_present = std::collections::BTreeSet::new();
+    for image in [lab.cluster.image.as_str(), plan::LB_IMAGE] {
+        if engine.image_present(image).await? {
+            images_present.insert(image.to_string());
+        }
+    }
+    Ok(Observed {
+        containers,
+        foreign,
+        network_exists: network.is_some(),
+        network_subnet: network.and_then(|n| n.subnet),
+        used_subnets: engine.used_subnets().await?,
+        images_present,
+    })
+}
+
+fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inputs> {
+    // An existing lab keeps its port and token: its nodes and the user's kubeconfig use them.
+    let api_port = observed
+        .containers
+        .iter()
+        .find_map(|c| c.labels.get(names::LABEL_API_PORT).and_then(|p| p.parse().ok()))
+        .or(lab.cluster.api.port);
+    let api_port = match api_port {
+        Some(p) => p,
+        None => free_port(lab.cluster.api.host)?,
+    };
+    let token = observed
+        .containers
+        .iter()
+        .filter(|c| c.labels.get(names::LABEL_ROLE).map(String::as_str) != Some("loadbalancer"))
+        .flat_map(|c| c.env.iter())
+        .find_map(|e| e.strip_prefix("K3S_TOKEN=").map(str::to_string))
+        .unwrap_or_else(|| rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect());
+    Ok(Inputs { api_port, token, pull })
+}
+
+/// A free TCP port on `host`. Another process may take it before our container binds it;
+/// the port check right before creation narrows that window.
+fn free_port(host: IpAddr) -> Result<u16> {
+    let l = TcpListener::bind(SocketAddr::new(host, 0))
+        .map_err(|e| Error::Other(format!("cannot find a free port on {host}: {e}")))?;
+    Ok(l.local_addr().map_err(|e| Error::Other(e.to_string()))?.port())
+}
+
+fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
+    let addr = SocketAddr::new(p.host_ip, p.host_port);
+    let free = if p.protocol == "udp" { UdpSocket::bind(addr).is_ok() } else { TcpListener::bind(addr).is_ok() };
+    if free {
+        return Ok(());
+    }
+    Err(Error::PortInUse {
+        addr: addr.to_string(),
+        port: p.host_port,
+        proto: p.protocol,
+        field: if p.container_port == 6443 && p.host_port == api_port { "cluster.api.port" } else { "cluster.ports" },
+    })
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
+/// left for the next `up` to converge.
+pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+    let observed = observe(engine, lab).await?;
+    let inputs = choose_inputs(lab, &observed, opts.pull)?;
+    let plan = plan::plan_up(lab, &observed, &inputs)?;
+    if opts.dry_run {
+        return Ok(UpOutcome {
+            name: lab.name.clone(),
+            api: plan.api_url.clone(),
+            context: names::context(&lab.name),
+            nodes: Vec::new(),
+            dry_run: Some(plan),
+        });
+    }
+    let deadline = Instant::now() + opts.timeout;
+    let run = execute(engine, lab, &plan, &inputs, opts, ui, deadline);
+    let result = tokio::select! {
+        r = run => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    };
+    match result {
+        Ok(nodes) => Ok(UpOutcome {
+            name: lab.name.clone(),
+            api: plan.api_url.clone(),
+            context: names::context(&lab.name),
+            nodes,
+            dry_run: None,
+        }),
+        Err(e) if plan.fresh && !opts.keep_on_failure => {
+            ui.warn(&format!("up failed; removing the partly created lab {} (use --keep-on-failure to keep it)", lab.name));
+            // A second Ctrl-C during rollback would leave objects behind: `drop` removes them.
+            if let Err(re) = lifecycle::remove_objects(engine, &lab.name).await {
+                ui.warn(&format!("rollback incomplete: {re}; run `playground drop {} --yes`", lab.name));
+            }
+            Err(e)
+        }
+        Err(e) => {
+            if matches!(e, Error::Interrupted) {
+                ui.warn(&format!("interrupted; `playground up` converges the lab, `playground drop {}` removes it", lab.name));
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn execute<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    plan: &Plan,
+    inputs: &Inputs,
+    opts: &UpOptions,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<Vec<NodeReady>> {
+    let kubeconfig_text: Mutex<Option<String>> = Mutex::new(None);
+    let mut nodes = Vec::new();
+    for phase in &plan.phases {
+        let results = try_join_all(phase.iter().map(|step| {
+            run_step(engine, lab, step, inputs, opts, ui, deadline, &kubeconfig_text)
+        }))
+        .await?;
+        for r in results.into_iter().flatten() {
+            nodes = r;
+        }
+    }
+    Ok(nodes)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_step<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    step: &Step,
+    inputs: &Inputs,
+    opts: &UpOptions,
+    ui: &Ui,
+    deadline: Instant,
+    kubeconfig_text: &Mutex<Option<String>>,
+) -> Result<Option<Vec<NodeReady>>> {
+    let s = ui.step(step.to_string());
+    let result: Result<Option<Vec<NodeReady>>> = async {
+        match step {
+            Step::CheckPorts(ports) => {
+                for p in ports {
+                    check_port_free(p, inputs.api_port)?;
+                }
+            }
+            Step::EnsureNetwork(spec) => {
+                engine.ensure_network(spec).await?;
+            }
+            Step::EnsureVolume { name, labels } => engine.ensure_volume(name, labels).await?,
+            Step::PullImage(image) => pull(engine, image, ui).await?,
+            Step::RequireImage(image) => {
+                if !engine.image_present(image).await? {
+                    return Err(EngineError::ImageMissing(image.clone()).into());
+                }
+            }
+            Step::CreateNode(n) => {
+                engine.create_container(&n.spec).await?;
+            }
+            Step::StartNode(n) => {
+                let since = now_unix() - 1;
+                engine.start(&n.spec.name).await?;
+                readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline).await?;
+            }
+            Step::UnpauseNode(name) => engine.unpause(name).await?,
+            Step::WaitApi { nodes } => {
+                let text = fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline).await?;
+                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+                let url = plan_api_url(lab, inputs);
+                let ready = api.wait_ready(&url, *nodes as usize, deadline, &|d| s.set_detail(d)).await?;
+                *kubeconfig_text.lock().unwrap() = Some(text);
+                return Ok(Some(ready));
+            }
+            Step::WriteKubeconfig { .. } => {
+                let text = kubeconfig_text.lock().unwrap().clone();
+                let text = match text {
+                    Some(t) => t,
+                    None => fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline).await?,
+                };
+                kubeconfig::merge(&opts.kubeconfig, &lab.name, &text, opts.switch_context)
+                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            }
+        }
+        Ok(None)
+    }
+    .await;
+    match &result {
+        Ok(_) => s.done(),
+        Err(_) => s.fail(),
+    }
+    result
+}
+
+fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
+    format!("https://{}:{}", plan::client_host(lab.cluster.api.host), inputs.api_port)
+}
+
+/// Read the kubeconfig k3s wrote in server-0 and point it at the host port. k3s writes it
+/// shortly after start, so a missing file is retried until the deadline.
+pub async fn fetch_kubeconfig<E: Engine>(engine: &E, lab: &str, api_url: &str, deadline: Instant) -> Result<String> {
+    let server0 = names::node(lab, Role::Server, 0);
+    loop {
+        match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                return rewrite_server(&text, api_url);
+            }
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Point every cluster of a kubeconfig at `url`.
+pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
+    let mut kc = ::kube::config::Kubeconfig::from_yaml(text)
+        .map_err(|e| Error::Kubeconfig(format!("the node's kubeconfig does not parse: {e}")))?;
+    for c in &mut kc.clusters {
+        if let Some(cluster) = c.cluster.as_mut() {
+            cluster.server = Some(url.to_string());
+        }
+    }
+    serde_saphyr::to_string(&kc).map_err(|e| Error::Kubeconfig(e.to_string()))
+}
+
+async fn pull<E: Engine>(engine: &E, image: &str, ui: &Ui) -> Result<()> {
+    let bars: Mutex<HashMap<String, indicatif::ProgressBar>> = Mutex::new(HashMap::new());
+    let report = |p: PullProgress| {
+        let (Some(layer), Some(total)) = (p.layer, p.total) else { return };
+        let mut bars = bars.lock().unwrap();
+        let bar = bars.entry(layer.clone()).or_insert_with(|| ui.bar(layer.clone(), total));
+        bar.set_length(total);
+        bar.set_position(p.current.unwrap_or(0));
+        bar.set_message(format!("{layer} {}", p.status));
+    };
+    let r = engine.pull_image(image, &report).await;
+    for (_, bar) in bars.into_inner().unwrap() {
+        bar.finish_and_clear();
+    }
+    Ok(r?)
+}

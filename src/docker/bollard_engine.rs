@@ -1,0 +1,547 @@
+//! [`Engine`] on the real Docker Engine, through bollard.
+//!
+//! We always call `negotiate_version()`: Debian's engines speak older API versions than
+//! bollard's default, and an unnegotiated client fails with "client version too new".
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding as DockerPortBinding, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptions, StopContainerOptionsBuilder,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+use super::*;
+
+/// The real engine.
+#[derive(Clone)]
+pub struct BollardEngine {
+    docker: Docker,
+}
+
+fn is_not_found(e: &BollardError) -> bool {
+    matches!(e, BollardError::DockerResponseServerError { status_code: 404, .. })
+}
+
+fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    let mut filters = HashMap::new();
+    filters.insert(
+        "label".to_string(),
+        labels.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect(),
+    );
+    filters
+}
+
+impl BollardEngine {
+    /// Connect as the docker CLI would (`DOCKER_HOST`, else the local socket) and negotiate
+    /// the API version. Fails with a message that names the endpoint that was tried.
+    pub async fn connect() -> Result<Self, EngineError> {
+        let endpoint = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |source| EngineError::Unreachable { endpoint: endpoint.clone(), source };
+        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(BollardEngine { docker })
+    }
+
+    fn network_info(n: bollard::models::NetworkInspect) -> NetworkInfo {
+        let cfg = n.ipam.and_then(|i| i.config).and_then(|c| c.into_iter().next());
+        NetworkInfo {
+            id: n.id.unwrap_or_default(),
+            name: n.name.unwrap_or_default(),
+            labels: n.labels.unwrap_or_default().into_iter().collect(),
+            subnet: cfg.as_ref().and_then(|c| c.subnet.clone()),
+            gateway: cfg.and_then(|c| c.gateway),
+        }
+    }
+}
+
+fn port_key(p: &PortBinding) -> String {
+    format!("{}/{}", p.container_port, p.protocol)
+}
+
+fn parse_ports(map: Option<&HashMap<String, Option<Vec<DockerPortBinding>>>>) -> Vec<PortBinding> {
+    let mut out = Vec::new();
+    for (key, bindings) in map.into_iter().flatten() {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(container_port) = port.parse() else { continue };
+        for b in bindings.iter().flatten() {
+            let (Some(ip), Some(hp)) = (b.host_ip.as_deref(), b.host_port.as_deref()) else {
+                continue;
+            };
+            let (Ok(host_ip), Ok(host_port)) = (ip.parse(), hp.parse()) else { continue };
+            out.push(PortBinding {
+                host_ip,
+                host_port,
+                container_port,
+                protocol: if proto == "udp" { "udp" } else { "tcp" },
+            });
+        }
+    }
+    out.sort_by_key(|p| (p.container_port, p.host_port));
+    out
+}
+
+fn parse_time(s: Option<&str>) -> Option<i64> {
+    // Docker reports RFC 3339 with nanoseconds; whole seconds are all we need for `since`.
+    let s = s?;
+    if s.starts_with("0001-") {
+        return None;
+    }
+    let date = s.get(0..19)?;
+    let (d, t) = date.split_once('T')?;
+    let mut dp = d.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, dd) = (dp.next()??, dp.next()??, dp.next()??);
+    let mut tp = t.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (tp.next()??, tp.next()??, tp.next()??);
+    // Days from civil (Howard Hinnant's algorithm), UTC.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+impl Engine for BollardEngine {
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo, EngineError> {
+        if let Some(found) = self.inspect_network(&spec.name).await? {
+            return Ok(found);
+        }
+        let ipam = spec.subnet.as_ref().map(|s| Ipam {
+            config: Some(vec![IpamConfig { subnet: Some(s.clone()), ..Default::default() }]),
+            ..Default::default()
+        });
+        let req = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".into()),
+            ipam,
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_ip_masquerade".to_string(),
+                "true".to_string(),
+            )])),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        match self.docker.create_network(req).await {
+            Ok(_) => {}
+            // Another `up` of the same lab made it between our look and our create.
+            Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => {}
+            Err(e) => return Err(EngineError::api(format!("create network {}", spec.name), e)),
+        }
+        self.inspect_network(&spec.name)
+            .await?
+            .ok_or_else(|| EngineError::api(format!("network {}", spec.name), "vanished after create"))
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
+        match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+            // Docker matches network IDs by prefix too; insist on the exact name.
+            Ok(n) if n.name.as_deref() == Some(name) => Ok(Some(Self::network_info(n))),
+            Ok(_) => Ok(None),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
+        }
+    }
+
+    async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>, EngineError> {
+        let opts = ListNetworksOptionsBuilder::default().filters(&label_filters(labels)).build();
+        let nets = self.docker.list_networks(Some(opts)).await.map_err(|e| EngineError::api("list networks", e))?;
+        Ok(nets
+            .into_iter()
+            .map(|n| NetworkInfo {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                labels: n.labels.unwrap_or_default().into_iter().collect(),
+                subnet: None,
+                gateway: None,
+            })
+            .collect())
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("remove network {name}"), e)),
+        }
+    }
+
+    async fn used_subnets(&self) -> Result<Vec<String>, EngineError> {
+        let nets = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| EngineError::api("list networks", e))?;
+        Ok(nets
+            .into_iter()
+            .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+            .filter_map(|c| c.subnet)
+            .collect())
+    }
+
+    async fn ensure_volume(&self, name: &str, labels: &Labels) -> Result<(), EngineError> {
+        // Creating a volume that exists is a no-op in Docker, which is what we want.
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            driver: Some("local".into()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        self.docker.create_volume(req).await.map_err(|e| EngineError::api(format!("create volume {name}"), e))?;
+        Ok(())
+    }
+
+    async fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        let opts = ListVolumesOptionsBuilder::default().filters(&label_filters(labels)).build();
+        let res = self.docker.list_volumes(Some(opts)).await.map_err(|e| EngineError::api("list volumes", e))?;
+        Ok(res.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker.remove_volume(name, None::<RemoveVolumeOptions>).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("remove volume {name}"), e)),
+        }
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(EngineError::api(format!("inspect image {image}"), e)),
+        }
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), EngineError> {
+        let (repo, tag) = split_reference(image);
+        let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        let fail = |message: String| EngineError::Pull {
+            image: image.to_string(),
+            registry: registry_of(image).to_string(),
+            message,
+        };
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(e.to_string()))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(fail(err));
+            }
+            let detail = info.progress_detail.unwrap_or_default();
+            progress(PullProgress {
+                layer: info.id,
+                status: info.status.unwrap_or_default(),
+                current: detail.current.and_then(|c| u64::try_from(c).ok()),
+                total: detail.total.and_then(|c| u64::try_from(c).ok()),
+            });
+        }
+        Ok(())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let mut port_bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
+        for p in &spec.ports {
+            port_bindings.entry(port_key(p)).or_insert_with(|| Some(Vec::new())).as_mut().unwrap().push(
+                DockerPortBinding { host_ip: Some(p.host_ip.to_string()), host_port: Some(p.host_port.to_string()) },
+            );
+        }
+        let exposed: Vec<String> = port_bindings.keys().cloned().collect();
+        let host_config = HostConfig {
+            init: Some(spec.init),
+            privileged: Some(spec.privileged),
+            binds: Some(spec.binds.clone()),
+            tmpfs: Some(spec.tmpfs.iter().map(|t| (t.clone(), String::new())).collect()),
+            port_bindings: Some(port_bindings),
+            extra_hosts: Some(spec.extra_hosts.clone()),
+            network_mode: Some(spec.network.clone()),
+            restart_policy: Some(RestartPolicy {
+                name: Some(if spec.restart_unless_stopped {
+                    RestartPolicyNameEnum::UNLESS_STOPPED
+                } else {
+                    RestartPolicyNameEnum::NO
+                }),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        let endpoint = EndpointSettings {
+            ipam_config: spec.ip.map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.to_string()), ..Default::default() }),
+            aliases: Some(vec![spec.hostname.clone()]),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            hostname: Some(spec.hostname.clone()),
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            exposed_ports: Some(exposed),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let res = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| EngineError::api(format!("create container {}", spec.name), e))?;
+        Ok(res.id)
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        let c = match self.docker.inspect_container(name, None::<InspectContainerOptions>).await {
+            Ok(c) => c,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(EngineError::api(format!("inspect container {name}"), e)),
+        };
+        let state = c.state.clone().unwrap_or_default();
+        let config = c.config.clone().unwrap_or_default();
+        let ips = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(net, ep)| ep.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (net, ip)))
+            .collect();
+        let ports = parse_ports(c.host_config.as_ref().and_then(|h| h.port_bindings.as_ref()));
+        Ok(Some(ContainerInfo {
+            id: c.id.unwrap_or_default(),
+            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            image: config.image.unwrap_or_default(),
+            state: RunState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+            started_at: parse_time(state.started_at.as_deref()),
+            exit_code: state.exit_code,
+            restart_count: c.restart_count.unwrap_or(0),
+            ips,
+            env: config.env.unwrap_or_default(),
+            ports,
+        }))
+    }
+
+    async fn list_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>, EngineError> {
+        let opts = ListContainersOptionsBuilder::default().all(true).filters(&label_filters(labels)).build();
+        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| EngineError::api("list containers", e))?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerInfo {
+                id: c.id.unwrap_or_default(),
+                name: c.names.unwrap_or_default().first().cloned().unwrap_or_default().trim_start_matches('/').to_string(),
+                image: c.image.unwrap_or_default(),
+                state: RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+                started_at: None,
+                exit_code: None,
+                restart_count: 0,
+                ips: Default::default(),
+                env: Vec::new(),
+                ports: c
+                    .ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(PortBinding {
+                            host_ip: p.ip?.parse().ok()?,
+                            host_port: p.public_port?,
+                            container_port: p.private_port,
+                            protocol: if p.typ.map(|t| t.to_string()).as_deref() == Some("udp") { "udp" } else { "tcp" },
+                        })
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>).await {
+            Ok(()) => Ok(()),
+            // 304: already started.
+            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("start {name}"), e)),
+        }
+    }
+
+    async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        let opts = StopContainerOptionsBuilder::default().t(grace.as_secs().try_into().unwrap_or(i32::MAX)).build();
+        match self.docker.stop_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("stop {name}"), e)),
+        }
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), EngineError> {
+        self.docker.pause_container(name).await.map_err(|e| EngineError::api(format!("pause {name}"), e))
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), EngineError> {
+        self.docker.unpause_container(name).await.map_err(|e| EngineError::api(format!("unpause {name}"), e))
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 409 "removal already in progress": another drop got there first.
+            Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("remove container {name}"), e)),
+        }
+    }
+
+    fn follow_logs(&self, name: &str, since: i64) -> BoxStream<'static, Result<String, EngineError>> {
+        let opts = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .since(since.try_into().unwrap_or(0))
+            .build();
+        let what = format!("logs of {name}");
+        self.docker
+            .logs(name, Some(opts))
+            .map_ok(|chunk| log_text(chunk))
+            .map_err(move |e| EngineError::api(what.clone(), e))
+            // Chunks are not lines: split and re-join across chunk boundaries.
+            .scan(String::new(), |pending, item| {
+                let out = match item {
+                    Ok(text) => {
+                        pending.push_str(&text);
+                        let mut lines = Vec::new();
+                        while let Some(i) = pending.find('\n') {
+                            lines.push(Ok(pending[..i].to_string()));
+                            pending.drain(..=i);
+                        }
+                        lines
+                    }
+                    Err(e) => vec![Err(e)],
+                };
+                futures::future::ready(Some(futures::stream::iter(out)))
+            })
+            .flatten()
+            .boxed()
+    }
+
+    async fn tail_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
+        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        let chunks: Vec<LogOutput> = self
+            .docker
+            .logs(name, Some(opts))
+            .try_collect()
+            .await
+            .map_err(|e| EngineError::api(format!("logs of {name}"), e))?;
+        Ok(chunks.into_iter().map(log_text).collect())
+    }
+
+    async fn read_file(&self, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
+        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let what = format!("read {path} from {name}");
+        let bytes: Vec<u8> = self
+            .docker
+            .download_from_container(name, Some(opts))
+            .map_ok(|b| b.to_vec())
+            .try_concat()
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))?;
+        // The archive API answers with a tar stream; read it as one, not by skipping headers.
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let entries = archive.entries().map_err(|e| EngineError::api(what.clone(), e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| EngineError::api(what.clone(), e))?;
+            if entry.header().entry_type().is_file() {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut out).map_err(|e| EngineError::api(what.clone(), e))?;
+                return Ok(out);
+            }
+        }
+        Err(EngineError::api(what, "the archive holds no regular file"))
+    }
+
+    async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
+        let what = format!("exec in {name}");
+        let exec = self
+            .docker
+            .create_exec(
+                name,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))?;
+        let mut output = String::new();
+        if let StartExecResults::Attached { output: mut stream, .. } =
+            self.docker.start_exec(&exec.id, None).await.map_err(|e| EngineError::api(what.clone(), e))?
+        {
+            while let Some(chunk) = stream.next().await {
+                output.push_str(&log_text(chunk.map_err(|e| EngineError::api(what.clone(), e))?));
+            }
+        }
+        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(|e| EngineError::api(what.clone(), e))?;
+        Ok((inspect.exit_code.unwrap_or(-1), output))
+    }
+}
+
+fn log_text(chunk: LogOutput) -> String {
+    String::from_utf8_lossy(&chunk.into_bytes()).into_owned()
+}
+
+/// Split `repo[:tag][@digest]` into what the create-image endpoint wants.
+fn split_reference(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        // A ':' inside the registry host (`host:5000/repo`) is not a tag separator.
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_at_the_tag_not_the_registry_port() {
+        assert_eq!(split_reference("rancher/k3s:v1.35.5-k3s1"), ("rancher/k3s", "v1.35.5-k3s1"));
+        assert_eq!(split_reference("localhost:5000/x"), ("localhost:5000/x", "latest"));
+        assert_eq!(split_reference("localhost:5000/x:1"), ("localhost:5000/x", "1"));
+        assert_eq!(registry_of("rancher/k3s:v1"), "docker.io");
+        assert_eq!(registry_of("ghcr.io/a/b:1"), "ghcr.io");
+    }
+
+    #[test]
+    fn docker_times_parse_to_unix_seconds() {
+        assert_eq!(parse_time(Some("1970-01-01T00:00:10.5Z")), Some(10));
+        assert_eq!(parse_time(Some("2026-11-26T07:06:23.123456789Z")), Some(1795676783));
+        assert_eq!(parse_time(Some("0001-01-01T00:00:00Z")), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! Our own words for Docker objects: what we ask for and what we read back.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Container and network labels.
+pub type Labels = BTreeMap<String, String>;
+
+/// A bridge network for one lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub labels: Labels,
+    /// A subnet in CIDR form. Nodes get static addresses from it so that their IPs survive a
+    /// restart (embedded etcd breaks when they change, k3d #550).
+    pub subnet: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: Labels,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+}
+
+/// A published port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub host_ip: IpAddr,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: &'static str,
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub hostname: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    /// `KEY=VALUE` pairs.
+    pub env: Vec<String>,
+    pub labels: Labels,
+    pub network: String,
+    pub ip: Option<IpAddr>,
+    /// `volume:/path` or `/host/path:/path[:ro]`.
+    pub binds: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub privileged: bool,
+    /// Run Docker's init as PID 1, so signals reach the node and zombies are reaped.
+    pub init: bool,
+    /// `unless-stopped`: a running node comes back after a Docker restart, a stopped one stays.
+    pub restart_unless_stopped: bool,
+    pub ports: Vec<PortBinding>,
+    /// `host:ip` entries for /etc/hosts; Docker rewrites them on every start.
+    pub extra_hosts: Vec<String>,
+}
+
+/// The run state of a container, as Docker reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    Removing,
+    Unknown,
+}
+
+impl RunState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "created" => RunState::Created,
+            "running" => RunState::Running,
+            "paused" => RunState::Paused,
+            "restarting" => RunState::Restarting,
+            "exited" => RunState::Exited,
+            "dead" => RunState::Dead,
+            "removing" => RunState::Removing,
+            _ => RunState::Unknown,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Created => "created",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Restarting => "restarting",
+            RunState::Exited => "exited",
+            RunState::Dead => "dead",
+            RunState::Removing => "removing",
+            RunState::Unknown => "unknown",
+        }
+    }
+}
+
+/// What we read back about a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: RunState,
+    pub labels: Labels,
+    /// Unix seconds of the last start, if known (inspect only).
+    pub started_at: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub restart_count: i64,
+    /// Address on each network, by network name (inspect only).
+    pub ips: BTreeMap<String, String>,
+    /// The container's env (inspect only).
+    pub env: Vec<String>,
+    pub ports: Vec<PortBinding>,
+}
+
+/// One progress report of an image pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullProgress {
+    pub layer: Option<String>,
+    pub status: String,
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// What went wrong talking to the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: start Docker (e.g. `sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at a running engine"
+    )]
+    Unreachable {
+        endpoint: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never")]
+    Pull {
+        image: String,
+        registry: String,
+        message: String,
+    },
+    #[error("image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing")]
+    ImageMissing(String),
+    #[error("{what}: {message}")]
+    Api { what: String, message: String },
+}
+
+impl EngineError {
+    pub(crate) fn api(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
+        EngineError::Api {
+            what: what.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The registry an image reference is pulled from, for error messages.
+pub fn registry_of(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first
+        }
+        _ => "docker.io",
+    }
+}

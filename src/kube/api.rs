@@ -1,0 +1,130 @@
+//! The Kubernetes API in our own vocabulary: `readyz`, `nodes`, `wait_ready`.
+//!
+//! Built from the kubeconfig k3s wrote (server URL rewritten to the host port), so the same
+//! credentials the user gets are the ones we test with.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::time::Instant;
+
+/// A connected API.
+#[derive(Clone)]
+pub struct KubeApi {
+    client: kube::Client,
+}
+
+/// One node as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeReady {
+    pub name: String,
+    pub ready: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the kubeconfig is not usable: {0}")]
+    Config(String),
+    #[error("the Kubernetes API at {url} did not become ready within {secs}s (last: {last})")]
+    NotReady { url: String, secs: u64, last: String },
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl KubeApi {
+    /// Connect with a kubeconfig document (YAML).
+    pub async fn from_kubeconfig_yaml(yaml: &str) -> Result<Self, ApiError> {
+        let kc = Kubeconfig::from_yaml(yaml).map_err(|e| ApiError::Config(e.to_string()))?;
+        Self::from_kubeconfig(kc, None).await
+    }
+
+    /// Connect with a kubeconfig and an optional context name.
+    pub async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>) -> Result<Self, ApiError> {
+        let opts = KubeConfigOptions { context, ..Default::default() };
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| ApiError::Config(e.to_string()))?;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        config.read_timeout = Some(Duration::from_secs(15));
+        let client = kube::Client::try_from(config).map_err(|e| ApiError::Config(e.to_string()))?;
+        Ok(KubeApi { client })
+    }
+
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// `GET /readyz`: `Ok(())` when the server says `ok`.
+    pub async fn readyz(&self) -> Result<(), String> {
+        let req = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
+        match self.client.request_text(req).await {
+            Ok(body) if body.trim() == "ok" => Ok(()),
+            Ok(body) => Err(body.trim().chars().take(200).collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Every Node and whether its Ready condition is True.
+    pub async fn nodes(&self) -> Result<Vec<NodeReady>, kube::Error> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = nodes.list(&ListParams::default()).await?;
+        let mut out: Vec<NodeReady> = list
+            .items
+            .into_iter()
+            .map(|n| NodeReady {
+                name: n.metadata.name.unwrap_or_default(),
+                ready: n
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True"),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Wait for `/readyz`, then for at least `expected` Ready nodes. `report` gets a short
+    /// progress text each round.
+    pub async fn wait_ready(
+        &self,
+        url: &str,
+        expected: usize,
+        deadline: Instant,
+        report: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Vec<NodeReady>, ApiError> {
+        let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
+        let mut last;
+        loop {
+            match self.readyz().await {
+                Ok(()) => break,
+                Err(e) => last = format!("/readyz: {e}"),
+            }
+            report("waiting for /readyz");
+            if Instant::now() >= deadline {
+                return Err(ApiError::NotReady { url: url.into(), secs, last });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        loop {
+            match self.nodes().await {
+                Ok(nodes) => {
+                    let ready = nodes.iter().filter(|n| n.ready).count();
+                    if ready >= expected {
+                        return Ok(nodes);
+                    }
+                    last = format!("{ready}/{expected} nodes Ready");
+                }
+                Err(e) => last = format!("list nodes: {e}"),
+            }
+            report(&last);
+            if Instant::now() >= deadline {
+                return Err(ApiError::NotReady { url: url.into(), secs, last });
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The cluster life cycle against the real Docker Engine, with the stand-in k3s node.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::harness::{self, TestLab, count_docker_objects};
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+fn lab_entry(list: &serde_json::Value, name: &str) -> serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("lab {name} not in list: {list}"))
+}
+
+fn container_ids(lab: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter", &format!("label=playground.cluster={lab}")])
+        .output()
+        .unwrap();
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+fn container_states(lab: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.State}}", "--filter", &format!("label=playground.cluster={lab}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+    let list = nodes.list(&Default::default()).await.unwrap();
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter(|n| {
+            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+                cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn life_cycle_of_one_server_and_two_agents() {
+    let lab = TestLab::new("life").agents(2).write();
+    let name = lab.name.clone();
+
+    lab.ok(&["up", "--cluster-only"]);
+    let list = json(&lab.ok(&["list", "-o", "json"]));
+    let entry = lab_entry(&list, &name);
+    assert_eq!(entry["state"], "running");
+    assert_eq!(entry["servers"], 1);
+    assert_eq!(entry["agents"], 2);
+    let api = entry["api"].as_str().unwrap().to_string();
+    assert!(api.starts_with("https://127.0.0.1:"), "{api}");
+    // With one server there is no load balancer: three containers.
+    assert_eq!(container_ids(&name).len(), 3);
+
+    // The kubeconfig: ours, current, 0600, and it works from kube-rs.
+    let kc_path = lab.kubeconfig();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kc_path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let kc = kube::config::Kubeconfig::read_from(&kc_path).unwrap();
+    let context = format!("playground-{name}");
+    assert_eq!(kc.current_context.as_deref(), Some(context.as_str()));
+    let server = kc.clusters.iter().find(|c| c.name == context).unwrap().cluster.as_ref().unwrap().server.clone();
+    assert_eq!(server.as_deref(), Some(api.as_str()));
+    let nodes = ready_nodes(&kc_path).await;
+    assert_eq!(
+        nodes,
+        vec![
+            format!("playground-{name}-agent-0"),
+            format!("playground-{name}-agent-1"),
+            format!("playground-{name}-server-0")
+        ]
+    );
+
+    // Idempotent: a second `up` changes nothing.
+    let before = container_ids(&name);
+    lab.ok(&["up", "--cluster-only"]);
+    assert_eq!(container_ids(&name), before);
+
+    // Suspend stops every node, twice is fine, and the lab reads as suspended.
+    lab.ok(&["suspend"]);
+    assert!(container_states(&name).iter().all(|s| s == "exited"), "{:?}", container_states(&name));
+    lab.ok(&["suspend", &name]);
+    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"], "suspended");
+
+    // Resume brings every node back, with the same containers and a working API.
+    lab.ok(&["resume", &name]);
+    assert_eq!(container_ids(&name), before);
+    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"], "running");
+    assert_eq!(ready_nodes(&kc_path).await.len(), 3);
+
+    // Status shows the nodes.
+    let status = json(&lab.ok(&["status", &name, "-o", "json"]));
+    assert_eq!(status["nodes"].as_array().unwrap().len(), 3);
+
+    // Drop removes every object and our kube entries.
+    lab.ok(&["drop", &name, "--yes"]);
+    assert_eq!(count_docker_objects(&name), 0);
+    let kc = kube::config::Kubeconfig::read_from(&kc_path).unwrap();
+    assert!(kc.contexts.iter().all(|c| c.name != context));
+    assert!(kc.clusters.iter().all(|c| c.name != context));
+    assert!(kc.auth_infos.iter().all(|c| c.name != context));
+}
+
+#[test]
+fn pause_and_resume() {
+    let lab = TestLab::new("pause").write();
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["suspend", "--pause"]);
+    assert_eq!(container_states(&lab.name), vec!["paused"]);
+    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &lab.name)["state"], "paused");
+    lab.ok(&["resume"]);
+    assert_eq!(container_states(&lab.name), vec!["running"]);
+    // `up` on a paused lab unpauses it instead of recreating anything.
+    lab.ok(&["suspend", "--pause"]);
+    lab.ok(&["up", "--cluster-only"]);
+    assert_eq!(container_states(&lab.name), vec!["running"]);
+}
+
+#[test]
+fn a_port_in_use_is_found_before_anything_is_created() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let lab = TestLab::new("port").api_port(port).write();
+    let out = lab.run(&["up", "--cluster-only"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}/tcp is already in use")), "{stderr}");
+    assert!(stderr.contains("cluster.api.port"), "{stderr}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn a_name_taken_by_a_foreign_container_is_refused() {
+    let lab = TestLab::new("taken").write();
+    let image = harness::node_image();
+    let foreign = format!("playground-{}-server-0", lab.name);
+    let st = Command::new("docker").args(["create", "--name", &foreign, image]).output().unwrap();
+    assert!(st.status.success());
+    let out = lab.run(&["up", "--cluster-only"]);
+    let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("taken by a container that playground did not create"), "{stderr}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn bad_files_are_reported_with_line_and_column_and_create_nothing() {
+    let lab = TestLab::new("bad").write();
+    let cases = [
+        ("servers: 1\n  agents: 0", "servers: 0\n  agents: 0", "7:12"),
+        ("privileged: false", "privileged: false\n  colour: blue", "10:3"),
+    ];
+    let good = std::fs::read_to_string(lab.file()).unwrap();
+    for (from, to, at) in cases {
+        let bad = good.replace(from, to);
+        assert_ne!(bad, good, "case {to:?} did not apply");
+        std::fs::write(lab.file(), &bad).unwrap();
+        let out = lab.run(&["up", "--cluster-only"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("playground.yaml:{at}")), "want {at} in:\n{stderr}\n---\n{bad}");
+        assert_eq!(count_docker_objects(&lab.name), 0);
+    }
+}
+
+#[test]
+fn without_docker_the_error_names_the_socket_and_how_to_start_docker() {
+    let lab = TestLab::new("nodocker").write().env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let out = lab.run(&["list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("unix:///nonexistent/docker.sock"), "{stderr}");
+    assert!(stderr.contains("start Docker"), "{stderr}");
+}
+
+#[test]
+fn interrupted_up_converges_on_the_next_up_and_drop_removes_everything() {
+    let lab = TestLab::new("intr").agents(1).write().env("PLAYGROUND_DOUBLE_DELAY_MS", "0");
+    let mut child = lab.cmd(&["up", "--cluster-only"]).spawn().unwrap();
+    // Interrupt as soon as the first container exists.
+    let start = Instant::now();
+    while container_ids(&lab.name).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "up created nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted up must not exit 0");
+    // A fresh lab is rolled back.
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    lab.ok(&["up", "--cluster-only"]);
+    assert_eq!(container_ids(&lab.name).len(), 2);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn two_labs_share_one_kubeconfig_in_parallel() {
+    let a = TestLab::new("para").write();
+    let b = TestLab::new("parb").write();
+    // Point b at a's kubeconfig so both write one file at once.
+    let shared = a.kubeconfig();
+    let run = |lab: &TestLab, args: &[&str]| {
+        let mut c = lab.cmd(args);
+        c.env("KUBECONFIG", &shared);
+        c.spawn().unwrap()
+    };
+    let (mut ca, mut cb) = (run(&a, &["up", "--cluster-only"]), run(&b, &["up", "--cluster-only"]));
+    assert!(ca.wait().unwrap().success());
+    assert!(cb.wait().unwrap().success());
+    let kc = kube::config::Kubeconfig::read_from(&shared).unwrap();
+    for lab in [&a, &b] {
+        let ctx = format!("playground-{}", lab.name);
+        assert!(kc.contexts.iter().any(|c| c.name == ctx), "{ctx} missing");
+    }
+    let (mut da, mut db) = (run(&a, &["drop", "--yes"]), run(&b, &["drop", "--yes"]));
+    assert!(da.wait().unwrap().success());
+    assert!(db.wait().unwrap().success());
+    let kc = kube::config::Kubeconfig::read_from(&shared).unwrap();
+    assert!(kc.contexts.is_empty() && kc.clusters.is_empty() && kc.auth_infos.is_empty(), "{kc:?}");
+}

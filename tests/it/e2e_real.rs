@@ -1,0 +1,61 @@
+//! The same life cycle against real `rancher/k3s`, for machines that can pull images and run
+//! privileged containers. Opt in with `PLAYGROUND_E2E_REAL=1`; without it these tests say so
+//! and return (they are not counted as proof of anything).
+
+use std::process::Command;
+
+use crate::support::harness::{TestLab, count_docker_objects, require_docker};
+
+fn enabled() -> bool {
+    if std::env::var("PLAYGROUND_E2E_REAL").is_ok_and(|v| v == "1") {
+        require_docker();
+        true
+    } else {
+        eprintln!("skipped: set PLAYGROUND_E2E_REAL=1 to run against real rancher/k3s (needs image pulls and privileged containers)");
+        false
+    }
+}
+
+/// A lab file for real k3s: privileged nodes, the pinned image, traefik disabled to save time.
+fn real_lab(tag: &str, agents: u32) -> TestLab {
+    let lab = TestLab::new(tag);
+    let yaml = format!(
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  servers: 1\n  agents: {agents}\n  privileged: true\n  k3sArgs: [\"--disable=traefik@server:*\"]\n",
+        lab.name
+    );
+    std::fs::create_dir_all(lab.home()).unwrap();
+    std::fs::write(lab.file(), yaml).unwrap();
+    lab
+}
+
+#[test]
+fn real_k3s_life_cycle() {
+    if !enabled() {
+        return;
+    }
+    let lab = real_lab("real", 2);
+    lab.ok(&["up", "--cluster-only", "--timeout", "5m"]);
+    let list: serde_json::Value = serde_json::from_str(&lab.ok(&["list", "-o", "json"])).unwrap();
+    let entry = list.as_array().unwrap().iter().find(|l| l["name"] == lab.name.as_str()).unwrap().clone();
+    assert_eq!(entry["state"], "running");
+
+    // kubectl against the merged context sees three Ready nodes.
+    let nodes = Command::new("kubectl")
+        .args(["--kubeconfig", lab.kubeconfig().to_str().unwrap(), "get", "nodes", "--no-headers"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&nodes.stdout);
+    assert_eq!(text.lines().filter(|l| l.split_whitespace().nth(1) == Some("Ready")).count(), 3, "{text}");
+
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["suspend"]);
+    lab.ok(&["resume", "--timeout", "5m"]);
+    // After a restart k3s is still reachable with the same credentials.
+    let again = Command::new("kubectl")
+        .args(["--kubeconfig", lab.kubeconfig().to_str().unwrap(), "get", "nodes", "--no-headers"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}

@@ -1,0 +1,282 @@
+//! The integration-test harness: real Docker, the stand-in node image, and the real
+//! `playground` binary run with an isolated HOME, KUBECONFIG and XDG dirs.
+//!
+//! Every Docker object a test makes carries `playground.cluster=<unique name>`; the
+//! [`TestLab`] guard removes them all when it drops, panics included.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The stand-in node image tag.
+pub const NODE_IMAGE: &str = "playground-test/node:dev";
+
+/// Fail (never skip) when Docker is missing: a green run without Docker would be a lie.
+pub fn require_docker() {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "this test needs a running Docker Engine, and none answers.\n  \
+         Install and start one with `sudo scripts/setup-test-env` (Debian: docker.io, started as dockerd),\n  \
+         or point DOCKER_HOST at a running engine."
+    );
+}
+
+/// Whether an optional tool's absence is a failure (CI sets PLAYGROUND_REQUIRE_ALL=1).
+pub fn require_all() -> bool {
+    std::env::var("PLAYGROUND_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// The path of the double binary that `cargo test` built as an example.
+pub fn double_binary() -> PathBuf {
+    // target/debug/deps/it-xxxx → target/debug/examples/kube-double
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().and_then(Path::parent).unwrap();
+    debug.join("examples").join("kube-double")
+}
+
+fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// Build the stand-in node image if it is missing or holds another build of the double.
+/// Serialized across threads and test processes by a lock file.
+pub fn node_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        require_docker();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut bin = double_binary();
+        if !bin.exists() {
+            let st = Command::new("cargo")
+                .args(["build", "--quiet", "--example", "kube-double"])
+                .current_dir(root)
+                .status()
+                .expect("cargo build --example kube-double");
+            assert!(st.success(), "building the API double failed");
+            bin = root.join("target/debug/examples/kube-double");
+        }
+        let lock_path = std::env::temp_dir().join("playground-test-node-image.lock");
+        let lock = std::fs::File::create(&lock_path).unwrap();
+        lock.lock().unwrap();
+        let want = sha256_of(&bin);
+        let have = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{index .Config.Labels \"playground.test.double-sha256\"}}", NODE_IMAGE])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        if have != want {
+            let out = Command::new(root.join("scripts/build-test-node-image"))
+                .arg(&bin)
+                .arg(NODE_IMAGE)
+                .output()
+                .expect("scripts/build-test-node-image");
+            assert!(
+                out.status.success(),
+                "building {NODE_IMAGE} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        lock.unlock().unwrap();
+    });
+    NODE_IMAGE
+}
+
+/// A unique lab name: DNS-1123, short enough for Docker names.
+pub fn unique_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect::<String>().to_lowercase();
+    format!("t{}{n}-{tag}", std::process::id() % 100_000)
+}
+
+/// Remove every Docker object labelled with this lab (containers, networks, volumes).
+pub fn remove_docker_objects(lab: &str) {
+    let filter = format!("label=playground.cluster={lab}");
+    let ids = |args: &[&str]| -> Vec<String> {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let containers = ids(&["ps", "-aq", "--filter", &filter]);
+    if !containers.is_empty() {
+        let _ = Command::new("docker").args(["rm", "-fv"]).args(&containers).output();
+    }
+    let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
+    if !networks.is_empty() {
+        let _ = Command::new("docker").args(["network", "rm"]).args(&networks).output();
+    }
+    let volumes = ids(&["volume", "ls", "-q", "--filter", &filter]);
+    if !volumes.is_empty() {
+        let _ = Command::new("docker").args(["volume", "rm", "-f"]).args(&volumes).output();
+    }
+}
+
+/// Count the Docker objects labelled with this lab.
+pub fn count_docker_objects(lab: &str) -> usize {
+    let filter = format!("label=playground.cluster={lab}");
+    [
+        vec!["ps", "-aq", "--filter", &filter],
+        vec!["network", "ls", "-q", "--filter", &filter],
+        vec!["volume", "ls", "-q", "--filter", &filter],
+    ]
+    .iter()
+    .map(|args| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().count())
+            .unwrap_or(0)
+    })
+    .sum()
+}
+
+/// A test lab: a temp dir with HOME, KUBECONFIG and XDG dirs, a lab file, and a guard that
+/// removes the lab's Docker objects.
+pub struct TestLab {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    servers: u32,
+    agents: u32,
+    api_port: Option<u16>,
+    ports: Vec<String>,
+    extra: String,
+    env: Vec<(String, String)>,
+}
+
+impl TestLab {
+    pub fn new(tag: &str) -> Self {
+        TestLab {
+            name: unique_name(tag),
+            dir: tempfile::tempdir().unwrap(),
+            servers: 1,
+            agents: 0,
+            api_port: None,
+            ports: Vec::new(),
+            extra: String::new(),
+            env: Vec::new(),
+        }
+    }
+    pub fn agents(mut self, n: u32) -> Self {
+        self.agents = n;
+        self
+    }
+    pub fn servers(mut self, n: u32) -> Self {
+        self.servers = n;
+        self
+    }
+    pub fn api_port(mut self, p: u16) -> Self {
+        self.api_port = Some(p);
+        self
+    }
+    pub fn port(mut self, spec: &str) -> Self {
+        self.ports.push(spec.to_string());
+        self
+    }
+    /// Extra YAML under `cluster:` (indented by the caller with four spaces).
+    pub fn cluster_yaml(mut self, yaml: &str) -> Self {
+        self.extra.push_str(yaml);
+        self
+    }
+    /// An environment variable for every `playground` run.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.home().join(".kube/config")
+    }
+    pub fn file(&self) -> PathBuf {
+        self.dir.path().join("playground.yaml")
+    }
+
+    /// Write the lab file and return self (ready to run commands).
+    pub fn write(self) -> Self {
+        let image = node_image();
+        std::fs::create_dir_all(self.home()).unwrap();
+        let api = match self.api_port {
+            Some(p) => format!("  api: {{ host: 127.0.0.1, port: {p} }}\n"),
+            None => String::new(),
+        };
+        let ports = if self.ports.is_empty() {
+            String::new()
+        } else {
+            format!("  ports: [{}]\n", self.ports.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", "))
+        };
+        let yaml = format!(
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: {}\n  agents: {}\n  privileged: false\n{api}{ports}{}",
+            self.name, self.servers, self.agents, self.extra
+        );
+        std::fs::write(self.file(), yaml).unwrap();
+        self
+    }
+
+    /// A `playground` command with the isolated environment, run in the lab's dir.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_playground"));
+        let home = self.home();
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", &home)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run `playground ARGS` and return its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run playground")
+    }
+
+    /// Run and assert success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "playground {} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        remove_docker_objects(&self.name);
+    }
+}
+
+/// Run kubectl, or `None` (with a note) when it is not installed and not required.
+pub fn kubectl() -> Option<Command> {
+    let found = Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!require_all(), "kubectl is required (PLAYGROUND_REQUIRE_ALL=1) but not found");
+        eprintln!("skipping the kubectl part: kubectl is not installed");
+        return None;
+    }
+    Some(Command::new("kubectl"))
+}
