@@ -7,7 +7,6 @@
 //! the YAML node it came from, so a semantic error points at the offending value, not at the
 //! document. [`validate`] then turns the raw file into the validated [`Lab`], filling defaults.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -507,7 +506,6 @@ fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
 
 fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
     let mut secrets = Vec::with_capacity(raw.secrets.len());
-    let mut seen = HashSet::new();
     for entry in &raw.secrets {
         let s = &entry.value;
         let select = match (&s.name, &s.selector) {
@@ -525,7 +523,7 @@ fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
             namespace: s.namespace.clone(),
             select,
         };
-        if !seen.insert(format!("{kept:?}")) {
+        if secrets.contains(&kept) {
             return Err(here.of(
                 entry,
                 Problem::new("this secret is listed twice in `keep.secrets`"),

@@ -2,11 +2,11 @@
 //! and the validated core types the rest of the crate works with.
 //!
 //! The flow of [`load`] / [`parse`]:
-//! 1. serde-saphyr deserializes the text into the raw schema of [`file`] (`deny_unknown_fields`,
+//! 1. serde-saphyr deserializes the text into the raw schema of `file.rs` (`deny_unknown_fields`,
 //!    camelCase keys). YAML syntax errors, unknown keys, missing keys and wrong types come back
 //!    from it with a line and column, and are turned into a [`ConfigError`] here, with a list of
 //!    allowed keys and a "did you mean" for unknown ones;
-//! 2. [`file`] validates values (name, counts, ports, node filters, env, …). The raw schema
+//! 2. `file.rs` validates values (name, counts, ports, node filters, env, …). The raw schema
 //!    wraps such values in `serde_saphyr::Spanned`, so these errors point at the offending
 //!    value's own line and column too;
 //! 3. the result is a [`Lab`] with every default filled in: nothing downstream re-checks it.
