@@ -1,5 +1,912 @@
 //! The lab configuration: the `playground.yaml` file format, its parsing with line:col errors,
 //! and the validated core types the rest of the crate works with.
+//!
+//! The flow of [`load`] / [`parse`]:
+//! 1. serde-saphyr deserializes the text into the raw schema of `file.rs` (`deny_unknown_fields`,
+//!    camelCase keys). YAML syntax errors, unknown keys, missing keys and wrong types come back
+//!    from it with a line and column, and are turned into a [`ConfigError`] here, with a list of
+//!    allowed keys and a "did you mean" for unknown ones;
+//! 2. `file.rs` validates values (name, counts, ports, node filters, env, …). The raw schema
+//!    wraps such values in `serde_saphyr::Spanned`, so these errors point at the offending
+//!    value's own line and column too;
+//! 3. the result is a [`Lab`] with every default filled in: nothing downstream re-checks it.
+//!
+//! Everything an error needs to be acted on is in its text: `file:line:col: message`, then a
+//! `hint:` line saying what was expected.
 
+pub mod duration;
+mod error;
+mod file;
+mod filter;
 pub mod model;
+mod ports;
+
+use std::path::Path;
+
+use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
+
+pub use duration::parse_duration;
+pub use error::ConfigError;
+pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
 pub use model::*;
+pub use ports::DEFAULT_HOST_IP;
+
+use error::closest;
+use file::{SECTIONS, line_col};
+
+/// Reads and validates the lab file at `path`.
+pub fn load(path: &Path) -> Result<Lab, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates lab-file `text`; `origin` is the path named in errors and kept in
+/// [`Lab::source`].
+pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
+    // A file of nothing but comments is valid YAML (a null document); say what is missing
+    // instead of serde's "invalid type: null".
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(ConfigError::Schema {
+            path: origin.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "the lab file is empty".to_string(),
+            hint: Some(format!(
+                "a lab file starts with `apiVersion: {API_VERSION}`, `kind: {KIND}` and `metadata: {{ name: … }}`"
+            )),
+        });
+    }
+    // Only `true`/`false` are booleans: YAML 1.1's `yes`/`no`/`on`/`off` surprise people.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let raw: file::RawFile = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| yaml_error(&e, text, origin))?;
+    file::validate(raw, origin)
+}
+
+/// The lab used when there is no file: one server, no agents, nothing published but the API.
+pub fn default_lab() -> Lab {
+    Lab {
+        name: DEFAULT_LAB_NAME.to_string(),
+        cluster: ClusterSpec {
+            image: DEFAULT_K3S_IMAGE.to_string(),
+            servers: 1,
+            agents: 0,
+            privileged: true,
+            api: ApiEndpoint {
+                host: DEFAULT_HOST_IP,
+                port: None,
+            },
+            ports: Vec::new(),
+            k3s_args: Vec::new(),
+            env: Vec::new(),
+        },
+        argocd: ArgoCdSpec::default(),
+        gitops: GitOpsSpec::default(),
+        keep: KeepSpec::default(),
+        source: None,
+    }
+}
+
+/// Turns a serde-saphyr error into a [`ConfigError`] at the same place. Its own wording is
+/// kept (through its user-facing formatter, without its location suffix and source snippet,
+/// since we render the location ourselves) except for unknown and missing keys, where we can
+/// say more.
+fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
+    let err = err.without_snippet();
+    let (line, column) = err.location().map(line_col).unwrap_or((1, 1));
+    let path = origin.to_path_buf();
+    match err {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let section = expected
+                .first()
+                .and_then(|first| SECTIONS.iter().find(|(key, _)| key == first))
+                .map_or("in this mapping", |(_, section)| section);
+            let allowed = expected.join(", ");
+            let hint = match closest(field, expected) {
+                Some(near) => format!("did you mean `{near}`? allowed keys: {allowed}"),
+                None => format!("allowed keys: {allowed}"),
+            };
+            ConfigError::Schema {
+                path,
+                line,
+                column,
+                message: format!("unknown key `{field}` {section}"),
+                hint: Some(hint),
+            }
+        }
+        YamlError::SerdeMissingField { field, .. } => {
+            let hint = match *field {
+                "apiVersion" => Some(format!("add `apiVersion: {API_VERSION}`")),
+                "kind" => Some(format!("add `kind: {KIND}`")),
+                "metadata" => Some("add `metadata: { name: <lab name> }`".to_string()),
+                _ => None,
+            };
+            ConfigError::Schema {
+                path,
+                line,
+                column,
+                message: format!("missing required key `{field}`"),
+                hint,
+            }
+        }
+        YamlError::InvalidScalar { ty, location } => {
+            let (expected, hint) = match *ty {
+                "u16" => ("a number from 0 to 65535", None),
+                "u32" | "u64" => ("a whole number", None),
+                "bool" => ("true or false", None),
+                other => (other, None::<&str>),
+            };
+            let message = match found(text, *location) {
+                Some(found) => format!("expected {expected}, found {found}"),
+                None => format!("expected {expected}"),
+            };
+            ConfigError::Schema {
+                path,
+                line,
+                column,
+                message,
+                hint: hint.map(str::to_string),
+            }
+        }
+        YamlError::Unexpected { expected, location } => {
+            let (expected, hint) = match *expected {
+                "sequence start" => (
+                    "a list",
+                    Some("write `[a, b]`, or one `- item` per line below the key"),
+                ),
+                "mapping start" => ("a mapping (`key: value` lines)", None),
+                "string scalar" | "scalar" => {
+                    ("a single value", Some("quote it if it is meant as text"))
+                }
+                other => (other, None),
+            };
+            let message = match found(text, *location) {
+                Some(found) => format!("expected {expected}, found {found}"),
+                None => format!("expected {expected}"),
+            };
+            ConfigError::Schema {
+                path,
+                line,
+                column,
+                message,
+                hint: hint.map(str::to_string),
+            }
+        }
+        YamlError::NullIntoString { .. } => ConfigError::Schema {
+            path,
+            line,
+            column,
+            message: "missing value".to_string(),
+            hint: Some("this key is required and needs a value after the `:`".to_string()),
+        },
+        YamlError::SerdeInvalidType { .. }
+        | YamlError::SerdeInvalidValue { .. }
+        | YamlError::SerdeInvalidLength { .. }
+        | YamlError::SerdeUnknownVariant { .. }
+        | YamlError::InvalidBooleanStrict { .. } => ConfigError::Schema {
+            path,
+            line,
+            column,
+            message: UserMessageFormatter.format_message(err).into_owned(),
+            hint: None,
+        },
+        _ => ConfigError::Syntax {
+            path,
+            line,
+            column,
+            message: UserMessageFormatter.format_message(err).into_owned(),
+            hint: None,
+        },
+    }
+}
+
+/// What the node at `location` is, for "found …" in messages: `a list`, `a mapping`, or its
+/// text in backquotes; `None` when that is not a short single line. serde-saphyr's span of a
+/// flow collection covers only its opening bracket, hence the special cases.
+fn found(text: &str, location: serde_saphyr::Location) -> Option<String> {
+    let span = location.span();
+    let start = usize::try_from(span.byte_offset()?).ok()?;
+    let len = usize::try_from(span.byte_len()?).ok()?;
+    let piece = text.get(start..start.checked_add(len)?)?.trim();
+    match piece {
+        "[" => Some("a list".to_string()),
+        "{" => Some("a mapping".to_string()),
+        _ if !piece.is_empty() && piece.len() <= 60 && !piece.contains('\n') => {
+            Some(format!("`{piece}`"))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    const FULL: &str = r#"apiVersion: playground.dev/v1alpha1
+kind: Playground
+metadata:
+  name: lab                       # DNS-1123 label
+cluster:
+  image: rancher/k3s:v1.35.5-k3s1
+  servers: 1
+  agents: 2
+  privileged: true
+  api: { host: 127.0.0.1, port: 6550 }
+  ports: ["8080:80@loadbalancer", "8443:443@loadbalancer"]
+  k3sArgs: ["--disable=traefik@server:*"]
+  env: ["KEY=VALUE@server:*"]
+argocd:
+  version: v3.5.1
+  manifest: https://example.com/install.yaml
+  namespace: argocd
+  ui: { port: 8080 }
+gitops:
+  repo: .
+  revision: HEAD
+  path: apps
+  credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }
+keep:
+  secrets:
+    - { namespace: kube-system, selector: "sealedsecrets.bitnami.com/sealed-secrets-key" }
+    - { namespace: default, name: my-api-token }
+"#;
+
+    /// The three required sections; tests append to it, so `cluster:` content starts on line 6.
+    const HEAD: &str =
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: lab\n";
+
+    fn origin() -> PathBuf {
+        PathBuf::from("labs/playground.yaml")
+    }
+
+    fn lab(text: &str) -> Lab {
+        parse(text, &origin()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Parses `text`, expecting an error at `line:col` whose message contains `message`.
+    fn fails(text: &str, line: u32, column: u32, message: &str) -> ConfigError {
+        let err = parse(text, &origin()).expect_err("should not parse");
+        assert_eq!(
+            err.position(),
+            Some((line, column)),
+            "wrong position for: {err}"
+        );
+        assert!(
+            err.message().contains(message),
+            "message lacks `{message}`: {err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("labs/playground.yaml:{line}:{column}: ")),
+            "{err}"
+        );
+        err
+    }
+
+    fn hint(err: &ConfigError) -> &str {
+        err.hint().unwrap_or_else(|| panic!("no hint: {err}"))
+    }
+
+    fn localhost() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn parses_the_full_example() {
+        let all_servers = NodeFilter::Servers(Selection::All);
+        let want = Lab {
+            name: "lab".into(),
+            cluster: ClusterSpec {
+                image: "rancher/k3s:v1.35.5-k3s1".into(),
+                servers: 1,
+                agents: 2,
+                privileged: true,
+                api: ApiEndpoint {
+                    host: localhost(),
+                    port: Some(6550),
+                },
+                ports: vec![
+                    PortMapping {
+                        host_ip: localhost(),
+                        host_port: 8080,
+                        container_port: 80,
+                        protocol: Protocol::Tcp,
+                        target: NodeFilter::LoadBalancer,
+                    },
+                    PortMapping {
+                        host_ip: localhost(),
+                        host_port: 8443,
+                        container_port: 443,
+                        protocol: Protocol::Tcp,
+                        target: NodeFilter::LoadBalancer,
+                    },
+                ],
+                k3s_args: vec![Filtered {
+                    value: "--disable=traefik".into(),
+                    filter: all_servers.clone(),
+                }],
+                env: vec![Filtered {
+                    value: EnvVar {
+                        key: "KEY".into(),
+                        value: "VALUE".into(),
+                    },
+                    filter: all_servers,
+                }],
+            },
+            argocd: ArgoCdSpec {
+                version: "v3.5.1".into(),
+                manifest: Some("https://example.com/install.yaml".into()),
+                namespace: "argocd".into(),
+                ui: ArgoCdUi { port: 8080 },
+            },
+            gitops: GitOpsSpec {
+                repo: ".".into(),
+                revision: "HEAD".into(),
+                path: "apps".into(),
+                credentials: Some(GitCredentials::Env {
+                    username_env: "GIT_USER".into(),
+                    password_env: "GIT_TOKEN".into(),
+                }),
+            },
+            keep: KeepSpec {
+                secrets: vec![
+                    KeptSecret {
+                        namespace: "kube-system".into(),
+                        select: SecretSelect::Selector(
+                            "sealedsecrets.bitnami.com/sealed-secrets-key".into(),
+                        ),
+                    },
+                    KeptSecret {
+                        namespace: "default".into(),
+                        select: SecretSelect::Name("my-api-token".into()),
+                    },
+                ],
+            },
+            source: Some(origin()),
+        };
+        assert_eq!(lab(FULL), want);
+    }
+
+    #[test]
+    fn fills_defaults_for_everything_optional() {
+        let parsed = lab(HEAD);
+        let mut want = default_lab();
+        want.name = "lab".into();
+        want.source = Some(origin());
+        assert_eq!(parsed, want);
+        assert_eq!(parsed.argocd.version, "v3.5.1");
+        assert_eq!(parsed.argocd.namespace, "argocd");
+        assert_eq!(parsed.argocd.ui.port, 8080);
+        assert_eq!(
+            (parsed.gitops.repo.as_str(), parsed.gitops.revision.as_str()),
+            (".", "HEAD")
+        );
+        assert_eq!(parsed.gitops.path, "apps");
+
+        // Empty sections and an empty `api` mapping are the same as absent ones.
+        let empty = lab(&format!(
+            "{HEAD}cluster:\n  api: {{}}\nargocd:\ngitops:\nkeep:\n"
+        ));
+        assert_eq!(empty, parsed);
+    }
+
+    #[test]
+    fn default_lab_is_the_documented_one() {
+        let d = default_lab();
+        assert_eq!(d.name, "playground");
+        assert_eq!((d.cluster.servers, d.cluster.agents), (1, 0));
+        assert_eq!(d.cluster.image, DEFAULT_K3S_IMAGE);
+        assert!(d.cluster.privileged);
+        assert_eq!(
+            d.cluster.api,
+            ApiEndpoint {
+                host: localhost(),
+                port: None
+            }
+        );
+        assert!(
+            d.cluster.ports.is_empty() && d.cluster.k3s_args.is_empty() && d.cluster.env.is_empty()
+        );
+        assert_eq!(d.source, None);
+    }
+
+    #[test]
+    fn the_sample_lab_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/playground.yaml");
+        let sample = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sample.name, "playground");
+        assert_eq!((sample.cluster.servers, sample.cluster.agents), (1, 2));
+        assert!(sample.cluster.privileged);
+        assert_eq!(sample.cluster.ports.len(), 1);
+        let port = &sample.cluster.ports[0];
+        assert_eq!(
+            (port.host_ip, port.host_port, port.container_port),
+            (localhost(), 8080, 80)
+        );
+        assert_eq!(port.target, NodeFilter::LoadBalancer);
+        assert_eq!(sample.argocd, ArgoCdSpec::default());
+        assert_eq!(
+            (sample.gitops.repo.as_str(), sample.gitops.path.as_str()),
+            (".", "apps")
+        );
+        assert_eq!(sample.source.as_deref(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn filters_and_env_apply_where_they_say() {
+        let parsed = lab(&format!(
+            "{HEAD}cluster:\n  servers: 3\n  agents: 2\n  k3sArgs:\n    - --disable=traefik\n    - --node-label=a=b@agent:0,1\n  env:\n    - EMAIL=me@example.com@all\n    - EMPTY=@server:1-\n"
+        ));
+        let c = parsed.cluster;
+        assert_eq!(
+            c.k3s_args[0],
+            Filtered {
+                value: "--disable=traefik".into(),
+                filter: NodeFilter::All
+            }
+        );
+        assert_eq!(
+            c.k3s_args[1].filter,
+            NodeFilter::Agents(Selection::Indices(vec![0, 1]))
+        );
+        assert_eq!(
+            c.env[0].value,
+            EnvVar {
+                key: "EMAIL".into(),
+                value: "me@example.com".into()
+            }
+        );
+        assert_eq!(c.env[0].filter, NodeFilter::All);
+        assert_eq!(
+            c.env[1].value,
+            EnvVar {
+                key: "EMPTY".into(),
+                value: String::new()
+            }
+        );
+        assert_eq!(
+            c.env[1].filter,
+            NodeFilter::Servers(Selection::Range(Some(1), None))
+        );
+    }
+
+    #[test]
+    fn reports_yaml_syntax_errors_where_they_are() {
+        let err = fails(
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: \"lab\n",
+            4,
+            9,
+            "unclosed quote",
+        );
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+        let err = fails(&format!("{HEAD}cluster:\n\timage: x\n"), 6, 2, "tabs");
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+        fails(
+            &format!("{HEAD}  name: other\n"),
+            5,
+            3,
+            "duplicate mapping key `name`",
+        );
+    }
+
+    #[test]
+    fn reports_unknown_keys_with_the_allowed_ones() {
+        let err = fails(
+            &format!("{HEAD}cluster:\n  sever: 2\n"),
+            6,
+            3,
+            "unknown key `sever` in `cluster`",
+        );
+        assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
+        assert_eq!(
+            hint(&err),
+            "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env"
+        );
+        let err = fails(
+            &format!("{HEAD}clusters:\n  servers: 2\n"),
+            5,
+            1,
+            "unknown key `clusters` at the top level",
+        );
+        assert!(hint(&err).starts_with("did you mean `cluster`?"), "{err}");
+        let err = fails(
+            &format!("{HEAD}cluster:\n  api: {{ hots: 0.0.0.0 }}\n"),
+            6,
+            10,
+            "unknown key `hots` in `cluster.api`",
+        );
+        assert!(hint(&err).starts_with("did you mean `host`?"), "{err}");
+        let err = fails(
+            &format!("{HEAD}cluster:\n  volumes: []\n"),
+            6,
+            3,
+            "unknown key `volumes`",
+        );
+        assert!(hint(&err).starts_with("allowed keys: "), "{err}");
+        let err = fails(
+            &format!("{HEAD}gitops:\n  credentials:\n    token: abc\n"),
+            7,
+            5,
+            "in `gitops.credentials`",
+        );
+        assert!(
+            hint(&err).contains("usernameEnv, passwordEnv, sshKeyFile"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn names_the_section_of_an_unknown_key() {
+        let head = "apiVersion: playground.dev/v1alpha1\nkind: Playground\n";
+        let cases = [
+            (
+                format!("{head}metadata:\n  name: lab\n  labels: {{}}\n"),
+                "in `metadata`",
+            ),
+            (format!("{HEAD}argocd:\n  verison: v3\n"), "in `argocd`"),
+            (
+                format!("{HEAD}argocd:\n  ui: {{ host: x }}\n"),
+                "in `argocd.ui`",
+            ),
+            (format!("{HEAD}gitops:\n  branch: main\n"), "in `gitops`"),
+            (format!("{HEAD}keep:\n  configmaps: []\n"), "in `keep`"),
+            (
+                format!("{HEAD}keep:\n  secrets:\n    - {{ namespace: a, label: b }}\n"),
+                "in a `keep.secrets` entry",
+            ),
+        ];
+        for (text, section) in cases {
+            let err = parse(&text, &origin()).unwrap_err();
+            assert!(err.message().ends_with(section), "{err}");
+        }
+    }
+
+    #[test]
+    fn reports_wrong_types() {
+        let err = fails(
+            &format!("{HEAD}cluster:\n  servers: two\n"),
+            6,
+            12,
+            "expected a whole number, found `two`",
+        );
+        assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
+        fails(
+            &format!("{HEAD}cluster:\n  agents: -1\n"),
+            6,
+            11,
+            "expected a whole number, found `-1`",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  privileged: yes\n"),
+            6,
+            15,
+            "true or false",
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  ports: \"8080:80\"\n"),
+            6,
+            10,
+            "expected a list, found `\"8080:80\"`",
+        );
+        assert!(hint(&err).contains("- item"));
+        fails(
+            &format!("{HEAD}cluster:\n  image: [a, b]\n"),
+            6,
+            10,
+            "expected a single value, found a list",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  api: {{ port: 70000 }}\n"),
+            6,
+            16,
+            "expected a number from 0 to 65535, found `70000`",
+        );
+        fails(&format!("{HEAD}cluster: 3\n"), 5, 10, "expected a mapping");
+        fails(
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name:\n",
+            4,
+            7,
+            "missing value",
+        );
+    }
+
+    #[test]
+    fn reports_missing_and_wrong_header() {
+        let err = fails(
+            "apiVersion: v1\nkind: Playground\nmetadata:\n  name: lab\n",
+            1,
+            13,
+            "unsupported apiVersion `v1`",
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert_eq!(
+            hint(&err),
+            "this version of playground reads `apiVersion: playground.dev/v1alpha1`"
+        );
+        let err = fails(
+            "apiVersion: playground.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\n",
+            2,
+            7,
+            "unsupported kind `Cluster`",
+        );
+        assert_eq!(hint(&err), "expected `kind: Playground`");
+        let err = fails(
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\n",
+            2,
+            1,
+            "missing required key `metadata`",
+        );
+        assert!(hint(&err).contains("metadata:"));
+        let err = fails("# nothing yet\n\n", 1, 1, "the lab file is empty");
+        assert!(hint(&err).contains("apiVersion"));
+    }
+
+    #[test]
+    fn reports_bad_names_at_the_name() {
+        let head = "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n";
+        for name in [
+            "My_Lab",
+            "1lab",
+            "lab-",
+            "-lab",
+            "a.b",
+            "\"\"",
+            &"a".repeat(33),
+        ] {
+            let err = fails(&format!("{head}  name: {name}\n"), 4, 9, "invalid lab name");
+            assert_eq!(
+                hint(&err),
+                "expected a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, \
+                 not ending with '-', at most 32 characters"
+            );
+        }
+        assert_eq!(
+            lab(&format!("{head}  name: {}\n", "a".repeat(32)))
+                .name
+                .len(),
+            32
+        );
+        assert_eq!(lab(&format!("{head}  name: lab-2\n")).name, "lab-2");
+    }
+
+    #[test]
+    fn reports_node_counts_out_of_range() {
+        let err = fails(
+            &format!("{HEAD}cluster:\n  servers: 0\n"),
+            6,
+            12,
+            "`servers: 0` is out of range",
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert!(hint(&err).starts_with("expected 1 to 7"), "{err}");
+        fails(
+            &format!("{HEAD}cluster:\n  servers: 8\n"),
+            6,
+            12,
+            "`servers: 8` is out of range",
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  image: x\n  agents: 33\n"),
+            7,
+            11,
+            "`agents: 33` is out of range",
+        );
+        assert_eq!(hint(&err), "expected 0 to 32");
+        assert_eq!(
+            lab(&format!("{HEAD}cluster:\n  servers: 7\n  agents: 32\n"))
+                .cluster
+                .agents,
+            32
+        );
+    }
+
+    #[test]
+    fn reports_bad_ports_at_the_entry() {
+        // Flow list: the second entry starts at column 22.
+        let err = fails(
+            &format!("{HEAD}cluster:\n  ports: [\"8080:80\", \"80\"]\n"),
+            6,
+            22,
+            "port `80` has no host port",
+        );
+        assert!(hint(&err).contains("random port"), "{err}");
+        // Block list.
+        let text =
+            format!("{HEAD}cluster:\n  ports:\n    - 8080:80@loadbalancer\n    - 8443:443/sctp\n");
+        let err = fails(&text, 8, 7, "unknown protocol `sctp`");
+        assert!(
+            hint(&err).starts_with("expected [HOST_IP:]HOST_PORT:CONTAINER_PORT"),
+            "{err}"
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  ports: [\"8080:80@agent:3\"]\n  agents: 2\n"),
+            6,
+            11,
+            "`@agent:3` refers to agent 3, but the cluster has 2 agents",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  ports: [\"8080:80@lb\"]\n"),
+            6,
+            11,
+            "unknown node group `lb`",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  agents: 2\n  ports: [\"8080:80@agent:*\"]\n"),
+            7,
+            11,
+            "targets 2 nodes",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  ports: [\"8080:80\", \"0.0.0.0:8080:81\"]\n"),
+            6,
+            22,
+            "host port 8080/tcp in `0.0.0.0:8080:81` is already used by `8080:80`",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  api: {{ port: 6550 }}\n  ports: [\"6550:80\"]\n"),
+            7,
+            11,
+            "already used by the API endpoint",
+        );
+        // Same port number on another protocol or another address is fine.
+        let ok = lab(&format!(
+            "{HEAD}cluster:\n  ports: [\"53:53\", \"53:53/udp\", \"127.0.0.2:53:53\"]\n"
+        ));
+        assert_eq!(ok.cluster.ports.len(), 3);
+    }
+
+    #[test]
+    fn reports_bad_api_endpoints() {
+        let err = fails(
+            &format!("{HEAD}cluster:\n  api:\n    host: localhost\n"),
+            7,
+            11,
+            "invalid API host `localhost`",
+        );
+        assert!(hint(&err).contains("127.0.0.1"));
+        let err = fails(
+            &format!("{HEAD}cluster:\n  api: {{ port: 0 }}\n"),
+            6,
+            16,
+            "invalid API port 0",
+        );
+        assert!(hint(&err).contains("leave `port` out"));
+        let api = lab(&format!(
+            "{HEAD}cluster:\n  api: {{ host: \"::1\", port: 6443 }}\n"
+        ))
+        .cluster
+        .api;
+        assert_eq!(
+            api,
+            ApiEndpoint {
+                host: "::1".parse().unwrap(),
+                port: Some(6443)
+            }
+        );
+    }
+
+    #[test]
+    fn reports_bad_filters_and_env_at_the_entry() {
+        let text = format!(
+            "{HEAD}cluster:\n  agents: 2\n  k3sArgs:\n    - --disable=traefik@server:*\n    - --foo@agent:3\n"
+        );
+        let err = fails(&text, 9, 7, "`@agent:3` refers to agent 3");
+        assert_eq!(
+            hint(&err),
+            "agent indices start at 0: valid ones here are 0 to 1"
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  k3sArgs: [\"--foo@servr:0\"]\n"),
+            6,
+            13,
+            "unknown node group `servr`",
+        );
+        assert!(
+            hint(&err).contains("explicit filter such as `@all`"),
+            "{err}"
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  k3sArgs: [\"--foo@loadbalancer:proxy\"]\n"),
+            6,
+            13,
+            "`:proxy` suffix",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  k3sArgs: [\"@server:0\"]\n"),
+            6,
+            13,
+            "empty k3s argument",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  env: [\"A=1\", \"1BAD=x\"]\n"),
+            6,
+            16,
+            "invalid environment variable name `1BAD`",
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  env: [\"NOVALUE\"]\n"),
+            6,
+            9,
+            "no `=`",
+        );
+        assert!(hint(&err).contains("KEY=VALUE"));
+    }
+
+    #[test]
+    fn reports_bad_gitops_and_keep_entries() {
+        let err = fails(
+            &format!("{HEAD}gitops:\n  credentials: {{ usernameEnv: GIT_USER }}\n"),
+            6,
+            16,
+            "either `usernameEnv` and `passwordEnv`, or `sshKeyFile`",
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        fails(
+            &format!(
+                "{HEAD}gitops:\n  credentials: {{ usernameEnv: GIT_USER, passwordEnv: ghp_123-456 }}\n"
+            ),
+            6,
+            54,
+            "invalid environment variable name `ghp_123-456`",
+        );
+        let key = lab(&format!(
+            "{HEAD}gitops:\n  credentials: {{ sshKeyFile: ~/.ssh/id_ed25519 }}\n"
+        ));
+        assert_eq!(
+            key.gitops.credentials,
+            Some(GitCredentials::SshKeyFile("~/.ssh/id_ed25519".into()))
+        );
+        let text = format!(
+            "{HEAD}keep:\n  secrets:\n    - {{ namespace: a, name: x }}\n    - {{ namespace: a, name: x, selector: y }}\n"
+        );
+        fails(&text, 8, 7, "exactly one of `name` or `selector`");
+        fails(
+            &format!(
+                "{HEAD}keep:\n  secrets:\n    - {{ namespace: a, name: x }}\n    - {{ namespace: a, name: x }}\n"
+            ),
+            8,
+            7,
+            "listed twice",
+        );
+        fails(
+            &format!("{HEAD}argocd:\n  ui: {{ port: 0 }}\n"),
+            6,
+            15,
+            "invalid UI port 0",
+        );
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("playground.yaml");
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, ConfigError::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: cannot read the lab file", path.display())),
+            "{err}"
+        );
+
+        std::fs::write(&path, format!("{HEAD}cluster:\n  servers: 9\n")).unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:6:12: `servers: 9` is out of range\n  hint: expected 1 to 7; more than one server runs k3s with embedded etcd (HA)",
+                path.display()
+            )
+        );
+    }
+}

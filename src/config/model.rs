@@ -14,6 +14,12 @@ pub struct Lab {
     /// DNS-1123 label; names every Docker object and the kube context.
     pub name: String,
     pub cluster: ClusterSpec,
+    /// The `argocd:` section (defaults when absent).
+    pub argocd: ArgoCdSpec,
+    /// The `gitops:` section (defaults when absent).
+    pub gitops: GitOpsSpec,
+    /// The `keep:` section: what survives a `down`/`up` cycle (nothing when absent).
+    pub keep: KeepSpec,
     /// Where the lab was read from; `None` for the built-in default.
     pub source: Option<PathBuf>,
 }
@@ -31,6 +37,108 @@ pub struct ClusterSpec {
     pub ports: Vec<PortMapping>,
     pub k3s_args: Vec<Filtered<String>>,
     pub env: Vec<Filtered<EnvVar>>,
+}
+
+/// The Argo CD version installed when the file names none.
+pub const DEFAULT_ARGOCD_VERSION: &str = "v3.5.1";
+/// The namespace Argo CD is installed into when the file names none.
+pub const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
+/// The host port the Argo CD UI is forwarded to when the file names none.
+pub const DEFAULT_ARGOCD_UI_PORT: u16 = 8080;
+/// The Git repository of the app of apps when the file names none: the lab's own directory.
+pub const DEFAULT_GITOPS_REPO: &str = ".";
+/// The Git revision Argo CD tracks when the file names none.
+pub const DEFAULT_GITOPS_REVISION: &str = "HEAD";
+/// The directory inside the repository holding the app of apps when the file names none.
+pub const DEFAULT_GITOPS_PATH: &str = "apps";
+
+/// The `argocd:` section. Only its shape is checked here; what the values mean (does the
+/// version exist, is the manifest reachable) is checked when Argo CD is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCdSpec {
+    /// Release tag, e.g. `v3.5.1`.
+    pub version: String,
+    /// An install manifest (local path or `https://` URL) used instead of the release's own.
+    pub manifest: Option<String>,
+    pub namespace: String,
+    pub ui: ArgoCdUi,
+}
+
+/// `argocd.ui`: where the Argo CD UI is published on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCdUi {
+    pub port: u16,
+}
+
+impl Default for ArgoCdSpec {
+    fn default() -> Self {
+        ArgoCdSpec {
+            version: DEFAULT_ARGOCD_VERSION.to_string(),
+            manifest: None,
+            namespace: DEFAULT_ARGOCD_NAMESPACE.to_string(),
+            ui: ArgoCdUi {
+                port: DEFAULT_ARGOCD_UI_PORT,
+            },
+        }
+    }
+}
+
+/// The `gitops:` section: the repository Argo CD's app of apps is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitOpsSpec {
+    /// A local path (relative to the lab file) or a remote URL, kept as written.
+    pub repo: String,
+    pub revision: String,
+    /// Directory inside the repository.
+    pub path: String,
+    pub credentials: Option<GitCredentials>,
+}
+
+impl Default for GitOpsSpec {
+    fn default() -> Self {
+        GitOpsSpec {
+            repo: DEFAULT_GITOPS_REPO.to_string(),
+            revision: DEFAULT_GITOPS_REVISION.to_string(),
+            path: DEFAULT_GITOPS_PATH.to_string(),
+            credentials: None,
+        }
+    }
+}
+
+/// `gitops.credentials`: where the secrets for a private repository come from. The file only
+/// ever names environment variables or a key file, never the secret itself, so it can be
+/// committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitCredentials {
+    /// `{ usernameEnv, passwordEnv }`: the names of environment variables holding them.
+    Env {
+        username_env: String,
+        password_env: String,
+    },
+    /// `{ sshKeyFile }`: a private key file, kept as written.
+    SshKeyFile(PathBuf),
+}
+
+/// The `keep:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeepSpec {
+    pub secrets: Vec<KeptSecret>,
+}
+
+/// One `keep.secrets` entry: secrets saved before `down` and restored after `up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptSecret {
+    pub namespace: String,
+    pub select: SecretSelect,
+}
+
+/// How a kept secret is picked within its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSelect {
+    /// `name: my-api-token`
+    Name(String),
+    /// `selector: key=value` — a label selector, kept as written.
+    Selector(String),
 }
 
 pub const MAX_SERVERS: u32 = 7;
@@ -131,7 +239,9 @@ impl Selection {
         match self {
             Selection::All => true,
             Selection::Indices(v) => v.contains(&index),
-            Selection::Range(lo, hi) => lo.is_none_or(|lo| index >= lo) && hi.is_none_or(|hi| index <= hi),
+            Selection::Range(lo, hi) => {
+                lo.is_none_or(|lo| index >= lo) && hi.is_none_or(|hi| index <= hi)
+            }
         }
     }
 }

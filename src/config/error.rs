@@ -1,0 +1,222 @@
+//! [`ConfigError`]: what went wrong in a lab file, and exactly where.
+//!
+//! Every variant except [`ConfigError::Io`] carries the file, a 1-based line and column, a
+//! one-line message and an optional hint, and displays like a compiler diagnostic so editors
+//! and terminals can jump to it:
+//!
+//! ```text
+//! playground.yaml:4:9: invalid lab name `My_Lab`
+//!   hint: expected a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, at most 32 characters
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// An error in a lab file. See the module docs for the display format.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("{}: cannot read the lab file: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not well-formed YAML (bad indentation, unclosed quote, tab, …).
+    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
+    Syntax {
+        path: PathBuf,
+        line: u32,
+        column: u32,
+        message: String,
+        hint: Option<String>,
+    },
+    /// Well-formed YAML that does not fit the schema: an unknown or missing key, a value of the
+    /// wrong type (a string where a number belongs, …).
+    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
+    Schema {
+        path: PathBuf,
+        line: u32,
+        column: u32,
+        message: String,
+        hint: Option<String>,
+    },
+    /// A value of the right type that is not acceptable: a bad name, port, node filter, count…
+    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
+    Invalid {
+        path: PathBuf,
+        line: u32,
+        column: u32,
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl ConfigError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::Io { path, .. }
+            | ConfigError::Syntax { path, .. }
+            | ConfigError::Schema { path, .. }
+            | ConfigError::Invalid { path, .. } => path,
+        }
+    }
+
+    /// `(line, column)`, both 1-based; `None` for [`ConfigError::Io`].
+    pub fn position(&self) -> Option<(u32, u32)> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Syntax { line, column, .. }
+            | ConfigError::Schema { line, column, .. }
+            | ConfigError::Invalid { line, column, .. } => Some((*line, *column)),
+        }
+    }
+
+    /// The message without location or hint.
+    pub fn message(&self) -> String {
+        match self {
+            ConfigError::Io { source, .. } => format!("cannot read the lab file: {source}"),
+            ConfigError::Syntax { message, .. }
+            | ConfigError::Schema { message, .. }
+            | ConfigError::Invalid { message, .. } => message.clone(),
+        }
+    }
+
+    /// The hint line, if any.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Syntax { hint, .. }
+            | ConfigError::Schema { hint, .. }
+            | ConfigError::Invalid { hint, .. } => hint.as_deref(),
+        }
+    }
+}
+
+/// A validation problem not yet tied to a place in the file. The value parsers (ports, node
+/// filters, …) return this; the caller knows where the value came from and turns it into a
+/// [`ConfigError::Invalid`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// The candidate closest to `word`, if it is close enough to be a plausible typo (edit
+/// distance at most a third of the word, rounded up); case is ignored.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    let limit = word.chars().count().div_ceil(3);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, by characters. The words compared are config keys: tiny.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Renders `path:line:col: message` and, when there is one, an indented `hint:` line.
+struct Render<'a> {
+    path: &'a Path,
+    line: u32,
+    column: u32,
+    message: &'a str,
+    hint: &'a Option<String>,
+}
+
+impl fmt::Display for Render<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        if let Some(hint) = self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_like_a_compiler_diagnostic() {
+        let err = ConfigError::Invalid {
+            path: "lab/playground.yaml".into(),
+            line: 4,
+            column: 9,
+            message: "invalid lab name `My_Lab`".into(),
+            hint: Some("expected a DNS-1123 label".into()),
+        };
+        assert_eq!(
+            err.to_string(),
+            "lab/playground.yaml:4:9: invalid lab name `My_Lab`\n  hint: expected a DNS-1123 label"
+        );
+        let err = ConfigError::Schema {
+            path: "p.yaml".into(),
+            line: 1,
+            column: 1,
+            message: "m".into(),
+            hint: None,
+        };
+        assert_eq!(err.to_string(), "p.yaml:1:1: m");
+        assert_eq!(err.position(), Some((1, 1)));
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        let keys = [
+            "image",
+            "servers",
+            "agents",
+            "privileged",
+            "api",
+            "ports",
+            "k3sArgs",
+            "env",
+        ];
+        assert_eq!(closest("sever", &keys), Some("servers"));
+        assert_eq!(closest("agent", &keys), Some("agents"));
+        assert_eq!(closest("k3s_args", &keys), Some("k3sArgs"));
+        assert_eq!(closest("Ports", &keys), Some("ports"));
+        assert_eq!(closest("volumes", &keys), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,557 @@
+//! The raw schema of `playground.yaml`, and its validation into a [`Lab`].
+//!
+//! The raw structs mirror the file one to one (`deny_unknown_fields`, camelCase keys) and
+//! only check YAML types; serde-saphyr reports type errors, unknown keys and missing keys with
+//! their line and column. Every value that needs a semantic check afterwards (names, counts,
+//! ports, filters, …) is wrapped in [`Spanned`], which serde-saphyr fills with the location of
+//! the YAML node it came from, so a semantic error points at the offending value, not at the
+//! document. [`validate`] then turns the raw file into the validated [`Lab`], filling defaults.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::error::{ConfigError, Problem};
+use super::filter::{check_filter, parse_filter, selected};
+use super::model::*;
+use super::ports::{DEFAULT_HOST_IP, parse_port};
+
+/// The only `apiVersion` this build understands.
+pub const API_VERSION: &str = "playground.dev/v1alpha1";
+/// The only `kind`.
+pub const KIND: &str = "Playground";
+/// Longest lab name: it prefixes every Docker object (`<name>-server-0`, `<name>-net`, …),
+/// and those end up in hostnames, which are limited to 63 characters.
+pub const MAX_NAME_LEN: usize = 32;
+
+const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
+    starting with a letter, not ending with '-', at most 32 characters";
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawFile {
+    pub api_version: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub metadata: RawMetadata,
+    // `Option` (rather than `#[serde(default)]` alone) also accepts an empty `cluster:` line.
+    #[serde(default)]
+    pub cluster: Option<RawCluster>,
+    #[serde(default)]
+    pub argocd: Option<RawArgoCd>,
+    #[serde(default)]
+    pub gitops: Option<RawGitOps>,
+    #[serde(default)]
+    pub keep: Option<RawKeep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawMetadata {
+    pub name: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCluster {
+    #[serde(default)]
+    pub image: Option<Spanned<String>>,
+    #[serde(default)]
+    pub servers: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub agents: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub privileged: Option<bool>,
+    #[serde(default)]
+    pub api: Option<RawApi>,
+    #[serde(default)]
+    pub ports: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub k3s_args: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub env: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawApi {
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawArgoCd {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub manifest: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub ui: Option<RawUi>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawUi {
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawGitOps {
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub revision: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<Spanned<RawCredentials>>,
+}
+
+/// Either `usernameEnv` + `passwordEnv` or `sshKeyFile`; [`validate`] checks which.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCredentials {
+    #[serde(default)]
+    pub username_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ssh_key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawKeep {
+    #[serde(default)]
+    pub secrets: Vec<Spanned<RawSecret>>,
+}
+
+/// `namespace` plus exactly one of `name` / `selector`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawSecret {
+    pub namespace: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub selector: Option<String>,
+}
+
+/// The allowed keys of each mapping, for "unknown key" messages: serde-saphyr reports the
+/// allowed list, and its first key tells which section the unknown key was found in.
+pub(crate) const SECTIONS: &[(&str, &str)] = &[
+    ("apiVersion", "at the top level"),
+    ("name", "in `metadata`"),
+    ("image", "in `cluster`"),
+    ("host", "in `cluster.api`"),
+    ("version", "in `argocd`"),
+    ("port", "in `argocd.ui`"),
+    ("repo", "in `gitops`"),
+    ("usernameEnv", "in `gitops.credentials`"),
+    ("secrets", "in `keep`"),
+    ("namespace", "in a `keep.secrets` entry"),
+];
+
+/// Attaches a location in `origin` to problems found in a value.
+struct Here<'a> {
+    origin: &'a Path,
+}
+
+impl Here<'_> {
+    fn at(&self, location: Location, problem: Problem) -> ConfigError {
+        let (line, column) = line_col(location);
+        ConfigError::Invalid {
+            path: self.origin.to_path_buf(),
+            line,
+            column,
+            message: problem.message,
+            hint: problem.hint,
+        }
+    }
+
+    fn of<T>(&self, spanned: &Spanned<T>, problem: Problem) -> ConfigError {
+        self.at(spanned.referenced, problem)
+    }
+}
+
+/// 1-based line and column. serde-saphyr uses line 0 for "unknown", which only happens for
+/// values buffered through `flatten`/`untagged` (not used here); 1:1 is a safe fallback.
+pub(crate) fn line_col(location: Location) -> (u32, u32) {
+    (
+        location.line().max(1) as u32,
+        location.column().max(1) as u32,
+    )
+}
+
+/// Checks the raw file and fills defaults. The first problem found is returned; they are
+/// checked in file order so the error matches what the user reads top-down.
+pub(crate) fn validate(raw: RawFile, origin: &Path) -> Result<Lab, ConfigError> {
+    let here = Here { origin };
+
+    if raw.api_version.value != API_VERSION {
+        return Err(here.of(
+            &raw.api_version,
+            Problem::new(format!(
+                "unsupported apiVersion `{}`",
+                raw.api_version.value
+            ))
+            .hint(format!(
+                "this version of playground reads `apiVersion: {API_VERSION}`"
+            )),
+        ));
+    }
+    if raw.kind.value != KIND {
+        return Err(here.of(
+            &raw.kind,
+            Problem::new(format!("unsupported kind `{}`", raw.kind.value))
+                .hint(format!("expected `kind: {KIND}`")),
+        ));
+    }
+    let name = &raw.metadata.name;
+    if !is_lab_name(&name.value) {
+        return Err(here.of(
+            name,
+            Problem::new(format!("invalid lab name `{}`", name.value)).hint(NAME_HINT),
+        ));
+    }
+
+    Ok(Lab {
+        name: name.value.clone(),
+        cluster: cluster(raw.cluster.unwrap_or_default(), &here)?,
+        argocd: argocd(raw.argocd.unwrap_or_default(), &here)?,
+        gitops: gitops(raw.gitops.unwrap_or_default(), &here)?,
+        keep: keep(raw.keep.unwrap_or_default(), &here)?,
+        source: Some(origin.to_path_buf()),
+    })
+}
+
+fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
+    let image = match raw.image {
+        Some(image)
+            if image.value.trim().is_empty() || image.value.chars().any(char::is_whitespace) =>
+        {
+            return Err(here.of(
+                &image,
+                Problem::new(format!("invalid image `{}`", image.value)).hint(format!(
+                    "expected an image reference without spaces, e.g. `{DEFAULT_K3S_IMAGE}`"
+                )),
+            ));
+        }
+        Some(image) => image.value,
+        None => DEFAULT_K3S_IMAGE.to_string(),
+    };
+    let servers = count(raw.servers, 1, 1, MAX_SERVERS, "servers", here)?;
+    let agents = count(raw.agents, 0, 0, MAX_AGENTS, "agents", here)?;
+
+    let raw_api = raw.api.unwrap_or_default();
+    let host = match raw_api.host {
+        Some(host) => host.value.parse::<IpAddr>().map_err(|_| {
+            here.of(
+                &host,
+                Problem::new(format!("invalid API host `{}`: expected an IP address", host.value))
+                    .hint("e.g. 127.0.0.1 (only this machine) or 0.0.0.0 (every interface); host names are not resolved"),
+            )
+        })?,
+        None => DEFAULT_HOST_IP,
+    };
+    let port = match raw_api.port {
+        Some(port) if port.value == 0 => {
+            return Err(here.of(
+                &port,
+                Problem::new("invalid API port 0: expected 1 to 65535")
+                    .hint("leave `port` out to pick a free port when the lab starts"),
+            ));
+        }
+        Some(port) => Some(port.value),
+        None => None,
+    };
+    let api = ApiEndpoint { host, port };
+
+    let mut ports = Vec::with_capacity(raw.ports.len());
+    // (host IP, host port, protocol) already bound, and by which entry; the API port first.
+    let mut bound: Vec<(IpAddr, u16, Protocol, String)> = Vec::new();
+    if let Some(port) = api.port {
+        bound.push((
+            api.host,
+            port,
+            Protocol::Tcp,
+            "the API endpoint (`api.port`)".to_string(),
+        ));
+    }
+    for entry in &raw.ports {
+        let mapping = parse_port(&entry.value).map_err(|p| here.of(entry, p))?;
+        check_filter(&mapping.target, servers, agents).map_err(|p| here.of(entry, p))?;
+        let nodes = selected(&mapping.target, servers, agents);
+        if nodes != 1 {
+            return Err(here.of(
+                entry,
+                Problem::new(format!(
+                    "port `{}` targets {nodes} nodes, but a host port can be published on only one",
+                    entry.value
+                ))
+                .hint("use `@loadbalancer` to reach every server through one port, or name one node, e.g. `@agent:0`"),
+            ));
+        }
+        let clash = bound.iter().find(|(ip, port, proto, _)| {
+            *port == mapping.host_port
+                && *proto == mapping.protocol
+                && (*ip == mapping.host_ip
+                    || ip.is_unspecified()
+                    || mapping.host_ip.is_unspecified())
+        });
+        if let Some((_, _, _, owner)) = clash {
+            return Err(here.of(
+                entry,
+                Problem::new(format!(
+                    "host port {}/{} in `{}` is already used by {owner}",
+                    mapping.host_port,
+                    mapping.protocol.as_str(),
+                    entry.value
+                ))
+                .hint("each host address and port can be published only once"),
+            ));
+        }
+        bound.push((
+            mapping.host_ip,
+            mapping.host_port,
+            mapping.protocol,
+            format!("`{}`", entry.value),
+        ));
+        ports.push(mapping);
+    }
+
+    let mut k3s_args = Vec::with_capacity(raw.k3s_args.len());
+    for entry in &raw.k3s_args {
+        let (value, filter) = split_filter(entry, servers, agents, here)?;
+        if value.is_empty() {
+            return Err(here.of(
+                entry,
+                Problem::new(format!("empty k3s argument in `{}`", entry.value))
+                    .hint("expected ARG[@FILTER], e.g. \"--disable=traefik@server:*\""),
+            ));
+        }
+        k3s_args.push(Filtered {
+            value: value.to_string(),
+            filter,
+        });
+    }
+
+    let mut env = Vec::with_capacity(raw.env.len());
+    for entry in &raw.env {
+        let (value, filter) = split_filter(entry, servers, agents, here)?;
+        let var = match value.split_once('=') {
+            Some((key, value)) if is_env_name(key) => EnvVar {
+                key: key.to_string(),
+                value: value.to_string(),
+            },
+            Some((key, _)) => {
+                return Err(here.of(
+                    entry,
+                    Problem::new(format!("invalid environment variable name `{key}`"))
+                        .hint("expected letters, digits and '_', not starting with a digit"),
+                ));
+            }
+            None => {
+                return Err(here.of(
+                    entry,
+                    Problem::new(format!("invalid env entry `{}`: no `=`", entry.value)).hint(
+                        "expected KEY=VALUE[@FILTER], e.g. \"K3S_KUBECONFIG_MODE=644@server:*\"",
+                    ),
+                ));
+            }
+        };
+        env.push(Filtered { value: var, filter });
+    }
+
+    Ok(ClusterSpec {
+        image,
+        servers,
+        agents,
+        privileged: raw.privileged.unwrap_or(true),
+        api,
+        ports,
+        k3s_args,
+        env,
+    })
+}
+
+/// A node count with its allowed range; `name` is the key, for messages.
+fn count(
+    raw: Option<Spanned<u32>>,
+    default: u32,
+    min: u32,
+    max: u32,
+    name: &str,
+    here: &Here,
+) -> Result<u32, ConfigError> {
+    let Some(n) = raw else { return Ok(default) };
+    if n.value < min || n.value > max {
+        let hint = if name == "servers" {
+            format!(
+                "expected {min} to {max}; more than one server runs k3s with embedded etcd (HA)"
+            )
+        } else {
+            format!("expected {min} to {max}")
+        };
+        return Err(here.of(
+            &n,
+            Problem::new(format!("`{name}: {}` is out of range", n.value)).hint(hint),
+        ));
+    }
+    Ok(n.value)
+}
+
+/// Splits `VALUE@FILTER` at the last `@` (a value may itself contain `@`; give such an entry an
+/// explicit filter such as `@all`) and checks the filter against the node counts. No `@`
+/// means all servers and agents.
+fn split_filter<'a>(
+    entry: &'a Spanned<String>,
+    servers: u32,
+    agents: u32,
+    here: &Here,
+) -> Result<(&'a str, NodeFilter), ConfigError> {
+    let Some((value, filter)) = entry.value.rsplit_once('@') else {
+        return Ok((&entry.value, NodeFilter::All));
+    };
+    let filter = parse_filter(filter).map_err(|p| {
+        let hint = format!(
+            "{}; if `@` is part of the value, end the entry with an explicit filter such as `@all`",
+            p.hint.as_deref().unwrap_or("expected a node filter")
+        );
+        here.of(
+            entry,
+            Problem {
+                hint: Some(hint),
+                ..p
+            },
+        )
+    })?;
+    check_filter(&filter, servers, agents).map_err(|p| here.of(entry, p))?;
+    Ok((value, filter))
+}
+
+fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
+    let defaults = ArgoCdSpec::default();
+    let port = match raw.ui.and_then(|ui| ui.port) {
+        Some(port) if port.value == 0 => {
+            return Err(here.of(
+                &port,
+                Problem::new("invalid UI port 0: expected 1 to 65535"),
+            ));
+        }
+        Some(port) => port.value,
+        None => defaults.ui.port,
+    };
+    Ok(ArgoCdSpec {
+        version: raw.version.unwrap_or(defaults.version),
+        manifest: raw.manifest,
+        namespace: raw.namespace.unwrap_or(defaults.namespace),
+        ui: ArgoCdUi { port },
+    })
+}
+
+fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
+    let defaults = GitOpsSpec::default();
+    let credentials = match raw.credentials {
+        None => None,
+        Some(spanned) => {
+            let creds = &spanned.value;
+            let env_name = |s: &Spanned<String>| -> Result<String, ConfigError> {
+                if is_env_name(&s.value) {
+                    Ok(s.value.clone())
+                } else {
+                    Err(here.of(
+                        s,
+                        Problem::new(format!("invalid environment variable name `{}`", s.value))
+                            .hint("name the variable holding the secret, not the secret itself, e.g. GIT_TOKEN"),
+                    ))
+                }
+            };
+            match (
+                &creds.username_env,
+                &creds.password_env,
+                &creds.ssh_key_file,
+            ) {
+                (Some(user), Some(password), None) => Some(GitCredentials::Env {
+                    username_env: env_name(user)?,
+                    password_env: env_name(password)?,
+                }),
+                (None, None, Some(key)) => Some(GitCredentials::SshKeyFile(PathBuf::from(key))),
+                _ => {
+                    return Err(here.of(
+                        &spanned,
+                        Problem::new("`credentials` needs either `usernameEnv` and `passwordEnv`, or `sshKeyFile`")
+                            .hint("e.g. credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }"),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(GitOpsSpec {
+        repo: raw.repo.unwrap_or(defaults.repo),
+        revision: raw.revision.unwrap_or(defaults.revision),
+        path: raw.path.unwrap_or(defaults.path),
+        credentials,
+    })
+}
+
+fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
+    let mut secrets = Vec::with_capacity(raw.secrets.len());
+    for entry in &raw.secrets {
+        let s = &entry.value;
+        let select = match (&s.name, &s.selector) {
+            (Some(name), None) => SecretSelect::Name(name.clone()),
+            (None, Some(selector)) => SecretSelect::Selector(selector.clone()),
+            _ => {
+                return Err(here.of(
+                    entry,
+                    Problem::new("a kept secret needs exactly one of `name` or `selector`")
+                        .hint("e.g. { namespace: default, name: my-api-token } or { namespace: kube-system, selector: app=x }"),
+                ));
+            }
+        };
+        let kept = KeptSecret {
+            namespace: s.namespace.clone(),
+            select,
+        };
+        if secrets.contains(&kept) {
+            return Err(here.of(
+                entry,
+                Problem::new("this secret is listed twice in `keep.secrets`"),
+            ));
+        }
+        secrets.push(kept);
+    }
+    Ok(KeepSpec { secrets })
+}
+
+/// DNS-1123 label, at most [`MAX_NAME_LEN`], starting with a letter (Docker and k3s node
+/// names are built from it, and a leading digit is refused by some of them).
+pub(crate) fn is_lab_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes[0].is_ascii_lowercase()
+        && !name.ends_with('-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
