@@ -41,7 +41,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let s = ui.step(format!("remove the Docker objects of {name}"));
             let removed = lifecycle::remove_objects(&engine, &name).await?;
             s.done_with(&format!("{removed} removed"));
-            let path = kubeconfig_path();
+            let path = kubeconfig_path()?;
             kubeconfig::remove(&path, &name).map_err(|e| Error::Kubeconfig(e.to_string()))?;
             ui.line(&format!("lab {name} dropped"));
             Ok(())
@@ -80,7 +80,8 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let api = lab.api.ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
             let text = up::fetch_kubeconfig(&engine, &name, &api, deadline).await?;
-            let out = kubeconfig::extract(&name, &text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            let source = kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            let out = kubeconfig::render_standalone(&name, &source).map_err(|e| Error::Kubeconfig(e.to_string()))?;
             print!("{out}");
             Ok(())
         }
@@ -88,8 +89,8 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
 }
 
 /// The kubeconfig file we merge into: the first of `$KUBECONFIG`, else `~/.kube/config`.
-pub fn kubeconfig_path() -> PathBuf {
-    kubeconfig::default_path()
+pub fn kubeconfig_path() -> Result<PathBuf> {
+    kubeconfig::target_path_from_env().map_err(|e| Error::Kubeconfig(e.to_string()))
 }
 
 fn load_lab(args: &UpArgs) -> Result<Lab> {
@@ -143,7 +144,7 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         switch_context: !args.no_switch_context,
         dry_run: args.dry_run,
         keep_on_failure: args.keep_on_failure,
-        kubeconfig: kubeconfig_path(),
+        kubeconfig: kubeconfig_path()?,
     };
     let outcome = up::up(&engine, &lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {

@@ -266,7 +266,8 @@ async fn run_step<E: Engine>(
                     Some(t) => t,
                     None => fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline).await?,
                 };
-                kubeconfig::merge(&opts.kubeconfig, &lab.name, &text, opts.switch_context)
+                let source = kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+                kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)
                     .map_err(|e| Error::Kubeconfig(e.to_string()))?;
             }
         }

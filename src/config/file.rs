@@ -26,7 +26,7 @@ pub const KIND: &str = "Playground";
 /// and those end up in hostnames, which are limited to 63 characters.
 pub const MAX_NAME_LEN: usize = 32;
 
-const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
+pub(crate) const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
     starting with a letter, not ending with '-', at most 32 characters";
 
 /// The whole file.

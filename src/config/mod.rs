@@ -910,3 +910,13 @@ keep:
         );
     }
 }
+
+/// Checks a lab name given outside a file (e.g. `--name`): a DNS-1123 label of at most
+/// [`MAX_NAME_LEN`] characters, starting with a letter.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if file::is_lab_name(name) {
+        Ok(())
+    } else {
+        Err(file::NAME_HINT.to_string())
+    }
+}
