@@ -23,6 +23,7 @@ pub mod meta;
 pub mod node;
 pub mod openapi;
 pub mod persist;
+pub mod protobuf;
 pub mod resource;
 pub mod router;
 pub mod select;

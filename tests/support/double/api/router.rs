@@ -80,6 +80,11 @@ impl Req {
     }
 
     fn json_body(&self) -> ApiResult<Value> {
+        if self.content_type.starts_with("application/vnd.kubernetes.protobuf") {
+            return super::protobuf::decode(&self.body).ok_or_else(|| {
+                ApiError::new(415, "UnsupportedMediaType", "the double decodes protobuf only for Namespace, ConfigMap, Secret and ServiceAccount; send JSON")
+            });
+        }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
     }
