@@ -131,7 +131,9 @@ impl Selection {
         match self {
             Selection::All => true,
             Selection::Indices(v) => v.contains(&index),
-            Selection::Range(lo, hi) => lo.is_none_or(|lo| index >= lo) && hi.is_none_or(|hi| index <= hi),
+            Selection::Range(lo, hi) => {
+                lo.is_none_or(|lo| index >= lo) && hi.is_none_or(|hi| index <= hi)
+            }
         }
     }
 }

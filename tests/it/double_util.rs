@@ -18,7 +18,11 @@ pub async fn start(opts: DoubleOptions) -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, double.kubeconfig_yaml(&double.url())).unwrap();
-    Lab { double, dir, kubeconfig }
+    Lab {
+        double,
+        dir,
+        kubeconfig,
+    }
 }
 
 pub async fn client_from_yaml(yaml: &str) -> kube::Client {
@@ -36,7 +40,12 @@ impl Lab {
 
     pub fn kubectl(&self) -> Option<Kubectl> {
         let bin = find_kubectl()?;
-        Some(Kubectl { bin, kubeconfig: self.kubeconfig.clone(), cache: self.dir.path().join("cache"), home: self.dir.path().to_path_buf() })
+        Some(Kubectl {
+            bin,
+            kubeconfig: self.kubeconfig.clone(),
+            cache: self.dir.path().join("cache"),
+            home: self.dir.path().to_path_buf(),
+        })
     }
 }
 
@@ -51,7 +60,9 @@ pub fn find_kubectl() -> Option<PathBuf> {
         if std::env::var("PLAYGROUND_REQUIRE_ALL").as_deref() == Ok("1") {
             panic!("kubectl not found on PATH and PLAYGROUND_REQUIRE_ALL=1");
         }
-        eprintln!("skipping: kubectl not found on PATH (set PLAYGROUND_REQUIRE_ALL=1 to make this a failure)");
+        eprintln!(
+            "skipping: kubectl not found on PATH (set PLAYGROUND_REQUIRE_ALL=1 to make this a failure)"
+        );
     }
     found
 }
@@ -98,7 +109,11 @@ impl Kubectl {
     /// Run and require success, returning stdout.
     pub async fn ok(&self, args: &[&str]) -> String {
         let r = self.run(args).await;
-        assert!(r.ok, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+        assert!(
+            r.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 }
@@ -114,11 +129,16 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }

@@ -31,7 +31,11 @@ const DEFAULT_DATA_DIR: &str = "/var/lib/rancher/k3s";
 
 /// A k3s-style (logrus) log line on stderr.
 fn log(level: &str, msg: &str) {
-    eprintln!("time=\"{}\" level={level} msg=\"{}\"", api::meta::now_rfc3339(), msg.replace('"', "\\\""));
+    eprintln!(
+        "time=\"{}\" level={level} msg=\"{}\"",
+        api::meta::now_rfc3339(),
+        msg.replace('"', "\\\"")
+    );
 }
 
 /// The k3s flags the double honours; everything else is accepted and ignored.
@@ -60,18 +64,30 @@ fn parse_flags(args: &[String]) -> Result<Flags> {
             Some((n, v)) => (n.trim_start_matches('-'), Some(v.to_string())),
             None => (arg.trim_start_matches('-'), None),
         };
-        const BOOLS: &[&str] = &["cluster-init", "disable-agent", "debug", "v", "secrets-encryption", "write-kubeconfig-mode-force"];
+        const BOOLS: &[&str] = &[
+            "cluster-init",
+            "disable-agent",
+            "debug",
+            "v",
+            "secrets-encryption",
+            "write-kubeconfig-mode-force",
+        ];
         let mut value = || -> Result<String> {
             if let Some(v) = inline.clone() {
                 return Ok(v);
             }
-            let v = args.get(i).cloned().with_context(|| format!("flag --{name} needs a value"))?;
+            let v = args
+                .get(i)
+                .cloned()
+                .with_context(|| format!("flag --{name} needs a value"))?;
             i += 1;
             Ok(v)
         };
         match name {
             "tls-san" => f.tls_sans.push(value()?),
-            "https-listen-port" | "port" => f.port = Some(value()?.parse().context("--https-listen-port")?),
+            "https-listen-port" | "port" => {
+                f.port = Some(value()?.parse().context("--https-listen-port")?)
+            }
             "cluster-init" => f.cluster_init = inline.as_deref().is_none_or(|v| v != "false"),
             "node-name" => f.node_name = Some(value()?),
             "token" | "t" => f.token = Some(value()?),
@@ -97,7 +113,12 @@ fn env(name: &str) -> Option<String> {
 
 fn hostname() -> String {
     env("HOSTNAME")
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
         .unwrap_or_else(|| "localhost".into())
 }
 
@@ -113,7 +134,8 @@ fn write_kubeconfig(path: &Path, yaml: &str) -> Result<()> {
 
 /// Resolves on SIGTERM or SIGINT.
 async fn terminated() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -128,7 +150,8 @@ async fn token_client(url: &str, token: &str) -> Result<kube::Client> {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster:\n    server: {url}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: default\n  context:\n    cluster: default\n    user: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: {token:?}\n"
     );
     let kc = kube::config::Kubeconfig::from_yaml(&yaml)?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await?;
     Ok(kube::Client::try_from(cfg)?)
 }
 
@@ -136,7 +159,16 @@ async fn token_client(url: &str, token: &str) -> Result<kube::Client> {
 async fn register(client: &kube::Client, name: &str, control_plane: bool) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     let node: Node = serde_json::from_value(api::node::node_object(name, control_plane))?;
-    match nodes.create(&PostParams { field_manager: Some("k3s".into()), ..Default::default() }, &node).await {
+    match nodes
+        .create(
+            &PostParams {
+                field_manager: Some("k3s".into()),
+                ..Default::default()
+            },
+            &node,
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => heartbeat(client, name).await,
         Err(e) => Err(e.into()),
@@ -146,7 +178,9 @@ async fn register(client: &kube::Client, name: &str, control_plane: bool) -> Res
 async fn heartbeat(client: &kube::Client, name: &str) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     let patch = serde_json::json!({"status": api::node::node_status(name)});
-    nodes.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -157,7 +191,10 @@ async fn join(url: String, token: String, name: String, control_plane: bool) -> 
         match register(&client, &name, control_plane).await {
             Ok(()) => break,
             Err(e) => {
-                log("info", &format!("Waiting to retrieve agent configuration; server is not ready: {e}"));
+                log(
+                    "info",
+                    &format!("Waiting to retrieve agent configuration; server is not ready: {e}"),
+                );
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
@@ -167,17 +204,31 @@ async fn join(url: String, token: String, name: String, control_plane: bool) -> 
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
         if let Err(e) = heartbeat(&client, &name).await {
-            log("warning", &format!("Failed to update node {name} status: {e}"));
+            log(
+                "warning",
+                &format!("Failed to update node {name} status: {e}"),
+            );
         }
     }
 }
 
 async fn server(args: &[String]) -> Result<()> {
     let f = parse_flags(args)?;
-    log("info", &format!("Starting k3s {} (kube-double)", api::node::K3S_VERSION));
+    log(
+        "info",
+        &format!("Starting k3s {} (kube-double)", api::node::K3S_VERSION),
+    );
     let port = f.port.unwrap_or(6443);
-    let node_name = f.node_name.clone().or_else(|| env("K3S_NODE_NAME")).unwrap_or_else(hostname);
-    let data_dir = PathBuf::from(f.data_dir.clone().unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+    let node_name = f
+        .node_name
+        .clone()
+        .or_else(|| env("K3S_NODE_NAME"))
+        .unwrap_or_else(hostname);
+    let data_dir = PathBuf::from(
+        f.data_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+    );
     let token = f.token.clone().or_else(|| env("K3S_TOKEN"));
     let join_url = f.server.clone().or_else(|| env("K3S_URL"));
     if f.cluster_init {
@@ -202,8 +253,15 @@ async fn server(args: &[String]) -> Result<()> {
     })
     .await?;
     log("info", "Containerd is now running");
-    let out = f.kubeconfig_out.clone().or_else(|| env("K3S_KUBECONFIG_OUTPUT")).unwrap_or_else(|| DEFAULT_KUBECONFIG.into());
-    write_kubeconfig(Path::new(&out), &running.kubeconfig_yaml(&format!("https://127.0.0.1:{port}")))?;
+    let out = f
+        .kubeconfig_out
+        .clone()
+        .or_else(|| env("K3S_KUBECONFIG_OUTPUT"))
+        .unwrap_or_else(|| DEFAULT_KUBECONFIG.into());
+    write_kubeconfig(
+        Path::new(&out),
+        &running.kubeconfig_yaml(&format!("https://127.0.0.1:{port}")),
+    )?;
     log("info", &format!("Wrote kubeconfig {out}"));
     let joiner = join_url.map(|url| {
         // A joining server keeps its own API (HA etcd is out of scope) but appears as a
@@ -212,7 +270,9 @@ async fn server(args: &[String]) -> Result<()> {
         tokio::spawn(join(url, token, node_name.clone(), true))
     });
     log("info", "k3s is up and running");
-    eprintln!("I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{node_name}\"");
+    eprintln!(
+        "I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{node_name}\""
+    );
     terminated().await;
     log("info", "Received SIGTERM, shutting down");
     if let Some(j) = joiner {
@@ -230,8 +290,18 @@ async fn agent(args: &[String]) -> Result<()> {
     let Some(token) = f.token.clone().or_else(|| env("K3S_TOKEN")) else {
         bail!("--token (K3S_TOKEN) is required to join a cluster");
     };
-    let name = f.node_name.clone().or_else(|| env("K3S_NODE_NAME")).unwrap_or_else(hostname);
-    log("info", &format!("Starting k3s agent {} (kube-double)", api::node::K3S_VERSION));
+    let name = f
+        .node_name
+        .clone()
+        .or_else(|| env("K3S_NODE_NAME"))
+        .unwrap_or_else(hostname);
+    log(
+        "info",
+        &format!(
+            "Starting k3s agent {} (kube-double)",
+            api::node::K3S_VERSION
+        ),
+    );
     log("info", "Containerd is now running");
     tokio::select! {
         r = join(url, token, name, false) => r,
@@ -246,8 +316,12 @@ async fn serve(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--port" => port = it.next().context("--port needs a value")?.parse()?,
-            "--kubeconfig-out" => out = Some(it.next().context("--kubeconfig-out needs a value")?.clone()),
-            other => bail!("unknown argument {other:?} (usage: kube-double serve --port N --kubeconfig-out PATH)"),
+            "--kubeconfig-out" => {
+                out = Some(it.next().context("--kubeconfig-out needs a value")?.clone())
+            }
+            other => bail!(
+                "unknown argument {other:?} (usage: kube-double serve --port N --kubeconfig-out PATH)"
+            ),
         }
     }
     let running = api::start(api::DoubleOptions {
@@ -270,14 +344,20 @@ async fn serve(args: &[String]) -> Result<()> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: k3s server|agent [flags] | kube-double serve --port N --kubeconfig-out PATH");
+        eprintln!(
+            "usage: k3s server|agent [flags] | kube-double serve --port N --kubeconfig-out PATH"
+        );
         return ExitCode::from(1);
     };
     if matches!(cmd.as_str(), "--version" | "-v" | "version") {
         println!("k3s version {} (kube-double)", api::node::K3S_VERSION);
         return ExitCode::SUCCESS;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("starting runtime: {e}");

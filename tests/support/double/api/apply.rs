@@ -91,7 +91,10 @@ pub fn strip_directives(v: &mut Value) {
 }
 
 fn pointer_parts(p: &str) -> Vec<String> {
-    p.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+    p.split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 /// RFC 6902 JSON patch (add, remove, replace, test, copy, move).
@@ -118,7 +121,10 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
                 let value = if kind == "move" {
                     pointer_remove(target, from)?
                 } else {
-                    target.pointer(from).cloned().ok_or_else(|| format!("missing {from}"))?
+                    target
+                        .pointer(from)
+                        .cloned()
+                        .ok_or_else(|| format!("missing {from}"))?
                 };
                 pointer_set(target, path, value, true)?
             }
@@ -134,7 +140,9 @@ fn pointer_set(target: &mut Value, path: &str, value: Value, insert: bool) -> Re
         *target = value;
         return Ok(());
     };
-    let parent = target.pointer_mut(&path[..path.len() - last.len() - 1]).ok_or_else(|| format!("missing parent of {path}"))?;
+    let parent = target
+        .pointer_mut(&path[..path.len() - last.len() - 1])
+        .ok_or_else(|| format!("missing parent of {path}"))?;
     let _ = parts;
     match parent {
         Value::Object(m) => {
@@ -160,13 +168,24 @@ fn pointer_set(target: &mut Value, path: &str, value: Value, insert: bool) -> Re
 }
 
 fn pointer_remove(target: &mut Value, path: &str) -> Result<Value, String> {
-    let last = path.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~");
-    let parent = target.pointer_mut(&path[..path.rfind('/').unwrap_or(0)]).ok_or_else(|| format!("missing {path}"))?;
+    let last = path
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .replace("~1", "/")
+        .replace("~0", "~");
+    let parent = target
+        .pointer_mut(&path[..path.rfind('/').unwrap_or(0)])
+        .ok_or_else(|| format!("missing {path}"))?;
     match parent {
         Value::Object(m) => m.remove(&last).ok_or_else(|| format!("missing {path}")),
         Value::Array(a) => {
             let i: usize = last.parse().map_err(|_| format!("bad index {last}"))?;
-            if i < a.len() { Ok(a.remove(i)) } else { Err(format!("index {i} out of range")) }
+            if i < a.len() {
+                Ok(a.remove(i))
+            } else {
+                Err(format!("index {i} out of range"))
+            }
         }
         _ => Err(format!("cannot remove {path}")),
     }
@@ -175,11 +194,15 @@ fn pointer_remove(target: &mut Value, path: &str) -> Result<Value, String> {
 /// The leaf paths of an object that a write in `scope` covers.
 pub fn leaf_paths(obj: &Value, scope: Scope) -> FieldSet {
     let mut out = FieldSet::new();
-    let Some(top) = obj.as_object() else { return out };
+    let Some(top) = obj.as_object() else {
+        return out;
+    };
     for (k, v) in top {
         let wanted = match scope {
             Scope::Status => k == "status",
-            Scope::Main { has_status } => k != "apiVersion" && k != "kind" && !(has_status && k == "status"),
+            Scope::Main { has_status } => {
+                k != "apiVersion" && k != "kind" && !(has_status && k == "status")
+            }
         };
         if !wanted {
             continue;
@@ -222,7 +245,11 @@ fn set_at(v: &mut Value, path: &[String], value: &Value) {
         if !cur.is_object() {
             *cur = json!({});
         }
-        cur = cur.as_object_mut().unwrap().entry(k.clone()).or_insert_with(|| json!({}));
+        cur = cur
+            .as_object_mut()
+            .unwrap()
+            .entry(k.clone())
+            .or_insert_with(|| json!({}));
     }
     if !cur.is_object() {
         *cur = json!({});
@@ -241,7 +268,12 @@ fn remove_at(v: &mut Value, path: &[String]) {
     if path.is_empty() {
         return;
     }
-    let Some(parent) = path[..path.len() - 1].iter().try_fold(&mut *v, |cur, k| cur.get_mut(k)) else { return };
+    let Some(parent) = path[..path.len() - 1]
+        .iter()
+        .try_fold(&mut *v, |cur, k| cur.get_mut(k))
+    else {
+        return;
+    };
     if let Some(m) = parent.as_object_mut() {
         m.remove(path.last().unwrap());
         if m.is_empty() && path.len() > 2 {
@@ -252,7 +284,9 @@ fn remove_at(v: &mut Value, path: &[String]) {
 
 /// Paths in `set` equal to `p`, above it, or below it.
 fn overlapping<'a>(set: &'a FieldSet, p: &Path) -> Vec<&'a Path> {
-    let mut out: Vec<&Path> = (1..p.len()).filter_map(|n| set.get(&p[..n].to_vec())).collect();
+    let mut out: Vec<&Path> = (1..p.len())
+        .filter_map(|n| set.get(&p[..n].to_vec()))
+        .collect();
     out.extend(set.range(p.clone()..).take_while(|q| q.starts_with(p)));
     out
 }
@@ -277,15 +311,23 @@ fn fields_to_v1(set: &FieldSet) -> Value {
     for p in set {
         let mut cur = &mut root;
         for k in p {
-            cur = cur.as_object_mut().unwrap().entry(format!("f:{k}")).or_insert_with(|| json!({}));
+            cur = cur
+                .as_object_mut()
+                .unwrap()
+                .entry(format!("f:{k}"))
+                .or_insert_with(|| json!({}));
         }
     }
     root
 }
 
 fn fields_from_v1(v: &Value, path: &mut Path, out: &mut FieldSet) {
-    let children: Vec<(&String, &Value)> =
-        v.as_object().into_iter().flatten().filter(|(k, _)| k.as_str() != ".").collect();
+    let children: Vec<(&String, &Value)> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != ".")
+        .collect();
     if children.is_empty() || children.iter().any(|(k, _)| !k.starts_with("f:")) {
         if !path.is_empty() {
             out.insert(path.clone());
@@ -348,12 +390,21 @@ pub fn write_managed(obj: &mut Value, managed: &[Managed]) {
 }
 
 /// Record a non-apply write of `new` (replacing `old`) by `manager`.
-pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_version: &str, scope: Scope) {
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    scope: Scope,
+) {
     let mut managed = old.map(read_managed).unwrap_or_default();
     let new_paths = leaf_paths(new, scope);
     let old_paths = old.map(|o| leaf_paths(o, scope)).unwrap_or_default();
-    let changed: FieldSet =
-        new_paths.iter().filter(|p| old.and_then(|o| value_at(o, p)) != value_at(new, p)).cloned().collect();
+    let changed: FieldSet = new_paths
+        .iter()
+        .filter(|p| old.and_then(|o| value_at(o, p)) != value_at(new, p))
+        .cloned()
+        .collect();
     let removed: FieldSet = old_paths.difference(&new_paths).cloned().collect();
     let sub = scope.subresource().map(String::from);
     for m in &mut managed {
@@ -367,7 +418,10 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_ve
         }
     }
     if !changed.is_empty() {
-        match managed.iter_mut().find(|m| m.manager == manager && m.operation == "Update" && m.subresource == sub) {
+        match managed
+            .iter_mut()
+            .find(|m| m.manager == manager && m.operation == "Update" && m.subresource == sub)
+        {
             Some(m) => {
                 m.fields.extend(changed);
                 m.time = now_rfc3339();
@@ -404,7 +458,10 @@ pub fn apply(
     let a_paths = leaf_paths(applied, scope);
 
     let mut conflicts: Vec<(String, String)> = Vec::new();
-    for m in managed.iter_mut().filter(|m| m.manager != manager && m.subresource == sub) {
+    for m in managed
+        .iter_mut()
+        .filter(|m| m.manager != manager && m.subresource == sub)
+    {
         let mut lost = Vec::new();
         for p in &a_paths {
             for q in overlapping(&m.fields, p) {
@@ -435,9 +492,10 @@ pub fn apply(
         .map(|m| m.fields.clone())
         .unwrap_or_default();
     for p in prev.difference(&a_paths) {
-        let still_owned = managed
-            .iter()
-            .any(|m| !(m.manager == manager && m.operation == "Apply") && !overlapping(&m.fields, p).is_empty());
+        let still_owned = managed.iter().any(|m| {
+            !(m.manager == manager && m.operation == "Apply")
+                && !overlapping(&m.fields, p).is_empty()
+        });
         if !still_owned {
             remove_at(&mut out, p);
         }
@@ -447,7 +505,10 @@ pub fn apply(
             set_at(&mut out, p, v);
         }
     }
-    match managed.iter_mut().find(|m| m.manager == manager && m.operation == "Apply" && m.subresource == sub) {
+    match managed
+        .iter_mut()
+        .find(|m| m.manager == manager && m.operation == "Apply" && m.subresource == sub)
+    {
         Some(m) => {
             if m.fields != a_paths {
                 m.time = now_rfc3339();

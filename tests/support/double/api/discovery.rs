@@ -44,7 +44,11 @@ impl ResourceInfo {
     }
 
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     pub fn is(&self, group: &str, plural: &str) -> bool {
@@ -52,63 +56,263 @@ impl ResourceInfo {
     }
 }
 
-const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// (group, version, plural, kind, namespaced, has_status, short names, categories)
-type Builtin = (&'static str, &'static str, &'static str, &'static str, bool, bool, &'static [&'static str], &'static [&'static str]);
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    bool,
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
 const BUILTINS: &[Builtin] = &[
-    ("", "v1", "namespaces", "Namespace", false, true, &["ns"], &[]),
+    (
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        false,
+        true,
+        &["ns"],
+        &[],
+    ),
     ("", "v1", "nodes", "Node", false, true, &["no"], &[]),
     ("", "v1", "pods", "Pod", true, true, &["po"], &["all"]),
-    ("", "v1", "services", "Service", true, true, &["svc"], &["all"]),
-    ("", "v1", "endpoints", "Endpoints", true, false, &["ep"], &[]),
-    ("", "v1", "configmaps", "ConfigMap", true, false, &["cm"], &[]),
+    (
+        "",
+        "v1",
+        "services",
+        "Service",
+        true,
+        true,
+        &["svc"],
+        &["all"],
+    ),
+    (
+        "",
+        "v1",
+        "endpoints",
+        "Endpoints",
+        true,
+        false,
+        &["ep"],
+        &[],
+    ),
+    (
+        "",
+        "v1",
+        "configmaps",
+        "ConfigMap",
+        true,
+        false,
+        &["cm"],
+        &[],
+    ),
     ("", "v1", "secrets", "Secret", true, false, &[], &[]),
-    ("", "v1", "serviceaccounts", "ServiceAccount", true, false, &["sa"], &[]),
+    (
+        "",
+        "v1",
+        "serviceaccounts",
+        "ServiceAccount",
+        true,
+        false,
+        &["sa"],
+        &[],
+    ),
     ("", "v1", "events", "Event", true, false, &["ev"], &[]),
-    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true, &["pvc"], &[]),
-    ("apps", "v1", "deployments", "Deployment", true, true, &["deploy"], &["all"]),
-    ("apps", "v1", "statefulsets", "StatefulSet", true, true, &["sts"], &["all"]),
-    ("apps", "v1", "daemonsets", "DaemonSet", true, true, &["ds"], &["all"]),
-    ("apps", "v1", "replicasets", "ReplicaSet", true, true, &["rs"], &["all"]),
-    ("rbac.authorization.k8s.io", "v1", "roles", "Role", true, false, &[], &[]),
-    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, false, &[], &[]),
-    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, false, &[], &[]),
-    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, false, &[], &[]),
-    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, false, &["netpol"], &[]),
-    ("networking.k8s.io", "v1", "ingresses", "Ingress", true, true, &["ing"], &[]),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, &["crd", "crds"], &["api-extensions"]),
-    ("coordination.k8s.io", "v1", "leases", "Lease", true, false, &[], &[]),
+    (
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        true,
+        &["pvc"],
+        &[],
+    ),
+    (
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        true,
+        true,
+        &["deploy"],
+        &["all"],
+    ),
+    (
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        true,
+        true,
+        &["sts"],
+        &["all"],
+    ),
+    (
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        true,
+        true,
+        &["ds"],
+        &["all"],
+    ),
+    (
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+        true,
+        &["rs"],
+        &["all"],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "Role",
+        true,
+        false,
+        &[],
+        &[],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        true,
+        false,
+        &[],
+        &[],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        false,
+        false,
+        &[],
+        &[],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        false,
+        &[],
+        &[],
+    ),
+    (
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        false,
+        &["netpol"],
+        &[],
+    ),
+    (
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "Ingress",
+        true,
+        true,
+        &["ing"],
+        &[],
+    ),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        true,
+        &["crd", "crds"],
+        &["api-extensions"],
+    ),
+    (
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        false,
+        &[],
+        &[],
+    ),
     ("batch", "v1", "jobs", "Job", true, true, &[], &["all"]),
-    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, true, &["pdb"], &[]),
+    (
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+        true,
+        &["pdb"],
+        &[],
+    ),
 ];
 
 pub fn builtins() -> Vec<ResourceInfo> {
     BUILTINS
         .iter()
-        .map(|&(group, version, plural, kind, namespaced, has_status, short, cats)| ResourceInfo {
-            group: group.into(),
-            version: version.into(),
-            plural: plural.into(),
-            singular: kind.to_lowercase(),
-            kind: kind.into(),
-            namespaced,
-            short_names: short.iter().map(|s| s.to_string()).collect(),
-            categories: cats.iter().map(|s| s.to_string()).collect(),
-            has_status,
-            columns: Vec::new(),
-            crd: false,
-        })
+        .map(
+            |&(group, version, plural, kind, namespaced, has_status, short, cats)| ResourceInfo {
+                group: group.into(),
+                version: version.into(),
+                plural: plural.into(),
+                singular: kind.to_lowercase(),
+                kind: kind.into(),
+                namespaced,
+                short_names: short.iter().map(|s| s.to_string()).collect(),
+                categories: cats.iter().map(|s| s.to_string()).collect(),
+                has_status,
+                columns: Vec::new(),
+                crd: false,
+            },
+        )
         .collect()
 }
 
 pub fn crd_gr() -> Gr {
-    ("apiextensions.k8s.io".into(), "customresourcedefinitions".into())
+    (
+        "apiextensions.k8s.io".into(),
+        "customresourcedefinitions".into(),
+    )
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The resources a CRD serves: one per served version.
@@ -118,7 +322,10 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
     let names = &spec["names"];
     let plural = names["plural"].as_str().unwrap_or_default();
     let kind = names["kind"].as_str().unwrap_or_default();
-    let singular = names["singular"].as_str().map(String::from).unwrap_or_else(|| kind.to_lowercase());
+    let singular = names["singular"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| kind.to_lowercase());
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     spec["versions"]
         .as_array()
@@ -162,7 +369,10 @@ pub fn all_resources(store: &Store) -> Vec<ResourceInfo> {
 }
 
 pub fn resolve(store: &Store, group: &str, version: &str, plural: &str) -> Option<ResourceInfo> {
-    if let Some(b) = builtins().into_iter().find(|r| r.group == group && r.version == version && r.plural == plural) {
+    if let Some(b) = builtins()
+        .into_iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+    {
         return Some(b);
     }
     let crd = store.get(&crd_gr(), "", &format!("{plural}.{group}"))?;
@@ -197,13 +407,19 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 fn group_doc(group: &str, versions: &[String]) -> Value {
-    let gvs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": gvs, "preferredVersion": gvs[0]})
 }
 
 pub fn api_group_list(store: &Store) -> Value {
     let all = all_resources(store);
-    let groups: Vec<Value> = groups(&all).iter().map(|(g, vs)| group_doc(g, vs)).collect();
+    let groups: Vec<Value> = groups(&all)
+        .iter()
+        .map(|(g, vs)| group_doc(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -218,8 +434,10 @@ pub fn api_group(store: &Store, group: &str) -> Option<Value> {
 
 /// `APIResourceList` for one group-version, or None when nothing is served there.
 pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<ResourceInfo> =
-        all_resources(store).into_iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<ResourceInfo> = all_resources(store)
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -249,8 +467,14 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
             }));
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// Every served group-version as `api/v1` or `apis/{group}/{version}` (OpenAPI v3 root keys).
@@ -275,5 +499,10 @@ pub fn crd_established(store: &Store, group: &str, plural: &str) -> bool {
     store
         .get(&crd_gr(), "", &crd_name(group, plural))
         .and_then(|c| c["status"]["conditions"].as_array().cloned())
-        .is_some_and(|cs| cs.iter().any(|c| str_at(c, &["type"]) == Some("Established") && str_at(c, &["status"]) == Some("True")))
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                str_at(c, &["type"]) == Some("Established")
+                    && str_at(c, &["status"]) == Some("True")
+            })
+        })
 }

@@ -52,14 +52,19 @@ pub fn new_uid() -> String {
         8 | (b[8] & 0x3),
         b[8] >> 4,
         b[9],
-        b[10..16].iter().map(|x| format!("{x:02x}")).collect::<String>()
+        b[10..16]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
     )
 }
 
 /// Five characters from the alphabet `generateName` uses.
 pub fn random_suffix() -> String {
     const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5).map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char)
+        .collect()
 }
 
 /// DNS-1123 subdomain, the rule most kinds use for `metadata.name`.
@@ -68,7 +73,9 @@ pub fn dns1123_subdomain_error(name: &str) -> Option<String> {
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
@@ -88,7 +95,9 @@ pub fn path_segment_error(name: &str) -> Option<String> {
     }
     for bad in ["/", "%"] {
         if name.contains(bad) {
-            return Some(format!("Invalid value: \"{name}\": may not contain '{bad}'"));
+            return Some(format!(
+                "Invalid value: \"{name}\": may not contain '{bad}'"
+            ));
         }
     }
     None
@@ -113,7 +122,11 @@ pub fn obj_at<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Map<String, Value>
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        cur = cur.as_object_mut().unwrap().entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        cur = cur
+            .as_object_mut()
+            .unwrap()
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if !cur.is_object() {
         *cur = Value::Object(Map::new());
@@ -130,15 +143,24 @@ pub fn namespace_of(v: &Value) -> &str {
 }
 
 pub fn generation_of(v: &Value) -> i64 {
-    at(v, &["metadata", "generation"]).and_then(Value::as_i64).unwrap_or(0)
+    at(v, &["metadata", "generation"])
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 /// A simple JSONPath (`.status.sync.status`, `.spec.items[0].name`) as printer columns use it.
 pub fn json_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
-    for part in path.trim_start_matches('.').split('.').filter(|s| !s.is_empty()) {
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+    {
         let (key, index) = match part.find('[') {
-            Some(i) => (&part[..i], part[i + 1..].trim_end_matches(']').parse::<usize>().ok()),
+            Some(i) => (
+                &part[..i],
+                part[i + 1..].trim_end_matches(']').parse::<usize>().ok(),
+            ),
             None => (part, None),
         };
         if !key.is_empty() {
@@ -162,7 +184,11 @@ pub fn human_duration(secs: i64) -> String {
         format!("{}m", s / 60)
     } else if s < 8 * 3600 {
         let (h, m) = (s / 3600, (s % 3600) / 60);
-        if m == 0 { format!("{h}h") } else { format!("{h}h{m}m") }
+        if m == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{m}m")
+        }
     } else if s < 48 * 3600 {
         format!("{}h", s / 3600)
     } else {

@@ -113,14 +113,22 @@ fn b64(s: &str) -> String {
 impl RunningDouble {
     /// `https://127.0.0.1:{port}` (also when listening on all interfaces).
     pub fn url(&self) -> String {
-        let ip = if self.addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.addr.ip().to_string() };
+        let ip = if self.addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            self.addr.ip().to_string()
+        };
         format!("https://{ip}:{}", self.addr.port())
     }
 
     /// A kubeconfig like k3s writes: cluster, user and context all named `default`,
     /// authenticating with the admin client certificate.
     pub fn kubeconfig_yaml(&self, server_url: &str) -> String {
-        kubeconfig_yaml(server_url, &self.ca_pem, Some((&self.client_cert_pem, &self.client_key_pem)))
+        kubeconfig_yaml(
+            server_url,
+            &self.ca_pem,
+            Some((&self.client_cert_pem, &self.client_key_pem)),
+        )
     }
 
     /// The ordered log of every committed write.
@@ -130,11 +138,24 @@ impl RunningDouble {
 
     /// All stored objects of a group and plural resource (`""`, `"nodes"`).
     pub fn objects(&self, group: &str, resource: &str) -> Vec<Value> {
-        self.store.lock().unwrap().list(&(group.to_string(), resource.to_string()), None)
+        self.store
+            .lock()
+            .unwrap()
+            .list(&(group.to_string(), resource.to_string()), None)
     }
 
-    pub fn object(&self, group: &str, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.store.lock().unwrap().get(&(group.to_string(), resource.to_string()), namespace, name).cloned()
+    pub fn object(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        self.store
+            .lock()
+            .unwrap()
+            .get(&(group.to_string(), resource.to_string()), namespace, name)
+            .cloned()
     }
 
     /// Register (or refresh) a Ready node, as a joining agent or server would.
@@ -166,11 +187,19 @@ impl RunningDouble {
 pub fn kubeconfig_yaml(server_url: &str, ca_pem: &str, client: Option<(&str, &str)>) -> String {
     let user = match client {
         Some((cert, key)) => {
-            format!("    client-certificate-data: {}\n    client-key-data: {}\n", b64(cert), b64(key))
+            format!(
+                "    client-certificate-data: {}\n    client-key-data: {}\n",
+                b64(cert),
+                b64(key)
+            )
         }
         None => "    {}\n".to_string(),
     };
-    let user = if client.is_none() { "  user: {}\n".to_string() } else { format!("  user:\n{user}") };
+    let user = if client.is_none() {
+        "  user: {}\n".to_string()
+    } else {
+        format!("  user:\n{user}")
+    };
     format!(
         "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {server_url}\n  name: default\ncontexts:\n- context:\n    cluster: default\n    user: default\n  name: default\ncurrent-context: default\nkind: Config\npreferences: {{}}\nusers:\n- name: default\n{user}",
         b64(ca_pem)
@@ -180,14 +209,31 @@ pub fn kubeconfig_yaml(server_url: &str, ca_pem: &str, client: Option<(&str, &st
 fn register_node(store: &Mutex<Store>, name: &str, control_plane: bool) -> Result<Value> {
     let mut store = store.lock().unwrap();
     let info = discovery::resolve(&store, "", "v1", "nodes").context("nodes are served")?;
-    let opts = resource::WriteOpts { manager: "k3s".into(), dry_run: false };
+    let opts = resource::WriteOpts {
+        manager: "k3s".into(),
+        dry_run: false,
+    };
     let existing = store.get(&info.gr(), "", name).cloned();
     let obj = match existing {
-        None => resource::create(&mut store, &info, None, node::node_object(name, control_plane), &opts)?,
+        None => resource::create(
+            &mut store,
+            &info,
+            None,
+            node::node_object(name, control_plane),
+            &opts,
+        )?,
         Some(live) => {
             let mut new = live.clone();
             new["status"] = node::node_status(name);
-            resource::commit(&mut store, &info, Some(&live), new, Scope::Status, Some("k3s"), false)?
+            resource::commit(
+                &mut store,
+                &info,
+                Some(&live),
+                new,
+                Scope::Status,
+                Some("k3s"),
+                false,
+            )?
         }
     };
     Ok(obj)
@@ -196,8 +242,12 @@ fn register_node(store: &Mutex<Store>, name: &str, control_plane: bool) -> Resul
 /// The namespaces every cluster starts with.
 fn bootstrap(store: &Mutex<Store>) -> Result<()> {
     let mut store = store.lock().unwrap();
-    let info = discovery::resolve(&store, "", "v1", "namespaces").context("namespaces are served")?;
-    let opts = resource::WriteOpts { manager: "k3s".into(), dry_run: false };
+    let info =
+        discovery::resolve(&store, "", "v1", "namespaces").context("namespaces are served")?;
+    let opts = resource::WriteOpts {
+        manager: "k3s".into(),
+        dry_run: false,
+    };
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         if store.get(&info.gr(), "", ns).is_none() {
             let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -238,9 +288,15 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
         register_node(&store, name, true)?;
     }
 
-    let listener = TcpListener::bind(opts.bind).await.with_context(|| format!("binding {}", opts.bind))?;
+    let listener = TcpListener::bind(opts.bind)
+        .await
+        .with_context(|| format!("binding {}", opts.bind))?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared { store: store.clone(), token: opts.token.clone(), server_address: addr.to_string() });
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        token: opts.token.clone(),
+        server_address: addr.to_string(),
+    });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
 
     let mut tasks = vec![simulate::spawn(store.clone(), opts.simulation.clone())];

@@ -15,7 +15,11 @@ use super::discovery::{ResourceInfo, all_resources, group_versions};
 use super::store::Store;
 
 fn gv_key(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 fn query_param(name: &str, description: &str) -> Value {
@@ -23,7 +27,11 @@ fn query_param(name: &str, description: &str) -> Value {
 }
 
 fn patch_path(r: &ResourceInfo) -> (String, Value) {
-    let prefix = if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
+    let prefix = if r.group.is_empty() {
+        format!("/api/{}", r.version)
+    } else {
+        format!("/apis/{}/{}", r.group, r.version)
+    };
     let path = if r.namespaced {
         format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
     } else {
@@ -47,8 +55,10 @@ fn patch_path(r: &ResourceInfo) -> (String, Value) {
 
 /// The document for one group-version, or None if nothing is served there.
 pub fn gv_doc(store: &Store, group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<ResourceInfo> =
-        all_resources(store).into_iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<ResourceInfo> = all_resources(store)
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -69,7 +79,10 @@ pub fn root(store: &Store) -> Value {
         let hash = Sha256::digest(doc.to_string().as_bytes());
         let hex: String = hash.iter().take(16).map(|b| format!("{b:02X}")).collect();
         let key = gv_key(&g, &v);
-        paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hex}")}));
+        paths.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hex}")}),
+        );
     }
     json!({"paths": paths})
 }

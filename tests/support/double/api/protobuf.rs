@@ -84,9 +84,11 @@ fn object_meta(b: &[u8]) -> Option<Value> {
                 let (k, v) = map_entry(x, false)?;
                 m.entry(key).or_insert_with(|| json!({}))[k] = v;
             }
-            (14, Field::Bytes(x)) => {
-                m.entry("finalizers").or_insert_with(|| json!([])).as_array_mut()?.push(string(x))
-            }
+            (14, Field::Bytes(x)) => m
+                .entry("finalizers")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()?
+                .push(string(x)),
             _ => {}
         }
     }
@@ -138,8 +140,12 @@ pub fn decode(body: &[u8]) -> Option<Value> {
                 obj.as_object_mut()?.entry(key).or_insert_with(|| json!({}))[k] = v;
             }
             ("Secret", 3, Field::Bytes(x)) => obj["type"] = string(x),
-            ("ConfigMap", 4, Field::Varint(v)) | ("Secret", 5, Field::Varint(v)) => obj["immutable"] = json!(v != 0),
-            ("ServiceAccount", 4, Field::Varint(v)) => obj["automountServiceAccountToken"] = json!(v != 0),
+            ("ConfigMap", 4, Field::Varint(v)) | ("Secret", 5, Field::Varint(v)) => {
+                obj["immutable"] = json!(v != 0)
+            }
+            ("ServiceAccount", 4, Field::Varint(v)) => {
+                obj["automountServiceAccountToken"] = json!(v != 0)
+            }
             ("Namespace" | "ConfigMap" | "Secret" | "ServiceAccount", _, _) => {}
             _ => return None,
         }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::apply::{self, Scope};
 use super::discovery::{ResourceInfo, crd_gr, from_crd};
-use super::meta::{dns1123_subdomain_error, name_of, new_uid, now_rfc3339, path_segment_error, random_suffix};
+use super::meta::{
+    dns1123_subdomain_error, name_of, new_uid, now_rfc3339, path_segment_error, random_suffix,
+};
 use super::select::Selector;
 use super::status::{ApiError, ApiResult};
 use super::store::{Gr, Store};
@@ -119,7 +121,13 @@ pub fn commit(
                 }
             }
         }
-        for k in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "name",
+            "namespace",
+            "generation",
+        ] {
             match old["metadata"].get(k) {
                 Some(v) => new["metadata"][k] = v.clone(),
                 None => {
@@ -171,12 +179,25 @@ fn check_name(info: &ResourceInfo, name: &str) -> ApiResult<()> {
             &info.group,
             &info.kind,
             "",
-            &[("FieldValueRequired", "metadata.name", "Required value: name or generateName is required".into())],
+            &[(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required".into(),
+            )],
         ));
     }
-    let err = if info.group == "rbac.authorization.k8s.io" { path_segment_error(name) } else { dns1123_subdomain_error(name) };
+    let err = if info.group == "rbac.authorization.k8s.io" {
+        path_segment_error(name)
+    } else {
+        dns1123_subdomain_error(name)
+    };
     match err {
-        Some(msg) => Err(ApiError::invalid(&info.group, &info.kind, name, &[("FieldValueInvalid", "metadata.name", msg)])),
+        Some(msg) => Err(ApiError::invalid(
+            &info.group,
+            &info.kind,
+            name,
+            &[("FieldValueInvalid", "metadata.name", msg)],
+        )),
         None => Ok(()),
     }
 }
@@ -191,7 +212,9 @@ fn check_namespace(store: &Store, info: &ResourceInfo, ns: &str) -> ApiResult<()
 
 fn body_object(body: Value) -> ApiResult<Value> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     Ok(body)
 }
@@ -203,8 +226,18 @@ pub fn get(store: &Store, info: &ResourceInfo, ns: &str, name: &str) -> ApiResul
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
 }
 
-pub fn list(store: &Store, info: &ResourceInfo, ns: Option<&str>, sel: &Selector) -> (Vec<Value>, u64) {
-    let items = store.list(&info.gr(), ns).into_iter().filter(|o| sel.matches(o)).map(|o| present(info, o)).collect();
+pub fn list(
+    store: &Store,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    sel: &Selector,
+) -> (Vec<Value>, u64) {
+    let items = store
+        .list(&info.gr(), ns)
+        .into_iter()
+        .filter(|o| sel.matches(o))
+        .map(|o| present(info, o))
+        .collect();
     (items, store.current_rv())
 }
 
@@ -217,7 +250,13 @@ pub fn list_doc(info: &ResourceInfo, items: Vec<Value>, rv: u64) -> Value {
     })
 }
 
-pub fn create(store: &mut Store, info: &ResourceInfo, path_ns: Option<&str>, body: Value, o: &WriteOpts) -> ApiResult<Value> {
+pub fn create(
+    store: &mut Store,
+    info: &ResourceInfo,
+    path_ns: Option<&str>,
+    body: Value,
+    o: &WriteOpts,
+) -> ApiResult<Value> {
     let mut obj = body_object(body)?;
     if !obj["metadata"].is_object() {
         obj["metadata"] = json!({});
@@ -232,7 +271,13 @@ pub fn create(store: &mut Store, info: &ResourceInfo, path_ns: Option<&str>, bod
     check_name(info, &name)?;
     let ns = if info.namespaced {
         let body_ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
-        let ns = path_ns.unwrap_or(if body_ns.is_empty() { "default" } else { body_ns }).to_string();
+        let ns = path_ns
+            .unwrap_or(if body_ns.is_empty() {
+                "default"
+            } else {
+                body_ns
+            })
+            .to_string();
         if !body_ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
@@ -257,12 +302,22 @@ pub fn create(store: &mut Store, info: &ResourceInfo, path_ns: Option<&str>, bod
         // Registry strategies reset the status of new workloads and custom resources.
         obj.as_object_mut().unwrap().remove("status");
     }
-    commit(store, info, None, obj, Scope::Main { has_status: false }, Some(&o.manager), o.dry_run)
+    commit(
+        store,
+        info,
+        None,
+        obj,
+        Scope::Main { has_status: false },
+        Some(&o.manager),
+        o.dry_run,
+    )
 }
 
 fn scope_of(info: &ResourceInfo, sub: Option<&str>) -> ApiResult<Scope> {
     match sub {
-        None => Ok(Scope::Main { has_status: info.has_status }),
+        None => Ok(Scope::Main {
+            has_status: info.has_status,
+        }),
         Some("status") if info.has_status => Ok(Scope::Status),
         Some(_) => Err(ApiError::no_route()),
     }
@@ -297,7 +352,10 @@ pub fn update(
     let scope = scope_of(info, sub)?;
     let mut body = body_object(body)?;
     check_body_name(&mut body, name)?;
-    let live = store.get(&info.gr(), ns, name).cloned().ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let live = store
+        .get(&info.gr(), ns, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
     if let Some(rv) = body["metadata"]["resourceVersion"].as_str() {
         if !rv.is_empty() && Some(rv) != live["metadata"]["resourceVersion"].as_str() {
             return Err(ApiError::rv_conflict(&info.group, &info.plural, name));
@@ -307,7 +365,15 @@ pub fn update(
         m.remove("managedFields");
     }
     body["metadata"]["managedFields"] = live["metadata"]["managedFields"].clone();
-    commit(store, info, Some(&live), body, scope, Some(&o.manager), o.dry_run)
+    commit(
+        store,
+        info,
+        Some(&live),
+        body,
+        scope,
+        Some(&o.manager),
+        o.dry_run,
+    )
 }
 
 /// The patch formats, by request Content-Type.
@@ -344,7 +410,10 @@ pub fn patch(
     o: &WriteOpts,
 ) -> ApiResult<Value> {
     let scope = scope_of(info, sub)?;
-    let live = store.get(&info.gr(), ns, name).cloned().ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let live = store
+        .get(&info.gr(), ns, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
     let mut new = live.clone();
     match kind {
         PatchKind::Merge => apply::merge_patch(&mut new, &patch),
@@ -358,7 +427,15 @@ pub fn patch(
     if new["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"] {
         return Err(ApiError::rv_conflict(&info.group, &info.plural, name));
     }
-    commit(store, info, Some(&live), new, scope, Some(&o.manager), o.dry_run)
+    commit(
+        store,
+        info,
+        Some(&live),
+        new,
+        scope,
+        Some(&o.manager),
+        o.dry_run,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -392,8 +469,15 @@ pub fn server_side_apply(
         check_name(info, name)?;
         check_namespace(store, info, ns)?;
     }
-    let mut out = apply::apply(live.as_ref(), &body, &o.manager, force, &info.api_version(), scope)
-        .map_err(|c| ApiError::apply_conflict(&info.group, &info.kind, name, &c))?;
+    let mut out = apply::apply(
+        live.as_ref(),
+        &body,
+        &o.manager,
+        force,
+        &info.api_version(),
+        scope,
+    )
+    .map_err(|c| ApiError::apply_conflict(&info.group, &info.kind, name, &c))?;
     out["metadata"]["name"] = json!(name);
     if info.namespaced {
         out["metadata"]["namespace"] = json!(ns);
@@ -406,7 +490,13 @@ pub fn server_side_apply(
     Ok((obj, created))
 }
 
-pub fn delete(store: &mut Store, info: &ResourceInfo, ns: &str, name: &str, dry_run: bool) -> ApiResult<Value> {
+pub fn delete(
+    store: &mut Store,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    dry_run: bool,
+) -> ApiResult<Value> {
     let gr = info.gr();
     let Some(obj) = store.get(&gr, ns, name).cloned() else {
         return Err(ApiError::not_found(&info.group, &info.plural, name));
@@ -431,7 +521,10 @@ pub fn delete(store: &mut Store, info: &ResourceInfo, ns: &str, name: &str, dry_
     if gr == crd_gr() {
         for r in from_crd(&obj).into_iter().take(1) {
             for o in store.list(&r.gr(), None) {
-                let (ons, oname) = (super::meta::namespace_of(&o).to_string(), name_of(&o).to_string());
+                let (ons, oname) = (
+                    super::meta::namespace_of(&o).to_string(),
+                    name_of(&o).to_string(),
+                );
                 store.delete(&r.gr(), &ons, &oname);
             }
         }

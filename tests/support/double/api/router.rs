@@ -71,22 +71,35 @@ impl Req {
     fn manager(&self) -> String {
         match self.q("fieldManager") {
             Some(m) if !m.is_empty() => m.to_string(),
-            _ => self.user_agent.split('/').next().filter(|s| !s.is_empty()).unwrap_or("unknown").to_string(),
+            _ => self
+                .user_agent
+                .split('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown")
+                .to_string(),
         }
     }
 
     fn write_opts(&self) -> WriteOpts {
-        WriteOpts { manager: self.manager(), dry_run: self.q("dryRun").is_some_and(|v| v == "All") }
+        WriteOpts {
+            manager: self.manager(),
+            dry_run: self.q("dryRun").is_some_and(|v| v == "All"),
+        }
     }
 
     fn json_body(&self) -> ApiResult<Value> {
-        if self.content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        if self
+            .content_type
+            .starts_with("application/vnd.kubernetes.protobuf")
+        {
             return super::protobuf::decode(&self.body).ok_or_else(|| {
                 ApiError::new(415, "UnsupportedMediaType", "the double decodes protobuf only for Namespace, ConfigMap, Secret and ServiceAccount; send JSON")
             });
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })
     }
 
     /// Apply bodies are YAML (JSON being a subset).
@@ -94,8 +107,10 @@ impl Req {
         if let Ok(v) = serde_json::from_slice(&self.body) {
             return Ok(v);
         }
-        let text = std::str::from_utf8(&self.body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+        let text =
+            std::str::from_utf8(&self.body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        serde_saphyr::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     }
 }
 
@@ -105,27 +120,51 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
         .filter(|s| !s.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| urlencoding::decode(&s.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default();
+            let dec = |s: &str| {
+                urlencoding::decode(&s.replace('+', " "))
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default()
+            };
             (dec(k), dec(v))
         })
         .collect()
 }
 
 fn is_public(path: &str) -> bool {
-    path == "/version" || ["/readyz", "/livez", "/healthz"].iter().any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    path == "/version"
+        || ["/readyz", "/livez", "/healthz"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
 fn token_matches(expected: &str, presented: &str) -> bool {
     // k3s tokens may be full (`K10<ca-hash>::server:<secret>`) or just the secret.
-    let secret = |t: &str| t.rsplit_once("::").map(|(_, s)| s.trim_start_matches("server:").to_string()).unwrap_or(t.to_string());
+    let secret = |t: &str| {
+        t.rsplit_once("::")
+            .map(|(_, s)| s.trim_start_matches("server:").to_string())
+            .unwrap_or(t.to_string())
+    };
     presented == expected || secret(presented) == secret(expected)
 }
 
-pub async fn route(shared: Arc<Shared>, client_cert: bool, req: Request<Incoming>) -> Response<Body> {
+pub async fn route(
+    shared: Arc<Shared>,
+    client_cert: bool,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let bearer = header("authorization").strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let bearer = header("authorization")
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_string());
     let authed = client_cert
         || matches!((&shared.token, &bearer), (Some(t), Some(b)) if !t.is_empty() && token_matches(t, b));
     if !authed && !is_public(&path) {
@@ -133,7 +172,9 @@ pub async fn route(shared: Arc<Shared>, client_cert: bool, req: Request<Incoming
     }
     let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return error_response(&ApiError::new(413, "RequestEntityTooLarge", e.to_string())),
+        Err(e) => {
+            return error_response(&ApiError::new(413, "RequestEntityTooLarge", e.to_string()));
+        }
     };
     let req = Req {
         method: parts.method.clone(),
@@ -150,7 +191,11 @@ pub async fn route(shared: Arc<Shared>, client_cert: bool, req: Request<Incoming
 }
 
 fn dispatch(shared: &Shared, path: &str, req: &Req) -> ApiResult<Response<Body>> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let get_only = |f: &dyn Fn() -> ApiResult<Value>| -> ApiResult<Response<Body>> {
         if req.method != Method::GET {
             return Err(ApiError::method_not_allowed());
@@ -166,33 +211,54 @@ fn dispatch(shared: &Shared, path: &str, req: &Req) -> ApiResult<Response<Body>>
                 "platform": format!("linux/{}", if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" }),
             }))
         }),
-        ["readyz" | "livez" | "healthz", ..] => Ok(respond(200, "text/plain; charset=utf-8", Bytes::from_static(b"ok"))),
+        ["readyz" | "livez" | "healthz", ..] => Ok(respond(
+            200,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(b"ok"),
+        )),
         ["api"] => get_only(&|| Ok(discovery::api_versions(&shared.server_address))),
         ["api", "v1"] => get_only(&|| {
-            discovery::resource_list(&shared.store.lock().unwrap(), "", "v1").ok_or_else(ApiError::no_route)
+            discovery::resource_list(&shared.store.lock().unwrap(), "", "v1")
+                .ok_or_else(ApiError::no_route)
         }),
         ["apis"] => get_only(&|| Ok(discovery::api_group_list(&shared.store.lock().unwrap()))),
-        ["apis", g] => get_only(&|| discovery::api_group(&shared.store.lock().unwrap(), g).ok_or_else(ApiError::no_route)),
-        ["apis", g, v] => {
-            get_only(&|| discovery::resource_list(&shared.store.lock().unwrap(), g, v).ok_or_else(ApiError::no_route))
-        }
+        ["apis", g] => get_only(&|| {
+            discovery::api_group(&shared.store.lock().unwrap(), g).ok_or_else(ApiError::no_route)
+        }),
+        ["apis", g, v] => get_only(&|| {
+            discovery::resource_list(&shared.store.lock().unwrap(), g, v)
+                .ok_or_else(ApiError::no_route)
+        }),
         ["openapi", "v3"] => get_only(&|| Ok(openapi::root(&shared.store.lock().unwrap()))),
-        ["openapi", "v3", "api", v] => {
-            get_only(&|| openapi::gv_doc(&shared.store.lock().unwrap(), "", v).ok_or_else(ApiError::no_route))
-        }
-        ["openapi", "v3", "apis", g, v] => {
-            get_only(&|| openapi::gv_doc(&shared.store.lock().unwrap(), g, v).ok_or_else(ApiError::no_route))
-        }
+        ["openapi", "v3", "api", v] => get_only(&|| {
+            openapi::gv_doc(&shared.store.lock().unwrap(), "", v).ok_or_else(ApiError::no_route)
+        }),
+        ["openapi", "v3", "apis", g, v] => get_only(&|| {
+            openapi::gv_doc(&shared.store.lock().unwrap(), g, v).ok_or_else(ApiError::no_route)
+        }),
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, req),
         ["apis", g, v, rest @ ..] => resource_request(shared, g, v, rest, req),
         _ => Err(ApiError::no_route()),
     }
 }
 
-fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], req: &Req) -> ApiResult<Response<Body>> {
+fn resource_request(
+    shared: &Shared,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    req: &Req,
+) -> ApiResult<Response<Body>> {
     let (ns, plural, name, sub) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if !(tail.is_empty() && matches!(*plural, "status" | "finalize")) => {
-            (Some(*ns), *plural, tail.first().copied(), tail.get(1).copied())
+        ["namespaces", ns, plural, tail @ ..]
+            if !(tail.is_empty() && matches!(*plural, "status" | "finalize")) =>
+        {
+            (
+                Some(*ns),
+                *plural,
+                tail.first().copied(),
+                tail.get(1).copied(),
+            )
         }
         [plural, tail @ ..] => (None, *plural, tail.first().copied(), tail.get(1).copied()),
         [] => return Err(ApiError::no_route()),
@@ -200,7 +266,8 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
     if rest.len() > 5 || (ns.is_none() && rest.len() > 3) {
         return Err(ApiError::no_route());
     }
-    let info = discovery::resolve(&shared.store.lock().unwrap(), group, version, plural).ok_or_else(ApiError::no_route)?;
+    let info = discovery::resolve(&shared.store.lock().unwrap(), group, version, plural)
+        .ok_or_else(ApiError::no_route)?;
     if ns.is_some() && !info.namespaced {
         return Err(ApiError::no_route());
     }
@@ -208,7 +275,8 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
         return Err(ApiError::no_route());
     }
     let ns_str = ns.unwrap_or("");
-    let table_include = table::wants_table(&req.accept).then(|| req.q("includeObject").unwrap_or("Metadata").to_string());
+    let table_include = table::wants_table(&req.accept)
+        .then(|| req.q("includeObject").unwrap_or("Metadata").to_string());
     let o = req.write_opts();
 
     match (&req.method, name) {
@@ -228,11 +296,17 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
                 } else {
                     "application/json"
                 };
-                return Ok(Response::builder().status(200).header("content-type", ct).body(body).unwrap());
+                return Ok(Response::builder()
+                    .status(200)
+                    .header("content-type", ct)
+                    .body(body)
+                    .unwrap());
             }
             let (items, rv) = resource::list(&shared.store.lock().unwrap(), &info, ns, &sel);
             Ok(match table_include {
-                Some(include) => json_response(200, &table::to_table(&info, &items, Some(rv), &include)),
+                Some(include) => {
+                    json_response(200, &table::to_table(&info, &items, Some(rv), &include))
+                }
                 None => json_response(200, &resource::list_doc(&info, items, rv)),
             })
         }
@@ -242,7 +316,10 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
             }
             let obj = resource::get(&shared.store.lock().unwrap(), &info, ns_str, name)?;
             Ok(match table_include {
-                Some(include) => json_response(200, &table::to_table(&info, std::slice::from_ref(&obj), None, &include)),
+                Some(include) => json_response(
+                    200,
+                    &table::to_table(&info, std::slice::from_ref(&obj), None, &include),
+                ),
                 None => json_response(200, &obj),
             })
         }
@@ -253,7 +330,15 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
         }
         (&Method::PUT, Some(name)) => {
             let body = req.json_body()?;
-            let obj = resource::update(&mut shared.store.lock().unwrap(), &info, ns_str, name, sub, body, &o)?;
+            let obj = resource::update(
+                &mut shared.store.lock().unwrap(),
+                &info,
+                ns_str,
+                name,
+                sub,
+                body,
+                &o,
+            )?;
             Ok(json_response(200, &obj))
         }
         (&Method::PATCH, Some(name)) => {
@@ -272,7 +357,11 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
                         "meta.k8s.io",
                         "PatchOptions",
                         "",
-                        &[("FieldValueRequired", "fieldManager", "Required value: is required for apply patch".into())],
+                        &[(
+                            "FieldValueRequired",
+                            "fieldManager",
+                            "Required value: is required for apply patch".into(),
+                        )],
                     ));
                 }
                 let body = req.yaml_body()?;
@@ -289,11 +378,26 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
                 return Ok(json_response(if created { 201 } else { 200 }, &obj));
             }
             let body = req.json_body()?;
-            let obj = resource::patch(&mut shared.store.lock().unwrap(), &info, ns_str, name, sub, kind, body, &o)?;
+            let obj = resource::patch(
+                &mut shared.store.lock().unwrap(),
+                &info,
+                ns_str,
+                name,
+                sub,
+                kind,
+                body,
+                &o,
+            )?;
             Ok(json_response(200, &obj))
         }
         (&Method::DELETE, Some(name)) if sub.is_none() => {
-            let obj = resource::delete(&mut shared.store.lock().unwrap(), &info, ns_str, name, o.dry_run)?;
+            let obj = resource::delete(
+                &mut shared.store.lock().unwrap(),
+                &info,
+                ns_str,
+                name,
+                o.dry_run,
+            )?;
             Ok(json_response(200, &obj))
         }
         (&Method::DELETE, None) => {
@@ -302,8 +406,13 @@ fn resource_request(shared: &Shared, group: &str, version: &str, rest: &[&str], 
             let (items, _) = resource::list(&store, &info, ns, &sel);
             let mut deleted = Vec::new();
             for it in items {
-                let (ins, iname) = (super::meta::namespace_of(&it).to_string(), super::meta::name_of(&it).to_string());
-                deleted.push(resource::delete(&mut store, &info, &ins, &iname, o.dry_run)?);
+                let (ins, iname) = (
+                    super::meta::namespace_of(&it).to_string(),
+                    super::meta::name_of(&it).to_string(),
+                );
+                deleted.push(resource::delete(
+                    &mut store, &info, &ins, &iname, o.dry_run,
+                )?);
             }
             let rv = store.current_rv();
             Ok(json_response(200, &resource::list_doc(&info, deleted, rv)))

@@ -40,7 +40,10 @@ fn split_terms(s: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+    out.into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn set_values(s: &str) -> Result<Vec<String>, ApiError> {
@@ -48,8 +51,16 @@ fn set_values(s: &str) -> Result<Vec<String>, ApiError> {
     let inner = s
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{s}', expected: '('")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: found '{s}', expected: '('"
+            ))
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 fn parse_term(t: &str, allow_sets: bool) -> Result<Req, ApiError> {
@@ -76,7 +87,9 @@ fn parse_term(t: &str, allow_sets: bool) -> Result<Req, ApiError> {
             return Ok(Req::Exists(t.into()));
         }
     }
-    Err(ApiError::bad_request(format!("unable to parse requirement: {t:?}")))
+    Err(ApiError::bad_request(format!(
+        "unable to parse requirement: {t:?}"
+    )))
 }
 
 fn matches(req: &Req, get: impl Fn(&str) -> Option<String>) -> bool {
@@ -92,13 +105,22 @@ fn matches(req: &Req, get: impl Fn(&str) -> Option<String>) -> bool {
 
 impl Selector {
     pub fn parse(label: Option<&str>, field: Option<&str>) -> Result<Self, ApiError> {
-        let labels = split_terms(label.unwrap_or("")).iter().map(|t| parse_term(t, true)).collect::<Result<_, _>>()?;
-        let fields: Vec<Req> =
-            split_terms(field.unwrap_or("")).iter().map(|t| parse_term(t, false)).collect::<Result<_, _>>()?;
+        let labels = split_terms(label.unwrap_or(""))
+            .iter()
+            .map(|t| parse_term(t, true))
+            .collect::<Result<_, _>>()?;
+        let fields: Vec<Req> = split_terms(field.unwrap_or(""))
+            .iter()
+            .map(|t| parse_term(t, false))
+            .collect::<Result<_, _>>()?;
         for f in &fields {
-            let (Req::Eq(k, _) | Req::NotEq(k, _)) = f else { unreachable!("fields only parse (in)equalities") };
+            let (Req::Eq(k, _) | Req::NotEq(k, _)) = f else {
+                unreachable!("fields only parse (in)equalities")
+            };
             if k != "metadata.name" && k != "metadata.namespace" {
-                return Err(ApiError::bad_request(format!("field label not supported: {k}")));
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {k}"
+                )));
             }
         }
         Ok(Self { labels, fields })
@@ -106,12 +128,21 @@ impl Selector {
 
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = &obj["metadata"]["labels"];
-        self.labels.iter().all(|r| matches(r, |k| labels.get(k).and_then(Value::as_str).map(String::from)))
-            && self.fields.iter().all(|r| {
-                matches(r, |k| {
-                    let key = k.trim_start_matches("metadata.");
-                    Some(obj["metadata"].get(key).and_then(Value::as_str).unwrap_or("").to_string())
-                })
+        self.labels.iter().all(|r| {
+            matches(r, |k| {
+                labels.get(k).and_then(Value::as_str).map(String::from)
             })
+        }) && self.fields.iter().all(|r| {
+            matches(r, |k| {
+                let key = k.trim_start_matches("metadata.");
+                Some(
+                    obj["metadata"]
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+        })
     }
 }

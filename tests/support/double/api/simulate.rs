@@ -54,7 +54,10 @@ pub struct Simulation {
 
 impl Default for Simulation {
     fn default() -> Self {
-        Self { delay: Duration::from_millis(200), apps: None }
+        Self {
+            delay: Duration::from_millis(200),
+            apps: None,
+        }
     }
 }
 
@@ -62,9 +65,17 @@ impl Simulation {
     /// `PLAYGROUND_DOUBLE_DELAY_MS` (default 200) and `PLAYGROUND_DOUBLE_APPS`
     /// (`healthy|progressing|degraded|outofsync`; unset or unknown: leave Applications alone).
     pub fn from_env() -> Self {
-        let delay = std::env::var("PLAYGROUND_DOUBLE_DELAY_MS").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(200);
-        let apps = std::env::var("PLAYGROUND_DOUBLE_APPS").ok().and_then(|s| AppOutcome::parse(&s));
-        Self { delay: Duration::from_millis(delay), apps }
+        let delay = std::env::var("PLAYGROUND_DOUBLE_DELAY_MS")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(200);
+        let apps = std::env::var("PLAYGROUND_DOUBLE_APPS")
+            .ok()
+            .and_then(|s| AppOutcome::parse(&s));
+        Self {
+            delay: Duration::from_millis(delay),
+            apps,
+        }
     }
 }
 
@@ -92,8 +103,21 @@ fn write_status(
     let mut status = live.get("status").cloned().unwrap_or_else(|| json!({}));
     f(&live, &mut status);
     new["status"] = status;
-    let scope = if info.has_status { Scope::Status } else { Scope::Main { has_status: false } };
-    commit(&mut store, &info, Some(&live), new, scope, Some(manager), false).ok()
+    let scope = if info.has_status {
+        Scope::Status
+    } else {
+        Scope::Main { has_status: false }
+    };
+    commit(
+        &mut store,
+        &info,
+        Some(&live),
+        new,
+        scope,
+        Some(manager),
+        false,
+    )
+    .ok()
 }
 
 fn workload_ready(kind: &str, obj: &Value, status: &mut Value) {
@@ -126,9 +150,19 @@ fn app_source(app: &Value) -> Value {
     }
 }
 
-fn app_status(app: &Value, status: &mut Value, sync: &str, health: &str, message: Option<&str>, condition: Option<&str>) {
+fn app_status(
+    app: &Value,
+    status: &mut Value,
+    sync: &str,
+    health: &str,
+    message: Option<&str>,
+    condition: Option<&str>,
+) {
     let source = app_source(app);
-    let revision = source["targetRevision"].as_str().unwrap_or("HEAD").to_string();
+    let revision = source["targetRevision"]
+        .as_str()
+        .unwrap_or("HEAD")
+        .to_string();
     status["sync"] = json!({
         "status": sync,
         "revision": revision,
@@ -139,9 +173,16 @@ fn app_status(app: &Value, status: &mut Value, sync: &str, health: &str, message
         status["health"]["message"] = json!(m);
     }
     status["reconciledAt"] = json!(now_rfc3339());
-    status["sourceType"] = json!(if source["chart"].is_string() { "Helm" } else { "Directory" });
+    status["sourceType"] = json!(if source["chart"].is_string() {
+        "Helm"
+    } else {
+        "Directory"
+    });
     match condition {
-        Some(c) => status["conditions"] = json!([{"type": "SyncError", "message": c, "lastTransitionTime": now_rfc3339()}]),
+        Some(c) => {
+            status["conditions"] =
+                json!([{"type": "SyncError", "message": c, "lastTransitionTime": now_rfc3339()}])
+        }
         None => {
             if let Some(m) = status.as_object_mut() {
                 m.remove("conditions");
@@ -159,7 +200,9 @@ fn app_final(outcome: AppOutcome, app: &Value, status: &mut Value) {
             status,
             "Synced",
             "Degraded",
-            Some("Deployment \"app\" exceeded its progress deadline (simulated by PLAYGROUND_DOUBLE_APPS=degraded)"),
+            Some(
+                "Deployment \"app\" exceeded its progress deadline (simulated by PLAYGROUND_DOUBLE_APPS=degraded)",
+            ),
             None,
         ),
         AppOutcome::OutOfSync => app_status(
@@ -168,7 +211,9 @@ fn app_final(outcome: AppOutcome, app: &Value, status: &mut Value) {
             "OutOfSync",
             "Healthy",
             None,
-            Some("live state differs from the desired state in Git (simulated by PLAYGROUND_DOUBLE_APPS=outofsync)"),
+            Some(
+                "live state differs from the desired state in Git (simulated by PLAYGROUND_DOUBLE_APPS=outofsync)",
+            ),
         ),
     }
 }
@@ -186,21 +231,33 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             };
-            let key = (change.group.clone(), change.resource.clone(), change.namespace.clone(), change.name.clone());
+            let key = (
+                change.group.clone(),
+                change.resource.clone(),
+                change.namespace.clone(),
+                change.name.clone(),
+            );
             if change.kind == ChangeKind::Deleted {
                 handled.remove(&key);
                 continue;
             }
             let obj = &change.object;
             let generation = generation_of(obj);
-            let workload = change.group == "apps" && (change.resource == "deployments" || change.resource == "statefulsets");
-            let app = change.group == "argoproj.io" && change.resource == "applications" && sim.apps.is_some();
+            let workload = change.group == "apps"
+                && (change.resource == "deployments" || change.resource == "statefulsets");
+            let app = change.group == "argoproj.io"
+                && change.resource == "applications"
+                && sim.apps.is_some();
             if !(workload || app) || handled.get(&key) == Some(&generation) {
                 continue;
             }
             handled.insert(key, generation);
             let api_version = obj["apiVersion"].as_str().unwrap_or("").to_string();
-            let (ns, name, resource) = (change.namespace.clone(), change.name.clone(), change.resource.clone());
+            let (ns, name, resource) = (
+                change.namespace.clone(),
+                change.name.clone(),
+                change.resource.clone(),
+            );
             if workload {
                 if obj["status"]["observedGeneration"].as_i64() == Some(generation) {
                     continue;
@@ -208,21 +265,42 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
                 let (store, delay) = (store.clone(), sim.delay);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    write_status(&store, &api_version, &resource, &ns, &name, generation, "k3s", |o, s| {
-                        workload_ready(&resource, o, s)
-                    });
+                    write_status(
+                        &store,
+                        &api_version,
+                        &resource,
+                        &ns,
+                        &name,
+                        generation,
+                        "k3s",
+                        |o, s| workload_ready(&resource, o, s),
+                    );
                 });
             } else if let Some(outcome) = sim.apps {
                 let manager = "argocd-application-controller";
-                write_status(&store, &api_version, &resource, &ns, &name, generation, manager, |o, s| {
-                    app_status(o, s, "OutOfSync", "Progressing", None, None)
-                });
+                write_status(
+                    &store,
+                    &api_version,
+                    &resource,
+                    &ns,
+                    &name,
+                    generation,
+                    manager,
+                    |o, s| app_status(o, s, "OutOfSync", "Progressing", None, None),
+                );
                 let (store, delay) = (store.clone(), sim.delay);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    write_status(&store, &api_version, &resource, &ns, &name, generation, manager, |o, s| {
-                        app_final(outcome, o, s)
-                    });
+                    write_status(
+                        &store,
+                        &api_version,
+                        &resource,
+                        &ns,
+                        &name,
+                        generation,
+                        manager,
+                        |o, s| app_final(outcome, o, s),
+                    );
                 });
             }
         }

@@ -27,7 +27,12 @@ pub fn qualified(group: &str, resource: &str) -> String {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -36,19 +41,31 @@ impl ApiError {
     }
 
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(json!({"name": name, "group": group, "kind": resource}))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(json!({"name": name, "group": group, "kind": resource}))
     }
 
     /// The answer for a path no resource serves (unknown kind, CRD not yet created).
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({}))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, resource)))
-            .with_details(json!({"name": name, "group": group, "kind": resource}))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+        .with_details(json!({"name": name, "group": group, "kind": resource}))
     }
 
     /// Optimistic-concurrency failure: the client's resourceVersion is stale.
@@ -65,7 +82,12 @@ impl ApiError {
     }
 
     /// Server-side apply conflicts: one cause per contested field.
-    pub fn apply_conflict(group: &str, kind: &str, name: &str, conflicts: &[(String, String)]) -> Self {
+    pub fn apply_conflict(
+        group: &str,
+        kind: &str,
+        name: &str,
+        conflicts: &[(String, String)],
+    ) -> Self {
         let n = conflicts.len();
         let plural = if n == 1 { "conflict" } else { "conflicts" };
         let mut lines = Vec::new();
@@ -87,13 +109,20 @@ impl ApiError {
 
     /// 422 with field causes, e.g. `field.Required("metadata.name", ...)`.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: &[(&str, &str, String)]) -> Self {
-        let summary: Vec<String> = causes.iter().map(|(_, field, msg)| format!("{field}: {msg}")).collect();
+        let summary: Vec<String> = causes
+            .iter()
+            .map(|(_, field, msg)| format!("{field}: {msg}"))
+            .collect();
         let summary = if summary.len() == 1 {
             summary[0].clone()
         } else {
             format!("[{}]", summary.join(", "))
         };
-        let gk = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let gk = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         Self::new(422, "Invalid", format!("{gk} \"{name}\" is invalid: {summary}")).with_details(json!({
             "name": name,
             "group": group,
@@ -111,17 +140,31 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-            .with_details(json!({}))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type:?})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
+            ),
+        )
     }
 
     /// The watch window moved past the client's resourceVersion (etcd compaction).
     pub fn gone(requested: u64, oldest: u64) -> Self {
-        Self::new(410, "Expired", format!("too old resource version: {requested} ({oldest})"))
+        Self::new(
+            410,
+            "Expired",
+            format!("too old resource version: {requested} ({oldest})"),
+        )
     }
 
     pub fn to_status(&self) -> Value {

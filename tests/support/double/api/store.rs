@@ -104,13 +104,20 @@ impl Store {
     }
 
     pub fn get(&self, gr: &Gr, ns: &str, name: &str) -> Option<&Value> {
-        self.objects.get(gr)?.get(&(ns.to_string(), name.to_string()))
+        self.objects
+            .get(gr)?
+            .get(&(ns.to_string(), name.to_string()))
     }
 
     /// Objects of a group-resource, in one namespace or (None) all, ordered by namespace and name.
     pub fn list(&self, gr: &Gr, ns: Option<&str>) -> Vec<Value> {
-        let Some(m) = self.objects.get(gr) else { return Vec::new() };
-        m.iter().filter(|((n, _), _)| ns.is_none_or(|want| want == n)).map(|(_, v)| v.clone()).collect()
+        let Some(m) = self.objects.get(gr) else {
+            return Vec::new();
+        };
+        m.iter()
+            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn list_ref<'a>(&'a self, gr: &Gr) -> impl Iterator<Item = &'a Value> + 'a {
@@ -122,24 +129,51 @@ impl Store {
         self.rv += 1;
         let rv = self.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let prev = self.objects.entry(gr.clone()).or_default().insert((ns.clone(), name.clone()), obj.clone());
-        let kind = if prev.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
+        let prev = self
+            .objects
+            .entry(gr.clone())
+            .or_default()
+            .insert((ns.clone(), name.clone()), obj.clone());
+        let kind = if prev.is_some() {
+            ChangeKind::Modified
+        } else {
+            ChangeKind::Added
+        };
         self.record(gr, kind, ns, name, obj.clone());
         obj
     }
 
     pub fn delete(&mut self, gr: &Gr, ns: &str, name: &str) -> Option<Value> {
-        let mut obj = self.objects.get_mut(gr)?.remove(&(ns.to_string(), name.to_string()))?;
+        let mut obj = self
+            .objects
+            .get_mut(gr)?
+            .remove(&(ns.to_string(), name.to_string()))?;
         self.rv += 1;
         // The watch event of a deletion carries the deletion's revision, as etcd reports it.
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.record(gr, ChangeKind::Deleted, ns.to_string(), name.to_string(), obj.clone());
+        self.record(
+            gr,
+            ChangeKind::Deleted,
+            ns.to_string(),
+            name.to_string(),
+            obj.clone(),
+        );
         Some(obj)
     }
 
-    fn record(&mut self, gr: &Gr, kind: ChangeKind, namespace: String, name: String, object: Value) {
+    fn record(
+        &mut self,
+        gr: &Gr,
+        kind: ChangeKind,
+        namespace: String,
+        name: String,
+        object: Value,
+    ) {
         let change = Arc::new(Change {
             rv: self.rv,
             kind,
@@ -191,7 +225,10 @@ impl Store {
         let objects: Vec<Value> = self
             .objects
             .iter()
-            .flat_map(|((g, r), m)| m.values().map(move |o| json!({"group": g, "resource": r, "object": o})))
+            .flat_map(|((g, r), m)| {
+                m.values()
+                    .map(move |o| json!({"group": g, "resource": r, "object": o}))
+            })
             .collect();
         json!({"resourceVersion": self.rv, "objects": objects})
     }
@@ -206,7 +243,10 @@ impl Store {
             );
             let obj = entry["object"].clone();
             let key = (
-                obj["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
             );
             self.objects.entry(gr).or_default().insert(key, obj);

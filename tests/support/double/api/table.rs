@@ -11,7 +11,9 @@ use super::meta::{age_of, json_path, parse_time, str_at};
 
 /// Whether the Accept header asks for a Table.
 pub fn wants_table(accept: &str) -> bool {
-    accept.split(',').any(|part| part.contains("as=Table") && part.contains("g=meta.k8s.io"))
+    accept
+        .split(',')
+        .any(|part| part.contains("as=Table") && part.contains("g=meta.k8s.io"))
 }
 
 fn col(name: &str, type_: &str, description: &str, priority: i64) -> Value {
@@ -28,11 +30,17 @@ fn node_roles(obj: &Value) -> String {
         .filter(|r| !r.is_empty())
         .collect();
     roles.sort();
-    if roles.is_empty() { "<none>".into() } else { roles.join(",") }
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
+    }
 }
 
 fn node_status(obj: &Value) -> String {
-    let ready = obj["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    let ready = obj["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
     let mut s = match ready.and_then(|c| c["status"].as_str()) {
         Some("True") => "Ready".to_string(),
         Some(_) => "NotReady".to_string(),
@@ -48,7 +56,9 @@ fn cell(v: Option<&Value>, type_: &str) -> Value {
     match v {
         None | Some(Value::Null) => Value::Null,
         Some(Value::String(s)) if type_ == "date" => match parse_time(s) {
-            Some(t) => json!(super::meta::human_duration((time::OffsetDateTime::now_utc() - t).whole_seconds())),
+            Some(t) => json!(super::meta::human_duration(
+                (time::OffsetDateTime::now_utc() - t).whole_seconds()
+            )),
             None => json!(s),
         },
         Some(Value::String(s)) => json!(s),
@@ -63,8 +73,18 @@ fn int(v: &Value) -> i64 {
 
 /// Column definitions and one row of cells per object.
 fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Vec<Value>>) {
-    let name_col = col("Name", "string", "Name must be unique within a namespace.", 0);
-    let age_col = col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0);
+    let name_col = col(
+        "Name",
+        "string",
+        "Name must be unique within a namespace.",
+        0,
+    );
+    let age_col = col(
+        "Age",
+        "string",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        0,
+    );
     let name = |o: &Value| json!(str_at(o, &["metadata", "name"]).unwrap_or(""));
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "nodes") => (
@@ -73,7 +93,12 @@ fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Ve
                 col("Status", "string", "The status of the node", 0),
                 col("Roles", "string", "The roles of the node", 0),
                 age_col,
-                col("Version", "string", "Kubelet Version reported by the node.", 0),
+                col(
+                    "Version",
+                    "string",
+                    "Kubelet Version reported by the node.",
+                    0,
+                ),
             ],
             objs.iter()
                 .map(|o| {
@@ -88,15 +113,37 @@ fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Ve
                 .collect(),
         ),
         ("", "namespaces") => (
-            vec![name_col, col("Status", "string", "The status of the namespace", 0), age_col],
-            objs.iter().map(|o| vec![name(o), json!(str_at(o, &["status", "phase"]).unwrap_or("")), json!(age_of(o))]).collect(),
+            vec![
+                name_col,
+                col("Status", "string", "The status of the namespace", 0),
+                age_col,
+            ],
+            objs.iter()
+                .map(|o| {
+                    vec![
+                        name(o),
+                        json!(str_at(o, &["status", "phase"]).unwrap_or("")),
+                        json!(age_of(o)),
+                    ]
+                })
+                .collect(),
         ),
         ("apps", "deployments") => (
             vec![
                 name_col,
                 col("Ready", "string", "Number of the pod with ready state", 0),
-                col("Up-to-date", "integer", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", 0),
-                col("Available", "integer", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", 0),
+                col(
+                    "Up-to-date",
+                    "integer",
+                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                    0,
+                ),
+                col(
+                    "Available",
+                    "integer",
+                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                    0,
+                ),
                 age_col,
             ],
             objs.iter()
@@ -113,18 +160,33 @@ fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Ve
                 .collect(),
         ),
         ("apps", "statefulsets") => (
-            vec![name_col, col("Ready", "string", "Number of the pod with ready state", 0), age_col],
+            vec![
+                name_col,
+                col("Ready", "string", "Number of the pod with ready state", 0),
+                age_col,
+            ],
             objs.iter()
                 .map(|o| {
                     let want = o["spec"]["replicas"].as_i64().unwrap_or(1);
-                    vec![name(o), json!(format!("{}/{}", int(&o["status"]["readyReplicas"]), want)), json!(age_of(o))]
+                    vec![
+                        name(o),
+                        json!(format!("{}/{}", int(&o["status"]["readyReplicas"]), want)),
+                        json!(age_of(o)),
+                    ]
                 })
                 .collect(),
         ),
         _ if info.crd && !info.columns.is_empty() => {
             let mut defs = vec![name_col];
-            defs.extend(info.columns.iter().map(|c| col(&c.name, &c.type_, &c.description, c.priority)));
-            let has_age = info.columns.iter().any(|c| c.json_path == ".metadata.creationTimestamp");
+            defs.extend(
+                info.columns
+                    .iter()
+                    .map(|c| col(&c.name, &c.type_, &c.description, c.priority)),
+            );
+            let has_age = info
+                .columns
+                .iter()
+                .any(|c| c.json_path == ".metadata.creationTimestamp");
             if !has_age {
                 defs.push(age_col);
             }
@@ -132,7 +194,11 @@ fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Ve
                 .iter()
                 .map(|o| {
                     let mut cells = vec![name(o)];
-                    cells.extend(info.columns.iter().map(|c| cell(json_path(o, &c.json_path), &c.type_)));
+                    cells.extend(
+                        info.columns
+                            .iter()
+                            .map(|c| cell(json_path(o, &c.json_path), &c.type_)),
+                    );
                     if !has_age {
                         cells.push(json!(age_of(o)));
                     }
@@ -141,7 +207,12 @@ fn columns_and_cells(info: &ResourceInfo, objs: &[Value]) -> (Vec<Value>, Vec<Ve
                 .collect();
             (defs, rows)
         }
-        _ => (vec![name_col, age_col], objs.iter().map(|o| vec![name(o), json!(age_of(o))]).collect()),
+        _ => (
+            vec![name_col, age_col],
+            objs.iter()
+                .map(|o| vec![name(o), json!(age_of(o))])
+                .collect(),
+        ),
     }
 }
 
@@ -154,7 +225,12 @@ fn partial(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
 }
 
-pub fn to_table(info: &ResourceInfo, objs: &[Value], rv: Option<u64>, include_object: &str) -> Value {
+pub fn to_table(
+    info: &ResourceInfo,
+    objs: &[Value],
+    rv: Option<u64>,
+    include_object: &str,
+) -> Value {
     let (defs, cells) = columns_and_cells(info, objs);
     let rows: Vec<Value> = objs
         .iter()

@@ -70,7 +70,9 @@ impl Filter {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line(&json!({"type": "BOOKMARK", "object": {"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": meta}}))
+        line(
+            &json!({"type": "BOOKMARK", "object": {"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": meta}}),
+        )
     }
 }
 
@@ -93,7 +95,12 @@ pub fn serve(
     selector: Selector,
     p: WatchParams,
 ) -> Result<BoxBody<Bytes, Infallible>, ApiError> {
-    let filter = Filter { info, namespace, selector, table: p.table.clone() };
+    let filter = Filter {
+        info,
+        namespace,
+        selector,
+        table: p.table.clone(),
+    };
     let (tx, rx) = futures::channel::mpsc::unbounded::<Bytes>();
     let (mut sub, mut last_rv) = {
         let store = store.lock().unwrap();
@@ -111,7 +118,9 @@ pub fn serve(
                 let _ = tx.unbounded_send(filter.bookmark(current, true));
             }
         } else {
-            let n: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            let n: u64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             match store.changes_since(n) {
                 Ok(changes) => {
                     for c in changes.iter().filter(|c| filter.matches(c)) {
@@ -127,7 +136,9 @@ pub fn serve(
         }
         (sub, current)
     };
-    let deadline = p.timeout_seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let deadline = p
+        .timeout_seconds
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     tokio::spawn(async move {
         let mut bookmark = tokio::time::interval(BOOKMARK_EVERY);
         bookmark.tick().await;
@@ -171,5 +182,7 @@ pub fn serve(
 }
 
 fn body(rx: futures::channel::mpsc::UnboundedReceiver<Bytes>) -> BoxBody<Bytes, Infallible> {
-    BodyExt::boxed(StreamBody::new(rx.map(|b| Ok::<_, Infallible>(Frame::data(b)))))
+    BodyExt::boxed(StreamBody::new(
+        rx.map(|b| Ok::<_, Infallible>(Frame::data(b))),
+    ))
 }
