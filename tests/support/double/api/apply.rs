@@ -492,10 +492,10 @@ pub fn apply(
         .map(|m| m.fields.clone())
         .unwrap_or_default();
     for p in prev.difference(&a_paths) {
-        let still_owned = managed.iter().any(|m| {
-            !(m.manager == manager && m.operation == "Apply")
-                && !overlapping(&m.fields, p).is_empty()
-        });
+        let is_self = |m: &Managed| m.manager == manager && m.operation == "Apply";
+        let still_owned = managed
+            .iter()
+            .any(|m| !is_self(m) && !overlapping(&m.fields, p).is_empty());
         if !still_owned {
             remove_at(&mut out, p);
         }

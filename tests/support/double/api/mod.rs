@@ -175,10 +175,10 @@ impl RunningDouble {
             t.abort();
             let _ = t.await;
         }
-        if let Some(dir) = &self.state_dir {
-            if let Err(e) = persist::save(dir, &self.store) {
-                eprintln!("kube-double: saving store: {e:#}");
-            }
+        if let Some(dir) = &self.state_dir
+            && let Err(e) = persist::save(dir, &self.store)
+        {
+            eprintln!("kube-double: saving store: {e:#}");
         }
     }
 }

@@ -149,11 +149,11 @@ pub fn commit(
     if let Some(manager) = manager {
         apply::record_update(old, &mut new, manager, &info.api_version(), scope);
     }
-    if let Some(old) = old {
-        if spec_part(old) != spec_part(&new) {
-            let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
-            new["metadata"]["generation"] = json!(g + 1);
-        }
+    if let Some(old) = old
+        && spec_part(old) != spec_part(&new)
+    {
+        let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        new["metadata"]["generation"] = json!(g + 1);
     }
     defaults(info, &mut new);
     if let Some(old) = old {
@@ -262,11 +262,11 @@ pub fn create(
         obj["metadata"] = json!({});
     }
     let mut name = name_of(&obj).to_string();
-    if name.is_empty() {
-        if let Some(prefix) = obj["metadata"]["generateName"].as_str() {
-            name = format!("{prefix}{}", random_suffix());
-            obj["metadata"]["name"] = json!(name);
-        }
+    if name.is_empty()
+        && let Some(prefix) = obj["metadata"]["generateName"].as_str()
+    {
+        name = format!("{prefix}{}", random_suffix());
+        obj["metadata"]["name"] = json!(name);
     }
     check_name(info, &name)?;
     let ns = if info.namespaced {
@@ -356,10 +356,11 @@ pub fn update(
         .get(&info.gr(), ns, name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
-    if let Some(rv) = body["metadata"]["resourceVersion"].as_str() {
-        if !rv.is_empty() && Some(rv) != live["metadata"]["resourceVersion"].as_str() {
-            return Err(ApiError::rv_conflict(&info.group, &info.plural, name));
-        }
+    if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
+        && !rv.is_empty()
+        && Some(rv) != live["metadata"]["resourceVersion"].as_str()
+    {
+        return Err(ApiError::rv_conflict(&info.group, &info.plural, name));
     }
     if let Some(m) = body["metadata"].as_object_mut() {
         m.remove("managedFields");
@@ -452,14 +453,13 @@ pub fn server_side_apply(
     let scope = scope_of(info, sub)?;
     let mut body = body_object(body)?;
     check_body_name(&mut body, name)?;
-    if info.namespaced {
-        if let Some(bns) = body["metadata"]["namespace"].as_str() {
-            if bns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-        }
+    if info.namespaced
+        && let Some(bns) = body["metadata"]["namespace"].as_str()
+        && bns != ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     let live = store.get(&info.gr(), ns, name).cloned();
     if live.is_none() {

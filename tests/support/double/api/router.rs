@@ -344,12 +344,12 @@ fn resource_request(
         (&Method::PATCH, Some(name)) => {
             let kind = PatchKind::from_content_type(&req.content_type)
                 .ok_or_else(|| ApiError::unsupported_media_type(&req.content_type))?;
-            if let Some(v) = req.q("fieldValidation") {
-                if !matches!(v, "Strict" | "Warn" | "Ignore") {
-                    return Err(ApiError::bad_request(format!(
-                        "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {v:?}"
-                    )));
-                }
+            if let Some(v) = req.q("fieldValidation")
+                && !matches!(v, "Strict" | "Warn" | "Ignore")
+            {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {v:?}"
+                )));
             }
             if kind == PatchKind::Apply {
                 if req.q("fieldManager").is_none_or(str::is_empty) {
