@@ -36,6 +36,16 @@ pub fn present(info: &ResourceInfo, mut obj: Value) -> Value {
     obj
 }
 
+/// Whether the kind's registry strategy maintains `metadata.generation` (custom resources
+/// and kinds with a spec that controllers act on; not ConfigMaps, Secrets, Namespaces...).
+fn has_generation(info: &ResourceInfo) -> bool {
+    info.crd
+        || matches!(
+            info.group.as_str(),
+            "apps" | "batch" | "networking.k8s.io" | "policy" | "apiextensions.k8s.io"
+        )
+}
+
 /// The part of an object whose change bumps `metadata.generation`.
 fn spec_part(obj: &Value) -> Value {
     let mut o = obj.clone();
@@ -140,7 +150,9 @@ pub fn commit(
     } else {
         new["metadata"]["uid"] = json!(new_uid());
         new["metadata"]["creationTimestamp"] = json!(now_rfc3339());
-        new["metadata"]["generation"] = json!(1);
+        if has_generation(info) {
+            new["metadata"]["generation"] = json!(1);
+        }
     }
     if let Some(m) = new["metadata"].as_object_mut() {
         m.remove("resourceVersion");
@@ -150,6 +162,7 @@ pub fn commit(
         apply::record_update(old, &mut new, manager, &info.api_version(), scope);
     }
     if let Some(old) = old
+        && has_generation(info)
         && spec_part(old) != spec_part(&new)
     {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
