@@ -329,3 +329,48 @@ async fn kubectl_label_selectors_and_delete() {
     assert_eq!(get("tier").await, ["a", "c"]);
     lab.double.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_client_side_apply_rollout_and_scale() {
+    let lab = lab_with(None).await;
+    let Some(k) = lab.kubectl() else { return };
+    let file = lab.dir.path().join("deploy.yaml");
+    let deploy = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: {image}}}]}}\n"
+        )
+    };
+    std::fs::write(&file, deploy("nginx:1")).unwrap();
+    let f = file.to_str().unwrap();
+    assert!(
+        k.ok(&["apply", "-f", f])
+            .await
+            .contains("deployment.apps/web created")
+    );
+    std::fs::write(&file, deploy("nginx:2")).unwrap();
+    assert!(
+        k.ok(&["apply", "-f", f])
+            .await
+            .contains("deployment.apps/web configured")
+    );
+    let got = k
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(got, "nginx:2 2");
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"])
+        .await;
+
+    k.ok(&["scale", "deployment/web", "--replicas=3"]).await;
+    eventually(10, "three ready replicas", || async {
+        let out = k.ok(&["get", "deploy", "web", "--no-headers"]).await;
+        (out.split_whitespace().nth(1) == Some("3/3")).then_some(())
+    })
+    .await;
+    lab.double.shutdown().await;
+}

@@ -457,6 +457,22 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
             doc["categories"] = json!(r.categories);
         }
         resources.push(doc);
+        if r.group == "apps"
+            && matches!(
+                r.plural.as_str(),
+                "deployments" | "statefulsets" | "replicasets"
+            )
+        {
+            resources.push(json!({
+                "name": format!("{}/scale", r.plural),
+                "singularName": "",
+                "namespaced": true,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         if r.has_status {
             resources.push(json!({
                 "name": format!("{}/status", r.plural),

@@ -544,3 +544,63 @@ pub fn delete(
     }
     Ok(present(info, obj))
 }
+
+/// Kinds with a `/scale` subresource (`kubectl scale`).
+pub fn has_scale(info: &ResourceInfo) -> bool {
+    info.group == "apps"
+        && matches!(
+            info.plural.as_str(),
+            "deployments" | "statefulsets" | "replicasets"
+        )
+}
+
+/// The `autoscaling/v1 Scale` view of a workload.
+pub fn scale_of(obj: &Value) -> Value {
+    json!({
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {
+            "name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"],
+            "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"],
+            "creationTimestamp": obj["metadata"]["creationTimestamp"],
+        },
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0)},
+    })
+}
+
+/// PUT or PATCH on `/scale`: only `spec.replicas` carries over to the workload.
+pub fn write_scale(
+    store: &mut Store,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    change: impl FnOnce(&mut Value) -> ApiResult<()>,
+    o: &WriteOpts,
+) -> ApiResult<Value> {
+    let live = store
+        .get(&info.gr(), ns, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    let mut scale = scale_of(&live);
+    change(&mut scale)?;
+    if let Some(rv) = scale["metadata"]["resourceVersion"].as_str()
+        && Some(rv) != live["metadata"]["resourceVersion"].as_str()
+    {
+        return Err(ApiError::rv_conflict(&info.group, &info.plural, name));
+    }
+    let mut new = live.clone();
+    new["spec"]["replicas"] = scale["spec"]["replicas"].clone();
+    let obj = commit(
+        store,
+        info,
+        Some(&live),
+        new,
+        Scope::Main {
+            has_status: info.has_status,
+        },
+        Some(&o.manager),
+        o.dry_run,
+    )?;
+    Ok(scale_of(&obj))
+}

@@ -279,6 +279,39 @@ fn resource_request(
         .then(|| req.q("includeObject").unwrap_or("Metadata").to_string());
     let o = req.write_opts();
 
+    if sub == Some("scale") {
+        let name = name.unwrap_or_default();
+        if !resource::has_scale(&info) {
+            return Err(ApiError::no_route());
+        }
+        let mut store = shared.store.lock().unwrap();
+        let obj = match req.method {
+            Method::GET => resource::scale_of(&resource::get(&store, &info, ns_str, name)?),
+            Method::PUT => {
+                let body = req.json_body()?;
+                resource::write_scale(&mut store, &info, ns_str, name, |s| Ok(*s = body), &o)?
+            }
+            Method::PATCH => {
+                let kind = PatchKind::from_content_type(&req.content_type)
+                    .filter(|k| *k != PatchKind::Apply)
+                    .ok_or_else(|| ApiError::unsupported_media_type(&req.content_type))?;
+                let mut patch = req.json_body()?;
+                let change = |s: &mut Value| match kind {
+                    PatchKind::Json => {
+                        super::apply::json_patch(s, &patch).map_err(ApiError::bad_request)
+                    }
+                    _ => {
+                        super::apply::strip_directives(&mut patch);
+                        super::apply::merge_patch(s, &patch);
+                        Ok(())
+                    }
+                };
+                resource::write_scale(&mut store, &info, ns_str, name, change, &o)?
+            }
+            _ => return Err(ApiError::method_not_allowed()),
+        };
+        return Ok(json_response(200, &obj));
+    }
     match (&req.method, name) {
         (&Method::GET, None) => {
             let sel = Selector::parse(req.q("labelSelector"), req.q("fieldSelector"))?;
