@@ -289,7 +289,17 @@ fn resource_request(
             Method::GET => resource::scale_of(&resource::get(&store, &info, ns_str, name)?),
             Method::PUT => {
                 let body = req.json_body()?;
-                resource::write_scale(&mut store, &info, ns_str, name, |s| Ok(*s = body), &o)?
+                resource::write_scale(
+                    &mut store,
+                    &info,
+                    ns_str,
+                    name,
+                    |s| {
+                        *s = body;
+                        Ok(())
+                    },
+                    &o,
+                )?
             }
             Method::PATCH => {
                 let kind = PatchKind::from_content_type(&req.content_type)
