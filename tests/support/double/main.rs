@@ -1,1 +1,382 @@
-fn main() {}
+//! `kube-double`: a stand-in k3s node for tests, built on the in-process API double.
+//!
+//! It is put into a scratch image as `/bin/k3s` and, seen from outside (k3d-style
+//! tooling, kubectl), behaves like a k3s node:
+//! - `k3s server [flags]`: serves the Kubernetes API on `0.0.0.0:6443` (or
+//!   `--https-listen-port`), keeps certificates and objects in
+//!   `/var/lib/rancher/k3s/server`, registers its own control-plane Node, writes an
+//!   admin kubeconfig to `$K3S_KUBECONFIG_OUTPUT` (default `/etc/rancher/k3s/k3s.yaml`,
+//!   mode 0600) and prints the log lines k3d waits for (`Running kube-apiserver`,
+//!   `Containerd is now running`, `k3s is up and running`). Unknown k3s flags are ignored.
+//! - `k3s agent`: with `K3S_URL` and `K3S_TOKEN`, registers a Node with the server
+//!   (retrying until it answers), prints `Successfully registered node <name>`, then
+//!   heartbeats every 10 s.
+//! - `kube-double serve --port N --kubeconfig-out PATH`: the API alone on 127.0.0.1,
+//!   for benchmarks and manual poking.
+//!
+//! Every mode exits 0 on SIGTERM or SIGINT.
+
+mod api;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+
+const DEFAULT_KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
+const DEFAULT_DATA_DIR: &str = "/var/lib/rancher/k3s";
+
+/// A k3s-style (logrus) log line on stderr.
+fn log(level: &str, msg: &str) {
+    eprintln!(
+        "time=\"{}\" level={level} msg=\"{}\"",
+        api::meta::now_rfc3339(),
+        msg.replace('"', "\\\"")
+    );
+}
+
+/// The k3s flags the double honours; everything else is accepted and ignored.
+#[derive(Debug, Default)]
+struct Flags {
+    tls_sans: Vec<String>,
+    port: Option<u16>,
+    cluster_init: bool,
+    node_name: Option<String>,
+    token: Option<String>,
+    server: Option<String>,
+    data_dir: Option<String>,
+    kubeconfig_out: Option<String>,
+}
+
+fn parse_flags(args: &[String]) -> Result<Flags> {
+    let mut f = Flags::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        i += 1;
+        if !arg.starts_with('-') {
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.trim_start_matches('-'), Some(v.to_string())),
+            None => (arg.trim_start_matches('-'), None),
+        };
+        const BOOLS: &[&str] = &[
+            "cluster-init",
+            "disable-agent",
+            "debug",
+            "v",
+            "secrets-encryption",
+            "write-kubeconfig-mode-force",
+        ];
+        let mut value = || -> Result<String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            let v = args
+                .get(i)
+                .cloned()
+                .with_context(|| format!("flag --{name} needs a value"))?;
+            i += 1;
+            Ok(v)
+        };
+        match name {
+            "tls-san" => f.tls_sans.push(value()?),
+            "https-listen-port" | "port" => {
+                f.port = Some(value()?.parse().context("--https-listen-port")?)
+            }
+            "cluster-init" => f.cluster_init = inline.as_deref().is_none_or(|v| v != "false"),
+            "node-name" => f.node_name = Some(value()?),
+            "token" | "t" => f.token = Some(value()?),
+            "server" | "s" => f.server = Some(value()?),
+            "data-dir" | "d" => f.data_dir = Some(value()?),
+            "write-kubeconfig" | "o" | "kubeconfig-out" => f.kubeconfig_out = Some(value()?),
+            _ if BOOLS.contains(&name) || inline.is_some() => {}
+            // An unknown flag with a separate value (`--disable traefik`); k3s has no
+            // positional arguments, so the next non-flag word belongs to it.
+            _ => {
+                if args.get(i).is_some_and(|n| !n.starts_with('-')) {
+                    i += 1;
+                }
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn hostname() -> String {
+    env("HOSTNAME")
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn write_kubeconfig(path: &Path, yaml: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    api::persist::write_atomic(path, yaml.as_bytes())?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn terminated() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// A client for a remote server, authenticating with the join token.
+async fn token_client(url: &str, token: &str) -> Result<kube::Client> {
+    // Real k3s agents pin the server CA by the hash inside the token; the double skips
+    // verification instead. Acceptable for a test double, never for anything real.
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster:\n    server: {url}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: default\n  context:\n    cluster: default\n    user: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    token: {token:?}\n"
+    );
+    let kc = kube::config::Kubeconfig::from_yaml(&yaml)?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await?;
+    Ok(kube::Client::try_from(cfg)?)
+}
+
+/// Create the Node, or mark an existing one Ready again (a restarted node).
+async fn register(client: &kube::Client, name: &str, control_plane: bool) -> Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(api::node::node_object(name, control_plane))?;
+    match nodes
+        .create(
+            &PostParams {
+                field_manager: Some("k3s".into()),
+                ..Default::default()
+            },
+            &node,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => heartbeat(client, name).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn heartbeat(client: &kube::Client, name: &str) -> Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let patch = serde_json::json!({"status": api::node::node_status(name)});
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Register with the server at `url` (retrying until it answers), then heartbeat forever.
+async fn join(url: String, token: String, name: String, control_plane: bool) -> Result<()> {
+    let client = token_client(&url, &token).await?;
+    loop {
+        match register(&client, &name, control_plane).await {
+            Ok(()) => break,
+            Err(e) => {
+                log(
+                    "info",
+                    &format!("Waiting to retrieve agent configuration; server is not ready: {e}"),
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+    eprintln!("I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{name}\"");
+    log("info", &format!("Successfully registered node {name}"));
+    loop {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        if let Err(e) = heartbeat(&client, &name).await {
+            log(
+                "warning",
+                &format!("Failed to update node {name} status: {e}"),
+            );
+        }
+    }
+}
+
+async fn server(args: &[String]) -> Result<()> {
+    let f = parse_flags(args)?;
+    log(
+        "info",
+        &format!("Starting k3s {} (kube-double)", api::node::K3S_VERSION),
+    );
+    let port = f.port.unwrap_or(6443);
+    let node_name = f
+        .node_name
+        .clone()
+        .or_else(|| env("K3S_NODE_NAME"))
+        .unwrap_or_else(hostname);
+    let data_dir = PathBuf::from(
+        f.data_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+    );
+    let token = f.token.clone().or_else(|| env("K3S_TOKEN"));
+    let join_url = f.server.clone().or_else(|| env("K3S_URL"));
+    if f.cluster_init {
+        log("info", "Managed etcd cluster initializing");
+    }
+    log(
+        "info",
+        &format!(
+            "Running kube-apiserver --advertise-port={port} --allow-privileged=true --anonymous-auth=false --authorization-mode=Node,RBAC --bind-address=0.0.0.0 --secure-port={port} --tls-cert-file={}/server/tls/serving-kube-apiserver.crt",
+            data_dir.display()
+        ),
+    );
+    let mut sans = f.tls_sans.clone();
+    sans.push(node_name.clone());
+    let running = api::start(api::DoubleOptions {
+        bind: ([0, 0, 0, 0], port).into(),
+        tls_sans: sans,
+        state_dir: Some(data_dir.join("server")),
+        token,
+        simulation: api::Simulation::from_env(),
+        node_name: Some(node_name.clone()),
+    })
+    .await?;
+    log("info", "Containerd is now running");
+    let out = f
+        .kubeconfig_out
+        .clone()
+        .or_else(|| env("K3S_KUBECONFIG_OUTPUT"))
+        .unwrap_or_else(|| DEFAULT_KUBECONFIG.into());
+    write_kubeconfig(
+        Path::new(&out),
+        &running.kubeconfig_yaml(&format!("https://127.0.0.1:{port}")),
+    )?;
+    log("info", &format!("Wrote kubeconfig {out}"));
+    let joiner = join_url.map(|url| {
+        // A joining server keeps its own API (HA etcd is out of scope) but appears as a
+        // node of the cluster it joins.
+        let token = env("K3S_TOKEN").or(f.token.clone()).unwrap_or_default();
+        tokio::spawn(join(url, token, node_name.clone(), true))
+    });
+    log("info", "k3s is up and running");
+    eprintln!(
+        "I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{node_name}\""
+    );
+    terminated().await;
+    log("info", "Received SIGTERM, shutting down");
+    if let Some(j) = joiner {
+        j.abort();
+    }
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn agent(args: &[String]) -> Result<()> {
+    let f = parse_flags(args)?;
+    let Some(url) = f.server.clone().or_else(|| env("K3S_URL")) else {
+        bail!("--server (K3S_URL) is required to run an agent");
+    };
+    let Some(token) = f.token.clone().or_else(|| env("K3S_TOKEN")) else {
+        bail!("--token (K3S_TOKEN) is required to join a cluster");
+    };
+    let name = f
+        .node_name
+        .clone()
+        .or_else(|| env("K3S_NODE_NAME"))
+        .unwrap_or_else(hostname);
+    log(
+        "info",
+        &format!(
+            "Starting k3s agent {} (kube-double)",
+            api::node::K3S_VERSION
+        ),
+    );
+    log("info", "Containerd is now running");
+    tokio::select! {
+        r = join(url, token, name, false) => r,
+        _ = terminated() => Ok(()),
+    }
+}
+
+async fn serve(args: &[String]) -> Result<()> {
+    let mut port = 0u16;
+    let mut out: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => port = it.next().context("--port needs a value")?.parse()?,
+            "--kubeconfig-out" => {
+                out = Some(it.next().context("--kubeconfig-out needs a value")?.clone())
+            }
+            other => bail!(
+                "unknown argument {other:?} (usage: kube-double serve --port N --kubeconfig-out PATH)"
+            ),
+        }
+    }
+    let running = api::start(api::DoubleOptions {
+        bind: ([127, 0, 0, 1], port).into(),
+        token: env("K3S_TOKEN"),
+        simulation: api::Simulation::from_env(),
+        node_name: env("PLAYGROUND_DOUBLE_NODE_NAME"),
+        ..Default::default()
+    })
+    .await?;
+    if let Some(out) = out {
+        write_kubeconfig(Path::new(&out), &running.kubeconfig_yaml(&running.url()))?;
+    }
+    println!("serving on {}", running.url());
+    terminated().await;
+    running.shutdown().await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!(
+            "usage: k3s server|agent [flags] | kube-double serve --port N --kubeconfig-out PATH"
+        );
+        return ExitCode::from(1);
+    };
+    if matches!(cmd.as_str(), "--version" | "-v" | "version") {
+        println!("k3s version {} (kube-double)", api::node::K3S_VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match cmd.as_str() {
+            "server" => server(rest).await,
+            "agent" => agent(rest).await,
+            "serve" => serve(rest).await,
+            other => bail!("unknown command {other:?}: expected server, agent or serve"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log("fatal", &format!("Error: {e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}

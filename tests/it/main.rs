@@ -1,0 +1,10 @@
+//! Integration tests: one binary, one module per area.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod double_binary;
+mod double_kube_rs;
+mod double_kubectl;
+mod double_simulation;
+mod double_util;

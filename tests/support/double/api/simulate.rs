@@ -1,0 +1,308 @@
+//! Stand-ins for the controllers a real cluster runs, driven by the store's change stream.
+//!
+//! - Workloads: Deployments and StatefulSets report all replicas ready `delay` after they
+//!   are created or their spec changes (a new `metadata.generation`), as the deployment
+//!   controller and kubelets would once pods run.
+//! - Argo CD: with an outcome configured, every `Application` is first reported
+//!   `OutOfSync`/`Progressing` and, after `delay`, reaches the outcome, as the
+//!   application controller would after syncing.
+//!
+//! Writes go through the same commit path as API requests (with their own field
+//! managers), so clients watching see ordinary MODIFIED events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::apply::Scope;
+use super::discovery::resolve;
+use super::meta::{generation_of, now_rfc3339};
+use super::resource::commit;
+use super::store::{ChangeKind, Store};
+
+/// What Argo CD Applications converge to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppOutcome {
+    Healthy,
+    Progressing,
+    Degraded,
+    OutOfSync,
+}
+
+impl AppOutcome {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "healthy" => Some(Self::Healthy),
+            "progressing" => Some(Self::Progressing),
+            "degraded" => Some(Self::Degraded),
+            "outofsync" => Some(Self::OutOfSync),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// How long workloads and Applications take to converge.
+    pub delay: Duration,
+    /// None: Applications are left alone.
+    pub apps: Option<AppOutcome>,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_millis(200),
+            apps: None,
+        }
+    }
+}
+
+impl Simulation {
+    /// `PLAYGROUND_DOUBLE_DELAY_MS` (default 200) and `PLAYGROUND_DOUBLE_APPS`
+    /// (`healthy|progressing|degraded|outofsync`; unset or unknown: leave Applications alone).
+    pub fn from_env() -> Self {
+        let delay = std::env::var("PLAYGROUND_DOUBLE_DELAY_MS")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(200);
+        let apps = std::env::var("PLAYGROUND_DOUBLE_APPS")
+            .ok()
+            .and_then(|s| AppOutcome::parse(&s));
+        Self {
+            delay: Duration::from_millis(delay),
+            apps,
+        }
+    }
+}
+
+/// Rewrite an object's `.status` as `manager`; None when the object is gone or its
+/// generation moved on (a newer spec will be handled by its own event).
+#[allow(clippy::too_many_arguments)]
+fn write_status(
+    store: &Mutex<Store>,
+    api_version: &str,
+    plural: &str,
+    ns: &str,
+    name: &str,
+    generation: i64,
+    manager: &str,
+    f: impl FnOnce(&Value, &mut Value),
+) -> Option<Value> {
+    let mut store = store.lock().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let info = resolve(&store, group, version, plural)?;
+    let live = store.get(&info.gr(), ns, name)?.clone();
+    if generation_of(&live) != generation {
+        return None;
+    }
+    let mut new = live.clone();
+    let mut status = live.get("status").cloned().unwrap_or_else(|| json!({}));
+    f(&live, &mut status);
+    new["status"] = status;
+    let scope = if info.has_status {
+        Scope::Status
+    } else {
+        Scope::Main { has_status: false }
+    };
+    commit(
+        &mut store,
+        &info,
+        Some(&live),
+        new,
+        scope,
+        Some(manager),
+        false,
+    )
+    .ok()
+}
+
+fn workload_ready(kind: &str, obj: &Value, status: &mut Value) {
+    let n = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let name = obj["metadata"]["name"].as_str().unwrap_or("");
+    let now = now_rfc3339();
+    status["observedGeneration"] = json!(generation_of(obj));
+    status["replicas"] = json!(n);
+    status["readyReplicas"] = json!(n);
+    status["availableReplicas"] = json!(n);
+    status["updatedReplicas"] = json!(n);
+    if kind == "deployments" {
+        status["conditions"] = json!([
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{name}-7d4b9c8f5\" has successfully progressed."), "lastUpdateTime": now, "lastTransitionTime": now},
+        ]);
+    } else {
+        status["currentReplicas"] = json!(n);
+        status["currentRevision"] = json!(format!("{name}-5d8c7b9f6"));
+        status["updateRevision"] = json!(format!("{name}-5d8c7b9f6"));
+        status["collisionCount"] = json!(0);
+    }
+}
+
+fn app_source(app: &Value) -> Value {
+    if app["spec"]["source"].is_object() {
+        app["spec"]["source"].clone()
+    } else {
+        app["spec"]["sources"][0].clone()
+    }
+}
+
+fn app_status(
+    app: &Value,
+    status: &mut Value,
+    sync: &str,
+    health: &str,
+    message: Option<&str>,
+    condition: Option<&str>,
+) {
+    let source = app_source(app);
+    let revision = source["targetRevision"]
+        .as_str()
+        .unwrap_or("HEAD")
+        .to_string();
+    status["sync"] = json!({
+        "status": sync,
+        "revision": revision,
+        "comparedTo": {"source": source, "destination": app["spec"]["destination"].clone()},
+    });
+    status["health"] = json!({"status": health, "lastTransitionTime": now_rfc3339()});
+    if let Some(m) = message {
+        status["health"]["message"] = json!(m);
+    }
+    status["reconciledAt"] = json!(now_rfc3339());
+    status["sourceType"] = json!(if source["chart"].is_string() {
+        "Helm"
+    } else {
+        "Directory"
+    });
+    match condition {
+        Some(c) => {
+            status["conditions"] =
+                json!([{"type": "SyncError", "message": c, "lastTransitionTime": now_rfc3339()}])
+        }
+        None => {
+            if let Some(m) = status.as_object_mut() {
+                m.remove("conditions");
+            }
+        }
+    }
+}
+
+fn app_final(outcome: AppOutcome, app: &Value, status: &mut Value) {
+    match outcome {
+        AppOutcome::Healthy => app_status(app, status, "Synced", "Healthy", None, None),
+        AppOutcome::Progressing => app_status(app, status, "Synced", "Progressing", None, None),
+        AppOutcome::Degraded => app_status(
+            app,
+            status,
+            "Synced",
+            "Degraded",
+            Some(
+                "Deployment \"app\" exceeded its progress deadline (simulated by PLAYGROUND_DOUBLE_APPS=degraded)",
+            ),
+            None,
+        ),
+        AppOutcome::OutOfSync => app_status(
+            app,
+            status,
+            "OutOfSync",
+            "Healthy",
+            None,
+            Some(
+                "live state differs from the desired state in Git (simulated by PLAYGROUND_DOUBLE_APPS=outofsync)",
+            ),
+        ),
+    }
+}
+
+/// Run the simulated controllers until aborted.
+pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHandle<()> {
+    let mut rx = store.lock().unwrap().subscribe();
+    tokio::spawn(async move {
+        // The generation each object was last handled at, so our own status writes
+        // (which do not bump it) are not handled again.
+        let mut handled: HashMap<(String, String, String, String), i64> = HashMap::new();
+        loop {
+            let change = match rx.recv().await {
+                Ok(c) => c,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            };
+            let key = (
+                change.group.clone(),
+                change.resource.clone(),
+                change.namespace.clone(),
+                change.name.clone(),
+            );
+            if change.kind == ChangeKind::Deleted {
+                handled.remove(&key);
+                continue;
+            }
+            let obj = &change.object;
+            let generation = generation_of(obj);
+            let workload = change.group == "apps"
+                && (change.resource == "deployments" || change.resource == "statefulsets");
+            let app = change.group == "argoproj.io"
+                && change.resource == "applications"
+                && sim.apps.is_some();
+            if !(workload || app) || handled.get(&key) == Some(&generation) {
+                continue;
+            }
+            handled.insert(key, generation);
+            let api_version = obj["apiVersion"].as_str().unwrap_or("").to_string();
+            let (ns, name, resource) = (
+                change.namespace.clone(),
+                change.name.clone(),
+                change.resource.clone(),
+            );
+            if workload {
+                if obj["status"]["observedGeneration"].as_i64() == Some(generation) {
+                    continue;
+                }
+                let (store, delay) = (store.clone(), sim.delay);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    write_status(
+                        &store,
+                        &api_version,
+                        &resource,
+                        &ns,
+                        &name,
+                        generation,
+                        "k3s",
+                        |o, s| workload_ready(&resource, o, s),
+                    );
+                });
+            } else if let Some(outcome) = sim.apps {
+                let manager = "argocd-application-controller";
+                write_status(
+                    &store,
+                    &api_version,
+                    &resource,
+                    &ns,
+                    &name,
+                    generation,
+                    manager,
+                    |o, s| app_status(o, s, "OutOfSync", "Progressing", None, None),
+                );
+                let (store, delay) = (store.clone(), sim.delay);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    write_status(
+                        &store,
+                        &api_version,
+                        &resource,
+                        &ns,
+                        &name,
+                        generation,
+                        manager,
+                        |o, s| app_final(outcome, o, s),
+                    );
+                });
+            }
+        }
+    })
+}
