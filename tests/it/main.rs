@@ -8,3 +8,6 @@ mod double_kube_rs;
 mod double_kubectl;
 mod double_simulation;
 mod double_util;
+mod cluster;
+mod e2e_real;
+mod standin;
