@@ -1,3 +1,622 @@
-//! kubeconfig merge
-// placeholder until the kubeconfig module lands
-pub fn merge(_p: &std::path::Path, _lab: &str, _text: &str, _switch: bool) -> Result<(), String> { Err("todo".into()) }
+//! The user's kubeconfig: adding a lab's credentials, taking them away, and
+//! printing them on their own.
+//!
+//! # The promise: nothing lost
+//!
+//! A lab owns exactly three entries, all named `playground-<lab>`: a cluster, a
+//! user and a context joining the two. We add, replace or delete those three and
+//! set or clear `current-context`; everything else in the file keeps its
+//! content. Its bytes may move (we re-render the whole file, comments are not
+//! kept and quoting may change), but every other entry, top-level key and
+//! unknown field reads back as the same value.
+//!
+//! That is why the user's file is never round-tripped through kube's typed
+//! [`Kubeconfig`]: the typed model drops or normalizes what it does not know.
+//! The file is read as a generic, order-preserving [`value::Yaml`] tree and
+//! only the list items whose `name` is ours are touched. kube's typed structs
+//! are used where they fit: to validate the kubeconfig k3s wrote and to build
+//! our three entries from it.
+//!
+//! # The flow of [`merge`] and [`remove`]
+//!
+//! 1. Resolve the target: the first entry of `$KUBECONFIG`, else
+//!    `~/.kube/config` ([`target_path`]), then follow symlinks so the link
+//!    survives ([`file::resolve_symlinks`]).
+//! 2. Lock: our own `flock` against other `playground` processes, then
+//!    client-go's `<file>.lock` against kubectl and friends (see
+//!    [`file::lock_for_edit`]). Both are held across read-modify-write, so two
+//!    parallel `up`s cannot lose each other's entries.
+//! 3. Read and parse. A missing or empty file is an empty kubeconfig; a file
+//!    that does not parse, or is not shaped like a kubeconfig, is an error that
+//!    names it, and nothing is written.
+//! 4. Edit the tree, render it, and check the rendering reads back as the tree
+//!    (a guard against serializer surprises ever reaching the user's file).
+//! 5. Write a 0600 temp file next to the target, fsync, rename over it.
+//!
+//! Reading ([`extract`]) takes no lock: the rename in step 5 means a reader
+//! sees either the old file or the new one.
+
+mod file;
+pub mod value;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ::kube::config::{Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+
+use self::value::Yaml;
+
+/// Prefix of every kubeconfig entry `playground` owns.
+pub const ENTRY_PREFIX: &str = "playground-";
+
+/// How long to wait for kubectl (or another client-go program) to release
+/// `<file>.lock`. Its edits take milliseconds; a lock older than this is
+/// almost certainly left behind by a crash.
+const KUBECTL_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+const CLUSTERS: &str = "clusters";
+const USERS: &str = "users";
+const CONTEXTS: &str = "contexts";
+const CURRENT_CONTEXT: &str = "current-context";
+
+/// Everything that can go wrong here. Each message says what failed, on which
+/// file, and what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error(
+        "cannot find the kubeconfig: KUBECONFIG is not set and the home directory is unknown; \
+         set KUBECONFIG (or HOME) and retry"
+    )]
+    NoTarget,
+
+    #[error("invalid lab name {name:?}: {reason}")]
+    InvalidLabName { name: String, reason: &'static str },
+
+    #[error(
+        "the kubeconfig from the k3s server is not usable: {reason}; \
+         this is a bug in playground or an unexpected k3s version, please report it"
+    )]
+    InvalidSource { reason: String },
+
+    #[error("cannot read {}: {source}; nothing was changed, check the file's permissions", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    #[error(
+        "cannot parse {location}: {message}; nothing was changed, fix the file \
+         (or point KUBECONFIG at another one) and retry"
+    )]
+    Parse {
+        path: PathBuf,
+        /// `path:line:col` when the parser knows where, else just the path.
+        location: String,
+        message: String,
+    },
+
+    #[error(
+        "{} is not a kubeconfig playground can edit: {reason}; nothing was changed, \
+         fix the file (or point KUBECONFIG at another one) and retry",
+        .path.display()
+    )]
+    Shape { path: PathBuf, reason: String },
+
+    #[error(
+        "cannot lock {}: {source}; nothing was changed, check that its directory is writable",
+        .path.display()
+    )]
+    Lock { path: PathBuf, source: io::Error },
+
+    #[error(
+        "{} exists: kubectl or another program is editing the kubeconfig, or one crashed \
+         and left it behind; nothing was changed, delete that file if no such program \
+         is running and retry",
+        .path.display()
+    )]
+    LockedByOther { path: PathBuf },
+
+    #[error(
+        "cannot write {}: {source}; the previous file is unchanged, check the directory's \
+         permissions and free space",
+        .path.display()
+    )]
+    Write { path: PathBuf, source: io::Error },
+
+    #[error(
+        "cannot render the kubeconfig as YAML: {message}; this is a bug in playground, please report it"
+    )]
+    Render { message: String },
+
+    #[error(
+        "{} has no complete entry for lab {lab:?} (looked for cluster, user and context \
+         {name:?}); run `playground up` for that lab first",
+        .path.display()
+    )]
+    NotFound {
+        path: PathBuf,
+        lab: String,
+        name: String,
+    },
+}
+
+/// What [`merge`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// The file written (symlinks resolved).
+    pub path: PathBuf,
+    /// Our context's name, `playground-<lab>`.
+    pub context: String,
+    /// Whether entries of that name existed and were replaced.
+    pub replaced: bool,
+    /// Whether `current-context` now names our context and did not before.
+    pub switched: bool,
+}
+
+/// What [`remove`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveOutcome {
+    /// The file looked at (symlinks resolved).
+    pub path: PathBuf,
+    /// Whether any of our entries were found (and so the file was rewritten).
+    pub removed: bool,
+    /// Whether `current-context` was ours and is now empty.
+    pub cleared_current_context: bool,
+}
+
+/// The name of a lab's cluster, user and context: `playground-<lab>`.
+pub fn entry_name(lab: &str) -> String {
+    format!("{ENTRY_PREFIX}{lab}")
+}
+
+/// The kubeconfig to edit, from the values of `KUBECONFIG` and the home
+/// directory (passed in, so tests need not touch the process environment).
+///
+/// Like kubectl, empty entries of `KUBECONFIG` (`:a:b`, `a::b`) are skipped and
+/// the first remaining one wins; an unset or all-empty `KUBECONFIG` means
+/// `<home>/.kube/config`.
+pub fn target_path(
+    kubeconfig_env: Option<&OsStr>,
+    home: Option<&Path>,
+) -> Result<PathBuf, KubeconfigError> {
+    if let Some(first) = kubeconfig_env
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .find(|p| !p.as_os_str().is_empty())
+    {
+        return Ok(first);
+    }
+    home.map(|h| h.join(".kube").join("config"))
+        .ok_or(KubeconfigError::NoTarget)
+}
+
+/// [`target_path`] with this process's `KUBECONFIG` and home directory.
+pub fn target_path_from_env() -> Result<PathBuf, KubeconfigError> {
+    target_path(
+        std::env::var_os("KUBECONFIG").as_deref(),
+        dirs::home_dir().as_deref(),
+    )
+}
+
+/// Parse the kubeconfig the k3s server wrote (`/etc/rancher/k3s/k3s.yaml`).
+pub fn parse_source(yaml: &str) -> Result<Kubeconfig, KubeconfigError> {
+    Kubeconfig::from_yaml(yaml).map_err(|e| KubeconfigError::InvalidSource {
+        reason: e.to_string(),
+    })
+}
+
+/// Add (or replace) the lab's cluster, user and context in the kubeconfig at
+/// `path`, built from `source`'s single cluster and user, whose server URL the
+/// caller has already pointed at the published API port.
+///
+/// `current-context` becomes ours if `switch_context` is set or it was empty or
+/// absent; otherwise it is left alone.
+pub fn merge(
+    path: &Path,
+    lab: &str,
+    source: &Kubeconfig,
+    switch_context: bool,
+) -> Result<MergeOutcome, KubeconfigError> {
+    merge_with_wait(path, lab, source, switch_context, KUBECTL_LOCK_WAIT)
+}
+
+fn merge_with_wait(
+    path: &Path,
+    lab: &str,
+    source: &Kubeconfig,
+    switch_context: bool,
+    kubectl_wait: Duration,
+) -> Result<MergeOutcome, KubeconfigError> {
+    let ours = OurEntries::from_source(lab, source)?;
+    let target = resolve(path)?;
+    file::ensure_parent_dir(&target)?;
+    let _lock = file::lock_for_edit(path, &target, kubectl_wait)?;
+
+    let mut doc = read_doc(&target)?.unwrap_or_else(empty_doc);
+    check_shape(&doc).map_err(|reason| KubeconfigError::Shape {
+        path: target.clone(),
+        reason,
+    })?;
+    let outcome = merge_into(&mut doc, &ours, switch_context);
+    file::write_atomic(&target, render(&doc)?.as_bytes())?;
+    Ok(MergeOutcome {
+        path: target,
+        context: ours.name,
+        replaced: outcome.replaced,
+        switched: outcome.switched,
+    })
+}
+
+/// Delete the lab's cluster, user and context from the kubeconfig at `path`.
+///
+/// If `current-context` named our context it is set to `""`. Unlike k3d we do
+/// not pick another context: which one the user wants next is a guess, and a
+/// wrong guess points their next `kubectl delete` at a cluster they did not
+/// choose. An empty current context makes kubectl say so instead.
+///
+/// A missing file, or one without our entries, is left untouched.
+pub fn remove(path: &Path, lab: &str) -> Result<RemoveOutcome, KubeconfigError> {
+    remove_with_wait(path, lab, KUBECTL_LOCK_WAIT)
+}
+
+fn remove_with_wait(
+    path: &Path,
+    lab: &str,
+    kubectl_wait: Duration,
+) -> Result<RemoveOutcome, KubeconfigError> {
+    let name = checked_entry_name(lab)?;
+    let target = resolve(path)?;
+    let mut outcome = RemoveOutcome {
+        path: target.clone(),
+        removed: false,
+        cleared_current_context: false,
+    };
+    // Checked before locking so that removing from a missing file creates
+    // neither the directory nor lock files.
+    if !target.exists() {
+        return Ok(outcome);
+    }
+    let _lock = file::lock_for_edit(path, &target, kubectl_wait)?;
+    let Some(mut doc) = read_doc(&target)? else {
+        return Ok(outcome);
+    };
+    check_shape(&doc).map_err(|reason| KubeconfigError::Shape {
+        path: target.clone(),
+        reason,
+    })?;
+    let edit = remove_from(&mut doc, &name);
+    if edit.removed || edit.cleared_current_context {
+        file::write_atomic(&target, render(&doc)?.as_bytes())?;
+    }
+    outcome.removed = edit.removed;
+    outcome.cleared_current_context = edit.cleared_current_context;
+    Ok(outcome)
+}
+
+/// A standalone kubeconfig for one lab, built from the k3s `source` the same
+/// way [`merge`] builds its entries. For `playground kubeconfig NAME` when the
+/// cluster itself is at hand.
+pub fn render_standalone(lab: &str, source: &Kubeconfig) -> Result<String, KubeconfigError> {
+    let ours = OurEntries::from_source(lab, source)?;
+    render(&standalone_doc(ours))
+}
+
+/// A standalone kubeconfig for one lab, copied from the lab's entries in the
+/// kubeconfig at `path` (with any fields the user added to them).
+pub fn extract(path: &Path, lab: &str) -> Result<String, KubeconfigError> {
+    let name = checked_entry_name(lab)?;
+    let target = resolve(path)?;
+    let not_found = || KubeconfigError::NotFound {
+        path: target.clone(),
+        lab: lab.to_owned(),
+        name: name.clone(),
+    };
+    let doc = read_doc(&target)?.ok_or_else(not_found)?;
+    let find = |list: &str| {
+        doc.get(list)
+            .and_then(|l| match l {
+                Yaml::Seq(items) => items.iter().find(|i| is_named(i, &name)).cloned(),
+                _ => None,
+            })
+            .ok_or_else(not_found)
+    };
+    let ours = OurEntries {
+        cluster: find(CLUSTERS)?,
+        user: find(USERS)?,
+        context: find(CONTEXTS)?,
+        name: name.clone(),
+    };
+    render(&standalone_doc(ours))
+}
+
+/// A lab's three entries, rendered as generic values ready to insert.
+#[derive(Debug, Clone)]
+struct OurEntries {
+    name: String,
+    cluster: Yaml,
+    user: Yaml,
+    context: Yaml,
+}
+
+impl OurEntries {
+    fn from_source(lab: &str, source: &Kubeconfig) -> Result<Self, KubeconfigError> {
+        let name = checked_entry_name(lab)?;
+        let invalid = |reason: String| KubeconfigError::InvalidSource { reason };
+        let [src_cluster] = source.clusters.as_slice() else {
+            return Err(invalid(format!(
+                "expected exactly one cluster, found {}",
+                source.clusters.len()
+            )));
+        };
+        let [src_user] = source.auth_infos.as_slice() else {
+            return Err(invalid(format!(
+                "expected exactly one user, found {}",
+                source.auth_infos.len()
+            )));
+        };
+        let cluster = src_cluster
+            .cluster
+            .clone()
+            .ok_or_else(|| invalid(format!("cluster {:?} has no details", src_cluster.name)))?;
+        if cluster.server.as_deref().unwrap_or("").is_empty() {
+            return Err(invalid(format!(
+                "cluster {:?} has no server URL",
+                src_cluster.name
+            )));
+        }
+        let user = src_user
+            .auth_info
+            .clone()
+            .ok_or_else(|| invalid(format!("user {:?} has no credentials", src_user.name)))?;
+
+        let cluster = NamedCluster {
+            name: name.clone(),
+            cluster: Some(cluster),
+            ..Default::default()
+        };
+        let user = NamedAuthInfo {
+            name: name.clone(),
+            auth_info: Some(user),
+            ..Default::default()
+        };
+        let context = NamedContext {
+            name: name.clone(),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let to_yaml =
+            |v: Result<Yaml, String>| v.map_err(|message| KubeconfigError::Render { message });
+        Ok(OurEntries {
+            cluster: to_yaml(Yaml::from_serialize(&cluster))?,
+            user: to_yaml(Yaml::from_serialize(&user))?,
+            context: to_yaml(Yaml::from_serialize(&context))?,
+            name,
+        })
+    }
+}
+
+/// `playground-<lab>`, after checking `lab` is a DNS-1123 label like every
+/// lab name (so it cannot smuggle YAML or path syntax into the entry names).
+fn checked_entry_name(lab: &str) -> Result<String, KubeconfigError> {
+    let invalid = |reason| KubeconfigError::InvalidLabName {
+        name: lab.to_owned(),
+        reason,
+    };
+    if lab.is_empty() || lab.len() > 63 {
+        return Err(invalid("must be 1 to 63 characters"));
+    }
+    if !lab
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid("may contain only a-z, 0-9 and '-'"));
+    }
+    if lab.starts_with('-') || lab.ends_with('-') {
+        return Err(invalid("must start and end with a letter or digit"));
+    }
+    Ok(entry_name(lab))
+}
+
+fn resolve(path: &Path) -> Result<PathBuf, KubeconfigError> {
+    file::resolve_symlinks(path).map_err(|source| KubeconfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Options for reading the user's file, chosen so that whatever we accept we
+/// can write back with the same meaning, and whatever we cannot, we refuse.
+fn parse_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // kubectl reads YAML 1.1 (go-yaml): `0755` is octal there. The default
+    // would read it as the float 755.0 and write that back.
+    options.legacy_octal_numbers = true;
+    // An application tag would be silently dropped on the way back.
+    options.reject_unsupported_tags = true;
+    // `.inf`/`.nan` are kept as floats (and written back as such) rather than
+    // refused; our value type, unlike serde_json's, can hold them.
+    options.non_finite_float_policy = serde_saphyr::options::NonFiniteFloatPolicy::PassThrough;
+    options
+}
+
+/// Parse kubeconfig text; `None` for a document with no content (empty file,
+/// only comments, `null`).
+fn parse_doc(path: &Path, text: &str) -> Result<Option<Yaml>, KubeconfigError> {
+    match serde_saphyr::from_str_with_options::<Yaml>(text, parse_options()) {
+        Ok(Yaml::Null) => Ok(None),
+        Ok(doc) => Ok(Some(doc)),
+        Err(e) => {
+            let location = match e.location() {
+                Some(l) => format!("{}:{}:{}", path.display(), l.line(), l.column()),
+                None => path.display().to_string(),
+            };
+            Err(KubeconfigError::Parse {
+                path: path.to_path_buf(),
+                location,
+                message: e.without_snippet().to_string(),
+            })
+        }
+    }
+}
+
+/// Read and parse the file; `None` if it is missing or has no content.
+fn read_doc(target: &Path) -> Result<Option<Yaml>, KubeconfigError> {
+    match file::read_if_exists(target)? {
+        Some(text) => parse_doc(target, &text),
+        None => Ok(None),
+    }
+}
+
+fn empty_doc() -> Yaml {
+    Yaml::Map(vec![
+        ("apiVersion".into(), "v1".into()),
+        ("kind".into(), "Config".into()),
+    ])
+}
+
+/// Refuse documents we could only edit by guessing. Checked before any edit,
+/// so a refusal leaves the file as it was.
+fn check_shape(doc: &Yaml) -> Result<(), String> {
+    if !matches!(doc, Yaml::Map(_)) {
+        return Err("the top level is not a mapping".into());
+    }
+    for list in [CLUSTERS, USERS, CONTEXTS] {
+        match doc.get(list) {
+            None | Some(Yaml::Null | Yaml::Seq(_)) => {}
+            Some(_) => return Err(format!("`{list}` is not a list")),
+        }
+    }
+    match doc.get(CURRENT_CONTEXT) {
+        None | Some(Yaml::Null | Yaml::String(_)) => Ok(()),
+        Some(_) => Err(format!("`{CURRENT_CONTEXT}` is not a string")),
+    }
+}
+
+fn is_named(item: &Yaml, name: &str) -> bool {
+    item.get("name").and_then(Yaml::as_str) == Some(name)
+}
+
+struct MergeEdit {
+    replaced: bool,
+    switched: bool,
+}
+
+/// Put our entries into a shape-checked document.
+fn merge_into(doc: &mut Yaml, ours: &OurEntries, switch_context: bool) -> MergeEdit {
+    let mut replaced = false;
+    for (list, entry) in [
+        (CLUSTERS, &ours.cluster),
+        (USERS, &ours.user),
+        (CONTEXTS, &ours.context),
+    ] {
+        replaced |= upsert(doc, list, &ours.name, entry.clone());
+    }
+    let current = doc.get(CURRENT_CONTEXT).and_then(Yaml::as_str);
+    let was_ours = current == Some(ours.name.as_str());
+    let unset = current.is_none_or(str::is_empty);
+    if switch_context || unset {
+        doc.set(CURRENT_CONTEXT, ours.name.as_str().into());
+    }
+    MergeEdit {
+        replaced,
+        switched: (switch_context || unset) && !was_ours,
+    }
+}
+
+/// Replace the item named `name` in `doc[list]` where it stands, or append it.
+/// Returns whether one was replaced. Duplicates of our name (only a hand edit
+/// makes them) collapse into one, since all of them are ours.
+fn upsert(doc: &mut Yaml, list: &str, name: &str, entry: Yaml) -> bool {
+    if !matches!(doc.get(list), Some(Yaml::Seq(_))) {
+        // Absent or null: start the list.
+        doc.set(list, Yaml::Seq(Vec::new()));
+    }
+    let Some(Yaml::Seq(items)) = doc.get_mut(list) else {
+        unreachable!("just made it a list");
+    };
+    match items.iter().position(|i| is_named(i, name)) {
+        Some(first) => {
+            items[first] = entry;
+            let mut index = 0;
+            items.retain(|i| {
+                let keep = index <= first || !is_named(i, name);
+                index += 1;
+                keep
+            });
+            true
+        }
+        None => {
+            items.push(entry);
+            false
+        }
+    }
+}
+
+struct RemoveEdit {
+    removed: bool,
+    cleared_current_context: bool,
+}
+
+/// Take our entries out of a shape-checked document. Emptied lists stay (as
+/// `[]`): a key the user had is theirs to delete.
+fn remove_from(doc: &mut Yaml, name: &str) -> RemoveEdit {
+    let mut removed = false;
+    for list in [CLUSTERS, USERS, CONTEXTS] {
+        if let Some(Yaml::Seq(items)) = doc.get_mut(list) {
+            let before = items.len();
+            items.retain(|i| !is_named(i, name));
+            removed |= items.len() != before;
+        }
+    }
+    let cleared_current_context = doc.get(CURRENT_CONTEXT).and_then(Yaml::as_str) == Some(name);
+    if cleared_current_context {
+        doc.set(CURRENT_CONTEXT, "".into());
+    }
+    RemoveEdit {
+        removed,
+        cleared_current_context,
+    }
+}
+
+fn standalone_doc(ours: OurEntries) -> Yaml {
+    Yaml::Map(vec![
+        ("apiVersion".into(), "v1".into()),
+        ("kind".into(), "Config".into()),
+        (CLUSTERS.into(), Yaml::Seq(vec![ours.cluster])),
+        (USERS.into(), Yaml::Seq(vec![ours.user])),
+        (CONTEXTS.into(), Yaml::Seq(vec![ours.context])),
+        (CURRENT_CONTEXT.into(), Yaml::String(ours.name)),
+    ])
+}
+
+/// Render a document, and prove it reads back as the same document before
+/// anyone writes it.
+fn render(doc: &Yaml) -> Result<String, KubeconfigError> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    // Otherwise every string longer than 80 characters, such as the base64
+    // certificate data, is written as a folded (`>-`) block: valid, but
+    // unlike any kubeconfig people have seen. Multi-line strings still use `|`.
+    options.folded_wrap_chars = usize::MAX;
+    let text = serde_saphyr::to_string_with_options(doc, options).map_err(|e| {
+        KubeconfigError::Render {
+            message: e.to_string(),
+        }
+    })?;
+    match serde_saphyr::from_str_with_options::<Yaml>(&text, parse_options()) {
+        Ok(back) if back == *doc => Ok(text),
+        Ok(_) => Err(KubeconfigError::Render {
+            message: "the rendered YAML does not read back as the same document".into(),
+        }),
+        Err(e) => Err(KubeconfigError::Render {
+            message: format!("the rendered YAML does not parse: {}", e.without_snippet()),
+        }),
+    }
+}
