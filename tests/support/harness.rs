@@ -40,9 +40,17 @@ pub fn double_binary() -> PathBuf {
     debug.join("examples").join("kube-double")
 }
 
-fn sha256_of(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+/// The image key, computed exactly as `scripts/build-test-node-image` computes it.
+fn image_key(bin: &Path, script: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"(sha256sum "$1" | cut -d' ' -f1; sha256sum "$2" | cut -d' ' -f1) | sha256sum | cut -d' ' -f1"#)
+        .arg("sh")
+        .arg(bin)
+        .arg(script)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Build the stand-in node image if it is missing or holds another build of the double.
@@ -65,14 +73,15 @@ pub fn node_image() -> &'static str {
         let lock_path = std::env::temp_dir().join("playground-test-node-image.lock");
         let lock = std::fs::File::create(&lock_path).unwrap();
         lock.lock().unwrap();
-        let want = sha256_of(&bin);
+        let script = root.join("scripts/build-test-node-image");
+        let want = image_key(&bin, &script);
         let have = Command::new("docker")
             .args(["image", "inspect", "--format", "{{index .Config.Labels \"playground.test.double-sha256\"}}", NODE_IMAGE])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
         if have != want {
-            let out = Command::new(root.join("scripts/build-test-node-image"))
+            let out = Command::new(&script)
                 .arg(&bin)
                 .arg(NODE_IMAGE)
                 .output()
