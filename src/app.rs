@@ -22,20 +22,29 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             lifecycle::suspend(&engine, &name, pause, ui).await?;
-            ui.line(&format!("lab {name} {}", if pause { "paused" } else { "suspended" }));
+            ui.line(&format!(
+                "lab {name} {}",
+                if pause { "paused" } else { "suspended" }
+            ));
             Ok(())
         }
         Command::Resume { name, timeout } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let nodes = lifecycle::resume(&engine, &name, timeout, ui).await?;
-            ui.line(&format!("lab {name} is running ({} nodes Ready)", nodes.iter().filter(|n| n.ready).count()));
+            ui.line(&format!(
+                "lab {name} is running ({} nodes Ready)",
+                nodes.iter().filter(|n| n.ready).count()
+            ));
             Ok(())
         }
         Command::Drop { name, yes } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            if !yes && std::io::stdin().is_terminal() && !confirm(&format!("Drop lab {name} and everything in it?"))? {
+            if !yes
+                && std::io::stdin().is_terminal()
+                && !confirm(&format!("Drop lab {name} and everything in it?"))?
+            {
                 return Err(Error::Other("not dropped".into()));
             }
             let s = ui.step(format!("remove the Docker objects of {name}"));
@@ -50,8 +59,13 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let engine = BollardEngine::connect().await?;
             let labs = inventory::list(&engine).await?;
             match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&labs).unwrap_or_default()),
-                Output::Table if labs.is_empty() => eprintln!("no labs; `playground up` creates one"),
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&labs).unwrap_or_default()
+                ),
+                Output::Table if labs.is_empty() => {
+                    eprintln!("no labs; `playground up` creates one")
+                }
                 Output::Table => print!("{}", inventory::render_table(&labs)),
             }
             Ok(())
@@ -59,9 +73,13 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Status { name, output } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let lab = inventory::status(&engine, &name).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
+            let lab = inventory::status(&engine, &name)
+                .await?
+                .ok_or_else(|| Error::NotFound(name.clone()))?;
             match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&lab).unwrap_or_default()),
+                Output::Json => {
+                    println!("{}", serde_json::to_string_pretty(&lab).unwrap_or_default())
+                }
                 Output::Table => {
                     print!("{}", inventory::render_table(std::slice::from_ref(&lab)));
                     println!();
@@ -76,12 +94,18 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Kubeconfig { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let lab = inventory::status(&engine, &name).await?.ok_or_else(|| Error::NotFound(name.clone()))?;
-            let api = lab.api.ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
+            let lab = inventory::status(&engine, &name)
+                .await?
+                .ok_or_else(|| Error::NotFound(name.clone()))?;
+            let api = lab
+                .api
+                .ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
             let text = up::fetch_kubeconfig(&engine, &name, &api, deadline).await?;
-            let source = kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-            let out = kubeconfig::render_standalone(&name, &source).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            let source =
+                kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            let out = kubeconfig::render_standalone(&name, &source)
+                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
             print!("{out}");
             Ok(())
         }
@@ -108,13 +132,17 @@ fn load_lab(args: &UpArgs) -> Result<Lab> {
     }
     if let Some(s) = args.servers {
         if !(1..=MAX_SERVERS).contains(&s) {
-            return Err(Error::Config(format!("--servers {s}: expected 1 to {MAX_SERVERS}")));
+            return Err(Error::Config(format!(
+                "--servers {s}: expected 1 to {MAX_SERVERS}"
+            )));
         }
         lab.cluster.servers = s;
     }
     if let Some(a) = args.agents {
         if a > MAX_AGENTS {
-            return Err(Error::Config(format!("--agents {a}: expected 0 to {MAX_AGENTS}")));
+            return Err(Error::Config(format!(
+                "--agents {a}: expected 0 to {MAX_AGENTS}"
+            )));
         }
         lab.cluster.agents = a;
     }
@@ -156,7 +184,10 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         ui.warn("the GitOps bootstrap (Argo CD, app of apps) is not part of this build yet; the cluster is ready");
     }
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).unwrap_or_default()
+        ),
         Output::Table => {
             ui.line(&format!(
                 "lab {} is ready: {} nodes, API {}, kube context {}",
@@ -176,7 +207,9 @@ async fn resolve_name(engine: &BollardEngine, name: Option<String>) -> Result<St
         return Ok(n);
     }
     if Path::new(DEFAULT_FILE).exists() {
-        return Ok(config::load(Path::new(DEFAULT_FILE)).map_err(|e| Error::Config(e.to_string()))?.name);
+        return Ok(config::load(Path::new(DEFAULT_FILE))
+            .map_err(|e| Error::Config(e.to_string()))?
+            .name);
     }
     let labs = inventory::list(engine).await?;
     match labs.as_slice() {
@@ -184,7 +217,10 @@ async fn resolve_name(engine: &BollardEngine, name: Option<String>) -> Result<St
         [] => Ok(config::DEFAULT_LAB_NAME.to_string()),
         many => Err(Error::Other(format!(
             "several labs exist ({}); name one",
-            many.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -193,7 +229,9 @@ fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Other(e.to_string()))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Other(e.to_string()))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
-

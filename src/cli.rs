@@ -15,7 +15,12 @@ use crate::config::duration::parse_duration;
 /// `playground suspend` frees CPU and memory; `playground resume` brings it back;
 /// `playground drop` throws it away.
 #[derive(Debug, Parser)]
-#[command(name = "playground", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "playground",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -23,9 +23,19 @@ pub enum Error {
     #[error(
         "host port {addr}/{proto} is already in use\n  hint: pick another port in {field} of the lab file, or stop what holds it (`ss -lntup | grep :{port}`)"
     )]
-    PortInUse { addr: String, port: u16, proto: &'static str, field: &'static str },
-    #[error("no lab named {0}\n  hint: `playground list` shows the labs; `playground up` creates one")]
+    PortInUse {
+        addr: String,
+        port: u16,
+        proto: &'static str,
+        field: &'static str,
+    },
+    #[error(
+        "no lab named {0}\n  hint: `playground list` shows the labs; `playground up` creates one"
+    )]
     NotFound(String),
+    /// Another network took the chosen subnet between planning and creation.
+    #[error("subnet {0} was taken by another network while this lab was being created")]
+    SubnetTaken(String),
     #[error("interrupted")]
     Interrupted,
     #[error("{0}")]

@@ -58,7 +58,11 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
         .into_iter()
         .map(|(lab, mut nodes)| {
             nodes.sort_by(|a, b| a.name.cmp(&b.name));
-            let label_u32 = |key: &str| nodes.iter().find_map(|c| c.labels.get(key)?.parse::<u32>().ok());
+            let label_u32 = |key: &str| {
+                nodes
+                    .iter()
+                    .find_map(|c| c.labels.get(key)?.parse::<u32>().ok())
+            };
             let servers = label_u32(names::LABEL_SERVERS).unwrap_or(0);
             let agents = label_u32(names::LABEL_AGENTS).unwrap_or(0);
             let expected = (servers + agents + u32::from(servers > 1)) as usize;
@@ -72,7 +76,11 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
                 LabState::Running
             } else if all(RunState::Paused) {
                 LabState::Paused
-            } else if nodes.len() == expected && nodes.iter().all(|c| matches!(c.state, RunState::Exited | RunState::Created)) {
+            } else if nodes.len() == expected
+                && nodes
+                    .iter()
+                    .all(|c| matches!(c.state, RunState::Exited | RunState::Created))
+            {
                 LabState::Suspended
             } else {
                 LabState::Partial
@@ -103,24 +111,34 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
 
 /// Every lab Docker knows of.
 pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
-    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, "")]).await?;
+    let containers = engine
+        .list_containers(&[(names::LABEL_CLUSTER, "")])
+        .await?;
     Ok(summarize(&containers, false))
 }
 
 /// One lab with its nodes, or `None` if no container of it exists.
 pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummary>> {
-    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, lab)]).await?;
+    let containers = engine
+        .list_containers(&[(names::LABEL_CLUSTER, lab)])
+        .await?;
     Ok(summarize(&containers, true).into_iter().next())
 }
 
 /// Render `list` as a table.
 pub fn render_table(labs: &[LabSummary]) -> String {
-    let mut out = format!("{:<20} {:<10} {:>7} {:>6}  {}\n", "NAME", "STATE", "SERVERS", "AGENTS", "API");
+    let mut out = format!(
+        "{:<20} {:<10} {:>7} {:>6}  {}\n",
+        "NAME", "STATE", "SERVERS", "AGENTS", "API"
+    );
     for l in labs {
         out.push_str(&format!(
             "{:<20} {:<10} {:>7} {:>6}  {}\n",
             l.name,
-            serde_json::to_value(l.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            serde_json::to_value(l.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             l.servers,
             l.agents,
             l.api.as_deref().unwrap_or("-")
@@ -178,13 +196,20 @@ mod tests {
             assert_eq!(s[0].api.as_deref(), Some("https://127.0.0.1:6550"));
         }
         // A missing agent makes the lab partial even if the rest runs.
-        let cs = vec![node("a", "server", 0, Running), node("a", "agent", 0, Running)];
+        let cs = vec![
+            node("a", "server", 0, Running),
+            node("a", "agent", 0, Running),
+        ];
         assert_eq!(summarize(&cs, false)[0].state, LabState::Partial);
     }
 
     #[test]
     fn list_json_has_the_documented_shape() {
-        let cs = vec![node("a", "server", 0, RunState::Running), node("a", "agent", 0, RunState::Running), node("a", "agent", 1, RunState::Running)];
+        let cs = vec![
+            node("a", "server", 0, RunState::Running),
+            node("a", "agent", 0, RunState::Running),
+            node("a", "agent", 1, RunState::Running),
+        ];
         let v = serde_json::to_value(summarize(&cs, false)).unwrap();
         assert_eq!(
             v,

@@ -28,7 +28,10 @@ fn role_of(c: &ContainerInfo) -> Option<Role> {
 }
 
 fn index_of(c: &ContainerInfo) -> u32 {
-    c.labels.get(names::LABEL_INDEX).and_then(|i| i.parse().ok()).unwrap_or(0)
+    c.labels
+        .get(names::LABEL_INDEX)
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn nodes_of<E: Engine>(engine: &E, lab: &str) -> Result<Vec<ContainerInfo>> {
@@ -49,7 +52,8 @@ async fn nodes_of<E: Engine>(engine: &E, lab: &str) -> Result<Vec<ContainerInfo>
 /// so agents do not spend the stop reconnecting. Already stopped nodes are left as they are.
 pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> Result<()> {
     let nodes = nodes_of(engine, lab).await?;
-    let (servers, others): (Vec<_>, Vec<_>) = nodes.iter().partition(|c| role_of(c) == Some(Role::Server));
+    let (servers, others): (Vec<_>, Vec<_>) =
+        nodes.iter().partition(|c| role_of(c) == Some(Role::Server));
     for group in [others, servers] {
         try_join_all(group.into_iter().map(|c| async move {
             match (pause, c.state) {
@@ -81,10 +85,18 @@ pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> 
 
 /// Bring a suspended or paused lab back: servers first, each awaited by its log line, then
 /// agents together, then the API and every node Ready. Repairs what a restart loses.
-pub async fn resume<E: Engine>(engine: &E, lab: &str, timeout: Duration, ui: &Ui) -> Result<Vec<NodeReady>> {
+pub async fn resume<E: Engine>(
+    engine: &E,
+    lab: &str,
+    timeout: Duration,
+    ui: &Ui,
+) -> Result<Vec<NodeReady>> {
     let deadline = Instant::now() + timeout;
     let nodes = nodes_of(engine, lab).await?;
-    let paused: Vec<&ContainerInfo> = nodes.iter().filter(|c| c.state == RunState::Paused).collect();
+    let paused: Vec<&ContainerInfo> = nodes
+        .iter()
+        .filter(|c| c.state == RunState::Paused)
+        .collect();
     try_join_all(paused.iter().map(|c| async move {
         let s = ui.step(format!("unpause {}", c.name));
         engine.unpause(&c.name).await?;
@@ -94,21 +106,37 @@ pub async fn resume<E: Engine>(engine: &E, lab: &str, timeout: Duration, ui: &Ui
     .await?;
 
     let stopped = |role: Role| -> Vec<&ContainerInfo> {
-        nodes.iter().filter(|c| role_of(c) == Some(role) && !matches!(c.state, RunState::Running | RunState::Paused)).collect()
+        nodes
+            .iter()
+            .filter(|c| {
+                role_of(c) == Some(role) && !matches!(c.state, RunState::Running | RunState::Paused)
+            })
+            .collect()
     };
     for c in stopped(Role::Server) {
         start_and_wait(engine, c, Role::Server, deadline, ui).await?;
     }
-    try_join_all(stopped(Role::Agent).into_iter().map(|c| start_and_wait(engine, c, Role::Agent, deadline, ui))).await?;
+    try_join_all(
+        stopped(Role::Agent)
+            .into_iter()
+            .map(|c| start_and_wait(engine, c, Role::Agent, deadline, ui)),
+    )
+    .await?;
     for c in stopped(Role::LoadBalancer) {
         start_and_wait(engine, c, Role::LoadBalancer, deadline, ui).await?;
     }
     repair_ips(engine, lab, &nodes).await?;
 
-    let server0 = nodes.iter().find(|c| role_of(c) == Some(Role::Server) && index_of(c) == 0);
+    let server0 = nodes
+        .iter()
+        .find(|c| role_of(c) == Some(Role::Server) && index_of(c) == 0);
     let api_url = nodes.iter().find_map(|c| {
         let host: std::net::IpAddr = c.labels.get(names::LABEL_API_HOST)?.parse().ok()?;
-        Some(format!("https://{}:{}", super::plan::client_host(host), c.labels.get(names::LABEL_API_PORT)?))
+        Some(format!(
+            "https://{}:{}",
+            super::plan::client_host(host),
+            c.labels.get(names::LABEL_API_PORT)?
+        ))
     });
     let (Some(_), Some(api_url)) = (server0, api_url) else {
         return Err(Error::Other(format!(
@@ -118,8 +146,13 @@ pub async fn resume<E: Engine>(engine: &E, lab: &str, timeout: Duration, ui: &Ui
     let s = ui.step("wait for the API and Ready nodes");
     let text = super::up::fetch_kubeconfig(engine, lab, &api_url, deadline).await?;
     let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-    let expected = nodes.iter().filter(|c| role_of(c) != Some(Role::LoadBalancer)).count();
-    let ready = api.wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d)).await;
+    let expected = nodes
+        .iter()
+        .filter(|c| role_of(c) != Some(Role::LoadBalancer))
+        .count();
+    let ready = api
+        .wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d))
+        .await;
     match &ready {
         Ok(_) => s.done(),
         Err(_) => s.fail(),
@@ -127,9 +160,19 @@ pub async fn resume<E: Engine>(engine: &E, lab: &str, timeout: Duration, ui: &Ui
     Ok(ready?)
 }
 
-async fn start_and_wait<E: Engine>(engine: &E, c: &ContainerInfo, role: Role, deadline: Instant, ui: &Ui) -> Result<()> {
+async fn start_and_wait<E: Engine>(
+    engine: &E,
+    c: &ContainerInfo,
+    role: Role,
+    deadline: Instant,
+    ui: &Ui,
+) -> Result<()> {
     let s = ui.step(format!("start {}", c.name));
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) - 1;
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        - 1;
     let r = async {
         engine.start(&c.name).await?;
         readiness::wait_for_log(engine, &c.name, ready_line(role, false), since, deadline).await?;
@@ -153,7 +196,9 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -
         )));
     };
     for c in nodes {
-        let Some(now) = engine.inspect_container(&c.name).await? else { continue };
+        let Some(now) = engine.inspect_container(&c.name).await? else {
+            continue;
+        };
         if !now.ips.contains_key(&info.name) {
             return Err(Error::Other(format!(
                 "node {} is not attached to {net} after start\n  hint: `playground drop {lab} --yes && playground up` rebuilds the lab",
@@ -170,7 +215,9 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -
 pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
     let mut removed = 0;
     for pass in 0..2 {
-        let containers = engine.list_containers(&[(names::LABEL_CLUSTER, lab)]).await?;
+        let containers = engine
+            .list_containers(&[(names::LABEL_CLUSTER, lab)])
+            .await?;
         try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
         removed += containers.len();
         for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {

@@ -51,6 +51,8 @@ pub struct Inputs {
     /// The cluster join token: from an existing node, or freshly generated.
     pub token: String,
     pub pull: PullPolicy,
+    /// Where the search for a free subnet starts (random in `up`, 0 in tests).
+    pub subnet_seed: u32,
 }
 
 /// When to pull images.
@@ -77,14 +79,22 @@ pub enum Step {
     /// Make sure these host ports are free before anything is created.
     CheckPorts(Vec<PortBinding>),
     EnsureNetwork(NetworkSpec),
-    EnsureVolume { name: String, labels: Labels },
+    EnsureVolume {
+        name: String,
+        labels: Labels,
+    },
     PullImage(String),
     RequireImage(String),
     CreateNode(Box<NodePlan>),
     StartNode(Box<NodePlan>),
     UnpauseNode(String),
-    WaitApi { nodes: u32 },
-    WriteKubeconfig { context: String, api_url: String },
+    WaitApi {
+        nodes: u32,
+    },
+    WriteKubeconfig {
+        context: String,
+        api_url: String,
+    },
 }
 
 /// Ordered phases; the steps of a phase may run concurrently.
@@ -103,11 +113,15 @@ pub enum PlanError {
         "container name {0} is taken by a container that playground did not create\n  hint: remove or rename it (`docker rm -f {0}`), or choose another metadata.name"
     )]
     NameTaken(String),
-    #[error("host port {0} is mapped to {1} nodes; a host port can be bound only once\n  hint: narrow the node filter to one node, e.g. @agent:0")]
+    #[error(
+        "host port {0} is mapped to {1} nodes; a host port can be bound only once\n  hint: narrow the node filter to one node, e.g. @agent:0"
+    )]
     PortOnManyNodes(u16, usize),
     #[error("host port {0} is mapped twice")]
     PortTwice(u16),
-    #[error("no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)")]
+    #[error(
+        "no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)"
+    )]
     NoSubnet,
 }
 
@@ -124,13 +138,17 @@ impl Plan {
 /// Build the plan for `up`.
 pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, PlanError> {
     let c = &lab.cluster;
-    let existing: BTreeMap<&str, &ContainerInfo> =
-        observed.containers.iter().map(|c| (c.name.as_str(), c)).collect();
+    let existing: BTreeMap<&str, &ContainerInfo> = observed
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c))
+        .collect();
     let fresh = observed.containers.is_empty() && !observed.network_exists;
 
     let subnet = match &observed.network_subnet {
         Some(s) if observed.network_exists => s.clone(),
-        _ => choose_subnet(&observed.used_subnets).ok_or(PlanError::NoSubnet)?,
+        _ => choose_subnet_from(&observed.used_subnets, inputs.subnet_seed)
+            .ok_or(PlanError::NoSubnet)?,
     };
     let base = subnet_base(&subnet).unwrap_or(Ipv4Addr::new(172, 28, 0, 0));
 
@@ -158,13 +176,21 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         }
     }
 
-    let mut plan = Plan { fresh, api_url: api_url.clone(), ..Default::default() };
+    let mut plan = Plan {
+        fresh,
+        api_url: api_url.clone(),
+        ..Default::default()
+    };
 
     // Ports of nodes we will create (or start) must be free; a running node of ours already
     // holds its own ports, so those are not checked.
     let to_bind: Vec<PortBinding> = nodes
         .iter()
-        .filter(|n| existing.get(n.spec.name.as_str()).is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused))
+        .filter(|n| {
+            existing
+                .get(n.spec.name.as_str())
+                .is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused)
+        })
         .flat_map(|n| n.spec.ports.clone())
         .collect();
     if !to_bind.is_empty() {
@@ -183,18 +209,27 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
 
     // Volumes and images are independent of each other: one concurrent phase.
     let mut prep = Vec::new();
-    let missing: Vec<&NodePlan> = nodes.iter().filter(|n| !existing.contains_key(n.spec.name.as_str())).collect();
+    let missing: Vec<&NodePlan> = nodes
+        .iter()
+        .filter(|n| !existing.contains_key(n.spec.name.as_str()))
+        .collect();
     for n in &missing {
         if n.role != Role::LoadBalancer {
             let mut labels = cluster_labels.clone();
             labels.insert(names::LABEL_ROLE.into(), "volume".into());
-            prep.push(Step::EnsureVolume { name: names::data_volume(&lab.name, n.role, n.index), labels });
+            prep.push(Step::EnsureVolume {
+                name: names::data_volume(&lab.name, n.role, n.index),
+                labels,
+            });
         }
     }
     if !missing.is_empty() {
         let mut labels = cluster_labels.clone();
         labels.insert(names::LABEL_ROLE.into(), "volume".into());
-        prep.push(Step::EnsureVolume { name: names::images_volume(&lab.name), labels });
+        prep.push(Step::EnsureVolume {
+            name: names::images_volume(&lab.name),
+            labels,
+        });
     }
     let images: BTreeSet<&str> = missing.iter().map(|n| n.spec.image.as_str()).collect();
     for image in images {
@@ -210,7 +245,10 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         plan.phases.push(prep);
     }
 
-    let creates: Vec<Step> = missing.iter().map(|n| Step::CreateNode(Box::new((*n).clone()))).collect();
+    let creates: Vec<Step> = missing
+        .iter()
+        .map(|n| Step::CreateNode(Box::new((*n).clone())))
+        .collect();
     if !creates.is_empty() {
         plan.phases.push(creates);
     }
@@ -218,18 +256,26 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     // Start order: servers one at a time (init server first; k3d #452), then agents together,
     // then the load balancer, which needs its upstreams to exist.
     let needs_start = |n: &NodePlan| {
-        existing.get(n.spec.name.as_str()).is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused)
+        existing
+            .get(n.spec.name.as_str())
+            .is_none_or(|e| e.state != RunState::Running && e.state != RunState::Paused)
     };
     let mut unpause = Vec::new();
     for n in &nodes {
-        if existing.get(n.spec.name.as_str()).is_some_and(|e| e.state == RunState::Paused) {
+        if existing
+            .get(n.spec.name.as_str())
+            .is_some_and(|e| e.state == RunState::Paused)
+        {
             unpause.push(Step::UnpauseNode(n.spec.name.clone()));
         }
     }
     if !unpause.is_empty() {
         plan.phases.push(unpause);
     }
-    for n in nodes.iter().filter(|n| n.role == Role::Server && needs_start(n)) {
+    for n in nodes
+        .iter()
+        .filter(|n| n.role == Role::Server && needs_start(n))
+    {
         plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
     }
     let agents: Vec<Step> = nodes
@@ -240,11 +286,19 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     if !agents.is_empty() {
         plan.phases.push(agents);
     }
-    for n in nodes.iter().filter(|n| n.role == Role::LoadBalancer && needs_start(n)) {
+    for n in nodes
+        .iter()
+        .filter(|n| n.role == Role::LoadBalancer && needs_start(n))
+    {
         plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
     }
-    plan.phases.push(vec![Step::WaitApi { nodes: c.servers + c.agents }]);
-    plan.phases.push(vec![Step::WriteKubeconfig { context: names::context(&lab.name), api_url }]);
+    plan.phases.push(vec![Step::WaitApi {
+        nodes: c.servers + c.agents,
+    }]);
+    plan.phases.push(vec![Step::WriteKubeconfig {
+        context: names::context(&lab.name),
+        api_url,
+    }]);
     Ok(plan)
 }
 
@@ -268,7 +322,14 @@ fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + offset)
 }
 
-fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs, fresh: bool) -> NodePlan {
+fn node_plan(
+    lab: &Lab,
+    role: Role,
+    index: u32,
+    base: Ipv4Addr,
+    inputs: &Inputs,
+    fresh: bool,
+) -> NodePlan {
     let c = &lab.cluster;
     let name = names::node(&lab.name, role, index);
     let server0 = names::node(&lab.name, Role::Server, 0);
@@ -300,7 +361,8 @@ fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs,
         if c.servers > 1 && index == 0 {
             cmd.push("--cluster-init".into());
         }
-        let mut sans: Vec<String> = vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
+        let mut sans: Vec<String> =
+            vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
         if !c.api.host.is_unspecified() && c.api.host.to_string() != sans[0] {
             sans.push(c.api.host.to_string());
         }
@@ -326,7 +388,12 @@ fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs,
 
     let mut ports = Vec::new();
     if role == Role::Server && index == 0 && c.servers == 1 {
-        ports.push(PortBinding { host_ip: c.api.host, host_port: inputs.api_port, container_port: 6443, protocol: "tcp" });
+        ports.push(PortBinding {
+            host_ip: c.api.host,
+            host_port: inputs.api_port,
+            container_port: 6443,
+            protocol: "tcp",
+        });
     }
     for p in &c.ports {
         if p.target.matches(role, index, c.servers) {
@@ -342,7 +409,10 @@ fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs,
     NodePlan {
         role,
         index,
-        ready_line: ready_line(role, role == Role::Server && index == 0 && c.servers > 1 && fresh),
+        ready_line: ready_line(
+            role,
+            role == Role::Server && index == 0 && c.servers > 1 && fresh,
+        ),
         spec: ContainerSpec {
             hostname: name.clone(),
             name,
@@ -353,8 +423,14 @@ fn node_plan(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs,
             network: names::network(&lab.name),
             ip: Some(IpAddr::V4(node_ip(base, role, index))),
             binds: vec![
-                format!("{}:/var/lib/rancher/k3s", names::data_volume(&lab.name, role, index)),
-                format!("{}:/var/lib/playground/images", names::images_volume(&lab.name)),
+                format!(
+                    "{}:/var/lib/rancher/k3s",
+                    names::data_volume(&lab.name, role, index)
+                ),
+                format!(
+                    "{}:/var/lib/playground/images",
+                    names::images_volume(&lab.name)
+                ),
             ],
             tmpfs: vec!["/run".into(), "/var/run".into()],
             privileged: c.privileged,
@@ -376,7 +452,9 @@ pub fn lb_config(upstreams: &BTreeMap<(u16, &'static str), Vec<Ipv4Addr>>) -> St
     for ((port, proto), ips) in upstreams {
         out.push_str(&format!("  upstream u_{port}_{proto} {{\n"));
         for ip in ips {
-            out.push_str(&format!("    server {ip}:{port} max_fails=1 fail_timeout=10s;\n"));
+            out.push_str(&format!(
+                "    server {ip}:{port} max_fails=1 fail_timeout=10s;\n"
+            ));
         }
         let udp = if *proto == "udp" { " udp" } else { "" };
         out.push_str(&format!(
@@ -390,14 +468,28 @@ pub fn lb_config(upstreams: &BTreeMap<(u16, &'static str), Vec<Ipv4Addr>>) -> St
 fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> NodePlan {
     let c = &lab.cluster;
     let name = names::node(&lab.name, Role::LoadBalancer, 0);
-    let servers: Vec<Ipv4Addr> =
-        nodes.iter().filter(|n| n.role == Role::Server).map(|n| node_ip(base, n.role, n.index)).collect();
-    let all: Vec<Ipv4Addr> = nodes.iter().map(|n| node_ip(base, n.role, n.index)).collect();
+    let servers: Vec<Ipv4Addr> = nodes
+        .iter()
+        .filter(|n| n.role == Role::Server)
+        .map(|n| node_ip(base, n.role, n.index))
+        .collect();
+    let all: Vec<Ipv4Addr> = nodes
+        .iter()
+        .map(|n| node_ip(base, n.role, n.index))
+        .collect();
     let mut upstreams = BTreeMap::new();
     upstreams.insert((6443u16, "tcp"), servers);
-    let mut ports =
-        vec![PortBinding { host_ip: c.api.host, host_port: inputs.api_port, container_port: 6443, protocol: "tcp" }];
-    for p in c.ports.iter().filter(|p| p.target == NodeFilter::LoadBalancer) {
+    let mut ports = vec![PortBinding {
+        host_ip: c.api.host,
+        host_port: inputs.api_port,
+        container_port: 6443,
+        protocol: "tcp",
+    }];
+    for p in c
+        .ports
+        .iter()
+        .filter(|p| p.target == NodeFilter::LoadBalancer)
+    {
         upstreams.insert((p.container_port, p.protocol.as_str()), all.clone());
         ports.push(PortBinding {
             host_ip: p.host_ip,
@@ -448,7 +540,9 @@ fn check_ports(nodes: &[NodePlan]) -> Result<(), PlanError> {
     let mut seen: BTreeMap<(IpAddr, u16, &str), usize> = BTreeMap::new();
     for n in nodes {
         for p in &n.spec.ports {
-            *seen.entry((p.host_ip, p.host_port, p.protocol)).or_default() += 1;
+            *seen
+                .entry((p.host_ip, p.host_port, p.protocol))
+                .or_default() += 1;
         }
     }
     for ((_, port, _), count) in seen {
@@ -463,7 +557,11 @@ fn parse_cidr(s: &str) -> Option<(u32, u32)> {
     let (ip, len) = s.split_once('/')?;
     let ip: Ipv4Addr = ip.parse().ok()?;
     let len: u32 = len.parse().ok()?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len.min(32))
+    };
     let start = u32::from(ip) & mask;
     Some((start, start | !mask))
 }
@@ -474,8 +572,14 @@ fn subnet_base(s: &str) -> Option<Ipv4Addr> {
 
 /// The first /24 in 172.28.0.0/14 that overlaps no network Docker already has.
 pub fn choose_subnet(used: &[String]) -> Option<String> {
+    choose_subnet_from(used, 0)
+}
+
+/// Like [`choose_subnet`], searching from candidate `start` (wrapping), so labs created at
+/// the same moment rarely pick the same one.
+pub fn choose_subnet_from(used: &[String], start: u32) -> Option<String> {
     let used: Vec<(u32, u32)> = used.iter().filter_map(|s| parse_cidr(s)).collect();
-    (0u32..1024).find_map(|i| {
+    (0u32..1024).map(|i| (i + start) % 1024).find_map(|i| {
         let start = u32::from(Ipv4Addr::new(172, 28, 0, 0)) + (i << 8);
         let end = start | 0xff;
         let free = used.iter().all(|&(a, b)| end < a || start > b);
@@ -487,19 +591,38 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::CheckPorts(ports) => {
-                let list: Vec<String> =
-                    ports.iter().map(|p| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol)).collect();
+                let list: Vec<String> = ports
+                    .iter()
+                    .map(|p| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol))
+                    .collect();
                 write!(f, "check host ports are free: {}", list.join(", "))
             }
-            Step::EnsureNetwork(n) => write!(f, "create network {} ({})", n.name, n.subnet.as_deref().unwrap_or("auto")),
+            Step::EnsureNetwork(n) => write!(
+                f,
+                "create network {} ({})",
+                n.name,
+                n.subnet.as_deref().unwrap_or("auto")
+            ),
             Step::EnsureVolume { name, .. } => write!(f, "create volume {name}"),
             Step::PullImage(i) => write!(f, "pull image {i}"),
             Step::RequireImage(i) => write!(f, "require image {i} (--pull never)"),
-            Step::CreateNode(n) => write!(f, "create {} ({}, {})", n.spec.name, n.role.as_str(), n.spec.image),
-            Step::StartNode(n) => write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line),
+            Step::CreateNode(n) => write!(
+                f,
+                "create {} ({}, {})",
+                n.spec.name,
+                n.role.as_str(),
+                n.spec.image
+            ),
+            Step::StartNode(n) => {
+                write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line)
+            }
             Step::UnpauseNode(n) => write!(f, "unpause {n}"),
-            Step::WaitApi { nodes } => write!(f, "wait for the API (/readyz) and {nodes} Ready node(s)"),
-            Step::WriteKubeconfig { context, api_url } => write!(f, "write kube context {context} ({api_url})"),
+            Step::WaitApi { nodes } => {
+                write!(f, "wait for the API (/readyz) and {nodes} Ready node(s)")
+            }
+            Step::WriteKubeconfig { context, api_url } => {
+                write!(f, "write kube context {context} ({api_url})")
+            }
         }
     }
 }
@@ -508,7 +631,11 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, phase) in self.phases.iter().enumerate() {
             for (j, step) in phase.iter().enumerate() {
-                let marker = if phase.len() > 1 { if j == 0 { "┬" } else { "│" } } else { " " };
+                let marker = if phase.len() > 1 {
+                    if j == 0 { "┬" } else { "│" }
+                } else {
+                    " "
+                };
                 writeln!(f, "{:>2}. {marker} {step}", i + 1)?;
             }
         }
@@ -522,7 +649,12 @@ mod tests {
     use crate::config::{Filtered, PortMapping, Protocol, Selection, default_lab};
 
     fn inputs() -> Inputs {
-        Inputs { api_port: 6550, token: "tok".into(), pull: PullPolicy::Missing }
+        Inputs {
+            api_port: 6550,
+            token: "tok".into(),
+            pull: PullPolicy::Missing,
+            subnet_seed: 0,
+        }
     }
 
     fn lab(servers: u32, agents: u32) -> Lab {
@@ -556,27 +688,65 @@ mod tests {
         let plan = plan_up(&lab(1, 2), &Observed::default(), &inputs()).unwrap();
         assert!(plan.fresh);
         let text = plan.to_string();
-        let order = ["check host ports", "create network playground-lab", "pull image", "create playground-lab-server-0",
-            "start playground-lab-server-0", "start playground-lab-agent-0", "wait for the API", "write kube context"];
+        let order = [
+            "check host ports",
+            "create network playground-lab",
+            "pull image",
+            "create playground-lab-server-0",
+            "start playground-lab-server-0",
+            "start playground-lab-agent-0",
+            "wait for the API",
+            "write kube context",
+        ];
         let mut at = 0;
         for want in order {
-            let found = text[at..].find(want).unwrap_or_else(|| panic!("{want:?} missing or out of order in:\n{text}"));
+            let found = text[at..]
+                .find(want)
+                .unwrap_or_else(|| panic!("{want:?} missing or out of order in:\n{text}"));
             at += found;
         }
         // Agents start together, in one phase, after the server's own phase.
-        let agent_phase = plan.phases.iter().find(|p| p.iter().any(|s| matches!(s, Step::StartNode(n) if n.role == Role::Agent))).unwrap();
+        let agent_phase = plan
+            .phases
+            .iter()
+            .find(|p| {
+                p.iter()
+                    .any(|s| matches!(s, Step::StartNode(n) if n.role == Role::Agent))
+            })
+            .unwrap();
         assert_eq!(agent_phase.len(), 2);
         // One server: no load balancer, and the API is published on server-0 at 127.0.0.1.
         assert!(plan.nodes().all(|n| n.role != Role::LoadBalancer));
         let s0 = plan.nodes().next().unwrap();
-        assert_eq!(s0.spec.ports, vec![PortBinding { host_ip: "127.0.0.1".parse().unwrap(), host_port: 6550, container_port: 6443, protocol: "tcp" }]);
+        assert_eq!(
+            s0.spec.ports,
+            vec![PortBinding {
+                host_ip: "127.0.0.1".parse().unwrap(),
+                host_port: 6550,
+                container_port: 6443,
+                protocol: "tcp"
+            }]
+        );
         assert!(s0.spec.init && s0.spec.restart_unless_stopped);
         assert_eq!(s0.spec.tmpfs, vec!["/run", "/var/run"]);
-        assert!(s0.spec.env.contains(&"K3S_KUBECONFIG_OUTPUT=/output/kubeconfig.yaml".to_string()));
-        assert!(s0.spec.cmd.windows(2).any(|w| w == ["--tls-san", "127.0.0.1"]));
+        assert!(
+            s0.spec
+                .env
+                .contains(&"K3S_KUBECONFIG_OUTPUT=/output/kubeconfig.yaml".to_string())
+        );
+        assert!(
+            s0.spec
+                .cmd
+                .windows(2)
+                .any(|w| w == ["--tls-san", "127.0.0.1"])
+        );
         assert!(!s0.spec.env.iter().any(|e| e.starts_with("K3S_URL=")));
         let a0 = plan.nodes().find(|n| n.role == Role::Agent).unwrap();
-        assert!(a0.spec.env.contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string()));
+        assert!(
+            a0.spec
+                .env
+                .contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string())
+        );
         assert_eq!(a0.spec.labels[names::LABEL_ROLE], "agent");
         assert_eq!(a0.spec.labels[names::LABEL_CLUSTER], "lab");
         assert_eq!(plan.api_url, "https://127.0.0.1:6550");
@@ -593,8 +763,18 @@ mod tests {
         };
         let again = plan_up(&lab(1, 2), &observed, &inputs()).unwrap();
         assert!(!again.fresh);
-        let kinds: Vec<String> = again.phases.iter().flatten().map(|s| s.to_string()).collect();
-        assert!(kinds.iter().all(|s| s.starts_with("wait for the API") || s.starts_with("write kube context")), "{kinds:?}");
+        let kinds: Vec<String> = again
+            .phases
+            .iter()
+            .flatten()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(
+            kinds
+                .iter()
+                .all(|s| s.starts_with("wait for the API") || s.starts_with("write kube context")),
+            "{kinds:?}"
+        );
     }
 
     #[test]
@@ -602,8 +782,16 @@ mod tests {
         let first = plan_up(&lab(1, 2), &Observed::default(), &inputs()).unwrap();
         let mut containers = running(&first);
         containers.retain(|c| c.name != "playground-lab-agent-1");
-        containers.iter_mut().find(|c| c.name == "playground-lab-agent-0").unwrap().state = RunState::Exited;
-        let observed = Observed { containers, network_exists: true, ..Default::default() };
+        containers
+            .iter_mut()
+            .find(|c| c.name == "playground-lab-agent-0")
+            .unwrap()
+            .state = RunState::Exited;
+        let observed = Observed {
+            containers,
+            network_exists: true,
+            ..Default::default()
+        };
         let plan = plan_up(&lab(1, 2), &observed, &inputs()).unwrap();
         let text = plan.to_string();
         assert!(text.contains("create playground-lab-agent-1"), "{text}");
@@ -629,26 +817,58 @@ mod tests {
         let s0 = nodes[0];
         assert!(s0.spec.cmd.contains(&"--cluster-init".to_string()));
         assert_eq!(s0.ready_line, "Containerd is now running");
-        assert!(s0.spec.ports.is_empty(), "the API goes through the load balancer");
+        assert!(
+            s0.spec.ports.is_empty(),
+            "the API goes through the load balancer"
+        );
         let s1 = nodes[1];
         assert!(!s1.spec.cmd.contains(&"--cluster-init".to_string()));
-        assert!(s1.spec.env.contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string()));
+        assert!(
+            s1.spec
+                .env
+                .contains(&"K3S_URL=https://playground-lab-server-0:6443".to_string())
+        );
         let lb = nodes.iter().find(|n| n.role == Role::LoadBalancer).unwrap();
-        let ports: Vec<(u16, u16)> = lb.spec.ports.iter().map(|p| (p.host_port, p.container_port)).collect();
+        let ports: Vec<(u16, u16)> = lb
+            .spec
+            .ports
+            .iter()
+            .map(|p| (p.host_port, p.container_port))
+            .collect();
         assert_eq!(ports, vec![(6550, 6443), (8080, 80)]);
         let conf = &lb.spec.env[0];
-        assert!(conf.contains("listen 6443;") && conf.contains("listen 80;"), "{conf}");
+        assert!(
+            conf.contains("listen 6443;") && conf.contains("listen 80;"),
+            "{conf}"
+        );
         // Upstreams are static IPs, so nginx never needs to resolve a stopped node's name.
-        assert!(conf.contains("server 172.28.0.2:6443") && conf.contains("server 172.28.0.4:6443"), "{conf}");
+        assert!(
+            conf.contains("server 172.28.0.2:6443") && conf.contains("server 172.28.0.4:6443"),
+            "{conf}"
+        );
         // Servers start one by one, before the agents and the load balancer.
         let starts: Vec<(usize, String)> = plan
             .phases
             .iter()
             .enumerate()
-            .flat_map(|(i, p)| p.iter().filter_map(move |s| match s { Step::StartNode(n) => Some((i, n.spec.name.clone())), _ => None }))
+            .flat_map(|(i, p)| {
+                p.iter().filter_map(move |s| match s {
+                    Step::StartNode(n) => Some((i, n.spec.name.clone())),
+                    _ => None,
+                })
+            })
             .collect();
         let names: Vec<&str> = starts.iter().map(|(_, n)| n.as_str()).collect();
-        assert_eq!(names, ["playground-lab-server-0", "playground-lab-server-1", "playground-lab-server-2", "playground-lab-agent-0", "playground-lab-serverlb"]);
+        assert_eq!(
+            names,
+            [
+                "playground-lab-server-0",
+                "playground-lab-server-1",
+                "playground-lab-server-2",
+                "playground-lab-agent-0",
+                "playground-lab-serverlb"
+            ]
+        );
         let phases: BTreeSet<usize> = starts.iter().map(|(i, _)| *i).collect();
         assert_eq!(phases.len(), 5);
     }
@@ -656,9 +876,15 @@ mod tests {
     #[test]
     fn node_filters_place_args_env_and_ports() {
         let mut l = lab(1, 2);
-        l.cluster.k3s_args.push(Filtered { value: "--disable=traefik".into(), filter: NodeFilter::Servers(Selection::All) });
+        l.cluster.k3s_args.push(Filtered {
+            value: "--disable=traefik".into(),
+            filter: NodeFilter::Servers(Selection::All),
+        });
         l.cluster.env.push(Filtered {
-            value: crate::config::EnvVar { key: "ONLY".into(), value: "a1".into() },
+            value: crate::config::EnvVar {
+                key: "ONLY".into(),
+                value: "a1".into(),
+            },
             filter: NodeFilter::Agents(Selection::Indices(vec![1])),
         });
         l.cluster.ports.push(PortMapping {
@@ -670,10 +896,30 @@ mod tests {
         });
         let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
         let by = |name: &str| plan.nodes().find(|n| n.spec.name == name).unwrap().clone();
-        assert!(by("playground-lab-server-0").spec.cmd.contains(&"--disable=traefik".to_string()));
-        assert!(!by("playground-lab-agent-0").spec.cmd.contains(&"--disable=traefik".to_string()));
-        assert!(by("playground-lab-agent-1").spec.env.contains(&"ONLY=a1".to_string()));
-        assert!(!by("playground-lab-agent-0").spec.env.contains(&"ONLY=a1".to_string()));
+        assert!(
+            by("playground-lab-server-0")
+                .spec
+                .cmd
+                .contains(&"--disable=traefik".to_string())
+        );
+        assert!(
+            !by("playground-lab-agent-0")
+                .spec
+                .cmd
+                .contains(&"--disable=traefik".to_string())
+        );
+        assert!(
+            by("playground-lab-agent-1")
+                .spec
+                .env
+                .contains(&"ONLY=a1".to_string())
+        );
+        assert!(
+            !by("playground-lab-agent-0")
+                .spec
+                .env
+                .contains(&"ONLY=a1".to_string())
+        );
         assert_eq!(by("playground-lab-agent-0").spec.ports[0].protocol, "udp");
 
         // One host port on two nodes cannot work.
@@ -684,31 +930,64 @@ mod tests {
             protocol: Protocol::Tcp,
             target: NodeFilter::Agents(Selection::All),
         });
-        assert_eq!(plan_up(&l, &Observed::default(), &inputs()), Err(PlanError::PortOnManyNodes(9100, 2)));
+        assert_eq!(
+            plan_up(&l, &Observed::default(), &inputs()),
+            Err(PlanError::PortOnManyNodes(9100, 2))
+        );
     }
 
     #[test]
     fn foreign_containers_and_pull_policies() {
-        let observed = Observed { foreign: vec!["playground-lab-server-0".into()], ..Default::default() };
+        let observed = Observed {
+            foreign: vec!["playground-lab-server-0".into()],
+            ..Default::default()
+        };
         assert_eq!(
             plan_up(&lab(1, 0), &observed, &inputs()),
             Err(PlanError::NameTaken("playground-lab-server-0".into()))
         );
-        let present = Observed { images_present: [crate::config::DEFAULT_K3S_IMAGE.to_string()].into(), ..Default::default() };
-        let text = plan_up(&lab(1, 0), &present, &inputs()).unwrap().to_string();
+        let present = Observed {
+            images_present: [crate::config::DEFAULT_K3S_IMAGE.to_string()].into(),
+            ..Default::default()
+        };
+        let text = plan_up(&lab(1, 0), &present, &inputs())
+            .unwrap()
+            .to_string();
         assert!(!text.contains("pull image"), "{text}");
-        let always = Inputs { pull: PullPolicy::Always, ..inputs() };
-        assert!(plan_up(&lab(1, 0), &present, &always).unwrap().to_string().contains("pull image"));
-        let never = Inputs { pull: PullPolicy::Never, ..inputs() };
-        assert!(plan_up(&lab(1, 0), &Observed::default(), &never).unwrap().to_string().contains("require image"));
+        let always = Inputs {
+            pull: PullPolicy::Always,
+            ..inputs()
+        };
+        assert!(
+            plan_up(&lab(1, 0), &present, &always)
+                .unwrap()
+                .to_string()
+                .contains("pull image")
+        );
+        let never = Inputs {
+            pull: PullPolicy::Never,
+            ..inputs()
+        };
+        assert!(
+            plan_up(&lab(1, 0), &Observed::default(), &never)
+                .unwrap()
+                .to_string()
+                .contains("require image")
+        );
     }
 
     #[test]
     fn subnets_avoid_the_ones_in_use() {
         assert_eq!(choose_subnet(&[]), Some("172.28.0.0/24".into()));
-        assert_eq!(choose_subnet(&["172.28.0.0/24".into(), "172.28.1.0/24".into()]), Some("172.28.2.0/24".into()));
+        assert_eq!(
+            choose_subnet(&["172.28.0.0/24".into(), "172.28.1.0/24".into()]),
+            Some("172.28.2.0/24".into())
+        );
         // A /16 covering the first 256 candidates pushes us past it.
-        assert_eq!(choose_subnet(&["172.28.0.0/16".into()]), Some("172.29.0.0/24".into()));
+        assert_eq!(
+            choose_subnet(&["172.28.0.0/16".into()]),
+            Some("172.29.0.0/24".into())
+        );
         assert_eq!(client_host("0.0.0.0".parse().unwrap()), "127.0.0.1");
     }
 }

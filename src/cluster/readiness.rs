@@ -17,18 +17,41 @@ pub const TAIL_LINES: usize = 20;
 /// Why a node did not become ready.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeWaitError {
-    #[error("{node} stopped ({state}, exit code {exit}) before it logged \"{line}\"; its last log lines:\n{logs}")]
-    Died { node: String, line: String, state: String, exit: i64, logs: String },
-    #[error("{node} is crash-looping (restarted {restarts} times) before it logged \"{line}\"; its last log lines:\n{logs}")]
-    CrashLoop { node: String, line: String, restarts: i64, logs: String },
+    #[error(
+        "{node} stopped ({state}, exit code {exit}) before it logged \"{line}\"; its last log lines:\n{logs}"
+    )]
+    Died {
+        node: String,
+        line: String,
+        state: String,
+        exit: i64,
+        logs: String,
+    },
+    #[error(
+        "{node} is crash-looping (restarted {restarts} times) before it logged \"{line}\"; its last log lines:\n{logs}"
+    )]
+    CrashLoop {
+        node: String,
+        line: String,
+        restarts: i64,
+        logs: String,
+    },
     #[error("{node} did not log \"{line}\" within {secs}s; its last log lines:\n{logs}")]
-    Timeout { node: String, line: String, secs: u64, logs: String },
+    Timeout {
+        node: String,
+        line: String,
+        secs: u64,
+        logs: String,
+    },
     #[error(transparent)]
     Engine(#[from] crate::docker::EngineError),
 }
 
 fn indent(logs: &str) -> String {
-    logs.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
+    logs.lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Wait until `node` prints a line containing `line` (case-insensitive) at or after `since`
@@ -42,7 +65,11 @@ pub async fn wait_for_log<E: Engine>(
 ) -> Result<(), NodeWaitError> {
     let needle = line.to_lowercase();
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
-    let baseline = engine.inspect_container(node).await?.map(|c| c.restart_count).unwrap_or(0);
+    let baseline = engine
+        .inspect_container(node)
+        .await?
+        .map(|c| c.restart_count)
+        .unwrap_or(0);
     let found = async {
         let mut logs = engine.follow_logs(node, since);
         while let Some(l) = logs.next().await {
@@ -59,8 +86,15 @@ pub async fn wait_for_log<E: Engine>(
             tokio::time::sleep(Duration::from_millis(300)).await;
             match engine.inspect_container(node).await? {
                 None => return Ok::<_, NodeWaitError>(Some((RunState::Removing, -1, 0))),
-                Some(c) if c.restart_count > baseline => return Ok(Some((c.state, c.exit_code.unwrap_or(-1), c.restart_count))),
-                Some(c) if matches!(c.state, RunState::Exited | RunState::Dead | RunState::Restarting) => {
+                Some(c) if c.restart_count > baseline => {
+                    return Ok(Some((c.state, c.exit_code.unwrap_or(-1), c.restart_count)));
+                }
+                Some(c)
+                    if matches!(
+                        c.state,
+                        RunState::Exited | RunState::Dead | RunState::Restarting
+                    ) =>
+                {
                     return Ok(Some((c.state, c.exit_code.unwrap_or(-1), c.restart_count)));
                 }
                 Some(_) => {}
@@ -83,13 +117,25 @@ pub async fn wait_for_log<E: Engine>(
         Some(o) => o,
         None => {
             let c = engine.inspect_container(node).await?;
-            c.map(|c| (c.state, c.exit_code.unwrap_or(-1), c.restart_count)).unwrap_or((RunState::Removing, -1, 0))
+            c.map(|c| (c.state, c.exit_code.unwrap_or(-1), c.restart_count))
+                .unwrap_or((RunState::Removing, -1, 0))
         }
     };
     let logs = indent(&engine.tail_logs(node, TAIL_LINES).await.unwrap_or_default());
     if restarts > baseline && state != RunState::Exited {
-        Err(NodeWaitError::CrashLoop { node: node.into(), line: line.into(), restarts: restarts - baseline, logs })
+        Err(NodeWaitError::CrashLoop {
+            node: node.into(),
+            line: line.into(),
+            restarts: restarts - baseline,
+            logs,
+        })
     } else {
-        Err(NodeWaitError::Died { node: node.into(), line: line.into(), state: state.as_str().into(), exit, logs })
+        Err(NodeWaitError::Died {
+            node: node.into(),
+            line: line.into(),
+            state: state.as_str().into(),
+            exit,
+            logs,
+        })
     }
 }

@@ -57,7 +57,9 @@ pub struct UpOutcome {
 
 /// Gather what Docker has of this lab.
 pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
-    let containers = engine.list_containers(&[(names::LABEL_CLUSTER, &lab.name)]).await?;
+    let containers = engine
+        .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
+        .await?;
     let mut foreign = Vec::new();
     let wanted = (0..lab.cluster.servers)
         .map(|i| names::node(&lab.name, Role::Server, i))
@@ -103,7 +105,11 @@ fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inp
     let api_port = observed
         .containers
         .iter()
-        .find_map(|c| c.labels.get(names::LABEL_API_PORT).and_then(|p| p.parse().ok()))
+        .find_map(|c| {
+            c.labels
+                .get(names::LABEL_API_PORT)
+                .and_then(|p| p.parse().ok())
+        })
         .or(lab.cluster.api.port);
     let api_port = match api_port {
         Some(p) => p,
@@ -115,8 +121,19 @@ fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inp
         .filter(|c| c.labels.get(names::LABEL_ROLE).map(String::as_str) != Some("loadbalancer"))
         .flat_map(|c| c.env.iter())
         .find_map(|e| e.strip_prefix("K3S_TOKEN=").map(str::to_string))
-        .unwrap_or_else(|| rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect());
-    Ok(Inputs { api_port, token, pull })
+        .unwrap_or_else(|| {
+            rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect()
+        });
+    Ok(Inputs {
+        api_port,
+        token,
+        pull,
+        subnet_seed: rand::rng().random_range(0..1024),
+    })
 }
 
 /// A free TCP port on `host`. Another process may take it before our container binds it;
@@ -124,12 +141,18 @@ fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inp
 fn free_port(host: IpAddr) -> Result<u16> {
     let l = TcpListener::bind(SocketAddr::new(host, 0))
         .map_err(|e| Error::Other(format!("cannot find a free port on {host}: {e}")))?;
-    Ok(l.local_addr().map_err(|e| Error::Other(e.to_string()))?.port())
+    Ok(l.local_addr()
+        .map_err(|e| Error::Other(e.to_string()))?
+        .port())
 }
 
 fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
     let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let free = if p.protocol == "udp" { UdpSocket::bind(addr).is_ok() } else { TcpListener::bind(addr).is_ok() };
+    let free = if p.protocol == "udp" {
+        UdpSocket::bind(addr).is_ok()
+    } else {
+        TcpListener::bind(addr).is_ok()
+    };
     if free {
         return Ok(());
     }
@@ -137,17 +160,39 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
         addr: addr.to_string(),
         port: p.host_port,
         proto: p.protocol,
-        field: if p.container_port == 6443 && p.host_port == api_port { "cluster.api.port" } else { "cluster.ports" },
+        field: if p.container_port == 6443 && p.host_port == api_port {
+            "cluster.api.port"
+        } else {
+            "cluster.ports"
+        },
     })
 }
 
 fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
 /// left for the next `up` to converge.
 pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+    // Two labs created at once may choose the same free subnet; the loser re-plans with the
+    // subnets as they are now. Nothing but the port check runs before the network exists.
+    let mut attempts = 0;
+    loop {
+        match up_once(engine, lab, opts, ui).await {
+            Err(Error::SubnetTaken(subnet)) if attempts < 5 => {
+                attempts += 1;
+                tracing::debug!("subnet {subnet} was taken meanwhile; planning again");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts.pull)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -174,11 +219,18 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
             nodes,
             dry_run: None,
         }),
+        Err(e @ Error::SubnetTaken(_)) => Err(e),
         Err(e) if plan.fresh && !opts.keep_on_failure => {
-            ui.warn(&format!("up failed; removing the partly created lab {} (use --keep-on-failure to keep it)", lab.name));
+            ui.warn(&format!(
+                "up failed; removing the partly created lab {} (use --keep-on-failure to keep it)",
+                lab.name
+            ));
             // A second Ctrl-C during rollback would leave objects behind: `drop` removes them.
             if let Err(re) = lifecycle::remove_objects(engine, &lab.name).await {
-                ui.warn(&format!("rollback incomplete: {re}; run `playground drop {} --yes`", lab.name));
+                ui.warn(&format!(
+                    "rollback incomplete: {re}; run `playground drop {} --yes`",
+                    lab.name
+                ));
             }
             Err(e)
         }
@@ -204,7 +256,16 @@ async fn execute<E: Engine>(
     let mut nodes = Vec::new();
     for phase in &plan.phases {
         let results = try_join_all(phase.iter().map(|step| {
-            run_step(engine, lab, step, inputs, opts, ui, deadline, &kubeconfig_text)
+            run_step(
+                engine,
+                lab,
+                step,
+                inputs,
+                opts,
+                ui,
+                deadline,
+                &kubeconfig_text,
+            )
         }))
         .await?;
         for r in results.into_iter().flatten() {
@@ -233,9 +294,13 @@ async fn run_step<E: Engine>(
                     check_port_free(p, inputs.api_port)?;
                 }
             }
-            Step::EnsureNetwork(spec) => {
-                engine.ensure_network(spec).await?;
-            }
+            Step::EnsureNetwork(spec) => match engine.ensure_network(spec).await {
+                Ok(_) => {}
+                Err(EngineError::Api { message, .. }) if message.contains("overlaps") => {
+                    return Err(Error::SubnetTaken(spec.subnet.clone().unwrap_or_default()));
+                }
+                Err(e) => return Err(e.into()),
+            },
             Step::EnsureVolume { name, labels } => engine.ensure_volume(name, labels).await?,
             Step::PullImage(image) => pull(engine, image, ui).await?,
             Step::RequireImage(image) => {
@@ -249,14 +314,19 @@ async fn run_step<E: Engine>(
             Step::StartNode(n) => {
                 let since = now_unix() - 1;
                 engine.start(&n.spec.name).await?;
-                readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline).await?;
+                readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline)
+                    .await?;
             }
             Step::UnpauseNode(name) => engine.unpause(name).await?,
             Step::WaitApi { nodes } => {
-                let text = fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline).await?;
+                let text =
+                    fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
+                        .await?;
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
                 let url = plan_api_url(lab, inputs);
-                let ready = api.wait_ready(&url, *nodes as usize, deadline, &|d| s.set_detail(d)).await?;
+                let ready = api
+                    .wait_ready(&url, *nodes as usize, deadline, &|d| s.set_detail(d))
+                    .await?;
                 *kubeconfig_text.lock().unwrap() = Some(text);
                 return Ok(Some(ready));
             }
@@ -264,9 +334,13 @@ async fn run_step<E: Engine>(
                 let text = kubeconfig_text.lock().unwrap().clone();
                 let text = match text {
                     Some(t) => t,
-                    None => fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline).await?,
+                    None => {
+                        fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
+                            .await?
+                    }
                 };
-                let source = kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+                let source = kubeconfig::parse_source(&text)
+                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
                 kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)
                     .map_err(|e| Error::Kubeconfig(e.to_string()))?;
             }
@@ -282,12 +356,21 @@ async fn run_step<E: Engine>(
 }
 
 fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
-    format!("https://{}:{}", plan::client_host(lab.cluster.api.host), inputs.api_port)
+    format!(
+        "https://{}:{}",
+        plan::client_host(lab.cluster.api.host),
+        inputs.api_port
+    )
 }
 
 /// Read the kubeconfig k3s wrote in server-0 and point it at the host port. k3s writes it
 /// shortly after start, so a missing file is retried until the deadline.
-pub async fn fetch_kubeconfig<E: Engine>(engine: &E, lab: &str, api_url: &str, deadline: Instant) -> Result<String> {
+pub async fn fetch_kubeconfig<E: Engine>(
+    engine: &E,
+    lab: &str,
+    api_url: &str,
+    deadline: Instant,
+) -> Result<String> {
     let server0 = names::node(lab, Role::Server, 0);
     loop {
         match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
@@ -316,9 +399,13 @@ pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
 async fn pull<E: Engine>(engine: &E, image: &str, ui: &Ui) -> Result<()> {
     let bars: Mutex<HashMap<String, indicatif::ProgressBar>> = Mutex::new(HashMap::new());
     let report = |p: PullProgress| {
-        let (Some(layer), Some(total)) = (p.layer, p.total) else { return };
+        let (Some(layer), Some(total)) = (p.layer, p.total) else {
+            return;
+        };
         let mut bars = bars.lock().unwrap();
-        let bar = bars.entry(layer.clone()).or_insert_with(|| ui.bar(layer.clone(), total));
+        let bar = bars
+            .entry(layer.clone())
+            .or_insert_with(|| ui.bar(layer.clone(), total));
         bar.set_length(total);
         bar.set_position(p.current.unwrap_or(0));
         bar.set_message(format!("{layer} {}", p.status));

@@ -33,14 +33,29 @@ pub struct BollardEngine {
 }
 
 fn is_not_found(e: &BollardError) -> bool {
-    matches!(e, BollardError::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
     let mut filters = HashMap::new();
     filters.insert(
         "label".to_string(),
-        labels.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect(),
+        labels
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect(),
     );
     filters
 }
@@ -51,7 +66,10 @@ impl BollardEngine {
     pub async fn connect() -> Result<Self, EngineError> {
         let endpoint = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let unreachable = |source| EngineError::Unreachable { endpoint: endpoint.clone(), source };
+        let unreachable = |source| EngineError::Unreachable {
+            endpoint: endpoint.clone(),
+            source,
+        };
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
@@ -59,7 +77,10 @@ impl BollardEngine {
     }
 
     fn network_info(n: bollard::models::NetworkInspect) -> NetworkInfo {
-        let cfg = n.ipam.and_then(|i| i.config).and_then(|c| c.into_iter().next());
+        let cfg = n
+            .ipam
+            .and_then(|i| i.config)
+            .and_then(|c| c.into_iter().next());
         NetworkInfo {
             id: n.id.unwrap_or_default(),
             name: n.name.unwrap_or_default(),
@@ -78,12 +99,16 @@ fn parse_ports(map: Option<&HashMap<String, Option<Vec<DockerPortBinding>>>>) ->
     let mut out = Vec::new();
     for (key, bindings) in map.into_iter().flatten() {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let Ok(container_port) = port.parse() else { continue };
+        let Ok(container_port) = port.parse() else {
+            continue;
+        };
         for b in bindings.iter().flatten() {
             let (Some(ip), Some(hp)) = (b.host_ip.as_deref(), b.host_port.as_deref()) else {
                 continue;
             };
-            let (Ok(host_ip), Ok(host_port)) = (ip.parse(), hp.parse()) else { continue };
+            let (Ok(host_ip), Ok(host_port)) = (ip.parse(), hp.parse()) else {
+                continue;
+            };
             out.push(PortBinding {
                 host_ip,
                 host_port,
@@ -125,7 +150,10 @@ impl Engine for BollardEngine {
             return Ok(found);
         }
         let ipam = spec.subnet.as_ref().map(|s| Ipam {
-            config: Some(vec![IpamConfig { subnet: Some(s.clone()), ..Default::default() }]),
+            config: Some(vec![IpamConfig {
+                subnet: Some(s.clone()),
+                ..Default::default()
+            }]),
             ..Default::default()
         });
         let req = NetworkCreateRequest {
@@ -142,16 +170,25 @@ impl Engine for BollardEngine {
         match self.docker.create_network(req).await {
             Ok(_) => {}
             // Another `up` of the same lab made it between our look and our create.
-            Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => {}
+            Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {}
             Err(e) => return Err(EngineError::api(format!("create network {}", spec.name), e)),
         }
-        self.inspect_network(&spec.name)
-            .await?
-            .ok_or_else(|| EngineError::api(format!("network {}", spec.name), "vanished after create"))
+        self.inspect_network(&spec.name).await?.ok_or_else(|| {
+            EngineError::api(format!("network {}", spec.name), "vanished after create")
+        })
     }
 
     async fn inspect_network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
-        match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
             // Docker matches network IDs by prefix too; insist on the exact name.
             Ok(n) if n.name.as_deref() == Some(name) => Ok(Some(Self::network_info(n))),
             Ok(_) => Ok(None),
@@ -160,9 +197,18 @@ impl Engine for BollardEngine {
         }
     }
 
-    async fn list_networks(&self, labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>, EngineError> {
-        let opts = ListNetworksOptionsBuilder::default().filters(&label_filters(labels)).build();
-        let nets = self.docker.list_networks(Some(opts)).await.map_err(|e| EngineError::api("list networks", e))?;
+    async fn list_networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<NetworkInfo>, EngineError> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let nets = self
+            .docker
+            .list_networks(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list networks", e))?;
         Ok(nets
             .into_iter()
             .map(|n| NetworkInfo {
@@ -204,18 +250,36 @@ impl Engine for BollardEngine {
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker.create_volume(req).await.map_err(|e| EngineError::api(format!("create volume {name}"), e))?;
+        self.docker
+            .create_volume(req)
+            .await
+            .map_err(|e| EngineError::api(format!("create volume {name}"), e))?;
         Ok(())
     }
 
     async fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
-        let opts = ListVolumesOptionsBuilder::default().filters(&label_filters(labels)).build();
-        let res = self.docker.list_volumes(Some(opts)).await.map_err(|e| EngineError::api("list volumes", e))?;
-        Ok(res.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
+        let opts = ListVolumesOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let res = self
+            .docker
+            .list_volumes(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list volumes", e))?;
+        Ok(res
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker.remove_volume(name, None::<RemoveVolumeOptions>).await {
+        match self
+            .docker
+            .remove_volume(name, None::<RemoveVolumeOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(EngineError::api(format!("remove volume {name}"), e)),
@@ -236,7 +300,10 @@ impl Engine for BollardEngine {
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<(), EngineError> {
         let (repo, tag) = split_reference(image);
-        let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
         let mut stream = self.docker.create_image(Some(opts), None, None);
         let fail = |message: String| EngineError::Pull {
             image: image.to_string(),
@@ -262,16 +329,27 @@ impl Engine for BollardEngine {
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
         let mut port_bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
         for p in &spec.ports {
-            port_bindings.entry(port_key(p)).or_insert_with(|| Some(Vec::new())).as_mut().unwrap().push(
-                DockerPortBinding { host_ip: Some(p.host_ip.to_string()), host_port: Some(p.host_port.to_string()) },
-            );
+            port_bindings
+                .entry(port_key(p))
+                .or_insert_with(|| Some(Vec::new()))
+                .as_mut()
+                .unwrap()
+                .push(DockerPortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.to_string()),
+                });
         }
         let exposed: Vec<String> = port_bindings.keys().cloned().collect();
         let host_config = HostConfig {
             init: Some(spec.init),
             privileged: Some(spec.privileged),
             binds: Some(spec.binds.clone()),
-            tmpfs: Some(spec.tmpfs.iter().map(|t| (t.clone(), String::new())).collect()),
+            tmpfs: Some(
+                spec.tmpfs
+                    .iter()
+                    .map(|t| (t.clone(), String::new()))
+                    .collect(),
+            ),
             port_bindings: Some(port_bindings),
             extra_hosts: Some(spec.extra_hosts.clone()),
             network_mode: Some(spec.network.clone()),
@@ -286,7 +364,10 @@ impl Engine for BollardEngine {
             ..Default::default()
         };
         let endpoint = EndpointSettings {
-            ipam_config: spec.ip.map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.to_string()), ..Default::default() }),
+            ipam_config: spec.ip.map(|ip| EndpointIpamConfig {
+                ipv4_address: Some(ip.to_string()),
+                ..Default::default()
+            }),
             aliases: Some(vec![spec.hostname.clone()]),
             ..Default::default()
         };
@@ -303,7 +384,9 @@ impl Engine for BollardEngine {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
         let res = self
             .docker
             .create_container(Some(opts), body)
@@ -313,7 +396,11 @@ impl Engine for BollardEngine {
     }
 
     async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
-        let c = match self.docker.inspect_container(name, None::<InspectContainerOptions>).await {
+        let c = match self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
             Ok(c) => c,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(EngineError::api(format!("inspect container {name}"), e)),
@@ -326,12 +413,24 @@ impl Engine for BollardEngine {
             .and_then(|n| n.networks.clone())
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(net, ep)| ep.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (net, ip)))
+            .filter_map(|(net, ep)| {
+                ep.ip_address
+                    .filter(|ip| !ip.is_empty())
+                    .map(|ip| (net, ip))
+            })
             .collect();
-        let ports = parse_ports(c.host_config.as_ref().and_then(|h| h.port_bindings.as_ref()));
+        let ports = parse_ports(
+            c.host_config
+                .as_ref()
+                .and_then(|h| h.port_bindings.as_ref()),
+        );
         Ok(Some(ContainerInfo {
             id: c.id.unwrap_or_default(),
-            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             image: config.image.unwrap_or_default(),
             state: RunState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
@@ -344,14 +443,31 @@ impl Engine for BollardEngine {
         }))
     }
 
-    async fn list_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>, EngineError> {
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&label_filters(labels)).build();
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| EngineError::api("list containers", e))?;
+    async fn list_containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, EngineError> {
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list containers", e))?;
         Ok(list
             .into_iter()
             .map(|c| ContainerInfo {
                 id: c.id.unwrap_or_default(),
-                name: c.names.unwrap_or_default().first().cloned().unwrap_or_default().trim_start_matches('/').to_string(),
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
                 image: c.image.unwrap_or_default(),
                 state: RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
                 labels: c.labels.unwrap_or_default().into_iter().collect(),
@@ -369,7 +485,11 @@ impl Engine for BollardEngine {
                             host_ip: p.ip?.parse().ok()?,
                             host_port: p.public_port?,
                             container_port: p.private_port,
-                            protocol: if p.typ.map(|t| t.to_string()).as_deref() == Some("udp") { "udp" } else { "tcp" },
+                            protocol: if p.typ.map(|t| t.to_string()).as_deref() == Some("udp") {
+                                "udp"
+                            } else {
+                                "tcp"
+                            },
                         })
                     })
                     .collect(),
@@ -378,43 +498,71 @@ impl Engine for BollardEngine {
     }
 
     async fn start(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>).await {
+        match self
+            .docker
+            .start_container(
+                name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+        {
             Ok(()) => Ok(()),
             // 304: already started.
-            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(EngineError::api(format!("start {name}"), e)),
         }
     }
 
     async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
-        let opts = StopContainerOptionsBuilder::default().t(grace.as_secs().try_into().unwrap_or(i32::MAX)).build();
+        let opts = StopContainerOptionsBuilder::default()
+            .t(grace.as_secs().try_into().unwrap_or(i32::MAX))
+            .build();
         match self.docker.stop_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
-            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(EngineError::api(format!("stop {name}"), e)),
         }
     }
 
     async fn pause(&self, name: &str) -> Result<(), EngineError> {
-        self.docker.pause_container(name).await.map_err(|e| EngineError::api(format!("pause {name}"), e))
+        self.docker
+            .pause_container(name)
+            .await
+            .map_err(|e| EngineError::api(format!("pause {name}"), e))
     }
 
     async fn unpause(&self, name: &str) -> Result<(), EngineError> {
-        self.docker.unpause_container(name).await.map_err(|e| EngineError::api(format!("unpause {name}"), e))
+        self.docker
+            .unpause_container(name)
+            .await
+            .map_err(|e| EngineError::api(format!("unpause {name}"), e))
     }
 
     async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
-        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // 409 "removal already in progress": another drop got there first.
-            Err(BollardError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(e) => Err(EngineError::api(format!("remove container {name}"), e)),
         }
     }
 
-    fn follow_logs(&self, name: &str, since: i64) -> BoxStream<'static, Result<String, EngineError>> {
+    fn follow_logs(
+        &self,
+        name: &str,
+        since: i64,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
         let opts = LogsOptionsBuilder::default()
             .follow(true)
             .stdout(true)
@@ -447,7 +595,11 @@ impl Engine for BollardEngine {
     }
 
     async fn tail_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
-        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
         let chunks: Vec<LogOutput> = self
             .docker
             .logs(name, Some(opts))
@@ -458,7 +610,9 @@ impl Engine for BollardEngine {
     }
 
     async fn read_file(&self, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
-        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
         let what = format!("read {path} from {name}");
         let bytes: Vec<u8> = self
             .docker
@@ -469,12 +623,15 @@ impl Engine for BollardEngine {
             .map_err(|e| EngineError::api(what.clone(), e))?;
         // The archive API answers with a tar stream; read it as one, not by skipping headers.
         let mut archive = tar::Archive::new(bytes.as_slice());
-        let entries = archive.entries().map_err(|e| EngineError::api(what.clone(), e))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| EngineError::api(what.clone(), e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| EngineError::api(what.clone(), e))?;
             if entry.header().entry_type().is_file() {
                 let mut out = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut out).map_err(|e| EngineError::api(what.clone(), e))?;
+                std::io::Read::read_to_end(&mut entry, &mut out)
+                    .map_err(|e| EngineError::api(what.clone(), e))?;
                 return Ok(out);
             }
         }
@@ -497,14 +654,25 @@ impl Engine for BollardEngine {
             .await
             .map_err(|e| EngineError::api(what.clone(), e))?;
         let mut output = String::new();
-        if let StartExecResults::Attached { output: mut stream, .. } =
-            self.docker.start_exec(&exec.id, None).await.map_err(|e| EngineError::api(what.clone(), e))?
+        if let StartExecResults::Attached {
+            output: mut stream, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))?
         {
             while let Some(chunk) = stream.next().await {
-                output.push_str(&log_text(chunk.map_err(|e| EngineError::api(what.clone(), e))?));
+                output.push_str(&log_text(
+                    chunk.map_err(|e| EngineError::api(what.clone(), e))?,
+                ));
             }
         }
-        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(|e| EngineError::api(what.clone(), e))?;
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))?;
         Ok((inspect.exit_code.unwrap_or(-1), output))
     }
 }
@@ -531,9 +699,18 @@ mod tests {
 
     #[test]
     fn references_split_at_the_tag_not_the_registry_port() {
-        assert_eq!(split_reference("rancher/k3s:v1.35.5-k3s1"), ("rancher/k3s", "v1.35.5-k3s1"));
-        assert_eq!(split_reference("localhost:5000/x"), ("localhost:5000/x", "latest"));
-        assert_eq!(split_reference("localhost:5000/x:1"), ("localhost:5000/x", "1"));
+        assert_eq!(
+            split_reference("rancher/k3s:v1.35.5-k3s1"),
+            ("rancher/k3s", "v1.35.5-k3s1")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/x"),
+            ("localhost:5000/x", "latest")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/x:1"),
+            ("localhost:5000/x", "1")
+        );
         assert_eq!(registry_of("rancher/k3s:v1"), "docker.io");
         assert_eq!(registry_of("ghcr.io/a/b:1"), "ghcr.io");
     }
@@ -541,7 +718,10 @@ mod tests {
     #[test]
     fn docker_times_parse_to_unix_seconds() {
         assert_eq!(parse_time(Some("1970-01-01T00:00:10.5Z")), Some(10));
-        assert_eq!(parse_time(Some("2026-11-26T07:06:23.123456789Z")), Some(1795676783));
+        assert_eq!(
+            parse_time(Some("2026-11-26T07:06:23.123456789Z")),
+            Some(1795676783)
+        );
         assert_eq!(parse_time(Some("0001-01-01T00:00:00Z")), None);
     }
 }

@@ -49,8 +49,7 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
 
-    fn image_present(&self, image: &str)
-    -> impl Future<Output = Result<bool, EngineError>> + Send;
+    fn image_present(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
     /// Pull an image, reporting per-layer progress to `progress`.
     fn pull_image(
         &self,
@@ -85,7 +84,11 @@ pub trait Engine: Send + Sync {
 
     /// Follow a container's output (stdout and stderr, one item per line) from `since`
     /// (Unix seconds). The stream ends when the container stops.
-    fn follow_logs(&self, name: &str, since: i64) -> BoxStream<'static, Result<String, EngineError>>;
+    fn follow_logs(
+        &self,
+        name: &str,
+        since: i64,
+    ) -> BoxStream<'static, Result<String, EngineError>>;
     /// The last `lines` lines of a container's output.
     fn tail_logs(
         &self,

@@ -140,13 +140,17 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never")]
+    #[error(
+        "cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never"
+    )]
     Pull {
         image: String,
         registry: String,
         message: String,
     },
-    #[error("image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing")]
+    #[error(
+        "image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing"
+    )]
     ImageMissing(String),
     #[error("{what}: {message}")]
     Api { what: String, message: String },

@@ -28,7 +28,11 @@ pub enum ApiError {
     #[error("the kubeconfig is not usable: {0}")]
     Config(String),
     #[error("the Kubernetes API at {url} did not become ready within {secs}s (last: {last})")]
-    NotReady { url: String, secs: u64, last: String },
+    NotReady {
+        url: String,
+        secs: u64,
+        last: String,
+    },
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -41,8 +45,14 @@ impl KubeApi {
     }
 
     /// Connect with a kubeconfig and an optional context name.
-    pub async fn from_kubeconfig(kc: Kubeconfig, context: Option<String>) -> Result<Self, ApiError> {
-        let opts = KubeConfigOptions { context, ..Default::default() };
+    pub async fn from_kubeconfig(
+        kc: Kubeconfig,
+        context: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let opts = KubeConfigOptions {
+            context,
+            ..Default::default()
+        };
         let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
             .await
             .map_err(|e| ApiError::Config(e.to_string()))?;
@@ -58,7 +68,9 @@ impl KubeApi {
 
     /// `GET /readyz`: `Ok(())` when the server says `ok`.
     pub async fn readyz(&self) -> Result<(), String> {
-        let req = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
+        let req = http::Request::get("/readyz")
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
         match self.client.request_text(req).await {
             Ok(body) if body.trim() == "ok" => Ok(()),
             Ok(body) => Err(body.trim().chars().take(200).collect()),
@@ -105,7 +117,11 @@ impl KubeApi {
             }
             report("waiting for /readyz");
             if Instant::now() >= deadline {
-                return Err(ApiError::NotReady { url: url.into(), secs, last });
+                return Err(ApiError::NotReady {
+                    url: url.into(),
+                    secs,
+                    last,
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -122,7 +138,11 @@ impl KubeApi {
             }
             report(&last);
             if Instant::now() >= deadline {
-                return Err(ApiError::NotReady { url: url.into(), secs, last });
+                return Err(ApiError::NotReady {
+                    url: url.into(),
+                    secs,
+                    last,
+                });
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -66,7 +66,9 @@ impl Ui {
         let bar = match self.mode {
             Mode::Live => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}").unwrap());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}").unwrap(),
+                );
                 bar.set_message(label.clone());
                 bar.enable_steady_tick(Duration::from_millis(100));
                 Some(bar)
@@ -77,7 +79,13 @@ impl Ui {
             }
             Mode::Quiet => None,
         };
-        Step { ui: self.clone(), bar, label, started: Instant::now(), finished: false }
+        Step {
+            ui: self.clone(),
+            bar,
+            label,
+            started: Instant::now(),
+            finished: false,
+        }
     }
 
     /// A byte-progress bar (image pulls). Hidden unless live.
@@ -115,7 +123,10 @@ impl Ui {
 
     /// A writer for log output that does not tear live bars.
     pub fn log_writer(&self) -> LogWriter {
-        LogWriter { multi: Arc::new(self.multi.clone()), live: self.mode == Mode::Live }
+        LogWriter {
+            multi: Arc::new(self.multi.clone()),
+            live: self.mode == Mode::Live,
+        }
     }
 }
 

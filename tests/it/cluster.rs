@@ -20,25 +20,46 @@ fn lab_entry(list: &serde_json::Value, name: &str) -> serde_json::Value {
 
 fn container_ids(lab: &str) -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-aq", "--no-trunc", "--filter", &format!("label=playground.cluster={lab}")])
+        .args([
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label=playground.cluster={lab}"),
+        ])
         .output()
         .unwrap();
-    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     ids.sort();
     ids
 }
 
 fn container_states(lab: &str) -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.State}}", "--filter", &format!("label=playground.cluster={lab}")])
+        .args([
+            "ps",
+            "-a",
+            "--format",
+            "{{.State}}",
+            "--filter",
+            &format!("label=playground.cluster={lab}"),
+        ])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
     let client = kube::Client::try_from(config).unwrap();
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
     let list = nodes.list(&Default::default()).await.unwrap();
@@ -46,9 +67,10 @@ async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
         .items
         .into_iter()
         .filter(|n| {
-            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .filter_map(|n| n.metadata.name)
         .collect();
@@ -58,7 +80,15 @@ async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn life_cycle_of_one_server_and_two_agents() {
-    let lab = TestLab::new("life").agents(2).write();
+    let web = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let lab = TestLab::new("life")
+        .agents(2)
+        .port(&format!("{web}:80@loadbalancer"))
+        .write();
     let name = lab.name.clone();
 
     lab.ok(&["up", "--cluster-only"]);
@@ -69,17 +99,37 @@ async fn life_cycle_of_one_server_and_two_agents() {
     assert_eq!(entry["agents"], 2);
     let api = entry["api"].as_str().unwrap().to_string();
     assert!(api.starts_with("https://127.0.0.1:"), "{api}");
-    // With one server there is no load balancer: three containers.
+    // With one server there is no load balancer: three containers, and the @loadbalancer
+    // port is published by server-0, on 127.0.0.1 only.
     assert_eq!(container_ids(&name).len(), 3);
+    let published = Command::new("docker")
+        .args(["port", &format!("playground-{name}-server-0"), "80/tcp"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&published.stdout).trim(),
+        format!("127.0.0.1:{web}")
+    );
 
     // The kubeconfig: ours, current, 0600, and it works from kube-rs.
     let kc_path = lab.kubeconfig();
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kc_path).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&kc_path).unwrap().permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
     let kc = kube::config::Kubeconfig::read_from(&kc_path).unwrap();
     let context = format!("playground-{name}");
     assert_eq!(kc.current_context.as_deref(), Some(context.as_str()));
-    let server = kc.clusters.iter().find(|c| c.name == context).unwrap().cluster.as_ref().unwrap().server.clone();
+    let server = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == context)
+        .unwrap()
+        .cluster
+        .as_ref()
+        .unwrap()
+        .server
+        .clone();
     assert_eq!(server.as_deref(), Some(api.as_str()));
     let nodes = ready_nodes(&kc_path).await;
     assert_eq!(
@@ -98,14 +148,24 @@ async fn life_cycle_of_one_server_and_two_agents() {
 
     // Suspend stops every node, twice is fine, and the lab reads as suspended.
     lab.ok(&["suspend"]);
-    assert!(container_states(&name).iter().all(|s| s == "exited"), "{:?}", container_states(&name));
+    assert!(
+        container_states(&name).iter().all(|s| s == "exited"),
+        "{:?}",
+        container_states(&name)
+    );
     lab.ok(&["suspend", &name]);
-    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"], "suspended");
+    assert_eq!(
+        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"],
+        "suspended"
+    );
 
     // Resume brings every node back, with the same containers and a working API.
     lab.ok(&["resume", &name]);
     assert_eq!(container_ids(&name), before);
-    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"], "running");
+    assert_eq!(
+        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"],
+        "running"
+    );
     assert_eq!(ready_nodes(&kc_path).await.len(), 3);
 
     // Status shows the nodes.
@@ -127,7 +187,10 @@ fn pause_and_resume() {
     lab.ok(&["up", "--cluster-only"]);
     lab.ok(&["suspend", "--pause"]);
     assert_eq!(container_states(&lab.name), vec!["paused"]);
-    assert_eq!(lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &lab.name)["state"], "paused");
+    assert_eq!(
+        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &lab.name)["state"],
+        "paused"
+    );
     lab.ok(&["resume"]);
     assert_eq!(container_states(&lab.name), vec!["running"]);
     // `up` on a paused lab unpauses it instead of recreating anything.
@@ -144,7 +207,10 @@ fn a_port_in_use_is_found_before_anything_is_created() {
     let out = lab.run(&["up", "--cluster-only"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("127.0.0.1:{port}/tcp is already in use")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}/tcp is already in use")),
+        "{stderr}"
+    );
     assert!(stderr.contains("cluster.api.port"), "{stderr}");
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
@@ -154,13 +220,19 @@ fn a_name_taken_by_a_foreign_container_is_refused() {
     let lab = TestLab::new("taken").write();
     let image = harness::node_image();
     let foreign = format!("playground-{}-server-0", lab.name);
-    let st = Command::new("docker").args(["create", "--name", &foreign, image]).output().unwrap();
+    let st = Command::new("docker")
+        .args(["create", "--name", &foreign, image])
+        .output()
+        .unwrap();
     assert!(st.status.success());
     let out = lab.run(&["up", "--cluster-only"]);
     let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("taken by a container that playground did not create"), "{stderr}");
+    assert!(
+        stderr.contains("taken by a container that playground did not create"),
+        "{stderr}"
+    );
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
@@ -169,7 +241,11 @@ fn bad_files_are_reported_with_line_and_column_and_create_nothing() {
     let lab = TestLab::new("bad").write();
     let cases = [
         ("servers: 1\n  agents: 0", "servers: 0\n  agents: 0", "7:12"),
-        ("privileged: false", "privileged: false\n  colour: blue", "10:3"),
+        (
+            "privileged: false",
+            "privileged: false\n  colour: blue",
+            "10:3",
+        ),
     ];
     let good = std::fs::read_to_string(lab.file()).unwrap();
     for (from, to, at) in cases {
@@ -179,32 +255,48 @@ fn bad_files_are_reported_with_line_and_column_and_create_nothing() {
         let out = lab.run(&["up", "--cluster-only"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(&format!("playground.yaml:{at}")), "want {at} in:\n{stderr}\n---\n{bad}");
+        assert!(
+            stderr.contains(&format!("playground.yaml:{at}")),
+            "want {at} in:\n{stderr}\n---\n{bad}"
+        );
         assert_eq!(count_docker_objects(&lab.name), 0);
     }
 }
 
 #[test]
 fn without_docker_the_error_names_the_socket_and_how_to_start_docker() {
-    let lab = TestLab::new("nodocker").write().env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let lab = TestLab::new("nodocker")
+        .write()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
     let out = lab.run(&["list"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("unix:///nonexistent/docker.sock"), "{stderr}");
+    assert!(
+        stderr.contains("unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
     assert!(stderr.contains("start Docker"), "{stderr}");
 }
 
 #[test]
 fn interrupted_up_converges_on_the_next_up_and_drop_removes_everything() {
-    let lab = TestLab::new("intr").agents(1).write().env("PLAYGROUND_DOUBLE_DELAY_MS", "0");
+    let lab = TestLab::new("intr")
+        .agents(1)
+        .write()
+        .env("PLAYGROUND_DOUBLE_DELAY_MS", "0");
     let mut child = lab.cmd(&["up", "--cluster-only"]).spawn().unwrap();
     // Interrupt as soon as the first container exists.
     let start = Instant::now();
     while container_ids(&lab.name).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "up created nothing");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "up created nothing"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
     let status = child.wait().unwrap();
     assert!(!status.success(), "an interrupted up must not exit 0");
     // A fresh lab is rolled back.
@@ -226,7 +318,10 @@ fn two_labs_share_one_kubeconfig_in_parallel() {
         c.env("KUBECONFIG", &shared);
         c.spawn().unwrap()
     };
-    let (mut ca, mut cb) = (run(&a, &["up", "--cluster-only"]), run(&b, &["up", "--cluster-only"]));
+    let (mut ca, mut cb) = (
+        run(&a, &["up", "--cluster-only"]),
+        run(&b, &["up", "--cluster-only"]),
+    );
     assert!(ca.wait().unwrap().success());
     assert!(cb.wait().unwrap().success());
     let kc = kube::config::Kubeconfig::read_from(&shared).unwrap();
@@ -238,5 +333,8 @@ fn two_labs_share_one_kubeconfig_in_parallel() {
     assert!(da.wait().unwrap().success());
     assert!(db.wait().unwrap().success());
     let kc = kube::config::Kubeconfig::read_from(&shared).unwrap();
-    assert!(kc.contexts.is_empty() && kc.clusters.is_empty() && kc.auth_infos.is_empty(), "{kc:?}");
+    assert!(
+        kc.contexts.is_empty() && kc.clusters.is_empty() && kc.auth_infos.is_empty(),
+        "{kc:?}"
+    );
 }

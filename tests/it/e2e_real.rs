@@ -11,7 +11,9 @@ fn enabled() -> bool {
         require_docker();
         true
     } else {
-        eprintln!("skipped: set PLAYGROUND_E2E_REAL=1 to run against real rancher/k3s (needs image pulls and privileged containers)");
+        eprintln!(
+            "skipped: set PLAYGROUND_E2E_REAL=1 to run against real rancher/k3s (needs image pulls and privileged containers)"
+        );
         false
     }
 }
@@ -36,26 +38,54 @@ fn real_k3s_life_cycle() {
     let lab = real_lab("real", 2);
     lab.ok(&["up", "--cluster-only", "--timeout", "5m"]);
     let list: serde_json::Value = serde_json::from_str(&lab.ok(&["list", "-o", "json"])).unwrap();
-    let entry = list.as_array().unwrap().iter().find(|l| l["name"] == lab.name.as_str()).unwrap().clone();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == lab.name.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(entry["state"], "running");
 
     // kubectl against the merged context sees three Ready nodes.
     let nodes = Command::new("kubectl")
-        .args(["--kubeconfig", lab.kubeconfig().to_str().unwrap(), "get", "nodes", "--no-headers"])
+        .args([
+            "--kubeconfig",
+            lab.kubeconfig().to_str().unwrap(),
+            "get",
+            "nodes",
+            "--no-headers",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&nodes.stdout);
-    assert_eq!(text.lines().filter(|l| l.split_whitespace().nth(1) == Some("Ready")).count(), 3, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+            .count(),
+        3,
+        "{text}"
+    );
 
     lab.ok(&["up", "--cluster-only"]);
     lab.ok(&["suspend"]);
     lab.ok(&["resume", "--timeout", "5m"]);
     // After a restart k3s is still reachable with the same credentials.
     let again = Command::new("kubectl")
-        .args(["--kubeconfig", lab.kubeconfig().to_str().unwrap(), "get", "nodes", "--no-headers"])
+        .args([
+            "--kubeconfig",
+            lab.kubeconfig().to_str().unwrap(),
+            "get",
+            "nodes",
+            "--no-headers",
+        ])
         .output()
         .unwrap();
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }

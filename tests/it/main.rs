@@ -3,11 +3,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cluster;
 mod double_binary;
 mod double_kube_rs;
 mod double_kubectl;
 mod double_simulation;
 mod double_util;
-mod cluster;
 mod e2e_real;
 mod standin;

@@ -16,19 +16,34 @@ impl Drop for Cleanup {
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
-    assert!(out.status.success(), "docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn wait_log(container: &str, line: &str) {
     let start = Instant::now();
     loop {
-        let out = Command::new("docker").args(["logs", container]).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("docker")
+            .args(["logs", container])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if text.contains(line) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{container} never logged {line:?}:\n{text}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{container} never logged {line:?}:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -44,18 +59,53 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
     let server = format!("{net}-server-0");
     let token = "test-token-not-a-secret";
     docker(&[
-        "run", "-d", "--name", &server, "--hostname", &server, "--network", &net, "--label", &label,
-        "--init", "--tmpfs", "/run", "--tmpfs", "/var/run",
-        "-e", &format!("K3S_TOKEN={token}"), "-e", "K3S_KUBECONFIG_OUTPUT=/output/kubeconfig.yaml",
-        "-p", "127.0.0.1::6443", image, "server", "--tls-san", "127.0.0.1",
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--hostname",
+        &server,
+        "--network",
+        &net,
+        "--label",
+        &label,
+        "--init",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/var/run",
+        "-e",
+        &format!("K3S_TOKEN={token}"),
+        "-e",
+        "K3S_KUBECONFIG_OUTPUT=/output/kubeconfig.yaml",
+        "-p",
+        "127.0.0.1::6443",
+        image,
+        "server",
+        "--tls-san",
+        "127.0.0.1",
     ]);
     wait_log(&server, "k3s is up and running");
     for i in 0..2 {
         let agent = format!("{net}-agent-{i}");
         docker(&[
-            "run", "-d", "--name", &agent, "--hostname", &agent, "--network", &net, "--label", &label,
-            "--init", "-e", &format!("K3S_TOKEN={token}"), "-e", &format!("K3S_URL=https://{server}:6443"),
-            image, "agent",
+            "run",
+            "-d",
+            "--name",
+            &agent,
+            "--hostname",
+            &agent,
+            "--network",
+            &net,
+            "--label",
+            &label,
+            "--init",
+            "-e",
+            &format!("K3S_TOKEN={token}"),
+            "-e",
+            &format!("K3S_URL=https://{server}:6443"),
+            image,
+            "agent",
         ]);
     }
     for i in 0..2 {
@@ -64,18 +114,45 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
 
     // Copy the kubeconfig out and point it at the mapped host port.
     let port = docker(&["port", &server, "6443/tcp"]);
-    let port = port.lines().next().unwrap().rsplit(':').next().unwrap().to_string();
+    let port = port
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
-    docker(&["cp", &format!("{server}:/output/kubeconfig.yaml"), path.to_str().unwrap()]);
+    docker(&[
+        "cp",
+        &format!("{server}:/output/kubeconfig.yaml"),
+        path.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("https://127.0.0.1:6443"), "k3s writes its own loopback URL:\n{text}");
-    std::fs::write(&path, text.replace("https://127.0.0.1:6443", &format!("https://127.0.0.1:{port}"))).unwrap();
+    assert!(
+        text.contains("https://127.0.0.1:6443"),
+        "k3s writes its own loopback URL:\n{text}"
+    );
+    std::fs::write(
+        &path,
+        text.replace(
+            "https://127.0.0.1:6443",
+            &format!("https://127.0.0.1:{port}"),
+        ),
+    )
+    .unwrap();
 
-    let want = vec![format!("{net}-agent-0"), format!("{net}-agent-1"), server.clone()];
+    let want = vec![
+        format!("{net}-agent-0"),
+        format!("{net}-agent-1"),
+        server.clone(),
+    ];
     // kube-rs
     let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
     let client = kube::Client::try_from(config).unwrap();
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
     let mut ready: Vec<String> = nodes
@@ -85,7 +162,10 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
         .items
         .into_iter()
         .filter(|n| {
-            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .filter_map(|n| n.metadata.name)
         .collect();
@@ -94,9 +174,22 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
 
     // kubectl
     if let Some(mut kubectl) = harness::kubectl() {
-        let out = kubectl.args(["--kubeconfig", path.to_str().unwrap(), "get", "nodes", "--no-headers"]).output().unwrap();
+        let out = kubectl
+            .args([
+                "--kubeconfig",
+                path.to_str().unwrap(),
+                "get",
+                "nodes",
+                "--no-headers",
+            ])
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut rows: Vec<(String, String)> = stdout
             .lines()
             .map(|l| {
@@ -105,6 +198,11 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
             })
             .collect();
         rows.sort();
-        assert_eq!(rows, want.iter().map(|n| (n.clone(), "Ready".to_string())).collect::<Vec<_>>());
+        assert_eq!(
+            rows,
+            want.iter()
+                .map(|n| (n.clone(), "Ready".to_string()))
+                .collect::<Vec<_>>()
+        );
     }
 }

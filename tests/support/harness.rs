@@ -76,7 +76,13 @@ pub fn node_image() -> &'static str {
         let script = root.join("scripts/build-test-node-image");
         let want = image_key(&bin, &script);
         let have = Command::new("docker")
-            .args(["image", "inspect", "--format", "{{index .Config.Labels \"playground.test.double-sha256\"}}", NODE_IMAGE])
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"playground.test.double-sha256\"}}",
+                NODE_IMAGE,
+            ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
@@ -102,7 +108,12 @@ pub fn node_image() -> &'static str {
 pub fn unique_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect::<String>().to_lowercase();
+    let tag: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(10)
+        .collect::<String>()
+        .to_lowercase();
     format!("t{}{n}-{tag}", std::process::id() % 100_000)
 }
 
@@ -113,20 +124,34 @@ pub fn remove_docker_objects(lab: &str) {
         Command::new("docker")
             .args(args)
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let containers = ids(&["ps", "-aq", "--filter", &filter]);
     if !containers.is_empty() {
-        let _ = Command::new("docker").args(["rm", "-fv"]).args(&containers).output();
+        let _ = Command::new("docker")
+            .args(["rm", "-fv"])
+            .args(&containers)
+            .output();
     }
     let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
     if !networks.is_empty() {
-        let _ = Command::new("docker").args(["network", "rm"]).args(&networks).output();
+        let _ = Command::new("docker")
+            .args(["network", "rm"])
+            .args(&networks)
+            .output();
     }
     let volumes = ids(&["volume", "ls", "-q", "--filter", &filter]);
     if !volumes.is_empty() {
-        let _ = Command::new("docker").args(["volume", "rm", "-f"]).args(&volumes).output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f"])
+            .args(&volumes)
+            .output();
     }
 }
 
@@ -143,7 +168,11 @@ pub fn count_docker_objects(lab: &str) -> usize {
         Command::new("docker")
             .args(args)
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().count())
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .count()
+            })
             .unwrap_or(0)
     })
     .sum()
@@ -154,11 +183,9 @@ pub fn count_docker_objects(lab: &str) -> usize {
 pub struct TestLab {
     pub name: String,
     pub dir: tempfile::TempDir,
-    servers: u32,
     agents: u32,
     api_port: Option<u16>,
     ports: Vec<String>,
-    extra: String,
     env: Vec<(String, String)>,
 }
 
@@ -167,20 +194,14 @@ impl TestLab {
         TestLab {
             name: unique_name(tag),
             dir: tempfile::tempdir().unwrap(),
-            servers: 1,
             agents: 0,
             api_port: None,
             ports: Vec::new(),
-            extra: String::new(),
             env: Vec::new(),
         }
     }
     pub fn agents(mut self, n: u32) -> Self {
         self.agents = n;
-        self
-    }
-    pub fn servers(mut self, n: u32) -> Self {
-        self.servers = n;
         self
     }
     pub fn api_port(mut self, p: u16) -> Self {
@@ -189,11 +210,6 @@ impl TestLab {
     }
     pub fn port(mut self, spec: &str) -> Self {
         self.ports.push(spec.to_string());
-        self
-    }
-    /// Extra YAML under `cluster:` (indented by the caller with four spaces).
-    pub fn cluster_yaml(mut self, yaml: &str) -> Self {
-        self.extra.push_str(yaml);
         self
     }
     /// An environment variable for every `playground` run.
@@ -223,11 +239,18 @@ impl TestLab {
         let ports = if self.ports.is_empty() {
             String::new()
         } else {
-            format!("  ports: [{}]\n", self.ports.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", "))
+            format!(
+                "  ports: [{}]\n",
+                self.ports
+                    .iter()
+                    .map(|p| format!("\"{p}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         let yaml = format!(
-            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: {}\n  agents: {}\n  privileged: false\n{api}{ports}{}",
-            self.name, self.servers, self.agents, self.extra
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: 1\n  agents: {}\n  privileged: false\n{api}{ports}",
+            self.name, self.agents
         );
         std::fs::write(self.file(), yaml).unwrap();
         self
@@ -281,9 +304,16 @@ impl Drop for TestLab {
 
 /// Run kubectl, or `None` (with a note) when it is not installed and not required.
 pub fn kubectl() -> Option<Command> {
-    let found = Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(!require_all(), "kubectl is required (PLAYGROUND_REQUIRE_ALL=1) but not found");
+        assert!(
+            !require_all(),
+            "kubectl is required (PLAYGROUND_REQUIRE_ALL=1) but not found"
+        );
         eprintln!("skipping the kubectl part: kubectl is not installed");
         return None;
     }
