@@ -210,27 +210,32 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -
 }
 
 /// Remove every container, network and volume labelled with the lab. Works on half-made
-/// labs and without any local state. Two passes catch a container whose create was in
-/// flight when an interrupted `up` began its rollback.
+/// labs and without any local state. It repeats until a pass finds nothing: a container whose
+/// create was in flight when an interrupted `up` began its rollback appears only later.
 pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
     let mut removed = 0;
-    for pass in 0..2 {
+    let mut quiet_passes = 0;
+    for _ in 0..20 {
+        let mut found = 0;
         let containers = engine
             .list_containers(&[(names::LABEL_CLUSTER, lab)])
             .await?;
         try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
-        removed += containers.len();
+        found += containers.len();
         for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {
             engine.remove_network(&n.name).await?;
-            removed += 1;
+            found += 1;
         }
         for v in engine.list_volumes(&[(names::LABEL_CLUSTER, lab)]).await? {
             engine.remove_volume(&v).await?;
-            removed += 1;
+            found += 1;
         }
-        if pass == 0 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        removed += found;
+        quiet_passes = if found == 0 { quiet_passes + 1 } else { 0 };
+        if quiet_passes == 2 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(removed)
 }

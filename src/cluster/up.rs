@@ -180,9 +180,13 @@ fn now_unix() -> i64 {
 pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
     // Two labs created at once may choose the same free subnet; the loser re-plans with the
     // subnets as they are now. Nothing but the port check runs before the network exists.
+    // Registered now, not at the first poll, so a Ctrl-C at any point reaches our rollback
+    // instead of killing the process halfway through a Docker call.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::Other(format!("cannot handle Ctrl-C: {e}")))?;
     let mut attempts = 0;
     loop {
-        match up_once(engine, lab, opts, ui).await {
+        match up_once(engine, lab, opts, ui, &mut interrupt).await {
             Err(Error::SubnetTaken(subnet)) if attempts < 5 => {
                 attempts += 1;
                 tracing::debug!("subnet {subnet} was taken meanwhile; planning again");
@@ -192,7 +196,13 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
     }
 }
 
-async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+async fn up_once<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    opts: &UpOptions,
+    ui: &Ui,
+    interrupt: &mut tokio::signal::unix::Signal,
+) -> Result<UpOutcome> {
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts.pull)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -209,7 +219,7 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
     let run = execute(engine, lab, &plan, &inputs, opts, ui, deadline);
     let result = tokio::select! {
         r = run => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        _ = interrupt.recv() => Err(Error::Interrupted),
     };
     match result {
         Ok(nodes) => Ok(UpOutcome {
