@@ -83,7 +83,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 Output::Table => {
                     print!("{}", inventory::render_table(std::slice::from_ref(&lab)));
                     println!();
-                    println!("{:<36} {:<13} {}", "NODE", "ROLE", "STATE");
+                    println!("{:<36} {:<13} STATE", "NODE", "ROLE");
                     for n in &lab.nodes {
                         println!("{:<36} {:<13} {}", n.name, n.role, n.state.as_str());
                     }

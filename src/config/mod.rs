@@ -226,6 +226,16 @@ fn found(text: &str, location: serde_saphyr::Location) -> Option<String> {
     }
 }
 
+/// Checks a lab name given outside a file (e.g. `--name`): a DNS-1123 label of at most
+/// [`MAX_NAME_LEN`] characters, starting with a letter.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if file::is_lab_name(name) {
+        Ok(())
+    } else {
+        Err(file::NAME_HINT.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
@@ -908,15 +918,5 @@ keep:
                 path.display()
             )
         );
-    }
-}
-
-/// Checks a lab name given outside a file (e.g. `--name`): a DNS-1123 label of at most
-/// [`MAX_NAME_LEN`] characters, starting with a letter.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    if file::is_lab_name(name) {
-        Ok(())
-    } else {
-        Err(file::NAME_HINT.to_string())
     }
 }

@@ -572,7 +572,7 @@ impl Engine for BollardEngine {
         let what = format!("logs of {name}");
         self.docker
             .logs(name, Some(opts))
-            .map_ok(|chunk| log_text(chunk))
+            .map_ok(log_text)
             .map_err(move |e| EngineError::api(what.clone(), e))
             // Chunks are not lines: split and re-join across chunk boundaries.
             .scan(String::new(), |pending, item| {
