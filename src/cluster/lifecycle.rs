@@ -150,14 +150,45 @@ pub async fn resume<E: Engine>(
         .iter()
         .filter(|c| role_of(c) != Some(Role::LoadBalancer))
         .count();
-    let ready = api
-        .wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d))
-        .await;
+    let ready = async {
+        let ready = api
+            .wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d))
+            .await?;
+        ensure_host_record(engine, &api, lab).await?;
+        Ok::<_, Error>(ready)
+    }
+    .await;
     match &ready {
         Ok(_) => s.done(),
         Err(_) => s.fail(),
     }
-    Ok(ready?)
+    ready
+}
+
+/// Point `host.playground.internal` at the lab network's gateway (the Docker host) for pods.
+/// Nodes get it from Docker's `ExtraHosts`; pods resolve through CoreDNS. Done on every `up`
+/// and `resume`, because the gateway changes if the network was recreated.
+pub async fn ensure_host_record<E: Engine>(engine: &E, api: &KubeApi, lab: &str) -> Result<()> {
+    let net = names::network(lab);
+    let gateway = engine
+        .inspect_network(&net)
+        .await?
+        .and_then(|n| n.gateway)
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "cannot repair {}: the network {net} has no gateway address\n  hint: `playground up` recreates the network",
+                names::HOST_ALIAS
+            ))
+        })?;
+    api.ensure_host_record(names::HOST_ALIAS, &gateway)
+        .await
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot repair {} in CoreDNS (kube-system/{}): {e}",
+                names::HOST_ALIAS,
+                crate::kube::api::COREDNS_CUSTOM
+            ))
+        })
 }
 
 async fn start_and_wait<E: Engine>(

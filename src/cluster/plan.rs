@@ -204,6 +204,7 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
             name: names::network(&lab.name),
             labels,
             subnet: Some(subnet.clone()),
+            gateway: Some(gateway_ip(base).to_string()),
         })]);
     }
 
@@ -310,6 +311,11 @@ pub fn client_host(bind: IpAddr) -> String {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
     }
+}
+
+/// The gateway of the lab network: the first address of its subnet.
+pub fn gateway_ip(base: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + 1)
 }
 
 fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
@@ -437,7 +443,9 @@ fn node_plan(
             init: true,
             restart_unless_stopped: true,
             ports,
-            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
+            // The lab network's gateway is the Docker host. It is fixed with the subnet, so the
+            // entry Docker writes into /etc/hosts on every start stays right.
+            extra_hosts: vec![format!("{}:{}", names::HOST_ALIAS, gateway_ip(base))],
         },
     }
 }
@@ -618,7 +626,11 @@ impl fmt::Display for Step {
             }
             Step::UnpauseNode(n) => write!(f, "unpause {n}"),
             Step::WaitApi { nodes } => {
-                write!(f, "wait for the API (/readyz) and {nodes} Ready node(s)")
+                write!(
+                    f,
+                    "wait for the API (/readyz) and {nodes} Ready node(s); point {} at the host in CoreDNS",
+                    names::HOST_ALIAS
+                )
             }
             Step::WriteKubeconfig { context, api_url } => {
                 write!(f, "write kube context {context} ({api_url})")

@@ -337,6 +337,7 @@ async fn run_step<E: Engine>(
                 let ready = api
                     .wait_ready(&url, *nodes as usize, deadline, &|d| s.set_detail(d))
                     .await?;
+                lifecycle::ensure_host_record(engine, &api, &lab.name).await?;
                 *kubeconfig_text.lock().unwrap() = Some(text);
                 return Ok(Some(ready));
             }

@@ -152,6 +152,7 @@ impl Engine for BollardEngine {
         let ipam = spec.subnet.as_ref().map(|s| Ipam {
             config: Some(vec![IpamConfig {
                 subnet: Some(s.clone()),
+                gateway: spec.gateway.clone(),
                 ..Default::default()
             }]),
             ..Default::default()

@@ -14,6 +14,8 @@ pub struct NetworkSpec {
     /// A subnet in CIDR form. Nodes get static addresses from it so that their IPs survive a
     /// restart (embedded etcd breaks when they change, k3d #550).
     pub subnet: Option<String>,
+    /// The gateway address in the subnet (the Docker host as the nodes see it).
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

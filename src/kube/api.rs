@@ -148,3 +148,39 @@ impl KubeApi {
         }
     }
 }
+
+/// The ConfigMap k3s's CoreDNS imports (`/etc/coredns/custom/*.server`) and never rewrites.
+pub const COREDNS_CUSTOM: &str = "coredns-custom";
+/// Our key in it.
+pub const COREDNS_KEY: &str = "playground.server";
+
+/// The CoreDNS server block that resolves `host` to `ip` inside the cluster.
+pub fn coredns_server_block(host: &str, ip: &str) -> String {
+    format!(
+        "{host}:53 {{\n    errors\n    hosts {{\n        {ip} {host}\n        fallthrough\n    }}\n}}\n"
+    )
+}
+
+impl KubeApi {
+    /// Make `host` resolve to `ip` from pods. k3d patches CoreDNS's NodeHosts, which k3s
+    /// re-deploys on every restart, so the entry is lost (k3d #1221); `coredns-custom` is
+    /// read by k3s's CoreDNS and left alone by k3s. Server-side apply makes this idempotent.
+    pub async fn ensure_host_record(&self, host: &str, ip: &str) -> Result<(), kube::Error> {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::{Patch, PatchParams};
+        let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
+        let cm = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": COREDNS_CUSTOM, "namespace": "kube-system", "labels": {"app.kubernetes.io/managed-by": "playground"}},
+            "data": {COREDNS_KEY: coredns_server_block(host, ip)}
+        });
+        cms.patch(
+            COREDNS_CUSTOM,
+            &PatchParams::apply("playground").force(),
+            &Patch::Apply(&cm),
+        )
+        .await?;
+        Ok(())
+    }
+}

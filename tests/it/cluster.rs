@@ -78,6 +78,22 @@ async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
     names
 }
 
+async fn coredns_custom(kubeconfig: &std::path::Path) -> String {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "kube-system");
+    let cm = cms.get("coredns-custom").await.unwrap();
+    cm.data
+        .unwrap_or_default()
+        .get("playground.server")
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn life_cycle_of_one_server_and_two_agents() {
     let web = std::net::TcpListener::bind("127.0.0.1:0")
@@ -141,6 +157,61 @@ async fn life_cycle_of_one_server_and_two_agents() {
         ]
     );
 
+    // The host is reachable by name from nodes (Docker's ExtraHosts) and pods (CoreDNS).
+    let gateway = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            &format!("playground-{name}"),
+        ])
+        .output()
+        .unwrap();
+    let gateway = String::from_utf8_lossy(&gateway.stdout).trim().to_string();
+    assert!(
+        gateway.parse::<std::net::Ipv4Addr>().is_ok(),
+        "no gateway: {gateway:?}"
+    );
+    let hosts = Command::new("docker")
+        .args([
+            "exec",
+            &format!("playground-{name}-agent-1"),
+            "cat",
+            "/etc/hosts",
+        ])
+        .output()
+        .unwrap();
+    let hosts = String::from_utf8_lossy(&hosts.stdout).to_string();
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.contains("host.playground.internal") && l.starts_with(&gateway)),
+        "{gateway} not in:\n{hosts}"
+    );
+    let coredns = coredns_custom(&kc_path).await;
+    assert!(
+        coredns.contains(&format!("{gateway} host.playground.internal")),
+        "{coredns}"
+    );
+
+    // `playground kubeconfig` prints a standalone kubeconfig for the lab.
+    let printed = lab.ok(&["kubeconfig", &name]);
+    let standalone = kube::config::Kubeconfig::from_yaml(&printed).unwrap();
+    assert_eq!(
+        standalone.current_context.as_deref(),
+        Some(context.as_str())
+    );
+    assert_eq!(
+        standalone.clusters[0]
+            .cluster
+            .as_ref()
+            .unwrap()
+            .server
+            .as_deref(),
+        Some(api.as_str())
+    );
+
     // Idempotent: a second `up` changes nothing.
     let before = container_ids(&name);
     lab.ok(&["up", "--cluster-only"]);
@@ -167,6 +238,12 @@ async fn life_cycle_of_one_server_and_two_agents() {
         "running"
     );
     assert_eq!(ready_nodes(&kc_path).await.len(), 3);
+    // Resume re-asserts the CoreDNS record, even if someone removed it meanwhile.
+    assert!(
+        coredns_custom(&kc_path)
+            .await
+            .contains("host.playground.internal")
+    );
 
     // Status shows the nodes.
     let status = json(&lab.ok(&["status", &name, "-o", "json"]));
@@ -261,6 +338,85 @@ fn bad_files_are_reported_with_line_and_column_and_create_nothing() {
         );
         assert_eq!(count_docker_objects(&lab.name), 0);
     }
+}
+
+#[test]
+fn a_bad_name_is_reported_at_its_position() {
+    let lab = TestLab::new("badname").write();
+    let good = std::fs::read_to_string(lab.file()).unwrap();
+    std::fs::write(
+        lab.file(),
+        good.replace(&format!("name: {}", lab.name), "name: Bad_Name"),
+    )
+    .unwrap();
+    let out = lab.run(&["up", "--cluster-only"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("playground.yaml:4:9"), "{stderr}");
+    assert!(stderr.contains("DNS-1123"), "{stderr}");
+}
+
+#[test]
+fn a_crashing_node_ends_the_wait_at_once_with_its_log() {
+    // The stand-in server exits at once on a bad flag, as k3s does; Docker restarts it.
+    let lab = TestLab::new("crash").write();
+    let file = std::fs::read_to_string(lab.file()).unwrap()
+        + "  k3sArgs: [\"--https-listen-port=notaport@server:0\"]\n";
+    std::fs::write(lab.file(), file).unwrap();
+    let start = Instant::now();
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "120s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the wait ran on for {:?}",
+        start.elapsed()
+    );
+    assert!(
+        stderr.contains(&format!("playground-{}-server-0", lab.name)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("level=fatal") && stderr.contains("https-listen-port"),
+        "{stderr}"
+    );
+    assert_eq!(
+        count_docker_objects(&lab.name),
+        0,
+        "a failed new lab is rolled back"
+    );
+}
+
+#[test]
+fn a_failed_pull_names_the_image_and_registry_and_leaves_nothing() {
+    // The stand-in image exists only locally; `--pull always` must go to a registry, which
+    // this machine cannot reach (or which does not have the image).
+    let lab = TestLab::new("pull").write();
+    let out = lab.run(&["up", "--cluster-only", "--pull", "always"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot pull image playground-test/node:dev from docker.io"),
+        "{stderr}"
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let lab = TestLab::new("dry").agents(1).write();
+    let out = lab.ok(&["up", "--dry-run"]);
+    for want in [
+        "create network",
+        "create playground-",
+        "start playground-",
+        "agent-0",
+        "write kube context",
+    ] {
+        assert!(out.contains(want), "{want:?} missing from:\n{out}");
+    }
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    assert!(!lab.kubeconfig().exists());
 }
 
 #[test]
