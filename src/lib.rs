@@ -14,5 +14,6 @@ pub mod cluster;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod gitops;
 pub mod kube;
 pub mod ui;

@@ -1,0 +1,1 @@
+//! apps (to be written)

@@ -1,0 +1,1 @@
+//! install (to be written)

@@ -1,0 +1,1 @@
+//! status (to be written)
