@@ -173,6 +173,8 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         dry_run: args.dry_run,
         keep_on_failure: args.keep_on_failure,
         kubeconfig: kubeconfig_path()?,
+        repo_mount: None,
+        ui_port: None,
     };
     let outcome = up::up(&engine, &lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {

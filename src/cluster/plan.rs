@@ -53,6 +53,13 @@ pub struct Inputs {
     pub pull: PullPolicy,
     /// Where the search for a free subnet starts (random in `up`, 0 in tests).
     pub subnet_seed: u32,
+    /// A local Git repository to mount read-only into every node (at
+    /// [`crate::gitops::seed::LOCAL_REPO_MOUNT`]). Mounts cannot be added to a container
+    /// later, so this follows the lab file, not `--cluster-only`.
+    pub repo_mount: Option<std::path::PathBuf>,
+    /// The host port of the Argo CD UI (plain HTTP on 127.0.0.1), published to the
+    /// `argocd-server` NodePort.
+    pub ui_port: Option<u16>,
 }
 
 /// When to pull images.
@@ -313,6 +320,17 @@ pub fn client_host(bind: IpAddr) -> String {
     }
 }
 
+/// The Argo CD UI: always on 127.0.0.1 (a cluster-admin UI is not for the network), to the
+/// `argocd-server` NodePort, which k3s serves on every node.
+fn ui_binding(host_port: u16) -> PortBinding {
+    PortBinding {
+        host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host_port,
+        container_port: names::ARGOCD_UI_NODE_PORT,
+        protocol: "tcp",
+    }
+}
+
 /// The gateway of the lab network: the first address of its subnet.
 pub fn gateway_ip(base: Ipv4Addr) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + 1)
@@ -392,6 +410,24 @@ fn node_plan(
         }
     }
 
+    let mut binds = vec![
+        format!(
+            "{}:/var/lib/rancher/k3s",
+            names::data_volume(&lab.name, role, index)
+        ),
+        format!(
+            "{}:/var/lib/playground/images",
+            names::images_volume(&lab.name)
+        ),
+    ];
+    if let Some(repo) = &inputs.repo_mount {
+        binds.push(format!(
+            "{}:{}:ro",
+            repo.display(),
+            crate::gitops::seed::LOCAL_REPO_MOUNT
+        ));
+    }
+
     let mut ports = Vec::new();
     if role == Role::Server && index == 0 && c.servers == 1 {
         ports.push(PortBinding {
@@ -400,6 +436,9 @@ fn node_plan(
             container_port: 6443,
             protocol: "tcp",
         });
+        if let Some(ui) = inputs.ui_port {
+            ports.push(ui_binding(ui));
+        }
     }
     for p in &c.ports {
         if p.target.matches(role, index, c.servers) {
@@ -428,16 +467,7 @@ fn node_plan(
             labels,
             network: names::network(&lab.name),
             ip: Some(IpAddr::V4(node_ip(base, role, index))),
-            binds: vec![
-                format!(
-                    "{}:/var/lib/rancher/k3s",
-                    names::data_volume(&lab.name, role, index)
-                ),
-                format!(
-                    "{}:/var/lib/playground/images",
-                    names::images_volume(&lab.name)
-                ),
-            ],
+            binds,
             tmpfs: vec!["/run".into(), "/var/run".into()],
             privileged: c.privileged,
             init: true,
@@ -505,6 +535,10 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
             container_port: p.container_port,
             protocol: p.protocol.as_str(),
         });
+    }
+    if let Some(ui) = inputs.ui_port {
+        upstreams.insert((names::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
+        ports.push(ui_binding(ui));
     }
     let mut labels = Labels::new();
     labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
@@ -666,6 +700,8 @@ mod tests {
             token: "tok".into(),
             pull: PullPolicy::Missing,
             subnet_seed: 0,
+            repo_mount: None,
+            ui_port: None,
         }
     }
 

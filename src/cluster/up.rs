@@ -41,6 +41,10 @@ pub struct UpOptions {
     pub keep_on_failure: bool,
     /// The kubeconfig file to merge into.
     pub kubeconfig: std::path::PathBuf,
+    /// A local repository to mount into the nodes (see [`plan::Inputs::repo_mount`]).
+    pub repo_mount: Option<std::path::PathBuf>,
+    /// The Argo CD UI's host port (see [`plan::Inputs::ui_port`]).
+    pub ui_port: Option<u16>,
 }
 
 /// What `up` made.
@@ -100,7 +104,7 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
     })
 }
 
-fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inputs> {
+fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inputs> {
     // An existing lab keeps its port and token: its nodes and the user's kubeconfig use them.
     let api_port = observed
         .containers
@@ -131,8 +135,10 @@ fn choose_inputs(lab: &Lab, observed: &Observed, pull: PullPolicy) -> Result<Inp
     Ok(Inputs {
         api_port,
         token,
-        pull,
+        pull: opts.pull,
         subnet_seed: rand::rng().random_range(0..1024),
+        repo_mount: opts.repo_mount.clone(),
+        ui_port: opts.ui_port,
     })
 }
 
@@ -204,7 +210,7 @@ async fn up_once<E: Engine>(
     interrupt: &mut tokio::signal::unix::Signal,
 ) -> Result<UpOutcome> {
     let observed = observe(engine, lab).await?;
-    let inputs = choose_inputs(lab, &observed, opts.pull)?;
+    let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
     if opts.dry_run {
         return Ok(UpOutcome {

@@ -61,6 +61,17 @@ impl Default for Simulation {
     }
 }
 
+/// The revision an Application reports as synced to. Real Argo CD resolves a branch or
+/// `HEAD` to a commit; the double cannot read Git, so a test names that commit in
+/// `PLAYGROUND_DOUBLE_REVISION`. A target that already is a full commit id is reported as is.
+fn resolved_revision(target: &str) -> String {
+    let is_sha = target.len() == 40 && target.chars().all(|c| c.is_ascii_hexdigit());
+    match std::env::var("PLAYGROUND_DOUBLE_REVISION") {
+        Ok(rev) if !is_sha && !rev.trim().is_empty() => rev.trim().to_string(),
+        _ => target.to_string(),
+    }
+}
+
 impl Simulation {
     /// `PLAYGROUND_DOUBLE_DELAY_MS` (default 200) and `PLAYGROUND_DOUBLE_APPS`
     /// (`healthy|progressing|degraded|outofsync`; unset or unknown: leave Applications alone).
@@ -159,10 +170,8 @@ fn app_status(
     condition: Option<&str>,
 ) {
     let source = app_source(app);
-    let revision = source["targetRevision"]
-        .as_str()
-        .unwrap_or("HEAD")
-        .to_string();
+    let target = source["targetRevision"].as_str().unwrap_or("HEAD");
+    let revision = resolved_revision(target);
     status["sync"] = json!({
         "status": sync,
         "revision": revision,
