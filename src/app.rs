@@ -91,6 +91,19 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             }
             Ok(())
         }
+        Command::Password { name } => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, name).await?;
+            let (api, summary) = lab_api(&engine, &name).await?;
+            let namespace = summary.argocd_namespace.unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            let password = crate::gitops::access::admin_password(api.client(), &namespace, deadline)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            println!("{password}");
+            Ok(())
+        }
+        Command::Refresh { .. } | Command::Validate { .. } => Err(Error::Other("not wired yet".into())),
         Command::Kubeconfig { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
@@ -110,6 +123,15 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A client for a lab's API, with the credentials k3s wrote in server-0.
+async fn lab_api(engine: &BollardEngine, name: &str) -> Result<(crate::kube::api::KubeApi, inventory::LabSummary)> {
+    let lab = inventory::status(engine, name).await?.ok_or_else(|| Error::NotFound(name.to_string()))?;
+    let api = lab.api.clone().ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = up::fetch_kubeconfig(engine, name, &api, deadline).await?;
+    Ok((crate::kube::api::KubeApi::from_kubeconfig_yaml(&text).await?, lab))
 }
 
 /// The kubeconfig file we merge into: the first of `$KUBECONFIG`, else `~/.kube/config`.

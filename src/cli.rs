@@ -74,6 +74,26 @@ pub enum Command {
     },
     /// Print the lab's kubeconfig (context, cluster and user `playground-<name>`).
     Kubeconfig { name: Option<String> },
+    /// Print the Argo CD admin password (from `argocd-initial-admin-secret`). The UI is at
+    /// http://127.0.0.1:<argocd.ui.port>, user `admin`.
+    Password { name: Option<String> },
+    /// Make Argo CD look at Git now (the refresh annotation), instead of waiting for its poll.
+    Refresh {
+        name: Option<String>,
+        /// The Application to refresh (default: the root).
+        #[arg(long)]
+        app: Option<String>,
+        /// Also regenerate manifests (Argo CD's hard refresh).
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Check a lab offline, without Docker: the lab file, every YAML file under gitops.path,
+    /// Application and AppProject fields, and that every local path they name exists.
+    Validate {
+        /// The lab file. Default: ./playground.yaml.
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 /// Output format.
@@ -132,6 +152,13 @@ pub struct UpArgs {
     /// Keep a failed new lab for debugging instead of removing it.
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Skip Docker: bootstrap Argo CD and the seed into this existing kube context instead
+    /// (a real cluster, for labs that outgrow one machine). Needs a remote gitops.repo.
+    #[arg(long, value_name = "CTX", conflicts_with_all = ["servers", "agents", "image", "api_port", "cluster_only"])]
+    pub context: Option<String>,
+    /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
+    #[arg(long, conflicts_with = "cluster_only")]
+    pub watch: bool,
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }

@@ -42,6 +42,12 @@ pub struct LabSummary {
     pub agents: u32,
     /// The API URL clients use, e.g. `https://127.0.0.1:6550`.
     pub api: Option<String>,
+    /// The namespace Argo CD lives in.
+    #[serde(skip)]
+    pub argocd_namespace: Option<String>,
+    /// The Argo CD UI URL, when the lab publishes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeSummary>,
 }
@@ -85,12 +91,15 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
             } else {
                 LabState::Partial
             };
+            let label = |key: &str| nodes.iter().find_map(|c| c.labels.get(key).cloned());
             LabSummary {
                 name: lab.to_string(),
                 state,
                 servers,
                 agents,
                 api,
+                argocd_namespace: label(names::LABEL_ARGOCD_NAMESPACE),
+                ui: label(names::LABEL_UI_PORT).map(|p| format!("http://127.0.0.1:{p}")),
                 nodes: if with_nodes {
                     nodes
                         .iter()

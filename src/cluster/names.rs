@@ -14,6 +14,10 @@ pub const LABEL_SERVERS: &str = "playground.servers";
 pub const LABEL_AGENTS: &str = "playground.agents";
 pub const LABEL_API_HOST: &str = "playground.api.host";
 pub const LABEL_API_PORT: &str = "playground.api.port";
+/// The namespace Argo CD is installed in, so later commands need no lab file.
+pub const LABEL_ARGOCD_NAMESPACE: &str = "playground.argocd.namespace";
+/// The Argo CD UI host port.
+pub const LABEL_UI_PORT: &str = "playground.argocd.ui-port";
 /// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from
 /// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
 pub const HOST_ALIAS: &str = "host.playground.internal";

@@ -365,6 +365,10 @@ fn node_plan(
     labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
     labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
     labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
+    labels.insert(names::LABEL_ARGOCD_NAMESPACE.into(), lab.argocd.namespace.clone());
+    if let Some(ui) = inputs.ui_port {
+        labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
+    }
 
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
@@ -548,6 +552,10 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
     labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
     labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
     labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
+    labels.insert(names::LABEL_ARGOCD_NAMESPACE.into(), lab.argocd.namespace.clone());
+    if let Some(ui) = inputs.ui_port {
+        labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
+    }
     NodePlan {
         role: Role::LoadBalancer,
         index: 0,

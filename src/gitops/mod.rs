@@ -13,6 +13,7 @@
 //!    to look at a new commit now; [`validate`] checks a lab offline; [`sample`] is the lab built
 //!    into the binary.
 
+pub mod access;
 pub mod apps;
 pub mod git;
 pub mod install;
