@@ -8,6 +8,9 @@ use crate::cluster::{inventory, lifecycle, plan::PullPolicy, up};
 use crate::config::{self, Lab, MAX_AGENTS, MAX_SERVERS};
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
+use crate::gitops::apps::AppState;
+use crate::gitops::{bootstrap, git, refresh, sample};
+use crate::kube::api::KubeApi;
 use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
@@ -145,7 +148,12 @@ fn load_lab(args: &UpArgs) -> Result<Lab> {
         None if Path::new(DEFAULT_FILE).exists() => {
             config::load(Path::new(DEFAULT_FILE)).map_err(|e| Error::Config(e.to_string()))?
         }
-        None => config::default_lab(),
+        // No file: the sample lab built into the binary, written once as a Git repo.
+        None => {
+            let dir = sample::default_dir();
+            let written = sample::write_sample(&dir).map_err(|e| Error::Other(e.to_string()))?;
+            config::load(&written.lab_file).map_err(|e| Error::Config(e.to_string()))?
+        }
     };
     // Flags override the file; each is validated as the file's value would be.
     if let Some(n) = &args.name {
@@ -181,8 +189,37 @@ fn load_lab(args: &UpArgs) -> Result<Lab> {
 }
 
 async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
-    // Validate everything before touching Docker.
+    let started = tokio::time::Instant::now();
+    let deadline = started + args.timeout;
+    // Validate everything before touching Docker or any cluster.
     let lab = load_lab(&args)?;
+    let prepared = if args.cluster_only {
+        None
+    } else {
+        Some(bootstrap::prepare(&lab, &cache_dir())?)
+    };
+    for w in prepared.iter().flat_map(|p| p.warnings.iter()) {
+        ui.warn(w);
+    }
+    if args.watch && prepared.as_ref().is_some_and(|p| p.repo_mount().is_none()) {
+        return Err(Error::Config(
+            "--watch follows a local repository's HEAD, but gitops.repo is a remote URL\n  hint: run `playground refresh` after you push".into(),
+        ));
+    }
+
+    if let Some(context) = &args.context {
+        return up_in_context(context, &lab, prepared.as_ref(), &args, ui, deadline).await;
+    }
+
+    // The mount follows the lab file, not --cluster-only: a mount cannot be added later.
+    let repo_mount = match &prepared {
+        Some(p) => p.repo_mount(),
+        None if !crate::gitops::seed::is_remote(&lab.gitops.repo) => {
+            let dir = bootstrap::lab_dir(&lab).join(&lab.gitops.repo);
+            git::open(&dir).ok().and_then(|r| std::fs::canonicalize(r.root()).ok())
+        }
+        None => None,
+    };
     let engine = BollardEngine::connect().await?;
     let opts = up::UpOptions {
         pull: match args.pull {
@@ -195,23 +232,48 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         dry_run: args.dry_run,
         keep_on_failure: args.keep_on_failure,
         kubeconfig: kubeconfig_path()?,
-        repo_mount: None,
-        ui_port: None,
+        repo_mount,
+        ui_port: Some(lab.argocd.ui.port),
     };
     let outcome = up::up(&engine, &lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {
         println!("plan for lab {} (nothing was changed):", lab.name);
         print!("{plan}");
+        if !args.cluster_only {
+            println!("then: install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
+                lab.argocd.version, lab.argocd.namespace, lab.gitops.repo);
+        }
         return Ok(());
     }
-    if !args.cluster_only {
-        ui.warn("the GitOps bootstrap (Argo CD, app of apps) is not part of this build yet; the cluster is ready");
-    }
+    let apps = match &prepared {
+        None => Vec::new(),
+        Some(prepared) => {
+            // The cluster is whole at this point; a GitOps failure leaves it for the next
+            // `up` to converge (every step below is idempotent) instead of removing it.
+            let text = up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?;
+            let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+            let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
+            if args.watch {
+                report_up(&args, &outcome, &apps, &lab, ui);
+                return watch_head(&api, prepared, ui).await;
+            }
+            apps
+        }
+    };
+    report_up(&args, &outcome, &apps, &lab, ui);
+    Ok(())
+}
+
+fn report_up(args: &UpArgs, outcome: &up::UpOutcome, apps: &[AppState], lab: &Lab, ui: &Ui) {
     match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&outcome).unwrap_or_default()
-        ),
+        Output::Json => {
+            let mut v = serde_json::to_value(outcome).unwrap_or_default();
+            if !args.cluster_only {
+                v["apps"] = serde_json::to_value(apps).unwrap_or_default();
+                v["ui"] = serde_json::json!(format!("http://127.0.0.1:{}", lab.argocd.ui.port));
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
         Output::Table => {
             ui.line(&format!(
                 "lab {} is ready: {} nodes, API {}, kube context {}",
@@ -220,9 +282,74 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
                 outcome.api,
                 outcome.context
             ));
+            if !args.cluster_only {
+                ui.line(&format!(
+                    "{} app(s) Synced and Healthy. Argo CD UI: http://127.0.0.1:{} (user admin; password: `playground password {}`)",
+                    apps.len(),
+                    lab.argocd.ui.port,
+                    lab.name
+                ));
+            }
         }
     }
+}
+
+/// `up --context`: the same bootstrap into an existing cluster, without Docker.
+async fn up_in_context(
+    context: &str,
+    lab: &Lab,
+    prepared: Option<&bootstrap::Prepared>,
+    args: &UpArgs,
+    ui: &Ui,
+    deadline: tokio::time::Instant,
+) -> Result<()> {
+    let prepared = prepared.ok_or_else(|| Error::Config("--context bootstraps GitOps; it cannot be combined with --cluster-only".into()))?;
+    if prepared.repo_mount().is_some() {
+        return Err(Error::Config(format!(
+            "--context {context}: gitops.repo is a local repository, which only a playground cluster can mount\n  hint: push the repository and set gitops.repo to its https:// or ssh URL"
+        )));
+    }
+    let kc = ::kube::config::Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    if !kc.contexts.iter().any(|c| c.name == context) {
+        return Err(Error::Config(format!("no context {context:?} in the kubeconfig\n  hint: `kubectl config get-contexts` lists them")));
+    }
+    let api = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
+    if args.dry_run {
+        println!("would install Argo CD {} into {} of context {context}, and seed root from {}", lab.argocd.version, lab.argocd.namespace, lab.gitops.repo);
+        return Ok(());
+    }
+    let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"name": lab.name, "context": context, "apps": apps})).unwrap_or_default()),
+        Output::Table => ui.line(&format!("context {context}: {} app(s) Synced and Healthy", apps.len())),
+    }
     Ok(())
+}
+
+/// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)
+/// moves, until Ctrl-C.
+async fn watch_head(api: &KubeApi, prepared: &bootstrap::Prepared, ui: &Ui) -> Result<()> {
+    let Some(root) = prepared.repo_mount() else { return Ok(()) };
+    ui.line(&format!("watching {} for new commits (Ctrl-C to stop)", root.display()));
+    let mut last = prepared.expected.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let now = git::open(&root).and_then(|r| git::resolve(&r, &prepared.revision)).ok();
+        if now.is_some() && now != last {
+            let short: String = now.as_deref().unwrap_or_default().chars().take(7).collect();
+            refresh::refresh(api, &prepared.namespace, None, false).await.map_err(|e| Error::Other(e.to_string()))?;
+            ui.line(&format!("new commit {short}: asked Argo CD to refresh"));
+            last = now;
+        }
+    }
+}
+
+/// Where downloads are cached (the Argo CD manifest).
+fn cache_dir() -> PathBuf {
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir)
 }
 
 /// NAME, else the name in ./playground.yaml, else the only lab, else the default name.

@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod apps;
+pub mod bootstrap;
 pub mod git;
 pub mod install;
 pub mod manifest;

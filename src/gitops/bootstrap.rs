@@ -1,0 +1,142 @@
+//! The GitOps half of `up`, in two stages:
+//!
+//! - [`prepare`] runs before anything is created: it resolves the repository (a local repo and
+//!   the commit its revision names, or a remote URL and its credentials), loads and verifies the
+//!   Argo CD manifest, and collects warnings (uncommitted changes Argo CD will not see). Any
+//!   error here stops `up` with nothing made.
+//! - [`bootstrap`] runs against a ready API: install Argo CD, expose its UI, give it the
+//!   repository, create the root Application, and wait until the lab is Synced and Healthy.
+
+use std::path::{Path, PathBuf};
+
+use tokio::time::Instant;
+
+use crate::config::Lab;
+use crate::error::{Error, Result};
+use crate::kube::api::KubeApi;
+use crate::ui::Ui;
+
+use super::apps::{self, AppState};
+use super::seed::{self, RepoSource};
+use super::{access, git, install, manifest};
+
+/// Everything `bootstrap` needs, checked before the cluster is touched.
+#[derive(Debug)]
+pub struct Prepared {
+    pub repo: RepoSource,
+    /// The targetRevision of the root Application (`gitops.revision`).
+    pub revision: String,
+    /// The commit the lab must reach, when it can be known locally.
+    pub expected: Option<String>,
+    /// `gitops.path`.
+    pub path: String,
+    pub namespace: String,
+    pub manifest: manifest::Manifest,
+    /// Things the user should know (printed by the caller).
+    pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// The local repository to mount into the nodes, if any.
+    pub fn repo_mount(&self) -> Option<PathBuf> {
+        match &self.repo {
+            RepoSource::Local { root } => Some(root.clone()),
+            RepoSource::Remote { .. } => None,
+        }
+    }
+
+    fn repo_url(&self) -> String {
+        match &self.repo {
+            RepoSource::Local { .. } => seed::LOCAL_REPO_URL.to_string(),
+            RepoSource::Remote { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// The directory a lab's relative paths start from: its file's folder, or the current one.
+pub fn lab_dir(lab: &Lab) -> PathBuf {
+    lab.source
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// Resolve and check everything before anything is created.
+pub fn prepare(lab: &Lab, cache_dir: &Path) -> Result<Prepared> {
+    let g = &lab.gitops;
+    let base = lab_dir(lab);
+    let mut warnings = Vec::new();
+    let (repo, expected) = if seed::is_remote(&g.repo) {
+        let credentials = seed::read_credentials(g, &base).map_err(other)?;
+        // A commit id pins what the lab must reach; a branch is resolved by Argo CD alone.
+        let expected = is_commit_id(&g.revision).then(|| g.revision.clone());
+        (RepoSource::Remote { url: g.repo.clone(), credentials }, expected)
+    } else {
+        let repo = git::open(&base.join(&g.repo)).map_err(other)?;
+        let commit = git::resolve(&repo, &g.revision).map_err(other)?;
+        let dirty = git::uncommitted_changes(&repo, &g.path).map_err(other)?;
+        if !dirty.is_empty() {
+            let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
+            warnings.push(format!(
+                "{} uncommitted change(s) under {}/ ({}{}): Argo CD sees commits, not the working tree; commit them to deploy them",
+                dirty.len(),
+                g.path,
+                shown.join(", "),
+                if dirty.len() > shown.len() { ", …" } else { "" }
+            ));
+        }
+        let root = std::fs::canonicalize(repo.root()).map_err(other)?;
+        (RepoSource::Local { root }, Some(commit))
+    };
+    let manifest = manifest::load(&lab.argocd, &base, cache_dir).map_err(other)?;
+    Ok(Prepared {
+        repo,
+        revision: g.revision.clone(),
+        expected,
+        path: g.path.clone(),
+        namespace: lab.argocd.namespace.clone(),
+        manifest,
+        warnings,
+    })
+}
+
+fn is_commit_id(rev: &str) -> bool {
+    rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Install Argo CD, seed the root Application, and wait until the lab is Synced and Healthy.
+pub async fn bootstrap(api: &KubeApi, prepared: &Prepared, ui: &Ui, deadline: Instant) -> Result<Vec<AppState>> {
+    let ns = &prepared.namespace;
+    install::install(api, &prepared.manifest, ns, ui, deadline).await.map_err(other)?;
+
+    let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
+    let seeded = async {
+        access::expose_ui(api.client(), ns).await.map_err(other)?;
+        match &prepared.repo {
+            RepoSource::Local { .. } => seed::patch_repo_server(api.client(), ns).await.map_err(other)?,
+            RepoSource::Remote { url, credentials } => {
+                let secret = seed::repo_secret(ns, url, credentials.as_ref());
+                seed::apply_repo_secret(api.client(), ns, &secret).await.map_err(other)?;
+            }
+        }
+        let root = seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);
+        seed::apply_root(api.client(), ns, &root).await.map_err(other)?;
+        Ok::<_, Error>(())
+    }
+    .await;
+    match &seeded {
+        Ok(()) => s.done(),
+        Err(_) => s.fail(),
+    }
+    seeded?;
+
+    apps::wait_lab_ready(api, ns, seed::ROOT_APP, prepared.expected.as_deref(), deadline, ui)
+        .await
+        .map_err(other)
+}
