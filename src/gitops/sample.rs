@@ -1,1 +1,313 @@
-//! sample (to be written)
+//! The sample lab built into the binary: the files under the project's `playground/` folder,
+//! embedded at compile time, so `playground init` (and `up` without a lab) work from a bare
+//! binary.
+//!
+//! The flow of [`write_sample`]: if the directory already holds the sample's repository, it is
+//! returned untouched (the user's edits and commits are theirs); otherwise the files are
+//! written to a private temporary sibling, committed there with [`git::init_with_commit`],
+//! and the whole folder is renamed into place, so an interrupted write never leaves half a
+//! lab behind.
+//!
+//! The embedded list is explicit (`include_str!`, no build script or extra crate); a test
+//! fails when a file under `playground/` is missing from it.
+
+use std::path::{Path, PathBuf};
+
+use super::git::{self, GitError};
+
+/// `repoURL` that means "this lab's own repository" in the sample's Applications and
+/// AppProject. For a local lab `up` makes the repository available to Argo CD under this URL;
+/// the seeding code substitutes the real URL where it creates the repository and root
+/// Application. See `playground/README.md`.
+pub const REPO_PLACEHOLDER: &str = "file:///playground";
+
+/// The lab file's name inside the sample.
+pub const LAB_FILE: &str = "playground.yaml";
+
+/// The message of the sample repository's one commit.
+pub const COMMIT_MESSAGE: &str = "playground sample lab";
+
+macro_rules! embed {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/playground/", $path)))),*]
+    };
+}
+
+/// Every file of the sample lab: path relative to the lab's root (with `/`), and content.
+pub const FILES: &[(&str, &str)] = embed![
+    "README.md",
+    "playground.yaml",
+    "apps/project.yaml",
+    "apps/podinfo.yaml",
+    "apps/kustomize-hello.yaml",
+    "apps/plain-echo.yaml",
+    "workloads/kustomize-hello/kustomization.yaml",
+    "workloads/kustomize-hello/deployment.yaml",
+    "workloads/kustomize-hello/service.yaml",
+    "workloads/kustomize-hello/ingress.yaml",
+    "workloads/kustomize-hello/index.html",
+    "workloads/plain-echo/deployment.yaml",
+    "workloads/plain-echo/service.yaml",
+];
+
+/// A sample lab on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleLab {
+    /// The repository's root.
+    pub dir: PathBuf,
+    /// `dir/playground.yaml`.
+    pub lab_file: PathBuf,
+    /// `HEAD`'s commit id (the sample's own commit when just written).
+    pub commit: String,
+    /// Whether this call wrote it (`false`: it was already there and was left alone).
+    pub created: bool,
+}
+
+/// Why the sample could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// The directory holds something other than the sample lab.
+    #[error(
+        "{}: exists and is not a sample lab (no Git repository with {LAB_FILE} at its root)\n  hint: choose another directory, or move its contents away",
+        dir.display()
+    )]
+    NotASample { dir: PathBuf },
+    #[error("{}: {what}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// Where the built-in sample lab lives by default: `<data dir>/playground/sample`
+/// (`~/.local/share/playground/sample` on Linux).
+pub fn default_dir() -> PathBuf {
+    dirs::data_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("playground")
+        .join("sample")
+}
+
+/// Writes the sample lab to `dir` (created with mode 0700) as a Git repository with one
+/// commit, or returns the one already there. See the module docs.
+pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
+    if let Some(existing) = existing(dir)? {
+        return Ok(existing);
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|source| SampleError::Io {
+        path: parent.clone(),
+        what: "cannot create the directory",
+        source,
+    })?;
+    // `tempfile` creates it 0700 and removes it if anything below fails.
+    let staging = tempfile::Builder::new()
+        .prefix(".playground-sample-")
+        .tempdir_in(&parent)
+        .map_err(|source| SampleError::Io {
+            path: parent.clone(),
+            what: "cannot create a temporary directory",
+            source,
+        })?;
+    for (rel, text) in FILES {
+        let path = staging.path().join(rel);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|source| SampleError::Io {
+                path: folder.to_path_buf(),
+                what: "cannot create the directory",
+                source,
+            })?;
+        }
+        std::fs::write(&path, text).map_err(|source| SampleError::Io {
+            path: path.clone(),
+            what: "cannot write",
+            source,
+        })?;
+    }
+    let commit = git::init_with_commit(staging.path(), COMMIT_MESSAGE, None)?;
+    // Private to the user, like the rest of their data dir should be.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| SampleError::Io {
+                path: staging.path().to_path_buf(),
+                what: "cannot restrict the permissions of",
+                source,
+            },
+        )?;
+    }
+    // An empty directory in the way (e.g. made by the user for it) is replaced.
+    if dir.is_dir() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    let staged = staging.keep();
+    if let Err(source) = std::fs::rename(&staged, dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        // Another `playground` may have written it meanwhile.
+        if let Some(existing) = existing(dir)? {
+            return Ok(existing);
+        }
+        return Err(SampleError::Io {
+            path: dir.to_path_buf(),
+            what: "cannot move the sample lab into place",
+            source,
+        });
+    }
+    Ok(SampleLab {
+        dir: dir.to_path_buf(),
+        lab_file: dir.join(LAB_FILE),
+        commit,
+        created: true,
+    })
+}
+
+/// The sample already in `dir`; `None` if `dir` is absent or an empty directory; an error if
+/// it holds anything else.
+fn existing(dir: &Path) -> Result<Option<SampleLab>, SampleError> {
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SampleError::Io {
+                path: dir.to_path_buf(),
+                what: "cannot read the directory",
+                source,
+            });
+        }
+    };
+    if entries.next().is_none() {
+        return Ok(None);
+    }
+    let not_a_sample = || SampleError::NotASample {
+        dir: dir.to_path_buf(),
+    };
+    if !dir.join(".git").exists() || !dir.join(LAB_FILE).is_file() {
+        return Err(not_a_sample());
+    }
+    let repo = git::open(dir)?;
+    let commit = git::head(&repo)?;
+    Ok(Some(SampleLab {
+        dir: dir.to_path_buf(),
+        lab_file: dir.join(LAB_FILE),
+        commit,
+        created: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every file under `playground/`, relative with `/`.
+    fn files_on_disk() -> BTreeSet<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground");
+        let mut out = BTreeSet::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(&root).unwrap();
+                    out.insert(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn embeds_every_file_of_the_sample() {
+        let embedded: BTreeSet<String> = FILES.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(embedded.len(), FILES.len(), "a file is listed twice");
+        assert_eq!(
+            files_on_disk(),
+            embedded,
+            "src/gitops/sample.rs FILES must list exactly the files under playground/"
+        );
+    }
+
+    #[test]
+    fn writes_a_valid_lab_with_one_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data/playground/sample");
+        let lab = write_sample(&dir).unwrap();
+        assert!(lab.created);
+        assert_eq!(lab.lab_file, dir.join("playground.yaml"));
+
+        let parsed = crate::config::load(&lab.lab_file).unwrap();
+        assert_eq!(parsed.gitops.path, "apps");
+        let report = super::super::validate::validate(&lab.lab_file)
+            .unwrap_or_else(|errors| panic!("{errors:#?}"));
+        assert_eq!(report.applications.len(), 3);
+
+        let repo = git::open(&dir).unwrap();
+        assert_eq!(git::head(&repo).unwrap(), lab.commit);
+        let first = git::last_commit_touching(&repo, "").unwrap().unwrap();
+        assert_eq!(first.hash, lab.commit);
+        assert_eq!(first.subject, COMMIT_MESSAGE);
+        assert!(git::uncommitted_changes(&repo, "").unwrap().is_empty());
+        // One commit: the head has no parent.
+        let head = repo.gix().head_commit().unwrap();
+        assert_eq!(head.parent_ids().count(), 0);
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        // No staging directory left behind.
+        let siblings: Vec<_> = std::fs::read_dir(dir.parent().unwrap()).unwrap().collect();
+        assert_eq!(siblings.len(), 1);
+    }
+
+    #[test]
+    fn leaves_an_existing_sample_and_its_edits_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sample");
+        let first = write_sample(&dir).unwrap();
+        std::fs::write(dir.join("apps/podinfo.yaml"), "# mine\n").unwrap();
+        let again = write_sample(&dir).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.commit, first.commit);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("apps/podinfo.yaml")).unwrap(),
+            "# mine\n"
+        );
+    }
+
+    #[test]
+    fn refuses_a_directory_with_other_things_in_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();
+        let err = write_sample(tmp.path()).unwrap_err();
+        assert!(matches!(err, SampleError::NotASample { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("choose another directory"),
+            "{err}"
+        );
+        // An empty directory is fine.
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(write_sample(&empty).unwrap().created);
+    }
+
+    #[test]
+    fn default_dir_is_under_the_data_dir() {
+        let dir = default_dir();
+        assert!(dir.ends_with("playground/sample"), "{}", dir.display());
+    }
+}
