@@ -304,9 +304,9 @@ fn is_namespace(o: &DynamicObject) -> bool {
 }
 
 fn is_crd(o: &DynamicObject) -> bool {
-    o.types.as_ref().is_some_and(|t| {
-        t.kind == CRD_KIND && t.api_version.split('/').next() == Some(CRD_GROUP)
-    })
+    o.types
+        .as_ref()
+        .is_some_and(|t| t.kind == CRD_KIND && t.api_version.split('/').next() == Some(CRD_GROUP))
 }
 
 /// The resolved kinds: `(apiVersion, kind)` → resource and scope.
@@ -348,10 +348,7 @@ async fn discover(
     for group in found.into_iter().flatten() {
         for version in group.versions().map(str::to_string).collect::<Vec<_>>() {
             for (ar, caps) in group.versioned_resources(&version) {
-                kinds.insert(
-                    (ar.api_version.clone(), ar.kind.clone()),
-                    (ar, caps.scope),
-                );
+                kinds.insert((ar.api_version.clone(), ar.kind.clone()), (ar, caps.scope));
             }
         }
     }
@@ -365,11 +362,7 @@ struct Planned {
     reference: ObjectRef,
 }
 
-fn plan(
-    obj: &DynamicObject,
-    kinds: &Kinds,
-    opts: &ApplyOptions,
-) -> Result<Planned, ObjectRef> {
+fn plan(obj: &DynamicObject, kinds: &Kinds, opts: &ApplyOptions) -> Result<Planned, ObjectRef> {
     let mut reference = ObjectRef::of(obj);
     let Some((ar, scope)) = kinds.get(&(reference.api_version.clone(), reference.kind.clone()))
     else {
@@ -717,8 +710,14 @@ mod tests {
             })
             .collect();
         let text = ApplyError::Objects { failed, total: 20 }.to_string();
-        assert!(text.starts_with("12 of 20 objects could not be applied"), "{text}");
-        assert!(text.contains("ConfigMap ns/cm0: invalid (HTTP 422)"), "{text}");
+        assert!(
+            text.starts_with("12 of 20 objects could not be applied"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ConfigMap ns/cm0: invalid (HTTP 422)"),
+            "{text}"
+        );
         assert!(text.contains("… and 2 more"), "{text}");
     }
 }
