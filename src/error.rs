@@ -3,7 +3,11 @@
 use crate::cluster::plan::PlanError;
 use crate::cluster::readiness::NodeWaitError;
 use crate::docker::EngineError;
+use crate::gitops::install::InstallError;
+use crate::gitops::manifest::ManifestError;
+use crate::gitops::workloads::WorkloadsError;
 use crate::kube::api::ApiError;
+use crate::kube::apply::ApplyError;
 
 /// Everything that can end a command.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +22,14 @@ pub enum Error {
     NodeWait(#[from] NodeWaitError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error(transparent)]
+    Workloads(#[from] WorkloadsError),
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
     #[error(

@@ -1,1 +1,620 @@
-//! manifest (to be written)
+//! The Argo CD install manifest: which one, where it comes from, and how it is prepared.
+//!
+//! [`load`] picks the source from the lab's `argocd:` section:
+//! - `argocd.manifest` is a local path: the file is read as is. It is the user's file, so
+//!   there is no hash to check it against;
+//! - `argocd.manifest` is an `https://` URL: it is downloaded on every `up` (not cached, not
+//!   hash-checked: the user chose a moving target);
+//! - otherwise the release's own `install.yaml` for `argocd.version`, which must be in
+//!   [`PINNED`] (URL and SHA-256 kept in the code). The copy cached at
+//!   `<cache>/playground/argocd/<version>/install.yaml` is used when its SHA-256 matches;
+//!   otherwise it is downloaded, checked against the pinned SHA-256 *before* anything is
+//!   written, and written to the cache atomically (temp file + rename), so the cache never
+//!   holds a partial or unverified manifest.
+//!
+//! Downloads go through the [`Fetch`] trait so tests never touch the network.
+//!
+//! [`Manifest::documents`] then splits the text into objects and [`prepare`]s them for the
+//! lab: the ClusterRoleBindings' subjects follow the configured namespace, the UI is served
+//! over plain HTTP, and Git is polled more often.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use sha2::{Digest, Sha256};
+
+use crate::config::model::ArgoCdSpec;
+use crate::kube::apply::{ApplyError, parse_documents};
+
+/// The Argo CD release a lab installs by default.
+pub const ARGOCD_VERSION: &str = "v3.5.1";
+
+/// A release whose `install.yaml` we know the hash of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pinned {
+    pub version: &'static str,
+    pub url: &'static str,
+    /// Lower-case hex SHA-256 of the file at `url`.
+    pub sha256: &'static str,
+}
+
+/// The releases `argocd.version` may name without `argocd.manifest`. To add one: download
+/// `https://raw.githubusercontent.com/argoproj/argo-cd/<version>/manifests/install.yaml`,
+/// `sha256sum` it, and add a row.
+pub const PINNED: &[Pinned] = &[Pinned {
+    version: "v3.5.1",
+    url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml",
+    sha256: "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3",
+}];
+
+/// The pinned release `version`, if we know it.
+pub fn pinned(version: &str) -> Option<&'static Pinned> {
+    PINNED.iter().find(|p| p.version == version)
+}
+
+/// Where a manifest came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The pinned release manifest; `cached` when it was read from the cache.
+    Pinned { url: String, cached: bool },
+    /// A URL the lab named (not hash-checked).
+    Url(String),
+    /// A local file the lab named (not hash-checked).
+    File(PathBuf),
+}
+
+/// A loaded install manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// `argocd.version` (for a file or URL: what the lab says it is).
+    pub version: String,
+    pub source: Source,
+    /// SHA-256 of `text`, lower-case hex.
+    pub sha256: String,
+    pub text: String,
+}
+
+impl Manifest {
+    /// The path or URL, for messages.
+    pub fn origin(&self) -> String {
+        match &self.source {
+            Source::Pinned { url, .. } | Source::Url(url) => url.clone(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The objects, [`prepare`]d for an install into `namespace`.
+    pub fn documents(&self, namespace: &str) -> Result<Vec<DynamicObject>, ApplyError> {
+        let mut objects = parse_documents(&self.text, &self.origin())?;
+        prepare(&mut objects, namespace, &Prepare::lab());
+        Ok(objects)
+    }
+}
+
+/// Why no manifest could be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error(
+        "Argo CD {version} has no pinned install manifest (known: {known})\n  hint: set `argocd.manifest` to a local file or to https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml (neither is hash-checked), or use a known version"
+    )]
+    UnknownVersion { version: String, known: String },
+    #[error(
+        "argocd.manifest `{0}` is neither a local path nor an https:// URL\n  hint: use https://, or download the file and name its path"
+    )]
+    UnsupportedUrl(String),
+    #[error(
+        "cannot read the Argo CD manifest {path}: {source}\n  hint: check that `argocd.manifest` names an existing, readable file"
+    )]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "downloading the Argo CD manifest {url} failed: {message}\n  hint: check the network (and HTTPS_PROXY); once downloaded, the pinned manifest is cached and `up` works offline"
+    )]
+    Download { url: String, message: String },
+    #[error(
+        "the Argo CD manifest downloaded from {url} does not have the pinned SHA-256\n  expected: {expected}\n  actual:   {actual}\n  nothing was cached\n  hint: the file changed upstream or the download was tampered with; retry, or pin a manifest you trust with `argocd.manifest`"
+    )]
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("the Argo CD manifest {origin} is not UTF-8 text")]
+    NotText { origin: String },
+    #[error(
+        "cannot write the manifest cache {path}: {source}\n  hint: check the permissions of the cache directory, or set XDG_CACHE_HOME"
+    )]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Downloads a URL's body. [`HttpFetch`] is the real one; tests pass closures.
+pub trait Fetch {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+}
+
+impl<F: Fn(&str) -> Result<Vec<u8>, String>> Fetch for F {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        self(url)
+    }
+}
+
+/// HTTPS with ureq (blocking; call [`load`] from `spawn_blocking` in async code).
+pub struct HttpFetch;
+
+/// Install manifests are about 2 MB; anything far larger is not one.
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Fetch for HttpFetch {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_MANIFEST_BYTES)
+            .read_to_vec()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Where the pinned manifest of `version` is cached under the user cache dir `cache_dir`.
+pub fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
+    cache_dir
+        .join("playground")
+        .join("argocd")
+        .join(version)
+        .join("install.yaml")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn text(bytes: Vec<u8>, origin: &str) -> Result<String, ManifestError> {
+    String::from_utf8(bytes).map_err(|_| ManifestError::NotText {
+        origin: origin.to_string(),
+    })
+}
+
+/// Load the manifest `spec` names (see the module docs), downloading over HTTPS. Blocking.
+pub fn load(spec: &ArgoCdSpec, cache_dir: &Path) -> Result<Manifest, ManifestError> {
+    load_with(spec, cache_dir, &HttpFetch)
+}
+
+/// [`load`] with the downloader given.
+pub fn load_with(
+    spec: &ArgoCdSpec,
+    cache_dir: &Path,
+    fetch: &dyn Fetch,
+) -> Result<Manifest, ManifestError> {
+    let version = spec.version.clone();
+    if let Some(named) = &spec.manifest {
+        if named.starts_with("https://") {
+            let bytes = fetch
+                .fetch(named)
+                .map_err(|message| ManifestError::Download {
+                    url: named.clone(),
+                    message,
+                })?;
+            return Ok(Manifest {
+                version,
+                source: Source::Url(named.clone()),
+                sha256: sha256_hex(&bytes),
+                text: text(bytes, named)?,
+            });
+        }
+        if named.contains("://") {
+            return Err(ManifestError::UnsupportedUrl(named.clone()));
+        }
+        // The user's own file: read as is; there is nothing to check its hash against.
+        let path = PathBuf::from(named);
+        let bytes = std::fs::read(&path).map_err(|source| ManifestError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(Manifest {
+            version,
+            sha256: sha256_hex(&bytes),
+            text: text(bytes, named)?,
+            source: Source::File(path),
+        });
+    }
+
+    let pin = pinned(&version).ok_or_else(|| ManifestError::UnknownVersion {
+        version: version.clone(),
+        known: PINNED
+            .iter()
+            .map(|p| p.version)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let path = cache_path(cache_dir, pin.version);
+    // A cached copy counts only if it still has the pinned hash: a truncated or edited file
+    // is downloaded again.
+    if let Ok(bytes) = std::fs::read(&path)
+        && sha256_hex(&bytes) == pin.sha256
+        && let Ok(text) = String::from_utf8(bytes)
+    {
+        return Ok(Manifest {
+            version,
+            source: Source::Pinned {
+                url: pin.url.to_string(),
+                cached: true,
+            },
+            sha256: pin.sha256.to_string(),
+            text,
+        });
+    }
+    let bytes = fetch
+        .fetch(pin.url)
+        .map_err(|message| ManifestError::Download {
+            url: pin.url.to_string(),
+            message,
+        })?;
+    let actual = sha256_hex(&bytes);
+    if actual != pin.sha256 {
+        return Err(ManifestError::HashMismatch {
+            url: pin.url.to_string(),
+            expected: pin.sha256.to_string(),
+            actual,
+        });
+    }
+    write_atomically(&path, &bytes)?;
+    Ok(Manifest {
+        version,
+        source: Source::Pinned {
+            url: pin.url.to_string(),
+            cached: false,
+        },
+        sha256: actual,
+        text: text(bytes, pin.url)?,
+    })
+}
+
+/// Write via a temp file in the same directory and a rename, so a concurrent `up` or a crash
+/// never sees half a manifest.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
+    let err = |source| ManifestError::Cache {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// How [`prepare`] adapts the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepare {
+    /// `server.insecure: "true"` in `argocd-cmd-params-cm`: the UI on plain HTTP, so the lab
+    /// can publish it on a host port without certificates or a port-forward.
+    pub insecure_server: bool,
+    /// `timeout.reconciliation` in `argocd-cm`, if set.
+    pub reconciliation: Option<String>,
+}
+
+impl Prepare {
+    /// What a lab wants. Argo CD polls Git every 120 s plus up to 60 s jitter (about 3 min):
+    /// far too slow for a local lab where you commit and want to see it, so poll every 30 s
+    /// (`refresh` is still there for "now").
+    pub fn lab() -> Self {
+        Prepare {
+            insecure_server: true,
+            reconciliation: Some("30s".into()),
+        }
+    }
+}
+
+fn is(obj: &DynamicObject, api_version: &str, kind: &str, name: Option<&str>) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.api_version == api_version && t.kind == kind)
+        && name.is_none_or(|n| obj.metadata.name.as_deref() == Some(n))
+}
+
+fn set_data(obj: &mut DynamicObject, key: &str, value: &str) {
+    if !obj.data["data"].is_object() {
+        obj.data["data"] = serde_json::json!({});
+    }
+    obj.data["data"][key] = serde_json::Value::String(value.to_string());
+}
+
+/// Adapt the install manifest's objects for a lab in `namespace`:
+/// - ClusterRoleBinding subjects in namespace `argocd` move to `namespace` (install.yaml
+///   hard-codes `argocd` there; elsewhere the namespace comes from `kubectl -n`, so without
+///   this the controllers would have no cluster permissions in another namespace);
+/// - the ConfigMap settings of `opts`.
+pub fn prepare(objects: &mut [DynamicObject], namespace: &str, opts: &Prepare) {
+    for obj in objects.iter_mut() {
+        if is(
+            obj,
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            None,
+        ) {
+            if namespace == "argocd" {
+                continue;
+            }
+            for subject in obj.data["subjects"].as_array_mut().into_iter().flatten() {
+                if subject["namespace"] == "argocd" {
+                    subject["namespace"] = serde_json::Value::String(namespace.to_string());
+                }
+            }
+        } else if opts.insecure_server && is(obj, "v1", "ConfigMap", Some("argocd-cmd-params-cm")) {
+            set_data(obj, "server.insecure", "true");
+        } else if let Some(every) = &opts.reconciliation
+            && is(obj, "v1", "ConfigMap", Some("argocd-cm"))
+        {
+            set_data(obj, "timeout.reconciliation", every);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/argocd-install-v3.5.1.yaml");
+
+    fn spec() -> ArgoCdSpec {
+        ArgoCdSpec::default()
+    }
+
+    /// A fetcher that counts its calls and answers `body`.
+    struct Fake {
+        body: Result<Vec<u8>, String>,
+        calls: Cell<usize>,
+    }
+
+    impl Fake {
+        fn new(body: Result<&[u8], &str>) -> Self {
+            Fake {
+                body: body.map(<[u8]>::to_vec).map_err(str::to_string),
+                calls: Cell::new(0),
+            }
+        }
+    }
+
+    impl Fetch for Fake {
+        fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+            assert!(url.starts_with("https://"), "{url}");
+            self.calls.set(self.calls.get() + 1);
+            self.body.clone()
+        }
+    }
+
+    #[test]
+    fn the_fixture_is_the_pinned_release() {
+        let pin = pinned(ARGOCD_VERSION).unwrap();
+        assert_eq!(sha256_hex(FIXTURE.as_bytes()), pin.sha256);
+        assert_eq!(
+            pin.url,
+            "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml"
+        );
+        assert_eq!(crate::config::model::DEFAULT_ARGOCD_VERSION, ARGOCD_VERSION);
+    }
+
+    #[test]
+    fn cache_miss_downloads_verifies_and_caches() {
+        let cache = tempfile::tempdir().unwrap();
+        let fake = Fake::new(Ok(FIXTURE.as_bytes()));
+        let m = load_with(&spec(), cache.path(), &fake).unwrap();
+        assert_eq!(fake.calls.get(), 1);
+        assert!(matches!(m.source, Source::Pinned { cached: false, .. }));
+        assert_eq!(m.text, FIXTURE);
+        let cached = std::fs::read_to_string(cache_path(cache.path(), "v3.5.1")).unwrap();
+        assert_eq!(cached, FIXTURE);
+        assert!(
+            cache_path(cache.path(), "v3.5.1").ends_with("playground/argocd/v3.5.1/install.yaml")
+        );
+    }
+
+    #[test]
+    fn cache_hit_does_not_download() {
+        let cache = tempfile::tempdir().unwrap();
+        let path = cache_path(cache.path(), "v3.5.1");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, FIXTURE).unwrap();
+        let fake = Fake::new(Err("no network in tests"));
+        let m = load_with(&spec(), cache.path(), &fake).unwrap();
+        assert_eq!(fake.calls.get(), 0);
+        assert!(matches!(m.source, Source::Pinned { cached: true, .. }));
+        assert_eq!(m.sha256, pinned("v3.5.1").unwrap().sha256);
+    }
+
+    #[test]
+    fn corrupted_cache_is_downloaded_again() {
+        let cache = tempfile::tempdir().unwrap();
+        let path = cache_path(cache.path(), "v3.5.1");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &FIXTURE[..1000]).unwrap();
+        let fake = Fake::new(Ok(FIXTURE.as_bytes()));
+        let m = load_with(&spec(), cache.path(), &fake).unwrap();
+        assert_eq!(fake.calls.get(), 1);
+        assert!(matches!(m.source, Source::Pinned { cached: false, .. }));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), FIXTURE);
+    }
+
+    #[test]
+    fn bad_hash_is_an_error_and_nothing_is_cached() {
+        let cache = tempfile::tempdir().unwrap();
+        let tampered = FIXTURE.replace("argocd-server", "evil-server");
+        let fake = Fake::new(Ok(tampered.as_bytes()));
+        let e = load_with(&spec(), cache.path(), &fake).unwrap_err();
+        let text = e.to_string();
+        let pin = pinned("v3.5.1").unwrap();
+        assert!(text.contains(pin.sha256), "{text}");
+        assert!(text.contains(&sha256_hex(tampered.as_bytes())), "{text}");
+        assert!(text.contains(pin.url), "{text}");
+        assert!(!cache_path(cache.path(), "v3.5.1").exists());
+        // No stray temp files either.
+        assert!(!cache.path().join("playground/argocd/v3.5.1").exists());
+    }
+
+    #[test]
+    fn download_failure_names_the_url() {
+        let cache = tempfile::tempdir().unwrap();
+        let fake = Fake::new(Err("connection refused"));
+        let text = load_with(&spec(), cache.path(), &fake)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("connection refused"), "{text}");
+        assert!(text.contains(pinned("v3.5.1").unwrap().url), "{text}");
+    }
+
+    #[test]
+    fn local_path_is_read_without_a_hash_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("my-install.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )
+        .unwrap();
+        let spec = ArgoCdSpec {
+            version: "v9.9.9".into(),
+            manifest: Some(file.display().to_string()),
+            ..spec()
+        };
+        let fake = Fake::new(Err("must not download"));
+        let m = load_with(&spec, dir.path(), &fake).unwrap();
+        assert_eq!(fake.calls.get(), 0);
+        assert_eq!(m.source, Source::File(file.clone()));
+        assert_eq!(m.documents("argocd").unwrap().len(), 1);
+
+        let missing = ArgoCdSpec {
+            manifest: Some(dir.path().join("nope.yaml").display().to_string()),
+            ..spec
+        };
+        let text = load_with(&missing, dir.path(), &fake)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("nope.yaml"), "{text}");
+    }
+
+    #[test]
+    fn https_url_is_downloaded_and_not_cached() {
+        let cache = tempfile::tempdir().unwrap();
+        let spec = ArgoCdSpec {
+            manifest: Some("https://example.com/install.yaml".into()),
+            ..spec()
+        };
+        let fake = Fake::new(Ok(
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        ));
+        let m = load_with(&spec, cache.path(), &fake).unwrap();
+        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(m.origin(), "https://example.com/install.yaml");
+        assert!(!cache.path().join("playground").exists());
+
+        let plain = ArgoCdSpec {
+            manifest: Some("http://example.com/install.yaml".into()),
+            ..spec
+        };
+        assert!(matches!(
+            load_with(&plain, cache.path(), &fake),
+            Err(ManifestError::UnsupportedUrl(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_version_says_how_to_pin() {
+        let cache = tempfile::tempdir().unwrap();
+        let spec = ArgoCdSpec {
+            version: "v2.0.0".into(),
+            ..spec()
+        };
+        let fake = Fake::new(Err("must not download"));
+        let text = load_with(&spec, cache.path(), &fake)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("v2.0.0"), "{text}");
+        assert!(text.contains("argocd.manifest"), "{text}");
+        assert!(text.contains("v3.5.1"), "{text}");
+        assert_eq!(fake.calls.get(), 0);
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            version: ARGOCD_VERSION.into(),
+            source: Source::File("install.yaml".into()),
+            sha256: sha256_hex(FIXTURE.as_bytes()),
+            text: FIXTURE.into(),
+        }
+    }
+
+    fn crb_subject_namespaces(objects: &[DynamicObject]) -> Vec<String> {
+        objects
+            .iter()
+            .filter(|o| {
+                is(
+                    o,
+                    "rbac.authorization.k8s.io/v1",
+                    "ClusterRoleBinding",
+                    None,
+                )
+            })
+            .flat_map(|o| o.data["subjects"].as_array().cloned().unwrap_or_default())
+            .map(|s| s["namespace"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn cluster_role_bindings_follow_the_namespace() {
+        let objects = manifest().documents("lab-argocd").unwrap();
+        assert_eq!(crb_subject_namespaces(&objects), ["lab-argocd"; 3]);
+        let objects = manifest().documents("argocd").unwrap();
+        assert_eq!(crb_subject_namespaces(&objects), ["argocd"; 3]);
+    }
+
+    #[test]
+    fn lab_settings_are_set() {
+        let objects = manifest().documents("argocd").unwrap();
+        let cm = |name: &str| {
+            objects
+                .iter()
+                .find(|o| is(o, "v1", "ConfigMap", Some(name)))
+                .unwrap()
+                .data["data"]
+                .clone()
+        };
+        assert_eq!(cm("argocd-cmd-params-cm")["server.insecure"], "true");
+        assert_eq!(cm("argocd-cm")["timeout.reconciliation"], "30s");
+
+        let mut plain = parse_documents(FIXTURE, "install.yaml").unwrap();
+        prepare(
+            &mut plain,
+            "argocd",
+            &Prepare {
+                insecure_server: false,
+                reconciliation: None,
+            },
+        );
+        let untouched = parse_documents(FIXTURE, "install.yaml").unwrap();
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::to_value(&untouched).unwrap()
+        );
+    }
+}
