@@ -10,4 +10,5 @@ mod double_kubectl;
 mod double_simulation;
 mod double_util;
 mod e2e_real;
+mod gitops_apps;
 mod standin;
