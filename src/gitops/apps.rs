@@ -235,11 +235,11 @@ impl AppState {
     /// `Synced/Healthy`, plus the message when not healthy: what the live line shows.
     pub fn summary(&self) -> String {
         let mut out = format!("{}/{}", or_unknown(&self.sync), or_unknown(&self.health));
-        if self.health != "Healthy" || self.sync != "Synced" {
-            if let Some(m) = self.message() {
-                out.push_str(": ");
-                out.push_str(&m);
-            }
+        if (self.health != "Healthy" || self.sync != "Synced")
+            && let Some(m) = self.message()
+        {
+            out.push_str(": ");
+            out.push_str(&m);
         }
         out
     }

@@ -498,7 +498,7 @@ fn status_over_a_thousand_apps_is_fast() {
     }
     assert_eq!(apps.len(), 1000);
     let t0 = Instant::now();
-    let lookup = |p: &str| commit("apps").filter(|_| p.len() % 2 == 0);
+    let lookup = |p: &str| commit("apps").filter(|_| p.len().is_multiple_of(2));
     let tree: AppTree = build_tree(NS, apps, "root", &lookup);
     let text = tree.render_text(NOW);
     let json = serde_json::to_string(&tree).unwrap();
