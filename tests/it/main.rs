@@ -11,4 +11,5 @@ mod double_simulation;
 mod double_util;
 mod e2e_real;
 mod gitops_apply;
+mod gitops_apps;
 mod standin;

@@ -91,6 +91,8 @@ pub struct Shared {
     pub token: Option<String>,
     /// What `/api` reports as the server address.
     pub server_address: String,
+    /// Every request as `METHOD path?query`, in arrival order (tests count them).
+    pub requests: Arc<Mutex<Vec<String>>>,
 }
 
 /// A started double. Dropping it without [`RunningDouble::shutdown`] leaves the tasks
@@ -101,6 +103,7 @@ pub struct RunningDouble {
     pub client_cert_pem: String,
     pub client_key_pem: String,
     store: Arc<Mutex<Store>>,
+    requests: Arc<Mutex<Vec<String>>>,
     state_dir: Option<PathBuf>,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -134,6 +137,12 @@ impl RunningDouble {
     /// The ordered log of every committed write.
     pub fn event_log(&self) -> Vec<EventRecord> {
         self.store.lock().unwrap().event_log()
+    }
+
+    /// Every request served so far, as `METHOD path?query` (e.g. to assert a client watches
+    /// instead of polling).
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// All stored objects of a group and plural resource (`""`, `"nodes"`).
@@ -292,10 +301,12 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
         .await
         .with_context(|| format!("binding {}", opts.bind))?;
     let addr = listener.local_addr()?;
+    let requests = Arc::new(Mutex::new(Vec::new()));
     let shared = Arc::new(Shared {
         store: store.clone(),
         token: opts.token.clone(),
         server_address: addr.to_string(),
+        requests: requests.clone(),
     });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
 
@@ -339,6 +350,7 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
         client_cert_pem: pki.client_cert_pem,
         client_key_pem: pki.client_key_pem,
         store,
+        requests,
         state_dir: opts.state_dir,
         stop,
         tasks,

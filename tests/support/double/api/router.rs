@@ -154,6 +154,14 @@ pub async fn route(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
+    shared.requests.lock().unwrap().push(format!(
+        "{} {}",
+        parts.method,
+        parts
+            .uri
+            .path_and_query()
+            .map_or(path.as_str(), |p| p.as_str())
+    ));
     let header = |n: &str| {
         parts
             .headers
