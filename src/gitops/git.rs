@@ -249,7 +249,6 @@ fn entry_at(
     let tree = repo
         .inner
         .find_commit(commit)
-        .map_err(gix::Error::from)
         .and_then(|c| c.tree())
         .map_err(read)?;
     let found = if rel.as_os_str().is_empty() {
@@ -265,15 +264,11 @@ fn entry_at(
 
 fn commit_info(repo: &Repo, id: ObjectId) -> Result<CommitInfo> {
     let read = || repo.err("cannot read a commit");
-    let commit = repo
-        .inner
-        .find_commit(id)
-        .map_err(gix::Error::from)
-        .map_err(read())?;
-    let author = commit.author().map_err(gix::Error::from).map_err(read())?;
+    let commit = repo.inner.find_commit(id).map_err(read())?;
+    let author = commit.author().map_err(read())?;
     let time = author.time().map(|t| t.seconds).unwrap_or_default();
     let name = author.name.to_str_lossy().trim().to_string();
-    let message = commit.message().map_err(gix::Error::from).map_err(read())?;
+    let message = commit.message().map_err(read())?;
     let hash = id.to_string();
     Ok(CommitInfo {
         short: hash[..7].to_string(),

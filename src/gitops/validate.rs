@@ -1225,7 +1225,15 @@ spec:
     /// part of the message of its (only) error.
     #[test]
     fn reports_each_broken_lab_at_the_right_place() {
-        let cases: Vec<(&str, Vec<(&str, String)>, &str, u32, &str)> = vec![
+        // (case, files written over the valid lab, file, line, message)
+        type Case = (
+            &'static str,
+            Vec<(&'static str, String)>,
+            &'static str,
+            u32,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "bad YAML",
                 vec![("apps/bad.yaml", "a: 1\nb: [1, 2\n".to_string())],
