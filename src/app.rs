@@ -79,9 +79,18 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let lab = inventory::status(&engine, &name)
                 .await?
                 .ok_or_else(|| Error::NotFound(name.clone()))?;
+            let tree = if lab.state == inventory::LabState::Running {
+                app_tree(&engine, &lab).await
+            } else {
+                None
+            };
             match output {
                 Output::Json => {
-                    println!("{}", serde_json::to_string_pretty(&lab).unwrap_or_default())
+                    let mut v = serde_json::to_value(&lab).unwrap_or_default();
+                    if let Some(tree) = &tree {
+                        v["apps"] = tree.to_json();
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
                 }
                 Output::Table => {
                     print!("{}", inventory::render_table(std::slice::from_ref(&lab)));
@@ -89,6 +98,10 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     println!("{:<36} {:<13} STATE", "NODE", "ROLE");
                     for n in &lab.nodes {
                         println!("{:<36} {:<13} {}", n.name, n.role, n.state.as_str());
+                    }
+                    if let Some(tree) = &tree {
+                        println!();
+                        print!("{}", tree.render_text_now());
                     }
                 }
             }
@@ -106,7 +119,44 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             println!("{password}");
             Ok(())
         }
-        Command::Refresh { .. } | Command::Validate { .. } => Err(Error::Other("not wired yet".into())),
+        Command::Refresh { name, app, hard } => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, name).await?;
+            let (api, summary) = lab_api(&engine, &name).await?;
+            let namespace = summary.argocd_namespace.unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let refreshed = refresh::refresh(&api, &namespace, app.as_deref(), hard)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            ui.line(&format!("asked Argo CD to {} Application {namespace}/{refreshed}", if hard { "hard-refresh" } else { "refresh" }));
+            Ok(())
+        }
+        Command::Validate { file } => {
+            let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+            match crate::gitops::validate::validate(&path) {
+                Ok(report) => {
+                    for w in &report.warnings {
+                        ui.warn(&w.to_string());
+                    }
+                    if let Some(why) = &report.skipped {
+                        ui.line(&format!("note: {why}"));
+                    }
+                    println!(
+                        "{}: valid ({} file(s), {} Application(s), {} AppProject(s))",
+                        path.display(),
+                        report.files.len(),
+                        report.applications.len(),
+                        report.projects.len()
+                    );
+                    Ok(())
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    Err(Error::Config(format!("{} problem(s) in the lab at {}", errors.len(), path.display())))
+                }
+            }
+        }
         Command::Kubeconfig { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
@@ -126,6 +176,17 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The lab's Applications as a tree, with the last commit per app path for a local repo.
+/// `None` when Argo CD is not there (a `--cluster-only` lab) or the API does not answer.
+async fn app_tree(engine: &BollardEngine, lab: &inventory::LabSummary) -> Option<crate::gitops::status::AppTree> {
+    let (api, _) = lab_api(engine, &lab.name).await.ok()?;
+    let namespace = lab.argocd_namespace.clone().unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+    let apps = crate::gitops::apps::list_apps(&api, &namespace).await.ok()?;
+    let repo = lab.repo.as_deref().and_then(|r| git::open(Path::new(r)).ok());
+    let lookup = |path: &str| repo.as_ref().and_then(|r| git::last_commit_touching(r, path).ok().flatten());
+    Some(crate::gitops::status::build_tree(&namespace, apps, crate::gitops::seed::ROOT_APP, &lookup))
 }
 
 /// A client for a lab's API, with the credentials k3s wrote in server-0.

@@ -45,6 +45,9 @@ pub struct LabSummary {
     /// The namespace Argo CD lives in.
     #[serde(skip)]
     pub argocd_namespace: Option<String>,
+    /// The local repository the lab was seeded from.
+    #[serde(skip)]
+    pub repo: Option<String>,
     /// The Argo CD UI URL, when the lab publishes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ui: Option<String>,
@@ -99,6 +102,7 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
                 agents,
                 api,
                 argocd_namespace: label(names::LABEL_ARGOCD_NAMESPACE),
+                repo: label(names::LABEL_REPO),
                 ui: label(names::LABEL_UI_PORT).map(|p| format!("http://127.0.0.1:{p}")),
                 nodes: if with_nodes {
                     nodes

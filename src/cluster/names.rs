@@ -16,6 +16,8 @@ pub const LABEL_API_HOST: &str = "playground.api.host";
 pub const LABEL_API_PORT: &str = "playground.api.port";
 /// The namespace Argo CD is installed in, so later commands need no lab file.
 pub const LABEL_ARGOCD_NAMESPACE: &str = "playground.argocd.namespace";
+/// The host path of the local Git repository mounted into the nodes.
+pub const LABEL_REPO: &str = "playground.repo";
 /// The Argo CD UI host port.
 pub const LABEL_UI_PORT: &str = "playground.argocd.ui-port";
 /// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from

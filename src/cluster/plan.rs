@@ -121,7 +121,7 @@ pub enum PlanError {
     )]
     NameTaken(String),
     #[error(
-        "host port {0} is mapped to {1} nodes; a host port can be bound only once\n  hint: narrow the node filter to one node, e.g. @agent:0"
+        "host port {0} is bound {1} times; a host port can be bound only once\n  hint: check cluster.ports (narrow a node filter to one node, e.g. @agent:0), cluster.api.port and argocd.ui.port"
     )]
     PortOnManyNodes(u16, usize),
     #[error("host port {0} is mapped twice")]
@@ -369,6 +369,9 @@ fn node_plan(
     if let Some(ui) = inputs.ui_port {
         labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
     }
+    if let Some(repo) = &inputs.repo_mount {
+        labels.insert(names::LABEL_REPO.into(), repo.display().to_string());
+    }
 
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
@@ -555,6 +558,9 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
     labels.insert(names::LABEL_ARGOCD_NAMESPACE.into(), lab.argocd.namespace.clone());
     if let Some(ui) = inputs.ui_port {
         labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
+    }
+    if let Some(repo) = &inputs.repo_mount {
+        labels.insert(names::LABEL_REPO.into(), repo.display().to_string());
     }
     NodePlan {
         role: Role::LoadBalancer,

@@ -442,7 +442,7 @@ keep:
         let port = &sample.cluster.ports[0];
         assert_eq!(
             (port.host_ip, port.host_port, port.container_port),
-            (localhost(), 8080, 80)
+            (localhost(), 8081, 80)
         );
         assert_eq!(port.target, NodeFilter::LoadBalancer);
         assert_eq!(sample.argocd, ArgoCdSpec::default());

@@ -87,7 +87,8 @@ pub struct AppCondition {
 
 /// What we know of one Application. Empty strings stand for fields Argo CD has not written
 /// yet (a fresh Application has no status at all).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AppState {
     pub name: String,
     pub namespace: String,

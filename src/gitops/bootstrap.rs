@@ -72,34 +72,51 @@ pub fn prepare(lab: &Lab, cache_dir: &Path) -> Result<Prepared> {
     let g = &lab.gitops;
     let base = lab_dir(lab);
     let mut warnings = Vec::new();
+    let mut path = g.path.clone();
     let (repo, expected) = if seed::is_remote(&g.repo) {
         let credentials = seed::read_credentials(g, &base).map_err(other)?;
         // A commit id pins what the lab must reach; a branch is resolved by Argo CD alone.
         let expected = is_commit_id(&g.revision).then(|| g.revision.clone());
         (RepoSource::Remote { url: g.repo.clone(), credentials }, expected)
     } else {
-        let repo = git::open(&base.join(&g.repo)).map_err(other)?;
+        let repo_dir = base.join(&g.repo);
+        let repo = git::open(&repo_dir).map_err(other)?;
         let commit = git::resolve(&repo, &g.revision).map_err(other)?;
-        let dirty = git::uncommitted_changes(&repo, &g.path).map_err(other)?;
+        let root = std::fs::canonicalize(repo.root()).map_err(other)?;
+        // gitops.path is relative to gitops.repo (the lab file's folder by default), as
+        // `validate` reads it; Argo CD wants it relative to the repository's top.
+        let inside = std::fs::canonicalize(&repo_dir)
+            .ok()
+            .and_then(|d| d.strip_prefix(&root).ok().map(Path::to_path_buf))
+            .unwrap_or_default();
+        path = inside.join(&g.path).to_string_lossy().into_owned();
+        let dirty = git::uncommitted_changes(&repo, &path).map_err(other)?;
         if !dirty.is_empty() {
             let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
             warnings.push(format!(
                 "{} uncommitted change(s) under {}/ ({}{}): Argo CD sees commits, not the working tree; commit them to deploy them",
                 dirty.len(),
-                g.path,
+                path,
                 shown.join(", "),
                 if dirty.len() > shown.len() { ", …" } else { "" }
             ));
         }
-        let root = std::fs::canonicalize(repo.root()).map_err(other)?;
         (RepoSource::Local { root }, Some(commit))
     };
-    let manifest = manifest::load(&lab.argocd, &base, cache_dir).map_err(other)?;
+    // A relative manifest path is relative to the lab file, like every other path in it.
+    let mut argocd = lab.argocd.clone();
+    if let Some(m) = &argocd.manifest
+        && !m.contains("://")
+        && Path::new(m).is_relative()
+    {
+        argocd.manifest = Some(base.join(m).to_string_lossy().into_owned());
+    }
+    let manifest = manifest::load(&argocd, cache_dir).map_err(other)?;
     Ok(Prepared {
         repo,
         revision: g.revision.clone(),
         expected,
-        path: g.path.clone(),
+        path,
         namespace: lab.argocd.namespace.clone(),
         manifest,
         warnings,

@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 use crate::config::{GitCredentials, GitOpsSpec};
@@ -306,17 +305,6 @@ pub async fn apply_repo_secret(
     Ok(())
 }
 
-/// The Application resource, for dynamic access.
-pub fn application_resource() -> ApiResource {
-    ApiResource {
-        group: "argoproj.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "argoproj.io/v1alpha1".into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    }
-}
-
 /// Create or update the root Application.
 pub async fn apply_root(
     client: &kube::Client,
@@ -324,7 +312,7 @@ pub async fn apply_root(
     app: &Value,
 ) -> Result<(), SeedError> {
     let apps: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &application_resource());
+        Api::namespaced_with(client.clone(), namespace, &super::apps::application_resource());
     apps.patch(
         ROOT_APP,
         &PatchParams::apply(MANAGER).force(),
