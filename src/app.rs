@@ -111,11 +111,14 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let (api, summary) = lab_api(&engine, &name).await?;
-            let namespace = summary.argocd_namespace.unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let namespace = summary
+                .argocd_namespace
+                .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-            let password = crate::gitops::access::admin_password(api.client(), &namespace, deadline)
-                .await
-                .map_err(|e| Error::Other(e.to_string()))?;
+            let password =
+                crate::gitops::access::admin_password(api.client(), &namespace, deadline)
+                    .await
+                    .map_err(|e| Error::Other(e.to_string()))?;
             println!("{password}");
             Ok(())
         }
@@ -123,11 +126,34 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let (api, summary) = lab_api(&engine, &name).await?;
-            let namespace = summary.argocd_namespace.unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let namespace = summary
+                .argocd_namespace
+                .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
             let refreshed = refresh::refresh(&api, &namespace, app.as_deref(), hard)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;
-            ui.line(&format!("asked Argo CD to {} Application {namespace}/{refreshed}", if hard { "hard-refresh" } else { "refresh" }));
+            ui.line(&format!(
+                "asked Argo CD to {} Application {namespace}/{refreshed}",
+                if hard { "hard-refresh" } else { "refresh" }
+            ));
+            Ok(())
+        }
+        Command::Init { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let written = init_lab(&dir)?;
+            if written.created {
+                ui.line(&format!(
+                    "wrote a new lab in {} (commit {}); next: `cd {} && playground up`",
+                    written.dir.display(),
+                    &written.commit[..7.min(written.commit.len())],
+                    dir.display()
+                ));
+            } else {
+                ui.line(&format!(
+                    "{} already holds a lab; left as it is",
+                    written.dir.display()
+                ));
+            }
             Ok(())
         }
         Command::Validate { file } => {
@@ -153,7 +179,11 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     for e in &errors {
                         eprintln!("{e}");
                     }
-                    Err(Error::Config(format!("{} problem(s) in the lab at {}", errors.len(), path.display())))
+                    Err(Error::Config(format!(
+                        "{} problem(s) in the lab at {}",
+                        errors.len(),
+                        path.display()
+                    )))
                 }
             }
         }
@@ -180,22 +210,52 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
 
 /// The lab's Applications as a tree, with the last commit per app path for a local repo.
 /// `None` when Argo CD is not there (a `--cluster-only` lab) or the API does not answer.
-async fn app_tree(engine: &BollardEngine, lab: &inventory::LabSummary) -> Option<crate::gitops::status::AppTree> {
+async fn app_tree(
+    engine: &BollardEngine,
+    lab: &inventory::LabSummary,
+) -> Option<crate::gitops::status::AppTree> {
     let (api, _) = lab_api(engine, &lab.name).await.ok()?;
-    let namespace = lab.argocd_namespace.clone().unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
-    let apps = crate::gitops::apps::list_apps(&api, &namespace).await.ok()?;
-    let repo = lab.repo.as_deref().and_then(|r| git::open(Path::new(r)).ok());
-    let lookup = |path: &str| repo.as_ref().and_then(|r| git::last_commit_touching(r, path).ok().flatten());
-    Some(crate::gitops::status::build_tree(&namespace, apps, crate::gitops::seed::ROOT_APP, &lookup))
+    let namespace = lab
+        .argocd_namespace
+        .clone()
+        .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+    let apps = crate::gitops::apps::list_apps(&api, &namespace)
+        .await
+        .ok()?;
+    let repo = lab
+        .repo
+        .as_deref()
+        .and_then(|r| git::open(Path::new(r)).ok());
+    let lookup = |path: &str| {
+        repo.as_ref()
+            .and_then(|r| git::last_commit_touching(r, path).ok().flatten())
+    };
+    Some(crate::gitops::status::build_tree(
+        &namespace,
+        apps,
+        crate::gitops::seed::ROOT_APP,
+        &lookup,
+    ))
 }
 
 /// A client for a lab's API, with the credentials k3s wrote in server-0.
-async fn lab_api(engine: &BollardEngine, name: &str) -> Result<(crate::kube::api::KubeApi, inventory::LabSummary)> {
-    let lab = inventory::status(engine, name).await?.ok_or_else(|| Error::NotFound(name.to_string()))?;
-    let api = lab.api.clone().ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
+async fn lab_api(
+    engine: &BollardEngine,
+    name: &str,
+) -> Result<(crate::kube::api::KubeApi, inventory::LabSummary)> {
+    let lab = inventory::status(engine, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(name.to_string()))?;
+    let api = lab
+        .api
+        .clone()
+        .ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let text = up::fetch_kubeconfig(engine, name, &api, deadline).await?;
-    Ok((crate::kube::api::KubeApi::from_kubeconfig_yaml(&text).await?, lab))
+    Ok((
+        crate::kube::api::KubeApi::from_kubeconfig_yaml(&text).await?,
+        lab,
+    ))
 }
 
 /// The kubeconfig file we merge into: the first of `$KUBECONFIG`, else `~/.kube/config`.
@@ -277,7 +337,9 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         Some(p) => p.repo_mount(),
         None if !crate::gitops::seed::is_remote(&lab.gitops.repo) => {
             let dir = bootstrap::lab_dir(&lab).join(&lab.gitops.repo);
-            git::open(&dir).ok().and_then(|r| std::fs::canonicalize(r.root()).ok())
+            git::open(&dir)
+                .ok()
+                .and_then(|r| std::fs::canonicalize(r.root()).ok())
         }
         None => None,
     };
@@ -301,8 +363,10 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         println!("plan for lab {} (nothing was changed):", lab.name);
         print!("{plan}");
         if !args.cluster_only {
-            println!("then: install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
-                lab.argocd.version, lab.argocd.namespace, lab.gitops.repo);
+            println!(
+                "then: install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
+                lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
+            );
         }
         return Ok(());
     }
@@ -364,7 +428,11 @@ async fn up_in_context(
     ui: &Ui,
     deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let prepared = prepared.ok_or_else(|| Error::Config("--context bootstraps GitOps; it cannot be combined with --cluster-only".into()))?;
+    let prepared = prepared.ok_or_else(|| {
+        Error::Config(
+            "--context bootstraps GitOps; it cannot be combined with --cluster-only".into(),
+        )
+    })?;
     if prepared.repo_mount().is_some() {
         return Err(Error::Config(format!(
             "--context {context}: gitops.repo is a local repository, which only a playground cluster can mount\n  hint: push the repository and set gitops.repo to its https:// or ssh URL"
@@ -372,17 +440,31 @@ async fn up_in_context(
     }
     let kc = ::kube::config::Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?;
     if !kc.contexts.iter().any(|c| c.name == context) {
-        return Err(Error::Config(format!("no context {context:?} in the kubeconfig\n  hint: `kubectl config get-contexts` lists them")));
+        return Err(Error::Config(format!(
+            "no context {context:?} in the kubeconfig\n  hint: `kubectl config get-contexts` lists them"
+        )));
     }
     let api = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
     if args.dry_run {
-        println!("would install Argo CD {} into {} of context {context}, and seed root from {}", lab.argocd.version, lab.argocd.namespace, lab.gitops.repo);
+        println!(
+            "would install Argo CD {} into {} of context {context}, and seed root from {}",
+            lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
+        );
         return Ok(());
     }
     let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"name": lab.name, "context": context, "apps": apps})).unwrap_or_default()),
-        Output::Table => ui.line(&format!("context {context}: {} app(s) Synced and Healthy", apps.len())),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"name": lab.name, "context": context, "apps": apps})
+            )
+            .unwrap_or_default()
+        ),
+        Output::Table => ui.line(&format!(
+            "context {context}: {} app(s) Synced and Healthy",
+            apps.len()
+        )),
     }
     Ok(())
 }
@@ -390,22 +472,58 @@ async fn up_in_context(
 /// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)
 /// moves, until Ctrl-C.
 async fn watch_head(api: &KubeApi, prepared: &bootstrap::Prepared, ui: &Ui) -> Result<()> {
-    let Some(root) = prepared.repo_mount() else { return Ok(()) };
-    ui.line(&format!("watching {} for new commits (Ctrl-C to stop)", root.display()));
+    let Some(root) = prepared.repo_mount() else {
+        return Ok(());
+    };
+    ui.line(&format!(
+        "watching {} for new commits (Ctrl-C to stop)",
+        root.display()
+    ));
     let mut last = prepared.expected.clone();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
-        let now = git::open(&root).and_then(|r| git::resolve(&r, &prepared.revision)).ok();
+        let now = git::open(&root)
+            .and_then(|r| git::resolve(&r, &prepared.revision))
+            .ok();
         if now.is_some() && now != last {
             let short: String = now.as_deref().unwrap_or_default().chars().take(7).collect();
-            refresh::refresh(api, &prepared.namespace, None, false).await.map_err(|e| Error::Other(e.to_string()))?;
+            refresh::refresh(api, &prepared.namespace, None, false)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
             ui.line(&format!("new commit {short}: asked Argo CD to refresh"));
             last = now;
         }
     }
+}
+
+/// `init`: an existing empty directory (the shell may be sitting in it) is filled in place;
+/// anything else goes through the sample writer, which builds the repo aside and renames it
+/// into place so an interrupted `init` leaves nothing half-made.
+fn init_lab(dir: &Path) -> Result<sample::SampleLab> {
+    let is_empty_dir = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    if !is_empty_dir {
+        return sample::write_sample(dir).map_err(|e| Error::Other(e.to_string()));
+    }
+    for (rel, text) in sample::FILES {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Other(format!("{}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    }
+    let commit = git::init_with_commit(dir, sample::COMMIT_MESSAGE, None)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(sample::SampleLab {
+        dir: dir.to_path_buf(),
+        lab_file: dir.join(sample::LAB_FILE),
+        commit,
+        created: true,
+    })
 }
 
 /// Where downloads are cached (the Argo CD manifest).

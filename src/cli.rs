@@ -87,6 +87,12 @@ pub enum Command {
         #[arg(long)]
         hard: bool,
     },
+    /// Write a new lab repository: a playground.yaml and an apps/ example like the sample lab,
+    /// as a Git repo with one commit. `playground up` there works at once.
+    Init {
+        /// Where (default: the current directory, which must be empty).
+        dir: Option<PathBuf>,
+    },
     /// Check a lab offline, without Docker: the lab file, every YAML file under gitops.path,
     /// Application and AppProject fields, and that every local path they name exists.
     Validate {

@@ -365,7 +365,10 @@ fn node_plan(
     labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
     labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
     labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
-    labels.insert(names::LABEL_ARGOCD_NAMESPACE.into(), lab.argocd.namespace.clone());
+    labels.insert(
+        names::LABEL_ARGOCD_NAMESPACE.into(),
+        lab.argocd.namespace.clone(),
+    );
     if let Some(ui) = inputs.ui_port {
         labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
     }
@@ -555,7 +558,10 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
     labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
     labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
     labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
-    labels.insert(names::LABEL_ARGOCD_NAMESPACE.into(), lab.argocd.namespace.clone());
+    labels.insert(
+        names::LABEL_ARGOCD_NAMESPACE.into(),
+        lab.argocd.namespace.clone(),
+    );
     if let Some(ui) = inputs.ui_port {
         labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
     }

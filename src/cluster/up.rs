@@ -222,10 +222,19 @@ async fn up_once<E: Engine>(
         });
     }
     let deadline = Instant::now() + opts.timeout;
-    let run = execute(engine, lab, &plan, &inputs, opts, ui, deadline);
+    // Ctrl-C is cooperative: a Docker call that creates something is allowed to finish (the
+    // daemon would finish it anyway, after our rollback had looked), waits are cut short,
+    // and no new step starts. Then the rollback sees everything there is.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let run = execute(engine, lab, &plan, &inputs, opts, ui, deadline, cancel_rx);
+    tokio::pin!(run);
     let result = tokio::select! {
-        r = run => r,
-        _ = interrupt.recv() => Err(Error::Interrupted),
+        r = &mut run => r,
+        _ = interrupt.recv() => {
+            let _ = cancel_tx.send(true);
+            let _ = run.await;
+            Err(Error::Interrupted)
+        }
     };
     match result {
         Ok(nodes) => Ok(UpOutcome {
@@ -259,6 +268,7 @@ async fn up_once<E: Engine>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn execute<E: Engine>(
     engine: &E,
     lab: &Lab,
@@ -267,10 +277,14 @@ async fn execute<E: Engine>(
     opts: &UpOptions,
     ui: &Ui,
     deadline: Instant,
+    cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Vec<NodeReady>> {
     let kubeconfig_text: Mutex<Option<String>> = Mutex::new(None);
     let mut nodes = Vec::new();
     for phase in &plan.phases {
+        if *cancel.borrow() {
+            return Err(Error::Interrupted);
+        }
         let results = try_join_all(phase.iter().map(|step| {
             run_step(
                 engine,
@@ -281,6 +295,7 @@ async fn execute<E: Engine>(
                 ui,
                 deadline,
                 &kubeconfig_text,
+                cancel.clone(),
             )
         }))
         .await?;
@@ -301,7 +316,13 @@ async fn run_step<E: Engine>(
     ui: &Ui,
     deadline: Instant,
     kubeconfig_text: &Mutex<Option<String>>,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<Vec<NodeReady>>> {
+    // Only reads are cut short; see `up_once`.
+    let cancelled = async move {
+        let _ = cancel.wait_for(|c| *c).await;
+    };
+    tokio::pin!(cancelled);
     let s = ui.step(step.to_string());
     let result: Result<Option<Vec<NodeReady>>> = async {
         match step {
@@ -318,7 +339,10 @@ async fn run_step<E: Engine>(
                 Err(e) => return Err(e.into()),
             },
             Step::EnsureVolume { name, labels } => engine.ensure_volume(name, labels).await?,
-            Step::PullImage(image) => pull(engine, image, ui).await?,
+            Step::PullImage(image) => tokio::select! {
+                r = pull(engine, image, ui) => r?,
+                _ = &mut cancelled => return Err(Error::Interrupted),
+            },
             Step::RequireImage(image) => {
                 if !engine.image_present(image).await? {
                     return Err(EngineError::ImageMissing(image.clone()).into());
@@ -330,8 +354,10 @@ async fn run_step<E: Engine>(
             Step::StartNode(n) => {
                 let since = now_unix() - 1;
                 engine.start(&n.spec.name).await?;
-                readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline)
-                    .await?;
+                tokio::select! {
+                    r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
+                    _ = &mut cancelled => return Err(Error::Interrupted),
+                }
             }
             Step::UnpauseNode(name) => engine.unpause(name).await?,
             Step::WaitApi { nodes } => {
@@ -340,9 +366,11 @@ async fn run_step<E: Engine>(
                         .await?;
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
                 let url = plan_api_url(lab, inputs);
-                let ready = api
-                    .wait_ready(&url, *nodes as usize, deadline, &|d| s.set_detail(d))
-                    .await?;
+                let report = |d: &str| s.set_detail(d);
+                let ready = tokio::select! {
+                    r = api.wait_ready(&url, *nodes as usize, deadline, &report) => r?,
+                    _ = &mut cancelled => return Err(Error::Interrupted),
+                };
                 lifecycle::ensure_host_record(engine, &api, &lab.name).await?;
                 *kubeconfig_text.lock().unwrap() = Some(text);
                 return Ok(Some(ready));

@@ -31,7 +31,10 @@ pub enum AccessError {
 /// Read-modify-replace keeps every other port as it is on any API server.
 pub async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), AccessError> {
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let err = |source| AccessError::Api { what: format!("Service {namespace}/argocd-server"), source };
+    let err = |source| AccessError::Api {
+        what: format!("Service {namespace}/argocd-server"),
+        source,
+    };
     for attempt in 0..5 {
         let mut svc = services.get("argocd-server").await.map_err(err)?;
         let spec = svc.spec.get_or_insert_with(Default::default);
@@ -46,7 +49,10 @@ pub async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), Acc
         }
         http.node_port = Some(want);
         spec.type_ = Some("NodePort".into());
-        let pp = PostParams { field_manager: Some("playground".into()), ..Default::default() };
+        let pp = PostParams {
+            field_manager: Some("playground".into()),
+            ..Default::default()
+        };
         match services.replace("argocd-server", &pp, &svc).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 && attempt < 4 => continue,
@@ -58,7 +64,11 @@ pub async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), Acc
 
 /// The initial admin password, retried until `deadline`: argocd-server writes the Secret only
 /// after it has started (argocd-diff-preview #32).
-pub async fn admin_password(client: &kube::Client, namespace: &str, deadline: Instant) -> Result<String, AccessError> {
+pub async fn admin_password(
+    client: &kube::Client,
+    namespace: &str,
+    deadline: Instant,
+) -> Result<String, AccessError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
     loop {
@@ -67,17 +77,27 @@ pub async fn admin_password(client: &kube::Client, namespace: &str, deadline: In
                 let bytes = s
                     .data
                     .and_then(|d| d.get("password").cloned())
-                    .ok_or_else(|| AccessError::BadSecret { namespace: namespace.into() })?;
-                return String::from_utf8(bytes.0).map_err(|_| AccessError::BadSecret { namespace: namespace.into() });
+                    .ok_or_else(|| AccessError::BadSecret {
+                        namespace: namespace.into(),
+                    })?;
+                return String::from_utf8(bytes.0).map_err(|_| AccessError::BadSecret {
+                    namespace: namespace.into(),
+                });
             }
             Ok(None) => {}
             Err(e) if Instant::now() >= deadline => {
-                return Err(AccessError::Api { what: format!("Secret {namespace}/{INITIAL_ADMIN_SECRET}"), source: e });
+                return Err(AccessError::Api {
+                    what: format!("Secret {namespace}/{INITIAL_ADMIN_SECRET}"),
+                    source: e,
+                });
             }
             Err(_) => {}
         }
         if Instant::now() >= deadline {
-            return Err(AccessError::NoPassword { namespace: namespace.into(), secs });
+            return Err(AccessError::NoPassword {
+                namespace: namespace.into(),
+                secs,
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -58,7 +58,13 @@ pub fn lab_dir(lab: &Lab) -> PathBuf {
     lab.source
         .as_deref()
         .and_then(Path::parent)
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf()
 }
@@ -77,7 +83,13 @@ pub fn prepare(lab: &Lab, cache_dir: &Path) -> Result<Prepared> {
         let credentials = seed::read_credentials(g, &base).map_err(other)?;
         // A commit id pins what the lab must reach; a branch is resolved by Argo CD alone.
         let expected = is_commit_id(&g.revision).then(|| g.revision.clone());
-        (RepoSource::Remote { url: g.repo.clone(), credentials }, expected)
+        (
+            RepoSource::Remote {
+                url: g.repo.clone(),
+                credentials,
+            },
+            expected,
+        )
     } else {
         let repo_dir = base.join(&g.repo);
         let repo = git::open(&repo_dir).map_err(other)?;
@@ -128,22 +140,36 @@ fn is_commit_id(rev: &str) -> bool {
 }
 
 /// Install Argo CD, seed the root Application, and wait until the lab is Synced and Healthy.
-pub async fn bootstrap(api: &KubeApi, prepared: &Prepared, ui: &Ui, deadline: Instant) -> Result<Vec<AppState>> {
+pub async fn bootstrap(
+    api: &KubeApi,
+    prepared: &Prepared,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<Vec<AppState>> {
     let ns = &prepared.namespace;
-    install::install(api, &prepared.manifest, ns, ui, deadline).await.map_err(other)?;
+    install::install(api, &prepared.manifest, ns, ui, deadline)
+        .await
+        .map_err(other)?;
 
     let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
     let seeded = async {
         access::expose_ui(api.client(), ns).await.map_err(other)?;
         match &prepared.repo {
-            RepoSource::Local { .. } => seed::patch_repo_server(api.client(), ns).await.map_err(other)?,
+            RepoSource::Local { .. } => seed::patch_repo_server(api.client(), ns)
+                .await
+                .map_err(other)?,
             RepoSource::Remote { url, credentials } => {
                 let secret = seed::repo_secret(ns, url, credentials.as_ref());
-                seed::apply_repo_secret(api.client(), ns, &secret).await.map_err(other)?;
+                seed::apply_repo_secret(api.client(), ns, &secret)
+                    .await
+                    .map_err(other)?;
             }
         }
-        let root = seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);
-        seed::apply_root(api.client(), ns, &root).await.map_err(other)?;
+        let root =
+            seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);
+        seed::apply_root(api.client(), ns, &root)
+            .await
+            .map_err(other)?;
         Ok::<_, Error>(())
     }
     .await;
@@ -153,7 +179,14 @@ pub async fn bootstrap(api: &KubeApi, prepared: &Prepared, ui: &Ui, deadline: In
     }
     seeded?;
 
-    apps::wait_lab_ready(api, ns, seed::ROOT_APP, prepared.expected.as_deref(), deadline, ui)
-        .await
-        .map_err(other)
+    apps::wait_lab_ready(
+        api,
+        ns,
+        seed::ROOT_APP,
+        prepared.expected.as_deref(),
+        deadline,
+        ui,
+    )
+    .await
+    .map_err(other)
 }

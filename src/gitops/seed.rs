@@ -311,8 +311,11 @@ pub async fn apply_root(
     namespace: &str,
     app: &Value,
 ) -> Result<(), SeedError> {
-    let apps: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &super::apps::application_resource());
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &super::apps::application_resource(),
+    );
     apps.patch(
         ROOT_APP,
         &PatchParams::apply(MANAGER).force(),

@@ -359,10 +359,9 @@ fn a_bad_name_is_reported_at_its_position() {
 #[test]
 fn a_crashing_node_ends_the_wait_at_once_with_its_log() {
     // The stand-in server exits at once on a bad flag, as k3s does; Docker restarts it.
-    let lab = TestLab::new("crash").write();
-    let file = std::fs::read_to_string(lab.file()).unwrap()
-        + "  k3sArgs: [\"--https-listen-port=notaport@server:0\"]\n";
-    std::fs::write(lab.file(), file).unwrap();
+    let lab = TestLab::new("crash")
+        .cluster_yaml("  k3sArgs: [\"--https-listen-port=notaport@server:0\"]\n")
+        .write();
     let start = Instant::now();
     let out = lab.run(&["up", "--cluster-only", "--timeout", "120s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -405,7 +404,7 @@ fn a_failed_pull_names_the_image_and_registry_and_leaves_nothing() {
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let lab = TestLab::new("dry").agents(1).write();
-    let out = lab.ok(&["up", "--dry-run"]);
+    let out = lab.ok(&["up", "--cluster-only", "--dry-run"]);
     for want in [
         "create network",
         "create playground-",

@@ -104,6 +104,15 @@ pub fn node_image() -> &'static str {
     NODE_IMAGE
 }
 
+/// A port that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A unique lab name: DNS-1123, short enough for Docker names.
 pub fn unique_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -187,6 +196,10 @@ pub struct TestLab {
     api_port: Option<u16>,
     ports: Vec<String>,
     env: Vec<(String, String)>,
+    /// Extra lines under `cluster:` (two-space indented).
+    cluster_extra: String,
+    /// Extra top-level sections (`gitops:`, `argocd:` keys go in `argocd_extra`).
+    extra: String,
 }
 
 impl TestLab {
@@ -198,6 +211,8 @@ impl TestLab {
             api_port: None,
             ports: Vec::new(),
             env: Vec::new(),
+            cluster_extra: String::new(),
+            extra: String::new(),
         }
     }
     pub fn agents(mut self, n: u32) -> Self {
@@ -210,6 +225,16 @@ impl TestLab {
     }
     pub fn port(mut self, spec: &str) -> Self {
         self.ports.push(spec.to_string());
+        self
+    }
+    /// Extra YAML lines under `cluster:`, e.g. `  env: ["A=B@server:0"]\n`.
+    pub fn cluster_yaml(mut self, yaml: &str) -> Self {
+        self.cluster_extra.push_str(yaml);
+        self
+    }
+    /// Extra top-level YAML after the `argocd:` section, e.g. a `gitops:` section.
+    pub fn yaml(mut self, yaml: &str) -> Self {
+        self.extra.push_str(yaml);
         self
     }
     /// An environment variable for every `playground` run.
@@ -248,9 +273,11 @@ impl TestLab {
                     .join(", ")
             )
         };
+        // Every lab publishes the Argo CD UI; a free port keeps parallel tests apart.
+        let ui = free_port();
         let yaml = format!(
-            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: 1\n  agents: {}\n  privileged: false\n{api}{ports}",
-            self.name, self.agents
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: 1\n  agents: {}\n  privileged: false\n{api}{ports}{}argocd:\n  ui: {{ port: {ui} }}\n{}",
+            self.name, self.agents, self.cluster_extra, self.extra
         );
         std::fs::write(self.file(), yaml).unwrap();
         self
