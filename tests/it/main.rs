@@ -12,4 +12,5 @@ mod double_util;
 mod e2e_real;
 mod gitops_apply;
 mod gitops_apps;
+mod gitops_up;
 mod standin;

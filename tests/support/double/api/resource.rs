@@ -102,6 +102,27 @@ fn defaults(info: &ResourceInfo, obj: &mut Value) {
 
 /// Commit `new` as the next state of an object whose current state is `old`.
 /// `manager` is Some for non-apply writes, whose managedFields are recorded here.
+/// A Secret's `stringData` is write-only: the API server folds it into base64 `data` and
+/// never stores or returns it.
+fn fold_string_data(info: &ResourceInfo, obj: &mut Value) {
+    if info.kind != "Secret" {
+        return;
+    }
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    use base64::Engine as _;
+    if let Some(entries) = string_data.as_object() {
+        if !obj["data"].is_object() {
+            obj["data"] = Value::Object(Default::default());
+        }
+        for (k, v) in entries {
+            let text = v.as_str().unwrap_or_default();
+            obj["data"][k] = Value::String(base64::engine::general_purpose::STANDARD.encode(text));
+        }
+    }
+}
+
 pub fn commit(
     store: &mut Store,
     info: &ResourceInfo,
@@ -111,6 +132,7 @@ pub fn commit(
     manager: Option<&str>,
     dry_run: bool,
 ) -> ApiResult<Value> {
+    fold_string_data(info, &mut new);
     if let Some(old) = old {
         if scope == Scope::Status {
             // Only .status (and the managedFields recorded for it) may change.
