@@ -567,6 +567,7 @@ pub async fn wait_lab_ready(
         messages: Vec::new(),
     }];
     let mut backoff = Duration::from_millis(200);
+    let mut watch_started: Option<Instant> = None;
 
     // Check the map; Some(result) ends the wait.
     let check = |apps: &HashMap<String, AppState>,
@@ -582,6 +583,16 @@ pub async fn wait_lab_ready(
     };
 
     'relist: while Instant::now() < deadline {
+        // A watch that ends at once (a proxy cutting streams, a server error) must not turn
+        // into a tight list/watch loop.
+        if let Some(t) = watch_started.take() {
+            if t.elapsed() < Duration::from_secs(1) {
+                tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            } else {
+                backoff = Duration::from_millis(200);
+            }
+        }
         let list =
             match tokio::time::timeout_at(deadline, apps_api.list(&ListParams::default())).await {
                 Err(_) => break,
@@ -617,7 +628,7 @@ pub async fn wait_lab_ready(
                 continue;
             }
         };
-        backoff = Duration::from_millis(200);
+        watch_started = Some(Instant::now());
         let mut stream = std::pin::pin!(stream);
         loop {
             let event = match tokio::time::timeout_at(deadline, stream.next()).await {

@@ -280,7 +280,8 @@ fn rows(node: &AppNode, lead: &str, branch: &str, now: i64, out: &mut Vec<Row>) 
             // The message sits under the name, inside the same branch of the tree.
             let cont = match branch {
                 "├─ " => "│  ",
-                _ => "   ",
+                "└─ " => "   ",
+                _ => "",
             };
             let below = if node.children.is_empty() {
                 "  "
@@ -424,5 +425,48 @@ mod tests {
         assert!(tree.root.is_none());
         let names: Vec<&str> = tree.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn messages_sit_inside_their_branch() {
+        let root = AppState {
+            name: "root".into(),
+            sync: "Synced".into(),
+            health: "Progressing".into(),
+            health_message: Some("waiting for x".into()),
+            children: Some(vec!["x".into()]),
+            ..Default::default()
+        };
+        let x = AppState {
+            name: "x".into(),
+            sync: "Synced".into(),
+            health: "Healthy".into(),
+            ..Default::default()
+        };
+        let y = AppState {
+            name: "y".into(),
+            sync: "OutOfSync".into(),
+            health: "Healthy".into(),
+            conditions: vec![super::super::apps::AppCondition {
+                kind: "ComparisonError".into(),
+                message: "repo unreachable".into(),
+            }],
+            ..Default::default()
+        };
+        let tree = build_tree("ns", vec![y, x, root], "root", &|_| None);
+        let golden = "\
+APP   SYNC       HEALTH       REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
+root  Synced     Progressing  -         -       -       -     -
+│ ! waiting for x
+└─ x  Synced     Healthy      -         -       -       -     -
+other
+  y   OutOfSync  Healthy      -         -       -       -     -
+    ! ComparisonError: repo unreachable
+";
+        assert_eq!(tree.render_text(0), golden, "\n{}", tree.render_text(0));
+        assert_eq!(
+            tree.to_json()["other"][0]["message"],
+            "ComparisonError: repo unreachable"
+        );
     }
 }

@@ -167,11 +167,26 @@ async fn app_of_apps_goes_from_progressing_to_healthy() {
     e.create("child-a", "apps/a", SHA, json!({})).await;
     e.create("child-b", "apps/b", SHA, json!({})).await;
     e.list_children("root", &["child-a", "child-b"]).await;
-    let before = e.apps.get("root").await.unwrap().data["status"].clone();
-    assert_eq!(
-        (&before["sync"]["status"], &before["health"]["status"]),
-        (&json!("OutOfSync"), &json!("Progressing"))
-    );
+    // Read the store directly (no request): the simulated controller first reports
+    // OutOfSync/Progressing, and only after its delay the outcome.
+    let started = Instant::now();
+    loop {
+        let root = e
+            .lab
+            .double
+            .object("argoproj.io", "applications", NS, "root");
+        let status = &root.as_ref().unwrap()["status"];
+        if status["health"]["status"] == "Progressing" {
+            assert_eq!(status["sync"]["status"], "OutOfSync");
+            break;
+        }
+        assert!(status["health"]["status"].is_null(), "{status}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never Progressing"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let from = e.lab.double.requests().len();
     let t0 = Instant::now();
     let ready = wait_lab_ready(

@@ -182,6 +182,11 @@ fn app_status(
         status["health"]["message"] = json!(m);
     }
     status["reconciledAt"] = json!(now_rfc3339());
+    // Argo CD lists what an app manages once it has compared it. The double reads no Git, so
+    // an app it has reconciled manages nothing it knows of (a test scripts children itself).
+    if status.get("resources").is_none_or(|r| r.is_null()) {
+        status["resources"] = json!([]);
+    }
     status["sourceType"] = json!(if source["chart"].is_string() {
         "Helm"
     } else {
