@@ -14,7 +14,10 @@ use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
 use crate::support::harness::TestLab;
 
 fn fixture() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/argocd-install-v3.5.1.yaml").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/argocd-install-v3.5.1.yaml")
+        .display()
+        .to_string()
 }
 
 const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file:///playground\n    path: workloads/hello\n    targetRevision: HEAD\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: hello\n";
@@ -27,8 +30,14 @@ fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
     std::fs::create_dir_all(dir.join("apps")).unwrap();
     std::fs::create_dir_all(dir.join("workloads/hello")).unwrap();
     std::fs::write(dir.join("apps/hello.yaml"), CHILD_APP).unwrap();
-    std::fs::write(dir.join("workloads/hello/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n").unwrap();
-    let commit = playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com"))).unwrap();
+    std::fs::write(
+        dir.join("workloads/hello/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n",
+    )
+    .unwrap();
+    let commit =
+        playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+            .unwrap();
     let lab = lab
         .cluster_yaml(&format!(
             "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"]\n"
@@ -40,12 +49,18 @@ fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
 
 async fn client(kubeconfig: &Path) -> kube::Client {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
     kube::Client::try_from(config).unwrap()
 }
 
 fn applications(client: &kube::Client) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), "argocd", &playground::gitops::apps::application_resource())
+    Api::namespaced_with(
+        client.clone(),
+        "argocd",
+        &playground::gitops::apps::application_resource(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -55,7 +70,10 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Argo CD UI: http://127.0.0.1:"), "{stderr}");
-    assert!(stderr.contains(&format!("playground password {}", lab.name)), "{stderr}");
+    assert!(
+        stderr.contains(&format!("playground password {}", lab.name)),
+        "{stderr}"
+    );
 
     let client = client(&lab.kubeconfig()).await;
     // The root Application: the local repo through the mount, no finalizer, automated sync.
@@ -64,18 +82,49 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     assert_eq!(spec["source"]["repoURL"], "file:///playground");
     assert_eq!(spec["source"]["path"], "apps");
     assert_eq!(spec["source"]["targetRevision"], "HEAD");
-    assert_eq!(spec["syncPolicy"]["automated"], serde_json::json!({"prune": true, "selfHeal": true}));
-    assert!(root.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()), "{:?}", root.metadata.finalizers);
+    assert_eq!(
+        spec["syncPolicy"]["automated"],
+        serde_json::json!({"prune": true, "selfHeal": true})
+    );
+    assert!(
+        root.metadata
+            .finalizers
+            .as_ref()
+            .is_none_or(|f| f.is_empty()),
+        "{:?}",
+        root.metadata.finalizers
+    );
     assert_eq!(root.data["status"]["sync"]["revision"], commit.as_str());
 
     // The repo-server reads the repo through a hostPath at the same path, as a safe directory.
-    let repo_server = Api::<Deployment>::namespaced(client.clone(), "argocd").get("argocd-repo-server").await.unwrap();
+    let repo_server = Api::<Deployment>::namespaced(client.clone(), "argocd")
+        .get("argocd-repo-server")
+        .await
+        .unwrap();
     let pod = repo_server.spec.unwrap().template.spec.unwrap();
-    let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "playground-repo").expect("volume");
+    let volume = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "playground-repo")
+        .expect("volume");
     assert_eq!(volume.host_path.unwrap().path, "/playground");
-    let container = pod.containers.iter().find(|c| c.name == "argocd-repo-server").unwrap();
-    let mount = container.volume_mounts.as_ref().unwrap().iter().find(|m| m.name == "playground-repo").expect("mount");
-    assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/playground", Some(true)));
+    let container = pod
+        .containers
+        .iter()
+        .find(|c| c.name == "argocd-repo-server")
+        .unwrap();
+    let mount = container
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "playground-repo")
+        .expect("mount");
+    assert_eq!(
+        (mount.mount_path.as_str(), mount.read_only),
+        ("/playground", Some(true))
+    );
     let env: Vec<(String, String)> = container
         .env
         .as_ref()
@@ -86,26 +135,49 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
         .collect();
     assert_eq!(
         env,
-        [("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "safe.directory"), ("GIT_CONFIG_VALUE_0", "/playground")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+        [
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "safe.directory"),
+            ("GIT_CONFIG_VALUE_0", "/playground")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
     );
     // The node mounts the repository read-only where the hostPath points.
     let binds = Command::new("docker")
-        .args(["inspect", "-f", "{{json .HostConfig.Binds}}", &format!("playground-{}-server-0", lab.name)])
+        .args([
+            "inspect",
+            "-f",
+            "{{json .HostConfig.Binds}}",
+            &format!("playground-{}-server-0", lab.name),
+        ])
         .output()
         .unwrap();
     let repo_root = std::fs::canonicalize(lab.dir.path()).unwrap();
     let binds = String::from_utf8_lossy(&binds.stdout).to_string();
-    assert!(binds.contains(&format!("{}:/playground:ro", repo_root.display())), "{binds}");
+    assert!(
+        binds.contains(&format!("{}:/playground:ro", repo_root.display())),
+        "{binds}"
+    );
 
     // The UI: argocd-server's http port on the NodePort the host port maps to.
-    let svc = Api::<Service>::namespaced(client.clone(), "argocd").get("argocd-server").await.unwrap().spec.unwrap();
+    let svc = Api::<Service>::namespaced(client.clone(), "argocd")
+        .get("argocd-server")
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
     assert_eq!(svc.type_.as_deref(), Some("NodePort"));
-    let http = svc.ports.unwrap().into_iter().find(|p| p.name.as_deref() == Some("http")).unwrap();
+    let http = svc
+        .ports
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name.as_deref() == Some("http"))
+        .unwrap();
     assert_eq!(http.node_port, Some(30080));
 
     // `status -o json` shows the root with its revision and the last commit of its path.
-    let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", "-o", "json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["status", "-o", "json"])).unwrap();
     let root = &status["apps"]["root"];
     assert_eq!(root["sync"], "Synced");
     assert_eq!(root["health"], "Healthy");
@@ -117,7 +189,10 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     // `refresh` sets Argo CD's refresh annotation on the root.
     lab.ok(&["refresh", "--hard"]);
     let root = applications(&client).get("root").await.unwrap();
-    assert_eq!(root.metadata.annotations.unwrap()["argocd.argoproj.io/refresh"], "hard");
+    assert_eq!(
+        root.metadata.annotations.unwrap()["argocd.argoproj.io/refresh"],
+        "hard"
+    );
 
     // `password` reads the initial admin secret (argocd-server would create it).
     let secret: Secret = serde_json::from_value(serde_json::json!({
@@ -126,7 +201,10 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
         "stringData": {"password": "correct-horse"}
     }))
     .unwrap();
-    Api::<Secret>::namespaced(client.clone(), "argocd").create(&PostParams::default(), &secret).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), "argocd")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
     assert_eq!(lab.ok(&["password"]).trim(), "correct-horse");
 
     // A second `up` converges without duplicating anything.
@@ -141,34 +219,56 @@ fn a_degraded_lab_fails_at_the_timeout_with_the_app_message() {
     let out = lab.run(&["up", "--timeout", "25s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "Degraded is not success:\n{stderr}");
-    assert!(start.elapsed() < Duration::from_secs(90), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(90),
+        "took {:?}",
+        start.elapsed()
+    );
     assert!(stderr.contains("Degraded"), "{stderr}");
     assert!(stderr.contains("root"), "{stderr}");
-    assert!(stderr.contains("exceeded its progress deadline"), "the app's message is shown:\n{stderr}");
+    assert!(
+        stderr.contains("exceeded its progress deadline"),
+        "the app's message is shown:\n{stderr}"
+    );
 }
 
 #[test]
 fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     let (lab, _) = git_lab("dirty", "healthy");
-    std::fs::write(lab.dir.path().join("apps/new.yaml"), CHILD_APP.replace("hello", "new")).unwrap();
+    std::fs::write(
+        lab.dir.path().join("apps/new.yaml"),
+        CHILD_APP.replace("hello", "new"),
+    )
+    .unwrap();
     let out = lab.run(&["up", "--dry-run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("uncommitted change") && stderr.contains("apps/new.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("uncommitted change") && stderr.contains("apps/new.yaml"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Argo CD sees commits"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let api = double::start(DoubleOptions {
-        simulation: Simulation { delay: Duration::from_millis(100), apps: Some(AppOutcome::Healthy) },
+        simulation: Simulation {
+            delay: Duration::from_millis(100),
+            apps: Some(AppOutcome::Healthy),
+        },
         ..Default::default()
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, api.kubeconfig_yaml(&api.url()).replace(": default", ": remote")).unwrap();
+    std::fs::write(
+        &kubeconfig,
+        api.kubeconfig_yaml(&api.url())
+            .replace(": default", ": remote"),
+    )
+    .unwrap();
     let lab_file = dir.path().join("lab.yaml");
     std::fs::write(
         &lab_file,
@@ -180,12 +280,20 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     .unwrap();
     let run = |extra_env: &[(&str, &str)]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_playground"));
-        c.args(["up", "--context", "remote", "-f", lab_file.to_str().unwrap(), "--timeout", "60s"])
-            .env("KUBECONFIG", &kubeconfig)
-            .env("HOME", dir.path())
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env_remove("LAB_GIT_USER")
-            .env_remove("LAB_GIT_TOKEN");
+        c.args([
+            "up",
+            "--context",
+            "remote",
+            "-f",
+            lab_file.to_str().unwrap(),
+            "--timeout",
+            "60s",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", dir.path())
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env_remove("LAB_GIT_USER")
+        .env_remove("LAB_GIT_TOKEN");
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -196,42 +304,91 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("LAB_GIT_TOKEN"), "{stderr}");
-    assert!(api.object("", "namespaces", "", "lab-argocd").is_none(), "nothing may be created");
+    assert!(
+        api.object("", "namespaces", "", "lab-argocd").is_none(),
+        "nothing may be created"
+    );
 
     let out = run(&[("LAB_GIT_USER", "ada"), ("LAB_GIT_TOKEN", "tok-123")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("tok-123"), "a secret reached the output:\n{stderr}");
+    assert!(
+        !stderr.contains("tok-123"),
+        "a secret reached the output:\n{stderr}"
+    );
 
-    let secret = api.object("", "secrets", "lab-argocd", "playground-repo").expect("repository secret");
-    assert_eq!(secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"], "repository");
+    let secret = api
+        .object("", "secrets", "lab-argocd", "playground-repo")
+        .expect("repository secret");
+    assert_eq!(
+        secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"],
+        "repository"
+    );
     use base64::Engine as _;
-    let data = |k: &str| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(secret["data"][k].as_str().unwrap()).unwrap()).unwrap();
+    let data = |k: &str| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(secret["data"][k].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
     assert_eq!(data("url"), "https://git.example/lab.git");
     assert_eq!(data("username"), "ada");
     assert_eq!(data("password"), "tok-123");
     assert_eq!(data("type"), "git");
     // The ClusterRoleBindings name the namespace Argo CD was installed in.
-    let crb = api.object("rbac.authorization.k8s.io", "clusterrolebindings", "", "argocd-server").unwrap();
+    let crb = api
+        .object(
+            "rbac.authorization.k8s.io",
+            "clusterrolebindings",
+            "",
+            "argocd-server",
+        )
+        .unwrap();
     assert_eq!(crb["subjects"][0]["namespace"], "lab-argocd");
     // The secret existed before the root Application (first reconcile already authenticates).
     let log = api.event_log();
-    let pos = |resource: &str, name: &str| log.iter().position(|e| e.resource == resource && e.name == name).unwrap();
+    let pos = |resource: &str, name: &str| {
+        log.iter()
+            .position(|e| e.resource == resource && e.name == name)
+            .unwrap()
+    };
     assert!(pos("secrets", "playground-repo") < pos("applications", "root"));
-    let root = api.object("argoproj.io", "applications", "lab-argocd", "root").unwrap();
-    assert_eq!(root["spec"]["source"]["repoURL"], "https://git.example/lab.git");
+    let root = api
+        .object("argoproj.io", "applications", "lab-argocd", "root")
+        .unwrap();
+    assert_eq!(
+        root["spec"]["source"]["repoURL"],
+        "https://git.example/lab.git"
+    );
     api.shutdown().await;
 }
 
 #[test]
 fn validate_checks_labs_offline() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_playground")).args(args).current_dir(dir.path()).env("HOME", dir.path()).output().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_playground"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
     // `init` writes a lab that passes `validate`.
     let out = run(&["init", "lab"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["validate", "-f", "lab/playground.yaml"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
     // A broken Application is reported with file and line.
     let app = dir.path().join("lab/apps/podinfo.yaml");
