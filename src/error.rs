@@ -22,14 +22,16 @@ pub enum Error {
     NodeWait(#[from] NodeWaitError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    // The GitOps errors are boxed: they are large and rare, and `Error` travels in every
+    // `Result` of the library.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    Manifest(Box<ManifestError>),
     #[error(transparent)]
-    Apply(#[from] ApplyError),
+    Apply(Box<ApplyError>),
     #[error(transparent)]
-    Install(#[from] InstallError),
+    Install(Box<InstallError>),
     #[error(transparent)]
-    Workloads(#[from] WorkloadsError),
+    Workloads(Box<WorkloadsError>),
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
     #[error(
@@ -53,6 +55,23 @@ pub enum Error {
     #[error("{0}")]
     Other(String),
 }
+
+macro_rules! boxed_from {
+    ($($variant:ident($ty:ty)),*) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Manifest(ManifestError),
+    Apply(ApplyError),
+    Install(InstallError),
+    Workloads(WorkloadsError)
+);
 
 impl Error {
     /// The process exit status for this error: 2 for bad input, 3 when Docker is missing,

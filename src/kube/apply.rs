@@ -290,7 +290,7 @@ fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
         ("kind", &doc["kind"]),
         ("metadata.name", &doc["metadata"]["name"]),
     ] {
-        if !value.as_str().is_some_and(|s| !s.is_empty()) {
+        if value.as_str().is_none_or(str::is_empty) {
             return Err(format!("{path} is missing or not a string"));
         }
     }
