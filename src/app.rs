@@ -317,7 +317,8 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
     let prepared = if args.cluster_only {
         None
     } else {
-        Some(bootstrap::prepare(&lab, &cache_dir())?)
+        // The manifest may be downloaded (blocking I/O): keep the runtime's other work going.
+        Some(tokio::task::block_in_place(|| bootstrap::prepare(&lab, &cache_dir()))?)
     };
     for w in prepared.iter().flat_map(|p| p.warnings.iter()) {
         ui.warn(w);
