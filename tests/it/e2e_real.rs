@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::harness::{TestLab, count_docker_objects, require_docker};
+use crate::support::harness::{TestLab, count_docker_objects, free_port, require_docker};
 
 fn enabled() -> bool {
     if std::env::var("PLAYGROUND_E2E_REAL").is_ok_and(|v| v == "1") {
@@ -22,8 +22,9 @@ fn enabled() -> bool {
 fn real_lab(tag: &str, agents: u32) -> TestLab {
     let lab = TestLab::new(tag);
     let yaml = format!(
-        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  servers: 1\n  agents: {agents}\n  privileged: true\n  k3sArgs: [\"--disable=traefik@server:*\"]\n",
-        lab.name
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  servers: 1\n  agents: {agents}\n  privileged: true\n  k3sArgs: [\"--disable=traefik@server:*\"]\nargocd:\n  ui: {{ port: {} }}\n",
+        lab.name,
+        free_port()
     );
     std::fs::create_dir_all(lab.home()).unwrap();
     std::fs::write(lab.file(), yaml).unwrap();
@@ -87,5 +88,41 @@ fn real_k3s_life_cycle() {
         String::from_utf8_lossy(&again.stderr)
     );
     lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// The newcomer's path on a laptop: `init`, then `up` with real k3s and real Argo CD
+/// (downloaded, checked against the pinned SHA-256), until the sample apps are Synced and
+/// Healthy; then `status`, `suspend`, `resume`, `drop`.
+#[test]
+fn real_gitops_life_cycle_of_the_sample_lab() {
+    if !enabled() {
+        return;
+    }
+    let lab = TestLab::new("realgitops");
+    std::fs::create_dir_all(lab.home()).unwrap();
+    let dir = lab.dir.path().join("lab");
+    let out = lab.run(&["init", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Give the lab this test's unique name, so parallel runs and the guard agree. The file is
+    // not under apps/, so this edit needs no commit.
+    let file = dir.join("playground.yaml");
+    // Free host ports too, so the two real tests can run side by side.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("name: playground", &format!("name: {}", lab.name))
+        .replace("8081:80@loadbalancer", &format!("{}:80@loadbalancer", free_port()))
+        .replace("  namespace: argocd\n", &format!("  namespace: argocd\n  ui: {{ port: {} }}\n", free_port()));
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    lab.ok(&["up", "-f", f, "--timeout", "15m"]);
+    let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", &lab.name, "-o", "json"])).unwrap();
+    assert_eq!(status["apps"]["root"]["sync"], "Synced", "{status}");
+    assert_eq!(status["apps"]["root"]["health"], "Healthy", "{status}");
+    assert!(!status["apps"]["root"]["children"].as_array().unwrap().is_empty(), "{status}");
+    assert!(!lab.ok(&["password", &lab.name]).trim().is_empty());
+    lab.ok(&["suspend", &lab.name]);
+    lab.ok(&["resume", &lab.name, "--timeout", "5m"]);
+    lab.ok(&["drop", &lab.name, "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
