@@ -318,7 +318,9 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         None
     } else {
         // The manifest may be downloaded (blocking I/O): keep the runtime's other work going.
-        Some(tokio::task::block_in_place(|| bootstrap::prepare(&lab, &cache_dir()))?)
+        Some(tokio::task::block_in_place(|| {
+            bootstrap::prepare(&lab, &cache_dir())
+        })?)
     };
     for w in prepared.iter().flat_map(|p| p.warnings.iter()) {
         ui.warn(w);

@@ -346,17 +346,10 @@ fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + offset)
 }
 
-fn node_plan(
-    lab: &Lab,
-    role: Role,
-    index: u32,
-    base: Ipv4Addr,
-    inputs: &Inputs,
-    fresh: bool,
-) -> NodePlan {
+/// The labels every node carries. Later commands read a lab from these alone: its shape,
+/// its API address, where Argo CD lives and which repository it was seeded from.
+fn node_labels(lab: &Lab, role: Role, index: u32, inputs: &Inputs) -> Labels {
     let c = &lab.cluster;
-    let name = names::node(&lab.name, role, index);
-    let server0 = names::node(&lab.name, Role::Server, 0);
     let mut labels = Labels::new();
     labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
     labels.insert(names::LABEL_ROLE.into(), role.as_str().into());
@@ -375,6 +368,21 @@ fn node_plan(
     if let Some(repo) = &inputs.repo_mount {
         labels.insert(names::LABEL_REPO.into(), repo.display().to_string());
     }
+    labels
+}
+
+fn node_plan(
+    lab: &Lab,
+    role: Role,
+    index: u32,
+    base: Ipv4Addr,
+    inputs: &Inputs,
+    fresh: bool,
+) -> NodePlan {
+    let c = &lab.cluster;
+    let name = names::node(&lab.name, role, index);
+    let server0 = names::node(&lab.name, Role::Server, 0);
+    let labels = node_labels(lab, role, index, inputs);
 
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
@@ -550,24 +558,7 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
         upstreams.insert((names::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
         ports.push(ui_binding(ui));
     }
-    let mut labels = Labels::new();
-    labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
-    labels.insert(names::LABEL_ROLE.into(), Role::LoadBalancer.as_str().into());
-    labels.insert(names::LABEL_INDEX.into(), "0".into());
-    labels.insert(names::LABEL_SERVERS.into(), c.servers.to_string());
-    labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
-    labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
-    labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
-    labels.insert(
-        names::LABEL_ARGOCD_NAMESPACE.into(),
-        lab.argocd.namespace.clone(),
-    );
-    if let Some(ui) = inputs.ui_port {
-        labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
-    }
-    if let Some(repo) = &inputs.repo_mount {
-        labels.insert(names::LABEL_REPO.into(), repo.display().to_string());
-    }
+    let labels = node_labels(lab, Role::LoadBalancer, 0, inputs);
     NodePlan {
         role: Role::LoadBalancer,
         index: 0,

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::harness::{self, TestLab, count_docker_objects};
+use crate::support::harness::{self, TestLab, count_docker_objects, ready_nodes};
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
@@ -55,35 +55,8 @@ fn container_states(lab: &str) -> Vec<String> {
         .collect()
 }
 
-async fn ready_nodes(kubeconfig: &std::path::Path) -> Vec<String> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
-    let list = nodes.list(&Default::default()).await.unwrap();
-    let mut names: Vec<String> = list
-        .items
-        .into_iter()
-        .filter(|n| {
-            n.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .filter_map(|n| n.metadata.name)
-        .collect();
-    names.sort();
-    names
-}
-
 async fn coredns_custom(kubeconfig: &std::path::Path) -> String {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let client = harness::kube_client(kubeconfig).await;
     let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(client, "kube-system");
     let cm = cms.get("coredns-custom").await.unwrap();

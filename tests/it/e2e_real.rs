@@ -103,7 +103,11 @@ fn real_gitops_life_cycle_of_the_sample_lab() {
     std::fs::create_dir_all(lab.home()).unwrap();
     let dir = lab.dir.path().join("lab");
     let out = lab.run(&["init", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Give the lab this test's unique name, so parallel runs and the guard agree. The file is
     // not under apps/, so this edit needs no commit.
     let file = dir.join("playground.yaml");
@@ -111,15 +115,28 @@ fn real_gitops_life_cycle_of_the_sample_lab() {
     let text = std::fs::read_to_string(&file)
         .unwrap()
         .replace("name: playground", &format!("name: {}", lab.name))
-        .replace("8081:80@loadbalancer", &format!("{}:80@loadbalancer", free_port()))
-        .replace("  namespace: argocd\n", &format!("  namespace: argocd\n  ui: {{ port: {} }}\n", free_port()));
+        .replace(
+            "8081:80@loadbalancer",
+            &format!("{}:80@loadbalancer", free_port()),
+        )
+        .replace(
+            "  namespace: argocd\n",
+            &format!("  namespace: argocd\n  ui: {{ port: {} }}\n", free_port()),
+        );
     std::fs::write(&file, text).unwrap();
     let f = file.to_str().unwrap();
     lab.ok(&["up", "-f", f, "--timeout", "15m"]);
-    let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", &lab.name, "-o", "json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["status", &lab.name, "-o", "json"])).unwrap();
     assert_eq!(status["apps"]["root"]["sync"], "Synced", "{status}");
     assert_eq!(status["apps"]["root"]["health"], "Healthy", "{status}");
-    assert!(!status["apps"]["root"]["children"].as_array().unwrap().is_empty(), "{status}");
+    assert!(
+        !status["apps"]["root"]["children"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{status}"
+    );
     assert!(!lab.ok(&["password", &lab.name]).trim().is_empty());
     lab.ok(&["suspend", &lab.name]);
     lab.ok(&["resume", &lab.name, "--timeout", "5m"]);

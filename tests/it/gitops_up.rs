@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Api, DynamicObject, PostParams};
 
 use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
-use crate::support::harness::TestLab;
+use crate::support::harness::{self, TestLab};
 
 fn fixture() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,14 +47,6 @@ fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
     (lab, commit)
 }
 
-async fn client(kubeconfig: &Path) -> kube::Client {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
-
 fn applications(client: &kube::Client) -> Api<DynamicObject> {
     Api::namespaced_with(
         client.clone(),
@@ -75,7 +67,7 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
         "{stderr}"
     );
 
-    let client = client(&lab.kubeconfig()).await;
+    let client = harness::kube_client(&lab.kubeconfig()).await;
     // The root Application: the local repo through the mount, no finalizer, automated sync.
     let root = applications(&client).get("root").await.unwrap();
     let spec = &root.data["spec"];

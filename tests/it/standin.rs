@@ -149,27 +149,7 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
         server.clone(),
     ];
     // kube-rs
-    let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
-    let mut ready: Vec<String> = nodes
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|n| {
-            n.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .filter_map(|n| n.metadata.name)
-        .collect();
-    ready.sort();
+    let ready = harness::ready_nodes(&path).await;
     assert_eq!(ready, want);
 
     // kubectl

@@ -346,3 +346,34 @@ pub fn kubectl() -> Option<Command> {
     }
     Some(Command::new("kubectl"))
 }
+
+/// A kube-rs client from a kubeconfig file (its current context).
+pub async fn kube_client(kubeconfig: &Path) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The names of the Ready nodes, sorted, as kube-rs sees them through `kubeconfig`.
+pub async fn ready_nodes(kubeconfig: &Path) -> Vec<String> {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+        kube::Api::all(kube_client(kubeconfig).await);
+    let mut names: Vec<String> = nodes
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
