@@ -319,7 +319,7 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
     } else {
         // The manifest may be downloaded (blocking I/O): keep the runtime's other work going.
         Some(tokio::task::block_in_place(|| {
-            bootstrap::prepare(&lab, &cache_dir())
+            bootstrap::prepare(&lab, &cache_dir(), !args.dry_run)
         })?)
     };
     for w in prepared.iter().flat_map(|p| p.warnings.iter()) {

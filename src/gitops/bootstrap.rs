@@ -31,7 +31,8 @@ pub struct Prepared {
     /// `gitops.path`.
     pub path: String,
     pub namespace: String,
-    pub manifest: manifest::Manifest,
+    /// `None` when not loaded (`--dry-run` downloads nothing).
+    pub manifest: Option<manifest::Manifest>,
     /// Things the user should know (printed by the caller).
     pub warnings: Vec<String>,
 }
@@ -74,7 +75,7 @@ fn other(e: impl std::fmt::Display) -> Error {
 }
 
 /// Resolve and check everything before anything is created.
-pub fn prepare(lab: &Lab, cache_dir: &Path) -> Result<Prepared> {
+pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepared> {
     let g = &lab.gitops;
     let base = lab_dir(lab);
     let mut warnings = Vec::new();
@@ -123,7 +124,11 @@ pub fn prepare(lab: &Lab, cache_dir: &Path) -> Result<Prepared> {
     {
         argocd.manifest = Some(base.join(m).to_string_lossy().into_owned());
     }
-    let manifest = manifest::load(&argocd, cache_dir).map_err(other)?;
+    let manifest = if load_manifest {
+        Some(manifest::load(&argocd, cache_dir).map_err(other)?)
+    } else {
+        None
+    };
     Ok(Prepared {
         repo,
         revision: g.revision.clone(),
@@ -147,7 +152,11 @@ pub async fn bootstrap(
     deadline: Instant,
 ) -> Result<Vec<AppState>> {
     let ns = &prepared.namespace;
-    install::install(api, &prepared.manifest, ns, ui, deadline)
+    let manifest = prepared
+        .manifest
+        .as_ref()
+        .ok_or_else(|| Error::Other("the Argo CD manifest was not loaded".into()))?;
+    install::install(api, manifest, ns, ui, deadline)
         .await
         .map_err(other)?;
 
