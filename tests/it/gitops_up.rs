@@ -392,3 +392,88 @@ fn validate_checks_labs_offline() {
     assert!(stderr.contains("apps/podinfo.yaml:"), "{stderr}");
     assert!(stderr.contains("project"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_watch_refreshes_argo_cd_when_head_moves() {
+    let git_found = Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !git_found {
+        assert!(
+            !harness::require_all(),
+            "git is required (PLAYGROUND_REQUIRE_ALL=1) but not found"
+        );
+        eprintln!("skipped: the git CLI makes the second commit here, and it is not installed");
+        return;
+    }
+    let (lab, _) = git_lab("watch", "healthy");
+    let mut child = lab
+        .cmd(&["up", "--watch", "--timeout", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Follow stderr until the watch starts.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = String::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(needle) {
+                    return;
+                }
+            }
+        }
+        panic!("never saw {needle:?} in:\n{seen}");
+    };
+    wait_for("watching");
+
+    let dir = lab.dir.path();
+    std::fs::write(
+        dir.join("workloads/hello/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello2\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["add", "workloads"]);
+    git(&["commit", "-q", "-m", "rename the config map"]);
+    wait_for("asked Argo CD to refresh");
+
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let root = applications(&client).get("root").await.unwrap();
+    assert_eq!(
+        root.metadata.annotations.unwrap()["argocd.argoproj.io/refresh"],
+        "normal"
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "Ctrl-C ends --watch cleanly: {status}");
+}
