@@ -8,8 +8,13 @@ label="playground.cluster=$name"
 net="playground-$name"
 token=benchmarktoken
 
-wait_line() { # container line
-  timeout 120 sh -c "docker logs -f '$1' 2>&1 | grep -q -m1 '$2'"
+wait_line() { # container line: poll the log every 0.1 s, as a hand-written script would
+  # (`docker logs -f | grep -m1` hangs until the node logs again after the match).
+  for _ in $(seq 1200); do
+    docker logs "$1" 2>&1 | grep -q "$2" && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1" >&2; return 1
 }
 
 docker network create --label "$label" "$net" >/dev/null
