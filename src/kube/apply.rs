@@ -246,101 +246,21 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
 /// Split a multi-document YAML manifest into objects. `origin` names the manifest in errors
 /// (a path or URL). Empty documents are skipped and `kind: List` documents expanded, as
 /// kubectl does.
-/// Split a YAML stream at its `---` lines into batches of similar size and parse them on
-/// separate threads. `None` when the text is not a plain stream of documents (directives,
-/// `...` ends, content after `---`) or too small to gain anything; the caller parses it whole.
-fn parse_in_parallel<E: Send>(
-    yaml: &str,
-    parse: &(dyn Fn(&str) -> Result<Vec<serde_json::Value>, E> + Sync),
-) -> Option<Result<Vec<serde_json::Value>, E>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || yaml.len() < 256 * 1024 {
-        return None;
-    }
-    let mut docs = Vec::new();
-    let mut start = 0;
-    let mut offset = 0;
-    for line in yaml.split_inclusive('\n') {
-        let bare = line.trim_end();
-        if bare.starts_with("%") || bare == "..." || (bare.starts_with("---") && bare != "---") {
-            return None;
-        }
-        if bare == "---" {
-            docs.push(&yaml[start..offset]);
-            start = offset + line.len();
-        }
-        offset += line.len();
-    }
-    docs.push(&yaml[start..]);
-    // Greedy batches: the largest documents first, each to the lightest batch.
-    let mut order: Vec<usize> = (0..docs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(docs[i].len()));
-    let batches = threads.min(docs.len());
-    let mut load = vec![0usize; batches];
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); batches];
-    for i in order {
-        let lightest = (0..batches).min_by_key(|&b| load[b]).unwrap_or(0);
-        load[lightest] += docs[i].len();
-        members[lightest].push(i);
-    }
-    let results: Vec<Result<Vec<(usize, serde_json::Value)>, E>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = members
-            .iter()
-            .map(|idx| {
-                let docs = &docs;
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    for &i in idx {
-                        // One document per parse keeps the order known; an empty one yields none.
-                        for v in parse(docs[i])? {
-                            out.push((i, v));
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a parser thread panicked"))
-            .collect()
-    });
-    let mut all = Vec::new();
-    for r in results {
-        match r {
-            Ok(v) => all.extend(v),
-            Err(e) => return Some(Err(e)),
-        }
-    }
-    // Stable: documents keep their order in the file.
-    all.sort_by_key(|(i, _)| *i);
-    Some(Ok(all.into_iter().map(|(_, v)| v).collect()))
-}
-
 pub fn parse_documents(yaml: &str, origin: &str) -> Result<Vec<DynamicObject>, ApplyError> {
-    let parse = |text: &str| {
-        // CRD schemas nest deeply and install manifests run to megabytes: the default budget
-        // (depth 64, 250k nodes) is sized for configuration files, not for these. Options are
-        // made per call because they are not shared across threads.
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! {
-                max_depth: 256,
-                max_nodes: 10_000_000,
-                max_events: 50_000_000,
-            },
-        };
-        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, options)
+    // CRD schemas nest deeply and install manifests run to megabytes: the default budget
+    // (depth 64, 250k nodes) is sized for configuration files, not for these.
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 256,
+            max_nodes: 10_000_000,
+            max_events: 50_000_000,
+        },
     };
-    // Parsing dominates a large manifest (CRD schemas are megabytes of YAML), so documents are
-    // parsed on all cores. An error is reported from a whole-text parse, so its line and
-    // column refer to the file, not to a piece of it.
-    let docs = match parse_in_parallel(yaml, &parse) {
-        Some(Ok(docs)) => docs,
-        _ => parse(yaml).map_err(|e| ApplyError::Yaml {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(yaml, options)
+        .map_err(|e| ApplyError::Yaml {
             origin: origin.to_string(),
             message: e.to_string(),
-        })?,
-    };
+        })?;
     let mut out = Vec::with_capacity(docs.len());
     for (i, doc) in docs.into_iter().enumerate() {
         let index = i + 1;
@@ -773,35 +693,6 @@ mod tests {
         assert_eq!(objs.len(), 59);
         assert_eq!(objs.iter().filter(|o| is_crd(o)).count(), 3);
         assert!(objs.iter().all(|o| o.metadata.namespace.is_none()));
-    }
-
-    #[test]
-    fn parallel_parsing_keeps_the_file_order_and_whole_file_errors() {
-        let text = include_str!("../../tests/fixtures/argocd-install-v3.5.1.yaml");
-        let whole: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(
-            text,
-            serde_saphyr::options! { budget: serde_saphyr::budget! { max_depth: 256, max_nodes: 10_000_000, max_events: 50_000_000 } },
-        )
-        .unwrap();
-        let parse = |t: &str| {
-            serde_saphyr::from_multiple_with_options::<serde_json::Value>(
-                t,
-                serde_saphyr::options! { budget: serde_saphyr::budget! { max_depth: 256, max_nodes: 10_000_000, max_events: 50_000_000 } },
-            )
-        };
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
-            let split = parse_in_parallel(text, &parse)
-                .expect("a plain stream is split")
-                .unwrap();
-            assert_eq!(split, whole);
-        }
-        // A broken document far down the file is reported at its line in the file.
-        let lines = text.lines().count();
-        let broken = format!("{text}\n---\nkind: [unclosed\n");
-        let err = parse_documents(&broken, "install.yaml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(&format!("{}", lines + 3)), "{err}");
     }
 
     #[test]
