@@ -93,7 +93,7 @@ pub fn default_dir() -> PathBuf {
         .join("sample")
 }
 
-/// Writes the sample lab to `dir` (created with mode 0700) as a Git repository with one
+/// Writes the sample lab to `dir` (mode 0755, so the repo-server can read the mount) as a Git repository with one
 /// commit, or returns the one already there. See the module docs.
 pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
     if let Some(existing) = existing(dir)? {
@@ -133,14 +133,16 @@ pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
         })?;
     }
     let commit = git::init_with_commit(staging.path(), COMMIT_MESSAGE, None)?;
-    // Private to the user, like the rest of their data dir should be.
+    // Readable by others, like a `git clone`: the directory is bind-mounted into the nodes and
+    // read there by argocd-repo-server, which runs as another user (uid 999). A 0700 sample
+    // would be invisible to it. It holds no secret; the data dir around it stays private.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755)).map_err(
             |source| SampleError::Io {
                 path: staging.path().to_path_buf(),
-                what: "cannot restrict the permissions of",
+                what: "cannot set the permissions of",
                 source,
             },
         )?;
@@ -267,7 +269,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700);
+            assert_eq!(mode & 0o777, 0o755, "argocd-repo-server (another uid) must read it");
         }
         // No staging directory left behind.
         let siblings: Vec<_> = std::fs::read_dir(dir.parent().unwrap()).unwrap().collect();
