@@ -144,17 +144,7 @@ fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
                 "bool" => ("true or false", None),
                 other => (other, None::<&str>),
             };
-            let message = match found(text, *location) {
-                Some(found) => format!("expected {expected}, found {found}"),
-                None => format!("expected {expected}"),
-            };
-            ConfigError::Schema {
-                path,
-                line,
-                column,
-                message,
-                hint: hint.map(str::to_string),
-            }
+            expected_error(path, line, column, expected, found(text, *location), hint)
         }
         YamlError::Unexpected { expected, location } => {
             let (expected, hint) = match *expected {
@@ -168,17 +158,7 @@ fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
                 }
                 other => (other, None),
             };
-            let message = match found(text, *location) {
-                Some(found) => format!("expected {expected}, found {found}"),
-                None => format!("expected {expected}"),
-            };
-            ConfigError::Schema {
-                path,
-                line,
-                column,
-                message,
-                hint: hint.map(str::to_string),
-            }
+            expected_error(path, line, column, expected, found(text, *location), hint)
         }
         YamlError::NullIntoString { .. } => ConfigError::Schema {
             path,
@@ -223,6 +203,28 @@ fn found(text: &str, location: serde_saphyr::Location) -> Option<String> {
             Some(format!("`{piece}`"))
         }
         _ => None,
+    }
+}
+
+/// "expected X, found Y" at a position, with an optional hint.
+fn expected_error(
+    path: std::path::PathBuf,
+    line: u32,
+    column: u32,
+    expected: &str,
+    found: Option<String>,
+    hint: Option<&str>,
+) -> ConfigError {
+    let message = match found {
+        Some(found) => format!("expected {expected}, found {found}"),
+        None => format!("expected {expected}"),
+    };
+    ConfigError::Schema {
+        path,
+        line,
+        column,
+        message,
+        hint: hint.map(str::to_string),
     }
 }
 

@@ -269,7 +269,11 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o755, "argocd-repo-server (another uid) must read it");
+            assert_eq!(
+                mode & 0o777,
+                0o755,
+                "argocd-repo-server (another uid) must read it"
+            );
         }
         // No staging directory left behind.
         let siblings: Vec<_> = std::fs::read_dir(dir.parent().unwrap()).unwrap().collect();
