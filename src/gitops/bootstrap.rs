@@ -114,6 +114,9 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
                 if dirty.len() > shown.len() { ", …" } else { "" }
             ));
         }
+        if let Some(w) = unreadable_by_others(&root) {
+            warnings.push(w);
+        }
         (RepoSource::Local { root }, Some(commit))
     };
     // A relative manifest path is relative to the lab file, like every other path in it.
@@ -138,6 +141,27 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         manifest,
         warnings,
     })
+}
+
+/// argocd-repo-server runs as another user (uid 999) and reads the bind-mounted repository;
+/// a folder only its owner may enter (a 0700 clone, a temp dir) is invisible to it.
+fn unreadable_by_others(root: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [root.to_path_buf(), root.join(".git")] {
+            let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
+            if mode & 0o005 != 0o005 {
+                return Some(format!(
+                    "{} is not readable by other users (mode {:o}), so argocd-repo-server (another uid) cannot read the mounted repository; run `chmod o+rx {}`",
+                    dir.display(),
+                    mode & 0o777,
+                    dir.display()
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn is_commit_id(rev: &str) -> bool {

@@ -232,6 +232,9 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
         CHILD_APP.replace("hello", "new"),
     )
     .unwrap();
+    // A repository only its owner may enter is invisible to argocd-repo-server (another uid).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let out = lab.run(&["up", "--dry-run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -240,6 +243,10 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
         "{stderr}"
     );
     assert!(stderr.contains("Argo CD sees commits"), "{stderr}");
+    assert!(
+        stderr.contains("is not readable by other users (mode 700)"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
