@@ -76,9 +76,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Status { name, output } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let lab = inventory::status(&engine, &name)
-                .await?
-                .ok_or_else(|| Error::NotFound(name.clone()))?;
+            let lab = find_lab(&engine, &name).await?;
             let tree = if lab.state == inventory::LabState::Running {
                 app_tree(&engine, &lab).await
             } else {
@@ -110,10 +108,9 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Password { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let (api, summary) = lab_api(&engine, &name).await?;
-            let namespace = summary
-                .argocd_namespace
-                .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let lab = find_lab(&engine, &name).await?;
+            let api = lab_api(&engine, &lab).await?;
+            let namespace = lab.argocd_namespace();
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
             let password =
                 crate::gitops::access::admin_password(api.client(), &namespace, deadline)
@@ -125,10 +122,9 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Refresh { name, app, hard } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let (api, summary) = lab_api(&engine, &name).await?;
-            let namespace = summary
-                .argocd_namespace
-                .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+            let lab = find_lab(&engine, &name).await?;
+            let api = lab_api(&engine, &lab).await?;
+            let namespace = lab.argocd_namespace();
             let refreshed = refresh::refresh(&api, &namespace, app.as_deref(), hard)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;
@@ -190,14 +186,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Kubeconfig { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
-            let lab = inventory::status(&engine, &name)
-                .await?
-                .ok_or_else(|| Error::NotFound(name.clone()))?;
-            let api = lab
-                .api
-                .ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-            let text = up::fetch_kubeconfig(&engine, &name, &api, deadline).await?;
+            let text = lab_kubeconfig(&engine, &find_lab(&engine, &name).await?).await?;
             let source =
                 kubeconfig::parse_source(&text).map_err(|e| Error::Kubeconfig(e.to_string()))?;
             let out = kubeconfig::render_standalone(&name, &source)
@@ -214,11 +203,8 @@ async fn app_tree(
     engine: &BollardEngine,
     lab: &inventory::LabSummary,
 ) -> Option<crate::gitops::status::AppTree> {
-    let (api, _) = lab_api(engine, &lab.name).await.ok()?;
-    let namespace = lab
-        .argocd_namespace
-        .clone()
-        .unwrap_or_else(|| config::DEFAULT_ARGOCD_NAMESPACE.to_string());
+    let api = lab_api(engine, lab).await.ok()?;
+    let namespace = lab.argocd_namespace();
     let apps = crate::gitops::apps::list_apps(&api, &namespace)
         .await
         .ok()?;
@@ -238,24 +224,26 @@ async fn app_tree(
     ))
 }
 
-/// A client for a lab's API, with the credentials k3s wrote in server-0.
-async fn lab_api(
-    engine: &BollardEngine,
-    name: &str,
-) -> Result<(crate::kube::api::KubeApi, inventory::LabSummary)> {
-    let lab = inventory::status(engine, name)
+/// The lab as Docker's labels describe it, or `NotFound`.
+async fn find_lab(engine: &BollardEngine, name: &str) -> Result<inventory::LabSummary> {
+    inventory::status(engine, name)
         .await?
-        .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        .ok_or_else(|| Error::NotFound(name.to_string()))
+}
+
+/// The kubeconfig k3s wrote in server-0, pointed at the lab's published API.
+async fn lab_kubeconfig(engine: &BollardEngine, lab: &inventory::LabSummary) -> Result<String> {
     let api = lab
         .api
-        .clone()
-        .ok_or_else(|| Error::Other(format!("lab {name} has no API address label")))?;
+        .as_deref()
+        .ok_or_else(|| Error::Other(format!("lab {} has no API address label", lab.name)))?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let text = up::fetch_kubeconfig(engine, name, &api, deadline).await?;
-    Ok((
-        crate::kube::api::KubeApi::from_kubeconfig_yaml(&text).await?,
-        lab,
-    ))
+    up::fetch_kubeconfig(engine, &lab.name, api, deadline).await
+}
+
+/// A client for a lab's API, with the credentials k3s wrote in server-0.
+async fn lab_api(engine: &BollardEngine, lab: &inventory::LabSummary) -> Result<KubeApi> {
+    Ok(KubeApi::from_kubeconfig_yaml(&lab_kubeconfig(engine, lab).await?).await?)
 }
 
 /// The kubeconfig file we merge into: the first of `$KUBECONFIG`, else `~/.kube/config`.
@@ -378,7 +366,10 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         Some(prepared) => {
             // The cluster is whole at this point; a GitOps failure leaves it for the next
             // `up` to converge (every step below is idempotent) instead of removing it.
-            let text = up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?;
+            let text = match &outcome.kubeconfig {
+                Some(text) => text.clone(),
+                None => up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?,
+            };
             let api = KubeApi::from_kubeconfig_yaml(&text).await?;
             let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
             if args.watch {

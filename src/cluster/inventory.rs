@@ -55,6 +55,15 @@ pub struct LabSummary {
     pub nodes: Vec<NodeSummary>,
 }
 
+impl LabSummary {
+    /// The namespace Argo CD lives in (the default for labs made before it was recorded).
+    pub fn argocd_namespace(&self) -> String {
+        self.argocd_namespace
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_ARGOCD_NAMESPACE.to_string())
+    }
+}
+
 /// Group containers into labs.
 pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSummary> {
     let mut by_lab: BTreeMap<&str, Vec<&ContainerInfo>> = BTreeMap::new();

@@ -54,6 +54,10 @@ pub struct UpOutcome {
     pub api: String,
     pub context: String,
     pub nodes: Vec<NodeReady>,
+    /// The lab's kubeconfig (k3s's, pointed at the host port), read once during `up` so the
+    /// GitOps half does not read it out of the node again. Holds credentials: never printed.
+    #[serde(skip)]
+    pub kubeconfig: Option<String>,
     /// The plan, when `--dry-run` stopped before executing it.
     #[serde(skip)]
     pub dry_run: Option<Plan>,
@@ -218,6 +222,7 @@ async fn up_once<E: Engine>(
             api: plan.api_url.clone(),
             context: names::context(&lab.name),
             nodes: Vec::new(),
+            kubeconfig: None,
             dry_run: Some(plan),
         });
     }
@@ -237,11 +242,12 @@ async fn up_once<E: Engine>(
         }
     };
     match result {
-        Ok(nodes) => Ok(UpOutcome {
+        Ok((nodes, kubeconfig)) => Ok(UpOutcome {
             name: lab.name.clone(),
             api: plan.api_url.clone(),
             context: names::context(&lab.name),
             nodes,
+            kubeconfig,
             dry_run: None,
         }),
         Err(e @ Error::SubnetTaken(_)) => Err(e),
@@ -278,7 +284,7 @@ async fn execute<E: Engine>(
     ui: &Ui,
     deadline: Instant,
     cancel: tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<NodeReady>> {
+) -> Result<(Vec<NodeReady>, Option<String>)> {
     let kubeconfig_text: Mutex<Option<String>> = Mutex::new(None);
     let mut nodes = Vec::new();
     for phase in &plan.phases {
@@ -303,7 +309,7 @@ async fn execute<E: Engine>(
             nodes = r;
         }
     }
-    Ok(nodes)
+    Ok((nodes, kubeconfig_text.into_inner().unwrap()))
 }
 
 #[allow(clippy::too_many_arguments)]

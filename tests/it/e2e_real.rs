@@ -31,6 +31,20 @@ fn real_lab(tag: &str, agents: u32) -> TestLab {
     lab
 }
 
+/// `kubectl get nodes` through the lab's merged kubeconfig.
+fn kubectl_nodes(lab: &TestLab) -> std::process::Output {
+    Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            lab.kubeconfig().to_str().unwrap(),
+            "get",
+            "nodes",
+            "--no-headers",
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn real_k3s_life_cycle() {
     if !enabled() {
@@ -49,16 +63,7 @@ fn real_k3s_life_cycle() {
     assert_eq!(entry["state"], "running");
 
     // kubectl against the merged context sees three Ready nodes.
-    let nodes = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            lab.kubeconfig().to_str().unwrap(),
-            "get",
-            "nodes",
-            "--no-headers",
-        ])
-        .output()
-        .unwrap();
+    let nodes = kubectl_nodes(&lab);
     let text = String::from_utf8_lossy(&nodes.stdout);
     assert_eq!(
         text.lines()
@@ -72,16 +77,7 @@ fn real_k3s_life_cycle() {
     lab.ok(&["suspend"]);
     lab.ok(&["resume", "--timeout", "5m"]);
     // After a restart k3s is still reachable with the same credentials.
-    let again = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            lab.kubeconfig().to_str().unwrap(),
-            "get",
-            "nodes",
-            "--no-headers",
-        ])
-        .output()
-        .unwrap();
+    let again = kubectl_nodes(&lab);
     assert!(
         again.status.success(),
         "{}",

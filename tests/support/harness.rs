@@ -126,12 +126,14 @@ pub fn unique_name(tag: &str) -> String {
     format!("t{}{n}-{tag}", std::process::id() % 100_000)
 }
 
-/// Remove every Docker object labelled with this lab (containers, networks, volumes).
-pub fn remove_docker_objects(lab: &str) {
+/// The IDs of the Docker objects labelled with this lab, with the command that removes each
+/// kind: containers (with their anonymous volumes), networks, volumes.
+fn labelled_objects(lab: &str) -> [(Vec<String>, &'static [&'static str]); 3] {
     let filter = format!("label=playground.cluster={lab}");
     let ids = |args: &[&str]| -> Vec<String> {
         Command::new("docker")
             .args(args)
+            .arg(&filter)
             .output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
@@ -141,50 +143,32 @@ pub fn remove_docker_objects(lab: &str) {
             })
             .unwrap_or_default()
     };
-    let containers = ids(&["ps", "-aq", "--filter", &filter]);
-    if !containers.is_empty() {
-        let _ = Command::new("docker")
-            .args(["rm", "-fv"])
-            .args(&containers)
-            .output();
-    }
-    let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
-    if !networks.is_empty() {
-        let _ = Command::new("docker")
-            .args(["network", "rm"])
-            .args(&networks)
-            .output();
-    }
-    let volumes = ids(&["volume", "ls", "-q", "--filter", &filter]);
-    if !volumes.is_empty() {
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f"])
-            .args(&volumes)
-            .output();
+    [
+        (ids(&["ps", "-aq", "--filter"]), &["rm", "-fv"]),
+        (
+            ids(&["network", "ls", "-q", "--filter"]),
+            &["network", "rm"],
+        ),
+        (
+            ids(&["volume", "ls", "-q", "--filter"]),
+            &["volume", "rm", "-f"],
+        ),
+    ]
+}
+
+/// Remove every Docker object labelled with this lab (containers, networks, volumes).
+pub fn remove_docker_objects(lab: &str) {
+    // In this order: a network or volume in use by a container cannot be removed.
+    for (ids, remove) in labelled_objects(lab) {
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(remove).args(&ids).output();
+        }
     }
 }
 
 /// Count the Docker objects labelled with this lab.
 pub fn count_docker_objects(lab: &str) -> usize {
-    let filter = format!("label=playground.cluster={lab}");
-    [
-        vec!["ps", "-aq", "--filter", &filter],
-        vec!["network", "ls", "-q", "--filter", &filter],
-        vec!["volume", "ls", "-q", "--filter", &filter],
-    ]
-    .iter()
-    .map(|args| {
-        Command::new("docker")
-            .args(args)
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .count()
-            })
-            .unwrap_or(0)
-    })
-    .sum()
+    labelled_objects(lab).iter().map(|(ids, _)| ids.len()).sum()
 }
 
 /// A test lab: a temp dir with HOME, KUBECONFIG and XDG dirs, a lab file, and a guard that
