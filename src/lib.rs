@@ -14,6 +14,8 @@ pub mod cluster;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod fsutil;
 pub mod gitops;
 pub mod kube;
+pub mod state;
 pub mod ui;

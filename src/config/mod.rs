@@ -19,6 +19,7 @@ mod error;
 mod file;
 mod filter;
 pub mod model;
+pub mod overrides;
 mod ports;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
 pub use model::*;
+pub use overrides::Overrides;
 pub use ports::DEFAULT_HOST_IP;
 
 use error::closest;

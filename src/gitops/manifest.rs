@@ -18,7 +18,6 @@
 //! lab: the ClusterRoleBindings' subjects follow the configured namespace, the UI is served
 //! over plain HTTP, and Git is polled more often.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -293,13 +292,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(err)?;
+    crate::fsutil::write_atomic(path, bytes, 0o644).map_err(err)
 }
 
 /// How [`prepare`] adapts the manifest.

@@ -16,6 +16,7 @@
 pub mod access;
 pub mod apps;
 pub mod bootstrap;
+pub mod clone;
 pub mod git;
 pub mod install;
 pub mod manifest;

@@ -1,9 +1,9 @@
 //! The file side of an edit: where the bytes really live, who may write them,
 //! and how they get there without a window in which the file is half-written.
 
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -183,32 +183,8 @@ pub(super) fn read_if_exists(target: &Path) -> Result<Option<String>, Kubeconfig
 /// The new file is always mode 0600, even when the old one was looser: it holds
 /// a client key, and kubectl itself writes 0600. This tightens a 0644 file.
 pub(super) fn write_atomic(target: &Path, contents: &[u8]) -> Result<(), KubeconfigError> {
-    let err = |source| KubeconfigError::Write {
+    crate::fsutil::write_atomic(target, contents, 0o600).map_err(|source| KubeconfigError::Write {
         path: target.to_path_buf(),
         source,
-    };
-    let dir = parent_dir(target);
-    // Same directory, so the rename below stays on one filesystem (atomic).
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".playground-tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    // Before any content lands, so the key is never readable by others.
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(0o600))
-        .map_err(err)?;
-    tmp.write_all(contents).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(target).map_err(|e| err(e.error))?;
-    // Make the rename itself durable; failing here loses nothing already
-    // visible, so it is not worth an error.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }

@@ -1,0 +1,242 @@
+//! `restore --from`: bring a lab repository into the user cache, with `gix`.
+//!
+//! The lab's whole definition lives in Git (`playground.yaml` at the repository's top, and
+//! the apps), so a clone is all a new laptop needs. The flow:
+//! 1. [`stage`] clones into a fresh folder next to the cache entry and reads `playground.yaml`
+//!    at the revision asked for (out of the commit, not the working tree);
+//! 2. the caller checks the lab it names (a running lab is left alone: [`Staged`] is dropped
+//!    and the folder with it);
+//! 3. [`Staged::install`] swaps the clone in, replacing an older clone of the same source.
+//!
+//! The cache entry is a normal clone with a working tree: a lab whose `gitops.repo` is `.`
+//! mounts it into the nodes, exactly like a repository on the user's disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use sha2::{Digest, Sha256};
+
+use crate::app::DEFAULT_FILE;
+
+/// Why a clone failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CloneError {
+    #[error("cannot clone {source_repo}: {what}: {message}\n  hint: check the URL or path (a local path must be a Git repository; https and ssh URLs need network access and, for a private repository, credentials your git setup provides)")]
+    Clone {
+        source_repo: String,
+        what: &'static str,
+        message: String,
+    },
+    #[error("{source_repo}: `{rev}` names no commit: {message}\n  hint: use a branch, a tag or a commit id of that repository")]
+    Revision {
+        source_repo: String,
+        rev: String,
+        message: String,
+    },
+    #[error("{source_repo} has no {DEFAULT_FILE} at its top at {rev}\n  hint: `restore --from` reads the lab from Git; `playground init` writes a lab repository with one")]
+    NoLabFile { source_repo: String, rev: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A clone made aside, not yet in place.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: tempfile::TempDir,
+    target: PathBuf,
+    /// The `playground.yaml` read out of the commit.
+    pub lab_text: String,
+    /// The full id of the commit the revision named (HEAD when none was given).
+    pub commit: String,
+}
+
+impl Staged {
+    /// Where the clone will live once installed; the lab file path to parse `lab_text` as.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Put the clone in place of any older clone of the same source, and return its root.
+    pub fn install(self) -> Result<PathBuf, CloneError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CloneError::Io { path, source }
+        };
+        if self.target.exists() {
+            std::fs::remove_dir_all(&self.target).map_err(io(&self.target))?;
+        }
+        let tmp = self.tmp.keep();
+        std::fs::rename(tmp.join("repo"), &self.target).map_err(io(&self.target))?;
+        let _ = std::fs::remove_dir(&tmp);
+        Ok(self.target)
+    }
+}
+
+/// The cache folder for a source: readable, and unique per source.
+pub fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
+    let digest = Sha256::digest(source.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let base = source
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo");
+    let slug: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .take(40)
+        .collect();
+    cache_dir
+        .join("playground")
+        .join("repos")
+        .join(format!("{}-{hex}", if slug.is_empty() { "repo" } else { &slug }))
+}
+
+/// Normalize what the user typed: a local path becomes absolute (so the cache key and the
+/// record do not depend on the current folder); URLs stay as written.
+pub fn normalize_source(source: &str) -> String {
+    let p = Path::new(source);
+    if !source.contains("://") && p.exists() {
+        if let Ok(abs) = std::fs::canonicalize(p) {
+            return abs.to_string_lossy().into_owned();
+        }
+    }
+    source.to_string()
+}
+
+/// Clone `source` aside and read its lab file at `revision` (default: its HEAD).
+pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<Staged, CloneError> {
+    let target = cache_entry(cache_dir, source);
+    let parent = target.parent().unwrap_or(cache_dir).to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| CloneError::Io {
+        path: parent.clone(),
+        source: e,
+    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clone-")
+        .tempdir_in(&parent)
+        .map_err(|e| CloneError::Io {
+            path: parent.clone(),
+            source: e,
+        })?;
+    let dest = tmp.path().join("repo");
+    let clone_err = |what: &'static str| {
+        move |e: gix::Error| CloneError::Clone {
+            source_repo: source.to_string(),
+            what,
+            message: format!("{e:#}"),
+        }
+    };
+    let interrupt = AtomicBool::new(false);
+    let mut fetch = gix::prepare_clone(source, &dest).map_err(clone_err("cannot start"))?;
+    let (mut checkout, _) = fetch
+        .fetch_then_checkout(gix::progress::Discard, &interrupt)
+        .map_err(clone_err("cannot fetch"))?;
+    let (repo, _) = checkout
+        .main_worktree(gix::progress::Discard, &interrupt)
+        .map_err(clone_err("cannot check out"))?;
+    // argocd-repo-server runs as another uid and reads the mounted clone.
+    set_mode(&dest, 0o755)?;
+
+    let rev = revision.unwrap_or("HEAD");
+    let commit = resolve(&repo, rev).map_err(|message| CloneError::Revision {
+        source_repo: source.to_string(),
+        rev: rev.to_string(),
+        message,
+    })?;
+    let no_file = || CloneError::NoLabFile {
+        source_repo: source.to_string(),
+        rev: rev.to_string(),
+    };
+    let blob = repo
+        .rev_parse_single(format!("{commit}:{DEFAULT_FILE}").as_str())
+        .map_err(|_| no_file())?
+        .object()
+        .map_err(|_| no_file())?;
+    let lab_text = String::from_utf8(blob.data.clone()).map_err(|_| no_file())?;
+    Ok(Staged {
+        tmp,
+        target,
+        lab_text,
+        commit,
+    })
+}
+
+/// A revision in a fresh clone: as given, else as a remote branch (a clone has only the
+/// default branch locally).
+fn resolve(repo: &gix::Repository, rev: &str) -> Result<String, String> {
+    let mut first_error = None;
+    for candidate in [rev.to_string(), format!("origin/{rev}")] {
+        match repo
+            .rev_parse_single(candidate.as_str())
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|id| {
+                id.object()
+                    .and_then(|o| o.peel_to_commit())
+                    .map_err(|e| format!("{e:#}"))
+            }) {
+            Ok(c) => return Ok(c.id.to_string()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_default())
+}
+
+fn set_mode(dir: &Path, mode: u32) -> Result<(), CloneError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        CloneError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_entries_are_readable_and_distinct_per_source() {
+        let c = Path::new("/c");
+        let a = cache_entry(c, "https://github.com/ada/my-lab.git");
+        let b = cache_entry(c, "https://gitlab.com/ada/my-lab.git");
+        assert!(a.starts_with("/c/playground/repos"));
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("my-lab-"), "{name}");
+        assert_ne!(a, b);
+        let local = cache_entry(c, "/srv/git/lab.git");
+        assert!(local.file_name().unwrap().to_string_lossy().starts_with("lab-"));
+    }
+
+    #[test]
+    fn stage_reads_the_lab_file_at_the_revision_and_install_puts_it_in_place() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join(DEFAULT_FILE), "first\n").unwrap();
+        let first = super::super::git::init_with_commit(src.path(), "one", None).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let source = normalize_source(&src.path().to_string_lossy());
+        let staged = stage(&source, cache.path(), None).unwrap();
+        assert_eq!(staged.lab_text, "first\n");
+        assert_eq!(staged.commit, first);
+        let root = staged.install().unwrap();
+        assert_eq!(std::fs::read_to_string(root.join(DEFAULT_FILE)).unwrap(), "first\n");
+        // A second restore of the same source replaces the clone; a commit id works as --revision.
+        let again = stage(&source, cache.path(), Some(&first[..10])).unwrap();
+        assert_eq!(again.commit, first);
+        assert_eq!(again.install().unwrap(), root);
+        let leftovers: Vec<_> = std::fs::read_dir(root.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        let e = stage(&source, cache.path(), Some("no-such-branch")).unwrap_err();
+        assert!(matches!(e, CloneError::Revision { .. }), "{e}");
+    }
+}

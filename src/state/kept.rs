@@ -1,0 +1,249 @@
+//! Kept secrets: the Secrets named in `keep.secrets` outlive the lab.
+//!
+//! Some secrets cannot live in Git and cannot be made again: the sealed-secrets controller's
+//! key is the classic one, since every new cluster gets a new key and the SealedSecrets in Git
+//! can then no longer be decrypted. So `drop` and `suspend` [`export`] the selected Secrets to
+//! `<data>/playground/<name>/secrets.yaml` (mode 0600, never in Git), stripped of the fields
+//! the API server sets, and `up`/`restore` [`reapply`] them right after Argo CD is installed
+//! and before the root Application exists, so a controller finds its old key on first start.
+//!
+//! Re-applying only creates Secrets that are absent: a Secret already in the cluster is newer
+//! than the export (a lab that was never dropped), and is left as it is.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::Value;
+
+use crate::config::{KeepSpec, SecretSelect};
+use crate::fsutil;
+
+use super::{DIR_MODE, FILE_MODE, lab_dir};
+
+/// The export's file name in the lab's folder.
+pub const FILE: &str = "secrets.yaml";
+
+/// Metadata the API server owns; exporting it would make the re-apply fail or lie.
+const SERVER_FIELDS: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "managedFields",
+    "ownerReferences",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Why kept secrets could not be exported, saved, read or re-applied.
+#[derive(Debug, thiserror::Error)]
+pub enum KeptError {
+    #[error("{what}: {source}")]
+    Api { what: String, source: kube::Error },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a list of Secrets: {message}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+/// What an export found.
+#[derive(Debug, Default)]
+pub struct Exported {
+    /// The Secrets, stripped, ready to save.
+    pub secrets: Vec<Value>,
+    /// `namespace/name` of Secrets named in `keep.secrets` that do not exist (nothing to keep;
+    /// worth a warning, not a failure: the controller may not have made its key yet).
+    pub missing: Vec<String>,
+}
+
+/// Where a lab's export lives.
+pub fn path(name: &str) -> PathBuf {
+    lab_dir(name).join(FILE)
+}
+
+/// Remove what the API server sets, so the Secret can be created again in a new cluster.
+pub fn strip(secret: &mut Value) {
+    if let Some(meta) = secret.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in SERVER_FIELDS {
+            meta.remove(*f);
+        }
+    }
+    if let Some(obj) = secret.as_object_mut() {
+        obj.remove("status");
+        obj.entry("apiVersion").or_insert_with(|| "v1".into());
+        obj.entry("kind").or_insert_with(|| "Secret".into());
+    }
+}
+
+/// Read the Secrets `keep` selects from the cluster.
+pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, KeptError> {
+    let mut out = Exported::default();
+    for entry in &keep.secrets {
+        let api: Api<Secret> = Api::namespaced(client.clone(), &entry.namespace);
+        let found = match &entry.select {
+            SecretSelect::Name(name) => {
+                let what = format!("Secret {}/{name}", entry.namespace);
+                match api.get_opt(name).await.map_err(|source| KeptError::Api {
+                    what: format!("reading {what}"),
+                    source,
+                })? {
+                    Some(s) => vec![s],
+                    None => {
+                        out.missing.push(format!("{}/{name}", entry.namespace));
+                        Vec::new()
+                    }
+                }
+            }
+            SecretSelect::Selector(sel) => {
+                api.list(&ListParams::default().labels(sel))
+                    .await
+                    .map_err(|source| KeptError::Api {
+                        what: format!("listing Secrets in {} with {sel:?}", entry.namespace),
+                        source,
+                    })?
+                    .items
+            }
+        };
+        for s in found {
+            let mut v = serde_json::to_value(&s).map_err(|e| KeptError::Parse {
+                path: PathBuf::from(format!("Secret {}", entry.namespace)),
+                message: e.to_string(),
+            })?;
+            strip(&mut v);
+            out.secrets.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Save an export as a `v1 List` (so `kubectl apply -f` can read it too): 0600 in a 0700
+/// folder, atomically, so a failed export never leaves half a file in place of a good one.
+pub fn save(name: &str, secrets: &[Value]) -> Result<PathBuf, KeptError> {
+    let path = path(name);
+    let io = |source| KeptError::Io {
+        path: path.clone(),
+        source,
+    };
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": secrets});
+    let text = serde_saphyr::to_string(&list).map_err(|e| KeptError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    fsutil::create_private_dir(&lab_dir(name), DIR_MODE).map_err(io)?;
+    fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)?;
+    Ok(path)
+}
+
+/// A lab's saved export; empty when there is none.
+pub fn load(name: &str) -> Result<Vec<Value>, KeptError> {
+    let path = path(name);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(KeptError::Io { path, source }),
+    };
+    let parse = |message: String| KeptError::Parse {
+        path: path.clone(),
+        message,
+    };
+    let list: Value = serde_saphyr::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    let items = list
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| parse("no `items` list".into()))?;
+    for s in items {
+        if s.get("kind").and_then(Value::as_str) != Some("Secret")
+            || s.pointer("/metadata/name").and_then(Value::as_str).is_none()
+            || s.pointer("/metadata/namespace").and_then(Value::as_str).is_none()
+        {
+            return Err(parse(
+                "every item must be a Secret with a name and a namespace".into(),
+            ));
+        }
+    }
+    Ok(items.clone())
+}
+
+/// Create the kept Secrets that the cluster lacks (and their namespaces). Returns how many
+/// were created; existing ones are left alone (see the module docs).
+pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, KeptError> {
+    let mut created = 0;
+    for s in secrets {
+        let ns = s
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let name = s
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let what = format!("Secret {ns}/{name}");
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let namespace: Namespace = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": ns}}),
+        )
+        .map_err(|e| KeptError::Parse {
+            path: path(ns),
+            message: e.to_string(),
+        })?;
+        match namespaces.create(&PostParams::default(), &namespace).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(source) => {
+                return Err(KeptError::Api {
+                    what: format!("creating namespace {ns} for {what}"),
+                    source,
+                });
+            }
+        }
+        let secret: Secret = serde_json::from_value(s.clone()).map_err(|e| KeptError::Parse {
+            path: PathBuf::from(&what),
+            message: e.to_string(),
+        })?;
+        let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => created += 1,
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(source) => {
+                return Err(KeptError::Api {
+                    what: format!("creating {what}"),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_removes_server_fields_and_keeps_data_labels_and_type() {
+        let mut s = serde_json::json!({
+            "metadata": {
+                "name": "sealed-secrets-key", "namespace": "kube-system",
+                "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+                "uid": "u", "resourceVersion": "7", "creationTimestamp": "2026-01-01T00:00:00Z",
+                "managedFields": [{"manager": "controller"}],
+                "ownerReferences": [{"kind": "Deployment", "name": "x"}],
+            },
+            "type": "kubernetes.io/tls",
+            "data": {"tls.key": "a2V5"},
+        });
+        strip(&mut s);
+        let meta = s["metadata"].as_object().unwrap();
+        let mut keys: Vec<&str> = meta.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["labels", "name", "namespace"]);
+        assert_eq!(s["data"]["tls.key"], "a2V5");
+        assert_eq!(s["type"], "kubernetes.io/tls");
+        assert_eq!((s["apiVersion"].as_str(), s["kind"].as_str()), (Some("v1"), Some("Secret")));
+    }
+}

@@ -1,0 +1,39 @@
+//! What playground keeps about a lab outside Docker, in the user data dir
+//! (`~/.local/share/playground/<name>/` on Linux):
+//!
+//! - [`record`]: `state.yaml`, written by every `up`: the lab file's content, the Git source
+//!   and the commit deployed. `restore` rebuilds a dropped lab from it. It holds no secret.
+//! - [`kept`]: `secrets.yaml`, the Secrets named in `keep.secrets`, exported by `drop` and
+//!   `suspend` and re-applied by `up` and `restore` before the root Application exists.
+//!
+//! Both files are mode 0600 in a 0700 directory, and written atomically. Git is the source of
+//! truth for everything else: these two files hold only what Git cannot.
+
+use std::path::PathBuf;
+
+pub mod kept;
+pub mod record;
+
+/// `<data dir>/playground`: the root of everything playground stores per user.
+pub fn data_root() -> PathBuf {
+    dirs::data_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("playground")
+}
+
+/// `<data dir>/playground/<name>`: one lab's folder. Lab names are DNS labels, so they cannot
+/// collide with the sample lab's `_sample` folder next to them.
+pub fn lab_dir(name: &str) -> PathBuf {
+    data_root().join(name)
+}
+
+/// Unix mode of the files here: they may hold Secrets (kept) or name private paths (record).
+pub const FILE_MODE: u32 = 0o600;
+/// Unix mode of the folders here.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Now, as RFC 3339 in UTC (e.g. `2026-11-26T10:02:03Z`).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
+}

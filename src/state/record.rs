@@ -1,0 +1,321 @@
+//! The state record, `<data>/playground/<name>/state.yaml`: what `restore` needs to rebuild a
+//! dropped lab through the same code path as `up` (Flux's model: no second "recover" path).
+//!
+//! `up` writes it once the cluster exists and again when the apps are ready (with the commit
+//! deployed); `drop` marks it dropped and keeps it. It holds the lab file's content, the flags
+//! that overrode it, the Git source and the times, and never a secret: the lab file names
+//! environment variables and key files, not their values. A record written by a newer
+//! playground (a higher `version`) is refused rather than misread.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, ConfigError, Lab, Overrides};
+use crate::fsutil;
+
+use super::{DIR_MODE, FILE_MODE, lab_dir, now_rfc3339};
+
+/// The schema version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// The record's file name in the lab's folder.
+pub const FILE: &str = "state.yaml";
+
+/// One lab's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabRecord {
+    /// Schema version ([`VERSION`]).
+    pub version: u32,
+    pub name: String,
+    pub config: ConfigRecord,
+    pub git: GitRecord,
+    pub times: Times,
+}
+
+/// The lab file as `up` read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigRecord {
+    /// Where it was read from; its relative paths (`gitops.repo: .`) start from its folder.
+    pub path: PathBuf,
+    /// Its content at `up` time.
+    pub content: String,
+    /// Flags that overrode it.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+    /// The repository `restore --from` cloned it from, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// The Git source of the app of apps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRecord {
+    /// A local repository's absolute root, or the remote URL.
+    pub repo: String,
+    /// The folder the root Application points at, from the repository's top.
+    pub path: String,
+    /// The revision asked for (`gitops.revision` or `--revision`).
+    pub revision: String,
+    /// The commit the root Application was Synced and Healthy at, once it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<String>,
+}
+
+/// When things happened, RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Times {
+    /// When this incarnation of the lab was created (a restore starts a new one).
+    pub created: String,
+    /// The last `up` or `restore` that reached the cluster.
+    pub last_up: String,
+    /// When it was dropped, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
+}
+
+/// Why a record cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a playground state record: {message}\n  hint: move it aside; the next `playground up` writes a new one", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: written by a newer playground (state version {version}, this one reads {VERSION})\n  hint: upgrade playground", path.display())]
+    Newer { path: PathBuf, version: u32 },
+    #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
+    Config { path: PathBuf, source: ConfigError },
+    #[error("{}: the recorded flags no longer apply: {message}", path.display())]
+    Overrides { path: PathBuf, message: String },
+}
+
+/// Where a lab's record lives.
+pub fn path(name: &str) -> PathBuf {
+    lab_dir(name).join(FILE)
+}
+
+impl LabRecord {
+    /// A record for a lab `up` is about to converge. `previous` keeps the creation time of a
+    /// lab that was not dropped in between, and the commit it was last deployed at.
+    pub fn new(
+        lab: &Lab,
+        content: &str,
+        overrides: &Overrides,
+        origin: Option<String>,
+        git: GitRecord,
+        previous: Option<&LabRecord>,
+    ) -> Self {
+        let now = now_rfc3339();
+        let alive = previous.filter(|p| p.times.dropped.is_none());
+        LabRecord {
+            version: VERSION,
+            name: lab.name.clone(),
+            config: ConfigRecord {
+                path: lab.source.clone().unwrap_or_default(),
+                content: content.to_string(),
+                overrides: overrides.clone(),
+                origin: origin.or_else(|| previous.and_then(|p| p.config.origin.clone())),
+            },
+            git: GitRecord {
+                deployed: git.deployed.or_else(|| {
+                    alive
+                        .filter(|p| p.git.repo == git.repo && p.git.revision == git.revision)
+                        .and_then(|p| p.git.deployed.clone())
+                }),
+                ..git
+            },
+            times: Times {
+                created: alive.map_or_else(|| now.clone(), |p| p.times.created.clone()),
+                last_up: now,
+                dropped: None,
+            },
+        }
+    }
+
+    /// The lab this record describes: its file content parsed as if read from its path, with
+    /// the recorded flags applied.
+    pub fn lab(&self) -> Result<Lab, RecordError> {
+        let at = path(&self.name);
+        let mut lab = config::parse(&self.config.content, &self.config.path).map_err(|source| {
+            RecordError::Config {
+                path: at.clone(),
+                source,
+            }
+        })?;
+        self.config
+            .overrides
+            .apply(&mut lab)
+            .map_err(|message| RecordError::Overrides { path: at, message })?;
+        lab.name = self.name.clone();
+        Ok(lab)
+    }
+}
+
+/// Read a lab's record; `None` when there is none.
+pub fn read(name: &str) -> Result<Option<LabRecord>, RecordError> {
+    read_at(&path(name))
+}
+
+fn read_at(path: &Path) -> Result<Option<LabRecord>, RecordError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(RecordError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    // The version first, so a newer schema is named as such instead of as a parse error.
+    #[derive(Deserialize)]
+    struct Head {
+        version: u32,
+    }
+    let parse = |message: String| RecordError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let head: Head = serde_saphyr::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    if head.version > VERSION {
+        return Err(RecordError::Newer {
+            path: path.to_path_buf(),
+            version: head.version,
+        });
+    }
+    serde_saphyr::from_str(&text)
+        .map(Some)
+        .map_err(|e| parse(e.to_string()))
+}
+
+/// Write a lab's record: mode 0600 in a 0700 folder, atomically.
+pub fn write(record: &LabRecord) -> Result<(), RecordError> {
+    let path = path(&record.name);
+    let io = |source| RecordError::Io {
+        path: path.clone(),
+        source,
+    };
+    let text = serde_saphyr::to_string(record).map_err(|e| RecordError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    fsutil::create_private_dir(&lab_dir(&record.name), DIR_MODE).map_err(io)?;
+    fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)
+}
+
+/// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
+pub fn mark_dropped(name: &str) -> Result<(), RecordError> {
+    if let Some(mut r) = read(name)? {
+        r.times.dropped = Some(now_rfc3339());
+        write(&r)?;
+    }
+    Ok(())
+}
+
+/// Every record in the data dir, by name. Unreadable ones are returned as errors, so one bad
+/// file does not hide the others.
+pub fn list() -> Vec<Result<LabRecord, RecordError>> {
+    let Ok(dir) = std::fs::read_dir(super::data_root()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter(|e| e.path().join(FILE).is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|n| read(n).transpose())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> LabRecord {
+        LabRecord {
+            version: VERSION,
+            name: "demo".into(),
+            config: ConfigRecord {
+                path: "/home/ada/lab/playground.yaml".into(),
+                content: "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: demo\n".into(),
+                overrides: Overrides {
+                    agents: Some(2),
+                    ..Default::default()
+                },
+                origin: None,
+            },
+            git: GitRecord {
+                repo: "/home/ada/lab".into(),
+                path: "apps".into(),
+                revision: "HEAD".into(),
+                deployed: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            },
+            times: Times {
+                created: "2026-11-26T10:00:00Z".into(),
+                last_up: "2026-11-26T10:05:00Z".into(),
+                dropped: None,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_through_yaml_with_a_multi_line_lab_file() {
+        let r = sample();
+        let text = serde_saphyr::to_string(&r).unwrap();
+        let back: LabRecord = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        assert!(text.starts_with("version: 1\n"), "{text}");
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE);
+        std::fs::write(&p, "version: 2\nname: demo\nsomethingNew: {}\n").unwrap();
+        let e = read_at(&p).unwrap_err();
+        assert!(matches!(e, RecordError::Newer { version: 2, .. }), "{e}");
+        assert!(e.to_string().contains("upgrade playground"));
+        std::fs::write(&p, "name: demo\n").unwrap();
+        assert!(matches!(read_at(&p).unwrap_err(), RecordError::Parse { .. }));
+        assert!(read_at(&dir.path().join("absent.yaml")).unwrap().is_none());
+    }
+
+    #[test]
+    fn new_keeps_creation_time_and_deployed_commit_of_a_live_lab_only() {
+        let prev = sample();
+        let lab = config::parse(&prev.config.content, &prev.config.path).unwrap();
+        let git = GitRecord {
+            deployed: None,
+            ..prev.git.clone()
+        };
+        let r = LabRecord::new(&lab, &prev.config.content, &Overrides::default(), None, git.clone(), Some(&prev));
+        assert_eq!(r.times.created, prev.times.created);
+        assert_eq!(r.git.deployed, prev.git.deployed);
+        assert_ne!(r.times.last_up, prev.times.last_up);
+
+        let mut dropped = prev.clone();
+        dropped.times.dropped = Some("2026-11-26T11:00:00Z".into());
+        let r = LabRecord::new(&lab, &prev.config.content, &Overrides::default(), None, git, Some(&dropped));
+        assert_ne!(r.times.created, prev.times.created, "a restore starts a new incarnation");
+        assert_eq!(r.git.deployed, None);
+        assert_eq!(r.times.dropped, None);
+    }
+
+    #[test]
+    fn lab_applies_the_recorded_flags_and_name() {
+        let r = sample();
+        let lab = r.lab().unwrap();
+        assert_eq!(lab.name, "demo");
+        assert_eq!(lab.cluster.agents, 2);
+        assert_eq!(lab.source.as_deref(), Some(Path::new("/home/ada/lab/playground.yaml")));
+    }
+}
