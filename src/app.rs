@@ -3,15 +3,16 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, Output, Pull, UpArgs};
+use crate::cli::{Cli, Command, LabArgs, Output, Pull, RestoreArgs, RunArgs};
 use crate::cluster::{inventory, lifecycle, plan::PullPolicy, up};
-use crate::config::{self, Lab, MAX_AGENTS, MAX_SERVERS};
+use crate::config::{self, KeepSpec, Lab, Overrides};
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
 use crate::gitops::apps::AppState;
-use crate::gitops::{bootstrap, git, refresh, sample};
+use crate::gitops::{bootstrap, clone, git, refresh, sample};
 use crate::kube::api::KubeApi;
 use crate::kube::kubeconfig;
+use crate::state::{kept, record};
 use crate::ui::Ui;
 
 /// The file `up` reads when no `-f` is given.
@@ -20,10 +21,16 @@ pub const DEFAULT_FILE: &str = "playground.yaml";
 /// Run one command to completion.
 pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
     match cli.command {
-        Command::Up(args) => cmd_up(args, ui).await,
-        Command::Suspend { name, pause } => {
+        Command::Up(args) => {
+            let source = load_lab(&args.lab)?;
+            up_lab(source, &args.run, args.context.as_deref(), ui).await
+        }
+        Command::Restore(args) => cmd_restore(args, ui).await,
+        Command::Suspend { name, pause, force } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
+            // A suspended lab can be dropped without its API: export while it still answers.
+            save_kept_secrets(&engine, &name, force, "suspended", ui).await?;
             lifecycle::suspend(&engine, &name, pause, ui).await?;
             ui.line(&format!(
                 "lab {name} {}",
@@ -41,7 +48,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             ));
             Ok(())
         }
-        Command::Drop { name, yes } => {
+        Command::Drop { name, yes, force } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             if !yes
@@ -50,12 +57,19 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             {
                 return Err(Error::Other("not dropped".into()));
             }
+            save_kept_secrets(&engine, &name, force, "dropped", ui).await?;
             let s = ui.step(format!("remove the Docker objects of {name}"));
             let removed = lifecycle::remove_objects(&engine, &name).await?;
             s.done_with(&format!("{removed} removed"));
             let path = kubeconfig_path()?;
             kubeconfig::remove(&path, &name).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-            ui.line(&format!("lab {name} dropped"));
+            record::mark_dropped(&name).map_err(|e| Error::Other(e.to_string()))?;
+            let how = if record::path(&name).exists() {
+                format!("; `playground restore {name}` brings it back from Git")
+            } else {
+                String::new()
+            };
+            ui.line(&format!("lab {name} dropped{how}"));
             Ok(())
         }
         Command::List { output } => {
@@ -251,65 +265,66 @@ pub fn kubeconfig_path() -> Result<PathBuf> {
     kubeconfig::target_path_from_env().map_err(|e| Error::Kubeconfig(e.to_string()))
 }
 
-fn load_lab(args: &UpArgs) -> Result<Lab> {
-    let mut lab = match &args.file {
-        Some(f) => config::load(f).map_err(|e| Error::Config(e.to_string()))?,
-        None if Path::new(DEFAULT_FILE).exists() => {
-            config::load(Path::new(DEFAULT_FILE)).map_err(|e| Error::Config(e.to_string()))?
-        }
+/// A lab to bring up, with what its state record keeps of where it came from.
+struct LabSource {
+    lab: Lab,
+    /// The lab file's text, as parsed.
+    text: String,
+    overrides: Overrides,
+    /// The repository `restore --from` cloned the lab from.
+    origin: Option<String>,
+}
+
+fn load_lab(args: &LabArgs) -> Result<LabSource> {
+    let path = match &args.file {
+        Some(f) => f.clone(),
+        None if Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
         // No file: the sample lab built into the binary, written once as a Git repo.
         None => {
             let dir = sample::default_dir();
-            let written = sample::write_sample(&dir).map_err(|e| Error::Other(e.to_string()))?;
-            config::load(&written.lab_file).map_err(|e| Error::Config(e.to_string()))?
+            sample::write_sample(&dir)
+                .map_err(|e| Error::Other(e.to_string()))?
+                .lab_file
         }
     };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let mut lab = config::parse(&text, &path).map_err(|e| Error::Config(e.to_string()))?;
     // Flags override the file; each is validated as the file's value would be.
-    if let Some(n) = &args.name {
-        config::validate_name(n).map_err(|e| Error::Config(format!("--name {n:?}: {e}")))?;
-        lab.name = n.clone();
-    }
-    if let Some(s) = args.servers {
-        if !(1..=MAX_SERVERS).contains(&s) {
-            return Err(Error::Config(format!(
-                "--servers {s}: expected 1 to {MAX_SERVERS}"
-            )));
-        }
-        lab.cluster.servers = s;
-    }
-    if let Some(a) = args.agents {
-        if a > MAX_AGENTS {
-            return Err(Error::Config(format!(
-                "--agents {a}: expected 0 to {MAX_AGENTS}"
-            )));
-        }
-        lab.cluster.agents = a;
-    }
-    if let Some(i) = &args.image {
-        lab.cluster.image = i.clone();
-    }
-    if let Some(p) = args.api_port {
-        if p == 0 {
-            return Err(Error::Config("--api-port 0: expected 1 to 65535".into()));
-        }
-        lab.cluster.api.port = Some(p);
-    }
-    Ok(lab)
+    let overrides = Overrides {
+        name: args.name.clone(),
+        servers: args.servers,
+        agents: args.agents,
+        image: args.image.clone(),
+        api_port: args.api_port,
+    };
+    overrides.apply(&mut lab).map_err(Error::Config)?;
+    Ok(LabSource {
+        lab,
+        text,
+        overrides,
+        origin: None,
+    })
 }
 
-async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
+/// `up` and `restore`: one idempotent path that creates or converges a lab, records it, and
+/// bootstraps GitOps into it.
+async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &Ui) -> Result<()> {
     let started = tokio::time::Instant::now();
     let deadline = started + args.timeout;
+    let lab = &source.lab;
     // Validate everything before touching Docker or any cluster.
-    let lab = load_lab(&args)?;
-    let prepared = if args.cluster_only {
+    let mut prepared = if args.cluster_only {
         None
     } else {
         // The manifest may be downloaded (blocking I/O): keep the runtime's other work going.
         Some(tokio::task::block_in_place(|| {
-            bootstrap::prepare(&lab, &cache_dir(), !args.dry_run)
+            bootstrap::prepare(lab, &cache_dir(), !args.dry_run)
         })?)
     };
+    if let Some(p) = prepared.as_mut() {
+        p.kept_secrets = kept::load(&lab.name).map_err(|e| Error::Other(e.to_string()))?;
+    }
     for w in prepared.iter().flat_map(|p| p.warnings.iter()) {
         ui.warn(w);
     }
@@ -319,15 +334,15 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         ));
     }
 
-    if let Some(context) = &args.context {
-        return up_in_context(context, &lab, prepared.as_ref(), &args, ui, deadline).await;
+    if let Some(context) = context {
+        return up_in_context(context, lab, prepared.as_ref(), args, ui, deadline).await;
     }
 
     // The mount follows the lab file, not --cluster-only: a mount cannot be added later.
     let repo_mount = match &prepared {
         Some(p) => p.repo_mount(),
         None if !crate::gitops::seed::is_remote(&lab.gitops.repo) => {
-            let dir = bootstrap::lab_dir(&lab).join(&lab.gitops.repo);
+            let dir = bootstrap::lab_dir(lab).join(&lab.gitops.repo);
             git::open(&dir)
                 .ok()
                 .and_then(|r| std::fs::canonicalize(r.root()).ok())
@@ -349,7 +364,7 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         repo_mount,
         ui_port: Some(lab.argocd.ui.port),
     };
-    let outcome = up::up(&engine, &lab, &opts, ui).await?;
+    let outcome = up::up(&engine, lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {
         println!("plan for lab {} (nothing was changed):", lab.name);
         print!("{plan}");
@@ -361,6 +376,8 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
         }
         return Ok(());
     }
+    // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
+    let recorded = write_record(&source, prepared.as_ref(), None, ui);
     let apps = match &prepared {
         None => Vec::new(),
         Some(prepared) => {
@@ -372,18 +389,270 @@ async fn cmd_up(args: UpArgs, ui: &Ui) -> Result<()> {
             };
             let api = KubeApi::from_kubeconfig_yaml(&text).await?;
             let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
+            if recorded {
+                let deployed = apps
+                    .iter()
+                    .find(|a| a.name == crate::gitops::seed::ROOT_APP)
+                    .map(|a| a.revision.clone())
+                    .filter(|r| !r.is_empty())
+                    .or_else(|| prepared.expected.clone());
+                write_record(&source, Some(prepared), deployed, ui);
+            }
             if args.watch {
-                report_up(&args, &outcome, &apps, &lab, ui);
+                report_up(args, &outcome, &apps, lab, ui);
                 return watch_head(&api, prepared, ui).await;
             }
             apps
         }
     };
-    report_up(&args, &outcome, &apps, &lab, ui);
+    report_up(args, &outcome, &apps, lab, ui);
     Ok(())
 }
 
-fn report_up(args: &UpArgs, outcome: &up::UpOutcome, apps: &[AppState], lab: &Lab, ui: &Ui) {
+/// Write the lab's state record; a failure is a warning (the lab itself is fine, only
+/// `restore` would miss it). Returns whether it was written.
+fn write_record(
+    source: &LabSource,
+    prepared: Option<&bootstrap::Prepared>,
+    deployed: Option<String>,
+    ui: &Ui,
+) -> bool {
+    let lab = &source.lab;
+    let git = match prepared {
+        Some(p) => record::GitRecord {
+            repo: match &p.repo {
+                crate::gitops::seed::RepoSource::Local { root } => root.display().to_string(),
+                crate::gitops::seed::RepoSource::Remote { url, .. } => url.clone(),
+            },
+            path: p.path.clone(),
+            revision: p.revision.clone(),
+            deployed,
+        },
+        None => record::GitRecord {
+            repo: lab.gitops.repo.clone(),
+            path: lab.gitops.path.clone(),
+            revision: lab.gitops.revision.clone(),
+            deployed,
+        },
+    };
+    let result = record::read(&lab.name).and_then(|previous| {
+        let rec = record::LabRecord::new(
+            lab,
+            &source.text,
+            &source.overrides,
+            source.origin.clone(),
+            git,
+            previous.as_ref(),
+        );
+        record::write(&rec)
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            ui.warn(&format!(
+                "could not record the lab for `playground restore`: {e}"
+            ));
+            false
+        }
+    }
+}
+
+/// `restore`: rebuild a dropped lab from its record or, with `--from`, from its repository.
+async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
+    let engine = BollardEngine::connect().await?;
+    let mut source = match &args.from {
+        Some(from) => {
+            let from = clone::normalize_source(from);
+            let s = ui.step(format!("clone {from}"));
+            let staged = tokio::task::block_in_place(|| {
+                clone::stage(&from, &cache_dir(), args.revision.as_deref())
+            });
+            let staged = match staged {
+                Ok(st) => {
+                    s.done_with(&st.commit[..7.min(st.commit.len())]);
+                    st
+                }
+                Err(e) => {
+                    s.fail();
+                    return Err(Error::Other(e.to_string()));
+                }
+            };
+            let lab_file = staged.target().join(DEFAULT_FILE);
+            let mut lab = config::parse(&staged.lab_text, &lab_file).map_err(|e| {
+                Error::Config(format!(
+                    "{e}\n  (the lab file of {from} at {})",
+                    staged.commit
+                ))
+            })?;
+            if exists_already(&engine, &lab.name, ui).await? {
+                return Ok(());
+            }
+            if args.revision.is_some() && !crate::gitops::seed::is_remote(&lab.gitops.repo) {
+                // The clone has the asked-for branch only as origin/<branch>: pin the commit.
+                lab.gitops.revision = staged.commit.clone();
+            }
+            let text = staged.lab_text.clone();
+            staged.install().map_err(|e| Error::Other(e.to_string()))?;
+            LabSource {
+                lab,
+                text,
+                overrides: Overrides::default(),
+                origin: Some(from),
+            }
+        }
+        None => {
+            let name = restore_name(args.name.clone())?;
+            let rec = record::read(&name)
+                .map_err(|e| Error::Other(e.to_string()))?
+                .ok_or_else(|| {
+                    Error::Other(format!(
+                        "no record of a lab named {name} (records are in {})\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository",
+                        crate::state::data_root().display()
+                    ))
+                })?;
+            if exists_already(&engine, &name, ui).await? {
+                return Ok(());
+            }
+            let folder = bootstrap::lab_dir(&rec.lab().map_err(|e| Error::Config(e.to_string()))?);
+            if !folder.exists() {
+                return Err(Error::Other(format!(
+                    "lab {name} was read from {}, which is gone\n  hint: `playground restore --from {}` clones the lab repository again",
+                    folder.display(),
+                    rec.config.origin.as_deref().unwrap_or("GIT_URL_OR_PATH")
+                )));
+            }
+            LabSource {
+                lab: rec.lab().map_err(|e| Error::Config(e.to_string()))?,
+                text: rec.config.content.clone(),
+                overrides: rec.config.overrides.clone(),
+                origin: rec.config.origin.clone(),
+            }
+        }
+    };
+    if let Some(rev) = &args.revision
+        && args.from.is_none()
+    {
+        source.lab.gitops.revision = rev.clone();
+    }
+    up_lab(source, &args.run, None, ui).await
+}
+
+/// A lab that exists in Docker is not restored: say so, change nothing.
+async fn exists_already(engine: &BollardEngine, name: &str, ui: &Ui) -> Result<bool> {
+    let Some(lab) = inventory::status(engine, name).await? else {
+        return Ok(false);
+    };
+    ui.line(&format!(
+        "lab {name} exists ({}); restore changed nothing\n  hint: `playground resume {name}` starts a suspended lab, `playground up` converges one, `playground drop {name}` throws it away",
+        lab.state.as_str()
+    ));
+    Ok(true)
+}
+
+/// NAME, else the name in ./playground.yaml, else the only dropped lab on record.
+fn restore_name(name: Option<String>) -> Result<String> {
+    if let Some(n) = name {
+        return Ok(n);
+    }
+    if Path::new(DEFAULT_FILE).exists() {
+        return Ok(config::load(Path::new(DEFAULT_FILE))
+            .map_err(|e| Error::Config(e.to_string()))?
+            .name);
+    }
+    let dropped: Vec<String> = record::list()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.times.dropped.is_some())
+        .map(|r| r.name)
+        .collect();
+    match dropped.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(Error::Other(
+            "no dropped lab on record\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository".into(),
+        )),
+        many => Err(Error::Other(format!(
+            "several dropped labs ({}); name one",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// Export the Secrets the lab's `keep.secrets` selects before it is `what` (dropped or
+/// suspended). A running lab is read now; a stopped one relies on the export its `suspend`
+/// made. Without `force`, a failed export stops the command before anything changes.
+async fn save_kept_secrets(
+    engine: &BollardEngine,
+    name: &str,
+    force: bool,
+    what: &str,
+    ui: &Ui,
+) -> Result<()> {
+    let keep = match record::read(name).and_then(|r| r.map(|r| r.lab()).transpose()) {
+        Ok(Some(lab)) => lab.keep,
+        Ok(None) => KeepSpec::default(),
+        Err(e) => {
+            ui.warn(&format!(
+                "cannot read the lab's record, so `keep.secrets` is unknown: {e}"
+            ));
+            KeepSpec::default()
+        }
+    };
+    if keep.secrets.is_empty() {
+        return Ok(());
+    }
+    // No Docker objects: no cluster to read, and an earlier export stays as it is.
+    let Some(lab) = inventory::status(engine, name).await? else {
+        return Ok(());
+    };
+    let s = ui.step(format!("export the kept Secrets of {name}"));
+    let result = async {
+        if lab.state != inventory::LabState::Running {
+            // Nothing answers; the export made when it was suspended is the latest there is.
+            return if kept::path(name).exists() {
+                Ok(format!(
+                    "{} made when it was suspended",
+                    kept::path(name).display()
+                ))
+            } else {
+                Err(Error::Other(format!(
+                    "lab {name} is {} and there is no export of its kept Secrets",
+                    lab.state.as_str()
+                )))
+            };
+        }
+        let api = lab_api(engine, &lab).await?;
+        let exported = kept::export(api.client(), &keep)
+            .await
+            .map_err(|e| Error::Other(e.to_string()))?;
+        for m in &exported.missing {
+            ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
+        }
+        let path = kept::save(name, &exported.secrets).map_err(|e| Error::Other(e.to_string()))?;
+        Ok(format!("{} in {}", exported.secrets.len(), path.display()))
+    }
+    .await;
+    match result {
+        Ok(detail) => {
+            s.done_with(&detail);
+            Ok(())
+        }
+        Err(e) if force => {
+            s.fail();
+            ui.warn(&format!(
+                "the kept Secrets were not exported ({e}); going on because of --force"
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            s.fail();
+            Err(Error::Other(format!(
+                "cannot export the kept Secrets of lab {name}: {e}\n  nothing was {what}\n  hint: `playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
+            )))
+        }
+    }
+}
+
+fn report_up(args: &RunArgs, outcome: &up::UpOutcome, apps: &[AppState], lab: &Lab, ui: &Ui) {
     match args.output {
         Output::Json => {
             let mut v = serde_json::to_value(outcome).unwrap_or_default();
@@ -418,7 +687,7 @@ async fn up_in_context(
     context: &str,
     lab: &Lab,
     prepared: Option<&bootstrap::Prepared>,
-    args: &UpArgs,
+    args: &RunArgs,
     ui: &Ui,
     deadline: tokio::time::Instant,
 ) -> Result<()> {

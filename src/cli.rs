@@ -45,6 +45,9 @@ pub enum Command {
         /// Freeze the nodes with `docker pause` instead: memory stays in use, resume is instant.
         #[arg(long)]
         pause: bool,
+        /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
+        #[arg(long)]
+        force: bool,
     },
     /// Start a suspended or paused lab: servers first, then agents, then wait for the API.
     Resume {
@@ -54,13 +57,22 @@ pub enum Command {
         timeout: Duration,
     },
     /// Remove every container, network and volume of the lab, and its kube context.
-    /// Works on half-made labs and without any local state.
+    /// Works on half-made labs and without any local state. The Secrets in `keep.secrets` are
+    /// exported first, and the lab's record is kept, so `playground restore` brings it back.
     Drop {
         name: Option<String>,
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
+        /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
+        #[arg(long)]
+        force: bool,
     },
+    /// Bring a dropped lab back from Git: from its record (`playground restore NAME`), or on a
+    /// new machine from the lab repository itself (`playground restore --from URL_OR_PATH`),
+    /// which must hold playground.yaml at its top. Kept Secrets are re-applied before Argo CD
+    /// syncs. A lab that exists is left as it is.
+    Restore(RestoreArgs),
     /// List the labs Docker knows of.
     List {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
@@ -122,6 +134,19 @@ pub enum Pull {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Skip Docker: bootstrap Argo CD and the seed into this existing kube context instead
+    /// (a real cluster, for labs that outgrow one machine). Needs a remote gitops.repo.
+    #[arg(long, value_name = "CTX", conflicts_with_all = ["servers", "agents", "image", "api_port", "cluster_only"])]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Which lab `up` makes: the file, and flags that override it.
+#[derive(Debug, Args)]
+pub struct LabArgs {
     /// The lab file. Default: ./playground.yaml if present, else the built-in sample lab.
     #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -140,10 +165,15 @@ pub struct UpArgs {
     /// Overrides cluster.api.port in the file.
     #[arg(long, value_name = "PORT")]
     pub api_port: Option<u16>,
+}
+
+/// How `up` and `restore` run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// When to pull images.
     #[arg(long, value_enum, default_value_t = Pull::Missing)]
     pub pull: Pull,
-    /// One deadline for the whole `up`, e.g. 90s or 3m.
+    /// One deadline for the whole run, e.g. 90s or 3m.
     #[arg(long, value_parser = parse_duration, default_value = "180s")]
     pub timeout: Duration,
     /// Do not make the lab's context the current kube context.
@@ -158,13 +188,24 @@ pub struct UpArgs {
     /// Keep a failed new lab for debugging instead of removing it.
     #[arg(long)]
     pub keep_on_failure: bool,
-    /// Skip Docker: bootstrap Argo CD and the seed into this existing kube context instead
-    /// (a real cluster, for labs that outgrow one machine). Needs a remote gitops.repo.
-    #[arg(long, value_name = "CTX", conflicts_with_all = ["servers", "agents", "image", "api_port", "cluster_only"])]
-    pub context: Option<String>,
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
     #[arg(long, conflicts_with = "cluster_only")]
     pub watch: bool,
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The dropped lab (default: the one in ./playground.yaml, or the only dropped lab).
+    pub name: Option<String>,
+    /// Restore with no local record: clone this lab repository (https or ssh URL, or a local
+    /// path, bare or not) into the user cache and bring up the playground.yaml at its top.
+    #[arg(long, value_name = "GIT_URL_OR_PATH", conflicts_with = "name")]
+    pub from: Option<String>,
+    /// Deploy this commit, branch or tag instead of the recorded revision.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }

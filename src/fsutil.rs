@@ -23,7 +23,8 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()>
         .prefix(&format!(".{name}."))
         .suffix(".playground-tmp")
         .tempfile_in(dir)?;
-    tmp.as_file().set_permissions(Permissions::from_mode(mode))?;
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;

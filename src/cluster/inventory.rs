@@ -24,6 +24,18 @@ pub enum LabState {
     Partial,
 }
 
+impl LabState {
+    /// The word `list` and `status` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabState::Running => "running",
+            LabState::Suspended => "suspended",
+            LabState::Paused => "paused",
+            LabState::Partial => "partial",
+        }
+    }
+}
+
 /// One node of a lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeSummary {

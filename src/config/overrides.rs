@@ -93,7 +93,11 @@ mod tests {
             name: Some("Not_A_Label".into()),
             ..Default::default()
         };
-        assert!(bad.apply(&mut lab).unwrap_err().starts_with("--name \"Not_A_Label\""));
+        assert!(
+            bad.apply(&mut lab)
+                .unwrap_err()
+                .starts_with("--name \"Not_A_Label\"")
+        );
         assert!(!o.is_empty() && Overrides::default().is_empty());
     }
 }

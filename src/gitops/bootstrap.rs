@@ -35,6 +35,9 @@ pub struct Prepared {
     pub manifest: Option<manifest::Manifest>,
     /// Things the user should know (printed by the caller).
     pub warnings: Vec<String>,
+    /// Secrets kept from an earlier life of the lab (`keep.secrets`), re-applied after Argo CD
+    /// is installed and before the root Application exists. Filled in by the caller.
+    pub kept_secrets: Vec<serde_json::Value>,
 }
 
 impl Prepared {
@@ -140,6 +143,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         namespace: lab.argocd.namespace.clone(),
         manifest,
         warnings,
+        kept_secrets: Vec::new(),
     })
 }
 
@@ -183,6 +187,22 @@ pub async fn bootstrap(
     install::install(api, manifest, ns, ui, deadline)
         .await
         .map_err(other)?;
+
+    // Before the root exists, so a controller it deploys (sealed-secrets) finds its old key
+    // on first start instead of making a new one.
+    if !prepared.kept_secrets.is_empty() {
+        let s = ui.step(format!(
+            "re-apply {} kept Secret(s)",
+            prepared.kept_secrets.len()
+        ));
+        match crate::state::kept::reapply(api.client(), &prepared.kept_secrets).await {
+            Ok(created) => s.done_with(&format!("{created} created, the rest already there")),
+            Err(e) => {
+                s.fail();
+                return Err(other(e));
+            }
+        }
+    }
 
     let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
     let seeded = async {

@@ -21,19 +21,25 @@ use crate::app::DEFAULT_FILE;
 /// Why a clone failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CloneError {
-    #[error("cannot clone {source_repo}: {what}: {message}\n  hint: check the URL or path (a local path must be a Git repository; https and ssh URLs need network access and, for a private repository, credentials your git setup provides)")]
+    #[error(
+        "cannot clone {source_repo}: {what}: {message}\n  hint: check the URL or path (a local path must be a Git repository; https and ssh URLs need network access and, for a private repository, credentials your git setup provides)"
+    )]
     Clone {
         source_repo: String,
         what: &'static str,
         message: String,
     },
-    #[error("{source_repo}: `{rev}` names no commit: {message}\n  hint: use a branch, a tag or a commit id of that repository")]
+    #[error(
+        "{source_repo}: `{rev}` names no commit: {message}\n  hint: use a branch, a tag or a commit id of that repository"
+    )]
     Revision {
         source_repo: String,
         rev: String,
         message: String,
     },
-    #[error("{source_repo} has no {DEFAULT_FILE} at its top at {rev}\n  hint: `restore --from` reads the lab from Git; `playground init` writes a lab repository with one")]
+    #[error(
+        "{source_repo} has no {DEFAULT_FILE} at its top at {rev}\n  hint: `restore --from` reads the lab from Git; `playground init` writes a lab repository with one"
+    )]
     NoLabFile { source_repo: String, rev: String },
     #[error("{}: {source}", path.display())]
     Io {
@@ -87,23 +93,30 @@ pub fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
         .unwrap_or("repo");
     let slug: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
-    cache_dir
-        .join("playground")
-        .join("repos")
-        .join(format!("{}-{hex}", if slug.is_empty() { "repo" } else { &slug }))
+    cache_dir.join("playground").join("repos").join(format!(
+        "{}-{hex}",
+        if slug.is_empty() { "repo" } else { &slug }
+    ))
 }
 
 /// Normalize what the user typed: a local path becomes absolute (so the cache key and the
 /// record do not depend on the current folder); URLs stay as written.
 pub fn normalize_source(source: &str) -> String {
     let p = Path::new(source);
-    if !source.contains("://") && p.exists() {
-        if let Ok(abs) = std::fs::canonicalize(p) {
-            return abs.to_string_lossy().into_owned();
-        }
+    if !source.contains("://")
+        && p.exists()
+        && let Ok(abs) = std::fs::canonicalize(p)
+    {
+        return abs.to_string_lossy().into_owned();
     }
     source.to_string()
 }
@@ -212,7 +225,13 @@ mod tests {
         assert!(name.starts_with("my-lab-"), "{name}");
         assert_ne!(a, b);
         let local = cache_entry(c, "/srv/git/lab.git");
-        assert!(local.file_name().unwrap().to_string_lossy().starts_with("lab-"));
+        assert!(
+            local
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("lab-")
+        );
     }
 
     #[test]
@@ -226,7 +245,10 @@ mod tests {
         assert_eq!(staged.lab_text, "first\n");
         assert_eq!(staged.commit, first);
         let root = staged.install().unwrap();
-        assert_eq!(std::fs::read_to_string(root.join(DEFAULT_FILE)).unwrap(), "first\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join(DEFAULT_FILE)).unwrap(),
+            "first\n"
+        );
         // A second restore of the same source replaces the clone; a commit id works as --revision.
         let again = stage(&source, cache.path(), Some(&first[..10])).unwrap();
         assert_eq!(again.commit, first);

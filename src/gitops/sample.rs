@@ -83,14 +83,11 @@ pub enum SampleError {
     Git(#[from] GitError),
 }
 
-/// Where the built-in sample lab lives by default: `<data dir>/playground/sample`
-/// (`~/.local/share/playground/sample` on Linux).
+/// Where the built-in sample lab lives by default: `<data dir>/playground/_sample`
+/// (`~/.local/share/playground/_sample` on Linux). The underscore keeps it apart from the
+/// per-lab folders next to it ([`crate::state::lab_dir`]): a lab name cannot contain one.
 pub fn default_dir() -> PathBuf {
-    dirs::data_dir()
-        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("playground")
-        .join("sample")
+    crate::state::data_root().join("_sample")
 }
 
 /// Writes the sample lab to `dir` (mode 0755, so the repo-server can read the mount) as a Git repository with one
@@ -314,6 +311,6 @@ mod tests {
     #[test]
     fn default_dir_is_under_the_data_dir() {
         let dir = default_dir();
-        assert!(dir.ends_with("playground/sample"), "{}", dir.display());
+        assert!(dir.ends_with("playground/_sample"), "{}", dir.display());
     }
 }

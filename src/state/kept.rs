@@ -158,8 +158,12 @@ pub fn load(name: &str) -> Result<Vec<Value>, KeptError> {
         .ok_or_else(|| parse("no `items` list".into()))?;
     for s in items {
         if s.get("kind").and_then(Value::as_str) != Some("Secret")
-            || s.pointer("/metadata/name").and_then(Value::as_str).is_none()
-            || s.pointer("/metadata/namespace").and_then(Value::as_str).is_none()
+            || s.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .is_none()
+            || s.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .is_none()
         {
             return Err(parse(
                 "every item must be a Secret with a name and a namespace".into(),
@@ -184,13 +188,13 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
             .unwrap_or_default();
         let what = format!("Secret {ns}/{name}");
         let namespaces: Api<Namespace> = Api::all(client.clone());
-        let namespace: Namespace = serde_json::from_value(
-            serde_json::json!({"metadata": {"name": ns}}),
-        )
-        .map_err(|e| KeptError::Parse {
-            path: path(ns),
-            message: e.to_string(),
-        })?;
+        let namespace: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).map_err(|e| {
+                KeptError::Parse {
+                    path: path(ns),
+                    message: e.to_string(),
+                }
+            })?;
         match namespaces.create(&PostParams::default(), &namespace).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 409 => {}
@@ -244,6 +248,9 @@ mod tests {
         assert_eq!(keys, ["labels", "name", "namespace"]);
         assert_eq!(s["data"]["tls.key"], "a2V5");
         assert_eq!(s["type"], "kubernetes.io/tls");
-        assert_eq!((s["apiVersion"].as_str(), s["kind"].as_str()), (Some("v1"), Some("Secret")));
+        assert_eq!(
+            (s["apiVersion"].as_str(), s["kind"].as_str()),
+            (Some("v1"), Some("Secret"))
+        );
     }
 }

@@ -35,5 +35,8 @@ pub const DIR_MODE: u32 = 0o700;
 
 /// Now, as RFC 3339 in UTC (e.g. `2026-11-26T10:02:03Z`).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }

@@ -230,10 +230,7 @@ pub fn list() -> Vec<Result<LabRecord, RecordError>> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    names
-        .iter()
-        .filter_map(|n| read(n).transpose())
-        .collect()
+    names.iter().filter_map(|n| read(n).transpose()).collect()
 }
 
 #[cfg(test)]
@@ -285,7 +282,10 @@ mod tests {
         assert!(matches!(e, RecordError::Newer { version: 2, .. }), "{e}");
         assert!(e.to_string().contains("upgrade playground"));
         std::fs::write(&p, "name: demo\n").unwrap();
-        assert!(matches!(read_at(&p).unwrap_err(), RecordError::Parse { .. }));
+        assert!(matches!(
+            read_at(&p).unwrap_err(),
+            RecordError::Parse { .. }
+        ));
         assert!(read_at(&dir.path().join("absent.yaml")).unwrap().is_none());
     }
 
@@ -297,15 +297,32 @@ mod tests {
             deployed: None,
             ..prev.git.clone()
         };
-        let r = LabRecord::new(&lab, &prev.config.content, &Overrides::default(), None, git.clone(), Some(&prev));
+        let r = LabRecord::new(
+            &lab,
+            &prev.config.content,
+            &Overrides::default(),
+            None,
+            git.clone(),
+            Some(&prev),
+        );
         assert_eq!(r.times.created, prev.times.created);
         assert_eq!(r.git.deployed, prev.git.deployed);
         assert_ne!(r.times.last_up, prev.times.last_up);
 
         let mut dropped = prev.clone();
         dropped.times.dropped = Some("2026-11-26T11:00:00Z".into());
-        let r = LabRecord::new(&lab, &prev.config.content, &Overrides::default(), None, git, Some(&dropped));
-        assert_ne!(r.times.created, prev.times.created, "a restore starts a new incarnation");
+        let r = LabRecord::new(
+            &lab,
+            &prev.config.content,
+            &Overrides::default(),
+            None,
+            git,
+            Some(&dropped),
+        );
+        assert_ne!(
+            r.times.created, prev.times.created,
+            "a restore starts a new incarnation"
+        );
         assert_eq!(r.git.deployed, None);
         assert_eq!(r.times.dropped, None);
     }
@@ -316,6 +333,9 @@ mod tests {
         let lab = r.lab().unwrap();
         assert_eq!(lab.name, "demo");
         assert_eq!(lab.cluster.agents, 2);
-        assert_eq!(lab.source.as_deref(), Some(Path::new("/home/ada/lab/playground.yaml")));
+        assert_eq!(
+            lab.source.as_deref(),
+            Some(Path::new("/home/ada/lab/playground.yaml"))
+        );
     }
 }
