@@ -532,7 +532,15 @@ async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
     if let Some(rev) = &args.revision
         && args.from.is_none()
     {
-        source.lab.gitops.revision = rev.clone();
+        source.lab.gitops.revision = if crate::gitops::seed::is_remote(&source.lab.gitops.repo) {
+            rev.clone()
+        } else {
+            // "Restore another commit": pin it, so a short id or a branch means that commit.
+            let dir = bootstrap::lab_dir(&source.lab).join(&source.lab.gitops.repo);
+            git::open(&dir)
+                .and_then(|r| git::resolve(&r, rev))
+                .map_err(|e| Error::Config(format!("--revision {rev}: {e}")))?
+        };
     }
     up_lab(source, &args.run, None, ui).await
 }

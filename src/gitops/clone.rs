@@ -144,6 +144,7 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
             message: format!("{e:#}"),
         }
     };
+    install_tls_provider();
     let interrupt = AtomicBool::new(false);
     let mut fetch = gix::prepare_clone(source, &dest).map_err(clone_err("cannot start"))?;
     let (mut checkout, _) = fetch
@@ -177,6 +178,12 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
         lab_text,
         commit,
     })
+}
+
+/// reqwest (gix's https transport) is built without a crypto provider of its own, so the
+/// process must have one: ring, the one kube already uses. Installing twice is harmless.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A revision in a fresh clone: as given, else as a remote branch (a clone has only the
@@ -214,6 +221,17 @@ fn set_mode(dir: &Path, mode: u32) -> Result<(), CloneError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// gix clones over https with reqwest; rustls must find exactly one crypto provider (ring,
+    /// as kube uses), or building the client panics at the first https clone.
+    #[test]
+    fn the_https_transport_builds_a_tls_client() {
+        install_tls_provider();
+        reqwest::blocking::Client::builder()
+            .https_only(true)
+            .build()
+            .expect("a TLS-capable client");
+    }
 
     #[test]
     fn cache_entries_are_readable_and_distinct_per_source() {

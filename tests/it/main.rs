@@ -13,4 +13,5 @@ mod e2e_real;
 mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
+mod restore;
 mod standin;

@@ -62,14 +62,57 @@ impl Default for Simulation {
 }
 
 /// The revision an Application reports as synced to. Real Argo CD resolves a branch or
-/// `HEAD` to a commit; the double cannot read Git, so a test names that commit in
-/// `PLAYGROUND_DOUBLE_REVISION`. A target that already is a full commit id is reported as is.
-fn resolved_revision(target: &str) -> String {
+/// `HEAD` to a commit. The double does the same for the lab's own repository when the node
+/// has it mounted (`file:///playground`, refs read straight from `.git`); otherwise a test
+/// names the commit in `PLAYGROUND_DOUBLE_REVISION`, which also wins over the mount. A target
+/// that already is a full commit id is reported as is.
+fn resolved_revision(target: &str, repo_url: &str) -> String {
     let is_sha = target.len() == 40 && target.chars().all(|c| c.is_ascii_hexdigit());
-    match std::env::var("PLAYGROUND_DOUBLE_REVISION") {
-        Ok(rev) if !is_sha && !rev.trim().is_empty() => rev.trim().to_string(),
-        _ => target.to_string(),
+    if is_sha {
+        return target.to_string();
     }
+    if let Ok(rev) = std::env::var("PLAYGROUND_DOUBLE_REVISION")
+        && !rev.trim().is_empty()
+    {
+        return rev.trim().to_string();
+    }
+    repo_url
+        .strip_prefix("file://")
+        .and_then(|dir| resolve_ref(std::path::Path::new(dir), target))
+        .unwrap_or_else(|| target.to_string())
+}
+
+/// `HEAD`, a branch or a tag of a local repository, from its loose or packed refs.
+fn resolve_ref(repo: &std::path::Path, target: &str) -> Option<String> {
+    let git = repo.join(".git");
+    let git = if git.is_dir() {
+        git
+    } else {
+        repo.to_path_buf()
+    };
+    let mut name = if target == "HEAD" {
+        let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+        match head.trim().strip_prefix("ref: ") {
+            Some(r) => r.to_string(),
+            None => return Some(head.trim().to_string()),
+        }
+    } else {
+        format!("refs/heads/{target}")
+    };
+    for _ in 0..2 {
+        if let Ok(id) = std::fs::read_to_string(git.join(&name)) {
+            return Some(id.trim().to_string());
+        }
+        let packed = std::fs::read_to_string(git.join("packed-refs")).unwrap_or_default();
+        if let Some(id) = packed
+            .lines()
+            .find_map(|l| l.strip_suffix(name.as_str())?.strip_suffix(' '))
+        {
+            return Some(id.to_string());
+        }
+        name = format!("refs/tags/{target}");
+    }
+    None
 }
 
 impl Simulation {
@@ -171,7 +214,7 @@ fn app_status(
 ) {
     let source = app_source(app);
     let target = source["targetRevision"].as_str().unwrap_or("HEAD");
-    let revision = resolved_revision(target);
+    let revision = resolved_revision(target, source["repoURL"].as_str().unwrap_or_default());
     status["sync"] = json!({
         "status": sync,
         "revision": revision,

@@ -1,0 +1,384 @@
+//! Drop and restore (issue 5): the state record, kept Secrets, and `restore --from` a
+//! repository given by path, end to end through the binary with the stand-in node and the API
+//! double (which plays Argo CD's controller and resolves `HEAD` from the mounted repository).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, PostParams};
+
+use crate::support::harness::{self, TestLab};
+
+fn fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/argocd-install-v3.5.1.yaml")
+        .display()
+        .to_string()
+}
+
+const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file:///playground\n    path: workloads/hello\n    targetRevision: HEAD\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: hello\n";
+
+const KEEP: &str = "keep:\n  secrets:\n    - { namespace: default, name: my-api-token }\n    - { namespace: kube-system, selector: \"sealedsecrets.bitnami.com/sealed-secrets-key\" }\n";
+
+/// apps/ and a workload, in `dir`.
+fn write_apps(dir: &Path) {
+    std::fs::create_dir_all(dir.join("apps")).unwrap();
+    std::fs::create_dir_all(dir.join("workloads/hello")).unwrap();
+    std::fs::write(dir.join("apps/hello.yaml"), CHILD_APP).unwrap();
+    std::fs::write(
+        dir.join("workloads/hello/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n",
+    )
+    .unwrap();
+}
+
+/// A lab whose file lives in its own (committed) repo, with Secrets to keep.
+fn lab_with_keep(tag: &str) -> (TestLab, String) {
+    let lab = TestLab::new(tag);
+    write_apps(lab.dir.path());
+    let commit = playground::gitops::git::init_with_commit(
+        lab.dir.path(),
+        "the lab",
+        Some(("Ada", "ada@example.com")),
+    )
+    .unwrap();
+    let lab = lab
+        .cluster_yaml("  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=200@server:0\"]\n")
+        .yaml(&format!(
+            "  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n{KEEP}",
+            fixture()
+        ))
+        .write();
+    (lab, commit)
+}
+
+fn applications(client: &kube::Client) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        "argocd",
+        &playground::gitops::apps::application_resource(),
+    )
+}
+
+fn data_dir(lab: &TestLab) -> PathBuf {
+    lab.home().join(".local/share/playground").join(&lab.name)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn secret(ns: &str, name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> Secret {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": name, "namespace": ns,
+            "labels": labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        },
+        "stringData": data.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+    }))
+    .unwrap()
+}
+
+/// The Secret's data, decoded.
+async fn secret_data(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Option<Vec<(String, Vec<u8>)>> {
+    let s = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .unwrap()?;
+    Some(
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect(),
+    )
+}
+
+/// The root Application's source and the revision it is synced to.
+async fn root_source(client: &kube::Client) -> (serde_json::Value, String) {
+    let root = applications(client).get("root").await.unwrap();
+    (
+        root.data["spec"]["source"].clone(),
+        root.data["status"]["sync"]["revision"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drop_then_restore_brings_back_the_root_app_and_the_kept_secrets() {
+    let (lab, commit) = lab_with_keep("restore");
+    lab.ok(&["up", "--timeout", "120s"]);
+
+    // The record: 0600 in a 0700 folder, the lab file and the deployed commit, no secret.
+    let record_path = data_dir(&lab).join("state.yaml");
+    assert_eq!(mode(&record_path), 0o600);
+    assert_eq!(mode(&data_dir(&lab)), 0o700);
+    let record: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert_eq!(record["version"], 1);
+    assert_eq!(record["name"], lab.name.as_str());
+    assert_eq!(record["git"]["revision"], "HEAD");
+    assert_eq!(record["git"]["path"], "apps");
+    assert_eq!(record["git"]["deployed"], commit.as_str());
+    assert_eq!(
+        record["config"]["content"].as_str().unwrap(),
+        std::fs::read_to_string(lab.file()).unwrap()
+    );
+
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let before = root_source(&client).await;
+    let post = PostParams::default();
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .create(
+            &post,
+            &secret("default", "my-api-token", &[], &[("token", "s3cr3t-t0ken")]),
+        )
+        .await
+        .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "kube-system")
+        .create(
+            &post,
+            &secret(
+                "kube-system",
+                "sealed-secrets-keyabcde",
+                &[("sealedsecrets.bitnami.com/sealed-secrets-key", "active")],
+                &[("tls.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n")],
+            ),
+        )
+        .await
+        .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .create(&post, &secret("default", "not-kept", &[], &[("x", "y")]))
+        .await
+        .unwrap();
+    let token = secret_data(&client, "default", "my-api-token")
+        .await
+        .unwrap();
+    let key = secret_data(&client, "kube-system", "sealed-secrets-keyabcde")
+        .await
+        .unwrap();
+    assert!(
+        !std::fs::read_to_string(&record_path)
+            .unwrap()
+            .contains("s3cr3t")
+    );
+
+    let out = lab.run(&["drop", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("playground restore"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+    // The export: 0600, the two kept Secrets only, without server fields.
+    let export = data_dir(&lab).join("secrets.yaml");
+    assert_eq!(mode(&export), 0o600);
+    let list: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let mut names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["my-api-token", "sealed-secrets-keyabcde"]);
+    for s in list["items"].as_array().unwrap() {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "managedFields",
+            "ownerReferences",
+            "creationTimestamp",
+        ] {
+            assert!(s["metadata"].get(field).is_none(), "{field} exported: {s}");
+        }
+    }
+    let record: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert!(record["times"]["dropped"].is_string(), "{record}");
+
+    let out = lab.run(&["restore", &lab.name, "--timeout", "120s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    assert_eq!(root_source(&client).await, before);
+    assert_eq!(before.1, commit);
+    assert_eq!(
+        secret_data(&client, "default", "my-api-token")
+            .await
+            .unwrap(),
+        token
+    );
+    assert_eq!(
+        secret_data(&client, "kube-system", "sealed-secrets-keyabcde")
+            .await
+            .unwrap(),
+        key
+    );
+    assert!(secret_data(&client, "default", "not-kept").await.is_none());
+    let record: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert!(record["times"].get("dropped").is_none(), "{record}");
+
+    // Restoring a lab that runs changes nothing and says so.
+    let out = lab.run(&["restore", &lab.name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("restore changed nothing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn drop_refuses_when_the_kept_secrets_cannot_be_exported() {
+    let (lab, _) = lab_with_keep("dropref");
+    lab.ok(&["up", "--cluster-only", "--timeout", "90s"]);
+    // Stopped behind playground's back: no API to read, and no export from a `suspend`.
+    let node = format!("playground-{}-server-0", lab.name);
+    let st = Command::new("docker")
+        .args(["stop", "-t", "1", &node])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let out = lab.run(&["drop", "--yes"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot export the kept Secrets"), "{err}");
+    assert!(err.contains("nothing was dropped"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(
+        harness::count_docker_objects(&lab.name) > 0,
+        "the lab must still be there"
+    );
+
+    let out = lab.run(&["drop", "--yes", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+}
+
+/// A lab repository given by path, bare, with playground.yaml at its top and two commits.
+fn bare_lab_repo(lab: &TestLab) -> (PathBuf, String, String) {
+    let work = lab.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    write_apps(&work);
+    std::fs::rename(lab.file(), work.join("playground.yaml")).unwrap();
+    let first = playground::gitops::git::init_with_commit(
+        &work,
+        "the lab",
+        Some(("Ada", "ada@example.com")),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("workloads/hello/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  v: \"2\"\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .expect("git (installed by scripts/setup-test-env)");
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["commit", "-qam", "hello v2"]);
+    let second = git(&["rev-parse", "HEAD"]);
+    let bare = lab.dir.path().join("lab.git");
+    git(&[
+        "clone",
+        "-q",
+        "--bare",
+        work.to_str().unwrap(),
+        bare.to_str().unwrap(),
+    ]);
+    (bare, first, second)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_from_a_bare_repository_path_needs_no_record() {
+    let lab = TestLab::new("restorefrom")
+        .cluster_yaml("  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=200@server:0\"]\n")
+        .yaml(&format!(
+            "  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n",
+            fixture()
+        ))
+        .write();
+    let (bare, first, second) = bare_lab_repo(&lab);
+    let bare_s = bare.to_str().unwrap();
+    assert!(!data_dir(&lab).exists(), "no record before the restore");
+
+    let out = lab.run(&["restore", "--from", bare_s, "--timeout", "120s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let (source, synced) = root_source(&client).await;
+    assert_eq!(source["repoURL"], "file:///playground");
+    assert_eq!(source["path"], "apps");
+    assert_eq!(source["targetRevision"], "HEAD");
+    assert_eq!(synced, second, "HEAD of the clone");
+    // The clone is in the user cache, mounted into the node.
+    let cache = lab.home().join(".cache/playground/repos");
+    let clones: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(clones.len(), 1, "{clones:?}");
+    let record: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(data_dir(&lab).join("state.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["config"]["origin"], bare_s);
+    assert_eq!(record["git"]["deployed"], second.as_str());
+
+    // Running: a second restore --from changes nothing.
+    let out = lab.run(&["restore", "--from", bare_s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("restore changed nothing"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Drop, then restore from the record, at the older commit.
+    lab.ok(&["drop", &lab.name, "--yes"]);
+    let out = lab.run(&[
+        "restore",
+        &lab.name,
+        "--revision",
+        &first[..8],
+        "--timeout",
+        "120s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let (source, synced) = root_source(&client).await;
+    assert_eq!(
+        source["targetRevision"],
+        first.as_str(),
+        "--revision pins the commit"
+    );
+    assert_eq!(synced, first);
+}
+
+#[test]
+fn restore_without_a_record_teaches_restore_from() {
+    let lab = TestLab::new("norecord").write();
+    std::fs::remove_file(lab.file()).unwrap();
+    let out = lab.run(&["restore", "nosuchlab"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no record of a lab named nosuchlab"), "{err}");
+    assert!(err.contains("restore --from"), "{err}");
+}
