@@ -414,10 +414,13 @@ mod tests {
         }
     }
 
+    /// A canned answer: a status and body, or a transport error.
+    type Answer = Result<(u16, &'static str), &'static str>;
+
     /// A server double: canned answers by path, and every request it saw.
     #[derive(Default)]
     struct Fake {
-        answers: Vec<(&'static str, Result<(u16, &'static str), &'static str>)>,
+        answers: Vec<(&'static str, Answer)>,
         seen: RefCell<Vec<(String, Option<String>)>>,
     }
 
