@@ -444,6 +444,11 @@ mod tests {
         }
     }
 
+    /// [`ensure`] for linux-amd64 from a server on 127.0.0.1:8080.
+    fn get(cache: &Path, version: &str, fake: &Fake) -> Result<CachedCli, DownloadError> {
+        ensure(cache, "http://127.0.0.1:8080", version, LINUX_AMD64, fake)
+    }
+
     #[test]
     fn platforms_map_to_argo_cd_names() {
         let p = |os, arch| Platform::from_consts(os, arch).map(|p| p.download_path());
@@ -546,26 +551,12 @@ mod tests {
         let dir = got.path.parent().unwrap();
         assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
 
-        let again = ensure(
-            cache.path(),
-            "http://127.0.0.1:8080",
-            "v3.5.1+abc",
-            LINUX_AMD64,
-            &fake,
-        )
-        .unwrap();
+        let again = get(cache.path(), "v3.5.1+abc", &fake).unwrap();
         assert!(!again.downloaded);
         assert_eq!(fake.calls.get(), 1);
 
         // Another server version is another cache entry.
-        let other = ensure(
-            cache.path(),
-            "http://127.0.0.1:8080",
-            "v3.6.0+def",
-            LINUX_AMD64,
-            &fake,
-        )
-        .unwrap();
+        let other = get(cache.path(), "v3.6.0+def", &fake).unwrap();
         assert!(other.downloaded);
         assert_eq!(fake.calls.get(), 2);
         assert_ne!(other.path, got.path);
@@ -588,32 +579,18 @@ mod tests {
         body.extend(std::iter::repeat_n(0u8, 200_000));
         let mut fake = Fake::new(200, &body);
         fake.fail_after = Some(100_000);
-        let e = ensure(
-            cache.path(),
-            "http://127.0.0.1:1",
-            "v3.5.1",
-            LINUX_AMD64,
-            &fake,
-        )
-        .unwrap_err();
+        let e = get(cache.path(), "v3.5.1", &fake).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("connection reset"), "{text}");
         assert!(
-            text.contains("http://127.0.0.1:1/download/argocd-linux-amd64"),
+            text.contains("http://127.0.0.1:8080/download/argocd-linux-amd64"),
             "{text}"
         );
         assert_nothing_cached(cache.path(), "v3.5.1");
 
         // The next run downloads again, whole.
         let whole = Fake::new(200, &body);
-        let got = ensure(
-            cache.path(),
-            "http://127.0.0.1:1",
-            "v3.5.1",
-            LINUX_AMD64,
-            &whole,
-        )
-        .unwrap();
+        let got = get(cache.path(), "v3.5.1", &whole).unwrap();
         assert_eq!(std::fs::read(got.path).unwrap().len(), body.len());
     }
 
@@ -637,15 +614,9 @@ mod tests {
         for (status, body, needles) in cases {
             let cache = tempfile::tempdir().unwrap();
             let fake = Fake::new(status, body);
-            let text = ensure(
-                cache.path(),
-                "http://127.0.0.1:9",
-                "v3.5.1+abc",
-                LINUX_AMD64,
-                &fake,
-            )
-            .unwrap_err()
-            .to_string();
+            let text = get(cache.path(), "v3.5.1+abc", &fake)
+                .unwrap_err()
+                .to_string();
             for n in needles {
                 assert!(text.contains(n), "{n:?} not in: {text}");
             }
@@ -662,14 +633,7 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         assert_eq!(cached(cache.path(), "v3.5.1", LINUX_AMD64), None);
         let fake = Fake::new(200, ELF);
-        let got = ensure(
-            cache.path(),
-            "http://127.0.0.1:9",
-            "v3.5.1",
-            LINUX_AMD64,
-            &fake,
-        )
-        .unwrap();
+        let got = get(cache.path(), "v3.5.1", &fake).unwrap();
         assert!(got.downloaded);
         assert_eq!(std::fs::read(&path).unwrap(), ELF);
     }
@@ -678,14 +642,7 @@ mod tests {
     fn a_bad_version_never_becomes_a_path() {
         let cache = tempfile::tempdir().unwrap();
         let fake = Fake::new(200, ELF);
-        let e = ensure(
-            cache.path(),
-            "http://127.0.0.1:9",
-            "../../bin",
-            LINUX_AMD64,
-            &fake,
-        )
-        .unwrap_err();
+        let e = get(cache.path(), "../../bin", &fake).unwrap_err();
         assert!(matches!(e, DownloadError::BadVersion(_)), "{e}");
         assert_eq!(fake.calls.get(), 0);
     }
