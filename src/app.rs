@@ -535,7 +535,15 @@ async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<
 
     let engine = BollardEngine::connect().await?;
     let name = resolve_name(&engine, name).await?;
-    let lab = find_lab(&engine, &name).await?;
+    let lab = match find_lab(&engine, &name).await {
+        // `playground argocd version`: the word was meant for argocd, not as a lab name.
+        Err(Error::NotFound(word)) if args.is_empty() => {
+            return Err(Error::Config(format!(
+                "no lab named {word}\n  hint: arguments for argocd go after `--`: `playground argocd -- {word}`"
+            )));
+        }
+        found => found?,
+    };
     let target = argocd::Target::of(&lab)?;
     let platform = Platform::host().map_err(ArgoCliError::from)?;
     let api = lab_api(&engine, &lab).await?;

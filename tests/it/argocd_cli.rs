@@ -319,6 +319,12 @@ async fn argocd_runs_the_labs_own_cli_logged_in_with_args_verbatim() {
     );
     assert!(cached.is_file(), "the old version's CLI stays cached");
 
+    // A word without `--` is taken for a lab name; the error says where ARGS go.
+    let out = lab.run(&["argocd", "version"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("playground argocd -- version"), "{stderr}");
+
     // A suspended lab has no server to ask.
     lab.ok(&["suspend"]);
     let out = lab.run(&["argocd", "--", "version"]);
