@@ -451,23 +451,15 @@ mod tests {
 
     #[test]
     fn platforms_map_to_argo_cd_names() {
-        let p = |os, arch| Platform::from_consts(os, arch).map(|p| p.download_path());
-        assert_eq!(
-            p("linux", "x86_64").unwrap(),
-            "/download/argocd-linux-amd64"
-        );
-        assert_eq!(
-            p("linux", "aarch64").unwrap(),
-            "/download/argocd-linux-arm64"
-        );
-        assert_eq!(
-            p("macos", "aarch64").unwrap(),
-            "/download/argocd-darwin-arm64"
-        );
-        assert_eq!(
-            p("macos", "x86_64").unwrap(),
-            "/download/argocd-darwin-amd64"
-        );
+        for (os, arch, path) in [
+            ("linux", "x86_64", "/download/argocd-linux-amd64"),
+            ("linux", "aarch64", "/download/argocd-linux-arm64"),
+            ("macos", "aarch64", "/download/argocd-darwin-arm64"),
+            ("macos", "x86_64", "/download/argocd-darwin-amd64"),
+        ] {
+            let got = Platform::from_consts(os, arch).unwrap().download_path();
+            assert_eq!(got, path, "{os}/{arch}");
+        }
         for (os, arch) in [
             ("windows", "x86_64"),
             ("linux", "riscv64"),
