@@ -133,6 +133,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             println!("{password}");
             Ok(())
         }
+        Command::Argocd { name, args } => cmd_argocd(name, args, ui).await,
         Command::Refresh { name, app, hard } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
@@ -800,6 +801,68 @@ fn init_lab(dir: &Path) -> Result<sample::SampleLab> {
 /// Where downloads are cached (the Argo CD manifest).
 fn cache_dir() -> PathBuf {
     dirs::cache_dir().unwrap_or_else(std::env::temp_dir)
+}
+
+/// `argocd`: the lab's own Argo CD CLI, logged in as admin, with ARGS verbatim (see
+/// [`crate::gitops::argocd_cli`] for the flow and where the secrets go).
+async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<()> {
+    use crate::gitops::argocd_cli::{self as argocd, ArgoCliError};
+    use crate::gitops::cli_download::{self, Platform};
+    use tokio::task::block_in_place;
+
+    let engine = BollardEngine::connect().await?;
+    let name = resolve_name(&engine, name).await?;
+    let lab = match find_lab(&engine, &name).await {
+        // `playground argocd version`: the word was meant for argocd, not as a lab name.
+        Err(Error::NotFound(word)) if args.is_empty() => {
+            return Err(Error::Config(format!(
+                "no lab named {word}\n  hint: arguments for argocd go after `--`: `playground argocd -- {word}`"
+            )));
+        }
+        found => found?,
+    };
+    let target = argocd::Target::of(&lab)?;
+    let platform = Platform::host().map_err(ArgoCliError::from)?;
+    let api = lab_api(&engine, &lab).await?;
+    argocd::require_installed(api.client(), &target).await?;
+    let http = argocd::UreqHttp::new();
+    let version = block_in_place(|| argocd::server_version(&http, &target))?;
+    let cache = cache_dir();
+    let cli = match cli_download::cached(&cache, &version, platform) {
+        Some(path) => path,
+        None => {
+            let step = ui.step(format!(
+                "download the argocd CLI {version} from {}",
+                target.url
+            ));
+            match block_in_place(|| {
+                cli_download::ensure(&cache, &target.url, &version, platform, &http)
+            }) {
+                Ok(got) => {
+                    step.done_with(&got.path.display().to_string());
+                    got.path
+                }
+                Err(e) => {
+                    step.fail();
+                    return Err(ArgoCliError::from(e).into());
+                }
+            }
+        }
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let password = crate::gitops::access::admin_password(api.client(), &target.namespace, deadline)
+        .await
+        .map_err(ArgoCliError::from)?;
+    let token = block_in_place(|| argocd::login(&http, &target, &password))?;
+    drop(password);
+    let config = argocd::config_path(
+        &dirs::config_dir().unwrap_or_else(std::env::temp_dir),
+        &lab.name,
+    );
+    match argocd::run(argocd::command(&cli, &target, &token, &config, &args)).await? {
+        0 => Ok(()),
+        code => Err(Error::ChildExit(code)),
+    }
 }
 
 /// NAME, else the name in ./playground.yaml, else the only lab, else the default name.

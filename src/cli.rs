@@ -89,6 +89,21 @@ pub enum Command {
     /// Print the Argo CD admin password (from `argocd-initial-admin-secret`). The UI is at
     /// http://127.0.0.1:<argocd.ui.port>, user `admin`.
     Password { name: Option<String> },
+    /// Run the Argo CD CLI against the lab, logged in as admin: `playground argocd -- ARGS`.
+    ///
+    /// The CLI comes from the lab's own Argo CD server (`/download/argocd-<os>-<arch>`), so
+    /// its version always matches the server's. It is downloaded once per server version into
+    /// the user cache dir (`playground/argocd/<version>/argocd`). The login uses the initial
+    /// admin password for a session token, handed to the CLI in its environment: no secret is
+    /// ever on a command line. The exit status is the CLI's.
+    #[command(after_help = ARGOCD_EXAMPLES)]
+    Argocd {
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        name: Option<String>,
+        /// Arguments for `argocd`, after `--`, passed on verbatim.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
     /// Make Argo CD look at Git now (the refresh annotation), instead of waiting for its poll.
     Refresh {
         name: Option<String>,
@@ -113,6 +128,14 @@ pub enum Command {
         file: Option<PathBuf>,
     },
 }
+
+const ARGOCD_EXAMPLES: &str = "Examples:
+  playground argocd -- app list
+  playground argocd -- app get root --show-operation
+  playground argocd mylab -- app sync hello
+  playground argocd -- version
+
+Everything after `--` goes to argocd unchanged, flags included (`-- app list --help`).";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -208,4 +231,71 @@ pub struct RestoreArgs {
     pub revision: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("playground").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Catches conflicts_with naming an argument that a flatten renamed or dropped.
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn restore_takes_ups_run_flags_and_from_excludes_a_name() {
+        match parse(&[
+            "restore",
+            "lab",
+            "--revision",
+            "abc",
+            "--cluster-only",
+            "--timeout",
+            "5m",
+        ]) {
+            Command::Restore(r) => {
+                assert_eq!(
+                    (r.name.as_deref(), r.revision.as_deref()),
+                    (Some("lab"), Some("abc"))
+                );
+                assert!(r.run.cluster_only);
+                assert_eq!(r.run.timeout, Duration::from_secs(300));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["playground", "restore", "lab", "--from", "/x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["playground", "up", "--context", "c", "--agents", "2"]).is_err(),
+            "--context conflicts with the cluster flags"
+        );
+    }
+
+    #[test]
+    fn argocd_passes_everything_after_the_separator_verbatim() {
+        match parse(&[
+            "argocd", "--", "app", "list", "-o", "json", "--help", "-v", "--",
+        ]) {
+            Command::Argocd { name, args } => {
+                assert_eq!(name, None);
+                assert_eq!(args, ["app", "list", "-o", "json", "--help", "-v", "--"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["argocd", "lab", "--", "version"]) {
+            Command::Argocd { name, args } => {
+                assert_eq!(name.as_deref(), Some("lab"));
+                assert_eq!(args, ["version"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without `--`, a second word is an error, not silently the lab name or an argument.
+        assert!(Cli::try_parse_from(["playground", "argocd", "app", "list"]).is_err());
+    }
 }

@@ -3,6 +3,7 @@
 use crate::cluster::plan::PlanError;
 use crate::cluster::readiness::NodeWaitError;
 use crate::docker::EngineError;
+use crate::gitops::argocd_cli::ArgoCliError;
 use crate::gitops::install::InstallError;
 use crate::gitops::manifest::ManifestError;
 use crate::gitops::workloads::WorkloadsError;
@@ -32,6 +33,8 @@ pub enum Error {
     Install(Box<InstallError>),
     #[error(transparent)]
     Workloads(Box<WorkloadsError>),
+    #[error(transparent)]
+    ArgocdCli(Box<ArgoCliError>),
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
     #[error(
@@ -52,6 +55,10 @@ pub enum Error {
     SubnetTaken(String),
     #[error("interrupted")]
     Interrupted,
+    /// A program we ran for the user (`playground argocd`) exited with this status, which
+    /// becomes ours. It has said what went wrong itself, so nothing more is printed.
+    #[error("the command exited with status {0}")]
+    ChildExit(i32),
     #[error("{0}")]
     Other(String),
 }
@@ -70,19 +77,27 @@ boxed_from!(
     Manifest(ManifestError),
     Apply(ApplyError),
     Install(InstallError),
-    Workloads(WorkloadsError)
+    Workloads(WorkloadsError),
+    ArgocdCli(ArgoCliError)
 );
 
 impl Error {
     /// The process exit status for this error: 2 for bad input, 3 when Docker is missing,
-    /// 130 for Ctrl-C (as shells report SIGINT), 1 otherwise.
+    /// 130 for Ctrl-C (as shells report SIGINT), a child's own status for [`Error::ChildExit`],
+    /// 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Plan(_) => 2,
             Error::Engine(EngineError::Unreachable { .. }) => 3,
             Error::Interrupted => 130,
+            Error::ChildExit(code) => *code,
             _ => 1,
         }
+    }
+
+    /// Whether the binary should print this error (a child that failed has spoken already).
+    pub fn is_reported(&self) -> bool {
+        !matches!(self, Error::ChildExit(_))
     }
 }
 

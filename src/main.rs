@@ -14,7 +14,11 @@ fn main() {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(default_level))
+                // ureq-proto traces every byte on the wire, unredacted: the Argo CD password
+                // and session token included (`playground argocd`). Never, whatever RUST_LOG says.
+                .add_directive("ureq_proto=off".parse().expect("a valid directive")),
         )
         .with_writer(ui.log_writer())
         .with_target(false)
@@ -26,7 +30,9 @@ fn main() {
     let code = match runtime.block_on(playground::app::run(cli, &ui)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            if e.is_reported() {
+                eprintln!("error: {e}");
+            }
             e.exit_code()
         }
     };

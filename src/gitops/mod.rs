@@ -12,10 +12,14 @@
 //! 5. [`status`] shows the tree with who changed what in Git ([`git`]); [`refresh`] asks Argo CD
 //!    to look at a new commit now; [`validate`] checks a lab offline; [`sample`] is the lab built
 //!    into the binary.
+//! 6. [`argocd_cli`] runs the lab's own `argocd` CLI, which [`cli_download`] fetches from its
+//!    server and caches per server version.
 
 pub mod access;
 pub mod apps;
+pub mod argocd_cli;
 pub mod bootstrap;
+pub mod cli_download;
 pub mod clone;
 pub mod git;
 pub mod install;

@@ -368,7 +368,10 @@ fn a_failed_pull_names_the_image_and_registry_and_leaves_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("cannot pull image playground-test/node:dev from docker.io"),
+        stderr.contains(&format!(
+            "cannot pull image {} from docker.io",
+            harness::node_image()
+        )),
         "{stderr}"
     );
     assert_eq!(count_docker_objects(&lab.name), 0);

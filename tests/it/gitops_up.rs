@@ -24,7 +24,7 @@ const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nme
 
 /// A lab whose apps/ is committed in its own directory, with the double set to drive every
 /// Application to `outcome` at the commit.
-fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
+pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
     let lab = TestLab::new(tag);
     let dir = lab.dir.path();
     std::fs::create_dir_all(dir.join("apps")).unwrap();

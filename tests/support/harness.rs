@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The stand-in node image tag.
+/// The stand-in node image, without the key its tag ends in (see [`node_image`]).
 pub const NODE_IMAGE: &str = "playground-test/node:dev";
 
 /// Fail (never skip) when Docker is missing: a green run without Docker would be a lie.
@@ -53,11 +53,13 @@ fn image_key(bin: &Path, script: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Build the stand-in node image if it is missing or holds another build of the double.
-/// Serialized across threads and test processes by a lock file.
+/// Build the stand-in node image if it is missing or holds another build of the double, and
+/// return its tag: [`NODE_IMAGE`]`-<key>`. The key in the tag keeps test runs of different
+/// doubles (other branches, other worktrees on one Docker) from rebuilding one tag under each
+/// other's running tests. Serialized across threads and test processes by a lock file.
 pub fn node_image() -> &'static str {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
         require_docker();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut bin = double_binary();
@@ -75,13 +77,14 @@ pub fn node_image() -> &'static str {
         lock.lock().unwrap();
         let script = root.join("scripts/build-test-node-image");
         let want = image_key(&bin, &script);
+        let tag = format!("{NODE_IMAGE}-{}", want.get(..12).unwrap_or("nokey"));
         let have = Command::new("docker")
             .args([
                 "image",
                 "inspect",
                 "--format",
                 "{{index .Config.Labels \"playground.test.double-sha256\"}}",
-                NODE_IMAGE,
+                &tag,
             ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
@@ -89,19 +92,19 @@ pub fn node_image() -> &'static str {
         if have != want {
             let out = Command::new(&script)
                 .arg(&bin)
-                .arg(NODE_IMAGE)
+                .arg(&tag)
                 .output()
                 .expect("scripts/build-test-node-image");
             assert!(
                 out.status.success(),
-                "building {NODE_IMAGE} failed:\n{}{}",
+                "building {tag} failed:\n{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         lock.unlock().unwrap();
-    });
-    NODE_IMAGE
+        tag
+    })
 }
 
 /// A port that was free a moment ago (the OS picks it).

@@ -13,6 +13,8 @@
 //!   heartbeats every 10 s.
 //! - `kube-double serve --port N --kubeconfig-out PATH`: the API alone on 127.0.0.1,
 //!   for benchmarks and manual poking.
+//! - A server also plays argocd-server on its NodePort 30080 (`api::argocd`), and this binary,
+//!   downloaded from there and started as `argocd`, plays the Argo CD CLI.
 //!
 //! Every mode exits 0 on SIGTERM or SIGINT.
 
@@ -253,6 +255,24 @@ async fn server(args: &[String]) -> Result<()> {
     })
     .await?;
     log("info", "Containerd is now running");
+    // argocd-server's NodePort, answered from the store (it stays silent until Argo CD is
+    // installed). The CLI it serves is this very executable.
+    let argocd = match api::argocd::serve(
+        ([0, 0, 0, 0], api::argocd::NODE_PORT).into(),
+        running.store(),
+        PathBuf::from("/proc/self/exe"),
+    )
+    .await
+    {
+        Ok(a) => Some(a),
+        Err(e) => {
+            log(
+                "warning",
+                &format!("Argo CD NodePort double not served: {e:#}"),
+            );
+            None
+        }
+    };
     let out = f
         .kubeconfig_out
         .clone()
@@ -277,6 +297,9 @@ async fn server(args: &[String]) -> Result<()> {
     log("info", "Received SIGTERM, shutting down");
     if let Some(j) = joiner {
         j.abort();
+    }
+    if let Some(a) = argocd {
+        a.stop();
     }
     running.shutdown().await;
     Ok(())
@@ -342,6 +365,10 @@ async fn serve(args: &[String]) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Downloaded from the Argo CD double and run as `argocd` on the host.
+    if api::argocd::invoked_as_cli() {
+        return api::argocd::fake_cli();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
         eprintln!(

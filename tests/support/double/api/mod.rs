@@ -11,13 +11,16 @@
 //!    against the [`store`], with [`apply`] for patches and server-side apply, [`select`]
 //!    for selectors, [`table`] for `kubectl get` output and [`watch`] for streams;
 //! 4. [`simulate`] plays the controllers (workloads become available, Argo CD
-//!    Applications sync), and [`persist`] keeps the store across restarts.
+//!    Applications sync), and [`persist`] keeps the store across restarts;
+//! 5. [`argocd`] answers on Argo CD's NodePort from the same store (version, login, the CLI
+//!    download), and is the `argocd` CLI stand-in it serves.
 //!
 //! Tests start it in-process with [`start`]; `main.rs` wraps it as a stand-in k3s node.
 
 #![allow(dead_code)]
 
 pub mod apply;
+pub mod argocd;
 pub mod discovery;
 pub mod meta;
 pub mod node;
@@ -132,6 +135,11 @@ impl RunningDouble {
             &self.ca_pem,
             Some((&self.client_cert_pem, &self.client_key_pem)),
         )
+    }
+
+    /// The object store, for doubles of other servers that answer from it ([`argocd`]).
+    pub fn store(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
     }
 
     /// The ordered log of every committed write.
