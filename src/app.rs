@@ -74,7 +74,24 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         }
         Command::List { output } => {
             let engine = BollardEngine::connect().await?;
-            let labs = inventory::list(&engine).await?;
+            let mut labs = inventory::list(&engine).await?;
+            // Dropped labs on record, so `restore` has something to show.
+            for r in record::list().into_iter().flatten() {
+                if r.times.dropped.is_some() && !labs.iter().any(|l| l.name == r.name) {
+                    let lab = r.lab().ok();
+                    labs.push(inventory::LabSummary {
+                        name: r.name.clone(),
+                        state: inventory::LabState::Dropped,
+                        servers: lab.as_ref().map_or(0, |l| l.cluster.servers),
+                        agents: lab.as_ref().map_or(0, |l| l.cluster.agents),
+                        api: None,
+                        argocd_namespace: None,
+                        repo: None,
+                        ui: None,
+                        nodes: Vec::new(),
+                    });
+                }
+            }
             match output {
                 Output::Json => println!(
                     "{}",

@@ -22,6 +22,8 @@ pub enum LabState {
     Paused,
     /// Anything else: some nodes missing, stopped or crashed.
     Partial,
+    /// Nothing in Docker, but a record: `playground restore` brings it back.
+    Dropped,
 }
 
 impl LabState {
@@ -32,6 +34,7 @@ impl LabState {
             LabState::Suspended => "suspended",
             LabState::Paused => "paused",
             LabState::Partial => "partial",
+            LabState::Dropped => "dropped",
         }
     }
 }

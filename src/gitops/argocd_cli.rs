@@ -115,6 +115,7 @@ impl Target {
         let state = match lab.state {
             LabState::Suspended => Some("suspended"),
             LabState::Paused => Some("paused"),
+            LabState::Dropped => Some("dropped"),
             LabState::Running | LabState::Partial => None,
         };
         if let Some(state) = state {

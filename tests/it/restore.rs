@@ -210,6 +210,14 @@ async fn drop_then_restore_brings_back_the_root_app_and_the_kept_secrets() {
     let record: serde_json::Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
     assert!(record["times"]["dropped"].is_string(), "{record}");
+    let listed: serde_json::Value = serde_json::from_str(&lab.ok(&["list", "-o", "json"])).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == lab.name.as_str())
+        .expect("a dropped lab on record is listed");
+    assert_eq!(entry["state"], "dropped");
 
     let out = lab.run(&["restore", &lab.name, "--timeout", "120s"]);
     assert!(out.status.success(), "{}", stderr(&out));
