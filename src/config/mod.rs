@@ -423,7 +423,10 @@ keep:
         assert_eq!((d.cluster.servers, d.cluster.agents), (1, 0));
         assert_eq!(d.cluster.image, DEFAULT_K3S_IMAGE);
         assert!(d.cluster.privileged);
-        assert!(d.cluster.image_cache, "the image cache is on unless the file turns it off");
+        assert!(
+            d.cluster.image_cache,
+            "the image cache is on unless the file turns it off"
+        );
         assert_eq!(
             d.cluster.api,
             ApiEndpoint {
@@ -640,8 +643,16 @@ keep:
     #[test]
     fn image_cache_is_a_boolean_on_by_default() {
         assert!(lab(HEAD).cluster.image_cache);
-        assert!(lab(&format!("{HEAD}cluster:\n  imageCache: true\n")).cluster.image_cache);
-        assert!(!lab(&format!("{HEAD}cluster:\n  imageCache: false\n")).cluster.image_cache);
+        assert!(
+            lab(&format!("{HEAD}cluster:\n  imageCache: true\n"))
+                .cluster
+                .image_cache
+        );
+        assert!(
+            !lab(&format!("{HEAD}cluster:\n  imageCache: false\n"))
+                .cluster
+                .image_cache
+        );
         fails(
             &format!("{HEAD}cluster:\n  imageCache: maybe\n"),
             6,
@@ -660,7 +671,10 @@ keep:
             3,
             "unknown key `imagecache` in `cluster`",
         );
-        assert!(hint(&err).starts_with("did you mean `imageCache`?"), "{err}");
+        assert!(
+            hint(&err).starts_with("did you mean `imageCache`?"),
+            "{err}"
+        );
     }
 
     #[test]
