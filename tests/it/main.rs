@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cache;
 mod cluster;
 mod double_binary;
 mod double_kube_rs;
