@@ -523,3 +523,28 @@ fn image_import_explains_what_is_missing() {
         "{err}"
     );
 }
+
+#[test]
+fn a_failed_new_lab_is_rolled_back_and_the_caches_stay() {
+    // The stand-in server exits at once on a bad flag, as k3s does: `up` fails after the caches
+    // were attached to the new lab's network, and the rollback must detach them to remove it.
+    let caches = Caches::new("rollback");
+    let lab = caches
+        .lab("rollback")
+        .cluster_yaml("  k3sArgs: [\"--https-listen-port=notaport@server:0\"]\n")
+        .write();
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "60s"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("rollback incomplete"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0, "{}", stderr(&out));
+    let (containers, volumes) = caches.objects();
+    assert_eq!((containers.len(), volumes.len()), (4, 4));
+    let net = format!("playground-{}", lab.name);
+    for upstream in UPSTREAMS {
+        assert!(!caches.networks(upstream).contains(&net));
+    }
+}
