@@ -8,21 +8,9 @@
 
 use std::process::Command;
 
-use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects};
+use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker};
 
 const UPSTREAMS: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"];
-
-/// Run docker, assert success, return trimmed stdout.
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {} failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))

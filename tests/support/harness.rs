@@ -104,6 +104,18 @@ pub fn node_image() -> &'static str {
     NODE_IMAGE
 }
 
+/// Run `docker ARGS`, assert it succeeded, and return its stdout, trimmed.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A port that was free a moment ago (the OS picks it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
