@@ -288,9 +288,28 @@ pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
 /// removed: Docker refuses to remove a network with containers attached.
 pub async fn detach_all<E: Engine>(engine: &E, network: &str) -> Result<()> {
     for c in engine.list_containers(&[(names::LABEL_CACHE, "")]).await? {
-        engine.disconnect_network(network, &c.name).await?;
+        if let Err(e) = engine.disconnect_network(network, &c.name).await {
+            // A cache that `cache prune` is removing right now refuses to be detached, and
+            // leaves every network by itself a moment later.
+            if !left_network(engine, &c.name, network).await? {
+                return Err(e.into());
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether a container is gone, or not (or no longer) on `network`, waiting up to 2 s.
+async fn left_network<E: Engine>(engine: &E, name: &str, network: &str) -> Result<bool> {
+    for _ in 0..20 {
+        match engine.inspect_container(name).await? {
+            Some(c) if c.ips.contains_key(network) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
 }
 
 /// One cache as `playground cache status` shows it.

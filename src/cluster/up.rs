@@ -383,7 +383,8 @@ async fn run_step<E: Engine>(
                 *note.lock().unwrap() = Some("skipped: image cache off");
             }
             Step::EnsureCacheImage { image, pull: may_pull } => {
-                let why = if engine.image_present(image).await? {
+                // Even a failed look is no reason to fail the lab: then try to pull.
+                let why = if matches!(engine.image_present(image).await, Ok(true)) {
                     None
                 } else if !may_pull {
                     Some(format!("its image {image} is not local and --pull never was given"))
