@@ -3,8 +3,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, LabArgs, Output, Pull, RestoreArgs, RunArgs};
-use crate::cluster::{inventory, lifecycle, plan::PullPolicy, up};
+use crate::cli::{
+    CacheCommand, Cli, Command, ImageCommand, LabArgs, Output, Pull, RestoreArgs, RunArgs,
+};
+use crate::cluster::{cache, import, inventory, lifecycle, plan::PullPolicy, up};
 use crate::config::{self, KeepSpec, Lab, Overrides};
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
@@ -215,6 +217,20 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 }
             }
         }
+        Command::Cache { command } => cmd_cache(command, ui).await,
+        Command::Image {
+            command: ImageCommand::Import { images, name },
+        } => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, name).await?;
+            let nodes = import::import(&engine, &name, &images, ui).await?;
+            ui.line(&format!(
+                "imported {} into {} node(s) of lab {name}",
+                images.join(", "),
+                nodes.len()
+            ));
+            Ok(())
+        }
         Command::Kubeconfig { name } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
@@ -254,6 +270,51 @@ async fn app_tree(
         crate::gitops::seed::ROOT_APP,
         &lookup,
     ))
+}
+
+/// `cache status` and `cache prune`.
+async fn cmd_cache(command: CacheCommand, ui: &Ui) -> Result<()> {
+    let engine = BollardEngine::connect().await?;
+    let settings = cache::CacheSettings::from_env();
+    let caches = cache::status(&engine, &settings).await?;
+    match command {
+        CacheCommand::Status { output } => {
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&caches).unwrap_or_default()
+                ),
+                Output::Table => print!("{}", cache::render_table(&caches)),
+            }
+            Ok(())
+        }
+        CacheCommand::Prune { yes } => {
+            let mut labs: Vec<&str> = caches
+                .iter()
+                .flat_map(|c| c.labs.iter().map(String::as_str))
+                .collect();
+            labs.sort_unstable();
+            labs.dedup();
+            let question = if labs.is_empty() {
+                "Remove the image caches and every image they hold?".to_string()
+            } else {
+                format!(
+                    "Labs {} use the image caches; they will pull from the upstreams directly. Remove the caches and every image they hold?",
+                    labs.join(", ")
+                )
+            };
+            if !yes && std::io::stdin().is_terminal() && !confirm(&question)? {
+                return Err(Error::Other("not pruned".into()));
+            }
+            let s = ui.step("remove the image caches");
+            let pruned = cache::prune(&engine, &settings).await?;
+            s.done_with(&format!(
+                "{} container(s), {} volume(s)",
+                pruned.containers, pruned.volumes
+            ));
+            Ok(())
+        }
+    }
 }
 
 /// The lab as Docker's labels describe it, or `NotFound`.

@@ -127,6 +127,61 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
+    /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
+    /// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
+    /// before.
+    ///
+    /// The caches are containers named playground-cache-<upstream> with a volume each; they
+    /// join every lab network and nodes get /etc/rancher/k3s/registries.yaml mirrors pointing
+    /// at them. Nothing is published on the host. Offline, `up` warns once and goes on
+    /// without the cache. Turn it off per lab with `cluster.imageCache: false`.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// Images in your labs' nodes.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+}
+
+/// `playground cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Each cache: its upstream, container state, bytes cached, and the labs using it.
+    Status {
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Remove every cache container and its volume (the cached images). Labs using them go on
+    /// pulling from the upstreams directly; their next `playground up` brings back empty caches.
+    /// Asks on a terminal.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+/// `playground image …`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Copy images from the host's Docker into every node of a running lab (like `k3d image
+    /// import`), so pods can use locally built images without a registry. Give pods
+    /// `imagePullPolicy: IfNotPresent` (or a tag other than `latest`) so the kubelet uses the
+    /// imported image instead of pulling.
+    ///
+    /// Example: `docker build -t myapp:dev . && playground image import myapp:dev`
+    Import {
+        /// Images as `docker images` lists them, e.g. myapp:dev or nginx:1.29-alpine.
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<String>,
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 const ARGOCD_EXAMPLES: &str = "Examples:

@@ -240,7 +240,8 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -
     Ok(())
 }
 
-/// Remove every container, network and volume labelled with the lab. Works on half-made
+/// Remove every container, network and volume labelled with the lab, leaving the shared image
+/// caches (which carry no lab label) to the other labs. Works on half-made
 /// labs and without any local state. It repeats until a pass finds nothing: a container whose
 /// create was in flight when an interrupted `up` began its rollback appears only later.
 pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
@@ -254,6 +255,8 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
         try_join_all(containers.iter().map(|c| engine.remove_container(&c.name))).await?;
         found += containers.len();
         for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {
+            // The shared image caches are attached but not the lab's: detach, never remove.
+            super::cache::detach_all(engine, &n.name).await?;
             engine.remove_network(&n.name).await?;
             found += 1;
         }

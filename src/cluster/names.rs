@@ -20,6 +20,13 @@ pub const LABEL_ARGOCD_NAMESPACE: &str = "playground.argocd.namespace";
 pub const LABEL_REPO: &str = "playground.repo";
 /// The Argo CD UI host port.
 pub const LABEL_UI_PORT: &str = "playground.argocd.ui-port";
+/// On a shared image cache's container and volume: the upstream registry it caches
+/// (`docker.io`, …). Never on a lab's objects, and a cache never carries [`LABEL_CLUSTER`], so
+/// `drop`'s label sweep leaves the cache to every other lab.
+pub const LABEL_CACHE: &str = "playground.cache";
+/// On a shared image cache's objects: its namespace, `default` unless the test-only
+/// `PLAYGROUND_CACHE_NAMESPACE` names another (see [`super::cache`]).
+pub const LABEL_CACHE_NAMESPACE: &str = "playground.cache.namespace";
 /// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from
 /// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
 pub const HOST_ALIAS: &str = "host.playground.internal";

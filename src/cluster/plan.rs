@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::config::{Lab, MAX_SERVERS, NodeFilter, Role};
 use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBinding, RunState};
 
+use super::cache::{self, CacheSettings, CacheStep};
 use super::names;
 
 /// The log line k3d waits for, by role and intent (k3d `pkg/types/k3slogs.go`).
@@ -41,6 +42,10 @@ pub struct Observed {
     /// Subnets already used by other networks.
     pub used_subnets: Vec<String>,
     pub images_present: BTreeSet<String>,
+    /// The shared image caches that exist (inspected: their networks are known).
+    pub caches: Vec<ContainerInfo>,
+    /// Whether the cache image is local.
+    pub cache_image_present: bool,
 }
 
 /// Choices made before planning (so the plan stays pure).
@@ -60,6 +65,9 @@ pub struct Inputs {
     /// The host port of the Argo CD UI (plain HTTP on 127.0.0.1), published to the
     /// `argocd-server` NodePort.
     pub ui_port: Option<u16>,
+    /// The image cache's image and namespace; `None` plans no cache. The cache is planned only
+    /// when the lab's `cluster.imageCache` is on as well.
+    pub cache: Option<CacheSettings>,
 }
 
 /// When to pull images.
@@ -92,7 +100,20 @@ pub enum Step {
     },
     PullImage(String),
     RequireImage(String),
+    /// Make sure the image cache's image is local, pulling it if `pull`. Optional: when it
+    /// cannot be had, `up` warns once and goes on without the cache.
+    EnsureCacheImage {
+        image: String,
+        pull: bool,
+    },
+    /// One shared cache, made ready and attached to this lab's network (see [`cache::ensure`]).
+    EnsureCache(Box<CacheStep>),
     CreateNode(Box<NodePlan>),
+    /// Write `registries.yaml` (mirrors to the caches) into nodes created but not yet started.
+    WriteMirrors {
+        nodes: Vec<String>,
+        yaml: String,
+    },
     StartNode(Box<NodePlan>),
     UnpauseNode(String),
     WaitApi {
@@ -249,8 +270,43 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
             _ => {}
         }
     }
+    // The cache is optional: its image is fetched alongside the nodes' images, and a failure
+    // there turns the cache off for this run instead of failing the lab.
+    let cache = inputs.cache.as_ref().filter(|_| c.image_cache);
+    if let Some(cache) = cache
+        && !observed.cache_image_present
+    {
+        prep.push(Step::EnsureCacheImage {
+            image: cache.image.clone(),
+            pull: inputs.pull != PullPolicy::Never,
+        });
+    }
     if !prep.is_empty() {
         plan.phases.push(prep);
+    }
+    if let Some(cache) = cache {
+        let network = names::network(&lab.name);
+        let ready = |name: &str| {
+            observed.caches.iter().any(|c| {
+                c.name == name && c.state == RunState::Running && c.ips.contains_key(&network)
+            })
+        };
+        let steps: Vec<Step> = cache::UPSTREAMS
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !ready(&cache.container(u)))
+            .map(|(i, u)| {
+                Step::EnsureCache(Box::new(CacheStep::new(
+                    cache,
+                    u,
+                    &network,
+                    IpAddr::V4(cache_ip(base, i)),
+                )))
+            })
+            .collect();
+        if !steps.is_empty() {
+            plan.phases.push(steps);
+        }
     }
 
     let creates: Vec<Step> = missing
@@ -259,6 +315,20 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         .collect();
     if !creates.is_empty() {
         plan.phases.push(creates);
+    }
+    // k3s reads registries.yaml at start: new nodes get it between create and first start.
+    if let Some(cache) = cache {
+        let nodes: Vec<String> = missing
+            .iter()
+            .filter(|n| n.role != Role::LoadBalancer)
+            .map(|n| n.spec.name.clone())
+            .collect();
+        if !nodes.is_empty() {
+            plan.phases.push(vec![Step::WriteMirrors {
+                nodes,
+                yaml: cache::registries_yaml(cache),
+            }]);
+        }
     }
 
     // Start order: servers one at a time (init server first; k3d #452), then agents together,
@@ -334,6 +404,13 @@ fn ui_binding(host_port: u16) -> PortBinding {
 /// The gateway of the lab network: the first address of its subnet.
 pub fn gateway_ip(base: Ipv4Addr) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + 1)
+}
+
+/// The static address of the `index`th image cache on a lab network: .250 up, below the load
+/// balancer's .254 and far above the last agent's (.40), so a cache never takes a node's
+/// address (see [`cache`]).
+pub fn cache_ip(base: Ipv4Addr, index: usize) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + 250 + index as u32)
 }
 
 fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
@@ -659,6 +736,27 @@ impl fmt::Display for Step {
             Step::EnsureVolume { name, .. } => write!(f, "create volume {name}"),
             Step::PullImage(i) => write!(f, "pull image {i}"),
             Step::RequireImage(i) => write!(f, "require image {i} (--pull never)"),
+            Step::EnsureCacheImage { image, pull } => write!(
+                f,
+                "{} image {image} for the image cache (optional: without it the lab runs uncached)",
+                if *pull {
+                    "pull"
+                } else {
+                    "require (--pull never)"
+                }
+            ),
+            Step::EnsureCache(s) => write!(
+                f,
+                "ensure image cache {} for {} ({}), attached to {} at {}",
+                s.spec.name, s.upstream.host, s.upstream.remote_url, s.network, s.ip
+            ),
+            Step::WriteMirrors { nodes, .. } => write!(
+                f,
+                "write {} into {} (mirrors: {})",
+                cache::REGISTRIES_YAML,
+                nodes.join(", "),
+                cache::UPSTREAMS.map(|u| u.host).join(", ")
+            ),
             Step::CreateNode(n) => write!(
                 f,
                 "create {} ({}, {})",
@@ -713,7 +811,193 @@ mod tests {
             subnet_seed: 0,
             repo_mount: None,
             ui_port: None,
+            cache: None,
         }
+    }
+
+    fn cached() -> Inputs {
+        Inputs {
+            cache: Some(CacheSettings::default()),
+            ..inputs()
+        }
+    }
+
+    /// The index of the phase holding a step whose text starts with `prefix`.
+    fn phase_of(plan: &Plan, prefix: &str) -> usize {
+        plan.phases
+            .iter()
+            .position(|p| p.iter().any(|s| s.to_string().starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no step {prefix:?} in:\n{plan}"))
+    }
+
+    #[test]
+    fn the_cache_is_ensured_after_the_network_and_mirrors_written_before_the_first_start() {
+        let plan = plan_up(&lab(3, 1), &Observed::default(), &cached()).unwrap();
+        let text = plan.to_string();
+        // The image comes with the nodes' images; the caches follow the network, in one phase.
+        let image = phase_of(&plan, "pull image registry:2 for the image cache");
+        assert_eq!(image, phase_of(&plan, "pull image rancher/k3s"));
+        let caches = phase_of(&plan, "ensure image cache");
+        assert!(phase_of(&plan, "create network") < caches && image < caches);
+        let steps: Vec<&CacheStep> = plan.phases[caches]
+            .iter()
+            .filter_map(|s| match s {
+                Step::EnsureCache(c) => Some(&**c),
+                _ => None,
+            })
+            .collect();
+        let got: Vec<(&str, &str, String, &str)> = steps
+            .iter()
+            .map(|c| {
+                (
+                    c.upstream.host,
+                    c.spec.name.as_str(),
+                    c.ip.to_string(),
+                    c.network.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "docker.io",
+                    "playground-cache-docker-io",
+                    "172.28.0.250".into(),
+                    "playground-lab"
+                ),
+                (
+                    "ghcr.io",
+                    "playground-cache-ghcr-io",
+                    "172.28.0.251".into(),
+                    "playground-lab"
+                ),
+                (
+                    "quay.io",
+                    "playground-cache-quay-io",
+                    "172.28.0.252".into(),
+                    "playground-lab"
+                ),
+                (
+                    "registry.k8s.io",
+                    "playground-cache-registry-k8s-io",
+                    "172.28.0.253".into(),
+                    "playground-lab"
+                ),
+            ]
+        );
+        // No cache address is a node's.
+        for n in plan.nodes() {
+            assert!(
+                !steps.iter().any(|c| Some(c.ip) == n.spec.ip),
+                "{}",
+                n.spec.name
+            );
+        }
+        // Mirrors go to every new server and agent (not the load balancer), after create and
+        // before any start.
+        let mirrors = phase_of(&plan, "write /etc/rancher/k3s/registries.yaml");
+        let Step::WriteMirrors { nodes, yaml } = &plan.phases[mirrors][0] else {
+            panic!("{text}")
+        };
+        assert_eq!(
+            nodes,
+            &[
+                "playground-lab-server-0",
+                "playground-lab-server-1",
+                "playground-lab-server-2",
+                "playground-lab-agent-0"
+            ]
+        );
+        assert_eq!(yaml, &cache::registries_yaml(&CacheSettings::default()));
+        assert!(phase_of(&plan, "create playground-lab-server-0") < mirrors);
+        assert!(
+            mirrors < phase_of(&plan, "start playground-lab-server-0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_cache_when_the_lab_turns_it_off() {
+        let mut l = lab(1, 1);
+        l.cluster.image_cache = false;
+        let text = plan_up(&l, &Observed::default(), &cached())
+            .unwrap()
+            .to_string();
+        assert!(
+            !text.contains("cache") && !text.contains("registries.yaml"),
+            "{text}"
+        );
+        // And none without cache settings, which is how the other tests plan.
+        let text = plan_up(&lab(1, 1), &Observed::default(), &inputs())
+            .unwrap()
+            .to_string();
+        assert!(!text.contains("cache"), "{text}");
+    }
+
+    #[test]
+    fn caches_that_run_on_the_lab_network_are_left_alone() {
+        let first = plan_up(&lab(1, 1), &Observed::default(), &cached()).unwrap();
+        let settings = CacheSettings::default();
+        let mut caches: Vec<ContainerInfo> = cache::UPSTREAMS
+            .iter()
+            .map(|u| ContainerInfo {
+                id: String::new(),
+                name: settings.container(u),
+                image: "registry:2".into(),
+                state: RunState::Running,
+                labels: settings.labels(u),
+                started_at: None,
+                exit_code: None,
+                restart_count: 0,
+                ips: [("playground-lab".to_string(), "172.28.0.250".to_string())].into(),
+                env: vec![],
+                ports: vec![],
+            })
+            .collect();
+        // ghcr.io's cache is stopped; quay.io's runs but only on another lab's network.
+        caches[1].state = RunState::Exited;
+        caches[2].ips = [("playground-other".to_string(), "x".to_string())].into();
+        let observed = Observed {
+            containers: running(&first),
+            network_exists: true,
+            network_subnet: Some("172.28.0.0/24".into()),
+            caches,
+            cache_image_present: true,
+            ..Default::default()
+        };
+        let text = plan_up(&lab(1, 1), &observed, &cached())
+            .unwrap()
+            .to_string();
+        assert!(!text.contains("for the image cache"), "{text}");
+        assert!(!text.contains("registries.yaml"), "no new node: {text}");
+        assert!(!text.contains("playground-cache-docker-io "), "{text}");
+        assert!(
+            !text.contains("playground-cache-registry-k8s-io "),
+            "{text}"
+        );
+        assert!(
+            text.contains("ensure image cache playground-cache-ghcr-io "),
+            "{text}"
+        );
+        assert!(
+            text.contains("ensure image cache playground-cache-quay-io "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pull_never_requires_the_cache_image_without_pulling() {
+        let never = Inputs {
+            pull: PullPolicy::Never,
+            ..cached()
+        };
+        let plan = plan_up(&lab(1, 0), &Observed::default(), &never).unwrap();
+        assert!(plan.phases.iter().flatten().any(|s| *s
+            == Step::EnsureCacheImage {
+                image: "registry:2".into(),
+                pull: false
+            }));
     }
 
     fn lab(servers: u32, agents: u32) -> Lab {

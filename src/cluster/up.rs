@@ -22,6 +22,7 @@ use crate::kube::api::{KubeApi, NodeReady};
 use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
+use super::cache::{self, CacheSettings};
 use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
@@ -98,6 +99,20 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             images_present.insert(image.to_string());
         }
     }
+    let mut caches = Vec::new();
+    let mut cache_image_present = false;
+    if lab.cluster.image_cache {
+        let settings = CacheSettings::from_env();
+        cache_image_present = engine.image_present(&settings.image).await?;
+        for upstream in &cache::UPSTREAMS {
+            if let Some(c) = engine
+                .inspect_container(&settings.container(upstream))
+                .await?
+            {
+                caches.push(c);
+            }
+        }
+    }
     Ok(Observed {
         containers,
         foreign,
@@ -105,6 +120,8 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         network_subnet: network.and_then(|n| n.subnet),
         used_subnets: engine.used_subnets().await?,
         images_present,
+        caches,
+        cache_image_present,
     })
 }
 
@@ -143,6 +160,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
         subnet_seed: rand::rng().random_range(0..1024),
         repo_mount: opts.repo_mount.clone(),
         ui_port: opts.ui_port,
+        cache: Some(CacheSettings::from_env()),
     })
 }
 
@@ -286,6 +304,7 @@ async fn execute<E: Engine>(
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(Vec<NodeReady>, Option<String>)> {
     let kubeconfig_text: Mutex<Option<String>> = Mutex::new(None);
+    let cache_off = CacheOff::default();
     let mut nodes = Vec::new();
     for phase in &plan.phases {
         if *cancel.borrow() {
@@ -301,6 +320,7 @@ async fn execute<E: Engine>(
                 ui,
                 deadline,
                 &kubeconfig_text,
+                &cache_off,
                 cancel.clone(),
             )
         }))
@@ -322,6 +342,7 @@ async fn run_step<E: Engine>(
     ui: &Ui,
     deadline: Instant,
     kubeconfig_text: &Mutex<Option<String>>,
+    cache_off: &CacheOff,
     mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<Vec<NodeReady>>> {
     // Only reads are cut short; see `up_once`.
@@ -330,6 +351,8 @@ async fn run_step<E: Engine>(
     };
     tokio::pin!(cancelled);
     let s = ui.step(step.to_string());
+    // Set by the optional cache steps when they are skipped or turn the cache off.
+    let note: Mutex<Option<&'static str>> = Mutex::new(None);
     let result: Result<Option<Vec<NodeReady>>> = async {
         match step {
             Step::CheckPorts(ports) => {
@@ -352,6 +375,52 @@ async fn run_step<E: Engine>(
             Step::RequireImage(image) => {
                 if !engine.image_present(image).await? {
                     return Err(EngineError::ImageMissing(image.clone()).into());
+                }
+            }
+            Step::EnsureCacheImage { .. } | Step::EnsureCache(_) | Step::WriteMirrors { .. }
+                if cache_off.is_off() =>
+            {
+                *note.lock().unwrap() = Some("skipped: image cache off");
+            }
+            Step::EnsureCacheImage { image, pull: may_pull } => {
+                // Even a failed look is no reason to fail the lab: then try to pull.
+                let why = if matches!(engine.image_present(image).await, Ok(true)) {
+                    None
+                } else if !may_pull {
+                    Some(format!("its image {image} is not local and --pull never was given"))
+                } else {
+                    let pulled = tokio::select! {
+                        r = pull(engine, image, ui) => r,
+                        _ = &mut cancelled => return Err(Error::Interrupted),
+                    };
+                    match pulled {
+                        Ok(()) => None,
+                        Err(Error::Engine(EngineError::Pull { message, .. })) => Some(format!(
+                            "cannot pull its image {image}: {message}\n  hint: `docker pull {image}` when online, or set {} to a local image",
+                            cache::ENV_IMAGE
+                        )),
+                        Err(e) => Some(format!("cannot pull its image {image}: {e}")),
+                    }
+                };
+                if let Some(why) = why {
+                    cache_off.turn_off(ui, &why);
+                    *note.lock().unwrap() = Some("unavailable: image cache off");
+                }
+            }
+            Step::EnsureCache(c) => {
+                if let Err(e) = cache::ensure(engine, c).await {
+                    cache_off.turn_off(ui, &format!("cache {}: {e}", c.spec.name));
+                    *note.lock().unwrap() = Some("failed: image cache off");
+                }
+            }
+            Step::WriteMirrors { nodes, yaml } => {
+                let written = try_join_all(nodes.iter().map(|n| {
+                    engine.write_file(n, cache::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
+                }))
+                .await;
+                if let Err(e) = written {
+                    cache_off.turn_off(ui, &e.to_string());
+                    *note.lock().unwrap() = Some("failed: image cache off");
                 }
             }
             Step::CreateNode(n) => {
@@ -399,11 +468,34 @@ async fn run_step<E: Engine>(
         Ok(None)
     }
     .await;
-    match &result {
-        Ok(_) => s.done(),
-        Err(_) => s.fail(),
+    match (&result, note.into_inner().unwrap()) {
+        (Ok(_), None) => s.done(),
+        (Ok(_), Some(note)) => s.done_with(note),
+        (Err(_), _) => s.fail(),
     }
     result
+}
+
+/// The image cache is optional: the first failure of a cache step turns it off for the rest of
+/// the run, with one warning, and the lab goes on without it.
+#[derive(Default)]
+struct CacheOff(Mutex<bool>);
+
+impl CacheOff {
+    fn is_off(&self) -> bool {
+        *self.0.lock().unwrap()
+    }
+
+    /// Turn the cache off; only the first reason is shown.
+    fn turn_off(&self, ui: &Ui, why: &str) {
+        let mut off = self.0.lock().unwrap();
+        if !*off {
+            *off = true;
+            ui.warn(&format!(
+                "the image cache is off for this run: {why}\n  the lab goes on without it: new nodes get no registry mirrors and pull from the upstream registries (`cluster.imageCache: false` stops trying)"
+            ));
+        }
+    }
 }
 
 fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {

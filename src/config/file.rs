@@ -72,6 +72,8 @@ pub(crate) struct RawCluster {
     pub k3s_args: Vec<Spanned<String>>,
     #[serde(default)]
     pub env: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub image_cache: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -381,6 +383,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         ports,
         k3s_args,
         env,
+        image_cache: raw.image_cache.unwrap_or(true),
     })
 }
 

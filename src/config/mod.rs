@@ -87,6 +87,7 @@ pub fn default_lab() -> Lab {
             ports: Vec::new(),
             k3s_args: Vec::new(),
             env: Vec::new(),
+            image_cache: true,
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),
@@ -260,6 +261,7 @@ cluster:
   ports: ["8080:80@loadbalancer", "8443:443@loadbalancer"]
   k3sArgs: ["--disable=traefik@server:*"]
   env: ["KEY=VALUE@server:*"]
+  imageCache: false
 argocd:
   version: v3.5.1
   manifest: https://example.com/install.yaml
@@ -357,6 +359,7 @@ keep:
                     },
                     filter: all_servers,
                 }],
+                image_cache: false,
             },
             argocd: ArgoCdSpec {
                 version: "v3.5.1".into(),
@@ -422,6 +425,10 @@ keep:
         assert_eq!((d.cluster.servers, d.cluster.agents), (1, 0));
         assert_eq!(d.cluster.image, DEFAULT_K3S_IMAGE);
         assert!(d.cluster.privileged);
+        assert!(
+            d.cluster.image_cache,
+            "the image cache is on unless the file turns it off"
+        );
         assert_eq!(
             d.cluster.api,
             ApiEndpoint {
@@ -525,7 +532,7 @@ keep:
         assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
         assert_eq!(
             hint(&err),
-            "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env"
+            "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache"
         );
         let err = fails(
             &format!("{HEAD}clusters:\n  servers: 2\n"),
@@ -632,6 +639,43 @@ keep:
             4,
             7,
             "missing value",
+        );
+    }
+
+    #[test]
+    fn image_cache_is_a_boolean_on_by_default() {
+        assert!(lab(HEAD).cluster.image_cache);
+        assert!(
+            lab(&format!("{HEAD}cluster:\n  imageCache: true\n"))
+                .cluster
+                .image_cache
+        );
+        assert!(
+            !lab(&format!("{HEAD}cluster:\n  imageCache: false\n"))
+                .cluster
+                .image_cache
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  imageCache: maybe\n"),
+            6,
+            15,
+            "true or false",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  imageCache: [docker.io]\n"),
+            6,
+            15,
+            "expected a single value, found a list",
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  imagecache: false\n"),
+            6,
+            3,
+            "unknown key `imagecache` in `cluster`",
+        );
+        assert!(
+            hint(&err).starts_with("did you mean `imageCache`?"),
+            "{err}"
         );
     }
 

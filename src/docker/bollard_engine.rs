@@ -12,15 +12,16 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
-    NetworkCreateRequest, NetworkingConfig, PortBinding as DockerPortBinding, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig,
+    PortBinding as DockerPortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
     InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
     ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptions, StopContainerOptionsBuilder,
+    RemoveVolumeOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
@@ -243,6 +244,59 @@ impl Engine for BollardEngine {
             .collect())
     }
 
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Option<IpAddr>,
+        aliases: &[String],
+    ) -> Result<(), EngineError> {
+        let req = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(EndpointSettings {
+                ipam_config: ip.map(|ip| EndpointIpamConfig {
+                    ipv4_address: Some(ip.to_string()),
+                    ..Default::default()
+                }),
+                aliases: Some(aliases.to_vec()),
+                ..Default::default()
+            }),
+        };
+        match self.docker.connect_network(network, req).await {
+            Ok(()) => Ok(()),
+            // "endpoint … already exists" / "is already attached": what we asked for.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 403 | 409,
+                message,
+            }) if message.contains("already") => Ok(()),
+            Err(e) => Err(EngineError::api(
+                format!("connect {container} to network {network}"),
+                e,
+            )),
+        }
+    }
+
+    async fn disconnect_network(&self, network: &str, container: &str) -> Result<(), EngineError> {
+        let req = NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
+        match self.docker.disconnect_network(network, req).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // Docker answers 403 or 500 for "is not connected to network", by version.
+            Err(BollardError::DockerResponseServerError { message, .. })
+                if message.contains("not connected") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(EngineError::api(
+                format!("disconnect {container} from network {network}"),
+                e,
+            )),
+        }
+    }
+
     async fn ensure_volume(&self, name: &str, labels: &Labels) -> Result<(), EngineError> {
         // Creating a volume that exists is a no-op in Docker, which is what we want.
         let req = VolumeCreateRequest {
@@ -369,13 +423,15 @@ impl Engine for BollardEngine {
                 ipv4_address: Some(ip.to_string()),
                 ..Default::default()
             }),
-            aliases: Some(vec![spec.hostname.clone()]),
+            // Docker's default `bridge` network refuses aliases; user networks need them.
+            aliases: (spec.network != "bridge").then(|| vec![spec.hostname.clone()]),
             ..Default::default()
         };
         let body = ContainerCreateBody {
             hostname: Some(spec.hostname.clone()),
             image: Some(spec.image.clone()),
-            cmd: Some(spec.cmd.clone()),
+            // No command: the image's own (the cache's registry runs as its image says).
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(exposed),
@@ -639,6 +695,99 @@ impl Engine for BollardEngine {
         Err(EngineError::api(what, "the archive holds no regular file"))
     }
 
+    async fn write_file(
+        &self,
+        name: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), EngineError> {
+        let what = format!("write {path} into {name}");
+        // One entry, relative to `/`: the engine creates missing parent directories.
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(unix_now());
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append_data(&mut header, path.trim_start_matches('/'), content)
+            .map_err(|e| EngineError::api(what.clone(), e))?;
+        let tar = tar
+            .into_inner()
+            .map_err(|e| EngineError::api(what.clone(), e))?;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(name, Some(opts), bollard::body_full(Bytes::from(tar)))
+            .await
+            .map_err(|e| EngineError::api(what, e))
+    }
+
+    async fn upload_file(
+        &self,
+        name: &str,
+        source: &std::path::Path,
+        dir: &str,
+        file_name: &str,
+    ) -> Result<(), EngineError> {
+        let what = format!("copy {} into {name}:{dir}", source.display());
+        let io = |e: std::io::Error| EngineError::api(what.clone(), e);
+        let file = tokio::fs::File::open(source).await.map_err(io)?;
+        let size = file.metadata().await.map_err(io)?.len();
+        // A tar of one entry, built around the file as it streams: header, content, padding
+        // to a 512-byte block, then the two empty blocks that end an archive.
+        let mut header = tar::Header::new_gnu();
+        header.set_path(file_name).map_err(io)?;
+        header.set_size(size);
+        header.set_mode(0o600);
+        header.set_mtime(unix_now());
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        let head = Bytes::copy_from_slice(header.as_bytes());
+        let pad = ((512 - size % 512) % 512) as usize;
+        let tail = Bytes::from(vec![0u8; pad + 1024]);
+        let content = futures::stream::try_unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; 1 << 20];
+            let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            Ok(Some((Bytes::from(buf), file)))
+        });
+        let body = futures::stream::once(async move { Ok(head) })
+            .chain(content)
+            .chain(futures::stream::once(async move { Ok(tail) }));
+        let opts = UploadToContainerOptionsBuilder::default().path(dir).build();
+        self.docker
+            .upload_to_container(name, Some(opts), bollard::body_try_stream(body))
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))
+    }
+
+    async fn export_images(
+        &self,
+        images: &[String],
+        dest: &std::path::Path,
+    ) -> Result<u64, EngineError> {
+        let what = format!("export {} from Docker", images.join(", "));
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| EngineError::api(what.clone(), e))?;
+        let mut stream = self.docker.export_images(&names);
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| EngineError::api(what.clone(), e))?;
+            size += chunk.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(|e| EngineError::api(what.clone(), e))?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| EngineError::api(what, e))?;
+        Ok(size)
+    }
+
     async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
         let what = format!("exec in {name}");
         let exec = self
@@ -676,6 +825,13 @@ impl Engine for BollardEngine {
             .map_err(|e| EngineError::api(what.clone(), e))?;
         Ok((inspect.exit_code.unwrap_or(-1), output))
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn log_text(chunk: LogOutput) -> String {

@@ -11,6 +11,8 @@ pub use bollard_engine::BollardEngine;
 pub use types::*;
 
 use std::future::Future;
+use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -37,6 +39,22 @@ pub trait Engine: Send + Sync {
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// The subnets of every network the engine knows, to choose a free one.
     fn used_subnets(&self) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+    /// Attach a container to a network, at a static `ip` if given, reachable by `aliases`.
+    /// A container that is attached already is left as it is.
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Option<IpAddr>,
+        aliases: &[String],
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Detach a container from a network. Not attached, or either of them missing, is not an
+    /// error: the caller wants it detached, and it is.
+    fn disconnect_network(
+        &self,
+        network: &str,
+        container: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     fn ensure_volume(
         &self,
@@ -101,6 +119,31 @@ pub trait Engine: Send + Sync {
         name: &str,
         path: &str,
     ) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
+    /// Write one small file (held in memory) into a container, created or running, through
+    /// the archive API. Missing parent directories are created (mode 0755).
+    fn write_file(
+        &self,
+        name: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Stream a host file into a container's existing directory `dir` as `file_name`
+    /// (mode 0600), without reading it into memory: image tars are large.
+    fn upload_file(
+        &self,
+        name: &str,
+        source: &Path,
+        dir: &str,
+        file_name: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Save images from the engine's own store into one `docker save` tar at `dest`
+    /// (streamed to disk). Returns its size in bytes.
+    fn export_images(
+        &self,
+        images: &[String],
+        dest: &Path,
+    ) -> impl Future<Output = Result<u64, EngineError>> + Send;
     /// Run a command in a running container; returns its exit code and combined output.
     fn exec(
         &self,

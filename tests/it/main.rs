@@ -4,6 +4,7 @@
 mod support;
 
 mod argocd_cli;
+mod cache;
 mod cluster;
 mod double_binary;
 mod double_kube_rs;

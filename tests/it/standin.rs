@@ -5,24 +5,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::harness::{self, remove_docker_objects, unique_name};
+use crate::support::harness::{self, docker, remove_docker_objects, unique_name};
 
 struct Cleanup(String);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         remove_docker_objects(&self.0);
     }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn wait_log(container: &str, line: &str) {

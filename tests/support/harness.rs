@@ -107,6 +107,18 @@ pub fn node_image() -> &'static str {
     })
 }
 
+/// Run `docker ARGS`, assert it succeeded, and return its stdout, trimmed.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A port that was free a moment ago (the OS picks it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -132,11 +144,17 @@ pub fn unique_name(tag: &str) -> String {
 /// The IDs of the Docker objects labelled with this lab, with the command that removes each
 /// kind: containers (with their anonymous volumes), networks, volumes.
 fn labelled_objects(lab: &str) -> [(Vec<String>, &'static [&'static str]); 3] {
-    let filter = format!("label=playground.cluster={lab}");
+    objects_matching(&format!("label=playground.cluster={lab}"))
+}
+
+/// The IDs of the Docker objects that match a `docker … --filter`, by kind, each kind with the
+/// command that removes it. In this order: a network or volume in use by a container cannot
+/// be removed.
+fn objects_matching(filter: &str) -> [(Vec<String>, &'static [&'static str]); 3] {
     let ids = |args: &[&str]| -> Vec<String> {
         Command::new("docker")
             .args(args)
-            .arg(&filter)
+            .arg(filter)
             .output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
@@ -159,14 +177,29 @@ fn labelled_objects(lab: &str) -> [(Vec<String>, &'static [&'static str]); 3] {
     ]
 }
 
-/// Remove every Docker object labelled with this lab (containers, networks, volumes).
-pub fn remove_docker_objects(lab: &str) {
-    // In this order: a network or volume in use by a container cannot be removed.
-    for (ids, remove) in labelled_objects(lab) {
+fn remove_all(objects: [(Vec<String>, &'static [&'static str]); 3]) {
+    for (ids, remove) in objects {
         if !ids.is_empty() {
             let _ = Command::new("docker").args(remove).args(&ids).output();
         }
     }
+}
+
+/// Remove every Docker object labelled with this lab (containers, networks, volumes).
+pub fn remove_docker_objects(lab: &str) {
+    remove_all(labelled_objects(lab));
+}
+
+/// Remove the shared image caches of a test cache namespace (`PLAYGROUND_CACHE_NAMESPACE`):
+/// containers and volumes. Caches carry no lab label, so [`remove_docker_objects`] leaves
+/// them, as `drop` does.
+pub fn remove_cache_objects(namespace: &str) {
+    remove_all(cache_objects(namespace));
+}
+
+/// The image caches of a test cache namespace: containers, networks (none), volumes.
+pub fn cache_objects(namespace: &str) -> [(Vec<String>, &'static [&'static str]); 3] {
+    objects_matching(&format!("label=playground.cache.namespace={namespace}"))
 }
 
 /// Count the Docker objects labelled with this lab.
@@ -283,6 +316,10 @@ impl TestLab {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_STATE_HOME", home.join(".local/state"))
             .env("NO_COLOR", "1")
+            // Each lab gets its own image caches (if any are made), removed with the lab;
+            // a test that shares caches between labs sets the same namespace on both.
+            .env("PLAYGROUND_CACHE_NAMESPACE", &self.name)
+            .env_remove("PLAYGROUND_CACHE_IMAGE")
             .env_remove("RUST_LOG");
         for (k, v) in &self.env {
             c.env(k, v);
@@ -313,6 +350,7 @@ impl TestLab {
 impl Drop for TestLab {
     fn drop(&mut self) {
         remove_docker_objects(&self.name);
+        remove_cache_objects(&self.name);
     }
 }
 

@@ -1,0 +1,543 @@
+//! The shared image cache: one pull-through `registry:2` per upstream registry, shared by
+//! every lab and kept across `drop`, so a recreated lab downloads nothing it pulled before.
+//!
+//! The flow, with `cluster.imageCache: true` (the default):
+//! 1. the planner ([`super::plan`]) adds an optional "cache image" step when the image is not
+//!    local, one [`super::plan::Step::EnsureCache`] per upstream that is not yet running and
+//!    attached to the lab's network, and, for every node it creates, a
+//!    [`super::plan::Step::WriteMirrors`] with the output of [`registries_yaml`];
+//! 2. the executor ([`super::up`]) runs [`ensure`] for each cache: its labelled volume at
+//!    `/var/lib/registry`, its container (created once, then reused by every lab), started,
+//!    and attached to the lab network;
+//! 3. it writes `/etc/rancher/k3s/registries.yaml` into each new node after create and before
+//!    its first start: k3s reads it at start and points containerd's mirrors at the caches.
+//!
+//! If the cache image is absent and cannot be pulled (offline, no registry), or any cache step
+//! fails, `up` warns once and goes on without the cache: nodes then get no `registries.yaml`.
+//! The lab never fails for the cache. A cache that later stops or is pruned does not break a
+//! lab either: containerd falls back to the upstream when a mirror does not answer.
+//!
+//! Why these choices:
+//! - **Wiring: the cache joins each lab network**, at a static address near the top of the
+//!   lab's subnet ([`super::plan::cache_ip`]) and under its container name as alias, and nodes
+//!   reach it as `http://<name>:5000`. Publishing a host port instead would expose a cache on
+//!   the host (a 127.0.0.1 port is not reachable from nodes; 0.0.0.0 is reachable from the
+//!   network), and a second network on every node would give k3s two interfaces to choose its
+//!   node IP from. The address is static because node addresses are handed out statically from
+//!   the bottom of the subnet: a cache attached with a dynamic address could take a node's
+//!   address before that node is created, or after a Docker restart.
+//! - **`registries.yaml` is written into the created container**, as k3d does, not bind
+//!   mounted: the node's own layer keeps it as long as the node lives, while a bind-mounted
+//!   host file that went missing would make Docker create a directory in its place.
+//! - **Shared, never dropped**: caches are labelled [`names::LABEL_CACHE`] (the upstream) and
+//!   [`names::LABEL_CACHE_NAMESPACE`], never `playground.cluster`, so `drop`'s label sweep
+//!   leaves them; `drop` detaches them from the lab's network ([`detach_all`]) so that the
+//!   network can go. `playground cache prune` removes them: removing a container detaches it
+//!   from every lab network, and labs then pull from the upstreams directly.
+//! - **No published ports** and no privileges: only nodes on a lab network reach a cache.
+//!
+//! Test-only knobs: `PLAYGROUND_CACHE_IMAGE` replaces `registry:2` (tests run a local
+//! stand-in: this machine and CI reach no registry), and `PLAYGROUND_CACHE_NAMESPACE` gives a
+//! test its own set of caches (names and labels), so parallel tests never share or prune each
+//! other's. Users need neither.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::docker::{ContainerSpec, Engine, Labels, RunState};
+use crate::error::{Error, Result};
+
+use super::names;
+
+/// The cache image: the CNCF distribution registry, which k3d's and kind's docs use as a
+/// pull-through cache.
+pub const CACHE_IMAGE: &str = "registry:2";
+/// Replaces [`CACHE_IMAGE`] (tests use a local stand-in).
+pub const ENV_IMAGE: &str = "PLAYGROUND_CACHE_IMAGE";
+/// Test-only: a namespace for the cache objects, so parallel tests each get their own caches.
+pub const ENV_NAMESPACE: &str = "PLAYGROUND_CACHE_NAMESPACE";
+/// The namespace of the real, user-facing caches.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// The registry's port inside its container. Never published on the host.
+pub const REGISTRY_PORT: u16 = 5000;
+/// Where the registry keeps its blobs: the cache's named volume.
+pub const REGISTRY_DATA: &str = "/var/lib/registry";
+/// Where k3s reads its registry configuration, at start.
+pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
+
+/// An upstream registry that gets its own cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upstream {
+    /// The registry host as image references name it (the `mirrors:` key in k3s).
+    pub host: &'static str,
+    /// The URL the cache pulls through (`REGISTRY_PROXY_REMOTEURL`).
+    pub remote_url: &'static str,
+}
+
+/// The upstreams a lab's images come from, each with its own cache (a `registry:2` proxy
+/// serves exactly one remote).
+pub const UPSTREAMS: [Upstream; 4] = [
+    Upstream {
+        host: "docker.io",
+        remote_url: "https://registry-1.docker.io",
+    },
+    Upstream {
+        host: "ghcr.io",
+        remote_url: "https://ghcr.io",
+    },
+    Upstream {
+        host: "quay.io",
+        remote_url: "https://quay.io",
+    },
+    Upstream {
+        host: "registry.k8s.io",
+        remote_url: "https://registry.k8s.io",
+    },
+];
+
+/// Which cache image and which set of caches; read from the environment by [`Self::from_env`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub image: String,
+    /// [`DEFAULT_NAMESPACE`] unless a test names another.
+    pub namespace: String,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            image: CACHE_IMAGE.to_string(),
+            namespace: DEFAULT_NAMESPACE.to_string(),
+        }
+    }
+}
+
+impl CacheSettings {
+    /// [`ENV_IMAGE`] and [`ENV_NAMESPACE`], or the defaults. The namespace is reduced to what a
+    /// Docker name may hold (lowercase letters, digits, `-`; 24 characters).
+    pub fn from_env() -> Self {
+        let image = std::env::var(ENV_IMAGE)
+            .ok()
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| CACHE_IMAGE.to_string());
+        let namespace: String = std::env::var(ENV_NAMESPACE)
+            .unwrap_or_default()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(24)
+            .collect();
+        let namespace = namespace.trim_matches('-').to_string();
+        CacheSettings {
+            image,
+            namespace: if namespace.is_empty() {
+                DEFAULT_NAMESPACE.to_string()
+            } else {
+                namespace
+            },
+        }
+    }
+
+    /// The cache container's name, also its alias on lab networks: `playground-cache-docker-io`
+    /// (`playground-cache-<namespace>-docker-io` in a test namespace).
+    pub fn container(&self, upstream: &Upstream) -> String {
+        let host = upstream.host.replace('.', "-");
+        if self.namespace == DEFAULT_NAMESPACE {
+            format!("{}-cache-{host}", names::PREFIX)
+        } else {
+            format!("{}-cache-{}-{host}", names::PREFIX, self.namespace)
+        }
+    }
+
+    /// The cache's named volume.
+    pub fn volume(&self, upstream: &Upstream) -> String {
+        format!("{}-data", self.container(upstream))
+    }
+
+    /// The endpoint nodes pull through: plain HTTP on the lab network, which nothing outside
+    /// the lab's nodes can reach.
+    pub fn endpoint(&self, upstream: &Upstream) -> String {
+        format!("http://{}:{REGISTRY_PORT}", self.container(upstream))
+    }
+
+    /// The labels of a cache's container and volume. No `playground.cluster`: see the module
+    /// docs.
+    pub fn labels(&self, upstream: &Upstream) -> Labels {
+        Labels::from([
+            (names::LABEL_CACHE.to_string(), upstream.host.to_string()),
+            (
+                names::LABEL_CACHE_NAMESPACE.to_string(),
+                self.namespace.clone(),
+            ),
+        ])
+    }
+
+    /// The cache's container: the registry as a pull-through proxy of `upstream`, its data
+    /// on the named volume, no published port, restarted with Docker. It starts on Docker's
+    /// default bridge (for its own way out to the upstream) and joins lab networks later.
+    pub fn container_spec(&self, upstream: &Upstream) -> ContainerSpec {
+        let name = self.container(upstream);
+        ContainerSpec {
+            hostname: name.clone(),
+            image: self.image.clone(),
+            // The image's own command: `registry serve /etc/docker/registry/config.yml`.
+            cmd: Vec::new(),
+            env: vec![format!("REGISTRY_PROXY_REMOTEURL={}", upstream.remote_url)],
+            labels: self.labels(upstream),
+            network: "bridge".to_string(),
+            ip: None,
+            binds: vec![format!("{}:{REGISTRY_DATA}", self.volume(upstream))],
+            tmpfs: Vec::new(),
+            privileged: false,
+            init: true,
+            restart_unless_stopped: true,
+            ports: Vec::new(),
+            extra_hosts: Vec::new(),
+            name,
+        }
+    }
+}
+
+/// The `/etc/rancher/k3s/registries.yaml` that points containerd at the caches: one
+/// `mirrors:` entry per upstream. containerd tries a mirror first and falls back to the
+/// upstream itself, so a cache that is down slows a pull but never fails it.
+pub fn registries_yaml(settings: &CacheSettings) -> String {
+    let mut out = String::from(
+        "# Written by playground: pull through the shared image caches\n\
+         # (`playground cache status`). containerd falls back to each upstream when its\n\
+         # cache does not answer.\n\
+         mirrors:\n",
+    );
+    for upstream in &UPSTREAMS {
+        out.push_str(&format!(
+            "  \"{}\":\n    endpoint:\n      - \"{}\"\n",
+            upstream.host,
+            settings.endpoint(upstream)
+        ));
+    }
+    out
+}
+
+/// One cache to make sure of, for one lab: see [`ensure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStep {
+    pub upstream: Upstream,
+    pub spec: ContainerSpec,
+    pub volume: String,
+    /// The lab network to attach it to, and its static address there.
+    pub network: String,
+    pub ip: IpAddr,
+}
+
+impl CacheStep {
+    pub fn new(settings: &CacheSettings, upstream: &Upstream, network: &str, ip: IpAddr) -> Self {
+        CacheStep {
+            upstream: *upstream,
+            spec: settings.container_spec(upstream),
+            volume: settings.volume(upstream),
+            network: network.to_string(),
+            ip,
+        }
+    }
+}
+
+/// Make one cache ready for a lab: its volume, its container (created once and shared by
+/// every lab; another `up` may create it at the same moment), started, and attached to the
+/// lab network. Every part is idempotent.
+pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
+    let name = &step.spec.name;
+    engine
+        .ensure_volume(&step.volume, &step.spec.labels)
+        .await?;
+    let is_ours = |labels: &Labels| {
+        labels.get(names::LABEL_CACHE).map(String::as_str) == Some(step.upstream.host)
+    };
+    match engine.inspect_container(name).await? {
+        Some(c) if !is_ours(&c.labels) => {
+            return Err(Error::Other(format!(
+                "container name {name} is taken by a container that is not a playground cache\n  hint: remove or rename it (`docker rm -f {name}`)"
+            )));
+        }
+        Some(_) => {}
+        None => {
+            if let Err(e) = engine.create_container(&step.spec).await {
+                // Lost a race with another `up`: theirs is as good as ours.
+                match engine.inspect_container(name).await? {
+                    Some(c) if is_ours(&c.labels) => {}
+                    _ => return Err(e.into()),
+                }
+            }
+        }
+    }
+    engine.start(name).await?;
+    engine
+        .connect_network(
+            &step.network,
+            name,
+            Some(step.ip),
+            std::slice::from_ref(name),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Detach every cache (of any namespace) from a lab network, so that the network can be
+/// removed: Docker refuses to remove a network with containers attached.
+pub async fn detach_all<E: Engine>(engine: &E, network: &str) -> Result<()> {
+    for c in engine.list_containers(&[(names::LABEL_CACHE, "")]).await? {
+        if let Err(e) = engine.disconnect_network(network, &c.name).await {
+            // A cache that `cache prune` is removing right now refuses to be detached, and
+            // leaves every network by itself a moment later.
+            if !left_network(engine, &c.name, network).await? {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a container is gone, or not (or no longer) on `network`, waiting up to 2 s.
+async fn left_network<E: Engine>(engine: &E, name: &str, network: &str) -> Result<bool> {
+    for _ in 0..20 {
+        match engine.inspect_container(name).await? {
+            Some(c) if c.ips.contains_key(network) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
+/// One cache as `playground cache status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheStatus {
+    pub upstream: String,
+    pub remote_url: String,
+    pub container: String,
+    /// `absent`, or the container's run state.
+    pub state: String,
+    pub image: Option<String>,
+    pub volume: String,
+    pub volume_exists: bool,
+    /// The bytes cached (`du` in the running registry); `None` when it is not running.
+    pub size_bytes: Option<u64>,
+    /// The labs whose networks it is attached to.
+    pub labs: Vec<String>,
+}
+
+/// Every cache of the namespace, absent ones included, and which labs use each.
+pub async fn status<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Vec<CacheStatus>> {
+    let volumes = engine
+        .list_volumes(&[(names::LABEL_CACHE_NAMESPACE, &settings.namespace)])
+        .await?;
+    let lab_of: BTreeMap<String, String> = engine
+        .list_networks(&[(names::LABEL_CLUSTER, "")])
+        .await?
+        .into_iter()
+        .filter_map(|n| {
+            let lab = n.labels.get(names::LABEL_CLUSTER)?.clone();
+            Some((n.name, lab))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for upstream in &UPSTREAMS {
+        let container = settings.container(upstream);
+        let volume = settings.volume(upstream);
+        let found = engine.inspect_container(&container).await?.filter(|c| {
+            c.labels.get(names::LABEL_CACHE).map(String::as_str) == Some(upstream.host)
+        });
+        let size_bytes = match &found {
+            Some(c) if c.state == RunState::Running => registry_size(engine, &container).await,
+            _ => None,
+        };
+        out.push(CacheStatus {
+            upstream: upstream.host.to_string(),
+            remote_url: upstream.remote_url.to_string(),
+            state: found
+                .as_ref()
+                .map_or("absent", |c| c.state.as_str())
+                .to_string(),
+            image: found.as_ref().map(|c| c.image.clone()),
+            labs: found
+                .iter()
+                .flat_map(|c| c.ips.keys())
+                .filter_map(|net| lab_of.get(net).cloned())
+                .collect(),
+            volume_exists: volumes.contains(&volume),
+            volume,
+            size_bytes,
+            container,
+        });
+    }
+    Ok(out)
+}
+
+/// The size of the registry's data, from `du` inside the running cache: cheap, and it needs
+/// nothing but the image's own busybox. `None` if that does not work.
+async fn registry_size<E: Engine>(engine: &E, container: &str) -> Option<u64> {
+    let (code, out) = engine
+        .exec(container, &["du", "-sk", REGISTRY_DATA])
+        .await
+        .ok()?;
+    if code != 0 {
+        return None;
+    }
+    let kib: u64 = out.split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Render `cache status` as a table.
+pub fn render_table(caches: &[CacheStatus]) -> String {
+    let mut out = format!(
+        "{:<16} {:<9} {:>9}  {:<36} LABS\n",
+        "UPSTREAM", "STATE", "SIZE", "CONTAINER"
+    );
+    for c in caches {
+        out.push_str(&format!(
+            "{:<16} {:<9} {:>9}  {:<36} {}\n",
+            c.upstream,
+            c.state,
+            c.size_bytes.map_or("-".to_string(), human_size),
+            c.container,
+            if c.labs.is_empty() {
+                "-".to_string()
+            } else {
+                c.labs.join(",")
+            }
+        ));
+    }
+    out
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// What `cache prune` removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub containers: usize,
+    pub volumes: usize,
+}
+
+/// Remove every cache container and volume of the namespace. Removing a container detaches
+/// it from every lab network; those labs then pull from the upstreams directly, and their
+/// next `up` brings the caches back (empty).
+pub async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pruned> {
+    let filter = [(names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str())];
+    let containers = engine.list_containers(&filter).await?;
+    for c in &containers {
+        engine.remove_container(&c.name).await?;
+    }
+    let volumes = engine.list_volumes(&filter).await?;
+    for v in &volumes {
+        engine.remove_volume(v).await?;
+    }
+    Ok(Pruned {
+        containers: containers.len(),
+        volumes: volumes.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_yaml_names_one_mirror_per_upstream() {
+        assert_eq!(
+            registries_yaml(&CacheSettings::default()),
+            r#"# Written by playground: pull through the shared image caches
+# (`playground cache status`). containerd falls back to each upstream when its
+# cache does not answer.
+mirrors:
+  "docker.io":
+    endpoint:
+      - "http://playground-cache-docker-io:5000"
+  "ghcr.io":
+    endpoint:
+      - "http://playground-cache-ghcr-io:5000"
+  "quay.io":
+    endpoint:
+      - "http://playground-cache-quay-io:5000"
+  "registry.k8s.io":
+    endpoint:
+      - "http://playground-cache-registry-k8s-io:5000"
+"#
+        );
+    }
+
+    #[test]
+    fn registries_yaml_is_what_k3s_reads() {
+        // k3s unmarshals `mirrors: {host: {endpoint: [url]}}`; read it back the same way.
+        #[derive(serde::Deserialize)]
+        struct Mirror {
+            endpoint: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Registries {
+            mirrors: BTreeMap<String, Mirror>,
+        }
+        let settings = CacheSettings {
+            image: "x".into(),
+            namespace: "t1".into(),
+        };
+        let parsed: Registries = serde_saphyr::from_str(&registries_yaml(&settings)).unwrap();
+        assert_eq!(parsed.mirrors.len(), 4);
+        assert_eq!(
+            parsed.mirrors["quay.io"].endpoint,
+            vec!["http://playground-cache-t1-quay-io:5000"]
+        );
+    }
+
+    #[test]
+    fn a_cache_is_shared_unpublished_and_never_a_lab_object() {
+        let s = CacheSettings::default();
+        let spec = s.container_spec(&UPSTREAMS[0]);
+        assert_eq!(spec.name, "playground-cache-docker-io");
+        assert_eq!(spec.image, "registry:2");
+        assert_eq!(
+            spec.env,
+            vec!["REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"]
+        );
+        assert_eq!(
+            spec.binds,
+            vec!["playground-cache-docker-io-data:/var/lib/registry"]
+        );
+        assert!(spec.ports.is_empty() && !spec.privileged && spec.restart_unless_stopped);
+        assert_eq!(spec.labels[names::LABEL_CACHE], "docker.io");
+        assert_eq!(spec.labels[names::LABEL_CACHE_NAMESPACE], "default");
+        assert!(!spec.labels.contains_key(names::LABEL_CLUSTER));
+        let t = CacheSettings {
+            image: "i".into(),
+            namespace: "ns1".into(),
+        };
+        assert_eq!(
+            t.volume(&UPSTREAMS[3]),
+            "playground-cache-ns1-registry-k8s-io-data"
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_people_do() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}

@@ -1,0 +1,159 @@
+//! `image import`: copy images from the host's Docker into every node's containerd, as k3d's
+//! `image import` does, so a lab runs images that were built locally or pulled once.
+//!
+//! The flow:
+//! 1. find the lab by its labels, and refuse unless every server and agent runs;
+//! 2. check that every image is in the host's Docker (naming the missing ones);
+//! 3. export them once, through the Engine (`docker save`), into a temp file on the host;
+//! 4. for every server and agent at once: stream that tar into the node with the archive API,
+//!    at [`IMPORT_DIR`], run `ctr -n k8s.io images import --all-platforms FILE` there (k3s
+//!    ships `ctr`; `k8s.io` is the namespace the kubelet reads), then remove the file.
+//!
+//! Why `ctr` rather than k3s's auto-import directory (`/var/lib/rancher/k3s/agent/images/`):
+//! the import happens now and its errors are reported now, whatever the k3s version (older
+//! ones read that directory only at start), and no tar stays behind to take the disk twice and
+//! be imported again at every start. Why a file rather than piping the tar into `ctr`'s stdin
+//! (k3d's "direct" mode): the same upload then serves every node from one export, and a
+//! failure names the node and what `ctr` said. [`IMPORT_DIR`] is the node's data volume: on
+//! disk rather than in the `/run` tmpfs (memory), and present in every node.
+
+use futures::future::try_join_all;
+
+use crate::docker::{Engine, RunState};
+use crate::error::{Error, Result};
+use crate::ui::Ui;
+
+use super::cache::human_size;
+use super::inventory::{self, LabState};
+
+/// Where the image tar is put inside a node for the import: k3s's data volume.
+pub const IMPORT_DIR: &str = "/var/lib/rancher/k3s";
+
+/// Import `images` from the host's Docker into every server and agent of `lab`. Returns the
+/// nodes imported into.
+pub async fn import<E: Engine>(
+    engine: &E,
+    lab: &str,
+    images: &[String],
+    ui: &Ui,
+) -> Result<Vec<String>> {
+    let summary = inventory::status(engine, lab)
+        .await?
+        .ok_or_else(|| Error::NotFound(lab.to_string()))?;
+    if matches!(summary.state, LabState::Suspended | LabState::Paused) {
+        let state = if summary.state == LabState::Paused {
+            "paused"
+        } else {
+            "suspended"
+        };
+        return Err(Error::Other(format!(
+            "lab {lab} is {state}: images can only be imported into running nodes\n  hint: `playground resume {lab}`, then import again"
+        )));
+    }
+    let nodes: Vec<&inventory::NodeSummary> = summary
+        .nodes
+        .iter()
+        .filter(|n| n.role == "server" || n.role == "agent")
+        .collect();
+    let stopped: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.state != RunState::Running)
+        .map(|n| n.name.as_str())
+        .collect();
+    if !stopped.is_empty() {
+        return Err(Error::Other(format!(
+            "lab {lab} has nodes that are not running ({}): an image imported now would be missing there\n  hint: `playground resume {lab}` or `playground up` brings them back",
+            stopped.join(", ")
+        )));
+    }
+
+    let mut missing = Vec::new();
+    for image in images {
+        if !engine.image_present(image).await? {
+            missing.push(image.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Other(format!(
+            "not in the host's Docker: {}\n  hint: `docker pull {}` (or build it) first; `image import` copies what `docker images` lists",
+            missing.join(", "),
+            missing[0]
+        )));
+    }
+
+    // Removed when it drops, whatever happens below.
+    let tar = tempfile::Builder::new()
+        .prefix("playground-import-")
+        .suffix(".tar")
+        .tempfile()
+        .map_err(|e| Error::Other(format!("cannot make a temp file for the export: {e}")))?;
+    let s = ui.step(format!("export {} from Docker", images.join(", ")));
+    match engine.export_images(images, tar.path()).await {
+        Ok(size) => s.done_with(&human_size(size)),
+        Err(e) => {
+            s.fail();
+            return Err(e.into());
+        }
+    }
+
+    let file_name = format!(
+        "playground-import-{}-{}.tar",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    try_join_all(nodes.iter().map(|n| {
+        let step = ui.step(format!("import into {}", n.name));
+        let file_name = &file_name;
+        let source = tar.path();
+        async move {
+            let r = import_into(engine, &n.name, source, file_name).await;
+            match &r {
+                Ok(()) => step.done(),
+                Err(_) => step.fail(),
+            }
+            r
+        }
+    }))
+    .await?;
+    Ok(nodes.iter().map(|n| n.name.clone()).collect())
+}
+
+/// Upload the tar into one node, import it with `ctr`, and remove it again.
+async fn import_into<E: Engine>(
+    engine: &E,
+    node: &str,
+    source: &std::path::Path,
+    file_name: &str,
+) -> Result<()> {
+    engine
+        .upload_file(node, source, IMPORT_DIR, file_name)
+        .await?;
+    let path = format!("{IMPORT_DIR}/{file_name}");
+    let imported = engine
+        .exec(
+            node,
+            &[
+                "ctr",
+                "-n",
+                "k8s.io",
+                "images",
+                "import",
+                "--all-platforms",
+                &path,
+            ],
+        )
+        .await;
+    // The tar has done its job either way; do not leave it on the node's disk.
+    let _ = engine.exec(node, &["rm", "-f", &path]).await;
+    let (code, output) = imported?;
+    if code != 0 {
+        return Err(Error::Other(format!(
+            "`ctr images import` failed in {node} (exit {code}): {}\n  hint: check the node with `docker logs {node}`; k3s's containerd must be running",
+            output.trim()
+        )));
+    }
+    Ok(())
+}

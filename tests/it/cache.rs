@@ -1,0 +1,538 @@
+//! The shared image cache (`cluster.imageCache`, `cache status`, `cache prune`) and
+//! `image import`, against the real Docker Engine with the stand-in node image.
+//!
+//! No registry is reachable here, so `registry:2` is played by a stand-in: the stand-in node
+//! image's busybox `httpd` on port 5000 (`PLAYGROUND_CACHE_IMAGE`). Every test gets its own
+//! cache namespace (`PLAYGROUND_CACHE_NAMESPACE`), so parallel tests never share or prune each
+//! other's caches, and every cache object is removed when the test ends.
+
+use std::process::Command;
+
+use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker};
+
+const UPSTREAMS: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"];
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// An image derived from the stand-in node image by `docker commit`, with `changes` applied
+/// and `files` (path, content, mode) copied in. Removed on drop.
+struct DerivedImage(String);
+
+impl DerivedImage {
+    fn new(tag: &str, changes: &[&str], files: &[(&str, &str)]) -> Self {
+        let base = harness::node_image();
+        let name = format!("playground-test/{tag}");
+        let container = docker(&["create", base]);
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let local = dir
+                .path()
+                .join(path.trim_start_matches('/').replace('/', "_"));
+            std::fs::write(&local, content).unwrap();
+            let mut perms = std::fs::metadata(&local).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&local, perms).unwrap();
+            docker(&[
+                "cp",
+                local.to_str().unwrap(),
+                &format!("{container}:{path}"),
+            ]);
+        }
+        let mut args = vec!["commit".to_string()];
+        for c in changes {
+            args.push("--change".into());
+            args.push(c.to_string());
+        }
+        args.push(container.clone());
+        args.push(name.clone());
+        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        docker(&["rm", "-f", &container]);
+        DerivedImage(name)
+    }
+}
+
+impl Drop for DerivedImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+/// A cache namespace of its own, with the stand-in registry image; its caches are removed
+/// on drop.
+struct Caches {
+    namespace: String,
+    image: DerivedImage,
+}
+
+impl Caches {
+    fn new(tag: &str) -> Self {
+        let namespace = harness::unique_name(tag);
+        let image = DerivedImage::new(
+            &format!("cache-double:{namespace}"),
+            &[
+                r#"ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "5000", "-h", "/var/lib/registry"]"#,
+                "CMD []",
+                "LABEL org.opencontainers.image.description=\"stand-in for registry:2 (test double)\"",
+            ],
+            &[],
+        );
+        Caches { namespace, image }
+    }
+
+    /// A lab that uses these caches.
+    fn lab(&self, tag: &str) -> TestLab {
+        TestLab::new(tag)
+            .env("PLAYGROUND_CACHE_NAMESPACE", &self.namespace)
+            .env("PLAYGROUND_CACHE_IMAGE", &self.image.0)
+    }
+
+    fn container(&self, upstream: &str) -> String {
+        format!(
+            "playground-cache-{}-{}",
+            self.namespace,
+            upstream.replace('.', "-")
+        )
+    }
+
+    /// The IDs of this namespace's cache containers and volumes.
+    fn objects(&self) -> (Vec<String>, Vec<String>) {
+        let [(containers, _), _, (volumes, _)] = cache_objects(&self.namespace);
+        (containers, volumes)
+    }
+
+    /// `network=ip:alias,alias ` for each network the cache is attached to.
+    fn networks(&self, upstream: &str) -> String {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}}:{{join $v.Aliases \",\"}} {{end}}",
+            &self.container(upstream),
+        ])
+    }
+}
+
+impl Drop for Caches {
+    fn drop(&mut self) {
+        harness::remove_cache_objects(&self.namespace);
+    }
+}
+
+fn registries_yaml(node: &str) -> String {
+    docker(&["exec", node, "cat", "/etc/rancher/k3s/registries.yaml"])
+}
+
+#[test]
+fn two_labs_share_one_set_of_caches_that_outlives_drop() {
+    let caches = Caches::new("share");
+    let a = caches.lab("sharea").agents(1).write();
+    let b = caches.lab("shareb").write();
+
+    let out = a.run(&["up", "--cluster-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let (containers, volumes) = caches.objects();
+    assert_eq!(
+        (containers.len(), volumes.len()),
+        (4, 4),
+        "one cache and one volume per upstream"
+    );
+
+    // Each cache: the upstream it proxies, its data on its volume, nothing published, and
+    // never a lab's object.
+    let registry = caches.container("docker.io");
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &registry]);
+    assert!(
+        env.contains("REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"),
+        "{env}"
+    );
+    let mounts = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}",
+        &registry,
+    ]);
+    assert_eq!(mounts, format!("{registry}-data:/var/lib/registry"));
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.PortBindings}}",
+            &registry
+        ]),
+        "{}"
+    );
+    let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &registry]);
+    assert!(
+        labels.contains("\"playground.cache\":\"docker.io\""),
+        "{labels}"
+    );
+    assert!(!labels.contains("playground.cluster"), "{labels}");
+
+    // Attached to the lab network at the top of its subnet, under its own name.
+    let net_a = format!("playground-{}", a.name);
+    let attached = caches.networks("registry.k8s.io");
+    let entry = attached
+        .split_whitespace()
+        .find(|e| e.starts_with(&format!("{net_a}=")))
+        .unwrap_or_else(|| panic!("not on {net_a}: {attached}"));
+    assert!(entry.contains(".253:"), "{entry}");
+    assert!(
+        entry.contains(&caches.container("registry.k8s.io")),
+        "{entry}"
+    );
+
+    // (b) Every node was given mirrors to the caches before it started.
+    for node in [
+        format!("playground-{}-server-0", a.name),
+        format!("playground-{}-agent-0", a.name),
+    ] {
+        let yaml = registries_yaml(&node);
+        for upstream in UPSTREAMS {
+            assert!(
+                yaml.contains(&format!(
+                    "  \"{upstream}\":\n    endpoint:\n      - \"http://{}:5000\"",
+                    caches.container(upstream)
+                )),
+                "{upstream} missing in {node}:\n{yaml}"
+            );
+        }
+    }
+
+    // The second lab reuses the same caches: nothing new is created.
+    b.ok(&["up", "--cluster-only"]);
+    assert_eq!(caches.objects(), (containers.clone(), volumes.clone()));
+    let net_b = format!("playground-{}", b.name);
+    for upstream in UPSTREAMS {
+        let attached = caches.networks(upstream);
+        assert!(
+            attached.contains(&format!("{net_a}=")) && attached.contains(&format!("{net_b}=")),
+            "{upstream}: {attached}"
+        );
+    }
+    assert!(registries_yaml(&format!("playground-{}-server-0", b.name)).contains("mirrors:"));
+    let status = json(&b.ok(&["cache", "status", "-o", "json"]));
+    for entry in status.as_array().unwrap() {
+        let mut labs: Vec<&str> = entry["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        labs.sort_unstable();
+        let mut want = vec![a.name.as_str(), b.name.as_str()];
+        want.sort_unstable();
+        assert_eq!(labs, want, "{entry}");
+    }
+
+    // Dropping the first lab leaves the caches, still serving the second.
+    a.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&a.name), 0);
+    assert_eq!(caches.objects(), (containers.clone(), volumes.clone()));
+    for upstream in UPSTREAMS {
+        let attached = caches.networks(upstream);
+        assert!(
+            !attached.contains(&format!("{net_a}=")) && attached.contains(&format!("{net_b}=")),
+            "{upstream}: {attached}"
+        );
+        assert_eq!(
+            docker(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}}",
+                &caches.container(upstream)
+            ]),
+            "running"
+        );
+    }
+    // A lab made again later still finds them.
+    a.ok(&["up", "--cluster-only"]);
+    assert_eq!(caches.objects(), (containers, volumes));
+    a.ok(&["drop", "--yes"]);
+    b.ok(&["drop", "--yes"]);
+    assert_eq!(caches.objects().0.len(), 4);
+}
+
+#[test]
+fn cache_status_json_and_prune() {
+    let caches = Caches::new("prune");
+    let lab = caches.lab("prune").write();
+
+    // Before any lab: every upstream is listed, absent.
+    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let entries = status.as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    for (entry, upstream) in entries.iter().zip(UPSTREAMS) {
+        assert_eq!(entry["upstream"], upstream);
+        assert_eq!(entry["state"], "absent");
+        assert_eq!(entry["volume_exists"], false);
+        assert_eq!(entry["labs"], serde_json::json!([]));
+    }
+
+    lab.ok(&["up", "--cluster-only"]);
+    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    for (entry, upstream) in status.as_array().unwrap().iter().zip(UPSTREAMS) {
+        assert_eq!(entry["upstream"], upstream, "{entry}");
+        assert_eq!(entry["container"], caches.container(upstream));
+        assert_eq!(entry["state"], "running", "{entry}");
+        assert_eq!(entry["image"], caches.image.0.as_str());
+        assert_eq!(entry["volume_exists"], true);
+        assert!(entry["size_bytes"].as_u64().is_some(), "{entry}");
+        assert_eq!(entry["labs"], serde_json::json!([lab.name]), "{entry}");
+    }
+    assert_eq!(status[0]["remote_url"], "https://registry-1.docker.io");
+    let table = lab.ok(&["cache", "status"]);
+    assert!(
+        table.starts_with("UPSTREAM") && table.contains(&lab.name),
+        "{table}"
+    );
+
+    // Prune removes every cache container and volume, and the lab keeps running.
+    let out = lab.run(&["cache", "prune", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("4 container(s), 4 volume(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(caches.objects(), (vec![], vec![]));
+    let list = json(&lab.ok(&["list", "-o", "json"]));
+    let me = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == lab.name.as_str())
+        .unwrap();
+    assert_eq!(me["state"], "running");
+    assert!(
+        json(&lab.ok(&["cache", "status", "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "absent")
+    );
+    // Pruning nothing is fine; the next `up` brings the caches back.
+    lab.ok(&["cache", "prune", "--yes"]);
+    lab.ok(&["up", "--cluster-only"]);
+    assert_eq!(caches.objects().0.len(), 4);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn without_the_cache_image_up_warns_once_and_goes_on() {
+    // The namespace is the lab's own (the harness default); the image exists nowhere, and no
+    // registry is reachable to pull it from.
+    let lab = TestLab::new("nocache")
+        .agents(1)
+        .env(
+            "PLAYGROUND_CACHE_IMAGE",
+            "playground-test/no-such-cache-image:absent",
+        )
+        .write();
+    let out = lab.run(&["up", "--cluster-only"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("warning: the image cache is off for this run")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("playground-test/no-such-cache-image:absent"),
+        "{err}"
+    );
+    // No cache was made, and the nodes got no mirrors.
+    assert_eq!(
+        cache_objects(&lab.name)
+            .iter()
+            .map(|(ids, _)| ids.len())
+            .sum::<usize>(),
+        0
+    );
+    for node in ["server-0", "agent-0"] {
+        let found = Command::new("docker")
+            .args([
+                "exec",
+                &format!("playground-{}-{node}", lab.name),
+                "test",
+                "-e",
+                "/etc/rancher/k3s/registries.yaml",
+            ])
+            .status()
+            .unwrap();
+        assert!(!found.success(), "{node} has a registries.yaml");
+    }
+    // `--pull never` does not try either, and says so once.
+    lab.ok(&["drop", "--yes"]);
+    let out = lab.run(&["up", "--cluster-only", "--pull", "never"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("the image cache is off").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--pull never"), "{}", stderr(&out));
+    lab.ok(&["drop", "--yes"]);
+
+    // Turned off in the file: not even tried.
+    let off = TestLab::new("cacheoff")
+        .cluster_yaml("  imageCache: false\n")
+        .env(
+            "PLAYGROUND_CACHE_IMAGE",
+            "playground-test/no-such-cache-image:absent",
+        )
+        .write();
+    let plan = off.ok(&["up", "--cluster-only", "--dry-run"]);
+    assert!(
+        !plan.contains("image cache") && !plan.contains("registries.yaml"),
+        "{plan}"
+    );
+    let out = off.run(&["up", "--cluster-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("image cache"), "{}", stderr(&out));
+}
+
+/// A `ctr` stand-in for the stand-in node (which has no containerd): it records how it was
+/// called and what the tar it was given holds.
+const CTR_DOUBLE: &str = r#"#!/bin/sh
+# ctr stand-in (test double): record the call, the tar's entries and its manifest.
+echo "ctr $*" >> /tmp/ctr.log
+for last; do :; done
+tar -tf "$last" >> /tmp/ctr.log 2>&1
+tar -xOf "$last" manifest.json >> /tmp/ctr.log 2>&1
+echo >> /tmp/ctr.log
+"#;
+
+#[test]
+fn image_import_reaches_every_node() {
+    let tag = harness::unique_name("import");
+    let node = DerivedImage::new(&format!("node-ctr:{tag}"), &[], &[("/bin/ctr", CTR_DOUBLE)]);
+    // A tiny local image: one file, imported from a tar.
+    let image = format!("playground-test/import-me:{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from the host\n").unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2""#)
+        .arg("sh")
+        .arg(dir.path())
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let _image = DerivedImage(image.clone());
+
+    let lab = TestLab::new("import")
+        .agents(1)
+        .cluster_yaml("  imageCache: false\n")
+        .write();
+    lab.ok(&["up", "--cluster-only", "--image", &node.0]);
+    let out = lab.run(&["image", "import", &image, "--name", &lab.name]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("export {image} from Docker")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("imported {image} into 2 node(s)")),
+        "{err}"
+    );
+    for node in ["server-0", "agent-0"] {
+        let name = format!("playground-{}-{node}", lab.name);
+        let log = docker(&["exec", &name, "cat", "/tmp/ctr.log"]);
+        let call = log.lines().next().unwrap_or_default();
+        assert!(
+            call.starts_with(
+                "ctr -n k8s.io images import --all-platforms /var/lib/rancher/k3s/playground-import-"
+            ) && call.ends_with(".tar"),
+            "{name}: {log}"
+        );
+        // The tar that arrived is `docker save` output of our image.
+        assert!(log.contains("manifest.json"), "{name}: {log}");
+        assert!(log.contains(&image), "{name}: {log}");
+        // And it was removed after the import.
+        let left = docker(&["exec", &name, "ls", "/var/lib/rancher/k3s"]);
+        assert!(!left.contains("playground-import-"), "{name}: {left}");
+    }
+}
+
+#[test]
+fn image_import_explains_what_is_missing() {
+    let lab = TestLab::new("importerr")
+        .cluster_yaml("  imageCache: false\n")
+        .write();
+    // No such lab.
+    let out = lab.run(&["image", "import", harness::NODE_IMAGE, "--name", "nolab"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no lab named nolab"),
+        "{}",
+        stderr(&out)
+    );
+
+    lab.ok(&["up", "--cluster-only"]);
+    // No such image: named, with how to get it.
+    let out = lab.run(&["image", "import", "playground-test/not-here:1"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("not in the host's Docker: playground-test/not-here:1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("docker pull playground-test/not-here:1"),
+        "{err}"
+    );
+
+    // A suspended lab: say so, and how to resume it.
+    lab.ok(&["suspend"]);
+    let out = lab.run(&["image", "import", harness::NODE_IMAGE]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("lab {} is suspended", lab.name)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("playground resume {}", lab.name)),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_new_lab_is_rolled_back_and_the_caches_stay() {
+    // The stand-in server exits at once on a bad flag, as k3s does: `up` fails after the caches
+    // were attached to the new lab's network, and the rollback must detach them to remove it.
+    let caches = Caches::new("rollback");
+    let lab = caches
+        .lab("rollback")
+        .cluster_yaml("  k3sArgs: [\"--https-listen-port=notaport@server:0\"]\n")
+        .write();
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "60s"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("rollback incomplete"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0, "{}", stderr(&out));
+    let (containers, volumes) = caches.objects();
+    assert_eq!((containers.len(), volumes.len()), (4, 4));
+    let net = format!("playground-{}", lab.name);
+    for upstream in UPSTREAMS {
+        assert!(!caches.networks(upstream).contains(&net));
+    }
+}
