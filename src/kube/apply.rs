@@ -247,20 +247,7 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
 /// (a path or URL). Empty documents are skipped and `kind: List` documents expanded, as
 /// kubectl does.
 pub fn parse_documents(yaml: &str, origin: &str) -> Result<Vec<DynamicObject>, ApplyError> {
-    // CRD schemas nest deeply and install manifests run to megabytes: the default budget
-    // (depth 64, 250k nodes) is sized for configuration files, not for these.
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_depth: 256,
-            max_nodes: 10_000_000,
-            max_events: 50_000_000,
-        },
-    };
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(yaml, options)
-        .map_err(|e| ApplyError::Yaml {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
+    let docs = parse_values(yaml, origin)?;
     let mut out = Vec::with_capacity(docs.len());
     for (i, doc) in docs.into_iter().enumerate() {
         let index = i + 1;
@@ -281,6 +268,109 @@ pub fn parse_documents(yaml: &str, origin: &str) -> Result<Vec<DynamicObject>, A
     Ok(out)
 }
 
+/// The parser's budget. CRD schemas nest deeply and install manifests run to megabytes: the
+/// default (depth 64, 250k nodes) is sized for configuration files, not for these.
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 256,
+            max_nodes: 10_000_000,
+            max_events: 50_000_000,
+        },
+    }
+}
+
+/// Every document of `yaml`, in order, parsed on all cores.
+///
+/// A YAML document marker (`---` at the start of a line) cannot occur inside a scalar, so
+/// the text splits into documents without parsing, and the documents parse independently
+/// (anchors do not cross documents). Install manifests are dominated by one or two huge CRDs,
+/// so the biggest documents are handed out first. Any error, or a `%` directive that would
+/// apply across documents, falls back to one parse of the whole text, whose error then names
+/// the line in the file rather than in a piece of it.
+fn parse_values(yaml: &str, origin: &str) -> Result<Vec<serde_json::Value>, ApplyError> {
+    let whole = || {
+        serde_saphyr::from_multiple_with_options(yaml, parse_options()).map_err(|e| {
+            ApplyError::Yaml {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            }
+        })
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunks = split_documents(yaml);
+    if workers < 2 || chunks.len() < 2 || yaml.lines().any(|l| l.starts_with('%')) {
+        return whole();
+    }
+    // Longest first onto the least loaded worker.
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].len()));
+    let mut shares: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); workers];
+    for i in order {
+        let least = shares.iter_mut().min_by_key(|(load, _)| *load).unwrap();
+        least.0 += chunks[i].len();
+        least.1.push(i);
+    }
+    let mut parsed: Vec<Option<Vec<serde_json::Value>>> = vec![None; chunks.len()];
+    let ok = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|(_, mine)| {
+                let chunks = &chunks;
+                scope.spawn(move || {
+                    mine.iter()
+                        .map(|&i| {
+                            serde_saphyr::from_multiple_with_options(chunks[i], parse_options())
+                                .map(|v: Vec<serde_json::Value>| (i, v))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut ok = true;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(done)) => {
+                    for (i, v) in done {
+                        parsed[i] = Some(v);
+                    }
+                }
+                _ => ok = false,
+            }
+        }
+        ok
+    });
+    if !ok {
+        return whole();
+    }
+    Ok(parsed.into_iter().flatten().flatten().collect())
+}
+
+/// Split a YAML stream at its document markers (`---` or `...` at the start of a line).
+fn split_documents(yaml: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in yaml.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker =
+            |m: &str| bare == m || (bare.starts_with(m) && bare[3..].starts_with([' ', '\t']));
+        if marker("---") || marker("...") {
+            out.push(&yaml[start..offset]);
+            // `--- value` starts a document on the marker's own line.
+            start = if marker("---") {
+                offset
+            } else {
+                offset + line.len()
+            };
+        }
+        offset += line.len();
+    }
+    out.push(&yaml[start..]);
+    out.retain(|c| !c.trim().is_empty());
+    out
+}
+
 fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
     if !doc.is_object() {
         return Err("it is not a mapping".into());
@@ -294,7 +384,29 @@ fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
             return Err(format!("{path} is missing or not a string"));
         }
     }
-    serde_json::from_value(doc).map_err(|e| e.to_string())
+    // Built by hand: `DynamicObject`'s `#[serde(flatten)] data` makes serde buffer the whole
+    // document and walk it twice, which for a 1.4 MB CRD schema costs more than parsing it.
+    let serde_json::Value::Object(mut map) = doc else {
+        return Err("it is not a mapping".into());
+    };
+    let take_str =
+        |map: &mut serde_json::Map<String, serde_json::Value>, key: &str| match map.remove(key) {
+            Some(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        };
+    let api_version = take_str(&mut map, "apiVersion");
+    let kind = take_str(&mut map, "kind");
+    let metadata = map
+        .remove("metadata")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| format!("metadata: {e}"))?
+        .unwrap_or_default();
+    Ok(DynamicObject {
+        types: Some(kube::core::TypeMeta { api_version, kind }),
+        metadata,
+        data: serde_json::Value::Object(map),
+    })
 }
 
 fn is_namespace(o: &DynamicObject) -> bool {
@@ -393,20 +505,32 @@ fn transient(e: &kube::Error) -> bool {
     }
 }
 
+/// What we read of an apply response: only the status. The API server answers with the
+/// whole object, and for a CRD that is a megabyte of schema; skipping it unparsed is much
+/// cheaper than building a `DynamicObject` of it.
+#[derive(serde::Deserialize)]
+struct Applied {
+    #[serde(default)]
+    status: serde_json::Value,
+}
+
 /// Server-side apply one object, retrying transient failures.
 async fn apply_one(
     client: &kube::Client,
     p: &Planned,
     params: &PatchParams,
-) -> Result<DynamicObject, ObjectError> {
-    let api: Api<DynamicObject> = match &p.obj.metadata.namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &p.ar),
-        None => Api::all_with(client.clone(), &p.ar),
-    };
+) -> Result<Applied, ObjectError> {
+    let path =
+        <DynamicObject as kube::Resource>::url_path(&p.ar, p.obj.metadata.namespace.as_deref());
     let name = p.reference.name.as_str();
     let mut attempt = 1;
     loop {
-        match api.patch(name, params, &Patch::Apply(&p.obj)).await {
+        let sent = match kube::core::Request::new(&path).patch(name, params, &Patch::Apply(&p.obj))
+        {
+            Ok(request) => client.request::<Applied>(request).await,
+            Err(e) => Err(kube::Error::BuildRequest(e)),
+        };
+        match sent {
             Ok(live) => return Ok(live),
             Err(e) if attempt < ATTEMPTS && transient(&e) => {
                 // Back off: a busy API server (429) or a restarting one heals in moments.
@@ -435,7 +559,7 @@ async fn apply_all(
     planned: &[Planned],
     params: &PatchParams,
     concurrency: usize,
-    mut done: impl FnMut(&Planned, &DynamicObject),
+    mut done: impl FnMut(&Planned, &Applied),
 ) -> Vec<ObjectError> {
     let mut results = futures::stream::iter(planned.iter())
         .map(|p| async move { (p, apply_one(client, p, params).await) })
@@ -451,8 +575,8 @@ async fn apply_all(
 }
 
 /// The `Established` condition of a CRD: `(is true, text for messages)`.
-fn established(crd: &DynamicObject) -> (bool, String) {
-    let conditions = crd.data["status"]["conditions"].as_array();
+fn established(status: &serde_json::Value) -> (bool, String) {
+    let conditions = status["conditions"].as_array();
     match conditions.and_then(|cs| cs.iter().find(|c| c["type"] == "Established")) {
         Some(c) => (
             c["status"] == "True",
@@ -492,7 +616,7 @@ async fn wait_established(
         pause = (pause * 2).min(Duration::from_millis(500));
         for (name, last) in pending.iter_mut() {
             match api.get(name).await {
-                Ok(crd) => *last = established(&crd).1,
+                Ok(crd) => *last = established(&crd.data["status"]).1,
                 Err(e) => *last = e.to_string(),
             }
         }
@@ -567,7 +691,7 @@ pub async fn apply(
         let failed = apply_all(client, batch, &params, opts.concurrency, |p, live| {
             count(p, &mut applied, &mut report, phase);
             if phase == Phase::Crds {
-                live_crds.insert(p.reference.name.clone(), established(live));
+                live_crds.insert(p.reference.name.clone(), established(&live.status));
             }
         })
         .await;
@@ -660,6 +784,28 @@ mod tests {
         assert_eq!(objs[0].data["data"]["k"], "true");
         assert_eq!(ObjectRef::of(&objs[1]).to_string(), "Deployment x/b");
         assert_eq!(objs[1].data["spec"]["replicas"], 2);
+    }
+
+    #[test]
+    fn parallel_parsing_matches_one_parse_of_the_whole_text() {
+        let text = include_str!("../../tests/fixtures/argocd-install-v3.5.1.yaml");
+        let whole: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple_with_options(text, parse_options()).unwrap();
+        assert_eq!(parse_values(text, "install.yaml").unwrap(), whole);
+        let tricky = "--- {a: 1}\n...\n---\nb: |\n  ---not a marker\n  text\n---\n# only a comment\n--- \nc: [1]\n";
+        let whole: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple_with_options(tricky, parse_options()).unwrap();
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        assert_eq!(parse_values(tricky, "t.yaml").unwrap(), whole);
+    }
+
+    #[test]
+    fn a_parse_error_names_the_line_in_the_whole_file() {
+        // Line 6 of the file is line 2 of its third document.
+        let text = "a: 1\n---\nb: 2\n---\nc: [1, 2\nd: e\n";
+        let e = parse_values(text, "m.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("m.yaml: not valid YAML"), "{e}");
+        assert!(e.contains("line 6 column 2"), "{e}");
     }
 
     #[test]
