@@ -89,7 +89,8 @@ fn real_k3s_life_cycle() {
 
 /// The newcomer's path on a laptop: `init`, then `up` with real k3s and real Argo CD
 /// (downloaded, checked against the pinned SHA-256), until the sample apps are Synced and
-/// Healthy; then `status`, `suspend`, `resume`, `drop`.
+/// Healthy; then `status`, the server's own `argocd` CLI, `suspend`, `resume`, `drop` with a
+/// kept Secret, `restore` from the record (images from the pull-through caches), and `drop`.
 #[test]
 fn real_gitops_life_cycle_of_the_sample_lab() {
     if !enabled() {
@@ -118,7 +119,8 @@ fn real_gitops_life_cycle_of_the_sample_lab() {
         .replace(
             "  namespace: argocd\n",
             &format!("  namespace: argocd\n  ui: {{ port: {} }}\n", free_port()),
-        );
+        )
+        + "keep:\n  secrets:\n    - { namespace: default, name: e2e-kept }\n";
     std::fs::write(&file, text).unwrap();
     let f = file.to_str().unwrap();
     lab.ok(&["up", "-f", f, "--timeout", "15m"]);
@@ -134,8 +136,65 @@ fn real_gitops_life_cycle_of_the_sample_lab() {
         "{status}"
     );
     assert!(!lab.ok(&["password", &lab.name]).trim().is_empty());
+
+    // The CLI comes from the lab's own server, logged in without a password in argv.
+    let apps = lab.ok(&["argocd", &lab.name, "--", "app", "list", "-o", "name"]);
+    assert!(apps.lines().any(|l| l.trim() == "argocd/root"), "{apps}");
+
+    // A Secret Git cannot hold, kept across drop and restore.
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(lab.kubeconfig())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "e2e-kept",
+        "--from-literal=token=kept-value",
+    ]);
+    let data = |kubectl: &dyn Fn(&[&str]) -> String| {
+        kubectl(&["get", "secret", "e2e-kept", "-o", "jsonpath={.data.token}"])
+    };
+    let before = data(&kubectl);
+
     lab.ok(&["suspend", &lab.name]);
     lab.ok(&["resume", &lab.name, "--timeout", "5m"]);
+    lab.ok(&["drop", &lab.name, "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    // The caches outlive the lab; they hold what it pulled.
+    let caches: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["cache", "status", "-o", "json"])).unwrap();
+    assert!(
+        caches
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["state"] == "running" && c["size_bytes"].as_u64() > Some(0)),
+        "{caches}"
+    );
+
+    lab.ok(&["restore", &lab.name, "--timeout", "15m"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["status", &lab.name, "-o", "json"])).unwrap();
+    assert_eq!(status["apps"]["root"]["sync"], "Synced", "{status}");
+    assert_eq!(status["apps"]["root"]["health"], "Healthy", "{status}");
+    assert_eq!(
+        data(&kubectl),
+        before,
+        "the kept Secret is back with its data"
+    );
+
     lab.ok(&["drop", &lab.name, "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
