@@ -636,15 +636,24 @@ async fn exists_already(engine: &BollardEngine, name: &str, ui: &Ui) -> Result<b
     Ok(true)
 }
 
+/// The lab name in ./playground.yaml, when there is one.
+fn name_in_default_file() -> Result<Option<String>> {
+    let path = Path::new(DEFAULT_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    config::load(path)
+        .map(|lab| Some(lab.name))
+        .map_err(|e| Error::Config(e.to_string()))
+}
+
 /// NAME, else the name in ./playground.yaml, else the only dropped lab on record.
 fn restore_name(name: Option<String>) -> Result<String> {
     if let Some(n) = name {
         return Ok(n);
     }
-    if Path::new(DEFAULT_FILE).exists() {
-        return Ok(config::load(Path::new(DEFAULT_FILE))
-            .map_err(|e| Error::Config(e.to_string()))?
-            .name);
+    if let Some(n) = name_in_default_file()? {
+        return Ok(n);
     }
     let dropped: Vec<String> = record::list()
         .into_iter()
@@ -948,10 +957,8 @@ async fn resolve_name(engine: &BollardEngine, name: Option<String>) -> Result<St
     if let Some(n) = name {
         return Ok(n);
     }
-    if Path::new(DEFAULT_FILE).exists() {
-        return Ok(config::load(Path::new(DEFAULT_FILE))
-            .map_err(|e| Error::Config(e.to_string()))?
-            .name);
+    if let Some(n) = name_in_default_file()? {
+        return Ok(n);
     }
     let labs = inventory::list(engine).await?;
     match labs.as_slice() {

@@ -13,20 +13,19 @@ use kube::api::{Api, DynamicObject, PostParams};
 use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
 use crate::support::harness::{self, TestLab};
 
-fn fixture() -> String {
+pub(crate) fn fixture() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/argocd-install-v3.5.1.yaml")
         .display()
         .to_string()
 }
 
-const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file:///playground\n    path: workloads/hello\n    targetRevision: HEAD\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: hello\n";
+pub(crate) const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file:///playground\n    path: workloads/hello\n    targetRevision: HEAD\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: hello\n";
 
 /// A lab whose apps/ is committed in its own directory, with the double set to drive every
 /// Application to `outcome` at the commit.
-pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
-    let lab = TestLab::new(tag);
-    let dir = lab.dir.path();
+/// apps/ with one child Application, and the workload it points at, in `dir`.
+pub(crate) fn write_apps(dir: &Path) {
     std::fs::create_dir_all(dir.join("apps")).unwrap();
     std::fs::create_dir_all(dir.join("workloads/hello")).unwrap();
     std::fs::write(dir.join("apps/hello.yaml"), CHILD_APP).unwrap();
@@ -35,6 +34,12 @@ pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n",
     )
     .unwrap();
+}
+
+pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
+    let lab = TestLab::new(tag);
+    let dir = lab.dir.path();
+    write_apps(dir);
     let commit =
         playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
             .unwrap();
@@ -47,7 +52,7 @@ pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
     (lab, commit)
 }
 
-fn applications(client: &kube::Client) -> Api<DynamicObject> {
+pub(crate) fn applications(client: &kube::Client) -> Api<DynamicObject> {
     Api::namespaced_with(
         client.clone(),
         "argocd",

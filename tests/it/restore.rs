@@ -7,32 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, PostParams};
 
+use crate::gitops_up::{applications, fixture, write_apps};
 use crate::support::harness::{self, TestLab};
 
-fn fixture() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/argocd-install-v3.5.1.yaml")
-        .display()
-        .to_string()
-}
-
-const CHILD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file:///playground\n    path: workloads/hello\n    targetRevision: HEAD\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: hello\n";
-
 const KEEP: &str = "keep:\n  secrets:\n    - { namespace: default, name: my-api-token }\n    - { namespace: kube-system, selector: \"sealedsecrets.bitnami.com/sealed-secrets-key\" }\n";
-
-/// apps/ and a workload, in `dir`.
-fn write_apps(dir: &Path) {
-    std::fs::create_dir_all(dir.join("apps")).unwrap();
-    std::fs::create_dir_all(dir.join("workloads/hello")).unwrap();
-    std::fs::write(dir.join("apps/hello.yaml"), CHILD_APP).unwrap();
-    std::fs::write(
-        dir.join("workloads/hello/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n",
-    )
-    .unwrap();
-}
 
 /// A lab whose file lives in its own (committed) repo, with Secrets to keep.
 fn lab_with_keep(tag: &str) -> (TestLab, String) {
@@ -52,14 +32,6 @@ fn lab_with_keep(tag: &str) -> (TestLab, String) {
         ))
         .write();
     (lab, commit)
-}
-
-fn applications(client: &kube::Client) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        "argocd",
-        &playground::gitops::apps::application_resource(),
-    )
 }
 
 fn data_dir(lab: &TestLab) -> PathBuf {

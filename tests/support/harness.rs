@@ -119,13 +119,28 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A port that was free a moment ago (the OS picks it).
+/// A port that was free a moment ago, never the same twice in this process.
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), on purpose: a port the
+/// harness picks is not held until the lab binds it, and `playground up` picks a free API
+/// port with `bind(:0)`, which draws from the ephemeral range. Were both drawn from the same
+/// range, a parallel test's `up` could take this port in between (a flake seen in CI-like
+/// runs). Each test process starts at its own offset, so parallel processes rarely meet.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
 /// A unique lab name: DNS-1123, short enough for Docker names.
