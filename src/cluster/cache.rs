@@ -77,8 +77,9 @@ pub struct Upstream {
 }
 
 /// The upstreams a lab's images come from, each with its own cache (a `registry:2` proxy
-/// serves exactly one remote).
-pub const UPSTREAMS: [Upstream; 4] = [
+/// serves exactly one remote). `public.ecr.aws` is there because Argo CD's own manifest takes
+/// redis from it: without it a restored lab would still download that image.
+pub const UPSTREAMS: [Upstream; 5] = [
     Upstream {
         host: "docker.io",
         remote_url: "https://registry-1.docker.io",
@@ -94,6 +95,10 @@ pub const UPSTREAMS: [Upstream; 4] = [
     Upstream {
         host: "registry.k8s.io",
         remote_url: "https://registry.k8s.io",
+    },
+    Upstream {
+        host: "public.ecr.aws",
+        remote_url: "https://public.ecr.aws",
     },
 ];
 
@@ -479,6 +484,9 @@ mirrors:
   "registry.k8s.io":
     endpoint:
       - "http://playground-cache-registry-k8s-io:5000"
+  "public.ecr.aws":
+    endpoint:
+      - "http://playground-cache-public-ecr-aws:5000"
 "#
         );
     }
@@ -499,7 +507,7 @@ mirrors:
             namespace: "t1".into(),
         };
         let parsed: Registries = serde_saphyr::from_str(&registries_yaml(&settings)).unwrap();
-        assert_eq!(parsed.mirrors.len(), 4);
+        assert_eq!(parsed.mirrors.len(), UPSTREAMS.len());
         assert_eq!(
             parsed.mirrors["quay.io"].endpoint,
             vec!["http://playground-cache-t1-quay-io:5000"]

@@ -406,12 +406,18 @@ pub fn gateway_ip(base: Ipv4Addr) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + 1)
 }
 
-/// The static address of the `index`th image cache on a lab network: .250 up, below the load
-/// balancer's .254 and far above the last agent's (.40), so a cache never takes a node's
-/// address (see [`cache`]).
+/// The static address of the `index`th image cache on a lab network: .245 up (one per
+/// upstream), below the load balancer's .254 and far above the last agent's (.40), so a cache
+/// never takes a node's address (see [`cache`]).
 pub fn cache_ip(base: Ipv4Addr, index: usize) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(base) + 250 + index as u32)
+    Ipv4Addr::from(u32::from(base) + CACHE_IP_OFFSET + index as u32)
 }
+
+const CACHE_IP_OFFSET: u32 = 245;
+const _: () = assert!(
+    CACHE_IP_OFFSET as usize + cache::UPSTREAMS.len() <= 254,
+    "image caches would take the load balancer's address"
+);
 
 fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
     // .1 is the gateway. Servers from .2, agents after the largest server count, LB at .254.
@@ -863,25 +869,31 @@ mod tests {
                 (
                     "docker.io",
                     "playground-cache-docker-io",
-                    "172.28.0.250".into(),
+                    "172.28.0.245".into(),
                     "playground-lab"
                 ),
                 (
                     "ghcr.io",
                     "playground-cache-ghcr-io",
-                    "172.28.0.251".into(),
+                    "172.28.0.246".into(),
                     "playground-lab"
                 ),
                 (
                     "quay.io",
                     "playground-cache-quay-io",
-                    "172.28.0.252".into(),
+                    "172.28.0.247".into(),
                     "playground-lab"
                 ),
                 (
                     "registry.k8s.io",
                     "playground-cache-registry-k8s-io",
-                    "172.28.0.253".into(),
+                    "172.28.0.248".into(),
+                    "playground-lab"
+                ),
+                (
+                    "public.ecr.aws",
+                    "playground-cache-public-ecr-aws",
+                    "172.28.0.249".into(),
                     "playground-lab"
                 ),
             ]
@@ -950,7 +962,7 @@ mod tests {
                 started_at: None,
                 exit_code: None,
                 restart_count: 0,
-                ips: [("playground-lab".to_string(), "172.28.0.250".to_string())].into(),
+                ips: [("playground-lab".to_string(), "172.28.0.245".to_string())].into(),
                 env: vec![],
                 ports: vec![],
             })

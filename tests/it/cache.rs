@@ -10,7 +10,13 @@ use std::process::Command;
 
 use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker};
 
-const UPSTREAMS: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"];
+const UPSTREAMS: [&str; 5] = [
+    "docker.io",
+    "ghcr.io",
+    "quay.io",
+    "registry.k8s.io",
+    "public.ecr.aws",
+];
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
@@ -139,7 +145,7 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
     let (containers, volumes) = caches.objects();
     assert_eq!(
         (containers.len(), volumes.len()),
-        (4, 4),
+        (UPSTREAMS.len(), UPSTREAMS.len()),
         "one cache and one volume per upstream"
     );
 
@@ -181,7 +187,7 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
         .split_whitespace()
         .find(|e| e.starts_with(&format!("{net_a}=")))
         .unwrap_or_else(|| panic!("not on {net_a}: {attached}"));
-    assert!(entry.contains(".253:"), "{entry}");
+    assert!(entry.contains(".248:"), "{entry}");
     assert!(
         entry.contains(&caches.container("registry.k8s.io")),
         "{entry}"
@@ -255,7 +261,7 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
     assert_eq!(caches.objects(), (containers, volumes));
     a.ok(&["drop", "--yes"]);
     b.ok(&["drop", "--yes"]);
-    assert_eq!(caches.objects().0.len(), 4);
+    assert_eq!(caches.objects().0.len(), UPSTREAMS.len());
 }
 
 #[test]
@@ -266,7 +272,7 @@ fn cache_status_json_and_prune() {
     // Before any lab: every upstream is listed, absent.
     let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
     let entries = status.as_array().unwrap();
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), UPSTREAMS.len());
     for (entry, upstream) in entries.iter().zip(UPSTREAMS) {
         assert_eq!(entry["upstream"], upstream);
         assert_eq!(entry["state"], "absent");
@@ -296,7 +302,7 @@ fn cache_status_json_and_prune() {
     let out = lab.run(&["cache", "prune", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("4 container(s), 4 volume(s)"),
+        stderr(&out).contains("5 container(s), 5 volume(s)"),
         "{}",
         stderr(&out)
     );
@@ -319,7 +325,7 @@ fn cache_status_json_and_prune() {
     // Pruning nothing is fine; the next `up` brings the caches back.
     lab.ok(&["cache", "prune", "--yes"]);
     lab.ok(&["up", "--cluster-only"]);
-    assert_eq!(caches.objects().0.len(), 4);
+    assert_eq!(caches.objects().0.len(), UPSTREAMS.len());
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
@@ -530,7 +536,7 @@ fn a_failed_new_lab_is_rolled_back_and_the_caches_stay() {
     );
     assert_eq!(count_docker_objects(&lab.name), 0, "{}", stderr(&out));
     let (containers, volumes) = caches.objects();
-    assert_eq!((containers.len(), volumes.len()), (4, 4));
+    assert_eq!((containers.len(), volumes.len()), (UPSTREAMS.len(), UPSTREAMS.len()));
     let net = format!("playground-{}", lab.name);
     for upstream in UPSTREAMS {
         assert!(!caches.networks(upstream).contains(&net));
