@@ -369,6 +369,11 @@ fn load_lab(args: &LabArgs) -> Result<LabSource> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     let mut lab = config::parse(&text, &path).map_err(|e| Error::Config(e.to_string()))?;
+    // Errors above name the path as typed; the record needs one that works from anywhere.
+    lab.source = Some(
+        std::path::absolute(&path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
+    );
     // Flags override the file; each is validated as the file's value would be.
     let overrides = Overrides {
         name: args.name.clone(),
@@ -402,7 +407,10 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
         })?)
     };
     if let Some(p) = prepared.as_mut() {
-        p.kept_secrets = kept::load(&lab.name).map_err(|e| Error::Other(e.to_string()))?;
+        // Only what this lab file still keeps: an export is not a licence to copy everything
+        // a lab of the same name once held.
+        let saved = kept::load(&lab.name).map_err(|e| Error::Other(e.to_string()))?;
+        p.kept_secrets = kept::selected(saved, &lab.keep);
     }
     for w in prepared.iter().flat_map(|p| p.warnings.iter()) {
         ui.warn(w);
@@ -508,7 +516,14 @@ fn write_record(
             deployed,
         },
         None => record::GitRecord {
-            repo: lab.gitops.repo.clone(),
+            repo: if crate::gitops::seed::is_remote(&lab.gitops.repo) {
+                lab.gitops.repo.clone()
+            } else {
+                bootstrap::lab_dir(lab)
+                    .join(&lab.gitops.repo)
+                    .display()
+                    .to_string()
+            },
             path: lab.gitops.path.clone(),
             revision: lab.gitops.revision.clone(),
             deployed,
@@ -539,23 +554,11 @@ fn write_record(
 /// `restore`: rebuild a dropped lab from its record or, with `--from`, from its repository.
 async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
     let engine = BollardEngine::connect().await?;
-    let mut source = match &args.from {
+    let source = match &args.from {
         Some(from) => {
+            clone::check_source(from).map_err(|e| Error::Config(e.to_string()))?;
             let from = clone::normalize_source(from);
-            let s = ui.step(format!("clone {from}"));
-            let staged = tokio::task::block_in_place(|| {
-                clone::stage(&from, &cache_dir(), args.revision.as_deref())
-            });
-            let staged = match staged {
-                Ok(st) => {
-                    s.done_with(&st.commit[..7.min(st.commit.len())]);
-                    st
-                }
-                Err(e) => {
-                    s.fail();
-                    return Err(Error::Other(e.to_string()));
-                }
-            };
+            let staged = stage_clone(&from, args.revision.as_deref(), ui)?;
             let lab_file = staged.target().join(DEFAULT_FILE);
             let mut lab = config::parse(&staged.lab_text, &lab_file).map_err(|e| {
                 Error::Config(format!(
@@ -566,12 +569,17 @@ async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
             if exists_already(&engine, &lab.name, ui).await? {
                 return Ok(());
             }
-            if args.revision.is_some() && !crate::gitops::seed::is_remote(&lab.gitops.repo) {
-                // The clone has the asked-for branch only as origin/<branch>: pin the commit.
-                lab.gitops.revision = staged.commit.clone();
-            }
             let text = staged.lab_text.clone();
+            let commit = staged.commit.clone();
             staged.install().map_err(|e| Error::Other(e.to_string()))?;
+            lab.gitops.revision = match &args.revision {
+                // The lab file of REV, deploying REV.
+                Some(rev) if crate::gitops::seed::is_remote(&lab.gitops.repo) => rev.clone(),
+                Some(_) => commit,
+                // A branch or tag the file names exists in a fresh clone only as
+                // origin/<name>, which Argo CD's fetch of the mount would not find: pin it.
+                None => pin_revision(&lab, &lab.gitops.revision)?,
+            };
             LabSource {
                 lab,
                 text,
@@ -592,7 +600,23 @@ async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
             if exists_already(&engine, &name, ui).await? {
                 return Ok(());
             }
-            let folder = bootstrap::lab_dir(&rec.lab().map_err(|e| Error::Config(e.to_string()))?);
+            if let Some(origin) = &rec.config.origin {
+                // Cloned by `restore --from`: fetch it again, so the lab comes back from what
+                // Git holds now. The previous clone serves when the source cannot be reached.
+                let target = clone::cache_entry(&cache_dir(), origin);
+                match stage_clone(origin, None, ui) {
+                    Ok(staged) => {
+                        staged.install().map_err(|e| Error::Other(e.to_string()))?;
+                    }
+                    Err(e) if target.exists() => ui.warn(&format!(
+                        "{e}\n  going on with the clone made earlier, in {}",
+                        target.display()
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut lab = rec.lab().map_err(|e| Error::Config(e.to_string()))?;
+            let folder = bootstrap::lab_dir(&lab);
             if !folder.exists() {
                 return Err(Error::Other(format!(
                     "lab {name} was read from {}, which is gone\n  hint: `playground restore --from {}` clones the lab repository again",
@@ -600,28 +624,51 @@ async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
                     rec.config.origin.as_deref().unwrap_or("GIT_URL_OR_PATH")
                 )));
             }
+            // The revision `up` deployed (which may differ from the file's), unless another
+            // is asked for.
+            lab.gitops.revision = match &args.revision {
+                Some(rev) => pin_revision(&lab, rev)?,
+                None => rec.git.revision.clone(),
+            };
             LabSource {
-                lab: rec.lab().map_err(|e| Error::Config(e.to_string()))?,
+                lab,
                 text: rec.config.content.clone(),
                 overrides: rec.config.overrides.clone(),
                 origin: rec.config.origin.clone(),
             }
         }
     };
-    if let Some(rev) = &args.revision
-        && args.from.is_none()
-    {
-        source.lab.gitops.revision = if crate::gitops::seed::is_remote(&source.lab.gitops.repo) {
-            rev.clone()
-        } else {
-            // "Restore another commit": pin it, so a short id or a branch means that commit.
-            let dir = bootstrap::lab_dir(&source.lab).join(&source.lab.gitops.repo);
-            git::open(&dir)
-                .and_then(|r| git::resolve(&r, rev))
-                .map_err(|e| Error::Config(format!("--revision {rev}: {e}")))?
-        };
-    }
     up_lab(source, &args.run, None, ui).await
+}
+
+/// Clone `from` aside (see [`clone::stage`]), as a progress step.
+fn stage_clone(from: &str, revision: Option<&str>, ui: &Ui) -> Result<clone::Staged> {
+    let s = ui.step(format!("clone {from}"));
+    match tokio::task::block_in_place(|| clone::stage(from, &cache_dir(), revision)) {
+        Ok(st) => {
+            s.done_with(&st.commit[..7.min(st.commit.len())]);
+            Ok(st)
+        }
+        Err(e) => {
+            s.fail();
+            Err(Error::Other(e.to_string()))
+        }
+    }
+}
+
+/// The revision to deploy from a local repository, pinned: "restore another commit" means
+/// that commit, even for a short id or a branch that moves. `HEAD` stays `HEAD`. A branch that
+/// exists only as `origin/<name>` (a clone) resolves too. A remote repository keeps `rev` as
+/// written: Argo CD resolves it there.
+fn pin_revision(lab: &Lab, rev: &str) -> Result<String> {
+    if crate::gitops::seed::is_remote(&lab.gitops.repo) || rev == "HEAD" {
+        return Ok(rev.to_string());
+    }
+    let dir = bootstrap::lab_dir(lab).join(&lab.gitops.repo);
+    let repo = git::open(&dir).map_err(|e| Error::Config(format!("--revision {rev}: {e}")))?;
+    git::resolve(&repo, rev)
+        .or_else(|e| git::resolve(&repo, &format!("origin/{rev}")).map_err(|_| e))
+        .map_err(|e| Error::Config(format!("revision {rev}: {e}")))
 }
 
 /// A lab that exists in Docker is not restored: say so, change nothing.
@@ -650,6 +697,8 @@ fn name_in_default_file() -> Result<Option<String>> {
 /// NAME, else the name in ./playground.yaml, else the only dropped lab on record.
 fn restore_name(name: Option<String>) -> Result<String> {
     if let Some(n) = name {
+        // It names a folder in the data dir: only a lab name may.
+        config::validate_name(&n).map_err(|e| Error::Config(format!("{n:?}: {e}")))?;
         return Ok(n);
     }
     if let Some(n) = name_in_default_file()? {
@@ -674,8 +723,9 @@ fn restore_name(name: Option<String>) -> Result<String> {
 }
 
 /// Export the Secrets the lab's `keep.secrets` selects before it is `what` (dropped or
-/// suspended). A running lab is read now; a stopped one relies on the export its `suspend`
-/// made. Without `force`, a failed export stops the command before anything changes.
+/// suspended). A lab whose API answers is read now; a stopped one relies on the export its
+/// `suspend` made, if that was made in this life of the lab. Without `force`, a failed
+/// export stops the command before anything changes.
 async fn save_kept_secrets(
     engine: &BollardEngine,
     name: &str,
@@ -683,68 +733,102 @@ async fn save_kept_secrets(
     what: &str,
     ui: &Ui,
 ) -> Result<()> {
-    let keep = match record::read(name).and_then(|r| r.map(|r| r.lab()).transpose()) {
-        Ok(Some(lab)) => lab.keep,
-        Ok(None) => KeepSpec::default(),
-        Err(e) => {
-            ui.warn(&format!(
-                "cannot read the lab's record, so `keep.secrets` is unknown: {e}"
-            ));
-            KeepSpec::default()
-        }
-    };
-    if keep.secrets.is_empty() {
-        return Ok(());
-    }
     // No Docker objects: no cluster to read, and an earlier export stays as it is.
     let Some(lab) = inventory::status(engine, name).await? else {
         return Ok(());
     };
-    let s = ui.step(format!("export the kept Secrets of {name}"));
     let result = async {
-        if lab.state != inventory::LabState::Running {
-            // Nothing answers; the export made when it was suspended is the latest there is.
-            return if kept::path(name).exists() {
-                Ok(format!(
-                    "{} made when it was suspended",
-                    kept::path(name).display()
-                ))
+        let rec = record::read(name).map_err(|e| {
+            Error::Other(format!(
+                "cannot read the lab's record, so which Secrets it keeps is unknown: {e}"
+            ))
+        })?;
+        let keep = match &rec {
+            Some(r) => r.lab().map_err(|e| Error::Other(e.to_string()))?.keep,
+            None => KeepSpec::default(),
+        };
+        if keep.secrets.is_empty() {
+            return Ok(None);
+        }
+        let s = ui.step(format!("export the kept Secrets of {name}"));
+        let exported = async {
+            let api = if lab.state == inventory::LabState::Running
+                || lab.state == inventory::LabState::Partial
+            {
+                lab_api(engine, &lab).await.ok()
             } else {
-                Err(Error::Other(format!(
-                    "lab {name} is {} and there is no export of its kept Secrets",
-                    lab.state.as_str()
-                )))
+                None
             };
+            let Some(api) = api else {
+                return earlier_export(name, lab.state, rec.as_ref());
+            };
+            let exported = kept::export(api.client(), &keep)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            for m in &exported.missing {
+                ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
+            }
+            for sel in &exported.unmatched {
+                ui.warn(&format!("kept Secrets {sel} match nothing"));
+            }
+            let previous = kept::load(name).map_err(|e| Error::Other(e.to_string()))?;
+            let (secrets, carried) = kept::merge(previous, exported.secrets, &keep);
+            for c in &carried {
+                ui.warn(&format!(
+                    "kept Secret {c} is no longer in the cluster; its earlier export is kept (delete it from {} to forget it)",
+                    kept::path(name).display()
+                ));
+            }
+            let path = kept::save(name, &secrets).map_err(|e| Error::Other(e.to_string()))?;
+            Ok(format!("{} in {}", secrets.len(), path.display()))
         }
-        let api = lab_api(engine, &lab).await?;
-        let exported = kept::export(api.client(), &keep)
-            .await
-            .map_err(|e| Error::Other(e.to_string()))?;
-        for m in &exported.missing {
-            ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
+        .await;
+        match &exported {
+            Ok(detail) => s.done_with(detail),
+            Err(_) => s.fail(),
         }
-        let path = kept::save(name, &exported.secrets).map_err(|e| Error::Other(e.to_string()))?;
-        Ok(format!("{} in {}", exported.secrets.len(), path.display()))
+        exported.map(Some)
     }
     .await;
     match result {
-        Ok(detail) => {
-            s.done_with(&detail);
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(e) if force => {
-            s.fail();
             ui.warn(&format!(
                 "the kept Secrets were not exported ({e}); going on because of --force"
             ));
             Ok(())
         }
-        Err(e) => {
-            s.fail();
-            Err(Error::Other(format!(
-                "cannot export the kept Secrets of lab {name}: {e}\n  nothing was {what}\n  hint: `playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
-            )))
+        Err(e) => Err(Error::Other(format!(
+            "cannot export the kept Secrets of lab {name}: {e}\n  nothing was {what}\n  hint: `playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
+        ))),
+    }
+}
+
+/// A stopped lab's API cannot be read: the export its `suspend` made is the latest there is,
+/// provided it was made in this life of the lab (not one left from before a restore).
+fn earlier_export(
+    name: &str,
+    state: inventory::LabState,
+    rec: Option<&record::LabRecord>,
+) -> Result<String> {
+    let path = kept::path(name);
+    let made = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let created = rec
+        .and_then(|r| r.times.created.parse::<jiff::Timestamp>().ok())
+        .map(std::time::SystemTime::from);
+    match (made, created) {
+        (Some(made), Some(created)) if made >= created => {
+            Ok(format!("{} made when it was suspended", path.display()))
         }
+        (Some(_), _) => Err(Error::Other(format!(
+            "lab {name} is {} and its API cannot be read; the only export ({}) is older than this lab",
+            state.as_str(),
+            path.display()
+        ))),
+        (None, _) => Err(Error::Other(format!(
+            "lab {name} is {} and its API cannot be read; there is no export of its kept Secrets",
+            state.as_str()
+        ))),
     }
 }
 

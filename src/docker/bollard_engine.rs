@@ -268,7 +268,9 @@ impl Engine for BollardEngine {
             Err(BollardError::DockerResponseServerError {
                 status_code: 403 | 409,
                 message,
-            }) if message.contains("already") => Ok(()),
+            }) if message.contains("already exists") || message.contains("already attached") => {
+                Ok(())
+            }
             Err(e) => Err(EngineError::api(
                 format!("connect {container} to network {network}"),
                 e,

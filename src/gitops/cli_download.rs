@@ -246,6 +246,8 @@ impl<F: Fn(&str) -> Result<Fetched, String>> FetchStream for F {
 /// The cached CLI of `version` when there is a plausible one: a file that starts with the
 /// platform's executable magic (a cache edited or truncated by hand is downloaded again).
 pub fn cached(cache_dir: &Path, version: &str, platform: Platform) -> Option<PathBuf> {
+    // The version comes from the server and becomes a path: never `../..`.
+    check_version(version).ok()?;
     let path = cache_path(cache_dir, version);
     let mut head = [0u8; 4];
     let mut file = std::fs::File::open(&path).ok()?;

@@ -41,6 +41,10 @@ pub enum CloneError {
         "{source_repo} has no {DEFAULT_FILE} at its top at {rev}\n  hint: `restore --from` reads the lab from Git; `playground init` writes a lab repository with one"
     )]
     NoLabFile { source_repo: String, rev: String },
+    #[error(
+        "the repository URL carries a password; it would end up in the clone's .git/config, in the lab's record and on screen\n  hint: leave it out of the URL and let git's credential helper or your ssh agent supply it"
+    )]
+    PasswordInUrl,
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -66,17 +70,22 @@ impl Staged {
     }
 
     /// Put the clone in place of any older clone of the same source, and return its root.
+    /// The older clone is moved into the staging folder first and goes with it, so the cache
+    /// entry is never missing or half-deleted.
     pub fn install(self) -> Result<PathBuf, CloneError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| CloneError::Io { path, source }
         };
+        let old = self.tmp.path().join("old");
         if self.target.exists() {
-            std::fs::remove_dir_all(&self.target).map_err(io(&self.target))?;
+            std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
         }
-        let tmp = self.tmp.keep();
-        std::fs::rename(tmp.join("repo"), &self.target).map_err(io(&self.target))?;
-        let _ = std::fs::remove_dir(&tmp);
+        if let Err(e) = std::fs::rename(self.tmp.path().join("repo"), &self.target) {
+            // Put the older clone back rather than leave nothing.
+            let _ = std::fs::rename(&old, &self.target);
+            return Err(io(&self.target)(e));
+        }
         Ok(self.target)
     }
 }
@@ -121,6 +130,23 @@ pub fn normalize_source(source: &str) -> String {
     source.to_string()
 }
 
+/// Refuse a URL with a password in it (`https://user:token@host/…`): gix would write it into
+/// the clone's `.git/config`, which is mounted into the nodes, and we would record and print
+/// it. A user name alone (`ssh://git@host/…`) is fine.
+pub fn check_source(source: &str) -> Result<(), CloneError> {
+    let Some((_, rest)) = source.split_once("://") else {
+        return Ok(());
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) if userinfo.contains(':') => Err(CloneError::PasswordInUrl),
+        _ => Ok(()),
+    }
+}
+
+/// Staging folders older than this are left from an interrupted clone and are removed.
+const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Clone `source` aside and read its lab file at `revision` (default: its HEAD).
 pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<Staged, CloneError> {
     let target = cache_entry(cache_dir, source);
@@ -129,6 +155,7 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
         path: parent.clone(),
         source: e,
     })?;
+    remove_stale_staging(&parent);
     let tmp = tempfile::Builder::new()
         .prefix(".clone-")
         .tempdir_in(&parent)
@@ -208,6 +235,22 @@ fn resolve(repo: &gix::Repository, rev: &str) -> Result<String, String> {
     Err(first_error.unwrap_or_default())
 }
 
+/// A Ctrl-C during a clone leaves its staging folder (no destructor runs): clear old ones.
+fn remove_stale_staging(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with(".clone-")
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if stale {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn set_mode(dir: &Path, mode: u32) -> Result<(), CloneError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|source| {
@@ -231,6 +274,18 @@ mod tests {
             .https_only(true)
             .build()
             .expect("a TLS-capable client");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_and_a_user_name_is_not() {
+        assert!(matches!(
+            check_source("https://ada:ghp_secret@github.com/ada/lab.git"),
+            Err(CloneError::PasswordInUrl)
+        ));
+        assert!(check_source("https://github.com/ada/lab.git").is_ok());
+        assert!(check_source("ssh://git@github.com/ada/lab.git").is_ok());
+        assert!(check_source("/srv/git/lab.git").is_ok());
+        assert!(!CloneError::PasswordInUrl.to_string().contains("ghp_"));
     }
 
     #[test]

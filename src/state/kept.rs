@@ -49,6 +49,8 @@ pub enum KeptError {
     },
     #[error("{}: not a list of Secrets: {message}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
     Parse { path: PathBuf, message: String },
+    #[error("{what}: {message}")]
+    Encode { what: String, message: String },
 }
 
 /// What an export found.
@@ -59,6 +61,8 @@ pub struct Exported {
     /// `namespace/name` of Secrets named in `keep.secrets` that do not exist (nothing to keep;
     /// worth a warning, not a failure: the controller may not have made its key yet).
     pub missing: Vec<String>,
+    /// `namespace/selector` of selectors that matched no Secret (worth a warning, too).
+    pub unmatched: Vec<String>,
 }
 
 /// Where a lab's export lives.
@@ -100,18 +104,23 @@ pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, 
                 }
             }
             SecretSelect::Selector(sel) => {
-                api.list(&ListParams::default().labels(sel))
+                let items = api
+                    .list(&ListParams::default().labels(sel))
                     .await
                     .map_err(|source| KeptError::Api {
                         what: format!("listing Secrets in {} with {sel:?}", entry.namespace),
                         source,
                     })?
-                    .items
+                    .items;
+                if items.is_empty() {
+                    out.unmatched.push(format!("{}/{sel}", entry.namespace));
+                }
+                items
             }
         };
         for s in found {
-            let mut v = serde_json::to_value(&s).map_err(|e| KeptError::Parse {
-                path: PathBuf::from(format!("Secret {}", entry.namespace)),
+            let mut v = serde_json::to_value(&s).map_err(|e| KeptError::Encode {
+                what: format!("Secret {}", entry.namespace),
                 message: e.to_string(),
             })?;
             strip(&mut v);
@@ -173,6 +182,81 @@ pub fn load(name: &str) -> Result<Vec<Value>, KeptError> {
     Ok(items.clone())
 }
 
+/// `namespace/name` of a saved Secret.
+fn key_of(secret: &Value) -> String {
+    format!(
+        "{}/{}",
+        secret
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        secret
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    )
+}
+
+/// Whether `keep` still selects a saved Secret: its name, or a label selector of its
+/// namespace. Equality, inequality and existence terms are checked against its labels;
+/// set-based terms (`in`, `notin`) are taken as matching, so nothing is dropped by doubt.
+pub fn is_kept(secret: &Value, keep: &KeepSpec) -> bool {
+    let ns = secret
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str);
+    let name = secret.pointer("/metadata/name").and_then(Value::as_str);
+    let labels = secret
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object);
+    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    keep.secrets
+        .iter()
+        .filter(|e| Some(e.namespace.as_str()) == ns)
+        .any(|e| match &e.select {
+            SecretSelect::Name(n) => Some(n.as_str()) == name,
+            SecretSelect::Selector(sel) => sel.split(',').map(str::trim).all(|term| {
+                if term.contains(" in ") || term.contains(" notin ") {
+                    true
+                } else if let Some((k, v)) = term.split_once("!=") {
+                    label(k.trim()) != Some(v.trim())
+                } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('='))
+                {
+                    label(k.trim()) == Some(v.trim())
+                } else if let Some(k) = term.strip_prefix('!') {
+                    label(k.trim()).is_none()
+                } else {
+                    term.is_empty() || label(term).is_some()
+                }
+            }),
+        })
+}
+
+/// The saved Secrets `keep` still selects.
+pub fn selected(saved: Vec<Value>, keep: &KeepSpec) -> Vec<Value> {
+    saved.into_iter().filter(|s| is_kept(s, keep)).collect()
+}
+
+/// A new export merged with the previous one: Secrets the cluster no longer has but `keep`
+/// still selects are carried over, because a lost key cannot be made again (an export taken
+/// after an incomplete restore would otherwise overwrite it with nothing). Returns the merged
+/// list and the `namespace/name` of what was carried.
+pub fn merge(
+    previous: Vec<Value>,
+    current: Vec<Value>,
+    keep: &KeepSpec,
+) -> (Vec<Value>, Vec<String>) {
+    let now: std::collections::HashSet<String> = current.iter().map(key_of).collect();
+    let mut carried = Vec::new();
+    let mut out = current;
+    for p in previous {
+        if !now.contains(&key_of(&p)) && is_kept(&p, keep) {
+            carried.push(key_of(&p));
+            out.push(p);
+        }
+    }
+    (out, carried)
+}
+
 /// Create the kept Secrets that the cluster lacks (and their namespaces). Returns how many
 /// were created; existing ones are left alone (see the module docs).
 pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, KeptError> {
@@ -190,8 +274,8 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let namespace: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).map_err(|e| {
-                KeptError::Parse {
-                    path: path(ns),
+                KeptError::Encode {
+                    what: format!("namespace {ns}"),
                     message: e.to_string(),
                 }
             })?;
@@ -205,8 +289,8 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
                 });
             }
         }
-        let secret: Secret = serde_json::from_value(s.clone()).map_err(|e| KeptError::Parse {
-            path: PathBuf::from(&what),
+        let secret: Secret = serde_json::from_value(s.clone()).map_err(|e| KeptError::Encode {
+            what: what.clone(),
             message: e.to_string(),
         })?;
         let api: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -227,6 +311,90 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::KeptSecret;
+
+    fn saved(ns: &str, name: &str, labels: Value) -> Value {
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"namespace": ns, "name": name, "labels": labels}})
+    }
+
+    fn keep() -> KeepSpec {
+        KeepSpec {
+            secrets: vec![
+                KeptSecret {
+                    namespace: "kube-system".into(),
+                    select: SecretSelect::Selector(
+                        "sealedsecrets.bitnami.com/sealed-secrets-key=active".into(),
+                    ),
+                },
+                KeptSecret {
+                    namespace: "default".into(),
+                    select: SecretSelect::Name("token".into()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn only_what_the_lab_still_keeps_is_selected() {
+        let key = saved(
+            "kube-system",
+            "k1",
+            serde_json::json!({"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}),
+        );
+        let compromised = saved(
+            "kube-system",
+            "k0",
+            serde_json::json!({"sealedsecrets.bitnami.com/sealed-secrets-key": "compromised"}),
+        );
+        let token = saved("default", "token", Value::Null);
+        let other = saved("default", "other", Value::Null);
+        let wrong_ns = saved("kube-public", "token", Value::Null);
+        let got = selected(
+            vec![key.clone(), compromised, token.clone(), other, wrong_ns],
+            &keep(),
+        );
+        assert_eq!(got, vec![key, token]);
+        let exists = KeepSpec {
+            secrets: vec![KeptSecret {
+                namespace: "default".into(),
+                select: SecretSelect::Selector("app,!legacy,tier!=db".into()),
+            }],
+        };
+        let with = |labels| saved("default", "a", labels);
+        assert!(is_kept(
+            &with(serde_json::json!({"app": "x", "tier": "web"})),
+            &exists
+        ));
+        assert!(!is_kept(
+            &with(serde_json::json!({"app": "x", "legacy": "y"})),
+            &exists
+        ));
+        assert!(!is_kept(&with(serde_json::json!({"tier": "web"})), &exists));
+    }
+
+    #[test]
+    fn a_new_export_keeps_kept_secrets_the_cluster_lost() {
+        let old_token = saved("default", "token", serde_json::json!({"v": "1"}));
+        let stray = saved("default", "stray", Value::Null);
+        let key = saved(
+            "kube-system",
+            "k1",
+            serde_json::json!({"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}),
+        );
+        let new_token = saved("default", "token", serde_json::json!({"v": "2"}));
+        let (merged, carried) = merge(
+            vec![old_token, stray, key.clone()],
+            vec![new_token.clone()],
+            &keep(),
+        );
+        assert_eq!(
+            merged,
+            vec![new_token, key],
+            "the cluster's copy wins; no stray"
+        );
+        assert_eq!(carried, ["kube-system/k1"]);
+    }
 
     #[test]
     fn strip_removes_server_fields_and_keeps_data_labels_and_type() {

@@ -536,7 +536,10 @@ fn a_failed_new_lab_is_rolled_back_and_the_caches_stay() {
     );
     assert_eq!(count_docker_objects(&lab.name), 0, "{}", stderr(&out));
     let (containers, volumes) = caches.objects();
-    assert_eq!((containers.len(), volumes.len()), (UPSTREAMS.len(), UPSTREAMS.len()));
+    assert_eq!(
+        (containers.len(), volumes.len()),
+        (UPSTREAMS.len(), UPSTREAMS.len())
+    );
     let net = format!("playground-{}", lab.name);
     for upstream in UPSTREAMS {
         assert!(!caches.networks(upstream).contains(&net));

@@ -191,7 +191,12 @@ async fn drop_then_restore_brings_back_the_root_app_and_the_kept_secrets() {
         .expect("a dropped lab on record is listed");
     assert_eq!(entry["state"], "dropped");
 
-    let out = lab.run(&["restore", &lab.name, "--timeout", "120s"]);
+    // From another folder: the record knows where the lab lives.
+    let out = lab
+        .cmd(&["restore", &lab.name, "--timeout", "120s"])
+        .current_dir(lab.home())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let client = harness::kube_client(&lab.kubeconfig()).await;
     assert_eq!(root_source(&client).await, before);
@@ -350,6 +355,13 @@ async fn restore_from_a_bare_repository_path_needs_no_record() {
         "--revision pins the commit"
     );
     assert_eq!(synced, first);
+
+    // A plain restore brings back the revision that was deployed, not the file's HEAD.
+    lab.ok(&["drop", &lab.name, "--yes"]);
+    let out = lab.run(&["restore", &lab.name, "--timeout", "120s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    assert_eq!(root_source(&client).await.1, first);
 }
 
 #[test]
