@@ -87,15 +87,6 @@ pub async fn import<E: Engine>(
         .suffix(".tar")
         .tempfile()
         .map_err(|e| Error::Other(format!("cannot make a temp file for the export: {e}")))?;
-    let s = ui.step(format!("export {} from Docker", images.join(", ")));
-    match engine.export_images(images, tar.path()).await {
-        Ok(size) => s.done_with(&human_size(size)),
-        Err(e) => {
-            s.fail();
-            return Err(e.into());
-        }
-    }
-
     let file_name = format!(
         "playground-import-{}-{}.tar",
         std::process::id(),
@@ -104,20 +95,42 @@ pub async fn import<E: Engine>(
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     );
-    try_join_all(nodes.iter().map(|n| {
-        let step = ui.step(format!("import into {}", n.name));
-        let file_name = &file_name;
-        let source = tar.path();
-        async move {
-            let r = import_into(engine, &n.name, source, file_name).await;
-            match &r {
-                Ok(()) => step.done(),
-                Err(_) => step.fail(),
+    let work = async {
+        let s = ui.step(format!("export {} from Docker", images.join(", ")));
+        match engine.export_images(images, tar.path()).await {
+            Ok(size) => s.done_with(&human_size(size)),
+            Err(e) => {
+                s.fail();
+                return Err(e.into());
             }
-            r
         }
-    }))
-    .await?;
+        try_join_all(nodes.iter().map(|n| {
+            let step = ui.step(format!("import into {}", n.name));
+            let file_name = &file_name;
+            let source = tar.path();
+            async move {
+                let r = import_into(engine, &n.name, source, file_name).await;
+                match &r {
+                    Ok(()) => step.done(),
+                    Err(_) => step.fail(),
+                }
+                r
+            }
+        }))
+        .await
+    };
+    // Ctrl-C would end the process before any destructor ran: stop the work instead, so the
+    // host's temp tar goes with `tar` and the copies in the nodes are removed.
+    tokio::select! {
+        r = work => { r?; }
+        _ = tokio::signal::ctrl_c() => {
+            let path = format!("{IMPORT_DIR}/{file_name}");
+            for n in &nodes {
+                let _ = engine.exec(&n.name, &["rm", "-f", &path]).await;
+            }
+            return Err(Error::Interrupted);
+        }
+    }
     Ok(nodes.iter().map(|n| n.name.clone()).collect())
 }
 
