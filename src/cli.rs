@@ -73,7 +73,8 @@ pub enum Command {
     /// which must hold playground.yaml at its top. Kept Secrets are re-applied before Argo CD
     /// syncs. A lab that exists is left as it is.
     Restore(RestoreArgs),
-    /// List the labs Docker knows of.
+    /// List the labs Docker knows of, and the dropped labs on record (which `restore` brings
+    /// back).
     List {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
