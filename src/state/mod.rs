@@ -33,10 +33,12 @@ pub const FILE_MODE: u32 = 0o600;
 /// Unix mode of the folders here.
 pub const DIR_MODE: u32 = 0o700;
 
-/// Now, as RFC 3339 in UTC (e.g. `2026-11-26T10:02:03Z`).
+/// Now, as RFC 3339 in UTC to the millisecond (e.g. `2026-11-26T10:02:03.417Z`), cut
+/// rather than rounded: `drop` compares it with file times, and a time rounded up would
+/// make an export taken in the same moment look older than the lab.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_millisecond(now.as_millisecond())
+        .unwrap_or(now)
+        .to_string()
 }

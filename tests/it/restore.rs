@@ -255,6 +255,73 @@ fn drop_refuses_when_the_kept_secrets_cannot_be_exported() {
     assert_eq!(harness::count_docker_objects(&lab.name), 0);
 }
 
+fn saved_names(lab: &TestLab) -> Vec<String> {
+    let list: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(data_dir(lab).join("secrets.yaml")).unwrap(),
+    )
+    .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The export is the only copy of a kept Secret once the lab is gone, so it must never be
+/// lost: not to a restore that did not re-apply it, not to a stale file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_secret_outlives_an_incomplete_restore_and_a_stale_export_is_refused() {
+    let (lab, _) = lab_with_keep("keepsafe");
+    lab.ok(&["up", "--cluster-only", "--timeout", "90s"]);
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    Api::<Secret>::namespaced(client, "default")
+        .create(
+            &PostParams::default(),
+            &secret("default", "my-api-token", &[], &[("token", "t0")]),
+        )
+        .await
+        .unwrap();
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(saved_names(&lab), ["my-api-token"]);
+
+    // --cluster-only installs no Argo CD, so nothing re-applies the Secret.
+    lab.ok(&["restore", &lab.name, "--cluster-only", "--timeout", "90s"]);
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    assert!(
+        secret_data(&client, "default", "my-api-token")
+            .await
+            .is_none()
+    );
+
+    // Stopped behind playground's back: the only export is from the lab's previous life.
+    let node = format!("playground-{}-server-0", lab.name);
+    let st = Command::new("docker")
+        .args(["stop", "-t", "1", &node])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let out = lab.run(&["drop", "--yes"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("older than this lab"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(harness::count_docker_objects(&lab.name) > 0);
+
+    // Running again, the export finds the cluster without the Secret and keeps the old copy.
+    lab.ok(&["resume", &lab.name]);
+    let out = lab.run(&["drop", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kept Secret default/my-api-token is no longer in the cluster"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(saved_names(&lab), ["my-api-token"]);
+}
+
 /// A lab repository given by path, bare, with playground.yaml at its top and two commits.
 fn bare_lab_repo(lab: &TestLab) -> (PathBuf, String, String) {
     let work = lab.dir.path().join("work");
