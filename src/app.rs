@@ -395,7 +395,7 @@ fn load_lab(args: &LabArgs) -> Result<LabSource> {
 /// bootstraps GitOps into it.
 async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &Ui) -> Result<()> {
     let started = tokio::time::Instant::now();
-    let deadline = started + args.timeout;
+    let deadline = started + args.deadline_after();
     let lab = &source.lab;
     // Validate everything before touching Docker or any cluster.
     let mut prepared = if args.cluster_only {
@@ -443,7 +443,7 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
             Pull::Always => PullPolicy::Always,
             Pull::Never => PullPolicy::Never,
         },
-        timeout: args.timeout,
+        timeout: args.deadline_after(),
         switch_context: !args.no_switch_context,
         dry_run: args.dry_run,
         keep_on_failure: args.keep_on_failure,

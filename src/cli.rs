@@ -252,9 +252,10 @@ pub struct RunArgs {
     /// When to pull images.
     #[arg(long, value_enum, default_value_t = Pull::Missing)]
     pub pull: Pull,
-    /// One deadline for the whole run, e.g. 90s or 3m.
-    #[arg(long, value_parser = parse_duration, default_value = "180s")]
-    pub timeout: Duration,
+    /// One deadline for the whole run, e.g. 90s or 15m. Default: 10m, which leaves room to
+    /// pull k3s and Argo CD's images on a first run; 3m with --cluster-only.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// Do not make the lab's context the current kube context.
     #[arg(long)]
     pub no_switch_context: bool,
@@ -272,6 +273,18 @@ pub struct RunArgs {
     pub watch: bool,
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+}
+
+impl RunArgs {
+    /// `--timeout`, or the default for what this run does: the GitOps half pulls Argo CD's
+    /// images and waits for every app, which on a first run takes minutes.
+    pub fn deadline_after(&self) -> Duration {
+        self.timeout.unwrap_or(if self.cluster_only {
+            Duration::from_secs(180)
+        } else {
+            Duration::from_secs(600)
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -322,7 +335,7 @@ mod tests {
                     (Some("lab"), Some("abc"))
                 );
                 assert!(r.run.cluster_only);
-                assert_eq!(r.run.timeout, Duration::from_secs(300));
+                assert_eq!(r.run.timeout, Some(Duration::from_secs(300)));
             }
             other => panic!("{other:?}"),
         }
@@ -331,6 +344,17 @@ mod tests {
             Cli::try_parse_from(["playground", "up", "--context", "c", "--agents", "2"]).is_err(),
             "--context conflicts with the cluster flags"
         );
+    }
+
+    #[test]
+    fn the_default_deadline_leaves_room_for_the_gitops_half() {
+        let run = |args: &[&str]| match parse(args) {
+            Command::Up(u) => u.run.deadline_after(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(run(&["up"]), Duration::from_secs(600));
+        assert_eq!(run(&["up", "--cluster-only"]), Duration::from_secs(180));
+        assert_eq!(run(&["up", "--timeout", "90s"]), Duration::from_secs(90));
     }
 
     #[test]
