@@ -408,7 +408,8 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
     };
     if let Some(p) = prepared.as_mut() {
         // Only what this lab file still keeps: an export is not a licence to copy everything
-        // a lab of the same name once held.
+        // a lab of the same name once held. With `--context` too, on purpose: a lab that
+        // moves to a real cluster takes its kept Secrets (its sealed-secrets key) along.
         let saved = kept::load(&lab.name).map_err(|e| Error::Other(e.to_string()))?;
         p.kept_secrets = kept::selected(saved, &lab.keep);
     }
