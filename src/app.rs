@@ -667,9 +667,7 @@ fn pin_revision(lab: &Lab, rev: &str) -> Result<String> {
     }
     let dir = bootstrap::lab_dir(lab).join(&lab.gitops.repo);
     let repo = git::open(&dir).map_err(|e| Error::Config(format!("--revision {rev}: {e}")))?;
-    git::resolve(&repo, rev)
-        .or_else(|e| git::resolve(&repo, &format!("origin/{rev}")).map_err(|_| e))
-        .map_err(|e| Error::Config(format!("revision {rev}: {e}")))
+    git::resolve_or_remote(&repo, rev).map_err(|e| Error::Config(format!("revision {rev}: {e}")))
 }
 
 /// A lab that exists in Docker is not restored: say so, change nothing.

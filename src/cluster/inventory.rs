@@ -172,10 +172,7 @@ pub fn render_table(labs: &[LabSummary]) -> String {
         out.push_str(&format!(
             "{:<20} {:<10} {:>7} {:>6}  {}\n",
             l.name,
-            serde_json::to_value(l.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            l.state.as_str(),
             l.servers,
             l.agents,
             l.api.as_deref().unwrap_or("-")

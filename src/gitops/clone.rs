@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use sha2::{Digest, Sha256};
 
+use super::git;
 use crate::app::DEFAULT_FILE;
 
 /// Why a clone failed.
@@ -184,16 +185,22 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
     set_mode(&dest, 0o755)?;
 
     let rev = revision.unwrap_or("HEAD");
-    let commit = resolve(&repo, rev).map_err(|message| CloneError::Revision {
+    let repo = git::Repo::from(repo);
+    let commit = git::resolve_or_remote(&repo, rev).map_err(|e| CloneError::Revision {
         source_repo: source.to_string(),
         rev: rev.to_string(),
-        message,
+        // gix's own words: the clone's path and our hint would only confuse here.
+        message: match e {
+            git::GitError::UnknownRevision { source, .. } => format!("{source:#}"),
+            other => other.to_string(),
+        },
     })?;
     let no_file = || CloneError::NoLabFile {
         source_repo: source.to_string(),
         rev: rev.to_string(),
     };
     let blob = repo
+        .gix()
         .rev_parse_single(format!("{commit}:{DEFAULT_FILE}").as_str())
         .map_err(|_| no_file())?
         .object()
@@ -211,28 +218,6 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
 /// process must have one: ring, the one kube already uses. Installing twice is harmless.
 fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// A revision in a fresh clone: as given, else as a remote branch (a clone has only the
-/// default branch locally).
-fn resolve(repo: &gix::Repository, rev: &str) -> Result<String, String> {
-    let mut first_error = None;
-    for candidate in [rev.to_string(), format!("origin/{rev}")] {
-        match repo
-            .rev_parse_single(candidate.as_str())
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|id| {
-                id.object()
-                    .and_then(|o| o.peel_to_commit())
-                    .map_err(|e| format!("{e:#}"))
-            }) {
-            Ok(c) => return Ok(c.id.to_string()),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    Err(first_error.unwrap_or_default())
 }
 
 /// A Ctrl-C during a clone leaves its staging folder (no destructor runs): clear old ones.
@@ -311,7 +296,7 @@ mod tests {
     fn stage_reads_the_lab_file_at_the_revision_and_install_puts_it_in_place() {
         let src = tempfile::tempdir().unwrap();
         std::fs::write(src.path().join(DEFAULT_FILE), "first\n").unwrap();
-        let first = super::super::git::init_with_commit(src.path(), "one", None).unwrap();
+        let first = git::init_with_commit(src.path(), "one", None).unwrap();
         let cache = tempfile::tempdir().unwrap();
         let source = normalize_source(&src.path().to_string_lossy());
         let staged = stage(&source, cache.path(), None).unwrap();

@@ -89,6 +89,12 @@ impl std::fmt::Debug for Repo {
     }
 }
 
+impl From<gix::Repository> for Repo {
+    fn from(inner: gix::Repository) -> Self {
+        Repo { inner }
+    }
+}
+
 impl Repo {
     /// The top of the working tree (the directory holding `.git`), or the Git directory of a
     /// bare repository.
@@ -181,6 +187,12 @@ fn head_id(repo: &Repo) -> Result<ObjectId> {
         .head_id()
         .map_err(repo.err("cannot resolve HEAD to a commit"))?;
     Ok(id.detach())
+}
+
+/// [`resolve`], else `origin/<rev>`: a fresh clone holds the branches other than its default
+/// only as remote-tracking ones. The error is the one for `rev` itself.
+pub fn resolve_or_remote(repo: &Repo, rev: &str) -> Result<String> {
+    resolve(repo, rev).or_else(|e| resolve(repo, &format!("origin/{rev}")).map_err(|_| e))
 }
 
 /// The full hex id of the commit `rev` names: `HEAD`, a branch, a tag (peeled to its commit),

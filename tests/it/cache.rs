@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker};
+use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker, stderr};
 
 const UPSTREAMS: [&str; 5] = [
     "docker.io",
@@ -20,10 +20,6 @@ const UPSTREAMS: [&str; 5] = [
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// An image derived from the stand-in node image by `docker commit`, with `changes` applied

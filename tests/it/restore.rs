@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 
 use crate::gitops_up::{applications, fixture, write_apps};
-use crate::support::harness::{self, TestLab};
+use crate::support::harness::{self, TestLab, stderr};
 
 const KEEP: &str = "keep:\n  secrets:\n    - { namespace: default, name: my-api-token }\n    - { namespace: kube-system, selector: \"sealedsecrets.bitnami.com/sealed-secrets-key\" }\n";
 
@@ -82,10 +82,6 @@ async fn root_source(client: &kube::Client) -> (serde_json::Value, String) {
             .unwrap_or_default()
             .to_string(),
     )
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -233,12 +229,12 @@ fn drop_refuses_when_the_kept_secrets_cannot_be_exported() {
     let (lab, _) = lab_with_keep("dropref");
     lab.ok(&["up", "--cluster-only", "--timeout", "90s"]);
     // Stopped behind playground's back: no API to read, and no export from a `suspend`.
-    let node = format!("playground-{}-server-0", lab.name);
-    let st = Command::new("docker")
-        .args(["stop", "-t", "1", &node])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    harness::docker(&[
+        "stop",
+        "-t",
+        "1",
+        &format!("playground-{}-server-0", lab.name),
+    ]);
     let out = lab.run(&["drop", "--yes"]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -295,12 +291,12 @@ async fn a_kept_secret_outlives_an_incomplete_restore_and_a_stale_export_is_refu
     );
 
     // Stopped behind playground's back: the only export is from the lab's previous life.
-    let node = format!("playground-{}-server-0", lab.name);
-    let st = Command::new("docker")
-        .args(["stop", "-t", "1", &node])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    harness::docker(&[
+        "stop",
+        "-t",
+        "1",
+        &format!("playground-{}-server-0", lab.name),
+    ]);
     let out = lab.run(&["drop", "--yes"]);
     assert!(!out.status.success());
     assert!(

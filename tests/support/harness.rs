@@ -107,6 +107,11 @@ pub fn node_image() -> &'static str {
     })
 }
 
+/// A command's stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Run `docker ARGS`, assert it succeeded, and return its stdout, trimmed.
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
