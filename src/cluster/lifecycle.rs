@@ -165,22 +165,14 @@ pub async fn resume<E: Engine>(
     ready
 }
 
-/// Point `host.playground.internal` at the lab network's gateway (the Docker host) for pods.
-/// Nodes get it from Docker's `ExtraHosts`; pods resolve through CoreDNS. Done on every `up`
-/// and `resume`, because the gateway changes if the network was recreated.
+/// Give pods the address the nodes have for `host.playground.internal`, through CoreDNS.
+/// Nodes get it from Docker (`ExtraHosts` with `host-gateway`, which Docker resolves to the
+/// host: the bridge gateway on Linux, the real host on Docker Desktop); CoreDNS gets the very
+/// address Docker wrote into a node's /etc/hosts. Done on every `up` and `resume`, because
+/// the address can change with the network or the daemon's settings.
 pub async fn ensure_host_record<E: Engine>(engine: &E, api: &KubeApi, lab: &str) -> Result<()> {
-    let net = names::network(lab);
-    let gateway = engine
-        .inspect_network(&net)
-        .await?
-        .and_then(|n| n.gateway)
-        .ok_or_else(|| {
-            Error::Other(format!(
-                "cannot repair {}: the network {net} has no gateway address\n  hint: `playground up` recreates the network",
-                names::HOST_ALIAS
-            ))
-        })?;
-    api.ensure_host_record(names::HOST_ALIAS, &gateway)
+    let address = node_host_address(engine, lab).await?;
+    api.ensure_host_record(names::HOST_ALIAS, &address)
         .await
         .map_err(|e| {
             Error::Other(format!(
@@ -188,6 +180,47 @@ pub async fn ensure_host_record<E: Engine>(engine: &E, api: &KubeApi, lab: &str)
                 names::HOST_ALIAS,
                 crate::kube::api::COREDNS_CUSTOM
             ))
+        })
+}
+
+/// The address Docker wrote for [`names::HOST_ALIAS`] in a running node's /etc/hosts; the lab
+/// network's gateway when no node has the entry (a node made by an older playground without
+/// `ExtraHosts`).
+async fn node_host_address<E: Engine>(engine: &E, lab: &str) -> Result<String> {
+    let nodes = nodes_of(engine, lab).await?;
+    for c in nodes
+        .iter()
+        .filter(|c| c.state == RunState::Running && role_of(c) != Some(Role::LoadBalancer))
+    {
+        if let Ok(bytes) = engine.read_file(&c.name, "/etc/hosts").await
+            && let Some(ip) = hosts_address(&String::from_utf8_lossy(&bytes), names::HOST_ALIAS)
+        {
+            return Ok(ip);
+        }
+    }
+    let net = names::network(lab);
+    engine
+        .inspect_network(&net)
+        .await?
+        .and_then(|n| n.gateway)
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "cannot repair {}: no node has it in /etc/hosts and the network {net} has no gateway address\n  hint: `playground up` recreates the network",
+                names::HOST_ALIAS
+            ))
+        })
+}
+
+/// The address of `host` in an /etc/hosts text (the last entry wins, as Docker appends).
+pub fn hosts_address(hosts: &str, host: &str) -> Option<String> {
+    hosts
+        .lines()
+        .rev()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            let ip = words.next()?;
+            words.any(|w| w == host).then(|| ip.to_string())
         })
 }
 
@@ -199,13 +232,8 @@ async fn start_and_wait<E: Engine>(
     ui: &Ui,
 ) -> Result<()> {
     let s = ui.step(format!("start {}", c.name));
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-        - 1;
     let r = async {
-        engine.start(&c.name).await?;
+        let since = readiness::start(engine, &c.name).await?;
         readiness::wait_for_log(engine, &c.name, ready_line(role, false), since, deadline).await?;
         Ok::<_, Error>(())
     }
@@ -272,4 +300,27 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hosts_address;
+
+    #[test]
+    fn the_host_address_is_read_from_etc_hosts() {
+        let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n# 10.0.0.9 host.playground.internal\n192.168.65.254\thost.playground.internal\n172.28.0.2\tplayground-lab-server-0\n";
+        assert_eq!(
+            hosts_address(hosts, "host.playground.internal").as_deref(),
+            Some("192.168.65.254")
+        );
+        assert_eq!(hosts_address(hosts, "host.docker.internal"), None);
+        // A name that only starts like the alias is not the alias.
+        assert_eq!(
+            hosts_address(
+                "10.1.1.1 host.playground.internal.x\n",
+                "host.playground.internal"
+            ),
+            None
+        );
+    }
 }

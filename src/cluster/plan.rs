@@ -27,6 +27,27 @@ pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
     }
 }
 
+/// The script every k3s node runs before k3s: it makes the container what k3s needs (a shared
+/// `/`, the node password in the data volume, a resolver kubelet accepts), then execs
+/// `/bin/k3s` with the node's command, so k3s runs as PID 1. See the script for the upstream
+/// reasons. It is passed inline (`sh -c SCRIPT playground-node ARGS…`), so it needs no copy
+/// step and every start runs the version the node was created with.
+pub const NODE_ENTRYPOINT: &str = include_str!("node-entrypoint.sh");
+
+/// The variable that tells the entrypoint which address to answer DNS on.
+pub const DNS_ADDR_ENV: &str = "PLAYGROUND_DNS_ADDR";
+
+/// The entrypoint of a k3s node: `/bin/sh -c` [`NODE_ENTRYPOINT`]; the node's command follows
+/// as the script's arguments (`$0` names the script in `ps` and in error messages).
+pub fn node_entrypoint() -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        NODE_ENTRYPOINT.into(),
+        "playground-node".into(),
+    ]
+}
+
 /// The image of the multi-server load balancer: nginx with a generated stream config.
 pub const LB_IMAGE: &str = "nginx:1.29-alpine";
 
@@ -470,6 +491,8 @@ fn node_plan(
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
         format!("K3S_KUBECONFIG_OUTPUT={}", names::KUBECONFIG_OUTPUT),
+        // Where the entrypoint makes Docker's resolver answer for kubelet and pods.
+        format!("{DNS_ADDR_ENV}={}", gateway_ip(base)),
     ];
     let joins = role == Role::Agent || index > 0;
     if joins {
@@ -563,6 +586,7 @@ fn node_plan(
             hostname: name.clone(),
             name,
             image: c.image.clone(),
+            entrypoint: node_entrypoint(),
             cmd,
             env,
             labels,
@@ -571,12 +595,24 @@ fn node_plan(
             binds,
             tmpfs: vec!["/run".into(), "/var/run".into()],
             privileged: c.privileged,
-            init: true,
+            // A node that is not privileged (the tests' stand-in) still gets what our own
+            // entrypoint needs: a shared / (SYS_ADMIN) and the DNS rules (NET_ADMIN).
+            cap_add: if c.privileged {
+                Vec::new()
+            } else {
+                vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]
+            },
+            // Docker refuses privileged containers in a remapped user namespace (k3d sets the
+            // same on every node, k3d#1442).
+            userns_host: true,
+            // k3s must be PID 1 (see node-entrypoint.sh): no docker-init in front of it.
+            init: false,
             restart_unless_stopped: true,
             ports,
-            // The lab network's gateway is the Docker host. It is fixed with the subnet, so the
-            // entry Docker writes into /etc/hosts on every start stays right.
-            extra_hosts: vec![format!("{}:{}", names::HOST_ALIAS, gateway_ip(base))],
+            // `host-gateway` is the address Docker itself gives for "the host": the bridge
+            // gateway on Linux, the Mac or Windows host on Docker Desktop (whose bridge
+            // gateway is the VM). Docker rewrites /etc/hosts on every start.
+            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
         },
     }
 }
@@ -664,6 +700,9 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
             binds: vec![],
             tmpfs: vec![],
             privileged: false,
+            entrypoint: Vec::new(),
+            cap_add: Vec::new(),
+            userns_host: false,
             init: true,
             restart_unless_stopped: true,
             ports,
@@ -1082,7 +1121,25 @@ mod tests {
                 protocol: "tcp"
             }]
         );
-        assert!(s0.spec.init && s0.spec.restart_unless_stopped);
+        // k3s is PID 1 (no docker-init), behind our entrypoint, in the host user namespace.
+        assert!(!s0.spec.init && s0.spec.restart_unless_stopped && s0.spec.userns_host);
+        assert_eq!(s0.spec.entrypoint, node_entrypoint());
+        assert!(NODE_ENTRYPOINT.trim_end().ends_with("exec /bin/k3s \"$@\""));
+        assert_eq!(
+            s0.spec.extra_hosts,
+            vec![format!("{}:host-gateway", names::HOST_ALIAS)]
+        );
+        // DNS is answered on the lab network's gateway address.
+        let gateway = plan
+            .phases
+            .iter()
+            .flatten()
+            .find_map(|s| match s {
+                Step::EnsureNetwork(n) => n.gateway.clone(),
+                _ => None,
+            })
+            .unwrap();
+        assert!(s0.spec.env.contains(&format!("{DNS_ADDR_ENV}={gateway}")));
         assert_eq!(s0.spec.tmpfs, vec!["/run", "/var/run"]);
         assert!(
             s0.spec

@@ -54,6 +54,23 @@ fn indent(logs: &str) -> String {
         .join("\n")
 }
 
+/// Start `node` and return the moment to read its logs from: the daemon's own `StartedAt`,
+/// less a second. Docker filters `since` by its own clock, so the host's clock would miss the
+/// ready line when the two disagree (Docker Desktop's VM lags the Mac after sleep); k3d waits
+/// from `State.StartedAt` for the same reason (k3d `pkg/client/node.go`).
+pub async fn start<E: Engine>(engine: &E, node: &str) -> Result<i64, crate::docker::EngineError> {
+    let host_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    engine.start(node).await?;
+    let started = engine
+        .inspect_container(node)
+        .await?
+        .and_then(|c| c.started_at);
+    Ok(started.unwrap_or(host_now) - 1)
+}
+
 /// Wait until `node` prints a line containing `line` (case-insensitive) at or after `since`
 /// (Unix seconds), or fail as soon as it dies or restarts, or at `deadline`.
 pub async fn wait_for_log<E: Engine>(

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::try_join_all;
 use rand::Rng;
@@ -66,9 +66,17 @@ pub struct UpOutcome {
 
 /// Gather what Docker has of this lab.
 pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
-    let containers = engine
+    let listed = engine
         .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?;
+    // A listing carries no environment: inspect each node, so the join token (`K3S_TOKEN`) of
+    // an existing lab is found and a node recreated next to it joins with the same token.
+    let inspected = try_join_all(listed.iter().map(|c| engine.inspect_container(&c.name))).await?;
+    let containers: Vec<_> = listed
+        .into_iter()
+        .zip(inspected)
+        .map(|(listed, inspected)| inspected.unwrap_or(listed))
+        .collect();
     let mut foreign = Vec::new();
     let wanted = (0..lab.cluster.servers)
         .map(|i| names::node(&lab.name, Role::Server, i))
@@ -194,13 +202,6 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
             "cluster.ports"
         },
     })
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
@@ -427,8 +428,7 @@ async fn run_step<E: Engine>(
                 engine.create_container(&n.spec).await?;
             }
             Step::StartNode(n) => {
-                let since = now_unix() - 1;
-                engine.start(&n.spec.name).await?;
+                let since = readiness::start(engine, &n.spec.name).await?;
                 tokio::select! {
                     r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
                     _ = &mut cancelled => return Err(Error::Interrupted),
@@ -507,7 +507,9 @@ fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
 }
 
 /// Read the kubeconfig k3s wrote in server-0 and point it at the host port. k3s writes it
-/// shortly after start, so a missing file is retried until the deadline.
+/// shortly after start, and not atomically (client-go `clientcmd.WriteToFile` creates the file,
+/// then writes it), so a missing file and one that does not parse yet are both retried until
+/// the deadline.
 pub async fn fetch_kubeconfig<E: Engine>(
     engine: &E,
     lab: &str,
@@ -516,12 +518,13 @@ pub async fn fetch_kubeconfig<E: Engine>(
 ) -> Result<String> {
     let server0 = names::node(lab, Role::Server, 0);
     loop {
-        match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                return rewrite_server(&text, api_url);
-            }
-            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+        let attempt = match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
+            Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
+            Err(e) => Err(e.into()),
+        };
+        match attempt {
+            Ok(text) => return Ok(text),
+            Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }

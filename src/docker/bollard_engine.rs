@@ -400,6 +400,8 @@ impl Engine for BollardEngine {
         let host_config = HostConfig {
             init: Some(spec.init),
             privileged: Some(spec.privileged),
+            cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+            userns_mode: spec.userns_host.then(|| "host".to_string()),
             binds: Some(spec.binds.clone()),
             tmpfs: Some(
                 spec.tmpfs
@@ -432,6 +434,7 @@ impl Engine for BollardEngine {
         let body = ContainerCreateBody {
             hostname: Some(spec.hostname.clone()),
             image: Some(spec.image.clone()),
+            entrypoint: (!spec.entrypoint.is_empty()).then(|| spec.entrypoint.clone()),
             // No command: the image's own (the cache's registry runs as its image says).
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),

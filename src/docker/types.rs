@@ -43,6 +43,9 @@ pub struct ContainerSpec {
     pub name: String,
     pub hostname: String,
     pub image: String,
+    /// Replaces the image's entrypoint when not empty (k3s nodes run ours, which ends in
+    /// `exec /bin/k3s`; see `cluster::plan::node_entrypoint`).
+    pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     /// `KEY=VALUE` pairs.
     pub env: Vec<String>,
@@ -53,7 +56,13 @@ pub struct ContainerSpec {
     pub binds: Vec<String>,
     pub tmpfs: Vec<String>,
     pub privileged: bool,
-    /// Run Docker's init as PID 1, so signals reach the node and zombies are reaped.
+    /// Single capabilities added (`NET_ADMIN`, ...), for containers that are not privileged.
+    pub cap_add: Vec<String>,
+    /// `UsernsMode: host`: run in the host's user namespace even when the daemon remaps users
+    /// (`userns-remap`), which refuses privileged containers otherwise.
+    pub userns_host: bool,
+    /// Run Docker's init as PID 1, so signals reach the process and zombies are reaped. Never
+    /// for k3s nodes: k3s must be PID 1 itself (see `cluster::plan`).
     pub init: bool,
     /// `unless-stopped`: a running node comes back after a Docker restart, a stopped one stays.
     pub restart_unless_stopped: bool,

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::harness::{self, TestLab, count_docker_objects, ready_nodes};
+use crate::support::harness::{self, TestLab, count_docker_objects, docker, ready_nodes};
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
@@ -130,41 +130,52 @@ async fn life_cycle_of_one_server_and_two_agents() {
         ]
     );
 
-    // The host is reachable by name from nodes (Docker's ExtraHosts) and pods (CoreDNS).
-    let gateway = Command::new("docker")
-        .args([
-            "network",
-            "inspect",
-            "-f",
-            "{{(index .IPAM.Config 0).Gateway}}",
-            &format!("playground-{name}"),
-        ])
-        .output()
-        .unwrap();
-    let gateway = String::from_utf8_lossy(&gateway.stdout).trim().to_string();
+    // The host is reachable by name from nodes (Docker's ExtraHosts) and pods (CoreDNS). The
+    // node asks Docker for `host-gateway`, which Docker resolves itself (the default bridge's
+    // gateway on Linux, the real host on Docker Desktop), and CoreDNS gets what Docker wrote.
+    let extra_hosts = docker(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.ExtraHosts}}",
+        &format!("playground-{name}-agent-1"),
+    ]);
+    assert_eq!(extra_hosts, r#"["host.playground.internal:host-gateway"]"#);
+    // Docker 20.10 lists no Gateway for its default bridge; then it is the subnet's first address.
+    let host_gateway = match docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}} {{(index .IPAM.Config 0).Subnet}}",
+        "bridge",
+    ])
+    .split_whitespace()
+    .collect::<Vec<_>>()[..]
+    {
+        [gateway, _] => gateway.to_string(),
+        [subnet] => {
+            let base: std::net::Ipv4Addr = subnet.split('/').next().unwrap().parse().unwrap();
+            std::net::Ipv4Addr::from(u32::from(base) + 1).to_string()
+        }
+        _ => String::new(),
+    };
     assert!(
-        gateway.parse::<std::net::Ipv4Addr>().is_ok(),
-        "no gateway: {gateway:?}"
+        host_gateway.parse::<std::net::Ipv4Addr>().is_ok(),
+        "no gateway on Docker's default bridge: {host_gateway:?}"
     );
-    let hosts = Command::new("docker")
-        .args([
-            "exec",
-            &format!("playground-{name}-agent-1"),
-            "cat",
-            "/etc/hosts",
-        ])
-        .output()
-        .unwrap();
-    let hosts = String::from_utf8_lossy(&hosts.stdout).to_string();
+    let hosts = docker(&[
+        "exec",
+        &format!("playground-{name}-agent-1"),
+        "cat",
+        "/etc/hosts",
+    ]);
     assert!(
-        hosts
-            .lines()
-            .any(|l| l.contains("host.playground.internal") && l.starts_with(&gateway)),
-        "{gateway} not in:\n{hosts}"
+        hosts.lines().any(|l| l.contains("host.playground.internal")
+            && l.starts_with(&format!("{host_gateway}\t"))),
+        "{host_gateway} not in:\n{hosts}"
     );
     let coredns = coredns_custom(&kc_path).await;
     assert!(
-        coredns.contains(&format!("{gateway} host.playground.internal")),
+        coredns.contains(&format!("{host_gateway} host.playground.internal")),
         "{coredns}"
     );
 

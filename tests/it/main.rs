@@ -17,3 +17,4 @@ mod gitops_apps;
 mod gitops_up;
 mod restore;
 mod standin;
+mod strict;

@@ -1,6 +1,7 @@
 //! The stand-in k3s node in Docker, driven with the plain docker CLI (independent of our own
 //! Docker code): a server and two agents on their own network, and the kubeconfig copied out
-//! of the server works from kube-rs and kubectl.
+//! of the server works from kube-rs and kubectl. The image's own entrypoint makes k3s PID 1,
+//! as in the real image; `tests/it/strict.rs` covers what the stand-in refuses.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -58,7 +59,6 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
         &net,
         "--label",
         &label,
-        "--init",
         "--tmpfs",
         "/run",
         "--tmpfs",
@@ -88,7 +88,6 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
             &net,
             "--label",
             &label,
-            "--init",
             "-e",
             &format!("K3S_TOKEN={token}"),
             "-e",

@@ -227,6 +227,54 @@ pub fn count_docker_objects(lab: &str) -> usize {
     labelled_objects(lab).iter().map(|(ids, _)| ids.len()).sum()
 }
 
+/// Lines the lab's k3s nodes logged that mean a real node would be broken there: the strict
+/// stand-in prints them where real k3s (kubelet, containerd) would fail or fall back (see
+/// `support::strict`). Each as `node: line`.
+pub fn node_complaints(lab: &str) -> Vec<String> {
+    let ids = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=playground.cluster={lab}"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut found = Vec::new();
+    for id in ids.split_whitespace() {
+        let role = Command::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"playground.role\"}} {{.Name}}",
+                id,
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let Some((role, name)) = role.split_once(' ') else {
+            continue;
+        };
+        if role != "server" && role != "agent" {
+            continue;
+        }
+        let Ok(out) = Command::new("docker").args(["logs", id]).output() else {
+            continue;
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in text.lines() {
+            if crate::support::strict::COMPLAINTS
+                .iter()
+                .any(|c| line.contains(c))
+            {
+                found.push(format!("{}: {line}", name.trim_start_matches('/')));
+            }
+        }
+    }
+    found
+}
+
 /// A test lab: a temp dir with HOME, KUBECONFIG and XDG dirs, a lab file, and a guard that
 /// removes the lab's Docker objects.
 pub struct TestLab {
@@ -240,6 +288,8 @@ pub struct TestLab {
     cluster_extra: String,
     /// Extra top-level sections (`gitops:`, `argocd:` keys go in `argocd_extra`).
     extra: String,
+    /// The test provokes a stand-in complaint on purpose (see [`node_complaints`]).
+    complaints_expected: bool,
 }
 
 impl TestLab {
@@ -253,6 +303,7 @@ impl TestLab {
             env: Vec::new(),
             cluster_extra: String::new(),
             extra: String::new(),
+            complaints_expected: false,
         }
     }
     pub fn agents(mut self, n: u32) -> Self {
@@ -276,6 +327,24 @@ impl TestLab {
     pub fn yaml(mut self, yaml: &str) -> Self {
         self.extra.push_str(yaml);
         self
+    }
+    /// This test makes a node complain on purpose (a broken spec, a node password clash), so
+    /// the harness must not fail it for that; the test checks the complaint itself.
+    pub fn expect_complaints(mut self) -> Self {
+        self.complaints_expected = true;
+        self
+    }
+    /// Fail the test when a node of this lab logged what real k3s would fail on.
+    pub fn assert_no_complaints(&self) {
+        if self.complaints_expected {
+            return;
+        }
+        let found = node_complaints(&self.name);
+        assert!(
+            found.is_empty(),
+            "the stand-in nodes logged what real k3s would fail on (see tests/support/double/strict.rs):\n  {}",
+            found.join("\n  ")
+        );
     }
     /// An environment variable for every `playground` run.
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -352,7 +421,8 @@ impl TestLab {
         self.cmd(args).output().expect("run playground")
     }
 
-    /// Run and assert success, returning stdout.
+    /// Run and assert success, returning stdout. After a command that starts nodes, the
+    /// nodes' logs must be free of stand-in complaints.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -363,14 +433,27 @@ impl TestLab {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if matches!(args.first(), Some(&("up" | "resume" | "restore"))) {
+            self.assert_no_complaints();
+        }
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
 impl Drop for TestLab {
     fn drop(&mut self) {
+        let complaints = if std::thread::panicking() || self.complaints_expected {
+            Vec::new()
+        } else {
+            node_complaints(&self.name)
+        };
         remove_docker_objects(&self.name);
         remove_cache_objects(&self.name);
+        assert!(
+            complaints.is_empty(),
+            "the stand-in nodes logged what real k3s would fail on (see tests/support/double/strict.rs):\n  {}",
+            complaints.join("\n  ")
+        );
     }
 }
 

@@ -19,6 +19,7 @@
 //! Every mode exits 0 on SIGTERM or SIGINT.
 
 mod api;
+mod strict;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +52,7 @@ struct Flags {
     server: Option<String>,
     data_dir: Option<String>,
     kubeconfig_out: Option<String>,
+    resolv_conf: Option<String>,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags> {
@@ -96,6 +98,7 @@ fn parse_flags(args: &[String]) -> Result<Flags> {
             "server" | "s" => f.server = Some(value()?),
             "data-dir" | "d" => f.data_dir = Some(value()?),
             "write-kubeconfig" | "o" | "kubeconfig-out" => f.kubeconfig_out = Some(value()?),
+            "resolv-conf" => f.resolv_conf = Some(value()?),
             _ if BOOLS.contains(&name) || inline.is_some() => {}
             // An unknown flag with a separate value (`--disable traefik`); k3s has no
             // positional arguments, so the next non-flag word belongs to it.
@@ -131,6 +134,30 @@ fn write_kubeconfig(path: &Path, yaml: &str) -> Result<()> {
     }
     api::persist::write_atomic(path, yaml.as_bytes())?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// What k3s's agent side (kubelet, containerd) requires of the container, checked at start as
+/// real k3s would meet it (see [`strict`]). A broken cgroup setup ends the process, as kubelet
+/// ends real k3s; the other faults are logged in the upstream's words and the harness fails
+/// the test that sees them.
+fn check_container(f: &Flags, node_name: &str) -> Result<()> {
+    if let Some(e) = strict::cgroup_error() {
+        eprintln!("E0000 kubelet.go:1703] \"{e}");
+        bail!("kubelet exited: {e}");
+    }
+    if let Some(e) = strict::mount_error() {
+        log("error", &e);
+    }
+    let (resolv, warning) = strict::kubelet_resolv_conf(f.resolv_conf.as_deref());
+    match warning {
+        Some(w) => log("warning", w),
+        None => {
+            if let Some(e) = strict::pod_dns_error(&resolv, node_name) {
+                log("error", &e);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -186,12 +213,63 @@ async fn heartbeat(client: &kube::Client, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The server's node-password check: the first registration of a node name stores the hash of
+/// its password in `kube-system/<node>.node-password.k3s`; a later one with another password is
+/// refused (k3s `pkg/nodepassword/nodepassword.go` `Ensure`, called by the supervisor when the
+/// agent asks for its kubelet certificate). The double keeps the same Secret in its store.
+async fn check_node_password(client: &kube::Client, name: &str, password: &str) -> Result<()> {
+    use base64::Engine as _;
+    use k8s_openapi::api::core::v1::Secret;
+    use sha2::{Digest, Sha256};
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
+    let secret_name = format!("{name}.node-password.k3s");
+    let hash = format!("{:x}", Sha256::digest(password.as_bytes()));
+    match secrets.get_opt(&secret_name).await? {
+        Some(s) => {
+            let stored = s
+                .data
+                .and_then(|d| {
+                    d.get("hash")
+                        .map(|h| String::from_utf8_lossy(&h.0).into_owned())
+                })
+                .unwrap_or_default();
+            if stored != hash {
+                bail!("{}", strict::NODE_PASSWORD_REJECTED);
+            }
+        }
+        None => {
+            let secret: Secret = serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": secret_name, "namespace": "kube-system"},
+                "immutable": true,
+                "type": "k3s.cattle.io/node-password",
+                "data": {"hash": base64::engine::general_purpose::STANDARD.encode(&hash)},
+            }))?;
+            secrets.create(&PostParams::default(), &secret).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Register with the server at `url` (retrying until it answers), then heartbeat forever.
 async fn join(url: String, token: String, name: String, control_plane: bool) -> Result<()> {
     let client = token_client(&url, &token).await?;
+    let password = strict::node_password().context("writing the node password")?;
     loop {
-        match register(&client, &name, control_plane).await {
+        let attempt = async {
+            check_node_password(&client, &name, &password).await?;
+            register(&client, &name, control_plane).await
+        };
+        match attempt.await {
             Ok(()) => break,
+            Err(e) if e.to_string().contains(strict::NODE_PASSWORD_REJECTED) => {
+                // k3s's agent retries too; the node never registers.
+                log(
+                    "error",
+                    &format!("Failed to retrieve agent configuration: {e}"),
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
             Err(e) => {
                 log(
                     "info",
@@ -231,6 +309,7 @@ async fn server(args: &[String]) -> Result<()> {
             .clone()
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
     );
+    check_container(&f, &node_name)?;
     let token = f.token.clone().or_else(|| env("K3S_TOKEN"));
     let join_url = f.server.clone().or_else(|| env("K3S_URL"));
     if f.cluster_init {
@@ -325,6 +404,7 @@ async fn agent(args: &[String]) -> Result<()> {
             api::node::K3S_VERSION
         ),
     );
+    check_container(&f, &name)?;
     log("info", "Containerd is now running");
     tokio::select! {
         r = join(url, token, name, false) => r,
