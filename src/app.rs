@@ -452,6 +452,9 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
         repo_mount,
         ui_port: Some(lab.argocd.ui.port),
     };
+    // From here a Ctrl-C or SIGTERM is ours: the cluster half rolls a new lab back, the GitOps
+    // half stops its waits at once and leaves the cluster for the next `up`.
+    let _guard = crate::interrupt::guard();
     let outcome = up::up(&engine, lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {
         println!("plan for lab {} (nothing was changed):", lab.name);
@@ -476,7 +479,15 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
                 None => up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?,
             };
             let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-            let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
+            let apps = until_interrupted(
+                bootstrap::bootstrap(&api, prepared, ui, deadline),
+                &format!(
+                    "the cluster stays: `playground up` finishes the GitOps half, `playground drop {}` removes the lab",
+                    lab.name
+                ),
+                ui,
+            )
+            .await?;
             if recorded {
                 let deployed = apps
                     .iter()
@@ -894,7 +905,13 @@ async fn up_in_context(
         );
         return Ok(());
     }
-    let apps = bootstrap::bootstrap(&api, prepared, ui, deadline).await?;
+    let _guard = crate::interrupt::guard();
+    let apps = until_interrupted(
+        bootstrap::bootstrap(&api, prepared, ui, deadline),
+        &format!("`playground up --context {context}` again finishes the bootstrap"),
+        ui,
+    )
+    .await?;
     match args.output {
         Output::Json => println!(
             "{}",
@@ -911,6 +928,22 @@ async fn up_in_context(
     Ok(())
 }
 
+/// Run the GitOps half of `up`, stopping at once on Ctrl-C or SIGTERM. Every step of it is
+/// idempotent, so what it leaves is what the next `up` converges.
+async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    hint: &str,
+    ui: &Ui,
+) -> Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = crate::interrupt::interrupted() => {
+            ui.warn(&format!("interrupted; {hint}"));
+            Err(Error::Interrupted)
+        }
+    }
+}
+
 /// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)
 /// moves, until Ctrl-C.
 async fn watch_head(api: &KubeApi, prepared: &bootstrap::Prepared, ui: &Ui) -> Result<()> {
@@ -924,7 +957,7 @@ async fn watch_head(api: &KubeApi, prepared: &bootstrap::Prepared, ui: &Ui) -> R
     let mut last = prepared.expected.clone();
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = crate::interrupt::interrupted() => return Ok(()),
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
         let now = git::open(&root)

@@ -89,7 +89,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Plan(_) => 2,
             Error::Engine(EngineError::Unreachable { .. }) => 3,
-            Error::Interrupted => 130,
+            Error::Interrupted => crate::interrupt::exit_code(),
             Error::ChildExit(code) => *code,
             _ => 1,
         }

@@ -16,6 +16,7 @@ pub mod docker;
 pub mod error;
 pub mod fsutil;
 pub mod gitops;
+pub mod interrupt;
 pub mod kube;
 pub mod state;
 pub mod ui;

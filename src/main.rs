@@ -27,7 +27,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = match runtime.block_on(playground::app::run(cli, &ui)) {
+    let code = match runtime.block_on(async {
+        // Ctrl-C and SIGTERM mean the same; commands that must clean up hold a guard.
+        if let Err(e) = playground::interrupt::install() {
+            tracing::warn!("cannot handle Ctrl-C and SIGTERM: {e}");
+        }
+        playground::app::run(cli, &ui).await
+    }) {
         Ok(()) => 0,
         Err(e) => {
             if e.is_reported() {

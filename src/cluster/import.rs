@@ -37,6 +37,7 @@ pub async fn import<E: Engine>(
     images: &[String],
     ui: &Ui,
 ) -> Result<Vec<String>> {
+    let _guard = crate::interrupt::guard();
     let summary = inventory::status(engine, lab)
         .await?
         .ok_or_else(|| Error::NotFound(lab.to_string()))?;
@@ -119,11 +120,11 @@ pub async fn import<E: Engine>(
         }))
         .await
     };
-    // Ctrl-C would end the process before any destructor ran: stop the work instead, so the
-    // host's temp tar goes with `tar` and the copies in the nodes are removed.
+    // Ctrl-C or SIGTERM would end the process before any destructor ran: stop the work
+    // instead, so the host's temp tar goes with `tar` and the copies in the nodes are removed.
     tokio::select! {
         r = work => { r?; }
-        _ = tokio::signal::ctrl_c() => {
+        _ = crate::interrupt::interrupted() => {
             let path = format!("{IMPORT_DIR}/{file_name}");
             for n in &nodes {
                 let _ = engine.exec(&n.name, &["rm", "-f", &path]).await;

@@ -209,13 +209,12 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
 pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
     // Two labs created at once may choose the same free subnet; the loser re-plans with the
     // subnets as they are now. Nothing but the port check runs before the network exists.
-    // Registered now, not at the first poll, so a Ctrl-C at any point reaches our rollback
-    // instead of killing the process halfway through a Docker call.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| Error::Other(format!("cannot handle Ctrl-C: {e}")))?;
+    // Held from the start, so a Ctrl-C or SIGTERM at any point reaches our rollback instead of
+    // ending the process halfway through a Docker call.
+    let _guard = crate::interrupt::guard();
     let mut attempts = 0;
     loop {
-        match up_once(engine, lab, opts, ui, &mut interrupt).await {
+        match up_once(engine, lab, opts, ui).await {
             Err(Error::SubnetTaken(subnet)) if attempts < 5 => {
                 attempts += 1;
                 tracing::debug!("subnet {subnet} was taken meanwhile; planning again");
@@ -225,13 +224,7 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
     }
 }
 
-async fn up_once<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-    opts: &UpOptions,
-    ui: &Ui,
-    interrupt: &mut tokio::signal::unix::Signal,
-) -> Result<UpOutcome> {
+async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -254,7 +247,7 @@ async fn up_once<E: Engine>(
     tokio::pin!(run);
     let result = tokio::select! {
         r = &mut run => r,
-        _ = interrupt.recv() => {
+        _ = crate::interrupt::interrupted() => {
             let _ = cancel_tx.send(true);
             let _ = run.await;
             Err(Error::Interrupted)

@@ -380,13 +380,12 @@ pub async fn run(cmd: std::process::Command) -> Result<i32, ArgoCliError> {
             path: path.clone(),
             source,
         })?;
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status.map_err(|source| ArgoCliError::Spawn { path, source })?,
-            // Listening for SIGINT replaces its default action (ending this process).
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    };
+    // While the guard is held a first Ctrl-C is ours to ignore: the CLI got it too.
+    let _guard = crate::interrupt::guard();
+    let status = child
+        .wait()
+        .await
+        .map_err(|source| ArgoCliError::Spawn { path, source })?;
     Ok(exit_code(status))
 }
 

@@ -420,14 +420,14 @@ fn without_docker_the_error_names_the_socket_and_how_to_start_docker() {
     assert!(stderr.contains("start Docker"), "{stderr}");
 }
 
-#[test]
-fn interrupted_up_converges_on_the_next_up_and_drop_removes_everything() {
-    let lab = TestLab::new("intr")
+/// Interrupt a fresh `up` with `signal` as soon as its first container exists: the lab is rolled
+/// back, the exit status is 128 + the signal, the next `up` converges and `drop` removes all.
+fn interrupted_up_rolls_back(signal: &str, code: i32) {
+    let lab = TestLab::new(&format!("intr{signal}"))
         .agents(1)
         .write()
         .env("PLAYGROUND_DOUBLE_DELAY_MS", "0");
     let mut child = lab.cmd(&["up", "--cluster-only"]).spawn().unwrap();
-    // Interrupt as soon as the first container exists.
     let start = Instant::now();
     while container_ids(&lab.name).is_empty() {
         assert!(
@@ -437,16 +437,27 @@ fn interrupted_up_converges_on_the_next_up_and_drop_removes_everything() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "an interrupted up must not exit 0");
+    assert_eq!(status.code(), Some(code), "an interrupted up exits 128 + N");
     // A fresh lab is rolled back.
     assert_eq!(count_docker_objects(&lab.name), 0);
     lab.ok(&["up", "--cluster-only"]);
     assert_eq!(container_ids(&lab.name).len(), 2);
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn interrupted_up_converges_on_the_next_up_and_drop_removes_everything() {
+    interrupted_up_rolls_back("INT", 130);
+}
+
+#[test]
+fn sigterm_is_ctrl_c_a_terminated_up_leaves_nothing() {
+    // What CI runners and `timeout` send.
+    interrupted_up_rolls_back("TERM", 143);
 }
 
 #[test]

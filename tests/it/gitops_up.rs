@@ -230,6 +230,59 @@ fn a_degraded_lab_fails_at_the_timeout_with_the_app_message() {
 }
 
 #[test]
+fn ctrl_c_and_sigterm_stop_the_wait_for_apps_at_once() {
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // The apps never get healthy: only the signal can end this `up` before its timeout.
+        let (lab, _) = git_lab(&format!("appwait{signal}"), "progressing");
+        let child = lab
+            .cmd(&["up", "--timeout", "300s"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the root Application exists: `up` is then in its last wait.
+        let kubeconfig = lab.kubeconfig();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let start = Instant::now();
+        loop {
+            let seeded = kubeconfig.exists()
+                && rt.block_on(async {
+                    let client = harness::kube_client(&kubeconfig).await;
+                    applications(&client)
+                        .get_opt("root")
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some()
+                });
+            if seeded {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "root was never seeded"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let sent = Instant::now();
+        let _ = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "SIG{signal} took {:?} to stop the wait",
+            sent.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(code));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("interrupted; the cluster stays"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     let (lab, _) = git_lab("dirty", "healthy");
     std::fs::write(
