@@ -109,7 +109,7 @@ pub(crate) struct RawUi {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawGitOps {
     #[serde(default)]
-    pub repo: Option<String>,
+    pub repo: Option<Spanned<String>>,
     #[serde(default)]
     pub revision: Option<String>,
     #[serde(default)]
@@ -464,6 +464,15 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
 
 fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
     let defaults = GitOpsSpec::default();
+    if let Some(repo) = &raw.repo
+        && url_has_password(&repo.value)
+    {
+        return Err(here.of(
+            repo,
+            Problem::new("the repository URL carries a password; it would end up in the lab's record, in the plan and in the root Application inside the cluster")
+                .hint("leave it out of the URL and name where it comes from: credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }"),
+        ));
+    }
     let credentials = match raw.credentials {
         None => None,
         Some(spanned) => {
@@ -500,7 +509,7 @@ fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
         }
     };
     Ok(GitOpsSpec {
-        repo: raw.repo.unwrap_or(defaults.repo),
+        repo: raw.repo.map(|r| r.value).unwrap_or(defaults.repo),
         revision: raw.revision.unwrap_or(defaults.revision),
         path: raw.path.unwrap_or(defaults.path),
         credentials,
@@ -548,6 +557,18 @@ pub(crate) fn is_lab_name(name: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Whether a URL carries a password in its user info (`https://user:token@host/…`). A user name
+/// alone (`ssh://git@host/…`) is not one. scp-like `git@host:path` has no user info to speak of.
+pub fn url_has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.

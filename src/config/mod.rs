@@ -28,7 +28,7 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
-pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
+pub use file::{API_VERSION, KIND, MAX_NAME_LEN, url_has_password};
 pub use model::*;
 pub use overrides::Overrides;
 pub use ports::DEFAULT_HOST_IP;
@@ -565,6 +565,32 @@ keep:
             hint(&err).contains("usernameEnv, passwordEnv, sshKeyFile"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_password_in_the_repo_url_is_refused_where_it_is() {
+        let err = fails(
+            &format!("{HEAD}gitops:\n  repo: https://ada:s3cret@git.example.com/lab.git\n"),
+            6,
+            9,
+            "carries a password",
+        );
+        assert!(hint(&err).contains("passwordEnv"), "{err}");
+        // The message never repeats the secret.
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        // A user name alone, or an scp-like address, is fine.
+        for repo in [
+            "ssh://git@github.com/ada/lab.git",
+            "git@github.com:ada/lab.git",
+            "https://github.com/ada/lab.git",
+        ] {
+            let lab = parse(
+                &format!("{HEAD}gitops:\n  repo: {repo}\n"),
+                Path::new("p.yaml"),
+            )
+            .unwrap_or_else(|e| panic!("{repo}: {e}"));
+            assert_eq!(lab.gitops.repo, repo);
+        }
     }
 
     #[test]

@@ -135,14 +135,10 @@ pub fn normalize_source(source: &str) -> String {
 /// the clone's `.git/config`, which is mounted into the nodes, and we would record and print
 /// it. A user name alone (`ssh://git@host/…`) is fine.
 pub fn check_source(source: &str) -> Result<(), CloneError> {
-    let Some((_, rest)) = source.split_once("://") else {
-        return Ok(());
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) if userinfo.contains(':') => Err(CloneError::PasswordInUrl),
-        _ => Ok(()),
+    if crate::config::url_has_password(source) {
+        return Err(CloneError::PasswordInUrl);
     }
+    Ok(())
 }
 
 /// Staging folders older than this are left from an interrupted clone and are removed.
