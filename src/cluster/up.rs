@@ -238,6 +238,8 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
             dry_run: Some(plan),
         });
     }
+    // The kubeconfig is written last: refuse a read-only one before the first create.
+    kubeconfig::check_writable(&opts.kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
     let deadline = Instant::now() + opts.timeout;
     // Ctrl-C is cooperative: a Docker call that creates something is allowed to finish (the
     // daemon would finish it anyway, after our rollback had looked), waits are cut short,

@@ -89,6 +89,14 @@ pub enum KubeconfigError {
     Read { path: PathBuf, source: io::Error },
 
     #[error(
+        "{} is read-only, so playground leaves it alone (kubectl could not write it either); \
+         nothing was changed. Make it writable (chmod u+w) or point KUBECONFIG at another file, \
+         then retry; `playground kubeconfig NAME` prints the lab's kubeconfig meanwhile",
+        .path.display()
+    )]
+    ReadOnly { path: PathBuf },
+
+    #[error(
         "cannot parse {location}: {message}; nothing was changed, fix the file \
          (or point KUBECONFIG at another one) and retry"
     )]
@@ -209,6 +217,11 @@ pub fn parse_source(yaml: &str) -> Result<Kubeconfig, KubeconfigError> {
     })
 }
 
+/// Check, before anything is created, that [`merge`] could write the kubeconfig at `path`.
+pub fn check_writable(path: &Path) -> Result<(), KubeconfigError> {
+    file::refuse_read_only(&resolve(path)?)
+}
+
 /// Add (or replace) the lab's cluster, user and context in the kubeconfig at
 /// `path`, built from `source`'s single cluster and user, whose server URL the
 /// caller has already pointed at the published API port.
@@ -233,6 +246,7 @@ fn merge_with_wait(
 ) -> Result<MergeOutcome, KubeconfigError> {
     let ours = OurEntries::from_source(lab, source)?;
     let target = resolve(path)?;
+    file::refuse_read_only(&target)?;
     file::ensure_parent_dir(&target)?;
     let _lock = file::lock_for_edit(path, &target, kubectl_wait)?;
 
@@ -280,6 +294,7 @@ fn remove_with_wait(
     if !target.exists() {
         return Ok(outcome);
     }
+    file::refuse_read_only(&target)?;
     let _lock = file::lock_for_edit(path, &target, kubectl_wait)?;
     let Some(mut doc) = read_doc(&target)? else {
         return Ok(outcome);

@@ -491,3 +491,24 @@ fn two_labs_share_one_kubeconfig_in_parallel() {
         "{kc:?}"
     );
 }
+
+#[test]
+fn a_read_only_kubeconfig_is_refused_before_anything_is_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = TestLab::new("rokc").write();
+    let kc = lab.kubeconfig();
+    std::fs::create_dir_all(kc.parent().unwrap()).unwrap();
+    let mine = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n";
+    std::fs::write(&kc, mine).unwrap();
+    std::fs::set_permissions(&kc, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let out = lab.run(&["up", "--cluster-only"]);
+    let stderr = harness::stderr(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("read-only"), "{stderr}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    assert_eq!(std::fs::read_to_string(&kc).unwrap(), mine);
+    assert_eq!(
+        std::fs::metadata(&kc).unwrap().permissions().mode() & 0o777,
+        0o400
+    );
+}

@@ -159,6 +159,27 @@ impl Drop for KubectlLock {
 }
 
 /// The file's text, or `None` if it does not exist.
+/// A kubeconfig without its owner's write bit is the user saying "don't touch": we would
+/// otherwise replace it (an atomic rename needs only the directory) and make it 0600.
+pub(super) fn refuse_read_only(target: &Path) -> Result<(), KubeconfigError> {
+    let Ok(meta) = std::fs::metadata(target) else {
+        return Ok(());
+    };
+    #[cfg(unix)]
+    let read_only = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o200 == 0
+    };
+    #[cfg(not(unix))]
+    let read_only = meta.permissions().readonly();
+    if read_only {
+        return Err(KubeconfigError::ReadOnly {
+            path: target.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn read_if_exists(target: &Path) -> Result<Option<String>, KubeconfigError> {
     match fs::read(target) {
         Ok(bytes) => String::from_utf8(bytes)

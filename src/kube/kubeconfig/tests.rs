@@ -174,6 +174,26 @@ fn merge_into_missing_file_creates_dir_and_private_file() {
 }
 
 #[test]
+fn a_read_only_kubeconfig_is_refused_and_left_as_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = user_file(dir.path());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+    for result in [
+        merge(&path, "lab", &source("https://127.0.0.1:6550"), true).map(|_| ()),
+        remove(&path, "labx").map(|_| ()),
+    ] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, KubeconfigError::ReadOnly { .. }), "{err}");
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+    // Not rewritten (an atomic rename needs only the directory), and its mode kept.
+    assert_eq!(fs::read_to_string(&path).unwrap(), USER_FILE);
+    assert_eq!(mode(&path), 0o400);
+    assert!(!dir.path().join("config.lock").exists());
+}
+
+#[test]
 fn merge_into_empty_or_comment_only_file() {
     for text in ["", "\n", "# nothing yet\n", "null\n"] {
         let dir = tempfile::tempdir().unwrap();
