@@ -65,7 +65,14 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             s.done_with(&format!("{removed} removed"));
             let path = kubeconfig_path()?;
             kubeconfig::remove(&path, &name).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-            record::mark_dropped(&name).map_err(|e| Error::Other(e.to_string()))?;
+            if let Some(aside) =
+                record::mark_dropped(&name).map_err(|e| Error::Other(e.to_string()))?
+            {
+                ui.warn(&format!(
+                    "the lab's record did not parse; moved it aside to {}",
+                    aside.display()
+                ));
+            }
             let how = if record::path(&name).exists() {
                 format!("; `playground restore {name}` brings it back from Git")
             } else {
@@ -541,7 +548,13 @@ fn write_record(
             deployed,
         },
     };
-    let result = record::read(&lab.name).and_then(|previous| {
+    let result = record::read_or_set_aside(&lab.name).and_then(|(previous, aside)| {
+        if let Some(aside) = aside {
+            ui.warn(&format!(
+                "the lab's record did not parse; moved it aside to {} and writing a fresh one",
+                aside.display()
+            ));
+        }
         let rec = record::LabRecord::new(
             lab,
             &source.text,

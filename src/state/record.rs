@@ -210,12 +210,50 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
 }
 
 /// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
-pub fn mark_dropped(name: &str) -> Result<(), RecordError> {
-    if let Some(mut r) = read(name)? {
-        r.times.dropped = Some(now_rfc3339());
-        write(&r)?;
+/// A record that does not parse is moved aside (see [`set_aside`]) instead of failing a `drop`
+/// that has already removed the lab; its new name is returned, for a warning.
+pub fn mark_dropped(name: &str) -> Result<Option<PathBuf>, RecordError> {
+    match read(name) {
+        Ok(Some(mut r)) => {
+            r.times.dropped = Some(now_rfc3339());
+            write(&r)?;
+            Ok(None)
+        }
+        Ok(None) => Ok(None),
+        Err(RecordError::Parse { .. }) => set_aside(name).map(Some),
+        Err(e) => Err(e),
     }
-    Ok(())
+}
+
+/// Read a lab's record for a new `up`: one that does not parse is moved aside (its new name
+/// is returned, for a warning) and the lab goes on as if it had none, so the next write
+/// starts a fresh record and nothing of the old one is lost.
+pub fn read_or_set_aside(name: &str) -> Result<(Option<LabRecord>, Option<PathBuf>), RecordError> {
+    match read(name) {
+        Ok(r) => Ok((r, None)),
+        Err(RecordError::Parse { .. }) => Ok((None, Some(set_aside(name)?))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Rename a lab's record to `state.yaml.corrupt-<UTC time>` next to it.
+pub fn set_aside(name: &str) -> Result<PathBuf, RecordError> {
+    let from = path(name);
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    // Never over an earlier one: two set aside within a second both stay.
+    let mut to = from.with_file_name(format!("{FILE}.corrupt-{stamp}"));
+    let mut n = 1;
+    while to.exists() {
+        to = from.with_file_name(format!("{FILE}.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(&from, &to).map_err(|source| RecordError::Io {
+        path: from.clone(),
+        source,
+    })?;
+    Ok(to)
 }
 
 /// Every record in the data dir, by name. Unreadable ones are returned as errors, so one bad

@@ -512,3 +512,36 @@ fn a_read_only_kubeconfig_is_refused_before_anything_is_created() {
         0o400
     );
 }
+
+#[test]
+fn a_corrupt_state_record_is_set_aside_by_up_and_never_fails_drop() {
+    let lab = TestLab::new("corrupt").write();
+    let dir = lab.home().join(".local/share/playground").join(&lab.name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("state.yaml");
+    std::fs::write(&record, "version: [this is not a record\n").unwrap();
+    let asides = || -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("state.yaml.corrupt-"))
+            .collect()
+    };
+
+    let out = lab.run(&["up", "--cluster-only"]);
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("moved it aside"), "{stderr}");
+    assert_eq!(asides().len(), 1, "the corrupt record is kept, aside");
+    let fresh = std::fs::read_to_string(&record).unwrap();
+    assert!(fresh.starts_with("version: 1\n"), "{fresh}");
+
+    // Corrupt again: `drop --force` removes the lab and never fails on the record.
+    std::fs::write(&record, "{{{{").unwrap();
+    let out = lab.run(&["drop", "--yes", "--force"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    assert!(!record.exists());
+    assert_eq!(asides().len(), 2, "both corrupt records are kept");
+}
