@@ -1045,7 +1045,10 @@ async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<
     let version = block_in_place(|| argocd::server_version(&http, &target))?;
     let cache = cache_dir();
     let cli = match cli_download::cached(&cache, &version, platform) {
-        Some(path) => path,
+        Some(path) => {
+            cli_download::check_trusted(&cache, &path).map_err(ArgoCliError::from)?;
+            path
+        }
         None => {
             let step = ui.step(format!(
                 "download the argocd CLI {version} from {}",

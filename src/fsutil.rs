@@ -35,9 +35,13 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()>
     Ok(())
 }
 
+/// The mode of folders in the user cache: readable by all, writable by the user alone.
+pub const CACHE_DIR_MODE: u32 = 0o755;
+
 /// Create `dir` and its missing parents; the directories created get `mode` (0700 for
-/// anything that holds secrets).
-pub fn create_private_dir(dir: &Path, mode: u32) -> io::Result<()> {
+/// anything that holds secrets). The umask can only take bits away, so a umask of 000 never
+/// makes them writable by others, as `create_dir_all` (0777 less the umask) would.
+pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)

@@ -175,6 +175,14 @@ pub enum DownloadError {
         got: String,
     },
     #[error(
+        "refusing to run {path}: {why}, so anyone on this machine could have replaced the argocd CLI\n  hint: remove {cache} (`rm -r {cache}`); the next run downloads the CLI again into folders only you can write"
+    )]
+    Untrusted {
+        path: PathBuf,
+        why: String,
+        cache: String,
+    },
+    #[error(
         "cannot write the argocd CLI cache {path}: {source}\n  hint: check the permissions of the cache directory, or set XDG_CACHE_HOME"
     )]
     Cache {
@@ -243,6 +251,39 @@ impl<F: Fn(&str) -> Result<Fetched, String>> FetchStream for F {
     }
 }
 
+/// The folders and file of the CLI cache must be writable by their owner only: we execute
+/// what is there, with the lab's admin token in its environment. Checks the binary and every
+/// folder from `<cache_dir>/playground` down to it.
+pub fn check_trusted(cache_dir: &Path, path: &Path) -> Result<(), DownloadError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let root = cache_dir.join("playground");
+        let mut at = Some(path);
+        while let Some(p) = at {
+            let meta = std::fs::metadata(p).map_err(|source| DownloadError::Cache {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 {
+                return Err(DownloadError::Untrusted {
+                    path: path.to_path_buf(),
+                    why: format!("{} is writable by others (mode {mode:03o})", p.display()),
+                    cache: root.display().to_string(),
+                });
+            }
+            if p == root {
+                break;
+            }
+            at = p.parent().filter(|d| d.starts_with(&root));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (cache_dir, path);
+    Ok(())
+}
+
 /// The cached CLI of `version` when there is a plausible one: a file that starts with the
 /// platform's executable magic (a cache edited or truncated by hand is downloaded again).
 pub fn cached(cache_dir: &Path, version: &str, platform: Platform) -> Option<PathBuf> {
@@ -266,6 +307,7 @@ pub fn ensure(
 ) -> Result<CachedCli, DownloadError> {
     check_version(version)?;
     if let Some(path) = cached(cache_dir, version, platform) {
+        check_trusted(cache_dir, &path)?;
         return Ok(CachedCli {
             path,
             version: version.to_string(),
@@ -351,7 +393,8 @@ fn install<E>(
         .map_err(Install::Read)?;
     check(&head).map_err(Install::Rejected)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(Install::Write)?;
+    // 0755 whatever the umask: the folders of something we execute are ours alone to write.
+    crate::fsutil::create_dir(dir, crate::fsutil::CACHE_DIR_MODE).map_err(Install::Write)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".argocd-download-")
         .tempfile_in(dir)

@@ -148,9 +148,11 @@ const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
 pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<Staged, CloneError> {
     let target = cache_entry(cache_dir, source);
     let parent = target.parent().unwrap_or(cache_dir).to_path_buf();
-    std::fs::create_dir_all(&parent).map_err(|e| CloneError::Io {
-        path: parent.clone(),
-        source: e,
+    crate::fsutil::create_dir(&parent, crate::fsutil::CACHE_DIR_MODE).map_err(|e| {
+        CloneError::Io {
+            path: parent.clone(),
+            source: e,
+        }
     })?;
     remove_stale_staging(&parent);
     let tmp = tempfile::Builder::new()

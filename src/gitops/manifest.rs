@@ -292,7 +292,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(err)?;
+    crate::fsutil::create_dir(
+        path.parent().unwrap_or(Path::new(".")),
+        crate::fsutil::CACHE_DIR_MODE,
+    )
+    .map_err(err)?;
     crate::fsutil::write_atomic(path, bytes, 0o644).map_err(err)
 }
 

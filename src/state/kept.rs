@@ -143,7 +143,7 @@ pub fn save(name: &str, secrets: &[Value]) -> Result<PathBuf, KeptError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    fsutil::create_private_dir(&lab_dir(name), DIR_MODE).map_err(io)?;
+    fsutil::create_dir(&lab_dir(name), DIR_MODE).map_err(io)?;
     fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)?;
     Ok(path)
 }

@@ -205,7 +205,7 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    fsutil::create_private_dir(&lab_dir(&record.name), DIR_MODE).map_err(io)?;
+    fsutil::create_dir(&lab_dir(&record.name), DIR_MODE).map_err(io)?;
     fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)
 }
 

@@ -319,6 +319,36 @@ async fn argocd_runs_the_labs_own_cli_logged_in_with_args_verbatim() {
     );
     assert!(cached.is_file(), "the old version's CLI stays cached");
 
+    // Under a umask of 000 the cache folders and the CLI are still writable by us alone; a
+    // cache someone else could write to is refused, never run.
+    set_server_image(&client, "argocd", "v3.7.0").await;
+    let out = lab
+        .cmd_with_umask("000", &["argocd", "--", "version"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", harness::stderr(&out));
+    let v37 = lab.home().join(".cache/playground/argocd/v3.7.0+double");
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&v37), 0o755);
+    assert_eq!(mode(&v37.join("argocd")), 0o755);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&v37, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let out = lab.run(&["argocd", "--", "version"]);
+    let stderr = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("writable by others"), "{stderr}");
+    assert!(stderr.contains("refusing to run"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("argocd (double) ran"),
+        "the CLI was not run"
+    );
+    assert_eq!(downloads(&lab.name), 3, "nor downloaded again over it");
+
     // A word without `--` is taken for a lab name; the error says where ARGS go.
     let out = lab.run(&["argocd", "version"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

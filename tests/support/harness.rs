@@ -416,6 +416,27 @@ impl TestLab {
         c
     }
 
+    /// [`TestLab::cmd`] started from a shell with `umask` set first.
+    pub fn cmd_with_umask(&self, umask: &str, args: &[&str]) -> Command {
+        let inner = self.cmd(args);
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!("umask {umask}; exec \"$@\""))
+            .arg("sh")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        if let Some(dir) = inner.get_current_dir() {
+            c.current_dir(dir);
+        }
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    }
+
     /// Run `playground ARGS` and return its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("run playground")
