@@ -21,6 +21,11 @@ fn main() {
                 .add_directive("ureq_proto=off".parse().expect("a valid directive")),
         )
         .with_writer(ui.log_writer())
+        // Colour only for a person at a terminal who did not ask for none (no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .with_target(false)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()

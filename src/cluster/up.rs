@@ -161,6 +161,13 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
                 .map(char::from)
                 .collect()
         });
+    // Masked in every log line from here on, whoever prints it (bollard logs request bodies).
+    crate::ui::redact::register(&token);
+    for e in &lab.cluster.env {
+        if crate::ui::redact::is_secret_name(&e.value.key) {
+            crate::ui::redact::register(&e.value.value);
+        }
+    }
     Ok(Inputs {
         api_port,
         token,

@@ -3,4 +3,5 @@
 //! print above the bars instead of tearing them.
 
 mod progress;
+pub mod redact;
 pub use progress::*;

@@ -183,11 +183,16 @@ pub struct LogWriter {
 }
 
 impl Write for LogWriter {
+    /// One formatted log event per call (tracing-subscriber's fmt layer writes each event
+    /// whole), so a secret is never split across two calls and is masked here.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let masked = super::redact::mask(&text);
         if self.live {
-            self.multi.suspend(|| std::io::stderr().write_all(buf))?;
+            self.multi
+                .suspend(|| std::io::stderr().write_all(masked.as_bytes()))?;
         } else {
-            std::io::stderr().write_all(buf)?;
+            std::io::stderr().write_all(masked.as_bytes())?;
         }
         Ok(buf.len())
     }

@@ -545,3 +545,46 @@ fn a_corrupt_state_record_is_set_aside_by_up_and_never_fails_drop() {
     assert!(!record.exists());
     assert_eq!(asides().len(), 2, "both corrupt records are kept");
 }
+
+#[test]
+fn the_join_token_and_secret_env_values_never_reach_the_logs() {
+    let lab = TestLab::new("mask")
+        .cluster_yaml("  env: [\"MY_API_TOKEN=hunter2hunter2@server:0\"]\n")
+        .write();
+    let out = lab.run(&["-vv", "up", "--cluster-only"]);
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    // A second up inspects the existing node, whose answer carries the token. Without
+    // NO_COLOR, a piped log still has no colour.
+    let again = harness::stderr(
+        &lab.cmd(&["-vv", "up", "--cluster-only"])
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap(),
+    );
+    let env = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Env}}",
+        &format!("playground-{}-server-0", lab.name),
+    ]);
+    let token = env
+        .split('"')
+        .find_map(|e| e.strip_prefix("K3S_TOKEN="))
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 32);
+    assert!(
+        stderr.contains("K3S_TOKEN=***"),
+        "the create body is logged, masked"
+    );
+    for log in [&stderr, &again] {
+        assert!(!log.contains(&token), "the token reached a log");
+        assert!(
+            !log.contains("hunter2hunter2"),
+            "a secret env value reached a log"
+        );
+        // Piped, the log has no colour codes.
+        assert!(!log.contains('\u{1b}'), "escape codes in a piped log");
+    }
+}
