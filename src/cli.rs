@@ -14,6 +14,16 @@ use crate::config::duration::parse_duration;
 /// Quick start: `playground up` creates the sample lab; `playground list` shows your labs;
 /// `playground suspend` frees CPU and memory; `playground resume` brings it back;
 /// `playground drop` throws it away.
+
+/// A deadline: a duration above zero. A zero deadline could only ever fail, after creating
+/// things it would then roll back, so it is refused as the usage error it is.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("a timeout must be longer than 0s, e.g. 90s or 5m".into()),
+        d => Ok(d),
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "playground",
@@ -53,7 +63,7 @@ pub enum Command {
     Resume {
         name: Option<String>,
         /// How long to wait for the lab to be ready, e.g. 90s or 3m.
-        #[arg(long, value_parser = parse_duration, default_value = "180s")]
+        #[arg(long, value_parser = parse_timeout, default_value = "180s")]
         timeout: Duration,
     },
     /// Remove every container, network and volume of the lab, and its kube context.
@@ -254,7 +264,7 @@ pub struct RunArgs {
     pub pull: Pull,
     /// One deadline for the whole run, e.g. 90s or 15m. Default: 10m, which leaves room to
     /// pull k3s and Argo CD's images on a first run; 3m with --cluster-only.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Do not make the lab's context the current kube context.
     #[arg(long)]

@@ -242,8 +242,25 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         })
         .flat_map(|n| n.spec.ports.clone())
         .collect();
+    // Checks come first, in one phase: nothing is created before every one has passed.
+    let mut checks = Vec::new();
     if !to_bind.is_empty() {
-        plan.phases.push(vec![Step::CheckPorts(to_bind)]);
+        checks.push(Step::CheckPorts(to_bind));
+    }
+    let missing_nodes = nodes
+        .iter()
+        .filter(|n| !existing.contains_key(n.spec.name.as_str()));
+    let needed: BTreeSet<&str> = missing_nodes.map(|n| n.spec.image.as_str()).collect();
+    if inputs.pull == PullPolicy::Never {
+        for image in needed
+            .iter()
+            .filter(|i| !observed.images_present.contains(**i))
+        {
+            checks.push(Step::RequireImage((*image).into()));
+        }
+    }
+    if !checks.is_empty() {
+        plan.phases.push(checks);
     }
 
     if !observed.network_exists {
@@ -287,7 +304,7 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         match inputs.pull {
             PullPolicy::Always => prep.push(Step::PullImage(image.into())),
             PullPolicy::Missing if !present => prep.push(Step::PullImage(image.into())),
-            PullPolicy::Never if !present => prep.push(Step::RequireImage(image.into())),
+            // Required in the checks phase above.
             _ => {}
         }
     }

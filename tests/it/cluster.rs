@@ -588,3 +588,29 @@ fn the_join_token_and_secret_env_values_never_reach_the_logs() {
         assert!(!log.contains('\u{1b}'), "escape codes in a piped log");
     }
 }
+
+#[test]
+fn pull_never_and_a_zero_timeout_are_refused_before_anything_is_created() {
+    let lab = TestLab::new("nocreate").write();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let image = harness::node_image();
+    std::fs::write(
+        lab.file(),
+        text.replace(image, "playground-test/absent:never-built"),
+    )
+    .unwrap();
+    let out = lab.run(&["up", "--cluster-only", "--pull", "never"]);
+    let stderr = harness::stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("playground-test/absent:never-built"),
+        "{stderr}"
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0, "{stderr}");
+
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "0s"]);
+    let stderr = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(stderr.contains("longer than 0s"), "{stderr}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
