@@ -189,17 +189,80 @@ fn free_port(host: IpAddr) -> Result<u16> {
         .port())
 }
 
-fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
+/// What a bind on the host port says about it.
+#[derive(Debug, PartialEq, Eq)]
+enum PortProbe {
+    Free,
+    InUse,
+    /// This process may not bind it (a port below 1024 as a normal user), which says nothing
+    /// about whether it is free: Docker binds it with its own privileges.
+    Denied,
+}
+
+fn probe_port(p: &PortBinding) -> PortProbe {
     let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let free = if p.protocol == "udp" {
-        UdpSocket::bind(addr).is_ok()
+    let bound = if p.protocol == "udp" {
+        UdpSocket::bind(addr).map(drop)
     } else {
-        TcpListener::bind(addr).is_ok()
+        TcpListener::bind(addr).map(drop)
     };
-    if free {
-        return Ok(());
+    classify(bound)
+}
+
+fn classify(bound: std::io::Result<()>) -> PortProbe {
+    match bound {
+        Ok(()) => PortProbe::Free,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => PortProbe::Denied,
+        Err(_) => PortProbe::InUse,
     }
-    Err(Error::PortInUse {
+}
+
+/// Check the host ports a plan will bind. A port already published by one of the lab's own
+/// containers is not in use by anyone else: a node whose start was still in flight when an
+/// earlier `up` was killed holds it by now.
+async fn check_ports<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    ports: &[PortBinding],
+    api_port: u16,
+    ui: &Ui,
+) -> Result<()> {
+    let mut own: Option<Vec<PortBinding>> = None;
+    for p in ports {
+        match probe_port(p) {
+            PortProbe::Free => {}
+            PortProbe::Denied => ui.warn(&format!(
+                "could not check {}:{}/{} (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it",
+                p.host_ip, p.host_port, p.protocol
+            )),
+            PortProbe::InUse => {
+                if own.is_none() {
+                    own = Some(
+                        engine
+                            .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
+                            .await?
+                            .into_iter()
+                            .flat_map(|c| c.ports)
+                            .collect(),
+                    );
+                }
+                let ours = own.as_deref().unwrap_or_default().iter().any(|o| {
+                    o.host_port == p.host_port
+                        && o.protocol == p.protocol
+                        && (o.host_ip == p.host_ip || o.host_ip.is_unspecified())
+                });
+                if !ours {
+                    return Err(port_in_use(p, api_port));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn port_in_use(p: &PortBinding, api_port: u16) -> Error {
+    let addr = SocketAddr::new(p.host_ip, p.host_port);
+    Error::PortInUse {
         addr: addr.to_string(),
         port: p.host_port,
         proto: p.protocol,
@@ -208,7 +271,7 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
         } else {
             "cluster.ports"
         },
-    })
+    }
 }
 
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
@@ -358,11 +421,7 @@ async fn run_step<E: Engine>(
     let note: Mutex<Option<&'static str>> = Mutex::new(None);
     let result: Result<Option<Vec<NodeReady>>> = async {
         match step {
-            Step::CheckPorts(ports) => {
-                for p in ports {
-                    check_port_free(p, inputs.api_port)?;
-                }
-            }
+            Step::CheckPorts(ports) => check_ports(engine, lab, ports, inputs.api_port, ui).await?,
             Step::EnsureNetwork(spec) => match engine.ensure_network(spec).await {
                 Ok(_) => {}
                 Err(EngineError::Api { message, .. }) if message.contains("overlaps") => {
@@ -563,4 +622,24 @@ async fn pull<E: Engine>(engine: &E, image: &str, ui: &Ui) -> Result<()> {
         bar.finish_and_clear();
     }
     Ok(r?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind};
+
+    #[test]
+    fn a_denied_probe_is_not_a_port_in_use() {
+        assert_eq!(classify(Ok(())), PortProbe::Free);
+        assert_eq!(
+            classify(Err(IoError::from(ErrorKind::AddrInUse))),
+            PortProbe::InUse
+        );
+        // EACCES: binding below 1024 without CAP_NET_BIND_SERVICE; Docker can.
+        assert_eq!(
+            classify(Err(IoError::from_raw_os_error(13))),
+            PortProbe::Denied
+        );
+    }
 }
