@@ -129,7 +129,7 @@ pub enum Command {
         file: Option<PathBuf>,
     },
     /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
-    /// quay.io, registry.k8s.io, public.ecr.aws), used by every lab with `cluster.imageCache: true` (the
+    /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
     /// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
     /// before.
     ///

@@ -52,8 +52,18 @@ use crate::error::{Error, Result};
 use super::names;
 
 /// The cache image: the CNCF distribution registry, which k3d's and kind's docs use as a
-/// pull-through cache.
-pub const CACHE_IMAGE: &str = "registry:2";
+/// pull-through cache. Version 3, not `registry:2`: 2.8 deletes what it proxied 7 days after
+/// it was cached, with no way to turn that off (distribution v2.8.3
+/// `registry/proxy/proxymanifeststore.go`: `const repositoryTTL = 24 * 7 * time.Hour`), while
+/// 3.x reads `proxy.ttl` and never expires anything when it is 0 ([`PROXY_TTL_ENV`]).
+pub const CACHE_IMAGE: &str = "registry:3";
+/// Keep what was cached forever. distribution v3.0.0 `registry/proxy/proxyregistry.go`
+/// (`NewRegistryPullThroughCache`): `config.TTL == nil` means the 7-day default, `> 0` that
+/// TTL, and 0 "TTL is disabled, never expire" (no scheduler at all). The value is parsed as
+/// YAML into a `*time.Duration` (`configuration/parser.go` overwriteFields): `0s` is a string
+/// `time.ParseDuration` reads, in both yaml.v2 and yaml.v3. Registry 2.8 has no such field and
+/// ignores it with a warning, so tests on Debian's 2.8 run the same spec.
+pub const PROXY_TTL_ENV: &str = "REGISTRY_PROXY_TTL=0s";
 /// Replaces [`CACHE_IMAGE`] (tests use a local stand-in).
 pub const ENV_IMAGE: &str = "PLAYGROUND_CACHE_IMAGE";
 /// Test-only: a namespace for the cache objects, so parallel tests each get their own caches.
@@ -76,10 +86,15 @@ pub struct Upstream {
     pub remote_url: &'static str,
 }
 
-/// The upstreams a lab's images come from, each with its own cache (a `registry:2` proxy
-/// serves exactly one remote). `public.ecr.aws` is there because Argo CD's own manifest takes
-/// redis from it: without it a restored lab would still download that image.
-pub const UPSTREAMS: [Upstream; 5] = [
+/// The upstreams a lab's images come from, each with its own cache (a registry proxy serves
+/// exactly one remote). Each of them answers the proxy's anonymous bearer-token flow.
+///
+/// Not here: `public.ecr.aws`, where Argo CD's own manifest takes redis from. The proxy cannot
+/// serve it: ECR Public answers the proxy's `HEAD` on a blob with 401, and the proxy answers
+/// containerd 500 (distribution/distribution#4383, with 2.8.3 and 3.0.0; #3842), so a cache
+/// there only adds a failed round trip per blob. Images from it (and from any registry not
+/// listed) are kept by the airgap export instead: see [`super::airgap`].
+pub const UPSTREAMS: [Upstream; 4] = [
     Upstream {
         host: "docker.io",
         remote_url: "https://registry-1.docker.io",
@@ -95,10 +110,6 @@ pub const UPSTREAMS: [Upstream; 5] = [
     Upstream {
         host: "registry.k8s.io",
         remote_url: "https://registry.k8s.io",
-    },
-    Upstream {
-        host: "public.ecr.aws",
-        remote_url: "https://public.ecr.aws",
     },
 ];
 
@@ -190,7 +201,10 @@ impl CacheSettings {
             image: self.image.clone(),
             // The image's own command: `registry serve /etc/docker/registry/config.yml`.
             cmd: Vec::new(),
-            env: vec![format!("REGISTRY_PROXY_REMOTEURL={}", upstream.remote_url)],
+            env: vec![
+                format!("REGISTRY_PROXY_REMOTEURL={}", upstream.remote_url),
+                PROXY_TTL_ENV.to_string(),
+            ],
             labels: self.labels(upstream),
             network: "bridge".to_string(),
             ip: None,
@@ -484,9 +498,6 @@ mirrors:
   "registry.k8s.io":
     endpoint:
       - "http://playground-cache-registry-k8s-io:5000"
-  "public.ecr.aws":
-    endpoint:
-      - "http://playground-cache-public-ecr-aws:5000"
 "#
         );
     }
@@ -519,10 +530,14 @@ mirrors:
         let s = CacheSettings::default();
         let spec = s.container_spec(&UPSTREAMS[0]);
         assert_eq!(spec.name, "playground-cache-docker-io");
-        assert_eq!(spec.image, "registry:2");
+        assert_eq!(spec.image, "registry:3");
+        // Never expires what it cached (a lab made again 30 days later still finds it).
         assert_eq!(
             spec.env,
-            vec!["REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"]
+            vec![
+                "REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io",
+                "REGISTRY_PROXY_TTL=0s"
+            ]
         );
         assert_eq!(
             spec.binds,

@@ -841,7 +841,7 @@ mod tests {
         let plan = plan_up(&lab(3, 1), &Observed::default(), &cached()).unwrap();
         let text = plan.to_string();
         // The image comes with the nodes' images; the caches follow the network, in one phase.
-        let image = phase_of(&plan, "pull image registry:2 for the image cache");
+        let image = phase_of(&plan, "pull image registry:3 for the image cache");
         assert_eq!(image, phase_of(&plan, "pull image rancher/k3s"));
         let caches = phase_of(&plan, "ensure image cache");
         assert!(phase_of(&plan, "create network") < caches && image < caches);
@@ -888,12 +888,6 @@ mod tests {
                     "registry.k8s.io",
                     "playground-cache-registry-k8s-io",
                     "172.28.0.248".into(),
-                    "playground-lab"
-                ),
-                (
-                    "public.ecr.aws",
-                    "playground-cache-public-ecr-aws",
-                    "172.28.0.249".into(),
                     "playground-lab"
                 ),
             ]
@@ -956,7 +950,7 @@ mod tests {
             .map(|u| ContainerInfo {
                 id: String::new(),
                 name: settings.container(u),
-                image: "registry:2".into(),
+                image: "registry:3".into(),
                 state: RunState::Running,
                 labels: settings.labels(u),
                 started_at: None,
@@ -1007,7 +1001,7 @@ mod tests {
         let plan = plan_up(&lab(1, 0), &Observed::default(), &never).unwrap();
         assert!(plan.phases.iter().flatten().any(|s| *s
             == Step::EnsureCacheImage {
-                image: "registry:2".into(),
+                image: "registry:3".into(),
                 pull: false
             }));
     }
