@@ -191,9 +191,18 @@ impl CacheSettings {
         ])
     }
 
-    /// The cache's container: the registry as a pull-through proxy of `upstream`, its data
-    /// on the named volume, no published port, restarted with Docker. It starts on Docker's
-    /// default bridge (for its own way out to the upstream) and joins lab networks later.
+    /// The cache's container: the registry as a pull-through proxy of `upstream` that never
+    /// expires what it cached, its data on the named volume, no published port. It starts on
+    /// Docker's default bridge (for its own way out to the upstream) and joins lab networks
+    /// later.
+    ///
+    /// No restart policy: the registry panics at start when its remote does not answer
+    /// (distribution v2.8.3 and v3.0.0 `registry/proxy/proxyauth.go` `getAuthURLs` does
+    /// `http.Get(remoteURL + "/v2/")`, and `registry/handlers/app.go` panics on the error of
+    /// `NewRegistryPullThroughCache`), so `unless-stopped` would crash-loop it on every boot
+    /// without network. Nothing needs Docker to restart it: every `up` starts the caches before
+    /// it creates nodes, and only new nodes pull. A cache that exited says why in
+    /// `cache status` ([`CacheStatus::problem`]).
     pub fn container_spec(&self, upstream: &Upstream) -> ContainerSpec {
         let name = self.container(upstream);
         ContainerSpec {
@@ -212,7 +221,7 @@ impl CacheSettings {
             tmpfs: Vec::new(),
             privileged: false,
             init: true,
-            restart_unless_stopped: true,
+            restart_unless_stopped: false,
             ports: Vec::new(),
             extra_hosts: Vec::new(),
             name,
@@ -346,6 +355,9 @@ pub struct CacheStatus {
     pub size_bytes: Option<u64>,
     /// The labs whose networks it is attached to.
     pub labs: Vec<String>,
+    /// Why a cache that exists is not running, from its last log lines: the registry's panic
+    /// when its upstream did not answer at start (offline), or its exit code.
+    pub problem: Option<String>,
 }
 
 /// Every cache of the namespace, absent ones included, and which labs use each.
@@ -373,6 +385,12 @@ pub async fn status<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<V
             Some(c) if c.state == RunState::Running => registry_size(engine, &container).await,
             _ => None,
         };
+        let problem = match &found {
+            Some(c) if c.state != RunState::Running => {
+                Some(exit_reason(engine, &container, upstream, c.exit_code).await)
+            }
+            _ => None,
+        };
         out.push(CacheStatus {
             upstream: upstream.host.to_string(),
             remote_url: upstream.remote_url.to_string(),
@@ -389,10 +407,34 @@ pub async fn status<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<V
             volume_exists: volumes.contains(&volume),
             volume,
             size_bytes,
+            problem,
             container,
         });
     }
     Ok(out)
+}
+
+/// Why a cache is not running, for `cache status`: the registry's own panic line when there is
+/// one (see [`CacheSettings::container_spec`]), with what to do.
+async fn exit_reason<E: Engine>(
+    engine: &E,
+    container: &str,
+    upstream: &Upstream,
+    exit_code: Option<i64>,
+) -> String {
+    let logs = engine.tail_logs(container, 50).await.unwrap_or_default();
+    match logs.lines().find_map(|l| l.trim().strip_prefix("panic: ")) {
+        Some(panic) => format!(
+            "the registry panicked at start: {panic}\n  it could not reach {} (offline?); pulls from {} go to the upstream directly; the next `playground up` with a network starts it again",
+            upstream.remote_url, upstream.host
+        ),
+        None => match exit_code {
+            Some(code) if code != 0 => format!(
+                "exited with code {code}\n  see `docker logs {container}`; the next `playground up` starts it again"
+            ),
+            _ => "not running; the next `playground up` starts it again".to_string(),
+        },
+    }
 }
 
 /// The size of the registry's data, from `du` inside the running cache: cheap, and it needs
@@ -428,6 +470,12 @@ pub fn render_table(caches: &[CacheStatus]) -> String {
                 c.labs.join(",")
             }
         ));
+    }
+    // Problems after the table, one paragraph each, so the columns stay readable.
+    for c in caches {
+        if let Some(problem) = &c.problem {
+            out.push_str(&format!("\n{}: {problem}\n", c.container));
+        }
     }
     out
 }
@@ -543,7 +591,8 @@ mirrors:
             spec.binds,
             vec!["playground-cache-docker-io-data:/var/lib/registry"]
         );
-        assert!(spec.ports.is_empty() && !spec.privileged && spec.restart_unless_stopped);
+        // No restart policy: offline, the registry panics at start and would crash-loop.
+        assert!(spec.ports.is_empty() && !spec.privileged && !spec.restart_unless_stopped);
         assert_eq!(spec.labels[names::LABEL_CACHE], "docker.io");
         assert_eq!(spec.labels[names::LABEL_CACHE_NAMESPACE], "default");
         assert!(!spec.labels.contains_key(names::LABEL_CLUSTER));

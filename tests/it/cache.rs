@@ -1,22 +1,64 @@
 //! The shared image cache (`cluster.imageCache`, `cache status`, `cache prune`) and
 //! `image import`, against the real Docker Engine with the stand-in node image.
 //!
-//! No registry is reachable here, so `registry:2` is played by a stand-in: the stand-in node
-//! image's busybox `httpd` on port 5000 (`PLAYGROUND_CACHE_IMAGE`). Every test gets its own
-//! cache namespace (`PLAYGROUND_CACHE_NAMESPACE`), so parallel tests never share or prune each
-//! other's caches, and every cache object is removed when the test ends.
+//! No registry is reachable here. Two cache images stand in for `registry:3`
+//! (`PLAYGROUND_CACHE_IMAGE`):
+//! - for the wiring (networks, mirrors, sharing, prune): a double, the stand-in node image's
+//!   busybox `httpd` on port 5000, which stays up offline where the real registry would not;
+//! - for what the registry itself does: the real distribution registry, 2.8 from Debian's
+//!   `docker-registry` package (`scripts/build-test-registry-image`), proxying a second
+//!   instance of itself that plays the upstream, and panicking offline as it does for users.
+//!
+//! Every test gets its own cache namespace (`PLAYGROUND_CACHE_NAMESPACE`), so parallel tests
+//! never share or prune each other's caches, and every cache object is removed when the test
+//! ends.
 
 use std::process::Command;
 
 use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker, stderr};
 
-const UPSTREAMS: [&str; 5] = [
-    "docker.io",
-    "ghcr.io",
-    "quay.io",
-    "registry.k8s.io",
-    "public.ecr.aws",
-];
+/// The proxied upstreams. Not public.ecr.aws: distribution's proxy cannot serve it
+/// (distribution/distribution#4383).
+const UPSTREAMS: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"];
+
+/// The real distribution registry image, built once per test process from Debian's
+/// `docker-registry` (see `scripts/build-test-registry-image`); serialized across test
+/// processes by a lock file, and kept (it is the same bytes every time).
+fn registry_image() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/build-test-registry-image");
+        let key = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(std::fs::read(&script).unwrap());
+            if let Ok(bin) = std::fs::read("/usr/bin/docker-registry") {
+                h.update(bin);
+            }
+            format!("{:x}", h.finalize())
+        };
+        let tag = format!("playground-test/registry:{}", &key[..12]);
+        let lock =
+            std::fs::File::create(std::env::temp_dir().join("playground-test-registry.lock"))
+                .unwrap();
+        lock.lock().unwrap();
+        let have = Command::new("docker")
+            .args(["image", "inspect", &tag])
+            .output()
+            .unwrap();
+        if !have.status.success() {
+            let out = Command::new(&script).arg(&tag).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{} failed (scripts/setup-test-env installs docker-registry):\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tag
+    })
+}
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
@@ -65,11 +107,12 @@ impl Drop for DerivedImage {
     }
 }
 
-/// A cache namespace of its own, with the stand-in registry image; its caches are removed
-/// on drop.
+/// A cache namespace of its own, with a cache image; its caches are removed on drop.
 struct Caches {
     namespace: String,
-    image: DerivedImage,
+    image: String,
+    /// The double's image, removed on drop (the real registry image is shared).
+    _double: Option<DerivedImage>,
 }
 
 impl Caches {
@@ -80,18 +123,31 @@ impl Caches {
             &[
                 r#"ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "5000", "-h", "/var/lib/registry"]"#,
                 "CMD []",
-                "LABEL org.opencontainers.image.description=\"stand-in for registry:2 (test double)\"",
+                "LABEL org.opencontainers.image.description=\"stand-in for registry:3 (test double)\"",
             ],
             &[],
         );
-        Caches { namespace, image }
+        Caches {
+            namespace,
+            image: image.0.clone(),
+            _double: Some(image),
+        }
+    }
+
+    /// With the real registry image.
+    fn real(tag: &str) -> Self {
+        Caches {
+            namespace: harness::unique_name(tag),
+            image: registry_image().to_string(),
+            _double: None,
+        }
     }
 
     /// A lab that uses these caches.
     fn lab(&self, tag: &str) -> TestLab {
         TestLab::new(tag)
             .env("PLAYGROUND_CACHE_NAMESPACE", &self.namespace)
-            .env("PLAYGROUND_CACHE_IMAGE", &self.image.0)
+            .env("PLAYGROUND_CACHE_IMAGE", &self.image)
     }
 
     fn container(&self, upstream: &str) -> String {
@@ -152,6 +208,18 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
     assert!(
         env.contains("REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io"),
         "{env}"
+    );
+    // Never expire what it cached (registry 3.x `proxy.ttl`; see the unit tests).
+    assert!(env.contains("REGISTRY_PROXY_TTL=0s"), "{env}");
+    // No restart policy: offline, the registry panics at start and would crash-loop.
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.RestartPolicy.Name}}",
+            &registry
+        ]),
+        "no"
     );
     let mounts = docker(&[
         "inspect",
@@ -282,7 +350,7 @@ fn cache_status_json_and_prune() {
         assert_eq!(entry["upstream"], upstream, "{entry}");
         assert_eq!(entry["container"], caches.container(upstream));
         assert_eq!(entry["state"], "running", "{entry}");
-        assert_eq!(entry["image"], caches.image.0.as_str());
+        assert_eq!(entry["image"], caches.image.as_str());
         assert_eq!(entry["volume_exists"], true);
         assert!(entry["size_bytes"].as_u64().is_some(), "{entry}");
         assert_eq!(entry["labs"], serde_json::json!([lab.name]), "{entry}");
@@ -298,7 +366,7 @@ fn cache_status_json_and_prune() {
     let out = lab.run(&["cache", "prune", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("5 container(s), 5 volume(s)"),
+        stderr(&out).contains("4 container(s), 4 volume(s)"),
         "{}",
         stderr(&out)
     );
@@ -662,4 +730,241 @@ fn a_partial_multi_platform_tar_fails_only_with_all_platforms() {
     // What `image import` now runs: the node's platform only, which is in the tar.
     let own = run(&["-n", "k8s.io", "images", "import"]);
     assert!(own.status.success(), "{}", stderr(&own));
+}
+
+/// A second real registry that plays the upstream (docker.io, say), on a network of its own
+/// with the cache, and published on 127.0.0.1 so the host's Docker can push to it (Docker
+/// trusts plain HTTP on 127.0.0.0/8). Removed on drop.
+struct Upstream {
+    name: String,
+    network: String,
+    port: String,
+}
+
+impl Upstream {
+    fn start(tag: &str) -> Self {
+        let name = harness::unique_name(tag);
+        let network = format!("{name}-net");
+        docker(&["network", "create", &network]);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &network,
+            "-p",
+            "127.0.0.1::5000",
+            registry_image(),
+        ]);
+        let port = docker(&["port", &name, "5000/tcp"]);
+        let port = port
+            .lines()
+            .next()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
+        Upstream {
+            name,
+            network,
+            port,
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+    }
+}
+
+/// The port a container publishes for 5000/tcp on 127.0.0.1, once the registry answers.
+fn registry_port(container: &str) -> String {
+    let port = docker(&["port", container, "5000/tcp"]);
+    let port = port
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    port
+}
+
+#[test]
+fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstream() {
+    let caches = Caches::real("realpull");
+    let upstream = Upstream::start("realup");
+    registry_port(&upstream.name);
+    // A tiny image built from scratch, pushed to the upstream, and then removed from the host
+    // so that pulling it again has to fetch every blob.
+    let tag = harness::unique_name("tiny");
+    let pushed = format!("127.0.0.1:{}/tiny/{tag}:1", upstream.port);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), format!("hello {tag}\n")).unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2" >/dev/null && docker push "$2" >/dev/null"#)
+        .arg("sh")
+        .arg(dir.path())
+        .arg(&pushed)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let image_id = docker(&["image", "inspect", "-f", "{{.Id}}", &pushed]);
+    docker(&["rmi", &pushed]);
+
+    // The cache, as playground makes it for docker.io, but proxying our upstream: the same
+    // name, labels, volume and env (the TTL included; 2.8 ignores it), published for the test.
+    let cache = caches.container("docker.io");
+    let volume = format!("{cache}-data");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &cache,
+        "--network",
+        &upstream.network,
+        "-p",
+        "127.0.0.1::5000",
+        "--label",
+        "playground.cache=docker.io",
+        "--label",
+        &format!("playground.cache.namespace={}", caches.namespace),
+        "-v",
+        &format!("{volume}:/var/lib/registry"),
+        "-e",
+        &format!("REGISTRY_PROXY_REMOTEURL=http://{}:5000", upstream.name),
+        "-e",
+        "REGISTRY_PROXY_TTL=0s",
+        &caches.image,
+    ]);
+    let port = registry_port(&cache);
+    let through = format!("127.0.0.1:{port}/tiny/{tag}:1");
+    docker(&["pull", &through]);
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &through]),
+        image_id
+    );
+    docker(&["rmi", &through]);
+
+    // It holds the manifest, the config and the layer: three blobs.
+    let blobs = |c: &str| {
+        docker(&[
+            "exec",
+            c,
+            "find",
+            "/var/lib/registry/docker/registry/v2/blobs",
+            "-name",
+            "data",
+        ])
+        .lines()
+        .count()
+    };
+    let mut held = 0;
+    for _ in 0..50 {
+        // The proxy stores a blob once it has streamed it: a moment after the pull.
+        held = blobs(&cache);
+        if held == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(held, 3, "the cache holds {held} blobs");
+    assert!(
+        docker(&[
+            "exec",
+            &cache,
+            "ls",
+            "/var/lib/registry/docker/registry/v2/blobs/sha256"
+        ])
+        .contains(&image_id["sha256:".len().."sha256:".len() + 2]),
+        "the config blob is not in the cache"
+    );
+    // `cache status` counts those bytes.
+    let lab = caches.lab("realpull").write();
+    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let entry = &status[0];
+    assert_eq!(entry["upstream"], "docker.io");
+    assert_eq!(entry["state"], "running", "{entry}");
+    assert!(entry["size_bytes"].as_u64().unwrap() >= 1024, "{entry}");
+
+    // The upstream goes away: a pull of what was cached still works, from the cache alone.
+    docker(&["stop", &upstream.name]);
+    docker(&["pull", &through]);
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &through]),
+        image_id
+    );
+    docker(&["rmi", &through]);
+    // And something it never cached is not served.
+    let never = format!("127.0.0.1:{port}/tiny/{tag}-never:1");
+    let out = Command::new("docker")
+        .args(["pull", &never])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "pulled {never} from nowhere");
+}
+
+#[test]
+fn offline_a_real_registry_cache_exits_once_and_cache_status_says_why() {
+    // No registry is reachable here, as on a laptop offline: the real registry panics at
+    // start (distribution `registry/handlers/app.go`). The lab must not care, the cache must
+    // not crash-loop, and `cache status` must say what happened.
+    let caches = Caches::real("offline");
+    let lab = caches.lab("offline").write();
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cache = caches.container("docker.io");
+    // Give Docker time to restart it, were there a restart policy.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.RestartCount}}",
+            &cache
+        ]),
+        "exited 0"
+    );
+    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    for (entry, upstream) in status.as_array().unwrap().iter().zip(UPSTREAMS) {
+        assert_eq!(entry["state"], "exited", "{entry}");
+        let problem = entry["problem"].as_str().unwrap_or_default();
+        assert!(
+            problem.contains("the registry panicked at start: Get \"https://")
+                && problem.contains("(offline?)")
+                && problem.contains(&format!(
+                    "pulls from {upstream} go to the upstream directly"
+                )),
+            "{entry}"
+        );
+    }
+    let table = lab.ok(&["cache", "status"]);
+    assert!(
+        table.contains(&format!("{cache}: the registry panicked at start")),
+        "{table}"
+    );
+    // The next `up` tries again (and here fails again, the same way).
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
 }
