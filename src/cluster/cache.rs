@@ -77,6 +77,17 @@ pub const REGISTRY_DATA: &str = "/var/lib/registry";
 /// Where k3s reads its registry configuration, at start.
 pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
 
+/// k3s's airgap image folder: at every start k3s imports each `.tar` (and `.tar.gz`,
+/// `.tar.zst`, ...) in it into containerd's `k8s.io` namespace and pins the images, and a
+/// running k3s imports a file that appears there (k3s `pkg/agent/containerd/containerd.go`
+/// `preloadFile`, `watcher.go`). It imports with `WithAllPlatforms(true), WithSkipMissing()`,
+/// so a tar holding only the node's platform is fine.
+pub const AIRGAP_IMAGES: &str = "/var/lib/rancher/k3s/agent/images";
+/// [`names::LABEL_CACHE`] of an image export volume (caches carry their upstream there).
+pub const EXPORT_KIND: &str = "images";
+/// Which lab an image export volume is for.
+pub const LABEL_EXPORT_LAB: &str = "playground.cache.lab";
+
 /// An upstream registry that gets its own cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Upstream {
@@ -171,6 +182,29 @@ impl CacheSettings {
     /// The cache's named volume.
     pub fn volume(&self, upstream: &Upstream) -> String {
         format!("{}-data", self.container(upstream))
+    }
+
+    /// The lab's image export: a volume kept across `drop` (a cache object, not the lab's),
+    /// mounted in every server and agent at k3s's airgap image folder [`AIRGAP_IMAGES`].
+    pub fn export_volume(&self, lab: &str) -> String {
+        if self.namespace == DEFAULT_NAMESPACE {
+            format!("{}-cache-images-{lab}", names::PREFIX)
+        } else {
+            format!("{}-cache-{}-images-{lab}", names::PREFIX, self.namespace)
+        }
+    }
+
+    /// The labels of a lab's image export: the cache namespace's (so `cache prune` takes it
+    /// and `drop`'s label sweep does not), and which lab it is for.
+    pub fn export_labels(&self, lab: &str) -> Labels {
+        Labels::from([
+            (names::LABEL_CACHE.to_string(), EXPORT_KIND.to_string()),
+            (
+                names::LABEL_CACHE_NAMESPACE.to_string(),
+                self.namespace.clone(),
+            ),
+            (LABEL_EXPORT_LAB.to_string(), lab.to_string()),
+        ])
     }
 
     /// The endpoint nodes pull through: plain HTTP on the lab network, which nothing outside
@@ -340,6 +374,143 @@ async fn left_network<E: Engine>(engine: &E, name: &str, network: &str) -> Resul
     Ok(false)
 }
 
+/// What [`export_lab_images`] kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// Image references written, over all nodes.
+    pub images: usize,
+    /// Nodes exported from.
+    pub nodes: Vec<String>,
+    /// Nodes that could not be exported from, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Before `drop` removes a lab: write the images each running node's containerd holds into
+/// the lab's export volume, one tar per node (`server-0.tar`), so the next `up` of a lab of
+/// that name imports them at its nodes' first start, offline too, and whatever their upstream
+/// (public.ecr.aws, which no cache can proxy, included). Best effort: a node that is not
+/// running or lacks the export mount (made by an older playground) is skipped and named.
+///
+/// `ctr images export` without `--all-platforms` writes the node's own platform, which is
+/// all the node holds. The tar is written under a name k3s does not read (`.partial`) and
+/// then renamed, so a running k3s never imports half a file.
+pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]) -> Exported {
+    let mut out = Exported::default();
+    let results = futures::future::join_all(
+        nodes
+            .iter()
+            .map(|(node, file)| async move { (node, export_node(engine, node, file).await) }),
+    )
+    .await;
+    for (node, r) in results {
+        match r {
+            Ok(n) => {
+                out.images += n;
+                out.nodes.push(node.clone());
+            }
+            Err(why) => out.skipped.push((node.clone(), why)),
+        }
+    }
+    out
+}
+
+/// `drop`'s first step: [`export_lab_images`] from every running server and agent of `lab`,
+/// shown as one step. Never fails the drop: what could not be kept is named.
+pub async fn keep_lab_images<E: Engine>(engine: &E, lab: &str, ui: &crate::ui::Ui) -> Result<()> {
+    let Some(summary) = super::inventory::status(engine, lab).await? else {
+        return Ok(());
+    };
+    let prefix = format!("{}-{lab}-", names::PREFIX);
+    let nodes: Vec<(String, String)> = summary
+        .nodes
+        .iter()
+        .filter(|n| (n.role == "server" || n.role == "agent") && n.state == RunState::Running)
+        .map(|n| {
+            let short = n.name.strip_prefix(&prefix).unwrap_or(&n.name);
+            (n.name.clone(), format!("playground-{short}.tar"))
+        })
+        .collect();
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let s = ui.step(format!("keep the images of {lab} for its next up"));
+    let kept = export_lab_images(engine, &nodes).await;
+    if kept.nodes.is_empty() {
+        s.done_with("none kept");
+    } else {
+        s.done_with(&format!(
+            "{} image(s) from {} node(s)",
+            kept.images,
+            kept.nodes.len()
+        ));
+    }
+    for (node, why) in &kept.skipped {
+        ui.warn(&format!(
+            "the images of {node} are not kept: {why}\n  the next `up` of {lab} pulls them again (through the caches)"
+        ));
+    }
+    Ok(())
+}
+
+/// Export one node's images to `AIRGAP_IMAGES/<file>`; the number of references, or why not.
+async fn export_node<E: Engine>(
+    engine: &E,
+    node: &str,
+    file: &str,
+) -> std::result::Result<usize, String> {
+    let (_, mounts) = engine
+        .exec(node, &["cat", "/proc/mounts"])
+        .await
+        .map_err(|e| e.to_string())?;
+    if !mounts.contains(&format!(" {AIRGAP_IMAGES} ")) {
+        return Err(format!(
+            "no image export volume at {AIRGAP_IMAGES} (made before playground kept images)"
+        ));
+    }
+    let (code, listed) = engine
+        .exec(node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"])
+        .await
+        .map_err(|e| e.to_string())?;
+    if code != 0 {
+        return Err(format!("`ctr images ls` failed: {}", listed.trim()));
+    }
+    let refs = exportable_refs(&listed);
+    if refs.is_empty() {
+        return Ok(0);
+    }
+    let partial = format!("{AIRGAP_IMAGES}/{file}.partial");
+    let mut cmd = vec!["ctr", "-n", "k8s.io", "images", "export", partial.as_str()];
+    cmd.extend(refs.iter().map(String::as_str));
+    let (code, said) = engine.exec(node, &cmd).await.map_err(|e| e.to_string())?;
+    if code != 0 {
+        let _ = engine.exec(node, &["rm", "-f", &partial]).await;
+        return Err(format!("`ctr images export` failed: {}", said.trim()));
+    }
+    let done = format!("{AIRGAP_IMAGES}/{file}");
+    let (code, said) = engine
+        .exec(node, &["mv", "-f", &partial, &done])
+        .await
+        .map_err(|e| e.to_string())?;
+    if code != 0 {
+        return Err(format!("cannot rename the export: {}", said.trim()));
+    }
+    Ok(refs.len())
+}
+
+/// The references worth exporting from `ctr images ls -q`: by tag. Not image IDs
+/// (`sha256:…`, which the CRI adds) nor `name@sha256:…` (k3s adds those again on import).
+pub fn exportable_refs(listed: &str) -> Vec<String> {
+    let mut refs: Vec<String> = listed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("sha256:") && !l.contains('@'))
+        .map(str::to_string)
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
 /// One cache as `playground cache status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CacheStatus {
@@ -503,22 +674,38 @@ pub struct Pruned {
     pub volumes: usize,
 }
 
-/// Remove every cache container and volume of the namespace. Removing a container detaches
-/// it from every lab network; those labs then pull from the upstreams directly, and their
-/// next `up` brings the caches back (empty).
+/// Remove every cache container and volume of the namespace, and the image exports of labs
+/// that no longer exist. Removing a container detaches it from every lab network; those labs
+/// then pull from the upstreams directly, and their next `up` brings the caches back (empty).
+/// The export of a lab that exists stays: its nodes mount it (Docker refuses to remove a
+/// volume in use), and its next `drop` writes it again.
 pub async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pruned> {
     let filter = [(names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str())];
     let containers = engine.list_containers(&filter).await?;
     for c in &containers {
         engine.remove_container(&c.name).await?;
     }
-    let volumes = engine.list_volumes(&filter).await?;
-    for v in &volumes {
-        engine.remove_volume(v).await?;
+    let exports = engine
+        .list_volumes(&[
+            (names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str()),
+            (names::LABEL_CACHE, EXPORT_KIND),
+        ])
+        .await?;
+    let export_prefix = settings.export_volume("");
+    let mut volumes = 0;
+    for v in engine.list_volumes(&filter).await? {
+        if exports.contains(&v) {
+            let lab = v.strip_prefix(&export_prefix).unwrap_or_default();
+            if super::inventory::status(engine, lab).await?.is_some() {
+                continue;
+            }
+        }
+        engine.remove_volume(&v).await?;
+        volumes += 1;
     }
     Ok(Pruned {
         containers: containers.len(),
-        volumes: volumes.len(),
+        volumes,
     })
 }
 

@@ -273,6 +273,16 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     // The cache is optional: its image is fetched alongside the nodes' images, and a failure
     // there turns the cache off for this run instead of failing the lab.
     let cache = inputs.cache.as_ref().filter(|_| c.image_cache);
+    // The lab's image export is kept by `drop` and only ever made here, before the nodes
+    // that mount it. It needs no cache image, so a cache that is off does not skip it.
+    if let Some(cache) = cache
+        && !missing.is_empty()
+    {
+        prep.push(Step::EnsureVolume {
+            name: cache.export_volume(&lab.name),
+            labels: cache.export_labels(&lab.name),
+        });
+    }
     if let Some(cache) = cache
         && !observed.cache_image_present
     {
@@ -521,6 +531,15 @@ fn node_plan(
             names::images_volume(&lab.name)
         ),
     ];
+    // The images this lab's nodes held when a lab of this name was last dropped: k3s imports
+    // them at start, so a lab made again downloads nothing it had (see `cache` module docs).
+    if let Some(cache) = inputs.cache.as_ref().filter(|_| c.image_cache) {
+        binds.push(format!(
+            "{}:{}",
+            cache.export_volume(&lab.name),
+            cache::AIRGAP_IMAGES
+        ));
+    }
     if let Some(repo) = &inputs.repo_mount {
         binds.push(format!(
             "{}:{}:ro",

@@ -158,10 +158,34 @@ impl Caches {
         )
     }
 
-    /// The IDs of this namespace's cache containers and volumes.
+    /// The IDs of this namespace's cache containers and volumes, image exports left out
+    /// (see [`Self::exports`]).
     fn objects(&self) -> (Vec<String>, Vec<String>) {
         let [(containers, _), _, (volumes, _)] = cache_objects(&self.namespace);
+        let exports = self.exports();
+        let volumes = volumes
+            .into_iter()
+            .filter(|v| !exports.contains(v))
+            .collect();
         (containers, volumes)
+    }
+
+    /// The names of this namespace's image export volumes (one per lab name).
+    fn exports(&self) -> Vec<String> {
+        let out = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=playground.cache.namespace={}", self.namespace),
+            "--filter",
+            "label=playground.cache=images",
+        ]);
+        out.lines().map(str::to_string).collect()
+    }
+
+    fn export_volume(&self, lab: &str) -> String {
+        format!("playground-cache-{}-images-{lab}", self.namespace)
     }
 
     /// `network=ip:alias,alias ` for each network the cache is attached to.
@@ -371,6 +395,8 @@ fn cache_status_json_and_prune() {
         stderr(&out)
     );
     assert_eq!(caches.objects(), (vec![], vec![]));
+    // The running lab's image export stays: its nodes mount it.
+    assert_eq!(caches.exports(), vec![caches.export_volume(&lab.name)]);
     let list = json(&lab.ok(&["list", "-o", "json"]));
     let me = list
         .as_array()
@@ -392,6 +418,10 @@ fn cache_status_json_and_prune() {
     assert_eq!(caches.objects().0.len(), UPSTREAMS.len());
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
+    // Once the lab is gone, prune takes its image export too.
+    assert_eq!(caches.exports().len(), 1);
+    lab.ok(&["cache", "prune", "--yes"]);
+    assert_eq!(caches.exports(), Vec::<String>::new());
 }
 
 #[test]
@@ -418,13 +448,14 @@ fn without_the_cache_image_up_warns_once_and_goes_on() {
         err.contains("playground-test/no-such-cache-image:absent"),
         "{err}"
     );
-    // No cache was made, and the nodes got no mirrors.
+    // No cache was made, and the nodes got no mirrors. The lab's image export needs no cache
+    // image: it is there, and that is what serves a lab made again offline.
+    let [(containers, _), _, (volumes, _)] = cache_objects(&lab.name);
+    assert_eq!(containers.len(), 0);
+    let export = format!("playground-cache-{0}-images-{0}", lab.name);
     assert_eq!(
-        cache_objects(&lab.name)
-            .iter()
-            .map(|(ids, _)| ids.len())
-            .sum::<usize>(),
-        0
+        volumes,
+        vec![docker(&["volume", "inspect", "-f", "{{.Name}}", &export])]
     );
     for node in ["server-0", "agent-0"] {
         let found = Command::new("docker")
@@ -479,9 +510,27 @@ fn without_the_cache_image_up_warns_once_and_goes_on() {
 /// (containerd `core/images/handlers.go` `ChildrenHandler` reading an absent blob;
 /// k3d-io/k3d#1538, kubernetes-sigs/kind#3795). Manifests' own configs and layers are not
 /// checked: a platform whose manifest is present comes with them.
+///
+/// It also models a containerd image store holding the references listed in
+/// `/tmp/ctr.images`: `images ls -q` prints them, and `images export FILE REF...` writes a tar
+/// holding the list of references it was given (`ctr.refs`), refusing one it does not hold
+/// as the real `ctr` does (`ctr: image "…": not found`).
 const CTR_DOUBLE: &str = r#"#!/bin/sh
 # ctr stand-in (test double): record the call, the tar's entries and its manifest.
 echo "ctr $*" >> /tmp/ctr.log
+case "$3 $4" in
+  "images ls") cat /tmp/ctr.images 2>/dev/null; exit 0 ;;
+  "images export")
+    file=$5; shift 5
+    for ref; do
+      if ! grep -qx "$ref" /tmp/ctr.images; then
+        echo "ctr: image \"$ref\": not found" >&2; exit 1
+      fi
+    done
+    printf '%s\n' "$@" > /tmp/ctr.refs
+    tar -cf "$file" -C /tmp ctr.refs
+    exit $? ;;
+esac
 for last; do :; done
 tar -tf "$last" >> /tmp/ctr.log 2>&1
 tar -xOf "$last" manifest.json >> /tmp/ctr.log 2>&1
@@ -966,5 +1015,103 @@ fn offline_a_real_registry_cache_exits_once_and_cache_status_says_why() {
     // The next `up` tries again (and here fails again, the same way).
     lab.ok(&["up", "--cluster-only"]);
     lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn drop_keeps_the_lab_images_and_the_next_up_mounts_them_where_k3s_imports() {
+    let caches = Caches::new("keep");
+    let tag = harness::unique_name("keep");
+    let node = DerivedImage::new(&format!("node-ctr:{tag}"), &[], &[("/bin/ctr", CTR_DOUBLE)]);
+    let lab = caches.lab("keep").agents(1).write();
+    lab.ok(&["up", "--cluster-only", "--image", &node.0]);
+    let export = caches.export_volume(&lab.name);
+    assert_eq!(caches.exports(), vec![export.clone()]);
+    let server = format!("playground-{}-server-0", lab.name);
+    let agent = format!("playground-{}-agent-0", lab.name);
+    for n in [&server, &agent] {
+        let mounts = docker(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}",
+            n,
+        ]);
+        assert!(
+            mounts.contains(&format!("{export}:/var/lib/rancher/k3s/agent/images")),
+            "{n}: {mounts}"
+        );
+    }
+    // What each node's containerd holds: redis from public.ecr.aws (no cache can proxy it),
+    // plus the IDs and digest references the CRI and k3s add, which are not worth a copy.
+    let redis = "public.ecr.aws/docker/library/redis:8.2.3-alpine";
+    let pause = "docker.io/rancher/mirrored-pause:3.6";
+    let id = format!("sha256:{}", "a".repeat(64));
+    let digest_ref = format!("docker.io/rancher/mirrored-pause@sha256:{}", "b".repeat(64));
+    for (n, refs) in [
+        (&server, vec![redis, pause, &id, &digest_ref]),
+        (&agent, vec![redis]),
+    ] {
+        docker(&[
+            "exec",
+            n,
+            "sh",
+            "-c",
+            &format!("printf '%s\\n' {} > /tmp/ctr.images", refs.join(" ")),
+        ]);
+    }
+
+    let out = lab.run(&["drop", "--yes"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("keep the images of {}", lab.name))
+            && err.contains("3 image(s) from 2 node(s)"),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    // The export outlives the lab, one tar per node, under the names k3s imports.
+    assert_eq!(caches.exports(), vec![export.clone()]);
+    let held = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{export}:/x"),
+        "--entrypoint",
+        "/bin/sh",
+        &node.0,
+        "-c",
+        "ls /x; tar -xOf /x/playground-server-0.tar ctr.refs; tar -xOf /x/playground-agent-0.tar ctr.refs",
+    ]);
+    assert_eq!(
+        held.lines().collect::<Vec<_>>(),
+        vec![
+            "playground-agent-0.tar",
+            "playground-server-0.tar",
+            pause,
+            redis,
+            redis
+        ],
+        "{held}"
+    );
+
+    // The lab made again: every node has them at k3s's airgap folder before its first start.
+    lab.ok(&["up", "--cluster-only", "--image", &node.0]);
+    for n in [&server, &agent] {
+        let listed = docker(&["exec", n, "ls", "/var/lib/rancher/k3s/agent/images"]);
+        assert_eq!(
+            listed, "playground-agent-0.tar\nplayground-server-0.tar",
+            "{n}"
+        );
+    }
+    // A node whose `ctr` cannot run says so, and the drop goes on.
+    docker(&["exec", &agent, "rm", "-f", "/bin/ctr"]);
+    let out = lab.run(&["drop", "--yes"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("warning: the images of {agent} are not kept")),
+        "{err}"
+    );
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
