@@ -131,9 +131,10 @@ pub enum Command {
     /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
     /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
     /// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
-    /// before.
+    /// before. `drop` also keeps each lab's images (public.ecr.aws's too) for the next lab of
+    /// its name, which imports them at start, offline too.
     ///
-    /// The caches are containers named playground-cache-<upstream> with a volume each; they
+    /// The caches are containers named `playground-cache-UPSTREAM` with a volume each; they
     /// join every lab network and nodes get /etc/rancher/k3s/registries.yaml mirrors pointing
     /// at them. Nothing is published on the host. Offline, `up` warns once and goes on
     /// without the cache. Turn it off per lab with `cluster.imageCache: false`.

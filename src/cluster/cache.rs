@@ -1,8 +1,20 @@
-//! The shared image cache: one pull-through `registry:2` per upstream registry, shared by
-//! every lab and kept across `drop`, so a recreated lab downloads nothing it pulled before.
+//! The shared image cache, so that a lab made again (`drop`, then `up`) downloads nothing it
+//! pulled before, a month later and offline too. Two mechanisms, because neither does it
+//! alone:
+//! - **pull-through caches**: one `registry:3` proxy per upstream ([`UPSTREAMS`]: docker.io,
+//!   ghcr.io, quay.io, registry.k8s.io), shared by every lab and kept across `drop`, with
+//!   expiry turned off ([`PROXY_TTL_ENV`]; `registry:2` deletes what it cached after 7 days,
+//!   see [`CACHE_IMAGE`]). They serve every lab, running or new, while the host is online.
+//! - **the lab's image export**: `drop` writes what each running node's containerd holds into
+//!   a volume kept for the next lab of that name ([`keep_lab_images`]), mounted in its nodes at
+//!   k3s's airgap folder ([`AIRGAP_IMAGES`]), which k3s imports at start with no network. This
+//!   covers what no proxy can serve: public.ecr.aws (Argo CD's redis; distribution#4383), and
+//!   everything when offline, where a registry proxy cannot even start (it panics when its
+//!   upstream does not answer; see [`CacheSettings::container_spec`]).
 //!
 //! The flow, with `cluster.imageCache: true` (the default):
-//! 1. the planner ([`super::plan`]) adds an optional "cache image" step when the image is not
+//! 1. the planner ([`super::plan`]) adds the lab's export volume before the nodes (and a bind
+//!    of it in every server and agent), an optional "cache image" step when the image is not
 //!    local, one [`super::plan::Step::EnsureCache`] per upstream that is not yet running and
 //!    attached to the lab's network, and, for every node it creates, a
 //!    [`super::plan::Step::WriteMirrors`] with the output of [`registries_yaml`];
@@ -10,12 +22,15 @@
 //!    `/var/lib/registry`, its container (created once, then reused by every lab), started,
 //!    and attached to the lab network;
 //! 3. it writes `/etc/rancher/k3s/registries.yaml` into each new node after create and before
-//!    its first start: k3s reads it at start and points containerd's mirrors at the caches.
+//!    its first start: k3s reads it at start and points containerd's mirrors at the caches,
+//!    and imports the tars of the export;
+//! 4. `drop` of a running lab first runs [`keep_lab_images`], then removes the lab.
 //!
 //! If the cache image is absent and cannot be pulled (offline, no registry), or any cache step
-//! fails, `up` warns once and goes on without the cache: nodes then get no `registries.yaml`.
-//! The lab never fails for the cache. A cache that later stops or is pruned does not break a
-//! lab either: containerd falls back to the upstream when a mirror does not answer.
+//! fails, `up` warns once and goes on without the caches: nodes then get no `registries.yaml`
+//! (the export needs no cache image and stays). The lab never fails for the cache. A cache
+//! that later stops or is pruned does not break a lab either: containerd falls back to the
+//! upstream when a mirror does not answer.
 //!
 //! Why these choices:
 //! - **Wiring: the cache joins each lab network**, at a static address near the top of the
@@ -32,14 +47,17 @@
 //! - **Shared, never dropped**: caches are labelled [`names::LABEL_CACHE`] (the upstream) and
 //!   [`names::LABEL_CACHE_NAMESPACE`], never `playground.cluster`, so `drop`'s label sweep
 //!   leaves them; `drop` detaches them from the lab's network ([`detach_all`]) so that the
-//!   network can go. `playground cache prune` removes them: removing a container detaches it
-//!   from every lab network, and labs then pull from the upstreams directly.
+//!   network can go. Export volumes carry the same namespace label (and [`LABEL_EXPORT_LAB`]).
+//!   `playground cache prune` removes them all but the exports of labs that exist: removing a
+//!   container detaches it from every lab network, and labs then pull from the upstreams.
+//! - **An export per lab name**, not one for all labs: k3s imports and pins every tar in the
+//!   folder at every start, so a node gets only what a lab of its name had.
 //! - **No published ports** and no privileges: only nodes on a lab network reach a cache.
 //!
-//! Test-only knobs: `PLAYGROUND_CACHE_IMAGE` replaces `registry:2` (tests run a local
-//! stand-in: this machine and CI reach no registry), and `PLAYGROUND_CACHE_NAMESPACE` gives a
-//! test its own set of caches (names and labels), so parallel tests never share or prune each
-//! other's. Users need neither.
+//! Test-only knobs: `PLAYGROUND_CACHE_IMAGE` replaces `registry:3` (tests run a double and
+//! Debian's real registry 2.8: this machine and CI reach no registry), and
+//! `PLAYGROUND_CACHE_NAMESPACE` gives a test its own set of caches (names and labels), so
+//! parallel tests never share or prune each other's. Users need neither.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -104,7 +122,7 @@ pub struct Upstream {
 /// serve it: ECR Public answers the proxy's `HEAD` on a blob with 401, and the proxy answers
 /// containerd 500 (distribution/distribution#4383, with 2.8.3 and 3.0.0; #3842), so a cache
 /// there only adds a failed round trip per blob. Images from it (and from any registry not
-/// listed) are kept by the airgap export instead: see [`super::airgap`].
+/// listed) are kept by the lab's image export instead: see [`keep_lab_images`].
 pub const UPSTREAMS: [Upstream; 4] = [
     Upstream {
         host: "docker.io",
@@ -791,6 +809,34 @@ mirrors:
             t.volume(&UPSTREAMS[3]),
             "playground-cache-ns1-registry-k8s-io-data"
         );
+    }
+
+    #[test]
+    fn only_tagged_references_are_exported() {
+        let listed = format!(
+            "public.ecr.aws/docker/library/redis:8.2.3-alpine\nsha256:{a}\n\
+             docker.io/rancher/mirrored-pause@sha256:{a}\ndocker.io/rancher/mirrored-pause:3.6\n\
+             public.ecr.aws/docker/library/redis:8.2.3-alpine\n\n",
+            a = "a".repeat(64)
+        );
+        assert_eq!(
+            exportable_refs(&listed),
+            vec![
+                "docker.io/rancher/mirrored-pause:3.6",
+                "public.ecr.aws/docker/library/redis:8.2.3-alpine"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_upstream_is_proxied_that_the_proxy_cannot_serve() {
+        // distribution/distribution#4383, #3842: ECR Public refuses the proxy; its images are
+        // kept by the export instead.
+        assert!(UPSTREAMS.iter().all(|u| !u.host.ends_with("ecr.aws")));
+        let s = CacheSettings::default();
+        assert_eq!(s.export_volume("lab"), "playground-cache-images-lab");
+        assert_eq!(s.export_labels("lab")[LABEL_EXPORT_LAB], "lab");
+        assert!(!s.export_labels("lab").contains_key(names::LABEL_CLUSTER));
     }
 
     #[test]

@@ -940,6 +940,24 @@ mod tests {
             mirrors < phase_of(&plan, "start playground-lab-server-0"),
             "{text}"
         );
+        // The lab's image export: made before the nodes, mounted in every server and agent at
+        // k3s's airgap folder, and a cache object (`drop` keeps it), not the lab's.
+        let export = phase_of(&plan, "create volume playground-cache-images-lab");
+        assert!(export < phase_of(&plan, "create playground-lab-server-0"));
+        let Some(Step::EnsureVolume { labels, .. }) = plan.phases[export]
+            .iter()
+            .find(|s| s.to_string() == "create volume playground-cache-images-lab")
+        else {
+            panic!("{text}")
+        };
+        assert_eq!(labels[names::LABEL_CACHE], "images");
+        assert!(!labels.contains_key(names::LABEL_CLUSTER));
+        for n in plan.nodes() {
+            let mounted = n.spec.binds.contains(
+                &"playground-cache-images-lab:/var/lib/rancher/k3s/agent/images".to_string(),
+            );
+            assert_eq!(mounted, n.role != Role::LoadBalancer, "{}", n.spec.name);
+        }
     }
 
     #[test]
@@ -953,6 +971,13 @@ mod tests {
             !text.contains("cache") && !text.contains("registries.yaml"),
             "{text}"
         );
+        let plan = plan_up(&l, &Observed::default(), &cached()).unwrap();
+        assert!(plan.nodes().all(|n| {
+            !n.spec
+                .binds
+                .iter()
+                .any(|b| b.contains(cache::AIRGAP_IMAGES))
+        }));
         // And none without cache settings, which is how the other tests plan.
         let text = plan_up(&lab(1, 1), &Observed::default(), &inputs())
             .unwrap()
