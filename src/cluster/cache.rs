@@ -406,8 +406,9 @@ pub struct Exported {
 /// Before `drop` removes a lab: write the images each running node's containerd holds into
 /// the lab's export volume, one tar per node (`server-0.tar`), so the next `up` of a lab of
 /// that name imports them at its nodes' first start, offline too, and whatever their upstream
-/// (public.ecr.aws, which no cache can proxy, included). Best effort: a node that is not
-/// running or lacks the export mount (made by an older playground) is skipped and named.
+/// (public.ecr.aws, which no cache can proxy, included). Best effort: a node whose export
+/// fails is skipped and named. `nodes` are those that mount the export
+/// ([`keep_lab_images`] picks them).
 ///
 /// `ctr images export` without `--all-platforms` writes the node's own platform, which is
 /// all the node holds. The tar is written under a name k3s does not read (`.partial`) and
@@ -448,6 +449,20 @@ pub async fn keep_lab_images<E: Engine>(engine: &E, lab: &str, ui: &crate::ui::U
             (n.name.clone(), format!("playground-{short}.tar"))
         })
         .collect();
+    // Only nodes that mount the export: not those of a lab with `imageCache: false`, nor those
+    // made by a playground that did not keep images yet. Nothing to say about those.
+    let mounted = futures::future::join_all(nodes.iter().map(|(node, _)| async move {
+        matches!(
+            engine.exec(node, &["cat", "/proc/mounts"]).await,
+            Ok((0, mounts)) if mounts.contains(&format!(" {AIRGAP_IMAGES} "))
+        )
+    }))
+    .await;
+    let nodes: Vec<(String, String)> = nodes
+        .into_iter()
+        .zip(mounted)
+        .filter_map(|(n, m)| m.then_some(n))
+        .collect();
     if nodes.is_empty() {
         return Ok(());
     }
@@ -476,15 +491,6 @@ async fn export_node<E: Engine>(
     node: &str,
     file: &str,
 ) -> std::result::Result<usize, String> {
-    let (_, mounts) = engine
-        .exec(node, &["cat", "/proc/mounts"])
-        .await
-        .map_err(|e| e.to_string())?;
-    if !mounts.contains(&format!(" {AIRGAP_IMAGES} ")) {
-        return Err(format!(
-            "no image export volume at {AIRGAP_IMAGES} (made before playground kept images)"
-        ));
-    }
     let (code, listed) = engine
         .exec(node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"])
         .await

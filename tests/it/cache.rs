@@ -499,6 +499,21 @@ fn without_the_cache_image_up_warns_once_and_goes_on() {
     let out = off.run(&["up", "--cluster-only"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("image cache"), "{}", stderr(&out));
+    // Nor an export: nothing is mounted at k3s's airgap folder, and `drop` keeps nothing.
+    let node = format!("playground-{}-server-0", off.name);
+    let mounts = docker(&["exec", &node, "cat", "/proc/mounts"]);
+    assert!(
+        !mounts.contains("/var/lib/rancher/k3s/agent/images"),
+        "{mounts}"
+    );
+    let out = off.run(&["drop", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("images") && !stderr(&out).contains("warning"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(cache_objects(&off.name)[2].0.len(), 0);
 }
 
 /// A `ctr` stand-in for the stand-in node (which has no containerd), a test double: it records
