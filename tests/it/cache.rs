@@ -871,8 +871,9 @@ fn registry_port(container: &str) -> String {
 
 #[test]
 fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstream() {
-    let caches = Caches::real("realpull");
+    // Declared first, dropped last: its network goes once the cache on it is removed.
     let upstream = Upstream::start("realup");
+    let caches = Caches::real("realpull");
     registry_port(&upstream.name);
     // A tiny image built from scratch, pushed to the upstream, and then removed from the host
     // so that pulling it again has to fetch every blob.
