@@ -60,6 +60,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 return Err(Error::Other("not dropped".into()));
             }
             save_kept_secrets(&engine, &name, force, "dropped", ui).await?;
+            cache::keep_lab_images(&engine, &name, ui).await?;
             let s = ui.step(format!("remove the Docker objects of {name}"));
             let removed = lifecycle::remove_objects(&engine, &name).await?;
             s.done_with(&format!("{removed} removed"));

@@ -8,13 +8,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::duration::parse_duration;
 
-/// A local Kubernetes lab, run the GitOps way: k3s nodes in Docker, Argo CD, and an app of
-/// apps from Git.
-///
-/// Quick start: `playground up` creates the sample lab; `playground list` shows your labs;
-/// `playground suspend` frees CPU and memory; `playground resume` brings it back;
-/// `playground drop` throws it away.
-
 /// A deadline: a duration above zero. A zero deadline could only ever fail, after creating
 /// things it would then roll back, so it is refused as the usage error it is.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -23,6 +16,13 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         d => Ok(d),
     }
 }
+
+/// A local Kubernetes lab, run the GitOps way: k3s nodes in Docker, Argo CD, and an app of
+/// apps from Git.
+///
+/// Quick start: `playground up` creates the sample lab; `playground list` shows your labs;
+/// `playground suspend` frees CPU and memory; `playground resume` brings it back;
+/// `playground drop` throws it away.
 
 #[derive(Debug, Parser)]
 #[command(
@@ -139,11 +139,12 @@ pub enum Command {
         file: Option<PathBuf>,
     },
     /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
-    /// quay.io, registry.k8s.io, public.ecr.aws), used by every lab with `cluster.imageCache: true` (the
+    /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
     /// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
-    /// before.
+    /// before. `drop` also keeps each lab's images (public.ecr.aws's too) for the next lab of
+    /// its name, which imports them at start, offline too.
     ///
-    /// The caches are containers named playground-cache-<upstream> with a volume each; they
+    /// The caches are containers named `playground-cache-UPSTREAM` with a volume each; they
     /// join every lab network and nodes get /etc/rancher/k3s/registries.yaml mirrors pointing
     /// at them. Nothing is published on the host. Offline, `up` warns once and goes on
     /// without the cache. Turn it off per lab with `cluster.imageCache: false`.

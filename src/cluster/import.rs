@@ -6,8 +6,16 @@
 //! 2. check that every image is in the host's Docker (naming the missing ones);
 //! 3. export them once, through the Engine (`docker save`), into a temp file on the host;
 //! 4. for every server and agent at once: stream that tar into the node with the archive API,
-//!    at [`IMPORT_DIR`], run `ctr -n k8s.io images import --all-platforms FILE` there (k3s
-//!    ships `ctr`; `k8s.io` is the namespace the kubelet reads), then remove the file.
+//!    at [`IMPORT_DIR`], run `ctr -n k8s.io images import FILE` there (k3s ships `ctr`;
+//!    `k8s.io` is the namespace the kubelet reads), then remove the file.
+//!
+//! Why no `--all-platforms`: with Docker's containerd image store (the default on Docker
+//! Desktop, and on fresh installs of Docker Engine 29), `docker save` writes the image's whole
+//! multi-platform index but only the blobs of the platform that was pulled. `--all-platforms`
+//! makes `ctr` walk every manifest the index names and fail on the first absent one with
+//! `ctr: content digest sha256:…: not found` (k3d-io/k3d#1538, kubernetes-sigs/kind#3795).
+//! Without it `ctr` imports the platform it runs on, which is the node's, which is what the
+//! kubelet will run.
 //!
 //! Why `ctr` rather than k3s's auto-import directory (`/var/lib/rancher/k3s/agent/images/`):
 //! the import happens now and its errors are reported now, whatever the k3s version (older
@@ -147,18 +155,7 @@ async fn import_into<E: Engine>(
         .await?;
     let path = format!("{IMPORT_DIR}/{file_name}");
     let imported = engine
-        .exec(
-            node,
-            &[
-                "ctr",
-                "-n",
-                "k8s.io",
-                "images",
-                "import",
-                "--all-platforms",
-                &path,
-            ],
-        )
+        .exec(node, &["ctr", "-n", "k8s.io", "images", "import", &path])
         .await;
     // The tar has done its job either way; do not leave it on the node's disk.
     let _ = engine.exec(node, &["rm", "-f", &path]).await;

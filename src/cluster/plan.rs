@@ -311,6 +311,16 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     // The cache is optional: its image is fetched alongside the nodes' images, and a failure
     // there turns the cache off for this run instead of failing the lab.
     let cache = inputs.cache.as_ref().filter(|_| c.image_cache);
+    // The lab's image export is kept by `drop` and only ever made here, before the nodes
+    // that mount it. It needs no cache image, so a cache that is off does not skip it.
+    if let Some(cache) = cache
+        && !missing.is_empty()
+    {
+        prep.push(Step::EnsureVolume {
+            name: cache.export_volume(&lab.name),
+            labels: cache.export_labels(&lab.name),
+        });
+    }
     if let Some(cache) = cache
         && !observed.cache_image_present
     {
@@ -561,6 +571,15 @@ fn node_plan(
             names::images_volume(&lab.name)
         ),
     ];
+    // The images this lab's nodes held when a lab of this name was last dropped: k3s imports
+    // them at start, so a lab made again downloads nothing it had (see `cache` module docs).
+    if let Some(cache) = inputs.cache.as_ref().filter(|_| c.image_cache) {
+        binds.push(format!(
+            "{}:{}",
+            cache.export_volume(&lab.name),
+            cache::AIRGAP_IMAGES
+        ));
+    }
     if let Some(repo) = &inputs.repo_mount {
         binds.push(format!(
             "{}:{}:ro",
@@ -897,7 +916,7 @@ mod tests {
         let plan = plan_up(&lab(3, 1), &Observed::default(), &cached()).unwrap();
         let text = plan.to_string();
         // The image comes with the nodes' images; the caches follow the network, in one phase.
-        let image = phase_of(&plan, "pull image registry:2 for the image cache");
+        let image = phase_of(&plan, "pull image registry:3 for the image cache");
         assert_eq!(image, phase_of(&plan, "pull image rancher/k3s"));
         let caches = phase_of(&plan, "ensure image cache");
         assert!(phase_of(&plan, "create network") < caches && image < caches);
@@ -946,12 +965,6 @@ mod tests {
                     "172.28.0.248".into(),
                     "playground-lab"
                 ),
-                (
-                    "public.ecr.aws",
-                    "playground-cache-public-ecr-aws",
-                    "172.28.0.249".into(),
-                    "playground-lab"
-                ),
             ]
         );
         // No cache address is a node's.
@@ -983,6 +996,24 @@ mod tests {
             mirrors < phase_of(&plan, "start playground-lab-server-0"),
             "{text}"
         );
+        // The lab's image export: made before the nodes, mounted in every server and agent at
+        // k3s's airgap folder, and a cache object (`drop` keeps it), not the lab's.
+        let export = phase_of(&plan, "create volume playground-cache-images-lab");
+        assert!(export < phase_of(&plan, "create playground-lab-server-0"));
+        let Some(Step::EnsureVolume { labels, .. }) = plan.phases[export]
+            .iter()
+            .find(|s| s.to_string() == "create volume playground-cache-images-lab")
+        else {
+            panic!("{text}")
+        };
+        assert_eq!(labels[names::LABEL_CACHE], "images");
+        assert!(!labels.contains_key(names::LABEL_CLUSTER));
+        for n in plan.nodes() {
+            let mounted = n.spec.binds.contains(
+                &"playground-cache-images-lab:/var/lib/rancher/k3s/agent/images".to_string(),
+            );
+            assert_eq!(mounted, n.role != Role::LoadBalancer, "{}", n.spec.name);
+        }
     }
 
     #[test]
@@ -996,6 +1027,13 @@ mod tests {
             !text.contains("cache") && !text.contains("registries.yaml"),
             "{text}"
         );
+        let plan = plan_up(&l, &Observed::default(), &cached()).unwrap();
+        assert!(plan.nodes().all(|n| {
+            !n.spec
+                .binds
+                .iter()
+                .any(|b| b.contains(cache::AIRGAP_IMAGES))
+        }));
         // And none without cache settings, which is how the other tests plan.
         let text = plan_up(&lab(1, 1), &Observed::default(), &inputs())
             .unwrap()
@@ -1012,7 +1050,7 @@ mod tests {
             .map(|u| ContainerInfo {
                 id: String::new(),
                 name: settings.container(u),
-                image: "registry:2".into(),
+                image: "registry:3".into(),
                 state: RunState::Running,
                 labels: settings.labels(u),
                 started_at: None,
@@ -1063,7 +1101,7 @@ mod tests {
         let plan = plan_up(&lab(1, 0), &Observed::default(), &never).unwrap();
         assert!(plan.phases.iter().flatten().any(|s| *s
             == Step::EnsureCacheImage {
-                image: "registry:2".into(),
+                image: "registry:3".into(),
                 pull: false
             }));
     }

@@ -37,7 +37,7 @@ pub struct ClusterSpec {
     pub ports: Vec<PortMapping>,
     pub k3s_args: Vec<Filtered<String>>,
     pub env: Vec<Filtered<EnvVar>>,
-    /// `imageCache`: pull through the shared image caches (one `registry:2` per upstream,
+    /// `imageCache`: pull through the shared image caches (one `registry:3` per upstream,
     /// kept across `drop`), so a recreated lab downloads nothing it pulled before. Default on.
     pub image_cache: bool,
 }
