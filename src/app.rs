@@ -31,6 +31,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Suspend { name, pause, force } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
+            let _lock = lock_lab(&name, ui)?;
             // A suspended lab can be dropped without its API: export while it still answers.
             save_kept_secrets(&engine, &name, force, "suspended", ui).await?;
             lifecycle::suspend(&engine, &name, pause, ui).await?;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Resume { name, timeout } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
+            let _lock = lock_lab(&name, ui)?;
             let nodes = lifecycle::resume(&engine, &name, timeout, ui).await?;
             ui.line(&format!(
                 "lab {name} is running ({} nodes Ready)",
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Drop { name, yes, force } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
+            let _lock = lock_lab(&name, ui)?;
             if !yes
                 && std::io::stdin().is_terminal()
                 && !confirm(&format!("Drop lab {name} and everything in it?"))?
@@ -446,6 +449,11 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
         None => None,
     };
     let engine = BollardEngine::connect().await?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        Some(lock_lab(&lab.name, ui)?)
+    };
     let opts = up::UpOptions {
         pull: match args.pull {
             Pull::Missing => PullPolicy::Missing,
@@ -507,6 +515,8 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
             }
             if args.watch {
                 report_up(args, &outcome, &apps, lab, ui);
+                // Watching only asks Argo CD to refresh: other commands may act meanwhile.
+                drop(lock);
                 return watch_head(&api, prepared, ui).await;
             }
             apps
@@ -956,6 +966,23 @@ async fn until_interrupted<T>(
             Err(Error::Interrupted)
         }
     }
+}
+
+/// How long a command waits for another one acting on the same lab: longer than `up`'s own
+/// default deadline, so a second `up` outlasts the first rather than giving up under it.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Take the lab's lock for a command that changes it (see [`crate::state::lock`]); a second
+/// command says whom it waits for, and waits.
+fn lock_lab(name: &str, ui: &Ui) -> Result<crate::state::lock::LabLock> {
+    tokio::task::block_in_place(|| {
+        crate::state::lock::LabLock::acquire(name, LOCK_WAIT, |holder| {
+            ui.warn(&format!(
+                "lab {name} is busy: {holder} is acting on it; waiting until it is done"
+            ))
+        })
+    })
+    .map_err(|e| Error::Other(e.to_string()))
 }
 
 /// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)

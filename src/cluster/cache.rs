@@ -64,7 +64,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::docker::{ContainerSpec, Engine, Labels, RunState};
+use crate::docker::{ContainerSpec, Engine, Labels, NetworkInfo, RunState};
 use crate::error::{Error, Result};
 
 use super::names;
@@ -369,12 +369,13 @@ pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
 
 /// Detach every cache (of any namespace) from a lab network, so that the network can be
 /// removed: Docker refuses to remove a network with containers attached.
-pub async fn detach_all<E: Engine>(engine: &E, network: &str) -> Result<()> {
+pub async fn detach_all<E: Engine>(engine: &E, network: &NetworkInfo) -> Result<()> {
     for c in engine.list_containers(&[(names::LABEL_CACHE, "")]).await? {
-        if let Err(e) = engine.disconnect_network(network, &c.name).await {
+        // By ID: two networks may carry the lab network's name (see `lifecycle::remove_objects`).
+        if let Err(e) = engine.disconnect_network(&network.id, &c.name).await {
             // A cache that `cache prune` is removing right now refuses to be detached, and
             // leaves every network by itself a moment later.
-            if !left_network(engine, &c.name, network).await? {
+            if !left_network(engine, &c.name, &network.name).await? {
                 return Err(e.into());
             }
         }

@@ -284,8 +284,10 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
         found += containers.len();
         for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {
             // The shared image caches are attached but not the lab's: detach, never remove.
-            super::cache::detach_all(engine, &n.name).await?;
-            engine.remove_network(&n.name).await?;
+            super::cache::detach_all(engine, &n).await?;
+            // By ID, not name: two `up`s racing (before the lab lock existed) could leave two
+            // networks of one name, which Docker then refuses to resolve by name.
+            engine.remove_network(&n.id).await?;
             found += 1;
         }
         for v in engine.list_volumes(&[(names::LABEL_CLUSTER, lab)]).await? {

@@ -92,7 +92,22 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             foreign.push(name);
         }
     }
-    let network = engine.inspect_network(&names::network(&lab.name)).await?;
+    // Two networks of the lab's name (two `up`s at once, before labs were locked) make Docker
+    // refuse the name as ambiguous; say what happened and the way out instead.
+    let net_name = names::network(&lab.name);
+    let same_name = engine
+        .list_networks(&[(names::LABEL_CLUSTER, &lab.name)])
+        .await?
+        .into_iter()
+        .filter(|n| n.name == net_name)
+        .count();
+    if same_name > 1 {
+        return Err(Error::Other(format!(
+            "lab {} has {same_name} networks named {net_name}, so its nodes' network is ambiguous\n  hint: `playground drop {}` removes them all (by ID), then `playground up` makes the lab again",
+            lab.name, lab.name
+        )));
+    }
+    let network = engine.inspect_network(&net_name).await?;
     if let Some(n) = &network
         && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
     {

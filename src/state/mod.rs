@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 pub mod kept;
+pub mod lock;
 pub mod record;
 
 /// `<data dir>/playground`: the root of everything playground stores per user.
