@@ -11,6 +11,7 @@ mod double_kube_rs;
 mod double_kubectl;
 mod double_simulation;
 mod double_util;
+mod faults;
 mod e2e_real;
 mod gitops_apply;
 mod gitops_apps;
