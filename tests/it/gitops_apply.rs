@@ -353,6 +353,81 @@ async fn install_waits_until_workloads_are_available() {
     d.shutdown().await;
 }
 
+/// F12: while a Deployment rolls out, its old pods keep it `Available` with every replica
+/// available and the new generation observed; only `updatedReplicas` tells. The wait must
+/// last until the new pods run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_in_progress_is_not_available() {
+    let delay = Duration::from_millis(1500);
+    let (d, api) = start(delay).await;
+    let ui = Ui::with_mode(Mode::Quiet);
+    install(
+        &api,
+        &manifest(),
+        &Prepare::lab(false),
+        NAMESPACE,
+        &ui,
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let deployments: Api<DynamicObject> = Api::namespaced_with(
+        api.client().clone(),
+        NAMESPACE,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
+    );
+    let changed = Instant::now();
+    deployments
+        .patch(
+            "argocd-server",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"metadata": {"annotations": {"example.com/restartedAt": "now"}}}}})),
+        )
+        .await
+        .unwrap();
+    // The double's controller reports the rollout at once.
+    let live = loop {
+        let live = d
+            .object("apps", "deployments", NAMESPACE, "argocd-server")
+            .unwrap();
+        if live["status"]["observedGeneration"] == 2 {
+            break live;
+        }
+        assert!(changed.elapsed() < delay, "no rollout status: {live}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(live["status"]["availableReplicas"], 1, "{live}");
+    assert_eq!(live["status"]["updatedReplicas"], 0, "{live}");
+    let state = workloads::deployment_state(
+        &workloads::Workload {
+            kind: workloads::WorkloadKind::Deployment,
+            namespace: NAMESPACE.into(),
+            name: "argocd-server".into(),
+        },
+        &serde_json::from_value(live).unwrap(),
+    );
+    assert!(!state.available, "{state}");
+
+    let wanted: Vec<workloads::Workload> = workloads::from_objects(
+        &manifest()
+            .documents(NAMESPACE, &Prepare::lab(false))
+            .unwrap(),
+        NAMESPACE,
+    )
+    .into_iter()
+    .filter(|w| w.name == "argocd-server")
+    .collect();
+    workloads::wait_available(&api, &wanted, &ui, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        changed.elapsed() >= delay,
+        "available after {:?}, before the new pods ran ({delay:?})",
+        changed.elapsed()
+    );
+    d.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_times_out_naming_the_workloads() {
     let (d, api) = start(Duration::from_secs(600)).await;
