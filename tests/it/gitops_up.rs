@@ -276,6 +276,35 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     );
 }
 
+/// A local repository is mounted into argocd-repo-server through the manifest; a custom
+/// manifest without that Deployment is refused before any container exists.
+#[test]
+fn a_local_repo_with_a_manifest_lacking_the_repo_server_is_refused_before_anything_is_made() {
+    let lab = TestLab::new("norepo");
+    let dir = lab.dir.path();
+    write_apps(dir);
+    std::fs::write(
+        dir.join("install.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\n",
+    )
+    .unwrap();
+    playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+        .unwrap();
+    let lab = lab
+        .yaml("  manifest: ./install.yaml\ngitops:\n  repo: .\n  path: apps\n")
+        .write();
+    let out = lab.run(&["up", "--timeout", "60s"]);
+    let stderr = harness::stderr(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("install.yaml")
+            && stderr.contains("no Deployment argocd-repo-server")
+            && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let api = double::start(DoubleOptions {
