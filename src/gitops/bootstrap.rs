@@ -4,8 +4,13 @@
 //!   the commit its revision names, or a remote URL and its credentials), loads and verifies the
 //!   Argo CD manifest, and collects warnings (uncommitted changes Argo CD will not see). Any
 //!   error here stops `up` with nothing made.
-//! - [`bootstrap`] runs against a ready API: install Argo CD, expose its UI, give it the
-//!   repository, create the root Application, and wait until the lab is Synced and Healthy.
+//!   For a local repository, the manifest is also prepared once here, so a custom manifest
+//!   with no `argocd-repo-server` to mount the repository into is refused before anything
+//!   exists.
+//! - [`bootstrap`] runs against a ready API: install Argo CD (for a local repository with the
+//!   repo-server's mount already in the manifest, so its first pods have it and the root
+//!   Application never meets a pod without it), expose its UI, give a remote repository its
+//!   Secret, create the root Application, and wait until the lab is Synced and Healthy.
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +52,11 @@ impl Prepared {
             RepoSource::Local { root } => Some(root.clone()),
             RepoSource::Remote { .. } => None,
         }
+    }
+
+    /// How the install manifest is prepared for this lab.
+    pub fn manifest_options(&self) -> manifest::Prepare {
+        manifest::Prepare::lab(matches!(self.repo, RepoSource::Local { .. }))
     }
 
     fn repo_url(&self) -> String {
@@ -135,7 +145,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
     } else {
         None
     };
-    Ok(Prepared {
+    let prepared = Prepared {
         repo,
         revision: g.revision.clone(),
         expected,
@@ -144,7 +154,14 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         manifest,
         warnings,
         kept_secrets: Vec::new(),
-    })
+    };
+    if let Some(m) = &prepared.manifest
+        && prepared.repo_mount().is_some()
+    {
+        m.documents(&prepared.namespace, &prepared.manifest_options())
+            .map_err(other)?;
+    }
+    Ok(prepared)
 }
 
 /// argocd-repo-server runs as another user (uid 999) and reads the bind-mounted repository;
@@ -184,9 +201,16 @@ pub async fn bootstrap(
         .manifest
         .as_ref()
         .ok_or_else(|| Error::Other("the Argo CD manifest was not loaded".into()))?;
-    install::install(api, manifest, ns, ui, deadline)
-        .await
-        .map_err(other)?;
+    install::install(
+        api,
+        manifest,
+        &prepared.manifest_options(),
+        ns,
+        ui,
+        deadline,
+    )
+    .await
+    .map_err(other)?;
 
     // Before the root exists, so a controller it deploys (sealed-secrets) finds its old key
     // on first start instead of making a new one.
@@ -207,16 +231,12 @@ pub async fn bootstrap(
     let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
     let seeded = async {
         access::expose_ui(api.client(), ns).await.map_err(other)?;
-        match &prepared.repo {
-            RepoSource::Local { .. } => seed::patch_repo_server(api.client(), ns)
+        // A local repository is already mounted: it was in the manifest `install` applied.
+        if let RepoSource::Remote { url, credentials } = &prepared.repo {
+            let secret = seed::repo_secret(ns, url, credentials.as_ref());
+            seed::apply_repo_secret(api.client(), ns, &secret)
                 .await
-                .map_err(other)?,
-            RepoSource::Remote { url, credentials } => {
-                let secret = seed::repo_secret(ns, url, credentials.as_ref());
-                seed::apply_repo_secret(api.client(), ns, &secret)
-                    .await
-                    .map_err(other)?;
-            }
+                .map_err(other)?;
         }
         let root =
             seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);

@@ -3,9 +3,10 @@
 //! [`install`]:
 //! 1. server-side applies the Namespace (labelled as ours), so the namespaced objects have a
 //!    home even though install.yaml carries no Namespace;
-//! 2. splits and prepares the manifest for that namespace ([`Manifest::documents`]) and
-//!    applies it with [`crate::kube::apply`] (CRDs Established first, the rest concurrently),
-//!    showing "applied 37/59";
+//! 2. splits and prepares the manifest for that namespace and the lab ([`Manifest::documents`]:
+//!    the repo-server's mount of a local repository is in it, so nothing is patched later) and
+//!    applies it with [`crate::kube::apply`] (CRDs Established first, then ConfigMaps and the
+//!    like, then the workloads that read them), showing "applied 37/59";
 //! 3. waits for the manifest's Deployments and StatefulSets with
 //!    [`workloads::wait_available`].
 //!
@@ -18,7 +19,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
 use tokio::time::Instant;
 
-use super::manifest::Manifest;
+use super::manifest::{Manifest, ManifestError, Prepare};
 use super::workloads::{self, Workload, WorkloadsError};
 use crate::kube::api::KubeApi;
 use crate::kube::apply::{self, ApplyError, ApplyOptions, ApplyReport, FIELD_MANAGER};
@@ -56,15 +57,22 @@ pub enum InstallError {
         "applying Argo CD {version} did not finish within {secs}s\n  hint: the API server is slow or overloaded; `up` again continues where this stopped"
     )]
     ApplyTimeout { version: String, secs: u64 },
+    #[error("Argo CD {version}: {source}")]
+    Manifest {
+        version: String,
+        #[source]
+        source: ManifestError,
+    },
     #[error(transparent)]
     Workloads(#[from] WorkloadsError),
 }
 
-/// Install `manifest` into `namespace` and wait until its workloads are available, all by
-/// `deadline`. See the module docs.
+/// Install `manifest`, [prepared](super::manifest::prepare) with `opts`, into `namespace` and
+/// wait until its workloads are available, all by `deadline`. See the module docs.
 pub async fn install(
     api: &KubeApi,
     manifest: &Manifest,
+    opts: &Prepare,
     namespace: &str,
     ui: &Ui,
     deadline: Instant,
@@ -75,7 +83,12 @@ pub async fn install(
         origin: manifest.origin(),
         source,
     };
-    let objects = manifest.documents(namespace).map_err(apply_err)?;
+    let objects = manifest
+        .documents(namespace, opts)
+        .map_err(|source| InstallError::Manifest {
+            version: manifest.version.clone(),
+            source,
+        })?;
 
     let step = ui.step(format!("apply Argo CD {}", manifest.version));
     ensure_namespace(api, namespace)

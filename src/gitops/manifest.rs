@@ -16,7 +16,9 @@
 //!
 //! [`Manifest::documents`] then splits the text into objects and [`prepare`]s them for the
 //! lab: the ClusterRoleBindings' subjects follow the configured namespace, the UI is served
-//! over plain HTTP, and Git is polled more often.
+//! over plain HTTP, Git is polled more often, and, for a local repository, argocd-repo-server
+//! mounts it (see [`super::seed`]). All of it is in the objects before the first apply, so
+//! every pod starts with it: nothing is patched afterwards, and no Deployment rolls out twice.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,8 +26,9 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use sha2::{Digest, Sha256};
 
+use super::seed::{self, SeedError};
 use crate::config::model::ArgoCdSpec;
-use crate::kube::apply::{ApplyError, parse_documents};
+use crate::kube::apply::{self, ApplyError, parse_documents};
 
 /// The Argo CD release a lab installs by default.
 pub const ARGOCD_VERSION: &str = "v3.5.1";
@@ -84,10 +87,17 @@ impl Manifest {
         }
     }
 
-    /// The objects, [`prepare`]d for an install into `namespace`.
-    pub fn documents(&self, namespace: &str) -> Result<Vec<DynamicObject>, ApplyError> {
+    /// The objects, [`prepare`]d with `opts` for an install into `namespace`.
+    pub fn documents(
+        &self,
+        namespace: &str,
+        opts: &Prepare,
+    ) -> Result<Vec<DynamicObject>, ManifestError> {
         let mut objects = parse_documents(&self.text, &self.origin())?;
-        prepare(&mut objects, namespace, &Prepare::lab());
+        prepare(&mut objects, namespace, opts).map_err(|source| ManifestError::Prepare {
+            origin: self.origin(),
+            source,
+        })?;
         Ok(objects)
     }
 }
@@ -122,6 +132,14 @@ pub enum ManifestError {
         url: String,
         expected: String,
         actual: String,
+    },
+    #[error(transparent)]
+    Parse(#[from] ApplyError),
+    #[error("{origin}: {source}")]
+    Prepare {
+        origin: String,
+        #[source]
+        source: SeedError,
     },
     #[error("the Argo CD manifest {origin} is not UTF-8 text")]
     NotText { origin: String },
@@ -308,16 +326,20 @@ pub struct Prepare {
     pub insecure_server: bool,
     /// `timeout.reconciliation` in `argocd-cm`, if set.
     pub reconciliation: Option<String>,
+    /// The lab's repository is local: `argocd-repo-server` mounts it from the node and reads
+    /// it as a safe directory ([`seed::patch_repo_server_spec`], [`seed::gitconfig_configmap`]).
+    pub local_repo: bool,
 }
 
 impl Prepare {
     /// What a lab wants. Argo CD polls Git every 120 s plus up to 60 s jitter (about 3 min):
     /// far too slow for a local lab where you commit and want to see it, so poll every 30 s
     /// (`refresh` is still there for "now").
-    pub fn lab() -> Self {
+    pub fn lab(local_repo: bool) -> Self {
         Prepare {
             insecure_server: true,
             reconciliation: Some("30s".into()),
+            local_repo,
         }
     }
 }
@@ -340,9 +362,22 @@ fn set_data(obj: &mut DynamicObject, key: &str, value: &str) {
 /// - ClusterRoleBinding subjects in namespace `argocd` move to `namespace` (install.yaml
 ///   hard-codes `argocd` there; elsewhere the namespace comes from `kubectl -n`, so without
 ///   this the controllers would have no cluster permissions in another namespace);
-/// - the ConfigMap settings of `opts`.
-pub fn prepare(objects: &mut [DynamicObject], namespace: &str, opts: &Prepare) {
+/// - the ConfigMap settings of `opts`;
+/// - with `opts.local_repo`, the repository mount on `argocd-repo-server`, and the ConfigMap
+///   with its gitconfig, placed before the Deployments (an error if the manifest has no
+///   `argocd-repo-server` Deployment to mount it into).
+pub fn prepare(
+    objects: &mut Vec<DynamicObject>,
+    namespace: &str,
+    opts: &Prepare,
+) -> Result<(), SeedError> {
+    let mut mounted = false;
     for obj in objects.iter_mut() {
+        if opts.local_repo && is(obj, "apps/v1", "Deployment", Some(seed::REPO_SERVER)) {
+            seed::patch_repo_server_spec(&mut obj.data, seed::REPO_SERVER)?;
+            mounted = true;
+            continue;
+        }
         if is(
             obj,
             "rbac.authorization.k8s.io/v1",
@@ -365,6 +400,19 @@ pub fn prepare(objects: &mut [DynamicObject], namespace: &str, opts: &Prepare) {
             set_data(obj, "timeout.reconciliation", every);
         }
     }
+    if opts.local_repo {
+        if !mounted {
+            return Err(SeedError::NoRepoServerContainer);
+        }
+        let cm = apply::to_object(seed::gitconfig_configmap())
+            .expect("the gitconfig ConfigMap is an object");
+        let first_workload = objects
+            .iter()
+            .position(|o| is(o, "apps/v1", "Deployment", None))
+            .unwrap_or(objects.len());
+        objects.insert(first_workload, cm);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -499,7 +547,10 @@ mod tests {
         let m = load_with(&spec, dir.path(), &fake).unwrap();
         assert_eq!(fake.calls.get(), 0);
         assert_eq!(m.source, Source::File(file.clone()));
-        assert_eq!(m.documents("argocd").unwrap().len(), 1);
+        assert_eq!(
+            m.documents("argocd", &Prepare::lab(false)).unwrap().len(),
+            1
+        );
 
         let missing = ArgoCdSpec {
             manifest: Some(dir.path().join("nope.yaml").display().to_string()),
@@ -580,15 +631,25 @@ mod tests {
 
     #[test]
     fn cluster_role_bindings_follow_the_namespace() {
-        let objects = manifest().documents("lab-argocd").unwrap();
+        let objects = manifest()
+            .documents("lab-argocd", &Prepare::lab(false))
+            .unwrap();
         assert_eq!(crb_subject_namespaces(&objects), ["lab-argocd"; 3]);
-        let objects = manifest().documents("argocd").unwrap();
+        let objects = manifest()
+            .documents("argocd", &Prepare::lab(false))
+            .unwrap();
         assert_eq!(crb_subject_namespaces(&objects), ["argocd"; 3]);
+    }
+
+    fn untouched() -> Vec<DynamicObject> {
+        parse_documents(FIXTURE, "install.yaml").unwrap()
     }
 
     #[test]
     fn lab_settings_are_set() {
-        let objects = manifest().documents("argocd").unwrap();
+        let objects = manifest()
+            .documents("argocd", &Prepare::lab(false))
+            .unwrap();
         let cm = |name: &str| {
             objects
                 .iter()
@@ -600,19 +661,128 @@ mod tests {
         assert_eq!(cm("argocd-cmd-params-cm")["server.insecure"], "true");
         assert_eq!(cm("argocd-cm")["timeout.reconciliation"], "30s");
 
-        let mut plain = parse_documents(FIXTURE, "install.yaml").unwrap();
+        let mut plain = untouched();
         prepare(
             &mut plain,
             "argocd",
             &Prepare {
                 insecure_server: false,
                 reconciliation: None,
+                local_repo: false,
             },
-        );
-        let untouched = parse_documents(FIXTURE, "install.yaml").unwrap();
+        )
+        .unwrap();
         assert_eq!(
             serde_json::to_value(&plain).unwrap(),
-            serde_json::to_value(&untouched).unwrap()
+            serde_json::to_value(untouched()).unwrap()
         );
+    }
+
+    fn repo_server(objects: &[DynamicObject]) -> &serde_json::Value {
+        &objects
+            .iter()
+            .find(|o| is(o, "apps/v1", "Deployment", Some("argocd-repo-server")))
+            .unwrap()
+            .data
+    }
+
+    #[test]
+    fn a_local_repo_is_mounted_into_the_repo_server_before_the_first_apply() {
+        let local = manifest().documents("argocd", &Prepare::lab(true)).unwrap();
+        let remote = manifest()
+            .documents("argocd", &Prepare::lab(false))
+            .unwrap();
+        // One object more: the gitconfig, written before any Deployment that reads it.
+        assert_eq!(local.len(), remote.len() + 1);
+        let cm_at = local
+            .iter()
+            .position(|o| is(o, "v1", "ConfigMap", Some(seed::GITCONFIG_CONFIGMAP)))
+            .unwrap();
+        let first_deployment = local
+            .iter()
+            .position(|o| is(o, "apps/v1", "Deployment", None))
+            .unwrap();
+        assert!(cm_at < first_deployment, "{cm_at} {first_deployment}");
+        assert_eq!(
+            local[cm_at].data["data"]["gitconfig"],
+            "[safe]\n\tdirectory = /playground\n\tdirectory = /playground/.git\n"
+        );
+        assert!(
+            local[cm_at].metadata.namespace.is_none(),
+            "the install's namespace applies"
+        );
+
+        // The real repo-server pod spec gains exactly the mount, the gitconfig and its env;
+        // everything the release has stays as it was.
+        let pod = &repo_server(&local)["spec"]["template"]["spec"];
+        let release = &repo_server(&remote)["spec"]["template"]["spec"];
+        let names = |v: &serde_json::Value, list: &str| -> Vec<String> {
+            v[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let mut want = names(release, "volumes");
+        want.extend(["playground-repo".into(), "playground-gitconfig".into()]);
+        assert_eq!(names(pod, "volumes"), want);
+        let container = |pod: &serde_json::Value| {
+            pod["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "argocd-repo-server")
+                .unwrap()
+                .clone()
+        };
+        let (ours, theirs) = (container(pod), container(release));
+        let mut want = names(&theirs, "volumeMounts");
+        want.extend(["playground-repo".into(), "playground-gitconfig".into()]);
+        assert_eq!(names(&ours, "volumeMounts"), want);
+        let mut want = names(&theirs, "env");
+        want.push("GIT_CONFIG_GLOBAL".into());
+        assert_eq!(names(&ours, "env"), want);
+        assert!(
+            !names(&ours, "env")
+                .iter()
+                .any(|n| n.starts_with("GIT_CONFIG_COUNT")),
+            "Argo CD overwrites GIT_CONFIG_COUNT"
+        );
+        let mut without = ours.clone();
+        for list in ["volumeMounts", "env"] {
+            let items = without[list].as_array_mut().unwrap();
+            items.retain(|i| {
+                !i["name"].as_str().unwrap().starts_with("playground-")
+                    && i["name"] != "GIT_CONFIG_GLOBAL"
+            });
+        }
+        assert_eq!(without, theirs, "nothing else in the container changes");
+        // The other Deployments are as released.
+        for (a, b) in local
+            .iter()
+            .filter(|o| is(o, "apps/v1", "Deployment", None))
+            .zip(
+                remote
+                    .iter()
+                    .filter(|o| is(o, "apps/v1", "Deployment", None)),
+            )
+        {
+            if a.metadata.name.as_deref() != Some("argocd-repo-server") {
+                assert_eq!(a.data, b.data, "{:?}", a.metadata.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_local_repo_needs_a_repo_server_in_the_manifest() {
+        let mut objects = parse_documents(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+            "m.yaml",
+        )
+        .unwrap();
+        let e = prepare(&mut objects, "argocd", &Prepare::lab(true)).unwrap_err();
+        assert!(e.to_string().contains("argocd-repo-server"), "{e}");
+        assert!(e.to_string().contains("hint:"), "{e}");
     }
 }

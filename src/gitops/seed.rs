@@ -4,9 +4,22 @@
 //!   [`LOCAL_REPO_MOUNT`], and `argocd-repo-server` gets the same directory as a hostPath
 //!   volume, so `file:///playground` works as a repoURL without pushing anywhere. A fixed path
 //!   (not the host path) lets files in Git name the lab's own repo the same way on every
-//!   machine. Git refuses repositories owned by another user unless listed in
-//!   `safe.directory`; we set that through `GIT_CONFIG_COUNT`/`KEY`/`VALUE` in the environment
-//!   rather than editing any config file in the image.
+//!   machine. The volume is written into the install manifest before it is applied
+//!   ([`patch_repo_server_spec`], called by `manifest::prepare`), so the repo-server's first
+//!   pods already have it: patching the live Deployment afterwards started a second rollout,
+//!   and the root Application met the old pod without the mount.
+//!
+//!   The repository belongs to the host user, and repo-server runs as uid 999. Argo CD fetches
+//!   it with `git fetch file:///playground`, whose `git-upload-pack` checks the ownership of
+//!   the *gitdir* `/playground/.git` on the git releases between 2.35.2 and 2.45.1 (older
+//!   Argo CD images); newer ones skip the check for upload-pack. [`repo_gitconfig`] lists both
+//!   paths in `safe.directory`, in a file mounted from the ConfigMap [`GITCONFIG_CONFIGMAP`]
+//!   and named by `GIT_CONFIG_GLOBAL`. Not through `GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`:
+//!   Argo CD appends its own `GIT_CONFIG_COUNT=2 …` after the container's environment to
+//!   every git command it runs, and the last duplicate wins (`argoproj/argo-cd`
+//!   `util/git/client.go`, `runCmdOutput` and `builtinGitConfig`, v3.5.1). It sets
+//!   `HOME=/dev/null` there too, so `~/.gitconfig` is never read, but it never sets
+//!   `GIT_CONFIG_GLOBAL`.
 //! - **Remote repo** (https or ssh URL): a repository Secret is created from the credentials
 //!   *before* the root Application exists, so the first reconcile already succeeds. Secrets
 //!   come from environment variables or a key file, never from argv, and are never logged.
@@ -21,9 +34,8 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::config::{GitCredentials, GitOpsSpec};
@@ -38,6 +50,17 @@ pub const ROOT_APP: &str = "root";
 pub const REPO_SECRET: &str = "playground-repo";
 /// The volume name used in the repo-server patch.
 pub const REPO_VOLUME: &str = "playground-repo";
+/// The ConfigMap holding [`repo_gitconfig`], added to the install manifest for a local repo.
+pub const GITCONFIG_CONFIGMAP: &str = "playground-gitconfig";
+/// Its volume in the repo-server's pod.
+pub const GITCONFIG_VOLUME: &str = "playground-gitconfig";
+/// Where the repo-server container sees it (a directory of its own: a ConfigMap volume
+/// mounted without `subPath` hides what else is in the directory).
+pub const GITCONFIG_DIR: &str = "/etc/playground-git";
+/// The key of the ConfigMap, so the file is [`GITCONFIG_DIR`]`/gitconfig`.
+pub const GITCONFIG_KEY: &str = "gitconfig";
+/// The container of `argocd-repo-server` that runs git.
+pub const REPO_SERVER: &str = "argocd-repo-server";
 /// Our field manager.
 pub const MANAGER: &str = "playground";
 
@@ -90,7 +113,9 @@ pub enum SeedError {
     BadRepo(String),
     #[error("Kubernetes API while seeding {what}: {source}")]
     Api { what: String, source: kube::Error },
-    #[error("argocd-repo-server has no container named argocd-repo-server to patch")]
+    #[error(
+        "the Argo CD manifest has no Deployment argocd-repo-server with a container argocd-repo-server, so the local repository cannot be mounted into it\n  hint: use the release's install.yaml (drop `argocd.manifest`), or set gitops.repo to a remote URL"
+    )]
     NoRepoServerContainer,
 }
 
@@ -209,14 +234,50 @@ pub fn root_application(namespace: &str, repo_url: &str, revision: &str, path: &
     })
 }
 
-/// Add (or keep) the read-only hostPath volume, its mount and the `safe.directory`
-/// environment to one Deployment's pod spec. Idempotent: entries are upserted by name.
+/// The global git config of the repo-server: the mounted repository, as a worktree and as
+/// the gitdir upload-pack enters, is a safe directory (see the module docs).
+pub fn repo_gitconfig(mount: &str) -> String {
+    format!("[safe]\n\tdirectory = {mount}\n\tdirectory = {mount}/.git\n")
+}
+
+/// The ConfigMap [`GITCONFIG_CONFIGMAP`], without a namespace (the install's default applies).
+pub fn gitconfig_configmap() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": GITCONFIG_CONFIGMAP,
+            "labels": {
+                "app.kubernetes.io/managed-by": "playground",
+                "app.kubernetes.io/part-of": "argocd",
+            },
+        },
+        "data": {GITCONFIG_KEY: repo_gitconfig(LOCAL_REPO_MOUNT)},
+    })
+}
+
+/// The path `GIT_CONFIG_GLOBAL` names.
+pub fn gitconfig_path() -> String {
+    format!("{GITCONFIG_DIR}/{GITCONFIG_KEY}")
+}
+
+/// Add (or keep) the read-only hostPath volume of the repository, the gitconfig volume, their
+/// mounts and `GIT_CONFIG_GLOBAL` to one Deployment's pod spec (`deployment` is the whole
+/// object). Idempotent: entries are upserted by name.
 pub fn patch_repo_server_spec(deployment: &mut Value, container: &str) -> Result<(), SeedError> {
     let spec = &mut deployment["spec"]["template"]["spec"];
+    if !spec.is_object() {
+        return Err(SeedError::NoRepoServerContainer);
+    }
     upsert(
         spec,
         "volumes",
         json!({"name": REPO_VOLUME, "hostPath": {"path": LOCAL_REPO_MOUNT, "type": "Directory"}}),
+    );
+    upsert(
+        spec,
+        "volumes",
+        json!({"name": GITCONFIG_VOLUME, "configMap": {"name": GITCONFIG_CONFIGMAP}}),
     );
     let containers = spec["containers"]
         .as_array_mut()
@@ -230,13 +291,16 @@ pub fn patch_repo_server_spec(deployment: &mut Value, container: &str) -> Result
         "volumeMounts",
         json!({"name": REPO_VOLUME, "mountPath": LOCAL_REPO_MOUNT, "readOnly": true}),
     );
-    for (name, value) in [
-        ("GIT_CONFIG_COUNT", "1"),
-        ("GIT_CONFIG_KEY_0", "safe.directory"),
-        ("GIT_CONFIG_VALUE_0", LOCAL_REPO_MOUNT),
-    ] {
-        upsert(c, "env", json!({"name": name, "value": value}));
-    }
+    upsert(
+        c,
+        "volumeMounts",
+        json!({"name": GITCONFIG_VOLUME, "mountPath": GITCONFIG_DIR, "readOnly": true}),
+    );
+    upsert(
+        c,
+        "env",
+        json!({"name": "GIT_CONFIG_GLOBAL", "value": gitconfig_path()}),
+    );
     Ok(())
 }
 
@@ -249,42 +313,6 @@ fn upsert(obj: &mut Value, list: &str, item: Value) {
         Some(existing) => *existing = item,
         None => items.push(item),
     }
-}
-
-/// Patch `argocd-repo-server` so it can read the local repository. Read, edit, replace with
-/// the resourceVersion read (optimistic concurrency, retried on conflict): a strategic merge
-/// or server-side apply of a partial container list is not portable across API servers.
-pub async fn patch_repo_server(client: &kube::Client, namespace: &str) -> Result<(), SeedError> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    for attempt in 0..5 {
-        let current = deployments
-            .get("argocd-repo-server")
-            .await
-            .map_err(api_err("Deployment argocd-repo-server"))?;
-        let mut value = serde_json::to_value(&current).expect("a Deployment serializes");
-        let before = value.clone();
-        patch_repo_server_spec(&mut value, "argocd-repo-server")?;
-        if value == before {
-            return Ok(());
-        }
-        let updated: Deployment = serde_json::from_value(value).expect("still a Deployment");
-        match deployments
-            .replace(
-                "argocd-repo-server",
-                &PostParams {
-                    field_manager: Some(MANAGER.into()),
-                    ..Default::default()
-                },
-                &updated,
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt < 4 => continue,
-            Err(e) => return Err(api_err("Deployment argocd-repo-server")(e)),
-        }
-    }
-    Ok(())
 }
 
 /// Create or update the repository Secret.
@@ -394,33 +422,150 @@ mod tests {
             "volumes": [{"name": "tmp", "emptyDir": {}}],
             "containers": [{"name": "argocd-repo-server", "image": "x", "env": [{"name": "A", "value": "1"}]}]
         }}}});
-        patch_repo_server_spec(&mut d, "argocd-repo-server").unwrap();
+        patch_repo_server_spec(&mut d, REPO_SERVER).unwrap();
         let once = d.clone();
-        patch_repo_server_spec(&mut d, "argocd-repo-server").unwrap();
+        patch_repo_server_spec(&mut d, REPO_SERVER).unwrap();
         assert_eq!(d, once);
         let spec = &d["spec"]["template"]["spec"];
-        assert_eq!(spec["volumes"].as_array().unwrap().len(), 2);
-        assert_eq!(spec["volumes"][1]["hostPath"]["path"], "/playground");
+        assert_eq!(
+            spec["volumes"],
+            json!([
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "playground-repo", "hostPath": {"path": "/playground", "type": "Directory"}},
+                {"name": "playground-gitconfig", "configMap": {"name": "playground-gitconfig"}},
+            ])
+        );
         let c = &spec["containers"][0];
         assert_eq!(c["image"], "x");
         assert_eq!(
-            c["volumeMounts"][0],
-            json!({"name": "playground-repo", "mountPath": "/playground", "readOnly": true})
+            c["volumeMounts"],
+            json!([
+                {"name": "playground-repo", "mountPath": "/playground", "readOnly": true},
+                {"name": "playground-gitconfig", "mountPath": "/etc/playground-git", "readOnly": true},
+            ])
         );
-        let env: Vec<(&str, &str)> = c["env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
-            .collect();
         assert_eq!(
-            env,
-            [
-                ("A", "1"),
-                ("GIT_CONFIG_COUNT", "1"),
-                ("GIT_CONFIG_KEY_0", "safe.directory"),
-                ("GIT_CONFIG_VALUE_0", "/playground")
-            ]
+            c["env"],
+            json!([
+                {"name": "A", "value": "1"},
+                {"name": "GIT_CONFIG_GLOBAL", "value": "/etc/playground-git/gitconfig"},
+            ])
         );
+        let cm = gitconfig_configmap();
+        assert_eq!(cm["metadata"]["name"], GITCONFIG_CONFIGMAP);
+        assert_eq!(cm["data"]["gitconfig"], repo_gitconfig("/playground"));
+
+        let mut no_container =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "other"}]}}}});
+        assert!(matches!(
+            patch_repo_server_spec(&mut no_container, REPO_SERVER),
+            Err(SeedError::NoRepoServerContainer)
+        ));
+    }
+
+    /// The environment git runs with under argocd-repo-server, built the way Argo CD v3.5.1
+    /// builds it (`util/git/client.go`, `runCmdOutput`): the process environment (the
+    /// container's `env`), then `HOME=/dev/null`, `GIT_LFS_SKIP_SMUDGE`,
+    /// `GIT_TERMINAL_PROMPT` and the builtin git config (`builtinGitConfig`, on by default),
+    /// appended; Go's `os/exec` keeps the last value of a duplicated name (`dedupEnv`).
+    fn argo_git_env(container_env: &Value) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = container_env
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let s = |v: &Value| v.as_str().unwrap().to_string();
+                (s(&e["name"]), s(&e["value"]))
+            })
+            .collect();
+        for (k, v) in [
+            ("HOME", "/dev/null"),
+            ("GIT_LFS_SKIP_SMUDGE", "1"),
+            ("GIT_TERMINAL_PROMPT", "false"),
+            ("GIT_CONFIG_COUNT", "2"),
+            ("GIT_CONFIG_KEY_0", "maintenance.autoDetach"),
+            ("GIT_CONFIG_VALUE_0", "false"),
+            ("GIT_CONFIG_KEY_1", "gc.autoDetach"),
+            ("GIT_CONFIG_VALUE_1", "false"),
+        ] {
+            env.push((k.into(), v.into()));
+        }
+        let mut last_wins: Vec<(String, String)> = Vec::new();
+        for (k, v) in env {
+            last_wins.retain(|(name, _)| *name != k);
+            last_wins.push((k, v));
+        }
+        last_wins
+    }
+
+    /// The `safe.directory` list real git reads under `env`, with the ConfigMap volume played
+    /// by a temp dir holding [`repo_gitconfig`].
+    fn safe_directories(env: &[(String, String)]) -> Vec<String> {
+        let volume = tempfile::tempdir().unwrap();
+        let file = volume.path().join(GITCONFIG_KEY);
+        std::fs::write(&file, repo_gitconfig(LOCAL_REPO_MOUNT)).unwrap();
+        let out = std::process::Command::new("git")
+            .args(["config", "--get-all", "safe.directory"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            // The host's /etc/gitconfig is not the image's.
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .envs(env.iter().map(|(k, v)| {
+                let mounted = k == "GIT_CONFIG_GLOBAL" && *v == gitconfig_path();
+                (
+                    k.clone(),
+                    if mounted {
+                        file.display().to_string()
+                    } else {
+                        v.clone()
+                    },
+                )
+            }))
+            .current_dir(volume.path())
+            .output()
+            .expect("git runs");
+        // Exit 1: the key is not set anywhere.
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn safe_directory_survives_argo_cds_own_git_environment() {
+        let mut d = json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "argocd-repo-server", "env": [{"name": "ARGOCD_RECONCILIATION_TIMEOUT", "value": "180s"}]}]
+        }}}});
+        patch_repo_server_spec(&mut d, REPO_SERVER).unwrap();
+        let env = argo_git_env(&d["spec"]["template"]["spec"]["containers"][0]["env"]);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        // Argo CD's own config is untouched, and our file is still named.
+        assert_eq!(get("GIT_CONFIG_COUNT"), Some("2"));
+        assert_eq!(get("HOME"), Some("/dev/null"));
+        assert_eq!(
+            get("GIT_CONFIG_GLOBAL"),
+            Some("/etc/playground-git/gitconfig")
+        );
+        // upload-pack checks the gitdir; a worktree check names the top.
+        assert_eq!(safe_directories(&env), ["/playground", "/playground/.git"]);
+
+        // What the lab used to set is overwritten by Argo CD's builtin config: git sees no
+        // safe.directory at all.
+        let old = json!([
+            {"name": "GIT_CONFIG_COUNT", "value": "1"},
+            {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
+            {"name": "GIT_CONFIG_VALUE_0", "value": "/playground"},
+        ]);
+        let env = argo_git_env(&old);
+        assert_eq!(
+            env.iter().find(|(n, _)| n == "GIT_CONFIG_KEY_0").unwrap().1,
+            "maintenance.autoDetach"
+        );
+        assert!(safe_directories(&env).is_empty());
     }
 }

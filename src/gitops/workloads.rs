@@ -9,8 +9,14 @@
 //! [`wait_available`] polls with one list per kind and namespace (two requests a round for
 //! Argo CD), shows one progress line per workload, and marks each done as it becomes
 //! available:
-//! - Deployment: `Available=True`, `availableReplicas >= replicas` and
-//!   `observedGeneration >= generation` (the status is about the spec we applied);
+//! - Deployment: `Available=True`, `availableReplicas >= replicas`,
+//!   `observedGeneration >= generation` (the status is about the spec we applied), and the
+//!   rollout done: `updatedReplicas >= replicas` and no old pods left (`status.replicas <=
+//!   updatedReplicas`). During a rollout the old ReplicaSet's pods still count in
+//!   `availableReplicas`, keep `Available=True` and still serve, and the controller bumps
+//!   `observedGeneration` as soon as it sees the new spec; only `updatedReplicas` says the
+//!   pods run the new template (kubectl's `rollout status` checks the same fields,
+//!   `kubernetes/kubectl` `pkg/polymorphichelpers/rollout_status.go`);
 //! - StatefulSet: `readyReplicas >= replicas` and `observedGeneration >= generation`.
 //!
 //! Everything short of that is transient until the deadline: on a fresh install pods sit in
@@ -151,12 +157,15 @@ pub fn deployment_state(workload: &Workload, d: &Deployment) -> WorkloadState {
     let generation = d.metadata.generation.unwrap_or(0);
     let status = d.status.clone().unwrap_or_default();
     let have = status.available_replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let old_pods = status.replicas.unwrap_or(0) - updated;
     let observed = status.observed_generation.unwrap_or(0) >= generation;
     let conditions = status.conditions.unwrap_or_default();
     let available_cond = conditions
         .iter()
         .any(|c| c.type_ == "Available" && c.status == "True");
-    let available = available_cond && have >= want && observed;
+    let rolled_out = updated >= want && old_pods <= 0;
+    let available = available_cond && have >= want && rolled_out && observed;
     let mut messages = condition_messages(conditions.iter().map(|c| {
         (
             c.type_.as_str(),
@@ -168,6 +177,14 @@ pub fn deployment_state(workload: &Workload, d: &Deployment) -> WorkloadState {
     if !observed {
         messages.push(format!(
             "the controller has not seen generation {generation} yet"
+        ));
+    } else if updated < want {
+        messages.push(format!(
+            "rollout in progress: {updated}/{want} pods run the current template"
+        ));
+    } else if old_pods > 0 {
+        messages.push(format!(
+            "rollout in progress: {old_pods} old pod(s) pending termination"
         ));
     }
     WorkloadState {
@@ -408,10 +425,30 @@ mod tests {
         let ready = serde_json::json!({
             "metadata": {"name": "argocd-server", "generation": 2},
             "spec": {"replicas": 1, "selector": {}, "template": {}},
-            "status": {"observedGeneration": 2, "availableReplicas": 1,
-                "conditions": [{"type": "Available", "status": "True"}]}
+            "status": {"observedGeneration": 2, "availableReplicas": 1, "updatedReplicas": 1,
+                "replicas": 1, "conditions": [{"type": "Available", "status": "True"}]}
         });
         assert!(deployment_state(&w, &deployment(ready.clone())).available);
+
+        // Mid-rollout: the controller has seen the new spec, the old pod is still available
+        // (and counted), the new one is not up yet.
+        let mut rolling = ready.clone();
+        rolling["status"]["updatedReplicas"] = 0.into();
+        rolling["status"]["replicas"] = 2.into();
+        let state = deployment_state(&w, &deployment(rolling));
+        assert!(!state.available, "{state}");
+        assert_eq!(
+            state.messages,
+            ["rollout in progress: 0/1 pods run the current template"]
+        );
+        let mut old_left = ready.clone();
+        old_left["status"]["replicas"] = 2.into();
+        let state = deployment_state(&w, &deployment(old_left));
+        assert!(!state.available, "{state}");
+        assert_eq!(
+            state.messages,
+            ["rollout in progress: 1 old pod(s) pending termination"]
+        );
 
         let mut stale = ready.clone();
         stale["status"]["observedGeneration"] = 1.into();

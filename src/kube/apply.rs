@@ -12,11 +12,18 @@
 //!    discovered then;
 //! 4. everything else is applied concurrently, at most [`ApplyOptions::concurrency`] requests
 //!    in flight, each with field manager `playground` and `force` (we take over fields other
-//!    managers own, as `kubectl apply --server-side --force-conflicts` does).
+//!    managers own, as `kubectl apply --server-side --force-conflicts` does), in two waves
+//!    ([`Wave`]): first what pods read (ConfigMaps, Secrets, ServiceAccounts, RBAC, Services,
+//!    …), then the kinds that make pods (Deployments, StatefulSets, DaemonSets, Jobs, …). A
+//!    container reads `configMapKeyRef`/`secretKeyRef` env once, at start: a pod that starts
+//!    before its ConfigMap lands keeps the defaults until it restarts (Argo CD's
+//!    `server.insecure`, read from `argocd-cmd-params-cm` with `optional: true`, would leave
+//!    argocd-server on TLS).
 //!
 //! Every write reports progress ("applied 37/59") through a callback; transient API failures
 //! (429, 5xx, broken connections) are retried a few times. Failures of single objects are
-//! collected, so one run names every object that failed, with the API server's message.
+//! collected, so one run names every object of a phase or wave that failed, with the API
+//! server's message; a failed wave stops the apply before the next one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -371,7 +378,8 @@ fn split_documents(yaml: &str) -> Vec<&str> {
     out
 }
 
-fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
+/// One parsed document as an object, checked for `apiVersion`, `kind` and `metadata.name`.
+pub fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
     if !doc.is_object() {
         return Err("it is not a mapping".into());
     }
@@ -465,6 +473,28 @@ async fn discover(
         }
     }
     Ok(())
+}
+
+/// When an object is written, among those applied after the CRDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Wave {
+    /// Everything pods read or need to exist: ConfigMaps, Secrets, ServiceAccounts, RBAC,
+    /// Services, custom resources, ….
+    Config,
+    /// Kinds whose controllers start pods at once.
+    Workloads,
+}
+
+/// The wave of `kind` (core and `apps`/`batch` kinds make pods; a CRD's kind never does
+/// here, it has no controller before its operator runs).
+pub fn wave_of(api_version: &str, kind: &str) -> Wave {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    match (group, kind) {
+        ("", "Pod" | "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job" | "CronJob") => Wave::Workloads,
+        _ => Wave::Config,
+    }
 }
 
 /// An object ready to be written: its resource, and its namespace fixed for its scope.
@@ -625,8 +655,8 @@ async fn wait_established(
     Ok(())
 }
 
-/// Apply `objects` server-side, in order (Namespaces, CRDs until Established, the rest
-/// concurrently); see the module docs. `progress` is called after every write.
+/// Apply `objects` server-side, in order (Namespaces, CRDs until Established, then the rest
+/// in two concurrent waves: configuration, then workloads); see the module docs. `progress` is called after every write.
 pub async fn apply(
     client: &kube::Client,
     objects: &[DynamicObject],
@@ -760,12 +790,20 @@ pub async fn apply(
         }
     };
 
-    let failed = apply_all(client, &planned, &params, opts.concurrency, |p, _| {
-        count(p, &mut applied, &mut report, Phase::Resources)
-    })
-    .await;
-    if !failed.is_empty() {
-        return Err(ApplyError::Objects { failed, total });
+    // Each wave is concurrent inside; a wave starts when the one before has been written.
+    // A failure in the first wave stops before any workload is written: its pods would start
+    // without what they read.
+    let (config, workloads): (Vec<Planned>, Vec<Planned>) = planned
+        .into_iter()
+        .partition(|p| wave_of(&p.reference.api_version, &p.reference.kind) == Wave::Config);
+    for wave in [config, workloads] {
+        let failed = apply_all(client, &wave, &params, opts.concurrency, |p, _| {
+            count(p, &mut applied, &mut report, Phase::Resources)
+        })
+        .await;
+        if !failed.is_empty() {
+            return Err(ApplyError::Objects { failed, total });
+        }
     }
     report.elapsed = started.elapsed();
     Ok(report)
@@ -839,6 +877,52 @@ mod tests {
         assert_eq!(objs.len(), 59);
         assert_eq!(objs.iter().filter(|o| is_crd(o)).count(), 3);
         assert!(objs.iter().all(|o| o.metadata.namespace.is_none()));
+    }
+
+    #[test]
+    fn what_pods_read_goes_in_the_wave_before_what_makes_pods() {
+        for (api_version, kind) in [
+            ("v1", "ConfigMap"),
+            ("v1", "Secret"),
+            ("v1", "ServiceAccount"),
+            ("v1", "Service"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("networking.k8s.io/v1", "NetworkPolicy"),
+            ("argoproj.io/v1alpha1", "Application"),
+            // A custom kind named like a workload is not one.
+            ("example.com/v1", "Deployment"),
+        ] {
+            assert_eq!(wave_of(api_version, kind), Wave::Config, "{kind}");
+        }
+        for (api_version, kind) in [
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("apps/v1", "DaemonSet"),
+            ("apps/v1", "ReplicaSet"),
+            ("batch/v1", "Job"),
+            ("batch/v1", "CronJob"),
+            ("v1", "Pod"),
+            ("v1", "ReplicationController"),
+        ] {
+            assert_eq!(wave_of(api_version, kind), Wave::Workloads, "{kind}");
+        }
+        // In Argo CD's manifest: the ConfigMaps and Secrets the Deployments read come first.
+        let text = include_str!("../../tests/fixtures/argocd-install-v3.5.1.yaml");
+        let objs = parse_documents(text, "install.yaml").unwrap();
+        let wave = |kind: &str| {
+            let waves: HashSet<Wave> = objs
+                .iter()
+                .map(ObjectRef::of)
+                .filter(|r| r.kind == kind)
+                .map(|r| wave_of(&r.api_version, &r.kind))
+                .collect();
+            assert_eq!(waves.len(), 1, "{kind}: {waves:?}");
+            waves.into_iter().next().unwrap()
+        };
+        assert_eq!(wave("ConfigMap"), Wave::Config);
+        assert_eq!(wave("Secret"), Wave::Config);
+        assert_eq!(wave("Deployment"), Wave::Workloads);
+        assert_eq!(wave("StatefulSet"), Wave::Workloads);
     }
 
     #[test]

@@ -254,9 +254,6 @@ fn sigterm_during_resume_stops_at_once() {
     let status = child.wait().unwrap();
     assert!(sent.elapsed() < Duration::from_secs(5));
     // Either it had finished, or SIGTERM ended it as the shell reports a signal.
-    assert!(
-        status.success() || status.code() == Some(143),
-        "{status:?}"
-    );
+    assert!(status.success() || status.code() == Some(143), "{status:?}");
     converges_then_drops(&lab, 2);
 }

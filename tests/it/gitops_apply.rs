@@ -8,7 +8,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use playground::gitops::install::{InstallError, ensure_namespace, install};
-use playground::gitops::manifest::{ARGOCD_VERSION, Manifest, Source};
+use playground::gitops::manifest::{ARGOCD_VERSION, Manifest, Prepare, Source};
 use playground::gitops::workloads::{self, WorkloadsError};
 use playground::kube::api::KubeApi;
 use playground::kube::apply::{self, ApplyError, ApplyOptions, ApplyReport, Progress};
@@ -54,7 +54,9 @@ async fn apply_manifest(
     namespace: &str,
 ) -> (Result<ApplyReport, ApplyError>, Vec<usize>) {
     ensure_namespace(api, namespace).await.unwrap();
-    let objects = manifest().documents(namespace).unwrap();
+    let objects = manifest()
+        .documents(namespace, &Prepare::lab(false))
+        .unwrap();
     let seen = Mutex::new(Vec::new());
     let progress = |p: &Progress| seen.lock().unwrap().push(p.applied);
     let report = apply::apply(
@@ -135,7 +137,9 @@ async fn real_manifest_applies_with_crds_first() {
     }
 
     // All 59 objects exist, in the namespace for the namespaced ones.
-    let objects = manifest().documents(NAMESPACE).unwrap();
+    let objects = manifest()
+        .documents(NAMESPACE, &Prepare::lab(false))
+        .unwrap();
     assert_eq!(objects.len(), 59);
     for obj in &objects {
         let (group, plural) = resource_of(obj);
@@ -176,6 +180,50 @@ async fn real_manifest_applies_with_crds_first() {
         .object("", "configmaps", NAMESPACE, "argocd-cmd-params-cm")
         .unwrap();
     assert_eq!(params["data"]["server.insecure"], "true");
+    d.shutdown().await;
+}
+
+/// F19: a container reads `configMapKeyRef` env once, at start, so every ConfigMap and
+/// Secret must be written before any object that makes pods. The manifest is applied in
+/// reverse (workloads listed first, as a hand-written manifest may have them), so the order
+/// of the writes comes from the applier and not from the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_maps_and_secrets_are_written_before_workloads() {
+    let (d, api) = start_quiet().await;
+    ensure_namespace(&api, NAMESPACE).await.unwrap();
+    let mut objects = manifest()
+        .documents(NAMESPACE, &Prepare::lab(true))
+        .unwrap();
+    objects.reverse();
+    let report = apply::apply(
+        api.client(),
+        &objects,
+        &ApplyOptions::new(NAMESPACE),
+        &|_: &Progress| {},
+    )
+    .await
+    .unwrap();
+    // 59 and the gitconfig ConfigMap of a local repo.
+    assert_eq!(report.total, 60);
+    let log = d.event_log();
+    let positions = |resources: &[&str]| -> Vec<usize> {
+        log.iter()
+            .enumerate()
+            .filter(|(_, e)| e.namespace == NAMESPACE && resources.contains(&e.resource.as_str()))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let config = positions(&["configmaps", "secrets"]);
+    let workloads = positions(&["deployments", "statefulsets"]);
+    assert_eq!((config.len(), workloads.len()), (10, 7), "{log:?}");
+    let last_config = *config.iter().max().unwrap();
+    let first_workload = *workloads.iter().min().unwrap();
+    assert!(
+        last_config < first_workload,
+        "{:?} written at {last_config}, after {:?} at {first_workload}",
+        log[last_config],
+        log[first_workload]
+    );
     d.shutdown().await;
 }
 
@@ -282,9 +330,16 @@ async fn install_waits_until_workloads_are_available() {
     let (d, api) = start(Duration::from_millis(500)).await;
     let ui = Ui::with_mode(Mode::Quiet);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let report = install(&api, &manifest(), NAMESPACE, &ui, deadline)
-        .await
-        .unwrap();
+    let report = install(
+        &api,
+        &manifest(),
+        &Prepare::lab(false),
+        NAMESPACE,
+        &ui,
+        deadline,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.apply.total, 59);
     assert_eq!(report.workloads.len(), 7);
     for w in &report.workloads {
@@ -298,11 +353,88 @@ async fn install_waits_until_workloads_are_available() {
     d.shutdown().await;
 }
 
+/// F12: while a Deployment rolls out, its old pods keep it `Available` with every replica
+/// available and the new generation observed; only `updatedReplicas` tells. The wait must
+/// last until the new pods run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_in_progress_is_not_available() {
+    let delay = Duration::from_millis(1500);
+    let (d, api) = start(delay).await;
+    let ui = Ui::with_mode(Mode::Quiet);
+    install(
+        &api,
+        &manifest(),
+        &Prepare::lab(false),
+        NAMESPACE,
+        &ui,
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let deployments: Api<DynamicObject> = Api::namespaced_with(
+        api.client().clone(),
+        NAMESPACE,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
+    );
+    let changed = Instant::now();
+    deployments
+        .patch(
+            "argocd-server",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"metadata": {"annotations": {"example.com/restartedAt": "now"}}}}})),
+        )
+        .await
+        .unwrap();
+    // The double's controller reports the rollout at once.
+    let live = loop {
+        let live = d
+            .object("apps", "deployments", NAMESPACE, "argocd-server")
+            .unwrap();
+        if live["status"]["observedGeneration"] == 2 {
+            break live;
+        }
+        assert!(changed.elapsed() < delay, "no rollout status: {live}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(live["status"]["availableReplicas"], 1, "{live}");
+    assert_eq!(live["status"]["updatedReplicas"], 0, "{live}");
+    let state = workloads::deployment_state(
+        &workloads::Workload {
+            kind: workloads::WorkloadKind::Deployment,
+            namespace: NAMESPACE.into(),
+            name: "argocd-server".into(),
+        },
+        &serde_json::from_value(live).unwrap(),
+    );
+    assert!(!state.available, "{state}");
+
+    let wanted: Vec<workloads::Workload> = workloads::from_objects(
+        &manifest()
+            .documents(NAMESPACE, &Prepare::lab(false))
+            .unwrap(),
+        NAMESPACE,
+    )
+    .into_iter()
+    .filter(|w| w.name == "argocd-server")
+    .collect();
+    workloads::wait_available(&api, &wanted, &ui, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        changed.elapsed() >= delay,
+        "available after {:?}, before the new pods ran ({delay:?})",
+        changed.elapsed()
+    );
+    d.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_times_out_naming_the_workloads() {
     let (d, api) = start(Duration::from_secs(600)).await;
     apply_manifest(&api, NAMESPACE).await.0.unwrap();
-    let objects = manifest().documents(NAMESPACE).unwrap();
+    let objects = manifest()
+        .documents(NAMESPACE, &Prepare::lab(false))
+        .unwrap();
     let wanted = workloads::from_objects(&objects, NAMESPACE);
     let ui = Ui::with_mode(Mode::Quiet);
     let started = Instant::now();

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{Api, DynamicObject, PostParams};
 
 use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
@@ -93,51 +93,73 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     );
     assert_eq!(root.data["status"]["sync"]["revision"], commit.as_str());
 
-    // The repo-server reads the repo through a hostPath at the same path, as a safe directory.
+    // The repo-server reads the repo through a hostPath at the same path, and git there reads
+    // a global config that lists it as a safe directory.
     let repo_server = Api::<Deployment>::namespaced(client.clone(), "argocd")
         .get("argocd-repo-server")
         .await
         .unwrap();
+    // It was created with the mount, never patched afterwards: one generation, one rollout,
+    // so the root Application never meets a repo-server pod without the repository (F12).
+    assert_eq!(repo_server.metadata.generation, Some(1));
     let pod = repo_server.spec.unwrap().template.spec.unwrap();
-    let volume = pod
-        .volumes
-        .unwrap()
-        .into_iter()
+    let volumes = pod.volumes.unwrap();
+    let volume = volumes
+        .iter()
         .find(|v| v.name == "playground-repo")
         .expect("volume");
-    assert_eq!(volume.host_path.unwrap().path, "/playground");
+    assert_eq!(volume.host_path.as_ref().unwrap().path, "/playground");
+    let gitconfig_volume = volumes
+        .iter()
+        .find(|v| v.name == "playground-gitconfig")
+        .expect("gitconfig volume");
+    assert_eq!(
+        gitconfig_volume.config_map.as_ref().unwrap().name,
+        "playground-gitconfig"
+    );
     let container = pod
         .containers
         .iter()
         .find(|c| c.name == "argocd-repo-server")
         .unwrap();
-    let mount = container
+    let mounts: Vec<(String, String, Option<bool>)> = container
         .volume_mounts
         .as_ref()
         .unwrap()
         .iter()
-        .find(|m| m.name == "playground-repo")
-        .expect("mount");
+        .filter(|m| m.name.starts_with("playground-"))
+        .map(|m| (m.name.clone(), m.mount_path.clone(), m.read_only))
+        .collect();
     assert_eq!(
-        (mount.mount_path.as_str(), mount.read_only),
-        ("/playground", Some(true))
+        mounts,
+        [
+            ("playground-repo", "/playground"),
+            ("playground-gitconfig", "/etc/playground-git")
+        ]
+        .map(|(n, p)| (n.to_string(), p.to_string(), Some(true)))
     );
     let env: Vec<(String, String)> = container
         .env
         .as_ref()
         .unwrap()
         .iter()
-        .filter(|e| e.name.starts_with("GIT_CONFIG_"))
+        .filter(|e| e.name.starts_with("GIT_CONFIG"))
         .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
         .collect();
     assert_eq!(
         env,
-        [
-            ("GIT_CONFIG_COUNT", "1"),
-            ("GIT_CONFIG_KEY_0", "safe.directory"),
-            ("GIT_CONFIG_VALUE_0", "/playground")
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        [(
+            "GIT_CONFIG_GLOBAL".to_string(),
+            "/etc/playground-git/gitconfig".to_string()
+        )]
+    );
+    let gitconfig = Api::<ConfigMap>::namespaced(client.clone(), "argocd")
+        .get("playground-gitconfig")
+        .await
+        .unwrap();
+    assert_eq!(
+        gitconfig.data.unwrap()["gitconfig"],
+        "[safe]\n\tdirectory = /playground\n\tdirectory = /playground/.git\n"
     );
     // The node mounts the repository read-only where the hostPath points.
     let binds = Command::new("docker")
@@ -307,6 +329,35 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     );
 }
 
+/// A local repository is mounted into argocd-repo-server through the manifest; a custom
+/// manifest without that Deployment is refused before any container exists.
+#[test]
+fn a_local_repo_with_a_manifest_lacking_the_repo_server_is_refused_before_anything_is_made() {
+    let lab = TestLab::new("norepo");
+    let dir = lab.dir.path();
+    write_apps(dir);
+    std::fs::write(
+        dir.join("install.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\n",
+    )
+    .unwrap();
+    playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+        .unwrap();
+    let lab = lab
+        .yaml("  manifest: ./install.yaml\ngitops:\n  repo: .\n  path: apps\n")
+        .write();
+    let out = lab.run(&["up", "--timeout", "60s"]);
+    let stderr = harness::stderr(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("install.yaml")
+            && stderr.contains("no Deployment argocd-repo-server")
+            && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let api = double::start(DoubleOptions {
@@ -418,6 +469,20 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     assert_eq!(
         root["spec"]["source"]["repoURL"],
         "https://git.example/lab.git"
+    );
+    // A remote repo mounts nothing into the repo-server, which is installed as released.
+    let repo_server = api
+        .object("apps", "deployments", "lab-argocd", "argocd-repo-server")
+        .unwrap();
+    assert_eq!(repo_server["metadata"]["generation"], 1);
+    let pod = &repo_server["spec"]["template"]["spec"];
+    assert!(
+        !pod.to_string().contains("playground-") && !pod.to_string().contains("GIT_CONFIG_GLOBAL"),
+        "{pod}"
+    );
+    assert!(
+        api.object("", "configmaps", "lab-argocd", "playground-gitconfig")
+            .is_none()
     );
     api.shutdown().await;
 }

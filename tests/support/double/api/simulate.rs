@@ -2,7 +2,12 @@
 //!
 //! - Workloads: Deployments and StatefulSets report all replicas ready `delay` after they
 //!   are created or their spec changes (a new `metadata.generation`), as the deployment
-//!   controller and kubelets would once pods run.
+//!   controller and kubelets would once pods run. A spec change of a Deployment that was
+//!   already available is a rollout: at once the controller reports the new generation as
+//!   observed while the old pods still count as available (`Available=True`,
+//!   `availableReplicas` = replicas, `updatedReplicas` = 0, old and new pods both in
+//!   `replicas`), as `kubernetes` `pkg/controller/deployment/sync.go` `calculateStatus`
+//!   does; only after `delay` are the new pods updated and the old ones gone.
 //! - Argo CD: with an outcome configured, every `Application` is first reported
 //!   `OutOfSync`/`Progressing` and, after `delay`, reaches the outcome, as the
 //!   application controller would after syncing.
@@ -183,6 +188,9 @@ fn workload_ready(kind: &str, obj: &Value, status: &mut Value) {
     status["readyReplicas"] = json!(n);
     status["availableReplicas"] = json!(n);
     status["updatedReplicas"] = json!(n);
+    if let Some(m) = status.as_object_mut() {
+        m.remove("unavailableReplicas");
+    }
     if kind == "deployments" {
         status["conditions"] = json!([
             {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
@@ -194,6 +202,24 @@ fn workload_ready(kind: &str, obj: &Value, status: &mut Value) {
         status["updateRevision"] = json!(format!("{name}-5d8c7b9f6"));
         status["collisionCount"] = json!(0);
     }
+}
+
+/// A Deployment's status the moment its controller has seen a new template: one new pod
+/// (surge) not yet available, the old ones still serving.
+fn rollout_started(obj: &Value, status: &mut Value) {
+    let n = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let name = obj["metadata"]["name"].as_str().unwrap_or("");
+    let now = now_rfc3339();
+    status["observedGeneration"] = json!(generation_of(obj));
+    status["replicas"] = json!(n + 1);
+    status["updatedReplicas"] = json!(0);
+    status["readyReplicas"] = json!(n);
+    status["availableReplicas"] = json!(n);
+    status["unavailableReplicas"] = json!(1);
+    status["conditions"] = json!([
+        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": format!("ReplicaSet \"{name}-6c9f8d7b4\" is progressing."), "lastUpdateTime": now, "lastTransitionTime": now},
+    ]);
 }
 
 fn app_source(app: &Value) -> Value {
@@ -318,6 +344,19 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
             if workload {
                 if obj["status"]["observedGeneration"].as_i64() == Some(generation) {
                     continue;
+                }
+                let was_available = obj["status"]["availableReplicas"].as_i64().unwrap_or(0) > 0;
+                if resource == "deployments" && was_available {
+                    write_status(
+                        &store,
+                        &api_version,
+                        &resource,
+                        &ns,
+                        &name,
+                        generation,
+                        "k3s",
+                        rollout_started,
+                    );
                 }
                 let (store, delay) = (store.clone(), sim.delay);
                 tokio::spawn(async move {
