@@ -102,6 +102,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                         repo: None,
                         ui: None,
                         nodes: Vec::new(),
+                        missing: Vec::new(),
                     });
                 }
             }
@@ -140,6 +141,12 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     println!("{:<36} {:<13} STATE", "NODE", "ROLE");
                     for n in &lab.nodes {
                         println!("{:<36} {:<13} {}", n.name, n.role, n.state.as_str());
+                    }
+                    for m in &lab.missing {
+                        println!("{m:<36} {:<13} missing", "");
+                    }
+                    if !lab.missing.is_empty() {
+                        println!("\n`playground up` recreates what is missing.");
                     }
                     if let Some(tree) = &tree {
                         println!();

@@ -68,6 +68,10 @@ pub struct LabSummary {
     pub ui: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeSummary>,
+    /// What the lab should have and Docker does not: node containers by name, and the lab
+    /// network. Any of it makes the lab `partial`; `playground up` recreates it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 impl LabSummary {
@@ -104,6 +108,14 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
                 let port = c.labels.get(names::LABEL_API_PORT)?;
                 Some(format!("https://{}:{port}", client_host(host)))
             });
+            let missing: Vec<String> = (0..servers)
+                .map(|i| names::node(lab, crate::config::Role::Server, i))
+                .chain((0..agents).map(|i| names::node(lab, crate::config::Role::Agent, i)))
+                .chain(
+                    (servers > 1).then(|| names::node(lab, crate::config::Role::LoadBalancer, 0)),
+                )
+                .filter(|n| !nodes.iter().any(|c| &c.name == n))
+                .collect();
             let all = |s: RunState| nodes.len() == expected && nodes.iter().all(|c| c.state == s);
             let state = if all(RunState::Running) {
                 LabState::Running
@@ -141,9 +153,26 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
                 } else {
                     Vec::new()
                 },
+                missing,
             }
         })
         .collect()
+}
+
+/// Mark labs whose network is gone: partial, with the network named as missing.
+async fn note_missing_networks<E: Engine>(engine: &E, labs: &mut [LabSummary]) -> Result<()> {
+    if labs.is_empty() {
+        return Ok(());
+    }
+    let networks = engine.list_networks(&[(names::LABEL_CLUSTER, "")]).await?;
+    for lab in labs.iter_mut() {
+        let net = names::network(&lab.name);
+        if !networks.iter().any(|n| n.name == net) {
+            lab.missing.push(format!("network {net}"));
+            lab.state = LabState::Partial;
+        }
+    }
+    Ok(())
 }
 
 /// Every lab Docker knows of.
@@ -151,7 +180,9 @@ pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, "")])
         .await?;
-    Ok(summarize(&containers, false))
+    let mut labs = summarize(&containers, false);
+    note_missing_networks(engine, &mut labs).await?;
+    Ok(labs)
 }
 
 /// One lab with its nodes, or `None` if no container of it exists.
@@ -159,7 +190,9 @@ pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummar
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, lab)])
         .await?;
-    Ok(summarize(&containers, true).into_iter().next())
+    let mut labs = summarize(&containers, true);
+    note_missing_networks(engine, &mut labs).await?;
+    Ok(labs.into_iter().next())
 }
 
 /// Render `list` as a table.
@@ -234,7 +267,9 @@ mod tests {
             node("a", "server", 0, Running),
             node("a", "agent", 0, Running),
         ];
-        assert_eq!(summarize(&cs, false)[0].state, LabState::Partial);
+        let s = summarize(&cs, false);
+        assert_eq!(s[0].state, LabState::Partial);
+        assert_eq!(s[0].missing, ["playground-a-agent-1"]);
     }
 
     #[test]

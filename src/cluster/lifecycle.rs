@@ -92,6 +92,16 @@ pub async fn resume<E: Engine>(
     ui: &Ui,
 ) -> Result<Vec<NodeReady>> {
     let deadline = Instant::now() + timeout;
+    // A lab missing a node or its network cannot come back whole by starting what is there:
+    // say what is missing instead of reporting "Ready" for less than the lab is.
+    if let Some(summary) = super::inventory::status(engine, lab).await?
+        && !summary.missing.is_empty()
+    {
+        return Err(Error::Other(format!(
+            "lab {lab} is partial: {} missing\n  hint: `playground up` recreates what is missing and starts the rest",
+            summary.missing.join(", ")
+        )));
+    }
     let nodes = nodes_of(engine, lab).await?;
     let paused: Vec<&ContainerInfo> = nodes
         .iter()

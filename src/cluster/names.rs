@@ -14,6 +14,9 @@ pub const LABEL_SERVERS: &str = "playground.servers";
 pub const LABEL_AGENTS: &str = "playground.agents";
 pub const LABEL_API_HOST: &str = "playground.api.host";
 pub const LABEL_API_PORT: &str = "playground.api.port";
+/// The lab network's subnet, on every node: a network removed behind our back is made again
+/// with it, so every node gets its static address back.
+pub const LABEL_SUBNET: &str = "playground.subnet";
 /// The namespace Argo CD is installed in, so later commands need no lab file.
 pub const LABEL_ARGOCD_NAMESPACE: &str = "playground.argocd.namespace";
 /// The host path of the local Git repository mounted into the nodes.

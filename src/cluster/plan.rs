@@ -67,6 +67,8 @@ pub struct Observed {
     pub caches: Vec<ContainerInfo>,
     /// Whether the cache image is local.
     pub cache_image_present: bool,
+    /// The lab's volumes that exist (its nodes' data volumes among them).
+    pub volumes: BTreeSet<String>,
 }
 
 /// Choices made before planning (so the plan stays pure).
@@ -137,6 +139,13 @@ pub enum Step {
     },
     StartNode(Box<NodePlan>),
     UnpauseNode(String),
+    /// Put an existing node back on a lab network that was made again, at its address; a node
+    /// that runs is restarted so k3s starts on it (it takes its node IP at start).
+    AttachNode(Box<NodePlan>),
+    /// Make the server forget a node before it comes back without its data volume: a new
+    /// volume is a new node password, and k3s refuses a known name with another password
+    /// until the old record (`kube-system/<node>.node-password.k3s`) is gone.
+    ForgetNode(String),
     WaitApi {
         nodes: u32,
     },
@@ -194,8 +203,15 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         .collect();
     let fresh = observed.containers.is_empty() && !observed.network_exists;
 
-    let subnet = match &observed.network_subnet {
-        Some(s) if observed.network_exists => s.clone(),
+    // An existing network keeps its subnet; a lab whose network was removed behind our back
+    // gets it back from its nodes' labels, so every node keeps its static address.
+    let recorded = observed
+        .containers
+        .iter()
+        .find_map(|c| c.labels.get(names::LABEL_SUBNET).cloned());
+    let subnet = match (&observed.network_subnet, recorded) {
+        (Some(s), _) if observed.network_exists => s.clone(),
+        (_, Some(s)) if !observed.used_subnets.contains(&s) => s,
         _ => choose_subnet_from(&observed.used_subnets, inputs.subnet_seed)
             .ok_or(PlanError::NoSubnet)?,
     };
@@ -272,6 +288,15 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
             subnet: Some(subnet.clone()),
             gateway: Some(gateway_ip(base).to_string()),
         })]);
+        // Nodes that outlived their network go back on the new one, at their addresses.
+        let orphans: Vec<Step> = nodes
+            .iter()
+            .filter(|n| existing.contains_key(n.spec.name.as_str()))
+            .map(|n| Step::AttachNode(Box::new(n.clone())))
+            .collect();
+        if !orphans.is_empty() {
+            plan.phases.push(orphans);
+        }
     }
 
     // Volumes and images are independent of each other: one concurrent phase.
@@ -404,6 +429,24 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     {
         plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
     }
+    // A node made again without its data volume has a new node password: the servers (up by
+    // now) must forget the old one first. Never server-0: without its volume the cluster's
+    // own state is gone, and there is nobody left to ask.
+    if !fresh {
+        let forget: Vec<Step> = missing
+            .iter()
+            .filter(|n| n.role != Role::LoadBalancer && !(n.role == Role::Server && n.index == 0))
+            .filter(|n| {
+                !observed
+                    .volumes
+                    .contains(&names::data_volume(&lab.name, n.role, n.index))
+            })
+            .map(|n| Step::ForgetNode(n.spec.name.clone()))
+            .collect();
+        if !forget.is_empty() {
+            plan.phases.push(forget);
+        }
+    }
     let agents: Vec<Step> = nodes
         .iter()
         .filter(|n| n.role == Role::Agent && needs_start(n))
@@ -479,9 +522,10 @@ fn node_ip(base: Ipv4Addr, role: Role, index: u32) -> Ipv4Addr {
 
 /// The labels every node carries. Later commands read a lab from these alone: its shape,
 /// its API address, where Argo CD lives and which repository it was seeded from.
-fn node_labels(lab: &Lab, role: Role, index: u32, inputs: &Inputs) -> Labels {
+fn node_labels(lab: &Lab, role: Role, index: u32, base: Ipv4Addr, inputs: &Inputs) -> Labels {
     let c = &lab.cluster;
     let mut labels = Labels::new();
+    labels.insert(names::LABEL_SUBNET.into(), format!("{base}/24"));
     labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
     labels.insert(names::LABEL_ROLE.into(), role.as_str().into());
     labels.insert(names::LABEL_INDEX.into(), index.to_string());
@@ -513,7 +557,7 @@ fn node_plan(
     let c = &lab.cluster;
     let name = names::node(&lab.name, role, index);
     let server0 = names::node(&lab.name, Role::Server, 0);
-    let labels = node_labels(lab, role, index, inputs);
+    let labels = node_labels(lab, role, index, base, inputs);
 
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
@@ -713,7 +757,7 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
         upstreams.insert((names::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
         ports.push(ui_binding(ui));
     }
-    let labels = node_labels(lab, Role::LoadBalancer, 0, inputs);
+    let labels = node_labels(lab, Role::LoadBalancer, 0, base, inputs);
     NodePlan {
         role: Role::LoadBalancer,
         index: 0,
@@ -849,6 +893,17 @@ impl fmt::Display for Step {
                 write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line)
             }
             Step::UnpauseNode(n) => write!(f, "unpause {n}"),
+            Step::AttachNode(n) => write!(
+                f,
+                "attach {} to {} at {}",
+                n.spec.name,
+                n.spec.network,
+                n.spec.ip.map(|i| i.to_string()).unwrap_or_default()
+            ),
+            Step::ForgetNode(n) => write!(
+                f,
+                "make the servers forget {n} (its data volume is gone, so it comes back as a new node)"
+            ),
             Step::WaitApi { nodes } => {
                 write!(
                     f,

@@ -136,7 +136,13 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             }
         }
     }
+    let volumes = engine
+        .list_volumes(&[(names::LABEL_CLUSTER, &lab.name)])
+        .await?
+        .into_iter()
+        .collect();
     Ok(Observed {
+        volumes,
         containers,
         foreign,
         network_exists: network.is_some(),
@@ -511,6 +517,39 @@ async fn run_step<E: Engine>(
                 }
             }
             Step::UnpauseNode(name) => engine.unpause(name).await?,
+            Step::AttachNode(n) => {
+                let running = engine
+                    .inspect_container(&n.spec.name)
+                    .await?
+                    .is_some_and(|c| c.state == crate::docker::RunState::Running);
+                engine
+                    .connect_network(
+                        &n.spec.network,
+                        &n.spec.name,
+                        n.spec.ip,
+                        std::slice::from_ref(&n.spec.hostname),
+                    )
+                    .await?;
+                if running {
+                    engine.stop(&n.spec.name, lifecycle::STOP_GRACE).await?;
+                    let since = readiness::start(engine, &n.spec.name).await?;
+                    tokio::select! {
+                        r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
+                        _ = &mut cancelled => return Err(Error::Interrupted),
+                    }
+                }
+            }
+            Step::ForgetNode(name) => {
+                let text =
+                    fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
+                        .await?;
+                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+                api.forget_node(name).await.map_err(|e| {
+                    Error::Other(format!(
+                        "cannot make the cluster forget {name} before it comes back without its data: {e}\n  hint: `kubectl delete node {name}`, then `playground up`"
+                    ))
+                })?;
+            }
             Step::WaitApi { nodes } => {
                 let text =
                     fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)

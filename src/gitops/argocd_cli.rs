@@ -555,6 +555,7 @@ mod tests {
             repo: None,
             ui: ui.map(str::to_string),
             nodes: vec![],
+            missing: vec![],
         }
     }
 

@@ -165,6 +165,28 @@ impl KubeApi {
     /// Make `host` resolve to `ip` from pods. k3d patches CoreDNS's NodeHosts, which k3s
     /// re-deploys on every restart, so the entry is lost (k3d #1221); `coredns-custom` is
     /// read by k3s's CoreDNS and left alone by k3s. Server-side apply makes this idempotent.
+    /// Make the cluster forget node `name`: its Node, and the hash of its node password that
+    /// k3s keeps in `kube-system/<name>.node-password.k3s` (k3s `pkg/nodepassword`; deleting the
+    /// Node is what k3s's own docs prescribe, and its controller then drops the Secret too).
+    /// Already gone is fine.
+    pub async fn forget_node(&self, name: &str) -> Result<(), kube::Error> {
+        use k8s_openapi::api::core::v1::Secret;
+        let gone = |r: Result<_, kube::Error>| match r {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e),
+        };
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        gone(nodes.delete(name, &Default::default()).await.map(drop))?;
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), "kube-system");
+        gone(
+            secrets
+                .delete(&format!("{name}.node-password.k3s"), &Default::default())
+                .await
+                .map(drop),
+        )
+    }
+
     pub async fn ensure_host_record(&self, host: &str, ip: &str) -> Result<(), kube::Error> {
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Patch, PatchParams};

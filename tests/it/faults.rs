@@ -132,10 +132,36 @@ fn duplicate_networks_are_named_by_up_and_all_removed_by_drop() {
     // What two racing `up`s left before labs were locked: two networks of one name.
     let lab = TestLab::new("dupnet").write();
     let net = format!("playground-{}", lab.name);
-    let label = format!("playground.cluster={}", lab.name);
+    // The docker CLI refuses a second one by name; the API (CheckDuplicate false, the only
+    // behaviour from API 1.44 on) does not, which is how racing `up`s made two.
+    let body = serde_json::json!({
+        "Name": net,
+        "CheckDuplicate": false,
+        "Labels": {"playground.cluster": lab.name},
+    })
+    .to_string();
     for _ in 0..2 {
-        docker(&["network", "create", "--label", &label, &net]);
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--unix-socket", "/var/run/docker.sock"])
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "-X",
+                "POST",
+                "-d",
+                &body,
+            ])
+            .arg("http://localhost/networks/create")
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{}", harness::stderr(&out));
     }
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &format!("name=^{net}$")])
+            .lines()
+            .count(),
+        2
+    );
     let out = lab.run(&["up", "--cluster-only"]);
     let stderr = harness::stderr(&out);
     assert!(!out.status.success());
