@@ -1033,10 +1033,10 @@ fn init_lab(dir: &Path) -> Result<sample::SampleLab> {
     for (rel, text) in sample::FILES {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::fsutil::create_dir(parent, crate::fsutil::CACHE_DIR_MODE)
                 .map_err(|e| Error::Other(format!("{}: {e}", parent.display())))?;
         }
-        std::fs::write(&path, text)
+        crate::fsutil::write_file(&path, text.as_bytes(), 0o644)
             .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
     }
     let commit = git::init_with_commit(dir, sample::COMMIT_MESSAGE, None)

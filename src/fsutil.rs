@@ -48,6 +48,20 @@ pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
         .create(dir)
 }
 
+/// Write a small file with exactly `mode` (not 0666 less the umask), replacing it if it exists.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    f.write_all(contents)?;
+    // An existing file keeps its old mode through `open`; set it.
+    f.set_permissions(Permissions::from_mode(mode))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

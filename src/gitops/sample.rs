@@ -100,7 +100,8 @@ pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|source| SampleError::Io {
+    // The data dir: ours alone, whatever the umask.
+    crate::fsutil::create_dir(&parent, 0o700).map_err(|source| SampleError::Io {
         path: parent.clone(),
         what: "cannot create the directory",
         source,
@@ -117,16 +118,21 @@ pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
     for (rel, text) in FILES {
         let path = staging.path().join(rel);
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(|source| SampleError::Io {
-                path: folder.to_path_buf(),
-                what: "cannot create the directory",
-                source,
+            // Readable by Argo CD's repo-server (uid 999) through the mount, writable by us.
+            crate::fsutil::create_dir(folder, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
+                SampleError::Io {
+                    path: folder.to_path_buf(),
+                    what: "cannot create the directory",
+                    source,
+                }
             })?;
         }
-        std::fs::write(&path, text).map_err(|source| SampleError::Io {
-            path: path.clone(),
-            what: "cannot write",
-            source,
+        crate::fsutil::write_file(&path, text.as_bytes(), 0o644).map_err(|source| {
+            SampleError::Io {
+                path: path.clone(),
+                what: "cannot write",
+                source,
+            }
         })?;
     }
     let commit = git::init_with_commit(staging.path(), COMMIT_MESSAGE, None)?;
