@@ -821,15 +821,7 @@ impl Upstream {
             "127.0.0.1::5000",
             registry_image(),
         ]);
-        let port = docker(&["port", &name, "5000/tcp"]);
-        let port = port
-            .lines()
-            .next()
-            .unwrap()
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_string();
+        let port = harness::published_port(&name, "5000/tcp");
         Upstream {
             name,
             network,

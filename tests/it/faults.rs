@@ -179,15 +179,9 @@ async fn a_node_removed_behind_our_back_is_reported_and_recreated() {
     docker(&["rm", "-f", &agent]);
 
     // `status` and `list` say the lab is partial, and name what is missing.
-    let list: serde_json::Value = serde_json::from_str(&lab.ok(&["list", "-o", "json"])).unwrap();
-    let entry = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == lab.name.as_str())
-        .unwrap()
-        .clone();
+    let entry = lab.list_entry();
     assert_eq!(entry["state"], "partial", "{entry}");
+    assert_eq!(entry["missing"], serde_json::json!([agent]), "{entry}");
     let status = lab.ok(&["status"]);
     assert!(status.contains(&agent), "{status}");
     assert!(status.contains("missing"), "{status}");

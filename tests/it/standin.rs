@@ -101,15 +101,7 @@ async fn a_stand_in_server_and_two_agents_serve_three_ready_nodes() {
     }
 
     // Copy the kubeconfig out and point it at the mapped host port.
-    let port = docker(&["port", &server, "6443/tcp"]);
-    let port = port
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = harness::published_port(&server, "6443/tcp");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     docker(&[

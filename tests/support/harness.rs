@@ -124,6 +124,16 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The host port Docker published for `container`'s `port` (e.g. `6443/tcp`).
+pub fn published_port(container: &str, port: &str) -> String {
+    let out = docker(&["port", container, port]);
+    out.lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .unwrap_or_else(|| panic!("{container} publishes no {port}: {out:?}"))
+        .to_string()
+}
+
 /// A port that was free a moment ago, never the same twice in this process.
 ///
 /// Taken below the kernel's ephemeral range (32768 and up on Linux), on purpose: a port the
@@ -435,6 +445,18 @@ impl TestLab {
             };
         }
         c
+    }
+
+    /// This lab's entry in `playground list -o json`.
+    pub fn list_entry(&self) -> serde_json::Value {
+        let list: serde_json::Value =
+            serde_json::from_str(&self.ok(&["list", "-o", "json"])).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == self.name.as_str())
+            .unwrap_or_else(|| panic!("{} is not in the list: {list}", self.name))
+            .clone()
     }
 
     /// Run `playground ARGS` and return its output.
