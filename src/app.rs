@@ -28,31 +28,51 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             up_lab(source, &args.run, args.context.as_deref(), ui).await
         }
         Command::Restore(args) => cmd_restore(args, ui).await,
-        Command::Suspend { name, pause, force } => {
+        Command::Suspend {
+            name,
+            pause,
+            force,
+            output,
+        } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let _lock = lock_lab(&name, ui)?;
             // A suspended lab can be dropped without its API: export while it still answers.
             save_kept_secrets(&engine, &name, force, "suspended", ui).await?;
             lifecycle::suspend(&engine, &name, pause, ui).await?;
-            ui.line(&format!(
-                "lab {name} {}",
-                if pause { "paused" } else { "suspended" }
-            ));
-            Ok(())
+            let state = if pause { "paused" } else { "suspended" };
+            result(
+                output,
+                ui,
+                &serde_json::json!({"name": name, "state": state}),
+                format!("lab {name} {state}"),
+            )
         }
-        Command::Resume { name, timeout } => {
+        Command::Resume {
+            name,
+            timeout,
+            output,
+        } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let _lock = lock_lab(&name, ui)?;
             let nodes = lifecycle::resume(&engine, &name, timeout, ui).await?;
-            ui.line(&format!(
-                "lab {name} is running ({} nodes Ready)",
-                nodes.iter().filter(|n| n.ready).count()
-            ));
-            Ok(())
+            result(
+                output,
+                ui,
+                &serde_json::json!({"name": name, "state": "running", "nodes": nodes}),
+                format!(
+                    "lab {name} is running ({} nodes Ready)",
+                    nodes.iter().filter(|n| n.ready).count()
+                ),
+            )
         }
-        Command::Drop { name, yes, force } => {
+        Command::Drop {
+            name,
+            yes,
+            force,
+            output,
+        } => {
             let engine = BollardEngine::connect().await?;
             let name = resolve_name(&engine, name).await?;
             let _lock = lock_lab(&name, ui)?;
@@ -77,13 +97,18 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     aside.display()
                 ));
             }
-            let how = if record::path(&name).exists() {
+            let restorable = record::path(&name).exists();
+            let how = if restorable {
                 format!("; `playground restore {name}` brings it back from Git")
             } else {
                 String::new()
             };
-            ui.line(&format!("lab {name} dropped{how}"));
-            Ok(())
+            result(
+                output,
+                ui,
+                &serde_json::json!({"name": name, "state": "dropped", "removed": removed, "restorable": restorable}),
+                format!("lab {name} dropped{how}"),
+            )
         }
         Command::List { output } => {
             let engine = BollardEngine::connect().await?;
@@ -106,17 +131,11 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     });
                 }
             }
-            match output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&labs).unwrap_or_default()
-                ),
-                Output::Table if labs.is_empty() => {
-                    eprintln!("no labs; `playground up` creates one")
-                }
-                Output::Table => print!("{}", inventory::render_table(&labs)),
+            if output == Output::Table && labs.is_empty() {
+                eprintln!("no labs; `playground up` creates one");
+                return Ok(());
             }
-            Ok(())
+            emit(output, &labs, || inventory::render_table(&labs))
         }
         Command::Status { name, output } => {
             let engine = BollardEngine::connect().await?;
@@ -128,12 +147,13 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 None
             };
             match output {
-                Output::Json => {
-                    let mut v = serde_json::to_value(&lab).unwrap_or_default();
+                Output::Json | Output::Yaml => {
+                    let mut v =
+                        serde_json::to_value(&lab).map_err(|e| Error::Other(e.to_string()))?;
                     if let Some(tree) = &tree {
                         v["apps"] = tree.to_json();
                     }
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                    emit(output, &v, String::new)?;
                 }
                 Output::Table => {
                     print!("{}", inventory::render_table(std::slice::from_ref(&lab)));
@@ -204,28 +224,52 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             }
             Ok(())
         }
-        Command::Validate { file } => {
+        Command::Validate { file, output } => {
             let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+            let problem = |e: &crate::gitops::validate::ValidationError| {
+                serde_json::json!({
+                    "file": e.path.display().to_string(), "line": e.line, "column": e.column,
+                    "message": e.message, "hint": e.hint,
+                })
+            };
             match crate::gitops::validate::validate(&path) {
                 Ok(report) => {
-                    for w in &report.warnings {
-                        ui.warn(&w.to_string());
+                    if output == Output::Table {
+                        for w in &report.warnings {
+                            ui.warn(&w.to_string());
+                        }
+                        if let Some(why) = &report.skipped {
+                            ui.line(&format!("note: {why}"));
+                        }
                     }
-                    if let Some(why) = &report.skipped {
-                        ui.line(&format!("note: {why}"));
-                    }
-                    println!(
-                        "{}: valid ({} file(s), {} Application(s), {} AppProject(s))",
-                        path.display(),
-                        report.files.len(),
-                        report.applications.len(),
-                        report.projects.len()
-                    );
-                    Ok(())
+                    let doc = serde_json::json!({
+                        "file": path.display().to_string(), "valid": true,
+                        "files": report.files.len(), "applications": report.applications.len(),
+                        "projects": report.projects.len(),
+                        "warnings": report.warnings.iter().map(problem).collect::<Vec<_>>(),
+                        "skipped": report.skipped,
+                    });
+                    emit(output, &doc, || {
+                        format!(
+                            "{}: valid ({} file(s), {} Application(s), {} AppProject(s))\n",
+                            path.display(),
+                            report.files.len(),
+                            report.applications.len(),
+                            report.projects.len()
+                        )
+                    })
                 }
                 Err(errors) => {
-                    for e in &errors {
-                        eprintln!("{e}");
+                    if output == Output::Table {
+                        for e in &errors {
+                            eprintln!("{e}");
+                        }
+                    } else {
+                        let doc = serde_json::json!({
+                            "file": path.display().to_string(), "valid": false,
+                            "errors": errors.iter().map(problem).collect::<Vec<_>>(),
+                        });
+                        emit(output, &doc, String::new)?;
                     }
                     Err(Error::Config(format!(
                         "{} problem(s) in the lab at {}",
@@ -296,16 +340,7 @@ async fn cmd_cache(command: CacheCommand, ui: &Ui) -> Result<()> {
     let settings = cache::CacheSettings::from_env();
     let caches = cache::status(&engine, &settings).await?;
     match command {
-        CacheCommand::Status { output } => {
-            match output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&caches).unwrap_or_default()
-                ),
-                Output::Table => print!("{}", cache::render_table(&caches)),
-            }
-            Ok(())
-        }
+        CacheCommand::Status { output } => emit(output, &caches, || cache::render_table(&caches)),
         CacheCommand::Prune { yes } => {
             let mut labs: Vec<&str> = caches
                 .iter()
@@ -875,13 +910,15 @@ fn earlier_export(
 
 fn report_up(args: &RunArgs, outcome: &up::UpOutcome, apps: &[AppState], lab: &Lab, ui: &Ui) {
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let mut v = serde_json::to_value(outcome).unwrap_or_default();
             if !args.cluster_only {
                 v["apps"] = serde_json::to_value(apps).unwrap_or_default();
                 v["ui"] = serde_json::json!(format!("http://127.0.0.1:{}", lab.argocd.ui.port));
             }
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            if let Err(e) = emit(args.output, &v, String::new) {
+                ui.warn(&e.to_string());
+            }
         }
         Output::Table => {
             ui.line(&format!(
@@ -943,19 +980,45 @@ async fn up_in_context(
         ui,
     )
     .await?;
-    match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"name": lab.name, "context": context, "apps": apps})
+    emit(
+        args.output,
+        &serde_json::json!({"name": lab.name, "context": context, "apps": apps}),
+        || {
+            format!(
+                "context {context}: {} app(s) Synced and Healthy\n",
+                apps.len()
             )
-            .unwrap_or_default()
-        ),
-        Output::Table => ui.line(&format!(
-            "context {context}: {} app(s) Synced and Healthy",
-            apps.len()
-        )),
+        },
+    )
+}
+
+/// A command's one-line outcome: said on stderr for people (`table`), or the document on
+/// stdout for scripts.
+fn result<T: serde::Serialize>(output: Output, ui: &Ui, value: &T, line: String) -> Result<()> {
+    match output {
+        Output::Table => {
+            ui.line(&line);
+            Ok(())
+        }
+        _ => emit(output, value, String::new),
     }
+}
+
+/// Print a command's result on stdout: `table` is `table()`'s text, `json` and `yaml` the
+/// serialized value. One place, so every command's document is whole or an error.
+fn emit<T: serde::Serialize>(
+    output: Output,
+    value: &T,
+    table: impl FnOnce() -> String,
+) -> Result<()> {
+    let text = match output {
+        Output::Table => table(),
+        Output::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))? + "\n"
+        }
+        Output::Yaml => serde_saphyr::to_string(value).map_err(|e| Error::Other(e.to_string()))?,
+    };
+    print!("{text}");
     Ok(())
 }
 

@@ -58,6 +58,8 @@ pub enum Command {
         /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
         #[arg(long)]
         force: bool,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// Start a suspended or paused lab: servers first, then agents, then wait for the API.
     Resume {
@@ -65,6 +67,8 @@ pub enum Command {
         /// How long to wait for the lab to be ready, e.g. 90s or 3m.
         #[arg(long, value_parser = parse_timeout, default_value = "180s")]
         timeout: Duration,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// Remove every container, network and volume of the lab, and its kube context.
     /// Works on half-made labs and without any local state. The Secrets in `keep.secrets` are
@@ -77,6 +81,8 @@ pub enum Command {
         /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
         #[arg(long)]
         force: bool,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// Bring a dropped lab back from Git: from its record (`playground restore NAME`), or on a
     /// new machine from the lab repository itself (`playground restore --from URL_OR_PATH`),
@@ -137,6 +143,8 @@ pub enum Command {
         /// The lab file. Default: ./playground.yaml.
         #[arg(short, long, value_name = "FILE")]
         file: Option<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
     /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
@@ -204,11 +212,13 @@ const ARGOCD_EXAMPLES: &str = "Examples:
 
 Everything after `--` goes to argocd unchanged, flags included (`-- app list --help`).";
 
-/// Output format.
+/// Output format: `table` for people, `json` and `yaml` for scripts (stdout carries only the
+/// document; progress and warnings go to stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
     Json,
+    Yaml,
 }
 
 /// When to pull the node image.

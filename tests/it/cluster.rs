@@ -614,3 +614,48 @@ fn pull_never_and_a_zero_timeout_are_refused_before_anything_is_created() {
     assert!(stderr.contains("longer than 0s"), "{stderr}");
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
+
+#[test]
+fn every_command_that_reports_speaks_json_and_yaml_on_stdout() {
+    let lab = TestLab::new("json").write();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = lab.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+    };
+    let up = json(&["up", "--cluster-only", "-o", "json"]);
+    assert_eq!(up["name"], lab.name.as_str(), "{up}");
+    assert!(json(&["list", "-o", "json"]).is_array());
+    assert_eq!(lab.list_entry()["state"], "running");
+    assert_eq!(json(&["status", "-o", "json"])["state"], "running");
+    assert!(json(&["cache", "status", "-o", "json"]).is_array());
+    crate::gitops_up::write_apps(lab.dir.path());
+    let v = json(&["validate", "-o", "json"]);
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["applications"], 1, "{v}");
+    assert_eq!(json(&["suspend", "-o", "json"])["state"], "suspended");
+    let resumed = json(&["resume", "-o", "json"]);
+    assert_eq!(resumed["state"], "running");
+    assert_eq!(
+        resumed["nodes"].as_array().map(Vec::len),
+        Some(1),
+        "{resumed}"
+    );
+    // YAML too, as one document.
+    let yaml = lab.ok(&["status", "-o", "yaml"]);
+    let doc: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(doc["name"], lab.name.as_str(), "{yaml}");
+    let dropped = json(&["drop", "--yes", "-o", "json"]);
+    assert_eq!(dropped["state"], "dropped", "{dropped}");
+    assert_eq!(dropped["restorable"], true);
+    // A lab file with a problem: the document says so, and the exit status too.
+    std::fs::write(
+        lab.file(),
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata: { name: Bad_Name }\n",
+    )
+    .unwrap();
+    let out = lab.run(&["validate", "-o", "json"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false, "{v}");
+    assert_eq!(v["errors"][0]["line"], 3, "{v}");
+}
