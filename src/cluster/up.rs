@@ -94,7 +94,8 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         )));
     }
     let mut images_present = std::collections::BTreeSet::new();
-    for image in [lab.cluster.image.as_str(), plan::LB_IMAGE] {
+    let lb_image = plan::lb_image_from_env();
+    for image in [lab.cluster.image.as_str(), lb_image.as_str()] {
         if engine.image_present(image).await? {
             images_present.insert(image.to_string());
         }
@@ -161,6 +162,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
         repo_mount: opts.repo_mount.clone(),
         ui_port: opts.ui_port,
         cache: Some(CacheSettings::from_env()),
+        lb_image: plan::lb_image_from_env(),
     })
 }
 
