@@ -15,5 +15,6 @@ mod e2e_real;
 mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
+mod ha;
 mod restore;
 mod standin;
