@@ -1306,7 +1306,9 @@ mod tests {
         assert_eq!(plan.phases[servers].len(), 3, "{plan}");
         // Every server waits for "k3s is up and running": none is the init server on create.
         for s in &plan.phases[servers] {
-            let Step::StartNode(n) = s else { panic!("{plan}") };
+            let Step::StartNode(n) = s else {
+                panic!("{plan}")
+            };
             assert_eq!(n.ready_line, "k3s is up and running");
         }
         // Agents and the load balancer still come after the servers.

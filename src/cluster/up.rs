@@ -508,8 +508,10 @@ fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
     )
 }
 
-/// Read the kubeconfig k3s wrote in server-0 and point it at the host port. k3s writes it
-/// shortly after start, so a missing file is retried until the deadline.
+/// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
+/// an HA lab whose server-0 is down, another running server's (every server of a k3s cluster
+/// shares the CA and admin credentials from the bootstrap data, k3s `pkg/bootstrap`). k3s
+/// writes it shortly after start, so a missing file is retried until the deadline.
 pub async fn fetch_kubeconfig<E: Engine>(
     engine: &E,
     lab: &str,
@@ -518,14 +520,35 @@ pub async fn fetch_kubeconfig<E: Engine>(
 ) -> Result<String> {
     let server0 = names::node(lab, Role::Server, 0);
     loop {
-        match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                return rewrite_server(&text, api_url);
+        let err = match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
+            Ok(bytes) => return rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
+            Err(e) => e,
+        };
+        let mut others: Vec<(u32, String)> = engine
+            .list_containers(&[(names::LABEL_CLUSTER, lab), (names::LABEL_ROLE, "server")])
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.name != server0 && c.state == crate::docker::RunState::Running)
+            .map(|c| {
+                let i = c
+                    .labels
+                    .get(names::LABEL_INDEX)
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(u32::MAX);
+                (i, c.name)
+            })
+            .collect();
+        others.sort();
+        for (_, name) in others {
+            if let Ok(bytes) = engine.read_file(&name, names::KUBECONFIG_OUTPUT).await {
+                return rewrite_server(&String::from_utf8_lossy(&bytes), api_url);
             }
-            Err(e) if Instant::now() >= deadline => return Err(e.into()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
+        if Instant::now() >= deadline {
+            return Err(err.into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

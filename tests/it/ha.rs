@@ -56,9 +56,17 @@ async fn three_servers_and_an_agent_behind_the_load_balancer() {
     // The kubeconfig points at the load balancer's host port, not at a server.
     let lb_ports = docker(&["port", &format!("playground-{name}-serverlb"), "6443/tcp"]);
     let kube = kube::config::Kubeconfig::read_from(&kc).unwrap();
-    let url = kube.clusters[0].cluster.as_ref().unwrap().server.clone().unwrap();
+    let url = kube.clusters[0]
+        .cluster
+        .as_ref()
+        .unwrap()
+        .server
+        .clone()
+        .unwrap();
     assert!(
-        lb_ports.lines().any(|p| url.ends_with(&format!(":{}", p.rsplit(':').next().unwrap()))),
+        lb_ports
+            .lines()
+            .any(|p| url.ends_with(&format!(":{}", p.rsplit(':').next().unwrap()))),
         "{url} is not the load balancer's port {lb_ports}"
     );
     // Round-robin reaches every server; each answers with all four nodes Ready.
@@ -105,6 +113,14 @@ async fn three_servers_and_an_agent_behind_the_load_balancer() {
     let logs = logs_since(&server(0), since.trim());
     assert!(logs.contains("k3s is up and running"), "{logs}");
     assert_eq!(ready_nodes(&kc).await, want);
+
+    // F20: with server-0 gone, the kubeconfig comes from another server; it works through
+    // the load balancer because every server shares the cluster CA and admin credentials.
+    docker(&["rm", "-f", &server(0)]);
+    let text = lab.ok(&["kubeconfig", &name]);
+    let other = lab.dir.path().join("from-another-server.yaml");
+    std::fs::write(&other, text).unwrap();
+    assert_eq!(ready_nodes(&other).await.len(), 4);
 
     lab.ok(&["drop", &name, "--yes"]);
     assert_eq!(count_docker_objects(&name), 0);

@@ -316,7 +316,8 @@ impl TestLab {
         let image = node_image();
         if self.servers > 1 {
             // Multi-server labs get the stand-in nginx (no image can be pulled here).
-            self.env.push(("PLAYGROUND_LB_IMAGE".into(), lb_image().into()));
+            self.env
+                .push(("PLAYGROUND_LB_IMAGE".into(), lb_image().into()));
         }
         std::fs::create_dir_all(self.home()).unwrap();
         let api = match self.api_port {

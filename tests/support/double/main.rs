@@ -219,11 +219,8 @@ async fn register_with_members(
             continue;
         }
         if let Ok(c) = token_client(&mu, token).await {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(3),
-                register(&c, name, control_plane),
-            )
-            .await;
+            let _ = tokio::time::timeout(Duration::from_secs(3), register(&c, name, control_plane))
+                .await;
         }
     }
 }
@@ -303,8 +300,7 @@ async fn gossip_members(token: String, name: String, state_dir: PathBuf) {
             let Ok(c) = token_client(&member_url(&m), &token).await else {
                 continue;
             };
-            if let Ok(Ok(list)) =
-                tokio::time::timeout(Duration::from_secs(2), members_of(&c)).await
+            if let Ok(Ok(list)) = tokio::time::timeout(Duration::from_secs(2), members_of(&c)).await
             {
                 let _ = api::cluster::add_members(&state_dir, &list);
             }
@@ -449,7 +445,12 @@ async fn server(args: &[String]) -> Result<()> {
                 }
             }
         }
-        Some(tokio::spawn(join(url, token.clone(), node_name.clone(), true)))
+        Some(tokio::spawn(join(
+            url,
+            token.clone(),
+            node_name.clone(),
+            true,
+        )))
     } else {
         None
     };

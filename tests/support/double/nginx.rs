@@ -109,9 +109,10 @@ fn tokenize(text: &str) -> Vec<(String, usize)> {
 /// nginx time values: `600s`, `2s`, `500ms`, `1m`, bare seconds.
 fn duration(v: &str, file: &str, line: usize) -> Result<Duration> {
     let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = num.parse().ok().with_context(|| {
-        format!("invalid value \"{v}\" in {file}:{line}")
-    })?;
+    let n: u64 = num
+        .parse()
+        .ok()
+        .with_context(|| format!("invalid value \"{v}\" in {file}:{line}"))?;
     Ok(match unit {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),
@@ -140,7 +141,8 @@ fn parse(text: &str, file: &str) -> Result<Config> {
         }
         bail!("unexpected end of file, expecting \";\" or \"}}\" in {file}:{line}")
     };
-    let unknown = |w: &str, line: usize| anyhow::anyhow!("unknown directive \"{w}\" in {file}:{line}");
+    let unknown =
+        |w: &str, line: usize| anyhow::anyhow!("unknown directive \"{w}\" in {file}:{line}");
     let close = |i: &mut usize| -> bool {
         if toks.get(*i).is_some_and(|(t, _)| t == "}") {
             *i += 1;
@@ -180,7 +182,10 @@ fn parse(text: &str, file: &str) -> Result<Config> {
                                     .ok()
                                     .and_then(|mut a| a.next())
                                     .with_context(|| {
-                                        format!("host not found in upstream \"{}\" in {file}:{line}", s[1])
+                                        format!(
+                                            "host not found in upstream \"{}\" in {file}:{line}",
+                                            s[1]
+                                        )
                                     })?;
                                 let mut peer = Peer {
                                     addr,
@@ -193,7 +198,9 @@ fn parse(text: &str, file: &str) -> Result<Config> {
                                     match p.split_once('=') {
                                         Some(("max_fails", v)) => {
                                             peer.max_fails = v.parse().with_context(|| {
-                                                format!("invalid parameter \"{p}\" in {file}:{line}")
+                                                format!(
+                                                    "invalid parameter \"{p}\" in {file}:{line}"
+                                                )
                                             })?
                                         }
                                         Some(("fail_timeout", v)) => {
@@ -229,7 +236,9 @@ fn parse(text: &str, file: &str) -> Result<Config> {
                                         for p in &d[2..] {
                                             match p.as_str() {
                                                 "udp" => srv.udp = true,
-                                                _ => bail!("invalid parameter \"{p}\" in {file}:{line}"),
+                                                _ => bail!(
+                                                    "invalid parameter \"{p}\" in {file}:{line}"
+                                                ),
                                             }
                                         }
                                     }
@@ -303,40 +312,65 @@ fn report(ups: &Upstreams, name: &str, addr: SocketAddr, ok: bool) {
     }
 }
 
-async fn proxy_tcp(mut client: TcpStream, ups: Upstreams, name: String, connect: Duration, idle: Duration) {
+async fn proxy_tcp(
+    mut client: TcpStream,
+    ups: Upstreams,
+    name: String,
+    connect: Duration,
+    idle: Duration,
+) {
     let mut tried = Vec::new();
     while let Some(addr) = pick(&ups, &name, &tried) {
         tried.push(addr);
         match tokio::time::timeout(connect, TcpStream::connect(addr)).await {
             Ok(Ok(mut up)) => {
                 report(&ups, &name, addr, true);
-                let _ = tokio::time::timeout(idle, tokio::io::copy_bidirectional(&mut client, &mut up)).await;
+                let _ =
+                    tokio::time::timeout(idle, tokio::io::copy_bidirectional(&mut client, &mut up))
+                        .await;
                 return;
             }
             Ok(Err(e)) => {
-                log("error", &format!("connect() to {addr} failed ({e}) while connecting to upstream"));
+                log(
+                    "error",
+                    &format!("connect() to {addr} failed ({e}) while connecting to upstream"),
+                );
                 report(&ups, &name, addr, false);
             }
             Err(_) => {
-                log("error", &format!("upstream timed out (110: Connection timed out) while connecting to upstream, upstream: \"{addr}\""));
+                log(
+                    "error",
+                    &format!(
+                        "upstream timed out (110: Connection timed out) while connecting to upstream, upstream: \"{addr}\""
+                    ),
+                );
                 report(&ups, &name, addr, false);
             }
         }
     }
-    log("error", &format!("no live upstreams while connecting to upstream \"{name}\""));
+    log(
+        "error",
+        &format!("no live upstreams while connecting to upstream \"{name}\""),
+    );
 }
 
 async fn serve_udp(sock: Arc<UdpSocket>, ups: Upstreams, name: String) {
     let sessions: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Default::default();
     let mut buf = vec![0u8; 65536];
     loop {
-        let Ok((n, from)) = sock.recv_from(&mut buf).await else { continue };
+        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
         let existing = sessions.lock().unwrap().get(&from).cloned();
         let up = match existing {
             Some(u) => u,
             None => {
-                let Some(addr) = pick(&ups, &name, &[]) else { continue };
-                let Ok(u) = UdpSocket::bind("0.0.0.0:0").await else { continue };
+                let Some(addr) = pick(&ups, &name, &[]) else {
+                    continue;
+                };
+                let Ok(u) = UdpSocket::bind("0.0.0.0:0").await else {
+                    continue;
+                };
                 if u.connect(addr).await.is_err() {
                     continue;
                 }
@@ -357,21 +391,34 @@ async fn serve_udp(sock: Arc<UdpSocket>, ups: Upstreams, name: String) {
 }
 
 async fn run(conf: &str) -> Result<()> {
-    let text = std::fs::read_to_string(conf).with_context(|| format!("open() \"{conf}\" failed"))?;
+    let text =
+        std::fs::read_to_string(conf).with_context(|| format!("open() \"{conf}\" failed"))?;
     let cfg = parse(&text, conf)?;
     let ups: Upstreams = Arc::new(Mutex::new(cfg.upstreams));
     for s in cfg.servers {
         let bind = SocketAddr::from(([0, 0, 0, 0], s.port));
         if s.udp {
-            let sock = Arc::new(UdpSocket::bind(bind).await.with_context(|| format!("bind() to {bind} failed"))?);
+            let sock = Arc::new(
+                UdpSocket::bind(bind)
+                    .await
+                    .with_context(|| format!("bind() to {bind} failed"))?,
+            );
             tokio::spawn(serve_udp(sock, ups.clone(), s.upstream));
         } else {
-            let l = TcpListener::bind(bind).await.with_context(|| format!("bind() to {bind} failed"))?;
+            let l = TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("bind() to {bind} failed"))?;
             let ups = ups.clone();
             tokio::spawn(async move {
                 loop {
                     if let Ok((c, _)) = l.accept().await {
-                        tokio::spawn(proxy_tcp(c, ups.clone(), s.upstream.clone(), s.connect_timeout, s.timeout));
+                        tokio::spawn(proxy_tcp(
+                            c,
+                            ups.clone(),
+                            s.upstream.clone(),
+                            s.connect_timeout,
+                            s.timeout,
+                        ));
                     }
                 }
             });
@@ -414,7 +461,10 @@ pub fn main() -> ExitCode {
         }
     }
     if test {
-        return match std::fs::read_to_string(&conf).map_err(anyhow::Error::from).and_then(|t| parse(&t, &conf)) {
+        return match std::fs::read_to_string(&conf)
+            .map_err(anyhow::Error::from)
+            .and_then(|t| parse(&t, &conf))
+        {
             Ok(_) => {
                 eprintln!("nginx: configuration file {conf} test is successful");
                 ExitCode::SUCCESS
@@ -425,7 +475,11 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             log("emerg", &e.to_string());
@@ -454,9 +508,12 @@ mod tests {
         assert_eq!(cfg.servers[0].connect_timeout, Duration::from_secs(2));
         let err = parse("http { }", "t").unwrap_err().to_string();
         assert_eq!(err, "unknown directive \"http\" in t:1");
-        let err = parse("stream { upstream u { server no-such-host.invalid:1; } }", "t")
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "stream { upstream u { server no-such-host.invalid:1; } }",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("host not found in upstream"), "{err}");
     }
 }

@@ -247,7 +247,8 @@ fn dispatch(shared: &Shared, path: &str, req: &Req) -> ApiResult<Response<Body>>
         // The HA stand-in (see `cluster`): k3s serves its bootstrap data at this path.
         ["v1-k3s", "server-bootstrap"] => get_only(&|| {
             let dir = shared.state_dir.as_deref().ok_or_else(ApiError::no_route)?;
-            super::cluster::bootstrap(dir).map_err(|e| ApiError::new(500, "InternalError", format!("{e:#}")))
+            super::cluster::bootstrap(dir)
+                .map_err(|e| ApiError::new(500, "InternalError", format!("{e:#}")))
         }),
         // The double's own membership exchange (etcd does this on its peer port).
         ["v1-k3s", "double-members"] => {
