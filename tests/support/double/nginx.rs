@@ -48,6 +48,7 @@ fn log(level: &str, msg: &str) {
     );
 }
 
+#[derive(Debug)]
 struct Peer {
     addr: SocketAddr,
     max_fails: u32,
@@ -56,11 +57,13 @@ struct Peer {
     down_until: Option<Instant>,
 }
 
+#[derive(Debug)]
 struct Upstream {
     peers: Vec<Peer>,
     next: usize,
 }
 
+#[derive(Debug)]
 struct Server {
     port: u16,
     udp: bool,
@@ -70,7 +73,7 @@ struct Server {
     line: usize,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Config {
     upstreams: HashMap<String, Upstream>,
     servers: Vec<Server>,
