@@ -193,7 +193,7 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
 
     // k3s cannot change an existing lab's server count: a server started without
     // `--cluster-init` keeps its data in kine/sqlite and refuses joiners until it is restarted
-    // with `--cluster-init` (k3s `pkg/cli/server/server.go`, `pkg/etcd`), and removing an etcd
+    // with `--cluster-init` to migrate to etcd (k3s-io/k3s #3982), and removing an etcd
     // member needs `etcdctl member remove`. Refused before anything is made.
     if let Some(had) = observed
         .containers

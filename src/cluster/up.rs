@@ -509,8 +509,8 @@ fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
 }
 
 /// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
-/// an HA lab whose server-0 is down, another running server's (every server of a k3s cluster
-/// shares the CA and admin credentials from the bootstrap data, k3s `pkg/bootstrap`). k3s
+/// an HA lab whose server-0 is gone, another running server's (every server of a k3s cluster
+/// shares the CA and admin credentials: k3s `pkg/cluster/bootstrap.go` `httpBootstrap`). k3s
 /// writes it shortly after start, so a missing file is retried until the deadline.
 pub async fn fetch_kubeconfig<E: Engine>(
     engine: &E,

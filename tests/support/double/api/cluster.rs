@@ -3,8 +3,8 @@
 //! replicated store is out of scope); nodes register with every member instead (`main.rs`).
 //!
 //! - `--cluster-init` makes a server the first member; a server with `K3S_URL` fetches the
-//!   cluster CA from the server it joins (k3s `pkg/bootstrap`, `/v1-k3s/server-bootstrap`,
-//!   served by `pkg/server/router.go`) and adds itself as a member there. Members pull each
+//!   cluster CA from the server it joins (k3s `pkg/cluster/bootstrap.go` `httpBootstrap`
+//!   reads `/v1-k3s/server-bootstrap`) and adds itself as a member there. Members pull each
 //!   other's lists, so every member learns of every other one.
 //! - The member list lives in the data volume (`server/db/etcd/`, where k3s keeps etcd), so a
 //!   restarted member knows it is one, and how many members it needs for a quorum.

@@ -256,7 +256,8 @@ fn dispatch(shared: &Shared, path: &str, req: &Req) -> ApiResult<Response<Body>>
             let internal = |e: anyhow::Error| ApiError::new(500, "InternalError", format!("{e:#}"));
             let members = if req.method == Method::POST {
                 // A server without `--cluster-init` keeps its data in sqlite (kine) and has
-                // no etcd to join (F18; k3s `pkg/cluster/managed.go`).
+                // no etcd to join until restarted with it (F18; k3s-io/k3s #3982). The wording
+                // is the double's own: k3s's exact message for this case was not found.
                 if super::cluster::read_members(dir).is_none() {
                     return Err(ApiError::new(
                         400,
