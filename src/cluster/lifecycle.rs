@@ -83,8 +83,8 @@ pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> 
     Ok(())
 }
 
-/// Bring a suspended or paused lab back: servers first, each awaited by its log line, then
-/// agents together, then the API and every node Ready. Repairs what a restart loses.
+/// Bring a suspended or paused lab back: servers first (all started, then each awaited by
+/// its log line), then agents together, then the API and every node Ready. Repairs what a restart loses.
 pub async fn resume<E: Engine>(
     engine: &E,
     lab: &str,
@@ -123,9 +123,44 @@ pub async fn resume<E: Engine>(
             })
             .collect()
     };
-    for c in stopped(Role::Server) {
-        start_and_wait(engine, c, Role::Server, deadline, ui).await?;
-    }
+    // All stopped servers start before any is awaited: a restarted etcd member logs
+    // "k3s is up and running" only once its etcd is ready (k3s `pkg/cli/server/server.go`
+    // waits on `ETCDReady`; `pkg/daemons/control/server.go` logs "Waiting for etcd server to
+    // become available" until then), and that needs a quorum of the members (F2).
+    let servers = stopped(Role::Server);
+    let steps: Vec<_> = servers
+        .iter()
+        .map(|c| (c, ui.step(format!("start {}", c.name))))
+        .collect();
+    let started = try_join_all(steps.iter().map(|(c, _)| readiness::start(engine, &c.name))).await;
+    let sinces = match started {
+        Ok(sinces) => sinces,
+        Err(e) => {
+            steps.into_iter().for_each(|(_, s)| s.fail());
+            return Err(e.into());
+        }
+    };
+    try_join_all(
+        steps
+            .into_iter()
+            .zip(sinces)
+            .map(|((c, s), since)| async move {
+                let r = readiness::wait_for_log(
+                    engine,
+                    &c.name,
+                    ready_line(Role::Server, false),
+                    since,
+                    deadline,
+                )
+                .await;
+                match &r {
+                    Ok(()) => s.done(),
+                    Err(_) => s.fail(),
+                }
+                r
+            }),
+    )
+    .await?;
     try_join_all(
         stopped(Role::Agent)
             .into_iter()

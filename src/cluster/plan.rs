@@ -51,6 +51,18 @@ pub fn node_entrypoint() -> Vec<String> {
 /// The image of the multi-server load balancer: nginx with a generated stream config.
 pub const LB_IMAGE: &str = "nginx:1.29-alpine";
 
+/// Names another load balancer image (tests use a stand-in that serves the same config).
+pub const ENV_LB_IMAGE: &str = "PLAYGROUND_LB_IMAGE";
+
+/// [`ENV_LB_IMAGE`], or [`LB_IMAGE`].
+pub fn lb_image_from_env() -> String {
+    std::env::var(ENV_LB_IMAGE)
+        .ok()
+        .map(|i| i.trim().to_string())
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| LB_IMAGE.to_string())
+}
+
 /// What Docker has now, gathered by the executor before planning.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -91,6 +103,8 @@ pub struct Inputs {
     /// The image cache's image and namespace; `None` plans no cache. The cache is planned only
     /// when the lab's `cluster.imageCache` is on as well.
     pub cache: Option<CacheSettings>,
+    /// The load balancer's image: [`LB_IMAGE`] unless [`ENV_LB_IMAGE`] names another.
+    pub lb_image: String,
 }
 
 /// When to pull images.
@@ -178,6 +192,10 @@ pub enum PlanError {
     #[error("host port {0} is mapped twice")]
     PortTwice(u16),
     #[error(
+        "lab {lab} was created with {had} server(s) and its file now asks for {want}; the server count of an existing lab cannot change (a single server keeps its data in sqlite and cannot take members, and etcd members are not added or removed by `up`)\n  hint: set cluster.servers back to {had}, or rebuild the lab: `playground drop {lab}` then `playground up` (or `playground restore` to bring back its kept Secrets)"
+    )]
+    ServerCountChanged { lab: String, had: u32, want: u32 },
+    #[error(
         "no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)"
     )]
     NoSubnet,
@@ -202,6 +220,23 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         .map(|c| (c.name.as_str(), c))
         .collect();
     let fresh = observed.containers.is_empty() && !observed.network_exists;
+
+    // k3s cannot change an existing lab's server count: a server started without
+    // `--cluster-init` keeps its data in kine/sqlite and refuses joiners until it is restarted
+    // with `--cluster-init` to migrate to etcd (k3s-io/k3s #3982), and removing an etcd
+    // member needs `etcdctl member remove`. Refused before anything is made.
+    if let Some(had) = observed
+        .containers
+        .iter()
+        .filter_map(|c| c.labels.get(names::LABEL_SERVERS)?.parse::<u32>().ok())
+        .find(|had| *had != c.servers)
+    {
+        return Err(PlanError::ServerCountChanged {
+            lab: lab.name.clone(),
+            had,
+            want: c.servers,
+        });
+    }
 
     // An existing network keeps its subnet; a lab whose network was removed behind our back
     // gets it back from its nodes' labels, so every node keeps its static address.
@@ -404,8 +439,12 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         }
     }
 
-    // Start order: servers one at a time (init server first; k3d #452), then agents together,
-    // then the load balancer, which needs its upstreams to exist.
+    // Start order: servers, then agents together, then the load balancer, which needs its
+    // upstreams to exist. A fresh lab starts its servers one at a time, the init server first
+    // (k3d #452): joiners need it. Existing servers that are stopped start together: a
+    // restarted etcd member logs "k3s is up and running" only once its etcd is ready
+    // (k3s `pkg/cli/server/server.go` waits on `ETCDReady`), which needs a quorum of the
+    // members, so waiting for one before starting the next never ends (F2).
     let needs_start = |n: &NodePlan| {
         existing
             .get(n.spec.name.as_str())
@@ -423,11 +462,15 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     if !unpause.is_empty() {
         plan.phases.push(unpause);
     }
-    for n in nodes
+    let servers: Vec<Step> = nodes
         .iter()
         .filter(|n| n.role == Role::Server && needs_start(n))
-    {
-        plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
+        .map(|n| Step::StartNode(Box::new(n.clone())))
+        .collect();
+    if fresh {
+        plan.phases.extend(servers.into_iter().map(|s| vec![s]));
+    } else if !servers.is_empty() {
+        plan.phases.push(servers);
     }
     // A node made again without its data volume has a new node password: the servers (up by
     // now) must forget the old one first. Never server-0: without its volume the cluster's
@@ -765,7 +808,7 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
         spec: ContainerSpec {
             hostname: name.clone(),
             name,
-            image: LB_IMAGE.into(),
+            image: inputs.lb_image.clone(),
             // The config travels in the environment and is written on every start, so it
             // needs no copy step and survives restarts as it is.
             cmd: vec![
@@ -948,6 +991,7 @@ mod tests {
             repo_mount: None,
             ui_port: None,
             cache: None,
+            lb_image: LB_IMAGE.into(),
         }
     }
 
@@ -1368,18 +1412,9 @@ mod tests {
             conf.contains("server 172.28.0.2:6443") && conf.contains("server 172.28.0.4:6443"),
             "{conf}"
         );
-        // Servers start one by one, before the agents and the load balancer.
-        let starts: Vec<(usize, String)> = plan
-            .phases
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| {
-                p.iter().filter_map(move |s| match s {
-                    Step::StartNode(n) => Some((i, n.spec.name.clone())),
-                    _ => None,
-                })
-            })
-            .collect();
+        // A fresh lab starts its servers one by one, the init server first (k3d #452),
+        // before the agents and the load balancer.
+        let starts = starts(&plan);
         let names: Vec<&str> = starts.iter().map(|(_, n)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -1393,6 +1428,120 @@ mod tests {
         );
         let phases: BTreeSet<usize> = starts.iter().map(|(i, _)| *i).collect();
         assert_eq!(phases.len(), 5);
+    }
+
+    /// (phase index, node name) of every start, in plan order.
+    fn starts(plan: &Plan) -> Vec<(usize, String)> {
+        plan.phases
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.iter().filter_map(move |s| match s {
+                    Step::StartNode(n) => Some((i, n.spec.name.clone())),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stopped_ha_lab_starts_all_its_servers_before_waiting_on_any() {
+        // F2: a restarted etcd member logs its ready line only with a quorum, so waiting on
+        // server-0 before starting server-1 would never end. A StartNode step waits for its
+        // line, and the steps of a phase run together: all servers must share one phase.
+        let first = plan_up(&lab(3, 1), &Observed::default(), &inputs()).unwrap();
+        let mut containers = running(&first);
+        for c in &mut containers {
+            c.state = RunState::Exited;
+        }
+        let observed = Observed {
+            containers,
+            network_exists: true,
+            network_subnet: Some("172.28.0.0/24".into()),
+            ..Default::default()
+        };
+        let plan = plan_up(&lab(3, 1), &observed, &inputs()).unwrap();
+        assert!(!plan.fresh);
+        let starts = starts(&plan);
+        let server_phases: BTreeSet<usize> = starts
+            .iter()
+            .filter(|(_, n)| n.contains("-server-"))
+            .map(|(i, _)| *i)
+            .collect();
+        assert_eq!(server_phases.len(), 1, "{plan}");
+        let servers = *server_phases.first().unwrap();
+        assert_eq!(plan.phases[servers].len(), 3, "{plan}");
+        // Every server waits for "k3s is up and running": none is the init server on create.
+        for s in &plan.phases[servers] {
+            let Step::StartNode(n) = s else {
+                panic!("{plan}")
+            };
+            assert_eq!(n.ready_line, "k3s is up and running");
+        }
+        // Agents and the load balancer still come after the servers.
+        for (i, n) in &starts {
+            if !n.contains("-server-") {
+                assert!(*i > servers, "{n} starts before the servers:\n{plan}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_server_count_of_an_existing_lab_cannot_change() {
+        for (had, want) in [(1, 3), (3, 1), (3, 5)] {
+            let first = plan_up(&lab(had, 1), &Observed::default(), &inputs()).unwrap();
+            let observed = Observed {
+                containers: running(&first),
+                network_exists: true,
+                network_subnet: Some("172.28.0.0/24".into()),
+                ..Default::default()
+            };
+            let err = plan_up(&lab(want, 1), &observed, &inputs()).unwrap_err();
+            assert_eq!(
+                err,
+                PlanError::ServerCountChanged {
+                    lab: "lab".into(),
+                    had,
+                    want
+                }
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("created with {had} server(s)"))
+                    && text.contains("playground drop lab")
+                    && text.contains("playground restore"),
+                "{text}"
+            );
+        }
+        // Agents may change.
+        let first = plan_up(&lab(3, 1), &Observed::default(), &inputs()).unwrap();
+        let observed = Observed {
+            containers: running(&first),
+            network_exists: true,
+            network_subnet: Some("172.28.0.0/24".into()),
+            ..Default::default()
+        };
+        let plan = plan_up(&lab(3, 2), &observed, &inputs()).unwrap();
+        assert!(plan.to_string().contains("create playground-lab-agent-1"));
+    }
+
+    #[test]
+    fn the_load_balancer_image_follows_the_inputs() {
+        let plan = plan_up(
+            &lab(2, 0),
+            &Observed::default(),
+            &Inputs {
+                lb_image: "example/lb:test".into(),
+                ..inputs()
+            },
+        )
+        .unwrap();
+        let lb = plan.nodes().find(|n| n.role == Role::LoadBalancer).unwrap();
+        assert_eq!(lb.spec.image, "example/lb:test");
+        assert!(
+            plan.to_string().contains("pull image example/lb:test"),
+            "{plan}"
+        );
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         )));
     }
     let mut images_present = std::collections::BTreeSet::new();
-    for image in [lab.cluster.image.as_str(), plan::LB_IMAGE] {
+    let lb_image = plan::lb_image_from_env();
+    for image in [lab.cluster.image.as_str(), lb_image.as_str()] {
         if engine.image_present(image).await? {
             images_present.insert(image.to_string());
         }
@@ -197,6 +198,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
         repo_mount: opts.repo_mount.clone(),
         ui_port: opts.ui_port,
         cache: Some(CacheSettings::from_env()),
+        lb_image: plan::lb_image_from_env(),
     })
 }
 
@@ -621,10 +623,12 @@ fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
     )
 }
 
-/// Read the kubeconfig k3s wrote in server-0 and point it at the host port. k3s writes it
-/// shortly after start, and not atomically (client-go `clientcmd.WriteToFile` creates the file,
-/// then writes it), so a missing file and one that does not parse yet are both retried until
-/// the deadline.
+/// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
+/// an HA lab whose server-0 is gone, another running server's (every server of a k3s cluster
+/// shares the CA and admin credentials: k3s `pkg/cluster/bootstrap.go` `httpBootstrap`). k3s
+/// writes it shortly after start, and not atomically (client-go `clientcmd.WriteToFile` creates
+/// the file, then writes it), so a missing file and one that does not parse yet are both
+/// retried until the deadline.
 pub async fn fetch_kubeconfig<E: Engine>(
     engine: &E,
     lab: &str,
@@ -633,15 +637,40 @@ pub async fn fetch_kubeconfig<E: Engine>(
 ) -> Result<String> {
     let server0 = names::node(lab, Role::Server, 0);
     loop {
-        let attempt = match engine.read_file(&server0, names::KUBECONFIG_OUTPUT).await {
-            Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
-            Err(e) => Err(e.into()),
-        };
-        match attempt {
-            Ok(text) => return Ok(text),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        // Server-0 first, then the other running servers, lowest index first.
+        let mut candidates = vec![server0.clone()];
+        let mut others: Vec<(u32, String)> = engine
+            .list_containers(&[(names::LABEL_CLUSTER, lab), (names::LABEL_ROLE, "server")])
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.name != server0 && c.state == crate::docker::RunState::Running)
+            .map(|c| {
+                let i = c
+                    .labels
+                    .get(names::LABEL_INDEX)
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(u32::MAX);
+                (i, c.name)
+            })
+            .collect();
+        others.sort();
+        candidates.extend(others.into_iter().map(|(_, n)| n));
+        let mut last = None;
+        for name in &candidates {
+            let attempt = match engine.read_file(name, names::KUBECONFIG_OUTPUT).await {
+                Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
+                Err(e) => Err(e.into()),
+            };
+            match attempt {
+                Ok(text) => return Ok(text),
+                Err(e) => last = Some(e),
+            }
         }
+        if Instant::now() >= deadline {
+            return Err(last.unwrap_or_else(|| Error::NotFound(lab.to_string())));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -16,6 +16,7 @@ mod faults;
 mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
+mod ha;
 mod restore;
 mod standin;
 mod strict;

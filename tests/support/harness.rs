@@ -59,52 +59,64 @@ fn image_key(bin: &Path, script: &Path) -> String {
 /// other's running tests. Serialized across threads and test processes by a lock file.
 pub fn node_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
-    TAG.get_or_init(|| {
-        require_docker();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut bin = double_binary();
-        if !bin.exists() {
-            let st = Command::new("cargo")
-                .args(["build", "--quiet", "--example", "kube-double"])
-                .current_dir(root)
-                .status()
-                .expect("cargo build --example kube-double");
-            assert!(st.success(), "building the API double failed");
-            bin = root.join("target/debug/examples/kube-double");
-        }
-        let lock_path = std::env::temp_dir().join("playground-test-node-image.lock");
-        let lock = std::fs::File::create(&lock_path).unwrap();
-        lock.lock().unwrap();
-        let script = root.join("scripts/build-test-node-image");
-        let want = image_key(&bin, &script);
-        let tag = format!("{NODE_IMAGE}-{}", want.get(..12).unwrap_or("nokey"));
-        let have = Command::new("docker")
-            .args([
-                "image",
-                "inspect",
-                "--format",
-                "{{index .Config.Labels \"playground.test.double-sha256\"}}",
-                &tag,
-            ])
+    TAG.get_or_init(|| built_image("scripts/build-test-node-image", NODE_IMAGE))
+}
+
+/// The stand-in load balancer image (the double as `nginx`), built like [`node_image`] by
+/// `scripts/build-test-lb-image`; every [`TestLab`] passes it as `PLAYGROUND_LB_IMAGE`.
+pub fn lb_image() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| built_image("scripts/build-test-lb-image", LB_IMAGE))
+}
+
+/// The stand-in load balancer image, without the key its tag ends in (see [`lb_image`]).
+pub const LB_IMAGE: &str = "playground-test/lb:dev";
+
+fn built_image(script: &str, base: &str) -> String {
+    require_docker();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bin = double_binary();
+    if !bin.exists() {
+        let st = Command::new("cargo")
+            .args(["build", "--quiet", "--example", "kube-double"])
+            .current_dir(root)
+            .status()
+            .expect("cargo build --example kube-double");
+        assert!(st.success(), "building the API double failed");
+        bin = root.join("target/debug/examples/kube-double");
+    }
+    let lock_path = std::env::temp_dir().join("playground-test-node-image.lock");
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
+    let script = root.join(script);
+    let want = image_key(&bin, &script);
+    let tag = format!("{base}-{}", want.get(..12).unwrap_or("nokey"));
+    let have = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"playground.test.double-sha256\"}}",
+            &tag,
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if have != want {
+        let out = Command::new(&script)
+            .arg(&bin)
+            .arg(&tag)
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
-        if have != want {
-            let out = Command::new(&script)
-                .arg(&bin)
-                .arg(&tag)
-                .output()
-                .expect("scripts/build-test-node-image");
-            assert!(
-                out.status.success(),
-                "building {tag} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        lock.unlock().unwrap();
-        tag
-    })
+            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "building {tag} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    lock.unlock().unwrap();
+    tag
 }
 
 /// A command's stderr, as text.
@@ -290,6 +302,7 @@ pub fn node_complaints(lab: &str) -> Vec<String> {
 pub struct TestLab {
     pub name: String,
     pub dir: tempfile::TempDir,
+    servers: u32,
     agents: u32,
     api_port: Option<u16>,
     ports: Vec<String>,
@@ -307,6 +320,7 @@ impl TestLab {
         TestLab {
             name: unique_name(tag),
             dir: tempfile::tempdir().unwrap(),
+            servers: 1,
             agents: 0,
             api_port: None,
             ports: Vec::new(),
@@ -315,6 +329,10 @@ impl TestLab {
             extra: String::new(),
             complaints_expected: false,
         }
+    }
+    pub fn servers(mut self, n: u32) -> Self {
+        self.servers = n;
+        self
     }
     pub fn agents(mut self, n: u32) -> Self {
         self.agents = n;
@@ -373,8 +391,13 @@ impl TestLab {
     }
 
     /// Write the lab file and return self (ready to run commands).
-    pub fn write(self) -> Self {
+    pub fn write(mut self) -> Self {
         let image = node_image();
+        if self.servers > 1 {
+            // Multi-server labs get the stand-in nginx (no image can be pulled here).
+            self.env
+                .push(("PLAYGROUND_LB_IMAGE".into(), lb_image().into()));
+        }
         std::fs::create_dir_all(self.home()).unwrap();
         let api = match self.api_port {
             Some(p) => format!("  api: {{ host: 127.0.0.1, port: {p} }}\n"),
@@ -395,8 +418,8 @@ impl TestLab {
         // Every lab publishes the Argo CD UI; a free port keeps parallel tests apart.
         let ui = free_port();
         let yaml = format!(
-            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: 1\n  agents: {}\n  privileged: false\n{api}{ports}{}argocd:\n  ui: {{ port: {ui} }}\n{}",
-            self.name, self.agents, self.cluster_extra, self.extra
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  image: {image}\n  servers: {}\n  agents: {}\n  privileged: false\n{api}{ports}{}argocd:\n  ui: {{ port: {ui} }}\n{}",
+            self.name, self.servers, self.agents, self.cluster_extra, self.extra
         );
         std::fs::write(self.file(), yaml).unwrap();
         self
@@ -419,6 +442,8 @@ impl TestLab {
             // a test that shares caches between labs sets the same namespace on both.
             .env("PLAYGROUND_CACHE_NAMESPACE", &self.name)
             .env_remove("PLAYGROUND_CACHE_IMAGE")
+            // `write` sets the stand-in nginx for a multi-server lab; the real suite uses nginx.
+            .env_remove("PLAYGROUND_LB_IMAGE")
             .env_remove("RUST_LOG");
         for (k, v) in &self.env {
             c.env(k, v);

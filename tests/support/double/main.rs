@@ -13,12 +13,16 @@
 //!   heartbeats every 10 s.
 //! - `kube-double serve --port N --kubeconfig-out PATH`: the API alone on 127.0.0.1,
 //!   for benchmarks and manual poking.
+//! - Started as `nginx`, it is the load balancer's stand-in (`nginx.rs`).
+//! - Servers with `--cluster-init` or `K3S_URL` model embedded etcd's membership and quorum
+//!   (`api::cluster`).
 //! - A server also plays argocd-server on its NodePort 30080 (`api::argocd`), and this binary,
 //!   downloaded from there and started as `argocd`, plays the Argo CD CLI.
 //!
 //! Every mode exits 0 on SIGTERM or SIGINT.
 
 mod api;
+mod nginx;
 mod strict;
 
 use std::path::{Path, PathBuf};
@@ -251,7 +255,43 @@ async fn check_node_password(client: &kube::Client, name: &str, password: &str) 
     Ok(())
 }
 
-/// Register with the server at `url` (retrying until it answers), then heartbeat forever.
+/// The etcd members the server at `client` knows (empty without embedded etcd).
+async fn members_of(client: &kube::Client) -> Result<Vec<String>> {
+    let req = http::Request::get("/v1-k3s/double-members").body(Vec::new())?;
+    Ok(serde_json::from_str(&client.request_text(req).await?)?)
+}
+
+/// `https://NAME:6443`.
+fn member_url(name: &str) -> String {
+    format!("https://{name}:6443")
+}
+
+/// Register (or heartbeat) with every other member of the cluster `client` is part of, one
+/// try each: each stand-in server keeps its own store, so a node appears in all of them.
+async fn register_with_members(
+    client: &kube::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    control_plane: bool,
+) {
+    let Ok(members) = members_of(client).await else {
+        return;
+    };
+    for m in members {
+        let mu = member_url(&m);
+        if m == name || mu == url {
+            continue;
+        }
+        if let Ok(c) = token_client(&mu, token).await {
+            let _ = tokio::time::timeout(Duration::from_secs(3), register(&c, name, control_plane))
+                .await;
+        }
+    }
+}
+
+/// Register with the server at `url` (retrying until it answers) and the other etcd members,
+/// then heartbeat forever.
 async fn join(url: String, token: String, name: String, control_plane: bool) -> Result<()> {
     let client = token_client(&url, &token).await?;
     let password = strict::node_password().context("writing the node password")?;
@@ -279,17 +319,84 @@ async fn join(url: String, token: String, name: String, control_plane: bool) -> 
             }
         }
     }
+    register_with_members(&client, &url, &token, &name, control_plane).await;
     eprintln!("I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{name}\"");
     log("info", &format!("Successfully registered node {name}"));
     loop {
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
         if let Err(e) = heartbeat(&client, &name).await {
             log(
                 "warning",
                 &format!("Failed to update node {name} status: {e}"),
             );
         }
+        register_with_members(&client, &url, &token, &name, control_plane).await;
     }
+}
+
+/// A joining server's first start: fetch the cluster CA from the server it joins (so one
+/// kubeconfig is trusted by every server, as in k3s) and become an etcd member there.
+async fn join_cluster(url: &str, token: &str, name: &str, state_dir: &Path) -> Result<()> {
+    let client = token_client(url, token).await?;
+    loop {
+        let tried = async {
+            let req = http::Request::get("/v1-k3s/server-bootstrap").body(Vec::new())?;
+            let data: serde_json::Value = serde_json::from_str(&client.request_text(req).await?)?;
+            let req = http::Request::post("/v1-k3s/double-members")
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&[name])?)?;
+            let members: Vec<String> = serde_json::from_str(&client.request_text(req).await?)?;
+            Ok::<_, anyhow::Error>((data, members))
+        }
+        .await;
+        match tried {
+            Ok((data, members)) => {
+                api::cluster::write_bootstrap(state_dir, &data)?;
+                api::cluster::add_members(state_dir, &members)?;
+                return Ok(());
+            }
+            Err(e) if format!("{e:#}").contains("not running embedded etcd") => return Err(e),
+            Err(e) => {
+                log(
+                    "info",
+                    &format!("Failed to retrieve bootstrap data from {url}: {e:#}"),
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Keep the member list current: pull every member's list and merge it (etcd spreads
+/// membership through its peers).
+async fn gossip_members(token: String, name: String, state_dir: PathBuf) {
+    loop {
+        for m in api::cluster::read_members(&state_dir).unwrap_or_default() {
+            if m == name {
+                continue;
+            }
+            let Ok(c) = token_client(&member_url(&m), &token).await else {
+                continue;
+            };
+            if let Ok(Ok(list)) = tokio::time::timeout(Duration::from_secs(2), members_of(&c)).await
+            {
+                let _ = api::cluster::add_members(&state_dir, &list);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// How many members answer on 6443 (this one included).
+async fn reachable_members(members: &[String], me: &str) -> usize {
+    let mut n = 1;
+    for m in members.iter().filter(|m| *m != me) {
+        let connect = tokio::net::TcpStream::connect((m.as_str(), 6443));
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), connect).await {
+            n += 1;
+        }
+    }
+    n
 }
 
 async fn server(args: &[String]) -> Result<()> {
@@ -312,8 +419,17 @@ async fn server(args: &[String]) -> Result<()> {
     check_container(&f, &node_name)?;
     let token = f.token.clone().or_else(|| env("K3S_TOKEN"));
     let join_url = f.server.clone().or_else(|| env("K3S_URL"));
-    if f.cluster_init {
-        log("info", "Managed etcd cluster initializing");
+    let state_dir = data_dir.join("server");
+    // A member from an earlier start comes back to an existing etcd cluster.
+    let restarted_member = api::cluster::read_members(&state_dir);
+    if restarted_member.is_none() {
+        if let Some(url) = &join_url {
+            let token = token.clone().unwrap_or_default();
+            join_cluster(url, &token, &node_name, &state_dir).await?;
+        } else if f.cluster_init {
+            log("info", "Managed etcd cluster initializing");
+            api::cluster::add_members(&state_dir, std::slice::from_ref(&node_name))?;
+        }
     }
     log(
         "info",
@@ -327,7 +443,7 @@ async fn server(args: &[String]) -> Result<()> {
     let running = api::start(api::DoubleOptions {
         bind: ([0, 0, 0, 0], port).into(),
         tls_sans: sans,
-        state_dir: Some(data_dir.join("server")),
+        state_dir: Some(state_dir.clone()),
         token,
         simulation: api::Simulation::from_env(),
         node_name: Some(node_name.clone()),
@@ -362,12 +478,61 @@ async fn server(args: &[String]) -> Result<()> {
         &running.kubeconfig_yaml(&format!("https://127.0.0.1:{port}")),
     )?;
     log("info", &format!("Wrote kubeconfig {out}"));
-    let joiner = join_url.map(|url| {
-        // A joining server keeps its own API (HA etcd is out of scope) but appears as a
-        // node of the cluster it joins.
-        let token = env("K3S_TOKEN").or(f.token.clone()).unwrap_or_default();
-        tokio::spawn(join(url, token, node_name.clone(), true))
+    let token = env("K3S_TOKEN").or(f.token.clone()).unwrap_or_default();
+    let gossip = api::cluster::read_members(&state_dir).map(|_| {
+        tokio::spawn(gossip_members(
+            token.clone(),
+            node_name.clone(),
+            state_dir.clone(),
+        ))
     });
+    // A restarted etcd member is ready only with a quorum of the members (see `api::cluster`).
+    if let Some(members) = restarted_member.filter(|m| m.len() > 1) {
+        let need = api::cluster::quorum(members.len());
+        let mut said = std::time::Instant::now() - Duration::from_secs(60);
+        loop {
+            let members = api::cluster::read_members(&state_dir).unwrap_or(members.clone());
+            if reachable_members(&members, &node_name).await >= need {
+                break;
+            }
+            // k3s says this every 30 s; the stand-in every 5 s.
+            if said.elapsed() >= Duration::from_secs(5) {
+                log("info", "Waiting for etcd server to become available");
+                said = std::time::Instant::now();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = terminated() => return Ok(()),
+            }
+        }
+    }
+    let joiner = if let Some(url) = join_url {
+        // Each stand-in server keeps its own store: it copies the Nodes of the server it
+        // joins, and appears (through `join`) in every member's store.
+        if let Ok(client) = token_client(&url, &token).await
+            && let Ok(nodes) = Api::<Node>::all(client).list(&Default::default()).await
+        {
+            for n in nodes {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let cp = n
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"));
+                if name != node_name {
+                    let _ = running.register_node(&name, cp);
+                }
+            }
+        }
+        Some(tokio::spawn(join(
+            url,
+            token.clone(),
+            node_name.clone(),
+            true,
+        )))
+    } else {
+        None
+    };
     log("info", "k3s is up and running");
     eprintln!(
         "I0000 kubelet_node_status.go:75] \"Successfully registered node\" node=\"{node_name}\""
@@ -376,6 +541,9 @@ async fn server(args: &[String]) -> Result<()> {
     log("info", "Received SIGTERM, shutting down");
     if let Some(j) = joiner {
         j.abort();
+    }
+    if let Some(g) = gossip {
+        g.abort();
     }
     if let Some(a) = argocd {
         a.stop();
@@ -448,6 +616,10 @@ fn main() -> ExitCode {
     // Downloaded from the Argo CD double and run as `argocd` on the host.
     if api::argocd::invoked_as_cli() {
         return api::argocd::fake_cli();
+    }
+    // In the stand-in load balancer image, as /usr/sbin/nginx.
+    if nginx::invoked_as_nginx() {
+        return nginx::main();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {

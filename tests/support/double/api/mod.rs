@@ -21,6 +21,7 @@
 
 pub mod apply;
 pub mod argocd;
+pub mod cluster;
 pub mod discovery;
 pub mod meta;
 pub mod node;
@@ -96,6 +97,8 @@ pub struct Shared {
     pub server_address: String,
     /// Every request as `METHOD path?query`, in arrival order (tests count them).
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// The server's data (`server/` of k3s's data dir), for the HA endpoints.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A started double. Dropping it without [`RunningDouble::shutdown`] leaves the tasks
@@ -315,6 +318,7 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
         token: opts.token.clone(),
         server_address: addr.to_string(),
         requests: requests.clone(),
+        state_dir: opts.state_dir.clone(),
     });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
 

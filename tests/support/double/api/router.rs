@@ -244,6 +244,35 @@ fn dispatch(shared: &Shared, path: &str, req: &Req) -> ApiResult<Response<Body>>
         ["openapi", "v3", "apis", g, v] => get_only(&|| {
             openapi::gv_doc(&shared.store.lock().unwrap(), g, v).ok_or_else(ApiError::no_route)
         }),
+        // The HA stand-in (see `cluster`): k3s serves its bootstrap data at this path.
+        ["v1-k3s", "server-bootstrap"] => get_only(&|| {
+            let dir = shared.state_dir.as_deref().ok_or_else(ApiError::no_route)?;
+            super::cluster::bootstrap(dir)
+                .map_err(|e| ApiError::new(500, "InternalError", format!("{e:#}")))
+        }),
+        // The double's own membership exchange (etcd does this on its peer port).
+        ["v1-k3s", "double-members"] => {
+            let dir = shared.state_dir.as_deref().ok_or_else(ApiError::no_route)?;
+            let internal = |e: anyhow::Error| ApiError::new(500, "InternalError", format!("{e:#}"));
+            let members = if req.method == Method::POST {
+                // A server without `--cluster-init` keeps its data in sqlite (kine) and has
+                // no etcd to join until restarted with it (F18; k3s-io/k3s #3982). The wording
+                // is the double's own: k3s's exact message for this case was not found.
+                if super::cluster::read_members(dir).is_none() {
+                    return Err(ApiError::new(
+                        400,
+                        "BadRequest",
+                        "this server is not running embedded etcd (it was started without --cluster-init); a server cannot join it",
+                    ));
+                }
+                let names: Vec<String> = serde_json::from_slice(&req.body)
+                    .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+                super::cluster::add_members(dir, &names).map_err(internal)?
+            } else {
+                super::cluster::read_members(dir).unwrap_or_default()
+            };
+            Ok(json_response(200, &json!(members)))
+        }
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, req),
         ["apis", g, v, rest @ ..] => resource_request(shared, g, v, rest, req),
         _ => Err(ApiError::no_route()),
