@@ -96,6 +96,8 @@ pub(crate) struct RawArgoCd {
     pub namespace: Option<String>,
     #[serde(default)]
     pub ui: Option<RawUi>,
+    #[serde(default)]
+    pub components: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -454,11 +456,30 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
         Some(port) => port.value,
         None => defaults.ui.port,
     };
+    let mut components = Vec::new();
+    for c in &raw.components {
+        let Some(known) = ArgoCdComponent::ALL
+            .into_iter()
+            .find(|k| k.as_str() == c.value)
+        else {
+            let all: Vec<&str> = ArgoCdComponent::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(here.of(
+                c,
+                Problem::new(format!("unknown Argo CD component `{}`", c.value))
+                    .hint(format!("the optional components are: {}", all.join(", "))),
+            ));
+        };
+        if !components.contains(&known) {
+            components.push(known);
+        }
+    }
+    components.sort();
     Ok(ArgoCdSpec {
         version: raw.version.unwrap_or(defaults.version),
         manifest: raw.manifest,
         namespace: raw.namespace.unwrap_or(defaults.namespace),
         ui: ArgoCdUi { port },
+        components,
     })
 }
 

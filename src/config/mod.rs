@@ -366,6 +366,7 @@ keep:
                 manifest: Some("https://example.com/install.yaml".into()),
                 namespace: "argocd".into(),
                 ui: ArgoCdUi { port: 8080 },
+                components: Vec::new(),
             },
             gitops: GitOpsSpec {
                 repo: ".".into(),
@@ -565,6 +566,25 @@ keep:
             hint(&err).contains("usernameEnv, passwordEnv, sshKeyFile"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn argo_cd_components_are_named_from_a_known_list() {
+        let l = lab(&format!(
+            "{HEAD}argocd:\n  components: [notifications, dex, dex]\n"
+        ));
+        assert_eq!(
+            l.argocd.components,
+            [ArgoCdComponent::Dex, ArgoCdComponent::Notifications]
+        );
+        assert!(lab(HEAD).argocd.components.is_empty(), "lean by default");
+        let err = fails(
+            &format!("{HEAD}argocd:\n  components: [dex, sso]\n"),
+            6,
+            21,
+            "unknown Argo CD component `sso`",
+        );
+        assert!(hint(&err).contains("dex, notifications"), "{err}");
     }
 
     #[test]

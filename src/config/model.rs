@@ -65,6 +65,38 @@ pub struct ArgoCdSpec {
     pub manifest: Option<String>,
     pub namespace: String,
     pub ui: ArgoCdUi,
+    /// The optional Argo CD components this lab runs. The others are installed with 0
+    /// replicas, so none of their images is pulled and none of their memory requested.
+    pub components: Vec<ArgoCdComponent>,
+}
+
+/// An Argo CD component a local lab does without unless it asks for it (`argocd.components`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArgoCdComponent {
+    /// `argocd-dex-server`: single sign-on. A local lab logs in as admin.
+    Dex,
+    /// `argocd-notifications-controller`: only when the lab configures notifications.
+    Notifications,
+}
+
+impl ArgoCdComponent {
+    pub const ALL: [ArgoCdComponent; 2] = [ArgoCdComponent::Dex, ArgoCdComponent::Notifications];
+
+    /// The name in the lab file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgoCdComponent::Dex => "dex",
+            ArgoCdComponent::Notifications => "notifications",
+        }
+    }
+
+    /// The Deployment that is this component in Argo CD's install manifest.
+    pub fn deployment(self) -> &'static str {
+        match self {
+            ArgoCdComponent::Dex => "argocd-dex-server",
+            ArgoCdComponent::Notifications => "argocd-notifications-controller",
+        }
+    }
 }
 
 /// `argocd.ui`: where the Argo CD UI is published on the host.
@@ -82,6 +114,7 @@ impl Default for ArgoCdSpec {
             ui: ArgoCdUi {
                 port: DEFAULT_ARGOCD_UI_PORT,
             },
+            components: Vec::new(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Prepared {
     /// Secrets kept from an earlier life of the lab (`keep.secrets`), re-applied after Argo CD
     /// is installed and before the root Application exists. Filled in by the caller.
     pub kept_secrets: Vec<serde_json::Value>,
+    /// `argocd.components`: the optional Argo CD components this lab runs.
+    pub components: Vec<crate::config::ArgoCdComponent>,
 }
 
 impl Prepared {
@@ -56,7 +58,10 @@ impl Prepared {
 
     /// How the install manifest is prepared for this lab.
     pub fn manifest_options(&self) -> manifest::Prepare {
-        manifest::Prepare::lab(matches!(self.repo, RepoSource::Local { .. }))
+        manifest::Prepare {
+            components: self.components.clone(),
+            ..manifest::Prepare::lab(matches!(self.repo, RepoSource::Local { .. }))
+        }
     }
 
     fn repo_url(&self) -> String {
@@ -154,6 +159,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         manifest,
         warnings,
         kept_secrets: Vec::new(),
+        components: lab.argocd.components.clone(),
     };
     if let Some(m) = &prepared.manifest
         && prepared.repo_mount().is_some()

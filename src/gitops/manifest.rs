@@ -20,6 +20,7 @@
 //! mounts it (see [`super::seed`]). All of it is in the objects before the first apply, so
 //! every pod starts with it: nothing is patched afterwards, and no Deployment rolls out twice.
 
+use crate::config::ArgoCdComponent;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -329,6 +330,10 @@ pub struct Prepare {
     /// The lab's repository is local: `argocd-repo-server` mounts it from the node and reads
     /// it as a safe directory ([`seed::patch_repo_server_spec`], [`seed::gitconfig_configmap`]).
     pub local_repo: bool,
+    /// The optional components that keep their replicas; every other one in
+    /// [`ArgoCdComponent::ALL`] gets 0, in the manifest, before it is applied: no pod, so no
+    /// image pulled and no memory requested for something a local lab does not use.
+    pub components: Vec<ArgoCdComponent>,
 }
 
 impl Prepare {
@@ -340,6 +345,7 @@ impl Prepare {
             insecure_server: true,
             reconciliation: Some("30s".into()),
             local_repo,
+            components: Vec::new(),
         }
     }
 }
@@ -373,6 +379,15 @@ pub fn prepare(
 ) -> Result<(), SeedError> {
     let mut mounted = false;
     for obj in objects.iter_mut() {
+        if let Some(off) = ArgoCdComponent::ALL
+            .into_iter()
+            .filter(|c| !opts.components.contains(c))
+            .find(|c| is(obj, "apps/v1", "Deployment", Some(c.deployment())))
+        {
+            obj.data["spec"]["replicas"] = serde_json::json!(0);
+            tracing::debug!("{} off (argocd.components)", off.deployment());
+            continue;
+        }
         if opts.local_repo && is(obj, "apps/v1", "Deployment", Some(seed::REPO_SERVER)) {
             seed::patch_repo_server_spec(&mut obj.data, seed::REPO_SERVER)?;
             mounted = true;
@@ -669,6 +684,7 @@ mod tests {
                 insecure_server: false,
                 reconciliation: None,
                 local_repo: false,
+                components: crate::config::ArgoCdComponent::ALL.to_vec(),
             },
         )
         .unwrap();
@@ -784,5 +800,82 @@ mod tests {
         let e = prepare(&mut objects, "argocd", &Prepare::lab(true)).unwrap_err();
         assert!(e.to_string().contains("argocd-repo-server"), "{e}");
         assert!(e.to_string().contains("hint:"), "{e}");
+    }
+
+    /// What a prepared manifest runs: the pods its workloads ask for (replicas, 1 when unset)
+    /// and the distinct images of the workloads that run at least one pod.
+    fn footprint(objects: &[DynamicObject]) -> (u64, std::collections::BTreeSet<String>) {
+        let mut pods = 0;
+        let mut images = std::collections::BTreeSet::new();
+        for o in objects {
+            let kind = o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("");
+            if !matches!(kind, "Deployment" | "StatefulSet") {
+                continue;
+            }
+            let replicas = o.data["spec"]["replicas"].as_u64().unwrap_or(1);
+            pods += replicas;
+            if replicas == 0 {
+                continue;
+            }
+            let spec = &o.data["spec"]["template"]["spec"];
+            for list in ["initContainers", "containers"] {
+                for c in spec[list].as_array().into_iter().flatten() {
+                    if let Some(i) = c["image"].as_str() {
+                        images.insert(i.to_string());
+                    }
+                }
+            }
+        }
+        (pods, images)
+    }
+
+    #[test]
+    fn a_lean_argo_cd_runs_no_dex_and_no_notifications_unless_asked() {
+        use crate::config::ArgoCdComponent;
+        let lean = manifest()
+            .documents("argocd", &Prepare::lab(false))
+            .unwrap();
+        let full = manifest()
+            .documents(
+                "argocd",
+                &Prepare {
+                    components: ArgoCdComponent::ALL.to_vec(),
+                    ..Prepare::lab(false)
+                },
+            )
+            .unwrap();
+        let replicas = |objs: &[DynamicObject], name: &str| {
+            objs.iter()
+                .find(|o| {
+                    o.metadata.name.as_deref() == Some(name)
+                        && o.types.as_ref().is_some_and(|t| t.kind == "Deployment")
+                })
+                .map(|o| o.data["spec"]["replicas"].clone())
+                .unwrap()
+        };
+        assert_eq!(replicas(&lean, "argocd-dex-server"), serde_json::json!(0));
+        assert_eq!(
+            replicas(&lean, "argocd-notifications-controller"),
+            serde_json::json!(0)
+        );
+        assert_ne!(replicas(&full, "argocd-dex-server"), serde_json::json!(0));
+        // The rest is untouched.
+        assert_eq!(
+            replicas(&lean, "argocd-repo-server"),
+            replicas(&full, "argocd-repo-server")
+        );
+        let (lean_pods, lean_images) = footprint(&lean);
+        let (full_pods, full_images) = footprint(&full);
+        eprintln!(
+            "Argo CD {ARGOCD_VERSION}: full {full_pods} pods, {} images {full_images:?}; lean {lean_pods} pods, {} images {lean_images:?}",
+            full_images.len(),
+            lean_images.len()
+        );
+        assert_eq!(full_pods - lean_pods, 2, "dex and notifications run no pod");
+        assert!(
+            lean_images.len() < full_images.len(),
+            "the lean install pulls at least one image fewer"
+        );
+        assert!(!lean_images.iter().any(|i| i.contains("dex")));
     }
 }

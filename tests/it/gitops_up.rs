@@ -93,6 +93,15 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     );
     assert_eq!(root.data["status"]["sync"]["revision"], commit.as_str());
 
+    // A lean Argo CD by default: Dex and the notifications controller run no pod.
+    for off in ["argocd-dex-server", "argocd-notifications-controller"] {
+        let d = Api::<Deployment>::namespaced(client.clone(), "argocd")
+            .get(off)
+            .await
+            .unwrap();
+        assert_eq!(d.spec.and_then(|s| s.replicas), Some(0), "{off}");
+    }
+
     // The repo-server reads the repo through a hostPath at the same path, and git there reads
     // a global config that lists it as a safe directory.
     let repo_server = Api::<Deployment>::namespaced(client.clone(), "argocd")
