@@ -196,6 +196,40 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
     })
 }
 
+/// The host ports this lab would bind that something else holds now: the check `up` makes
+/// right before creating anything, run on its own (for `doctor`). Ports a running node of
+/// the lab already holds are its own and not counted, as in `up`.
+pub async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<(Vec<PortBinding>, Vec<Error>)> {
+    let observed = observe(engine, lab).await?;
+    let opts = UpOptions {
+        pull: PullPolicy::Missing,
+        timeout: Duration::ZERO,
+        switch_context: false,
+        dry_run: true,
+        keep_on_failure: false,
+        kubeconfig: Default::default(),
+        repo_mount: None,
+        ui_port: Some(lab.argocd.ui.port),
+    };
+    let inputs = choose_inputs(lab, &observed, &opts)?;
+    let plan = plan::plan_up(lab, &observed, &inputs)?;
+    let ports: Vec<PortBinding> = plan
+        .phases
+        .iter()
+        .flatten()
+        .filter_map(|s| match s {
+            Step::CheckPorts(p) => Some(p.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let busy = ports
+        .iter()
+        .filter_map(|p| check_port_free(p, inputs.api_port).err())
+        .collect();
+    Ok((ports, busy))
+}
+
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

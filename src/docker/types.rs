@@ -134,14 +134,20 @@ pub struct PullProgress {
 /// What went wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The endpoint says where it came from (`DOCKER_HOST`, a context, the default), and the
+    /// hint is the fix for that origin.
     #[error(
-        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: start Docker (e.g. `sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at a running engine"
+        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: {}",
+        endpoint.hint()
     )]
     Unreachable {
-        endpoint: String,
+        endpoint: super::endpoint::Endpoint,
         #[source]
         source: bollard::errors::Error,
     },
+    /// No endpoint could be chosen (a context that does not exist, an unsupported scheme).
+    #[error(transparent)]
+    Endpoint(#[from] super::endpoint::EndpointError),
     #[error(
         "cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never"
     )]
