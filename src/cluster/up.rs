@@ -199,7 +199,10 @@ fn check_port_free(p: &PortBinding, api_port: u16) -> Result<()> {
 /// The host ports this lab would bind that something else holds now: the check `up` makes
 /// right before creating anything, run on its own (for `doctor`). Ports a running node of
 /// the lab already holds are its own and not counted, as in `up`.
-pub async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<(Vec<PortBinding>, Vec<Error>)> {
+pub async fn busy_ports<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+) -> Result<(Vec<PortBinding>, Vec<Error>)> {
     let observed = observe(engine, lab).await?;
     let opts = UpOptions {
         pull: PullPolicy::Missing,

@@ -101,7 +101,7 @@ impl BollardEngine {
     /// Connect to a resolved endpoint.
     pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
         let unreachable = |source| EngineError::Unreachable {
-            endpoint: endpoint.clone(),
+            endpoint: Box::new(endpoint.clone()),
             source,
         };
         // `connect_with_host` dispatches on the scheme (unix, tcp/http, npipe on Windows);
@@ -126,8 +126,14 @@ impl BollardEngine {
         Ok(HostFacts {
             server_version: version.version.or(info.server_version).unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
-            cgroup_version: info.cgroup_version.map(|v| v.to_string()).unwrap_or_default(),
-            cgroup_driver: info.cgroup_driver.map(|v| v.to_string()).unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            cgroup_driver: info
+                .cgroup_driver
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             security_options: info.security_options.unwrap_or_default(),
             runtimes,
             default_runtime: info.default_runtime.unwrap_or_default(),

@@ -141,12 +141,11 @@ pub enum EndpointError {
         meta.display()
     )]
     NoDockerEndpoint { context: String, meta: PathBuf },
-    #[error(
-        "Docker endpoint {host} ({from}) is not supported: {why}\n  hint: {fix}"
-    )]
+    #[error("Docker endpoint {host} ({from}) is not supported: {why}\n  hint: {fix}")]
     Unsupported {
         host: String,
-        from: EndpointSource,
+        /// Where the endpoint came from, said as [`EndpointSource`] says it.
+        from: String,
         why: String,
         fix: String,
     },
@@ -242,10 +241,11 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, Endpoin
                         });
                     }
                 };
-                let docker = docker_endpoint(&text).map_err(|message| EndpointError::Unreadable {
-                    path: meta.clone(),
-                    message,
-                })?;
+                let docker =
+                    docker_endpoint(&text).map_err(|message| EndpointError::Unreadable {
+                        path: meta.clone(),
+                        message,
+                    })?;
                 let Some((host, skip_tls_verify)) = docker else {
                     return Err(EndpointError::NoDockerEndpoint {
                         context: name,
@@ -254,13 +254,13 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, Endpoin
                 };
                 let tls_dir = config_dir.join("contexts/tls").join(&sha).join("docker");
                 let endpoint = Endpoint { host, source };
-                let is_socket = endpoint.host.starts_with("unix://")
-                    || endpoint.host.starts_with("npipe://");
+                let is_socket =
+                    endpoint.host.starts_with("unix://") || endpoint.host.starts_with("npipe://");
                 // The CLI configures TLS only for non-socket hosts (`load.go`, `ClientOpts`).
                 if !is_socket && (skip_tls_verify || tls_dir.is_dir()) {
                     return Err(EndpointError::Unsupported {
                         host: endpoint.host.clone(),
-                        from: endpoint.source.clone(),
+                        from: endpoint.source.to_string(),
                         why: format!(
                             "the context uses TLS ({}), which playground does not speak",
                             if skip_tls_verify {
@@ -355,7 +355,7 @@ fn check_scheme(endpoint: Endpoint) -> Result<Endpoint, EndpointError> {
     };
     Err(EndpointError::Unsupported {
         host: endpoint.host,
-        from: endpoint.source,
+        from: endpoint.source.to_string(),
         why,
         fix,
     })
@@ -469,7 +469,9 @@ mod tests {
             .context("colima", "unix:///Users/me/.colima/default/docker.sock");
         let e = f.resolve().unwrap();
         assert_eq!(e.host, "unix:///Users/me/.colima/default/docker.sock");
-        assert!(matches!(&e.source, EndpointSource::CurrentContext { context, .. } if context == "colima"));
+        assert!(
+            matches!(&e.source, EndpointSource::CurrentContext { context, .. } if context == "colima")
+        );
         assert_eq!(
             e.unix_socket(),
             Some(Path::new("/Users/me/.colima/default/docker.sock"))
@@ -493,15 +495,23 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(e.host, DEFAULT_HOST);
-        assert!(matches!(e.source, EndpointSource::Default { via: Some(ref v) } if v.contains("config.json")));
+        assert!(
+            matches!(e.source, EndpointSource::Default { via: Some(ref v) } if v.contains("config.json"))
+        );
     }
 
     #[test]
     fn a_missing_context_names_the_file_it_looked_for_and_the_fix() {
         let f = Fixture::new().var("DOCKER_CONTEXT", "gone");
         let err = f.resolve().unwrap_err().to_string();
-        assert!(err.contains("Docker context gone (from DOCKER_CONTEXT)"), "{err}");
-        assert!(err.contains(&f.meta_dir("gone").display().to_string()), "{err}");
+        assert!(
+            err.contains("Docker context gone (from DOCKER_CONTEXT)"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&f.meta_dir("gone").display().to_string()),
+            "{err}"
+        );
         assert!(err.contains("unset DOCKER_CONTEXT"), "{err}");
         let f = Fixture::new().config(r#"{"currentContext":"gone"}"#);
         let err = f.resolve().unwrap_err().to_string();
@@ -511,9 +521,10 @@ mod tests {
 
     #[test]
     fn keys_match_without_case_as_in_go() {
-        let f = Fixture::new()
-            .var("DOCKER_CONTEXT", "lower")
-            .context_json("lower", r#"{"name":"lower","endpoints":{"docker":{"host":"unix:///l.sock"}}}"#);
+        let f = Fixture::new().var("DOCKER_CONTEXT", "lower").context_json(
+            "lower",
+            r#"{"name":"lower","endpoints":{"docker":{"host":"unix:///l.sock"}}}"#,
+        );
         assert_eq!(f.resolve().unwrap().host, "unix:///l.sock");
     }
 

@@ -141,13 +141,13 @@ pub enum EngineError {
         endpoint.hint()
     )]
     Unreachable {
-        endpoint: super::endpoint::Endpoint,
+        endpoint: Box<super::endpoint::Endpoint>,
         #[source]
         source: bollard::errors::Error,
     },
     /// No endpoint could be chosen (a context that does not exist, an unsupported scheme).
     #[error(transparent)]
-    Endpoint(#[from] super::endpoint::EndpointError),
+    Endpoint(Box<super::endpoint::EndpointError>),
     #[error(
         "cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never"
     )]
@@ -162,6 +162,13 @@ pub enum EngineError {
     ImageMissing(String),
     #[error("{what}: {message}")]
     Api { what: String, message: String },
+}
+
+// Boxed: `EngineError` travels in every `Result` of the library, and these are rare.
+impl From<super::endpoint::EndpointError> for EngineError {
+    fn from(e: super::endpoint::EndpointError) -> Self {
+        EngineError::Endpoint(Box::new(e))
+    }
 }
 
 impl EngineError {

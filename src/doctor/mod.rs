@@ -174,11 +174,7 @@ pub fn judge_endpoint(endpoint: Result<&Endpoint, &EngineError>) -> Check {
 
 pub fn judge_engine(facts: &HostFacts) -> Check {
     if facts.server_version.is_empty() {
-        return Check::new(
-            "engine",
-            Status::Warn,
-            "the engine did not say its version",
-        );
+        return Check::new("engine", Status::Warn, "the engine did not say its version");
     }
     Check::new(
         "engine",
@@ -297,7 +293,9 @@ pub fn judge_privileged(image: &str, probe: Option<&Result<PrivilegedProbe, Stri
         None => Check::new(
             "privileged",
             Status::Skip,
-            format!("not checked: image {image} is not present, and doctor pulls nothing (`docker pull {image}`, then run doctor again)"),
+            format!(
+                "not checked: image {image} is not present, and doctor pulls nothing (`docker pull {image}`, then run doctor again)"
+            ),
         ),
         Some(Err(e)) => Check::new("privileged", Status::Skip, format!("not checked: {e}")),
         Some(Ok(PrivilegedProbe::Started { runtime })) => Check::new(
@@ -342,7 +340,13 @@ pub struct DiskSpace {
 pub fn judge_disk(root: &str, space: std::result::Result<DiskSpace, String>) -> Check {
     let space = match space {
         Ok(s) if s.total > 0 => s,
-        Ok(_) => return Check::new("disk", Status::Skip, format!("not checked: {root} reports no size")),
+        Ok(_) => {
+            return Check::new(
+                "disk",
+                Status::Skip,
+                format!("not checked: {root} reports no size"),
+            );
+        }
         Err(why) => return Check::new("disk", Status::Skip, format!("not checked: {why}")),
     };
     let percent = space.available as f64 * 100.0 / space.total as f64;
@@ -384,13 +388,20 @@ fn disk_space(endpoint: &Endpoint, facts: &HostFacts) -> std::result::Result<Dis
         return Err("the engine does not say where its root is".into());
     }
     if endpoint.unix_socket().is_none() {
-        return Err(format!("the engine at {} is not on this machine, so its root {root} cannot be measured from here", endpoint.host));
+        return Err(format!(
+            "the engine at {} is not on this machine, so its root {root} cannot be measured from here",
+            endpoint.host
+        ));
     }
     let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     if facts.operating_system.contains("Docker Desktop") || engine_name != here.trim() {
         return Err(format!(
             "Docker's root {root} is inside the engine's VM ({}), not statable from this host; check the VM's disk (Docker Desktop: Settings > Resources)",
-            if engine_name.is_empty() { "unknown host" } else { engine_name }
+            if engine_name.is_empty() {
+                "unknown host"
+            } else {
+                engine_name
+            }
         ));
     }
     statvfs(Path::new(root))
@@ -398,7 +409,8 @@ fn disk_space(endpoint: &Endpoint, facts: &HostFacts) -> std::result::Result<Dis
 
 #[cfg(unix)]
 fn statvfs(path: &Path) -> std::result::Result<DiskSpace, String> {
-    let s = rustix::fs::statvfs(path).map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    let s =
+        rustix::fs::statvfs(path).map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
     Ok(DiskSpace {
         available: s.f_bavail.saturating_mul(s.f_frsize),
         total: s.f_blocks.saturating_mul(s.f_frsize),
@@ -407,13 +419,20 @@ fn statvfs(path: &Path) -> std::result::Result<DiskSpace, String> {
 
 #[cfg(not(unix))]
 fn statvfs(path: &Path) -> std::result::Result<DiskSpace, String> {
-    Err(format!("cannot measure {} on this platform", path.display()))
+    Err(format!(
+        "cannot measure {} on this platform",
+        path.display()
+    ))
 }
 
 /// The lab's host ports, through the same check `up` makes before it creates anything.
 async fn ports_check(engine: &BollardEngine, lab: Option<&Lab>) -> Check {
     let Some(lab) = lab else {
-        return Check::new("ports", Status::Skip, "not checked: no lab file here (-f FILE)");
+        return Check::new(
+            "ports",
+            Status::Skip,
+            "not checked: no lab file here (-f FILE)",
+        );
     };
     match up::busy_ports(engine, lab).await {
         Ok((ports, busy)) if busy.is_empty() => Check::new(
@@ -447,7 +466,11 @@ async fn ports_check(engine: &BollardEngine, lab: Option<&Lab>) -> Check {
 /// Argo CD's repo-server runs as uid 999 and reads the mounted local repository.
 fn repo_check(lab: Option<&Lab>) -> Check {
     let Some(lab) = lab else {
-        return Check::new("repo", Status::Skip, "not checked: no lab file here (-f FILE)");
+        return Check::new(
+            "repo",
+            Status::Skip,
+            "not checked: no lab file here (-f FILE)",
+        );
     };
     if crate::gitops::seed::is_remote(&lab.gitops.repo) {
         return Check::new(
@@ -486,7 +509,11 @@ fn repo_check(lab: Option<&Lab>) -> Check {
     }
 }
 
-async fn timed<T>(budget: Duration, what: &str, f: impl std::future::Future<Output = T>) -> std::result::Result<T, String> {
+async fn timed<T>(
+    budget: Duration,
+    what: &str,
+    f: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, String> {
     tokio::time::timeout(budget, f)
         .await
         .map_err(|_| format!("{what} did not answer within {} ms", budget.as_millis()))
@@ -502,14 +529,21 @@ enum Scope {
 }
 
 /// Run the checks against `engine`.
-async fn checks(engine: &BollardEngine, lab: Option<&Lab>, image: &str, scope: Scope) -> (Option<HostFacts>, Vec<Check>) {
+async fn checks(
+    engine: &BollardEngine,
+    lab: Option<&Lab>,
+    image: &str,
+    scope: Scope,
+) -> (Option<HostFacts>, Vec<Check>) {
     let facts_f = timed(FAST_BUDGET, "docker info", engine.host_facts());
     let ports_f = async {
         match scope {
             Scope::Doctor => Some(
                 timed(FAST_BUDGET, "the port check", ports_check(engine, lab))
                     .await
-                    .unwrap_or_else(|e| Check::new("ports", Status::Warn, format!("not checked: {e}"))),
+                    .unwrap_or_else(|e| {
+                        Check::new("ports", Status::Warn, format!("not checked: {e}"))
+                    }),
             ),
             Scope::Up => None,
         }
@@ -518,16 +552,23 @@ async fn checks(engine: &BollardEngine, lab: Option<&Lab>, image: &str, scope: S
         if scope != Scope::Doctor {
             return None;
         }
-        let present = match timed(FAST_BUDGET, "the image lookup", engine.image_present(image)).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Some(Some(Err(e.to_string()))),
-            Err(e) => return Some(Some(Err(e))),
-        };
+        let present =
+            match timed(FAST_BUDGET, "the image lookup", engine.image_present(image)).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => return Some(Some(Err(e.to_string()))),
+                Err(e) => return Some(Some(Err(e))),
+            };
         if !present {
             return Some(None);
         }
         Some(Some(
-            match timed(PROBE_BUDGET, "the privileged probe", engine.probe_privileged(image)).await {
+            match timed(
+                PROBE_BUDGET,
+                "the privileged probe",
+                engine.probe_privileged(image),
+            )
+            .await
+            {
                 Ok(Ok(p)) => Ok(p),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e),
@@ -543,7 +584,10 @@ async fn checks(engine: &BollardEngine, lab: Option<&Lab>, image: &str, scope: S
             None
         }
         Err(e) => {
-            out.push(Check::new("engine", Status::Fail, e).fix("check that the engine is healthy (`docker info`)"));
+            out.push(
+                Check::new("engine", Status::Fail, e)
+                    .fix("check that the engine is healthy (`docker info`)"),
+            );
             None
         }
     };
@@ -560,7 +604,10 @@ async fn checks(engine: &BollardEngine, lab: Option<&Lab>, image: &str, scope: S
         out.push(judge_privileged(image, probe.as_ref()));
     }
     if let Some(f) = &facts {
-        out.push(judge_disk(&f.docker_root_dir, disk_space(engine.endpoint(), f)));
+        out.push(judge_disk(
+            &f.docker_root_dir,
+            disk_space(engine.endpoint(), f),
+        ));
     }
     if let Some(p) = ports {
         out.push(p);
@@ -573,7 +620,9 @@ async fn checks(engine: &BollardEngine, lab: Option<&Lab>, image: &str, scope: S
 
 /// `playground doctor`: every check, strictly. Never fails itself; the report says.
 pub async fn doctor(lab: Option<&Lab>) -> Report {
-    let image = lab.map_or(crate::config::DEFAULT_K3S_IMAGE, |l| l.cluster.image.as_str());
+    let image = lab.map_or(crate::config::DEFAULT_K3S_IMAGE, |l| {
+        l.cluster.image.as_str()
+    });
     let endpoint = match crate::docker::endpoint::resolve_from_env() {
         Ok(e) => e,
         Err(e) => {
@@ -581,7 +630,13 @@ pub async fn doctor(lab: Option<&Lab>) -> Report {
             return Report::new(None, None, vec![judge_endpoint(Err(&e))]);
         }
     };
-    let engine = match timed(FAST_BUDGET, "the engine", BollardEngine::connect_to(endpoint.clone())).await {
+    let engine = match timed(
+        FAST_BUDGET,
+        "the engine",
+        BollardEngine::connect_to(endpoint.clone()),
+    )
+    .await
+    {
         Ok(Ok(engine)) => engine,
         Ok(Err(e)) => return Report::new(Some(endpoint), None, vec![judge_endpoint(Err(&e))]),
         Err(why) => {
@@ -607,7 +662,11 @@ pub async fn preflight_up(engine: &BollardEngine, lab: &Lab, ui: &Ui) -> Result<
             continue;
         }
         if !kubelet && matches!(c.id, "cgroup" | "disk") {
-            tracing::info!("{}: {} (no kubelet in {image}, so not a problem)", c.id, c.message);
+            tracing::info!(
+                "{}: {} (no kubelet in {image}, so not a problem)",
+                c.id,
+                c.message
+            );
             continue;
         }
         let text = match &c.fix {

@@ -38,7 +38,11 @@ fn ubuntu_v2() -> HostFacts {
 fn cgroup_v1_fails_with_kubelets_own_words_and_blocks_up_only_for_k3s_1_35_and_later() {
     let c = judge_cgroup(&debian_v1(), "rancher/k3s:v1.35.5-k3s1");
     assert_eq!(c.status, Status::Fail);
-    assert!(c.message.contains("cgroup v1 (driver cgroupfs)"), "{}", c.message);
+    assert!(
+        c.message.contains("cgroup v1 (driver cgroupfs)"),
+        "{}",
+        c.message
+    );
     assert!(c.message.contains(CGROUP_V1_REFUSAL), "{}", c.message);
     assert!(c.fix.as_deref().unwrap().contains("cgroup v2"));
     assert!(c.blocks_up);
@@ -47,19 +51,28 @@ fn cgroup_v1_fails_with_kubelets_own_words_and_blocks_up_only_for_k3s_1_35_and_l
     // No kubelet version to read (the stand-in node): not a refusal.
     assert!(!judge_cgroup(&debian_v1(), "playground-test/node:dev-abc").blocks_up);
     let ok = judge_cgroup(&ubuntu_v2(), "rancher/k3s:v1.35.5-k3s1");
-    assert_eq!((ok.status, ok.message.as_str()), (Status::Ok, "cgroup v2 (driver systemd)"));
+    assert_eq!(
+        (ok.status, ok.message.as_str()),
+        (Status::Ok, "cgroup v2 (driver systemd)")
+    );
     let old = HostFacts {
         cgroup_version: String::new(),
         ..debian_v1()
     };
-    assert_eq!(judge_cgroup(&old, "rancher/k3s:v1.35.5-k3s1").status, Status::Warn);
+    assert_eq!(
+        judge_cgroup(&old, "rancher/k3s:v1.35.5-k3s1").status,
+        Status::Warn
+    );
 }
 
 #[test]
 fn k3s_images_are_told_from_others_by_name_and_tag() {
     assert_eq!(k3s_minor("rancher/k3s:v1.35.5-k3s1"), Some(35));
     assert_eq!(k3s_minor("docker.io/rancher/k3s:v1.31.0-k3s1"), Some(31));
-    assert_eq!(k3s_minor("localhost:5000/rancher/k3s:v1.36.0-rc1-k3s1"), Some(36));
+    assert_eq!(
+        k3s_minor("localhost:5000/rancher/k3s:v1.36.0-rc1-k3s1"),
+        Some(36)
+    );
     assert_eq!(k3s_minor("rancher/k3s:latest"), None);
     assert_eq!(k3s_minor("localhost:5000/k3s-test/node:v1.35.0"), None);
     assert!(runs_kubelet("localhost:5000/rancher/k3s"));
@@ -69,12 +82,12 @@ fn k3s_images_are_told_from_others_by_name_and_tag() {
 
 #[test]
 fn userns_remap_and_enhanced_container_isolation_are_warned_about() {
-    assert_eq!(judge_isolation(&ubuntu_v2(), Some("runc")).status, Status::Ok);
+    assert_eq!(
+        judge_isolation(&ubuntu_v2(), Some("runc")).status,
+        Status::Ok
+    );
     let remap = HostFacts {
-        security_options: vec![
-            "name=seccomp,profile=default".into(),
-            "name=userns".into(),
-        ],
+        security_options: vec!["name=seccomp,profile=default".into(), "name=userns".into()],
         ..debian_v1()
     };
     let c = judge_isolation(&remap, None);
@@ -87,7 +100,11 @@ fn userns_remap_and_enhanced_container_isolation_are_warned_about() {
         ..ubuntu_v2()
     };
     let c = judge_isolation(&desktop, Some("sysbox-runc"));
-    assert!(c.message.contains("Enhanced Container Isolation"), "{}", c.message);
+    assert!(
+        c.message.contains("Enhanced Container Isolation"),
+        "{}",
+        c.message
+    );
     let listed = HostFacts {
         runtimes: vec!["runc".into(), "sysbox-runc".into()],
         ..desktop
@@ -143,7 +160,10 @@ fn disk_below_kubelets_eviction_thresholds_fails() {
     assert!(c.message.contains("nodefs.available<10%"), "{}", c.message);
     assert!(c.fix.unwrap().contains("eviction-hard"));
     let c = judge_disk("/var/lib/docker", Err("inside the VM".into()));
-    assert_eq!((c.status, c.message.as_str()), (Status::Skip, "not checked: inside the VM"));
+    assert_eq!(
+        (c.status, c.message.as_str()),
+        (Status::Skip, "not checked: inside the VM")
+    );
 }
 
 #[test]
@@ -159,7 +179,11 @@ fn the_disk_of_an_engine_elsewhere_is_not_measured_here() {
         name: "docker-desktop".into(),
         ..ubuntu_v2()
     };
-    let err = disk_space(&endpoint("unix:///Users/me/.docker/run/docker.sock"), &desktop).unwrap_err();
+    let err = disk_space(
+        &endpoint("unix:///Users/me/.docker/run/docker.sock"),
+        &desktop,
+    )
+    .unwrap_err();
     assert!(err.contains("not statable from this host"), "{err}");
 }
 
@@ -174,17 +198,39 @@ fn the_verdict_fails_on_any_failure_and_the_output_names_each_fix() {
     assert!(!r.ok);
     assert_eq!((r.failures, r.warnings), (1, 0));
     let plain = r.render(false);
-    assert!(plain.contains("[ok]   engine: Docker Engine 20.10.24+dfsg1, API 1.41"), "{plain}");
+    assert!(
+        plain.contains("[ok]   engine: Docker Engine 20.10.24+dfsg1, API 1.41"),
+        "{plain}"
+    );
     assert!(plain.contains("[FAIL] cgroup: cgroup v1"), "{plain}");
-    assert!(plain.contains("\n  fix: boot the Docker host with cgroup v2"), "{plain}");
-    assert!(plain.trim_end().ends_with("until the fixes above are made"), "{plain}");
+    assert!(
+        plain.contains("\n  fix: boot the Docker host with cgroup v2"),
+        "{plain}"
+    );
+    assert!(
+        plain.trim_end().ends_with("until the fixes above are made"),
+        "{plain}"
+    );
     assert!(!plain.contains('✔'), "{plain}");
     let fancy = r.render(true);
-    assert!(fancy.contains("✗ cgroup:") && fancy.contains("✔ engine:"), "{fancy}");
+    assert!(
+        fancy.contains("✗ cgroup:") && fancy.contains("✔ engine:"),
+        "{fancy}"
+    );
 
-    let good = Report::new(None, None, vec![judge_cgroup(&ubuntu_v2(), "x"), Check::new("isolation", Status::Warn, "w")]);
+    let good = Report::new(
+        None,
+        None,
+        vec![
+            judge_cgroup(&ubuntu_v2(), "x"),
+            Check::new("isolation", Status::Warn, "w"),
+        ],
+    );
     assert!(good.ok);
-    assert!(good.render(false).contains("host checks passed with 1 warning(s)"));
+    assert!(
+        good.render(false)
+            .contains("host checks passed with 1 warning(s)")
+    );
     let json = serde_json::to_value(&good).unwrap();
     assert_eq!(json["checks"][0]["status"], "ok");
     assert_eq!(json["checks"][1]["id"], "isolation");
@@ -198,11 +244,16 @@ fn an_unreachable_engine_is_a_failure_that_names_the_socket_and_the_fix() {
         source: EndpointSource::Default { via: None },
     };
     let e = EngineError::Unreachable {
-        endpoint,
+        endpoint: Box::new(endpoint),
         source: bollard::errors::Error::SocketNotFoundError("/nowhere.sock".into()),
     };
     let c = judge_endpoint(Err(&e));
     assert_eq!(c.status, Status::Fail);
-    assert!(c.message.contains("unix:///nowhere.sock (the default socket)"), "{}", c.message);
+    assert!(
+        c.message
+            .contains("unix:///nowhere.sock (the default socket)"),
+        "{}",
+        c.message
+    );
     assert!(c.fix.unwrap().contains("start Docker"));
 }
