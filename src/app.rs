@@ -280,6 +280,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             }
         }
         Command::Cache { command } => cmd_cache(command, ui).await,
+        Command::Doctor { file, output } => cmd_doctor(file, output).await,
         Command::Image {
             command: ImageCommand::Import { images, name },
         } => {
@@ -332,6 +333,32 @@ async fn app_tree(
         crate::gitops::seed::ROOT_APP,
         &lookup,
     ))
+}
+
+/// `doctor`: every host check; the report on stdout, exit 1 when a check failed.
+async fn cmd_doctor(file: Option<PathBuf>, output: Output) -> Result<()> {
+    let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let lab = if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let mut lab = config::parse(&text, &path).map_err(|e| Error::Config(e.to_string()))?;
+        lab.source = Some(path.clone());
+        Some(lab)
+    } else {
+        None
+    };
+    let report = crate::doctor::doctor(lab.as_ref()).await;
+    emit(output, &report, || {
+        report.render(crate::doctor::fancy_output())
+    })?;
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "{} host check(s) failed",
+            report.failures
+        )))
+    }
 }
 
 /// `cache status` and `cache prune`.
@@ -491,6 +518,7 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
         None => None,
     };
     let engine = BollardEngine::connect().await?;
+    crate::doctor::preflight_up(&engine, lab, ui).await?;
     let lock = if args.dry_run {
         None
     } else {

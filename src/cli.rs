@@ -160,6 +160,18 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Check that this host can run a lab: the Docker endpoint (and where it came from), the
+    /// engine, cgroups, userns-remap and Enhanced Container Isolation, privileged containers,
+    /// free disk against kubelet's eviction thresholds, the lab's ports, and whether Argo CD
+    /// (uid 999) can read the lab's repository. Exits 1 when a check fails.
+    Doctor {
+        /// The lab file. Default: ./playground.yaml if present (without one, the lab's ports
+        /// and repository are not checked).
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Images in your labs' nodes.
     Image {
         #[command(subcommand)]

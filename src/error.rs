@@ -88,7 +88,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Plan(_) => 2,
-            Error::Engine(EngineError::Unreachable { .. }) => 3,
+            Error::Engine(EngineError::Unreachable { .. } | EngineError::Endpoint(_)) => 3,
             Error::Interrupted => crate::interrupt::exit_code(),
             Error::ChildExit(code) => *code,
             _ => 1,

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod docker;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod gitops;

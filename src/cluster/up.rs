@@ -297,6 +297,44 @@ fn port_in_use(p: &PortBinding, api_port: u16) -> Error {
     }
 }
 
+/// The host ports this lab would bind that something else holds now: the check `up` makes
+/// right before creating anything, run on its own (for `doctor`). Ports a running node of
+/// the lab already holds are its own and not counted, as in `up`.
+pub async fn busy_ports<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+) -> Result<(Vec<PortBinding>, Vec<Error>)> {
+    let observed = observe(engine, lab).await?;
+    let opts = UpOptions {
+        pull: PullPolicy::Missing,
+        timeout: Duration::ZERO,
+        switch_context: false,
+        dry_run: true,
+        keep_on_failure: false,
+        kubeconfig: Default::default(),
+        repo_mount: None,
+        ui_port: Some(lab.argocd.ui.port),
+    };
+    let inputs = choose_inputs(lab, &observed, &opts)?;
+    let plan = plan::plan_up(lab, &observed, &inputs)?;
+    let ports: Vec<PortBinding> = plan
+        .phases
+        .iter()
+        .flatten()
+        .filter_map(|s| match s {
+            Step::CheckPorts(p) => Some(p.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let busy = ports
+        .iter()
+        .filter(|p| probe_port(p) == PortProbe::InUse)
+        .map(|p| port_in_use(p, inputs.api_port))
+        .collect();
+    Ok((ports, busy))
+}
+
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
 /// left for the next `up` to converge.
 pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {

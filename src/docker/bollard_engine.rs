@@ -31,6 +31,35 @@ use super::*;
 #[derive(Clone)]
 pub struct BollardEngine {
     docker: Docker,
+    endpoint: Endpoint,
+}
+
+/// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostFacts {
+    pub server_version: String,
+    pub api_version: String,
+    /// `1`, `2`, or empty when the engine does not say (older than API 1.40).
+    pub cgroup_version: String,
+    pub cgroup_driver: String,
+    /// As `docker info` lists them, e.g. `name=seccomp,profile=default`, `name=userns`.
+    pub security_options: Vec<String>,
+    pub runtimes: Vec<String>,
+    pub default_runtime: String,
+    pub operating_system: String,
+    pub docker_root_dir: String,
+    /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
+    pub name: String,
+}
+
+/// What became of a privileged container (see [`BollardEngine::probe_privileged`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivilegedProbe {
+    /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
+    /// Enhanced Container Isolation).
+    Started { runtime: String },
+    /// The engine refused it, in its own words.
+    Refused(String),
 }
 
 fn is_not_found(e: &BollardError) -> bool {
@@ -62,19 +91,111 @@ fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
 }
 
 impl BollardEngine {
-    /// Connect as the docker CLI would (`DOCKER_HOST`, else the local socket) and negotiate
-    /// the API version. Fails with a message that names the endpoint that was tried.
+    /// Connect as the docker CLI would (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context,
+    /// the default socket: see [`super::endpoint`]) and negotiate the API version. Fails with
+    /// a message that names the endpoint, where it came from, and the fix for that origin.
     pub async fn connect() -> Result<Self, EngineError> {
-        let endpoint = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        Self::connect_to(super::endpoint::resolve_from_env()?).await
+    }
+
+    /// Connect to a resolved endpoint.
+    pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
         let unreachable = |source| EngineError::Unreachable {
-            endpoint: endpoint.clone(),
+            endpoint: Box::new(endpoint.clone()),
             source,
         };
-        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+        // `connect_with_host` dispatches on the scheme (unix, tcp/http, npipe on Windows);
+        // the endpoint module has refused the others already.
+        let docker = Docker::connect_with_host(&endpoint.host).map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
-        Ok(BollardEngine { docker })
+        Ok(BollardEngine { docker, endpoint })
+    }
+
+    /// The endpoint this engine was reached at, and where it came from.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `docker info` and `docker version`, the parts `doctor` judges.
+    pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+        let (info, version) = tokio::try_join!(self.docker.info(), self.docker.version())
+            .map_err(|e| EngineError::api("docker info", e))?;
+        let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+        runtimes.sort();
+        Ok(HostFacts {
+            server_version: version.version.or(info.server_version).unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            cgroup_driver: info
+                .cgroup_driver
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            security_options: info.security_options.unwrap_or_default(),
+            runtimes,
+            default_runtime: info.default_runtime.unwrap_or_default(),
+            operating_system: info.operating_system.unwrap_or_default(),
+            docker_root_dir: info.docker_root_dir.unwrap_or_default(),
+            name: info.name.unwrap_or_default(),
+        })
+    }
+
+    /// Create and start a privileged container from `image` (present locally), then remove
+    /// it. What it runs does not matter: the engine refuses a privileged container when it
+    /// starts it (runc applying the capabilities), not when it creates it.
+    pub async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
+        let name = format!("playground-doctor-{}", std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/bin/sh".into()]),
+            cmd: Some(vec!["-c".into(), "exit 0".into()]),
+            labels: Some(HashMap::from([(
+                "playground.doctor".to_string(),
+                "probe".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        if let Err(e) = self.docker.create_container(Some(opts), body).await {
+            return match e {
+                BollardError::DockerResponseServerError { message, .. } => {
+                    Ok(PrivilegedProbe::Refused(message))
+                }
+                e => Err(EngineError::api("create the privileged probe", e)),
+            };
+        }
+        let started = self
+            .docker
+            .start_container(
+                &name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await;
+        let runtime = self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|c| c.host_config.and_then(|h| h.runtime))
+            .unwrap_or_default();
+        let removed = self.remove_container(&name).await;
+        let outcome = match started {
+            Ok(()) => PrivilegedProbe::Started { runtime },
+            Err(BollardError::DockerResponseServerError { message, .. }) => {
+                PrivilegedProbe::Refused(message)
+            }
+            Err(e) => return Err(EngineError::api("start the privileged probe", e)),
+        };
+        removed?;
+        Ok(outcome)
     }
 
     fn network_info(n: bollard::models::NetworkInspect) -> NetworkInfo {

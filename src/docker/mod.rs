@@ -5,9 +5,11 @@
 //! implementation; the pure planning code needs no engine at all.
 
 mod bollard_engine;
+pub mod endpoint;
 mod types;
 
-pub use bollard_engine::BollardEngine;
+pub use bollard_engine::{BollardEngine, HostFacts, PrivilegedProbe};
+pub use endpoint::{Endpoint, EndpointSource};
 pub use types::*;
 
 use std::future::Future;

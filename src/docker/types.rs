@@ -143,14 +143,20 @@ pub struct PullProgress {
 /// What went wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The endpoint says where it came from (`DOCKER_HOST`, a context, the default), and the
+    /// hint is the fix for that origin.
     #[error(
-        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: start Docker (e.g. `sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST at a running engine"
+        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: {}",
+        endpoint.hint()
     )]
     Unreachable {
-        endpoint: String,
+        endpoint: Box<super::endpoint::Endpoint>,
         #[source]
         source: bollard::errors::Error,
     },
+    /// No endpoint could be chosen (a context that does not exist, an unsupported scheme).
+    #[error(transparent)]
+    Endpoint(Box<super::endpoint::EndpointError>),
     #[error(
         "cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never"
     )]
@@ -165,6 +171,13 @@ pub enum EngineError {
     ImageMissing(String),
     #[error("{what}: {message}")]
     Api { what: String, message: String },
+}
+
+// Boxed: `EngineError` travels in every `Result` of the library, and these are rare.
+impl From<super::endpoint::EndpointError> for EngineError {
+    fn from(e: super::endpoint::EndpointError) -> Self {
+        EngineError::Endpoint(Box::new(e))
+    }
 }
 
 impl EngineError {

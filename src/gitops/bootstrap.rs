@@ -172,7 +172,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
 
 /// argocd-repo-server runs as another user (uid 999) and reads the bind-mounted repository;
 /// a folder only its owner may enter (a 0700 clone, a temp dir) is invisible to it.
-fn unreadable_by_others(root: &Path) -> Option<String> {
+pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

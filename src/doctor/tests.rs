@@ -1,0 +1,259 @@
+//! The verdicts, judged on made-up `docker info` data.
+
+use super::*;
+use crate::docker::EndpointSource;
+
+/// `docker info` of this team's CI host: Debian's Docker 20.10, cgroup v1.
+fn debian_v1() -> HostFacts {
+    HostFacts {
+        server_version: "20.10.24+dfsg1".into(),
+        api_version: "1.41".into(),
+        cgroup_version: "1".into(),
+        cgroup_driver: "cgroupfs".into(),
+        security_options: vec!["name=seccomp,profile=default".into()],
+        runtimes: vec!["io.containerd.runc.v2".into(), "runc".into()],
+        default_runtime: "runc".into(),
+        operating_system: "Debian GNU/Linux 12 (bookworm)".into(),
+        docker_root_dir: "/var/lib/docker".into(),
+        name: "vm".into(),
+    }
+}
+
+/// A current laptop: cgroup v2 with systemd.
+fn ubuntu_v2() -> HostFacts {
+    HostFacts {
+        cgroup_version: "2".into(),
+        cgroup_driver: "systemd".into(),
+        security_options: vec![
+            "name=apparmor".into(),
+            "name=seccomp,profile=builtin".into(),
+            "name=cgroupns".into(),
+        ],
+        server_version: "28.3.0".into(),
+        ..debian_v1()
+    }
+}
+
+#[test]
+fn cgroup_v1_fails_with_kubelets_own_words_and_blocks_up_only_for_k3s_1_35_and_later() {
+    let c = judge_cgroup(&debian_v1(), "rancher/k3s:v1.35.5-k3s1");
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.message.contains("cgroup v1 (driver cgroupfs)"),
+        "{}",
+        c.message
+    );
+    assert!(c.message.contains(CGROUP_V1_REFUSAL), "{}", c.message);
+    assert!(c.fix.as_deref().unwrap().contains("cgroup v2"));
+    assert!(c.blocks_up);
+    // Older Kubernetes still runs on v1: doctor says it, `up` goes on.
+    assert!(!judge_cgroup(&debian_v1(), "rancher/k3s:v1.34.2-k3s1").blocks_up);
+    // No kubelet version to read (the stand-in node): not a refusal.
+    assert!(!judge_cgroup(&debian_v1(), "playground-test/node:dev-abc").blocks_up);
+    let ok = judge_cgroup(&ubuntu_v2(), "rancher/k3s:v1.35.5-k3s1");
+    assert_eq!(
+        (ok.status, ok.message.as_str()),
+        (Status::Ok, "cgroup v2 (driver systemd)")
+    );
+    let old = HostFacts {
+        cgroup_version: String::new(),
+        ..debian_v1()
+    };
+    assert_eq!(
+        judge_cgroup(&old, "rancher/k3s:v1.35.5-k3s1").status,
+        Status::Warn
+    );
+}
+
+#[test]
+fn k3s_images_are_told_from_others_by_name_and_tag() {
+    assert_eq!(k3s_minor("rancher/k3s:v1.35.5-k3s1"), Some(35));
+    assert_eq!(k3s_minor("docker.io/rancher/k3s:v1.31.0-k3s1"), Some(31));
+    assert_eq!(
+        k3s_minor("localhost:5000/rancher/k3s:v1.36.0-rc1-k3s1"),
+        Some(36)
+    );
+    assert_eq!(k3s_minor("rancher/k3s:latest"), None);
+    assert_eq!(k3s_minor("localhost:5000/k3s-test/node:v1.35.0"), None);
+    assert!(runs_kubelet("localhost:5000/rancher/k3s"));
+    assert!(!runs_kubelet("playground-test/node:dev-0cb4688c3a6f"));
+    assert!(!runs_kubelet("k3s.example.com:5000/node:v1"));
+}
+
+#[test]
+fn userns_remap_and_enhanced_container_isolation_are_warned_about() {
+    assert_eq!(
+        judge_isolation(&ubuntu_v2(), Some("runc")).status,
+        Status::Ok
+    );
+    let remap = HostFacts {
+        security_options: vec!["name=seccomp,profile=default".into(), "name=userns".into()],
+        ..debian_v1()
+    };
+    let c = judge_isolation(&remap, None);
+    assert_eq!(c.status, Status::Warn);
+    assert!(c.message.contains("userns-remap"), "{}", c.message);
+    assert!(c.fix.unwrap().contains("daemon.json"));
+    // ECI: the runtime the probe container really ran under, or one the engine lists.
+    let desktop = HostFacts {
+        operating_system: "Docker Desktop".into(),
+        ..ubuntu_v2()
+    };
+    let c = judge_isolation(&desktop, Some("sysbox-runc"));
+    assert!(
+        c.message.contains("Enhanced Container Isolation"),
+        "{}",
+        c.message
+    );
+    let listed = HostFacts {
+        runtimes: vec!["runc".into(), "sysbox-runc".into()],
+        ..desktop
+    };
+    assert_eq!(judge_isolation(&listed, None).status, Status::Warn);
+}
+
+#[test]
+fn a_refused_privileged_container_is_reported_in_the_engines_words() {
+    let text = "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown";
+    let c = judge_privileged("img", Some(&Ok(PrivilegedProbe::Refused(text.into()))));
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.message.ends_with(text), "{}", c.message);
+    assert!(c.fix.is_some());
+    let c = judge_privileged(
+        "img",
+        Some(&Ok(PrivilegedProbe::Started {
+            runtime: "runc".into(),
+        })),
+    );
+    assert_eq!(c.status, Status::Ok);
+    // No image to try: said honestly, not passed.
+    let c = judge_privileged("rancher/k3s:v1.35.5-k3s1", None);
+    assert_eq!(c.status, Status::Skip);
+    assert!(c.message.starts_with("not checked"), "{}", c.message);
+    // An image without a shell says nothing about privileges.
+    let c = judge_privileged(
+        "img",
+        Some(&Ok(PrivilegedProbe::Refused(
+            "exec: \"/bin/sh\": stat /bin/sh: no such file or directory".into(),
+        ))),
+    );
+    assert_eq!(c.status, Status::Skip);
+}
+
+#[test]
+fn disk_below_kubelets_eviction_thresholds_fails() {
+    let at = |percent: u64| {
+        judge_disk(
+            "/var/lib/docker",
+            Ok(DiskSpace {
+                available: percent,
+                total: 100,
+            }),
+        )
+    };
+    assert_eq!(at(30).status, Status::Ok);
+    let c = at(12);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.message.contains("imagefs.available<15%"), "{}", c.message);
+    assert!(!c.message.contains("nodefs"), "{}", c.message);
+    let c = at(5);
+    assert!(c.message.contains("nodefs.available<10%"), "{}", c.message);
+    assert!(c.fix.unwrap().contains("eviction-hard"));
+    let c = judge_disk("/var/lib/docker", Err("inside the VM".into()));
+    assert_eq!(
+        (c.status, c.message.as_str()),
+        (Status::Skip, "not checked: inside the VM")
+    );
+}
+
+#[test]
+fn the_disk_of_an_engine_elsewhere_is_not_measured_here() {
+    let endpoint = |host: &str| Endpoint {
+        host: host.into(),
+        source: EndpointSource::DockerHost,
+    };
+    let err = disk_space(&endpoint("tcp://10.0.0.5:2375"), &debian_v1()).unwrap_err();
+    assert!(err.contains("not on this machine"), "{err}");
+    let desktop = HostFacts {
+        operating_system: "Docker Desktop".into(),
+        name: "docker-desktop".into(),
+        ..ubuntu_v2()
+    };
+    let err = disk_space(
+        &endpoint("unix:///Users/me/.docker/run/docker.sock"),
+        &desktop,
+    )
+    .unwrap_err();
+    assert!(err.contains("not statable from this host"), "{err}");
+}
+
+#[test]
+fn the_verdict_fails_on_any_failure_and_the_output_names_each_fix() {
+    let checks = vec![
+        judge_engine(&debian_v1()),
+        judge_cgroup(&debian_v1(), "rancher/k3s:v1.35.5-k3s1"),
+        judge_isolation(&debian_v1(), None),
+    ];
+    let r = Report::new(None, Some(debian_v1()), checks);
+    assert!(!r.ok);
+    assert_eq!((r.failures, r.warnings), (1, 0));
+    let plain = r.render(false);
+    assert!(
+        plain.contains("[ok]   engine: Docker Engine 20.10.24+dfsg1, API 1.41"),
+        "{plain}"
+    );
+    assert!(plain.contains("[FAIL] cgroup: cgroup v1"), "{plain}");
+    assert!(
+        plain.contains("\n  fix: boot the Docker host with cgroup v2"),
+        "{plain}"
+    );
+    assert!(
+        plain.trim_end().ends_with("until the fixes above are made"),
+        "{plain}"
+    );
+    assert!(!plain.contains('✔'), "{plain}");
+    let fancy = r.render(true);
+    assert!(
+        fancy.contains("✗ cgroup:") && fancy.contains("✔ engine:"),
+        "{fancy}"
+    );
+
+    let good = Report::new(
+        None,
+        None,
+        vec![
+            judge_cgroup(&ubuntu_v2(), "x"),
+            Check::new("isolation", Status::Warn, "w"),
+        ],
+    );
+    assert!(good.ok);
+    assert!(
+        good.render(false)
+            .contains("host checks passed with 1 warning(s)")
+    );
+    let json = serde_json::to_value(&good).unwrap();
+    assert_eq!(json["checks"][0]["status"], "ok");
+    assert_eq!(json["checks"][1]["id"], "isolation");
+    assert!(json["checks"][0].get("fix").is_none());
+}
+
+#[test]
+fn an_unreachable_engine_is_a_failure_that_names_the_socket_and_the_fix() {
+    let endpoint = Endpoint {
+        host: "unix:///nowhere.sock".into(),
+        source: EndpointSource::Default { via: None },
+    };
+    let e = EngineError::Unreachable {
+        endpoint: Box::new(endpoint),
+        source: bollard::errors::Error::SocketNotFoundError("/nowhere.sock".into()),
+    };
+    let c = judge_endpoint(Err(&e));
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.message
+            .contains("unix:///nowhere.sock (the default socket)"),
+        "{}",
+        c.message
+    );
+    assert!(c.fix.unwrap().contains("start Docker"));
+}

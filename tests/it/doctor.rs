@@ -1,0 +1,297 @@
+//! Docker contexts (F5) and `playground doctor`, on the real engine and the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::support::harness::{self, TestLab};
+
+/// A Docker config dir with one context, `docker context create NAME --docker host=HOST`'s
+/// layout (docker/cli `cli/context/store`).
+fn write_context(config: &Path, name: &str, host: &str) {
+    let sha: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = config.join("contexts/meta").join(sha);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("meta.json"),
+        format!(
+            r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#
+        ),
+    )
+    .unwrap();
+}
+
+/// `playground ARGS` with only the Docker config given: no DOCKER_HOST or DOCKER_CONTEXT from
+/// the harness's environment.
+fn run_with_config(
+    lab: &TestLab,
+    config: &Path,
+    context_env: Option<&str>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd: Command = lab.cmd(args);
+    cmd.env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env("DOCKER_CONFIG", config);
+    if let Some(c) = context_env {
+        cmd.env("DOCKER_CONTEXT", c);
+    }
+    cmd.output().unwrap()
+}
+
+/// The socket this test process reaches Docker through.
+fn working_socket() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if h.starts_with("unix://") => h,
+        _ => "unix:///var/run/docker.sock".to_string(),
+    }
+}
+
+#[test]
+fn a_context_on_a_missing_socket_fails_list_and_names_it_by_env_and_by_config() {
+    harness::require_docker();
+    let lab = TestLab::new("ctxgone");
+    let config = tempfile::tempdir().unwrap();
+    let gone = config.path().join("gone/docker.sock");
+    let host = format!("unix://{}", gone.display());
+    write_context(config.path(), "colima", &host);
+
+    // By DOCKER_CONTEXT.
+    let out = run_with_config(&lab, config.path(), Some("colima"), &["list"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&host), "{err}");
+    assert!(err.contains("DOCKER_CONTEXT=colima"), "{err}");
+    assert!(
+        err.contains("hint: start the engine of Docker context colima"),
+        "{err}"
+    );
+
+    // As the current context in config.json.
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"currentContext":"colima"}"#,
+    )
+    .unwrap();
+    let out = run_with_config(&lab, config.path(), None, &["list"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&host), "{err}");
+    assert!(err.contains("current Docker context colima"), "{err}");
+    assert!(err.contains("docker context use"), "{err}");
+
+    // A context that does not exist at all names the file it looked for.
+    let out = run_with_config(&lab, config.path(), Some("nosuch"), &["list"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Docker context nosuch (from DOCKER_CONTEXT) does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_context_on_the_working_socket_makes_list_work() {
+    harness::require_docker();
+    let lab = TestLab::new("ctxok");
+    let config = tempfile::tempdir().unwrap();
+    write_context(config.path(), "here", &working_socket());
+    // Something that would fail if the context were ignored: the current context is broken,
+    // DOCKER_CONTEXT names the working one.
+    write_context(config.path(), "broken", "unix:///nonexistent/docker.sock");
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"currentContext":"broken"}"#,
+    )
+    .unwrap();
+    let out = run_with_config(&lab, config.path(), Some("here"), &["list", "-o", "json"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let labs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(labs.is_array(), "{labs}");
+
+    // And as the current context.
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"currentContext":"here"}"#,
+    )
+    .unwrap();
+    let out = run_with_config(&lab, config.path(), None, &["list"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+}
+
+/// Whether this engine runs cgroup v1 and refuses privileged containers, asked of the docker
+/// CLI rather than of the code under test.
+fn host_is_v1_without_privileged() -> (bool, bool) {
+    let v1 = harness::docker(&["info", "--format", "{{.CgroupVersion}}"]) == "1";
+    let refused = !Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--privileged",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            harness::node_image(),
+            "-c",
+            "exit 0",
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    (v1, refused)
+}
+
+#[test]
+fn doctor_reports_this_hosts_cgroup_v1_and_refused_privileged_containers() {
+    let lab = TestLab::new("doctor").write();
+    let (v1, refused) = host_is_v1_without_privileged();
+    let start = std::time::Instant::now();
+    let out = lab.run(&["doctor"]);
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = harness::stderr(&out);
+    // Not a terminal: words, not marks.
+    assert!(text.contains("[ok]   endpoint: "), "{text}");
+    assert!(text.contains("[ok]   engine: Docker Engine "), "{text}");
+    assert!(text.contains("[ok]   ports: free: 127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("[ok]   repo: ") || text.contains("[FAIL] repo: "),
+        "{text}"
+    );
+    if v1 {
+        assert!(text.contains("[FAIL] cgroup: cgroup v1"), "{text}");
+        assert!(
+            text.contains("kubelet is configured to not run on a host using cgroup v1"),
+            "{text}"
+        );
+    }
+    if refused {
+        // The engine's own words, as `docker run --privileged` prints them.
+        assert!(
+            text.contains("[FAIL] privileged: the engine refuses privileged containers: "),
+            "{text}"
+        );
+        assert!(text.contains("operation not permitted"), "{text}");
+    } else {
+        assert!(
+            text.contains("[ok]   privileged: a privileged container starts"),
+            "{text}"
+        );
+    }
+    if v1 || refused {
+        assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+        assert!(text.contains("host checks failed"), "{text}");
+    }
+    // Every check at once: the probe is the slow one, and it has its own deadline.
+    assert!(took.as_secs() < 12, "doctor took {took:?}");
+    // The probe container is gone.
+    let left = harness::docker(&["ps", "-aq", "--filter", "label=playground.doctor=probe"]);
+    assert!(left.is_empty(), "probe containers left: {left}");
+
+    let out = lab.run(&["doctor", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {id} in {report}"))
+    };
+    assert_eq!(report["ok"], !(v1 || refused), "{report}");
+    assert!(
+        report["endpoint"]["host"].as_str().unwrap().contains("://"),
+        "{report}"
+    );
+    assert!(report["endpoint"]["source"]["kind"].is_string(), "{report}");
+    assert!(report["engine"]["api_version"].is_string(), "{report}");
+    if v1 {
+        assert_eq!(report["engine"]["cgroup_version"], "1");
+        assert_eq!(check("cgroup")["status"], "fail");
+        assert!(check("cgroup")["fix"].is_string());
+    }
+    if refused {
+        assert_eq!(check("privileged")["status"], "fail");
+        assert!(
+            check("privileged")["message"]
+                .as_str()
+                .unwrap()
+                .contains("operation not permitted")
+        );
+    }
+    for id in ["endpoint", "engine", "isolation", "disk", "ports", "repo"] {
+        let s = check(id)["status"].as_str().unwrap().to_string();
+        assert!(
+            ["ok", "warn", "fail", "skip"].contains(&s.as_str()),
+            "{id}: {s}"
+        );
+    }
+}
+
+#[test]
+fn doctor_names_a_port_in_use() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let lab = TestLab::new("doctorport").api_port(port).write();
+    let out = lab.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "[FAIL] ports: host port 127.0.0.1:{port}/tcp is already in use"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: pick another port in cluster.api.port"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn up_on_a_stand_in_lab_is_not_refused_for_what_only_kubelet_needs() {
+    // The preflight runs before the plan; on this cgroup-v1 host it must not stop a lab whose
+    // node runs no kubelet, nor warn about it.
+    let lab = TestLab::new("preflight").write();
+    let out = lab.run(&["up", "--cluster-only", "--dry-run"]);
+    let err = harness::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("cgroup"), "{err}");
+}
+
+#[test]
+fn up_refuses_k3s_1_35_on_cgroup_v1_before_creating_anything() {
+    if harness::docker(&["info", "--format", "{{.CgroupVersion}}"]) != "1" {
+        eprintln!("skipped: this engine runs cgroup v2, where the refusal does not apply");
+        return;
+    }
+    let lab = TestLab::new("preflightv1").write();
+    let out = lab.run(&[
+        "up",
+        "--cluster-only",
+        "--pull",
+        "never",
+        "--image",
+        "rancher/k3s:v1.35.5-k3s1",
+    ]);
+    let err = harness::stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("this host cannot run lab"), "{err}");
+    assert!(
+        err.contains("kubelet is configured to not run on a host using cgroup v1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: boot the Docker host with cgroup v2"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+}
