@@ -638,7 +638,8 @@ impl Engine for BollardEngine {
             .follow(follow)
             .stdout(true)
             .stderr(true)
-            .since(since.try_into().unwrap_or(0))
+            // bollard's `since` is an i32: a time past 2038 is clamped, not read as 0 (all).
+            .since(since.clamp(0, i64::from(i32::MAX)) as i32)
             .build();
         let what = format!("logs of {name}");
         self.docker
