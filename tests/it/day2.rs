@@ -58,7 +58,10 @@ async fn plant_secret(kubeconfig: &Path, value: &str) {
         string_data: Some([("password".to_string(), value.to_string())].into()),
         ..Default::default()
     };
-    secrets.create(&PostParams::default(), &secret).await.unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
     let events: Api<Event> = Api::namespaced(client, "default");
     let event = Event {
         metadata: ObjectMeta {
@@ -95,7 +98,10 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     assert!(all.lines().all(|l| l.contains(" | ")), "{all}");
     assert!(!all.contains(&token), "the join token is printed by `logs`");
     let one = lab.ok(&["logs", "--node", "agent-0"]);
-    assert!(!one.is_empty() && one.lines().all(|l| l.starts_with("agent-0 | ")), "{one}");
+    assert!(
+        !one.is_empty() && one.lines().all(|l| l.starts_with("agent-0 | ")),
+        "{one}"
+    );
     // A time after every line so far: nothing printed.
     let future = lab.ok(&["logs", "--since", "2999-01-01T00:00:00Z"]);
     assert_eq!(future, "", "--since in the future printed lines");
@@ -111,13 +117,22 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     let planted = format!("planted-{}", lab.name);
     plant_secret(&lab.kubeconfig(), &planted).await;
     let out_dir = tempfile::tempdir().unwrap();
-    let printed = lab.ok(&["export", "logs", &lab.name, out_dir.path().to_str().unwrap()]);
+    let printed = lab.ok(&[
+        "export",
+        "logs",
+        &lab.name,
+        out_dir.path().to_str().unwrap(),
+    ]);
     let archive = PathBuf::from(printed.trim());
     let written: Vec<_> = std::fs::read_dir(out_dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(written, [archive.clone()], "exactly one file, the archive");
+    assert_eq!(
+        written,
+        std::slice::from_ref(&archive),
+        "exactly one file, the archive"
+    );
     let file_name = archive.file_name().unwrap().to_str().unwrap().to_string();
     let prefix = format!("playground-logs-{}-", lab.name);
     assert!(
@@ -135,10 +150,9 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     assert!(tar.status.success(), "tar: {}", stderr(&tar));
     let root = unpacked.path().join(file_name.trim_end_matches(".tar.gz"));
     for (node, container) in [("server-0", &server), ("agent-0", &agent)] {
-        let inspect: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(root.join(node).join("inspect.json")).unwrap(),
-        )
-        .unwrap();
+        let inspect: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(node).join("inspect.json")).unwrap())
+                .unwrap();
         assert_eq!(inspect["Name"], format!("/{container}"));
         let env = inspect["Config"]["Env"].to_string();
         assert!(env.contains("K3S_TOKEN=***"), "{env}");
@@ -151,7 +165,10 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
         "the leaked Event is in the archive, masked: {events}"
     );
     let manifest = std::fs::read_to_string(root.join("MANIFEST")).unwrap();
-    assert!(manifest.contains("included  server-0/inspect.json"), "{manifest}");
+    assert!(
+        manifest.contains("included  server-0/inspect.json"),
+        "{manifest}"
+    );
     assert!(manifest.contains("skipped   doctor.json"), "{manifest}");
     assert!(
         manifest.contains("included  playground.yaml"),
@@ -161,7 +178,10 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     assert!(files.len() >= 6, "{files:?}");
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        assert!(!contains(&bytes, &planted), "the planted Secret value is in {f:?}");
+        assert!(
+            !contains(&bytes, &planted),
+            "the planted Secret value is in {f:?}"
+        );
         assert!(!contains(&bytes, &token), "the K3S token is in {f:?}");
         assert!(
             !contains(&bytes, "day2-planted\",\n    \"data\""),
@@ -170,7 +190,10 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     }
 
     // --- exec: server-0 by default, --node, a missing node, the command's exit status.
-    assert_eq!(lab.ok(&["exec", "--", "cat", "/etc/hostname"]).trim(), server);
+    assert_eq!(
+        lab.ok(&["exec", "--", "cat", "/etc/hostname"]).trim(),
+        server
+    );
     assert_eq!(
         lab.ok(&["exec", "--node", "agent-0", "--", "cat", "/etc/hostname"])
             .trim(),
@@ -178,7 +201,11 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     );
     let out = lab.run(&["exec", "--node", "agent-3", "--", "true"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("has no node agent-3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no node agent-3"),
+        "{}",
+        stderr(&out)
+    );
     let out = lab.run(&["exec", "--", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
 }
