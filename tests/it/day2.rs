@@ -3,8 +3,10 @@
 //! One lab (a server and an agent, `--cluster-only`) serves every check: bringing one up is
 //! the slow part.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -208,4 +210,60 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
     );
     let out = lab.run(&["exec", "--", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let out = lab
+        .cmd(&["exec", "--", "true"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`docker` is not on PATH"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --- logs --follow prints as lines come and ends when the node stops.
+    let mut follow = lab
+        .cmd(&["logs", "--follow", "--node", "agent-0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("agent-0 | "), "{first}");
+    // A line the node writes now, after `logs` started, must arrive: it follows.
+    let marker = format!("marker-{}", lab.name);
+    docker(&[
+        "exec",
+        &agent,
+        "sh",
+        "-c",
+        &format!("echo {marker} > /proc/1/fd/1"),
+    ]);
+    let seen = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.contains(&marker));
+    assert_eq!(seen, Some(format!("agent-0 | {marker}")));
+    docker(&["stop", "-t", "1", &agent]);
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > Duration::from_secs(20) {
+            follow.kill().ok();
+            panic!("logs --follow went on after its node stopped");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    // A stopped node is named as such for exec, with the way out.
+    let out = lab.run(&["exec", "--node", "agent-0", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not running") && stderr(&out).contains("playground resume"),
+        "{}",
+        stderr(&out)
+    );
 }
