@@ -223,6 +223,12 @@ async fn collect_logs<E: Engine>(engine: &E, name: &str) -> Result<String> {
     Ok(out)
 }
 
+/// Keys whose values name things rather than hold secrets: a service account token's
+/// `namespace` (kubernetes.io/service-account-token) and an Argo CD repository Secret's
+/// `type`, `name`, `project` and `url` (argoproj/argo-cd `docs/operator-manual/declarative-setup.md`).
+/// Registering `default` or `git` would mask every namespace and word that matches.
+const NAMING_KEYS: &[&str] = &["namespace", "type", "name", "project", "url"];
+
 /// Register every Secret's values (as text, and base64 as the API shows them) with the mask,
 /// so a value that leaked into a log, an Event or an Application is masked too. Returns how
 /// many Secrets there were.
@@ -230,19 +236,18 @@ async fn register_secret_values(client: &Client) -> std::result::Result<usize, k
     let secrets: Api<Secret> = Api::all(client.clone());
     let list = secrets.list(&ListParams::default()).await?;
     for s in &list.items {
-        for v in s.data.iter().flat_map(|d| d.values()) {
+        let data = s.data.iter().flatten();
+        for (_, v) in data.filter(|(k, _)| !NAMING_KEYS.contains(&k.as_str())) {
             if let Ok(text) = std::str::from_utf8(&v.0) {
-                redact::register(text);
-                for line in text.lines() {
-                    redact::register(line);
-                }
+                redact::register(text.trim_end());
             }
             if let Ok(serde_json::Value::String(b64)) = serde_json::to_value(v) {
                 redact::register(&b64);
             }
         }
-        for v in s.string_data.iter().flat_map(|d| d.values()) {
-            redact::register(v);
+        let string_data = s.string_data.iter().flatten();
+        for (_, v) in string_data.filter(|(k, _)| !NAMING_KEYS.contains(&k.as_str())) {
+            redact::register(v.trim_end());
         }
     }
     Ok(list.items.len())
