@@ -436,6 +436,16 @@ mod tests {
     }
 
     #[test]
+    fn logs_since_takes_a_duration_ago_or_a_time() {
+        let t = parse_since("2026-01-02T15:04:05Z").unwrap();
+        assert_eq!(t.as_second(), 1_767_366_245);
+        let ago = jiff::Timestamp::now().as_second() - parse_since("10m").unwrap().as_second();
+        assert!((599..=601).contains(&ago), "{ago}");
+        let e = parse_since("10").unwrap_err();
+        assert!(e.contains("2026-01-02T15:04:05Z"), "{e}");
+    }
+
+    #[test]
     fn argocd_passes_everything_after_the_separator_verbatim() {
         match parse(&[
             "argocd", "--", "app", "list", "-o", "json", "--help", "-v", "--",
