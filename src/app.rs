@@ -4,7 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    CacheCommand, Cli, Command, ImageCommand, LabArgs, Output, Pull, RestoreArgs, RunArgs,
+    CacheCommand, Cli, Command, ExportCommand, ImageCommand, LabArgs, Output, Pull, RestoreArgs,
+    RunArgs,
 };
 use crate::cluster::{cache, import, inventory, lifecycle, plan::PullPolicy, up};
 use crate::config::{self, KeepSpec, Lab, Overrides};
@@ -304,6 +305,52 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 .map_err(|e| Error::Kubeconfig(e.to_string()))?;
             print!("{out}");
             Ok(())
+        }
+        Command::Logs(args) => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, args.name).await?;
+            let lab = find_lab(&engine, &name).await?;
+            let since = args.since.map_or(0, |t| t.as_second());
+            crate::cluster::logs::print_logs(
+                &engine,
+                &lab,
+                args.node.as_deref(),
+                args.follow,
+                since,
+            )
+            .await
+        }
+        Command::Export {
+            command: ExportCommand::Logs { name, dir },
+        } => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, name).await?;
+            let lab = find_lab(&engine, &name).await?;
+            let api = match lab_api(&engine, &lab).await {
+                Ok(api) => Ok(api.client().clone()),
+                Err(e) => Err(e.to_string()),
+            };
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            // The host's view, as `doctor -o json` gives it, for the lab on record.
+            let recorded = record::read(&name)
+                .ok()
+                .flatten()
+                .and_then(|r| r.lab().ok());
+            let report = crate::doctor::doctor(recorded.as_ref()).await;
+            let doctor = serde_json::to_string_pretty(&report).map_err(|e| e.to_string());
+            let path =
+                crate::cluster::export::export_logs(&engine, &lab, api, doctor, &dir).await?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Exec { name, node, cmd } => {
+            let engine = BollardEngine::connect().await?;
+            let name = resolve_name(&engine, name).await?;
+            let lab = find_lab(&engine, &name).await?;
+            match crate::cluster::exec::exec(&engine, &lab, &node, &cmd).await? {
+                0 => Ok(()),
+                code => Err(Error::ChildExit(code)),
+            }
         }
     }
 }

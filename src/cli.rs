@@ -177,6 +177,73 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Print the lab's node logs (what `docker logs` shows: k3s's output), each line prefixed
+    /// with its node, e.g. `server-0 | …`. Without --node, every node's lines interleave as
+    /// they arrive. Ctrl-C ends --follow.
+    Logs(LogsArgs),
+    /// Collect what a bug report needs into one archive.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// Run a command in a node (default: `sh` in server-0), with the terminal attached when
+    /// there is one: `playground exec -- crictl ps`. The exit status is the command's.
+    Exec {
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        name: Option<String>,
+        /// The node, e.g. server-0 or agent-1.
+        #[arg(long, default_value = "server-0")]
+        node: String,
+        /// The command and its arguments, after `--` (default: sh).
+        #[arg(last = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+}
+
+/// `playground logs`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The lab (default: the one in ./playground.yaml, or the only lab).
+    pub name: Option<String>,
+    /// Only this node, e.g. server-0, agent-1 or serverlb.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Keep printing new lines until the nodes stop or Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only lines since a duration ago (e.g. 10m, 1h30m) or an RFC 3339 time
+    /// (e.g. 2026-01-02T15:04:05Z).
+    #[arg(long, value_name = "DURATION_OR_TIME", value_parser = parse_since)]
+    pub since: Option<jiff::Timestamp>,
+}
+
+/// `--since`: a duration back from now, or a point in time.
+fn parse_since(s: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let d = parse_duration(s)
+        .map_err(|e| format!("{e}; or give a time such as 2026-01-02T15:04:05Z"))?;
+    let d = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
+    jiff::Timestamp::now()
+        .checked_sub(d)
+        .map_err(|e| format!("{s} ago: {e}"))
+}
+
+/// `playground export …`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write one archive for a bug report (as `kind export logs` does):
+    /// `playground-logs-<lab>-<UTC time>.tar.gz` with, per node, `docker inspect`, its logs
+    /// and k3s's log files; the cluster's Events, the Argo CD Applications and pods' logs; and
+    /// the lab file. Secret values and tokens are masked, and no Secret is exported. A
+    /// MANIFEST lists what is in it and what was skipped, and why. Prints the archive's path.
+    Logs {
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        name: Option<String>,
+        /// Where to write the archive (default: the current directory).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `playground cache …`
@@ -388,6 +455,16 @@ mod tests {
         assert_eq!(run(&["up"]), Duration::from_secs(600));
         assert_eq!(run(&["up", "--cluster-only"]), Duration::from_secs(180));
         assert_eq!(run(&["up", "--timeout", "90s"]), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn logs_since_takes_a_duration_ago_or_a_time() {
+        let t = parse_since("2026-01-02T15:04:05Z").unwrap();
+        assert_eq!(t.as_second(), 1_767_366_245);
+        let ago = jiff::Timestamp::now().as_second() - parse_since("10m").unwrap().as_second();
+        assert!((599..=601).contains(&ago), "{ago}");
+        let e = parse_since("10").unwrap_err();
+        assert!(e.contains("2026-01-02T15:04:05Z"), "{e}");
     }
 
     #[test]

@@ -7,12 +7,18 @@
 //! - [`inventory`]: finds labs by labels alone (`list`, `status`);
 //! - [`lifecycle`]: `suspend`, `resume`, `drop`;
 //! - [`cache`]: the shared pull-through image caches (`cache status`, `cache prune`);
-//! - [`import`]: `image import`, host images into every node's containerd.
+//! - [`import`]: `image import`, host images into every node's containerd;
+//! - [`logs`]: `logs`, the nodes' output with a node prefix;
+//! - [`export`]: `export logs`, one masked archive for a bug report;
+//! - [`exec`]: `exec`, a command in a node with the terminal attached.
 
 pub mod cache;
+pub mod exec;
+pub mod export;
 pub mod import;
 pub mod inventory;
 pub mod lifecycle;
+pub mod logs;
 pub mod names;
 pub mod plan;
 pub mod readiness;

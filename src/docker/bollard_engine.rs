@@ -746,21 +746,34 @@ impl Engine for BollardEngine {
         name: &str,
         since: i64,
     ) -> BoxStream<'static, Result<String, EngineError>> {
+        self.log_lines(name, since, true)
+    }
+
+    fn log_lines(
+        &self,
+        name: &str,
+        since: i64,
+        follow: bool,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
         let opts = LogsOptionsBuilder::default()
-            .follow(true)
+            .follow(follow)
             .stdout(true)
             .stderr(true)
-            .since(since.try_into().unwrap_or(0))
+            // bollard's `since` is an i32: a time past 2038 is clamped, not read as 0 (all).
+            .since(since.clamp(0, i64::from(i32::MAX)) as i32)
             .build();
         let what = format!("logs of {name}");
         self.docker
             .logs(name, Some(opts))
             .map_ok(log_text)
             .map_err(move |e| EngineError::api(what.clone(), e))
+            .map(Some)
+            // `None` marks the end, where a last line without a newline is let out.
+            .chain(futures::stream::once(futures::future::ready(None)))
             // Chunks are not lines: split and re-join across chunk boundaries.
             .scan(String::new(), |pending, item| {
                 let out = match item {
-                    Ok(text) => {
+                    Some(Ok(text)) => {
                         pending.push_str(&text);
                         let mut lines = Vec::new();
                         while let Some(i) = pending.find('\n') {
@@ -769,12 +782,28 @@ impl Engine for BollardEngine {
                         }
                         lines
                     }
-                    Err(e) => vec![Err(e)],
+                    Some(Err(e)) => vec![Err(e)],
+                    None if pending.is_empty() => Vec::new(),
+                    None => vec![Ok(std::mem::take(pending))],
                 };
                 futures::future::ready(Some(futures::stream::iter(out)))
             })
             .flatten()
             .boxed()
+    }
+
+    async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        match self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => serde_json::to_value(c)
+                .map(Some)
+                .map_err(|e| EngineError::api(format!("inspect container {name}"), e)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(EngineError::api(format!("inspect container {name}"), e)),
+        }
     }
 
     async fn tail_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {

@@ -109,6 +109,20 @@ pub trait Engine: Send + Sync {
         name: &str,
         since: i64,
     ) -> BoxStream<'static, Result<String, EngineError>>;
+    /// A container's output (stdout and stderr, one item per line) from `since` (Unix
+    /// seconds; 0 for all of it). With `follow` the stream goes on until the container stops;
+    /// without, it ends at what Docker has now (`logs`, `export logs`).
+    fn log_lines(
+        &self,
+        name: &str,
+        since: i64,
+        follow: bool,
+    ) -> BoxStream<'static, Result<String, EngineError>>;
+    /// `docker inspect` of a container, as Docker's own JSON (`export logs`), or `None`.
+    fn inspect_json(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, EngineError>> + Send;
     /// The last `lines` lines of a container's output.
     fn tail_logs(
         &self,

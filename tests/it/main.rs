@@ -6,6 +6,7 @@ mod support;
 mod argocd_cli;
 mod cache;
 mod cluster;
+mod day2;
 mod doctor;
 mod double_binary;
 mod double_kube_rs;

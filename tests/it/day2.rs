@@ -1,0 +1,272 @@
+//! Day-2 commands on a stand-in lab: `logs`, `export logs` and `exec`.
+//!
+//! One lab (a server and an agent, `--cluster-only`) serves every check: bringing one up is
+//! the slow part.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
+use kube::api::{Api, ObjectMeta, PostParams};
+
+use crate::support::harness::{TestLab, docker, kube_client, stderr};
+
+/// The lab's join token, as `docker inspect` shows it in server-0's env.
+fn k3s_token(container: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        container,
+    ])
+    .lines()
+    .find_map(|l| l.strip_prefix("K3S_TOKEN="))
+    .expect("server-0 has K3S_TOKEN in its env")
+    .to_string()
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Plant a Secret with a known value, and an Event whose message leaks it (as a careless
+/// controller's would): the Event goes into the archive, so the value must be masked there.
+async fn plant_secret(kubeconfig: &Path, value: &str) {
+    let client = kube_client(kubeconfig).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("day2-planted".into()),
+            ..Default::default()
+        },
+        string_data: Some([("password".to_string(), value.to_string())].into()),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let event = Event {
+        metadata: ObjectMeta {
+            name: Some("day2-leak".into()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            kind: Some("Secret".into()),
+            name: Some("day2-planted".into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
+        reason: Some("Leaked".into()),
+        message: Some(format!("connecting with {value} failed")),
+        type_: Some("Warning".into()),
+        ..Default::default()
+    };
+    events.create(&PostParams::default(), &event).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_export_and_exec_on_a_lab_with_one_agent() {
+    let lab = TestLab::new("day2").agents(1).write();
+    lab.ok(&["up", "--cluster-only"]);
+    let server = format!("playground-{}-server-0", lab.name);
+    let agent = format!("playground-{}-agent-0", lab.name);
+    let token = k3s_token(&server);
+    assert!(token.len() >= 16, "{token}");
+
+    // --- logs: every node, each line prefixed; --node picks one; an unknown node is named.
+    let all = lab.ok(&["logs"]);
+    assert!(all.lines().any(|l| l.starts_with("server-0 | ")), "{all}");
+    assert!(all.lines().any(|l| l.starts_with("agent-0  | ")), "{all}");
+    assert!(all.lines().all(|l| l.contains(" | ")), "{all}");
+    assert!(!all.contains(&token), "the join token is printed by `logs`");
+    let one = lab.ok(&["logs", "--node", "agent-0"]);
+    assert!(
+        !one.is_empty() && one.lines().all(|l| l.starts_with("agent-0 | ")),
+        "{one}"
+    );
+    // A time after every line so far: nothing printed.
+    let future = lab.ok(&["logs", "--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!(future, "", "--since in the future printed lines");
+    let out = lab.run(&["logs", "--node", "agent-7"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("has no node agent-7") && stderr(&out).contains("server-0"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --- export logs: one archive, a folder per node, and no secret anywhere in it.
+    let planted = format!("planted-{}", lab.name);
+    plant_secret(&lab.kubeconfig(), &planted).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let printed = lab.ok(&[
+        "export",
+        "logs",
+        &lab.name,
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let archive = PathBuf::from(printed.trim());
+    let written: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        written,
+        std::slice::from_ref(&archive),
+        "exactly one file, the archive"
+    );
+    let file_name = archive.file_name().unwrap().to_str().unwrap().to_string();
+    let prefix = format!("playground-logs-{}-", lab.name);
+    assert!(
+        file_name.starts_with(&prefix) && file_name.ends_with("Z.tar.gz"),
+        "{file_name}"
+    );
+    let unpacked = tempfile::tempdir().unwrap();
+    let tar = Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(unpacked.path())
+        .output()
+        .unwrap();
+    assert!(tar.status.success(), "tar: {}", stderr(&tar));
+    let root = unpacked.path().join(file_name.trim_end_matches(".tar.gz"));
+    for (node, container) in [("server-0", &server), ("agent-0", &agent)] {
+        let inspect: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(node).join("inspect.json")).unwrap())
+                .unwrap();
+        assert_eq!(inspect["Name"], format!("/{container}"));
+        let env = inspect["Config"]["Env"].to_string();
+        assert!(env.contains("K3S_TOKEN=***"), "{env}");
+        let log = std::fs::read_to_string(root.join(node).join("docker.log")).unwrap();
+        assert!(!log.trim().is_empty(), "{node}'s docker.log is empty");
+    }
+    let events = std::fs::read_to_string(root.join("events.json")).unwrap();
+    assert!(
+        events.contains("connecting with *** failed"),
+        "the leaked Event is in the archive, masked: {events}"
+    );
+    let manifest = std::fs::read_to_string(root.join("MANIFEST")).unwrap();
+    assert!(
+        manifest.contains("included  server-0/inspect.json"),
+        "{manifest}"
+    );
+    assert!(manifest.contains("included  doctor.json"), "{manifest}");
+    let doctor: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("doctor.json")).unwrap()).unwrap();
+    assert!(doctor["checks"].is_array(), "{doctor}");
+    assert!(
+        manifest.contains("included  playground.yaml"),
+        "the lab file: {manifest}"
+    );
+    let files = files_under(unpacked.path());
+    assert!(files.len() >= 6, "{files:?}");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !contains(&bytes, &planted),
+            "the planted Secret value is in {f:?}"
+        );
+        assert!(!contains(&bytes, &token), "the K3S token is in {f:?}");
+        assert!(
+            !contains(&bytes, "day2-planted\",\n    \"data\""),
+            "a Secret object is in {f:?}"
+        );
+    }
+
+    // --- exec: server-0 by default, --node, a missing node, the command's exit status.
+    assert_eq!(
+        lab.ok(&["exec", "--", "cat", "/etc/hostname"]).trim(),
+        server
+    );
+    assert_eq!(
+        lab.ok(&["exec", "--node", "agent-0", "--", "cat", "/etc/hostname"])
+            .trim(),
+        agent
+    );
+    let out = lab.run(&["exec", "--node", "agent-3", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("has no node agent-3"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lab.run(&["exec", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let out = lab
+        .cmd(&["exec", "--", "true"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`docker` is not on PATH"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --- logs --follow prints as lines come and ends when the node stops.
+    let mut follow = lab
+        .cmd(&["logs", "--follow", "--node", "agent-0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("agent-0 | "), "{first}");
+    // A line the node writes now, after `logs` started, must arrive: it follows.
+    let marker = format!("marker-{}", lab.name);
+    docker(&[
+        "exec",
+        &agent,
+        "sh",
+        "-c",
+        &format!("echo {marker} > /proc/1/fd/1"),
+    ]);
+    let seen = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.contains(&marker));
+    assert_eq!(seen, Some(format!("agent-0 | {marker}")));
+    docker(&["stop", "-t", "1", &agent]);
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > Duration::from_secs(20) {
+            follow.kill().ok();
+            panic!("logs --follow went on after its node stopped");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    // A stopped node is named as such for exec, with the way out.
+    let out = lab.run(&["exec", "--node", "agent-0", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not running") && stderr(&out).contains("playground resume"),
+        "{}",
+        stderr(&out)
+    );
+}
