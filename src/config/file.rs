@@ -74,6 +74,16 @@ pub(crate) struct RawCluster {
     pub env: Vec<Spanned<String>>,
     #[serde(default)]
     pub image_cache: Option<bool>,
+    #[serde(default)]
+    pub registry: Option<Spanned<RawRegistry>>,
+}
+
+/// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
+/// (`localhost:PORT`), so there is no sensible default to pick behind the user's back.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawRegistry {
+    pub port: Spanned<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,7 +168,8 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("image", "in `cluster`"),
     ("host", "in `cluster.api`"),
     ("version", "in `argocd`"),
-    ("port", "in `argocd.ui`"),
+    // `argocd.ui` and `cluster.registry` both hold only `port`.
+    ("port", "in `argocd.ui` or `cluster.registry`"),
     ("repo", "in `gitops`"),
     ("usernameEnv", "in `gitops.credentials`"),
     ("secrets", "in `keep`"),
@@ -333,6 +344,38 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         ports.push(mapping);
     }
 
+    let registry = match &raw.registry {
+        None => None,
+        Some(r) => {
+            let port = &r.value.port;
+            if port.value == 0 {
+                return Err(here.of(
+                    port,
+                    Problem::new("invalid registry port 0: expected 1 to 65535")
+                        .hint("the registry is pushed to as localhost:PORT, e.g. `registry: { port: 5001 }`"),
+                ));
+            }
+            // The registry is published on 127.0.0.1 (see `cluster::registry`).
+            let ip = IpAddr::from([127, 0, 0, 1]);
+            let clash = bound.iter().find(|(bip, bport, proto, _)| {
+                *bport == port.value
+                    && *proto == Protocol::Tcp
+                    && (*bip == ip || bip.is_unspecified())
+            });
+            if let Some((_, _, _, owner)) = clash {
+                return Err(here.of(
+                    port,
+                    Problem::new(format!(
+                        "registry port {} is already used by {owner}",
+                        port.value
+                    ))
+                    .hint("each host address and port can be published only once; pick another port for one of them"),
+                ));
+            }
+            Some(RegistrySpec { port: port.value })
+        }
+    };
+
     let mut k3s_args = Vec::with_capacity(raw.k3s_args.len());
     for entry in &raw.k3s_args {
         let (value, filter) = split_filter(entry, servers, agents, here)?;
@@ -386,6 +429,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         k3s_args,
         env,
         image_cache: raw.image_cache.unwrap_or(true),
+        registry,
     })
 }
 

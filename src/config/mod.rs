@@ -88,6 +88,7 @@ pub fn default_lab() -> Lab {
             k3s_args: Vec::new(),
             env: Vec::new(),
             image_cache: true,
+            registry: None,
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),
@@ -262,6 +263,7 @@ cluster:
   k3sArgs: ["--disable=traefik@server:*"]
   env: ["KEY=VALUE@server:*"]
   imageCache: false
+  registry: { port: 5001 }
 argocd:
   version: v3.5.1
   manifest: https://example.com/install.yaml
@@ -360,6 +362,7 @@ keep:
                     filter: all_servers,
                 }],
                 image_cache: false,
+                registry: Some(RegistrySpec { port: 5001 }),
             },
             argocd: ArgoCdSpec {
                 version: "v3.5.1".into(),
@@ -533,7 +536,7 @@ keep:
         assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
         assert_eq!(
             hint(&err),
-            "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache"
+            "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry"
         );
         let err = fails(
             &format!("{HEAD}clusters:\n  servers: 2\n"),
@@ -624,7 +627,11 @@ keep:
             (format!("{HEAD}argocd:\n  verison: v3\n"), "in `argocd`"),
             (
                 format!("{HEAD}argocd:\n  ui: {{ host: x }}\n"),
-                "in `argocd.ui`",
+                "in `argocd.ui` or `cluster.registry`",
+            ),
+            (
+                format!("{HEAD}cluster:\n  registry: {{ port: 5001, host: x }}\n"),
+                "in `argocd.ui` or `cluster.registry`",
             ),
             (format!("{HEAD}gitops:\n  branch: main\n"), "in `gitops`"),
             (format!("{HEAD}keep:\n  configmaps: []\n"), "in `keep`"),
@@ -988,6 +995,50 @@ keep:
             6,
             15,
             "invalid UI port 0",
+        );
+    }
+
+    #[test]
+    fn the_registry_is_a_port_checked_like_the_others() {
+        assert_eq!(lab(HEAD).cluster.registry, None);
+        assert_eq!(
+            lab(&format!("{HEAD}cluster:\n  registry: {{ port: 5001 }}\n"))
+                .cluster
+                .registry,
+            Some(RegistrySpec { port: 5001 })
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  registry: {{ port: 0 }}\n"),
+            6,
+            21,
+            "invalid registry port 0",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  registry: {{ port: 70000 }}\n"),
+            6,
+            21,
+            "70000",
+        );
+        fails(
+            &format!("{HEAD}cluster:\n  registry: {{}}\n"),
+            6,
+            13,
+            "port",
+        );
+        let err = fails(
+            &format!("{HEAD}cluster:\n  api: {{ port: 5001 }}\n  registry: {{ port: 5001 }}\n"),
+            7,
+            21,
+            "registry port 5001 is already used by the API endpoint",
+        );
+        assert!(hint(&err).contains("pick another port"), "{err}");
+        fails(
+            &format!(
+                "{HEAD}cluster:\n  ports: [\"0.0.0.0:5001:80@server:0\"]\n  registry: {{ port: 5001 }}\n"
+            ),
+            7,
+            21,
+            "already used by `0.0.0.0:5001:80@server:0`",
         );
     }
 

@@ -40,6 +40,17 @@ pub struct ClusterSpec {
     /// `imageCache`: pull through the shared image caches (one `registry:3` per upstream,
     /// kept across `drop`), so a recreated lab downloads nothing it pulled before. Default on.
     pub image_cache: bool,
+    /// `registry`: a plain registry on 127.0.0.1:PORT that the lab's nodes pull from as
+    /// `localhost:PORT`, shared by labs and kept across `drop` (see `cluster::registry`).
+    pub registry: Option<RegistrySpec>,
+}
+
+/// `cluster.registry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrySpec {
+    /// The host port on 127.0.0.1, and the registry's name for both host and nodes:
+    /// `localhost:PORT`. 1..=65535.
+    pub port: u16,
 }
 
 /// The Argo CD version installed when the file names none.
