@@ -284,22 +284,41 @@ impl CacheSettings {
     }
 }
 
-/// The `/etc/rancher/k3s/registries.yaml` that points containerd at the caches: one
-/// `mirrors:` entry per upstream. containerd tries a mirror first and falls back to the
-/// upstream itself, so a cache that is down slows a pull but never fails it.
-pub fn registries_yaml(settings: &CacheSettings) -> String {
-    let mut out = String::from(
-        "# Written by playground: pull through the shared image caches\n\
-         # (`playground cache status`). containerd falls back to each upstream when its\n\
-         # cache does not answer.\n\
-         mirrors:\n",
-    );
-    for upstream in &UPSTREAMS {
+/// The `/etc/rancher/k3s/registries.yaml` of a new node: one `mirrors:` entry per upstream
+/// when the caches are on (containerd tries a mirror first and falls back to the upstream
+/// itself, so a cache that is down slows a pull but never fails it), and the lab registry's
+/// `localhost:PORT` when the lab has one (see [`super::registry`]).
+pub fn registries_yaml(
+    cache: Option<&CacheSettings>,
+    registry: Option<&super::registry::RegistryMirror>,
+) -> String {
+    let mut out = String::new();
+    if cache.is_some() {
+        out.push_str(
+            "# Written by playground: pull through the shared image caches\n\
+             # (`playground cache status`). containerd falls back to each upstream when its\n\
+             # cache does not answer.\n",
+        );
+    }
+    if registry.is_some() {
+        out.push_str(
+            "# localhost:PORT is the lab registry (`cluster.registry`): what the host pushes\n\
+             # to localhost:PORT, pods pull from it under the same name.\n",
+        );
+    }
+    out.push_str("mirrors:\n");
+    let mut entry = |host: &str, endpoint: &str| {
         out.push_str(&format!(
-            "  \"{}\":\n    endpoint:\n      - \"{}\"\n",
-            upstream.host,
-            settings.endpoint(upstream)
+            "  \"{host}\":\n    endpoint:\n      - \"{endpoint}\"\n"
         ));
+    };
+    if let Some(cache) = cache {
+        for upstream in &UPSTREAMS {
+            entry(upstream.host, &cache.endpoint(upstream));
+        }
+    }
+    if let Some(r) = registry {
+        entry(&r.host(), &r.endpoint());
     }
     out
 }
@@ -744,7 +763,7 @@ mod tests {
     #[test]
     fn registries_yaml_names_one_mirror_per_upstream() {
         assert_eq!(
-            registries_yaml(&CacheSettings::default()),
+            registries_yaml(Some(&CacheSettings::default()), None),
             r#"# Written by playground: pull through the shared image caches
 # (`playground cache status`). containerd falls back to each upstream when its
 # cache does not answer.
@@ -780,11 +799,41 @@ mirrors:
             image: "x".into(),
             namespace: "t1".into(),
         };
-        let parsed: Registries = serde_saphyr::from_str(&registries_yaml(&settings)).unwrap();
+        let parsed: Registries =
+            serde_saphyr::from_str(&registries_yaml(Some(&settings), None)).unwrap();
         assert_eq!(parsed.mirrors.len(), UPSTREAMS.len());
         assert_eq!(
             parsed.mirrors["quay.io"].endpoint,
             vec!["http://playground-cache-t1-quay-io:5000"]
+        );
+    }
+
+    #[test]
+    fn the_lab_registry_is_a_mirror_of_localhost_with_or_without_the_caches() {
+        #[derive(serde::Deserialize)]
+        struct Mirror {
+            endpoint: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Registries {
+            mirrors: BTreeMap<String, Mirror>,
+        }
+        let r = super::super::registry::RegistryMirror {
+            port: 5001,
+            ip: "172.28.3.244".parse().unwrap(),
+        };
+        let alone: Registries = serde_saphyr::from_str(&registries_yaml(None, Some(&r))).unwrap();
+        assert_eq!(alone.mirrors.len(), 1);
+        assert_eq!(
+            alone.mirrors["localhost:5001"].endpoint,
+            vec!["http://172.28.3.244:5000"]
+        );
+        let both: Registries =
+            serde_saphyr::from_str(&registries_yaml(Some(&CacheSettings::default()), Some(&r)))
+                .unwrap();
+        assert_eq!(both.mirrors.len(), UPSTREAMS.len() + 1);
+        assert!(
+            both.mirrors.contains_key("docker.io") && both.mirrors.contains_key("localhost:5001")
         );
     }
 

@@ -7,6 +7,7 @@
 //! - [`inventory`]: finds labs by labels alone (`list`, `status`);
 //! - [`lifecycle`]: `suspend`, `resume`, `drop`;
 //! - [`cache`]: the shared pull-through image caches (`cache status`, `cache prune`);
+//! - [`registry`]: the lab registry you push to (`cluster.registry`), shared like the caches;
 //! - [`import`]: `image import`, host images into every node's containerd;
 //! - [`logs`]: `logs`, the nodes' output with a node prefix;
 //! - [`export`]: `export logs`, one masked archive for a bug report;
@@ -22,4 +23,5 @@ pub mod logs;
 pub mod names;
 pub mod plan;
 pub mod readiness;
+pub mod registry;
 pub mod up;

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::{Lab, MAX_SERVERS, NodeFilter, Role};
+use crate::config::{Lab, MAX_AGENTS, MAX_SERVERS, NodeFilter, Role};
 use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBinding, RunState};
 
 use super::cache::{self, CacheSettings, CacheStep};
 use super::names;
+use super::registry::{self, RegistryMirror, RegistrySettings, RegistryStep};
 
 /// The log line k3d waits for, by role and intent (k3d `pkg/types/k3slogs.go`).
 pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
@@ -79,6 +80,10 @@ pub struct Observed {
     pub caches: Vec<ContainerInfo>,
     /// Whether the cache image is local.
     pub cache_image_present: bool,
+    /// The shared lab registry, if it exists (inspected), whether or not this lab asks for it.
+    pub registry: Option<ContainerInfo>,
+    /// Whether the registry image is local.
+    pub registry_image_present: bool,
     /// The lab's volumes that exist (its nodes' data volumes among them).
     pub volumes: BTreeSet<String>,
 }
@@ -105,6 +110,8 @@ pub struct Inputs {
     pub cache: Option<CacheSettings>,
     /// The load balancer's image: [`LB_IMAGE`] unless [`ENV_LB_IMAGE`] names another.
     pub lb_image: String,
+    /// The lab registry's image and namespace, used when the lab has `cluster.registry`.
+    pub registry: RegistrySettings,
 }
 
 /// When to pull images.
@@ -146,10 +153,15 @@ pub enum Step {
     /// One shared cache, made ready and attached to this lab's network (see [`cache::ensure`]).
     EnsureCache(Box<CacheStep>),
     CreateNode(Box<NodePlan>),
-    /// Write `registries.yaml` (mirrors to the caches) into nodes created but not yet started.
+    /// The shared lab registry, made ready and attached to this lab's network (see
+    /// [`registry::ensure`]). Not optional: the lab file asks for it.
+    EnsureRegistry(Box<RegistryStep>),
+    /// Write `registries.yaml` into nodes created but not yet started: mirrors to the caches
+    /// (left out when the cache is off for this run) and the lab registry's `localhost:PORT`.
     WriteMirrors {
         nodes: Vec<String>,
-        yaml: String,
+        cache: Option<CacheSettings>,
+        registry: Option<RegistryMirror>,
     },
     StartNode(Box<NodePlan>),
     UnpauseNode(String),
@@ -166,6 +178,10 @@ pub enum Step {
     WriteKubeconfig {
         context: String,
         api_url: String,
+    },
+    /// Apply the KEP-1755 `kube-public/local-registry-hosting` ConfigMap.
+    PublishRegistry {
+        port: u16,
     },
 }
 
@@ -195,6 +211,14 @@ pub enum PlanError {
         "lab {lab} was created with {had} server(s) and its file now asks for {want}; the server count of an existing lab cannot change (a single server keeps its data in sqlite and cannot take members, and etcd members are not added or removed by `up`)\n  hint: set cluster.servers back to {had}, or rebuild the lab: `playground drop {lab}` then `playground up` (or `playground restore` to bring back its kept Secrets)"
     )]
     ServerCountChanged { lab: String, had: u32, want: u32 },
+    #[error(
+        "the lab asks for the registry on port {want}, but the shared registry {container} runs on 127.0.0.1:{have}; labs share one registry\n  hint: set `cluster.registry.port: {have}`, or remove the registry and what was pushed to it (`playground cache prune`) to make it again on {want}"
+    )]
+    RegistryPort {
+        container: String,
+        have: u16,
+        want: u16,
+    },
     #[error(
         "no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)"
     )]
@@ -276,6 +300,24 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         }
     }
 
+    // One registry is shared by every lab: a lab that names another port than the one it
+    // was made with is refused before anything is made.
+    let registry_port = c.registry.map(|r| r.port);
+    if let (Some(want), Some(existing)) = (registry_port, &observed.registry)
+        && let Some(have) = registry::port_of(&existing.labels)
+        && have != want
+    {
+        return Err(PlanError::RegistryPort {
+            container: existing.name.clone(),
+            have,
+            want,
+        });
+    }
+    let registry_running = observed
+        .registry
+        .as_ref()
+        .is_some_and(|r| r.state == RunState::Running);
+
     let mut plan = Plan {
         fresh,
         api_url: api_url.clone(),
@@ -284,7 +326,7 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
 
     // Ports of nodes we will create (or start) must be free; a running node of ours already
     // holds its own ports, so those are not checked.
-    let to_bind: Vec<PortBinding> = nodes
+    let mut to_bind: Vec<PortBinding> = nodes
         .iter()
         .filter(|n| {
             existing
@@ -293,6 +335,16 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         })
         .flat_map(|n| n.spec.ports.clone())
         .collect();
+    // The registry binds its port when it is created or started.
+    if let Some(port) = registry_port
+        && !registry_running
+    {
+        to_bind.push(RegistrySettings::binding(port));
+    }
+    // Its image is needed only to create it.
+    let registry_image = registry_port
+        .filter(|_| observed.registry.is_none() && !observed.registry_image_present)
+        .map(|_| inputs.registry.image.as_str());
     // Checks come first, in one phase: nothing is created before every one has passed.
     let mut checks = Vec::new();
     if !to_bind.is_empty() {
@@ -308,6 +360,9 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
             .filter(|i| !observed.images_present.contains(**i))
         {
             checks.push(Step::RequireImage((*image).into()));
+        }
+        if let Some(image) = registry_image {
+            checks.push(Step::RequireImage(image.into()));
         }
     }
     if !checks.is_empty() {
@@ -358,9 +413,11 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
             labels,
         });
     }
-    let images: BTreeSet<&str> = missing.iter().map(|n| n.spec.image.as_str()).collect();
+    let mut images: BTreeSet<&str> = missing.iter().map(|n| n.spec.image.as_str()).collect();
+    images.extend(registry_image);
     for image in images {
-        let present = observed.images_present.contains(image);
+        let present = observed.images_present.contains(image)
+            || (Some(image) == registry_image && observed.registry_image_present);
         match inputs.pull {
             PullPolicy::Always => prep.push(Step::PullImage(image.into())),
             PullPolicy::Missing if !present => prep.push(Step::PullImage(image.into())),
@@ -392,14 +449,15 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     if !prep.is_empty() {
         plan.phases.push(prep);
     }
+    let network = names::network(&lab.name);
+    let mut shared = Vec::new();
     if let Some(cache) = cache {
-        let network = names::network(&lab.name);
         let ready = |name: &str| {
             observed.caches.iter().any(|c| {
                 c.name == name && c.state == RunState::Running && c.ips.contains_key(&network)
             })
         };
-        let steps: Vec<Step> = cache::UPSTREAMS
+        shared = cache::UPSTREAMS
             .iter()
             .enumerate()
             .filter(|(_, u)| !ready(&cache.container(u)))
@@ -412,9 +470,23 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
                 )))
             })
             .collect();
-        if !steps.is_empty() {
-            plan.phases.push(steps);
+    }
+    if let Some(port) = registry_port {
+        let attached = observed
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.ips.contains_key(&network));
+        if !(registry_running && attached) {
+            shared.push(Step::EnsureRegistry(Box::new(RegistryStep::new(
+                &inputs.registry,
+                port,
+                &network,
+                IpAddr::V4(registry_ip(base)),
+            ))));
         }
+    }
+    if !shared.is_empty() {
+        plan.phases.push(shared);
     }
 
     let creates: Vec<Step> = missing
@@ -425,7 +497,11 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         plan.phases.push(creates);
     }
     // k3s reads registries.yaml at start: new nodes get it between create and first start.
-    if let Some(cache) = cache {
+    let registry_mirror = registry_port.map(|port| RegistryMirror {
+        port,
+        ip: IpAddr::V4(registry_ip(base)),
+    });
+    if cache.is_some() || registry_mirror.is_some() {
         let nodes: Vec<String> = missing
             .iter()
             .filter(|n| n.role != Role::LoadBalancer)
@@ -434,7 +510,8 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         if !nodes.is_empty() {
             plan.phases.push(vec![Step::WriteMirrors {
                 nodes,
-                yaml: cache::registries_yaml(cache),
+                cache: cache.cloned(),
+                registry: registry_mirror,
             }]);
         }
     }
@@ -507,10 +584,14 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     plan.phases.push(vec![Step::WaitApi {
         nodes: c.servers + c.agents,
     }]);
-    plan.phases.push(vec![Step::WriteKubeconfig {
+    let mut last = vec![Step::WriteKubeconfig {
         context: names::context(&lab.name),
         api_url,
-    }]);
+    }];
+    if let Some(port) = registry_port {
+        last.push(Step::PublishRegistry { port });
+    }
+    plan.phases.push(last);
     Ok(plan)
 }
 
@@ -548,6 +629,18 @@ pub fn cache_ip(base: Ipv4Addr, index: usize) -> Ipv4Addr {
 }
 
 const CACHE_IP_OFFSET: u32 = 245;
+
+/// The static address of the lab registry on a lab network: .244, just below the caches and,
+/// like them, far above the last agent's (see [`registry`]).
+pub fn registry_ip(base: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + REGISTRY_IP_OFFSET)
+}
+
+const REGISTRY_IP_OFFSET: u32 = 244;
+const _: () = assert!(
+    REGISTRY_IP_OFFSET < CACHE_IP_OFFSET && REGISTRY_IP_OFFSET > 2 + MAX_SERVERS + MAX_AGENTS,
+    "the lab registry would take a cache's or a node's address"
+);
 const _: () = assert!(
     CACHE_IP_OFFSET as usize + cache::UPSTREAMS.len() <= 254,
     "image caches would take the load balancer's address"
@@ -918,12 +1011,36 @@ impl fmt::Display for Step {
                 "ensure image cache {} for {} ({}), attached to {} at {}",
                 s.spec.name, s.upstream.host, s.upstream.remote_url, s.network, s.ip
             ),
-            Step::WriteMirrors { nodes, .. } => write!(
+            Step::EnsureRegistry(r) => write!(
                 f,
-                "write {} into {} (mirrors: {})",
-                cache::REGISTRIES_YAML,
-                nodes.join(", "),
-                cache::UPSTREAMS.map(|u| u.host).join(", ")
+                "ensure lab registry {} on 127.0.0.1:{}, attached to {} at {}",
+                r.spec.name, r.port, r.network, r.ip
+            ),
+            Step::WriteMirrors {
+                nodes,
+                cache,
+                registry,
+            } => {
+                let mut mirrors: Vec<String> = Vec::new();
+                if cache.is_some() {
+                    mirrors.extend(cache::UPSTREAMS.map(|u| u.host.to_string()));
+                }
+                if let Some(r) = registry {
+                    mirrors.push(format!("{} → {}", r.host(), r.endpoint()));
+                }
+                write!(
+                    f,
+                    "write {} into {} (mirrors: {})",
+                    cache::REGISTRIES_YAML,
+                    nodes.join(", "),
+                    mirrors.join(", ")
+                )
+            }
+            Step::PublishRegistry { port } => write!(
+                f,
+                "apply {}/{} (localhost:{port}, for Tilt, Skaffold, ctlptl)",
+                registry::HOSTING_NAMESPACE,
+                registry::HOSTING_NAME
             ),
             Step::CreateNode(n) => write!(
                 f,
@@ -992,6 +1109,7 @@ mod tests {
             ui_port: None,
             cache: None,
             lb_image: LB_IMAGE.into(),
+            registry: RegistrySettings::default(),
         }
     }
 
@@ -1077,7 +1195,12 @@ mod tests {
         // Mirrors go to every new server and agent (not the load balancer), after create and
         // before any start.
         let mirrors = phase_of(&plan, "write /etc/rancher/k3s/registries.yaml");
-        let Step::WriteMirrors { nodes, yaml } = &plan.phases[mirrors][0] else {
+        let Step::WriteMirrors {
+            nodes,
+            cache,
+            registry,
+        } = &plan.phases[mirrors][0]
+        else {
             panic!("{text}")
         };
         assert_eq!(
@@ -1089,7 +1212,8 @@ mod tests {
                 "playground-lab-agent-0"
             ]
         );
-        assert_eq!(yaml, &cache::registries_yaml(&CacheSettings::default()));
+        assert_eq!(cache, &Some(CacheSettings::default()));
+        assert_eq!(registry, &None);
         assert!(phase_of(&plan, "create playground-lab-server-0") < mirrors);
         assert!(
             mirrors < phase_of(&plan, "start playground-lab-server-0"),
@@ -1113,6 +1237,114 @@ mod tests {
             );
             assert_eq!(mounted, n.role != Role::LoadBalancer, "{}", n.spec.name);
         }
+    }
+
+    #[test]
+    fn the_lab_registry_is_ensured_mirrored_and_published_even_without_the_cache() {
+        let mut l = lab(1, 1);
+        l.cluster.image_cache = false;
+        l.cluster.registry = Some(crate::config::RegistrySpec { port: 5001 });
+        let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+        let text = plan.to_string();
+        // Its port is checked with the nodes', its image pulled with theirs.
+        assert!(text.contains("127.0.0.1:5001/tcp"), "{text}");
+        let image = phase_of(&plan, "pull image registry:3");
+        let ensure = phase_of(
+            &plan,
+            "ensure lab registry playground-registry on 127.0.0.1:5001",
+        );
+        assert!(image < ensure && phase_of(&plan, "create network") < ensure);
+        let Some(Step::EnsureRegistry(r)) = plan.phases[ensure]
+            .iter()
+            .find(|s| matches!(s, Step::EnsureRegistry(_)))
+        else {
+            panic!("{text}")
+        };
+        assert_eq!(r.ip.to_string(), "172.28.0.244");
+        assert_eq!(r.network, "playground-lab");
+        // No node has the registry's address.
+        assert!(plan.nodes().all(|n| n.spec.ip != Some(r.ip)), "{text}");
+        // Mirrors are written before the first start, with the registry alone.
+        let mirrors = phase_of(&plan, "write /etc/rancher/k3s/registries.yaml");
+        let Step::WriteMirrors {
+            nodes,
+            cache,
+            registry,
+        } = &plan.phases[mirrors][0]
+        else {
+            panic!("{text}")
+        };
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(cache, &None);
+        assert_eq!(
+            registry.map(|r| (r.host(), r.endpoint())),
+            Some(("localhost:5001".into(), "http://172.28.0.244:5000".into()))
+        );
+        assert!(ensure < mirrors && mirrors < phase_of(&plan, "start playground-lab-server-0"));
+        // The ConfigMap goes after the API is up.
+        assert!(
+            phase_of(&plan, "wait for the API")
+                < phase_of(&plan, "apply kube-public/local-registry-hosting")
+        );
+        assert!(!text.contains("image cache"), "{text}");
+    }
+
+    #[test]
+    fn a_running_registry_is_left_alone_and_another_port_refused() {
+        let mut l = lab(1, 0);
+        l.cluster.registry = Some(crate::config::RegistrySpec { port: 5001 });
+        let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+        let spec = RegistrySettings::default().container_spec(5001);
+        let registry = ContainerInfo {
+            id: spec.name.clone(),
+            name: spec.name.clone(),
+            image: spec.image.clone(),
+            labels: spec.labels.clone(),
+            state: RunState::Running,
+            ips: [("playground-lab".to_string(), "172.28.0.244".to_string())].into(),
+            started_at: None,
+            exit_code: None,
+            restart_count: 0,
+            env: Vec::new(),
+            ports: spec.ports.clone(),
+        };
+        let observed = Observed {
+            containers: running(&first),
+            network_exists: true,
+            network_subnet: Some("172.28.0.0/24".into()),
+            registry: Some(registry.clone()),
+            ..Default::default()
+        };
+        let text = plan_up(&l, &observed, &inputs()).unwrap().to_string();
+        assert!(!text.contains("ensure lab registry"), "{text}");
+        assert!(!text.contains("5001/tcp"), "{text}");
+        assert!(!text.contains("pull image registry"), "{text}");
+        // Still published on every up: the ConfigMap is cheap and idempotent.
+        assert!(text.contains("local-registry-hosting"), "{text}");
+        // On another lab's network only: attached to this one.
+        let elsewhere = Observed {
+            registry: Some(ContainerInfo {
+                ips: [("playground-other".to_string(), "x".to_string())].into(),
+                ..registry
+            }),
+            ..observed.clone()
+        };
+        let text = plan_up(&l, &elsewhere, &inputs()).unwrap().to_string();
+        assert!(text.contains("ensure lab registry"), "{text}");
+        l.cluster.registry = Some(crate::config::RegistrySpec { port: 5002 });
+        let err = plan_up(&l, &observed, &inputs()).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::RegistryPort {
+                container: "playground-registry".into(),
+                have: 5001,
+                want: 5002
+            }
+        );
+        assert!(
+            err.to_string().contains("cluster.registry.port: 5001"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
 use super::readiness;
+use super::registry::{self, RegistrySettings};
 
 /// How `up` runs.
 #[derive(Debug, Clone)]
@@ -137,6 +138,15 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             }
         }
     }
+    let mut registry = None;
+    let mut registry_image_present = false;
+    if lab.cluster.registry.is_some() {
+        let settings = RegistrySettings::from_env();
+        registry = engine.inspect_container(&settings.container()).await?;
+        if registry.is_none() {
+            registry_image_present = engine.image_present(&settings.image).await?;
+        }
+    }
     let volumes = engine
         .list_volumes(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?
@@ -152,6 +162,8 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         images_present,
         caches,
         cache_image_present,
+        registry,
+        registry_image_present,
     })
 }
 
@@ -199,6 +211,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
         ui_port: opts.ui_port,
         cache: Some(CacheSettings::from_env()),
         lb_image: plan::lb_image_from_env(),
+        registry: RegistrySettings::from_env(),
     })
 }
 
@@ -500,7 +513,9 @@ async fn run_step<E: Engine>(
                     return Err(EngineError::ImageMissing(image.clone()).into());
                 }
             }
-            Step::EnsureCacheImage { .. } | Step::EnsureCache(_) | Step::WriteMirrors { .. }
+            Step::EnsureCacheImage { .. }
+            | Step::EnsureCache(_)
+            | Step::WriteMirrors { registry: None, .. }
                 if cache_off.is_off() =>
             {
                 *note.lock().unwrap() = Some("skipped: image cache off");
@@ -536,14 +551,30 @@ async fn run_step<E: Engine>(
                     *note.lock().unwrap() = Some("failed: image cache off");
                 }
             }
-            Step::WriteMirrors { nodes, yaml } => {
+            Step::EnsureRegistry(r) => registry::ensure(engine, r).await?,
+            Step::WriteMirrors {
+                nodes,
+                cache: mirrors,
+                registry,
+            } => {
+                // The caches' entries only while the cache is on; the registry's always.
+                let mirrors = mirrors.as_ref().filter(|_| !cache_off.is_off());
+                if mirrors.is_none() && registry.is_some() {
+                    *note.lock().unwrap() = Some("lab registry only: image cache off");
+                }
+                let yaml = cache::registries_yaml(mirrors, registry.as_ref());
                 let written = try_join_all(nodes.iter().map(|n| {
                     engine.write_file(n, cache::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
                 }))
                 .await;
-                if let Err(e) = written {
-                    cache_off.turn_off(ui, &e.to_string());
-                    *note.lock().unwrap() = Some("failed: image cache off");
+                match written {
+                    Ok(_) => {}
+                    // The lab asked for its registry: a node without it is a failure.
+                    Err(e) if registry.is_some() => return Err(e.into()),
+                    Err(e) => {
+                        cache_off.turn_off(ui, &e.to_string());
+                        *note.lock().unwrap() = Some("failed: image cache off");
+                    }
                 }
             }
             Step::CreateNode(n) => {
@@ -618,6 +649,24 @@ async fn run_step<E: Engine>(
                     .map_err(|e| Error::Kubeconfig(e.to_string()))?;
                 kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)
                     .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            }
+            Step::PublishRegistry { port } => {
+                let text = kubeconfig_text.lock().unwrap().clone();
+                let text = match text {
+                    Some(t) => t,
+                    None => {
+                        fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
+                            .await?
+                    }
+                };
+                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+                api.ensure_local_registry_hosting(*port).await.map_err(|e| {
+                    Error::Other(format!(
+                        "cannot write {}/{} (where Tilt, Skaffold and ctlptl look for the lab registry): {e}\n  hint: the registry itself works; `playground up` tries again",
+                        registry::HOSTING_NAMESPACE,
+                        registry::HOSTING_NAME
+                    ))
+                })?;
             }
         }
         Ok(None)

@@ -205,4 +205,20 @@ impl KubeApi {
         .await?;
         Ok(())
     }
+
+    /// Apply the KEP-1755 ConfigMap that names the lab registry (see
+    /// `cluster::registry::hosting_configmap`). Server-side apply: idempotent, every `up`.
+    pub async fn ensure_local_registry_hosting(&self, port: u16) -> Result<(), kube::Error> {
+        use crate::cluster::registry::{HOSTING_NAME, HOSTING_NAMESPACE, hosting_configmap};
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::{Patch, PatchParams};
+        let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), HOSTING_NAMESPACE);
+        cms.patch(
+            HOSTING_NAME,
+            &PatchParams::apply("playground").force(),
+            &Patch::Apply(&hosting_configmap(port)),
+        )
+        .await?;
+        Ok(())
+    }
 }
