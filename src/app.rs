@@ -422,7 +422,16 @@ async fn cmd_cache(command: CacheCommand, ui: &Ui) -> Result<()> {
                 .collect();
             labs.sort_unstable();
             labs.dedup();
-            let question = if labs.is_empty() {
+            // The lab registry goes too, with what was pushed to it: say so.
+            let registry = crate::cluster::registry::RegistrySettings::from_env().container();
+            let has_registry = crate::docker::Engine::inspect_container(&engine, &registry)
+                .await?
+                .is_some();
+            let question = if has_registry {
+                format!(
+                    "Remove the image caches and the lab registry {registry}, with every image cached and every image pushed to it?"
+                )
+            } else if labs.is_empty() {
                 "Remove the image caches and every image they hold?".to_string()
             } else {
                 format!(

@@ -254,9 +254,9 @@ pub enum CacheCommand {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
-    /// Remove every cache container and its volume (the cached images). Labs using them go on
-    /// pulling from the upstreams directly; their next `playground up` brings back empty caches.
-    /// Asks on a terminal.
+    /// Remove every cache container and its volume (the cached images), and the lab registry
+    /// (`cluster.registry`) with what was pushed to it. Labs using them go on pulling from the
+    /// upstreams directly; their next `playground up` brings back empty ones. Asks on a terminal.
     Prune {
         /// Do not ask for confirmation.
         #[arg(short, long)]

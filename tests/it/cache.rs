@@ -24,7 +24,7 @@ const UPSTREAMS: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.i
 /// The real distribution registry image, built once per test process from Debian's
 /// `docker-registry` (see `scripts/build-test-registry-image`); serialized across test
 /// processes by a lock file, and kept (it is the same bytes every time).
-fn registry_image() -> &'static str {
+pub(crate) fn registry_image() -> &'static str {
     static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TAG.get_or_init(|| {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
