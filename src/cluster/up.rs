@@ -288,7 +288,7 @@ async fn check_ports<E: Engine>(
                         && (o.host_ip == p.host_ip || o.host_ip.is_unspecified())
                 });
                 if !ours {
-                    return Err(port_in_use(p, api_port));
+                    return Err(port_in_use(p, lab, api_port));
                 }
             }
         }
@@ -296,14 +296,17 @@ async fn check_ports<E: Engine>(
     Ok(())
 }
 
-fn port_in_use(p: &PortBinding, api_port: u16) -> Error {
+fn port_in_use(p: &PortBinding, lab: &Lab, api_port: u16) -> Error {
     let addr = SocketAddr::new(p.host_ip, p.host_port);
+    let registry = lab.cluster.registry.map(|r| r.port);
     Error::PortInUse {
         addr: addr.to_string(),
         port: p.host_port,
         proto: p.protocol,
         field: if p.container_port == 6443 && p.host_port == api_port {
             "cluster.api.port"
+        } else if p.container_port == cache::REGISTRY_PORT && Some(p.host_port) == registry {
+            "cluster.registry.port"
         } else {
             "cluster.ports"
         },
@@ -343,7 +346,7 @@ pub async fn busy_ports<E: Engine>(
     let busy = ports
         .iter()
         .filter(|p| probe_port(p) == PortProbe::InUse)
-        .map(|p| port_in_use(p, inputs.api_port))
+        .map(|p| port_in_use(p, lab, inputs.api_port))
         .collect();
     Ok((ports, busy))
 }

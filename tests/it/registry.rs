@@ -225,3 +225,21 @@ fn a_lab_that_asks_for_another_port_is_refused_before_anything_is_made() {
     );
     assert_eq!(harness::count_docker_objects(&b.name), 0, "nothing made");
 }
+
+#[test]
+fn a_registry_port_someone_else_holds_is_named_before_anything_is_made() {
+    harness::require_docker();
+    let ns = Namespace::new("regbusy");
+    let port = harness::free_port();
+    let _held = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let lab = ns.lab("regbusy", port).write();
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("cluster.registry.port"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "nothing made");
+    assert_eq!(ns.objects(), (0, 0), "no registry made");
+}
