@@ -153,6 +153,16 @@ fn check_container(f: &Flags, node_name: &str) -> Result<()> {
     if let Some(e) = strict::mount_error() {
         log("error", &e);
     }
+    // k3s reads registries.yaml at start: a file it cannot read stops it, endpoints it cannot
+    // parse are dropped with a warning (see `strict::registries_check`).
+    match std::fs::read_to_string(strict::REGISTRIES_YAML) {
+        Ok(text) => match strict::registries_check(&text) {
+            Ok(warnings) => warnings.iter().for_each(|w| log("warning", w)),
+            Err(e) => bail!("{e}"),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => bail!("{}: {e}", strict::REGISTRIES_YAML),
+    }
     let (resolv, warning) = strict::kubelet_resolv_conf(f.resolv_conf.as_deref());
     match warning {
         Some(w) => log("warning", w),

@@ -18,6 +18,7 @@ pub const COMPLAINTS: &[&str] = &[
     NOT_SHARED_ERROR,
     NODE_PASSWORD_REJECTED,
     POD_DNS_ERROR,
+    INVALID_ENDPOINT_WARNING,
 ];
 
 /// kubelet's ContainerManager on cgroup v2 when the root cgroup still holds processes
@@ -35,6 +36,60 @@ pub const NODE_PASSWORD_REJECTED: &str = "Node password rejected, duplicate host
 
 /// What CoreDNS logs when its upstream (kubelet's resolv.conf) does not answer.
 pub const POD_DNS_ERROR: &str = "plugin/forward: no healthy upstream";
+
+/// Where k3s reads its registry configuration, once, at start.
+pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
+
+/// k3s `pkg/agent/containerd/config.go` `buildMirrorEndpoints`: an endpoint that
+/// `normalizeEndpointAddress` cannot parse (Go `url.Parse`) is dropped with this warning, and
+/// the mirror silently goes to the upstream.
+pub const INVALID_ENDPOINT_WARNING: &str = "Ignoring invalid endpoint URL";
+
+/// `registries.yaml` as k3s reads it: rancher/wharfie `pkg/registries` `GetPrivateRegistries`
+/// unmarshals it with yaml.v2 into `Registry{Mirrors map[string]Mirror}`, `Mirror{Endpoints
+/// []string \`yaml:"endpoint"\`}`, unknown keys ignored, and k3s does not start when that fails
+/// ("Errors such as unreadable files or unparseable content are raised").
+#[derive(serde::Deserialize)]
+struct Registries {
+    #[serde(default)]
+    mirrors: std::collections::BTreeMap<String, Mirror>,
+}
+
+#[derive(serde::Deserialize)]
+struct Mirror {
+    #[serde(default)]
+    endpoint: Vec<String>,
+}
+
+/// Check a `registries.yaml`: `Err` when k3s would not start, else k3s's warnings for the
+/// endpoints it would drop. An endpoint's port must be a number (Go `url.Parse`: `invalid port
+/// ":x" after host`); without a scheme k3s prepends `//`, as here.
+pub fn registries_check(text: &str) -> Result<Vec<String>, String> {
+    let parsed: Registries =
+        serde_saphyr::from_str(text).map_err(|e| format!("{REGISTRIES_YAML}: {e}"))?;
+    let mut warnings = Vec::new();
+    for mirror in parsed.mirrors.values() {
+        for (i, endpoint) in mirror.endpoint.iter().enumerate() {
+            let rest = endpoint
+                .split_once("://")
+                .map_or(endpoint.as_str(), |(_, r)| r);
+            let authority = rest.split('/').next().unwrap_or_default();
+            // `[v6]:port` or `host:port`.
+            let port = match authority.rsplit_once(']') {
+                Some((_, tail)) => tail.strip_prefix(':'),
+                None => authority.rsplit_once(':').map(|(_, p)| p),
+            };
+            if let Some(port) = port
+                && !port.chars().all(|c| c.is_ascii_digit())
+            {
+                warnings.push(format!(
+                    "{INVALID_ENDPOINT_WARNING} {i}={endpoint}: parse \"//{rest}\": invalid port \":{port}\" after host"
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
 
 /// Where k3s keeps the node password (k3s `pkg/agent/config/config.go`: `nodePasswordRoot`
 /// `/` joined with `etc/rancher/node`), outside its data dir.
@@ -240,6 +295,18 @@ mod tests {
             "nameserver 10.0.0.1\nnameserver 127.0.0.53\n"
         ));
         assert!(resolv_conf_valid("nameserver 172.28.0.1\nsearch lab\n"));
+    }
+
+    #[test]
+    fn registries_yaml_is_read_as_k3s_reads_it() {
+        let good = "mirrors:\n  \"localhost:5001\":\n    endpoint:\n      - \"http://172.28.0.244:5000\"\nconfigs: {}\n";
+        assert_eq!(registries_check(good), Ok(vec![]));
+        // An endpoint that is not a list: yaml.v2 fails, and so does k3s.
+        assert!(registries_check("mirrors:\n  x:\n    endpoint: http://a:5000\n").is_err());
+        let bad = registries_check("mirrors:\n  x:\n    endpoint: [\"http://a:50x0\", \"b:1\"]\n")
+            .unwrap();
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].starts_with(INVALID_ENDPOINT_WARNING), "{bad:?}");
     }
 
     #[test]
