@@ -46,6 +46,10 @@ pub struct UpOptions {
     pub repo_mount: Option<std::path::PathBuf>,
     /// The Argo CD UI's host port (see [`plan::Inputs::ui_port`]).
     pub ui_port: Option<u16>,
+    /// How many nodes must be Ready before `up` returns: every one (`None`), or fewer when the
+    /// caller waits for the rest itself, alongside other work ([`wait_every_node`]): Argo CD
+    /// needs only the API and one schedulable node to be applied.
+    pub ready_nodes: Option<u32>,
 }
 
 /// What `up` made.
@@ -314,6 +318,7 @@ pub async fn busy_ports<E: Engine>(
         kubeconfig: Default::default(),
         repo_mount: None,
         ui_port: Some(lab.argocd.ui.port),
+        ready_nodes: None,
     };
     let inputs = choose_inputs(lab, &observed, &opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -597,8 +602,9 @@ async fn run_step<E: Engine>(
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
                 let url = plan_api_url(lab, inputs);
                 let report = |d: &str| s.set_detail(d);
+                let want = opts.ready_nodes.map_or(*nodes, |n| n.clamp(1, *nodes));
                 let ready = tokio::select! {
-                    r = api.wait_ready(&url, *nodes as usize, deadline, &report) => r?,
+                    r = api.wait_ready(&url, want as usize, deadline, &report) => r?,
                     _ = &mut cancelled => return Err(Error::Interrupted),
                 };
                 lifecycle::ensure_host_record(engine, &api, &lab.name).await?;
@@ -710,6 +716,27 @@ pub async fn fetch_kubeconfig<E: Engine>(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Wait until every node of the lab is Ready, with a progress line: the rest of what
+/// [`UpOptions::ready_nodes`] left out.
+pub async fn wait_every_node(
+    api: &KubeApi,
+    lab: &Lab,
+    url: &str,
+    deadline: Instant,
+    ui: &Ui,
+) -> Result<Vec<NodeReady>> {
+    let expected = (lab.cluster.servers + lab.cluster.agents) as usize;
+    let s = ui.step(format!("wait for all {expected} node(s) Ready"));
+    let r = api
+        .wait_ready(url, expected, deadline, &|d| s.set_detail(d))
+        .await;
+    match &r {
+        Ok(_) => s.done(),
+        Err(_) => s.fail(),
+    }
+    Ok(r?)
 }
 
 /// Point every cluster of a kubeconfig at `url`.
