@@ -556,6 +556,12 @@ async fn run_step<E: Engine>(
             }
             Step::StartNode(n) => {
                 let since = readiness::start(engine, &n.spec.name).await?;
+                // When the caller awaits every node itself (alongside Argo CD), an agent's
+                // registration is not this phase's to wait for: the servers' are.
+                if n.role == Role::Agent && opts.ready_nodes.is_some() {
+                    *note.lock().unwrap() = Some("started; Ready is awaited with Argo CD");
+                    return Ok(None);
+                }
                 tokio::select! {
                     r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
                     _ = &mut cancelled => return Err(Error::Interrupted),

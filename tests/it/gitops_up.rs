@@ -372,6 +372,7 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let api = double::start(DoubleOptions {
         simulation: Simulation {
             delay: Duration::from_millis(100),
+            app_delay: Duration::from_millis(100),
             apps: Some(AppOutcome::Healthy),
         },
         ..Default::default()
