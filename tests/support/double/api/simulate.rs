@@ -149,7 +149,6 @@ impl Simulation {
 
 /// Rewrite an object's `.status` as `manager`; None when the object is gone or its
 /// generation moved on (a newer spec will be handled by its own event).
-#[allow(clippy::too_many_arguments)]
 /// Whether `argocd-application-controller` runs: no such StatefulSet (nothing to wait for),
 /// or one with an available replica.
 fn controller_runs(store: &Mutex<Store>) -> bool {
@@ -165,6 +164,7 @@ fn controller_runs(store: &Mutex<Store>) -> bool {
             .any(|o| o["status"]["availableReplicas"].as_i64().unwrap_or(0) > 0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_status(
     store: &Mutex<Store>,
     api_version: &str,
