@@ -593,11 +593,14 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
         kubeconfig: kubeconfig_path()?,
         repo_mount,
         ui_port: Some(lab.argocd.ui.port),
+        // With the GitOps half to do, Argo CD goes in as soon as the API answers and one node
+        // is Ready; the other nodes are awaited alongside it (below).
+        ready_nodes: (!args.cluster_only).then_some(1),
     };
     // From here a Ctrl-C or SIGTERM is ours: the cluster half rolls a new lab back, the GitOps
     // half stops its waits at once and leaves the cluster for the next `up`.
     let _guard = crate::interrupt::guard();
-    let outcome = up::up(&engine, lab, &opts, ui).await?;
+    let mut outcome = up::up(&engine, lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {
         println!("plan for lab {} (nothing was changed):", lab.name);
         print!("{plan}");
@@ -621,8 +624,14 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
                 None => up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?,
             };
             let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-            let apps = until_interrupted(
-                bootstrap::bootstrap(&api, prepared, ui, deadline),
+            // Argo CD and the nodes still booting, in parallel; both must be done.
+            let (apps, nodes) = until_interrupted(
+                async {
+                    tokio::try_join!(
+                        bootstrap::bootstrap(&api, prepared, ui, deadline),
+                        up::wait_every_node(&api, lab, &outcome.api, deadline, ui),
+                    )
+                },
                 &format!(
                     "the cluster stays: `playground up` finishes the GitOps half, `playground drop {}` removes the lab",
                     lab.name
@@ -630,6 +639,7 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
                 ui,
             )
             .await?;
+            outcome.nodes = nodes;
             if recorded {
                 let deployed = apps
                     .iter()

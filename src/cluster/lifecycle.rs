@@ -127,16 +127,29 @@ pub async fn resume<E: Engine>(
     // "k3s is up and running" only once its etcd is ready (k3s `pkg/cli/server/server.go`
     // waits on `ETCDReady`; `pkg/daemons/control/server.go` logs "Waiting for etcd server to
     // become available" until then), and that needs a quorum of the members (F2).
-    let servers = stopped(Role::Server);
-    let steps: Vec<_> = servers
-        .iter()
-        .map(|c| (c, ui.step(format!("start {}", c.name))))
+    // Every stopped node starts at once, then each one's line is awaited in parallel. Servers
+    // must: a restarted etcd member logs "k3s is up and running" only once its etcd is ready,
+    // which needs a quorum of the members (F2). Agents may: they retry their join until a
+    // server answers (k3s `pkg/agent/run.go`), and the load balancer's upstreams are static
+    // addresses. So the lab is back after its slowest node, not after the sum of them.
+    let all: Vec<(&ContainerInfo, Role)> = [Role::Server, Role::Agent, Role::LoadBalancer]
+        .into_iter()
+        .flat_map(|role| stopped(role).into_iter().map(move |c| (c, role)))
         .collect();
-    let started = try_join_all(steps.iter().map(|(c, _)| readiness::start(engine, &c.name))).await;
+    let steps: Vec<_> = all
+        .iter()
+        .map(|(c, role)| (*c, *role, ui.step(format!("start {}", c.name))))
+        .collect();
+    let started = try_join_all(
+        steps
+            .iter()
+            .map(|(c, _, _)| readiness::start(engine, &c.name)),
+    )
+    .await;
     let sinces = match started {
         Ok(sinces) => sinces,
         Err(e) => {
-            steps.into_iter().for_each(|(_, s)| s.fail());
+            steps.into_iter().for_each(|(_, _, s)| s.fail());
             return Err(e.into());
         }
     };
@@ -144,11 +157,11 @@ pub async fn resume<E: Engine>(
         steps
             .into_iter()
             .zip(sinces)
-            .map(|((c, s), since)| async move {
+            .map(|((c, role, s), since)| async move {
                 let r = readiness::wait_for_log(
                     engine,
                     &c.name,
-                    ready_line(Role::Server, false),
+                    ready_line(role, false),
                     since,
                     deadline,
                 )
@@ -161,15 +174,6 @@ pub async fn resume<E: Engine>(
             }),
     )
     .await?;
-    try_join_all(
-        stopped(Role::Agent)
-            .into_iter()
-            .map(|c| start_and_wait(engine, c, Role::Agent, deadline, ui)),
-    )
-    .await?;
-    for c in stopped(Role::LoadBalancer) {
-        start_and_wait(engine, c, Role::LoadBalancer, deadline, ui).await?;
-    }
     repair_ips(engine, lab, &nodes).await?;
 
     let server0 = nodes
@@ -267,27 +271,6 @@ pub fn hosts_address(hosts: &str, host: &str) -> Option<String> {
             let ip = words.next()?;
             words.any(|w| w == host).then(|| ip.to_string())
         })
-}
-
-async fn start_and_wait<E: Engine>(
-    engine: &E,
-    c: &ContainerInfo,
-    role: Role,
-    deadline: Instant,
-    ui: &Ui,
-) -> Result<()> {
-    let s = ui.step(format!("start {}", c.name));
-    let r = async {
-        let since = readiness::start(engine, &c.name).await?;
-        readiness::wait_for_log(engine, &c.name, ready_line(role, false), since, deadline).await?;
-        Ok::<_, Error>(())
-    }
-    .await;
-    match &r {
-        Ok(()) => s.done(),
-        Err(_) => s.fail(),
-    }
-    r
 }
 
 /// Nodes carry static addresses; a node whose address changed (its network was recreated

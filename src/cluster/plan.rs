@@ -516,9 +516,13 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         }
     }
 
-    // Start order: servers, then agents together, then the load balancer, which needs its
-    // upstreams to exist. A fresh lab starts its servers one at a time, the init server first
-    // (k3d #452): joiners need it. Existing servers that are stopped start together: a
+    // Start order. A fresh lab starts the init server, every agent and the load balancer at
+    // once: a k3s agent retries its join until the server answers (k3s `pkg/agent/run.go`
+    // retries `getConfig`), and the load balancer's upstreams are static addresses, so none of
+    // them waits on the server's boot to begin its own. Joining servers follow one at a time,
+    // each once the one before is up (k3d #452: etcd adds one member at a time).
+    // An existing lab starts what is stopped: servers, then agents, then the load balancer.
+    // Existing servers that are stopped start together: a
     // restarted etcd member logs "k3s is up and running" only once its etcd is ready
     // (k3s `pkg/cli/server/server.go` waits on `ETCDReady`), which needs a quorum of the
     // members, so waiting for one before starting the next never ends (F2).
@@ -544,55 +548,72 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         .filter(|n| n.role == Role::Server && needs_start(n))
         .map(|n| Step::StartNode(Box::new(n.clone())))
         .collect();
-    if fresh {
-        plan.phases.extend(servers.into_iter().map(|s| vec![s]));
-    } else if !servers.is_empty() {
-        plan.phases.push(servers);
-    }
-    // A node made again without its data volume has a new node password: the servers (up by
-    // now) must forget the old one first. Never server-0: without its volume the cluster's
-    // own state is gone, and there is nobody left to ask.
-    if !fresh {
-        let forget: Vec<Step> = missing
-            .iter()
-            .filter(|n| n.role != Role::LoadBalancer && !(n.role == Role::Server && n.index == 0))
-            .filter(|n| {
-                !observed
-                    .volumes
-                    .contains(&names::data_volume(&lab.name, n.role, n.index))
-            })
-            .map(|n| Step::ForgetNode(n.spec.name.clone()))
-            .collect();
-        if !forget.is_empty() {
-            plan.phases.push(forget);
-        }
-    }
     let agents: Vec<Step> = nodes
         .iter()
         .filter(|n| n.role == Role::Agent && needs_start(n))
         .map(|n| Step::StartNode(Box::new(n.clone())))
         .collect();
-    if !agents.is_empty() {
-        plan.phases.push(agents);
-    }
-    for n in nodes
+    let balancer: Vec<Step> = nodes
         .iter()
         .filter(|n| n.role == Role::LoadBalancer && needs_start(n))
-    {
-        plan.phases.push(vec![Step::StartNode(Box::new(n.clone()))]);
+        .map(|n| Step::StartNode(Box::new(n.clone())))
+        .collect();
+    if fresh {
+        let mut servers = servers.into_iter();
+        let mut first: Vec<Step> = servers.next().into_iter().collect();
+        first.extend(agents);
+        first.extend(balancer);
+        if !first.is_empty() {
+            plan.phases.push(first);
+        }
+        plan.phases.extend(servers.map(|s| vec![s]));
+        return Ok(finish(plan, c, &lab.name, api_url));
     }
+    // A node made again without its data volume has a new node password: the servers must be
+    // up and forget the old one before it starts. Never server-0: without its volume the
+    // cluster's own state is gone, and there is nobody left to ask.
+    let forget: Vec<Step> = missing
+        .iter()
+        .filter(|n| n.role != Role::LoadBalancer && !(n.role == Role::Server && n.index == 0))
+        .filter(|n| {
+            !observed
+                .volumes
+                .contains(&names::data_volume(&lab.name, n.role, n.index))
+        })
+        .map(|n| Step::ForgetNode(n.spec.name.clone()))
+        .collect();
+    if forget.is_empty() {
+        // Everything stopped starts at once (see above: agents retry, servers need a quorum).
+        let all: Vec<Step> = servers.into_iter().chain(agents).chain(balancer).collect();
+        if !all.is_empty() {
+            plan.phases.push(all);
+        }
+    } else {
+        for phase in [servers, forget, agents, balancer] {
+            if !phase.is_empty() {
+                plan.phases.push(phase);
+            }
+        }
+    }
+    Ok(finish(plan, c, &lab.name, api_url))
+}
+
+/// The last two phases of every plan: wait for the API and every node, then the kubeconfig.
+fn finish(mut plan: Plan, c: &crate::config::ClusterSpec, lab: &str, api_url: String) -> Plan {
     plan.phases.push(vec![Step::WaitApi {
         nodes: c.servers + c.agents,
     }]);
     let mut last = vec![Step::WriteKubeconfig {
-        context: names::context(&lab.name),
+        context: names::context(lab),
         api_url,
     }];
-    if let Some(port) = registry_port {
-        last.push(Step::PublishRegistry { port });
+    if let Some(registry) = c.registry {
+        last.push(Step::PublishRegistry {
+            port: registry.port,
+        });
     }
     plan.phases.push(last);
-    Ok(plan)
+    plan
 }
 
 /// The address a client on the host uses to reach a bind address.
@@ -1485,16 +1506,18 @@ mod tests {
                 .unwrap_or_else(|| panic!("{want:?} missing or out of order in:\n{text}"));
             at += found;
         }
-        // Agents start together, in one phase, after the server's own phase.
-        let agent_phase = plan
-            .phases
-            .iter()
-            .find(|p| {
-                p.iter()
-                    .any(|s| matches!(s, Step::StartNode(n) if n.role == Role::Agent))
-            })
-            .unwrap();
-        assert_eq!(agent_phase.len(), 2);
+        // The agents start with the server, in its phase: nobody waits for the server's boot
+        // to begin their own (agents retry their join), and the phase ends when all are up.
+        let starts = starts(&plan);
+        assert_eq!(
+            starts.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
+            [
+                "playground-lab-server-0",
+                "playground-lab-agent-0",
+                "playground-lab-agent-1"
+            ]
+        );
+        assert!(starts.iter().all(|(phase, _)| *phase == starts[0].0));
         // One server: no load balancer, and the API is published on server-0 at 127.0.0.1.
         assert!(plan.nodes().all(|n| n.role != Role::LoadBalancer));
         let s0 = plan.nodes().next().unwrap();
@@ -1644,22 +1667,31 @@ mod tests {
             conf.contains("server 172.28.0.2:6443") && conf.contains("server 172.28.0.4:6443"),
             "{conf}"
         );
-        // A fresh lab starts its servers one by one, the init server first (k3d #452),
-        // before the agents and the load balancer.
+        // A fresh lab starts the init server, the agents and the load balancer together;
+        // joining servers follow one by one (k3d #452: etcd adds one member at a time).
         let starts = starts(&plan);
         let names: Vec<&str> = starts.iter().map(|(_, n)| n.as_str()).collect();
         assert_eq!(
             names,
             [
                 "playground-lab-server-0",
+                "playground-lab-agent-0",
+                "playground-lab-serverlb",
                 "playground-lab-server-1",
                 "playground-lab-server-2",
-                "playground-lab-agent-0",
-                "playground-lab-serverlb"
             ]
         );
-        let phases: BTreeSet<usize> = starts.iter().map(|(i, _)| *i).collect();
-        assert_eq!(phases.len(), 5);
+        let phase_of = |name: &str| starts.iter().find(|(_, n)| n == name).unwrap().0;
+        assert_eq!(
+            phase_of("playground-lab-agent-0"),
+            phase_of("playground-lab-server-0")
+        );
+        assert_eq!(
+            phase_of("playground-lab-serverlb"),
+            phase_of("playground-lab-server-0")
+        );
+        assert!(phase_of("playground-lab-server-1") > phase_of("playground-lab-server-0"));
+        assert!(phase_of("playground-lab-server-2") > phase_of("playground-lab-server-1"));
     }
 
     /// (phase index, node name) of every start, in plan order.
@@ -1702,20 +1734,19 @@ mod tests {
             .collect();
         assert_eq!(server_phases.len(), 1, "{plan}");
         let servers = *server_phases.first().unwrap();
-        assert_eq!(plan.phases[servers].len(), 3, "{plan}");
         // Every server waits for "k3s is up and running": none is the init server on create.
         for s in &plan.phases[servers] {
             let Step::StartNode(n) = s else {
                 panic!("{plan}")
             };
-            assert_eq!(n.ready_line, "k3s is up and running");
-        }
-        // Agents and the load balancer still come after the servers.
-        for (i, n) in &starts {
-            if !n.contains("-server-") {
-                assert!(*i > servers, "{n} starts before the servers:\n{plan}");
+            if n.role == Role::Server {
+                assert_eq!(n.ready_line, "k3s is up and running");
             }
         }
+        // The agent and the load balancer start with them: the agent retries its join, and
+        // the lab is back after its slowest node, not after the sum of them.
+        assert!(starts.iter().all(|(i, _)| *i == servers), "{plan}");
+        assert_eq!(starts.len(), 5, "{plan}");
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct UpOptions {
     pub repo_mount: Option<std::path::PathBuf>,
     /// The Argo CD UI's host port (see [`plan::Inputs::ui_port`]).
     pub ui_port: Option<u16>,
+    /// How many nodes must be Ready before `up` returns: every one (`None`), or fewer when the
+    /// caller waits for the rest itself, alongside other work ([`wait_every_node`]): Argo CD
+    /// needs only the API and one schedulable node to be applied.
+    pub ready_nodes: Option<u32>,
 }
 
 /// What `up` made.
@@ -330,6 +334,7 @@ pub async fn busy_ports<E: Engine>(
         kubeconfig: Default::default(),
         repo_mount: None,
         ui_port: Some(lab.argocd.ui.port),
+        ready_nodes: None,
     };
     let inputs = choose_inputs(lab, &observed, &opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -585,6 +590,12 @@ async fn run_step<E: Engine>(
             }
             Step::StartNode(n) => {
                 let since = readiness::start(engine, &n.spec.name).await?;
+                // When the caller awaits every node itself (alongside Argo CD), an agent's
+                // registration is not this phase's to wait for: the servers' are.
+                if n.role == Role::Agent && opts.ready_nodes.is_some() {
+                    *note.lock().unwrap() = Some("started; Ready is awaited with Argo CD");
+                    return Ok(None);
+                }
                 tokio::select! {
                     r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
                     _ = &mut cancelled => return Err(Error::Interrupted),
@@ -631,8 +642,9 @@ async fn run_step<E: Engine>(
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
                 let url = plan_api_url(lab, inputs);
                 let report = |d: &str| s.set_detail(d);
+                let want = opts.ready_nodes.map_or(*nodes, |n| n.clamp(1, *nodes));
                 let ready = tokio::select! {
-                    r = api.wait_ready(&url, *nodes as usize, deadline, &report) => r?,
+                    r = api.wait_ready(&url, want as usize, deadline, &report) => r?,
                     _ = &mut cancelled => return Err(Error::Interrupted),
                 };
                 lifecycle::ensure_host_record(engine, &api, &lab.name).await?;
@@ -762,6 +774,27 @@ pub async fn fetch_kubeconfig<E: Engine>(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Wait until every node of the lab is Ready, with a progress line: the rest of what
+/// [`UpOptions::ready_nodes`] left out.
+pub async fn wait_every_node(
+    api: &KubeApi,
+    lab: &Lab,
+    url: &str,
+    deadline: Instant,
+    ui: &Ui,
+) -> Result<Vec<NodeReady>> {
+    let expected = (lab.cluster.servers + lab.cluster.agents) as usize;
+    let s = ui.step(format!("wait for all {expected} node(s) Ready"));
+    let r = api
+        .wait_ready(url, expected, deadline, &|d| s.set_detail(d))
+        .await;
+    match &r {
+        Ok(_) => s.done(),
+        Err(_) => s.fail(),
+    }
+    Ok(r?)
 }
 
 /// Point every cluster of a kubeconfig at `url`.

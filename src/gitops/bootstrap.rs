@@ -207,7 +207,9 @@ pub async fn bootstrap(
         .manifest
         .as_ref()
         .ok_or_else(|| Error::Other("the Argo CD manifest was not loaded".into()))?;
-    install::install(
+    // Applied, CRDs Established; its workloads are awaited below, alongside the apps: the
+    // root Application can exist before Argo CD's controller runs, which picks it up then.
+    let workloads = install::apply(
         api,
         manifest,
         &prepared.manifest_options(),
@@ -258,14 +260,24 @@ pub async fn bootstrap(
     }
     seeded?;
 
-    apps::wait_lab_ready(
-        api,
-        ns,
-        seed::ROOT_APP,
-        prepared.expected.as_deref(),
-        deadline,
-        ui,
-    )
-    .await
-    .map_err(other)
+    let (_, apps) = tokio::try_join!(
+        async {
+            crate::gitops::workloads::wait_available(api, &workloads, ui, deadline)
+                .await
+                .map_err(other)
+        },
+        async {
+            apps::wait_lab_ready(
+                api,
+                ns,
+                seed::ROOT_APP,
+                prepared.expected.as_deref(),
+                deadline,
+                ui,
+            )
+            .await
+            .map_err(other)
+        },
+    )?;
+    Ok(apps)
 }

@@ -78,6 +78,40 @@ pub async fn install(
     deadline: Instant,
 ) -> Result<InstallReport, InstallError> {
     let started = Instant::now();
+    let (report, workloads) = apply_manifest(api, manifest, opts, namespace, ui, deadline).await?;
+    workloads::wait_available(api, &workloads, ui, deadline).await?;
+    Ok(InstallReport {
+        apply: report,
+        workloads,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// [`install`] without its last wait: the manifest applied (CRDs Established first), and the
+/// workloads it holds returned for the caller to await ([`workloads::wait_available`]) while
+/// it does other things.
+pub async fn apply(
+    api: &KubeApi,
+    manifest: &Manifest,
+    opts: &Prepare,
+    namespace: &str,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<Vec<workloads::Workload>, InstallError> {
+    Ok(apply_manifest(api, manifest, opts, namespace, ui, deadline)
+        .await?
+        .1)
+}
+
+async fn apply_manifest(
+    api: &KubeApi,
+    manifest: &Manifest,
+    opts: &Prepare,
+    namespace: &str,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<(apply::ApplyReport, Vec<workloads::Workload>), InstallError> {
+    let started = Instant::now();
     let apply_err = |source| InstallError::Apply {
         version: manifest.version.clone(),
         origin: manifest.origin(),
@@ -123,12 +157,7 @@ pub async fn install(
     };
 
     let workloads = workloads::from_objects(&objects, namespace);
-    workloads::wait_available(api, &workloads, ui, deadline).await?;
-    Ok(InstallReport {
-        apply: report,
-        workloads,
-        elapsed: started.elapsed(),
-    })
+    Ok((report, workloads))
 }
 
 /// Server-side apply the namespace (idempotent; labelled so `status` can tell it is ours).

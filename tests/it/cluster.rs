@@ -659,3 +659,43 @@ fn every_command_that_reports_speaks_json_and_yaml_on_stdout() {
     assert_eq!(v["valid"], false, "{v}");
     assert_eq!(v["errors"][0]["line"], 3, "{v}");
 }
+
+/// The time Docker stamped on the first log line of `container` that contains `needle`.
+fn logged_at(container: &str, needle: &str) -> jiff::Timestamp {
+    let out = Command::new("docker")
+        .args(["logs", "--timestamps", container])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{container} never logged {needle:?}:\n{text}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn agents_start_before_the_server_is_ready() {
+    // A server that takes 1.5 s to boot: the agent's container must already run by then.
+    let lab = TestLab::new("overlap")
+        .agents(1)
+        .cluster_yaml("  env: [\"PLAYGROUND_STANDIN_SERVER_BOOT_MS=1500@server:0\"]\n")
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    let server = format!("playground-{}-server-0", lab.name);
+    let agent = format!("playground-{}-agent-0", lab.name);
+    let ready = logged_at(&server, "k3s is up and running");
+    let agent_started: jiff::Timestamp = docker(&["inspect", "-f", "{{.State.StartedAt}}", &agent])
+        .parse()
+        .unwrap();
+    assert!(
+        agent_started < ready,
+        "the agent started at {agent_started}, after the server was ready at {ready}"
+    );
+    // And it registered only once the server answered.
+    assert!(logged_at(&agent, "Successfully registered node") > ready);
+}

@@ -257,6 +257,7 @@ async fn kube_rs_status_subresource_is_separate() {
     let lab = start(DoubleOptions {
         simulation: crate::support::double::Simulation {
             delay: Duration::from_secs(3600),
+            app_delay: Duration::from_secs(3600),
             apps: None,
         },
         ..Default::default()

@@ -26,6 +26,7 @@ async fn lab_with(apps: Option<AppOutcome>) -> Lab {
         node_name: Some("k3d-lab-server-0".into()),
         simulation: Simulation {
             delay: Duration::from_millis(150),
+            app_delay: Duration::from_millis(150),
             apps,
         },
         ..Default::default()

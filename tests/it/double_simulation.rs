@@ -40,6 +40,7 @@ async fn deployment_becomes_available_after_the_delay() {
     let lab = start(DoubleOptions {
         simulation: Simulation {
             delay: DELAY,
+            app_delay: DELAY,
             apps: None,
         },
         ..Default::default()
@@ -111,6 +112,7 @@ async fn application_reaches(outcome: AppOutcome) -> serde_json::Value {
     let lab = start(DoubleOptions {
         simulation: Simulation {
             delay: DELAY,
+            app_delay: DELAY,
             apps: Some(outcome),
         },
         ..Default::default()

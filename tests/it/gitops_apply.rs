@@ -33,7 +33,11 @@ fn manifest() -> Manifest {
 /// A double whose workloads become available after `delay`.
 async fn start(delay: Duration) -> (RunningDouble, KubeApi) {
     let d = double::start(DoubleOptions {
-        simulation: Simulation { delay, apps: None },
+        simulation: Simulation {
+            delay,
+            app_delay: delay,
+            apps: None,
+        },
         ..Default::default()
     })
     .await

@@ -46,7 +46,11 @@ struct Env {
 
 async fn env(apps: Option<AppOutcome>, delay: Duration) -> Env {
     let lab = start(DoubleOptions {
-        simulation: Simulation { delay, apps },
+        simulation: Simulation {
+            delay,
+            app_delay: delay,
+            apps,
+        },
         ..Default::default()
     })
     .await;

@@ -372,6 +372,7 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
     let api = double::start(DoubleOptions {
         simulation: Simulation {
             delay: Duration::from_millis(100),
+            app_delay: Duration::from_millis(100),
             apps: Some(AppOutcome::Healthy),
         },
         ..Default::default()
@@ -615,4 +616,50 @@ async fn up_watch_refreshes_argo_cd_when_head_moves() {
         .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "Ctrl-C ends --watch cleanly: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn argo_cd_is_applied_before_every_node_is_ready() {
+    // An agent that takes 3 s to boot: Argo CD goes in as soon as the API answers and the
+    // server's node is Ready, not after the agent.
+    let lab = TestLab::new("argoearly").agents(1);
+    let dir = lab.dir.path();
+    write_apps(dir);
+    let commit =
+        playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+            .unwrap();
+    let lab = lab
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"]\n"
+        ))
+        .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
+        .write();
+    let out = lab.ok(&["up", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let ns: k8s_openapi::api::core::v1::Namespace = Api::all(client).get("argocd").await.unwrap();
+    let applied = ns.metadata.creation_timestamp.unwrap().0;
+    let agent = format!("playground-{}-agent-0", lab.name);
+    let out = Command::new("docker")
+        .args(["logs", "--timestamps", &agent])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let registered: jiff::Timestamp = text
+        .lines()
+        .find(|l| l.contains("Successfully registered node"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        applied < registered,
+        "Argo CD's namespace was made at {applied}, the agent registered at {registered}"
+    );
 }

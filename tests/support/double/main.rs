@@ -175,6 +175,16 @@ fn check_container(f: &Flags, node_name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Sleep for the milliseconds a stand-in knob names (0 when unset): the boot times a real node
+/// takes, for `scripts/bench` to model the critical path of `up`.
+async fn boot_delay(knob: &str) {
+    let ms: u64 = env(knob).and_then(|v| v.parse().ok()).unwrap_or(0);
+    if ms > 0 {
+        log("info", &format!("{knob}={ms}: booting"));
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 async fn terminated() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -325,7 +335,8 @@ async fn join(url: String, token: String, name: String, control_plane: bool) -> 
                     "info",
                     &format!("Waiting to retrieve agent configuration; server is not ready: {e}"),
                 );
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                // Short, so an agent started with its server registers as soon as it answers.
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
     }
@@ -427,6 +438,9 @@ async fn server(args: &[String]) -> Result<()> {
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
     );
     check_container(&f, &node_name)?;
+    // A real server takes seconds before its API answers (about 10 s to a Ready server, k3d
+    // #858); the benchmark sets this to model it, the tests leave it at 0.
+    boot_delay("PLAYGROUND_STANDIN_SERVER_BOOT_MS").await;
     let token = f.token.clone().or_else(|| env("K3S_TOKEN"));
     let join_url = f.server.clone().or_else(|| env("K3S_URL"));
     let state_dir = data_dir.join("server");
@@ -583,6 +597,9 @@ async fn agent(args: &[String]) -> Result<()> {
         ),
     );
     check_container(&f, &name)?;
+    // An agent's own boot (containerd, kubelet) before it first asks the server; it then
+    // retries until the server answers, as a real agent does, so it never registers early.
+    boot_delay("PLAYGROUND_STANDIN_AGENT_BOOT_MS").await;
     log("info", "Containerd is now running");
     tokio::select! {
         r = join(url, token, name, false) => r,

@@ -51,8 +51,11 @@ impl AppOutcome {
 
 #[derive(Debug, Clone)]
 pub struct Simulation {
-    /// How long workloads and Applications take to converge.
+    /// How long workloads take to become available (and Applications to sync, unless
+    /// `app_delay` says otherwise).
     pub delay: Duration,
+    /// How long an Application takes to sync once Argo CD's controller runs.
+    pub app_delay: Duration,
     /// None: Applications are left alone.
     pub apps: Option<AppOutcome>,
 }
@@ -61,6 +64,7 @@ impl Default for Simulation {
     fn default() -> Self {
         Self {
             delay: Duration::from_millis(200),
+            app_delay: Duration::from_millis(200),
             apps: None,
         }
     }
@@ -131,8 +135,13 @@ impl Simulation {
         let apps = std::env::var("PLAYGROUND_DOUBLE_APPS")
             .ok()
             .and_then(|s| AppOutcome::parse(&s));
+        let app_delay = std::env::var("PLAYGROUND_DOUBLE_APP_DELAY_MS")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(delay);
         Self {
             delay: Duration::from_millis(delay),
+            app_delay: Duration::from_millis(app_delay),
             apps,
         }
     }
@@ -140,6 +149,21 @@ impl Simulation {
 
 /// Rewrite an object's `.status` as `manager`; None when the object is gone or its
 /// generation moved on (a newer spec will be handled by its own event).
+/// Whether `argocd-application-controller` runs: no such StatefulSet (nothing to wait for),
+/// or one with an available replica.
+fn controller_runs(store: &Mutex<Store>) -> bool {
+    let store = store.lock().unwrap();
+    let gr = ("apps".to_string(), "statefulsets".to_string());
+    let controllers: Vec<&Value> = store
+        .list_ref(&gr)
+        .filter(|o| o["metadata"]["name"] == "argocd-application-controller")
+        .collect();
+    controllers.is_empty()
+        || controllers
+            .iter()
+            .any(|o| o["status"]["availableReplicas"].as_i64().unwrap_or(0) > 0)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_status(
     store: &Mutex<Store>,
@@ -384,8 +408,14 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
                     manager,
                     |o, s| app_status(o, s, "OutOfSync", "Progressing", None, None),
                 );
-                let (store, delay) = (store.clone(), sim.delay);
+                let (store, delay) = (store.clone(), sim.app_delay);
                 tokio::spawn(async move {
+                    // Argo CD syncs an Application only once its application controller runs:
+                    // one applied early is picked up then (a double without Argo CD's
+                    // workloads, as in the app tests, syncs at once).
+                    while !controller_runs(&store) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                     tokio::time::sleep(delay).await;
                     write_status(
                         &store,
