@@ -171,6 +171,36 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
     })
 }
 
+/// The lab's existing servers and agents whose `registries.yaml` lacks the lab registry: made
+/// before the lab file named one (or by a playground without it).
+async fn nodes_without_registry<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    observed: &Observed,
+) -> Vec<String> {
+    let Some(registry) = lab.cluster.registry else {
+        return Vec::new();
+    };
+    let key = format!("\"localhost:{}\"", registry.port);
+    let mut without = Vec::new();
+    for c in observed.containers.iter().filter(|c| {
+        matches!(
+            c.labels.get(names::LABEL_ROLE).map(String::as_str),
+            Some("server" | "agent")
+        )
+    }) {
+        let has = matches!(
+            engine.read_file(&c.name, cache::REGISTRIES_YAML).await,
+            Ok(bytes) if String::from_utf8_lossy(&bytes).contains(&key)
+        );
+        if !has {
+            without.push(c.name.clone());
+        }
+    }
+    without.sort();
+    without
+}
+
 fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inputs> {
     // An existing lab keeps its port and token: its nodes and the user's kubeconfig use them.
     let api_port = observed
@@ -380,6 +410,16 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
+    let without = nodes_without_registry(engine, lab, &observed).await;
+    if !without.is_empty() {
+        let port = lab.cluster.registry.map(|r| r.port).unwrap_or_default();
+        ui.warn(&format!(
+            "{} predate `cluster.registry` and do not pull from localhost:{port}: k3s reads {} only at start, and playground writes it only into new nodes\n  hint: `playground drop {}` then `playground up` makes every node with it (the registry and what was pushed stay)",
+            without.join(", "),
+            cache::REGISTRIES_YAML,
+            lab.name
+        ));
+    }
     if opts.dry_run {
         return Ok(UpOutcome {
             name: lab.name.clone(),

@@ -188,8 +188,10 @@ async fn the_host_pushes_to_localhost_port_and_the_nodes_pull_it_by_that_name() 
     assert_eq!(hosting.host, format!("localhost:{port}"));
     assert!(hosting.help.starts_with("https://"), "{value}");
 
-    // A second `up` changes nothing and keeps what was pushed.
-    lab.ok(&["up", "--cluster-only"]);
+    // A second `up` changes nothing, finds every node with the mirror, keeps what was pushed.
+    let again = lab.run(&["up", "--cluster-only"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("predate"), "{}", stderr(&again));
     assert_eq!(tags(&get(port, "/v2/app/tags/list").unwrap()), vec!["1"]);
 
     // `drop` leaves the registry, its volume and its images; `cache prune` removes them.
@@ -242,4 +244,37 @@ fn a_registry_port_someone_else_holds_is_named_before_anything_is_made() {
     );
     assert_eq!(harness::count_docker_objects(&lab.name), 0, "nothing made");
     assert_eq!(ns.objects(), (0, 0), "no registry made");
+}
+
+#[test]
+fn nodes_made_before_the_registry_was_named_are_pointed_out() {
+    harness::require_docker();
+    let ns = Namespace::new("reglate");
+    let lab = TestLab::new("reglate")
+        .env("PLAYGROUND_CACHE_NAMESPACE", &ns.0)
+        .env("PLAYGROUND_REGISTRY_IMAGE", registry_image())
+        .cluster_yaml("  imageCache: false\n")
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    let port = harness::free_port();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    std::fs::write(
+        lab.file(),
+        text.replace(
+            "  imageCache: false\n",
+            &format!("  imageCache: false\n  registry: {{ port: {port} }}\n"),
+        ),
+    )
+    .unwrap();
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let server = format!("playground-{}-server-0", lab.name);
+    assert!(
+        err.contains(&format!("{server} predate `cluster.registry`"))
+            && err.contains(&format!("localhost:{port}")),
+        "{err}"
+    );
+    // The registry itself is there for the next nodes, and for the host.
+    assert!(get(port, "/v2/").is_ok());
 }
