@@ -4,8 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    CacheCommand, Cli, Command, ExportCommand, ImageCommand, LabArgs, Output, Pull, RestoreArgs,
-    RunArgs,
+    CacheCommand, Cli, Command, ExportCommand, ImageCommand, LabArgs, Output, Pull,
+    RegistryCommand, RestoreArgs, RunArgs,
 };
 use crate::cluster::{cache, import, inventory, lifecycle, plan::PullPolicy, up};
 use crate::config::{self, KeepSpec, Lab, Overrides};
@@ -281,6 +281,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             }
         }
         Command::Cache { command } => cmd_cache(command, ui).await,
+        Command::Registry { command } => cmd_registry(command, ui).await,
         Command::Doctor { file, output } => cmd_doctor(file, output).await,
         Command::Image {
             command: ImageCommand::Import { images, name },
@@ -405,6 +406,32 @@ async fn cmd_doctor(file: Option<PathBuf>, output: Output) -> Result<()> {
             "{} host check(s) failed",
             report.failures
         )))
+    }
+}
+
+/// `registry rm`.
+async fn cmd_registry(command: RegistryCommand, ui: &Ui) -> Result<()> {
+    use crate::cluster::registry::{self, RegistrySettings};
+    let engine = BollardEngine::connect().await?;
+    let settings = RegistrySettings::from_env();
+    match command {
+        RegistryCommand::Rm { yes } => {
+            let name = settings.container();
+            let question = format!("Remove the lab registry {name} and every image pushed to it?");
+            if !yes && std::io::stdin().is_terminal() && !confirm(&question)? {
+                return Err(Error::Other("not removed".into()));
+            }
+            let s = ui.step(format!("remove the lab registry {name}"));
+            match registry::remove(&engine, &settings).await {
+                Ok(true) => s.done(),
+                Ok(false) => s.done_with("there was none"),
+                Err(e) => {
+                    s.fail();
+                    return Err(e);
+                }
+            }
+            Ok(())
+        }
     }
 }
 

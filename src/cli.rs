@@ -160,6 +160,13 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// The lab registry (`cluster.registry: { port: 5001 }`): a plain registry on
+    /// 127.0.0.1:PORT that the host pushes to as `localhost:PORT/app` and pods pull from under
+    /// the same name. Shared by labs and kept by `drop`; `cache prune` removes it too.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Check that this host can run a lab: the Docker endpoint (and where it came from), the
     /// engine, cgroups, userns-remap and Enhanced Container Isolation, privileged containers,
     /// free disk against kubelet's eviction thresholds, the lab's ports, and whether Argo CD
@@ -258,6 +265,19 @@ pub enum CacheCommand {
     /// (`cluster.registry`) with what was pushed to it. Labs using them go on pulling from the
     /// upstreams directly; their next `playground up` brings back empty ones. Asks on a terminal.
     Prune {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+/// `playground registry …`
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Remove the lab registry and its volume, with every image pushed to it. Labs keep
+    /// running; the next `playground up` of a lab with `cluster.registry` makes it again,
+    /// empty. Asks on a terminal.
+    Rm {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,

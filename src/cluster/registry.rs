@@ -245,6 +245,34 @@ pub async fn ensure<E: Engine>(engine: &E, step: &RegistryStep) -> Result<()> {
     Ok(())
 }
 
+/// `registry rm`: the registry's container (which leaves every lab network with it) and its
+/// volume. `false` when there was none. A container of that name that is not the registry is
+/// left alone, with an error.
+pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Result<bool> {
+    let name = settings.container();
+    let found = match engine.inspect_container(&name).await? {
+        Some(c) if c.labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) => {
+            return Err(Error::Other(format!(
+                "{name} is not the playground registry; not removed\n  hint: `docker rm -f {name}` if it is yours to remove"
+            )));
+        }
+        Some(_) => {
+            engine.remove_container(&name).await?;
+            true
+        }
+        None => false,
+    };
+    let volume = settings.volume();
+    let had_volume = engine
+        .list_volumes(&[(names::LABEL_CACHE, KIND)])
+        .await?
+        .contains(&volume);
+    if had_volume {
+        engine.remove_volume(&volume).await?;
+    }
+    Ok(found || had_volume)
+}
+
 /// The error for a lab that asks for another port than the shared registry's.
 pub fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
     Error::Other(format!(

@@ -277,4 +277,20 @@ fn nodes_made_before_the_registry_was_named_are_pointed_out() {
     );
     // The registry itself is there for the next nodes, and for the host.
     assert!(get(port, "/v2/").is_ok());
+    assert_eq!(ns.objects(), (1, 1));
+
+    // `registry rm` removes it and its volume, and the lab runs on; again is fine.
+    lab.ok(&["registry", "rm", "--yes"]);
+    assert_eq!(
+        ns.objects(),
+        (0, 0),
+        "registry rm removes container and volume"
+    );
+    assert!(get(port, "/v2/").is_err(), "the port is free again");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &server]),
+        "running"
+    );
+    let again = lab.run(&["registry", "rm", "--yes"]);
+    assert!(again.status.success(), "{}", stderr(&again));
 }
