@@ -350,25 +350,44 @@ impl CacheStep {
 /// every lab; another `up` may create it at the same moment), started, and attached to the
 /// lab network. Every part is idempotent.
 pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
-    let name = &step.spec.name;
-    engine
-        .ensure_volume(&step.volume, &step.spec.labels)
-        .await?;
-    let is_ours = |labels: &Labels| {
-        labels.get(names::LABEL_CACHE).map(String::as_str) == Some(step.upstream.host)
-    };
+    ensure_shared(
+        engine,
+        &step.spec,
+        &step.volume,
+        &step.network,
+        step.ip,
+        "a playground cache",
+        |labels| Ok(labels.get(names::LABEL_CACHE).map(String::as_str) == Some(step.upstream.host)),
+    )
+    .await
+}
+
+/// A container shared by labs (a cache, the lab registry): its volume, the container (created
+/// once; another `up` may create it at the same moment, and theirs is as good as ours),
+/// started, and attached to `network` at `ip`. `is_ours` tells our container from a stranger
+/// of the same name (`what` names ours in the error), or refuses ours with its own error.
+pub(super) async fn ensure_shared<E: Engine>(
+    engine: &E,
+    spec: &ContainerSpec,
+    volume: &str,
+    network: &str,
+    ip: IpAddr,
+    what: &str,
+    is_ours: impl Fn(&Labels) -> Result<bool>,
+) -> Result<()> {
+    let name = &spec.name;
+    engine.ensure_volume(volume, &spec.labels).await?;
     match engine.inspect_container(name).await? {
-        Some(c) if !is_ours(&c.labels) => {
+        Some(c) if !is_ours(&c.labels)? => {
             return Err(Error::Other(format!(
-                "container name {name} is taken by a container that is not a playground cache\n  hint: remove or rename it (`docker rm -f {name}`)"
+                "container name {name} is taken by a container that is not {what}\n  hint: remove or rename it (`docker rm -f {name}`)"
             )));
         }
         Some(_) => {}
         None => {
-            if let Err(e) = engine.create_container(&step.spec).await {
-                // Lost a race with another `up`: theirs is as good as ours.
+            if let Err(e) = engine.create_container(spec).await {
                 match engine.inspect_container(name).await? {
-                    Some(c) if is_ours(&c.labels) => {}
+                    Some(c) if is_ours(&c.labels)? => {}
                     _ => return Err(e.into()),
                 }
             }
@@ -376,12 +395,7 @@ pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
     }
     engine.start(name).await?;
     engine
-        .connect_network(
-            &step.network,
-            name,
-            Some(step.ip),
-            std::slice::from_ref(name),
-        )
+        .connect_network(network, name, Some(ip), std::slice::from_ref(name))
         .await?;
     Ok(())
 }

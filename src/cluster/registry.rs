@@ -203,46 +203,24 @@ impl RegistryStep {
 /// Unlike a cache it is not optional: the lab file asked for it.
 pub async fn ensure<E: Engine>(engine: &E, step: &RegistryStep) -> Result<()> {
     let name = &step.spec.name;
-    engine
-        .ensure_volume(&step.volume, &step.spec.labels)
-        .await?;
-    let check = |labels: &Labels| -> Result<bool> {
-        if labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) {
-            return Ok(false);
-        }
-        match port_of(labels) {
-            Some(p) if p != step.port => Err(port_mismatch(name, p, step.port)),
-            _ => Ok(true),
-        }
-    };
-    let not_ours = || {
-        Error::Other(format!(
-            "container name {name} is taken by a container that is not the playground registry\n  hint: remove or rename it (`docker rm -f {name}`)"
-        ))
-    };
-    match engine.inspect_container(name).await? {
-        Some(c) if !check(&c.labels)? => return Err(not_ours()),
-        Some(_) => {}
-        None => {
-            if let Err(e) = engine.create_container(&step.spec).await {
-                // Lost a race with another `up`: theirs is as good as ours.
-                match engine.inspect_container(name).await? {
-                    Some(c) if check(&c.labels)? => {}
-                    _ => return Err(e.into()),
-                }
+    super::cache::ensure_shared(
+        engine,
+        &step.spec,
+        &step.volume,
+        &step.network,
+        step.ip,
+        "the playground registry",
+        |labels| {
+            if labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) {
+                return Ok(false);
             }
-        }
-    }
-    engine.start(name).await?;
-    engine
-        .connect_network(
-            &step.network,
-            name,
-            Some(step.ip),
-            std::slice::from_ref(name),
-        )
-        .await?;
-    Ok(())
+            match port_of(labels) {
+                Some(p) if p != step.port => Err(port_mismatch(name, p, step.port)),
+                _ => Ok(true),
+            }
+        },
+    )
+    .await
 }
 
 /// `registry rm`: the registry's container (which leaves every lab network with it) and its

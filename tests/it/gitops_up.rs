@@ -37,7 +37,11 @@ pub(crate) fn write_apps(dir: &Path) {
 }
 
 pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
-    let lab = TestLab::new(tag);
+    git_lab_with(TestLab::new(tag), outcome, "")
+}
+
+/// [`git_lab`] from a lab already shaped (agents, …), with more node env entries (`, "K=V@…"`).
+pub(crate) fn git_lab_with(lab: TestLab, outcome: &str, more_env: &str) -> (TestLab, String) {
     let dir = lab.dir.path();
     write_apps(dir);
     let commit =
@@ -45,7 +49,7 @@ pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
             .unwrap();
     let lab = lab
         .cluster_yaml(&format!(
-            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"]\n"
+            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"{more_env}]\n"
         ))
         .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
         .write();
@@ -622,18 +626,11 @@ async fn up_watch_refreshes_argo_cd_when_head_moves() {
 async fn argo_cd_is_applied_before_every_node_is_ready() {
     // An agent that takes 3 s to boot: Argo CD goes in as soon as the API answers and the
     // server's node is Ready, not after the agent.
-    let lab = TestLab::new("argoearly").agents(1);
-    let dir = lab.dir.path();
-    write_apps(dir);
-    let commit =
-        playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
-            .unwrap();
-    let lab = lab
-        .cluster_yaml(&format!(
-            "  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"]\n"
-        ))
-        .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
-        .write();
+    let (lab, _) = git_lab_with(
+        TestLab::new("argoearly").agents(1),
+        "healthy",
+        ", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"",
+    );
     let out = lab.ok(&["up", "-o", "json"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
