@@ -3,6 +3,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use crate::argocd::apps::AppState;
+use crate::argocd::{bootstrap, refresh};
 use crate::cli::{
     CacheCommand, Cli, Command, ExportCommand, ImageCommand, LabArgs, Output, Pull,
     RegistryCommand, RestoreArgs, RunArgs,
@@ -11,15 +13,14 @@ use crate::cluster::{cache, import, inventory, lifecycle, plan::PullPolicy, up};
 use crate::config::{self, KeepSpec, Lab, Overrides};
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
-use crate::gitops::apps::AppState;
-use crate::gitops::{bootstrap, clone, git, refresh, sample};
 use crate::kube::api::KubeApi;
 use crate::kube::kubeconfig;
+use crate::repo::{clone, git, sample};
 use crate::state::{kept, record};
 use crate::ui::Ui;
 
 /// The file `up` reads when no `-f` is given.
-pub const DEFAULT_FILE: &str = "playground.yaml";
+pub use crate::lab::DEFAULT_FILE;
 
 /// Run one command to completion.
 pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
@@ -185,7 +186,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
             let namespace = lab.argocd_namespace();
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
             let password =
-                crate::gitops::access::admin_password(api.client(), &namespace, deadline)
+                crate::argocd::access::admin_password(api.client(), &namespace, deadline)
                     .await
                     .map_err(|e| Error::Other(e.to_string()))?;
             println!("{password}");
@@ -227,13 +228,13 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         }
         Command::Validate { file, output } => {
             let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-            let problem = |e: &crate::gitops::validate::ValidationError| {
+            let problem = |e: &crate::validate::ValidationError| {
                 serde_json::json!({
                     "file": e.path.display().to_string(), "line": e.line, "column": e.column,
                     "message": e.message, "hint": e.hint,
                 })
             };
-            match crate::gitops::validate::validate(&path) {
+            match crate::validate::validate(&path) {
                 Ok(report) => {
                     if output == Output::Table {
                         for w in &report.warnings {
@@ -361,10 +362,10 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
 async fn app_tree(
     engine: &BollardEngine,
     lab: &inventory::LabSummary,
-) -> Option<crate::gitops::status::AppTree> {
+) -> Option<crate::argocd::status::AppTree> {
     let api = lab_api(engine, lab).await.ok()?;
     let namespace = lab.argocd_namespace();
-    let apps = crate::gitops::apps::list_apps(&api, &namespace)
+    let apps = crate::argocd::apps::list_apps(&api, &namespace)
         .await
         .ok()?;
     let repo = lab
@@ -375,10 +376,10 @@ async fn app_tree(
         repo.as_ref()
             .and_then(|r| git::last_commit_touching(r, path).ok().flatten())
     };
-    Some(crate::gitops::status::build_tree(
+    Some(crate::argocd::status::build_tree(
         &namespace,
         apps,
-        crate::gitops::seed::ROOT_APP,
+        crate::argocd::seed::ROOT_APP,
         &lookup,
     ))
 }
@@ -592,7 +593,7 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
     // The mount follows the lab file, not --cluster-only: a mount cannot be added later.
     let repo_mount = match &prepared {
         Some(p) => p.repo_mount(),
-        None if !crate::gitops::seed::is_remote(&lab.gitops.repo) => {
+        None if !crate::argocd::seed::is_remote(&lab.gitops.repo) => {
             let dir = bootstrap::lab_dir(lab).join(&lab.gitops.repo);
             git::open(&dir)
                 .ok()
@@ -670,7 +671,7 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
             if recorded {
                 let deployed = apps
                     .iter()
-                    .find(|a| a.name == crate::gitops::seed::ROOT_APP)
+                    .find(|a| a.name == crate::argocd::seed::ROOT_APP)
                     .map(|a| a.revision.clone())
                     .filter(|r| !r.is_empty())
                     .or_else(|| prepared.expected.clone());
@@ -701,15 +702,15 @@ fn write_record(
     let git = match prepared {
         Some(p) => record::GitRecord {
             repo: match &p.repo {
-                crate::gitops::seed::RepoSource::Local { root } => root.display().to_string(),
-                crate::gitops::seed::RepoSource::Remote { url, .. } => url.clone(),
+                crate::argocd::seed::RepoSource::Local { root } => root.display().to_string(),
+                crate::argocd::seed::RepoSource::Remote { url, .. } => url.clone(),
             },
             path: p.path.clone(),
             revision: p.revision.clone(),
             deployed,
         },
         None => record::GitRecord {
-            repo: if crate::gitops::seed::is_remote(&lab.gitops.repo) {
+            repo: if crate::argocd::seed::is_remote(&lab.gitops.repo) {
                 lab.gitops.repo.clone()
             } else {
                 bootstrap::lab_dir(lab)
@@ -773,7 +774,7 @@ async fn cmd_restore(args: RestoreArgs, ui: &Ui) -> Result<()> {
             staged.install().map_err(|e| Error::Other(e.to_string()))?;
             lab.gitops.revision = match &args.revision {
                 // The lab file of REV, deploying REV.
-                Some(rev) if crate::gitops::seed::is_remote(&lab.gitops.repo) => rev.clone(),
+                Some(rev) if crate::argocd::seed::is_remote(&lab.gitops.repo) => rev.clone(),
                 Some(_) => commit,
                 // A branch or tag the file names exists in a fresh clone only as
                 // origin/<name>, which Argo CD's fetch of the mount would not find: pin it.
@@ -860,7 +861,7 @@ fn stage_clone(from: &str, revision: Option<&str>, ui: &Ui) -> Result<clone::Sta
 /// exists only as `origin/<name>` (a clone) resolves too. A remote repository keeps `rev` as
 /// written: Argo CD resolves it there.
 fn pin_revision(lab: &Lab, rev: &str) -> Result<String> {
-    if crate::gitops::seed::is_remote(&lab.gitops.repo) || rev == "HEAD" {
+    if crate::argocd::seed::is_remote(&lab.gitops.repo) || rev == "HEAD" {
         return Ok(rev.to_string());
     }
     let dir = bootstrap::lab_dir(lab).join(&lab.gitops.repo);
@@ -1239,10 +1240,10 @@ fn cache_dir() -> PathBuf {
 }
 
 /// `argocd`: the lab's own Argo CD CLI, logged in as admin, with ARGS verbatim (see
-/// [`crate::gitops::argocd_cli`] for the flow and where the secrets go).
+/// [`crate::argocd::cli`] for the flow and where the secrets go).
 async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<()> {
-    use crate::gitops::argocd_cli::{self as argocd, ArgoCliError};
-    use crate::gitops::cli_download::{self, Platform};
+    use crate::argocd::cli::{self as argocd, ArgoCliError};
+    use crate::argocd::download::{self, Platform};
     use tokio::task::block_in_place;
 
     let engine = BollardEngine::connect().await?;
@@ -1263,9 +1264,9 @@ async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<
     let http = argocd::UreqHttp::new();
     let version = block_in_place(|| argocd::server_version(&http, &target))?;
     let cache = cache_dir();
-    let cli = match cli_download::cached(&cache, &version, platform) {
+    let cli = match download::cached(&cache, &version, platform) {
         Some(path) => {
-            cli_download::check_trusted(&cache, &path).map_err(ArgoCliError::from)?;
+            download::check_trusted(&cache, &path).map_err(ArgoCliError::from)?;
             path
         }
         None => {
@@ -1274,7 +1275,7 @@ async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<
                 target.url
             ));
             match block_in_place(|| {
-                cli_download::ensure(&cache, &target.url, &version, platform, &http)
+                download::ensure(&cache, &target.url, &version, platform, &http)
             }) {
                 Ok(got) => {
                     step.done_with(&got.path.display().to_string());
@@ -1288,7 +1289,7 @@ async fn cmd_argocd(name: Option<String>, args: Vec<String>, ui: &Ui) -> Result<
         }
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let password = crate::gitops::access::admin_password(api.client(), &target.namespace, deadline)
+    let password = crate::argocd::access::admin_password(api.client(), &target.namespace, deadline)
         .await
         .map_err(ArgoCliError::from)?;
     let token = block_in_place(|| argocd::login(&http, &target, &password))?;

@@ -1,12 +1,12 @@
 //! The library's error type and the exit codes the binary maps it to.
 
+use crate::argocd::cli::ArgoCliError;
+use crate::argocd::install::InstallError;
+use crate::argocd::manifest::ManifestError;
+use crate::argocd::workloads::WorkloadsError;
 use crate::cluster::plan::PlanError;
 use crate::cluster::readiness::NodeWaitError;
 use crate::docker::EngineError;
-use crate::gitops::argocd_cli::ArgoCliError;
-use crate::gitops::install::InstallError;
-use crate::gitops::manifest::ManifestError;
-use crate::gitops::workloads::WorkloadsError;
 use crate::kube::api::ApiError;
 use crate::kube::apply::ApplyError;
 

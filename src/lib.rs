@@ -9,6 +9,7 @@
 //! 4. [`kube::kubeconfig`] merges the lab's context into the user's kubeconfig, under a lock.
 
 pub mod app;
+pub mod argocd;
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -16,8 +17,10 @@ pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
-pub mod gitops;
 pub mod interrupt;
 pub mod kube;
+pub mod lab;
+pub mod repo;
 pub mod state;
 pub mod ui;
+pub mod validate;

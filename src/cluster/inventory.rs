@@ -8,7 +8,7 @@ use crate::docker::{ContainerInfo, Engine, RunState};
 use crate::error::Result;
 
 use super::names;
-use super::plan::client_host;
+use crate::lab::client_host;
 
 /// A lab's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -183,7 +183,7 @@ pub async fn resume<E: Engine>(
         let host: std::net::IpAddr = c.labels.get(names::LABEL_API_HOST)?.parse().ok()?;
         Some(format!(
             "https://{}:{}",
-            super::plan::client_host(host),
+            crate::lab::client_host(host),
             c.labels.get(names::LABEL_API_PORT)?
         ))
     });

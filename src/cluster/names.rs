@@ -33,8 +33,6 @@ pub const LABEL_CACHE_NAMESPACE: &str = "playground.cache.namespace";
 /// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from
 /// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
 pub const HOST_ALIAS: &str = "host.playground.internal";
-/// The NodePort of the `argocd-server` Service's plain-HTTP port; the UI's host port maps to it.
-pub const ARGOCD_UI_NODE_PORT: u16 = 30080;
 /// Where k3s writes its kubeconfig inside a server (`K3S_KUBECONFIG_OUTPUT`).
 pub const KUBECONFIG_OUTPUT: &str = "/output/kubeconfig.yaml";
 

@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::{Lab, MAX_AGENTS, MAX_SERVERS, NodeFilter, Role};
 use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBinding, RunState};
+use crate::lab::client_host;
 
 use super::cache::{self, CacheSettings, CacheStep};
 use super::names;
@@ -99,7 +100,7 @@ pub struct Inputs {
     /// Where the search for a free subnet starts (random in `up`, 0 in tests).
     pub subnet_seed: u32,
     /// A local Git repository to mount read-only into every node (at
-    /// [`crate::gitops::seed::LOCAL_REPO_MOUNT`]). Mounts cannot be added to a container
+    /// [`crate::lab::LOCAL_REPO_MOUNT`]). Mounts cannot be added to a container
     /// later, so this follows the lab file, not `--cluster-only`.
     pub repo_mount: Option<std::path::PathBuf>,
     /// The host port of the Argo CD UI (plain HTTP on 127.0.0.1), published to the
@@ -616,23 +617,13 @@ fn finish(mut plan: Plan, c: &crate::config::ClusterSpec, lab: &str, api_url: St
     plan
 }
 
-/// The address a client on the host uses to reach a bind address.
-pub fn client_host(bind: IpAddr) -> String {
-    match bind {
-        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
-        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-        IpAddr::V4(v4) => v4.to_string(),
-    }
-}
-
 /// The Argo CD UI: always on 127.0.0.1 (a cluster-admin UI is not for the network), to the
 /// `argocd-server` NodePort, which k3s serves on every node.
 fn ui_binding(host_port: u16) -> PortBinding {
     PortBinding {
         host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         host_port,
-        container_port: names::ARGOCD_UI_NODE_PORT,
+        container_port: crate::lab::ARGOCD_UI_NODE_PORT,
         protocol: "tcp",
     }
 }
@@ -785,7 +776,7 @@ fn node_plan(
         binds.push(format!(
             "{}:{}:ro",
             repo.display(),
-            crate::gitops::seed::LOCAL_REPO_MOUNT
+            crate::lab::LOCAL_REPO_MOUNT
         ));
     }
 
@@ -911,7 +902,7 @@ fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &Inputs) -> No
         });
     }
     if let Some(ui) = inputs.ui_port {
-        upstreams.insert((names::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
+        upstreams.insert((crate::lab::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
         ports.push(ui_binding(ui));
     }
     let labels = node_labels(lab, Role::LoadBalancer, 0, base, inputs);

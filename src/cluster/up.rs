@@ -715,7 +715,7 @@ async fn run_step<E: Engine>(
                     }
                 };
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                api.ensure_local_registry_hosting(*port).await.map_err(|e| {
+                api.apply_configmap(&registry::hosting_configmap(*port)).await.map_err(|e| {
                     Error::Other(format!(
                         "cannot write {}/{} (where Tilt, Skaffold and ctlptl look for the lab registry): {e}\n  hint: the registry itself works; `playground up` tries again",
                         registry::HOSTING_NAMESPACE,
@@ -760,7 +760,7 @@ impl CacheOff {
 fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
     format!(
         "https://{}:{}",
-        plan::client_host(lab.cluster.api.host),
+        crate::lab::client_host(lab.cluster.api.host),
         inputs.api_port
     )
 }

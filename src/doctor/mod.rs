@@ -472,15 +472,15 @@ fn repo_check(lab: Option<&Lab>) -> Check {
             "not checked: no lab file here (-f FILE)",
         );
     };
-    if crate::gitops::seed::is_remote(&lab.gitops.repo) {
+    if crate::argocd::seed::is_remote(&lab.gitops.repo) {
         return Check::new(
             "repo",
             Status::Ok,
             format!("remote repository {}: Argo CD clones it", lab.gitops.repo),
         );
     }
-    let dir = crate::gitops::bootstrap::lab_dir(lab).join(&lab.gitops.repo);
-    let root = match crate::gitops::git::open(&dir)
+    let dir = crate::argocd::bootstrap::lab_dir(lab).join(&lab.gitops.repo);
+    let root = match crate::repo::git::open(&dir)
         .map_err(|e| e.to_string())
         .and_then(|r| std::fs::canonicalize(r.root()).map_err(|e| e.to_string()))
     {
@@ -490,7 +490,7 @@ fn repo_check(lab: Option<&Lab>) -> Check {
                 .fix("gitops.repo must name a Git repository (`git init`, or `playground init`)");
         }
     };
-    match crate::gitops::bootstrap::unreadable_by_others(&root) {
+    match crate::argocd::bootstrap::unreadable_by_others(&root) {
         None => Check::new(
             "repo",
             Status::Ok,

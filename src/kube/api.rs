@@ -206,17 +206,23 @@ impl KubeApi {
         Ok(())
     }
 
-    /// Apply the KEP-1755 ConfigMap that names the lab registry (see
-    /// `cluster::registry::hosting_configmap`). Server-side apply: idempotent, every `up`.
-    pub async fn ensure_local_registry_hosting(&self, port: u16) -> Result<(), kube::Error> {
-        use crate::cluster::registry::{HOSTING_NAME, HOSTING_NAMESPACE, hosting_configmap};
+    /// Server-side apply a ConfigMap the caller built (the KEP-1755 `local-registry-hosting`
+    /// one, see `cluster::registry::hosting_configmap`): idempotent, so every `up` may do it.
+    pub async fn apply_configmap(&self, cm: &serde_json::Value) -> Result<(), kube::Error> {
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Patch, PatchParams};
-        let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), HOSTING_NAMESPACE);
+        let meta = &cm["metadata"];
+        let (Some(name), Some(namespace)) = (meta["name"].as_str(), meta["namespace"].as_str())
+        else {
+            return Err(kube::Error::Service(
+                "a ConfigMap to apply needs metadata.name and metadata.namespace".into(),
+            ));
+        };
+        let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
         cms.patch(
-            HOSTING_NAME,
+            name,
             &PatchParams::apply("playground").force(),
-            &Patch::Apply(&hosting_configmap(port)),
+            &Patch::Apply(cm),
         )
         .await?;
         Ok(())

@@ -12,8 +12,8 @@ use std::process::Command;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::api::{Api, PostParams};
-use playground::gitops::argocd_cli::{self, ArgoCliError, Target, UreqHttp};
-use playground::gitops::cli_download::{self, Platform};
+use playground::argocd::cli::{self, ArgoCliError, Target, UreqHttp};
+use playground::argocd::download::{self, Platform};
 use serde_json::{Value, json};
 
 use crate::support::double::argocd::{EXIT_ENV, REPORT_ENV};
@@ -86,7 +86,7 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
         namespace: "argocd".into(),
     };
     let http = UreqHttp::new();
-    let version = || tokio::task::block_in_place(|| argocd_cli::server_version(&http, &target));
+    let version = || tokio::task::block_in_place(|| cli::server_version(&http, &target));
 
     // Before Argo CD is installed nothing answers on the port.
     let e = version().unwrap_err();
@@ -123,7 +123,7 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
     let platform = Platform::host().unwrap();
     let ensure = |v: &str| {
         tokio::task::block_in_place(|| {
-            cli_download::ensure(&cache, &argo.url(), v, platform, &http).unwrap()
+            download::ensure(&cache, &argo.url(), v, platform, &http).unwrap()
         })
     };
     let first = ensure("v3.5.1+double");
@@ -152,19 +152,18 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
     assert!(first.path.exists(), "the old version's CLI stays cached");
 
     // A wrong password is refused by the server; the right one gives a token the CLI uses.
-    let refused = tokio::task::block_in_place(|| argocd_cli::login(&http, &target, "nope"));
+    let refused = tokio::task::block_in_place(|| cli::login(&http, &target, "nope"));
     let text = refused.unwrap_err().to_string();
     assert!(
         text.contains("HTTP 401: Invalid username or password"),
         "{text}"
     );
-    let token =
-        tokio::task::block_in_place(|| argocd_cli::login(&http, &target, PASSWORD)).unwrap();
+    let token = tokio::task::block_in_place(|| cli::login(&http, &target, PASSWORD)).unwrap();
     let args: Vec<String> = ["app", "get", "root", "--", "it's"]
         .map(str::to_string)
         .to_vec();
     let report_path = dir.path().join("report.json");
-    let mut cmd = argocd_cli::command(
+    let mut cmd = cli::command(
         &upgraded.path,
         &target,
         &token,
@@ -172,7 +171,7 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
         &args,
     );
     cmd.env(REPORT_ENV, &report_path).env(EXIT_ENV, "5");
-    assert_eq!(argocd_cli::run(cmd).await.unwrap(), 5);
+    assert_eq!(cli::run(cmd).await.unwrap(), 5);
     let r = report(&report_path);
     assert_eq!(strings(&r["args"]), args);
     assert_eq!(r["loggedIn"], true, "{r}");

@@ -1,4 +1,4 @@
-//! Installing the real Argo CD v3.5.1 manifest with `kube::apply` and `gitops::install`,
+//! Installing the real Argo CD v3.5.1 manifest with `kube::apply` and `argocd::install`,
 //! against the in-process API double.
 
 use std::sync::Mutex;
@@ -7,9 +7,9 @@ use std::time::Duration;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use playground::gitops::install::{InstallError, ensure_namespace, install};
-use playground::gitops::manifest::{ARGOCD_VERSION, Manifest, Prepare, Source};
-use playground::gitops::workloads::{self, WorkloadsError};
+use playground::argocd::install::{InstallError, ensure_namespace, install};
+use playground::argocd::manifest::{ARGOCD_VERSION, Manifest, Prepare, Source};
+use playground::argocd::workloads::{self, WorkloadsError};
 use playground::kube::api::KubeApi;
 use playground::kube::apply::{self, ApplyError, ApplyOptions, ApplyReport, Progress};
 use playground::ui::{Mode, Ui};

@@ -1,4 +1,4 @@
-//! `gitops::apps`, `gitops::status` and `gitops::refresh` against the API double: the wait
+//! `argocd::apps`, `argocd::status` and `argocd::refresh` against the API double: the wait
 //! over one watch, the status tree (JSON and text), and the refresh annotation.
 
 use std::sync::OnceLock;
@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use playground::gitops::CommitInfo;
-use playground::gitops::apps::{AppState, AppsError, application_resource, wait_lab_ready};
-use playground::gitops::refresh::{REFRESH_ANNOTATION, RefreshError, refresh};
-use playground::gitops::status::{AppTree, app_tree, build_tree};
+use playground::argocd::apps::{AppState, AppsError, application_resource, wait_lab_ready};
+use playground::argocd::refresh::{REFRESH_ANNOTATION, RefreshError, refresh};
+use playground::argocd::status::{AppTree, app_tree, build_tree};
 use playground::kube::api::KubeApi;
+use playground::repo::CommitInfo;
 use playground::ui::{Mode, Ui};
 use serde_json::{Value, json};
 
@@ -492,7 +492,7 @@ fn status_over_a_thousand_apps_is_fast() {
         name,
         namespace: NS.into(),
         project: "default".into(),
-        source: playground::gitops::apps::AppSource {
+        source: playground::argocd::apps::AppSource {
             repo_url: REPO.into(),
             path,
             target_revision: "HEAD".into(),

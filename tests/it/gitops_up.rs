@@ -45,7 +45,7 @@ pub(crate) fn git_lab_with(lab: TestLab, outcome: &str, more_env: &str) -> (Test
     let dir = lab.dir.path();
     write_apps(dir);
     let commit =
-        playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+        playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
             .unwrap();
     let lab = lab
         .cluster_yaml(&format!(
@@ -60,7 +60,7 @@ pub(crate) fn applications(client: &kube::Client) -> Api<DynamicObject> {
     Api::namespaced_with(
         client.clone(),
         "argocd",
-        &playground::gitops::apps::application_resource(),
+        &playground::argocd::apps::application_resource(),
     )
 }
 
@@ -354,7 +354,7 @@ fn a_local_repo_with_a_manifest_lacking_the_repo_server_is_refused_before_anythi
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\n",
     )
     .unwrap();
-    playground::gitops::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+    playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
         .unwrap();
     let lab = lab
         .yaml("  manifest: ./install.yaml\ngitops:\n  repo: .\n  path: apps\n")

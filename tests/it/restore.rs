@@ -18,7 +18,7 @@ const KEEP: &str = "keep:\n  secrets:\n    - { namespace: default, name: my-api-
 fn lab_with_keep(tag: &str) -> (TestLab, String) {
     let lab = TestLab::new(tag);
     write_apps(lab.dir.path());
-    let commit = playground::gitops::git::init_with_commit(
+    let commit = playground::repo::git::init_with_commit(
         lab.dir.path(),
         "the lab",
         Some(("Ada", "ada@example.com")),
@@ -324,12 +324,9 @@ fn bare_lab_repo(lab: &TestLab) -> (PathBuf, String, String) {
     std::fs::create_dir_all(&work).unwrap();
     write_apps(&work);
     std::fs::rename(lab.file(), work.join("playground.yaml")).unwrap();
-    let first = playground::gitops::git::init_with_commit(
-        &work,
-        "the lab",
-        Some(("Ada", "ada@example.com")),
-    )
-    .unwrap();
+    let first =
+        playground::repo::git::init_with_commit(&work, "the lab", Some(("Ada", "ada@example.com")))
+            .unwrap();
     std::fs::write(
         work.join("workloads/hello/cm.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  v: \"2\"\n",

@@ -240,7 +240,7 @@ pub struct Fetched {
     pub body: Box<dyn Read>,
 }
 
-/// Fetches a URL. [`crate::gitops::argocd_cli::UreqHttp`] is the real one; tests pass closures.
+/// Fetches a URL. [`crate::argocd::cli::UreqHttp`] is the real one; tests pass closures.
 pub trait FetchStream {
     fn get(&self, url: &str) -> Result<Fetched, String>;
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use sha2::{Digest, Sha256};
 
 use super::git;
-use crate::app::DEFAULT_FILE;
+use crate::lab::DEFAULT_FILE;
 
 /// Why a clone failed.
 #[derive(Debug, thiserror::Error)]

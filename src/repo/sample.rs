@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(
             files_on_disk(),
             embedded,
-            "src/gitops/sample.rs FILES must list exactly the files under playground/"
+            "src/repo/sample.rs FILES must list exactly the files under playground/"
         );
     }
 
@@ -254,8 +254,8 @@ mod tests {
 
         let parsed = crate::config::load(&lab.lab_file).unwrap();
         assert_eq!(parsed.gitops.path, "apps");
-        let report = super::super::validate::validate(&lab.lab_file)
-            .unwrap_or_else(|errors| panic!("{errors:#?}"));
+        let report =
+            crate::validate::validate(&lab.lab_file).unwrap_or_else(|errors| panic!("{errors:#?}"));
         assert_eq!(report.applications.len(), 3);
 
         let repo = git::open(&dir).unwrap();

@@ -34,9 +34,9 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::CommitInfo;
 use super::apps::{AppState, child_index};
 use crate::kube::api::KubeApi;
+use crate::repo::CommitInfo;
 
 pub use super::apps::{AppsError, list_apps};
 

@@ -23,7 +23,8 @@ use crate::ui::Ui;
 
 use super::apps::{self, AppState};
 use super::seed::{self, RepoSource};
-use super::{access, git, install, manifest};
+use super::{access, install, manifest};
+use crate::repo::git;
 
 /// Everything `bootstrap` needs, checked before the cluster is touched.
 #[derive(Debug)]
@@ -262,7 +263,7 @@ pub async fn bootstrap(
 
     let (_, apps) = tokio::try_join!(
         async {
-            crate::gitops::workloads::wait_available(api, &workloads, ui, deadline)
+            crate::argocd::workloads::wait_available(api, &workloads, ui, deadline)
                 .await
                 .map_err(other)
         },

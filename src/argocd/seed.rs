@@ -40,8 +40,7 @@ use serde_json::{Value, json};
 
 use crate::config::{GitCredentials, GitOpsSpec};
 
-/// Where a local repository is mounted in the nodes and in `argocd-repo-server`.
-pub const LOCAL_REPO_MOUNT: &str = "/playground";
+pub use crate::lab::LOCAL_REPO_MOUNT;
 /// The repoURL of a local repository, as Argo CD sees it.
 pub const LOCAL_REPO_URL: &str = "file:///playground";
 /// The name of the root Application.

@@ -7,9 +7,9 @@
 //! 2. [`require_installed`]: the Service `argocd-server` exists (a `--cluster-only` lab has
 //!    none, and nothing would answer);
 //! 3. [`server_version`]: `GET /api/version`, the key of the CLI cache;
-//! 4. [`crate::gitops::cli_download::ensure`]: the CLI of that version, cached or downloaded
+//! 4. [`crate::argocd::download::ensure`]: the CLI of that version, cached or downloaded
 //!    from the same server (its module docs hold the trust model);
-//! 5. [`login`]: the initial admin password ([`crate::gitops::access::admin_password`]) is
+//! 5. [`login`]: the initial admin password ([`crate::argocd::access::admin_password`]) is
 //!    exchanged for a session token with `POST /api/v1/session`;
 //! 6. [`command`] + [`run`]: the CLI with the user's arguments verbatim, and its exit status.
 //!
@@ -32,9 +32,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
 
+use crate::argocd::access::AccessError;
+use crate::argocd::download::{DownloadError, FetchStream, Fetched};
 use crate::cluster::inventory::{LabState, LabSummary};
-use crate::gitops::access::AccessError;
-use crate::gitops::cli_download::{DownloadError, FetchStream, Fetched};
 
 /// The Argo CD server address, `host:port` without a scheme.
 pub const ENV_SERVER: &str = "ARGOCD_SERVER";

@@ -27,7 +27,7 @@ use yaml::{Node, Pos, Value};
 
 use crate::config::{self, ConfigError, Lab};
 
-pub use super::sample::REPO_PLACEHOLDER;
+pub use crate::repo::sample::REPO_PLACEHOLDER;
 
 /// One problem, at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

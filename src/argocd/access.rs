@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Api, PostParams};
 use tokio::time::Instant;
 
-use crate::cluster::names::ARGOCD_UI_NODE_PORT;
+use crate::lab::ARGOCD_UI_NODE_PORT;
 
 /// The Secret argocd-server creates at its first start (`util/settings/settings.go`).
 pub const INITIAL_ADMIN_SECRET: &str = "argocd-initial-admin-secret";

@@ -1,0 +1,29 @@
+//! Argo CD, the lab's reconciler: installing it, seeding the app of apps, watching the apps,
+//! and running its CLI. The lab's own Git repository is [`crate::repo`]; the offline checks
+//! are [`crate::validate`].
+//!
+//! The flow after the cluster is up:
+//! 1. [`manifest`]: the pinned Argo CD `install.yaml` (checked against its SHA-256, cached in
+//!    the user cache dir), or the file/URL the lab names;
+//! 2. [`install`]: server-side apply of it (namespace, CRDs Established, then the rest
+//!    concurrently) through [`crate::kube::apply`], then [`workloads`] waits until Argo CD's
+//!    Deployments and StatefulSet are available;
+//! 3. [`seed`]: the repository (a read-only mount of a local repo, or a repository Secret for a
+//!    remote one) and the root Application;
+//! 4. [`apps`]: one watch over the Applications until the lab is Synced and Healthy;
+//! 5. [`status`] shows the tree with who changed what in Git ([`crate::repo::git`]);
+//!    [`refresh`] asks Argo CD to look at a new commit now.
+//! 6. [`cli`] runs the lab's own `argocd` CLI, which [`download`] fetches from its server and
+//!    caches per server version; [`access`] finds its address and admin password.
+
+pub mod access;
+pub mod apps;
+pub mod bootstrap;
+pub mod cli;
+pub mod download;
+pub mod install;
+pub mod manifest;
+pub mod refresh;
+pub mod seed;
+pub mod status;
+pub mod workloads;

@@ -1,0 +1,24 @@
+//! The conventions both halves of a lab agree on: the cluster half ([`crate::cluster`]) builds
+//! nodes that honour them and the Argo CD half ([`crate::argocd`]) relies on them. They live
+//! below both, so neither half imports the other.
+
+use std::net::IpAddr;
+
+/// The lab file's name at the top of a lab directory or a lab repository.
+pub const DEFAULT_FILE: &str = "playground.yaml";
+
+/// Where a local repository is mounted in the nodes and in `argocd-repo-server`.
+pub const LOCAL_REPO_MOUNT: &str = "/playground";
+
+/// The NodePort of the `argocd-server` Service's plain-HTTP port; the UI's host port maps to it.
+pub const ARGOCD_UI_NODE_PORT: u16 = 30080;
+
+/// The address a client on the host uses to reach a bind address.
+pub fn client_host(bind: IpAddr) -> String {
+    match bind {
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
