@@ -16,9 +16,9 @@ use anyhow::{Context, Result, bail};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use playground::gitops::CommitInfo;
-use playground::gitops::apps::application_resource;
-use playground::gitops::status::{build_tree, list_apps};
+use playground::repo::CommitInfo;
+use playground::argocd::apps::application_resource;
+use playground::argocd::status::{build_tree, list_apps};
 use playground::kube::api::KubeApi;
 use serde_json::{Value, json};
 
