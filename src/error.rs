@@ -1,42 +1,115 @@
-//! The library's error type and the exit codes the binary maps it to.
+//! The one place errors become what a person reads and what a script checks: the message,
+//! its hint, and the exit status.
+//!
+//! Each layer has its own error type (`ConfigError`, `ClusterError`, `BootstrapError`, …) and
+//! this one wraps them as they are, with `#[from]`, so nothing is turned into a string on the
+//! way up. [`Error::kind`] sorts them by what a script can do about them, and the exit status
+//! follows the kind (see the README's table):
+//!
+//! | kind | status |
+//! |---|---|
+//! | [`Kind::Failed`] | 1 |
+//! | [`Kind::Usage`]: bad flags, a lab file that does not validate, a plan that cannot work | 2 |
+//! | [`Kind::Unreachable`]: no Docker Engine | 3 |
+//! | [`Kind::NotFound`]: no such lab | 4 |
+//! | [`Kind::Conflict`]: a port, a subnet or the lab is taken | 5 |
+//! | [`Kind::Timeout`]: a wait ran out of time | 6 |
+//! | [`Kind::Interrupted`]: Ctrl-C (130) or SIGTERM (143) | 130, 143 |
+//! | [`Kind::Child`]: `playground argocd`/`exec` pass the program's own status on | N |
 
+use std::path::PathBuf;
+
+use crate::argocd::access::AccessError;
+use crate::argocd::apps::AppsError;
+use crate::argocd::bootstrap::BootstrapError;
 use crate::argocd::cli::ArgoCliError;
 use crate::argocd::install::InstallError;
-use crate::argocd::manifest::ManifestError;
+use crate::argocd::refresh::RefreshError;
 use crate::argocd::workloads::WorkloadsError;
 use crate::cluster::plan::PlanError;
 use crate::cluster::readiness::NodeWaitError;
+use crate::config::ConfigError;
 use crate::docker::EngineError;
+use crate::doctor::PreflightError;
 use crate::kube::api::ApiError;
-use crate::kube::apply::ApplyError;
+use crate::kube::kubeconfig::KubeconfigError;
+use crate::repo::sample::SampleError;
+use crate::source::SourceError;
+use crate::source::restore::RestoreError;
+use crate::state::kept::KeptError;
+use crate::state::lock::LockError;
+use crate::state::record::RecordError;
 
 /// Everything that can end a command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Usage(#[from] Usage),
+    /// `validate` found problems (each printed already).
+    #[error("{problems} problem(s) in the lab at {}", path.display())]
+    Invalid { problems: usize, path: PathBuf },
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Restore(Box<RestoreError>),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
     NodeWait(#[from] NodeWaitError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     // The GitOps errors are boxed: they are large and rare, and `Error` travels in every
-    // `Result` of the library.
+    // `Result` of the commands.
     #[error(transparent)]
-    Manifest(Box<ManifestError>),
-    #[error(transparent)]
-    Apply(Box<ApplyError>),
-    #[error(transparent)]
-    Install(Box<InstallError>),
-    #[error(transparent)]
-    Workloads(Box<WorkloadsError>),
+    Bootstrap(Box<BootstrapError>),
     #[error(transparent)]
     ArgocdCli(Box<ArgoCliError>),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    #[error("kubeconfig: {0}")]
+    KubeconfigFile(#[from] KubeconfigError),
+    #[error("cannot read the kubeconfig: {0}")]
+    KubeconfigRead(#[from] ::kube::config::KubeconfigError),
+    /// `drop`/`suspend` could not export what the lab keeps, and changed nothing.
+    #[error(
+        "cannot export the kept Secrets of lab {name}: {source}\n  nothing was {what}\n  hint: `playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
+    )]
+    KeptExport {
+        name: String,
+        what: &'static str,
+        #[source]
+        source: Box<KeptError>,
+    },
+    #[error(transparent)]
+    Kept(#[from] KeptError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// `doctor` found failing checks (the report says which).
+    #[error("{failures} host check(s) failed")]
+    HostChecks { failures: usize },
+    #[error("cannot write the JSON document: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write the YAML document: {0}")]
+    Yaml(#[from] serde_saphyr::SerializeError),
+    #[error("cannot read the answer from the terminal: {0}")]
+    Terminal(#[source] std::io::Error),
+    /// The user answered no.
+    #[error("not {0}")]
+    Declined(&'static str),
     #[error(
         "host port {addr}/{proto} is already in use\n  hint: pick another port in {field} of the lab file, or stop what holds it (`ss -lntup | grep :{port}`)"
     )]
@@ -50,17 +123,57 @@ pub enum Error {
         "no lab named {0}\n  hint: `playground list` shows the labs; `playground up` creates one"
     )]
     NotFound(String),
+    #[error("several labs exist ({}); name one", .0.join(", "))]
+    SeveralLabs(Vec<String>),
+    /// A lab made by an older playground, or whose labels were edited.
+    #[error("lab {0} has no API address label\n  hint: `playground up` converges it")]
+    NoApiAddress(String),
     /// Another network took the chosen subnet between planning and creation.
     #[error("subnet {0} was taken by another network while this lab was being created")]
     SubnetTaken(String),
     #[error("interrupted")]
     Interrupted,
-    /// A program we ran for the user (`playground argocd`) exited with this status, which
-    /// becomes ours. It has said what went wrong itself, so nothing more is printed.
+    /// A program we ran for the user (`playground argocd`, `exec`) exited with this status,
+    /// which becomes ours. It has said what went wrong itself, so nothing more is printed.
     #[error("the command exited with status {0}")]
     ChildExit(i32),
     #[error("{0}")]
     Other(String),
+}
+
+/// Flags or inputs that cannot go together. Exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Usage {
+    #[error(
+        "--watch follows a local repository's HEAD, but gitops.repo is a remote URL\n  hint: run `playground refresh` after you push"
+    )]
+    WatchNeedsLocalRepo,
+    #[error("--context bootstraps GitOps; it cannot be combined with --cluster-only")]
+    ContextWithClusterOnly,
+    #[error(
+        "--context {0}: gitops.repo is a local repository, which only a playground cluster can mount\n  hint: push the repository and set gitops.repo to its https:// or ssh URL"
+    )]
+    ContextWithLocalRepo(String),
+    #[error("no context {0:?} in the kubeconfig\n  hint: `kubectl config get-contexts` lists them")]
+    NoSuchContext(String),
+    /// `playground argocd version`: the word was meant for argocd, not as a lab name.
+    #[error(
+        "no lab named {0}\n  hint: arguments for argocd go after `--`: `playground argocd -- {0}`"
+    )]
+    ArgocdArgsAfterSeparator(String),
+}
+
+/// What a script can do about an error; the exit status follows it (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Failed,
+    Usage,
+    Unreachable,
+    NotFound,
+    Conflict,
+    Timeout,
+    Interrupted,
+    Child(i32),
 }
 
 macro_rules! boxed_from {
@@ -74,24 +187,53 @@ macro_rules! boxed_from {
 }
 
 boxed_from!(
-    Manifest(ManifestError),
-    Apply(ApplyError),
-    Install(InstallError),
-    Workloads(WorkloadsError),
-    ArgocdCli(ArgoCliError)
+    Bootstrap(BootstrapError),
+    ArgocdCli(ArgoCliError),
+    Restore(RestoreError)
 );
 
 impl Error {
-    /// The process exit status for this error: 2 for bad input, 3 when Docker is missing,
-    /// 130 for Ctrl-C (as shells report SIGINT), a child's own status for [`Error::ChildExit`],
-    /// 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    /// Sort the error by what can be done about it.
+    pub fn kind(&self) -> Kind {
+        use crate::source::restore::RestoreError as R;
         match self {
-            Error::Config(_) | Error::Plan(_) => 2,
-            Error::Engine(EngineError::Unreachable { .. } | EngineError::Endpoint(_)) => 3,
-            Error::Interrupted => crate::interrupt::exit_code(),
-            Error::ChildExit(code) => *code,
-            _ => 1,
+            Error::Config(_)
+            | Error::Source(_)
+            | Error::Usage(_)
+            | Error::Invalid { .. }
+            | Error::Plan(_)
+            | Error::SeveralLabs(_) => Kind::Usage,
+            Error::Restore(e) => match **e {
+                R::NoRecord { .. } | R::NoDropped => Kind::NotFound,
+                R::Clone(_) | R::Record(_) | R::FolderGone { .. } => Kind::Failed,
+                _ => Kind::Usage,
+            },
+            Error::Engine(e) => engine_kind(e),
+            Error::NodeWait(NodeWaitError::Timeout { .. }) => Kind::Timeout,
+            Error::NodeWait(NodeWaitError::Engine(e)) => engine_kind(e),
+            Error::Api(ApiError::NotReady { .. }) => Kind::Timeout,
+            Error::Bootstrap(e) => bootstrap_kind(e),
+            Error::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
+            Error::NotFound(_) => Kind::NotFound,
+            Error::PortInUse { .. } | Error::SubnetTaken(_) => Kind::Conflict,
+            Error::Lock(LockError::Busy { .. }) => Kind::Conflict,
+            Error::Interrupted => Kind::Interrupted,
+            Error::ChildExit(code) => Kind::Child(*code),
+            _ => Kind::Failed,
+        }
+    }
+
+    /// The process exit status (see the module docs).
+    pub fn exit_code(&self) -> i32 {
+        match self.kind() {
+            Kind::Failed => 1,
+            Kind::Usage => 2,
+            Kind::Unreachable => 3,
+            Kind::NotFound => 4,
+            Kind::Conflict => 5,
+            Kind::Timeout => 6,
+            Kind::Interrupted => crate::interrupt::exit_code(),
+            Kind::Child(code) => code,
         }
     }
 
@@ -99,6 +241,94 @@ impl Error {
     pub fn is_reported(&self) -> bool {
         !matches!(self, Error::ChildExit(_))
     }
+
+    /// The message and its hint, apart. Every error of the crate writes its hint after the
+    /// message as `\n  hint: …`; this is the one place that reads it back.
+    pub fn message_and_hint(&self) -> (String, Option<String>) {
+        let text = self.to_string();
+        match text.split_once("\n  hint: ") {
+            Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+            None => (text, None),
+        }
+    }
+}
+
+fn engine_kind(e: &EngineError) -> Kind {
+    match e {
+        EngineError::Unreachable { .. } | EngineError::Endpoint(_) => Kind::Unreachable,
+        _ => Kind::Failed,
+    }
+}
+
+fn bootstrap_kind(e: &BootstrapError) -> Kind {
+    match e {
+        BootstrapError::Install(e) if matches!(**e, InstallError::ApplyTimeout { .. }) => {
+            Kind::Timeout
+        }
+        BootstrapError::Workloads(WorkloadsError::NotAvailable { .. })
+        | BootstrapError::Apps(AppsError::NotReady { .. })
+        | BootstrapError::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
+        BootstrapError::Seed(_) | BootstrapError::Git(_) | BootstrapError::Manifest(_) => {
+            Kind::Usage
+        }
+        _ => Kind::Failed,
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_status_follows_the_kind_of_error() {
+        let cases: Vec<(Error, i32)> = vec![
+            (Error::Usage(Usage::WatchNeedsLocalRepo), 2),
+            (
+                Error::Invalid {
+                    problems: 2,
+                    path: "p.yaml".into(),
+                },
+                2,
+            ),
+            (Error::NotFound("x".into()), 4),
+            (Error::from(RestoreError::NoDropped), 4),
+            (Error::SubnetTaken("10.0.0.0/24".into()), 5),
+            (
+                Error::NodeWait(NodeWaitError::Timeout {
+                    node: "n".into(),
+                    line: "l".into(),
+                    secs: 1,
+                    logs: String::new(),
+                }),
+                6,
+            ),
+            (
+                Error::Api(ApiError::NotReady {
+                    url: "https://127.0.0.1:6550".into(),
+                    secs: 1,
+                    last: String::new(),
+                }),
+                6,
+            ),
+            (Error::ChildExit(7), 7),
+            (Error::Declined("dropped"), 1),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit_code(), code, "{e}");
+        }
+    }
+
+    #[test]
+    fn the_hint_travels_apart_from_the_message() {
+        let (message, hint) = Error::NotFound("demo".into()).message_and_hint();
+        assert_eq!(message, "no lab named demo");
+        assert_eq!(
+            hint.as_deref(),
+            Some("`playground list` shows the labs; `playground up` creates one")
+        );
+        let (message, hint) = Error::Interrupted.message_and_hint();
+        assert_eq!((message.as_str(), hint), ("interrupted", None));
+    }
+}

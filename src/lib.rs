@@ -8,10 +8,10 @@
 //!    trait and waits for readiness through [`kube`];
 //! 4. [`kube::kubeconfig`] merges the lab's context into the user's kubeconfig, under a lock.
 
-pub mod app;
 pub mod argocd;
 pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod docker;
 pub mod doctor;
@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod kube;
 pub mod lab;
 pub mod repo;
+pub mod source;
 pub mod state;
 pub mod ui;
 pub mod validate;

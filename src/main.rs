@@ -37,7 +37,7 @@ fn main() {
         if let Err(e) = playground::interrupt::install() {
             tracing::warn!("cannot handle Ctrl-C and SIGTERM: {e}");
         }
-        playground::app::run(cli, &ui).await
+        playground::commands::run(cli, &ui).await
     }) {
         Ok(()) => 0,
         Err(e) => {

@@ -16,15 +16,58 @@ use std::path::{Path, PathBuf};
 
 use tokio::time::Instant;
 
-use crate::config::Lab;
-use crate::error::{Error, Result};
+use crate::config::{Lab, RepoLocation};
 use crate::kube::api::KubeApi;
+use crate::repo::git::{self, GitError};
+use crate::state::kept::KeptError;
 use crate::ui::Ui;
 
-use super::apps::{self, AppState};
-use super::seed::{self, RepoSource};
+use super::access::AccessError;
+use super::apps::{self, AppState, AppsError};
+use super::install::InstallError;
+use super::manifest::ManifestError;
+use super::seed::{self, RepoSource, SeedError};
+use super::workloads::WorkloadsError;
 use super::{access, install, manifest};
-use crate::repo::git;
+
+impl From<InstallError> for BootstrapError {
+    fn from(e: InstallError) -> Self {
+        BootstrapError::Install(Box::new(e))
+    }
+}
+
+/// Why the GitOps half could not be prepared or did not finish. Each stage's own error, as
+/// it is: the caller decides what it means (a timeout, bad input, …).
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Install(Box<InstallError>),
+    #[error("re-applying the kept Secrets: {0}")]
+    Kept(#[from] KeptError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Workloads(#[from] WorkloadsError),
+    #[error(transparent)]
+    Apps(#[from] AppsError),
+    /// `bootstrap` was given what `prepare(.., load_manifest: false)` made (`--dry-run`).
+    #[error("the Argo CD manifest was not loaded (a dry run prepares without it)")]
+    ManifestNotLoaded,
+}
+
+type Result<T, E = BootstrapError> = std::result::Result<T, E>;
 
 /// Everything `bootstrap` needs, checked before the cluster is touched.
 #[derive(Debug)]
@@ -73,56 +116,39 @@ impl Prepared {
     }
 }
 
-/// The directory a lab's relative paths start from: its file's folder, or the current one.
-pub fn lab_dir(lab: &Lab) -> PathBuf {
-    lab.source
-        .as_deref()
-        .and_then(Path::parent)
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
-}
-
-fn other(e: impl std::fmt::Display) -> Error {
-    Error::Other(e.to_string())
-}
-
 /// Resolve and check everything before anything is created.
 pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepared> {
     let g = &lab.gitops;
-    let base = lab_dir(lab);
+    let base = lab.dir();
     let mut warnings = Vec::new();
     let mut path = g.path.clone();
-    let (repo, expected) = if seed::is_remote(&g.repo) {
-        let credentials = seed::read_credentials(g, &base).map_err(other)?;
+    let (repo, expected) = if let RepoLocation::Remote { url } = &g.repo {
+        let credentials = seed::read_credentials(g, base)?;
         // A commit id pins what the lab must reach; a branch is resolved by Argo CD alone.
         let expected = is_commit_id(&g.revision).then(|| g.revision.clone());
         (
             RepoSource::Remote {
-                url: g.repo.clone(),
+                url: url.clone(),
                 credentials,
             },
             expected,
         )
     } else {
-        let repo_dir = base.join(&g.repo);
-        let repo = git::open(&repo_dir).map_err(other)?;
-        let commit = git::resolve(&repo, &g.revision).map_err(other)?;
-        let root = std::fs::canonicalize(repo.root()).map_err(other)?;
+        let repo_dir = g.repo.local_dir().unwrap_or(base);
+        let repo = git::open(repo_dir)?;
+        let commit = git::resolve(&repo, &g.revision)?;
+        let root = std::fs::canonicalize(repo.root()).map_err(|source| BootstrapError::Io {
+            path: repo.root().to_path_buf(),
+            source,
+        })?;
         // gitops.path is relative to gitops.repo (the lab file's folder by default), as
         // `validate` reads it; Argo CD wants it relative to the repository's top.
-        let inside = std::fs::canonicalize(&repo_dir)
+        let inside = std::fs::canonicalize(repo_dir)
             .ok()
             .and_then(|d| d.strip_prefix(&root).ok().map(Path::to_path_buf))
             .unwrap_or_default();
         path = inside.join(&g.path).to_string_lossy().into_owned();
-        let dirty = git::uncommitted_changes(&repo, &path).map_err(other)?;
+        let dirty = git::uncommitted_changes(&repo, &path)?;
         if !dirty.is_empty() {
             let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
             warnings.push(format!(
@@ -147,7 +173,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         argocd.manifest = Some(base.join(m).to_string_lossy().into_owned());
     }
     let manifest = if load_manifest {
-        Some(manifest::load(&argocd, cache_dir).map_err(other)?)
+        Some(manifest::load(&argocd, cache_dir)?)
     } else {
         None
     };
@@ -165,8 +191,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
     if let Some(m) = &prepared.manifest
         && prepared.repo_mount().is_some()
     {
-        m.documents(&prepared.namespace, &prepared.manifest_options())
-            .map_err(other)?;
+        m.documents(&prepared.namespace, &prepared.manifest_options())?;
     }
     Ok(prepared)
 }
@@ -207,7 +232,7 @@ pub async fn bootstrap(
     let manifest = prepared
         .manifest
         .as_ref()
-        .ok_or_else(|| Error::Other("the Argo CD manifest was not loaded".into()))?;
+        .ok_or(BootstrapError::ManifestNotLoaded)?;
     // Applied, CRDs Established; its workloads are awaited below, alongside the apps: the
     // root Application can exist before Argo CD's controller runs, which picks it up then.
     let workloads = install::apply(
@@ -218,8 +243,7 @@ pub async fn bootstrap(
         ui,
         deadline,
     )
-    .await
-    .map_err(other)?;
+    .await?;
 
     // Before the root exists, so a controller it deploys (sealed-secrets) finds its old key
     // on first start instead of making a new one.
@@ -232,27 +256,23 @@ pub async fn bootstrap(
             Ok(created) => s.done_with(&format!("{created} created, the rest already there")),
             Err(e) => {
                 s.fail();
-                return Err(other(e));
+                return Err(e.into());
             }
         }
     }
 
     let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
     let seeded = async {
-        access::expose_ui(api.client(), ns).await.map_err(other)?;
+        access::expose_ui(api.client(), ns).await?;
         // A local repository is already mounted: it was in the manifest `install` applied.
         if let RepoSource::Remote { url, credentials } = &prepared.repo {
             let secret = seed::repo_secret(ns, url, credentials.as_ref());
-            seed::apply_repo_secret(api.client(), ns, &secret)
-                .await
-                .map_err(other)?;
+            seed::apply_repo_secret(api.client(), ns, &secret).await?;
         }
         let root =
             seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);
-        seed::apply_root(api.client(), ns, &root)
-            .await
-            .map_err(other)?;
-        Ok::<_, Error>(())
+        seed::apply_root(api.client(), ns, &root).await?;
+        Ok::<_, BootstrapError>(())
     }
     .await;
     match &seeded {
@@ -265,7 +285,7 @@ pub async fn bootstrap(
         async {
             crate::argocd::workloads::wait_available(api, &workloads, ui, deadline)
                 .await
-                .map_err(other)
+                .map_err(BootstrapError::from)
         },
         async {
             apps::wait_lab_ready(
@@ -277,7 +297,7 @@ pub async fn bootstrap(
                 ui,
             )
             .await
-            .map_err(other)
+            .map_err(BootstrapError::from)
         },
     )?;
     Ok(apps)

@@ -34,7 +34,6 @@ use kube::api::Api;
 
 use crate::argocd::access::AccessError;
 use crate::argocd::download::{DownloadError, FetchStream, Fetched};
-use crate::cluster::inventory::{LabState, LabSummary};
 
 /// The Argo CD server address, `host:port` without a scheme.
 pub const ENV_SERVER: &str = "ARGOCD_SERVER";
@@ -109,28 +108,29 @@ pub struct Target {
 }
 
 impl Target {
-    /// The Argo CD server of `lab`, if the lab can have one running. A `partial` lab is
-    /// tried: its server-0 may well answer, and [`server_version`] says so when it does not.
-    pub fn of(lab: &LabSummary) -> Result<Self, ArgoCliError> {
-        let state = match lab.state {
-            LabState::Suspended => Some("suspended"),
-            LabState::Paused => Some("paused"),
-            LabState::Dropped => Some("dropped"),
-            LabState::Running | LabState::Partial => None,
-        };
-        if let Some(state) = state {
+    /// The Argo CD server of `lab`, if the lab can have one running: not `stopped` (the word
+    /// for how it is stopped: suspended, paused, dropped), and publishing its UI at `ui`. The
+    /// caller reads both from the lab's Docker labels. A `partial` lab is tried: its server-0
+    /// may well answer, and [`server_version`] says so when it does not.
+    pub fn of(
+        lab: &str,
+        stopped: Option<&'static str>,
+        ui: Option<&str>,
+        namespace: String,
+    ) -> Result<Self, ArgoCliError> {
+        if let Some(state) = stopped {
             return Err(ArgoCliError::NotRunning {
-                lab: lab.name.clone(),
+                lab: lab.to_string(),
                 state,
             });
         }
-        let url = lab.ui.clone().ok_or_else(|| ArgoCliError::NoUiPort {
-            lab: lab.name.clone(),
+        let url = ui.ok_or_else(|| ArgoCliError::NoUiPort {
+            lab: lab.to_string(),
         })?;
         Ok(Target {
-            lab: lab.name.clone(),
-            url,
-            namespace: lab.argocd_namespace(),
+            lab: lab.to_string(),
+            url: url.to_string(),
+            namespace,
         })
     }
 
@@ -544,42 +544,25 @@ mod tests {
         ));
     }
 
-    fn lab(state: LabState, ui: Option<&str>) -> LabSummary {
-        LabSummary {
-            name: "lab".into(),
-            state,
-            servers: 1,
-            agents: 0,
-            api: Some("https://127.0.0.1:6550".into()),
-            argocd_namespace: Some("gitops".into()),
-            repo: None,
-            ui: ui.map(str::to_string),
-            nodes: vec![],
-            missing: vec![],
-        }
+    fn lab(stopped: Option<&'static str>, ui: Option<&str>) -> Result<Target, ArgoCliError> {
+        Target::of("lab", stopped, ui, "gitops".into())
     }
 
     #[test]
     fn the_target_comes_from_the_labels_of_a_running_lab() {
-        let t = Target::of(&lab(LabState::Running, Some("http://127.0.0.1:9090"))).unwrap();
+        let t = lab(None, Some("http://127.0.0.1:9090")).unwrap();
         assert_eq!(t.url, "http://127.0.0.1:9090");
         assert_eq!(t.server_addr(), "127.0.0.1:9090");
         assert_eq!(t.namespace, "gitops");
-        assert!(Target::of(&lab(LabState::Partial, Some("http://127.0.0.1:1"))).is_ok());
 
-        for (state, word) in [
-            (LabState::Suspended, "suspended"),
-            (LabState::Paused, "paused"),
-        ] {
-            let text = Target::of(&lab(state, Some("http://127.0.0.1:1")))
+        for word in ["suspended", "paused"] {
+            let text = lab(Some(word), Some("http://127.0.0.1:1"))
                 .unwrap_err()
                 .to_string();
             assert!(text.contains(&format!("lab lab is {word}")), "{text}");
             assert!(text.contains("playground resume lab"), "{text}");
         }
-        let text = Target::of(&lab(LabState::Running, None))
-            .unwrap_err()
-            .to_string();
+        let text = lab(None, None).unwrap_err().to_string();
         assert!(text.contains("ui-port"), "{text}");
     }
 

@@ -108,8 +108,6 @@ pub enum SeedError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("gitops.repo {0:?} is neither a local path nor an https:// or ssh URL")]
-    BadRepo(String),
     #[error("Kubernetes API while seeding {what}: {source}")]
     Api { what: String, source: kube::Error },
     #[error(
@@ -121,24 +119,6 @@ pub enum SeedError {
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SeedError {
     let what = what.into();
     move |source| SeedError::Api { what, source }
-}
-
-/// Whether `repo` names a remote repository.
-pub fn is_remote(repo: &str) -> bool {
-    repo.starts_with("https://")
-        || repo.starts_with("http://")
-        || repo.starts_with("ssh://")
-        || looks_like_scp(repo)
-}
-
-fn looks_like_scp(repo: &str) -> bool {
-    // git@host:org/repo.git
-    match repo.split_once(':') {
-        Some((left, right)) => {
-            left.contains('@') && !left.contains('/') && !right.starts_with("//")
-        }
-        None => false,
-    }
 }
 
 /// Read the credentials the spec names. Called before anything is created, so a missing
@@ -356,20 +336,6 @@ pub async fn apply_root(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn remote_urls_are_told_from_paths() {
-        for remote in [
-            "https://github.com/a/b.git",
-            "ssh://git@host/a.git",
-            "git@github.com:a/b.git",
-        ] {
-            assert!(is_remote(remote), "{remote}");
-        }
-        for local in [".", "../lab", "/home/me/lab", "C:relative"] {
-            assert!(!is_remote(local), "{local}");
-        }
-    }
 
     #[test]
     fn the_repo_secret_carries_the_label_and_the_credentials() {

@@ -195,6 +195,34 @@ pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummar
     Ok(labs.into_iter().next())
 }
 
+/// Labs Docker knows of, and after them the dropped labs on record that Docker has nothing
+/// of (state `dropped`), so `list` shows what `restore` can bring back. A record whose lab
+/// file no longer parses still shows, with no node counts.
+pub fn with_dropped(
+    mut labs: Vec<LabSummary>,
+    records: impl IntoIterator<Item = crate::state::record::LabRecord>,
+) -> Vec<LabSummary> {
+    for r in records {
+        if r.times.dropped.is_none() || labs.iter().any(|l| l.name == r.name) {
+            continue;
+        }
+        let lab = r.lab().ok();
+        labs.push(LabSummary {
+            name: r.name.clone(),
+            state: LabState::Dropped,
+            servers: lab.as_ref().map_or(0, |l| l.cluster.servers),
+            agents: lab.as_ref().map_or(0, |l| l.cluster.agents),
+            api: None,
+            argocd_namespace: None,
+            repo: None,
+            ui: None,
+            nodes: Vec::new(),
+            missing: Vec::new(),
+        });
+    }
+    labs
+}
+
 /// Render `list` as a table.
 pub fn render_table(labs: &[LabSummary]) -> String {
     let mut out = format!(

@@ -529,15 +529,13 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
 
 fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
     let defaults = GitOpsSpec::default();
-    if let Some(repo) = &raw.repo
-        && url_has_password(&repo.value)
-    {
-        return Err(here.of(
-            repo,
-            Problem::new("the repository URL carries a password; it would end up in the lab's record, in the plan and in the root Application inside the cluster")
-                .hint("leave it out of the URL and name where it comes from: credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }"),
-        ));
-    }
+    let base = super::model::lab_dir_of(Some(here.origin));
+    let repo = match &raw.repo {
+        Some(repo) => RepoLocation::parse(&repo.value, base)
+            .map_err(|e| here.of(repo, Problem::new(e.to_string()).hint(e.hint())))?,
+        // `.` is always a local path; the default's own folder is the lab file's.
+        None => RepoLocation::parse(DEFAULT_GITOPS_REPO, base).unwrap_or(defaults.repo.clone()),
+    };
     let credentials = match raw.credentials {
         None => None,
         Some(spanned) => {
@@ -574,7 +572,7 @@ fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
         }
     };
     Ok(GitOpsSpec {
-        repo: raw.repo.map(|r| r.value).unwrap_or(defaults.repo),
+        repo,
         revision: raw.revision.unwrap_or(defaults.revision),
         path: raw.path.unwrap_or(defaults.path),
         credentials,
@@ -622,18 +620,6 @@ pub(crate) fn is_lab_name(name: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
-/// Whether a URL carries a password in its user info (`https://user:token@host/…`). A user name
-/// alone (`ssh://git@host/…`) is not one. scp-like `git@host:path` has no user info to speak of.
-pub fn url_has_password(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.

@@ -21,6 +21,7 @@ mod filter;
 pub mod model;
 pub mod overrides;
 mod ports;
+pub mod repo;
 
 use std::path::Path;
 
@@ -28,10 +29,12 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
-pub use file::{API_VERSION, KIND, MAX_NAME_LEN, url_has_password};
+pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
 pub use model::*;
-pub use overrides::Overrides;
+pub use overrides::{OverrideError, Overrides};
 pub use ports::DEFAULT_HOST_IP;
+pub use repo::RepoError;
+pub use repo::url_has_password;
 
 use error::closest;
 use file::{SECTIONS, line_col};

@@ -1,7 +1,9 @@
 //! Validated core types. Everything here has passed validation: later stages never re-check.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use super::repo::RepoLocation;
 
 /// The k3s image `up` uses when the file names none.
 pub const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.35.5-k3s1";
@@ -22,6 +24,22 @@ pub struct Lab {
     pub keep: KeepSpec,
     /// Where the lab was read from; `None` for the built-in default.
     pub source: Option<PathBuf>,
+}
+
+impl Lab {
+    /// The folder the lab file's relative paths start from: its own folder, or the current
+    /// one for the built-in default.
+    pub fn dir(&self) -> &Path {
+        lab_dir_of(self.source.as_deref())
+    }
+}
+
+/// The folder of a lab file at `source` (`.` for a bare file name or no file).
+pub(crate) fn lab_dir_of(source: Option<&Path>) -> &Path {
+    match source.and_then(Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// The `cluster:` section.
@@ -133,8 +151,8 @@ impl Default for ArgoCdSpec {
 /// The `gitops:` section: the repository Argo CD's app of apps is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitOpsSpec {
-    /// A local path (relative to the lab file) or a remote URL, kept as written.
-    pub repo: String,
+    /// A local repository or a remote URL, classified once (see [`RepoLocation`]).
+    pub repo: RepoLocation,
     pub revision: String,
     /// Directory inside the repository.
     pub path: String,
@@ -144,7 +162,10 @@ pub struct GitOpsSpec {
 impl Default for GitOpsSpec {
     fn default() -> Self {
         GitOpsSpec {
-            repo: DEFAULT_GITOPS_REPO.to_string(),
+            repo: RepoLocation::Local {
+                written: DEFAULT_GITOPS_REPO.to_string(),
+                dir: PathBuf::from("."),
+            },
             revision: DEFAULT_GITOPS_REVISION.to_string(),
             path: DEFAULT_GITOPS_PATH.to_string(),
             credentials: None,

@@ -23,6 +23,18 @@ pub struct Overrides {
     pub api_port: Option<u16>,
 }
 
+/// A flag whose value the lab file would not accept either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag} {value}: {expected}")]
+pub struct OverrideError {
+    /// The flag, as typed: `--servers`.
+    pub flag: &'static str,
+    /// Its value, as shown back (a name is quoted).
+    pub value: String,
+    /// What it takes.
+    pub expected: String,
+}
+
 impl Overrides {
     /// Whether no flag was given.
     pub fn is_empty(&self) -> bool {
@@ -30,20 +42,37 @@ impl Overrides {
     }
 
     /// Apply to `lab`; the error names the flag and the range it takes.
-    pub fn apply(&self, lab: &mut Lab) -> Result<(), String> {
+    pub fn apply(&self, lab: &mut Lab) -> Result<(), OverrideError> {
+        let refuse = |flag, value: String, expected: String| {
+            Err(OverrideError {
+                flag,
+                value,
+                expected,
+            })
+        };
         if let Some(n) = &self.name {
-            validate_name(n).map_err(|e| format!("--name {n:?}: {e}"))?;
+            if let Err(e) = validate_name(n) {
+                return refuse("--name", format!("{n:?}"), e);
+            }
             lab.name = n.clone();
         }
         if let Some(s) = self.servers {
             if !(1..=MAX_SERVERS).contains(&s) {
-                return Err(format!("--servers {s}: expected 1 to {MAX_SERVERS}"));
+                return refuse(
+                    "--servers",
+                    s.to_string(),
+                    format!("expected 1 to {MAX_SERVERS}"),
+                );
             }
             lab.cluster.servers = s;
         }
         if let Some(a) = self.agents {
             if a > MAX_AGENTS {
-                return Err(format!("--agents {a}: expected 0 to {MAX_AGENTS}"));
+                return refuse(
+                    "--agents",
+                    a.to_string(),
+                    format!("expected 0 to {MAX_AGENTS}"),
+                );
             }
             lab.cluster.agents = a;
         }
@@ -52,7 +81,7 @@ impl Overrides {
         }
         if let Some(p) = self.api_port {
             if p == 0 {
-                return Err("--api-port 0: expected 1 to 65535".into());
+                return refuse("--api-port", "0".into(), "expected 1 to 65535".into());
             }
             lab.cluster.api.port = Some(p);
         }
@@ -86,7 +115,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.apply(&mut lab).unwrap_err(),
+            bad.apply(&mut lab).unwrap_err().to_string(),
             format!("--servers 0: expected 1 to {MAX_SERVERS}")
         );
         let bad = Overrides {
@@ -96,6 +125,7 @@ mod tests {
         assert!(
             bad.apply(&mut lab)
                 .unwrap_err()
+                .to_string()
                 .starts_with("--name \"Not_A_Label\"")
         );
         assert!(!o.is_empty() && Overrides::default().is_empty());

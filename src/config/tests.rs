@@ -1,7 +1,7 @@
 //! Tests of the lab file: parsing, defaults, and every error with its place and hint.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -128,7 +128,7 @@ fn parses_the_full_example() {
             components: Vec::new(),
         },
         gitops: GitOpsSpec {
-            repo: ".".into(),
+            repo: RepoLocation::parse(".", Path::new("labs")).unwrap(),
             revision: "HEAD".into(),
             path: "apps".into(),
             credentials: Some(GitCredentials::Env {
@@ -161,12 +161,18 @@ fn fills_defaults_for_everything_optional() {
     let mut want = default_lab();
     want.name = "lab".into();
     want.source = Some(origin());
+    // The default repository is the lab file's own folder.
+    want.gitops.repo = RepoLocation::parse(".", Path::new("labs")).unwrap();
+    assert_eq!(parsed.gitops.repo.local_dir(), Some(Path::new("labs")));
     assert_eq!(parsed, want);
     assert_eq!(parsed.argocd.version, "v3.5.1");
     assert_eq!(parsed.argocd.namespace, "argocd");
     assert_eq!(parsed.argocd.ui.port, 8080);
     assert_eq!(
-        (parsed.gitops.repo.as_str(), parsed.gitops.revision.as_str()),
+        (
+            parsed.gitops.repo.as_written(),
+            parsed.gitops.revision.as_str()
+        ),
         (".", "HEAD")
     );
     assert_eq!(parsed.gitops.path, "apps");
@@ -218,7 +224,7 @@ fn the_sample_lab_parses() {
     assert_eq!(port.target, NodeFilter::LoadBalancer);
     assert_eq!(sample.argocd, ArgoCdSpec::default());
     assert_eq!(
-        (sample.gitops.repo.as_str(), sample.gitops.path.as_str()),
+        (sample.gitops.repo.as_written(), sample.gitops.path.as_str()),
         (".", "apps")
     );
     assert_eq!(sample.source.as_deref(), Some(path.as_path()));
@@ -368,7 +374,7 @@ fn a_password_in_the_repo_url_is_refused_where_it_is() {
             Path::new("p.yaml"),
         )
         .unwrap_or_else(|e| panic!("{repo}: {e}"));
-        assert_eq!(lab.gitops.repo, repo);
+        assert_eq!(lab.gitops.repo.remote_url(), Some(repo));
     }
 }
 

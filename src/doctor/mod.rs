@@ -19,7 +19,6 @@ use std::time::Duration;
 use crate::cluster::up;
 use crate::config::Lab;
 use crate::docker::{BollardEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
-use crate::error::{Error, Result};
 use crate::ui::Ui;
 
 /// The deadline of each fast check; they run at once, so this bounds them all.
@@ -154,7 +153,7 @@ impl Report {
 // ---- Judging: pure ------------------------------------------------------------------------
 
 /// Where the endpoint came from, or why none could be had.
-pub fn judge_endpoint(endpoint: Result<&Endpoint, &EngineError>) -> Check {
+pub fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) -> Check {
     match endpoint {
         Ok(e) => Check::new("endpoint", Status::Ok, e.to_string()),
         Err(e) => {
@@ -287,7 +286,10 @@ pub fn judge_isolation(facts: &HostFacts, probe_runtime: Option<&str>) -> Check 
 }
 
 /// What became of the privileged probe; `None` when no image was there to try it with.
-pub fn judge_privileged(image: &str, probe: Option<&Result<PrivilegedProbe, String>>) -> Check {
+pub fn judge_privileged(
+    image: &str,
+    probe: Option<&std::result::Result<PrivilegedProbe, String>>,
+) -> Check {
     let fix = "k3s needs privileged nodes: run playground against an engine that may start privileged containers (rootful Docker on Linux, Docker Desktop, Colima); in a container or a locked-down VM, give the engine the capabilities it needs (e.g. run its host container with --privileged)";
     match probe {
         None => Check::new(
@@ -472,15 +474,14 @@ fn repo_check(lab: Option<&Lab>) -> Check {
             "not checked: no lab file here (-f FILE)",
         );
     };
-    if crate::argocd::seed::is_remote(&lab.gitops.repo) {
+    let Some(dir) = lab.gitops.repo.local_dir() else {
         return Check::new(
             "repo",
             Status::Ok,
             format!("remote repository {}: Argo CD clones it", lab.gitops.repo),
         );
-    }
-    let dir = crate::argocd::bootstrap::lab_dir(lab).join(&lab.gitops.repo);
-    let root = match crate::repo::git::open(&dir)
+    };
+    let root = match crate::repo::git::open(dir)
         .map_err(|e| e.to_string())
         .and_then(|r| std::fs::canonicalize(r.root()).map_err(|e| e.to_string()))
     {
@@ -649,10 +650,27 @@ pub async fn doctor(lab: Option<&Lab>) -> Report {
     Report::new(Some(endpoint), facts, checks)
 }
 
+/// A host `up` refuses: a check failed that is certain to break the lab.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this host cannot run lab {lab} ({image}): {}\n  (`playground doctor` checks the whole host)",
+    reasons.join("\n")
+)]
+pub struct PreflightError {
+    pub lab: String,
+    pub image: String,
+    /// Each failed check's message, with its hint.
+    pub reasons: Vec<String>,
+}
+
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
 /// problem certain to break this lab. Checks about kubelet are skipped for images that run
 /// none (the test suite's stand-in node).
-pub async fn preflight_up(engine: &BollardEngine, lab: &Lab, ui: &Ui) -> Result<()> {
+pub async fn preflight_up(
+    engine: &BollardEngine,
+    lab: &Lab,
+    ui: &Ui,
+) -> Result<(), PreflightError> {
     let image = lab.cluster.image.as_str();
     let (_, checks) = checks(engine, Some(lab), image, Scope::Up).await;
     let kubelet = runs_kubelet(image);
@@ -682,11 +700,11 @@ pub async fn preflight_up(engine: &BollardEngine, lab: &Lab, ui: &Ui) -> Result<
     if refused.is_empty() {
         Ok(())
     } else {
-        Err(Error::Other(format!(
-            "this host cannot run lab {} ({image}): {}\n  (`playground doctor` checks the whole host)",
-            lab.name,
-            refused.join("\n")
-        )))
+        Err(PreflightError {
+            lab: lab.name.to_string(),
+            image: image.to_string(),
+            reasons: refused,
+        })
     }
 }
 

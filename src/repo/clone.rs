@@ -17,6 +17,7 @@ use std::sync::atomic::AtomicBool;
 use sha2::{Digest, Sha256};
 
 use super::git;
+use crate::config::{RepoError, RepoLocation};
 use crate::lab::DEFAULT_FILE;
 
 /// Why a clone failed.
@@ -121,24 +122,24 @@ pub fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
 /// Normalize what the user typed: a local path becomes absolute (so the cache key and the
 /// record do not depend on the current folder); URLs stay as written.
 pub fn normalize_source(source: &str) -> String {
-    let p = Path::new(source);
-    if !source.contains("://")
-        && p.exists()
-        && let Ok(abs) = std::fs::canonicalize(p)
-    {
-        return abs.to_string_lossy().into_owned();
+    // The lab file's own rule for a repository: a `file://` URL is a local path too.
+    match RepoLocation::parse(source, Path::new(".")) {
+        Ok(RepoLocation::Local { dir, .. }) => std::fs::canonicalize(dir)
+            .map(|abs| abs.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| source.to_string()),
+        _ => source.to_string(),
     }
-    source.to_string()
 }
 
 /// Refuse a URL with a password in it (`https://user:token@host/…`): gix would write it into
 /// the clone's `.git/config`, which is mounted into the nodes, and we would record and print
 /// it. A user name alone (`ssh://git@host/…`) is fine.
 pub fn check_source(source: &str) -> Result<(), CloneError> {
-    if crate::config::url_has_password(source) {
-        return Err(CloneError::PasswordInUrl);
+    match RepoLocation::parse(source, Path::new(".")) {
+        Err(RepoError::Password) => Err(CloneError::PasswordInUrl),
+        // Other schemes are for gix to judge; it names what it cannot clone.
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Staging folders older than this are left from an interrupted clone and are removed.

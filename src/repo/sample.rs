@@ -83,6 +83,42 @@ pub enum SampleError {
     Git(#[from] GitError),
 }
 
+/// `playground init`: an existing empty directory (the shell may be sitting in it) is filled
+/// in place; anything else goes through [`write_sample`], which builds the repository aside
+/// and renames it into place, so an interrupted `init` leaves nothing half-made.
+pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
+    let is_empty_dir = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    if !is_empty_dir {
+        return write_sample(dir);
+    }
+    for (rel, text) in FILES {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            crate::fsutil::create_dir(parent, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
+                SampleError::Io {
+                    path: parent.to_path_buf(),
+                    what: "cannot create the directory",
+                    source,
+                }
+            })?;
+        }
+        crate::fsutil::write_file(&path, text.as_bytes(), 0o644).map_err(|source| {
+            SampleError::Io {
+                path: path.clone(),
+                what: "cannot write the file",
+                source,
+            }
+        })?;
+    }
+    let commit = git::init_with_commit(dir, COMMIT_MESSAGE, None)?;
+    Ok(SampleLab {
+        dir: dir.to_path_buf(),
+        lab_file: dir.join(LAB_FILE),
+        commit,
+        created: true,
+    })
+}
+
 /// Where the built-in sample lab lives by default: `<data dir>/playground/_sample`
 /// (`~/.local/share/playground/_sample` on Linux). The underscore keeps it apart from the
 /// per-lab folders next to it ([`crate::state::lab_dir`]): a lab name cannot contain one.

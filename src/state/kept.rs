@@ -51,6 +51,23 @@ pub enum KeptError {
     Parse { path: PathBuf, message: String },
     #[error("{what}: {message}")]
     Encode { what: String, message: String },
+    #[error("cannot read the lab's record, so which Secrets it keeps is unknown: {0}")]
+    Record(#[source] super::record::RecordError),
+    /// The lab is stopped, and the export on disk predates this life of the lab.
+    #[error(
+        "lab {name} is {state} and its API cannot be read; the only export ({}) is older than this lab",
+        path.display()
+    )]
+    Stale {
+        name: String,
+        state: String,
+        path: PathBuf,
+    },
+    /// The lab is stopped and was never exported.
+    #[error(
+        "lab {name} is {state} and its API cannot be read; there is no export of its kept Secrets"
+    )]
+    NoExport { name: String, state: String },
 }
 
 /// What an export found.
@@ -128,6 +145,63 @@ pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, 
         }
     }
     Ok(out)
+}
+
+/// What [`refresh`] wrote, and what it has to say about it.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub path: PathBuf,
+    /// How many Secrets the export holds now.
+    pub count: usize,
+    /// See [`Exported::missing`].
+    pub missing: Vec<String>,
+    /// See [`Exported::unmatched`].
+    pub unmatched: Vec<String>,
+    /// `namespace/name` of Secrets carried from the previous export (see [`merge`]).
+    pub carried: Vec<String>,
+}
+
+/// Export what `keep` selects from a lab whose API answers, merged with its previous export,
+/// and save it: what `drop` and `suspend` do before the lab stops answering.
+pub async fn refresh(
+    client: &kube::Client,
+    name: &str,
+    keep: &KeepSpec,
+) -> Result<Refreshed, KeptError> {
+    let exported = export(client, keep).await?;
+    let (secrets, carried) = merge(load(name)?, exported.secrets, keep);
+    let path = save(name, &secrets)?;
+    Ok(Refreshed {
+        path,
+        count: secrets.len(),
+        missing: exported.missing,
+        unmatched: exported.unmatched,
+        carried,
+    })
+}
+
+/// A stopped lab's API cannot be read: the export its `suspend` made is the latest there is,
+/// provided it was made in this life of the lab (`created`), not one left from before a
+/// restore. `state` says how the lab is stopped, for the error.
+pub fn earlier_export(
+    name: &str,
+    state: &str,
+    created: Option<std::time::SystemTime>,
+) -> Result<PathBuf, KeptError> {
+    let path = path(name);
+    let made = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    match (made, created) {
+        (Some(made), Some(created)) if made >= created => Ok(path),
+        (Some(_), _) => Err(KeptError::Stale {
+            name: name.into(),
+            state: state.into(),
+            path,
+        }),
+        (None, _) => Err(KeptError::NoExport {
+            name: name.into(),
+            state: state.into(),
+        }),
+    }
 }
 
 /// Save an export as a `v1 List` (so `kubectl apply -f` can read it too): 0600 in a 0700

@@ -23,6 +23,12 @@ pub fn data_root() -> PathBuf {
         .join("playground")
 }
 
+/// Where downloads are cached (the Argo CD manifest and CLI, `restore --from`'s clones): the
+/// user cache dir (`~/.cache` on Linux), not the data dir, since all of it can be fetched again.
+pub fn cache_root() -> PathBuf {
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir)
+}
+
 /// `<data dir>/playground/<name>`: one lab's folder. Lab names are DNS labels, so they cannot
 /// collide with the sample lab's `_sample` folder next to them.
 pub fn lab_dir(name: &str) -> PathBuf {

@@ -91,8 +91,11 @@ pub enum RecordError {
     Newer { path: PathBuf, version: u32 },
     #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
     Config { path: PathBuf, source: ConfigError },
-    #[error("{}: the recorded flags no longer apply: {message}", path.display())]
-    Overrides { path: PathBuf, message: String },
+    #[error("{}: the recorded flags no longer apply: {source}", path.display())]
+    Overrides {
+        path: PathBuf,
+        source: config::OverrideError,
+    },
 }
 
 /// Where a lab's record lives.
@@ -151,7 +154,7 @@ impl LabRecord {
         self.config
             .overrides
             .apply(&mut lab)
-            .map_err(|message| RecordError::Overrides { path: at, message })?;
+            .map_err(|source| RecordError::Overrides { path: at, source })?;
         lab.name = self.name.clone();
         Ok(lab)
     }

@@ -143,10 +143,6 @@ const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(|e| vec![e.into()])?;
-    let lab_dir = match lab_file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let mut v = Validator {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -175,7 +171,7 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
             .unwrap_or(Pos { line: 1, column: 1 })
     };
 
-    let Some(root) = local_repo(&lab.gitops.repo, &lab_dir) else {
+    let Some(root) = lab.gitops.repo.local_dir().map(Path::to_path_buf) else {
         report.skipped = Some(format!(
             "the applications are in the remote repository {}: only the lab file was checked offline",
             lab.gitops.repo
@@ -259,26 +255,6 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         errors.dedup();
         Err(errors)
     }
-}
-
-/// The lab's repository on disk, or `None` when it is remote.
-fn local_repo(repo: &str, lab_dir: &Path) -> Option<PathBuf> {
-    let path = match repo.strip_prefix("file://") {
-        Some(path) => path,
-        None => {
-            let scp_like = repo.contains('@') && repo.contains(':') && !repo.starts_with('/');
-            if repo.contains("://") || scp_like {
-                return None;
-            }
-            repo
-        }
-    };
-    // Without `.` components, so `repo: .` names files `lab/apps/x.yaml`, not `lab/./apps/…`.
-    let path: PathBuf = Path::new(path)
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect();
-    Some(lab_dir.join(path))
 }
 
 /// `path` as a relative path inside a repository, or `None` if it is absolute or climbs out.

@@ -1,0 +1,118 @@
+//! What every command starts from: the [`Ui`], the Docker Engine (connected once, on first
+//! use: `init` and `validate` never need it), and the lab a command acts on.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::cluster::inventory::{self, LabSummary};
+use crate::cluster::up;
+use crate::docker::BollardEngine;
+use crate::error::{Error, Result};
+use crate::kube::api::KubeApi;
+use crate::state::lock::LabLock;
+use crate::ui::Ui;
+
+/// How long a command waits for another one acting on the same lab: longer than `up`'s own
+/// default deadline, so a second `up` outlasts the first rather than giving up under it.
+const LOCK_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// The shared context of a command.
+pub struct Ctx<'a> {
+    pub ui: &'a Ui,
+    engine: OnceCell<BollardEngine>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(ui: &'a Ui) -> Self {
+        Ctx {
+            ui,
+            engine: OnceCell::new(),
+        }
+    }
+
+    /// The Docker Engine the environment names (`DOCKER_HOST`, the Docker context).
+    pub async fn engine(&self) -> Result<&BollardEngine> {
+        Ok(self.engine.get_or_try_init(BollardEngine::connect).await?)
+    }
+
+    /// NAME, else the name in `./playground.yaml`, else the only lab, else the default name.
+    pub async fn lab_name(&self, name: Option<String>) -> Result<String> {
+        if let Some(n) = name {
+            return Ok(n);
+        }
+        if let Some(n) = crate::source::name_in_default_file()? {
+            return Ok(n);
+        }
+        let labs = inventory::list(self.engine().await?).await?;
+        match labs.as_slice() {
+            [only] => Ok(only.name.clone()),
+            [] => Ok(crate::config::DEFAULT_LAB_NAME.to_string()),
+            many => Err(Error::SeveralLabs(
+                many.iter().map(|l| l.name.clone()).collect(),
+            )),
+        }
+    }
+
+    /// The lab as Docker's labels describe it, or `NotFound`.
+    pub async fn find_lab(&self, name: &str) -> Result<LabSummary> {
+        inventory::status(self.engine().await?, name)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.to_string()))
+    }
+
+    /// NAME resolved (see [`Ctx::lab_name`]) and found.
+    pub async fn lab(&self, name: Option<String>) -> Result<LabSummary> {
+        let name = self.lab_name(name).await?;
+        self.find_lab(&name).await
+    }
+
+    /// The kubeconfig k3s wrote in server-0, pointed at the lab's published API.
+    pub async fn lab_kubeconfig(&self, lab: &LabSummary) -> Result<String> {
+        let api = lab
+            .api
+            .as_deref()
+            .ok_or_else(|| Error::NoApiAddress(lab.name.clone()))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        up::fetch_kubeconfig(self.engine().await?, &lab.name, api, deadline).await
+    }
+
+    /// A client for a lab's API, with the credentials k3s wrote in server-0.
+    pub async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
+        Ok(KubeApi::from_kubeconfig_yaml(&self.lab_kubeconfig(lab).await?).await?)
+    }
+
+    /// Take the lab's lock for a command that changes it (see [`crate::state::lock`]); a
+    /// second command says whom it waits for, and waits.
+    pub fn lock(&self, name: &str) -> Result<LabLock> {
+        let ui = self.ui;
+        Ok(tokio::task::block_in_place(|| {
+            LabLock::acquire(name, LOCK_WAIT, |holder| {
+                ui.warn(&format!(
+                    "lab {name} is busy: {holder} is acting on it; waiting until it is done"
+                ))
+            })
+        })?)
+    }
+
+    /// Ask `question` on a terminal unless `yes`; no terminal counts as yes, as in every
+    /// peer (scripts pass `--yes` or have no stdin). A "no" ends the command: not `what`.
+    pub fn confirm(&self, yes: bool, question: &str, what: &'static str) -> Result<()> {
+        if yes || !std::io::stdin().is_terminal() {
+            return Ok(());
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(Error::Terminal)?;
+        if matches!(answer.trim(), "y" | "Y" | "yes") {
+            Ok(())
+        } else {
+            Err(Error::Declined(what))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `playground drop`: throw a lab away. Its kept Secrets are exported and its images kept for
+//! the next lab first; then every Docker object with the lab's label goes, its kube context
+//! goes, and its record is marked dropped, so `restore` can bring it back from Git.
+
+use serde::Serialize;
+
+use crate::cli::Output;
+use crate::cluster::{cache, lifecycle};
+use crate::error::Result;
+use crate::kube::kubeconfig;
+use crate::state::record;
+
+use super::{Ctx, kept, output};
+
+#[derive(Serialize)]
+struct Dropped<'a> {
+    name: &'a str,
+    state: &'static str,
+    removed: usize,
+    restorable: bool,
+}
+
+pub async fn run(
+    ctx: &Ctx<'_>,
+    name: Option<String>,
+    yes: bool,
+    force: bool,
+    out: Output,
+) -> Result<()> {
+    let name = ctx.lab_name(name).await?;
+    let _lock = ctx.lock(&name)?;
+    ctx.confirm(
+        yes,
+        &format!("Drop lab {name} and everything in it?"),
+        "dropped",
+    )?;
+    let engine = ctx.engine().await?;
+    kept::save_before(ctx, &name, force, "dropped").await?;
+    cache::keep_lab_images(engine, &name, ctx.ui).await?;
+    let s = ctx.ui.step(format!("remove the Docker objects of {name}"));
+    let removed = lifecycle::remove_objects(engine, &name).await?;
+    s.done_with(&format!("{removed} removed"));
+    kubeconfig::remove(&kubeconfig::target_path_from_env()?, &name)?;
+    if let Some(aside) = record::mark_dropped(&name)? {
+        ctx.ui.warn(&format!(
+            "the lab's record did not parse; moved it aside to {}",
+            aside.display()
+        ));
+    }
+    let restorable = record::path(&name).exists();
+    let how = if restorable {
+        format!("; `playground restore {name}` brings it back from Git")
+    } else {
+        String::new()
+    };
+    output::outcome(
+        out,
+        ctx.ui,
+        &Dropped {
+            name: &name,
+            state: "dropped",
+            removed,
+            restorable,
+        },
+        format!("lab {name} dropped{how}"),
+    )
+}

@@ -1,0 +1,47 @@
+//! `playground restore`: rebuild a dropped lab from its record or, with `--from`, from its
+//! repository ([`crate::source::restore`] decides which lab and which revision), then the same
+//! path as `up`. A lab that exists is left as it is.
+
+use crate::cli::RestoreArgs;
+use crate::cluster::inventory;
+use crate::error::Result;
+use crate::source::restore;
+use crate::state::cache_root;
+
+use super::Ctx;
+use super::up::{Run, up_lab};
+
+pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
+    let run = Run::from(&args.run);
+    let revision = args.revision.as_deref();
+    let source = match &args.from {
+        Some(from) => {
+            let staged = restore::stage_repository(from, revision, &cache_root(), ctx.ui)?;
+            if exists_already(ctx, staged.name()).await? {
+                return Ok(());
+            }
+            staged.install(revision)?
+        }
+        None => {
+            let name = restore::restore_name(args.name.clone())?;
+            let rec = restore::read_record(&name)?;
+            if exists_already(ctx, &name).await? {
+                return Ok(());
+            }
+            restore::from_record(rec, revision, &cache_root(), ctx.ui)?
+        }
+    };
+    up_lab(ctx, source, &run, None).await
+}
+
+/// A lab that exists in Docker is not restored: say so, change nothing.
+async fn exists_already(ctx: &Ctx<'_>, name: &str) -> Result<bool> {
+    let Some(lab) = inventory::status(ctx.engine().await?, name).await? else {
+        return Ok(false);
+    };
+    ctx.ui.line(&format!(
+        "lab {name} exists ({}); restore changed nothing\n  hint: `playground resume {name}` starts a suspended lab, `playground up` converges one, `playground drop {name}` throws it away",
+        lab.state.as_str()
+    ));
+    Ok(true)
+}

@@ -1,0 +1,41 @@
+//! `playground resume`: start a suspended or paused lab, and wait until its nodes are Ready.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::Output;
+use crate::cluster::lifecycle;
+use crate::error::Result;
+use crate::kube::api::NodeReady;
+
+use super::{Ctx, output};
+
+#[derive(Serialize)]
+struct Resumed<'a> {
+    name: &'a str,
+    state: &'static str,
+    nodes: &'a [NodeReady],
+}
+
+pub async fn run(
+    ctx: &Ctx<'_>,
+    name: Option<String>,
+    timeout: Duration,
+    out: Output,
+) -> Result<()> {
+    let name = ctx.lab_name(name).await?;
+    let _lock = ctx.lock(&name)?;
+    let nodes = lifecycle::resume(ctx.engine().await?, &name, timeout, ctx.ui).await?;
+    let ready = nodes.iter().filter(|n| n.ready).count();
+    output::outcome(
+        out,
+        ctx.ui,
+        &Resumed {
+            name: &name,
+            state: "running",
+            nodes: &nodes,
+        },
+        format!("lab {name} is running ({ready} nodes Ready)"),
+    )
+}

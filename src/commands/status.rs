@@ -1,0 +1,82 @@
+//! `playground status`: the lab at a glance: its nodes, what is missing, and its Applications
+//! as a tree with who changed what in Git.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::argocd::status::AppTree;
+use crate::cli::Output;
+use crate::cluster::inventory::{self, LabState, LabSummary};
+use crate::error::Result;
+use crate::repo::git;
+
+use super::{Ctx, output};
+
+/// `status -o json|yaml`: the lab's summary, with its apps when Argo CD answers.
+#[derive(Serialize)]
+struct Status<'a> {
+    #[serde(flatten)]
+    lab: &'a LabSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apps: Option<serde_json::Value>,
+}
+
+pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()> {
+    let lab = ctx.lab(name).await?;
+    let tree = if lab.state == LabState::Running {
+        app_tree(ctx, &lab).await
+    } else {
+        None
+    };
+    let doc = Status {
+        lab: &lab,
+        apps: tree.as_ref().map(AppTree::to_json),
+    };
+    output::emit(out, &doc, || table(&lab, tree.as_ref()))
+}
+
+fn table(lab: &LabSummary, tree: Option<&AppTree>) -> String {
+    let mut out = inventory::render_table(std::slice::from_ref(lab));
+    out.push('\n');
+    let _ = writeln!(out, "{:<36} {:<13} STATE", "NODE", "ROLE");
+    for n in &lab.nodes {
+        let _ = writeln!(out, "{:<36} {:<13} {}", n.name, n.role, n.state.as_str());
+    }
+    for m in &lab.missing {
+        let _ = writeln!(out, "{m:<36} {:<13} missing", "");
+    }
+    if !lab.missing.is_empty() {
+        out.push_str("\n`playground up` recreates what is missing.\n");
+    }
+    if let Some(tree) = tree {
+        out.push('\n');
+        out.push_str(&tree.render_text_now());
+    }
+    out
+}
+
+/// The lab's Applications as a tree, with the last commit per app path for a local repo.
+/// `None` when Argo CD is not there (a `--cluster-only` lab) or the API does not answer.
+async fn app_tree(ctx: &Ctx<'_>, lab: &LabSummary) -> Option<AppTree> {
+    let api = ctx.lab_api(lab).await.ok()?;
+    let namespace = lab.argocd_namespace();
+    let apps = crate::argocd::apps::list_apps(&api, &namespace)
+        .await
+        .ok()?;
+    let repo = lab
+        .repo
+        .as_deref()
+        .and_then(|r| git::open(Path::new(r)).ok());
+    let lookup = |path: &str| {
+        repo.as_ref()
+            .and_then(|r| git::last_commit_touching(r, path).ok().flatten())
+    };
+    Some(crate::argocd::status::build_tree(
+        &namespace,
+        apps,
+        crate::argocd::seed::ROOT_APP,
+        &lookup,
+    ))
+}

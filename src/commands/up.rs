@@ -1,0 +1,405 @@
+//! `playground up`: create or converge a lab, record it, and bootstrap GitOps into it.
+//!
+//! The flow ([`up_lab`], which `restore` shares):
+//! 1. everything is validated before Docker or a cluster is touched: the lab file (done by the
+//!    caller), the GitOps half ([`bootstrap::prepare`]: the repository, its revision, the Argo
+//!    CD manifest), the kept Secrets to re-apply, the host ([`crate::doctor::preflight_up`]);
+//! 2. the cluster half ([`crate::cluster::up`]) runs its plan; a new lab that fails or is
+//!    interrupted is rolled back there;
+//! 3. the lab is recorded, so `restore` can rebuild it whatever happens next;
+//! 4. Argo CD goes in as soon as the API answers and one node is Ready, while the other nodes
+//!    finish booting; then the apps are awaited. Every step of this half is idempotent, so a
+//!    failure leaves the cluster for the next `up` to converge.
+//!
+//! `up --context` skips Docker and runs only the GitOps half against an existing cluster.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::argocd::apps::AppState;
+use crate::argocd::bootstrap::{self, Prepared};
+use crate::argocd::{refresh, seed};
+use crate::cli::{Output, Pull, RunArgs, UpArgs};
+use crate::cluster::plan::PullPolicy;
+use crate::cluster::up::{self, UpOutcome};
+use crate::config::{Lab, Overrides};
+use crate::error::{Error, Result, Usage};
+use crate::kube::api::KubeApi;
+use crate::kube::kubeconfig;
+use crate::repo::git;
+use crate::source::LabSource;
+use crate::state::{kept, record};
+
+use super::{Ctx, output};
+
+/// How `up` and `restore` run: their flags, converted once.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pull: PullPolicy,
+    timeout: Duration,
+    switch_context: bool,
+    cluster_only: bool,
+    dry_run: bool,
+    keep_on_failure: bool,
+    watch: bool,
+    output: Output,
+}
+
+impl From<&RunArgs> for Run {
+    fn from(args: &RunArgs) -> Self {
+        Run {
+            pull: match args.pull {
+                Pull::Missing => PullPolicy::Missing,
+                Pull::Always => PullPolicy::Always,
+                Pull::Never => PullPolicy::Never,
+            },
+            timeout: args.deadline_after(),
+            switch_context: !args.no_switch_context,
+            cluster_only: args.cluster_only,
+            dry_run: args.dry_run,
+            keep_on_failure: args.keep_on_failure,
+            watch: args.watch,
+            output: args.output,
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx<'_>, args: UpArgs) -> Result<()> {
+    let overrides = Overrides {
+        name: args.lab.name,
+        servers: args.lab.servers,
+        agents: args.lab.agents,
+        image: args.lab.image,
+        api_port: args.lab.api_port,
+    };
+    let source = LabSource::load(args.lab.file.as_deref(), overrides)?;
+    up_lab(ctx, source, &Run::from(&args.run), args.context.as_deref()).await
+}
+
+/// `up` and `restore`: one idempotent path that creates or converges a lab, records it, and
+/// bootstraps GitOps into it (see the module docs).
+pub async fn up_lab(
+    ctx: &Ctx<'_>,
+    source: LabSource,
+    run: &Run,
+    context: Option<&str>,
+) -> Result<()> {
+    let ui = ctx.ui;
+    let deadline = Instant::now() + run.timeout;
+    let lab = &source.lab;
+    let prepared = if run.cluster_only {
+        None
+    } else {
+        Some(prepare(ctx, lab, run)?)
+    };
+    if run.watch && prepared.as_ref().is_some_and(|p| p.repo_mount().is_none()) {
+        return Err(Usage::WatchNeedsLocalRepo.into());
+    }
+    if let Some(context) = context {
+        let prepared = prepared.ok_or(Usage::ContextWithClusterOnly)?;
+        return up_in_context(ctx, context, lab, &prepared, run, deadline).await;
+    }
+
+    // The mount follows the lab file, not --cluster-only: a mount cannot be added later.
+    let repo_mount = match &prepared {
+        Some(p) => p.repo_mount(),
+        None => lab
+            .gitops
+            .repo
+            .local_dir()
+            .and_then(|dir| git::open(dir).ok())
+            .and_then(|r| std::fs::canonicalize(r.root()).ok()),
+    };
+    let engine = ctx.engine().await?;
+    crate::doctor::preflight_up(engine, lab, ui).await?;
+    let lock = if run.dry_run {
+        None
+    } else {
+        Some(ctx.lock(&lab.name)?)
+    };
+    let opts = up::UpOptions {
+        pull: run.pull,
+        timeout: run.timeout,
+        switch_context: run.switch_context,
+        dry_run: run.dry_run,
+        keep_on_failure: run.keep_on_failure,
+        kubeconfig: kubeconfig::target_path_from_env()?,
+        repo_mount,
+        ui_port: Some(lab.argocd.ui.port),
+        // With the GitOps half to do, Argo CD goes in as soon as the API answers and one node
+        // is Ready; the other nodes are awaited alongside it (below).
+        ready_nodes: (!run.cluster_only).then_some(1),
+    };
+    // From here a Ctrl-C or SIGTERM is ours: the cluster half rolls a new lab back, the GitOps
+    // half stops its waits at once and leaves the cluster for the next `up`.
+    let _guard = crate::interrupt::guard();
+    let mut outcome = up::up(engine, lab, &opts, ui).await?;
+    if let Some(plan) = &outcome.dry_run {
+        println!("plan for lab {} (nothing was changed):", lab.name);
+        print!("{plan}");
+        if !run.cluster_only {
+            println!(
+                "then: install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
+                lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
+            );
+        }
+        return Ok(());
+    }
+    // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
+    let recorded = write_record(ctx, &source, prepared.as_ref(), None);
+    let Some(prepared) = &prepared else {
+        return report(run, &outcome, &[], lab, ctx);
+    };
+    // The cluster is whole at this point; a GitOps failure leaves it for the next `up` to
+    // converge (every step below is idempotent) instead of removing it.
+    let text = match &outcome.kubeconfig {
+        Some(text) => text.clone(),
+        None => up::fetch_kubeconfig(engine, &lab.name, &outcome.api, deadline).await?,
+    };
+    let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+    // Argo CD and the nodes still booting, in parallel; both must be done.
+    let (apps, nodes) = until_interrupted(
+        async {
+            tokio::try_join!(
+                async { Ok(bootstrap::bootstrap(&api, prepared, ui, deadline).await?) },
+                up::wait_every_node(&api, lab, &outcome.api, deadline, ui),
+            )
+        },
+        &format!(
+            "the cluster stays: `playground up` finishes the GitOps half, `playground drop {}` removes the lab",
+            lab.name
+        ),
+        ctx,
+    )
+    .await?;
+    outcome.nodes = nodes;
+    if recorded {
+        let deployed = apps
+            .iter()
+            .find(|a| a.name == seed::ROOT_APP)
+            .map(|a| a.revision.clone())
+            .filter(|r| !r.is_empty())
+            .or_else(|| prepared.expected.clone());
+        write_record(ctx, &source, Some(prepared), deployed);
+    }
+    report(run, &outcome, &apps, lab, ctx)?;
+    if run.watch {
+        // Watching only asks Argo CD to refresh: other commands may act meanwhile.
+        drop(lock);
+        return watch_head(ctx, &api, prepared).await;
+    }
+    Ok(())
+}
+
+/// The GitOps half, checked before anything is created, with the kept Secrets to re-apply.
+fn prepare(ctx: &Ctx<'_>, lab: &Lab, run: &Run) -> Result<Prepared> {
+    // The manifest may be downloaded (blocking I/O): keep the runtime's other work going.
+    let mut prepared = tokio::task::block_in_place(|| {
+        bootstrap::prepare(lab, &crate::state::cache_root(), !run.dry_run)
+    })?;
+    // Only what this lab file still keeps: an export is not a licence to copy everything a
+    // lab of the same name once held. With `--context` too, on purpose: a lab that moves to a
+    // real cluster takes its kept Secrets (its sealed-secrets key) along.
+    prepared.kept_secrets = kept::selected(kept::load(&lab.name)?, &lab.keep);
+    for w in &prepared.warnings {
+        ctx.ui.warn(w);
+    }
+    Ok(prepared)
+}
+
+/// Write the lab's state record; a failure is a warning (the lab itself is fine, only
+/// `restore` would miss it). Returns whether it was written.
+fn write_record(
+    ctx: &Ctx<'_>,
+    source: &LabSource,
+    prepared: Option<&Prepared>,
+    deployed: Option<String>,
+) -> bool {
+    let lab = &source.lab;
+    let git = match prepared {
+        Some(p) => record::GitRecord {
+            repo: match &p.repo {
+                seed::RepoSource::Local { root } => root.display().to_string(),
+                seed::RepoSource::Remote { url, .. } => url.clone(),
+            },
+            path: p.path.clone(),
+            revision: p.revision.clone(),
+            deployed,
+        },
+        None => record::GitRecord {
+            repo: match lab.gitops.repo.local_dir() {
+                Some(dir) => dir.display().to_string(),
+                None => lab.gitops.repo.to_string(),
+            },
+            path: lab.gitops.path.clone(),
+            revision: lab.gitops.revision.clone(),
+            deployed,
+        },
+    };
+    let result = record::read_or_set_aside(&lab.name).and_then(|(previous, aside)| {
+        if let Some(aside) = aside {
+            ctx.ui.warn(&format!(
+                "the lab's record did not parse; moved it aside to {} and writing a fresh one",
+                aside.display()
+            ));
+        }
+        let rec = record::LabRecord::new(
+            lab,
+            &source.text,
+            &source.overrides,
+            source.origin.clone(),
+            git,
+            previous.as_ref(),
+        );
+        record::write(&rec)
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.ui.warn(&format!(
+                "could not record the lab for `playground restore`: {e}"
+            ));
+            false
+        }
+    }
+}
+
+/// `up -o json|yaml`: what `up` made, and the apps when it bootstrapped GitOps.
+#[derive(Serialize)]
+struct UpDocument<'a> {
+    #[serde(flatten)]
+    outcome: &'a UpOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apps: Option<&'a [AppState]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ui: Option<String>,
+}
+
+fn report(
+    run: &Run,
+    outcome: &UpOutcome,
+    apps: &[AppState],
+    lab: &Lab,
+    ctx: &Ctx<'_>,
+) -> Result<()> {
+    let ui_url = format!("http://127.0.0.1:{}", lab.argocd.ui.port);
+    let doc = UpDocument {
+        outcome,
+        apps: (!run.cluster_only).then_some(apps),
+        ui: (!run.cluster_only).then(|| ui_url.clone()),
+    };
+    let mut line = format!(
+        "lab {} is ready: {} nodes, API {}, kube context {}",
+        outcome.name,
+        outcome.nodes.len(),
+        outcome.api,
+        outcome.context
+    );
+    if !run.cluster_only {
+        line.push_str(&format!(
+            "\n{} app(s) Synced and Healthy. Argo CD UI: {ui_url} (user admin; password: `playground password {}`)",
+            apps.len(),
+            lab.name
+        ));
+    }
+    output::outcome(run.output, ctx.ui, &doc, line)
+}
+
+/// `up --context -o json|yaml`.
+#[derive(Serialize)]
+struct ContextDocument<'a> {
+    name: &'a str,
+    context: &'a str,
+    apps: &'a [AppState],
+}
+
+/// `up --context`: the same bootstrap into an existing cluster, without Docker.
+async fn up_in_context(
+    ctx: &Ctx<'_>,
+    context: &str,
+    lab: &Lab,
+    prepared: &Prepared,
+    run: &Run,
+    deadline: Instant,
+) -> Result<()> {
+    if prepared.repo_mount().is_some() {
+        return Err(Usage::ContextWithLocalRepo(context.to_string()).into());
+    }
+    let kc = ::kube::config::Kubeconfig::read()?;
+    if !kc.contexts.iter().any(|c| c.name == context) {
+        return Err(Usage::NoSuchContext(context.to_string()).into());
+    }
+    let api = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
+    if run.dry_run {
+        println!(
+            "would install Argo CD {} into {} of context {context}, and seed root from {}",
+            lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
+        );
+        return Ok(());
+    }
+    let _guard = crate::interrupt::guard();
+    let apps = until_interrupted(
+        async { Ok(bootstrap::bootstrap(&api, prepared, ctx.ui, deadline).await?) },
+        &format!("`playground up --context {context}` again finishes the bootstrap"),
+        ctx,
+    )
+    .await?;
+    let doc = ContextDocument {
+        name: &lab.name,
+        context,
+        apps: &apps,
+    };
+    output::emit(run.output, &doc, || {
+        format!(
+            "context {context}: {} app(s) Synced and Healthy\n",
+            apps.len()
+        )
+    })
+}
+
+/// Run the GitOps half of `up`, stopping at once on Ctrl-C or SIGTERM. Every step of it is
+/// idempotent, so what it leaves is what the next `up` converges.
+async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    hint: &str,
+    ctx: &Ctx<'_>,
+) -> Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = crate::interrupt::interrupted() => {
+            ctx.ui.warn(&format!("interrupted; {hint}"));
+            Err(Error::Interrupted)
+        }
+    }
+}
+
+/// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)
+/// moves, until Ctrl-C.
+async fn watch_head(ctx: &Ctx<'_>, api: &KubeApi, prepared: &Prepared) -> Result<()> {
+    let Some(root) = prepared.repo_mount() else {
+        return Ok(());
+    };
+    ctx.ui.line(&format!(
+        "watching {} for new commits (Ctrl-C to stop)",
+        root.display()
+    ));
+    let mut last = prepared.expected.clone();
+    loop {
+        tokio::select! {
+            _ = crate::interrupt::interrupted() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let now = git::open(&root)
+            .and_then(|r| git::resolve(&r, &prepared.revision))
+            .ok();
+        if now.is_some() && now != last {
+            let short: String = now.as_deref().unwrap_or_default().chars().take(7).collect();
+            refresh::refresh(api, &prepared.namespace, None, false).await?;
+            ctx.ui
+                .line(&format!("new commit {short}: asked Argo CD to refresh"));
+            last = now;
+        }
+    }
+}

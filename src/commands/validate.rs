@@ -1,0 +1,106 @@
+//! `playground validate`: check a lab offline, and report every problem at once.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::Output;
+use crate::error::{Error, Result};
+use crate::lab::DEFAULT_FILE;
+use crate::validate::{self, Report, ValidationError};
+
+use super::{Ctx, output};
+
+/// One problem, as `validate -o json` reports it.
+#[derive(Serialize)]
+struct Problem<'a> {
+    file: String,
+    line: u32,
+    column: u32,
+    message: &'a str,
+    hint: Option<&'a str>,
+}
+
+impl<'a> From<&'a ValidationError> for Problem<'a> {
+    fn from(e: &'a ValidationError) -> Self {
+        Problem {
+            file: e.path.display().to_string(),
+            line: e.line,
+            column: e.column,
+            message: &e.message,
+            hint: e.hint.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Valid<'a> {
+    file: String,
+    valid: bool,
+    files: usize,
+    applications: usize,
+    projects: usize,
+    warnings: Vec<Problem<'a>>,
+    skipped: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Invalid<'a> {
+    file: String,
+    valid: bool,
+    errors: Vec<Problem<'a>>,
+}
+
+pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
+    let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    match validate::validate(&path) {
+        Ok(report) => valid(ctx, &path, &report, out),
+        Err(errors) => {
+            if out == Output::Table {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+            } else {
+                let doc = Invalid {
+                    file: path.display().to_string(),
+                    valid: false,
+                    errors: errors.iter().map(Problem::from).collect(),
+                };
+                output::emit(out, &doc, String::new)?;
+            }
+            Err(Error::Invalid {
+                problems: errors.len(),
+                path,
+            })
+        }
+    }
+}
+
+fn valid(ctx: &Ctx<'_>, path: &Path, report: &Report, out: Output) -> Result<()> {
+    if out == Output::Table {
+        for w in &report.warnings {
+            ctx.ui.warn(&w.to_string());
+        }
+        if let Some(why) = &report.skipped {
+            ctx.ui.line(&format!("note: {why}"));
+        }
+    }
+    let doc = Valid {
+        file: path.display().to_string(),
+        valid: true,
+        files: report.files.len(),
+        applications: report.applications.len(),
+        projects: report.projects.len(),
+        warnings: report.warnings.iter().map(Problem::from).collect(),
+        skipped: report.skipped.as_deref(),
+    };
+    output::emit(out, &doc, || {
+        format!(
+            "{}: valid ({} file(s), {} Application(s), {} AppProject(s))\n",
+            path.display(),
+            report.files.len(),
+            report.applications.len(),
+            report.projects.len()
+        )
+    })
+}
