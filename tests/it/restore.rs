@@ -429,8 +429,12 @@ fn restore_without_a_record_teaches_restore_from() {
     let lab = TestLab::new("norecord").write();
     std::fs::remove_file(lab.file()).unwrap();
     let out = lab.run(&["restore", "nosuchlab"]);
-    assert!(!out.status.success());
     let err = stderr(&out);
+    // 4: nothing of that name (the README's exit codes), as `status nosuchlab` says too.
+    assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("no record of a lab named nosuchlab"), "{err}");
     assert!(err.contains("restore --from"), "{err}");
+    let out = lab.run(&["status", "nosuchlab"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no lab named nosuchlab"));
 }
