@@ -1,4 +1,4 @@
-//! The command line: clap types only. [`crate::app`] turns them into core types, so clap never
+//! The command line: clap types only. [`crate::commands`] turns them into core types, so clap never
 //! leaks into the rest of the crate.
 
 use std::path::PathBuf;

@@ -1,12 +1,34 @@
 //! `playground`: a local Kubernetes lab, run the GitOps way.
 //!
 //! The flow of `up`:
-//! 1. [`config`] reads `playground.yaml` into a validated [`config::Lab`] (or reports
-//!    `file:line:col` and stops before anything is created);
+//! 1. [`source`] reads the lab: [`config`] parses `playground.yaml` once into typed values
+//!    ([`config::Lab`], its [`config::RepoLocation`]), or reports `file:line:col` and stops
+//!    before anything is created;
 //! 2. [`cluster::plan`] turns the lab into an ordered, printable list of steps (pure, no I/O);
 //! 3. [`cluster`] executes the steps against the Docker Engine through the [`docker::Engine`]
-//!    trait and waits for readiness through [`kube`];
-//! 4. [`kube::kubeconfig`] merges the lab's context into the user's kubeconfig, under a lock.
+//!    trait, waits for readiness through [`kube`], and merges the lab's context into the
+//!    user's kubeconfig under a lock ([`kube::kubeconfig`]);
+//! 4. [`argocd`] installs Argo CD, seeds the app of apps from the lab's repository ([`repo`])
+//!    and waits until every app is Synced and Healthy.
+//!
+//! The layers, top to bottom; a module imports only from layers below its own, never from its
+//! own (so `cluster` and `argocd` never import each other), and `tests/it/layers.rs` checks it:
+//!
+//! ```text
+//! commands (and main)            one file per subcommand; the error → message, hint, exit code
+//! cli                            clap types only
+//! doctor                         host checks
+//! cluster · argocd · validate · source
+//! kube · docker · repo
+//! state                          records, kept Secrets, locks in the user data dir
+//! config                         the lab file, typed
+//! lab · ui · interrupt · fsutil · diag
+//! ```
+//!
+//! Glossary: a [`config::Lab`] is the lab as desired (from its file); a
+//! [`cluster::inventory::LabSummary`] is the lab as observed (from Docker's labels); a
+//! [`state::record::LabRecord`] is the lab as stored (`state.yaml`, for `restore`); a
+//! [`source::LabSource`] is a lab to bring up and where it came from.
 
 pub mod argocd;
 pub mod cli;

@@ -1,7 +1,7 @@
 //! `playground argocd`: the Argo CD CLI of the lab's own server, logged in as admin, running
 //! the user's arguments against the lab.
 //!
-//! The flow (the command itself is `crate::app`'s, which owns Docker and the lab's API):
+//! The flow (the command itself is `commands::argocd`'s, which owns Docker and the lab's API):
 //! 1. [`Target::of`]: the lab, found by its Docker labels, must be running and publish the
 //!    Argo CD UI (plain HTTP on `127.0.0.1:<argocd.ui.port>`, as `server.insecure` is set);
 //! 2. [`require_installed`]: the Service `argocd-server` exists (a `--cluster-only` lab has

@@ -5,7 +5,7 @@
 //! 2. [`build_tree`] (pure) hangs them under the root using the children and parents of
 //!    [`super::apps`] (one pass to index, one walk: O(n)), attaching to every app from the
 //!    root's repository the last commit that touched its path, through a caller-supplied
-//!    lookup (the git side lives in [`super::git`]);
+//!    lookup (the git side lives in [`crate::repo::git`]);
 //! 3. [`AppTree::render_text`] draws a tree table and `serde` serialises the same
 //!    [`AppTree`] as JSON, so both outputs always carry the same facts.
 //!

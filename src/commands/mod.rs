@@ -1,5 +1,5 @@
 //! The commands: one file per subcommand, over a shared [`Ctx`] (the [`Ui`], the Docker
-//! Engine connected once, the lab a command acts on) and one printer ([`output`]).
+//! Engine connected once, the lab a command acts on) and one printer (`output`).
 //!
 //! Each command converts its clap arguments once, at the top of its `run`, and calls the
 //! library below; the rules live with their owners (`cluster`, `argocd`, `source`, `state`,

@@ -117,7 +117,7 @@ pub struct SourceInfo {
     pub repo_url: String,
     pub kind: SourceKind,
     /// For a source in the lab's own repository: its folder, relative to the repository root
-    /// with `/` (what [`super::git::last_commit_touching`] takes).
+    /// with `/` (what [`crate::repo::git::last_commit_touching`] takes).
     pub local_path: Option<String>,
 }
 

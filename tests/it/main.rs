@@ -19,6 +19,7 @@ mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
 mod ha;
+mod layers;
 mod registry;
 mod restore;
 mod standin;
