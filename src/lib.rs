@@ -13,6 +13,7 @@ pub mod argocd;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod error;

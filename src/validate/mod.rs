@@ -20,7 +20,6 @@
 mod yaml;
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use yaml::{Node, Pos, Value};
@@ -29,54 +28,20 @@ use crate::config::{self, ConfigError, Lab};
 
 pub use crate::repo::sample::REPO_PLACEHOLDER;
 
-/// One problem, at a place in a file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", Render(self))]
-pub struct ValidationError {
-    pub path: PathBuf,
-    /// 1-based; 0 when the problem is about the whole file (it cannot be read, …).
-    pub line: u32,
-    /// 1-based; 0 with `line`.
-    pub column: u32,
-    /// What is wrong.
-    pub message: String,
-    /// What was expected, or what to do.
-    pub hint: Option<String>,
-}
-
-struct Render<'a>(&'a ValidationError);
-
-impl fmt::Display for Render<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = self.0;
-        if e.line == 0 {
-            write!(f, "{}: {}", e.path.display(), e.message)?;
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                e.path.display(),
-                e.line,
-                e.column,
-                e.message
-            )?;
-        }
-        if let Some(hint) = &e.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
-    }
-}
+/// One problem, at a place in a file: the crate's one located diagnostic.
+pub type ValidationError = crate::diag::Located;
 
 impl From<ConfigError> for ValidationError {
     fn from(err: ConfigError) -> Self {
-        let (line, column) = err.position().unwrap_or((0, 0));
-        ValidationError {
-            path: err.path().to_path_buf(),
-            line,
-            column,
-            message: err.message(),
-            hint: err.hint().map(str::to_string),
+        match err {
+            ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => l,
+            err @ ConfigError::Io { .. } => ValidationError {
+                path: err.path().to_path_buf(),
+                line: 0,
+                column: 0,
+                message: err.message(),
+                hint: None,
+            },
         }
     }
 }
