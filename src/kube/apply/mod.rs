@@ -200,9 +200,13 @@ impl fmt::Display for ObjectError {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(
-        "{origin}: not valid YAML: {message}\n  hint: check the manifest at that position; `kubectl apply --dry-run=client -f` shows the same problem"
+        "{origin}: not valid YAML: {source}\n  hint: check the manifest at that position; `kubectl apply --dry-run=client -f` shows the same problem"
     )]
-    Yaml { origin: String, message: String },
+    Yaml {
+        origin: String,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
     #[error(
         "{origin}: document {index} is not a Kubernetes object: {reason}\n  hint: every document needs apiVersion, kind and metadata.name"
     )]

@@ -59,7 +59,7 @@ fn parse_values(yaml: &str, origin: &str) -> Result<Vec<serde_json::Value>, Appl
         serde_saphyr::from_multiple_with_options(yaml, parse_options()).map_err(|e| {
             ApplyError::Yaml {
                 origin: origin.to_string(),
-                message: e.to_string(),
+                source: Box::new(e),
             }
         })
     };
