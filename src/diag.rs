@@ -83,4 +83,15 @@ mod tests {
             "lab/playground.yaml: invalid lab name `My_Lab`\n  hint: fix it"
         );
     }
+
+    #[test]
+    fn sits_at_the_bottom_of_the_crate() {
+        // `config` and `validate` import this module; an import the other way would close a
+        // circle. (Doc links may name the crate's modules; `use` lines may not.)
+        let imports: Vec<&str> = include_str!("diag.rs")
+            .lines()
+            .filter(|l| l.trim_start().starts_with("use ") && l.contains("crate"))
+            .collect();
+        assert!(imports.is_empty(), "{imports:?}");
+    }
 }
