@@ -41,10 +41,9 @@ impl ConfigError {
 
     /// The file the error is about.
     pub fn path(&self) -> &Path {
-        match (self, self.located()) {
-            (ConfigError::Io { path, .. }, _) => path,
-            (_, Some(l)) => &l.path,
-            (_, None) => unreachable!("only Io has no location"),
+        match self {
+            ConfigError::Io { path, .. } => path,
+            ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => &l.path,
         }
     }
 
