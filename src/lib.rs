@@ -35,6 +35,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod error;

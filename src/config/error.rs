@@ -1,16 +1,12 @@
 //! [`ConfigError`]: what went wrong in a lab file, and exactly where.
 //!
-//! Every variant except [`ConfigError::Io`] carries the file, a 1-based line and column, a
-//! one-line message and an optional hint, and displays like a compiler diagnostic so editors
-//! and terminals can jump to it:
-//!
-//! ```text
-//! playground.yaml:4:9: invalid lab name `My_Lab`
-//!   hint: expected a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, at most 32 characters
-//! ```
+//! Every variant except [`ConfigError::Io`] is a [`Located`] problem (the file, a 1-based line
+//! and column, a one-line message and an optional hint), displayed like a compiler diagnostic
+//! (see [`crate::diag`]).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::diag::Located;
 
 /// An error in a lab file. See the module docs for the display format.
 #[derive(Debug, thiserror::Error)]
@@ -23,74 +19,52 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The text is not well-formed YAML (bad indentation, unclosed quote, tab, …).
-    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
-    Syntax {
-        path: PathBuf,
-        line: u32,
-        column: u32,
-        message: String,
-        hint: Option<String>,
-    },
+    #[error(transparent)]
+    Syntax(Located),
     /// Well-formed YAML that does not fit the schema: an unknown or missing key, a value of the
     /// wrong type (a string where a number belongs, …).
-    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
-    Schema {
-        path: PathBuf,
-        line: u32,
-        column: u32,
-        message: String,
-        hint: Option<String>,
-    },
+    #[error(transparent)]
+    Schema(Located),
     /// A value of the right type that is not acceptable: a bad name, port, node filter, count…
-    #[error("{}", Render { path, line: *line, column: *column, message, hint })]
-    Invalid {
-        path: PathBuf,
-        line: u32,
-        column: u32,
-        message: String,
-        hint: Option<String>,
-    },
+    #[error(transparent)]
+    Invalid(Located),
 }
 
 impl ConfigError {
+    /// Where and what, for every variant but [`ConfigError::Io`].
+    pub fn located(&self) -> Option<&Located> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => Some(l),
+        }
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
-            ConfigError::Io { path, .. }
-            | ConfigError::Syntax { path, .. }
-            | ConfigError::Schema { path, .. }
-            | ConfigError::Invalid { path, .. } => path,
+            ConfigError::Io { path, .. } => path,
+            ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => &l.path,
         }
     }
 
     /// `(line, column)`, both 1-based; `None` for [`ConfigError::Io`].
     pub fn position(&self) -> Option<(u32, u32)> {
-        match self {
-            ConfigError::Io { .. } => None,
-            ConfigError::Syntax { line, column, .. }
-            | ConfigError::Schema { line, column, .. }
-            | ConfigError::Invalid { line, column, .. } => Some((*line, *column)),
-        }
+        self.located().map(|l| (l.line, l.column))
     }
 
     /// The message without location or hint.
     pub fn message(&self) -> String {
         match self {
             ConfigError::Io { source, .. } => format!("cannot read the lab file: {source}"),
-            ConfigError::Syntax { message, .. }
-            | ConfigError::Schema { message, .. }
-            | ConfigError::Invalid { message, .. } => message.clone(),
+            ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => {
+                l.message.clone()
+            }
         }
     }
 
     /// The hint line, if any.
     pub fn hint(&self) -> Option<&str> {
-        match self {
-            ConfigError::Io { .. } => None,
-            ConfigError::Syntax { hint, .. }
-            | ConfigError::Schema { hint, .. }
-            | ConfigError::Invalid { hint, .. } => hint.as_deref(),
-        }
+        self.located().and_then(|l| l.hint.as_deref())
     }
 }
 
@@ -146,56 +120,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Renders `path:line:col: message` and, when there is one, an indented `hint:` line.
-struct Render<'a> {
-    path: &'a Path,
-    line: u32,
-    column: u32,
-    message: &'a str,
-    hint: &'a Option<String>,
-}
-
-impl fmt::Display for Render<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )?;
-        if let Some(hint) = self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn displays_like_a_compiler_diagnostic() {
-        let err = ConfigError::Invalid {
+        let err = ConfigError::Invalid(Located {
             path: "lab/playground.yaml".into(),
             line: 4,
             column: 9,
             message: "invalid lab name `My_Lab`".into(),
             hint: Some("expected a DNS-1123 label".into()),
-        };
+        });
         assert_eq!(
             err.to_string(),
             "lab/playground.yaml:4:9: invalid lab name `My_Lab`\n  hint: expected a DNS-1123 label"
         );
-        let err = ConfigError::Schema {
+        let err = ConfigError::Schema(Located {
             path: "p.yaml".into(),
             line: 1,
             column: 1,
             message: "m".into(),
             hint: None,
-        };
+        });
         assert_eq!(err.to_string(), "p.yaml:1:1: m");
         assert_eq!(err.position(), Some((1, 1)));
     }

@@ -17,6 +17,7 @@ use super::error::{ConfigError, Problem};
 use super::filter::{check_filter, parse_filter, selected};
 use super::model::*;
 use super::ports::{DEFAULT_HOST_IP, parse_port};
+use crate::diag::Located;
 
 /// The only `apiVersion` this build understands.
 pub const API_VERSION: &str = "playground.dev/v1alpha1";
@@ -184,13 +185,13 @@ struct Here<'a> {
 impl Here<'_> {
     fn at(&self, location: Location, problem: Problem) -> ConfigError {
         let (line, column) = line_col(location);
-        ConfigError::Invalid {
+        ConfigError::Invalid(Located {
             path: self.origin.to_path_buf(),
             line,
             column,
             message: problem.message,
             hint: problem.hint,
-        }
+        })
     }
 
     fn of<T>(&self, spanned: &Spanned<T>, problem: Problem) -> ConfigError {

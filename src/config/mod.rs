@@ -36,6 +36,7 @@ pub use ports::DEFAULT_HOST_IP;
 pub use repo::RepoError;
 pub use repo::url_has_password;
 
+use crate::diag::Located;
 use error::closest;
 use file::{SECTIONS, line_col};
 
@@ -57,7 +58,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(ConfigError::Schema {
+        return Err(ConfigError::Schema(Located {
             path: origin.to_path_buf(),
             line: 1,
             column: 1,
@@ -65,7 +66,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
             hint: Some(format!(
                 "a lab file starts with `apiVersion: {API_VERSION}`, `kind: {KIND}` and `metadata: {{ name: … }}`"
             )),
-        });
+        }));
     }
     // Only `true`/`false` are booleans: YAML 1.1's `yes`/`no`/`on`/`off` surprise people.
     let options = serde_saphyr::options! { strict_booleans: true };
@@ -121,13 +122,13 @@ fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
                 Some(near) => format!("did you mean `{near}`? allowed keys: {allowed}"),
                 None => format!("allowed keys: {allowed}"),
             };
-            ConfigError::Schema {
+            ConfigError::Schema(Located {
                 path,
                 line,
                 column,
                 message: format!("unknown key `{field}` {section}"),
                 hint: Some(hint),
-            }
+            })
         }
         YamlError::SerdeMissingField { field, .. } => {
             let hint = match *field {
@@ -136,13 +137,13 @@ fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
                 "metadata" => Some("add `metadata: { name: <lab name> }`".to_string()),
                 _ => None,
             };
-            ConfigError::Schema {
+            ConfigError::Schema(Located {
                 path,
                 line,
                 column,
                 message: format!("missing required key `{field}`"),
                 hint,
-            }
+            })
         }
         YamlError::InvalidScalar { ty, location } => {
             let (expected, hint) = match *ty {
@@ -167,31 +168,31 @@ fn yaml_error(err: &YamlError, text: &str, origin: &Path) -> ConfigError {
             };
             expected_error(path, line, column, expected, found(text, *location), hint)
         }
-        YamlError::NullIntoString { .. } => ConfigError::Schema {
+        YamlError::NullIntoString { .. } => ConfigError::Schema(Located {
             path,
             line,
             column,
             message: "missing value".to_string(),
             hint: Some("this key is required and needs a value after the `:`".to_string()),
-        },
+        }),
         YamlError::SerdeInvalidType { .. }
         | YamlError::SerdeInvalidValue { .. }
         | YamlError::SerdeInvalidLength { .. }
         | YamlError::SerdeUnknownVariant { .. }
-        | YamlError::InvalidBooleanStrict { .. } => ConfigError::Schema {
+        | YamlError::InvalidBooleanStrict { .. } => ConfigError::Schema(Located {
             path,
             line,
             column,
             message: UserMessageFormatter.format_message(err).into_owned(),
             hint: None,
-        },
-        _ => ConfigError::Syntax {
+        }),
+        _ => ConfigError::Syntax(Located {
             path,
             line,
             column,
             message: UserMessageFormatter.format_message(err).into_owned(),
             hint: None,
-        },
+        }),
     }
 }
 
@@ -226,13 +227,13 @@ fn expected_error(
         Some(found) => format!("expected {expected}, found {found}"),
         None => format!("expected {expected}"),
     };
-    ConfigError::Schema {
+    ConfigError::Schema(Located {
         path,
         line,
         column,
         message,
         hint: hint.map(str::to_string),
-    }
+    })
 }
 
 /// Checks a lab name given outside a file (e.g. `--name`): a DNS-1123 label of at most

@@ -134,8 +134,12 @@ pub enum EndpointError {
         meta: PathBuf,
         fix: String,
     },
-    #[error("cannot read {}: {message}\n  hint: fix or remove the file; `docker context ls` reads it too", path.display())]
-    Unreadable { path: PathBuf, message: String },
+    #[error("cannot read {}: {source}\n  hint: fix or remove the file; `docker context ls` reads it too", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: Unreadable,
+    },
     #[error(
         "Docker context {context} has no docker endpoint in {}\n  hint: `docker context inspect {context}`; recreate it with `docker context create {context} --docker host=…`",
         meta.display()
@@ -149,6 +153,15 @@ pub enum EndpointError {
         why: String,
         fix: String,
     },
+}
+
+/// Why a Docker CLI file could not be read: the file itself, or its JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 /// Resolve from this process's environment.
@@ -237,15 +250,14 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, Endpoin
                     Err(e) => {
                         return Err(EndpointError::Unreadable {
                             path: meta,
-                            message: e.to_string(),
+                            source: e.into(),
                         });
                     }
                 };
-                let docker =
-                    docker_endpoint(&text).map_err(|message| EndpointError::Unreadable {
-                        path: meta.clone(),
-                        message,
-                    })?;
+                let docker = docker_endpoint(&text).map_err(|e| EndpointError::Unreadable {
+                    path: meta.clone(),
+                    source: e.into(),
+                })?;
                 let Some((host, skip_tls_verify)) = docker else {
                     return Err(EndpointError::NoDockerEndpoint {
                         context: name,
@@ -287,14 +299,14 @@ fn current_context(config_file: &Path) -> Result<Option<String>, EndpointError> 
         Err(e) => {
             return Err(EndpointError::Unreadable {
                 path: config_file.to_path_buf(),
-                message: e.to_string(),
+                source: e.into(),
             });
         }
     };
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| EndpointError::Unreadable {
             path: config_file.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
     Ok(field(&value, "currentContext")
         .and_then(|v| v.as_str())
@@ -304,8 +316,8 @@ fn current_context(config_file: &Path) -> Result<Option<String>, EndpointError> 
 
 /// `Endpoints.docker.{Host, SkipTLSVerify}` of a context's meta.json, or `None` when it has no
 /// docker endpoint.
-fn docker_endpoint(text: &str) -> Result<Option<(String, bool)>, String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+fn docker_endpoint(text: &str) -> Result<Option<(String, bool)>, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
     let Some(docker) = field(&value, "Endpoints").and_then(|e| field(e, "docker")) else {
         return Ok(None);
     };
@@ -531,8 +543,21 @@ mod tests {
     #[test]
     fn broken_or_incomplete_files_are_named() {
         let f = Fixture::new().config("{not json");
-        let err = f.resolve().unwrap_err().to_string();
+        let e = f.resolve().unwrap_err();
+        // The JSON parser's error travels as the source; its words are in the message.
+        assert!(
+            matches!(
+                &e,
+                EndpointError::Unreadable {
+                    source: Unreadable::Json(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let err = e.to_string();
         assert!(err.contains("config.json"), "{err}");
+        assert!(err.contains("key must be a string"), "{err}");
         let f = Fixture::new()
             .var("DOCKER_CONTEXT", "k8s-only")
             .context_json("k8s-only", r#"{"Name":"k8s-only","Endpoints":{}}"#);

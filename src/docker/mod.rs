@@ -4,11 +4,11 @@
 //! `create_container`, `start`, `follow_logs` and so on. [`BollardEngine`] is the real
 //! implementation; the pure planning code needs no engine at all.
 
-mod bollard_engine;
+mod bollard;
 pub mod endpoint;
 mod types;
 
-pub use bollard_engine::{BollardEngine, HostFacts, PrivilegedProbe};
+pub use self::bollard::{BollardEngine, HostFacts, PrivilegedProbe};
 pub use endpoint::{Endpoint, EndpointSource};
 pub use types::*;
 

@@ -163,7 +163,8 @@ pub enum EngineError {
     Pull {
         image: String,
         registry: String,
-        message: String,
+        #[source]
+        message: PullFailure,
     },
     #[error(
         "image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing"
@@ -171,6 +172,16 @@ pub enum EngineError {
     ImageMissing(String),
     #[error("{what}: {message}")]
     Api { what: String, message: String },
+}
+
+/// Why a pull stopped: the engine's API failed, or the registry refused (the engine passes on
+/// its words in the progress stream's `errorDetail`).
+#[derive(Debug, thiserror::Error)]
+pub enum PullFailure {
+    #[error(transparent)]
+    Engine(#[from] bollard::errors::Error),
+    #[error("{0}")]
+    Registry(String),
 }
 
 // Boxed: `EngineError` travels in every `Result` of the library, and these are rare.

@@ -26,7 +26,10 @@ pub struct NodeReady {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the kubeconfig is not usable: {0}")]
-    Config(String),
+    Config(#[from] kube::config::KubeconfigError),
+    /// A kubeconfig that parses but from which no client can be built (its TLS settings, …).
+    #[error("the kubeconfig is not usable: {0}")]
+    Client(#[source] kube::Error),
     #[error("the Kubernetes API at {url} did not become ready within {secs}s (last: {last})")]
     NotReady {
         url: String,
@@ -40,7 +43,7 @@ pub enum ApiError {
 impl KubeApi {
     /// Connect with a kubeconfig document (YAML).
     pub async fn from_kubeconfig_yaml(yaml: &str) -> Result<Self, ApiError> {
-        let kc = Kubeconfig::from_yaml(yaml).map_err(|e| ApiError::Config(e.to_string()))?;
+        let kc = Kubeconfig::from_yaml(yaml)?;
         Self::from_kubeconfig(kc, None).await
     }
 
@@ -53,12 +56,10 @@ impl KubeApi {
             context,
             ..Default::default()
         };
-        let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
-            .await
-            .map_err(|e| ApiError::Config(e.to_string()))?;
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(15));
-        let client = kube::Client::try_from(config).map_err(|e| ApiError::Config(e.to_string()))?;
+        let client = kube::Client::try_from(config).map_err(ApiError::Client)?;
         Ok(KubeApi { client })
     }
 

@@ -47,10 +47,28 @@ pub enum KeptError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file parses, but is not what `drop`/`suspend` write.
     #[error("{}: not a list of Secrets: {message}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{what}: {message}")]
-    Encode { what: String, message: String },
+    /// The file is not YAML.
+    #[error("{}: not a list of Secrets: {source}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
+    Yaml {
+        path: PathBuf,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("{}: cannot write the kept Secrets: {source}", path.display())]
+    Save {
+        path: PathBuf,
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
+    #[error("{what}: {source}")]
+    Encode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("cannot read the lab's record, so which Secrets it keeps is unknown: {0}")]
     Record(#[source] super::record::RecordError),
     /// The lab is stopped, and the export on disk predates this life of the lab.
@@ -136,9 +154,9 @@ pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, 
             }
         };
         for s in found {
-            let mut v = serde_json::to_value(&s).map_err(|e| KeptError::Encode {
+            let mut v = serde_json::to_value(&s).map_err(|source| KeptError::Encode {
                 what: format!("Secret {}", entry.namespace),
-                message: e.to_string(),
+                source,
             })?;
             strip(&mut v);
             out.secrets.push(v);
@@ -213,9 +231,9 @@ pub fn save(name: &str, secrets: &[Value]) -> Result<PathBuf, KeptError> {
         source,
     };
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": secrets});
-    let text = serde_saphyr::to_string(&list).map_err(|e| KeptError::Parse {
+    let text = serde_saphyr::to_string(&list).map_err(|source| KeptError::Save {
         path: path.clone(),
-        message: e.to_string(),
+        source,
     })?;
     fsutil::create_dir(&lab_dir(name), DIR_MODE).map_err(io)?;
     fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)?;
@@ -234,7 +252,10 @@ pub fn load(name: &str) -> Result<Vec<Value>, KeptError> {
         path: path.clone(),
         message,
     };
-    let list: Value = serde_saphyr::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    let list: Value = serde_saphyr::from_str(&text).map_err(|e| KeptError::Yaml {
+        path: path.clone(),
+        source: Box::new(e),
+    })?;
     let items = list
         .get("items")
         .and_then(Value::as_array)
@@ -346,13 +367,13 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
             .unwrap_or_default();
         let what = format!("Secret {ns}/{name}");
         let namespaces: Api<Namespace> = Api::all(client.clone());
-        let namespace: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).map_err(|e| {
-                KeptError::Encode {
-                    what: format!("namespace {ns}"),
-                    message: e.to_string(),
-                }
-            })?;
+        let namespace: Namespace = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": ns}}),
+        )
+        .map_err(|source| KeptError::Encode {
+            what: format!("namespace {ns}"),
+            source,
+        })?;
         match namespaces.create(&PostParams::default(), &namespace).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 409 => {}
@@ -363,10 +384,11 @@ pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, 
                 });
             }
         }
-        let secret: Secret = serde_json::from_value(s.clone()).map_err(|e| KeptError::Encode {
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
+        let secret: Secret =
+            serde_json::from_value(s.clone()).map_err(|source| KeptError::Encode {
+                what: what.clone(),
+                source,
+            })?;
         let api: Api<Secret> = Api::namespaced(client.clone(), ns);
         match api.create(&PostParams::default(), &secret).await {
             Ok(_) => created += 1,

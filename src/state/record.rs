@@ -85,8 +85,18 @@ pub enum RecordError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: not a playground state record: {message}\n  hint: move it aside; the next `playground up` writes a new one", path.display())]
-    Parse { path: PathBuf, message: String },
+    #[error("{}: not a playground state record: {source}\n  hint: move it aside; the next `playground up` writes a new one", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("{}: cannot write the state record: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
     #[error("{}: written by a newer playground (state version {version}, this one reads {VERSION})\n  hint: upgrade playground", path.display())]
     Newer { path: PathBuf, version: u32 },
     #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
@@ -181,20 +191,18 @@ fn read_at(path: &Path) -> Result<Option<LabRecord>, RecordError> {
     struct Head {
         version: u32,
     }
-    let parse = |message: String| RecordError::Parse {
+    let parse = |e: serde_saphyr::Error| RecordError::Parse {
         path: path.to_path_buf(),
-        message,
+        source: Box::new(e),
     };
-    let head: Head = serde_saphyr::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    let head: Head = serde_saphyr::from_str(&text).map_err(parse)?;
     if head.version > VERSION {
         return Err(RecordError::Newer {
             path: path.to_path_buf(),
             version: head.version,
         });
     }
-    serde_saphyr::from_str(&text)
-        .map(Some)
-        .map_err(|e| parse(e.to_string()))
+    serde_saphyr::from_str(&text).map(Some).map_err(parse)
 }
 
 /// Write a lab's record: mode 0600 in a 0700 folder, atomically.
@@ -204,9 +212,9 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
         path: path.clone(),
         source,
     };
-    let text = serde_saphyr::to_string(record).map_err(|e| RecordError::Parse {
+    let text = serde_saphyr::to_string(record).map_err(|source| RecordError::Encode {
         path: path.clone(),
-        message: e.to_string(),
+        source,
     })?;
     fsutil::create_dir(&lab_dir(&record.name), DIR_MODE).map_err(io)?;
     fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)
@@ -323,10 +331,11 @@ mod tests {
         assert!(matches!(e, RecordError::Newer { version: 2, .. }), "{e}");
         assert!(e.to_string().contains("upgrade playground"));
         std::fs::write(&p, "name: demo\n").unwrap();
-        assert!(matches!(
-            read_at(&p).unwrap_err(),
-            RecordError::Parse { .. }
-        ));
+        let e = read_at(&p).unwrap_err();
+        assert!(matches!(e, RecordError::Parse { .. }), "{e}");
+        // The parser's error travels as the source, and its words are in the message.
+        let source = std::error::Error::source(&e).expect("the parser's error");
+        assert!(e.to_string().contains(&source.to_string()), "{e}");
         assert!(read_at(&dir.path().join("absent.yaml")).unwrap().is_none());
     }
 

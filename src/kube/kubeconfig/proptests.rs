@@ -342,7 +342,8 @@ fn write_user_file(path: &Path, doc: &Yaml, as_json: bool) -> Result<(), TestCas
             Err(_) => render(doc).unwrap(),
         }
     } else {
-        render(doc).map_err(|e| TestCaseError::fail(e.to_string()))?
+        // proptest turns any `std::error::Error` into a failed case, with its message.
+        render(doc)?
     };
     fs::write(path, text).unwrap();
     Ok(())

@@ -1,0 +1,341 @@
+//! [`Engine`] on the real Docker Engine, through bollard.
+//!
+//! We always call `negotiate_version()`: Debian's engines speak older API versions than
+//! bollard's default, and an unnegotiated client fails with "client version too new".
+//!
+//! One file per resource, as k3d's `pkg/runtimes/docker/`: [`network`], [`volume`],
+//! [`image`], [`container`] (with its logs), [`files`] (the archive API) and [`exec`]. The
+//! `impl Engine` below only delegates; [`translate`] turns our specs into bollard's request
+//! bodies and bollard's answers into our `*Info`.
+
+mod container;
+mod exec;
+mod files;
+mod image;
+mod network;
+mod translate;
+mod volume;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ::bollard::Docker;
+use ::bollard::errors::Error as BollardError;
+use ::bollard::models::{ContainerCreateBody, HostConfig};
+use ::bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, StartContainerOptions,
+};
+use futures::stream::BoxStream;
+
+use super::{
+    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, NetworkInfo, NetworkSpec,
+    PullProgress,
+};
+
+/// The real engine.
+#[derive(Clone)]
+pub struct BollardEngine {
+    docker: Docker,
+    endpoint: Endpoint,
+}
+
+/// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostFacts {
+    pub server_version: String,
+    pub api_version: String,
+    /// `1`, `2`, or empty when the engine does not say (older than API 1.40).
+    pub cgroup_version: String,
+    pub cgroup_driver: String,
+    /// As `docker info` lists them, e.g. `name=seccomp,profile=default`, `name=userns`.
+    pub security_options: Vec<String>,
+    pub runtimes: Vec<String>,
+    pub default_runtime: String,
+    pub operating_system: String,
+    pub docker_root_dir: String,
+    /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
+    pub name: String,
+}
+
+/// What became of a privileged container (see [`BollardEngine::probe_privileged`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivilegedProbe {
+    /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
+    /// Enhanced Container Isolation).
+    Started { runtime: String },
+    /// The engine refused it, in its own words.
+    Refused(String),
+}
+
+pub(super) fn is_not_found(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl BollardEngine {
+    /// Connect as the docker CLI would (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context,
+    /// the default socket: see [`super::endpoint`]) and negotiate the API version. Fails with
+    /// a message that names the endpoint, where it came from, and the fix for that origin.
+    pub async fn connect() -> Result<Self, EngineError> {
+        Self::connect_to(super::endpoint::resolve_from_env()?).await
+    }
+
+    /// Connect to a resolved endpoint.
+    pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
+        let unreachable = |source| EngineError::Unreachable {
+            endpoint: Box::new(endpoint.clone()),
+            source,
+        };
+        // `connect_with_host` dispatches on the scheme (unix, tcp/http, npipe on Windows);
+        // the endpoint module has refused the others already.
+        let docker = Docker::connect_with_host(&endpoint.host).map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(BollardEngine { docker, endpoint })
+    }
+
+    /// The endpoint this engine was reached at, and where it came from.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `docker info` and `docker version`, the parts `doctor` judges.
+    pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+        let (info, version) = tokio::try_join!(self.docker.info(), self.docker.version())
+            .map_err(|e| EngineError::api("docker info", e))?;
+        let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+        runtimes.sort();
+        Ok(HostFacts {
+            server_version: version.version.or(info.server_version).unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            cgroup_driver: info
+                .cgroup_driver
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            security_options: info.security_options.unwrap_or_default(),
+            runtimes,
+            default_runtime: info.default_runtime.unwrap_or_default(),
+            operating_system: info.operating_system.unwrap_or_default(),
+            docker_root_dir: info.docker_root_dir.unwrap_or_default(),
+            name: info.name.unwrap_or_default(),
+        })
+    }
+
+    /// Create and start a privileged container from `image` (present locally), then remove
+    /// it. What it runs does not matter: the engine refuses a privileged container when it
+    /// starts it (runc applying the capabilities), not when it creates it.
+    pub async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
+        let name = format!("playground-doctor-{}", std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/bin/sh".into()]),
+            cmd: Some(vec!["-c".into(), "exit 0".into()]),
+            labels: Some(HashMap::from([(
+                "playground.doctor".to_string(),
+                "probe".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        if let Err(e) = self.docker.create_container(Some(opts), body).await {
+            return match e {
+                BollardError::DockerResponseServerError { message, .. } => {
+                    Ok(PrivilegedProbe::Refused(message))
+                }
+                e => Err(EngineError::api("create the privileged probe", e)),
+            };
+        }
+        let started = self
+            .docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await;
+        let runtime = self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|c| c.host_config.and_then(|h| h.runtime))
+            .unwrap_or_default();
+        let removed = container::remove(&self.docker, &name).await;
+        let outcome = match started {
+            Ok(()) => PrivilegedProbe::Started { runtime },
+            Err(BollardError::DockerResponseServerError { message, .. }) => {
+                PrivilegedProbe::Refused(message)
+            }
+            Err(e) => return Err(EngineError::api("start the privileged probe", e)),
+        };
+        removed?;
+        Ok(outcome)
+    }
+}
+
+impl Engine for BollardEngine {
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo, EngineError> {
+        network::ensure(&self.docker, spec).await
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
+        network::inspect(&self.docker, name).await
+    }
+
+    async fn list_networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<NetworkInfo>, EngineError> {
+        network::list(&self.docker, labels).await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        network::remove(&self.docker, name).await
+    }
+
+    async fn used_subnets(&self) -> Result<Vec<String>, EngineError> {
+        network::used_subnets(&self.docker).await
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Option<IpAddr>,
+        aliases: &[String],
+    ) -> Result<(), EngineError> {
+        network::connect(&self.docker, network, container, ip, aliases).await
+    }
+
+    async fn disconnect_network(&self, network: &str, container: &str) -> Result<(), EngineError> {
+        network::disconnect(&self.docker, network, container).await
+    }
+
+    async fn ensure_volume(&self, name: &str, labels: &Labels) -> Result<(), EngineError> {
+        volume::ensure(&self.docker, name, labels).await
+    }
+
+    async fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        volume::list(&self.docker, labels).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        volume::remove(&self.docker, name).await
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        image::present(&self.docker, image).await
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), EngineError> {
+        image::pull(&self.docker, image, progress).await
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        container::create(&self.docker, spec).await
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        container::inspect(&self.docker, name).await
+    }
+
+    async fn list_containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, EngineError> {
+        container::list(&self.docker, labels).await
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        container::start(&self.docker, name).await
+    }
+
+    async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        container::stop(&self.docker, name, grace).await
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), EngineError> {
+        container::pause(&self.docker, name).await
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), EngineError> {
+        container::unpause(&self.docker, name).await
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
+        container::remove(&self.docker, name).await
+    }
+
+    fn follow_logs(
+        &self,
+        name: &str,
+        since: i64,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
+        container::log_lines(&self.docker, name, since, true)
+    }
+
+    fn log_lines(
+        &self,
+        name: &str,
+        since: i64,
+        follow: bool,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
+        container::log_lines(&self.docker, name, since, follow)
+    }
+
+    async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        container::inspect_json(&self.docker, name).await
+    }
+
+    async fn tail_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
+        container::tail_logs(&self.docker, name, lines).await
+    }
+
+    async fn read_file(&self, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
+        files::read(&self.docker, name, path).await
+    }
+
+    async fn write_file(
+        &self,
+        name: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), EngineError> {
+        files::write(&self.docker, name, path, content, mode).await
+    }
+
+    async fn upload_file(
+        &self,
+        name: &str,
+        source: &Path,
+        dir: &str,
+        file_name: &str,
+    ) -> Result<(), EngineError> {
+        files::upload(&self.docker, name, source, dir, file_name).await
+    }
+
+    async fn export_images(&self, images: &[String], dest: &Path) -> Result<u64, EngineError> {
+        image::export(&self.docker, images, dest).await
+    }
+
+    async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
+        exec::run(&self.docker, name, cmd).await
+    }
+}

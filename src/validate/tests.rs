@@ -1,0 +1,408 @@
+use super::cross::glob;
+use super::*;
+
+const LAB: &str = "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: lab\ngitops:\n  repo: .\n  path: apps\n";
+
+const PROJECT: &str = "apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata:
+  name: lab
+  namespace: argocd
+spec:
+  sourceRepos: [file:///playground, https://charts.example.com]
+  destinations:
+    - { server: https://kubernetes.default.svc, namespace: web }
+";
+
+/// A valid Application (line numbers matter to the tests that edit it).
+const APP: &str = "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+  namespace: argocd
+spec:
+  project: lab
+  source:
+    repoURL: file:///playground
+    targetRevision: HEAD
+    path: workloads/web
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web
+  syncPolicy:
+    automated: { prune: true, selfHeal: true }
+    syncOptions: [CreateNamespace=true]
+";
+
+/// A lab with the project, the app and its folder, then `files` written over it.
+fn lab(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        ("playground.yaml", LAB),
+        ("apps/project.yaml", PROJECT),
+        ("apps/web.yaml", APP),
+        (
+            "workloads/web/deploy.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n",
+        ),
+    ];
+    for (rel, text) in base.iter().chain(files) {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn errors_of(dir: &tempfile::TempDir) -> Vec<ValidationError> {
+    match validate(&dir.path().join("playground.yaml")) {
+        Ok(report) => panic!("expected errors, got {report:#?}"),
+        Err(errors) => errors,
+    }
+}
+
+#[test]
+fn the_sample_lab_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground");
+    let report = validate(&root.join("playground.yaml"))
+        .unwrap_or_else(|errors| panic!("{}", render(&errors)));
+    assert_eq!(report.projects, ["playground"]);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let apps: Vec<_> = report
+        .applications
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.sources[0].kind.clone(),
+                a.sources[0].local_path.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            (
+                "kustomize-hello",
+                SourceKind::Kustomize,
+                Some("workloads/kustomize-hello".into())
+            ),
+            (
+                "plain-echo",
+                SourceKind::Directory,
+                Some("workloads/plain-echo".into())
+            ),
+            (
+                "podinfo",
+                SourceKind::HelmChart {
+                    chart: "podinfo".into(),
+                    version: "6.7.1".into()
+                },
+                None
+            ),
+        ]
+    );
+    assert!(
+        report
+            .applications
+            .iter()
+            .all(|a| a.project == "playground")
+    );
+}
+
+fn render(errors: &[ValidationError]) -> String {
+    errors.iter().map(|e| format!("{e}\n")).collect()
+}
+
+#[test]
+fn a_valid_lab_passes() {
+    let dir = lab(&[]);
+    let report = validate(&dir.path().join("playground.yaml"))
+        .unwrap_or_else(|errors| panic!("{}", render(&errors)));
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(
+        report.applications[0].sources[0].local_path.as_deref(),
+        Some("workloads/web")
+    );
+}
+
+/// Each broken lab: the files written over the valid one, then the expected file, line and
+/// part of the message of its (only) error.
+#[test]
+fn reports_each_broken_lab_at_the_right_place() {
+    // (case, files written over the valid lab, file, line, message)
+    type Case = (
+        &'static str,
+        Vec<(&'static str, String)>,
+        &'static str,
+        u32,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+            (
+                "bad YAML",
+                vec![("apps/bad.yaml", "a: 1\nb: [1, 2\n".to_string())],
+                "apps/bad.yaml",
+                2,
+                "invalid YAML",
+            ),
+            (
+                "duplicate key",
+                vec![("apps/web.yaml", APP.replace("  project: lab\n", "  project: lab\n  project: lab\n"))],
+                "apps/web.yaml",
+                8,
+                "duplicate key `project`",
+            ),
+            (
+                "Application without project",
+                vec![("apps/web.yaml", APP.replace("  project: lab\n", ""))],
+                "apps/web.yaml",
+                6,
+                "missing `spec.project`",
+            ),
+            (
+                "missing path",
+                vec![("apps/web.yaml", APP.replace("workloads/web", "workloads/nope"))],
+                "apps/web.yaml",
+                11,
+                "`spec.source.path: workloads/nope` does not exist",
+            ),
+            (
+                "path leaving the repository",
+                vec![("apps/web.yaml", APP.replace("workloads/web", "../elsewhere"))],
+                "apps/web.yaml",
+                11,
+                "leaves the repository",
+            ),
+            (
+                "missing valueFile",
+                vec![
+                    ("apps/web.yaml", APP.replace("    path: workloads/web\n", "    path: workloads/web\n    helm:\n      valueFiles:\n        - values.yaml\n        - values-missing.yaml\n")),
+                    ("workloads/web/values.yaml", "a: 1\n".to_string()),
+                ],
+                "apps/web.yaml",
+                15,
+                "Helm value file `values-missing.yaml` does not exist",
+            ),
+            (
+                "both source and sources",
+                vec![("apps/web.yaml", APP.replace("  destination:\n", "  sources:\n    - repoURL: file:///playground\n      path: workloads/web\n  destination:\n"))],
+                "apps/web.yaml",
+                12,
+                "both `spec.source` and `spec.sources`",
+            ),
+            (
+                "neither source nor sources",
+                vec![("apps/web.yaml", APP.replace("  source:\n    repoURL: file:///playground\n    targetRevision: HEAD\n    path: workloads/web\n", ""))],
+                "apps/web.yaml",
+                6,
+                "missing `spec.source`",
+            ),
+            (
+                "wrong type: a number for a string",
+                vec![("apps/web.yaml", APP.replace("targetRevision: HEAD", "targetRevision: 1.0"))],
+                "apps/web.yaml",
+                10,
+                "`spec.source.targetRevision` must be a string, found the number `1.0`",
+            ),
+            (
+                "wrong type: a list for a mapping",
+                vec![("apps/web.yaml", APP.replace("  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n", "  destination: [in-cluster]\n"))],
+                "apps/web.yaml",
+                12,
+                "`spec.destination` must be a mapping, found a list",
+            ),
+            (
+                "wrong type: prune",
+                vec![("apps/web.yaml", APP.replace("prune: true", "prune: \"yes\""))],
+                "apps/web.yaml",
+                16,
+                "`spec.syncPolicy.automated.prune` must be true or false",
+            ),
+            (
+                "server and name",
+                vec![("apps/web.yaml", APP.replace("    namespace: web\n  syncPolicy", "    namespace: web\n    name: in-cluster\n  syncPolicy"))],
+                "apps/web.yaml",
+                15,
+                "both `server` and `name`",
+            ),
+            (
+                "path and chart",
+                vec![("apps/web.yaml", APP.replace("    path: workloads/web\n", "    path: workloads/web\n    chart: web\n"))],
+                "apps/web.yaml",
+                12,
+                "both `path` and `chart`",
+            ),
+            (
+                "kustomize without kustomization",
+                vec![("apps/web.yaml", APP.replace("    path: workloads/web\n", "    path: workloads/web\n    kustomize: { namePrefix: x- }\n"))],
+                "apps/web.yaml",
+                12,
+                "has no kustomization.yaml",
+            ),
+            (
+                "broken YAML in the app's folder",
+                vec![("workloads/web/broken.yml", "kind: [\n".to_string())],
+                "workloads/web/broken.yml",
+                1,
+                "invalid YAML",
+            ),
+            (
+                "repository not allowed by the project",
+                vec![("apps/web.yaml", APP.replace("    repoURL: file:///playground\n    targetRevision: HEAD\n    path: workloads/web\n", "    repoURL: https://other.example.com/charts\n    chart: web\n    targetRevision: 1.2.3\n"))],
+                "apps/web.yaml",
+                9,
+                "repository `https://other.example.com/charts` is not allowed by AppProject `lab`",
+            ),
+            (
+                "namespace not allowed by the project",
+                vec![("apps/web.yaml", APP.replace("namespace: web", "namespace: db"))],
+                "apps/web.yaml",
+                14,
+                "namespace `db` is not allowed by AppProject `lab`",
+            ),
+            (
+                "two Applications with one name",
+                vec![("apps/web2.yaml", APP.to_string())],
+                "apps/web2.yaml",
+                1,
+                "a second Application named `web`",
+            ),
+            (
+                "AppProject without spec",
+                vec![("apps/project.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: other\n".to_string())],
+                "apps/project.yaml",
+                1,
+                "missing `spec`",
+            ),
+            (
+                "object without kind",
+                vec![("apps/cm.yaml", "---\napiVersion: v1\nmetadata: { name: x }\n".to_string())],
+                "apps/cm.yaml",
+                2,
+                "missing `kind`",
+            ),
+        ];
+    for (name, files, file, line, message) in cases {
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let dir = lab(&files);
+        let errors = errors_of(&dir);
+        assert_eq!(errors.len(), 1, "{name}: {}", render(&errors));
+        let e = &errors[0];
+        assert_eq!(e.path, dir.path().join(file), "{name}: {e}");
+        assert_eq!(e.line, line, "{name}: {e}");
+        assert!(e.column >= 1, "{name}: {e}");
+        assert!(e.message.contains(message), "{name}: {e}");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "{}:{line}:{}: ",
+                dir.path().join(file).display(),
+                e.column
+            )),
+            "{name}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn collects_every_error_at_once() {
+    let dir = lab(&[
+        ("apps/bad.yaml", "a: [\n"),
+        (
+            "apps/web.yaml",
+            &APP.replace("  project: lab\n", "")
+                .replace("workloads/web", "workloads/nope"),
+        ),
+    ]);
+    let errors = errors_of(&dir);
+    assert_eq!(errors.len(), 3, "{}", render(&errors));
+    // Sorted by file, then line.
+    assert!(errors[0].path.ends_with("apps/bad.yaml"));
+    assert!(
+        errors[1].message.contains("spec.project"),
+        "{}",
+        render(&errors)
+    );
+    assert!(
+        errors[2].message.contains("workloads/nope"),
+        "{}",
+        render(&errors)
+    );
+}
+
+#[test]
+fn reports_lab_file_problems_in_the_lab_file() {
+    let dir = lab(&[(
+        "playground.yaml",
+        &LAB.replace("path: apps", "path: missing"),
+    )]);
+    let errors = errors_of(&dir);
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].line, errors[0].column), (7, 9), "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("does not exist"),
+        "{}",
+        errors[0]
+    );
+
+    let dir = lab(&[(
+        "playground.yaml",
+        &LAB.replace("kind: Playground", "kind: Cluster"),
+    )]);
+    let errors = errors_of(&dir);
+    assert_eq!((errors[0].line, errors[0].column), (2, 7), "{}", errors[0]);
+}
+
+#[test]
+fn warns_about_a_project_defined_elsewhere() {
+    let dir = lab(&[(
+        "apps/web.yaml",
+        &APP.replace("project: lab", "project: team"),
+    )]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap();
+    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.warnings[0].line, 7);
+    assert!(report.warnings[0].message.contains("no AppProject `team`"));
+}
+
+#[test]
+fn does_not_check_a_remote_repository_offline() {
+    let dir = lab(&[(
+        "playground.yaml",
+        &LAB.replace("repo: .", "repo: https://github.com/example/lab.git"),
+    )]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap();
+    assert!(report.repo_root.is_none());
+    assert!(report.skipped.unwrap().contains("remote repository"));
+}
+
+#[test]
+fn accepts_a_file_url_of_the_lab_itself_and_globs_in_projects() {
+    let dir = lab(&[]);
+    let url = format!("file://{}", dir.path().display());
+    let app = APP.replace("file:///playground", &url);
+    let project = PROJECT.replace("file:///playground", "file://*");
+    let dir2 = lab(&[("apps/web.yaml", &app), ("apps/project.yaml", &project)]);
+    // `dir`'s URL does not name `dir2`: that source is remote, so its path is not checked.
+    let report = validate(&dir2.path().join("playground.yaml")).unwrap();
+    assert!(matches!(
+        report.applications[0].sources[0].kind,
+        SourceKind::Remote { .. }
+    ));
+    let own = APP.replace(
+        "file:///playground",
+        &format!("file://{}", dir2.path().display()),
+    );
+    std::fs::write(dir2.path().join("apps/web.yaml"), own).unwrap();
+    let report = validate(&dir2.path().join("playground.yaml")).unwrap();
+    assert_eq!(
+        report.applications[0].sources[0].kind,
+        SourceKind::Directory
+    );
+    assert!(glob(
+        "https://*.example.com/*",
+        "https://charts.example.com/a/b"
+    ));
+    assert!(!glob("https://*.example.com", "https://example.org"));
+}
