@@ -16,10 +16,10 @@ use anyhow::{Context, Result, bail};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use playground::repo::CommitInfo;
 use playground::argocd::apps::application_resource;
 use playground::argocd::status::{build_tree, list_apps};
 use playground::kube::api::KubeApi;
+use playground::repo::CommitInfo;
 use serde_json::{Value, json};
 
 const NS: &str = "argocd";
