@@ -1,9 +1,45 @@
 //! Small file-system helpers shared by everything that writes state the user relies on.
 
-use std::fs::{File, Permissions};
+use std::fs::File;
+#[cfg(unix)]
+use std::fs::Permissions;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+#[cfg(unix)]
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+/// Windows has no mode bits: these stand-ins only keep the call sites compiling there. The
+/// binary refuses to run on Windows (`main.rs`: use WSL2), so no secret is ever written with
+/// them. Import this where `std::os::unix::fs::{DirBuilderExt, OpenOptionsExt}` is imported.
+#[cfg(not(unix))]
+pub trait ModeExt {
+    fn mode(&mut self, mode: u32) -> &mut Self;
+}
+
+#[cfg(not(unix))]
+impl ModeExt for std::fs::OpenOptions {
+    fn mode(&mut self, _mode: u32) -> &mut Self {
+        self
+    }
+}
+
+#[cfg(not(unix))]
+impl ModeExt for std::fs::DirBuilder {
+    fn mode(&mut self, _mode: u32) -> &mut Self {
+        self
+    }
+}
+
+/// Set `file`'s mode bits (nothing to set on Windows, see [`ModeExt`]).
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    return file.set_permissions(Permissions::from_mode(mode));
+    #[cfg(not(unix))]
+    {
+        let _ = (file, mode);
+        Ok(())
+    }
+}
 
 /// Write `contents` to `target` through a temp file in the same directory and a rename:
 /// readers see the old file or the new one, never a torn one, and a crash or a full disk
@@ -23,8 +59,7 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()>
         .prefix(&format!(".{name}."))
         .suffix(".playground-tmp")
         .tempfile_in(dir)?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))?;
+    set_mode(tmp.as_file(), mode)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
@@ -50,7 +85,6 @@ pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
 
 /// Write a small file with exactly `mode` (not 0666 less the umask), replacing it if it exists.
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -59,7 +93,7 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
         .open(path)?;
     f.write_all(contents)?;
     // An existing file keeps its old mode through `open`; set it.
-    f.set_permissions(Permissions::from_mode(mode))
+    set_mode(&f, mode)
 }
 
 #[cfg(test)]

@@ -5,6 +5,14 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // Native Windows is not supported: no file modes for secrets, no unix socket, and kind
+    // and k3d point Windows users at WSL2 as well. Refuse before anything else happens.
+    if cfg!(not(unix)) {
+        eprintln!(
+            "error: playground runs on Linux and macOS only; on Windows, run it inside WSL2 (wsl --install, then Docker in WSL2 or Docker Desktop's WSL2 backend)"
+        );
+        std::process::exit(2);
+    }
     let cli = playground::cli::Cli::parse();
     let ui = playground::ui::Ui::new(cli.quiet);
     let default_level = match cli.verbose {

@@ -214,6 +214,8 @@ pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
             }
         }
     }
+    #[cfg(not(unix))]
+    let _ = root;
     None
 }
 

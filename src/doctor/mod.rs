@@ -395,7 +395,13 @@ fn disk_space(endpoint: &Endpoint, facts: &HostFacts) -> std::result::Result<Dis
             endpoint.host
         ));
     }
-    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    // Only Linux runs the engine on the host itself. On macOS Docker always lives in a Linux VM
+    // (Docker Desktop, colima, OrbStack), so no host name of ours can match the engine's.
+    let here = if cfg!(target_os = "linux") {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default()
+    } else {
+        String::new()
+    };
     if facts.operating_system.contains("Docker Desktop") || engine_name != here.trim() {
         return Err(format!(
             "Docker's root {root} is inside the engine's VM ({}), not statable from this host; check the VM's disk (Docker Desktop: Settings > Resources)",

@@ -235,6 +235,7 @@ fn remove_stale_staging(parent: &Path) {
     }
 }
 
+#[cfg(unix)]
 fn set_mode(dir: &Path, mode: u32) -> Result<(), CloneError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|source| {
@@ -243,6 +244,12 @@ fn set_mode(dir: &Path, mode: u32) -> Result<(), CloneError> {
             source,
         }
     })
+}
+
+/// No mode bits on Windows; the binary refuses to run there (`main.rs`: use WSL2).
+#[cfg(not(unix))]
+fn set_mode(_dir: &Path, _mode: u32) -> Result<(), CloneError> {
+    Ok(())
 }
 
 #[cfg(test)]

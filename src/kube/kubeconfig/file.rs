@@ -3,12 +3,15 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::KubeconfigError;
+#[cfg(not(unix))]
+use crate::fsutil::ModeExt;
 
 /// Symlink hops we follow before giving up (Linux's own limit is 40).
 const MAX_SYMLINK_HOPS: usize = 40;
