@@ -9,7 +9,7 @@ use crate::cli::{
     CacheCommand, Cli, Command, ExportCommand, ImageCommand, LabArgs, Output, Pull,
     RegistryCommand, RestoreArgs, RunArgs,
 };
-use crate::cluster::{cache, import, inventory, lifecycle, plan::PullPolicy, up};
+use crate::cluster::{cache, import, inventory, lifecycle, node_kubeconfig, plan::PullPolicy, up};
 use crate::config::{self, KeepSpec, Lab, Overrides};
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
@@ -320,7 +320,8 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
                 args.follow,
                 since,
             )
-            .await
+            .await?;
+            Ok(())
         }
         Command::Export {
             command: ExportCommand::Logs { name, dir },
@@ -428,7 +429,7 @@ async fn cmd_registry(command: RegistryCommand, ui: &Ui) -> Result<()> {
                 Ok(false) => s.done_with("there was none"),
                 Err(e) => {
                     s.fail();
-                    return Err(e);
+                    return Err(e.into());
                 }
             }
             Ok(())
@@ -495,7 +496,7 @@ async fn lab_kubeconfig(engine: &BollardEngine, lab: &inventory::LabSummary) -> 
         .as_deref()
         .ok_or_else(|| Error::Other(format!("lab {} has no API address label", lab.name)))?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    up::fetch_kubeconfig(engine, &lab.name, api, deadline).await
+    Ok(node_kubeconfig::fetch_kubeconfig(engine, &lab.name, api, deadline).await?)
 }
 
 /// A client for a lab's API, with the credentials k3s wrote in server-0.
@@ -649,7 +650,10 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
             // `up` to converge (every step below is idempotent) instead of removing it.
             let text = match &outcome.kubeconfig {
                 Some(text) => text.clone(),
-                None => up::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline).await?,
+                None => {
+                    node_kubeconfig::fetch_kubeconfig(&engine, &lab.name, &outcome.api, deadline)
+                        .await?
+                }
             };
             let api = KubeApi::from_kubeconfig_yaml(&text).await?;
             // Argo CD and the nodes still booting, in parallel; both must be done.
@@ -657,7 +661,9 @@ async fn up_lab(source: LabSource, args: &RunArgs, context: Option<&str>, ui: &U
                 async {
                     tokio::try_join!(
                         bootstrap::bootstrap(&api, prepared, ui, deadline),
-                        up::wait_every_node(&api, lab, &outcome.api, deadline, ui),
+                        async {
+                            Ok(up::wait_every_node(&api, lab, &outcome.api, deadline, ui).await?)
+                        },
                     )
                 },
                 &format!(

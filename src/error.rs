@@ -61,6 +61,9 @@ pub enum Error {
     ChildExit(i32),
     #[error("{0}")]
     Other(String),
+    /// A failure of the cluster half; its kind picks the exit status.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 macro_rules! boxed_from {
@@ -91,6 +94,20 @@ impl Error {
             Error::Engine(EngineError::Unreachable { .. } | EngineError::Endpoint(_)) => 3,
             Error::Interrupted => crate::interrupt::exit_code(),
             Error::ChildExit(code) => *code,
+            Error::Cluster(e) => {
+                // Today's statuses; not found (4), conflict (5) and timeout (6) are told apart
+                // by the kind already, for when the README documents them.
+                use crate::cluster::ErrorKind;
+                match e.kind() {
+                    ErrorKind::Usage => 2,
+                    ErrorKind::Unreachable => 3,
+                    ErrorKind::Interrupted => crate::interrupt::exit_code(),
+                    ErrorKind::NotFound
+                    | ErrorKind::Conflict
+                    | ErrorKind::Timeout
+                    | ErrorKind::Other => 1,
+                }
+            }
             _ => 1,
         }
     }

@@ -64,8 +64,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{ContainerSpec, Engine, Labels, NetworkInfo, RunState};
-use crate::error::{Error, Result};
 
 use super::names;
 
@@ -379,9 +379,10 @@ pub(super) async fn ensure_shared<E: Engine>(
     engine.ensure_volume(volume, &spec.labels).await?;
     match engine.inspect_container(name).await? {
         Some(c) if !is_ours(&c.labels)? => {
-            return Err(Error::Other(format!(
-                "container name {name} is taken by a container that is not {what}\n  hint: remove or rename it (`docker rm -f {name}`)"
-            )));
+            return Err(Error::NameTaken {
+                name: name.clone(),
+                what: what.to_string(),
+            });
         }
         Some(_) => {}
         None => {
@@ -464,7 +465,7 @@ pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]
                 out.images += n;
                 out.nodes.push(node.clone());
             }
-            Err(why) => out.skipped.push((node.clone(), why)),
+            Err(why) => out.skipped.push((node.clone(), why.to_string())),
         }
     }
     out
@@ -522,18 +523,34 @@ pub async fn keep_lab_images<E: Engine>(engine: &E, lab: &str, ui: &crate::ui::U
     Ok(())
 }
 
+/// Why one node's images could not be exported (a warning in `drop`, not a failure).
+#[derive(Debug, thiserror::Error)]
+enum NodeExportError {
+    #[error(transparent)]
+    Engine(#[from] crate::docker::EngineError),
+    /// A command in the node exited non-zero; what it said.
+    #[error("{what}: {said}")]
+    Command { what: &'static str, said: String },
+}
+
+fn failed(what: &'static str, said: &str) -> NodeExportError {
+    NodeExportError::Command {
+        what,
+        said: said.trim().to_string(),
+    }
+}
+
 /// Export one node's images to `AIRGAP_IMAGES/<file>`; the number of references, or why not.
 async fn export_node<E: Engine>(
     engine: &E,
     node: &str,
     file: &str,
-) -> std::result::Result<usize, String> {
+) -> std::result::Result<usize, NodeExportError> {
     let (code, listed) = engine
         .exec(node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"])
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if code != 0 {
-        return Err(format!("`ctr images ls` failed: {}", listed.trim()));
+        return Err(failed("`ctr images ls` failed", &listed));
     }
     let refs = exportable_refs(&listed);
     if refs.is_empty() {
@@ -542,18 +559,15 @@ async fn export_node<E: Engine>(
     let partial = format!("{AIRGAP_IMAGES}/{file}.partial");
     let mut cmd = vec!["ctr", "-n", "k8s.io", "images", "export", partial.as_str()];
     cmd.extend(refs.iter().map(String::as_str));
-    let (code, said) = engine.exec(node, &cmd).await.map_err(|e| e.to_string())?;
+    let (code, said) = engine.exec(node, &cmd).await?;
     if code != 0 {
         let _ = engine.exec(node, &["rm", "-f", &partial]).await;
-        return Err(format!("`ctr images export` failed: {}", said.trim()));
+        return Err(failed("`ctr images export` failed", &said));
     }
     let done = format!("{AIRGAP_IMAGES}/{file}");
-    let (code, said) = engine
-        .exec(node, &["mv", "-f", &partial, &done])
-        .await
-        .map_err(|e| e.to_string())?;
+    let (code, said) = engine.exec(node, &["mv", "-f", &partial, &done]).await?;
     if code != 0 {
-        return Err(format!("cannot rename the export: {}", said.trim()));
+        return Err(failed("cannot rename the export", &said));
     }
     Ok(refs.len())
 }

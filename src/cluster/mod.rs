@@ -2,6 +2,8 @@
 //!
 //! - [`names`]: every object's name and labels;
 //! - [`plan`]: desired lab + observed Docker state → ordered phases (pure);
+//! - [`error`]: [`ClusterError`], every failure here, typed, with its kind for the exit status;
+//! - [`node_kubeconfig`]: the kubeconfig k3s wrote in a server, pointed at the host port;
 //! - [`up`]: gathers the observed state, plans, and executes (with rollback of a fresh lab);
 //! - [`readiness`]: waits on a node's log line while watching it for crashes;
 //! - [`inventory`]: finds labs by labels alone (`list`, `status`);
@@ -14,6 +16,7 @@
 //! - [`exec`]: `exec`, a command in a node with the terminal attached.
 
 pub mod cache;
+pub mod error;
 pub mod exec;
 pub mod export;
 pub mod import;
@@ -21,7 +24,10 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod node_kubeconfig;
 pub mod plan;
 pub mod readiness;
 pub mod registry;
 pub mod up;
+
+pub use error::{ClusterError, ErrorKind};

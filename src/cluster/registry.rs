@@ -39,8 +39,8 @@
 
 use std::net::IpAddr;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{ContainerSpec, Engine, Labels, PortBinding};
-use crate::error::{Error, Result};
 
 use super::cache::{CacheSettings, DEFAULT_NAMESPACE, REGISTRY_DATA, REGISTRY_PORT};
 use super::names;
@@ -230,9 +230,7 @@ pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Resul
     let name = settings.container();
     let found = match engine.inspect_container(&name).await? {
         Some(c) if c.labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) => {
-            return Err(Error::Other(format!(
-                "{name} is not the playground registry; not removed\n  hint: `docker rm -f {name}` if it is yours to remove"
-            )));
+            return Err(Error::NotOurRegistry(name));
         }
         Some(_) => {
             engine.remove_container(&name).await?;
@@ -253,9 +251,11 @@ pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Resul
 
 /// The error for a lab that asks for another port than the shared registry's.
 pub fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
-    Error::Other(format!(
-        "the lab asks for the registry on port {want}, but the shared registry {container} runs on 127.0.0.1:{have}; labs share one registry\n  hint: set `cluster.registry.port: {have}`, or remove the registry and what was pushed to it (`playground cache prune`) to make it again on {want}"
-    ))
+    Error::RegistryPort {
+        want,
+        have,
+        container: container.to_string(),
+    }
 }
 
 /// The KEP-1755 ConfigMap's one data value. `help` is a URL by the KEP; the project has no

@@ -17,14 +17,15 @@ use tokio::time::Instant;
 
 use crate::config::{Lab, Role};
 use crate::docker::{Engine, EngineError, PortBinding, PullProgress};
-use crate::error::{Error, Result};
 use crate::kube::api::{KubeApi, NodeReady};
 use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
 use super::cache::{self, CacheSettings};
+use super::error::{ClusterError as Error, Result};
 use super::lifecycle;
 use super::names;
+use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
 use super::readiness;
 use super::registry::{self, RegistrySettings};
@@ -107,19 +108,17 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         .filter(|n| n.name == net_name)
         .count();
     if same_name > 1 {
-        return Err(Error::Other(format!(
-            "lab {} has {same_name} networks named {net_name}, so its nodes' network is ambiguous\n  hint: `playground drop {}` removes them all (by ID), then `playground up` makes the lab again",
-            lab.name, lab.name
-        )));
+        return Err(Error::AmbiguousNetwork {
+            lab: lab.name.clone(),
+            count: same_name,
+            network: net_name,
+        });
     }
     let network = engine.inspect_network(&net_name).await?;
     if let Some(n) = &network
         && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
     {
-        return Err(Error::Other(format!(
-            "network {} exists but playground did not create it\n  hint: remove it (`docker network rm {}`) or choose another metadata.name",
-            n.name, n.name
-        )));
+        return Err(Error::ForeignNetwork(n.name.clone()));
     }
     let mut images_present = std::collections::BTreeSet::new();
     let lb_image = plan::lb_image_from_env();
@@ -252,11 +251,10 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
 /// A free TCP port on `host`. Another process may take it before our container binds it;
 /// the port check right before creation narrows that window.
 fn free_port(host: IpAddr) -> Result<u16> {
-    let l = TcpListener::bind(SocketAddr::new(host, 0))
-        .map_err(|e| Error::Other(format!("cannot find a free port on {host}: {e}")))?;
-    Ok(l.local_addr()
-        .map_err(|e| Error::Other(e.to_string()))?
-        .port())
+    TcpListener::bind(SocketAddr::new(host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| Error::FreePort { host, source })
 }
 
 /// What a bind on the host port says about it.
@@ -431,7 +429,7 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
         });
     }
     // The kubeconfig is written last: refuse a read-only one before the first create.
-    kubeconfig::check_writable(&opts.kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    kubeconfig::check_writable(&opts.kubeconfig)?;
     let deadline = Instant::now() + opts.timeout;
     // Ctrl-C is cooperative: a Docker call that creates something is allowed to finish (the
     // daemon would finish it anyway, after our rollback had looked), waits are cut short,
@@ -669,11 +667,12 @@ async fn run_step<E: Engine>(
                     fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
                         .await?;
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                api.forget_node(name).await.map_err(|e| {
-                    Error::Other(format!(
-                        "cannot make the cluster forget {name} before it comes back without its data: {e}\n  hint: `kubectl delete node {name}`, then `playground up`"
-                    ))
-                })?;
+                api.forget_node(name)
+                    .await
+                    .map_err(|source| Error::ForgetNode {
+                        node: name.clone(),
+                        source,
+                    })?;
             }
             Step::WaitApi { nodes } => {
                 let text =
@@ -700,10 +699,8 @@ async fn run_step<E: Engine>(
                             .await?
                     }
                 };
-                let source = kubeconfig::parse_source(&text)
-                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-                kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)
-                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+                let source = kubeconfig::parse_source(&text)?;
+                kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)?;
             }
             Step::PublishRegistry { port } => {
                 let text = kubeconfig_text.lock().unwrap().clone();
@@ -715,13 +712,13 @@ async fn run_step<E: Engine>(
                     }
                 };
                 let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                api.apply_configmap(&registry::hosting_configmap(*port)).await.map_err(|e| {
-                    Error::Other(format!(
-                        "cannot write {}/{} (where Tilt, Skaffold and ctlptl look for the lab registry): {e}\n  hint: the registry itself works; `playground up` tries again",
-                        registry::HOSTING_NAMESPACE,
-                        registry::HOSTING_NAME
-                    ))
-                })?;
+                api.apply_configmap(&registry::hosting_configmap(*port))
+                    .await
+                    .map_err(|source| Error::PublishRegistry {
+                        namespace: registry::HOSTING_NAMESPACE,
+                        name: registry::HOSTING_NAME,
+                        source,
+                    })?;
             }
         }
         Ok(None)
@@ -765,57 +762,6 @@ fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
     )
 }
 
-/// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
-/// an HA lab whose server-0 is gone, another running server's (every server of a k3s cluster
-/// shares the CA and admin credentials: k3s `pkg/cluster/bootstrap.go` `httpBootstrap`). k3s
-/// writes it shortly after start, and not atomically (client-go `clientcmd.WriteToFile` creates
-/// the file, then writes it), so a missing file and one that does not parse yet are both
-/// retried until the deadline.
-pub async fn fetch_kubeconfig<E: Engine>(
-    engine: &E,
-    lab: &str,
-    api_url: &str,
-    deadline: Instant,
-) -> Result<String> {
-    let server0 = names::node(lab, Role::Server, 0);
-    loop {
-        // Server-0 first, then the other running servers, lowest index first.
-        let mut candidates = vec![server0.clone()];
-        let mut others: Vec<(u32, String)> = engine
-            .list_containers(&[(names::LABEL_CLUSTER, lab), (names::LABEL_ROLE, "server")])
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.name != server0 && c.state == crate::docker::RunState::Running)
-            .map(|c| {
-                let i = c
-                    .labels
-                    .get(names::LABEL_INDEX)
-                    .and_then(|i| i.parse().ok())
-                    .unwrap_or(u32::MAX);
-                (i, c.name)
-            })
-            .collect();
-        others.sort();
-        candidates.extend(others.into_iter().map(|(_, n)| n));
-        let mut last = None;
-        for name in &candidates {
-            let attempt = match engine.read_file(name, names::KUBECONFIG_OUTPUT).await {
-                Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
-                Err(e) => Err(e.into()),
-            };
-            match attempt {
-                Ok(text) => return Ok(text),
-                Err(e) => last = Some(e),
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(last.unwrap_or_else(|| Error::NotFound(lab.to_string())));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// Wait until every node of the lab is Ready, with a progress line: the rest of what
 /// [`UpOptions::ready_nodes`] left out.
 pub async fn wait_every_node(
@@ -835,18 +781,6 @@ pub async fn wait_every_node(
         Err(_) => s.fail(),
     }
     Ok(r?)
-}
-
-/// Point every cluster of a kubeconfig at `url`.
-pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
-    let mut kc = ::kube::config::Kubeconfig::from_yaml(text)
-        .map_err(|e| Error::Kubeconfig(format!("the node's kubeconfig does not parse: {e}")))?;
-    for c in &mut kc.clusters {
-        if let Some(cluster) = c.cluster.as_mut() {
-            cluster.server = Some(url.to_string());
-        }
-    }
-    serde_saphyr::to_string(&kc).map_err(|e| Error::Kubeconfig(e.to_string()))
 }
 
 async fn pull<E: Engine>(engine: &E, image: &str, ui: &Ui) -> Result<()> {
