@@ -7,9 +7,10 @@ use tokio::time::Instant;
 
 use crate::config::Role;
 use crate::docker::{ContainerInfo, Engine, RunState};
-use crate::kube::api::{KubeApi, NodeReady};
+use crate::kube::api::NodeReady;
 use crate::ui::Ui;
 
+use super::cluster_api::{ClusterApi, Connect, KubeConnect};
 use super::error::{ClusterError as Error, Result};
 use super::names;
 use super::node_kubeconfig::fetch_kubeconfig;
@@ -88,6 +89,17 @@ pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> 
 /// its log line), then agents together, then the API and every node Ready. Repairs what a restart loses.
 pub async fn resume<E: Engine>(
     engine: &E,
+    lab: &str,
+    timeout: Duration,
+    ui: &Ui,
+) -> Result<Vec<NodeReady>> {
+    resume_with(engine, &KubeConnect, lab, timeout, ui).await
+}
+
+/// [`resume`] over any API connector.
+pub(crate) async fn resume_with<E: Engine, C: Connect>(
+    engine: &E,
+    connect: &C,
     lab: &str,
     timeout: Duration,
     ui: &Ui,
@@ -193,7 +205,7 @@ pub async fn resume<E: Engine>(
     };
     let s = ui.step("wait for the API and Ready nodes");
     let text = fetch_kubeconfig(engine, lab, &api_url, deadline).await?;
-    let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+    let api = connect.connect(&text).await?;
     let expected = nodes
         .iter()
         .filter(|c| role_of(c) != Some(Role::LoadBalancer))
@@ -218,7 +230,11 @@ pub async fn resume<E: Engine>(
 /// host: the bridge gateway on Linux, the real host on Docker Desktop); CoreDNS gets the very
 /// address Docker wrote into a node's /etc/hosts. Done on every `up` and `resume`, because
 /// the address can change with the network or the daemon's settings.
-pub async fn ensure_host_record<E: Engine>(engine: &E, api: &KubeApi, lab: &str) -> Result<()> {
+pub async fn ensure_host_record<E: Engine, A: ClusterApi>(
+    engine: &E,
+    api: &A,
+    lab: &str,
+) -> Result<()> {
     let address = node_host_address(engine, lab).await?;
     api.ensure_host_record(names::HOST_ALIAS, &address)
         .await

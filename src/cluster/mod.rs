@@ -4,6 +4,8 @@
 //! - [`plan`]: desired lab + observed Docker state → ordered phases (pure);
 //! - [`error`]: [`ClusterError`], every failure here, typed, with its kind for the exit status;
 //! - [`node_kubeconfig`]: the kubeconfig k3s wrote in a server, pointed at the host port;
+//! - [`cluster_api`]: the few Kubernetes API calls `up` and `resume` make, as a trait;
+//! - `executor`: runs a plan, one method per kind of step;
 //! - [`up`]: gathers the observed state, plans, and executes (with rollback of a fresh lab);
 //! - [`readiness`]: waits on a node's log line while watching it for crashes;
 //! - [`inventory`]: finds labs by labels alone (`list`, `status`);
@@ -16,8 +18,10 @@
 //! - [`exec`]: `exec`, a command in a node with the terminal attached.
 
 pub mod cache;
+pub mod cluster_api;
 pub mod error;
 pub mod exec;
+mod executor;
 pub mod export;
 pub mod import;
 pub mod inventory;
