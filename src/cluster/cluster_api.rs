@@ -75,3 +75,78 @@ impl ClusterApi for KubeApi {
         KubeApi::apply_configmap(self, cm).await
     }
 }
+
+/// A Kubernetes API double for unit tests: every call succeeds at once and is recorded
+/// (`wait_ready` reports `expected` Ready nodes); `connect` parses the kubeconfig as the real
+/// client does, so a kubeconfig that `KubeApi` would refuse is refused here too.
+#[cfg(any(test, feature = "fake-engine"))]
+#[derive(Debug, Default, Clone)]
+pub struct FakeConnect {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[cfg(any(test, feature = "fake-engine"))]
+impl FakeConnect {
+    /// Every call so far, in order (`connect SERVER`, `wait_ready N`, `forget_node NAME`, …).
+    pub fn calls(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, call: String) {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(call);
+    }
+}
+
+#[cfg(any(test, feature = "fake-engine"))]
+impl Connect for FakeConnect {
+    type Api = FakeConnect;
+    async fn connect(&self, kubeconfig: &str) -> Result<FakeConnect, ApiError> {
+        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig)
+            .map_err(|e| ApiError::Config(e.to_string()))?;
+        let server = kc
+            .clusters
+            .first()
+            .and_then(|c| c.cluster.as_ref())
+            .and_then(|c| c.server.clone())
+            .unwrap_or_default();
+        self.record(format!("connect {server}"));
+        Ok(self.clone())
+    }
+}
+
+#[cfg(any(test, feature = "fake-engine"))]
+impl ClusterApi for FakeConnect {
+    async fn wait_ready(
+        &self,
+        _url: &str,
+        expected: usize,
+        _deadline: Instant,
+        _report: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Vec<NodeReady>, ApiError> {
+        self.record(format!("wait_ready {expected}"));
+        Ok((0..expected)
+            .map(|i| NodeReady {
+                name: format!("node-{i}"),
+                ready: true,
+            })
+            .collect())
+    }
+    async fn forget_node(&self, name: &str) -> Result<(), kube::Error> {
+        self.record(format!("forget_node {name}"));
+        Ok(())
+    }
+    async fn ensure_host_record(&self, host: &str, ip: &str) -> Result<(), kube::Error> {
+        self.record(format!("ensure_host_record {host} {ip}"));
+        Ok(())
+    }
+    async fn apply_configmap(&self, cm: &serde_json::Value) -> Result<(), kube::Error> {
+        self.record(format!("apply_configmap {}", cm["metadata"]["name"]));
+        Ok(())
+    }
+}

@@ -34,4 +34,7 @@ pub mod readiness;
 pub mod registry;
 pub mod up;
 
+#[cfg(test)]
+mod scenarios;
+
 pub use error::{ClusterError, ErrorKind};
