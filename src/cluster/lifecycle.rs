@@ -97,7 +97,7 @@ pub async fn resume<E: Engine>(
 }
 
 /// [`resume`] over any API connector.
-pub(crate) async fn resume_with<E: Engine, C: Connect>(
+pub async fn resume_with<E: Engine, C: Connect>(
     engine: &E,
     connect: &C,
     lab: &str,

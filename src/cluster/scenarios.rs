@@ -291,11 +291,10 @@ async fn ctrl_c_during_a_step_returns_interrupted_and_rolls_a_fresh_lab_back() {
         tx.send(true).unwrap();
     };
     // A Ctrl-C that `up` did not act on would leave it waiting on the held pull forever.
-    let (result, ()) = tokio::time::timeout(Duration::from_secs(10), async {
-        tokio::join!(run, ctrl_c)
-    })
-    .await
-    .expect("up did not stop on Ctrl-C");
+    let (result, ()) =
+        tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(run, ctrl_c) })
+            .await
+            .expect("up did not stop on Ctrl-C");
     held.release();
 
     assert!(

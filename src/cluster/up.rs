@@ -399,7 +399,7 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
 
 /// [`up`] over any API connector, stopped by whatever `interrupted` waits for (the process's
 /// signals in [`up`]; a channel in tests).
-pub(crate) async fn up_with<E: Engine, C: Connect, F: Future<Output = ()>>(
+pub async fn up_with<E: Engine, C: Connect, F: Future<Output = ()>>(
     engine: &E,
     connect: &C,
     lab: &Lab,
