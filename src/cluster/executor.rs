@@ -7,6 +7,7 @@
 //! [`super::up`] decides that from the error it returns.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -28,7 +29,6 @@ use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::{Inputs, NodePlan, Plan, Step};
 use super::readiness;
 use super::registry::{self, RegistryMirror};
-use super::up::UpOptions;
 
 /// What a step that went well has to say: a note for its progress line, and the Ready nodes
 /// (from the API wait).
@@ -81,7 +81,13 @@ pub(super) struct Executor<'a, E: Engine, C: Connect> {
     pub connect: &'a C,
     pub lab: &'a Lab,
     pub inputs: &'a Inputs,
-    pub opts: &'a UpOptions,
+    /// The API's URL on the host ([`Plan::api_url`]).
+    pub api_url: &'a str,
+    /// The kubeconfig file to merge the lab's context into, and whether to switch to it.
+    pub kubeconfig: &'a Path,
+    pub switch_context: bool,
+    /// See [`super::up::UpOptions::ready_nodes`].
+    pub ready_nodes: Option<u32>,
     pub ui: &'a Ui,
     pub deadline: Instant,
     /// Turns true on Ctrl-C. Only waits are cut short: a Docker call that creates something
@@ -122,8 +128,14 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
     async fn dispatch(&self, step: &Step, progress: &crate::ui::Step) -> Result<Done> {
         match step {
             Step::CheckPorts(ports) => {
-                super::up::check_ports(self.engine, self.lab, ports, self.inputs.api_port, self.ui)
-                    .await?
+                super::ports::check_ports(
+                    self.engine,
+                    self.lab,
+                    ports,
+                    self.inputs.api_port,
+                    self.ui,
+                )
+                .await?
             }
             Step::EnsureNetwork(spec) => self.ensure_network(spec).await?,
             Step::EnsureVolume { name, labels } => self.engine.ensure_volume(name, labels).await?,
@@ -266,7 +278,7 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
         let since = readiness::start(self.engine, &n.spec.name).await?;
         // When the caller awaits every node itself (alongside Argo CD), an agent's
         // registration is not this phase's to wait for: the servers' are.
-        if n.role == Role::Agent && self.opts.ready_nodes.is_some() {
+        if n.role == Role::Agent && self.ready_nodes.is_some() {
             return Ok(Done::note("started; Ready is awaited with Argo CD"));
         }
         self.wait_ready_line(n, since).await?;
@@ -309,24 +321,19 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
         Ok(())
     }
 
-    /// The API's URL on the host.
-    fn api_url(&self) -> String {
-        super::up::plan_api_url(self.lab, self.inputs)
-    }
-
     /// The kubeconfig text: the one the API wait read, or read now.
     async fn kubeconfig_text(&self) -> Result<String> {
         match self.shared.kubeconfig.get() {
             Some(text) => Ok(text.clone()),
             None => {
-                fetch_kubeconfig(self.engine, &self.lab.name, &self.api_url(), self.deadline).await
+                fetch_kubeconfig(self.engine, &self.lab.name, self.api_url, self.deadline).await
             }
         }
     }
 
     async fn forget(&self, name: &str) -> Result<()> {
         let text =
-            fetch_kubeconfig(self.engine, &self.lab.name, &self.api_url(), self.deadline).await?;
+            fetch_kubeconfig(self.engine, &self.lab.name, self.api_url, self.deadline).await?;
         let api = self.connect.connect(&text).await?;
         api.forget_node(name)
             .await
@@ -337,15 +344,15 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
     }
 
     async fn wait_api(&self, nodes: u32, progress: &crate::ui::Step) -> Result<Done> {
-        let url = self.api_url();
-        let text = fetch_kubeconfig(self.engine, &self.lab.name, &url, self.deadline).await?;
+        let url = self.api_url;
+        let text = fetch_kubeconfig(self.engine, &self.lab.name, url, self.deadline).await?;
         let api = self.connect.connect(&text).await?;
-        let want = self.opts.ready_nodes.map_or(nodes, |n| n.clamp(1, nodes));
+        let want = self.ready_nodes.map_or(nodes, |n| n.clamp(1, nodes));
         let report = |d: &str| progress.set_detail(d);
         let ready = self
             .cancellable(async {
                 Ok(api
-                    .wait_ready(&url, want as usize, self.deadline, &report)
+                    .wait_ready(url, want as usize, self.deadline, &report)
                     .await?)
             })
             .await?;
@@ -362,10 +369,10 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
         let text = self.kubeconfig_text().await?;
         let source = kubeconfig::parse_source(&text)?;
         kubeconfig::merge(
-            &self.opts.kubeconfig,
+            self.kubeconfig,
             &self.lab.name,
             &source,
-            self.opts.switch_context,
+            self.switch_context,
         )?;
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! by a failed `up`: the next `up` converges it.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use futures::future::try_join_all;
@@ -27,6 +27,7 @@ use super::executor::Executor;
 use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
+use super::ports::{PortProbe, port_in_use, probe_port};
 use super::registry::RegistrySettings;
 
 /// How `up` runs.
@@ -256,94 +257,6 @@ fn free_port(host: IpAddr) -> Result<u16> {
         .map_err(|source| Error::FreePort { host, source })
 }
 
-/// What a bind on the host port says about it.
-#[derive(Debug, PartialEq, Eq)]
-enum PortProbe {
-    Free,
-    InUse,
-    /// This process may not bind it (a port below 1024 as a normal user), which says nothing
-    /// about whether it is free: Docker binds it with its own privileges.
-    Denied,
-}
-
-fn probe_port(p: &PortBinding) -> PortProbe {
-    let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let bound = if p.protocol == "udp" {
-        UdpSocket::bind(addr).map(drop)
-    } else {
-        TcpListener::bind(addr).map(drop)
-    };
-    classify(bound)
-}
-
-fn classify(bound: std::io::Result<()>) -> PortProbe {
-    match bound {
-        Ok(()) => PortProbe::Free,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => PortProbe::Denied,
-        Err(_) => PortProbe::InUse,
-    }
-}
-
-/// Check the host ports a plan will bind. A port already published by one of the lab's own
-/// containers is not in use by anyone else: a node whose start was still in flight when an
-/// earlier `up` was killed holds it by now.
-pub(super) async fn check_ports<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-    ports: &[PortBinding],
-    api_port: u16,
-    ui: &Ui,
-) -> Result<()> {
-    let mut own: Option<Vec<PortBinding>> = None;
-    for p in ports {
-        match probe_port(p) {
-            PortProbe::Free => {}
-            PortProbe::Denied => ui.warn(&format!(
-                "could not check {}:{}/{} (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it",
-                p.host_ip, p.host_port, p.protocol
-            )),
-            PortProbe::InUse => {
-                if own.is_none() {
-                    own = Some(
-                        engine
-                            .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
-                            .await?
-                            .into_iter()
-                            .flat_map(|c| c.ports)
-                            .collect(),
-                    );
-                }
-                let ours = own.as_deref().unwrap_or_default().iter().any(|o| {
-                    o.host_port == p.host_port
-                        && o.protocol == p.protocol
-                        && (o.host_ip == p.host_ip || o.host_ip.is_unspecified())
-                });
-                if !ours {
-                    return Err(port_in_use(p, lab, api_port));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn port_in_use(p: &PortBinding, lab: &Lab, api_port: u16) -> Error {
-    let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let registry = lab.cluster.registry.map(|r| r.port);
-    Error::PortInUse {
-        addr: addr.to_string(),
-        port: p.host_port,
-        proto: p.protocol,
-        field: if p.container_port == 6443 && p.host_port == api_port {
-            "cluster.api.port"
-        } else if p.container_port == cache::REGISTRY_PORT && Some(p.host_port) == registry {
-            "cluster.registry.port"
-        } else {
-            "cluster.ports"
-        },
-    }
-}
-
 /// The host ports this lab would bind that something else holds now: the check `up` makes
 /// right before creating anything, run on its own (for `doctor`). Ports a running node of
 /// the lab already holds are its own and not counted, as in `up`.
@@ -466,7 +379,10 @@ async fn up_once<E: Engine, C: Connect>(
         connect,
         lab,
         inputs: &inputs,
-        opts,
+        api_url: &plan.api_url,
+        kubeconfig: &opts.kubeconfig,
+        switch_context: opts.switch_context,
+        ready_nodes: opts.ready_nodes,
         ui,
         deadline: Instant::now() + opts.timeout,
         cancel,
@@ -515,14 +431,6 @@ async fn up_once<E: Engine, C: Connect>(
     }
 }
 
-pub(super) fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
-    format!(
-        "https://{}:{}",
-        crate::lab::client_host(lab.cluster.api.host),
-        inputs.api_port
-    )
-}
-
 /// Wait until every node of the lab is Ready, with a progress line: the rest of what
 /// [`UpOptions::ready_nodes`] left out.
 pub async fn wait_every_node(
@@ -542,24 +450,4 @@ pub async fn wait_every_node(
         Err(_) => s.fail(),
     }
     Ok(r?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Error as IoError, ErrorKind};
-
-    #[test]
-    fn a_denied_probe_is_not_a_port_in_use() {
-        assert_eq!(classify(Ok(())), PortProbe::Free);
-        assert_eq!(
-            classify(Err(IoError::from(ErrorKind::AddrInUse))),
-            PortProbe::InUse
-        );
-        // EACCES: binding below 1024 without CAP_NET_BIND_SERVICE; Docker can.
-        assert_eq!(
-            classify(Err(IoError::from_raw_os_error(13))),
-            PortProbe::Denied
-        );
-    }
 }
