@@ -284,14 +284,30 @@ impl CacheSettings {
     }
 }
 
+/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
+/// lab network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryMirror {
+    pub port: u16,
+    pub ip: IpAddr,
+}
+
+impl RegistryMirror {
+    /// The name images carry, on the host and in pods.
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:{REGISTRY_PORT}", self.ip)
+    }
+}
+
 /// The `/etc/rancher/k3s/registries.yaml` of a new node: one `mirrors:` entry per upstream
 /// when the caches are on (containerd tries a mirror first and falls back to the upstream
 /// itself, so a cache that is down slows a pull but never fails it), and the lab registry's
 /// `localhost:PORT` when the lab has one (see [`super::registry`]).
-pub fn registries_yaml(
-    cache: Option<&CacheSettings>,
-    registry: Option<&super::registry::RegistryMirror>,
-) -> String {
+pub fn registries_yaml(cache: Option<&CacheSettings>, registry: Option<&RegistryMirror>) -> String {
     let mut out = String::new();
     if cache.is_some() {
         out.push_str(
@@ -846,7 +862,7 @@ mirrors:
         struct Registries {
             mirrors: BTreeMap<String, Mirror>,
         }
-        let r = super::super::registry::RegistryMirror {
+        let r = RegistryMirror {
             port: 5001,
             ip: "172.28.3.244".parse().unwrap(),
         };

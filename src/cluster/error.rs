@@ -10,8 +10,10 @@ use crate::docker::EngineError;
 use crate::kube::api::ApiError;
 use crate::kube::kubeconfig::KubeconfigError;
 
-use super::plan::PlanError;
 use super::readiness::NodeWaitError;
+
+// `PlanError` is the pure planner's ([`super::plan`] re-exports it), kept here so that this
+// file imports nothing that imports it.
 
 /// A `Result` whose error is a [`ClusterError`] unless said otherwise.
 pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
@@ -229,6 +231,37 @@ pub enum ClusterError {
         code: i64,
         output: String,
     },
+}
+
+/// Why a lab cannot be planned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error(
+        "container name {0} is taken by a container that playground did not create\n  hint: remove or rename it (`docker rm -f {0}`), or choose another metadata.name"
+    )]
+    NameTaken(String),
+    #[error(
+        "host port {0} is bound {1} times; a host port can be bound only once\n  hint: check cluster.ports (narrow a node filter to one node, e.g. @agent:0), cluster.api.port and argocd.ui.port"
+    )]
+    PortOnManyNodes(u16, usize),
+    #[error("host port {0} is mapped twice")]
+    PortTwice(u16),
+    #[error(
+        "lab {lab} was created with {had} server(s) and its file now asks for {want}; the server count of an existing lab cannot change (a single server keeps its data in sqlite and cannot take members, and etcd members are not added or removed by `up`)\n  hint: set cluster.servers back to {had}, or rebuild the lab: `playground drop {lab}` then `playground up` (or `playground restore` to bring back its kept Secrets)"
+    )]
+    ServerCountChanged { lab: String, had: u32, want: u32 },
+    #[error(
+        "the lab asks for the registry on port {want}, but the shared registry {container} runs on 127.0.0.1:{have}; labs share one registry\n  hint: set `cluster.registry.port: {have}`, or remove the registry and what was pushed to it (`playground cache prune`) to make it again on {want}"
+    )]
+    RegistryPort {
+        container: String,
+        have: u16,
+        want: u16,
+    },
+    #[error(
+        "no free subnet for the lab network in 172.28.0.0/14\n  hint: remove unused Docker networks (`docker network prune`)"
+    )]
+    NoSubnet,
 }
 
 impl ClusterError {

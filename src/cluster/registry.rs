@@ -157,24 +157,8 @@ pub fn port_of(labels: &Labels) -> Option<u16> {
     labels.get(LABEL_PORT)?.parse().ok()
 }
 
-/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
-/// lab network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryMirror {
-    pub port: u16,
-    pub ip: IpAddr,
-}
-
-impl RegistryMirror {
-    /// The name images carry, on the host and in pods.
-    pub fn host(&self) -> String {
-        format!("localhost:{}", self.port)
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://{}:{REGISTRY_PORT}", self.ip)
-    }
-}
+// Defined with `registries.yaml` (in `cache`), which writes it; named here, where it belongs.
+pub use super::cache::RegistryMirror;
 
 /// Make the registry ready for a lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
