@@ -386,3 +386,38 @@ async fn drop_leaves_nothing_of_the_lab_and_keeps_the_shared_caches() {
         assert_eq!(engine.container_state(c), Some(RunState::Running), "{c}");
     }
 }
+
+#[tokio::test]
+async fn a_host_port_in_use_is_a_conflict_found_before_anything_is_made() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut lab = lab("port", 1, 0);
+    lab.cluster.api.port = Some(holder.local_addr().unwrap().port());
+    let engine = k3s_engine(&lab);
+    let dir = tempfile::tempdir().unwrap();
+    let err = up(&engine, &lab, &dir).await.unwrap_err();
+
+    assert!(matches!(err, ClusterError::PortInUse { .. }), "{err:?}");
+    assert_eq!(err.kind(), super::ErrorKind::Conflict);
+    assert_eq!(changes(&engine.calls()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() {
+    let lab = lab("silent", 1, 1);
+    let engine = k3s_engine(&lab);
+    // This agent starts, but never registers.
+    let agent = node(&lab, Role::Agent, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = opts(&dir);
+    opts.timeout = Duration::from_secs(1);
+    engine.mute(&agent);
+    let (api, ui) = (FakeConnect::default(), Ui::new(true));
+    let err = up_with(&engine, &api, &lab, &opts, &ui, never)
+        .await
+        .unwrap_err();
+
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.kind(), super::ErrorKind::Timeout);
+    assert!(err.to_string().contains(&agent), "{err}");
+    assert_eq!(engine.objects_labelled(LABEL_CLUSTER), Vec::<String>::new());
+}

@@ -10,6 +10,7 @@
 //! A test scripts it and reads it back:
 //! - [`FakeEngine::on_start`]: the log lines (and files) a container with a given label gets
 //!   when it starts, so `readiness::wait_for_log` sees a node come up;
+//! - [`FakeEngine::mute`]: a container that starts and says nothing;
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
 //! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
 //! - [`FakeEngine::hold`]: a matching call waits until the test releases it (a Ctrl-C in the
@@ -108,6 +109,8 @@ struct State {
     failures: Vec<Rule>,
     holds: Vec<(Rule, Held)>,
     scripts: Vec<((String, String), Script)>,
+    /// Containers that run no script when they start.
+    muted: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -180,6 +183,12 @@ impl FakeEngine {
         self.state()
             .scripts
             .push(((key.to_string(), value.to_string()), script));
+    }
+
+    /// Container `name` starts but runs no script: it logs nothing (a node that never
+    /// comes up).
+    pub fn mute(&self, name: &str) {
+        self.state().muted.insert(name.to_string());
     }
 
     /// The next `kind` call about `target` fails with a daemon error.
@@ -556,6 +565,7 @@ impl Engine for FakeEngine {
         let mut s = self.state();
         let scripts: Vec<Script> = match s.containers.get(name) {
             None => return Err(daemon("start", format!("No such container: {name}"))),
+            Some(_) if s.muted.contains(name) => Vec::new(),
             Some(c) => s
                 .scripts
                 .iter()
