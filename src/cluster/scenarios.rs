@@ -421,3 +421,18 @@ async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() 
     assert!(err.to_string().contains(&agent), "{err}");
     assert_eq!(engine.objects_labelled(LABEL_CLUSTER), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn suspending_a_lab_that_does_not_exist_is_not_found() {
+    let lab = lab("nowhere", 1, 0);
+    let engine = k3s_engine(&lab);
+    let err = lifecycle::suspend(&engine, &lab.name, false, &Ui::new(true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::NotFound(name) if *name == lab.name),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), super::ErrorKind::NotFound);
+    assert!(err.to_string().contains("hint: `playground list`"), "{err}");
+}
