@@ -26,8 +26,7 @@ use crate::argocd::cli::ArgoCliError;
 use crate::argocd::install::InstallError;
 use crate::argocd::refresh::RefreshError;
 use crate::argocd::workloads::WorkloadsError;
-use crate::cluster::plan::PlanError;
-use crate::cluster::readiness::NodeWaitError;
+use crate::cluster::{ClusterError, ErrorKind};
 use crate::config::ConfigError;
 use crate::docker::EngineError;
 use crate::doctor::PreflightError;
@@ -53,13 +52,11 @@ pub enum Error {
     #[error("{problems} problem(s) in the lab at {}", path.display())]
     Invalid { problems: usize, path: PathBuf },
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Cluster(#[from] ClusterError),
     #[error(transparent)]
     Restore(Box<RestoreError>),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error(transparent)]
-    NodeWait(#[from] NodeWaitError),
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -74,8 +71,6 @@ pub enum Error {
     Access(#[from] AccessError),
     #[error(transparent)]
     Refresh(#[from] RefreshError),
-    #[error("kubeconfig: {0}")]
-    Kubeconfig(String),
     #[error("kubeconfig: {0}")]
     KubeconfigFile(#[from] KubeconfigError),
     #[error("cannot read the kubeconfig: {0}")]
@@ -110,35 +105,17 @@ pub enum Error {
     /// The user answered no.
     #[error("not {0}")]
     Declined(&'static str),
-    #[error(
-        "host port {addr}/{proto} is already in use\n  hint: pick another port in {field} of the lab file, or stop what holds it (`ss -lntup | grep :{port}`)"
-    )]
-    PortInUse {
-        addr: String,
-        port: u16,
-        proto: &'static str,
-        field: &'static str,
-    },
-    #[error(
-        "no lab named {0}\n  hint: `playground list` shows the labs; `playground up` creates one"
-    )]
-    NotFound(String),
     #[error("several labs exist ({}); name one", .0.join(", "))]
     SeveralLabs(Vec<String>),
     /// A lab made by an older playground, or whose labels were edited.
     #[error("lab {0} has no API address label\n  hint: `playground up` converges it")]
     NoApiAddress(String),
-    /// Another network took the chosen subnet between planning and creation.
-    #[error("subnet {0} was taken by another network while this lab was being created")]
-    SubnetTaken(String),
     #[error("interrupted")]
     Interrupted,
     /// A program we ran for the user (`playground argocd`, `exec`) exited with this status,
     /// which becomes ours. It has said what went wrong itself, so nothing more is printed.
     #[error("the command exited with status {0}")]
     ChildExit(i32),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// Flags or inputs that cannot go together. Exit status 2.
@@ -201,21 +178,25 @@ impl Error {
             | Error::Source(_)
             | Error::Usage(_)
             | Error::Invalid { .. }
-            | Error::Plan(_)
             | Error::SeveralLabs(_) => Kind::Usage,
+            Error::Cluster(e) => match e.kind() {
+                ErrorKind::Usage => Kind::Usage,
+                ErrorKind::Unreachable => Kind::Unreachable,
+                ErrorKind::NotFound => Kind::NotFound,
+                ErrorKind::Conflict => Kind::Conflict,
+                ErrorKind::Timeout => Kind::Timeout,
+                ErrorKind::Interrupted => Kind::Interrupted,
+                ErrorKind::Other => Kind::Failed,
+            },
             Error::Restore(e) => match **e {
                 R::NoRecord { .. } | R::NoDropped => Kind::NotFound,
                 R::Clone(_) | R::Record(_) | R::FolderGone { .. } => Kind::Failed,
                 _ => Kind::Usage,
             },
             Error::Engine(e) => engine_kind(e),
-            Error::NodeWait(NodeWaitError::Timeout { .. }) => Kind::Timeout,
-            Error::NodeWait(NodeWaitError::Engine(e)) => engine_kind(e),
             Error::Api(ApiError::NotReady { .. }) => Kind::Timeout,
             Error::Bootstrap(e) => bootstrap_kind(e),
             Error::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
-            Error::NotFound(_) => Kind::NotFound,
-            Error::PortInUse { .. } | Error::SubnetTaken(_) => Kind::Conflict,
             Error::Lock(LockError::Busy { .. }) => Kind::Conflict,
             Error::Interrupted => Kind::Interrupted,
             Error::ChildExit(code) => Kind::Child(*code),
@@ -280,6 +261,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::readiness::NodeWaitError;
 
     #[test]
     fn the_exit_status_follows_the_kind_of_error() {
@@ -292,16 +274,17 @@ mod tests {
                 },
                 2,
             ),
-            (Error::NotFound("x".into()), 4),
+            (ClusterError::NotFound("x".into()).into(), 4),
             (Error::from(RestoreError::NoDropped), 4),
-            (Error::SubnetTaken("10.0.0.0/24".into()), 5),
+            (ClusterError::SubnetTaken("10.0.0.0/24".into()).into(), 5),
             (
-                Error::NodeWait(NodeWaitError::Timeout {
+                ClusterError::NodeWait(NodeWaitError::Timeout {
                     node: "n".into(),
                     line: "l".into(),
                     secs: 1,
                     logs: String::new(),
-                }),
+                })
+                .into(),
                 6,
             ),
             (
@@ -322,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_hint_travels_apart_from_the_message() {
-        let (message, hint) = Error::NotFound("demo".into()).message_and_hint();
+        let (message, hint) = Error::from(ClusterError::NotFound("demo".into())).message_and_hint();
         assert_eq!(message, "no lab named demo");
         assert_eq!(
             hint.as_deref(),

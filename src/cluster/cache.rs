@@ -64,8 +64,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{ContainerSpec, Engine, Labels, NetworkInfo, RunState};
-use crate::error::{Error, Result};
 
 use super::names;
 
@@ -284,14 +284,30 @@ impl CacheSettings {
     }
 }
 
+/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
+/// lab network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryMirror {
+    pub port: u16,
+    pub ip: IpAddr,
+}
+
+impl RegistryMirror {
+    /// The name images carry, on the host and in pods.
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:{REGISTRY_PORT}", self.ip)
+    }
+}
+
 /// The `/etc/rancher/k3s/registries.yaml` of a new node: one `mirrors:` entry per upstream
 /// when the caches are on (containerd tries a mirror first and falls back to the upstream
 /// itself, so a cache that is down slows a pull but never fails it), and the lab registry's
 /// `localhost:PORT` when the lab has one (see [`super::registry`]).
-pub fn registries_yaml(
-    cache: Option<&CacheSettings>,
-    registry: Option<&super::registry::RegistryMirror>,
-) -> String {
+pub fn registries_yaml(cache: Option<&CacheSettings>, registry: Option<&RegistryMirror>) -> String {
     let mut out = String::new();
     if cache.is_some() {
         out.push_str(
@@ -379,9 +395,10 @@ pub(super) async fn ensure_shared<E: Engine>(
     engine.ensure_volume(volume, &spec.labels).await?;
     match engine.inspect_container(name).await? {
         Some(c) if !is_ours(&c.labels)? => {
-            return Err(Error::Other(format!(
-                "container name {name} is taken by a container that is not {what}\n  hint: remove or rename it (`docker rm -f {name}`)"
-            )));
+            return Err(Error::NameTaken {
+                name: name.clone(),
+                what: what.to_string(),
+            });
         }
         Some(_) => {}
         None => {
@@ -464,7 +481,7 @@ pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]
                 out.images += n;
                 out.nodes.push(node.clone());
             }
-            Err(why) => out.skipped.push((node.clone(), why)),
+            Err(why) => out.skipped.push((node.clone(), why.to_string())),
         }
     }
     out
@@ -522,18 +539,34 @@ pub async fn keep_lab_images<E: Engine>(engine: &E, lab: &str, ui: &crate::ui::U
     Ok(())
 }
 
+/// Why one node's images could not be exported (a warning in `drop`, not a failure).
+#[derive(Debug, thiserror::Error)]
+enum NodeExportError {
+    #[error(transparent)]
+    Engine(#[from] crate::docker::EngineError),
+    /// A command in the node exited non-zero; what it said.
+    #[error("{what}: {said}")]
+    Command { what: &'static str, said: String },
+}
+
+fn failed(what: &'static str, said: &str) -> NodeExportError {
+    NodeExportError::Command {
+        what,
+        said: said.trim().to_string(),
+    }
+}
+
 /// Export one node's images to `AIRGAP_IMAGES/<file>`; the number of references, or why not.
 async fn export_node<E: Engine>(
     engine: &E,
     node: &str,
     file: &str,
-) -> std::result::Result<usize, String> {
+) -> std::result::Result<usize, NodeExportError> {
     let (code, listed) = engine
         .exec(node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"])
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if code != 0 {
-        return Err(format!("`ctr images ls` failed: {}", listed.trim()));
+        return Err(failed("`ctr images ls` failed", &listed));
     }
     let refs = exportable_refs(&listed);
     if refs.is_empty() {
@@ -542,18 +575,15 @@ async fn export_node<E: Engine>(
     let partial = format!("{AIRGAP_IMAGES}/{file}.partial");
     let mut cmd = vec!["ctr", "-n", "k8s.io", "images", "export", partial.as_str()];
     cmd.extend(refs.iter().map(String::as_str));
-    let (code, said) = engine.exec(node, &cmd).await.map_err(|e| e.to_string())?;
+    let (code, said) = engine.exec(node, &cmd).await?;
     if code != 0 {
         let _ = engine.exec(node, &["rm", "-f", &partial]).await;
-        return Err(format!("`ctr images export` failed: {}", said.trim()));
+        return Err(failed("`ctr images export` failed", &said));
     }
     let done = format!("{AIRGAP_IMAGES}/{file}");
-    let (code, said) = engine
-        .exec(node, &["mv", "-f", &partial, &done])
-        .await
-        .map_err(|e| e.to_string())?;
+    let (code, said) = engine.exec(node, &["mv", "-f", &partial, &done]).await?;
     if code != 0 {
-        return Err(format!("cannot rename the export: {}", said.trim()));
+        return Err(failed("cannot rename the export", &said));
     }
     Ok(refs.len())
 }
@@ -832,7 +862,7 @@ mirrors:
         struct Registries {
             mirrors: BTreeMap<String, Mirror>,
         }
-        let r = super::super::registry::RegistryMirror {
+        let r = RegistryMirror {
             port: 5001,
             ip: "172.28.3.244".parse().unwrap(),
         };

@@ -11,8 +11,8 @@
 
 use std::io::IsTerminal;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{Engine, RunState};
-use crate::error::{Error, Result};
 
 use super::inventory::LabSummary;
 use super::logs::{select_nodes, short_name};
@@ -30,13 +30,11 @@ pub async fn exec<E: Engine>(
     let found = select_nodes(engine, lab, Some(node)).await?;
     let container = &found[0];
     if container.state != RunState::Running {
-        return Err(Error::Other(format!(
-            "node {} of lab {} is {}, not running\n  hint: `playground resume {}` (or `playground up`) starts it",
-            short_name(&lab.name, &container.name),
-            lab.name,
-            container.state.as_str(),
-            lab.name
-        )));
+        return Err(Error::NodeNotRunning {
+            node: short_name(&lab.name, &container.name).to_string(),
+            lab: lab.name.clone(),
+            state: container.state.as_str(),
+        });
     }
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let args = docker_args(&container.name, tty, cmd);
@@ -45,21 +43,17 @@ pub async fn exec<E: Engine>(
         .spawn()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Other(format!(
-                    "`playground exec` runs the Docker CLI (`docker exec`) for the terminal, and `docker` is not on PATH\n  hint: install the Docker CLI (Debian: `apt-get install docker.io`, or docker-ce-cli), or run `docker exec -it {} {}` where it is",
-                    container.name,
-                    cmd.join(" ")
-                ))
+                Error::NoDockerCli {
+                    container: container.name.clone(),
+                    cmd: cmd.join(" "),
+                }
             } else {
-                Error::Other(format!("run docker exec: {e}"))
+                Error::RunDockerExec(e)
             }
         })?;
     // A first Ctrl-C went to the child too (same process group, or its terminal): wait for it.
     let _guard = crate::interrupt::guard();
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| Error::Other(format!("wait for docker exec: {e}")))?;
+    let status = child.wait().await.map_err(Error::WaitDockerExec)?;
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;

@@ -21,8 +21,8 @@ use k8s_openapi::api::core::v1::{Event, Pod, Secret};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, LogParams};
 use kube::{Api, Client};
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::Engine;
-use crate::error::{Error, Result};
 use crate::ui::redact;
 
 use super::inventory::LabSummary;
@@ -59,7 +59,7 @@ impl Archive {
                 format!("{}/{path}", self.root),
                 masked.as_bytes(),
             )
-            .map_err(|e| Error::Other(format!("write the archive: {e}")))?;
+            .map_err(Error::Archive)?;
         self.manifest.push(format!("included  {path}"));
         Ok(())
     }
@@ -91,12 +91,10 @@ pub async fn export_logs<E: Engine>(
         .prefix(&format!(".{stem}"))
         .suffix(".partial")
         .tempfile_in(dir)
-        .map_err(|e| {
-            Error::Other(format!(
-                "cannot write in {}: {e}\n  hint: give a directory you can write to: `playground export logs {} DIR`",
-                dir.display(),
-                lab.name
-            ))
+        .map_err(|source| Error::ExportDir {
+            dir: dir.to_path_buf(),
+            lab: lab.name.clone(),
+            source,
         })?;
     let mut archive = Archive {
         tar: tar::Builder::new(flate2::write::GzEncoder::new(
@@ -206,12 +204,12 @@ pub async fn export_logs<E: Engine>(
         .tar
         .into_inner()
         .and_then(|gz| gz.finish())
-        .map_err(|e| Error::Other(format!("write the archive: {e}")))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::Other(format!("write the archive: {e}")))?;
-    tmp.persist(&dest)
-        .map_err(|e| Error::Other(format!("write {}: {e}", dest.display())))?;
+        .map_err(Error::Archive)?;
+    tmp.as_file().sync_all().map_err(Error::Archive)?;
+    tmp.persist(&dest).map_err(|source| Error::Persist {
+        dest: dest.clone(),
+        source,
+    })?;
     Ok(dest)
 }
 

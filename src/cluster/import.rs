@@ -27,8 +27,8 @@
 
 use futures::future::try_join_all;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{Engine, RunState};
-use crate::error::{Error, Result};
 use crate::ui::Ui;
 
 use super::cache::human_size;
@@ -55,9 +55,10 @@ pub async fn import<E: Engine>(
         } else {
             "suspended"
         };
-        return Err(Error::Other(format!(
-            "lab {lab} is {state}: images can only be imported into running nodes\n  hint: `playground resume {lab}`, then import again"
-        )));
+        return Err(Error::LabNotRunning {
+            lab: lab.to_string(),
+            state,
+        });
     }
     let nodes: Vec<&inventory::NodeSummary> = summary
         .nodes
@@ -70,10 +71,10 @@ pub async fn import<E: Engine>(
         .map(|n| n.name.as_str())
         .collect();
     if !stopped.is_empty() {
-        return Err(Error::Other(format!(
-            "lab {lab} has nodes that are not running ({}): an image imported now would be missing there\n  hint: `playground resume {lab}` or `playground up` brings them back",
-            stopped.join(", ")
-        )));
+        return Err(Error::NodesStopped {
+            lab: lab.to_string(),
+            nodes: stopped.join(", "),
+        });
     }
 
     let mut missing = Vec::new();
@@ -83,11 +84,10 @@ pub async fn import<E: Engine>(
         }
     }
     if !missing.is_empty() {
-        return Err(Error::Other(format!(
-            "not in the host's Docker: {}\n  hint: `docker pull {}` (or build it) first; `image import` copies what `docker images` lists",
-            missing.join(", "),
-            missing[0]
-        )));
+        return Err(Error::ImagesMissing {
+            missing: missing.join(", "),
+            first: missing[0].to_string(),
+        });
     }
 
     // Removed when it drops, whatever happens below.
@@ -95,7 +95,7 @@ pub async fn import<E: Engine>(
         .prefix("playground-import-")
         .suffix(".tar")
         .tempfile()
-        .map_err(|e| Error::Other(format!("cannot make a temp file for the export: {e}")))?;
+        .map_err(Error::TempFile)?;
     let file_name = format!(
         "playground-import-{}-{}.tar",
         std::process::id(),
@@ -161,10 +161,11 @@ async fn import_into<E: Engine>(
     let _ = engine.exec(node, &["rm", "-f", &path]).await;
     let (code, output) = imported?;
     if code != 0 {
-        return Err(Error::Other(format!(
-            "`ctr images import` failed in {node} (exit {code}): {}\n  hint: check the node with `docker logs {node}`; k3s's containerd must be running",
-            output.trim()
-        )));
+        return Err(Error::CtrImport {
+            node: node.to_string(),
+            code,
+            output: output.trim().to_string(),
+        });
     }
     Ok(())
 }

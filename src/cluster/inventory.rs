@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::docker::{ContainerInfo, Engine, RunState};
-use crate::error::Result;
 
 use super::names;
 use crate::lab::client_host;

@@ -7,11 +7,13 @@ use tokio::time::Instant;
 
 use crate::config::Role;
 use crate::docker::{ContainerInfo, Engine, RunState};
-use crate::error::{Error, Result};
-use crate::kube::api::{KubeApi, NodeReady};
+use crate::kube::api::NodeReady;
 use crate::ui::Ui;
 
+use super::cluster_api::{ClusterApi, Connect, KubeConnect};
+use super::error::{ClusterError as Error, Result};
 use super::names;
+use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::ready_line;
 use super::readiness;
 
@@ -91,16 +93,27 @@ pub async fn resume<E: Engine>(
     timeout: Duration,
     ui: &Ui,
 ) -> Result<Vec<NodeReady>> {
+    resume_with(engine, &KubeConnect, lab, timeout, ui).await
+}
+
+/// [`resume`] over any API connector.
+pub async fn resume_with<E: Engine, C: Connect>(
+    engine: &E,
+    connect: &C,
+    lab: &str,
+    timeout: Duration,
+    ui: &Ui,
+) -> Result<Vec<NodeReady>> {
     let deadline = Instant::now() + timeout;
     // A lab missing a node or its network cannot come back whole by starting what is there:
     // say what is missing instead of reporting "Ready" for less than the lab is.
     if let Some(summary) = super::inventory::status(engine, lab).await?
         && !summary.missing.is_empty()
     {
-        return Err(Error::Other(format!(
-            "lab {lab} is partial: {} missing\n  hint: `playground up` recreates what is missing and starts the rest",
-            summary.missing.join(", ")
-        )));
+        return Err(Error::Partial {
+            lab: lab.to_string(),
+            missing: summary.missing.join(", "),
+        });
     }
     let nodes = nodes_of(engine, lab).await?;
     let paused: Vec<&ContainerInfo> = nodes
@@ -188,13 +201,11 @@ pub async fn resume<E: Engine>(
         ))
     });
     let (Some(_), Some(api_url)) = (server0, api_url) else {
-        return Err(Error::Other(format!(
-            "lab {lab} has no server-0 or no API port label, so it cannot be resumed\n  hint: `playground up` repairs a lab from its file; `playground drop {lab}` removes it"
-        )));
+        return Err(Error::NoServer0(lab.to_string()));
     };
     let s = ui.step("wait for the API and Ready nodes");
-    let text = super::up::fetch_kubeconfig(engine, lab, &api_url, deadline).await?;
-    let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+    let text = fetch_kubeconfig(engine, lab, &api_url, deadline).await?;
+    let api = connect.connect(&text).await?;
     let expected = nodes
         .iter()
         .filter(|c| role_of(c) != Some(Role::LoadBalancer))
@@ -219,16 +230,18 @@ pub async fn resume<E: Engine>(
 /// host: the bridge gateway on Linux, the real host on Docker Desktop); CoreDNS gets the very
 /// address Docker wrote into a node's /etc/hosts. Done on every `up` and `resume`, because
 /// the address can change with the network or the daemon's settings.
-pub async fn ensure_host_record<E: Engine>(engine: &E, api: &KubeApi, lab: &str) -> Result<()> {
+pub async fn ensure_host_record<E: Engine, A: ClusterApi>(
+    engine: &E,
+    api: &A,
+    lab: &str,
+) -> Result<()> {
     let address = node_host_address(engine, lab).await?;
     api.ensure_host_record(names::HOST_ALIAS, &address)
         .await
-        .map_err(|e| {
-            Error::Other(format!(
-                "cannot repair {} in CoreDNS (kube-system/{}): {e}",
-                names::HOST_ALIAS,
-                crate::kube::api::COREDNS_CUSTOM
-            ))
+        .map_err(|source| Error::HostRecord {
+            host: names::HOST_ALIAS,
+            configmap: crate::kube::api::COREDNS_CUSTOM,
+            source,
         })
 }
 
@@ -252,11 +265,9 @@ async fn node_host_address<E: Engine>(engine: &E, lab: &str) -> Result<String> {
         .inspect_network(&net)
         .await?
         .and_then(|n| n.gateway)
-        .ok_or_else(|| {
-            Error::Other(format!(
-                "cannot repair {}: no node has it in /etc/hosts and the network {net} has no gateway address\n  hint: `playground up` recreates the network",
-                names::HOST_ALIAS
-            ))
+        .ok_or(Error::NoHostAddress {
+            host: names::HOST_ALIAS,
+            network: net,
         })
 }
 
@@ -278,19 +289,18 @@ pub fn hosts_address(hosts: &str, host: &str) -> Option<String> {
 async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -> Result<()> {
     let net = names::network(lab);
     let Some(info) = engine.inspect_network(&net).await? else {
-        return Err(Error::Other(format!(
-            "the lab network {net} is gone, so the nodes cannot reach each other\n  hint: `playground up` recreates it and the nodes"
-        )));
+        return Err(Error::NetworkGone(net));
     };
     for c in nodes {
         let Some(now) = engine.inspect_container(&c.name).await? else {
             continue;
         };
         if !now.ips.contains_key(&info.name) {
-            return Err(Error::Other(format!(
-                "node {} is not attached to {net} after start\n  hint: `playground drop {lab} --yes && playground up` rebuilds the lab",
-                c.name
-            )));
+            return Err(Error::Detached {
+                node: c.name.clone(),
+                network: net,
+                lab: lab.to_string(),
+            });
         }
     }
     Ok(())

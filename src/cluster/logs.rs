@@ -13,8 +13,8 @@ use std::io::Write;
 
 use futures::StreamExt;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{ContainerInfo, Engine};
-use crate::error::{Error, Result};
 use crate::ui::redact;
 
 use super::inventory::LabSummary;
@@ -51,16 +51,15 @@ pub async fn select_nodes<E: Engine>(
             .iter()
             .map(|c| short_name(&lab.name, &c.name))
             .collect();
-        return Err(Error::Other(format!(
-            "lab {} has no node {wanted}\n  hint: its nodes are {}; `playground status {}` shows them",
-            lab.name,
-            if have.is_empty() {
+        return Err(Error::NoSuchNode {
+            lab: lab.name.clone(),
+            wanted: wanted.to_string(),
+            have: if have.is_empty() {
                 "none".to_string()
             } else {
                 have.join(", ")
             },
-            lab.name
-        )));
+        });
     }
     Ok(found)
 }

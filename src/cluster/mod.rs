@@ -2,6 +2,11 @@
 //!
 //! - [`names`]: every object's name and labels;
 //! - [`plan`]: desired lab + observed Docker state → ordered phases (pure);
+//! - [`error`]: [`ClusterError`], every failure here, typed, with its kind for the exit status;
+//! - [`node_kubeconfig`]: the kubeconfig k3s wrote in a server, pointed at the host port;
+//! - [`cluster_api`]: the few Kubernetes API calls `up` and `resume` make, as a trait;
+//! - `executor`: runs a plan, one method per kind of step (below `up`: it never imports it);
+//! - `ports`: whether the host ports a lab publishes are free;
 //! - [`up`]: gathers the observed state, plans, and executes (with rollback of a fresh lab);
 //! - [`readiness`]: waits on a node's log line while watching it for crashes;
 //! - [`inventory`]: finds labs by labels alone (`list`, `status`);
@@ -14,14 +19,24 @@
 //! - [`exec`]: `exec`, a command in a node with the terminal attached.
 
 pub mod cache;
+pub mod cluster_api;
+pub mod error;
 pub mod exec;
+mod executor;
 pub mod export;
 pub mod import;
 pub mod inventory;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod node_kubeconfig;
 pub mod plan;
+mod ports;
 pub mod readiness;
 pub mod registry;
 pub mod up;
+
+#[cfg(test)]
+mod scenarios;
+
+pub use error::{ClusterError, ErrorKind};

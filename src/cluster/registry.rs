@@ -39,8 +39,8 @@
 
 use std::net::IpAddr;
 
+use super::error::{ClusterError as Error, Result};
 use crate::docker::{ContainerSpec, Engine, Labels, PortBinding};
-use crate::error::{Error, Result};
 
 use super::cache::{CacheSettings, DEFAULT_NAMESPACE, REGISTRY_DATA, REGISTRY_PORT};
 use super::names;
@@ -157,24 +157,8 @@ pub fn port_of(labels: &Labels) -> Option<u16> {
     labels.get(LABEL_PORT)?.parse().ok()
 }
 
-/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
-/// lab network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryMirror {
-    pub port: u16,
-    pub ip: IpAddr,
-}
-
-impl RegistryMirror {
-    /// The name images carry, on the host and in pods.
-    pub fn host(&self) -> String {
-        format!("localhost:{}", self.port)
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://{}:{REGISTRY_PORT}", self.ip)
-    }
-}
+// Defined with `registries.yaml` (in `cache`), which writes it; named here, where it belongs.
+pub use super::cache::RegistryMirror;
 
 /// Make the registry ready for a lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,9 +214,7 @@ pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Resul
     let name = settings.container();
     let found = match engine.inspect_container(&name).await? {
         Some(c) if c.labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) => {
-            return Err(Error::Other(format!(
-                "{name} is not the playground registry; not removed\n  hint: `docker rm -f {name}` if it is yours to remove"
-            )));
+            return Err(Error::NotOurRegistry(name));
         }
         Some(_) => {
             engine.remove_container(&name).await?;
@@ -253,9 +235,11 @@ pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Resul
 
 /// The error for a lab that asks for another port than the shared registry's.
 pub fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
-    Error::Other(format!(
-        "the lab asks for the registry on port {want}, but the shared registry {container} runs on 127.0.0.1:{have}; labs share one registry\n  hint: set `cluster.registry.port: {have}`, or remove the registry and what was pushed to it (`playground cache prune`) to make it again on {want}"
-    ))
+    Error::RegistryPort {
+        want,
+        have,
+        container: container.to_string(),
+    }
 }
 
 /// The KEP-1755 ConfigMap's one data value. `help` is a URL by the KEP; the project has no

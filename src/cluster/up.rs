@@ -5,9 +5,8 @@
 //! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
 //! by a failed `up`: the next `up` converges it.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
-use std::sync::Mutex;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use futures::future::try_join_all;
@@ -16,18 +15,20 @@ use rand::distr::Alphanumeric;
 use tokio::time::Instant;
 
 use crate::config::{Lab, Role};
-use crate::docker::{Engine, EngineError, PortBinding, PullProgress};
-use crate::error::{Error, Result};
+use crate::docker::{Engine, PortBinding};
 use crate::kube::api::{KubeApi, NodeReady};
 use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
 use super::cache::{self, CacheSettings};
+use super::cluster_api::{Connect, KubeConnect};
+use super::error::{ClusterError as Error, Result};
+use super::executor::Executor;
 use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
-use super::readiness;
-use super::registry::{self, RegistrySettings};
+use super::ports::{PortProbe, port_in_use, probe_port};
+use super::registry::RegistrySettings;
 
 /// How `up` runs.
 #[derive(Debug, Clone)]
@@ -107,19 +108,17 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         .filter(|n| n.name == net_name)
         .count();
     if same_name > 1 {
-        return Err(Error::Other(format!(
-            "lab {} has {same_name} networks named {net_name}, so its nodes' network is ambiguous\n  hint: `playground drop {}` removes them all (by ID), then `playground up` makes the lab again",
-            lab.name, lab.name
-        )));
+        return Err(Error::AmbiguousNetwork {
+            lab: lab.name.clone(),
+            count: same_name,
+            network: net_name,
+        });
     }
     let network = engine.inspect_network(&net_name).await?;
     if let Some(n) = &network
         && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
     {
-        return Err(Error::Other(format!(
-            "network {} exists but playground did not create it\n  hint: remove it (`docker network rm {}`) or choose another metadata.name",
-            n.name, n.name
-        )));
+        return Err(Error::ForeignNetwork(n.name.clone()));
     }
     let mut images_present = std::collections::BTreeSet::new();
     let lb_image = plan::lb_image_from_env();
@@ -252,99 +251,10 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
 /// A free TCP port on `host`. Another process may take it before our container binds it;
 /// the port check right before creation narrows that window.
 fn free_port(host: IpAddr) -> Result<u16> {
-    let l = TcpListener::bind(SocketAddr::new(host, 0))
-        .map_err(|e| Error::Other(format!("cannot find a free port on {host}: {e}")))?;
-    Ok(l.local_addr()
-        .map_err(|e| Error::Other(e.to_string()))?
-        .port())
-}
-
-/// What a bind on the host port says about it.
-#[derive(Debug, PartialEq, Eq)]
-enum PortProbe {
-    Free,
-    InUse,
-    /// This process may not bind it (a port below 1024 as a normal user), which says nothing
-    /// about whether it is free: Docker binds it with its own privileges.
-    Denied,
-}
-
-fn probe_port(p: &PortBinding) -> PortProbe {
-    let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let bound = if p.protocol == "udp" {
-        UdpSocket::bind(addr).map(drop)
-    } else {
-        TcpListener::bind(addr).map(drop)
-    };
-    classify(bound)
-}
-
-fn classify(bound: std::io::Result<()>) -> PortProbe {
-    match bound {
-        Ok(()) => PortProbe::Free,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => PortProbe::Denied,
-        Err(_) => PortProbe::InUse,
-    }
-}
-
-/// Check the host ports a plan will bind. A port already published by one of the lab's own
-/// containers is not in use by anyone else: a node whose start was still in flight when an
-/// earlier `up` was killed holds it by now.
-async fn check_ports<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-    ports: &[PortBinding],
-    api_port: u16,
-    ui: &Ui,
-) -> Result<()> {
-    let mut own: Option<Vec<PortBinding>> = None;
-    for p in ports {
-        match probe_port(p) {
-            PortProbe::Free => {}
-            PortProbe::Denied => ui.warn(&format!(
-                "could not check {}:{}/{} (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it",
-                p.host_ip, p.host_port, p.protocol
-            )),
-            PortProbe::InUse => {
-                if own.is_none() {
-                    own = Some(
-                        engine
-                            .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
-                            .await?
-                            .into_iter()
-                            .flat_map(|c| c.ports)
-                            .collect(),
-                    );
-                }
-                let ours = own.as_deref().unwrap_or_default().iter().any(|o| {
-                    o.host_port == p.host_port
-                        && o.protocol == p.protocol
-                        && (o.host_ip == p.host_ip || o.host_ip.is_unspecified())
-                });
-                if !ours {
-                    return Err(port_in_use(p, lab, api_port));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn port_in_use(p: &PortBinding, lab: &Lab, api_port: u16) -> Error {
-    let addr = SocketAddr::new(p.host_ip, p.host_port);
-    let registry = lab.cluster.registry.map(|r| r.port);
-    Error::PortInUse {
-        addr: addr.to_string(),
-        port: p.host_port,
-        proto: p.protocol,
-        field: if p.container_port == 6443 && p.host_port == api_port {
-            "cluster.api.port"
-        } else if p.container_port == cache::REGISTRY_PORT && Some(p.host_port) == registry {
-            "cluster.registry.port"
-        } else {
-            "cluster.ports"
-        },
-    }
+    TcpListener::bind(SocketAddr::new(host, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| Error::FreePort { host, source })
 }
 
 /// The host ports this lab would bind that something else holds now: the check `up` makes
@@ -389,6 +299,27 @@ pub async fn busy_ports<E: Engine>(
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
 /// left for the next `up` to converge.
 pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+    up_with(
+        engine,
+        &KubeConnect,
+        lab,
+        opts,
+        ui,
+        crate::interrupt::interrupted,
+    )
+    .await
+}
+
+/// [`up`] over any API connector, stopped by whatever `interrupted` waits for (the process's
+/// signals in [`up`]; a channel in tests).
+pub async fn up_with<E: Engine, C: Connect, F: Future<Output = ()>>(
+    engine: &E,
+    connect: &C,
+    lab: &Lab,
+    opts: &UpOptions,
+    ui: &Ui,
+    interrupted: impl Fn() -> F,
+) -> Result<UpOutcome> {
     // Two labs created at once may choose the same free subnet; the loser re-plans with the
     // subnets as they are now. Nothing but the port check runs before the network exists.
     // Held from the start, so a Ctrl-C or SIGTERM at any point reaches our rollback instead of
@@ -396,7 +327,7 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
     let _guard = crate::interrupt::guard();
     let mut attempts = 0;
     loop {
-        match up_once(engine, lab, opts, ui).await {
+        match up_once(engine, connect, lab, opts, ui, interrupted()).await {
             Err(Error::SubnetTaken(subnet)) if attempts < 5 => {
                 attempts += 1;
                 tracing::debug!("subnet {subnet} was taken meanwhile; planning again");
@@ -406,7 +337,14 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
     }
 }
 
-async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+async fn up_once<E: Engine, C: Connect>(
+    engine: &E,
+    connect: &C,
+    lab: &Lab,
+    opts: &UpOptions,
+    ui: &Ui,
+    interrupted: impl Future<Output = ()>,
+) -> Result<UpOutcome> {
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
@@ -431,17 +369,30 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
         });
     }
     // The kubeconfig is written last: refuse a read-only one before the first create.
-    kubeconfig::check_writable(&opts.kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-    let deadline = Instant::now() + opts.timeout;
+    kubeconfig::check_writable(&opts.kubeconfig)?;
     // Ctrl-C is cooperative: a Docker call that creates something is allowed to finish (the
     // daemon would finish it anyway, after our rollback had looked), waits are cut short,
     // and no new step starts. Then the rollback sees everything there is.
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let run = execute(engine, lab, &plan, &inputs, opts, ui, deadline, cancel_rx);
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let executor = Executor {
+        engine,
+        connect,
+        lab,
+        inputs: &inputs,
+        api_url: &plan.api_url,
+        kubeconfig: &opts.kubeconfig,
+        switch_context: opts.switch_context,
+        ready_nodes: opts.ready_nodes,
+        ui,
+        deadline: Instant::now() + opts.timeout,
+        cancel,
+        shared: Default::default(),
+    };
+    let run = executor.run(&plan);
     tokio::pin!(run);
     let result = tokio::select! {
         r = &mut run => r,
-        _ = crate::interrupt::interrupted() => {
+        _ = interrupted => {
             let _ = cancel_tx.send(true);
             let _ = run.await;
             Err(Error::Interrupted)
@@ -480,342 +431,6 @@ async fn up_once<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) ->
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn execute<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-    plan: &Plan,
-    inputs: &Inputs,
-    opts: &UpOptions,
-    ui: &Ui,
-    deadline: Instant,
-    cancel: tokio::sync::watch::Receiver<bool>,
-) -> Result<(Vec<NodeReady>, Option<String>)> {
-    let kubeconfig_text: Mutex<Option<String>> = Mutex::new(None);
-    let cache_off = CacheOff::default();
-    let mut nodes = Vec::new();
-    for phase in &plan.phases {
-        if *cancel.borrow() {
-            return Err(Error::Interrupted);
-        }
-        let results = try_join_all(phase.iter().map(|step| {
-            run_step(
-                engine,
-                lab,
-                step,
-                inputs,
-                opts,
-                ui,
-                deadline,
-                &kubeconfig_text,
-                &cache_off,
-                cancel.clone(),
-            )
-        }))
-        .await?;
-        for r in results.into_iter().flatten() {
-            nodes = r;
-        }
-    }
-    Ok((nodes, kubeconfig_text.into_inner().unwrap()))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_step<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-    step: &Step,
-    inputs: &Inputs,
-    opts: &UpOptions,
-    ui: &Ui,
-    deadline: Instant,
-    kubeconfig_text: &Mutex<Option<String>>,
-    cache_off: &CacheOff,
-    mut cancel: tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<Vec<NodeReady>>> {
-    // Only reads are cut short; see `up_once`.
-    let cancelled = async move {
-        let _ = cancel.wait_for(|c| *c).await;
-    };
-    tokio::pin!(cancelled);
-    let s = ui.step(step.to_string());
-    // Set by the optional cache steps when they are skipped or turn the cache off.
-    let note: Mutex<Option<&'static str>> = Mutex::new(None);
-    let result: Result<Option<Vec<NodeReady>>> = async {
-        match step {
-            Step::CheckPorts(ports) => check_ports(engine, lab, ports, inputs.api_port, ui).await?,
-            Step::EnsureNetwork(spec) => match engine.ensure_network(spec).await {
-                Ok(_) => {}
-                Err(EngineError::Api { message, .. }) if message.contains("overlaps") => {
-                    return Err(Error::SubnetTaken(spec.subnet.clone().unwrap_or_default()));
-                }
-                Err(e) => return Err(e.into()),
-            },
-            Step::EnsureVolume { name, labels } => engine.ensure_volume(name, labels).await?,
-            Step::PullImage(image) => tokio::select! {
-                r = pull(engine, image, ui) => r?,
-                _ = &mut cancelled => return Err(Error::Interrupted),
-            },
-            Step::RequireImage(image) => {
-                if !engine.image_present(image).await? {
-                    return Err(EngineError::ImageMissing(image.clone()).into());
-                }
-            }
-            Step::EnsureCacheImage { .. }
-            | Step::EnsureCache(_)
-            | Step::WriteMirrors { registry: None, .. }
-                if cache_off.is_off() =>
-            {
-                *note.lock().unwrap() = Some("skipped: image cache off");
-            }
-            Step::EnsureCacheImage { image, pull: may_pull } => {
-                // Even a failed look is no reason to fail the lab: then try to pull.
-                let why = if matches!(engine.image_present(image).await, Ok(true)) {
-                    None
-                } else if !may_pull {
-                    Some(format!("its image {image} is not local and --pull never was given"))
-                } else {
-                    let pulled = tokio::select! {
-                        r = pull(engine, image, ui) => r,
-                        _ = &mut cancelled => return Err(Error::Interrupted),
-                    };
-                    match pulled {
-                        Ok(()) => None,
-                        Err(Error::Engine(EngineError::Pull { message, .. })) => Some(format!(
-                            "cannot pull its image {image}: {message}\n  hint: `docker pull {image}` when online, or set {} to a local image",
-                            cache::ENV_IMAGE
-                        )),
-                        Err(e) => Some(format!("cannot pull its image {image}: {e}")),
-                    }
-                };
-                if let Some(why) = why {
-                    cache_off.turn_off(ui, &why);
-                    *note.lock().unwrap() = Some("unavailable: image cache off");
-                }
-            }
-            Step::EnsureCache(c) => {
-                if let Err(e) = cache::ensure(engine, c).await {
-                    cache_off.turn_off(ui, &format!("cache {}: {e}", c.spec.name));
-                    *note.lock().unwrap() = Some("failed: image cache off");
-                }
-            }
-            Step::EnsureRegistry(r) => registry::ensure(engine, r).await?,
-            Step::WriteMirrors {
-                nodes,
-                cache: mirrors,
-                registry,
-            } => {
-                // The caches' entries only while the cache is on; the registry's always.
-                let mirrors = mirrors.as_ref().filter(|_| !cache_off.is_off());
-                if mirrors.is_none() && registry.is_some() {
-                    *note.lock().unwrap() = Some("lab registry only: image cache off");
-                }
-                let yaml = cache::registries_yaml(mirrors, registry.as_ref());
-                let written = try_join_all(nodes.iter().map(|n| {
-                    engine.write_file(n, cache::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
-                }))
-                .await;
-                match written {
-                    Ok(_) => {}
-                    // The lab asked for its registry: a node without it is a failure.
-                    Err(e) if registry.is_some() => return Err(e.into()),
-                    Err(e) => {
-                        cache_off.turn_off(ui, &e.to_string());
-                        *note.lock().unwrap() = Some("failed: image cache off");
-                    }
-                }
-            }
-            Step::CreateNode(n) => {
-                engine.create_container(&n.spec).await?;
-            }
-            Step::StartNode(n) => {
-                let since = readiness::start(engine, &n.spec.name).await?;
-                // When the caller awaits every node itself (alongside Argo CD), an agent's
-                // registration is not this phase's to wait for: the servers' are.
-                if n.role == Role::Agent && opts.ready_nodes.is_some() {
-                    *note.lock().unwrap() = Some("started; Ready is awaited with Argo CD");
-                    return Ok(None);
-                }
-                tokio::select! {
-                    r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
-                    _ = &mut cancelled => return Err(Error::Interrupted),
-                }
-            }
-            Step::UnpauseNode(name) => engine.unpause(name).await?,
-            Step::AttachNode(n) => {
-                let running = engine
-                    .inspect_container(&n.spec.name)
-                    .await?
-                    .is_some_and(|c| c.state == crate::docker::RunState::Running);
-                engine
-                    .connect_network(
-                        &n.spec.network,
-                        &n.spec.name,
-                        n.spec.ip,
-                        std::slice::from_ref(&n.spec.hostname),
-                    )
-                    .await?;
-                if running {
-                    engine.stop(&n.spec.name, lifecycle::STOP_GRACE).await?;
-                    let since = readiness::start(engine, &n.spec.name).await?;
-                    tokio::select! {
-                        r = readiness::wait_for_log(engine, &n.spec.name, n.ready_line, since, deadline) => r?,
-                        _ = &mut cancelled => return Err(Error::Interrupted),
-                    }
-                }
-            }
-            Step::ForgetNode(name) => {
-                let text =
-                    fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
-                        .await?;
-                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                api.forget_node(name).await.map_err(|e| {
-                    Error::Other(format!(
-                        "cannot make the cluster forget {name} before it comes back without its data: {e}\n  hint: `kubectl delete node {name}`, then `playground up`"
-                    ))
-                })?;
-            }
-            Step::WaitApi { nodes } => {
-                let text =
-                    fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
-                        .await?;
-                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                let url = plan_api_url(lab, inputs);
-                let report = |d: &str| s.set_detail(d);
-                let want = opts.ready_nodes.map_or(*nodes, |n| n.clamp(1, *nodes));
-                let ready = tokio::select! {
-                    r = api.wait_ready(&url, want as usize, deadline, &report) => r?,
-                    _ = &mut cancelled => return Err(Error::Interrupted),
-                };
-                lifecycle::ensure_host_record(engine, &api, &lab.name).await?;
-                *kubeconfig_text.lock().unwrap() = Some(text);
-                return Ok(Some(ready));
-            }
-            Step::WriteKubeconfig { .. } => {
-                let text = kubeconfig_text.lock().unwrap().clone();
-                let text = match text {
-                    Some(t) => t,
-                    None => {
-                        fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
-                            .await?
-                    }
-                };
-                let source = kubeconfig::parse_source(&text)
-                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-                kubeconfig::merge(&opts.kubeconfig, &lab.name, &source, opts.switch_context)
-                    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-            }
-            Step::PublishRegistry { port } => {
-                let text = kubeconfig_text.lock().unwrap().clone();
-                let text = match text {
-                    Some(t) => t,
-                    None => {
-                        fetch_kubeconfig(engine, &lab.name, &plan_api_url(lab, inputs), deadline)
-                            .await?
-                    }
-                };
-                let api = KubeApi::from_kubeconfig_yaml(&text).await?;
-                api.apply_configmap(&registry::hosting_configmap(*port)).await.map_err(|e| {
-                    Error::Other(format!(
-                        "cannot write {}/{} (where Tilt, Skaffold and ctlptl look for the lab registry): {e}\n  hint: the registry itself works; `playground up` tries again",
-                        registry::HOSTING_NAMESPACE,
-                        registry::HOSTING_NAME
-                    ))
-                })?;
-            }
-        }
-        Ok(None)
-    }
-    .await;
-    match (&result, note.into_inner().unwrap()) {
-        (Ok(_), None) => s.done(),
-        (Ok(_), Some(note)) => s.done_with(note),
-        (Err(_), _) => s.fail(),
-    }
-    result
-}
-
-/// The image cache is optional: the first failure of a cache step turns it off for the rest of
-/// the run, with one warning, and the lab goes on without it.
-#[derive(Default)]
-struct CacheOff(Mutex<bool>);
-
-impl CacheOff {
-    fn is_off(&self) -> bool {
-        *self.0.lock().unwrap()
-    }
-
-    /// Turn the cache off; only the first reason is shown.
-    fn turn_off(&self, ui: &Ui, why: &str) {
-        let mut off = self.0.lock().unwrap();
-        if !*off {
-            *off = true;
-            ui.warn(&format!(
-                "the image cache is off for this run: {why}\n  the lab goes on without it: new nodes get no registry mirrors and pull from the upstream registries (`cluster.imageCache: false` stops trying)"
-            ));
-        }
-    }
-}
-
-fn plan_api_url(lab: &Lab, inputs: &Inputs) -> String {
-    format!(
-        "https://{}:{}",
-        crate::lab::client_host(lab.cluster.api.host),
-        inputs.api_port
-    )
-}
-
-/// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
-/// an HA lab whose server-0 is gone, another running server's (every server of a k3s cluster
-/// shares the CA and admin credentials: k3s `pkg/cluster/bootstrap.go` `httpBootstrap`). k3s
-/// writes it shortly after start, and not atomically (client-go `clientcmd.WriteToFile` creates
-/// the file, then writes it), so a missing file and one that does not parse yet are both
-/// retried until the deadline.
-pub async fn fetch_kubeconfig<E: Engine>(
-    engine: &E,
-    lab: &str,
-    api_url: &str,
-    deadline: Instant,
-) -> Result<String> {
-    let server0 = names::node(lab, Role::Server, 0);
-    loop {
-        // Server-0 first, then the other running servers, lowest index first.
-        let mut candidates = vec![server0.clone()];
-        let mut others: Vec<(u32, String)> = engine
-            .list_containers(&[(names::LABEL_CLUSTER, lab), (names::LABEL_ROLE, "server")])
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.name != server0 && c.state == crate::docker::RunState::Running)
-            .map(|c| {
-                let i = c
-                    .labels
-                    .get(names::LABEL_INDEX)
-                    .and_then(|i| i.parse().ok())
-                    .unwrap_or(u32::MAX);
-                (i, c.name)
-            })
-            .collect();
-        others.sort();
-        candidates.extend(others.into_iter().map(|(_, n)| n));
-        let mut last = None;
-        for name in &candidates {
-            let attempt = match engine.read_file(name, names::KUBECONFIG_OUTPUT).await {
-                Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
-                Err(e) => Err(e.into()),
-            };
-            match attempt {
-                Ok(text) => return Ok(text),
-                Err(e) => last = Some(e),
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(last.unwrap_or_else(|| Error::NotFound(lab.to_string())));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// Wait until every node of the lab is Ready, with a progress line: the rest of what
 /// [`UpOptions::ready_nodes`] left out.
 pub async fn wait_every_node(
@@ -835,57 +450,4 @@ pub async fn wait_every_node(
         Err(_) => s.fail(),
     }
     Ok(r?)
-}
-
-/// Point every cluster of a kubeconfig at `url`.
-pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
-    let mut kc = ::kube::config::Kubeconfig::from_yaml(text)
-        .map_err(|e| Error::Kubeconfig(format!("the node's kubeconfig does not parse: {e}")))?;
-    for c in &mut kc.clusters {
-        if let Some(cluster) = c.cluster.as_mut() {
-            cluster.server = Some(url.to_string());
-        }
-    }
-    serde_saphyr::to_string(&kc).map_err(|e| Error::Kubeconfig(e.to_string()))
-}
-
-async fn pull<E: Engine>(engine: &E, image: &str, ui: &Ui) -> Result<()> {
-    let bars: Mutex<HashMap<String, indicatif::ProgressBar>> = Mutex::new(HashMap::new());
-    let report = |p: PullProgress| {
-        let (Some(layer), Some(total)) = (p.layer, p.total) else {
-            return;
-        };
-        let mut bars = bars.lock().unwrap();
-        let bar = bars
-            .entry(layer.clone())
-            .or_insert_with(|| ui.bar(layer.clone(), total));
-        bar.set_length(total);
-        bar.set_position(p.current.unwrap_or(0));
-        bar.set_message(format!("{layer} {}", p.status));
-    };
-    let r = engine.pull_image(image, &report).await;
-    for (_, bar) in bars.into_inner().unwrap() {
-        bar.finish_and_clear();
-    }
-    Ok(r?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Error as IoError, ErrorKind};
-
-    #[test]
-    fn a_denied_probe_is_not_a_port_in_use() {
-        assert_eq!(classify(Ok(())), PortProbe::Free);
-        assert_eq!(
-            classify(Err(IoError::from(ErrorKind::AddrInUse))),
-            PortProbe::InUse
-        );
-        // EACCES: binding below 1024 without CAP_NET_BIND_SERVICE; Docker can.
-        assert_eq!(
-            classify(Err(IoError::from_raw_os_error(13))),
-            PortProbe::Denied
-        );
-    }
 }

@@ -7,6 +7,7 @@ use tokio::task::block_in_place;
 
 use crate::argocd::cli::{self as argocd, ArgoCliError};
 use crate::argocd::download::{self, Platform};
+use crate::cluster::ClusterError;
 use crate::cluster::inventory::LabState;
 use crate::error::{Error, Result, Usage};
 
@@ -16,7 +17,7 @@ pub async fn run(ctx: &Ctx<'_>, name: Option<String>, args: Vec<String>) -> Resu
     let name = ctx.lab_name(name).await?;
     let lab = match ctx.find_lab(&name).await {
         // `playground argocd version`: the word was meant for argocd, not as a lab name.
-        Err(Error::NotFound(word)) if args.is_empty() => {
+        Err(Error::Cluster(ClusterError::NotFound(word))) if args.is_empty() => {
             return Err(Usage::ArgocdArgsAfterSeparator(word).into());
         }
         found => found?,

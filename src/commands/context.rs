@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
-use crate::cluster::up;
+use crate::cluster::node_kubeconfig;
 use crate::docker::BollardEngine;
 use crate::error::{Error, Result};
 use crate::kube::api::KubeApi;
@@ -59,7 +60,7 @@ impl<'a> Ctx<'a> {
     pub async fn find_lab(&self, name: &str) -> Result<LabSummary> {
         inventory::status(self.engine().await?, name)
             .await?
-            .ok_or_else(|| Error::NotFound(name.to_string()))
+            .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())
     }
 
     /// NAME resolved (see [`Ctx::lab_name`]) and found.
@@ -75,7 +76,10 @@ impl<'a> Ctx<'a> {
             .as_deref()
             .ok_or_else(|| Error::NoApiAddress(lab.name.clone()))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        up::fetch_kubeconfig(self.engine().await?, &lab.name, api, deadline).await
+        Ok(
+            node_kubeconfig::fetch_kubeconfig(self.engine().await?, &lab.name, api, deadline)
+                .await?,
+        )
     }
 
     /// A client for a lab's API, with the credentials k3s wrote in server-0.

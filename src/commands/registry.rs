@@ -21,7 +21,7 @@ pub async fn run(ctx: &Ctx<'_>, command: RegistryCommand) -> Result<()> {
         Ok(false) => s.done_with("there was none"),
         Err(e) => {
             s.fail();
-            return Err(e);
+            return Err(e.into());
         }
     }
     Ok(())

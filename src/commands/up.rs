@@ -22,6 +22,7 @@ use crate::argocd::apps::AppState;
 use crate::argocd::bootstrap::{self, Prepared};
 use crate::argocd::{refresh, seed};
 use crate::cli::{Output, Pull, RunArgs, UpArgs};
+use crate::cluster::node_kubeconfig;
 use crate::cluster::plan::PullPolicy;
 use crate::cluster::up::{self, UpOutcome};
 use crate::config::{Lab, Overrides};
@@ -156,7 +157,9 @@ pub async fn up_lab(
     // converge (every step below is idempotent) instead of removing it.
     let text = match &outcome.kubeconfig {
         Some(text) => text.clone(),
-        None => up::fetch_kubeconfig(engine, &lab.name, &outcome.api, deadline).await?,
+        None => {
+            node_kubeconfig::fetch_kubeconfig(engine, &lab.name, &outcome.api, deadline).await?
+        }
     };
     let api = KubeApi::from_kubeconfig_yaml(&text).await?;
     // Argo CD and the nodes still booting, in parallel; both must be done.
@@ -164,7 +167,7 @@ pub async fn up_lab(
         async {
             tokio::try_join!(
                 async { Ok(bootstrap::bootstrap(&api, prepared, ui, deadline).await?) },
-                up::wait_every_node(&api, lab, &outcome.api, deadline, ui),
+                async { Ok(up::wait_every_node(&api, lab, &outcome.api, deadline, ui).await?) },
             )
         },
         &format!(

@@ -2,10 +2,13 @@
 //!
 //! The cluster code never touches bollard types: it asks an [`Engine`] to `ensure_network`,
 //! `create_container`, `start`, `follow_logs` and so on. [`BollardEngine`] is the real
-//! implementation; the pure planning code needs no engine at all.
+//! implementation; [`fake::FakeEngine`] (tests, or the `fake-engine` feature) keeps it all in
+//! memory. The pure planning code needs no engine at all.
 
 mod bollard;
 pub mod endpoint;
+#[cfg(any(test, feature = "fake-engine"))]
+pub mod fake;
 mod types;
 
 pub use self::bollard::{BollardEngine, HostFacts, PrivilegedProbe};

@@ -1,0 +1,415 @@
+//! Runs a [`Plan`]: its phases in order, the steps of one phase concurrently, one method per
+//! kind of [`Step`].
+//!
+//! [`Executor`] holds what every step shares: the engine, the API connector, the lab, the
+//! choices made before planning, the deadline, the cancel signal, the kubeconfig text once
+//! it was read, and whether the optional image cache is still on. Rollback is not its job:
+//! [`super::up`] decides that from the error it returns.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use futures::future::try_join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::{Lab, Role};
+use crate::docker::{Engine, EngineError, NetworkSpec, PullProgress, RunState};
+use crate::kube::api::NodeReady;
+use crate::kube::kubeconfig;
+use crate::ui::Ui;
+
+use super::cache::{self, CacheSettings, CacheStep};
+use super::cluster_api::{ClusterApi, Connect};
+use super::error::{ClusterError as Error, Result};
+use super::lifecycle;
+use super::node_kubeconfig::fetch_kubeconfig;
+use super::plan::{Inputs, NodePlan, Plan, Step};
+use super::readiness;
+use super::registry::{self, RegistryMirror};
+
+/// What a step that went well has to say: a note for its progress line, and the Ready nodes
+/// (from the API wait).
+#[derive(Default)]
+struct Done {
+    note: Option<&'static str>,
+    nodes: Option<Vec<NodeReady>>,
+}
+
+impl Done {
+    fn note(note: &'static str) -> Self {
+        Done {
+            note: Some(note),
+            nodes: None,
+        }
+    }
+}
+
+/// The image cache is optional: the first failure of a cache step turns it off for the rest of
+/// the run, with one warning, and the lab goes on without it.
+#[derive(Default)]
+struct CacheSwitch(AtomicBool);
+
+impl CacheSwitch {
+    fn is_off(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Turn the cache off; only the first reason is shown.
+    fn turn_off(&self, ui: &Ui, why: &str) {
+        if !self.0.swap(true, Ordering::SeqCst) {
+            ui.warn(&format!(
+                "the image cache is off for this run: {why}\n  the lab goes on without it: new nodes get no registry mirrors and pull from the upstream registries (`cluster.imageCache: false` stops trying)"
+            ));
+        }
+    }
+}
+
+/// What the steps of one run learn and share as they go.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// The kubeconfig text, once the API wait has read it.
+    kubeconfig: OnceLock<String>,
+    cache: CacheSwitch,
+}
+
+/// One run of a plan.
+pub(super) struct Executor<'a, E: Engine, C: Connect> {
+    pub engine: &'a E,
+    pub connect: &'a C,
+    pub lab: &'a Lab,
+    pub inputs: &'a Inputs,
+    /// The API's URL on the host ([`Plan::api_url`]).
+    pub api_url: &'a str,
+    /// The kubeconfig file to merge the lab's context into, and whether to switch to it.
+    pub kubeconfig: &'a Path,
+    pub switch_context: bool,
+    /// See [`super::up::UpOptions::ready_nodes`].
+    pub ready_nodes: Option<u32>,
+    pub ui: &'a Ui,
+    pub deadline: Instant,
+    /// Turns true on Ctrl-C. Only waits are cut short: a Docker call that creates something
+    /// is allowed to finish, so the rollback sees everything there is.
+    pub cancel: watch::Receiver<bool>,
+    pub shared: Shared,
+}
+
+impl<E: Engine, C: Connect> Executor<'_, E, C> {
+    /// Run every phase; the Ready nodes and the kubeconfig text (when the plan waited for
+    /// the API).
+    pub async fn run(self, plan: &Plan) -> Result<(Vec<NodeReady>, Option<String>)> {
+        let mut nodes = Vec::new();
+        for phase in &plan.phases {
+            if *self.cancel.borrow() {
+                return Err(Error::Interrupted);
+            }
+            let results = try_join_all(phase.iter().map(|step| self.step(step))).await?;
+            for r in results.into_iter().flatten() {
+                nodes = r;
+            }
+        }
+        Ok((nodes, self.shared.kubeconfig.into_inner()))
+    }
+
+    /// One step, with its progress line.
+    async fn step(&self, step: &Step) -> Result<Option<Vec<NodeReady>>> {
+        let s = self.ui.step(step.to_string());
+        let result = self.dispatch(step, &s).await;
+        match &result {
+            Ok(Done { note: None, .. }) => s.done(),
+            Ok(Done { note: Some(n), .. }) => s.done_with(n),
+            Err(_) => s.fail(),
+        }
+        result.map(|d| d.nodes)
+    }
+
+    async fn dispatch(&self, step: &Step, progress: &crate::ui::Step) -> Result<Done> {
+        match step {
+            Step::CheckPorts(ports) => {
+                super::ports::check_ports(
+                    self.engine,
+                    self.lab,
+                    ports,
+                    self.inputs.api_port,
+                    self.ui,
+                )
+                .await?
+            }
+            Step::EnsureNetwork(spec) => self.ensure_network(spec).await?,
+            Step::EnsureVolume { name, labels } => self.engine.ensure_volume(name, labels).await?,
+            Step::PullImage(image) => self.cancellable(self.pull(image)).await?,
+            Step::RequireImage(image) => {
+                if !self.engine.image_present(image).await? {
+                    return Err(EngineError::ImageMissing(image.clone()).into());
+                }
+            }
+            Step::EnsureCacheImage { .. }
+            | Step::EnsureCache(_)
+            | Step::WriteMirrors { registry: None, .. }
+                if self.shared.cache.is_off() =>
+            {
+                return Ok(Done::note("skipped: image cache off"));
+            }
+            Step::EnsureCacheImage { image, pull } => {
+                return self.ensure_cache_image(image, *pull).await;
+            }
+            Step::EnsureCache(c) => return Ok(self.ensure_cache(c).await),
+            Step::EnsureRegistry(r) => registry::ensure(self.engine, r).await?,
+            Step::WriteMirrors {
+                nodes,
+                cache,
+                registry,
+            } => {
+                return self
+                    .write_mirrors(nodes, cache.as_ref(), registry.as_ref())
+                    .await;
+            }
+            Step::CreateNode(n) => {
+                self.engine.create_container(&n.spec).await?;
+            }
+            Step::StartNode(n) => return self.start(n).await,
+            Step::UnpauseNode(name) => self.engine.unpause(name).await?,
+            Step::AttachNode(n) => self.attach(n).await?,
+            Step::ForgetNode(name) => self.forget(name).await?,
+            Step::WaitApi { nodes } => return self.wait_api(*nodes, progress).await,
+            Step::WriteKubeconfig { .. } => self.write_kubeconfig().await?,
+            Step::PublishRegistry { port } => self.publish_registry(*port).await?,
+        }
+        Ok(Done::default())
+    }
+
+    /// Resolves once Ctrl-C has been seen.
+    async fn cancelled(&self) {
+        let mut cancel = self.cancel.clone();
+        let _ = cancel.wait_for(|c| *c).await;
+    }
+
+    /// `work`, cut short by Ctrl-C.
+    async fn cancellable<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            r = work => r,
+            _ = self.cancelled() => Err(Error::Interrupted),
+        }
+    }
+
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
+        match self.engine.ensure_network(spec).await {
+            Ok(_) => Ok(()),
+            Err(EngineError::Api { message, .. }) if message.contains("overlaps") => {
+                Err(Error::SubnetTaken(spec.subnet.clone().unwrap_or_default()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn ensure_cache_image(&self, image: &str, may_pull: bool) -> Result<Done> {
+        // Even a failed look is no reason to fail the lab: then try to pull.
+        let why = if matches!(self.engine.image_present(image).await, Ok(true)) {
+            None
+        } else if !may_pull {
+            Some(format!(
+                "its image {image} is not local and --pull never was given"
+            ))
+        } else {
+            match self.cancellable(self.pull(image)).await {
+                Ok(()) => None,
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(Error::Engine(EngineError::Pull { message, .. })) => Some(format!(
+                    "cannot pull its image {image}: {message}\n  hint: `docker pull {image}` when online, or set {} to a local image",
+                    cache::ENV_IMAGE
+                )),
+                Err(e) => Some(format!("cannot pull its image {image}: {e}")),
+            }
+        };
+        Ok(match why {
+            Some(why) => {
+                self.shared.cache.turn_off(self.ui, &why);
+                Done::note("unavailable: image cache off")
+            }
+            None => Done::default(),
+        })
+    }
+
+    async fn ensure_cache(&self, c: &CacheStep) -> Done {
+        match cache::ensure(self.engine, c).await {
+            Ok(()) => Done::default(),
+            Err(e) => {
+                self.shared
+                    .cache
+                    .turn_off(self.ui, &format!("cache {}: {e}", c.spec.name));
+                Done::note("failed: image cache off")
+            }
+        }
+    }
+
+    async fn write_mirrors(
+        &self,
+        nodes: &[String],
+        mirrors: Option<&CacheSettings>,
+        registry: Option<&RegistryMirror>,
+    ) -> Result<Done> {
+        // The caches' entries only while the cache is on; the registry's always.
+        let mirrors = mirrors.filter(|_| !self.shared.cache.is_off());
+        let mut done = Done::default();
+        if mirrors.is_none() && registry.is_some() {
+            done = Done::note("lab registry only: image cache off");
+        }
+        let yaml = cache::registries_yaml(mirrors, registry);
+        let written = try_join_all(nodes.iter().map(|n| {
+            self.engine
+                .write_file(n, cache::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
+        }))
+        .await;
+        match written {
+            Ok(_) => Ok(done),
+            // The lab asked for its registry: a node without it is a failure.
+            Err(e) if registry.is_some() => Err(e.into()),
+            Err(e) => {
+                self.shared.cache.turn_off(self.ui, &e.to_string());
+                Ok(Done::note("failed: image cache off"))
+            }
+        }
+    }
+
+    /// Start a node and wait for its ready line.
+    async fn start(&self, n: &NodePlan) -> Result<Done> {
+        let since = readiness::start(self.engine, &n.spec.name).await?;
+        // When the caller awaits every node itself (alongside Argo CD), an agent's
+        // registration is not this phase's to wait for: the servers' are.
+        if n.role == Role::Agent && self.ready_nodes.is_some() {
+            return Ok(Done::note("started; Ready is awaited with Argo CD"));
+        }
+        self.wait_ready_line(n, since).await?;
+        Ok(Done::default())
+    }
+
+    async fn wait_ready_line(&self, n: &NodePlan, since: i64) -> Result<()> {
+        let wait = readiness::wait_for_log(
+            self.engine,
+            &n.spec.name,
+            n.ready_line,
+            since,
+            self.deadline,
+        );
+        self.cancellable(async { Ok(wait.await?) }).await
+    }
+
+    /// Put a node back on a lab network made again; one that runs restarts to take it up.
+    async fn attach(&self, n: &NodePlan) -> Result<()> {
+        let running = self
+            .engine
+            .inspect_container(&n.spec.name)
+            .await?
+            .is_some_and(|c| c.state == RunState::Running);
+        self.engine
+            .connect_network(
+                &n.spec.network,
+                &n.spec.name,
+                n.spec.ip,
+                std::slice::from_ref(&n.spec.hostname),
+            )
+            .await?;
+        if running {
+            self.engine
+                .stop(&n.spec.name, lifecycle::STOP_GRACE)
+                .await?;
+            let since = readiness::start(self.engine, &n.spec.name).await?;
+            self.wait_ready_line(n, since).await?;
+        }
+        Ok(())
+    }
+
+    /// The kubeconfig text: the one the API wait read, or read now.
+    async fn kubeconfig_text(&self) -> Result<String> {
+        match self.shared.kubeconfig.get() {
+            Some(text) => Ok(text.clone()),
+            None => {
+                fetch_kubeconfig(self.engine, &self.lab.name, self.api_url, self.deadline).await
+            }
+        }
+    }
+
+    async fn forget(&self, name: &str) -> Result<()> {
+        let text =
+            fetch_kubeconfig(self.engine, &self.lab.name, self.api_url, self.deadline).await?;
+        let api = self.connect.connect(&text).await?;
+        api.forget_node(name)
+            .await
+            .map_err(|source| Error::ForgetNode {
+                node: name.to_string(),
+                source,
+            })
+    }
+
+    async fn wait_api(&self, nodes: u32, progress: &crate::ui::Step) -> Result<Done> {
+        let url = self.api_url;
+        let text = fetch_kubeconfig(self.engine, &self.lab.name, url, self.deadline).await?;
+        let api = self.connect.connect(&text).await?;
+        let want = self.ready_nodes.map_or(nodes, |n| n.clamp(1, nodes));
+        let report = |d: &str| progress.set_detail(d);
+        let ready = self
+            .cancellable(async {
+                Ok(api
+                    .wait_ready(url, want as usize, self.deadline, &report)
+                    .await?)
+            })
+            .await?;
+        lifecycle::ensure_host_record(self.engine, &api, &self.lab.name).await?;
+        // Set once per run: a plan has one API wait.
+        let _ = self.shared.kubeconfig.set(text);
+        Ok(Done {
+            note: None,
+            nodes: Some(ready),
+        })
+    }
+
+    async fn write_kubeconfig(&self) -> Result<()> {
+        let text = self.kubeconfig_text().await?;
+        let source = kubeconfig::parse_source(&text)?;
+        kubeconfig::merge(
+            self.kubeconfig,
+            &self.lab.name,
+            &source,
+            self.switch_context,
+        )?;
+        Ok(())
+    }
+
+    async fn publish_registry(&self, port: u16) -> Result<()> {
+        let text = self.kubeconfig_text().await?;
+        let api = self.connect.connect(&text).await?;
+        api.apply_configmap(&registry::hosting_configmap(port))
+            .await
+            .map_err(|source| Error::PublishRegistry {
+                namespace: registry::HOSTING_NAMESPACE,
+                name: registry::HOSTING_NAME,
+                source,
+            })
+    }
+
+    /// Pull an image with one progress bar per layer.
+    async fn pull(&self, image: &str) -> Result<()> {
+        // Only the pull's progress callback touches it, one report at a time; a panic inside
+        // indicatif would leave it poisoned, and the bars are still worth clearing then.
+        let bars: Mutex<HashMap<String, indicatif::ProgressBar>> = Mutex::new(HashMap::new());
+        let report = |p: PullProgress| {
+            let (Some(layer), Some(total)) = (p.layer, p.total) else {
+                return;
+            };
+            let mut bars = bars.lock().unwrap_or_else(|e| e.into_inner());
+            let bar = bars
+                .entry(layer.clone())
+                .or_insert_with(|| self.ui.bar(layer.clone(), total));
+            bar.set_length(total);
+            bar.set_position(p.current.unwrap_or(0));
+            bar.set_message(format!("{layer} {}", p.status));
+        };
+        let r = self.engine.pull_image(image, &report).await;
+        for (_, bar) in bars.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            bar.finish_and_clear();
+        }
+        Ok(r?)
+    }
+}

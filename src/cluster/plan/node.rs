@@ -1,0 +1,240 @@
+//! One k3s node, fully specified: its container, labels, entrypoint and ready line.
+//!
+//! The same concern as k3d `pkg/client/node.go` (a node's spec, labels and how it is started).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::config::{Lab, Role};
+use crate::docker::{ContainerSpec, Labels, PortBinding};
+
+use super::super::{cache, names};
+use crate::lab::client_host;
+
+use super::ipam::{gateway_ip, node_ip};
+use super::{Inputs, NodePlan};
+
+/// The log line k3d waits for, by role and intent (k3d `pkg/types/k3slogs.go`).
+pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
+    match role {
+        // With embedded etcd the init server cannot finish starting before others join.
+        Role::Server if init_on_create => "Containerd is now running",
+        Role::Server => "k3s is up and running",
+        Role::Agent => "Successfully registered node",
+        Role::LoadBalancer => "start worker processes",
+    }
+}
+
+/// The script every k3s node runs before k3s: it makes the container what k3s needs (a shared
+/// `/`, the node password in the data volume, a resolver kubelet accepts), then execs
+/// `/bin/k3s` with the node's command, so k3s runs as PID 1. See the script for the upstream
+/// reasons. It is passed inline (`sh -c SCRIPT playground-node ARGS…`), so it needs no copy
+/// step and every start runs the version the node was created with.
+pub const NODE_ENTRYPOINT: &str = include_str!("../node-entrypoint.sh");
+
+/// The variable that tells the entrypoint which address to answer DNS on.
+pub const DNS_ADDR_ENV: &str = "PLAYGROUND_DNS_ADDR";
+
+/// The entrypoint of a k3s node: `/bin/sh -c` [`NODE_ENTRYPOINT`]; the node's command follows
+/// as the script's arguments (`$0` names the script in `ps` and in error messages).
+pub fn node_entrypoint() -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        NODE_ENTRYPOINT.into(),
+        "playground-node".into(),
+    ]
+}
+
+/// The Argo CD UI: always on 127.0.0.1 (a cluster-admin UI is not for the network), to the
+/// `argocd-server` NodePort, which k3s serves on every node.
+pub(super) fn ui_binding(host_port: u16) -> PortBinding {
+    PortBinding {
+        host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host_port,
+        container_port: crate::lab::ARGOCD_UI_NODE_PORT,
+        protocol: "tcp",
+    }
+}
+
+/// The labels every node carries. Later commands read a lab from these alone: its shape,
+/// its API address, where Argo CD lives and which repository it was seeded from.
+pub(super) fn node_labels(
+    lab: &Lab,
+    role: Role,
+    index: u32,
+    base: Ipv4Addr,
+    inputs: &Inputs,
+) -> Labels {
+    let c = &lab.cluster;
+    let mut labels = Labels::new();
+    labels.insert(names::LABEL_SUBNET.into(), format!("{base}/24"));
+    labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+    labels.insert(names::LABEL_ROLE.into(), role.as_str().into());
+    labels.insert(names::LABEL_INDEX.into(), index.to_string());
+    labels.insert(names::LABEL_SERVERS.into(), c.servers.to_string());
+    labels.insert(names::LABEL_AGENTS.into(), c.agents.to_string());
+    labels.insert(names::LABEL_API_HOST.into(), c.api.host.to_string());
+    labels.insert(names::LABEL_API_PORT.into(), inputs.api_port.to_string());
+    labels.insert(
+        names::LABEL_ARGOCD_NAMESPACE.into(),
+        lab.argocd.namespace.clone(),
+    );
+    if let Some(ui) = inputs.ui_port {
+        labels.insert(names::LABEL_UI_PORT.into(), ui.to_string());
+    }
+    if let Some(repo) = &inputs.repo_mount {
+        labels.insert(names::LABEL_REPO.into(), repo.display().to_string());
+    }
+    labels
+}
+
+pub(super) fn node_plan(
+    lab: &Lab,
+    role: Role,
+    index: u32,
+    base: Ipv4Addr,
+    inputs: &Inputs,
+    fresh: bool,
+) -> NodePlan {
+    let c = &lab.cluster;
+    let name = names::node(&lab.name, role, index);
+    let server0 = names::node(&lab.name, Role::Server, 0);
+    let labels = node_labels(lab, role, index, base, inputs);
+
+    let mut env = vec![
+        format!("K3S_TOKEN={}", inputs.token),
+        format!("K3S_KUBECONFIG_OUTPUT={}", names::KUBECONFIG_OUTPUT),
+        // Where the entrypoint makes Docker's resolver answer for kubelet and pods.
+        format!("{DNS_ADDR_ENV}={}", gateway_ip(base)),
+    ];
+    let joins = role == Role::Agent || index > 0;
+    if joins {
+        env.push(format!("K3S_URL=https://{server0}:6443"));
+    }
+    for e in &c.env {
+        if e.filter.matches(role, index, c.servers) {
+            env.push(format!("{}={}", e.value.key, e.value.value));
+        }
+    }
+
+    let mut cmd = vec![role.as_str().to_string()];
+    if role == Role::Server {
+        if c.servers > 1 && index == 0 {
+            cmd.push("--cluster-init".into());
+        }
+        let mut sans: Vec<String> =
+            vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
+        if !c.api.host.is_unspecified() && c.api.host.to_string() != sans[0] {
+            sans.push(c.api.host.to_string());
+        }
+        for extra in ["127.0.0.1", "localhost"] {
+            if !sans.iter().any(|s| s == extra) {
+                sans.push(extra.into());
+            }
+        }
+        sans.push(name.clone());
+        if c.servers > 1 {
+            sans.push(names::node(&lab.name, Role::LoadBalancer, 0));
+        }
+        for san in sans {
+            cmd.push("--tls-san".into());
+            cmd.push(san);
+        }
+    }
+    for a in &c.k3s_args {
+        if a.filter.matches(role, index, c.servers) {
+            cmd.push(a.value.clone());
+        }
+    }
+
+    let mut binds = vec![
+        format!(
+            "{}:/var/lib/rancher/k3s",
+            names::data_volume(&lab.name, role, index)
+        ),
+        format!(
+            "{}:/var/lib/playground/images",
+            names::images_volume(&lab.name)
+        ),
+    ];
+    // The images this lab's nodes held when a lab of this name was last dropped: k3s imports
+    // them at start, so a lab made again downloads nothing it had (see `cache` module docs).
+    if let Some(cache) = inputs.cache.as_ref().filter(|_| c.image_cache) {
+        binds.push(format!(
+            "{}:{}",
+            cache.export_volume(&lab.name),
+            cache::AIRGAP_IMAGES
+        ));
+    }
+    if let Some(repo) = &inputs.repo_mount {
+        binds.push(format!(
+            "{}:{}:ro",
+            repo.display(),
+            crate::lab::LOCAL_REPO_MOUNT
+        ));
+    }
+
+    let mut ports = Vec::new();
+    if role == Role::Server && index == 0 && c.servers == 1 {
+        ports.push(PortBinding {
+            host_ip: c.api.host,
+            host_port: inputs.api_port,
+            container_port: 6443,
+            protocol: "tcp",
+        });
+        if let Some(ui) = inputs.ui_port {
+            ports.push(ui_binding(ui));
+        }
+    }
+    for p in &c.ports {
+        if p.target.matches(role, index, c.servers) {
+            ports.push(PortBinding {
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+            });
+        }
+    }
+
+    NodePlan {
+        role,
+        index,
+        ready_line: ready_line(
+            role,
+            role == Role::Server && index == 0 && c.servers > 1 && fresh,
+        ),
+        spec: ContainerSpec {
+            hostname: name.clone(),
+            name,
+            image: c.image.clone(),
+            entrypoint: node_entrypoint(),
+            cmd,
+            env,
+            labels,
+            network: names::network(&lab.name),
+            ip: Some(IpAddr::V4(node_ip(base, role, index))),
+            binds,
+            tmpfs: vec!["/run".into(), "/var/run".into()],
+            privileged: c.privileged,
+            // A node that is not privileged (the tests' stand-in) still gets what our own
+            // entrypoint needs: a shared / (SYS_ADMIN) and the DNS rules (NET_ADMIN).
+            cap_add: if c.privileged {
+                Vec::new()
+            } else {
+                vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]
+            },
+            // Docker refuses privileged containers in a remapped user namespace (k3d sets the
+            // same on every node, k3d#1442).
+            userns_host: true,
+            // k3s must be PID 1 (see node-entrypoint.sh): no docker-init in front of it.
+            init: false,
+            restart_unless_stopped: true,
+            ports,
+            // `host-gateway` is the address Docker itself gives for "the host": the bridge
+            // gateway on Linux, the Mac or Windows host on Docker Desktop (whose bridge
+            // gateway is the VM). Docker rewrites /etc/hosts on every start.
+            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
+        },
+    }
+}

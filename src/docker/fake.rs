@@ -1,0 +1,752 @@
+//! `FakeEngine`: the whole [`Engine`] in memory, for tests that need no Docker.
+//!
+//! A double, not a mock: it keeps containers (spec, state, labels, ports, networks, files,
+//! log lines), networks (IDs, subnets) and volumes, and refuses what the Docker Engine
+//! refuses, in the daemon's words where our code reads them: a second container of a name, a
+//! container on a network or from an image that does not exist, a subnet that overlaps
+//! ("Pool overlaps", which `up` turns into a re-plan), removing a network that still has
+//! endpoints or a volume a container uses.
+//!
+//! A test scripts it and reads it back:
+//! - [`FakeEngine::on_start`]: the log lines (and files) a container with a given label gets
+//!   when it starts, so `readiness::wait_for_log` sees a node come up;
+//! - [`FakeEngine::mute`]: a container that starts and says nothing;
+//! - [`FakeEngine::calls`]: every call, in order, with its target;
+//! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
+//! - [`FakeEngine::hold`]: a matching call waits until the test releases it (a Ctrl-C in the
+//!   middle of a step).
+//!
+//! Built for unit tests, and for `tests/` with the `fake-engine` feature.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::Notify;
+
+use super::{
+    ContainerInfo, ContainerSpec, Engine, EngineError, Labels, NetworkInfo, NetworkSpec,
+    PullProgress, RunState,
+};
+
+/// One call the engine received: the method's name and what it was about (a container,
+/// network, volume or image name; empty for listings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub kind: &'static str,
+    pub target: String,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.target)
+    }
+}
+
+/// What a container does when it starts: lines it logs and files it writes.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    pub lines: Vec<String>,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// A call held by [`FakeEngine::hold`]: the test learns when it arrives and lets it go on.
+#[derive(Clone)]
+pub struct Held {
+    arrived: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+impl Held {
+    /// Wait until the held call has arrived.
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+    /// Let the held call go on.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
+}
+
+struct Rule {
+    kind: &'static str,
+    target: Option<String>,
+    /// Matching calls to let through before this one fires.
+    skip: usize,
+}
+
+impl Rule {
+    fn hit(&mut self, call: &Call) -> bool {
+        if call.kind != self.kind || self.target.as_ref().is_some_and(|t| *t != call.target) {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        true
+    }
+}
+
+struct Container {
+    info: ContainerInfo,
+    spec: ContainerSpec,
+    files: BTreeMap<String, Vec<u8>>,
+    /// (Unix seconds, line)
+    logs: Vec<(i64, String)>,
+}
+
+#[derive(Default)]
+struct State {
+    containers: BTreeMap<String, Container>,
+    networks: Vec<NetworkInfo>,
+    volumes: BTreeMap<String, Labels>,
+    images: BTreeSet<String>,
+    calls: Vec<Call>,
+    failures: Vec<Rule>,
+    holds: Vec<(Rule, Held)>,
+    scripts: Vec<((String, String), Script)>,
+    /// Containers that run no script when they start.
+    muted: BTreeSet<String>,
+    next_id: u64,
+}
+
+/// The Docker Engine, in memory (see the module doc).
+#[derive(Default)]
+pub struct FakeEngine {
+    state: Mutex<State>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The daemon's error, as bollard reports a non-2xx answer.
+fn daemon(what: &str, message: impl Into<String>) -> EngineError {
+    EngineError::Api {
+        what: what.to_string(),
+        message: message.into(),
+    }
+}
+
+fn matches(labels: &Labels, filter: &[(&str, &str)]) -> bool {
+    // An empty value filters on the key alone, as Docker's `label=KEY` does.
+    filter.iter().all(|(k, v)| match labels.get(*k) {
+        Some(have) => v.is_empty() || have == v,
+        None => false,
+    })
+}
+
+impl FakeEngine {
+    /// An engine with Docker's own default `bridge` network and nothing else.
+    pub fn new() -> Self {
+        Self::default().with_network("bridge", "172.17.0.0/16")
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding it has failed already; the state is still
+        // worth reading for its report.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Make `image` present locally.
+    pub fn with_image(self, image: &str) -> Self {
+        self.state().images.insert(image.to_string());
+        self
+    }
+
+    /// A network created outside the lab (its subnet is taken).
+    pub fn with_network(self, name: &str, subnet: &str) -> Self {
+        {
+            let mut s = self.state();
+            s.next_id += 1;
+            let id = format!("net{:04}", s.next_id);
+            s.networks.push(NetworkInfo {
+                id,
+                name: name.to_string(),
+                labels: Labels::new(),
+                subnet: Some(subnet.to_string()),
+                gateway: None,
+            });
+        }
+        self
+    }
+
+    /// What a container carrying label `key=value` does at every start.
+    pub fn on_start(&self, key: &str, value: &str, script: Script) {
+        self.state()
+            .scripts
+            .push(((key.to_string(), value.to_string()), script));
+    }
+
+    /// Container `name` starts but runs no script: it logs nothing (a node that never
+    /// comes up).
+    pub fn mute(&self, name: &str) {
+        self.state().muted.insert(name.to_string());
+    }
+
+    /// The next `kind` call about `target` fails with a daemon error.
+    pub fn fail_on(&self, kind: &'static str, target: &str) {
+        self.state().failures.push(Rule {
+            kind,
+            target: Some(target.to_string()),
+            skip: 0,
+        });
+    }
+
+    /// The `n`th `kind` call from now (1 is the next one), whatever its target, fails.
+    pub fn fail_nth(&self, kind: &'static str, n: usize) {
+        self.state().failures.push(Rule {
+            kind,
+            target: None,
+            skip: n.saturating_sub(1),
+        });
+    }
+
+    /// The next `kind` call about `target` waits until the returned handle releases it.
+    pub fn hold(&self, kind: &'static str, target: &str) -> Held {
+        let held = Held {
+            arrived: Arc::new(Notify::new()),
+            release: Arc::new(Notify::new()),
+        };
+        self.state().holds.push((
+            Rule {
+                kind,
+                target: Some(target.to_string()),
+                skip: 0,
+            },
+            held.clone(),
+        ));
+        held
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// Forget the calls so far (after setting a scene up).
+    pub fn clear_calls(&self) {
+        self.state().calls.clear();
+    }
+
+    /// A container's state, or `None` when there is no such container.
+    pub fn container_state(&self, name: &str) -> Option<RunState> {
+        self.state().containers.get(name).map(|c| c.info.state)
+    }
+
+    /// The names of every container, network and volume that carries label `key`.
+    pub fn objects_labelled(&self, key: &str) -> Vec<String> {
+        let s = self.state();
+        let containers = s
+            .containers
+            .values()
+            .filter(|c| c.info.labels.contains_key(key))
+            .map(|c| format!("container {}", c.info.name));
+        let networks = s
+            .networks
+            .iter()
+            .filter(|n| n.labels.contains_key(key))
+            .map(|n| format!("network {}", n.name));
+        let volumes = s
+            .volumes
+            .iter()
+            .filter(|(_, l)| l.contains_key(key))
+            .map(|(v, _)| format!("volume {v}"));
+        containers.chain(networks).chain(volumes).collect()
+    }
+
+    /// Record a call; wait if it is held; fail it if a failure is due.
+    async fn enter(&self, kind: &'static str, target: &str) -> Result<(), EngineError> {
+        let call = Call {
+            kind,
+            target: target.to_string(),
+        };
+        let held = {
+            let mut s = self.state();
+            s.calls.push(call.clone());
+            let i = s.holds.iter_mut().position(|(r, _)| r.hit(&call));
+            i.map(|i| s.holds.remove(i).1)
+        };
+        if let Some(held) = held {
+            held.arrived.notify_one();
+            held.release.notified().await;
+        }
+        let mut s = self.state();
+        if let Some(i) = s.failures.iter_mut().position(|r| r.hit(&call)) {
+            s.failures.remove(i);
+            return Err(daemon(&format!("{kind} {target}"), "injected failure"));
+        }
+        Ok(())
+    }
+
+    fn network_named<'s>(s: &'s State, name_or_id: &str) -> Option<&'s NetworkInfo> {
+        s.networks
+            .iter()
+            .find(|n| n.id == name_or_id || n.name == name_or_id)
+    }
+
+    fn with_container<T>(
+        &self,
+        what: &str,
+        name: &str,
+        f: impl FnOnce(&mut Container) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let mut s = self.state();
+        match s.containers.get_mut(name) {
+            Some(c) => f(c),
+            None => Err(daemon(what, format!("No such container: {name}"))),
+        }
+    }
+}
+
+impl Engine for FakeEngine {
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo, EngineError> {
+        self.enter("ensure_network", &spec.name).await?;
+        let mut s = self.state();
+        if let Some(n) = Self::network_named(&s, &spec.name) {
+            return Ok(n.clone());
+        }
+        if let Some(subnet) = &spec.subnet
+            && s.networks.iter().any(|n| n.subnet.as_ref() == Some(subnet))
+        {
+            // The daemon's IPAM refuses a pool that overlaps one in use.
+            return Err(daemon(
+                &format!("create network {}", spec.name),
+                format!("Pool overlaps with other one on this address space ({subnet})"),
+            ));
+        }
+        s.next_id += 1;
+        let info = NetworkInfo {
+            id: format!("net{:04}", s.next_id),
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+            subnet: spec.subnet.clone(),
+            gateway: spec.gateway.clone(),
+        };
+        s.networks.push(info.clone());
+        Ok(info)
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
+        self.enter("inspect_network", name).await?;
+        Ok(Self::network_named(&self.state(), name).cloned())
+    }
+
+    async fn list_networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<NetworkInfo>, EngineError> {
+        self.enter("list_networks", "").await?;
+        let s = self.state();
+        Ok(s.networks
+            .iter()
+            .filter(|n| matches(&n.labels, labels))
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("remove_network", name).await?;
+        let mut s = self.state();
+        let Some(n) = Self::network_named(&s, name).cloned() else {
+            return Err(daemon(
+                "remove network",
+                format!("network {name} not found"),
+            ));
+        };
+        if s.containers
+            .values()
+            .any(|c| c.info.ips.contains_key(&n.name))
+        {
+            return Err(daemon(
+                "remove network",
+                format!(
+                    "error while removing network: network {} id {} has active endpoints",
+                    n.name, n.id
+                ),
+            ));
+        }
+        s.networks.retain(|x| x.id != n.id);
+        Ok(())
+    }
+
+    async fn used_subnets(&self) -> Result<Vec<String>, EngineError> {
+        self.enter("used_subnets", "").await?;
+        Ok(self
+            .state()
+            .networks
+            .iter()
+            .filter_map(|n| n.subnet.clone())
+            .collect())
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Option<IpAddr>,
+        _aliases: &[String],
+    ) -> Result<(), EngineError> {
+        self.enter("connect_network", container).await?;
+        let mut s = self.state();
+        let Some(n) = Self::network_named(&s, network).map(|n| n.name.clone()) else {
+            return Err(daemon(
+                "connect network",
+                format!("network {network} not found"),
+            ));
+        };
+        let Some(c) = s.containers.get_mut(container) else {
+            return Err(daemon(
+                "connect network",
+                format!("No such container: {container}"),
+            ));
+        };
+        c.info
+            .ips
+            .entry(n)
+            .or_insert_with(|| ip.map(|i| i.to_string()).unwrap_or_default());
+        Ok(())
+    }
+
+    async fn disconnect_network(&self, network: &str, container: &str) -> Result<(), EngineError> {
+        self.enter("disconnect_network", container).await?;
+        let mut s = self.state();
+        if let Some(n) = Self::network_named(&s, network).map(|n| n.name.clone())
+            && let Some(c) = s.containers.get_mut(container)
+        {
+            c.info.ips.remove(&n);
+        }
+        Ok(())
+    }
+
+    async fn ensure_volume(&self, name: &str, labels: &Labels) -> Result<(), EngineError> {
+        self.enter("ensure_volume", name).await?;
+        self.state()
+            .volumes
+            .entry(name.to_string())
+            .or_insert_with(|| labels.clone());
+        Ok(())
+    }
+
+    async fn list_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        self.enter("list_volumes", "").await?;
+        Ok(self
+            .state()
+            .volumes
+            .iter()
+            .filter(|(_, l)| matches(l, labels))
+            .map(|(v, _)| v.clone())
+            .collect())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("remove_volume", name).await?;
+        let mut s = self.state();
+        let prefix = format!("{name}:");
+        if let Some(c) = s
+            .containers
+            .values()
+            .find(|c| c.spec.binds.iter().any(|b| b.starts_with(&prefix)))
+        {
+            return Err(daemon(
+                "remove volume",
+                format!("remove {name}: volume is in use - [{}]", c.info.id),
+            ));
+        }
+        s.volumes.remove(name);
+        Ok(())
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        self.enter("image_present", image).await?;
+        Ok(self.state().images.contains(image))
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), EngineError> {
+        self.enter("pull_image", image).await?;
+        progress(PullProgress {
+            layer: Some("fake0000".into()),
+            status: "Pull complete".into(),
+            current: Some(1),
+            total: Some(1),
+        });
+        self.state().images.insert(image.to_string());
+        Ok(())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        self.enter("create_container", &spec.name).await?;
+        let mut s = self.state();
+        let what = format!("create container {}", spec.name);
+        if let Some(c) = s.containers.get(&spec.name) {
+            return Err(daemon(
+                &what,
+                format!(
+                    "Conflict. The container name \"/{}\" is already in use by container \"{}\"",
+                    spec.name, c.info.id
+                ),
+            ));
+        }
+        if !s.images.contains(&spec.image) {
+            return Err(daemon(&what, format!("No such image: {}", spec.image)));
+        }
+        if Self::network_named(&s, &spec.network).is_none() {
+            return Err(daemon(&what, format!("network {} not found", spec.network)));
+        }
+        s.next_id += 1;
+        let id = format!("c{:04}", s.next_id);
+        let mut ips = BTreeMap::new();
+        ips.insert(
+            spec.network.clone(),
+            spec.ip.map(|i| i.to_string()).unwrap_or_default(),
+        );
+        s.containers.insert(
+            spec.name.clone(),
+            Container {
+                info: ContainerInfo {
+                    id: id.clone(),
+                    name: spec.name.clone(),
+                    image: spec.image.clone(),
+                    state: RunState::Created,
+                    labels: spec.labels.clone(),
+                    started_at: None,
+                    exit_code: None,
+                    restart_count: 0,
+                    ips,
+                    env: spec.env.clone(),
+                    ports: spec.ports.clone(),
+                },
+                spec: spec.clone(),
+                files: BTreeMap::new(),
+                logs: Vec::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        self.enter("inspect_container", name).await?;
+        Ok(self.state().containers.get(name).map(|c| c.info.clone()))
+    }
+
+    async fn list_containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, EngineError> {
+        self.enter("list_containers", "").await?;
+        // A listing carries no environment, addresses or start time: those are inspect's.
+        Ok(self
+            .state()
+            .containers
+            .values()
+            .filter(|c| matches(&c.info.labels, labels))
+            .map(|c| ContainerInfo {
+                env: Vec::new(),
+                ips: BTreeMap::new(),
+                started_at: None,
+                ..c.info.clone()
+            })
+            .collect())
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("start", name).await?;
+        let mut s = self.state();
+        let scripts: Vec<Script> = match s.containers.get(name) {
+            None => return Err(daemon("start", format!("No such container: {name}"))),
+            Some(_) if s.muted.contains(name) => Vec::new(),
+            Some(c) => s
+                .scripts
+                .iter()
+                .filter(|((k, v), _)| c.info.labels.get(k) == Some(v))
+                .map(|(_, script)| script.clone())
+                .collect(),
+        };
+        let Some(c) = s.containers.get_mut(name) else {
+            return Ok(());
+        };
+        if c.info.state == RunState::Running {
+            return Ok(());
+        }
+        let at = now();
+        c.info.state = RunState::Running;
+        c.info.started_at = Some(at);
+        for script in scripts {
+            c.logs.extend(script.lines.into_iter().map(|l| (at, l)));
+            c.files.extend(script.files);
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, name: &str, _grace: Duration) -> Result<(), EngineError> {
+        self.enter("stop", name).await?;
+        self.with_container("stop", name, |c| {
+            if matches!(c.info.state, RunState::Running | RunState::Paused) {
+                c.info.state = RunState::Exited;
+                c.info.exit_code = Some(0);
+            }
+            Ok(())
+        })
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("pause", name).await?;
+        self.with_container("pause", name, |c| {
+            if c.info.state != RunState::Running {
+                return Err(daemon("pause", format!("container {name} is not running")));
+            }
+            c.info.state = RunState::Paused;
+            Ok(())
+        })
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("unpause", name).await?;
+        self.with_container("unpause", name, |c| {
+            if c.info.state != RunState::Paused {
+                return Err(daemon("unpause", format!("container {name} is not paused")));
+            }
+            c.info.state = RunState::Running;
+            Ok(())
+        })
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
+        self.enter("remove_container", name).await?;
+        self.state().containers.remove(name);
+        Ok(())
+    }
+
+    fn follow_logs(
+        &self,
+        name: &str,
+        since: i64,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
+        self.log_lines(name, since, true)
+    }
+
+    fn log_lines(
+        &self,
+        name: &str,
+        since: i64,
+        follow: bool,
+    ) -> BoxStream<'static, Result<String, EngineError>> {
+        let s = self.state();
+        let Some(c) = s.containers.get(name) else {
+            let e = daemon("logs", format!("No such container: {name}"));
+            return stream::once(async move { Err(e) }).boxed();
+        };
+        let lines: Vec<Result<String, EngineError>> = c
+            .logs
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, l)| Ok(l.clone()))
+            .collect();
+        // A followed stream of a running container stays open, as Docker's does.
+        let open = follow && c.info.state == RunState::Running;
+        let lines = stream::iter(lines);
+        if open {
+            lines.chain(stream::pending()).boxed()
+        } else {
+            lines.boxed()
+        }
+    }
+
+    async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        self.enter("inspect_json", name).await?;
+        Ok(self.state().containers.get(name).map(|c| {
+            serde_json::json!({
+                "Id": c.info.id,
+                "Name": format!("/{}", c.info.name),
+                "State": {"Status": c.info.state.as_str()},
+                "Config": {"Labels": c.info.labels},
+            })
+        }))
+    }
+
+    async fn tail_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
+        self.enter("tail_logs", name).await?;
+        self.with_container("logs", name, |c| {
+            let skip = c.logs.len().saturating_sub(lines);
+            Ok(c.logs
+                .iter()
+                .skip(skip)
+                .map(|(_, l)| format!("{l}\n"))
+                .collect())
+        })
+    }
+
+    async fn read_file(&self, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
+        self.enter("read_file", name).await?;
+        self.with_container("read file", name, |c| {
+            c.files.get(path).cloned().ok_or_else(|| {
+                daemon(
+                    &format!("read {path} from {name}"),
+                    format!("Could not find the file {path} in container {name}"),
+                )
+            })
+        })
+    }
+
+    async fn write_file(
+        &self,
+        name: &str,
+        path: &str,
+        content: &[u8],
+        _mode: u32,
+    ) -> Result<(), EngineError> {
+        self.enter("write_file", name).await?;
+        self.with_container("write file", name, |c| {
+            c.files.insert(path.to_string(), content.to_vec());
+            Ok(())
+        })
+    }
+
+    async fn upload_file(
+        &self,
+        name: &str,
+        source: &Path,
+        dir: &str,
+        file_name: &str,
+    ) -> Result<(), EngineError> {
+        self.enter("upload_file", name).await?;
+        let content = std::fs::read(source).map_err(|e| daemon("upload", e.to_string()))?;
+        self.with_container("upload", name, |c| {
+            c.files.insert(format!("{dir}/{file_name}"), content);
+            Ok(())
+        })
+    }
+
+    async fn export_images(&self, images: &[String], dest: &Path) -> Result<u64, EngineError> {
+        self.enter("export_images", &images.join(",")).await?;
+        let text = images.join("\n");
+        std::fs::write(dest, &text).map_err(|e| daemon("export images", e.to_string()))?;
+        Ok(text.len() as u64)
+    }
+
+    async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
+        self.enter("exec", name).await?;
+        self.with_container("exec", name, |c| {
+            if c.info.state != RunState::Running {
+                return Err(daemon(
+                    "exec",
+                    format!("container {} is not running", c.info.id),
+                ));
+            }
+            // Nothing runs in a fake container; a command succeeds and says nothing.
+            let _ = cmd;
+            Ok((0, String::new()))
+        })
+    }
+}
