@@ -38,7 +38,6 @@ pub mod config;
 pub mod diag;
 pub mod docker;
 pub mod doctor;
-pub mod error;
 pub mod fsutil;
 pub mod interrupt;
 pub mod kube;

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use tokio::task::block_in_place;
 
+use super::error::{Error, Result, Usage};
 use crate::argocd::cli::{self as argocd, ArgoCliError};
 use crate::argocd::download::{self, Platform};
 use crate::cluster::ClusterError;
 use crate::cluster::inventory::LabState;
-use crate::error::{Error, Result, Usage};
 
 use super::Ctx;
 

@@ -1,11 +1,11 @@
 //! `playground cache status|prune`: the shared image caches (and the lab registry, which
 //! `prune` removes with them).
 
+use super::error::Result;
 use crate::cli::CacheCommand;
 use crate::cluster::cache::{self, CacheSettings};
 use crate::cluster::registry::RegistrySettings;
 use crate::docker::Engine;
-use crate::error::Result;
 
 use super::{Ctx, output};
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use super::error::{Error, Result};
 use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::cluster::node_kubeconfig;
 use crate::docker::BollardEngine;
-use crate::error::{Error, Result};
 use crate::kube::api::KubeApi;
 use crate::state::lock::LabLock;
 use crate::ui::Ui;

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::error::{Error, Result};
 use crate::cli::Output;
 use crate::config;
-use crate::error::{Error, Result};
 use crate::lab::DEFAULT_FILE;
 
 use super::output;

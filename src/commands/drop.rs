@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::{cache, lifecycle};
-use crate::error::Result;
 use crate::kube::kubeconfig;
 use crate::state::record;
 

@@ -1,6 +1,6 @@
 //! `playground exec`: run a command in a node; its exit status becomes ours.
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 use super::Ctx;
 

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::error::Result;
 use crate::cli::ExportCommand;
-use crate::error::Result;
 use crate::state::record;
 
 use super::Ctx;

@@ -1,8 +1,8 @@
 //! `playground image import`: copy images from the host's Docker into every node of a lab.
 
+use super::error::Result;
 use crate::cli::ImageCommand;
 use crate::cluster::import;
-use crate::error::Result;
 
 use super::Ctx;
 

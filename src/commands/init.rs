@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::Result;
+use super::error::Result;
 use crate::repo::sample;
 
 use super::Ctx;

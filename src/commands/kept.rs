@@ -3,9 +3,9 @@
 //! the export its `suspend` made, if that was made in this life of the lab. Without `--force`,
 //! a failed export stops the command before anything changes.
 
+use super::error::{Error, Result};
 use crate::cluster::inventory::{self, LabState};
 use crate::config::KeepSpec;
-use crate::error::{Error, Result};
 use crate::state::kept::{self, KeptError};
 use crate::state::record;
 

@@ -1,6 +1,6 @@
 //! `playground kubeconfig`: the lab's kubeconfig on stdout, standalone (for `KUBECONFIG=…`).
 
-use crate::error::Result;
+use super::error::Result;
 use crate::kube::kubeconfig;
 
 use super::Ctx;

@@ -1,8 +1,8 @@
 //! `playground list`: every lab Docker knows of, and the dropped labs `restore` can bring back.
 
+use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::inventory;
-use crate::error::Result;
 use crate::state::record;
 
 use super::{Ctx, output};

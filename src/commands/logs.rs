@@ -1,7 +1,7 @@
 //! `playground logs`: the nodes' logs, each line prefixed with its node.
 
+use super::error::Result;
 use crate::cli::LogsArgs;
-use crate::error::Result;
 
 use super::Ctx;
 

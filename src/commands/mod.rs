@@ -4,13 +4,14 @@
 //! Each command converts its clap arguments once, at the top of its `run`, and calls the
 //! library below; the rules live with their owners (`cluster`, `argocd`, `source`, `state`,
 //! `repo`), not here. The one error type they return maps every failure to a message, a hint
-//! and an exit status ([`crate::error`]).
+//! and an exit status ([`error`]).
 
 mod argocd;
 mod cache;
 mod context;
 mod doctor;
 mod drop;
+pub mod error;
 mod exec;
 mod export;
 mod image;
@@ -33,8 +34,8 @@ mod validate;
 pub use context::Ctx;
 
 use crate::cli::{Cli, Command};
-use crate::error::Result;
 use crate::ui::Ui;
+use error::Result;
 
 /// Run one command to completion.
 pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {

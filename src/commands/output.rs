@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::cli::Output;
-use crate::error::Result;
 use crate::ui::Ui;
 
 /// Print a command's result on stdout: `table` is `table()`'s text, `json` and `yaml` the

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::Result;
+use super::error::Result;
 
 use super::Ctx;
 

@@ -1,7 +1,7 @@
 //! `playground refresh`: ask Argo CD to look at Git now instead of at its next poll.
 
+use super::error::Result;
 use crate::argocd::refresh;
-use crate::error::Result;
 
 use super::Ctx;
 

@@ -1,8 +1,8 @@
 //! `playground registry rm`: the lab registry and every image pushed to it.
 
+use super::error::Result;
 use crate::cli::RegistryCommand;
 use crate::cluster::registry::{self, RegistrySettings};
-use crate::error::Result;
 
 use super::Ctx;
 

@@ -2,9 +2,9 @@
 //! repository ([`crate::source::restore`] decides which lab and which revision), then the same
 //! path as `up`. A lab that exists is left as it is.
 
+use super::error::Result;
 use crate::cli::RestoreArgs;
 use crate::cluster::inventory;
-use crate::error::Result;
 use crate::source::restore;
 use crate::state::cache_root;
 

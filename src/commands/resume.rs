@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::lifecycle;
-use crate::error::Result;
 use crate::kube::api::NodeReady;
 
 use super::{Ctx, output};

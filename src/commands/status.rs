@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::argocd::status::AppTree;
 use crate::cli::Output;
 use crate::cluster::inventory::{self, LabState, LabSummary};
-use crate::error::Result;
 use crate::repo::git;
 
 use super::{Ctx, output};

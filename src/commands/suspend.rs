@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::lifecycle;
-use crate::error::Result;
 
 use super::{Ctx, kept, output};
 

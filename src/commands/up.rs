@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::error::{Error, Result, Usage};
 use crate::argocd::apps::AppState;
 use crate::argocd::bootstrap::{self, Prepared};
 use crate::argocd::{refresh, seed};
@@ -26,7 +27,6 @@ use crate::cluster::node_kubeconfig;
 use crate::cluster::plan::PullPolicy;
 use crate::cluster::up::{self, UpOutcome};
 use crate::config::{Lab, Overrides};
-use crate::error::{Error, Result, Usage};
 use crate::kube::api::KubeApi;
 use crate::kube::kubeconfig;
 use crate::repo::git;

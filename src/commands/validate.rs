@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::error::{Error, Result};
 use crate::cli::Output;
-use crate::error::{Error, Result};
 use crate::lab::DEFAULT_FILE;
 use crate::validate::{self, Report, ValidationError};
 
