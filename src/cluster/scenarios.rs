@@ -75,7 +75,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
 
 fn lab(name: &str, servers: u32, agents: u32) -> Lab {
     let mut lab = default_lab();
-    lab.name = name.into();
+    lab.name = crate::config::LabName::parse(name).unwrap();
     lab.cluster.servers = servers;
     lab.cluster.agents = agents;
     lab.cluster.image_cache = false;

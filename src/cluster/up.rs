@@ -93,7 +93,7 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             continue;
         }
         if let Some(c) = engine.inspect_container(&name).await?
-            && c.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
+            && c.labels.get(names::LABEL_CLUSTER) != Some(&lab.name.to_string())
         {
             foreign.push(name);
         }
@@ -109,14 +109,14 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         .count();
     if same_name > 1 {
         return Err(Error::AmbiguousNetwork {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             count: same_name,
             network: net_name,
         });
     }
     let network = engine.inspect_network(&net_name).await?;
     if let Some(n) = &network
-        && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name)
+        && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name.to_string())
     {
         return Err(Error::ForeignNetwork(n.name.clone()));
     }
@@ -360,7 +360,7 @@ async fn up_once<E: Engine, C: Connect>(
     }
     if opts.dry_run {
         return Ok(UpOutcome {
-            name: lab.name.clone(),
+            name: lab.name.to_string(),
             api: plan.api_url.clone(),
             context: names::context(&lab.name),
             nodes: Vec::new(),
@@ -400,7 +400,7 @@ async fn up_once<E: Engine, C: Connect>(
     };
     match result {
         Ok((nodes, kubeconfig)) => Ok(UpOutcome {
-            name: lab.name.clone(),
+            name: lab.name.to_string(),
             api: plan.api_url.clone(),
             context: names::context(&lab.name),
             nodes,

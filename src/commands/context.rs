@@ -10,6 +10,7 @@ use super::error::{Error, Result};
 use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::cluster::node_kubeconfig;
+use crate::config::LabName;
 use crate::docker::BollardEngine;
 use crate::kube::api::KubeApi;
 use crate::state::lock::LabLock;
@@ -38,18 +39,19 @@ impl<'a> Ctx<'a> {
         Ok(self.engine.get_or_try_init(BollardEngine::connect).await?)
     }
 
-    /// NAME, else the name in `./playground.yaml`, else the only lab, else the default name.
-    pub async fn lab_name(&self, name: Option<String>) -> Result<String> {
+    /// NAME (which must be a lab name), else the name in `./playground.yaml`, else the only
+    /// lab, else the default name.
+    pub async fn lab_name(&self, name: Option<String>) -> Result<LabName> {
         if let Some(n) = name {
-            return Ok(n);
+            return Ok(LabName::parse(&n)?);
         }
         if let Some(n) = crate::source::name_in_default_file()? {
             return Ok(n);
         }
         let labs = inventory::list(self.engine().await?).await?;
         match labs.as_slice() {
-            [only] => Ok(only.name.clone()),
-            [] => Ok(crate::config::DEFAULT_LAB_NAME.to_string()),
+            [only] => Ok(LabName::parse(&only.name)?),
+            [] => Ok(LabName::default()),
             many => Err(Error::SeveralLabs(
                 many.iter().map(|l| l.name.clone()).collect(),
             )),

@@ -48,6 +48,9 @@ pub enum Error {
     Source(#[from] SourceError),
     #[error(transparent)]
     Usage(#[from] Usage),
+    /// NAME on the command line is not a lab name.
+    #[error(transparent)]
+    Name(#[from] crate::config::NameError),
     /// `validate` found problems (each printed already).
     #[error("{problems} problem(s) in the lab at {}", path.display())]
     Invalid { problems: usize, path: PathBuf },
@@ -177,6 +180,7 @@ impl Error {
             Error::Config(_)
             | Error::Source(_)
             | Error::Usage(_)
+            | Error::Name(_)
             | Error::Invalid { .. }
             | Error::SeveralLabs(_) => Kind::Usage,
             Error::Cluster(e) => match e.kind() {

@@ -16,6 +16,7 @@ use serde_saphyr::{Location, Spanned};
 use super::error::{ConfigError, Problem};
 use super::filter::{check_filter, parse_filter, selected};
 use super::model::*;
+use super::name::{LabName, NAME_HINT};
 use super::ports::{DEFAULT_HOST_IP, parse_port};
 use crate::diag::Located;
 
@@ -23,12 +24,6 @@ use crate::diag::Located;
 pub const API_VERSION: &str = "playground.dev/v1alpha1";
 /// The only `kind`.
 pub const KIND: &str = "Playground";
-/// Longest lab name: it prefixes every Docker object (`<name>-server-0`, `<name>-net`, …),
-/// and those end up in hostnames, which are limited to 63 characters.
-pub const MAX_NAME_LEN: usize = 32;
-
-pub(crate) const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
-    starting with a letter, not ending with '-', at most 32 characters";
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -232,16 +227,15 @@ pub(crate) fn validate(raw: RawFile, origin: &Path) -> Result<Lab, ConfigError> 
                 .hint(format!("expected `kind: {KIND}`")),
         ));
     }
-    let name = &raw.metadata.name;
-    if !is_lab_name(&name.value) {
-        return Err(here.of(
-            name,
-            Problem::new(format!("invalid lab name `{}`", name.value)).hint(NAME_HINT),
-        ));
-    }
+    let name = LabName::parse(&raw.metadata.name.value).map_err(|e| {
+        here.of(
+            &raw.metadata.name,
+            Problem::new(format!("invalid lab name `{}`", e.0)).hint(NAME_HINT),
+        )
+    })?;
 
     Ok(Lab {
-        name: name.value.clone(),
+        name,
         cluster: cluster(raw.cluster.unwrap_or_default(), &here)?,
         argocd: argocd(raw.argocd.unwrap_or_default(), &here)?,
         gitops: gitops(raw.gitops.unwrap_or_default(), &here)?,
@@ -608,19 +602,6 @@ fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
         secrets.push(kept);
     }
     Ok(KeepSpec { secrets })
-}
-
-/// DNS-1123 label, at most [`MAX_NAME_LEN`], starting with a letter (Docker and k3s node
-/// names are built from it, and a leading digit is refused by some of them).
-pub(crate) fn is_lab_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= MAX_NAME_LEN
-        && bytes[0].is_ascii_lowercase()
-        && !name.ends_with('-')
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 /// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.

@@ -19,6 +19,7 @@ mod error;
 mod file;
 mod filter;
 pub mod model;
+pub mod name;
 pub mod overrides;
 mod ports;
 pub mod repo;
@@ -29,8 +30,9 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
-pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
+pub use file::{API_VERSION, KIND};
 pub use model::*;
+pub use name::{LabName, MAX_NAME_LEN, NAME_HINT, NameError};
 pub use overrides::{OverrideError, Overrides};
 pub use ports::DEFAULT_HOST_IP;
 pub use repo::RepoError;
@@ -78,7 +80,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
 /// The lab used when there is no file: one server, no agents, nothing published but the API.
 pub fn default_lab() -> Lab {
     Lab {
-        name: DEFAULT_LAB_NAME.to_string(),
+        name: LabName::default(),
         cluster: ClusterSpec {
             image: DEFAULT_K3S_IMAGE.to_string(),
             servers: 1,
@@ -234,16 +236,6 @@ fn expected_error(
         message,
         hint: hint.map(str::to_string),
     })
-}
-
-/// Checks a lab name given outside a file (e.g. `--name`): a DNS-1123 label of at most
-/// [`MAX_NAME_LEN`] characters, starting with a letter.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    if file::is_lab_name(name) {
-        Ok(())
-    } else {
-        Err(file::NAME_HINT.to_string())
-    }
 }
 
 #[cfg(test)]

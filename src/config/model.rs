@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use super::name::LabName;
 pub use super::repo::RepoLocation;
 
 /// The k3s image `up` uses when the file names none.
@@ -13,8 +14,8 @@ pub const DEFAULT_LAB_NAME: &str = "playground";
 /// A whole lab, as read from `playground.yaml` (or the built-in default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lab {
-    /// DNS-1123 label; names every Docker object and the kube context.
-    pub name: String,
+    /// Names every Docker object, the kube context and the lab's data folder.
+    pub name: LabName,
     pub cluster: ClusterSpec,
     /// The `argocd:` section (defaults when absent).
     pub argocd: ArgoCdSpec,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Lab, MAX_AGENTS, MAX_SERVERS, validate_name};
+use super::{Lab, LabName, MAX_AGENTS, MAX_SERVERS, NAME_HINT};
 
 /// Values given on the command line that replace the file's. Each is checked as the file's
 /// value would be.
@@ -51,10 +51,10 @@ impl Overrides {
             })
         };
         if let Some(n) = &self.name {
-            if let Err(e) = validate_name(n) {
-                return refuse("--name", format!("{n:?}"), e);
+            match LabName::parse(n) {
+                Ok(name) => lab.name = name,
+                Err(_) => return refuse("--name", format!("{n:?}"), NAME_HINT.to_string()),
             }
-            lab.name = n.clone();
         }
         if let Some(s) = self.servers {
             if !(1..=MAX_SERVERS).contains(&s) {

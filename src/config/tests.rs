@@ -80,7 +80,7 @@ fn localhost() -> IpAddr {
 fn parses_the_full_example() {
     let all_servers = NodeFilter::Servers(Selection::All);
     let want = Lab {
-        name: "lab".into(),
+        name: LabName::parse("lab").unwrap(),
         cluster: ClusterSpec {
             image: "rancher/k3s:v1.35.5-k3s1".into(),
             servers: 1,
@@ -159,7 +159,7 @@ fn parses_the_full_example() {
 fn fills_defaults_for_everything_optional() {
     let parsed = lab(HEAD);
     let mut want = default_lab();
-    want.name = "lab".into();
+    want.name = LabName::parse("lab").unwrap();
     want.source = Some(origin());
     // The default repository is the lab file's own folder.
     want.gitops.repo = RepoLocation::parse(".", Path::new("labs")).unwrap();

@@ -12,7 +12,7 @@ pub mod restore;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, ConfigError, Lab, OverrideError, Overrides};
+use crate::config::{self, ConfigError, Lab, LabName, OverrideError, Overrides};
 use crate::lab::DEFAULT_FILE;
 use crate::repo::sample::{self, SampleError};
 
@@ -77,7 +77,7 @@ impl LabSource {
 
 /// The lab name in `./playground.yaml`, when there is one: commands that take an optional
 /// NAME default to it.
-pub fn name_in_default_file() -> Result<Option<String>, ConfigError> {
+pub fn name_in_default_file() -> Result<Option<LabName>, ConfigError> {
     let path = Path::new(DEFAULT_FILE);
     if !path.exists() {
         return Ok(None);

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, ConfigError, Lab, Overrides};
+use crate::config::{self, ConfigError, Lab, LabName, NameError, Overrides};
 use crate::lab::DEFAULT_FILE;
 use crate::repo::clone::{self, CloneError};
 use crate::repo::git::{self, GitError};
@@ -38,8 +38,8 @@ pub enum RestoreError {
         #[source]
         source: Box<ConfigError>,
     },
-    #[error("{name:?}: {hint}")]
-    BadName { name: String, hint: String },
+    #[error(transparent)]
+    BadName(#[from] NameError),
     #[error(
         "no record of a lab named {name} (records are in {})\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository",
         dir.display()
@@ -49,8 +49,8 @@ pub enum RestoreError {
         "no dropped lab on record\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository"
     )]
     NoDropped,
-    #[error("several dropped labs ({}); name one", .0.join(", "))]
-    SeveralDropped(Vec<String>),
+    #[error("several dropped labs ({}); name one", .0.iter().map(LabName::as_str).collect::<Vec<_>>().join(", "))]
+    SeveralDropped(Vec<LabName>),
     #[error(
         "lab {name} was read from {}, which is gone\n  hint: `playground restore --from {}` clones the lab repository again",
         folder.display(),
@@ -72,25 +72,21 @@ pub enum RestoreError {
 type Result<T, E = RestoreError> = std::result::Result<T, E>;
 
 /// NAME, else the name in `./playground.yaml`, else the only dropped lab on record.
-pub fn restore_name(name: Option<String>) -> Result<String> {
+pub fn restore_name(name: Option<String>) -> Result<LabName> {
     if let Some(n) = name {
         // It names a folder in the data dir: only a lab name may.
-        config::validate_name(&n).map_err(|hint| RestoreError::BadName {
-            name: n.clone(),
-            hint,
-        })?;
-        return Ok(n);
+        return Ok(LabName::parse(&n)?);
     }
     if let Some(n) = name_in_default_file()? {
         return Ok(n);
     }
-    let dropped: Vec<String> = record::list()
+    let dropped: Vec<LabName> = record::list()
         .into_iter()
         .flatten()
         .filter(|r| r.times.dropped.is_some())
-        .map(|r| r.name)
+        .filter_map(|r| LabName::parse(&r.name).ok())
         .collect();
-    match <[String; 1]>::try_from(dropped) {
+    match <[LabName; 1]>::try_from(dropped) {
         Ok([only]) => Ok(only),
         Err(none) if none.is_empty() => Err(RestoreError::NoDropped),
         Err(many) => Err(RestoreError::SeveralDropped(many)),

@@ -101,6 +101,11 @@ pub enum RecordError {
     Newer { path: PathBuf, version: u32 },
     #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
     Config { path: PathBuf, source: ConfigError },
+    #[error("{}: the recorded name is not a lab name: {source}", path.display())]
+    Name {
+        path: PathBuf,
+        source: config::NameError,
+    },
     #[error("{}: the recorded flags no longer apply: {source}", path.display())]
     Overrides {
         path: PathBuf,
@@ -128,7 +133,7 @@ impl LabRecord {
         let alive = previous.filter(|p| p.times.dropped.is_none());
         LabRecord {
             version: VERSION,
-            name: lab.name.clone(),
+            name: lab.name.to_string(),
             config: ConfigRecord {
                 path: lab.source.clone().unwrap_or_default(),
                 content: content.to_string(),
@@ -165,7 +170,10 @@ impl LabRecord {
             .overrides
             .apply(&mut lab)
             .map_err(|source| RecordError::Overrides { path: at, source })?;
-        lab.name = self.name.clone();
+        lab.name = config::LabName::parse(&self.name).map_err(|source| RecordError::Name {
+            path: path(&self.name),
+            source,
+        })?;
         Ok(lab)
     }
 }

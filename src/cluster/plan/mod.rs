@@ -245,7 +245,7 @@ impl<'a> Planner<'a> {
             .find(|had| *had != c.servers)
         {
             return Err(PlanError::ServerCountChanged {
-                lab: lab.name.clone(),
+                lab: lab.name.to_string(),
                 had,
                 want: c.servers,
             });
@@ -266,7 +266,7 @@ impl<'a> Planner<'a> {
         let base = subnet_base(&subnet).unwrap_or(Ipv4Addr::new(172, 28, 0, 0));
 
         let mut cluster_labels = Labels::new();
-        cluster_labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+        cluster_labels.insert(names::LABEL_CLUSTER.into(), lab.name.to_string());
         let api_url = format!("https://{}:{}", client_host(c.api.host), inputs.api_port);
 
         let mut nodes = Vec::new();

@@ -68,7 +68,7 @@ pub(super) fn node_labels(
     let c = &lab.cluster;
     let mut labels = Labels::new();
     labels.insert(names::LABEL_SUBNET.into(), format!("{base}/24"));
-    labels.insert(names::LABEL_CLUSTER.into(), lab.name.clone());
+    labels.insert(names::LABEL_CLUSTER.into(), lab.name.to_string());
     labels.insert(names::LABEL_ROLE.into(), role.as_str().into());
     labels.insert(names::LABEL_INDEX.into(), index.to_string());
     labels.insert(names::LABEL_SERVERS.into(), c.servers.to_string());

@@ -1,7 +1,7 @@
 //! The planner's tests: plans for fresh, existing and partial labs, compared step by step.
 
 use super::*;
-use crate::config::{Filtered, NodeFilter, PortMapping, Protocol, Selection, default_lab};
+use crate::config::{Filtered, LabName, NodeFilter, PortMapping, Protocol, Selection, default_lab};
 
 fn inputs() -> Inputs {
     Inputs {
@@ -344,7 +344,7 @@ fn pull_never_requires_the_cache_image_without_pulling() {
 
 fn lab(servers: u32, agents: u32) -> Lab {
     let mut lab = default_lab();
-    lab.name = "lab".into();
+    lab.name = LabName::parse("lab").unwrap();
     lab.cluster.servers = servers;
     lab.cluster.agents = agents;
     lab
