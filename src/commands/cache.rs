@@ -21,7 +21,9 @@ pub async fn run(ctx: &Ctx<'_>, command: CacheCommand) -> Result<()> {
     let caches = cache::status(engine, &settings).await?;
     match command {
         CacheCommand::Status { output: out } => {
-            output::emit(out, &Items { items: &caches }, || cache::render_table(&caches))
+            output::emit(out, &Items { items: &caches }, || {
+                cache::render_table(&caches)
+            })
         }
         CacheCommand::Prune { yes } => {
             let mut labs: Vec<&str> = caches

@@ -5,8 +5,8 @@ use crate::cluster::inventory::{self, LabSummary};
 use crate::error::Result;
 use crate::state::record;
 
-use super::output::{self, Items, Kind};
 use super::Ctx;
+use super::output::{self, Items, Kind};
 
 /// `list -o json|yaml`: every lab under `items`.
 impl Kind for Items<'_, LabSummary> {
@@ -20,5 +20,7 @@ pub async fn run(ctx: &Ctx<'_>, out: Output) -> Result<()> {
         ctx.ui.line("no labs; `playground up` creates one");
         return Ok(());
     }
-    output::emit(out, &Items { items: &labs }, || inventory::render_table(&labs))
+    output::emit(out, &Items { items: &labs }, || {
+        inventory::render_table(&labs)
+    })
 }

@@ -91,7 +91,10 @@ mod tests {
             r#"{"apiVersion":"playground.dev/v1alpha1","kind":"Body","x":1}"#
         );
         let yaml = serde_saphyr::to_string(&Document::new(&Body { x: 1 })).unwrap();
-        assert_eq!(yaml, "apiVersion: playground.dev/v1alpha1\nkind: Body\nx: 1\n");
+        assert_eq!(
+            yaml,
+            "apiVersion: playground.dev/v1alpha1\nkind: Body\nx: 1\n"
+        );
         let list = Items { items: &[1, 2] };
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(json, serde_json::json!({"items": [1, 2]}));
