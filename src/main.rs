@@ -2,7 +2,18 @@
 //! exit codes. Everything else lives in the library.
 
 use clap::Parser;
+use playground::cli::{Cli, Command, Output};
 use tracing_subscriber::EnvFilter;
+
+/// `up -o json` and `restore -o json` stream one JSON event per step on stdout, then their
+/// result (see `playground::ui`); every other command prints one document.
+fn streams_events(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Up(args) => args.run.output == Output::Json,
+        Command::Restore(args) => args.run.output == Output::Json,
+        _ => false,
+    }
+}
 
 fn main() {
     // Native Windows is not supported: no file modes for secrets, no unix socket, and kind
@@ -13,8 +24,8 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let cli = playground::cli::Cli::parse();
-    let ui = playground::ui::Ui::new(cli.quiet);
+    let cli = Cli::parse();
+    let ui = playground::ui::Ui::new(cli.quiet, streams_events(&cli));
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "playground=debug,info",
@@ -51,6 +62,8 @@ fn main() {
         Err(e) => {
             if e.is_reported() {
                 eprintln!("error: {e}");
+                let (message, hint) = e.message_and_hint();
+                ui.error(&message, hint.as_deref(), e.exit_code());
             }
             e.exit_code()
         }

@@ -113,7 +113,7 @@ async fn up(
         &FakeConnect::default(),
         lab,
         &opts(dir),
-        &Ui::new(true),
+        &Ui::new(true, false),
         never,
     )
     .await
@@ -284,7 +284,7 @@ async fn ctrl_c_during_a_step_returns_interrupted_and_rolls_a_fresh_lab_back() {
             let _ = rx.wait_for(|fired| *fired).await;
         }
     };
-    let (api, opts, ui) = (FakeConnect::default(), opts(&dir), Ui::new(true));
+    let (api, opts, ui) = (FakeConnect::default(), opts(&dir), Ui::new(true, false));
     let run = up_with(&engine, &api, &lab, &opts, &ui, interrupted);
     let ctrl_c = async {
         held.arrived().await;
@@ -319,7 +319,7 @@ async fn suspend_stops_agents_before_servers_and_resume_starts_servers_first() {
     let engine = k3s_engine(&lab);
     let dir = tempfile::tempdir().unwrap();
     up(&engine, &lab, &dir).await.unwrap();
-    let ui = Ui::new(true);
+    let ui = Ui::new(true, false);
     let (s0, a0, a1) = (
         node(&lab, Role::Server, 0),
         node(&lab, Role::Agent, 0),
@@ -411,7 +411,7 @@ async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() 
     let mut opts = opts(&dir);
     opts.timeout = Duration::from_secs(1);
     engine.mute(&agent);
-    let (api, ui) = (FakeConnect::default(), Ui::new(true));
+    let (api, ui) = (FakeConnect::default(), Ui::new(true, false));
     let err = up_with(&engine, &api, &lab, &opts, &ui, never)
         .await
         .unwrap_err();
@@ -426,7 +426,7 @@ async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() 
 async fn suspending_a_lab_that_does_not_exist_is_not_found() {
     let lab = lab("nowhere", 1, 0);
     let engine = k3s_engine(&lab);
-    let err = lifecycle::suspend(&engine, &lab.name, false, &Ui::new(true))
+    let err = lifecycle::suspend(&engine, &lab.name, false, &Ui::new(true, false))
         .await
         .unwrap_err();
     assert!(

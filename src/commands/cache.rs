@@ -3,11 +3,17 @@
 
 use super::error::Result;
 use crate::cli::CacheCommand;
-use crate::cluster::cache::{self, CacheSettings};
+use crate::cluster::cache::{self, CacheSettings, CacheStatus};
 use crate::cluster::registry::RegistrySettings;
 use crate::docker::Engine;
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, Items, Kind};
+
+/// `cache status -o json|yaml`: every cache under `items`.
+impl Kind for Items<'_, CacheStatus> {
+    const KIND: &'static str = "CacheList";
+}
 
 pub async fn run(ctx: &Ctx<'_>, command: CacheCommand) -> Result<()> {
     let engine = ctx.engine().await?;
@@ -15,7 +21,9 @@ pub async fn run(ctx: &Ctx<'_>, command: CacheCommand) -> Result<()> {
     let caches = cache::status(engine, &settings).await?;
     match command {
         CacheCommand::Status { output: out } => {
-            output::emit(out, &caches, || cache::render_table(&caches))
+            output::emit(out, &Items { items: &caches }, || {
+                cache::render_table(&caches)
+            })
         }
         CacheCommand::Prune { yes } => {
             let mut labs: Vec<&str> = caches

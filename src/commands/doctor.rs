@@ -7,7 +7,12 @@ use crate::cli::Output;
 use crate::config;
 use crate::lab::DEFAULT_FILE;
 
-use super::output;
+use super::output::{self, Kind};
+
+/// `doctor -o json|yaml`.
+impl Kind for crate::doctor::Report {
+    const KIND: &'static str = "DoctorReport";
+}
 
 pub async fn run(file: Option<PathBuf>, out: Output) -> Result<()> {
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));

@@ -10,13 +10,15 @@ use crate::cluster::{cache, lifecycle};
 use crate::kube::kubeconfig;
 use crate::state::record;
 
-use super::{Ctx, kept, output};
+use super::output::{self, LabResult};
+use super::{Ctx, kept};
 
+/// What `drop -o json|yaml` adds to its `LabResult`.
 #[derive(Serialize)]
-struct Dropped<'a> {
-    name: &'a str,
-    state: &'static str,
+struct Dropped {
+    /// Docker objects removed.
     removed: usize,
+    /// Whether `restore` can bring the lab back (its record is kept).
     restorable: bool,
 }
 
@@ -56,11 +58,13 @@ pub async fn run(
     output::outcome(
         out,
         ctx.ui,
-        &Dropped {
+        &LabResult {
             name: &name,
             state: "dropped",
-            removed,
-            restorable,
+            more: Dropped {
+                removed,
+                restorable,
+            },
         },
         format!("lab {name} dropped{how}"),
     )

@@ -2,10 +2,16 @@
 
 use super::error::Result;
 use crate::cli::Output;
-use crate::cluster::inventory;
+use crate::cluster::inventory::{self, LabSummary};
 use crate::state::record;
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, Items, Kind};
+
+/// `list -o json|yaml`: every lab under `items`.
+impl Kind for Items<'_, LabSummary> {
+    const KIND: &'static str = "LabList";
+}
 
 pub async fn run(ctx: &Ctx<'_>, out: Output) -> Result<()> {
     let running = inventory::list(ctx.engine().await?).await?;
@@ -14,5 +20,7 @@ pub async fn run(ctx: &Ctx<'_>, out: Output) -> Result<()> {
         ctx.ui.line("no labs; `playground up` creates one");
         return Ok(());
     }
-    output::emit(out, &labs, || inventory::render_table(&labs))
+    output::emit(out, &Items { items: &labs }, || {
+        inventory::render_table(&labs)
+    })
 }

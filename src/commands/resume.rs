@@ -9,12 +9,12 @@ use crate::cli::Output;
 use crate::cluster::lifecycle;
 use crate::kube::api::NodeReady;
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, LabResult};
 
+/// What `resume -o json|yaml` adds to its `LabResult`.
 #[derive(Serialize)]
 struct Resumed<'a> {
-    name: &'a str,
-    state: &'static str,
     nodes: &'a [NodeReady],
 }
 
@@ -31,10 +31,10 @@ pub async fn run(
     output::outcome(
         out,
         ctx.ui,
-        &Resumed {
+        &LabResult {
             name: &name,
             state: "running",
-            nodes: &nodes,
+            more: Resumed { nodes: &nodes },
         },
         format!("lab {name} is running ({ready} nodes Ready)"),
     )

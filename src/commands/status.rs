@@ -12,15 +12,21 @@ use crate::cli::Output;
 use crate::cluster::inventory::{self, LabState, LabSummary};
 use crate::repo::git;
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, Kind};
 
-/// `status -o json|yaml`: the lab's summary, with its apps when Argo CD answers.
+/// `status -o json|yaml` (kind `LabStatus`): the lab's summary, with its apps (the tree of
+/// [`AppTree`], whose shape its module documents) when Argo CD answers.
 #[derive(Serialize)]
 struct Status<'a> {
     #[serde(flatten)]
     lab: &'a LabSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
-    apps: Option<serde_json::Value>,
+    apps: Option<&'a AppTree>,
+}
+
+impl Kind for Status<'_> {
+    const KIND: &'static str = "LabStatus";
 }
 
 pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()> {
@@ -32,7 +38,7 @@ pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()>
     };
     let doc = Status {
         lab: &lab,
-        apps: tree.as_ref().map(AppTree::to_json),
+        apps: tree.as_ref(),
     };
     output::emit(out, &doc, || table(&lab, tree.as_ref()))
 }

@@ -1,19 +1,12 @@
 //! `playground suspend`: stop (or freeze) a lab's containers, agents first; the kept Secrets
 //! are exported first, while the API still answers.
 
-use serde::Serialize;
-
 use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::lifecycle;
 
-use super::{Ctx, kept, output};
-
-#[derive(Serialize)]
-struct Suspended<'a> {
-    name: &'a str,
-    state: &'static str,
-}
+use super::output::{self, LabResult};
+use super::{Ctx, kept};
 
 pub async fn run(
     ctx: &Ctx<'_>,
@@ -31,7 +24,11 @@ pub async fn run(
     output::outcome(
         out,
         ctx.ui,
-        &Suspended { name: &name, state },
+        &LabResult {
+            name: &name,
+            state,
+            more: (),
+        },
         format!("lab {name} {state}"),
     )
 }

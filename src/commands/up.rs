@@ -33,7 +33,8 @@ use crate::repo::git;
 use crate::source::LabSource;
 use crate::state::{kept, record};
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, Kind};
 
 /// How `up` and `restore` run: their flags, converted once.
 #[derive(Debug, Clone)]
@@ -269,7 +270,8 @@ fn write_record(
     }
 }
 
-/// `up -o json|yaml`: what `up` made, and the apps when it bootstrapped GitOps.
+/// `up -o json|yaml` (kind `UpResult`, `restore` too): what `up` made, and the apps when it
+/// bootstrapped GitOps.
 #[derive(Serialize)]
 struct UpDocument<'a> {
     #[serde(flatten)]
@@ -278,6 +280,10 @@ struct UpDocument<'a> {
     apps: Option<&'a [AppState]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ui: Option<String>,
+}
+
+impl Kind for UpDocument<'_> {
+    const KIND: &'static str = "UpResult";
 }
 
 fn report(
@@ -310,12 +316,16 @@ fn report(
     output::outcome(run.output, ctx.ui, &doc, line)
 }
 
-/// `up --context -o json|yaml`.
+/// `up --context -o json|yaml`: an `UpResult` without the Docker half (`api`, `nodes`).
 #[derive(Serialize)]
 struct ContextDocument<'a> {
     name: &'a str,
     context: &'a str,
     apps: &'a [AppState],
+}
+
+impl Kind for ContextDocument<'_> {
+    const KIND: &'static str = "UpResult";
 }
 
 /// `up --context`: the same bootstrap into an existing cluster, without Docker.
@@ -354,7 +364,7 @@ async fn up_in_context(
         context,
         apps: &apps,
     };
-    output::emit(run.output, &doc, || {
+    output::result(run.output, ctx.ui, &doc, || {
         format!(
             "context {context}: {} app(s) Synced and Healthy\n",
             apps.len()

@@ -9,7 +9,8 @@ use crate::cli::Output;
 use crate::lab::DEFAULT_FILE;
 use crate::validate::{self, Report, ValidationError};
 
-use super::{Ctx, output};
+use super::Ctx;
+use super::output::{self, Kind};
 
 /// One problem, as `validate -o json` reports it.
 #[derive(Serialize)]
@@ -42,6 +43,16 @@ struct Valid<'a> {
     projects: usize,
     warnings: Vec<Problem<'a>>,
     skipped: Option<&'a str>,
+}
+
+/// `validate -o json|yaml` of a valid lab (kind `ValidationReport`, `valid: true`).
+impl Kind for Valid<'_> {
+    const KIND: &'static str = "ValidationReport";
+}
+
+/// `validate -o json|yaml` of a lab with problems (kind `ValidationReport`, `valid: false`).
+impl Kind for Invalid<'_> {
+    const KIND: &'static str = "ValidationReport";
 }
 
 #[derive(Serialize)]

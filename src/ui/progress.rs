@@ -1,10 +1,29 @@
-//! [`Ui`]: one line per step.
+//! [`Ui`]: one line per step, or one JSON event per step ([`Mode::Json`]).
+//!
+//! ## The event stream (`up -o json`, `restore -o json`)
+//! One JSON object per line on stdout, each in the [`Document`] envelope with kind `Event`:
+//! ```json
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"started"}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"progress","detail":"1/3 nodes Ready"}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"done","detail":"3 nodes","elapsed_ms":5120}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"warning","message":"…"}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"info","message":"…"}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"error","message":"…","hint":"…","exit_code":6}
+//! ```
+//! The command's own document (`UpResult`) is the last line on success, an `error` event on
+//! failure. `minikube start -o json` streams the same idea as CloudEvents
+//! (kubernetes/minikube `pkg/minikube/out/register/log.go`: step, info, warning, error types
+//! under `data`); we keep our own envelope so one parser reads the events and the result.
+//! Keys that do not apply to an event are left out. Logs stay on stderr.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::document::{Document, Kind};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +34,44 @@ pub enum Mode {
     Plain,
     /// Nothing but errors.
     Quiet,
+    /// One JSON event per line on stdout (see the module docs); for `-o json` of the commands
+    /// that stream (`up`, `restore`).
+    Json,
+}
+
+/// One line of the event stream (kind `Event`).
+#[derive(Serialize, Default)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+}
+
+impl Kind for Event<'_> {
+    const KIND: &'static str = "Event";
+}
+
+/// Print one document as one line on stdout, whole (stdout's lock is held for the line).
+pub fn print_line<T: Kind>(value: &T) {
+    // A serde_json failure here would be a bug in a derive; never a reason to stop `up`.
+    if let Ok(text) = serde_json::to_string(&Document::new(value)) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
 }
 
 /// The progress reporter, cheap to clone.
@@ -32,12 +89,17 @@ pub struct Step {
     label: String,
     started: Instant,
     finished: bool,
+    /// The last detail streamed ([`Mode::Json`]): a poll that learns nothing new prints nothing.
+    detail: Mutex<String>,
 }
 
 impl Ui {
-    /// `Live` on a terminal, `Plain` otherwise, `Quiet` if asked.
-    pub fn new(quiet: bool) -> Self {
-        let mode = if quiet {
+    /// `Json` when the command streams events, else `Live` on a terminal, `Plain` otherwise,
+    /// `Quiet` if asked. `-q` does not silence the stream: it is the output asked for.
+    pub fn new(quiet: bool, events: bool) -> Self {
+        let mode = if events {
+            Mode::Json
+        } else if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
             Mode::Live
@@ -77,6 +139,15 @@ impl Ui {
                 self.line(&format!("• {label} …"));
                 None
             }
+            Mode::Json => {
+                print_line(&Event {
+                    kind: "step",
+                    name: Some(&label),
+                    status: Some("started"),
+                    ..Event::default()
+                });
+                None
+            }
             Mode::Quiet => None,
         };
         Step {
@@ -85,6 +156,7 @@ impl Ui {
             label,
             started: Instant::now(),
             finished: false,
+            detail: Mutex::new(String::new()),
         }
     }
 
@@ -103,10 +175,16 @@ impl Ui {
         bar
     }
 
-    /// Print a line (above the bars when live). Suppressed in quiet mode.
+    /// Print a line (above the bars when live; an `info` event in the stream). Suppressed in
+    /// quiet mode.
     pub fn line(&self, text: &str) {
         match self.mode {
             Mode::Quiet => {}
+            Mode::Json => print_line(&Event {
+                kind: "info",
+                message: Some(text),
+                ..Event::default()
+            }),
             Mode::Live => {
                 let _ = self.multi.println(text);
             }
@@ -116,9 +194,30 @@ impl Ui {
         }
     }
 
-    /// A warning, shown in every mode but quiet.
+    /// A warning, shown in every mode but quiet (a `warning` event in the stream).
     pub fn warn(&self, text: &str) {
-        self.line(&format!("warning: {text}"));
+        match self.mode {
+            Mode::Json => print_line(&Event {
+                kind: "warning",
+                message: Some(text),
+                ..Event::default()
+            }),
+            _ => self.line(&format!("warning: {text}")),
+        }
+    }
+
+    /// The error that ended the command, as the stream's last event (the binary prints it on
+    /// stderr as well, in every mode). Nothing outside [`Mode::Json`].
+    pub fn error(&self, message: &str, hint: Option<&str>, exit_code: i32) {
+        if self.mode == Mode::Json {
+            print_line(&Event {
+                kind: "error",
+                message: Some(message),
+                hint,
+                exit_code: Some(exit_code),
+                ..Event::default()
+            });
+        }
     }
 
     /// A writer for log output that does not tear live bars.
@@ -136,22 +235,47 @@ impl Step {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{} — {detail}", self.label));
         }
+        if self.ui.mode == Mode::Json {
+            let mut last = self.detail.lock().unwrap_or_else(|e| e.into_inner());
+            if *last != detail {
+                detail.clone_into(&mut last);
+                print_line(&Event {
+                    kind: "step",
+                    name: Some(&self.label),
+                    status: Some("progress"),
+                    detail: Some(detail),
+                    ..Event::default()
+                });
+            }
+        }
     }
 
     pub fn done(mut self) {
-        self.finish("✓", None);
+        self.finish(true, None);
     }
 
     pub fn done_with(mut self, note: &str) {
-        self.finish("✓", Some(note));
+        self.finish(true, Some(note));
     }
 
     pub fn fail(mut self) {
-        self.finish("✗", None);
+        self.finish(false, None);
     }
 
-    fn finish(&mut self, mark: &str, note: Option<&str>) {
+    fn finish(&mut self, ok: bool, note: Option<&str>) {
         self.finished = true;
+        if self.ui.mode == Mode::Json {
+            print_line(&Event {
+                kind: "step",
+                name: Some(&self.label),
+                status: Some(if ok { "done" } else { "failed" }),
+                detail: note,
+                elapsed_ms: Some(self.started.elapsed().as_millis() as u64),
+                ..Event::default()
+            });
+            return;
+        }
+        let mark = if ok { "✓" } else { "✗" };
         let secs = self.started.elapsed().as_secs_f64();
         let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
         let text = format!("{mark} {}{note} [{secs:.1}s]", self.label);

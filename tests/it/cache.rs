@@ -60,10 +60,6 @@ pub(crate) fn registry_image() -> &'static str {
     })
 }
 
-fn json(out: &str) -> serde_json::Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
-
 /// An image derived from the stand-in node image by `docker commit`, with `changes` applied
 /// and `files` (path, content, mode) copied in. Removed on drop.
 struct DerivedImage(String);
@@ -310,7 +306,7 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
         );
     }
     assert!(registries_yaml(&format!("playground-{}-server-0", b.name)).contains("mirrors:"));
-    let status = json(&b.ok(&["cache", "status", "-o", "json"]));
+    let status = harness::items(&b.ok(&["cache", "status", "-o", "json"]), "CacheList");
     for entry in status.as_array().unwrap() {
         let mut labs: Vec<&str> = entry["labs"]
             .as_array()
@@ -358,7 +354,7 @@ fn cache_status_json_and_prune() {
     let lab = caches.lab("prune").write();
 
     // Before any lab: every upstream is listed, absent.
-    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let status = harness::items(&lab.ok(&["cache", "status", "-o", "json"]), "CacheList");
     let entries = status.as_array().unwrap();
     assert_eq!(entries.len(), UPSTREAMS.len());
     for (entry, upstream) in entries.iter().zip(UPSTREAMS) {
@@ -369,7 +365,7 @@ fn cache_status_json_and_prune() {
     }
 
     lab.ok(&["up", "--cluster-only"]);
-    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let status = harness::items(&lab.ok(&["cache", "status", "-o", "json"]), "CacheList");
     for (entry, upstream) in status.as_array().unwrap().iter().zip(UPSTREAMS) {
         assert_eq!(entry["upstream"], upstream, "{entry}");
         assert_eq!(entry["container"], caches.container(upstream));
@@ -397,7 +393,7 @@ fn cache_status_json_and_prune() {
     assert_eq!(caches.objects(), (vec![], vec![]));
     // The running lab's image export stays: its nodes mount it.
     assert_eq!(caches.exports(), vec![caches.export_volume(&lab.name)]);
-    let list = json(&lab.ok(&["list", "-o", "json"]));
+    let list = harness::items(&lab.ok(&["list", "-o", "json"]), "LabList");
     let me = list
         .as_array()
         .unwrap()
@@ -406,7 +402,7 @@ fn cache_status_json_and_prune() {
         .unwrap();
     assert_eq!(me["state"], "running");
     assert!(
-        json(&lab.ok(&["cache", "status", "-o", "json"]))
+        harness::items(&lab.ok(&["cache", "status", "-o", "json"]), "CacheList")
             .as_array()
             .unwrap()
             .iter()
@@ -958,7 +954,7 @@ fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstrea
     );
     // `cache status` counts those bytes.
     let lab = caches.lab("realpull").write();
-    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let status = harness::items(&lab.ok(&["cache", "status", "-o", "json"]), "CacheList");
     let entry = &status[0];
     assert_eq!(entry["upstream"], "docker.io");
     assert_eq!(entry["state"], "running", "{entry}");
@@ -1002,7 +998,7 @@ fn offline_a_real_registry_cache_exits_once_and_cache_status_says_why() {
         ]),
         "exited 0"
     );
-    let status = json(&lab.ok(&["cache", "status", "-o", "json"]));
+    let status = harness::items(&lab.ok(&["cache", "status", "-o", "json"]), "CacheList");
     for (entry, upstream) in status.as_array().unwrap().iter().zip(UPSTREAMS) {
         assert_eq!(entry["state"], "exited", "{entry}");
         let problem = entry["problem"].as_str().unwrap_or_default();

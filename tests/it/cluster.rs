@@ -5,10 +5,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::harness::{self, TestLab, count_docker_objects, docker, ready_nodes};
 
-fn json(out: &str) -> serde_json::Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
-
 fn lab_entry(list: &serde_json::Value, name: &str) -> serde_json::Value {
     list.as_array()
         .unwrap()
@@ -81,7 +77,7 @@ async fn life_cycle_of_one_server_and_two_agents() {
     let name = lab.name.clone();
 
     lab.ok(&["up", "--cluster-only"]);
-    let list = json(&lab.ok(&["list", "-o", "json"]));
+    let list = harness::items(&lab.ok(&["list", "-o", "json"]), "LabList");
     let entry = lab_entry(&list, &name);
     assert_eq!(entry["state"], "running");
     assert_eq!(entry["servers"], 1);
@@ -210,7 +206,10 @@ async fn life_cycle_of_one_server_and_two_agents() {
     );
     lab.ok(&["suspend", &name]);
     assert_eq!(
-        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"],
+        lab_entry(
+            &harness::items(&lab.ok(&["list", "-o", "json"]), "LabList"),
+            &name
+        )["state"],
         "suspended"
     );
 
@@ -218,7 +217,10 @@ async fn life_cycle_of_one_server_and_two_agents() {
     lab.ok(&["resume", &name]);
     assert_eq!(container_ids(&name), before);
     assert_eq!(
-        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &name)["state"],
+        lab_entry(
+            &harness::items(&lab.ok(&["list", "-o", "json"]), "LabList"),
+            &name
+        )["state"],
         "running"
     );
     assert_eq!(ready_nodes(&kc_path).await.len(), 3);
@@ -230,7 +232,7 @@ async fn life_cycle_of_one_server_and_two_agents() {
     );
 
     // Status shows the nodes.
-    let status = json(&lab.ok(&["status", &name, "-o", "json"]));
+    let status = harness::document(&lab.ok(&["status", &name, "-o", "json"]), "LabStatus");
     assert_eq!(status["nodes"].as_array().unwrap().len(), 3);
 
     // Drop removes every object and our kube entries.
@@ -249,7 +251,10 @@ fn pause_and_resume() {
     lab.ok(&["suspend", "--pause"]);
     assert_eq!(container_states(&lab.name), vec!["paused"]);
     assert_eq!(
-        lab_entry(&json(&lab.ok(&["list", "-o", "json"])), &lab.name)["state"],
+        lab_entry(
+            &harness::items(&lab.ok(&["list", "-o", "json"]), "LabList"),
+            &lab.name
+        )["state"],
         "paused"
     );
     lab.ok(&["resume"]);
@@ -619,33 +624,64 @@ fn pull_never_and_a_zero_timeout_are_refused_before_anything_is_created() {
 #[test]
 fn every_command_that_reports_speaks_json_and_yaml_on_stdout() {
     let lab = TestLab::new("json").write();
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = lab.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
-    };
-    let up = json(&["up", "--cluster-only", "-o", "json"]);
+    // Each document opens with the envelope: `apiVersion` and the `kind` named here.
+    let json =
+        |args: &[&str], kind: &str| -> serde_json::Value { harness::document(&lab.ok(args), kind) };
+    // `up -o json` streams its steps, then its result (see `up_json_streams_…` below).
+    let (_, up) =
+        harness::event_stream(&lab.ok(&["up", "--cluster-only", "-o", "json"]), "UpResult");
     assert_eq!(up["name"], lab.name.as_str(), "{up}");
-    assert!(json(&["list", "-o", "json"]).is_array());
+    let list = json(&["list", "-o", "json"], "LabList");
+    assert!(list["items"].is_array(), "{list}");
     assert_eq!(lab.list_entry()["state"], "running");
-    assert_eq!(json(&["status", "-o", "json"])["state"], "running");
-    assert!(json(&["cache", "status", "-o", "json"]).is_array());
+    assert_eq!(
+        json(&["status", "-o", "json"], "LabStatus")["state"],
+        "running"
+    );
+    let caches = json(&["cache", "status", "-o", "json"], "CacheList");
+    assert!(caches["items"].is_array(), "{caches}");
+    // `doctor` exits 1 when a check fails (this host refuses --privileged): the document is
+    // printed either way.
+    let out = lab.run(&["doctor", "-o", "json"]);
+    let doctor = harness::document(&String::from_utf8_lossy(&out.stdout), "DoctorReport");
+    assert!(doctor["checks"].is_array(), "{doctor}");
     crate::gitops_up::write_apps(lab.dir.path());
-    let v = json(&["validate", "-o", "json"]);
+    let v = json(&["validate", "-o", "json"], "ValidationReport");
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["applications"], 1, "{v}");
-    assert_eq!(json(&["suspend", "-o", "json"])["state"], "suspended");
-    let resumed = json(&["resume", "-o", "json"]);
+    let suspended = json(&["suspend", "-o", "json"], "LabResult");
+    assert_eq!(suspended["state"], "suspended", "{suspended}");
+    assert_eq!(suspended["name"], lab.name.as_str(), "{suspended}");
+    let resumed = json(&["resume", "-o", "json"], "LabResult");
     assert_eq!(resumed["state"], "running");
     assert_eq!(
         resumed["nodes"].as_array().map(Vec::len),
         Some(1),
         "{resumed}"
     );
-    // YAML too, as one document.
-    let yaml = lab.ok(&["status", "-o", "yaml"]);
+    // YAML too, as one document, with the same envelope.
+    for (args, kind) in [
+        (&["status", "-o", "yaml"][..], "LabStatus"),
+        (&["list", "-o", "yaml"][..], "LabList"),
+        (&["cache", "status", "-o", "yaml"][..], "CacheList"),
+        (&["validate", "-o", "yaml"][..], "ValidationReport"),
+    ] {
+        let yaml = lab.ok(args);
+        let doc: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(
+            doc["apiVersion"], "playground.dev/v1alpha1",
+            "{args:?}: {yaml}"
+        );
+        assert_eq!(doc["kind"], kind, "{args:?}: {yaml}");
+    }
+    let status: serde_json::Value =
+        serde_saphyr::from_str(&lab.ok(&["status", "-o", "yaml"])).unwrap();
+    assert_eq!(status["name"], lab.name.as_str(), "{status}");
+    // `up -o yaml` is one document at the end, not a stream.
+    let yaml = lab.ok(&["up", "--cluster-only", "-o", "yaml"]);
     let doc: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
-    assert_eq!(doc["name"], lab.name.as_str(), "{yaml}");
-    let dropped = json(&["drop", "--yes", "-o", "json"]);
+    assert_eq!(doc["kind"], "UpResult", "{yaml}");
+    let dropped = json(&["drop", "--yes", "-o", "json"], "LabResult");
     assert_eq!(dropped["state"], "dropped", "{dropped}");
     assert_eq!(dropped["restorable"], true);
     // A lab file with a problem: the document says so, and the exit status too.
@@ -656,9 +692,100 @@ fn every_command_that_reports_speaks_json_and_yaml_on_stdout() {
     .unwrap();
     let out = lab.run(&["validate", "-o", "json"]);
     assert!(!out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = harness::document(&String::from_utf8_lossy(&out.stdout), "ValidationReport");
     assert_eq!(v["valid"], false, "{v}");
     assert_eq!(v["errors"][0]["line"], 3, "{v}");
+}
+
+/// `up -o json` is for CI logs and editors: stdout is one JSON event per line while the steps
+/// run, and the result last; logs (`-v`) stay on stderr, and a piped stderr carries no colour
+/// even when `NO_COLOR` is not set (the harness sets it: removed here).
+#[test]
+fn up_json_streams_one_event_per_step_and_piped_stderr_has_no_colour() {
+    let lab = TestLab::new("stream").write();
+    let out = lab
+        .cmd(&["-v", "up", "--cluster-only", "-o", "json"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    let (events, result) = harness::event_stream(&stdout, "UpResult");
+    assert_eq!(result["name"], lab.name.as_str(), "{result}");
+    assert_eq!(
+        result["nodes"].as_array().map(Vec::len),
+        Some(1),
+        "{result}"
+    );
+    // Every step that started ended, in order, with its time.
+    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "step").collect();
+    let started: Vec<&str> = steps
+        .iter()
+        .filter(|e| e["status"] == "started")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(started.len() >= 2, "too few steps: {stdout}");
+    for name in &started {
+        let done = steps
+            .iter()
+            .find(|e| e["name"] == *name && e["status"] == "done")
+            .unwrap_or_else(|| panic!("step {name:?} never ended: {stdout}"));
+        assert!(done["elapsed_ms"].is_u64(), "{done}");
+        let first = |status: &str| {
+            events
+                .iter()
+                .position(|e| e["name"] == *name && e["status"] == status)
+                .unwrap()
+        };
+        assert!(first("started") < first("done"), "{stdout}");
+    }
+    // The people's lines are not on stdout, nor on stderr: they are the events.
+    assert!(!stderr.contains("✓"), "{stderr}");
+    // Logs are on stderr, uncoloured though tracing colours a terminal's.
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("INFO"),
+        "no logs with -v: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape codes in piped stderr: {stderr:?}"
+    );
+
+    // A failure ends the stream with an `error` event carrying the exit status, after the
+    // step that failed says so.
+    lab.ok(&["drop", "--yes"]);
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let absent = "playground-test/absent:never-built";
+    std::fs::write(lab.file(), text.replace(harness::node_image(), absent)).unwrap();
+    let out = lab.run(&["up", "--cluster-only", "--pull", "never", "-o", "json"]);
+    let code = out.status.code();
+    assert!(code.is_some_and(|c| c != 0), "{}", harness::stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("no events: {stdout}"));
+    assert_eq!(last["kind"], "Event", "{stdout}");
+    assert_eq!(last["type"], "error", "{stdout}");
+    assert_eq!(last["exit_code"].as_i64(), code.map(i64::from), "{stdout}");
+    assert!(
+        last["message"].as_str().unwrap().contains(absent),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().all(|e| e["kind"] == "Event"),
+        "no result after a failure: {stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["type"] == "step" && e["status"] == "failed"),
+        "the failed step says so: {stdout}"
+    );
 }
 
 /// The time Docker stamped on the first log line of `container` that contains `needle`.

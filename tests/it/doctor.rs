@@ -110,7 +110,7 @@ fn a_context_on_the_working_socket_makes_list_work() {
     .unwrap();
     let out = run_with_config(&lab, config.path(), Some("here"), &["list", "-o", "json"]);
     assert!(out.status.success(), "{}", harness::stderr(&out));
-    let labs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let labs = harness::items(&String::from_utf8_lossy(&out.stdout), "LabList");
     assert!(labs.is_array(), "{labs}");
 
     // And as the current context.
@@ -206,8 +206,7 @@ fn doctor_reports_this_hosts_cgroup_v1_and_refused_privileged_containers() {
     }
 
     let out = lab.run(&["doctor", "-o", "json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let report = harness::document(&String::from_utf8_lossy(&out.stdout), "DoctorReport");
     let check = |id: &str| {
         report["checks"]
             .as_array()

@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    TestLab, cache_objects, count_docker_objects, docker, free_port, require_docker,
+    self, TestLab, cache_objects, count_docker_objects, docker, free_port, require_docker,
 };
 
 /// What k3s logs when it finds only loopback resolvers on the host and hands pods
@@ -251,7 +251,7 @@ fn e2e_real_k3s_life_cycle() {
     let lab = real_lab("real", 1, 2);
     let _logs = LogsOnFailure(lab.name.clone());
     pg(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
-    let list: serde_json::Value = serde_json::from_str(&pg(&lab, &["list", "-o", "json"])).unwrap();
+    let list = harness::items(&pg(&lab, &["list", "-o", "json"]), "LabList");
     let entry = list
         .as_array()
         .unwrap()
@@ -319,7 +319,7 @@ fn e2e_real_ha_three_servers_suspend_and_resume() {
         );
         std::thread::sleep(Duration::from_secs(2));
     }
-    let list: serde_json::Value = serde_json::from_str(&pg(&lab, &["list", "-o", "json"])).unwrap();
+    let list = harness::items(&pg(&lab, &["list", "-o", "json"]), "LabList");
     let state = list
         .as_array()
         .unwrap()

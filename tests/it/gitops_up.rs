@@ -208,8 +208,7 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     assert_eq!(http.node_port, Some(30080));
 
     // `status -o json` shows the root with its revision and the last commit of its path.
-    let status: serde_json::Value =
-        serde_json::from_str(&lab.ok(&["status", "-o", "json"])).unwrap();
+    let status = harness::document(&lab.ok(&["status", "-o", "json"]), "LabStatus");
     let root = &status["apps"]["root"];
     assert_eq!(root["sync"], "Synced");
     assert_eq!(root["health"], "Healthy");
@@ -632,7 +631,7 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
         ", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"",
     );
     let out = lab.ok(&["up", "-o", "json"]);
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (_, report) = harness::event_stream(&out, "UpResult");
     assert_eq!(
         report["nodes"].as_array().map(Vec::len),
         Some(2),

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod action;
 mod argocd_cli;
 mod cache;
 mod cluster;

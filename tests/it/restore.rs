@@ -178,7 +178,7 @@ async fn drop_then_restore_brings_back_the_root_app_and_the_kept_secrets() {
     let record: serde_json::Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
     assert!(record["times"]["dropped"].is_string(), "{record}");
-    let listed: serde_json::Value = serde_json::from_str(&lab.ok(&["list", "-o", "json"])).unwrap();
+    let listed = harness::items(&lab.ok(&["list", "-o", "json"]), "LabList");
     let entry = listed
         .as_array()
         .unwrap()

@@ -119,6 +119,43 @@ fn built_image(script: &str, base: &str) -> String {
     tag
 }
 
+/// A `-o json` document on `out`, after checking its envelope: `apiVersion` and `kind`.
+pub fn document(out: &str, kind: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+    assert_eq!(doc["apiVersion"], "playground.dev/v1alpha1", "{doc}");
+    assert_eq!(doc["kind"], kind, "{doc}");
+    doc
+}
+
+/// The `items` of a list document (`LabList`, `CacheList`) on `out`, its envelope checked.
+pub fn items(out: &str, kind: &str) -> serde_json::Value {
+    let doc = document(out, kind);
+    assert!(doc["items"].is_array(), "{doc}");
+    doc["items"].clone()
+}
+
+/// The stream of `up -o json` (or `restore -o json`): every line of stdout one JSON object in
+/// the envelope, events of kind `Event` and, last, the result of kind `kind`. Returns the
+/// events and the result.
+pub fn event_stream(out: &str, kind: &str) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut docs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| {
+            let doc: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a line that is not JSON ({e}): {l:?}\n{out}"));
+            assert_eq!(doc["apiVersion"], "playground.dev/v1alpha1", "{l}");
+            doc
+        })
+        .collect();
+    let result = docs.pop().unwrap_or_else(|| panic!("no output at all"));
+    assert_eq!(result["kind"], kind, "the last line: {result}");
+    for e in &docs {
+        assert_eq!(e["kind"], "Event", "{e}\n{out}");
+    }
+    (docs, result)
+}
+
 /// A command's stderr, as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -474,8 +511,7 @@ impl TestLab {
 
     /// This lab's entry in `playground list -o json`.
     pub fn list_entry(&self) -> serde_json::Value {
-        let list: serde_json::Value =
-            serde_json::from_str(&self.ok(&["list", "-o", "json"])).unwrap();
+        let list = items(&self.ok(&["list", "-o", "json"]), "LabList");
         list.as_array()
             .unwrap()
             .iter()
