@@ -1,10 +1,15 @@
 //! The `playground` binary: parse arguments, set up logs and progress, run, map errors to
 //! exit codes. Everything else lives in the library.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // Shell completion: the script `playground completions SHELL` prints calls back with
+    // COMPLETE=SHELL set; answer from the clap definition and exit before anything else runs.
+    clap_complete::CompleteEnv::with_factory(playground::cli::Cli::command)
+        .var(playground::cli::COMPLETE_VAR)
+        .complete();
     let cli = playground::cli::Cli::parse();
     let ui = playground::ui::Ui::new(cli.quiet);
     let default_level = match cli.verbose {

@@ -29,7 +29,7 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
-pub use file::{API_VERSION, KIND, MAX_NAME_LEN};
+pub use file::{API_VERSION, KIND, MAX_NAME_LEN, SCHEMA_URL, json_schema};
 pub use model::*;
 pub use overrides::{OverrideError, Overrides};
 pub use ports::DEFAULT_HOST_IP;
