@@ -53,10 +53,11 @@ fn completer_path() -> String {
         .next()
         .unwrap_or_else(|| OsString::from("playground"));
     let mut path = PathBuf::from(argv0);
-    if path.components().count() > 1 && path.is_relative() {
-        if let Ok(cwd) = std::env::current_dir() {
-            path = cwd.join(path);
-        }
+    if path.components().count() > 1
+        && path.is_relative()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        path = cwd.join(path);
     }
     path.to_string_lossy().into_owned()
 }
