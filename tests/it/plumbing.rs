@@ -119,6 +119,26 @@ fn restore_completes_dropped_labs_and_a_silent_docker_never_hangs_a_tab() {
     assert!(offered.contains(&"--output".to_string()), "{offered:?}");
     assert!(took < Duration::from_secs(5), "a Tab took {took:?}");
 
+    // End to end: bash runs the registered function, which calls the binary back.
+    let script = stdout(&lab.cmd(&["completions", "bash"]).output().unwrap());
+    let probe = lab.cmd(&[]);
+    let mut bash = Command::new("bash");
+    for (k, v) in probe.get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    let out = bash
+        .arg("-c")
+        .arg(format!(
+            "{script}\nCOMP_WORDS=(playground restore go); COMP_CWORD=2; COMP_TYPE=9\n\
+             _clap_complete_playground playground go restore\nprintf '%s\\n' \"${{COMPREPLY[@]}}\""
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "gone-lab");
+
     // Subcommands complete with no Docker at all.
     let (offered, _) = complete_bash(&lab, &["playground", "vers"]);
     assert_eq!(offered, ["version"]);
