@@ -1,12 +1,19 @@
-//! The command line: clap types only. [`crate::commands`] turns them into core types, so clap never
-//! leaks into the rest of the crate.
+//! The command line: clap types only, and the candidates shell completion offers for a lab
+//! NAME (looked up on each Tab; see `commands/completions.rs` for the flow).
+//! [`crate::commands`] turns the types into core types, so clap never leaks into the rest of
+//! the crate.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::{ArgValueCandidates, CompletionCandidate};
+
+use crate::cluster::inventory;
 
 use crate::config::duration::parse_duration;
+use crate::docker::BollardEngine;
+use crate::state::record;
 
 /// A deadline: a duration above zero. A zero deadline could only ever fail, after creating
 /// things it would then roll back, so it is refused as the usage error it is.
@@ -51,6 +58,7 @@ pub enum Command {
     /// state are kept; a suspended lab stays suspended across a Docker restart.
     Suspend {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// Freeze the nodes with `docker pause` instead: memory stays in use, resume is instant.
         #[arg(long)]
@@ -63,6 +71,7 @@ pub enum Command {
     },
     /// Start a suspended or paused lab: servers first, then agents, then wait for the API.
     Resume {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// How long to wait for the lab to be ready, e.g. 90s or 3m.
         #[arg(long, value_parser = parse_timeout, default_value = "180s")]
@@ -74,6 +83,7 @@ pub enum Command {
     /// Works on half-made labs and without any local state. The Secrets in `keep.secrets` are
     /// exported first, and the lab's record is kept, so `playground restore` brings it back.
     Drop {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// Do not ask for confirmation.
         #[arg(short, long)]
@@ -97,15 +107,22 @@ pub enum Command {
     },
     /// Show one lab: its state, its nodes and the API URL.
     Status {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
     /// Print the lab's kubeconfig (context, cluster and user `playground-<name>`).
-    Kubeconfig { name: Option<String> },
+    Kubeconfig {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
+        name: Option<String>,
+    },
     /// Print the Argo CD admin password (from `argocd-initial-admin-secret`). The UI is at
     /// http://127.0.0.1:<argocd.ui.port>, user `admin`.
-    Password { name: Option<String> },
+    Password {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
+        name: Option<String>,
+    },
     /// Run the Argo CD CLI against the lab, logged in as admin: `playground argocd -- ARGS`.
     ///
     /// The CLI comes from the lab's own Argo CD server (`/download/argocd-<os>-<arch>`), so
@@ -116,6 +133,7 @@ pub enum Command {
     #[command(after_help = ARGOCD_EXAMPLES)]
     Argocd {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// Arguments for `argocd`, after `--`, passed on verbatim.
         #[arg(last = true, value_name = "ARGS")]
@@ -123,6 +141,7 @@ pub enum Command {
     },
     /// Make Argo CD look at Git now (the refresh annotation), instead of waiting for its poll.
     Refresh {
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// The Application to refresh (default: the root).
         #[arg(long)]
@@ -197,6 +216,7 @@ pub enum Command {
     /// there is one: `playground exec -- crictl ps`. The exit status is the command's.
     Exec {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// The node, e.g. server-0 or agent-1.
         #[arg(long, default_value = "server-0")]
@@ -205,12 +225,45 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         cmd: Vec<String>,
     },
+    /// Print this build's version, the default k3s image, the pinned Argo CD release and its
+    /// manifest's SHA-256, and the Docker endpoint in use with whether it answers (never
+    /// fails when Docker is down).
+    Version {
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Print the shell script that completes playground's commands, flags and lab names:
+    /// `source <(playground completions bash)` (see the README for zsh, fish and PowerShell).
+    /// Lab names are looked up when you press Tab, from Docker and the dropped labs on record.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the JSON Schema of playground.yaml, for editors and CI. The lab file's first line
+    /// `# yaml-language-server: $schema=URL` points editors at the published copy.
+    Schema,
+    /// Write the man pages (playground.1, and one per subcommand) into DIR (default: .).
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// A shell `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 /// `playground logs`
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The lab (default: the one in ./playground.yaml, or the only lab).
+    #[arg(add = ArgValueCandidates::new(lab_candidates))]
     pub name: Option<String>,
     /// Only this node, e.g. server-0, agent-1 or serverlb.
     #[arg(long)]
@@ -247,6 +300,7 @@ pub enum ExportCommand {
     /// MANIFEST lists what is in it and what was skipped, and why. Prints the archive's path.
     Logs {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
         /// Where to write the archive (default: the current directory).
         dir: Option<PathBuf>,
@@ -298,7 +352,7 @@ pub enum ImageCommand {
         #[arg(required = true, value_name = "IMAGE")]
         images: Vec<String>,
         /// The lab (default: the one in ./playground.yaml, or the only lab).
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
     },
 }
@@ -410,6 +464,7 @@ impl RunArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The dropped lab (default: the one in ./playground.yaml, or the only dropped lab).
+    #[arg(add = ArgValueCandidates::new(dropped_lab_candidates))]
     pub name: Option<String>,
     /// Restore with no local record: clone this lab repository (https or ssh URL, or a local
     /// path, bare or not) into the user cache and bring up the playground.yaml at its top.
@@ -420,6 +475,57 @@ pub struct RestoreArgs {
     pub revision: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// The variable that switches the binary into completion mode (clap_complete's default).
+pub const COMPLETE_VAR: &str = "COMPLETE";
+
+/// Everything Docker may take to list labs during one Tab.
+pub const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
+
+/// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
+pub fn lab_candidates() -> Vec<CompletionCandidate> {
+    docker_labs()
+        .into_iter()
+        .map(|(name, state)| CompletionCandidate::new(name).help(Some(state.into())))
+        .collect()
+}
+
+/// Candidates for `restore`'s NAME: the dropped labs on record that Docker has nothing of.
+/// With Docker down, every dropped record is offered (the command itself then says more).
+pub fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
+    let running: Vec<String> = docker_labs().into_iter().map(|(name, _)| name).collect();
+    record::list()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.times.dropped.is_some() && !running.contains(&r.name))
+        .map(|r| CompletionCandidate::new(r.name).help(Some("dropped".into())))
+        .collect()
+}
+
+/// (name, state) of every lab Docker knows of, or nothing when Docker does not answer within
+/// [`COMPLETION_DOCKER_BUDGET`]. Completion runs before `main` builds its runtime, so this builds a small
+/// one of its own.
+fn docker_labs() -> Vec<(String, &'static str)> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        let list = async {
+            let engine = BollardEngine::connect().await.ok()?;
+            inventory::list(&engine).await.ok()
+        };
+        match tokio::time::timeout(COMPLETION_DOCKER_BUDGET, list).await {
+            Ok(Some(labs)) => labs
+                .into_iter()
+                .map(|l| (l.name, l.state.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    })
 }
 
 #[cfg(test)]

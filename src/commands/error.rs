@@ -105,6 +105,13 @@ pub enum Error {
     Yaml(#[from] serde_saphyr::SerializeError),
     #[error("cannot read the answer from the terminal: {0}")]
     Terminal(#[source] std::io::Error),
+    /// A file the command writes for the user (man pages, a completion script on stdout).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The user answered no.
     #[error("not {0}")]
     Declined(&'static str),
@@ -141,6 +148,8 @@ pub enum Usage {
         "no lab named {0}\n  hint: arguments for argocd go after `--`: `playground argocd -- {0}`"
     )]
     ArgocdArgsAfterSeparator(String),
+    #[error("clap_complete has no {0} support")]
+    UnsupportedShell(&'static str),
 }
 
 /// What a script can do about an error; the exit status follows it (see the module docs).

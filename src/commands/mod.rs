@@ -8,6 +8,7 @@
 
 mod argocd;
 mod cache;
+mod completions;
 mod context;
 mod doctor;
 mod drop;
@@ -20,16 +21,19 @@ mod kept;
 mod kubeconfig;
 mod list;
 mod logs;
+mod man;
 mod output;
 mod password;
 mod refresh;
 mod registry;
 mod restore;
 mod resume;
+mod schema;
 mod status;
 mod suspend;
 mod up;
 mod validate;
+mod version;
 
 pub use context::Ctx;
 
@@ -76,5 +80,9 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Logs(args) => logs::run(ctx, args).await,
         Command::Export { command } => export::run(ctx, command).await,
         Command::Exec { name, node, cmd } => exec::run(ctx, name, node, cmd).await,
+        Command::Version { output } => version::run(output).await,
+        Command::Completions { shell } => completions::run(shell),
+        Command::Schema => schema::run(),
+        Command::Man { dir } => man::run(ctx, dir),
     }
 }

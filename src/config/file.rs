@@ -6,10 +6,16 @@
 //! ports, filters, …) is wrapped in [`Spanned`], which serde-saphyr fills with the location of
 //! the YAML node it came from, so a semantic error points at the offending value, not at the
 //! document. [`validate`] then turns the raw file into the validated [`Lab`], filling defaults.
+//!
+//! The same types derive the file's JSON Schema ([`json_schema`], `playground schema`, committed
+//! as `schema/playground.schema.json` for editors): `Spanned<T>` shows as `T`, and
+//! `deny_unknown_fields` becomes `additionalProperties: false`. The schema checks shapes and
+//! types; [`validate`] stays the authority on meaning (filters, ports, exclusive keys).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
@@ -25,11 +31,19 @@ pub const API_VERSION: &str = "playground.dev/v1alpha1";
 /// The only `kind`.
 pub const KIND: &str = "Playground";
 
-/// The whole file.
-#[derive(Debug, Deserialize)]
+/// A playground lab: k3s nodes in Docker, Argo CD, and an app of apps from Git.
+///
+/// The doc comments of these raw types are the descriptions in the JSON Schema that
+/// `playground schema` prints (schemars reads them): they speak to the person editing the file.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "playground.yaml")]
 pub(crate) struct RawFile {
+    /// The file format: `playground.dev/v1alpha1`.
+    #[schemars(with = "String", extend("const" = API_VERSION))]
     pub api_version: Spanned<String>,
+    /// Always `Playground`.
+    #[schemars(with = "String", extend("const" = KIND))]
     pub kind: Spanned<String>,
     pub metadata: RawMetadata,
     // `Option` (rather than `#[serde(default)]` alone) also accepts an empty `cluster:` line.
@@ -43,115 +57,194 @@ pub(crate) struct RawFile {
     pub keep: Option<RawKeep>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Metadata")]
 pub(crate) struct RawMetadata {
+    /// The lab's name: it prefixes every Docker object and the kube context
+    /// (`playground-<name>`). Lowercase letters, digits and `-`, starting with a letter, at most 32.
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+        length(min = 1, max = 32)
+    )]
     pub name: Spanned<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The k3s cluster: its nodes, image, API address, ports and flags.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Cluster")]
 pub(crate) struct RawCluster {
+    /// The k3s node image (default: the k3s release this playground was tested with).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub image: Option<Spanned<String>>,
+    /// k3s servers, 1 to 7 (default 1); more than one runs embedded etcd (HA).
     #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 7))]
     pub servers: Option<Spanned<u32>>,
+    /// k3s agents, 0 to 32 (default 0).
     #[serde(default)]
+    #[schemars(with = "Option<u32>", range(max = 32))]
     pub agents: Option<Spanned<u32>>,
+    /// Run the nodes privileged, as k3d does (default true).
     #[serde(default)]
     pub privileged: Option<bool>,
+    /// Where the Kubernetes API is published on the host.
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Host ports: `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO][@FILTER]`, e.g.
+    /// `8081:80@loadbalancer` (the host IP defaults to 127.0.0.1).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub ports: Vec<Spanned<String>>,
+    /// Extra k3s arguments: `ARG[@FILTER]`, e.g. `--disable=traefik@server:*`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub k3s_args: Vec<Spanned<String>>,
+    /// The nodes' environment: `KEY=VALUE[@FILTER]`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub env: Vec<Spanned<String>>,
+    /// Pull through the shared image cache (default true).
     #[serde(default)]
     pub image_cache: Option<bool>,
+    /// A lab registry on 127.0.0.1:PORT that the host pushes to and pods pull from.
     #[serde(default)]
+    #[schemars(with = "Option<RawRegistry>")]
     pub registry: Option<Spanned<RawRegistry>>,
 }
 
 /// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
 /// (`localhost:PORT`), so there is no sensible default to pick behind the user's back.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "Registry",
+    description = "The lab registry; `port` is required."
+)]
 pub(crate) struct RawRegistry {
+    /// The registry's port on 127.0.0.1; images are named `localhost:PORT/NAME`.
+    #[schemars(with = "u16", range(min = 1))]
     pub port: Spanned<u16>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Where the Kubernetes API is published on the host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Api")]
 pub(crate) struct RawApi {
+    /// The host IP (default 127.0.0.1).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
+    /// The host port (default: a free one, picked at `up`).
     #[serde(default)]
+    #[schemars(with = "Option<u16>")]
     pub port: Option<Spanned<u16>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Argo CD, installed into the lab.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ArgoCd")]
 pub(crate) struct RawArgoCd {
+    /// The Argo CD release, e.g. v3.5.1; a pinned one is checked against its known SHA-256.
     #[serde(default)]
     pub version: Option<String>,
+    /// Install from this manifest (URL or local file) instead of the release's install.yaml.
     #[serde(default)]
     pub manifest: Option<String>,
+    /// The namespace Argo CD runs in (default argocd).
     #[serde(default)]
     pub namespace: Option<String>,
     #[serde(default)]
     pub ui: Option<RawUi>,
+    /// Optional components to keep: `dex`, `notifications`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub components: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The Argo CD UI on the host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ArgoCdUi")]
 pub(crate) struct RawUi {
+    /// The UI's port on 127.0.0.1 (default 8080).
     #[serde(default)]
+    #[schemars(with = "Option<u16>", range(min = 1))]
     pub port: Option<Spanned<u16>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The Git repository Argo CD syncs the app of apps from.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "GitOps")]
 pub(crate) struct RawGitOps {
+    /// A local path (default `.`, the lab file's folder) or an https or ssh URL.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub repo: Option<Spanned<String>>,
+    /// The commit, branch or tag (default HEAD).
     #[serde(default)]
     pub revision: Option<String>,
+    /// The folder of Applications in the repository (default apps).
     #[serde(default)]
     pub path: Option<String>,
+    /// How Argo CD and `restore` authenticate to a private repository.
     #[serde(default)]
+    #[schemars(with = "Option<RawCredentials>")]
     pub credentials: Option<Spanned<RawCredentials>>,
 }
 
 /// Either `usernameEnv` + `passwordEnv` or `sshKeyFile`; [`validate`] checks which.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "Credentials",
+    description = "Either `usernameEnv` and `passwordEnv`, or `sshKeyFile`."
+)]
 pub(crate) struct RawCredentials {
+    /// The environment variable holding the Git user name.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub username_env: Option<Spanned<String>>,
+    /// The environment variable holding the password or token (never the secret itself).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub password_env: Option<Spanned<String>>,
+    /// A private SSH key file, for an ssh repository.
     #[serde(default)]
     pub ssh_key_file: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What outlives `drop`, so that `restore` brings it back.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Keep")]
 pub(crate) struct RawKeep {
+    /// Secrets exported before `drop` and applied again before Argo CD syncs at `restore`.
     #[serde(default)]
+    #[schemars(with = "Vec<RawSecret>")]
     pub secrets: Vec<Spanned<RawSecret>>,
 }
 
 /// `namespace` plus exactly one of `name` / `selector`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "KeptSecret",
+    description = "A Secret to keep: `namespace` and exactly one of `name` or `selector`."
+)]
 pub(crate) struct RawSecret {
+    /// The Secret's namespace.
     pub namespace: String,
+    /// The Secret's name (or give `selector`).
     #[serde(default)]
     pub name: Option<String>,
+    /// A label selector, e.g. `app=x` (or give `name`).
     #[serde(default)]
     pub selector: Option<String>,
 }
@@ -171,6 +264,21 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("secrets", "in `keep`"),
     ("namespace", "in a `keep.secrets` entry"),
 ];
+
+/// Where editors find the committed schema (`# yaml-language-server: $schema=…`, the first line
+/// of the sample lab file). Placeholder: the project's public repository is not settled yet.
+pub const SCHEMA_URL: &str = "https://raw.githubusercontent.com/playground-dev/playground/main/schema/playground.schema.json";
+
+/// The JSON Schema of `playground.yaml` (draft 2020-12), pretty-printed with a final newline:
+/// byte for byte what `schema/playground.schema.json` holds.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(RawFile);
+    schema.insert("$id".into(), SCHEMA_URL.into());
+    // serde_json's map keeps keys sorted (no `preserve_order` in this tree), so the output is
+    // stable whatever order schemars builds it in.
+    let value = serde_json::to_value(&schema).expect("a schema is plain JSON");
+    serde_json::to_string_pretty(&value).expect("a schema is plain JSON") + "\n"
+}
 
 /// Attaches a location in `origin` to problems found in a value.
 struct Here<'a> {
@@ -611,4 +719,132 @@ pub(crate) fn is_env_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod schema_tests {
+    //! The JSON Schema against the committed copy, the sample lab, and the parser: what the
+    //! schema refuses for its shape, the parser refuses too.
+
+    use std::path::Path;
+
+    use super::*;
+
+    fn committed() -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/playground.schema.json");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn validator() -> jsonschema::Validator {
+        let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+        jsonschema::validator_for(&schema).expect("the schema itself is valid")
+    }
+
+    /// The schema's verdict on a YAML text, with the messages of what it refuses.
+    fn check(yaml: &str) -> Result<(), Vec<String>> {
+        let value: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
+        let errors: Vec<String> = validator()
+            .iter_errors(&value)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    #[test]
+    fn the_committed_schema_is_what_playground_schema_prints() {
+        assert!(
+            committed() == json_schema(),
+            "schema/playground.schema.json is out of date with the lab file's types\n  \
+             run: cargo run -q -- schema > schema/playground.schema.json"
+        );
+    }
+
+    #[test]
+    fn the_sample_lab_names_the_schema_on_its_first_line_and_validates() {
+        let text = crate::repo::sample::FILES
+            .iter()
+            .find(|(p, _)| *p == "playground.yaml")
+            .unwrap()
+            .1;
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("# yaml-language-server: $schema={SCHEMA_URL}").as_str())
+        );
+        check(text).unwrap();
+        // The comment is a comment to the parser too.
+        crate::config::parse(text, Path::new("/lab/playground.yaml")).unwrap();
+    }
+
+    const HEAD: &str =
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata: { name: lab }\n";
+
+    #[test]
+    fn unknown_keys_and_wrong_types_fail_the_schema_as_they_fail_the_parser() {
+        // Pairs that differ in one key or value: the good one passes, so the bad one fails for
+        // that difference alone (an `Option` section's errors are reported at the section).
+        let pairs = [
+            ("cluster: { agentz: 2 }\n", "cluster: { agents: 2 }\n"),
+            ("cluster: { agents: two }\n", "cluster: { agents: 2 }\n"),
+            ("cluster: { servers: 9 }\n", "cluster: { servers: 7 }\n"),
+            (
+                "cluster: { ports: 8081 }\n",
+                "cluster: { ports: [\"8081:80\"] }\n",
+            ),
+            (
+                "cluster: { registry: {} }\n",
+                "cluster: { registry: { port: 5001 } }\n",
+            ),
+            (
+                "argocd: { ui: { port: 70000 } }\n",
+                "argocd: { ui: { port: 7000 } }\n",
+            ),
+            (
+                "keep: { secrets: [ { name: x } ] }\n",
+                "keep: { secrets: [ { namespace: d, name: x } ] }\n",
+            ),
+            ("extra: true\n", "keep: {}\n"),
+        ];
+        for (bad, good) in pairs {
+            let (bad, good) = (format!("{HEAD}{bad}"), format!("{HEAD}{good}"));
+            check(&good).unwrap_or_else(|e| panic!("{good}: {e:?}"));
+            check(&bad).expect_err(&bad);
+            assert!(
+                crate::config::parse(&bad, Path::new("/lab/playground.yaml")).is_err(),
+                "the parser accepts what the schema refuses: {bad}"
+            );
+        }
+        let errors = check(&format!("{HEAD}extra: true\n")).unwrap_err();
+        assert!(errors.iter().any(|e| e.contains("extra")), "{errors:?}");
+        for bad_head in [
+            "apiVersion: playground.dev/v1\nkind: Playground\nmetadata: { name: lab }\n",
+            "apiVersion: playground.dev/v1alpha1\nkind: Lab\nmetadata: { name: lab }\n",
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata: { name: Lab_1 }\n",
+            "apiVersion: playground.dev/v1alpha1\nkind: Playground\n",
+        ] {
+            check(bad_head).expect_err(bad_head);
+            assert!(crate::config::parse(bad_head, Path::new("/lab/playground.yaml")).is_err());
+        }
+    }
+
+    #[test]
+    fn what_the_parser_accepts_the_schema_accepts() {
+        for tail in [
+            "",
+            "cluster:\n",
+            "cluster: { servers: 3, agents: 0, ports: [\"8081:80@loadbalancer\"], registry: { port: 5001 } }\n",
+            "cluster: { api: { host: 127.0.0.1, port: 6550 }, k3sArgs: [\"--disable=traefik@server:*\"], env: [\"A=b\"], imageCache: false, privileged: false }\n",
+            "argocd: { version: v3.5.1, namespace: argocd, ui: { port: 9090 }, components: [dex] }\n",
+            "gitops: { repo: https://example.com/x.git, revision: main, path: apps, credentials: { usernameEnv: U, passwordEnv: P } }\n",
+            "keep: { secrets: [ { namespace: default, name: token }, { namespace: kube-system, selector: app=x } ] }\n",
+        ] {
+            let yaml = format!("{HEAD}{tail}");
+            crate::config::parse(&yaml, Path::new("/lab/playground.yaml"))
+                .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            check(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e:?}"));
+        }
+    }
 }

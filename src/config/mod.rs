@@ -30,7 +30,7 @@ use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
-pub use file::{API_VERSION, KIND};
+pub use file::{API_VERSION, KIND, SCHEMA_URL, json_schema};
 pub use model::*;
 pub use name::{LabName, MAX_NAME_LEN, NAME_HINT, NameError};
 pub use overrides::{OverrideError, Overrides};

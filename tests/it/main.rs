@@ -21,6 +21,7 @@ mod gitops_apps;
 mod gitops_up;
 mod ha;
 mod layers;
+mod plumbing;
 mod registry;
 mod restore;
 mod standin;

@@ -1,0 +1,125 @@
+//! `playground version`: what this build is and what it would use: its version, the default
+//! k3s image, the pinned Argo CD release with its manifest's SHA-256, and the Docker endpoint
+//! the environment names, with whether it answers. Never fails because Docker is down: a bug
+//! report needs this most when nothing works.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::error::Result;
+use crate::argocd::manifest::{self, ARGOCD_VERSION};
+use crate::cli::Output;
+use crate::config::DEFAULT_K3S_IMAGE;
+use crate::docker::BollardEngine;
+use crate::docker::endpoint;
+
+use super::output;
+
+/// How long `version` waits for the Docker Engine to answer a ping.
+const DOCKER_PING: Duration = Duration::from_secs(2);
+
+impl output::Kind for VersionInfo {
+    const KIND: &'static str = "Version";
+}
+
+/// The `version` document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    /// This CLI's version (Cargo.toml).
+    pub version: &'static str,
+    /// The k3s image a lab uses without `cluster.image`.
+    pub k3s_image: &'static str,
+    pub argocd: ArgoCdPin,
+    pub docker: DockerEndpoint,
+}
+
+/// The Argo CD release installed without `argocd.version`, and what its manifest must hash to.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdPin {
+    pub version: &'static str,
+    pub manifest_url: Option<&'static str>,
+    pub manifest_sha256: Option<&'static str>,
+}
+
+/// The Docker endpoint, as resolved from the environment, and whether it answered.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DockerEndpoint {
+    /// `unix:///var/run/docker.sock`, `tcp://…`; absent when none could be resolved.
+    pub host: Option<String>,
+    /// Where it came from (`DOCKER_HOST`, a Docker context, the default socket).
+    pub source: Option<String>,
+    pub reachable: bool,
+    /// Why it could not be resolved or reached.
+    pub error: Option<String>,
+}
+
+pub async fn run(out: Output) -> Result<()> {
+    let info = VersionInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        k3s_image: DEFAULT_K3S_IMAGE,
+        argocd: {
+            let pin = manifest::pinned(ARGOCD_VERSION);
+            ArgoCdPin {
+                version: ARGOCD_VERSION,
+                manifest_url: pin.map(|p| p.url),
+                manifest_sha256: pin.map(|p| p.sha256),
+            }
+        },
+        docker: docker().await,
+    };
+    output::emit(out, &info, || table(&info))
+}
+
+async fn docker() -> DockerEndpoint {
+    let endpoint = match endpoint::resolve_from_env() {
+        Ok(e) => e,
+        Err(e) => {
+            return DockerEndpoint {
+                host: None,
+                source: None,
+                reachable: false,
+                error: Some(e.to_string()),
+            };
+        }
+    };
+    let error = match tokio::time::timeout(DOCKER_PING, BollardEngine::connect_to(endpoint.clone()))
+        .await
+    {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {}s", DOCKER_PING.as_secs())),
+    };
+    DockerEndpoint {
+        host: Some(endpoint.host.clone()),
+        source: Some(endpoint.source.to_string()),
+        reachable: error.is_none(),
+        error,
+    }
+}
+
+fn table(info: &VersionInfo) -> String {
+    let docker = match (&info.docker.host, &info.docker.source) {
+        (Some(host), Some(source)) if info.docker.reachable => {
+            format!("{host} ({source}), reachable")
+        }
+        (Some(host), Some(source)) => format!("{host} ({source}), not reachable"),
+        _ => "none".to_string(),
+    };
+    let mut text = format!(
+        "playground {}\nk3s image:  {}\nArgo CD:    {}\n",
+        info.version, info.k3s_image, info.argocd.version
+    );
+    if let Some(sha) = info.argocd.manifest_sha256 {
+        text += &format!("  manifest sha256: {sha}\n");
+    }
+    text += &format!("Docker:     {docker}\n");
+    if let Some(e) = &info.docker.error {
+        // The first line only: the hint is for `doctor`, which says more.
+        text += &format!("  {}\n", e.lines().next().unwrap_or_default());
+    }
+    text
+}
