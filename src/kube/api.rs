@@ -85,15 +85,10 @@ impl KubeApi {
         let list = nodes.list(&ListParams::default()).await?;
         let mut out: Vec<NodeReady> = list
             .items
-            .into_iter()
-            .map(|n| NodeReady {
-                name: n.metadata.name.unwrap_or_default(),
-                ready: n
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True"),
+            .iter()
+            .map(|n| {
+                let (name, ready) = node_ready(n);
+                NodeReady { name, ready }
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -126,28 +121,99 @@ impl KubeApi {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        // List, then watch from the list's version: a node that turns Ready is seen at once,
+        // not at the next poll (agents register while Argo CD is being applied).
+        let api: Api<Node> = Api::all(self.client.clone());
         loop {
-            match self.nodes().await {
-                Ok(nodes) => {
-                    let ready = nodes.iter().filter(|n| n.ready).count();
-                    if ready >= expected {
-                        return Ok(nodes);
-                    }
-                    last = format!("{ready}/{expected} nodes Ready");
-                }
-                Err(e) => last = format!("list nodes: {e}"),
+            match self.watch_until_ready(&api, expected, deadline, report).await {
+                Ok(Some(nodes)) => return Ok(nodes),
+                Ok(None) => {}
+                Err(e) => report(&format!("list nodes: {e}")),
             }
-            report(&last);
             if Instant::now() >= deadline {
+                last = match self.nodes().await {
+                    Ok(nodes) => {
+                        let ready = nodes.iter().filter(|n| n.ready).count();
+                        format!("{ready}/{expected} nodes Ready")
+                    }
+                    Err(e) => format!("list nodes: {e}"),
+                };
                 return Err(ApiError::NotReady {
                     url: url.into(),
                     secs,
                     last,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// One list and one watch of the Nodes: `Some` with every node once `expected` are Ready,
+    /// `None` when the watch ended first (its timeout, the deadline, a dropped stream).
+    async fn watch_until_ready(
+        &self,
+        api: &Api<Node>,
+        expected: usize,
+        deadline: Instant,
+        report: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Option<Vec<NodeReady>>, kube::Error> {
+        use futures::TryStreamExt;
+        use kube::api::{WatchEvent, WatchParams};
+        let list = api.list(&ListParams::default()).await?;
+        let rv = list.metadata.resource_version.clone().unwrap_or_default();
+        let mut seen: std::collections::BTreeMap<String, bool> =
+            list.items.iter().map(node_ready).collect();
+        let done = |seen: &std::collections::BTreeMap<String, bool>| {
+            let ready = seen.values().filter(|r| **r).count();
+            report(&format!("{ready}/{expected} nodes Ready"));
+            (ready >= expected).then(|| {
+                seen.iter()
+                    .map(|(name, ready)| NodeReady {
+                        name: name.clone(),
+                        ready: *ready,
+                    })
+                    .collect()
+            })
+        };
+        if let Some(nodes) = done(&seen) {
+            return Ok(Some(nodes));
+        }
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        let wp = WatchParams::default().timeout(left.clamp(1, 290) as u32);
+        let mut stream = std::pin::pin!(api.watch(&wp, &rv).await?);
+        loop {
+            let event = match tokio::time::timeout_at(deadline, stream.try_next()).await {
+                Ok(Ok(Some(event))) => event,
+                Ok(Ok(None)) | Err(_) => return Ok(None),
+                Ok(Err(e)) => return Err(e),
+            };
+            match event {
+                WatchEvent::Added(n) | WatchEvent::Modified(n) => {
+                    let (name, ready) = node_ready(&n);
+                    seen.insert(name, ready);
+                }
+                WatchEvent::Deleted(n) => {
+                    seen.remove(&node_ready(&n).0);
+                }
+                WatchEvent::Bookmark(_) => {}
+                // Expired resource version and the like: list again.
+                WatchEvent::Error(_) => return Ok(None),
+            }
+            if let Some(nodes) = done(&seen) {
+                return Ok(Some(nodes));
+            }
+        }
+    }
+}
+
+/// A Node's name, and whether its Ready condition is True.
+fn node_ready(n: &Node) -> (String, bool) {
+    let ready = n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    (n.metadata.name.clone().unwrap_or_default(), ready)
 }
 
 /// The ConfigMap k3s's CoreDNS imports (`/etc/coredns/custom/*.server`) and never rewrites.
