@@ -250,6 +250,29 @@ fn man_writes_a_page_per_command_and_hides_itself() {
     assert!(!dir.join("playground-man.1").exists(), "`man` is hidden");
     let help = stdout(&lab.cmd(&["--help"]).output().unwrap());
     assert!(!help.contains("\n  man "), "{help}");
+    // The release archives ship the committed `man/` (dist-workspace.toml `include`): it must
+    // be what this build writes, page for page.
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&committed),
+        names(&dir),
+        "man/ is stale: run `cargo run -q -- man man` and commit it"
+    );
+    for page in names(&dir) {
+        assert_eq!(
+            std::fs::read_to_string(committed.join(&page)).unwrap(),
+            std::fs::read_to_string(dir.join(&page)).unwrap(),
+            "man/{page} is stale: run `cargo run -q -- man man` and commit it"
+        );
+    }
 }
 
 #[test]
