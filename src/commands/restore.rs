@@ -3,12 +3,13 @@
 //! path as `up`. A lab that exists is left as it is.
 
 use super::error::Result;
-use crate::cli::RestoreArgs;
+use crate::cli::{Output, RestoreArgs};
 use crate::cluster::inventory;
 use crate::source::restore;
 use crate::state::cache_root;
 
 use super::Ctx;
+use super::output::{self, LabResult};
 use super::up::{Run, up_lab};
 
 pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
@@ -17,7 +18,7 @@ pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
     let source = match &args.from {
         Some(from) => {
             let staged = restore::stage_repository(from, revision, &cache_root(), ctx.ui)?;
-            if exists_already(ctx, staged.name()).await? {
+            if exists_already(ctx, staged.name(), args.run.output).await? {
                 return Ok(());
             }
             staged.install(revision)?
@@ -25,7 +26,7 @@ pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
         None => {
             let name = restore::restore_name(args.name.clone())?;
             let rec = restore::read_record(&name)?;
-            if exists_already(ctx, &name).await? {
+            if exists_already(ctx, &name, args.run.output).await? {
                 return Ok(());
             }
             restore::from_record(rec, revision, &cache_root(), ctx.ui)?
@@ -34,14 +35,30 @@ pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
     up_lab(ctx, source, &run, None).await
 }
 
+/// `restore -o json` of a lab that exists: the lab as it is, and that nothing was restored.
+#[derive(serde::Serialize)]
+struct Unchanged {
+    restored: bool,
+}
+
 /// A lab that exists in Docker is not restored: say so, change nothing.
-async fn exists_already(ctx: &Ctx<'_>, name: &str) -> Result<bool> {
+async fn exists_already(ctx: &Ctx<'_>, name: &str, out: Output) -> Result<bool> {
     let Some(lab) = inventory::status(ctx.engine().await?, name).await? else {
         return Ok(false);
     };
-    ctx.ui.line(&format!(
-        "lab {name} exists ({}); restore changed nothing\n  hint: `playground resume {name}` starts a suspended lab, `playground up` converges one, `playground drop {name}` throws it away",
-        lab.state.as_str()
-    ));
+    let doc = LabResult {
+        name,
+        state: lab.state.as_str(),
+        more: Unchanged { restored: false },
+    };
+    output::outcome(
+        out,
+        ctx.ui,
+        &doc,
+        format!(
+            "lab {name} exists ({}); restore changed nothing\n  hint: `playground resume {name}` starts a suspended lab, `playground up` converges one, `playground drop {name}` throws it away",
+            lab.state.as_str()
+        ),
+    )?;
     Ok(true)
 }

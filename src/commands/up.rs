@@ -139,15 +139,11 @@ pub async fn up_lab(
     let _guard = crate::interrupt::guard();
     let mut outcome = up::up(engine, lab, &opts, ui).await?;
     if let Some(plan) = &outcome.dry_run {
-        println!("plan for lab {} (nothing was changed):", lab.name);
-        print!("{plan}");
-        if !run.cluster_only {
-            println!(
-                "then: install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
-                lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
-            );
-        }
-        return Ok(());
+        let then = (!run.cluster_only).then(|| format!(
+            "install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
+            lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
+        ));
+        return print_plan(run, ctx, &lab.name, plan.to_string(), then);
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);
@@ -346,11 +342,11 @@ async fn up_in_context(
     }
     let api = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
     if run.dry_run {
-        println!(
-            "would install Argo CD {} into {} of context {context}, and seed root from {}",
+        let then = format!(
+            "install Argo CD {} into {} of context {context}, and seed root from {}",
             lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
         );
-        return Ok(());
+        return print_plan(run, ctx, &lab.name, String::new(), Some(then));
     }
     let _guard = crate::interrupt::guard();
     let apps = until_interrupted(
@@ -369,6 +365,47 @@ async fn up_in_context(
             "context {context}: {} app(s) Synced and Healthy\n",
             apps.len()
         )
+    })
+}
+
+/// `up --dry-run`: what would be done, as text or (kind `UpPlan`) as a document whose `steps`
+/// are the plan's lines, so `-o json` keeps stdout JSON.
+#[derive(Serialize)]
+struct UpPlan<'a> {
+    name: &'a str,
+    steps: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    then: Option<&'a str>,
+}
+
+impl Kind for UpPlan<'_> {
+    const KIND: &'static str = "UpPlan";
+}
+
+fn print_plan(
+    run: &Run,
+    ctx: &Ctx<'_>,
+    name: &str,
+    plan: String,
+    then: Option<String>,
+) -> Result<()> {
+    let doc = UpPlan {
+        name,
+        steps: plan.lines().collect(),
+        then: then.as_deref(),
+    };
+    output::result(run.output, ctx.ui, &doc, || {
+        let mut text = String::new();
+        if !plan.is_empty() {
+            text.push_str(&format!(
+                "plan for lab {name} (nothing was changed):\n{plan}"
+            ));
+        }
+        if let Some(then) = &then {
+            let lead = if plan.is_empty() { "would" } else { "then:" };
+            text.push_str(&format!("{lead} {then}\n"));
+        }
+        text
     })
 }
 

@@ -125,7 +125,10 @@ impl KubeApi {
         // not at the next poll (agents register while Argo CD is being applied).
         let api: Api<Node> = Api::all(self.client.clone());
         loop {
-            match self.watch_until_ready(&api, expected, deadline, report).await {
+            match self
+                .watch_until_ready(&api, expected, deadline, report)
+                .await
+            {
                 Ok(Some(nodes)) => return Ok(nodes),
                 Ok(None) => {}
                 Err(e) => report(&format!("list nodes: {e}")),

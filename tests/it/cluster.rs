@@ -407,6 +407,21 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
     }
+    // For scripts the plan is a document too: every line of stdout is JSON.
+    let json = lab.ok(&["up", "--cluster-only", "--dry-run", "-o", "json"]);
+    for line in json.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(event["apiVersion"], "playground.dev/v1alpha1", "{line}");
+    }
+    let plan = harness::document(json.lines().last().unwrap(), "UpPlan");
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("agent-0")),
+        "{plan}"
+    );
     assert_eq!(count_docker_objects(&lab.name), 0);
     assert!(!lab.kubeconfig().exists());
 }
