@@ -91,12 +91,25 @@ pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
     if !is_empty_dir {
         return write_sample(dir);
     }
+    write_files(dir)?;
+    let commit = git::init_with_commit(dir, COMMIT_MESSAGE, None)?;
+    Ok(SampleLab {
+        dir: dir.to_path_buf(),
+        lab_file: dir.join(LAB_FILE),
+        commit,
+        created: true,
+    })
+}
+
+/// The sample's files under `root`: folders readable by Argo CD's repo-server (uid 999)
+/// through the mount and writable by us, files 0644.
+fn write_files(root: &Path) -> Result<(), SampleError> {
     for (rel, text) in FILES {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            crate::fsutil::create_dir(parent, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
+        let path = root.join(rel);
+        if let Some(folder) = path.parent() {
+            crate::fsutil::create_dir(folder, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
                 SampleError::Io {
-                    path: parent.to_path_buf(),
+                    path: folder.to_path_buf(),
                     what: "cannot create the directory",
                     source,
                 }
@@ -110,13 +123,7 @@ pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
             }
         })?;
     }
-    let commit = git::init_with_commit(dir, COMMIT_MESSAGE, None)?;
-    Ok(SampleLab {
-        dir: dir.to_path_buf(),
-        lab_file: dir.join(LAB_FILE),
-        commit,
-        created: true,
-    })
+    Ok(())
 }
 
 /// Where the built-in sample lab lives by default: `<data dir>/playground/_sample`
@@ -151,26 +158,7 @@ pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
             what: "cannot create a temporary directory",
             source,
         })?;
-    for (rel, text) in FILES {
-        let path = staging.path().join(rel);
-        if let Some(folder) = path.parent() {
-            // Readable by Argo CD's repo-server (uid 999) through the mount, writable by us.
-            crate::fsutil::create_dir(folder, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
-                SampleError::Io {
-                    path: folder.to_path_buf(),
-                    what: "cannot create the directory",
-                    source,
-                }
-            })?;
-        }
-        crate::fsutil::write_file(&path, text.as_bytes(), 0o644).map_err(|source| {
-            SampleError::Io {
-                path: path.clone(),
-                what: "cannot write",
-                source,
-            }
-        })?;
-    }
+    write_files(staging.path())?;
     let commit = git::init_with_commit(staging.path(), COMMIT_MESSAGE, None)?;
     // Readable by others, like a `git clone`: the directory is bind-mounted into the nodes and
     // read there by argocd-repo-server, which runs as another user (uid 999). A 0700 sample
