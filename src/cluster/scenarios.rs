@@ -91,6 +91,7 @@ fn opts(dir: &tempfile::TempDir) -> UpOptions {
         timeout: Duration::from_secs(20),
         switch_context: false,
         dry_run: false,
+        yes: true,
         keep_on_failure: false,
         kubeconfig: dir.path().join("config"),
         repo_mount: None,

@@ -40,6 +40,9 @@ pub struct UpOptions {
     pub switch_context: bool,
     /// Print the plan and stop.
     pub dry_run: bool,
+    /// Apply a plan that recreates or removes existing nodes ([`Plan::changes_nodes`]);
+    /// without it such a plan ends in [`Error::Unconfirmed`] before anything is done.
+    pub yes: bool,
     /// Leave a failed fresh lab in place for debugging.
     pub keep_on_failure: bool,
     /// The kubeconfig file to merge into.
@@ -270,6 +273,7 @@ pub async fn busy_ports<E: Engine>(
         timeout: Duration::ZERO,
         switch_context: false,
         dry_run: true,
+        yes: false,
         keep_on_failure: false,
         kubeconfig: Default::default(),
         repo_mount: None,
@@ -366,6 +370,13 @@ async fn up_once<E: Engine, C: Connect>(
             nodes: Vec::new(),
             kubeconfig: None,
             dry_run: Some(plan),
+        });
+    }
+    // Nothing existing is replaced or removed unless the caller said so (it showed the diff).
+    if plan.changes_nodes() && !opts.yes {
+        return Err(Error::Unconfirmed {
+            lab: lab.name.to_string(),
+            diff: plan.diff(),
         });
     }
     // The kubeconfig is written last: refuse a read-only one before the first create.

@@ -212,6 +212,9 @@ fn a_running_registry_is_left_alone_and_another_port_refused() {
         restart_count: 0,
         env: Vec::new(),
         ports: spec.ports.clone(),
+        cmd: Vec::new(),
+        binds: Vec::new(),
+        privileged: false,
     };
     let observed = Observed {
         containers: running(&first),
@@ -295,6 +298,9 @@ fn caches_that_run_on_the_lab_network_are_left_alone() {
             ips: [("playground-lab".to_string(), "172.28.0.245".to_string())].into(),
             env: vec![],
             ports: vec![],
+            cmd: vec![],
+            binds: vec![],
+            privileged: false,
         })
         .collect();
     // ghcr.io's cache is stopped; quay.io's runs but only on another lab's network.
@@ -364,6 +370,9 @@ fn running(plan: &Plan) -> Vec<ContainerInfo> {
             ips: Default::default(),
             env: n.spec.env.clone(),
             ports: n.spec.ports.clone(),
+            cmd: n.spec.cmd.clone(),
+            binds: n.spec.binds.clone(),
+            privileged: n.spec.privileged,
         })
         .collect()
 }
