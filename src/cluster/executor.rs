@@ -340,6 +340,9 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
         self.engine.remove_container(name).await?;
         self.engine.create_container(&n.spec).await?;
         // registries.yaml lives in the container, not the volume: the new one needs it again.
+        // Not when there is nothing to write: with the cache off for this run and no lab
+        // registry, the file would list no mirrors, which k3s refuses to parse.
+        let cache = cache.filter(|_| !self.shared.cache.is_off());
         let mut done = Done::default();
         if cache.is_some() || registry.is_some() {
             done = self
