@@ -450,6 +450,17 @@ impl<'a> Planner<'a> {
             .filter(|n| self.needs_start(n))
             .flat_map(|n| n.spec.ports.clone())
             .collect();
+        // A node made again binds the ports its old container did not hold: checked now, not
+        // after the old one is gone.
+        for (n, _) in &self.changed {
+            if let Some(have) = self.existing.get(n.spec.name.as_str()) {
+                for p in &n.spec.ports {
+                    if !have.ports.contains(p) && !to_bind.contains(p) {
+                        to_bind.push(p.clone());
+                    }
+                }
+            }
+        }
         // The registry binds its port when it is created or started.
         if let Some(port) = self.registry_port
             && !self.registry_running

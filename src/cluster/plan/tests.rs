@@ -973,3 +973,28 @@ fn a_moved_api_port_or_host_is_refused_with_the_way_out() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_recreated_node_has_its_new_ports_checked_before_anything_changes() {
+    let mut l = lab(1, 1);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let observed = existing(&first);
+    l.cluster.ports.push(PortMapping {
+        host_ip: "127.0.0.1".parse().unwrap(),
+        host_port: 8088,
+        container_port: 80,
+        protocol: Protocol::Tcp,
+        target: NodeFilter::Agents(Selection::All),
+    });
+    let plan = plan_up(&l, &observed, &inputs()).unwrap();
+    assert_eq!(
+        plan.phases[0],
+        [Step::CheckPorts(vec![PortBinding {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: 8088,
+            container_port: 80,
+            protocol: "tcp",
+        }])]
+    );
+    assert!(phase_of(&plan, "recreate playground-lab-agent-0") > 0);
+}
