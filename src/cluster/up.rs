@@ -1,6 +1,10 @@
 //! The executor of `up`: observe Docker, plan, run the plan phase by phase.
 //!
-//! `up` is idempotent: on an existing lab the plan only holds what is missing or stopped.
+//! `up` is idempotent: on an existing lab the plan only holds what is missing or stopped, and
+//! what differs from the lab file (nodes recreated, agents removed: see [`plan`]'s docs). A plan
+//! that recreates or removes an existing node runs only with [`UpOptions::yes`]; without it `up`
+//! stops before the first change with [`Error::Unconfirmed`], which carries the diff, so the
+//! command can show it and ask.
 //! A *fresh* lab that fails (or is interrupted with Ctrl-C) is rolled back, so no half-made
 //! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
 //! by a failed `up`: the next `up` converges it.
