@@ -442,6 +442,10 @@ pub struct RunArgs {
     /// Keep a failed new lab for debugging instead of removing it.
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Apply changes to existing nodes (recreate the changed ones, remove agents beyond the
+    /// count) without asking. Without a terminal, `up` refuses such changes unless given this.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
     #[arg(long, conflicts_with = "cluster_only")]
     pub watch: bool,

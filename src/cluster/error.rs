@@ -112,6 +112,28 @@ pub enum ClusterError {
         source: kube::Error,
     },
     #[error(
+        "cannot drain agent {node} before removing it (cluster.agents is lower now): {source}\n  hint: see what holds it with `kubectl get pods -A --field-selector spec.nodeName={node}`; `playground up` tries again"
+    )]
+    DrainNode {
+        node: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "{node} was recreated but its Node did not become Ready again: {source}\n  hint: `playground logs {node}`; `playground up` goes on with the nodes still to change"
+    )]
+    NodeNotReady {
+        node: String,
+        #[source]
+        source: ApiError,
+    },
+    /// `up` would replace or remove existing nodes and was not told it may: nothing changed.
+    /// `diff` is [`super::plan::Plan::diff`] (secrets masked).
+    #[error(
+        "{diff}lab {lab}: its file changes existing nodes (above) and nothing was changed: `up` applies such changes only when told to, and there is no terminal to ask on\n  hint: review with `playground up --dry-run`, then apply with `playground up --yes`"
+    )]
+    Unconfirmed { lab: String, diff: String },
+    #[error(
         "cannot write {namespace}/{name} (where Tilt, Skaffold and ctlptl look for the lab registry): {source}\n  hint: the registry itself works; `playground up` tries again"
     )]
     PublishRegistry {
@@ -251,6 +273,14 @@ pub enum PlanError {
     )]
     ServerCountChanged { lab: String, had: u32, want: u32 },
     #[error(
+        "lab {lab} was created with its API on {had} and its file now asks for {want}; `up` does not move the API of an existing lab: the address is in every kubeconfig that reaches it and in the servers' certificates (--tls-san)\n  hint: set cluster.api back to {had}, or rebuild the lab on the new address: `playground drop {lab}` then `playground up` (or `playground restore` to bring back its kept Secrets)"
+    )]
+    ApiAddressChanged {
+        lab: String,
+        had: String,
+        want: String,
+    },
+    #[error(
         "the lab asks for the registry on port {want}, but the shared registry {container} runs on 127.0.0.1:{have}; labs share one registry\n  hint: set `cluster.registry.port: {have}`, or remove the registry and what was pushed to it (`playground cache prune`) to make it again on {want}"
     )]
     RegistryPort {
@@ -269,7 +299,7 @@ impl ClusterError {
     pub fn kind(&self) -> ErrorKind {
         use ClusterError as E;
         match self {
-            E::Plan(_) => ErrorKind::Usage,
+            E::Plan(_) | E::Unconfirmed { .. } => ErrorKind::Usage,
             E::Engine(EngineError::Unreachable { .. } | EngineError::Endpoint(_)) => {
                 ErrorKind::Unreachable
             }

@@ -176,6 +176,12 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
             Step::WaitApi { nodes } => return self.wait_api(*nodes, progress).await,
             Step::WriteKubeconfig { .. } => self.write_kubeconfig().await?,
             Step::PublishRegistry { port } => self.publish_registry(*port).await?,
+            Step::RecreateNode {
+                node,
+                cache,
+                registry,
+            } => return self.recreate(node, cache.as_ref(), registry.as_ref()).await,
+            Step::RemoveAgent { name, volume } => self.remove_agent(name, volume).await?,
         }
         Ok(Done::default())
     }
@@ -319,6 +325,70 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
             self.wait_ready_line(n, since).await?;
         }
         Ok(())
+    }
+
+    /// Make a node again from its new spec, on the same data volume (see
+    /// [`Step::RecreateNode`]); a k3s node is awaited until its Node is Ready again.
+    async fn recreate(
+        &self,
+        n: &NodePlan,
+        cache: Option<&CacheSettings>,
+        registry: Option<&RegistryMirror>,
+    ) -> Result<Done> {
+        let name = &n.spec.name;
+        self.engine.stop(name, lifecycle::STOP_GRACE).await?;
+        self.engine.remove_container(name).await?;
+        self.engine.create_container(&n.spec).await?;
+        // registries.yaml lives in the container, not the volume: the new one needs it again.
+        // Not when there is nothing to write: with the cache off for this run and no lab
+        // registry, the file would list no mirrors, which k3s refuses to parse.
+        let cache = cache.filter(|_| !self.shared.cache.is_off());
+        let mut done = Done::default();
+        if cache.is_some() || registry.is_some() {
+            done = self
+                .write_mirrors(std::slice::from_ref(name), cache, registry)
+                .await?;
+        }
+        let since = readiness::start(self.engine, name).await?;
+        self.wait_ready_line(n, since).await?;
+        if n.role != Role::LoadBalancer {
+            let api = self.connect.connect(&self.kubeconfig_text().await?).await?;
+            self.cancellable(async {
+                api.wait_node_ready(name, since, self.deadline)
+                    .await
+                    .map_err(|source| Error::NodeNotReady {
+                        node: name.clone(),
+                        source,
+                    })
+            })
+            .await?;
+        }
+        Ok(done)
+    }
+
+    /// Drain an agent beyond the lab's count, then remove it: its container first (a kubelet
+    /// still running would register its Node again), its data volume, its Node and node
+    /// password last.
+    async fn remove_agent(&self, name: &str, volume: &str) -> Result<()> {
+        let api = self.connect.connect(&self.kubeconfig_text().await?).await?;
+        self.cancellable(async {
+            api.drain_node(name, self.deadline)
+                .await
+                .map_err(|source| Error::DrainNode {
+                    node: name.to_string(),
+                    source,
+                })
+        })
+        .await?;
+        self.engine.stop(name, lifecycle::STOP_GRACE).await?;
+        self.engine.remove_container(name).await?;
+        self.engine.remove_volume(volume).await?;
+        api.forget_node(name)
+            .await
+            .map_err(|source| Error::ForgetNode {
+                node: name.to_string(),
+                source,
+            })
     }
 
     /// The kubeconfig text: the one the API wait read, or read now.

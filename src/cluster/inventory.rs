@@ -267,6 +267,9 @@ mod tests {
             ips: Default::default(),
             env: vec![],
             ports: vec![],
+            cmd: vec![],
+            binds: vec![],
+            privileged: false,
         }
     }
 

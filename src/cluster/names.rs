@@ -21,6 +21,9 @@ pub const LABEL_SUBNET: &str = "playground.subnet";
 pub const LABEL_ARGOCD_NAMESPACE: &str = "playground.argocd.namespace";
 /// The host path of the local Git repository mounted into the nodes.
 pub const LABEL_REPO: &str = "playground.repo";
+/// The names (never the values) of the environment variables playground set on a node, so
+/// `up` can tell a key the lab file dropped from one the image sets (see `plan::diff`).
+pub const LABEL_ENV_KEYS: &str = "playground.env-keys";
 /// The Argo CD UI host port.
 pub const LABEL_UI_PORT: &str = "playground.argocd.ui-port";
 /// On a shared image cache's container and volume: the upstream registry it caches
@@ -49,6 +52,13 @@ pub fn node(lab: &str, role: Role, index: u32) -> String {
 
 pub fn data_volume(lab: &str, role: Role, index: u32) -> String {
     format!("{}-data", node(lab, role, index))
+}
+
+/// The data volume among a node's binds (`VOLUME:/var/lib/rancher/k3s`).
+pub fn data_volume_of(binds: &[String]) -> Option<&str> {
+    binds
+        .iter()
+        .find_map(|b| b.strip_suffix(":/var/lib/rancher/k3s"))
 }
 
 pub fn images_volume(lab: &str) -> String {

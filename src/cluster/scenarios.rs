@@ -91,6 +91,7 @@ fn opts(dir: &tempfile::TempDir) -> UpOptions {
         timeout: Duration::from_secs(20),
         switch_context: false,
         dry_run: false,
+        yes: true,
         keep_on_failure: false,
         kubeconfig: dir.path().join("config"),
         repo_mount: None,
@@ -435,4 +436,336 @@ async fn suspending_a_lab_that_does_not_exist_is_not_found() {
     );
     assert_eq!(err.kind(), super::ErrorKind::NotFound);
     assert!(err.to_string().contains("hint: `playground list`"), "{err}");
+}
+
+/// Reconciling an existing lab to a changed file (issue 12): what is recreated, in which
+/// order, on which volume; what is removed; what is refused.
+mod reconcile {
+    use super::*;
+    use crate::config::{EnvVar, Filtered, NodeFilter, PortMapping, Protocol, Selection};
+
+    fn agent(i: u32) -> NodeFilter {
+        NodeFilter::Agents(Selection::Indices(vec![i]))
+    }
+
+    /// `up` with a FakeConnect the test keeps, to read the API calls back.
+    async fn up_api(
+        engine: &FakeEngine,
+        api: &FakeConnect,
+        lab: &Lab,
+        dir: &tempfile::TempDir,
+        yes: bool,
+    ) -> Result<UpOutcome, ClusterError> {
+        let opts = UpOptions { yes, ..opts(dir) };
+        up_with(engine, api, lab, &opts, &Ui::new(true), never).await
+    }
+
+    /// The recreate of one node, as the engine sees it: stop, remove, create, start.
+    fn recreated(name: &str) -> Vec<String> {
+        ["stop", "remove_container", "create_container", "start"]
+            .iter()
+            .map(|k| format!("{k} {name}"))
+            .collect()
+    }
+
+    async fn binds_of(engine: &FakeEngine, name: &str) -> Vec<String> {
+        engine
+            .inspect_container(name)
+            .await
+            .unwrap()
+            .expect(name)
+            .binds
+    }
+
+    #[tokio::test]
+    async fn a_new_image_recreates_every_node_one_at_a_time_agents_first_on_their_volumes() {
+        let lab0 = lab("image", 1, 2);
+        let engine = k3s_engine(&lab0).with_image("rancher/k3s:v9.9.9-k3s1");
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        let (s0, a0, a1) = (
+            node(&lab0, Role::Server, 0),
+            node(&lab0, Role::Agent, 0),
+            node(&lab0, Role::Agent, 1),
+        );
+        let before = binds_of(&engine, &a0).await;
+        engine.clear_calls();
+
+        let mut lab = lab0.clone();
+        lab.cluster.image = "rancher/k3s:v9.9.9-k3s1".into();
+        let api = FakeConnect::default();
+        up_api(&engine, &api, &lab, &dir, true).await.unwrap();
+
+        // Each node in turn, agents before the server; no volume is made or removed.
+        let want: Vec<String> = [&a0, &a1, &s0].iter().flat_map(|n| recreated(n)).collect();
+        assert_eq!(changes(&engine.calls()), want);
+        // One at a time: each is Ready (API) before the next goes down.
+        let waits: Vec<String> = api
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("wait_node_ready"))
+            .collect();
+        assert_eq!(
+            waits,
+            [&a0, &a1, &s0].map(|n| format!("wait_node_ready {n}"))
+        );
+        for n in [&s0, &a0, &a1] {
+            let c = engine.inspect_container(n).await.unwrap().unwrap();
+            assert_eq!(c.image, "rancher/k3s:v9.9.9-k3s1", "{n}");
+            assert_eq!(c.state, RunState::Running, "{n}");
+        }
+        // The same data volume, mounted where k3s keeps its state and the node password.
+        assert_eq!(binds_of(&engine, &a0).await, before);
+        assert!(before.contains(&format!(
+            "{}:/var/lib/rancher/k3s",
+            names::data_volume(&lab.name, Role::Agent, 0)
+        )));
+    }
+
+    #[tokio::test]
+    async fn only_the_nodes_whose_args_env_or_ports_changed_are_recreated() {
+        let lab0 = lab("targeted", 1, 2);
+        let engine = k3s_engine(&lab0);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        engine.clear_calls();
+
+        let mut lab = lab0.clone();
+        lab.cluster.k3s_args.push(Filtered {
+            value: "--node-label=tier=edge".into(),
+            filter: agent(1),
+        });
+        lab.cluster.env.push(Filtered {
+            value: EnvVar {
+                key: "HTTP_PROXY".into(),
+                value: "http://proxy:3128".into(),
+            },
+            filter: agent(1),
+        });
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        lab.cluster.ports.push(PortMapping {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: port,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+            target: NodeFilter::Servers(Selection::Indices(vec![0])),
+        });
+        let dry = UpOptions {
+            dry_run: true,
+            ..opts(&dir)
+        };
+        let plan = up_with(
+            &engine,
+            &FakeConnect::default(),
+            &lab,
+            &dry,
+            &Ui::new(true),
+            never,
+        )
+        .await
+        .unwrap()
+        .dry_run
+        .unwrap();
+        let (s0, a1) = (node(&lab, Role::Server, 0), node(&lab, Role::Agent, 1));
+        let fields: Vec<(&str, &str)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.node.as_str(), c.field.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (s0.as_str(), "ports"),
+                (a1.as_str(), "command"),
+                (a1.as_str(), "env HTTP_PROXY"),
+            ]
+        );
+        let diff = plan.diff();
+        assert!(
+            diff.contains("env HTTP_PROXY: (unset) → http://proxy:3128"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains(&format!("127.0.0.1:{port}->80/tcp")),
+            "{diff}"
+        );
+        // The dry run changed nothing.
+        assert_eq!(changes(&engine.calls()), Vec::<String>::new());
+
+        up(&engine, &lab, &dir).await.unwrap();
+        let want: Vec<String> = [&a1, &s0].iter().flat_map(|n| recreated(n)).collect();
+        assert_eq!(changes(&engine.calls()), want);
+        let c = engine.inspect_container(&a1).await.unwrap().unwrap();
+        assert!(c.cmd.contains(&"--node-label=tier=edge".to_string()));
+        assert!(c.env.contains(&"HTTP_PROXY=http://proxy:3128".to_string()));
+        // The keys we set are on the container (names only), so dropping one is seen.
+        let keys = &c.labels[names::LABEL_ENV_KEYS];
+        assert!(keys.split(',').any(|k| k == "HTTP_PROXY"), "{keys}");
+        assert!(!keys.contains("proxy:3128"), "{keys}");
+
+        // Back to the first file: the env key and the arg go again, on agent-1 only.
+        engine.clear_calls();
+        let mut back = lab0.clone();
+        back.cluster.ports = lab.cluster.ports.clone();
+        let plan = up_with(
+            &engine,
+            &FakeConnect::default(),
+            &back,
+            &dry,
+            &Ui::new(true),
+            never,
+        )
+        .await
+        .unwrap()
+        .dry_run
+        .unwrap();
+        assert!(
+            plan.diff()
+                .contains("env HTTP_PROXY: http://proxy:3128 → (unset)"),
+            "{}",
+            plan.diff()
+        );
+        up(&engine, &back, &dir).await.unwrap();
+        assert_eq!(changes(&engine.calls()), recreated(&a1));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_lab_recreates_nothing_and_needs_no_yes() {
+        let lab = lab("same", 1, 2);
+        let engine = k3s_engine(&lab);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab, &dir).await.unwrap();
+        engine.clear_calls();
+        let api = FakeConnect::default();
+        up_api(&engine, &api, &lab, &dir, false).await.unwrap();
+        assert_eq!(changes(&engine.calls()), Vec::<String>::new());
+        assert!(
+            !api.calls()
+                .iter()
+                .any(|c| c.starts_with("wait_node_ready") || c.starts_with("drain_node")),
+            "{:?}",
+            api.calls()
+        );
+    }
+
+    #[tokio::test]
+    async fn changes_without_yes_are_refused_with_the_diff_and_nothing_changes() {
+        let lab0 = lab("unasked", 1, 1);
+        let engine = k3s_engine(&lab0).with_image("rancher/k3s:v9.9.9-k3s1");
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        engine.clear_calls();
+        let mut lab = lab0.clone();
+        lab.cluster.image = "rancher/k3s:v9.9.9-k3s1".into();
+        let err = up_api(&engine, &FakeConnect::default(), &lab, &dir, false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClusterError::Unconfirmed { .. }), "{err:?}");
+        assert_eq!(err.kind(), super::super::ErrorKind::Usage);
+        let text = err.to_string();
+        assert!(text.contains("image: rancher/k3s"), "{text}");
+        assert!(text.contains("--yes"), "{text}");
+        assert_eq!(changes(&engine.calls()), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn an_agent_beyond_the_count_is_drained_then_removed_with_its_volume_and_node() {
+        let lab0 = lab("shrink", 1, 2);
+        let engine = k3s_engine(&lab0);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        engine.clear_calls();
+
+        let mut lab = lab0.clone();
+        lab.cluster.agents = 1;
+        let api = FakeConnect::default();
+        up_api(&engine, &api, &lab, &dir, true).await.unwrap();
+        let a1 = node(&lab, Role::Agent, 1);
+        let volume = names::data_volume(&lab.name, Role::Agent, 1);
+        assert_eq!(
+            changes(&engine.calls()),
+            vec![
+                format!("stop {a1}"),
+                format!("remove_container {a1}"),
+                format!("remove_volume {volume}"),
+            ]
+        );
+        assert_eq!(engine.container_state(&a1), None);
+        assert!(
+            !engine
+                .list_volumes(&[(LABEL_CLUSTER, &lab.name)])
+                .await
+                .unwrap()
+                .contains(&volume)
+        );
+        // Drained before its container went; its Node (and node password) deleted after.
+        let calls = api.calls();
+        let drained = position(&calls, &format!("drain_node {a1}"));
+        let forgot = position(&calls, &format!("forget_node {a1}"));
+        assert!(drained < forgot, "{calls:?}");
+        // The rest is untouched.
+        for n in [node(&lab, Role::Server, 0), node(&lab, Role::Agent, 0)] {
+            assert_eq!(engine.container_state(&n), Some(RunState::Running), "{n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn more_servers_on_a_single_server_lab_are_refused_before_any_change() {
+        let lab0 = lab("servers", 1, 1);
+        let engine = k3s_engine(&lab0);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        engine.clear_calls();
+        let mut lab = lab0.clone();
+        lab.cluster.servers = 3;
+        let err = up(&engine, &lab, &dir).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                ClusterError::Plan(crate::cluster::plan::PlanError::ServerCountChanged {
+                    had: 1,
+                    want: 3,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(text.contains("playground drop servers"), "{text}");
+        assert_eq!(changes(&engine.calls()), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_changed_load_balanced_port_recreates_only_the_load_balancer() {
+        let lab0 = lab("balanced", 3, 1);
+        let engine = k3s_engine(&lab0);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, &lab0, &dir).await.unwrap();
+        engine.clear_calls();
+        let mut lab = lab0.clone();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        lab.cluster.ports.push(PortMapping {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: port,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+            target: NodeFilter::LoadBalancer,
+        });
+        let api = FakeConnect::default();
+        up_api(&engine, &api, &lab, &dir, true).await.unwrap();
+        let lb = node(&lab, Role::LoadBalancer, 0);
+        assert_eq!(changes(&engine.calls()), recreated(&lb));
+        let c = engine.inspect_container(&lb).await.unwrap().unwrap();
+        assert!(c.ports.iter().any(|p| p.host_port == port), "{:?}", c.ports);
+        // A load balancer has no Node to wait for.
+        assert!(
+            !api.calls().iter().any(|c| c.starts_with("wait_node_ready")),
+            "{:?}",
+            api.calls()
+        );
+    }
 }

@@ -1,6 +1,10 @@
 //! The executor of `up`: observe Docker, plan, run the plan phase by phase.
 //!
-//! `up` is idempotent: on an existing lab the plan only holds what is missing or stopped.
+//! `up` is idempotent: on an existing lab the plan only holds what is missing or stopped, and
+//! what differs from the lab file (nodes recreated, agents removed: see [`plan`]'s docs). A plan
+//! that recreates or removes an existing node runs only with [`UpOptions::yes`]; without it `up`
+//! stops before the first change with [`Error::Unconfirmed`], which carries the diff, so the
+//! command can show it and ask.
 //! A *fresh* lab that fails (or is interrupted with Ctrl-C) is rolled back, so no half-made
 //! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
 //! by a failed `up`: the next `up` converges it.
@@ -40,6 +44,9 @@ pub struct UpOptions {
     pub switch_context: bool,
     /// Print the plan and stop.
     pub dry_run: bool,
+    /// Apply a plan that recreates or removes existing nodes ([`Plan::changes_nodes`]);
+    /// without it such a plan ends in [`Error::Unconfirmed`] before anything is done.
+    pub yes: bool,
     /// Leave a failed fresh lab in place for debugging.
     pub keep_on_failure: bool,
     /// The kubeconfig file to merge into.
@@ -270,6 +277,7 @@ pub async fn busy_ports<E: Engine>(
         timeout: Duration::ZERO,
         switch_context: false,
         dry_run: true,
+        yes: false,
         keep_on_failure: false,
         kubeconfig: Default::default(),
         repo_mount: None,
@@ -366,6 +374,13 @@ async fn up_once<E: Engine, C: Connect>(
             nodes: Vec::new(),
             kubeconfig: None,
             dry_run: Some(plan),
+        });
+    }
+    // Nothing existing is replaced or removed unless the caller said so (it showed the diff).
+    if plan.changes_nodes() && !opts.yes {
+        return Err(Error::Unconfirmed {
+            lab: lab.name.to_string(),
+            diff: plan.diff(),
         });
     }
     // The kubeconfig is written last: refuse a read-only one before the first create.

@@ -13,6 +13,7 @@
 //!
 //! `up --context` skips Docker and runs only the GitOps half against an existing cluster.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub struct Run {
     cluster_only: bool,
     dry_run: bool,
     keep_on_failure: bool,
+    /// Apply changes to existing nodes without asking.
+    yes: bool,
     watch: bool,
     output: Output,
 }
@@ -62,6 +65,7 @@ impl From<&RunArgs> for Run {
             cluster_only: args.cluster_only,
             dry_run: args.dry_run,
             keep_on_failure: args.keep_on_failure,
+            yes: args.yes,
             watch: args.watch,
             output: args.output,
         }
@@ -126,6 +130,7 @@ pub async fn up_lab(
         timeout: run.timeout,
         switch_context: run.switch_context,
         dry_run: run.dry_run,
+        yes: run.yes,
         keep_on_failure: run.keep_on_failure,
         kubeconfig: kubeconfig::target_path_from_env()?,
         repo_mount,
@@ -137,7 +142,19 @@ pub async fn up_lab(
     // From here a Ctrl-C or SIGTERM is ours: the cluster half rolls a new lab back, the GitOps
     // half stops its waits at once and leaves the cluster for the next `up`.
     let _guard = crate::interrupt::guard();
-    let mut outcome = up::up(engine, lab, &opts, ui).await?;
+    let mut outcome = match up::up(engine, lab, &opts, ui).await {
+        // Existing nodes would be replaced or removed: on a terminal, show the diff and ask,
+        // then plan again and apply; without one, the error (with the diff) names `--yes`.
+        Err(crate::cluster::ClusterError::Unconfirmed { diff, .. })
+            if std::io::stdin().is_terminal() =>
+        {
+            eprint!("{diff}");
+            ctx.confirm(false, "apply these changes?", "up")?;
+            let opts = up::UpOptions { yes: true, ..opts };
+            up::up(engine, lab, &opts, ui).await?
+        }
+        other => other?,
+    };
     if let Some(plan) = &outcome.dry_run {
         let then = (!run.cluster_only).then(|| format!(
             "install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",

@@ -526,6 +526,9 @@ impl Engine for FakeEngine {
                     ips,
                     env: spec.env.clone(),
                     ports: spec.ports.clone(),
+                    cmd: spec.cmd.clone(),
+                    binds: spec.binds.clone(),
+                    privileged: spec.privileged,
                 },
                 spec: spec.clone(),
                 files: BTreeMap::new(),
@@ -553,6 +556,9 @@ impl Engine for FakeEngine {
             .filter(|c| matches(&c.info.labels, labels))
             .map(|c| ContainerInfo {
                 env: Vec::new(),
+                cmd: Vec::new(),
+                binds: Vec::new(),
+                privileged: false,
                 ips: BTreeMap::new(),
                 started_at: None,
                 ..c.info.clone()

@@ -126,9 +126,15 @@ pub struct ContainerInfo {
     pub restart_count: i64,
     /// Address on each network, by network name (inspect only).
     pub ips: BTreeMap<String, String>,
-    /// The container's env (inspect only).
+    /// The container's env (inspect only): ours merged with the image's `ENV`.
     pub env: Vec<String>,
     pub ports: Vec<PortBinding>,
+    /// The command it was created with (inspect only; the image's when we gave none).
+    pub cmd: Vec<String>,
+    /// `HostConfig.Binds` as given at create (inspect only).
+    pub binds: Vec<String>,
+    /// Whether it runs privileged (inspect only).
+    pub privileged: bool,
 }
 
 /// One progress report of an image pull.

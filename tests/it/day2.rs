@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 
-use crate::support::harness::{TestLab, docker, kube_client, stderr};
+use crate::support::harness::{TestLab, docker, free_port, kube_client, stderr};
 
 /// The lab's join token, as `docker inspect` shows it in server-0's env.
 fn k3s_token(container: &str) -> String {
@@ -269,4 +269,216 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `docker volume inspect`'s name and creation time: the same volume, not one made again.
+fn volume_identity(volume: &str) -> String {
+    docker(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Name}} {{.CreatedAt}}",
+        volume,
+    ])
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    docker(&["inspect", "-f", format, container])
+}
+
+/// The names of the lab's Nodes, Ready or not.
+async fn node_names(kubeconfig: &Path) -> Vec<String> {
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(kube_client(kubeconfig).await);
+    let mut names: Vec<String> = nodes
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Replace `from` by `to` in the lab file; the file must contain `from`.
+fn edit(lab: &TestLab, from: &str, to: &str) {
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    assert!(text.contains(from), "{from:?} not in:\n{text}");
+    std::fs::write(lab.file(), text.replacen(from, to, 1)).unwrap();
+}
+
+/// Removes a second tag of the stand-in image (only the tag: the image stays).
+struct Tag(String);
+
+impl Drop for Tag {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() {
+    let (p1, p2) = (free_port(), free_port());
+    let lab = TestLab::new("reconcile")
+        .agents(2)
+        .port(&format!("{p1}:80@agent:0"))
+        .cluster_yaml("  env: [\"PLAYGROUND_RECONCILE_MARK=one@agent:*\"]\n")
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    let node = |role: &str, i: u32| format!("playground-{}-{role}-{i}", lab.name);
+    let (s0, a0, a1) = (node("server", 0), node("agent", 0), node("agent", 1));
+    let volumes: Vec<String> = [&s0, &a0, &a1]
+        .iter()
+        .map(|n| format!("{n}-data"))
+        .collect();
+    let before: Vec<String> = volumes.iter().map(|v| volume_identity(v)).collect();
+
+    // The same stand-in image under a second name: to `up`, the image changed.
+    let image = crate::support::harness::node_image();
+    let tag = Tag(format!("{image}-{}", lab.name));
+    docker(&["tag", image, &tag.0]);
+    edit(
+        &lab,
+        &format!("image: {image}\n"),
+        &format!("image: {}\n", tag.0),
+    );
+    edit(
+        &lab,
+        &format!("{p1}:80@agent:0"),
+        &format!("{p2}:80@agent:0"),
+    );
+    edit(&lab, "MARK=one", "MARK=two");
+    edit(
+        &lab,
+        "  env:",
+        "  k3sArgs: [\"--node-label=reconciled=yes@agent:1\"]\n  env:",
+    );
+
+    // --dry-run shows the diff, and changes nothing.
+    let dry = lab.ok(&["up", "--cluster-only", "--dry-run"]);
+    // One line per node and field: `~ NODE  FIELD: OLD → NEW`.
+    for (n, want) in [
+        (&a0, format!("image: {image} → {}", tag.0)),
+        (&a0, "env PLAYGROUND_RECONCILE_MARK: one → two".to_string()),
+        (
+            &a0,
+            format!("ports: 127.0.0.1:{p1}->80/tcp → 127.0.0.1:{p2}->80/tcp"),
+        ),
+        (
+            &a1,
+            "command: agent → agent --node-label=reconciled=yes".to_string(),
+        ),
+        (&a1, "env PLAYGROUND_RECONCILE_MARK: one → two".to_string()),
+    ] {
+        assert!(
+            dry.lines()
+                .any(|l| l.starts_with(&format!("  ~ {n} ")) && l.ends_with(&want)),
+            "{n}: {want:?} not in:\n{dry}"
+        );
+    }
+    assert!(
+        dry.contains(&format!("recreate {a1} from its new spec")),
+        "{dry}"
+    );
+    assert_eq!(inspect(&a0, "{{.Config.Image}}"), image);
+    // No terminal and no --yes: refused (exit 2), naming --yes; still nothing changed.
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(inspect(&a0, "{{.Config.Image}}"), image);
+
+    lab.ok(&["up", "--cluster-only", "--yes"]);
+    for n in [&s0, &a0, &a1] {
+        assert_eq!(inspect(n, "{{.Config.Image}}"), tag.0, "{n}");
+        assert_eq!(inspect(n, "{{.State.Status}}"), "running", "{n}");
+    }
+    let env = inspect(&a1, "{{range .Config.Env}}{{println .}}{{end}}");
+    assert!(
+        env.lines().any(|l| l == "PLAYGROUND_RECONCILE_MARK=two"),
+        "{env}"
+    );
+    assert!(
+        inspect(&a1, "{{json .Config.Cmd}}").contains("--node-label=reconciled=yes"),
+        "k3s arg missing"
+    );
+    assert_eq!(
+        inspect(
+            &a0,
+            "{{(index (index .HostConfig.PortBindings \"80/tcp\") 0).HostPort}}"
+        ),
+        p2.to_string()
+    );
+    // Same volumes: same name, same creation time.
+    let after: Vec<String> = volumes.iter().map(|v| volume_identity(v)).collect();
+    assert_eq!(after, before);
+    assert_eq!(
+        crate::support::harness::ready_nodes(&lab.kubeconfig())
+            .await
+            .len(),
+        3
+    );
+    // Applied: the next `up` has nothing to change and needs no --yes.
+    let again = lab.ok(&["up", "--cluster-only", "--dry-run"]);
+    assert!(!again.contains("changes to existing nodes"), "{again}");
+
+    // Agents 2 → 1: agent-1 goes, with its volume and its Node.
+    edit(&lab, "agents: 2", "agents: 1");
+    // Its own k3s arg goes with it (a filter naming a missing agent is refused).
+    edit(
+        &lab,
+        "  k3sArgs: [\"--node-label=reconciled=yes@agent:1\"]\n",
+        "",
+    );
+    let dry = lab.ok(&["up", "--cluster-only", "--dry-run"]);
+    assert!(
+        dry.lines()
+            .any(|l| l.starts_with(&format!("  - {a1} ")) && l.contains("removed")),
+        "{dry}"
+    );
+    assert!(!dry.contains("  ~ "), "only the removal: {dry}");
+    lab.ok(&["up", "--cluster-only", "--yes"]);
+    let gone = Command::new("docker")
+        .args(["inspect", &a1])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "{a1} still exists");
+    let vol = Command::new("docker")
+        .args(["volume", "inspect", &volumes[2]])
+        .output()
+        .unwrap();
+    assert!(!vol.status.success(), "{} still exists", volumes[2]);
+    let nodes = node_names(&lab.kubeconfig()).await;
+    assert!(!nodes.iter().any(|n| n.contains("agent-1")), "{nodes:?}");
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+
+    // One server → three: refused before anything is made, with the way out.
+    edit(&lab, "servers: 1", "servers: 3");
+    let containers = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=playground.cluster={}", lab.name),
+    ]);
+    let out = lab.run(&["up", "--cluster-only", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("server count") && err.contains(&format!("playground drop {}", lab.name)),
+        "{err}"
+    );
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=playground.cluster={}", lab.name)
+        ]),
+        containers
+    );
+    lab.assert_no_complaints();
 }

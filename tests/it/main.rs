@@ -10,6 +10,7 @@ mod cluster;
 mod day2;
 mod doctor;
 mod double_binary;
+mod double_drain;
 mod double_kube_rs;
 mod double_kubectl;
 mod double_simulation;

@@ -101,12 +101,62 @@ impl fmt::Display for Step {
             Step::WriteKubeconfig { context, api_url } => {
                 write!(f, "write kube context {context} ({api_url})")
             }
+            Step::RecreateNode { node, .. } if node.role == crate::config::Role::LoadBalancer => {
+                write!(
+                    f,
+                    "recreate {} from its new spec (stop, remove, create, start) and wait for \"{}\"",
+                    node.spec.name, node.ready_line
+                )
+            }
+            Step::RecreateNode { node, .. } => write!(
+                f,
+                "recreate {} from its new spec (stop, remove, create, start; it keeps its data volume {}) and wait until its Node is Ready",
+                node.spec.name,
+                names::data_volume_of(&node.spec.binds).unwrap_or("?")
+            ),
+            Step::RemoveAgent { name, volume } => write!(
+                f,
+                "drain {name} (cordon, evict its pods), remove its container and data volume {volume}, delete its Node"
+            ),
         }
+    }
+}
+
+impl Plan {
+    /// What `up` changes on the existing nodes: one line per changed field (node, field, old
+    /// → new; secrets masked when the plan was made) and one per agent removed. Empty when
+    /// nothing existing changes.
+    pub fn diff(&self) -> String {
+        let mut out = String::new();
+        if !self.changes_nodes() {
+            return out;
+        }
+        let width = self
+            .changes
+            .iter()
+            .map(|c| c.node.len())
+            .chain(self.removed.iter().map(String::len))
+            .max()
+            .unwrap_or(0);
+        out.push_str("changes to existing nodes (old → new):\n");
+        for c in &self.changes {
+            out.push_str(&format!(
+                "  ~ {:width$}  {}: {} → {}\n",
+                c.node, c.field, c.old, c.new
+            ));
+        }
+        for name in &self.removed {
+            out.push_str(&format!(
+                "  - {name:width$}  removed: beyond cluster.agents (drained first; its data volume goes too)\n"
+            ));
+        }
+        out
     }
 }
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diff())?;
         for (i, phase) in self.phases.iter().enumerate() {
             for (j, step) in phase.iter().enumerate() {
                 let marker = if phase.len() > 1 {

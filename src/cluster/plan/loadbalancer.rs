@@ -89,7 +89,9 @@ pub(super) fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &In
         upstreams.insert((crate::lab::ARGOCD_UI_NODE_PORT, "tcp"), all.clone());
         ports.push(ui_binding(ui));
     }
-    let labels = node_labels(lab, Role::LoadBalancer, 0, base, inputs);
+    let env = vec![format!("PLAYGROUND_NGINX_CONF={}", lb_config(&upstreams))];
+    let mut labels = node_labels(lab, Role::LoadBalancer, 0, base, inputs);
+    labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
     NodePlan {
         role: Role::LoadBalancer,
         index: 0,
@@ -105,7 +107,7 @@ pub(super) fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &In
                 "-c".into(),
                 "printf '%s' \"$PLAYGROUND_NGINX_CONF\" > /etc/nginx/nginx.conf && exec nginx -g 'daemon off;'".into(),
             ],
-            env: vec![format!("PLAYGROUND_NGINX_CONF={}", lb_config(&upstreams))],
+            env,
             labels,
             network: names::network(&lab.name),
             ip: Some(IpAddr::V4(node_ip(base, Role::LoadBalancer, 0))),

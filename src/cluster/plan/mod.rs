@@ -6,12 +6,20 @@
 //! phases themselves run in order (network before nodes, the init server before joiners,
 //! servers before agents).
 //!
+//! An existing lab is reconciled to its file, as Argo CD reconciles apps to Git: a node whose
+//! container differs from the spec `up` would create now ([`diff`]) is recreated, one at a time,
+//! agents before servers, with its data volume (and so its node identity, F7) kept; an agent
+//! beyond `cluster.agents` is drained and removed. What cannot change in place (the server
+//! count, the API address) is refused before anything is done, with the way out.
+//!
 //! - [`plan_up`] here: the phases, one function each;
 //! - [`ipam`]: the subnet and every static address on it;
 //! - [`node`]: one k3s node's container (entrypoint, labels, ready line);
 //! - [`loadbalancer`]: the nginx in front of the servers of a multi-server lab;
+//! - [`diff`]: what changed on an existing lab's nodes (each is then recreated);
 //! - `display`: how a plan prints (`--dry-run`).
 
+mod diff;
 mod display;
 mod ipam;
 mod loadbalancer;
@@ -29,6 +37,7 @@ use super::names;
 use super::registry::{self, RegistryMirror, RegistrySettings, RegistryStep};
 
 pub use super::error::PlanError;
+pub use diff::Change;
 pub use ipam::{cache_ip, choose_subnet, choose_subnet_from, gateway_ip, registry_ip};
 pub use loadbalancer::{ENV_LB_IMAGE, LB_IMAGE, lb_config, lb_image_from_env};
 pub use node::{DNS_ADDR_ENV, NODE_ENTRYPOINT, node_entrypoint, ready_line};
@@ -156,6 +165,21 @@ pub enum Step {
     PublishRegistry {
         port: u16,
     },
+    /// Make an existing node again from its new spec: stop, remove, create, (mirrors,) start,
+    /// wait for its ready line and, for a k3s node, until its Node is Ready again. The data
+    /// volume is not touched: the new container mounts the same one, so the node keeps its
+    /// name, its password (F7, `node-entrypoint.sh`) and, for a server, the cluster's state.
+    RecreateNode {
+        node: Box<NodePlan>,
+        cache: Option<CacheSettings>,
+        registry: Option<RegistryMirror>,
+    },
+    /// An agent beyond `cluster.agents`: cordon it, evict its pods (as `kubectl drain
+    /// --ignore-daemonsets` does), remove its container and data volume, delete its Node.
+    RemoveAgent {
+        name: String,
+        volume: String,
+    },
 }
 
 /// Ordered phases; the steps of a phase may run concurrently.
@@ -165,6 +189,10 @@ pub struct Plan {
     /// True when nothing of the lab existed: on failure the executor rolls back everything.
     pub fresh: bool,
     pub api_url: String,
+    /// What differs on the existing nodes (each such node is recreated), secrets masked.
+    pub changes: Vec<Change>,
+    /// The agents beyond `cluster.agents`, removed.
+    pub removed: Vec<String>,
 }
 
 impl Plan {
@@ -174,6 +202,12 @@ impl Plan {
             Step::CreateNode(n) => Some(&**n),
             _ => None,
         })
+    }
+
+    /// Whether running this plan replaces or removes an existing node: then `up` shows the
+    /// diff and asks first.
+    pub fn changes_nodes(&self) -> bool {
+        !self.changes.is_empty() || !self.removed.is_empty()
     }
 }
 
@@ -185,6 +219,8 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     let mut plan = Plan {
         fresh: p.fresh,
         api_url: p.api_url.clone(),
+        changes: p.changed.iter().flat_map(|(_, c)| c.clone()).collect(),
+        removed: p.removed.iter().map(|(name, _)| name.clone()).collect(),
         ..Default::default()
     };
     let phases = [p.checks()]
@@ -192,7 +228,9 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         .chain(p.network())
         .chain([p.prep(), p.shared(), p.create(), p.mirrors()])
         .chain(p.start())
-        .chain(p.wait());
+        .chain([p.wait()])
+        .chain(p.reconcile())
+        .chain([p.last()]);
     plan.phases = phases.filter(|phase| !phase.is_empty()).collect();
     Ok(plan)
 }
@@ -220,6 +258,10 @@ struct Planner<'a> {
     /// The image cache, when the lab and the inputs both want it.
     cache: Option<&'a CacheSettings>,
     network: String,
+    /// Existing nodes that differ from their spec, with how.
+    changed: Vec<(NodePlan, Vec<Change>)>,
+    /// Agents beyond `cluster.agents`: name and index, highest index first.
+    removed: Vec<(String, u32)>,
 }
 
 impl<'a> Planner<'a> {
@@ -264,6 +306,37 @@ impl<'a> Planner<'a> {
                 .ok_or(PlanError::NoSubnet)?,
         };
         let base = subnet_base(&subnet).unwrap_or(Ipv4Addr::new(172, 28, 0, 0));
+
+        // The API address is in every kubeconfig that reaches the lab and in the servers'
+        // certificates (`--tls-san`): `up` does not move it under them.
+        let recorded = |label: &str| {
+            observed
+                .containers
+                .iter()
+                .find_map(|c| c.labels.get(label).cloned())
+        };
+        let had_port = recorded(names::LABEL_API_PORT);
+        let had_host = recorded(names::LABEL_API_HOST);
+        let want_host = c.api.host.to_string();
+        let port_moved = c
+            .api
+            .port
+            .zip(had_port.as_deref().and_then(|p| p.parse::<u16>().ok()))
+            .is_some_and(|(want, had)| want != had);
+        let host_moved = had_host.as_ref().is_some_and(|h| *h != want_host);
+        if port_moved || host_moved {
+            let had = format!(
+                "{}:{}",
+                had_host.unwrap_or_else(|| want_host.clone()),
+                had_port.unwrap_or_default()
+            );
+            let want = format!("{want_host}:{}", c.api.port.unwrap_or(inputs.api_port));
+            return Err(PlanError::ApiAddressChanged {
+                lab: lab.name.to_string(),
+                had,
+                want,
+            });
+        }
 
         let mut cluster_labels = Labels::new();
         cluster_labels.insert(names::LABEL_CLUSTER.into(), lab.name.to_string());
@@ -312,6 +385,24 @@ impl<'a> Planner<'a> {
             .filter(|n| !existing.contains_key(n.spec.name.as_str()))
             .cloned()
             .collect();
+        let changed = nodes
+            .iter()
+            .filter_map(|n| {
+                let have = existing.get(n.spec.name.as_str())?;
+                let changes = diff::node_changes(have, &n.spec);
+                (!changes.is_empty()).then(|| (n.clone(), changes))
+            })
+            .collect();
+        let mut removed: Vec<(String, u32)> = observed
+            .containers
+            .iter()
+            .filter(|c| c.labels.get(names::LABEL_ROLE).map(String::as_str) == Some("agent"))
+            .filter_map(|c| {
+                let index = c.labels.get(names::LABEL_INDEX)?.parse::<u32>().ok()?;
+                (index >= lab.cluster.agents).then(|| (c.name.clone(), index))
+            })
+            .collect();
+        removed.sort_by_key(|(_, i)| std::cmp::Reverse(*i));
         Ok(Planner {
             lab,
             observed,
@@ -331,6 +422,8 @@ impl<'a> Planner<'a> {
             // failure there turns the cache off for this run instead of failing the lab.
             cache: inputs.cache.as_ref().filter(|_| c.image_cache),
             network: names::network(&lab.name),
+            changed,
+            removed,
         })
     }
 
@@ -357,6 +450,17 @@ impl<'a> Planner<'a> {
             .filter(|n| self.needs_start(n))
             .flat_map(|n| n.spec.ports.clone())
             .collect();
+        // A node made again binds the ports its old container did not hold: checked now, not
+        // after the old one is gone.
+        for (n, _) in &self.changed {
+            if let Some(have) = self.existing.get(n.spec.name.as_str()) {
+                for p in &n.spec.ports {
+                    if !have.ports.contains(p) && !to_bind.contains(p) {
+                        to_bind.push(p.clone());
+                    }
+                }
+            }
+        }
         // The registry binds its port when it is created or started.
         if let Some(port) = self.registry_port
             && !self.registry_running
@@ -592,9 +696,48 @@ impl<'a> Planner<'a> {
         phases
     }
 
-    /// The last two phases of every plan: wait for the API and every node, then the
-    /// kubeconfig (and the registry's ConfigMap).
-    fn wait(&self) -> Vec<Vec<Step>> {
+    /// Wait for the API and every node.
+    fn wait(&self) -> Vec<Step> {
+        let c = &self.lab.cluster;
+        vec![Step::WaitApi {
+            nodes: c.servers + c.agents,
+        }]
+    }
+
+    /// With the API up: agents beyond the count go, then the changed nodes are made again,
+    /// one per phase so each is Ready before the next goes down: agents first (their pods
+    /// move to the rest), then servers (an etcd quorum loses one member at a time), then the
+    /// load balancer, whose config lists every node.
+    fn reconcile(&self) -> Vec<Vec<Step>> {
+        let mut phases: Vec<Vec<Step>> = self
+            .removed
+            .iter()
+            .map(|(name, index)| {
+                vec![Step::RemoveAgent {
+                    name: name.clone(),
+                    volume: names::data_volume(&self.lab.name, Role::Agent, *index),
+                }]
+            })
+            .collect();
+        let registry = self.registry_port.map(|port| RegistryMirror {
+            port,
+            ip: IpAddr::V4(registry_ip(self.base)),
+        });
+        for role in [Role::Agent, Role::Server, Role::LoadBalancer] {
+            for (n, _) in self.changed.iter().filter(|(n, _)| n.role == role) {
+                let k3s = role != Role::LoadBalancer;
+                phases.push(vec![Step::RecreateNode {
+                    node: Box::new(n.clone()),
+                    cache: self.cache.cloned().filter(|_| k3s),
+                    registry: registry.filter(|_| k3s),
+                }]);
+            }
+        }
+        phases
+    }
+
+    /// The last phase of every plan: the kubeconfig (and the registry's ConfigMap).
+    fn last(&self) -> Vec<Step> {
         let c = &self.lab.cluster;
         let mut last = vec![Step::WriteKubeconfig {
             context: names::context(&self.lab.name),
@@ -605,12 +748,7 @@ impl<'a> Planner<'a> {
                 port: registry.port,
             });
         }
-        vec![
-            vec![Step::WaitApi {
-                nodes: c.servers + c.agents,
-            }],
-            last,
-        ]
+        last
     }
 }
 

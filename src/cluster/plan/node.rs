@@ -99,7 +99,7 @@ pub(super) fn node_plan(
     let c = &lab.cluster;
     let name = names::node(&lab.name, role, index);
     let server0 = names::node(&lab.name, Role::Server, 0);
-    let labels = node_labels(lab, role, index, base, inputs);
+    let mut labels = node_labels(lab, role, index, base, inputs);
 
     let mut env = vec![
         format!("K3S_TOKEN={}", inputs.token),
@@ -116,6 +116,8 @@ pub(super) fn node_plan(
             env.push(format!("{}={}", e.value.key, e.value.value));
         }
     }
+
+    labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
 
     let mut cmd = vec![role.as_str().to_string()];
     if role == Role::Server {

@@ -1,7 +1,9 @@
 //! The planner's tests: plans for fresh, existing and partial labs, compared step by step.
 
 use super::*;
-use crate::config::{Filtered, LabName, NodeFilter, PortMapping, Protocol, Selection, default_lab};
+use crate::config::{
+    EnvVar, Filtered, LabName, NodeFilter, PortMapping, Protocol, Selection, default_lab,
+};
 
 fn inputs() -> Inputs {
     Inputs {
@@ -212,6 +214,9 @@ fn a_running_registry_is_left_alone_and_another_port_refused() {
         restart_count: 0,
         env: Vec::new(),
         ports: spec.ports.clone(),
+        cmd: Vec::new(),
+        binds: Vec::new(),
+        privileged: false,
     };
     let observed = Observed {
         containers: running(&first),
@@ -295,6 +300,9 @@ fn caches_that_run_on_the_lab_network_are_left_alone() {
             ips: [("playground-lab".to_string(), "172.28.0.245".to_string())].into(),
             env: vec![],
             ports: vec![],
+            cmd: vec![],
+            binds: vec![],
+            privileged: false,
         })
         .collect();
     // ghcr.io's cache is stopped; quay.io's runs but only on another lab's network.
@@ -364,6 +372,9 @@ fn running(plan: &Plan) -> Vec<ContainerInfo> {
             ips: Default::default(),
             env: n.spec.env.clone(),
             ports: n.spec.ports.clone(),
+            cmd: n.spec.cmd.clone(),
+            binds: n.spec.binds.clone(),
+            privileged: n.spec.privileged,
         })
         .collect()
 }
@@ -807,4 +818,183 @@ fn subnets_avoid_the_ones_in_use() {
         Some("172.29.0.0/24".into())
     );
     assert_eq!(client_host("0.0.0.0".parse().unwrap()), "127.0.0.1");
+}
+
+/// An existing lab made with `first`, as Docker shows it (env as we set it, plus what an
+/// image's `ENV` adds).
+fn existing(first: &Plan) -> Observed {
+    let mut containers = running(first);
+    for c in &mut containers {
+        c.env.push("PATH=/usr/local/sbin:/bin".into());
+    }
+    Observed {
+        containers,
+        network_exists: true,
+        network_subnet: Some("172.28.0.0/24".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_env_keys_label_names_our_keys_and_never_a_value() {
+    let plan = plan_up(&lab(1, 1), &Observed::default(), &inputs()).unwrap();
+    for n in plan.nodes() {
+        let keys = &n.spec.labels[names::LABEL_ENV_KEYS];
+        assert!(keys.split(',').any(|k| k == "K3S_TOKEN"), "{keys}");
+        assert!(!keys.contains("tok"), "{keys}");
+        assert!(!keys.contains('='), "{keys}");
+    }
+}
+
+#[test]
+fn a_changed_token_or_secret_env_is_masked_in_the_diff() {
+    let mut l = lab(1, 1);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let observed = existing(&first);
+    l.cluster.env.push(Filtered {
+        value: EnvVar {
+            key: "REGISTRY_PASSWORD".into(),
+            value: "hunter2-secret".into(),
+        },
+        filter: NodeFilter::All,
+    });
+    let again = Inputs {
+        token: "another-token".into(),
+        ..inputs()
+    };
+    let plan = plan_up(&l, &observed, &again).unwrap();
+    let text = plan.to_string();
+    assert!(text.contains("env K3S_TOKEN: *** → ***"), "{text}");
+    assert!(
+        text.contains("env REGISTRY_PASSWORD: (unset) → ***"),
+        "{text}"
+    );
+    for secret in ["another-token", "hunter2-secret", "=tok"] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+    // The image's own variables are not ours: never reported.
+    assert!(!text.contains("PATH"), "{text}");
+}
+
+#[test]
+fn a_lab_made_before_the_env_keys_label_reports_no_false_removal() {
+    let mut l = lab(1, 1);
+    l.cluster.env.push(Filtered {
+        value: EnvVar {
+            key: "HTTP_PROXY".into(),
+            value: "http://proxy:3128".into(),
+        },
+        filter: NodeFilter::All,
+    });
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let mut observed = existing(&first);
+    for c in &mut observed.containers {
+        c.labels.remove(names::LABEL_ENV_KEYS);
+    }
+    // Unchanged: nothing at all, though the container has more env than we would set.
+    let plan = plan_up(&l, &observed, &inputs()).unwrap();
+    assert_eq!(plan.changes, Vec::new());
+    // With the label, the key the file dropped is seen as removed.
+    let labelled = existing(&first);
+    l.cluster.env.clear();
+    let plan = plan_up(&l, &labelled, &inputs()).unwrap();
+    assert!(
+        plan.diff()
+            .contains("env HTTP_PROXY: http://proxy:3128 → (unset)"),
+        "{}",
+        plan.diff()
+    );
+    assert!(plan.changes_nodes());
+}
+
+#[test]
+fn recreates_come_after_the_api_wait_one_per_phase_agents_then_servers_then_the_balancer() {
+    let l = lab(3, 2);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let mut observed = existing(&first);
+    // The node image changed; the balancer runs nginx, which did not.
+    for c in observed
+        .containers
+        .iter_mut()
+        .filter(|c| !c.name.ends_with("serverlb"))
+    {
+        c.image = "old/image:1".into();
+    }
+    let plan = plan_up(&l, &observed, &inputs()).unwrap();
+    let wait = phase_of(&plan, "wait for the API");
+    let order: Vec<String> = plan.phases[wait + 1..]
+        .iter()
+        .filter(|p| p.len() == 1)
+        .filter_map(|p| match &p[0] {
+            Step::RecreateNode { node, .. } => Some(node.spec.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "playground-lab-agent-0",
+            "playground-lab-agent-1",
+            "playground-lab-server-0",
+            "playground-lab-server-1",
+            "playground-lab-server-2",
+        ]
+    );
+    assert!(
+        !plan
+            .to_string()
+            .contains("recreate playground-lab-serverlb")
+    );
+    assert!(plan.to_string().contains(
+        "recreate playground-lab-agent-0 from its new spec (stop, remove, create, start; it keeps its data volume playground-lab-agent-0-data)"
+    ));
+}
+
+#[test]
+fn a_moved_api_port_or_host_is_refused_with_the_way_out() {
+    let mut l = lab(1, 0);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let observed = existing(&first);
+    l.cluster.api.port = Some(6551);
+    let err = plan_up(&l, &observed, &inputs()).unwrap_err();
+    assert!(
+        matches!(&err, PlanError::ApiAddressChanged { had, want, .. } if had.ends_with(":6550") && want.ends_with(":6551")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("playground drop lab"), "{err}");
+    // The same port, or none in the file (the lab keeps its own): fine.
+    l.cluster.api.port = Some(6550);
+    assert!(plan_up(&l, &observed, &inputs()).is_ok());
+    l.cluster.api.port = None;
+    l.cluster.api.host = "0.0.0.0".parse().unwrap();
+    let err = plan_up(&l, &observed, &inputs()).unwrap_err();
+    assert!(
+        matches!(err, PlanError::ApiAddressChanged { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_recreated_node_has_its_new_ports_checked_before_anything_changes() {
+    let mut l = lab(1, 1);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let observed = existing(&first);
+    l.cluster.ports.push(PortMapping {
+        host_ip: "127.0.0.1".parse().unwrap(),
+        host_port: 8088,
+        container_port: 80,
+        protocol: Protocol::Tcp,
+        target: NodeFilter::Agents(Selection::All),
+    });
+    let plan = plan_up(&l, &observed, &inputs()).unwrap();
+    assert_eq!(
+        plan.phases[0],
+        [Step::CheckPorts(vec![PortBinding {
+            host_ip: "127.0.0.1".parse().unwrap(),
+            host_port: 8088,
+            container_port: 80,
+            protocol: "tcp",
+        }])]
+    );
+    assert!(phase_of(&plan, "recreate playground-lab-agent-0") > 0);
 }

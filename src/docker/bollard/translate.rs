@@ -149,6 +149,17 @@ pub(super) fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         ips,
         env: config.env.unwrap_or_default(),
         ports,
+        cmd: config.cmd.unwrap_or_default(),
+        binds: c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.binds.clone())
+            .unwrap_or_default(),
+        privileged: c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.privileged)
+            .unwrap_or(false),
     }
 }
 
@@ -172,6 +183,9 @@ pub(super) fn container_summary(c: ContainerSummary) -> ContainerInfo {
         restart_count: 0,
         ips: Default::default(),
         env: Vec::new(),
+        cmd: Vec::new(),
+        binds: Vec::new(),
+        privileged: false,
         ports: c
             .ports
             .unwrap_or_default()

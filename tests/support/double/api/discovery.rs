@@ -473,6 +473,19 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        // kubectl drain looks for this entry before it evicts (kubectl `pkg/drain`,
+        // `CheckEvictionSupport`); the router serves it (`evict`).
+        if r.group.is_empty() && r.plural == "pods" {
+            resources.push(json!({
+                "name": "pods/eviction",
+                "singularName": "",
+                "namespaced": true,
+                "group": "policy",
+                "version": "v1",
+                "kind": "Eviction",
+                "verbs": ["create"],
+            }));
+        }
         if r.has_status {
             resources.push(json!({
                 "name": format!("{}/status", r.plural),

@@ -359,9 +359,13 @@ fn resource_request(
         };
         return Ok(json_response(200, &obj));
     }
+    if sub == Some("eviction") {
+        return evict(shared, &info, ns_str, name.unwrap_or_default(), req);
+    }
     match (&req.method, name) {
         (&Method::GET, None) => {
             let sel = Selector::parse(req.q("labelSelector"), req.q("fieldSelector"))?;
+            sel.check_kind(&info.plural)?;
             if req.flag("watch") {
                 let p = WatchParams {
                     resource_version: req.q("resourceVersion").map(String::from),
@@ -482,6 +486,7 @@ fn resource_request(
         }
         (&Method::DELETE, None) => {
             let sel = Selector::parse(req.q("labelSelector"), req.q("fieldSelector"))?;
+            sel.check_kind(&info.plural)?;
             let mut store = shared.store.lock().unwrap();
             let (items, _) = resource::list(&store, &info, ns, &sel);
             let mut deleted = Vec::new();
@@ -499,4 +504,47 @@ fn resource_request(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// `POST pods/NAME/eviction` (policy/v1 Eviction), as kubernetes
+/// `pkg/registry/core/pod/storage/eviction.go` answers it: the name in the body must be the
+/// URL's ("name in URL does not match name in Eviction object", 400), a missing pod is 404,
+/// and an allowed eviction deletes the pod and answers 201 with a Success Status. The double
+/// has no PodDisruptionBudgets, so every eviction is allowed.
+fn evict(
+    shared: &Shared,
+    info: &super::discovery::ResourceInfo,
+    ns: &str,
+    name: &str,
+    req: &Req,
+) -> ApiResult<Response<Body>> {
+    if info.plural != "pods" || !info.group.is_empty() {
+        return Err(ApiError::no_route());
+    }
+    if req.method != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let body = req.json_body()?;
+    if body["kind"].as_str().is_some_and(|k| k != "Eviction") {
+        return Err(ApiError::bad_request(format!(
+            "not a Eviction object: {}",
+            body["kind"]
+        )));
+    }
+    if body["metadata"]["name"].as_str() != Some(name) {
+        return Err(ApiError::bad_request(
+            "name in URL does not match name in Eviction object",
+        ));
+    }
+    let o = req.write_opts();
+    resource::delete(&mut shared.store.lock().unwrap(), info, ns, name, o.dry_run)?;
+    Ok(json_response(
+        201,
+        &serde_json::json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+        }),
+    ))
 }

@@ -2,7 +2,9 @@
 //!
 //! Labels: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k` (exists), `!k`.
 //! Fields: `metadata.name` and `metadata.namespace` with `=`, `==`, `!=`, the only
-//! fields the real server supports for every kind.
+//! fields the real server supports for every kind; and a pod's `spec.nodeName` (kubernetes
+//! `pkg/registry/core/pod/strategy.go`, `PodToSelectableFields`), which `kubectl drain` and
+//! `playground up` list a node's pods by. [`Selector::check_kind`] refuses it on other kinds.
 
 use serde_json::Value;
 
@@ -103,7 +105,24 @@ fn matches(req: &Req, get: impl Fn(&str) -> Option<String>) -> bool {
     }
 }
 
+/// The one kind-specific field the double selects on: a pod's node.
+const NODE_NAME: &str = "spec.nodeName";
+
 impl Selector {
+    /// Refuse a field only pods have on another kind, as the real server does.
+    pub fn check_kind(&self, plural: &str) -> Result<(), ApiError> {
+        let node_name = self
+            .fields
+            .iter()
+            .any(|f| matches!(f, Req::Eq(k, _) | Req::NotEq(k, _) if k == NODE_NAME));
+        if node_name && plural != "pods" {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {NODE_NAME}"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn parse(label: Option<&str>, field: Option<&str>) -> Result<Self, ApiError> {
         let labels = split_terms(label.unwrap_or(""))
             .iter()
@@ -117,7 +136,10 @@ impl Selector {
             let (Req::Eq(k, _) | Req::NotEq(k, _)) = f else {
                 unreachable!("fields only parse (in)equalities")
             };
-            if k != "metadata.name" && k != "metadata.namespace" {
+            if !matches!(
+                k.as_str(),
+                "metadata.name" | "metadata.namespace" | NODE_NAME
+            ) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {k}"
                 )));
@@ -134,14 +156,9 @@ impl Selector {
             })
         }) && self.fields.iter().all(|r| {
             matches(r, |k| {
-                let key = k.trim_start_matches("metadata.");
-                Some(
-                    obj["metadata"]
-                        .get(key)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                )
+                // An unset field selects as "" (as `fields.Set` does upstream).
+                let value = k.split('.').fold(obj, |v, part| &v[part]);
+                Some(value.as_str().unwrap_or("").to_string())
             })
         })
     }

@@ -1,0 +1,153 @@
+//! What changed on an existing lab: each node's container, as Docker shows it, compared with
+//! the spec `up` would create now. A node that differs is recreated (see [`super::Step::RecreateNode`]).
+//!
+//! Compared: the image, the command (k3s's arguments), the environment, the published ports,
+//! the mounts and `privileged`. The environment needs care: Docker merges the image's `ENV`
+//! into the container's, so only the keys playground set are compared. Those are recorded on
+//! the container in [`LABEL_ENV_KEYS`] (names only: a value such as `K3S_TOKEN` is a secret and
+//! a label is readable by anyone who can `docker inspect`), so a key removed from the lab file
+//! is seen as removed. A container made before the label existed counts the keys we would set
+//! now as ours: nothing is reported removed that we cannot know we set.
+//!
+//! Values of secret keys never reach a [`Change`]: they are masked when it is made.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::docker::{ContainerInfo, ContainerSpec, PortBinding};
+use crate::ui::redact;
+
+use super::super::names::LABEL_ENV_KEYS;
+
+/// One field of one node that the lab file now wants otherwise. Values are for people, with
+/// secrets masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub node: String,
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// The value of [`LABEL_ENV_KEYS`] for a container created with `env`: its keys, sorted.
+pub(super) fn env_keys(env: &[String]) -> String {
+    let keys: BTreeSet<&str> = env.iter().map(|e| key_of(e)).collect();
+    keys.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn key_of(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(k, _)| k)
+}
+
+fn env_map(env: &[String]) -> BTreeMap<&str, &str> {
+    env.iter()
+        .map(|e| e.split_once('=').unwrap_or((e.as_str(), "")))
+        .collect()
+}
+
+/// What `have` (an existing container) lacks of `want` (the spec `up` would create now).
+pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut change = |field: String, old: String, new: String| {
+        out.push(Change {
+            node: want.name.clone(),
+            field,
+            old,
+            new,
+        });
+    };
+    if have.image != want.image {
+        change("image".into(), have.image.clone(), want.image.clone());
+    }
+    if have.cmd != want.cmd {
+        change(
+            "command".into(),
+            masked(&have.cmd.join(" ")),
+            masked(&want.cmd.join(" ")),
+        );
+    }
+    // The keys we set: recorded on the container, or (made before the label) the ones we
+    // would set now.
+    let new = env_map(&want.env);
+    let ours: BTreeSet<&str> = match have.labels.get(LABEL_ENV_KEYS) {
+        Some(keys) => keys.split(',').filter(|k| !k.is_empty()).collect(),
+        None => new.keys().copied().collect(),
+    };
+    let old: BTreeMap<&str, &str> = env_map(&have.env)
+        .into_iter()
+        .filter(|(k, _)| ours.contains(k))
+        .collect();
+    let keys: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+    for key in keys {
+        let (o, n) = (old.get(key).copied(), new.get(key).copied());
+        if o == n {
+            continue;
+        }
+        let show = |v: Option<&str>| match v {
+            None => "(unset)".to_string(),
+            Some(_) if redact::is_secret_name(key) => redact::MASK.to_string(),
+            Some(v) => v.to_string(),
+        };
+        let (o, n) = match (o, n) {
+            // A long text (the load balancer's nginx config): its first line that differs.
+            (Some(a), Some(b)) if a.contains('\n') || b.contains('\n') => first_difference(a, b),
+            _ => (show(o), show(n)),
+        };
+        change(format!("env {key}"), masked(&o), masked(&n));
+    }
+    let (have_ports, want_ports) = (ports(&have.ports), ports(&want.ports));
+    if have_ports != want_ports {
+        change("ports".into(), list(&have_ports), list(&want_ports));
+    }
+    let have_binds: BTreeSet<&String> = have.binds.iter().collect();
+    let want_binds: BTreeSet<&String> = want.binds.iter().collect();
+    if have_binds != want_binds {
+        let join = |b: BTreeSet<&String>| list(&b.into_iter().cloned().collect());
+        change("mounts".into(), join(have_binds), join(want_binds));
+    }
+    if have.privileged != want.privileged {
+        change(
+            "privileged".into(),
+            have.privileged.to_string(),
+            want.privileged.to_string(),
+        );
+    }
+    out
+}
+
+/// Registered secrets (the join token in a server's `--token`, say) masked in free text.
+fn masked(text: &str) -> String {
+    redact::mask(text).into_owned()
+}
+
+fn ports(ports: &[PortBinding]) -> BTreeSet<String> {
+    ports
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                p.host_ip, p.host_port, p.container_port, p.protocol
+            )
+        })
+        .collect()
+}
+
+fn list(items: &BTreeSet<String>) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn first_difference(a: &str, b: &str) -> (String, String) {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    loop {
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                let line = |l: Option<&str>| format!("…{}…", l.unwrap_or("(end)").trim());
+                return (line(x), line(y));
+            }
+        }
+    }
+}
