@@ -457,7 +457,7 @@ mod reconcile {
         yes: bool,
     ) -> Result<UpOutcome, ClusterError> {
         let opts = UpOptions { yes, ..opts(dir) };
-        up_with(engine, api, lab, &opts, &Ui::new(true), never).await
+        up_with(engine, api, lab, &opts, &Ui::new(true, false), never).await
     }
 
     /// The recreate of one node, as the engine sees it: stop, remove, create, start.
@@ -561,7 +561,7 @@ mod reconcile {
             &FakeConnect::default(),
             &lab,
             &dry,
-            &Ui::new(true),
+            &Ui::new(true, false),
             never,
         )
         .await
@@ -614,7 +614,7 @@ mod reconcile {
             &FakeConnect::default(),
             &back,
             &dry,
-            &Ui::new(true),
+            &Ui::new(true, false),
             never,
         )
         .await
