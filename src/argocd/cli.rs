@@ -110,7 +110,10 @@ pub enum AnswerError {
     /// `field` is missing or empty; `preview` is the start of the body (never a secret: a
     /// body that holds one has the field).
     #[error("no {field} in {preview}")]
-    Missing { field: &'static str, preview: String },
+    Missing {
+        field: &'static str,
+        preview: String,
+    },
 }
 
 /// An answer whose status says the request failed: the request, the status and the start
@@ -247,10 +250,7 @@ const MAX_ANSWER_BYTES: u64 = 1 << 20;
 
 fn read_answer(fetched: Fetched) -> Result<(u16, Vec<u8>), HttpError> {
     let mut body = Vec::new();
-    fetched
-        .body
-        .take(MAX_ANSWER_BYTES)
-        .read_to_end(&mut body)?;
+    fetched.body.take(MAX_ANSWER_BYTES).read_to_end(&mut body)?;
     Ok((fetched.status, body))
 }
 
