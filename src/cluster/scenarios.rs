@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::{Lab, Role, default_lab};
 use crate::docker::fake::{Call, FakeEngine, Script};
-use crate::docker::{Engine, EngineError, RunState};
+use crate::docker::{Engine, RunState};
 use crate::ui::Ui;
 
 use super::cluster_api::FakeConnect;
@@ -234,7 +234,7 @@ async fn a_fresh_lab_that_fails_is_removed_and_the_error_stays_typed() {
     let err = up(&engine, &lab, &dir).await.unwrap_err();
 
     assert!(
-        matches!(&err, ClusterError::Engine(EngineError::Api { message, .. }) if message == "injected failure"),
+        matches!(&err, ClusterError::Engine(e) if e.daemon_answer() == Some((500, "injected failure"))),
         "{err:?}"
     );
     let calls = changes(&engine.calls());
