@@ -401,7 +401,8 @@ fn a_parse_error_never_quotes_the_file() {
     // keys and tokens. Neither the message nor the error chain nor Debug may hold them.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config");
-    let text = "apiVersion: v1\nusers:\n- name: a\n  user:\n    token: s3cr3t-t0ken\n    x: [unclosed\n";
+    let text =
+        "apiVersion: v1\nusers:\n- name: a\n  user:\n    token: s3cr3t-t0ken\n    x: [unclosed\n";
     fs::write(&path, text).unwrap();
     let err = merge(&path, "lab", &source("https://127.0.0.1:1"), false).unwrap_err();
     assert!(matches!(err, KubeconfigError::Parse { .. }), "{err}");
