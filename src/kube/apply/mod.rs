@@ -177,22 +177,36 @@ impl fmt::Display for ApplyReport {
     }
 }
 
-/// One object the API server refused.
-#[derive(Debug, Clone)]
+/// One object the API server refused (or that the transport lost).
+#[derive(Debug)]
 pub struct ObjectError {
     pub object: ObjectRef,
+    pub source: kube::Error,
+}
+
+impl ObjectError {
     /// The HTTP status, when the API server answered.
-    pub code: Option<u16>,
-    /// The API server's message (or the transport error).
-    pub message: String,
+    pub fn code(&self) -> Option<u16> {
+        match &self.source {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ObjectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "{}: {} (HTTP {code})", self.object, self.message),
-            None => write!(f, "{}: {}", self.object, self.message),
+        match &self.source {
+            // The server's own words; its `reason` (`Invalid`, …) adds nothing to them.
+            kube::Error::Api(s) => write!(f, "{}: {} (HTTP {})", self.object, s.message, s.code),
+            other => write!(f, "{}: {other}", self.object),
         }
+    }
+}
+
+impl std::error::Error for ObjectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -345,15 +359,10 @@ async fn apply_one(
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 attempt += 1;
             }
-            Err(e) => {
-                let (code, message) = match &e {
-                    kube::Error::Api(s) => (Some(s.code), s.message.clone()),
-                    other => (None, other.to_string()),
-                };
+            Err(source) => {
                 return Err(ObjectError {
                     object: p.reference.clone(),
-                    code,
-                    message,
+                    source,
                 });
             }
         }
@@ -583,8 +592,15 @@ mod tests {
                     namespace: Some("ns".into()),
                     name: format!("cm{i}"),
                 },
-                code: Some(422),
-                message: "invalid".into(),
+                source: kube::Error::Api(
+                    kube::core::Status {
+                        code: 422,
+                        message: "invalid".into(),
+                        reason: "Invalid".into(),
+                        ..Default::default()
+                    }
+                    .boxed(),
+                ),
             })
             .collect();
         let text = ApplyError::Objects { failed, total: 20 }.to_string();
