@@ -31,7 +31,7 @@
 mod parse;
 
 use parse::{Kinds, Planned, established, is_crd, is_namespace, plan};
-pub use parse::{Wave, parse_documents, to_object, wave_of};
+pub use parse::{NotAnObject, Wave, parse_documents, to_object, wave_of};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -228,7 +228,8 @@ pub enum ApplyError {
         origin: String,
         /// 1-based, counting non-empty documents.
         index: usize,
-        reason: String,
+        #[source]
+        reason: NotAnObject,
     },
     #[error(
         "discovering the resources of {api_version} failed: {source}\n  hint: is the API server reachable (`kubectl get --raw /readyz`)?"
