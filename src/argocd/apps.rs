@@ -401,8 +401,9 @@ pub enum AppsError {
         root: String,
         secs: u64,
         failures: Failures,
+        // Boxed: a kube::Error is large, and NotReady travels up through every Result.
         #[source]
-        last_error: Option<LastApiError>,
+        last_error: Option<Box<LastApiError>>,
     },
     #[error(
         "listing Argo CD Applications in namespace {namespace}: {source}\n  hint: is Argo CD installed (the applications.argoproj.io CRD) and the cluster up? `playground up` installs it"
@@ -691,7 +692,7 @@ pub async fn wait_lab_ready(
         root: root.to_string(),
         secs,
         failures: Failures(failures),
-        last_error,
+        last_error: last_error.map(Box::new),
     })
 }
 

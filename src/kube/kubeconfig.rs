@@ -621,7 +621,7 @@ fn render(doc: &Yaml) -> Result<String, KubeconfigError> {
     // unlike any kubeconfig people have seen. Multi-line strings still use `|`.
     options.folded_wrap_chars = usize::MAX;
     let text = serde_saphyr::to_string_with_options(doc, options)
-        .map_err(|e| KubeconfigError::Render(YamlError::Serialize(e)))?;
+        .map_err(|e| KubeconfigError::Render(YamlError::Serialize(Box::new(e))))?;
     match serde_saphyr::from_str_with_options::<Yaml>(&text, parse_options()) {
         Ok(back) if back == *doc => Ok(text),
         Ok(_) => Err(KubeconfigError::Render(YamlError::NotSame)),

@@ -16,15 +16,16 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 /// quote into an error message.
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
+    // Boxed here and below: serde-saphyr's errors are large, and these travel in every Result.
     #[error("{0}")]
-    Parse(#[source] serde_saphyr::Error),
+    Parse(#[source] Box<serde_saphyr::Error>),
     #[error("the file is not UTF-8 text")]
     // `Utf8Error`, not `FromUtf8Error`: that one keeps the file's bytes, keys and all.
     NotUtf8(#[source] std::str::Utf8Error),
     #[error("{0}")]
-    Serialize(#[source] serde_saphyr::SerializeError),
+    Serialize(#[source] Box<serde_saphyr::SerializeError>),
     #[error("the rendered YAML does not parse: {0}")]
-    ReadBack(#[source] serde_saphyr::Error),
+    ReadBack(#[source] Box<serde_saphyr::Error>),
     #[error("the rendered YAML does not read back as the same document")]
     NotSame,
 }
@@ -32,12 +33,12 @@ pub enum YamlError {
 impl YamlError {
     /// A parse error, its snippet dropped.
     pub fn parse(e: serde_saphyr::Error) -> Self {
-        YamlError::Parse(without_snippet(e))
+        YamlError::Parse(Box::new(without_snippet(e)))
     }
 
     /// A parse error of YAML we rendered ourselves, its snippet dropped.
     pub fn read_back(e: serde_saphyr::Error) -> Self {
-        YamlError::ReadBack(without_snippet(e))
+        YamlError::ReadBack(Box::new(without_snippet(e)))
     }
 }
 
@@ -107,7 +108,7 @@ impl Yaml {
     /// structs) by rendering it as YAML and reading it back, which keeps the
     /// struct's field order.
     pub fn from_serialize<T: Serialize>(value: &T) -> Result<Yaml, YamlError> {
-        let text = serde_saphyr::to_string(value).map_err(YamlError::Serialize)?;
+        let text = serde_saphyr::to_string(value).map_err(|e| YamlError::Serialize(Box::new(e)))?;
         serde_saphyr::from_str(&text).map_err(YamlError::read_back)
     }
 }
