@@ -436,3 +436,33 @@ async fn suspending_a_lab_that_does_not_exist_is_not_found() {
     assert_eq!(err.kind(), super::ErrorKind::NotFound);
     assert!(err.to_string().contains("hint: `playground list`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_subnet_taken_between_plan_and_create_is_planned_again() {
+    // Two labs created at once may choose the same free subnet: the daemon refuses the
+    // second with "Pool overlaps" (a 403 from libnetwork's IPAM), which the executor knows by
+    // the daemon's answer (`EngineError::is_subnet_overlap`), and `up` plans again with the
+    // subnets as they are now.
+    let lab = lab("race", 1, 0);
+    let engine = k3s_engine(&lab);
+    let network = names::network(&lab.name);
+    engine.rival_for_subnet(&network);
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+
+    let attempts = engine
+        .calls()
+        .iter()
+        .filter(|c| c.kind == "ensure_network" && c.target == network)
+        .count();
+    assert_eq!(attempts, 2, "{:?}", engine.calls());
+    let rival = format!("{network}-rival");
+    let rival = engine
+        .inspect_network(&rival)
+        .await
+        .unwrap()
+        .expect("the rival");
+    let ours = engine.inspect_network(&network).await.unwrap().unwrap();
+    assert!(ours.subnet.is_some());
+    assert_ne!(ours.subnet, rival.subnet);
+}

@@ -111,6 +111,8 @@ struct State {
     scripts: Vec<((String, String), Script)>,
     /// Containers that run no script when they start.
     muted: BTreeSet<String>,
+    /// Networks whose next creation loses a race: another network takes their subnet first.
+    rivals: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -194,6 +196,13 @@ impl FakeEngine {
     /// comes up).
     pub fn mute(&self, name: &str) {
         self.state().muted.insert(name.to_string());
+    }
+
+    /// The next creation of network `name` loses a race: just before it, a network named
+    /// `<name>-rival` is created with the same subnet (as another lab's `up` would), so the
+    /// daemon refuses it as Docker does ("Pool overlaps").
+    pub fn rival_for_subnet(&self, name: &str) {
+        self.state().rivals.insert(name.to_string());
     }
 
     /// The next `kind` call about `target` fails with a daemon error.
@@ -318,14 +327,26 @@ impl Engine for FakeEngine {
         if let Some(n) = Self::network_named(&s, &spec.name) {
             return Ok(n.clone());
         }
+        if s.rivals.remove(&spec.name) {
+            s.next_id += 1;
+            let rival = NetworkInfo {
+                id: format!("net{:04}", s.next_id),
+                name: format!("{}-rival", spec.name),
+                labels: Labels::new(),
+                subnet: spec.subnet.clone(),
+                gateway: spec.gateway.clone(),
+            };
+            s.networks.push(rival);
+        }
         if let Some(subnet) = &spec.subnet
             && s.networks.iter().any(|n| n.subnet.as_ref() == Some(subnet))
         {
-            // The daemon's IPAM refuses a pool that overlaps one in use.
+            // The daemon's IPAM refuses a pool that overlaps one in use, with these words and
+            // as Forbidden (moby `libnetwork/ipamapi/contract.go`, `ErrPoolOverlap`).
             return Err(daemon(
                 &format!("create network {}", spec.name),
                 403,
-                format!("Pool overlaps with other one on this address space ({subnet})"),
+                "Pool overlaps with other one on this address space",
             ));
         }
         s.next_id += 1;
