@@ -177,6 +177,17 @@ impl fmt::Display for ApplyReport {
     }
 }
 
+/// What the last look at a CRD that is not Established yet saw.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdLast {
+    /// Its Established condition, or that it has none yet.
+    #[error("{0}")]
+    Condition(String),
+    /// Reading it failed. Boxed: a kube::Error is large, and ApplyError travels far.
+    #[error("{0}")]
+    Api(#[source] Box<kube::Error>),
+}
+
 /// One object the API server refused (or that the transport lost).
 #[derive(Debug)]
 pub struct ObjectError {
@@ -251,7 +262,8 @@ pub enum ApplyError {
     CrdNotEstablished {
         name: String,
         secs: u64,
-        last: String,
+        #[source]
+        last: CrdLast,
     },
     #[error(
         "{} of {total} objects could not be applied:\n{}",
@@ -397,32 +409,43 @@ async fn apply_all(
 async fn wait_established(
     client: &kube::Client,
     ar: &ApiResource,
-    mut pending: BTreeMap<String, String>,
+    mut pending: BTreeMap<String, CrdLast>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<(), ApplyError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
     let mut pause = Duration::from_millis(20);
-    while !pending.is_empty() {
+    loop {
+        let Some(first) = pending.keys().next().cloned() else {
+            return Ok(());
+        };
         if Instant::now() >= deadline {
-            let (name, last) = pending.into_iter().next().unwrap_or_default();
+            let last = pending.remove(&first).expect("the first pending CRD");
             return Err(ApplyError::CrdNotEstablished {
-                name,
+                name: first,
                 secs: timeout.as_secs(),
                 last,
             });
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(500));
+        let mut done = Vec::new();
         for (name, last) in pending.iter_mut() {
             match api.get(name).await {
-                Ok(crd) => *last = established(&crd.data["status"]).1,
-                Err(e) => *last = e.to_string(),
+                Ok(crd) => {
+                    let (ok, condition) = established(&crd.data["status"]);
+                    if ok {
+                        done.push(name.clone());
+                    }
+                    *last = CrdLast::Condition(condition);
+                }
+                Err(e) => *last = CrdLast::Api(Box::new(e)),
             }
         }
-        pending.retain(|_, last| !last.starts_with("Established=True"));
+        for name in done {
+            pending.remove(&name);
+        }
     }
-    Ok(())
 }
 
 /// Apply `objects` server-side, in order (Namespaces, CRDs until Established, then the rest
@@ -499,10 +522,10 @@ pub async fn apply(
             return Err(ApplyError::Objects { failed, total });
         }
         // The apply response carries the CRD's status: most are Established already.
-        let pending: BTreeMap<String, String> = live_crds
+        let pending: BTreeMap<String, CrdLast> = live_crds
             .into_iter()
             .filter(|(_, (ok, _))| !ok)
-            .map(|(name, (_, last))| (name, last))
+            .map(|(name, (_, last))| (name, CrdLast::Condition(last)))
             .collect();
         if !pending.is_empty() {
             progress(&Progress {
