@@ -277,17 +277,17 @@ pub struct LogsArgs {
     pub since: Option<jiff::Timestamp>,
 }
 
-/// `--since`: a duration back from now, or a point in time.
-fn parse_since(s: &str) -> Result<jiff::Timestamp, String> {
+/// `--since`: a duration back from now, or a point in time. (clap shows the error's text.)
+fn parse_since(s: &str) -> Result<jiff::Timestamp, Box<dyn std::error::Error + Send + Sync>> {
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
     let d = parse_duration(s)
         .map_err(|e| format!("{e}; or give a time such as 2026-01-02T15:04:05Z"))?;
-    let d = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
-    jiff::Timestamp::now()
+    let d = jiff::SignedDuration::try_from(d)?;
+    Ok(jiff::Timestamp::now()
         .checked_sub(d)
-        .map_err(|e| format!("{s} ago: {e}"))
+        .map_err(|e| format!("{s} ago: {e}"))?)
 }
 
 /// `playground export …`
@@ -593,7 +593,7 @@ mod tests {
         assert_eq!(t.as_second(), 1_767_366_245);
         let ago = jiff::Timestamp::now().as_second() - parse_since("10m").unwrap().as_second();
         assert!((599..=601).contains(&ago), "{ago}");
-        let e = parse_since("10").unwrap_err();
+        let e = parse_since("10").unwrap_err().to_string();
         assert!(e.contains("2026-01-02T15:04:05Z"), "{e}");
     }
 

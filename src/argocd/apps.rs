@@ -376,6 +376,19 @@ impl fmt::Display for Failures {
     }
 }
 
+/// The last error of the list/watch loop while waiting for Applications; the wait goes on
+/// after one, and names the last in [`AppsError::NotReady`].
+#[derive(Debug, thiserror::Error)]
+pub enum LastApiError {
+    #[error("list: {0}")]
+    List(#[source] kube::Error),
+    #[error("watch: {0}")]
+    Watch(#[source] kube::Error),
+    /// An `ERROR` event in the watch stream.
+    #[error("watch: {} ({})", .0.message, .0.code)]
+    WatchEvent(Box<kube::core::Status>),
+}
+
 /// What can go wrong reading or waiting for Applications.
 #[derive(Debug, thiserror::Error)]
 pub enum AppsError {
@@ -388,7 +401,9 @@ pub enum AppsError {
         root: String,
         secs: u64,
         failures: Failures,
-        last_error: Option<String>,
+        // Boxed: a kube::Error is large, and NotReady travels up through every Result.
+        #[source]
+        last_error: Option<Box<LastApiError>>,
     },
     #[error(
         "listing Argo CD Applications in namespace {namespace}: {source}\n  hint: is Argo CD installed (the applications.argoproj.io CRD) and the cluster up? `playground up` installs it"
@@ -558,7 +573,7 @@ pub async fn wait_lab_ready(
         steps: BTreeMap::new(),
         order: Vec::new(),
     };
-    let mut last_error: Option<String> = None;
+    let mut last_error: Option<LastApiError> = None;
     let mut failures = vec![AppFailure {
         name: root.to_string(),
         reason: "not listed yet".into(),
@@ -598,7 +613,7 @@ pub async fn wait_lab_ready(
                 Err(_) => break,
                 Ok(Ok(list)) => list,
                 Ok(Err(e)) => {
-                    last_error = Some(format!("list: {e}"));
+                    last_error = Some(LastApiError::List(e));
                     tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
@@ -622,7 +637,7 @@ pub async fn wait_lab_ready(
         let stream = match apps_api.watch(&wp, &rv).await {
             Ok(s) => s,
             Err(e) => {
-                last_error = Some(format!("watch: {e}"));
+                last_error = Some(LastApiError::Watch(e));
                 tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
@@ -636,7 +651,7 @@ pub async fn wait_lab_ready(
                 // Stream end: list again, so nothing that happened in between is lost.
                 Ok(None) => continue 'relist,
                 Ok(Some(Err(e))) => {
-                    last_error = Some(format!("watch: {e}"));
+                    last_error = Some(LastApiError::Watch(e));
                     continue 'relist;
                 }
                 Ok(Some(Ok(ev))) => ev,
@@ -659,7 +674,7 @@ pub async fn wait_lab_ready(
                 WatchEvent::Error(status) => {
                     // 410 Gone: our version is too old; anything else: start over too.
                     if status.code != 410 {
-                        last_error = Some(format!("watch: {} ({})", status.message, status.code));
+                        last_error = Some(LastApiError::WatchEvent(status));
                     }
                     continue 'relist;
                 }
@@ -677,7 +692,7 @@ pub async fn wait_lab_ready(
         root: root.to_string(),
         secs,
         failures: Failures(failures),
-        last_error,
+        last_error: last_error.map(Box::new),
     })
 }
 

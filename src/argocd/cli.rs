@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
 
 use crate::argocd::access::AccessError;
-use crate::argocd::download::{DownloadError, FetchStream, Fetched};
+use crate::argocd::download::{DownloadError, FetchStream, Fetched, HttpError};
 
 /// The Argo CD server address, `host:port` without a scheme.
 pub const ENV_SERVER: &str = "ARGOCD_SERVER";
@@ -62,15 +62,20 @@ pub enum ArgoCliError {
     )]
     NotInstalled { lab: String, namespace: String },
     #[error(
-        "the Argo CD server of lab {lab} at {url} does not answer: {message}\n  hint: if the lab was suspended, `playground resume {lab}`; if Argo CD is still starting, wait and retry; `playground up` repairs a broken install"
+        "the Argo CD server of lab {lab} at {url} does not answer: {source}\n  hint: if the lab was suspended, `playground resume {lab}`; if Argo CD is still starting, wait and retry; `playground up` repairs a broken install"
     )]
     Unreachable {
         lab: String,
         url: String,
-        message: String,
+        #[source]
+        source: HttpError,
     },
-    #[error("the Argo CD server at {url} gave an unexpected answer: {message}")]
-    BadAnswer { url: String, message: String },
+    #[error("the Argo CD server at {url} gave an unexpected answer: {source}")]
+    BadAnswer {
+        url: String,
+        #[source]
+        source: AnswerError,
+    },
     #[error(
         "logging in to {url} as {ADMIN_USER} failed: HTTP {status}: {message}\n  hint: the password comes from argocd-initial-admin-secret; if the admin password was changed since, that secret no longer holds it"
     )]
@@ -95,6 +100,30 @@ pub enum ArgoCliError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What is wrong with an answer of the Argo CD server that came with the right status.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// `field` is missing or empty; `preview` is the start of the body (never a secret: a
+    /// body that holds one has the field).
+    #[error("no {field} in {preview}")]
+    Missing {
+        field: &'static str,
+        preview: String,
+    },
+}
+
+/// An answer whose status says the request failed: the request, the status and the start
+/// of the body (what argocd-server or a proxy in front of it said).
+#[derive(Debug, thiserror::Error)]
+#[error("{request}: HTTP {status}: {preview}")]
+pub struct UnexpectedStatus {
+    pub request: &'static str,
+    pub status: u16,
+    pub preview: String,
 }
 
 /// A lab's Argo CD server, as reached from this machine.
@@ -159,7 +188,7 @@ pub async fn require_installed(client: &kube::Client, target: &Target) -> Result
 /// HTTP to the lab's Argo CD server: GET (in [`FetchStream`]) and a JSON POST. [`UreqHttp`]
 /// is the real one; tests use fakes.
 pub trait Http: FetchStream {
-    fn post_json(&self, url: &str, json: &str) -> Result<Fetched, String>;
+    fn post_json(&self, url: &str, json: &str) -> Result<Fetched, HttpError>;
 }
 
 /// [`Http`] with ureq, blocking (call it from `block_in_place` in async code).
@@ -199,47 +228,41 @@ impl Default for UreqHttp {
 }
 
 impl FetchStream for UreqHttp {
-    fn get(&self, url: &str) -> Result<Fetched, String> {
-        self.agent
-            .get(url)
-            .call()
-            .map(Self::fetched)
-            .map_err(|e| e.to_string())
+    fn get(&self, url: &str) -> Result<Fetched, HttpError> {
+        Ok(self.agent.get(url).call().map(Self::fetched)?)
     }
 }
 
 impl Http for UreqHttp {
-    fn post_json(&self, url: &str, json: &str) -> Result<Fetched, String> {
-        self.agent
+    fn post_json(&self, url: &str, json: &str) -> Result<Fetched, HttpError> {
+        Ok(self
+            .agent
             .post(url)
             // argocd-server refuses other content types on POST (its CSRF protection).
             .content_type("application/json")
             .send(json)
-            .map(Self::fetched)
-            .map_err(|e| e.to_string())
+            .map(Self::fetched)?)
     }
 }
 
 /// A small JSON answer's body; API answers are far below this.
 const MAX_ANSWER_BYTES: u64 = 1 << 20;
 
-fn read_answer(fetched: Fetched) -> Result<(u16, Vec<u8>), String> {
+fn read_answer(fetched: Fetched) -> Result<(u16, Vec<u8>), HttpError> {
     let mut body = Vec::new();
-    fetched
-        .body
-        .take(MAX_ANSWER_BYTES)
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
+    fetched.body.take(MAX_ANSWER_BYTES).read_to_end(&mut body)?;
     Ok((fetched.status, body))
 }
 
 /// The `Version` of an `/api/version` answer (`{"Version":"v3.5.1+6c2a6f1",...}`).
-pub fn parse_version(body: &[u8]) -> Result<String, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse_version(body: &[u8]) -> Result<String, AnswerError> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(AnswerError::NotJson)?;
     match v.get("Version").and_then(|v| v.as_str()) {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err(format!("no Version in {}", preview(body))),
+        _ => Err(AnswerError::Missing {
+            field: "Version",
+            preview: preview(body),
+        }),
     }
 }
 
@@ -256,19 +279,20 @@ fn preview(body: &[u8]) -> String {
 /// The server's version, `GET /api/version` (which needs no login).
 pub fn server_version(http: &dyn Http, target: &Target) -> Result<String, ArgoCliError> {
     let url = format!("{}/api/version", target.url);
-    let unreachable = |message: String| ArgoCliError::Unreachable {
+    let unreachable = |source: HttpError| ArgoCliError::Unreachable {
         lab: target.lab.clone(),
         url: target.url.clone(),
-        message,
+        source,
     };
     let (status, body) = http.get(&url).and_then(read_answer).map_err(&unreachable)?;
     if status != 200 {
-        return Err(unreachable(format!(
-            "GET /api/version: HTTP {status}: {}",
-            preview(&body)
-        )));
+        return Err(unreachable(Box::new(UnexpectedStatus {
+            request: "GET /api/version",
+            status,
+            preview: preview(&body),
+        })));
     }
-    parse_version(&body).map_err(|message| ArgoCliError::BadAnswer { url, message })
+    parse_version(&body).map_err(|source| ArgoCliError::BadAnswer { url, source })
 }
 
 /// An Argo CD session token. Never printed: `Debug` is redacted and there is no `Display`.
@@ -295,10 +319,10 @@ pub fn login(http: &dyn Http, target: &Target, password: &str) -> Result<AuthTok
     let (status, body) = http
         .post_json(&url, &request)
         .and_then(read_answer)
-        .map_err(|message| ArgoCliError::Unreachable {
+        .map_err(|source| ArgoCliError::Unreachable {
             lab: target.lab.clone(),
             url: target.url.clone(),
-            message,
+            source,
         })?;
     let answer: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     if status != 200 {
@@ -324,7 +348,10 @@ pub fn login(http: &dyn Http, target: &Target, password: &str) -> Result<AuthTok
         // The body holds no token here, so it is safe to show.
         _ => Err(ArgoCliError::BadAnswer {
             url,
-            message: format!("no token in the session answer {}", preview(&body)),
+            source: AnswerError::Missing {
+                field: "token",
+                preview: preview(&body),
+            },
         }),
     }
 }
@@ -425,7 +452,7 @@ mod tests {
     }
 
     impl Fake {
-        fn answer(&self, url: &str, body: Option<&str>) -> Result<Fetched, String> {
+        fn answer(&self, url: &str, body: Option<&str>) -> Result<Fetched, HttpError> {
             self.seen
                 .borrow_mut()
                 .push((url.to_string(), body.map(str::to_string)));
@@ -434,7 +461,13 @@ mod tests {
                 .iter()
                 .find(|(path, _)| url.ends_with(path))
                 .expect("an answer for the path");
-            let (status, body) = answer.map_err(str::to_string)?;
+            // A transport error as ureq reports a refused connection: an io::Error.
+            let (status, body) = answer.map_err(|m| {
+                HttpError::from(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    m,
+                ))
+            })?;
             Ok(Fetched {
                 status,
                 body: Box::new(std::io::Cursor::new(body.as_bytes().to_vec())),
@@ -443,13 +476,13 @@ mod tests {
     }
 
     impl FetchStream for Fake {
-        fn get(&self, url: &str) -> Result<Fetched, String> {
+        fn get(&self, url: &str) -> Result<Fetched, HttpError> {
             self.answer(url, None)
         }
     }
 
     impl Http for Fake {
-        fn post_json(&self, url: &str, json: &str) -> Result<Fetched, String> {
+        fn post_json(&self, url: &str, json: &str) -> Result<Fetched, HttpError> {
             self.answer(url, Some(json))
         }
     }
@@ -462,7 +495,16 @@ mod tests {
         );
         assert!(parse_version(br#"{"version":"v3"}"#).is_err());
         assert!(parse_version(br#"{"Version":""}"#).is_err());
-        assert!(parse_version(b"<html>").unwrap_err().contains("not JSON"));
+        assert!(matches!(
+            parse_version(b"<html>"),
+            Err(AnswerError::NotJson(_))
+        ));
+        assert!(
+            parse_version(b"<html>")
+                .unwrap_err()
+                .to_string()
+                .contains("not JSON")
+        );
 
         let fake = Fake {
             answers: vec![("/api/version", Ok((200, r#"{"Version":"v3.5.1+abc"}"#)))],
@@ -478,7 +520,15 @@ mod tests {
             answers: vec![("/api/version", Err("Connection refused (os error 111)"))],
             ..Default::default()
         };
-        let text = server_version(&fake, &target()).unwrap_err().to_string();
+        let err = server_version(&fake, &target()).unwrap_err();
+        // The transport's error is kept as the source, not flattened into text.
+        let source = std::error::Error::source(&err).expect("a source");
+        assert_eq!(
+            source.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "{source:?}"
+        );
+        let text = err.to_string();
         assert!(
             text.contains("http://127.0.0.1:8080 does not answer"),
             "{text}"

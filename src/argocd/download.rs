@@ -153,9 +153,13 @@ pub enum DownloadError {
     )]
     BadVersion(String),
     #[error(
-        "downloading the argocd CLI from {url} failed: {message}\n  nothing was cached\n  hint: check that the lab runs (`playground status`) and retry"
+        "downloading the argocd CLI from {url} failed: {source}\n  nothing was cached\n  hint: check that the lab runs (`playground status`) and retry"
     )]
-    Download { url: String, message: String },
+    Download {
+        url: String,
+        #[source]
+        source: HttpError,
+    },
     #[error(
         "the Argo CD server has no CLI for {platform}: {url} answered HTTP 404\n  hint: argocd-server serves only the CLI of its own platform; install argocd {release} from https://github.com/argoproj/argo-cd/releases/tag/{release}"
     )]
@@ -240,13 +244,24 @@ pub struct Fetched {
     pub body: Box<dyn Read>,
 }
 
+/// Why an HTTP request got no answer, or its body could not be read: the transport's own error
+/// (`ureq::Error`, `std::io::Error`, [`HttpStatus`]), kept whole so callers can wrap it as a
+/// `#[source]` and `--verbose` shows its chain. Boxed because the seams are traits that
+/// doubles implement without ureq.
+pub type HttpError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An answer with a status other than the one the request needs.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {0}")]
+pub struct HttpStatus(pub u16);
+
 /// Fetches a URL. [`crate::argocd::cli::UreqHttp`] is the real one; tests pass closures.
 pub trait FetchStream {
-    fn get(&self, url: &str) -> Result<Fetched, String>;
+    fn get(&self, url: &str) -> Result<Fetched, HttpError>;
 }
 
-impl<F: Fn(&str) -> Result<Fetched, String>> FetchStream for F {
-    fn get(&self, url: &str) -> Result<Fetched, String> {
+impl<F: Fn(&str) -> Result<Fetched, HttpError>> FetchStream for F {
+    fn get(&self, url: &str) -> Result<Fetched, HttpError> {
         self(url)
     }
 }
@@ -319,9 +334,9 @@ pub fn ensure(
         server.trim_end_matches('/'),
         platform.download_path()
     );
-    let download_error = |message: String| DownloadError::Download {
+    let download_error = |source: HttpError| DownloadError::Download {
         url: url.clone(),
-        message,
+        source,
     };
     let fetched = fetch.get(&url).map_err(download_error)?;
     match fetched.status {
@@ -333,7 +348,7 @@ pub fn ensure(
                 release: release_of(version).to_string(),
             });
         }
-        status => return Err(download_error(format!("HTTP {status}"))),
+        status => return Err(download_error(Box::new(HttpStatus(status)))),
     }
     let path = cache_path(cache_dir, version);
     install(&path, fetched.body, |head| {
@@ -351,7 +366,7 @@ pub fn ensure(
     })
     .map_err(|e| match e {
         Install::Rejected(e) => e,
-        Install::Read(e) => download_error(e.to_string()),
+        Install::Read(e) => download_error(Box::new(e)),
         Install::Write(source) => DownloadError::Cache {
             path: path.clone(),
             source,
@@ -484,7 +499,7 @@ mod tests {
     }
 
     impl FetchStream for Fake {
-        fn get(&self, url: &str) -> Result<Fetched, String> {
+        fn get(&self, url: &str) -> Result<Fetched, HttpError> {
             self.calls.set(self.calls.get() + 1);
             self.urls.borrow_mut().push(url.to_string());
             let body: Box<dyn Read> = match self.fail_after {

@@ -27,6 +27,7 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use sha2::{Digest, Sha256};
 
+use super::download::HttpError;
 use super::seed::{self, SeedError};
 use crate::config::model::ArgoCdSpec;
 use crate::kube::apply::{self, ApplyError, parse_documents};
@@ -123,9 +124,13 @@ pub enum ManifestError {
         source: std::io::Error,
     },
     #[error(
-        "downloading the Argo CD manifest {url} failed: {message}\n  hint: check the network (and HTTPS_PROXY); once downloaded, the pinned manifest is cached and `up` works offline"
+        "downloading the Argo CD manifest {url} failed: {source}\n  hint: check the network (and HTTPS_PROXY); once downloaded, the pinned manifest is cached and `up` works offline"
     )]
-    Download { url: String, message: String },
+    Download {
+        url: String,
+        #[source]
+        source: HttpError,
+    },
     #[error(
         "the Argo CD manifest downloaded from {url} does not have the pinned SHA-256\n  expected: {expected}\n  actual:   {actual}\n  nothing was cached\n  hint: the file changed upstream or the download was tampered with; retry, or pin a manifest you trust with `argocd.manifest`"
     )]
@@ -156,11 +161,11 @@ pub enum ManifestError {
 
 /// Downloads a URL's body. [`HttpFetch`] is the real one; tests pass closures.
 pub trait Fetch {
-    fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError>;
 }
 
-impl<F: Fn(&str) -> Result<Vec<u8>, String>> Fetch for F {
-    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+impl<F: Fn(&str) -> Result<Vec<u8>, HttpError>> Fetch for F {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError> {
         self(url)
     }
 }
@@ -172,18 +177,17 @@ pub struct HttpFetch;
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Fetch for HttpFetch {
-    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
-        response
+        let mut response = agent.get(url).call()?;
+        Ok(response
             .body_mut()
             .with_config()
             .limit(MAX_MANIFEST_BYTES)
-            .read_to_vec()
-            .map_err(|e| e.to_string())
+            .read_to_vec()?)
     }
 }
 
@@ -225,9 +229,9 @@ pub fn load_with(
         if named.starts_with("https://") {
             let bytes = fetch
                 .fetch(named)
-                .map_err(|message| ManifestError::Download {
+                .map_err(|source| ManifestError::Download {
                     url: named.clone(),
-                    message,
+                    source,
                 })?;
             return Ok(Manifest {
                 version,
@@ -280,9 +284,9 @@ pub fn load_with(
     }
     let bytes = fetch
         .fetch(pin.url)
-        .map_err(|message| ManifestError::Download {
+        .map_err(|source| ManifestError::Download {
             url: pin.url.to_string(),
-            message,
+            source,
         })?;
     let actual = sha256_hex(&bytes);
     if actual != pin.sha256 {
@@ -458,10 +462,10 @@ mod tests {
     }
 
     impl Fetch for Fake {
-        fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError> {
             assert!(url.starts_with("https://"), "{url}");
             self.calls.set(self.calls.get() + 1);
-            self.body.clone()
+            self.body.clone().map_err(HttpError::from)
         }
     }
 

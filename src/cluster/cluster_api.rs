@@ -12,7 +12,7 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use crate::kube::api::{ApiError, KubeApi, NodeReady};
+use crate::kube::api::{ApiError, KubeApi, NodeReady, NotYet};
 
 /// The Kubernetes API calls the cluster half makes.
 pub trait ClusterApi: Send + Sync {
@@ -120,16 +120,16 @@ impl ClusterApi for KubeApi {
                         {
                             return Ok(());
                         }
-                        Some(c) => format!(
+                        Some(c) => NotYet::Node(format!(
                             "Node {name} Ready={} ({})",
                             c.status,
                             c.reason.unwrap_or_default()
-                        ),
-                        None => format!("Node {name} has no Ready condition yet"),
+                        )),
+                        None => NotYet::Node(format!("Node {name} has no Ready condition yet")),
                     }
                 }
-                Ok(None) => format!("Node {name} is not registered yet"),
-                Err(e) => e.to_string(),
+                Ok(None) => NotYet::Node(format!("Node {name} is not registered yet")),
+                Err(e) => NotYet::GetNode(e),
             };
             if Instant::now() >= deadline {
                 return Err(ApiError::NotReady {

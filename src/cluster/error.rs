@@ -125,7 +125,7 @@ pub enum ClusterError {
     NodeNotReady {
         node: String,
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     /// `up` would replace or remove existing nodes and was not told it may: nothing changed.
     /// `diff` is [`super::plan::Plan::diff`] (secrets masked).
@@ -318,10 +318,13 @@ impl ClusterError {
 
     /// Whether a wait ran past its deadline: a node's ready line or the API's readiness.
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ClusterError::NodeWait(NodeWaitError::Timeout { .. })
-                | ClusterError::Api(ApiError::NotReady { .. })
-        )
+            | ClusterError::Api(ApiError::NotReady { .. }) => true,
+            ClusterError::NodeNotReady { source, .. } => {
+                matches!(**source, ApiError::NotReady { .. })
+            }
+            _ => false,
+        }
     }
 }

@@ -203,7 +203,7 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
         match self.engine.ensure_network(spec).await {
             Ok(_) => Ok(()),
-            Err(EngineError::Api { message, .. }) if message.contains("overlaps") => {
+            Err(e) if e.is_subnet_overlap() => {
                 Err(Error::SubnetTaken(spec.subnet.clone().unwrap_or_default()))
             }
             Err(e) => Err(e.into()),
@@ -358,7 +358,7 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
                     .await
                     .map_err(|source| Error::NodeNotReady {
                         node: name.clone(),
-                        source,
+                        source: Box::new(source),
                     })
             })
             .await?;

@@ -71,13 +71,16 @@ impl Archive {
     }
 }
 
+/// Why a part of the archive could not be made; the archive's manifest says it in words.
+pub type Missing<'a> = &'a (dyn std::error::Error + Send + Sync);
+
 /// Write the archive for `lab` into `dir` and return its path. `api` is a client for the
-/// lab's API, or why there is none.
+/// lab's API, or why there is none; `doctor` is the JSON doctor report, or why there is none.
 pub async fn export_logs<E: Engine>(
     engine: &E,
     lab: &LabSummary,
-    api: std::result::Result<Client, String>,
-    doctor: std::result::Result<String, String>,
+    api: std::result::Result<Client, Missing<'_>>,
+    doctor: std::result::Result<String, Missing<'_>>,
     dir: &Path,
 ) -> Result<PathBuf> {
     let now = jiff::Timestamp::now();

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::{Lab, Role, default_lab};
 use crate::docker::fake::{Call, FakeEngine, Script};
-use crate::docker::{Engine, EngineError, RunState};
+use crate::docker::{Engine, RunState};
 use crate::ui::Ui;
 
 use super::cluster_api::FakeConnect;
@@ -235,7 +235,7 @@ async fn a_fresh_lab_that_fails_is_removed_and_the_error_stays_typed() {
     let err = up(&engine, &lab, &dir).await.unwrap_err();
 
     assert!(
-        matches!(&err, ClusterError::Engine(EngineError::Api { message, .. }) if message == "injected failure"),
+        matches!(&err, ClusterError::Engine(e) if e.daemon_answer() == Some((500, "injected failure"))),
         "{err:?}"
     );
     let calls = changes(&engine.calls());
@@ -768,4 +768,34 @@ mod reconcile {
             api.calls()
         );
     }
+}
+
+#[tokio::test]
+async fn a_subnet_taken_between_plan_and_create_is_planned_again() {
+    // Two labs created at once may choose the same free subnet: the daemon refuses the
+    // second with "Pool overlaps" (a 403 from libnetwork's IPAM), which the executor knows by
+    // the daemon's answer (`EngineError::is_subnet_overlap`), and `up` plans again with the
+    // subnets as they are now.
+    let lab = lab("race", 1, 0);
+    let engine = k3s_engine(&lab);
+    let network = names::network(&lab.name);
+    engine.rival_for_subnet(&network);
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+
+    let attempts = engine
+        .calls()
+        .iter()
+        .filter(|c| c.kind == "ensure_network" && c.target == network)
+        .count();
+    assert_eq!(attempts, 2, "{:?}", engine.calls());
+    let rival = format!("{network}-rival");
+    let rival = engine
+        .inspect_network(&rival)
+        .await
+        .unwrap()
+        .expect("the rival");
+    let ours = engine.inspect_network(&network).await.unwrap().unwrap();
+    assert!(ours.subnet.is_some());
+    assert_ne!(ours.subnet, rival.subnet);
 }

@@ -304,7 +304,10 @@ mod tests {
                 Error::Api(ApiError::NotReady {
                     url: "https://127.0.0.1:6550".into(),
                     secs: 1,
-                    last: String::new(),
+                    last: crate::kube::api::NotYet::Nodes {
+                        ready: 0,
+                        expected: 1,
+                    },
                 }),
                 6,
             ),

@@ -111,6 +111,8 @@ struct State {
     scripts: Vec<((String, String), Script)>,
     /// Containers that run no script when they start.
     muted: BTreeSet<String>,
+    /// Networks whose next creation loses a race: another network takes their subnet first.
+    rivals: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -127,12 +129,17 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The daemon's error, as bollard reports a non-2xx answer.
-fn daemon(what: &str, message: impl Into<String>) -> EngineError {
-    EngineError::Api {
-        what: what.to_string(),
-        message: message.into(),
-    }
+/// The daemon's error, as bollard reports a non-2xx answer: the HTTP status Docker maps the
+/// daemon's error class to (moby `api/server/httpstatus`: not found 404, conflict 409,
+/// forbidden 403, else 500) and the daemon's message.
+fn daemon(what: &str, status_code: u16, message: impl Into<String>) -> EngineError {
+    EngineError::api(
+        what,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        },
+    )
 }
 
 fn matches(labels: &Labels, filter: &[(&str, &str)]) -> bool {
@@ -189,6 +196,13 @@ impl FakeEngine {
     /// comes up).
     pub fn mute(&self, name: &str) {
         self.state().muted.insert(name.to_string());
+    }
+
+    /// The next creation of network `name` loses a race: just before it, a network named
+    /// `<name>-rival` is created with the same subnet (as another lab's `up` would), so the
+    /// daemon refuses it as Docker does ("Pool overlaps").
+    pub fn rival_for_subnet(&self, name: &str) {
+        self.state().rivals.insert(name.to_string());
     }
 
     /// The next `kind` call about `target` fails with a daemon error.
@@ -281,7 +295,7 @@ impl FakeEngine {
         let mut s = self.state();
         if let Some(i) = s.failures.iter_mut().position(|r| r.hit(&call)) {
             s.failures.remove(i);
-            return Err(daemon(&format!("{kind} {target}"), "injected failure"));
+            return Err(daemon(&format!("{kind} {target}"), 500, "injected failure"));
         }
         Ok(())
     }
@@ -301,7 +315,7 @@ impl FakeEngine {
         let mut s = self.state();
         match s.containers.get_mut(name) {
             Some(c) => f(c),
-            None => Err(daemon(what, format!("No such container: {name}"))),
+            None => Err(daemon(what, 404, format!("No such container: {name}"))),
         }
     }
 }
@@ -313,13 +327,26 @@ impl Engine for FakeEngine {
         if let Some(n) = Self::network_named(&s, &spec.name) {
             return Ok(n.clone());
         }
+        if s.rivals.remove(&spec.name) {
+            s.next_id += 1;
+            let rival = NetworkInfo {
+                id: format!("net{:04}", s.next_id),
+                name: format!("{}-rival", spec.name),
+                labels: Labels::new(),
+                subnet: spec.subnet.clone(),
+                gateway: spec.gateway.clone(),
+            };
+            s.networks.push(rival);
+        }
         if let Some(subnet) = &spec.subnet
             && s.networks.iter().any(|n| n.subnet.as_ref() == Some(subnet))
         {
-            // The daemon's IPAM refuses a pool that overlaps one in use.
+            // The daemon's IPAM refuses a pool that overlaps one in use, with these words and
+            // as Forbidden (moby `libnetwork/ipamapi/contract.go`, `ErrPoolOverlap`).
             return Err(daemon(
                 &format!("create network {}", spec.name),
-                format!("Pool overlaps with other one on this address space ({subnet})"),
+                403,
+                "Pool overlaps with other one on this address space",
             ));
         }
         s.next_id += 1;
@@ -358,6 +385,7 @@ impl Engine for FakeEngine {
         let Some(n) = Self::network_named(&s, name).cloned() else {
             return Err(daemon(
                 "remove network",
+                404,
                 format!("network {name} not found"),
             ));
         };
@@ -367,6 +395,7 @@ impl Engine for FakeEngine {
         {
             return Err(daemon(
                 "remove network",
+                403,
                 format!(
                     "error while removing network: network {} id {} has active endpoints",
                     n.name, n.id
@@ -399,12 +428,14 @@ impl Engine for FakeEngine {
         let Some(n) = Self::network_named(&s, network).map(|n| n.name.clone()) else {
             return Err(daemon(
                 "connect network",
+                404,
                 format!("network {network} not found"),
             ));
         };
         let Some(c) = s.containers.get_mut(container) else {
             return Err(daemon(
                 "connect network",
+                404,
                 format!("No such container: {container}"),
             ));
         };
@@ -457,6 +488,7 @@ impl Engine for FakeEngine {
         {
             return Err(daemon(
                 "remove volume",
+                409,
                 format!("remove {name}: volume is in use - [{}]", c.info.id),
             ));
         }
@@ -492,6 +524,7 @@ impl Engine for FakeEngine {
         if let Some(c) = s.containers.get(&spec.name) {
             return Err(daemon(
                 &what,
+                409,
                 format!(
                     "Conflict. The container name \"/{}\" is already in use by container \"{}\"",
                     spec.name, c.info.id
@@ -499,10 +532,14 @@ impl Engine for FakeEngine {
             ));
         }
         if !s.images.contains(&spec.image) {
-            return Err(daemon(&what, format!("No such image: {}", spec.image)));
+            return Err(daemon(&what, 404, format!("No such image: {}", spec.image)));
         }
         if Self::network_named(&s, &spec.network).is_none() {
-            return Err(daemon(&what, format!("network {} not found", spec.network)));
+            return Err(daemon(
+                &what,
+                404,
+                format!("network {} not found", spec.network),
+            ));
         }
         s.next_id += 1;
         let id = format!("c{:04}", s.next_id);
@@ -570,7 +607,7 @@ impl Engine for FakeEngine {
         self.enter("start", name).await?;
         let mut s = self.state();
         let scripts: Vec<Script> = match s.containers.get(name) {
-            None => return Err(daemon("start", format!("No such container: {name}"))),
+            None => return Err(daemon("start", 404, format!("No such container: {name}"))),
             Some(_) if s.muted.contains(name) => Vec::new(),
             Some(c) => s
                 .scripts
@@ -610,7 +647,11 @@ impl Engine for FakeEngine {
         self.enter("pause", name).await?;
         self.with_container("pause", name, |c| {
             if c.info.state != RunState::Running {
-                return Err(daemon("pause", format!("container {name} is not running")));
+                return Err(daemon(
+                    "pause",
+                    409,
+                    format!("container {name} is not running"),
+                ));
             }
             c.info.state = RunState::Paused;
             Ok(())
@@ -621,7 +662,11 @@ impl Engine for FakeEngine {
         self.enter("unpause", name).await?;
         self.with_container("unpause", name, |c| {
             if c.info.state != RunState::Paused {
-                return Err(daemon("unpause", format!("container {name} is not paused")));
+                return Err(daemon(
+                    "unpause",
+                    409,
+                    format!("container {name} is not paused"),
+                ));
             }
             c.info.state = RunState::Running;
             Ok(())
@@ -650,7 +695,7 @@ impl Engine for FakeEngine {
     ) -> BoxStream<'static, Result<String, EngineError>> {
         let s = self.state();
         let Some(c) = s.containers.get(name) else {
-            let e = daemon("logs", format!("No such container: {name}"));
+            let e = daemon("logs", 404, format!("No such container: {name}"));
             return stream::once(async move { Err(e) }).boxed();
         };
         let lines: Vec<Result<String, EngineError>> = c
@@ -699,6 +744,7 @@ impl Engine for FakeEngine {
             c.files.get(path).cloned().ok_or_else(|| {
                 daemon(
                     &format!("read {path} from {name}"),
+                    404,
                     format!("Could not find the file {path} in container {name}"),
                 )
             })
@@ -727,7 +773,7 @@ impl Engine for FakeEngine {
         file_name: &str,
     ) -> Result<(), EngineError> {
         self.enter("upload_file", name).await?;
-        let content = std::fs::read(source).map_err(|e| daemon("upload", e.to_string()))?;
+        let content = std::fs::read(source).map_err(|e| EngineError::api("upload", e))?;
         self.with_container("upload", name, |c| {
             c.files.insert(format!("{dir}/{file_name}"), content);
             Ok(())
@@ -737,7 +783,7 @@ impl Engine for FakeEngine {
     async fn export_images(&self, images: &[String], dest: &Path) -> Result<u64, EngineError> {
         self.enter("export_images", &images.join(",")).await?;
         let text = images.join("\n");
-        std::fs::write(dest, &text).map_err(|e| daemon("export images", e.to_string()))?;
+        std::fs::write(dest, &text).map_err(|e| EngineError::api("export images", e))?;
         Ok(text.len() as u64)
     }
 
@@ -747,6 +793,7 @@ impl Engine for FakeEngine {
             if c.info.state != RunState::Running {
                 return Err(daemon(
                     "exec",
+                    409,
                     format!("container {} is not running", c.info.id),
                 ));
             }

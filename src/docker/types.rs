@@ -176,8 +176,15 @@ pub enum EngineError {
         "image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing"
     )]
     ImageMissing(String),
-    #[error("{what}: {message}")]
-    Api { what: String, message: String },
+    /// A call the engine answered with an error, or whose answer could not be read: `what`
+    /// was asked, `source` is bollard's error (or the I/O error of a stream, or our own words
+    /// when the answer was not what the API promises).
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Why a pull stopped: the engine's API failed, or the registry refused (the engine passes on
@@ -198,10 +205,36 @@ impl From<super::endpoint::EndpointError> for EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn api(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn api(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         EngineError::Api {
             what: what.into(),
-            message: e.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// The daemon's answer when an explicit subnet overlaps a network it already has: libnetwork's
+    /// `ipamapi.ErrPoolOverlap`, "Pool overlaps with other one on this address space", a
+    /// Forbidden error (HTTP 403; moby `libnetwork/ipamapi/contract.go`). Matched on the
+    /// message, which every engine version sends, not on the status, which older ones map to 500.
+    pub fn is_subnet_overlap(&self) -> bool {
+        self.daemon_answer()
+            .is_some_and(|(_, message)| message.contains("Pool overlaps"))
+    }
+
+    /// The HTTP status and message of a non-2xx answer of the daemon, when that is what this is.
+    pub fn daemon_answer(&self) -> Option<(u16, &str)> {
+        match self {
+            EngineError::Api { source, .. } => match source.downcast_ref() {
+                Some(bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message,
+                }) => Some((*status_code, message.as_str())),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }
@@ -213,5 +246,37 @@ pub fn registry_of(image: &str) -> &str {
             first
         }
         _ => "docker.io",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status_code: u16, message: &str) -> EngineError {
+        EngineError::api(
+            "create network pg-lab",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.to_string(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_subnet_overlap_is_known_by_the_daemons_answer_not_by_text_of_ours() {
+        let overlap = answer(403, "Pool overlaps with other one on this address space");
+        assert!(overlap.is_subnet_overlap());
+        assert_eq!(overlap.daemon_answer().map(|(s, _)| s), Some(403));
+        // The bollard error is the source, so `--verbose` can show the chain.
+        let source = std::error::Error::source(&overlap).expect("a source");
+        assert!(source.is::<bollard::errors::Error>(), "{source:?}");
+        assert!(overlap.to_string().starts_with("create network pg-lab: "));
+
+        assert!(!answer(409, "network with name pg-lab already exists").is_subnet_overlap());
+        // Our own words that mention an overlap are no daemon answer.
+        let ours = EngineError::api("create network pg-lab", "Pool overlaps (not really)");
+        assert!(!ours.is_subnet_overlap());
+        assert_eq!(ours.daemon_answer(), None);
     }
 }

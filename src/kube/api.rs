@@ -34,10 +34,38 @@ pub enum ApiError {
     NotReady {
         url: String,
         secs: u64,
-        last: String,
+        #[source]
+        last: NotYet,
     },
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+}
+
+/// What the last look at a starting API server saw, for [`ApiError::NotReady`].
+#[derive(Debug, thiserror::Error)]
+pub enum NotYet {
+    #[error("/readyz: {0}")]
+    Readyz(#[source] ReadyzError),
+    #[error("{ready}/{expected} nodes Ready")]
+    Nodes { ready: usize, expected: usize },
+    #[error("list nodes: {0}")]
+    ListNodes(#[source] kube::Error),
+    /// One node, in our words: not registered, not Ready (and why), no fresh heartbeat.
+    #[error("{0}")]
+    Node(String),
+    #[error("get node: {0}")]
+    GetNode(#[source] kube::Error),
+}
+
+/// Why `GET /readyz` did not say `ok`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadyzError {
+    #[error("{0}")]
+    Request(#[source] kube::Error),
+    /// The server answered, with something else than `ok` (the start of its answer, which
+    /// lists the checks that fail).
+    #[error("{0}")]
+    NotOk(String),
 }
 
 impl KubeApi {
@@ -68,14 +96,15 @@ impl KubeApi {
     }
 
     /// `GET /readyz`: `Ok(())` when the server says `ok`.
-    pub async fn readyz(&self) -> Result<(), String> {
+    pub async fn readyz(&self) -> Result<(), ReadyzError> {
+        // A GET of a constant path with an empty body: building it cannot fail.
         let req = http::Request::get("/readyz")
             .body(Vec::new())
-            .map_err(|e| e.to_string())?;
+            .expect("a GET /readyz request");
         match self.client.request_text(req).await {
             Ok(body) if body.trim() == "ok" => Ok(()),
-            Ok(body) => Err(body.trim().chars().take(200).collect()),
-            Err(e) => Err(e.to_string()),
+            Ok(body) => Err(ReadyzError::NotOk(body.trim().chars().take(200).collect())),
+            Err(e) => Err(ReadyzError::Request(e)),
         }
     }
 
@@ -109,7 +138,7 @@ impl KubeApi {
         loop {
             match self.readyz().await {
                 Ok(()) => break,
-                Err(e) => last = format!("/readyz: {e}"),
+                Err(e) => last = NotYet::Readyz(e),
             }
             report("waiting for /readyz");
             if Instant::now() >= deadline {
@@ -137,9 +166,9 @@ impl KubeApi {
                 last = match self.nodes().await {
                     Ok(nodes) => {
                         let ready = nodes.iter().filter(|n| n.ready).count();
-                        format!("{ready}/{expected} nodes Ready")
+                        NotYet::Nodes { ready, expected }
                     }
-                    Err(e) => format!("list nodes: {e}"),
+                    Err(e) => NotYet::ListNodes(e),
                 };
                 return Err(ApiError::NotReady {
                     url: url.into(),

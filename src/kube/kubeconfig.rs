@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use ::kube::config::{Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
 
-use self::value::Yaml;
+use self::value::{Yaml, YamlError};
 
 /// Prefix of every kubeconfig entry `playground` owns.
 pub const ENTRY_PREFIX: &str = "playground-";
@@ -97,14 +97,15 @@ pub enum KubeconfigError {
     ReadOnly { path: PathBuf },
 
     #[error(
-        "cannot parse {location}: {message}; nothing was changed, fix the file \
+        "cannot parse {location}: {source}; nothing was changed, fix the file \
          (or point KUBECONFIG at another one) and retry"
     )]
     Parse {
         path: PathBuf,
         /// `path:line:col` when the parser knows where, else just the path.
         location: String,
-        message: String,
+        #[source]
+        source: YamlError,
     },
 
     #[error(
@@ -136,9 +137,9 @@ pub enum KubeconfigError {
     Write { path: PathBuf, source: io::Error },
 
     #[error(
-        "cannot render the kubeconfig as YAML: {message}; this is a bug in playground, please report it"
+        "cannot render the kubeconfig as YAML: {0}; this is a bug in playground, please report it"
     )]
-    Render { message: String },
+    Render(#[source] YamlError),
 
     #[error(
         "{} has no complete entry for lab {lab:?} (looked for cluster, user and context \
@@ -407,8 +408,7 @@ impl OurEntries {
             }),
             ..Default::default()
         };
-        let to_yaml =
-            |v: Result<Yaml, String>| v.map_err(|message| KubeconfigError::Render { message });
+        let to_yaml = |v: Result<Yaml, YamlError>| v.map_err(KubeconfigError::Render);
         Ok(OurEntries {
             cluster: to_yaml(Yaml::from_serialize(&cluster))?,
             user: to_yaml(Yaml::from_serialize(&user))?,
@@ -476,7 +476,7 @@ fn parse_doc(path: &Path, text: &str) -> Result<Option<Yaml>, KubeconfigError> {
             Err(KubeconfigError::Parse {
                 path: path.to_path_buf(),
                 location,
-                message: e.without_snippet().to_string(),
+                source: YamlError::parse(e),
             })
         }
     }
@@ -620,18 +620,11 @@ fn render(doc: &Yaml) -> Result<String, KubeconfigError> {
     // certificate data, is written as a folded (`>-`) block: valid, but
     // unlike any kubeconfig people have seen. Multi-line strings still use `|`.
     options.folded_wrap_chars = usize::MAX;
-    let text = serde_saphyr::to_string_with_options(doc, options).map_err(|e| {
-        KubeconfigError::Render {
-            message: e.to_string(),
-        }
-    })?;
+    let text = serde_saphyr::to_string_with_options(doc, options)
+        .map_err(|e| KubeconfigError::Render(YamlError::Serialize(Box::new(e))))?;
     match serde_saphyr::from_str_with_options::<Yaml>(&text, parse_options()) {
         Ok(back) if back == *doc => Ok(text),
-        Ok(_) => Err(KubeconfigError::Render {
-            message: "the rendered YAML does not read back as the same document".into(),
-        }),
-        Err(e) => Err(KubeconfigError::Render {
-            message: format!("the rendered YAML does not parse: {}", e.without_snippet()),
-        }),
+        Ok(_) => Err(KubeconfigError::Render(YamlError::NotSame)),
+        Err(e) => Err(KubeconfigError::Render(YamlError::read_back(e))),
     }
 }

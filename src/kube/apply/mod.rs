@@ -31,7 +31,7 @@
 mod parse;
 
 use parse::{Kinds, Planned, established, is_crd, is_namespace, plan};
-pub use parse::{Wave, parse_documents, to_object, wave_of};
+pub use parse::{NotAnObject, Wave, parse_documents, to_object, wave_of};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -177,22 +177,47 @@ impl fmt::Display for ApplyReport {
     }
 }
 
-/// One object the API server refused.
-#[derive(Debug, Clone)]
+/// What the last look at a CRD that is not Established yet saw.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdLast {
+    /// Its Established condition, or that it has none yet.
+    #[error("{0}")]
+    Condition(String),
+    /// Reading it failed. Boxed: a kube::Error is large, and ApplyError travels far.
+    #[error("{0}")]
+    Api(#[source] Box<kube::Error>),
+}
+
+/// One object the API server refused (or that the transport lost).
+#[derive(Debug)]
 pub struct ObjectError {
     pub object: ObjectRef,
+    pub source: kube::Error,
+}
+
+impl ObjectError {
     /// The HTTP status, when the API server answered.
-    pub code: Option<u16>,
-    /// The API server's message (or the transport error).
-    pub message: String,
+    pub fn code(&self) -> Option<u16> {
+        match &self.source {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ObjectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "{}: {} (HTTP {code})", self.object, self.message),
-            None => write!(f, "{}: {}", self.object, self.message),
+        match &self.source {
+            // The server's own words; its `reason` (`Invalid`, …) adds nothing to them.
+            kube::Error::Api(s) => write!(f, "{}: {} (HTTP {})", self.object, s.message, s.code),
+            other => write!(f, "{}: {other}", self.object),
         }
+    }
+}
+
+impl std::error::Error for ObjectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -214,7 +239,8 @@ pub enum ApplyError {
         origin: String,
         /// 1-based, counting non-empty documents.
         index: usize,
-        reason: String,
+        #[source]
+        reason: NotAnObject,
     },
     #[error(
         "discovering the resources of {api_version} failed: {source}\n  hint: is the API server reachable (`kubectl get --raw /readyz`)?"
@@ -236,7 +262,8 @@ pub enum ApplyError {
     CrdNotEstablished {
         name: String,
         secs: u64,
-        last: String,
+        #[source]
+        last: CrdLast,
     },
     #[error(
         "{} of {total} objects could not be applied:\n{}",
@@ -345,15 +372,10 @@ async fn apply_one(
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 attempt += 1;
             }
-            Err(e) => {
-                let (code, message) = match &e {
-                    kube::Error::Api(s) => (Some(s.code), s.message.clone()),
-                    other => (None, other.to_string()),
-                };
+            Err(source) => {
                 return Err(ObjectError {
                     object: p.reference.clone(),
-                    code,
-                    message,
+                    source,
                 });
             }
         }
@@ -387,32 +409,43 @@ async fn apply_all(
 async fn wait_established(
     client: &kube::Client,
     ar: &ApiResource,
-    mut pending: BTreeMap<String, String>,
+    mut pending: BTreeMap<String, CrdLast>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<(), ApplyError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
     let mut pause = Duration::from_millis(20);
-    while !pending.is_empty() {
+    loop {
+        let Some(first) = pending.keys().next().cloned() else {
+            return Ok(());
+        };
         if Instant::now() >= deadline {
-            let (name, last) = pending.into_iter().next().unwrap_or_default();
+            let last = pending.remove(&first).expect("the first pending CRD");
             return Err(ApplyError::CrdNotEstablished {
-                name,
+                name: first,
                 secs: timeout.as_secs(),
                 last,
             });
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(500));
+        let mut done = Vec::new();
         for (name, last) in pending.iter_mut() {
             match api.get(name).await {
-                Ok(crd) => *last = established(&crd.data["status"]).1,
-                Err(e) => *last = e.to_string(),
+                Ok(crd) => {
+                    let (ok, condition) = established(&crd.data["status"]);
+                    if ok {
+                        done.push(name.clone());
+                    }
+                    *last = CrdLast::Condition(condition);
+                }
+                Err(e) => *last = CrdLast::Api(Box::new(e)),
             }
         }
-        pending.retain(|_, last| !last.starts_with("Established=True"));
+        for name in done {
+            pending.remove(&name);
+        }
     }
-    Ok(())
 }
 
 /// Apply `objects` server-side, in order (Namespaces, CRDs until Established, then the rest
@@ -489,10 +522,10 @@ pub async fn apply(
             return Err(ApplyError::Objects { failed, total });
         }
         // The apply response carries the CRD's status: most are Established already.
-        let pending: BTreeMap<String, String> = live_crds
+        let pending: BTreeMap<String, CrdLast> = live_crds
             .into_iter()
             .filter(|(_, (ok, _))| !ok)
-            .map(|(name, (_, last))| (name, last))
+            .map(|(name, (_, last))| (name, CrdLast::Condition(last)))
             .collect();
         if !pending.is_empty() {
             progress(&Progress {
@@ -583,8 +616,15 @@ mod tests {
                     namespace: Some("ns".into()),
                     name: format!("cm{i}"),
                 },
-                code: Some(422),
-                message: "invalid".into(),
+                source: kube::Error::Api(
+                    kube::core::Status {
+                        code: 422,
+                        message: "invalid".into(),
+                        reason: "Invalid".into(),
+                        ..Default::default()
+                    }
+                    .boxed(),
+                ),
             })
             .collect();
         let text = ApplyError::Objects { failed, total: 20 }.to_string();

@@ -17,7 +17,7 @@ pub fn parse_documents(yaml: &str, origin: &str) -> Result<Vec<DynamicObject>, A
     let mut out = Vec::with_capacity(docs.len());
     for (i, doc) in docs.into_iter().enumerate() {
         let index = i + 1;
-        let bad = |reason: String| ApplyError::NotAnObject {
+        let bad = |reason: NotAnObject| ApplyError::NotAnObject {
             origin: origin.to_string(),
             index,
             reason,
@@ -137,10 +137,21 @@ fn split_documents(yaml: &str) -> Vec<&str> {
     out
 }
 
+/// Why a document is not a Kubernetes object.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAnObject {
+    #[error("it is not a mapping")]
+    NotAMapping,
+    #[error("{0} is missing or not a string")]
+    Missing(&'static str),
+    #[error("metadata: {0}")]
+    Metadata(#[source] serde_json::Error),
+}
+
 /// One parsed document as an object, checked for `apiVersion`, `kind` and `metadata.name`.
-pub fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
+pub fn to_object(doc: serde_json::Value) -> Result<DynamicObject, NotAnObject> {
     if !doc.is_object() {
-        return Err("it is not a mapping".into());
+        return Err(NotAnObject::NotAMapping);
     }
     for (path, value) in [
         ("apiVersion", &doc["apiVersion"]),
@@ -148,13 +159,13 @@ pub fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
         ("metadata.name", &doc["metadata"]["name"]),
     ] {
         if value.as_str().is_none_or(str::is_empty) {
-            return Err(format!("{path} is missing or not a string"));
+            return Err(NotAnObject::Missing(path));
         }
     }
     // Built by hand: `DynamicObject`'s `#[serde(flatten)] data` makes serde buffer the whole
     // document and walk it twice, which for a 1.4 MB CRD schema costs more than parsing it.
     let serde_json::Value::Object(mut map) = doc else {
-        return Err("it is not a mapping".into());
+        return Err(NotAnObject::NotAMapping);
     };
     let take_str =
         |map: &mut serde_json::Map<String, serde_json::Value>, key: &str| match map.remove(key) {
@@ -167,7 +178,7 @@ pub fn to_object(doc: serde_json::Value) -> Result<DynamicObject, String> {
         .remove("metadata")
         .map(serde_json::from_value)
         .transpose()
-        .map_err(|e| format!("metadata: {e}"))?
+        .map_err(NotAnObject::Metadata)?
         .unwrap_or_default();
     Ok(DynamicObject {
         types: Some(kube::core::TypeMeta { api_version, kind }),

@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::KubeconfigError;
+use super::value::YamlError;
 #[cfg(not(unix))]
 use crate::fsutil::ModeExt;
 
@@ -187,10 +188,10 @@ pub(super) fn read_if_exists(target: &Path) -> Result<Option<String>, Kubeconfig
     match fs::read(target) {
         Ok(bytes) => String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| KubeconfigError::Parse {
+            .map_err(|e| KubeconfigError::Parse {
                 path: target.to_path_buf(),
                 location: target.display().to_string(),
-                message: "the file is not UTF-8 text".into(),
+                source: YamlError::NotUtf8(e.utf8_error()),
             }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(KubeconfigError::Read {

@@ -396,6 +396,32 @@ fn dangling_symlink_gets_its_target_created() {
 }
 
 #[test]
+fn a_parse_error_never_quotes_the_file() {
+    // serde-saphyr can attach a snippet of the input to its error; in a kubeconfig that is
+    // keys and tokens. Neither the message nor the error chain nor Debug may hold them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    let text =
+        "apiVersion: v1\nusers:\n- name: a\n  user:\n    token: s3cr3t-t0ken\n    x: [unclosed\n";
+    fs::write(&path, text).unwrap();
+    let err = merge(&path, "lab", &source("https://127.0.0.1:1"), false).unwrap_err();
+    assert!(matches!(err, KubeconfigError::Parse { .. }), "{err}");
+    let mut seen = format!("{err} {err:?}");
+    let mut at: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+    while let Some(e) = at {
+        seen.push_str(&format!(" {e} {e:?}"));
+        at = e.source();
+    }
+    assert!(!seen.contains("s3cr3t"), "{seen}");
+
+    // Not UTF-8: the error keeps no bytes of the file either.
+    fs::write(&path, b"users:\n- token: s3cr3t\xff\n").unwrap();
+    let err = merge(&path, "lab", &source("https://127.0.0.1:1"), false).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    assert!(!format!("{err:?}").contains("115, 51, 99"), "{err:?}");
+}
+
+#[test]
 fn invalid_yaml_is_reported_with_location_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config");

@@ -11,6 +11,45 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+/// Why a kubeconfig could not be read or rendered as YAML. Never carries serde-saphyr's
+/// source snippet: a kubeconfig's text holds client keys and tokens, which the snippet would
+/// quote into an error message.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    // Boxed here and below: serde-saphyr's errors are large, and these travel in every Result.
+    #[error("{0}")]
+    Parse(#[source] Box<serde_saphyr::Error>),
+    #[error("the file is not UTF-8 text")]
+    // `Utf8Error`, not `FromUtf8Error`: that one keeps the file's bytes, keys and all.
+    NotUtf8(#[source] std::str::Utf8Error),
+    #[error("{0}")]
+    Serialize(#[source] Box<serde_saphyr::SerializeError>),
+    #[error("the rendered YAML does not parse: {0}")]
+    ReadBack(#[source] Box<serde_saphyr::Error>),
+    #[error("the rendered YAML does not read back as the same document")]
+    NotSame,
+}
+
+impl YamlError {
+    /// A parse error, its snippet dropped.
+    pub fn parse(e: serde_saphyr::Error) -> Self {
+        YamlError::Parse(Box::new(without_snippet(e)))
+    }
+
+    /// A parse error of YAML we rendered ourselves, its snippet dropped.
+    pub fn read_back(e: serde_saphyr::Error) -> Self {
+        YamlError::ReadBack(Box::new(without_snippet(e)))
+    }
+}
+
+/// The error itself, without the cropped input text it carries for rendering.
+fn without_snippet(e: serde_saphyr::Error) -> serde_saphyr::Error {
+    match e {
+        serde_saphyr::Error::WithSnippet { error, .. } => without_snippet(*error),
+        other => other,
+    }
+}
+
 /// One YAML node, after alias expansion and tag resolution.
 #[derive(Debug, Clone)]
 pub enum Yaml {
@@ -68,9 +107,9 @@ impl Yaml {
     /// Convert any serializable value (such as kube's typed kubeconfig
     /// structs) by rendering it as YAML and reading it back, which keeps the
     /// struct's field order.
-    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Yaml, String> {
-        let text = serde_saphyr::to_string(value).map_err(|e| e.to_string())?;
-        serde_saphyr::from_str(&text).map_err(|e| e.to_string())
+    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Yaml, YamlError> {
+        let text = serde_saphyr::to_string(value).map_err(|e| YamlError::Serialize(Box::new(e)))?;
+        serde_saphyr::from_str(&text).map_err(YamlError::read_back)
     }
 }
 
