@@ -7,11 +7,34 @@
 //! ```
 //!
 //! One type and one rendering for the lab file's errors ([`crate::config::ConfigError`]) and
-//! for `validate`'s findings in the GitOps tree. This module sits at the bottom of the crate:
-//! it imports nothing from it.
+//! for `validate`'s findings in the GitOps tree; and [`Kind`], what kind of failure an error
+//! is, which every layer's error can say and the command layer turns into the exit status.
+//! This module sits at the bottom of the crate: it imports nothing from it.
 
 use std::fmt;
 use std::path::PathBuf;
+
+/// What kind of failure an error is: what a script can do about it. The exit status follows
+/// it (`commands::error`, and the README's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Anything else (exit 1).
+    Failed,
+    /// Bad input: flags, a lab file, a plan that cannot work (exit 2).
+    Usage,
+    /// The Docker Engine cannot be reached (exit 3).
+    Unreachable,
+    /// No such lab, node or object (exit 4).
+    NotFound,
+    /// Something else holds what the lab needs: a host port, a subnet, a name, the lab (exit 5).
+    Conflict,
+    /// A wait ran past its deadline (exit 6).
+    Timeout,
+    /// Ctrl-C or SIGTERM (exit 130, or 128 + the signal).
+    Interrupted,
+    /// A program run for the user ended with this status, which becomes ours.
+    Child(i32),
+}
 
 /// One problem, at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,24 +18,8 @@ use super::readiness::NodeWaitError;
 /// A `Result` whose error is a [`ClusterError`] unless said otherwise.
 pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
 
-/// What kind of failure an error is, for the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The lab file or the plan made from it is wrong (exit 2).
-    Usage,
-    /// The Docker Engine cannot be reached (exit 3).
-    Unreachable,
-    /// No such lab, node or object (exit 4).
-    NotFound,
-    /// Something else holds what the lab needs: a host port, a subnet, a name (exit 5).
-    Conflict,
-    /// A wait ran past its deadline (exit 6).
-    Timeout,
-    /// Ctrl-C or SIGTERM (exit 130, or 128 + the signal).
-    Interrupted,
-    /// Anything else (exit 1).
-    Other,
-}
+/// What kind of failure an error is, for the exit status (shared by every layer).
+pub use crate::diag::Kind as ErrorKind;
 
 /// Everything that can end a cluster operation.
 ///
@@ -312,7 +296,7 @@ impl ClusterError {
             | E::RegistryPort { .. } => ErrorKind::Conflict,
             _ if self.is_timeout() => ErrorKind::Timeout,
             E::Interrupted => ErrorKind::Interrupted,
-            _ => ErrorKind::Other,
+            _ => ErrorKind::Failed,
         }
     }
 

@@ -26,7 +26,7 @@ use crate::argocd::cli::ArgoCliError;
 use crate::argocd::install::InstallError;
 use crate::argocd::refresh::RefreshError;
 use crate::argocd::workloads::WorkloadsError;
-use crate::cluster::{ClusterError, ErrorKind};
+use crate::cluster::ClusterError;
 use crate::config::ConfigError;
 use crate::docker::EngineError;
 use crate::doctor::PreflightError;
@@ -152,18 +152,7 @@ pub enum Usage {
     UnsupportedShell(&'static str),
 }
 
-/// What a script can do about an error; the exit status follows it (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Failed,
-    Usage,
-    Unreachable,
-    NotFound,
-    Conflict,
-    Timeout,
-    Interrupted,
-    Child(i32),
-}
+pub use crate::diag::Kind;
 
 macro_rules! boxed_from {
     ($($variant:ident($ty:ty)),*) => {$(
@@ -192,15 +181,7 @@ impl Error {
             | Error::Name(_)
             | Error::Invalid { .. }
             | Error::SeveralLabs(_) => Kind::Usage,
-            Error::Cluster(e) => match e.kind() {
-                ErrorKind::Usage => Kind::Usage,
-                ErrorKind::Unreachable => Kind::Unreachable,
-                ErrorKind::NotFound => Kind::NotFound,
-                ErrorKind::Conflict => Kind::Conflict,
-                ErrorKind::Timeout => Kind::Timeout,
-                ErrorKind::Interrupted => Kind::Interrupted,
-                ErrorKind::Other => Kind::Failed,
-            },
+            Error::Cluster(e) => e.kind(),
             Error::Restore(e) => match **e {
                 R::NoRecord { .. } | R::NoDropped => Kind::NotFound,
                 R::Clone(_) | R::Record(_) | R::FolderGone { .. } => Kind::Failed,
