@@ -6,8 +6,10 @@
 //! `argocd-dex-server`, `argocd-notifications-controller`, `argocd-redis`,
 //! `argocd-repo-server`, `argocd-server` and the StatefulSet `argocd-application-controller`.
 //!
-//! [`wait_available`] polls with one list per kind and namespace (two requests a round for
-//! Argo CD), shows one progress line per workload, and marks each done as it becomes
+//! [`wait_available`] lists each kind per namespace (two requests a round for Argo CD), then
+//! watches both from the lists' versions and lists again at the first change, so a workload
+//! is seen available the moment its status says so (polling added up to a second to every
+//! `up`). It shows one progress line per workload, and marks each done as it becomes
 //! available:
 //! - Deployment: `Available=True`, `availableReplicas >= replicas`,
 //!   `observedGeneration >= generation` (the status is about the spec we applied), and the
@@ -233,8 +235,18 @@ fn not_created(workload: &Workload, last_error: Option<&str>) -> WorkloadState {
 }
 
 /// One round: the state of every workload, with two lists per namespace.
-async fn observe(api: &KubeApi, workloads: &[Workload]) -> Vec<WorkloadState> {
+/// What a round of [`observe`] saw, and the resource versions to watch from for the next.
+struct Observed {
+    states: Vec<WorkloadState>,
+    /// `(namespace, Deployment list version, StatefulSet list version)`; empty when a list
+    /// failed (the next round then comes after a pause instead of a change).
+    versions: Vec<(String, String, String)>,
+}
+
+async fn observe(api: &KubeApi, workloads: &[Workload]) -> Observed {
     let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let mut versions = Vec::new();
+    let mut complete = true;
     let mut deployments: BTreeMap<(String, String), Deployment> = BTreeMap::new();
     let mut statefulsets: BTreeMap<(String, String), StatefulSet> = BTreeMap::new();
     let mut errors: BTreeMap<&str, String> = BTreeMap::new();
@@ -243,6 +255,14 @@ async fn observe(api: &KubeApi, workloads: &[Workload]) -> Vec<WorkloadState> {
         let dapi = Api::<Deployment>::namespaced(api.client().clone(), ns);
         let sapi = Api::<StatefulSet>::namespaced(api.client().clone(), ns);
         let (d, s) = tokio::join!(dapi.list(&lp), sapi.list(&lp));
+        match (&d, &s) {
+            (Ok(d), Ok(s)) => versions.push((
+                ns.to_string(),
+                d.metadata.resource_version.clone().unwrap_or_default(),
+                s.metadata.resource_version.clone().unwrap_or_default(),
+            )),
+            _ => complete = false,
+        }
         match d {
             Ok(list) => deployments.extend(list.items.into_iter().map(|d| {
                 (
@@ -266,7 +286,10 @@ async fn observe(api: &KubeApi, workloads: &[Workload]) -> Vec<WorkloadState> {
             }
         }
     }
-    workloads
+    if !complete {
+        versions.clear();
+    }
+    let states = workloads
         .iter()
         .map(|w| {
             let key = (w.namespace.clone(), w.name.clone());
@@ -282,7 +305,46 @@ async fn observe(api: &KubeApi, workloads: &[Workload]) -> Vec<WorkloadState> {
                     .unwrap_or_else(|| not_created(w, error)),
             }
         })
-        .collect()
+        .collect();
+    Observed { states, versions }
+}
+
+/// Until a Deployment or StatefulSet of those [`observe`] listed changes (an event on a watch
+/// from its list's version), or `limit` passes: the next round lists again. Any watch error
+/// just ends the wait early, as a poll would.
+async fn changed(api: &KubeApi, versions: &[(String, String, String)], limit: Instant) {
+    use futures::{FutureExt, StreamExt};
+    use kube::api::WatchParams;
+    let secs = limit.saturating_duration_since(Instant::now()).as_secs();
+    let wp = WatchParams::default().timeout(secs.clamp(1, 290) as u32);
+    let mut watches = Vec::new();
+    for (ns, drv, srv) in versions {
+        let dapi = Api::<Deployment>::namespaced(api.client().clone(), ns);
+        let sapi = Api::<StatefulSet>::namespaced(api.client().clone(), ns);
+        let (wp, drv, srv) = (wp.clone(), drv.clone(), srv.clone());
+        watches.push(
+            async move {
+                if let Ok(stream) = dapi.watch(&wp, &drv).await {
+                    std::pin::pin!(stream).next().await;
+                }
+            }
+            .boxed(),
+        );
+        let wp = WatchParams::default().timeout(secs.clamp(1, 290) as u32);
+        watches.push(
+            async move {
+                if let Ok(stream) = sapi.watch(&wp, &srv).await {
+                    std::pin::pin!(stream).next().await;
+                }
+            }
+            .boxed(),
+        );
+    }
+    if watches.is_empty() {
+        tokio::time::sleep_until(limit).await;
+        return;
+    }
+    let _ = tokio::time::timeout_at(limit, futures::future::select_all(watches)).await;
 }
 
 /// Why the pods of `state`'s workload wait (`CreateContainerConfigError: secret "argocd-redis"
@@ -337,11 +399,8 @@ pub async fn wait_available(
         .iter()
         .map(|w| (w.clone(), ui.step(format!("{} {}", w.kind, w.name))))
         .collect();
-    // Quick at first (the double and warm clusters are ready in moments), then at most once
-    // a second: two list requests a round is light even for minutes of waiting.
-    let mut pause = Duration::from_millis(100);
     loop {
-        let states = observe(api, workloads).await;
+        let Observed { states, versions } = observe(api, workloads).await;
         for state in &states {
             if state.available {
                 if let Some(step) = steps.remove(&state.workload) {
@@ -378,9 +437,10 @@ pub async fn wait_available(
                 pending,
             });
         }
-        let now = Instant::now();
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(now))).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        // A round at least every few seconds even without events (a watch the server ends
+        // early, a list that failed), and never past the deadline.
+        let limit = (Instant::now() + Duration::from_secs(5)).min(deadline);
+        changed(api, &versions, limit).await;
     }
 }
 
