@@ -85,6 +85,28 @@ impl LabSummary {
 
 /// Group containers into labs.
 pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSummary> {
+    summarize_with(containers, with_nodes, &|_| None)
+}
+
+/// The node counts the lab's record holds (its file and flags as `up` last applied them), for
+/// a lab that is not dropped. They are newer than the counts in the nodes' labels, which
+/// Docker cannot change after creation: after `up` lowered `agents`, the remaining nodes still
+/// carry the old count, and only the record says the removed agent is not missing.
+pub fn recorded_counts(lab: &str) -> Option<(u32, u32)> {
+    let rec = crate::state::record::read(lab).ok().flatten()?;
+    if rec.times.dropped.is_some() {
+        return None;
+    }
+    let lab = rec.lab().ok()?;
+    Some((lab.cluster.servers, lab.cluster.agents))
+}
+
+/// [`summarize`], with the counts `recorded` gives for a lab preferred over its labels'.
+pub fn summarize_with(
+    containers: &[ContainerInfo],
+    with_nodes: bool,
+    recorded: &dyn Fn(&str) -> Option<(u32, u32)>,
+) -> Vec<LabSummary> {
     let mut by_lab: BTreeMap<&str, Vec<&ContainerInfo>> = BTreeMap::new();
     for c in containers {
         if let Some(lab) = c.labels.get(names::LABEL_CLUSTER) {
@@ -100,8 +122,10 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
                     .iter()
                     .find_map(|c| c.labels.get(key)?.parse::<u32>().ok())
             };
-            let servers = label_u32(names::LABEL_SERVERS).unwrap_or(0);
-            let agents = label_u32(names::LABEL_AGENTS).unwrap_or(0);
+            let (servers, agents) = recorded(lab).unwrap_or((
+                label_u32(names::LABEL_SERVERS).unwrap_or(0),
+                label_u32(names::LABEL_AGENTS).unwrap_or(0),
+            ));
             let expected = (servers + agents + u32::from(servers > 1)) as usize;
             let api = nodes.iter().find_map(|c| {
                 let host: std::net::IpAddr = c.labels.get(names::LABEL_API_HOST)?.parse().ok()?;
@@ -180,7 +204,7 @@ pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, "")])
         .await?;
-    let mut labs = summarize(&containers, false);
+    let mut labs = summarize_with(&containers, false, &recorded_counts);
     note_missing_networks(engine, &mut labs).await?;
     Ok(labs)
 }
@@ -190,7 +214,7 @@ pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummar
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, lab)])
         .await?;
-    let mut labs = summarize(&containers, true);
+    let mut labs = summarize_with(&containers, true, &recorded_counts);
     note_missing_networks(engine, &mut labs).await?;
     Ok(labs.into_iter().next())
 }
@@ -301,6 +325,22 @@ mod tests {
         let s = summarize(&cs, false);
         assert_eq!(s[0].state, LabState::Partial);
         assert_eq!(s[0].missing, ["playground-a-agent-1"]);
+    }
+
+    #[test]
+    fn the_recorded_counts_win_over_the_labels_after_agents_were_lowered() {
+        // Every node was made when the lab had 2 agents; `up` then removed agent-1.
+        let cs = vec![
+            node("a", "server", 0, RunState::Running),
+            node("a", "agent", 0, RunState::Running),
+        ];
+        let by_labels = &summarize(&cs, false)[0];
+        assert_eq!(by_labels.state, LabState::Partial);
+        assert_eq!(by_labels.missing, ["playground-a-agent-1"]);
+        let recorded = summarize_with(&cs, false, &|lab| (lab == "a").then_some((1, 1)));
+        assert_eq!(recorded[0].state, LabState::Running);
+        assert!(recorded[0].missing.is_empty(), "{:?}", recorded[0].missing);
+        assert_eq!((recorded[0].servers, recorded[0].agents), (1, 1));
     }
 
     #[test]

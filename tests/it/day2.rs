@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 
-use crate::support::harness::{TestLab, docker, free_port, kube_client, stderr};
+use crate::support::harness::{self, TestLab, docker, free_port, kube_client, stderr};
 
 /// The lab's join token, as `docker inspect` shows it in server-0's env.
 fn k3s_token(container: &str) -> String {
@@ -455,6 +455,11 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
     let nodes = node_names(&lab.kubeconfig()).await;
     assert!(!nodes.iter().any(|n| n.contains("agent-1")), "{nodes:?}");
     assert_eq!(nodes.len(), 2, "{nodes:?}");
+    // And the lab is whole at its new size: nothing is reported missing.
+    let status = harness::document(&lab.ok(&["status", &lab.name, "-o", "json"]), "LabStatus");
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["agents"], 1, "{status}");
+    assert!(status.get("missing").is_none(), "{status}");
 
     // One server → three: refused before anything is made, with the way out.
     edit(&lab, "servers: 1", "servers: 3");
