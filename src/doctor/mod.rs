@@ -487,10 +487,12 @@ fn repo_check(lab: Option<&Lab>) -> Check {
             format!("remote repository {}: Argo CD clones it", lab.gitops.repo),
         );
     };
-    let root = match crate::repo::git::open(dir)
-        .map_err(|e| e.to_string())
-        .and_then(|r| std::fs::canonicalize(r.root()).map_err(|e| e.to_string()))
-    {
+    // The report says why in words; the error itself goes no further.
+    let opened: Result<std::path::PathBuf, Box<dyn std::error::Error>> =
+        crate::repo::git::open(dir)
+            .map_err(Into::into)
+            .and_then(|r| std::fs::canonicalize(r.root()).map_err(Into::into));
+    let root = match opened {
         Ok(root) => root,
         Err(e) => {
             return Check::new("repo", Status::Fail, format!("{}: {e}", dir.display()))
