@@ -309,11 +309,22 @@ async fn observe(api: &KubeApi, workloads: &[Workload]) -> Observed {
     Observed { states, versions }
 }
 
+/// The first event of a watch from `rv` (or nothing, if the watch cannot start).
+async fn first_event<K>(api: Api<K>, wp: kube::api::WatchParams, rv: String)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    use futures::StreamExt;
+    if let Ok(stream) = api.watch(&wp, &rv).await {
+        std::pin::pin!(stream).next().await;
+    }
+}
+
 /// Until a Deployment or StatefulSet of those [`observe`] listed changes (an event on a watch
 /// from its list's version), or `limit` passes: the next round lists again. Any watch error
 /// just ends the wait early, as a poll would.
 async fn changed(api: &KubeApi, versions: &[(String, String, String)], limit: Instant) {
-    use futures::{FutureExt, StreamExt};
+    use futures::FutureExt;
     use kube::api::WatchParams;
     let secs = limit.saturating_duration_since(Instant::now()).as_secs();
     let wp = WatchParams::default().timeout(secs.clamp(1, 290) as u32);
@@ -321,24 +332,8 @@ async fn changed(api: &KubeApi, versions: &[(String, String, String)], limit: In
     for (ns, drv, srv) in versions {
         let dapi = Api::<Deployment>::namespaced(api.client().clone(), ns);
         let sapi = Api::<StatefulSet>::namespaced(api.client().clone(), ns);
-        let (wp, drv, srv) = (wp.clone(), drv.clone(), srv.clone());
-        watches.push(
-            async move {
-                if let Ok(stream) = dapi.watch(&wp, &drv).await {
-                    std::pin::pin!(stream).next().await;
-                }
-            }
-            .boxed(),
-        );
-        let wp = WatchParams::default().timeout(secs.clamp(1, 290) as u32);
-        watches.push(
-            async move {
-                if let Ok(stream) = sapi.watch(&wp, &srv).await {
-                    std::pin::pin!(stream).next().await;
-                }
-            }
-            .boxed(),
-        );
+        watches.push(first_event(dapi, wp.clone(), drv.clone()).boxed());
+        watches.push(first_event(sapi, wp.clone(), srv.clone()).boxed());
     }
     if watches.is_empty() {
         tokio::time::sleep_until(limit).await;

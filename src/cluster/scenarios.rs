@@ -448,6 +448,15 @@ mod reconcile {
         NodeFilter::Agents(Selection::Indices(vec![i]))
     }
 
+    /// A lab that `up` made, its calls forgotten: what a reconcile test starts from.
+    async fn existing(lab: &Lab) -> (FakeEngine, tempfile::TempDir) {
+        let engine = k3s_engine(lab);
+        let dir = tempfile::tempdir().unwrap();
+        up(&engine, lab, &dir).await.unwrap();
+        engine.clear_calls();
+        (engine, dir)
+    }
+
     /// `up` with a FakeConnect the test keeps, to read the API calls back.
     async fn up_api(
         engine: &FakeEngine,
@@ -525,10 +534,7 @@ mod reconcile {
     #[tokio::test]
     async fn only_the_nodes_whose_args_env_or_ports_changed_are_recreated() {
         let lab0 = lab("targeted", 1, 2);
-        let engine = k3s_engine(&lab0);
-        let dir = tempfile::tempdir().unwrap();
-        up(&engine, &lab0, &dir).await.unwrap();
-        engine.clear_calls();
+        let (engine, dir) = existing(&lab0).await;
 
         let mut lab = lab0.clone();
         lab.cluster.k3s_args.push(Filtered {
@@ -673,10 +679,7 @@ mod reconcile {
     #[tokio::test]
     async fn an_agent_beyond_the_count_is_drained_then_removed_with_its_volume_and_node() {
         let lab0 = lab("shrink", 1, 2);
-        let engine = k3s_engine(&lab0);
-        let dir = tempfile::tempdir().unwrap();
-        up(&engine, &lab0, &dir).await.unwrap();
-        engine.clear_calls();
+        let (engine, dir) = existing(&lab0).await;
 
         let mut lab = lab0.clone();
         lab.cluster.agents = 1;
@@ -714,10 +717,7 @@ mod reconcile {
     #[tokio::test]
     async fn more_servers_on_a_single_server_lab_are_refused_before_any_change() {
         let lab0 = lab("servers", 1, 1);
-        let engine = k3s_engine(&lab0);
-        let dir = tempfile::tempdir().unwrap();
-        up(&engine, &lab0, &dir).await.unwrap();
-        engine.clear_calls();
+        let (engine, dir) = existing(&lab0).await;
         let mut lab = lab0.clone();
         lab.cluster.servers = 3;
         let err = up(&engine, &lab, &dir).await.unwrap_err();
@@ -740,10 +740,7 @@ mod reconcile {
     #[tokio::test]
     async fn a_changed_load_balanced_port_recreates_only_the_load_balancer() {
         let lab0 = lab("balanced", 3, 1);
-        let engine = k3s_engine(&lab0);
-        let dir = tempfile::tempdir().unwrap();
-        up(&engine, &lab0, &dir).await.unwrap();
-        engine.clear_calls();
+        let (engine, dir) = existing(&lab0).await;
         let mut lab = lab0.clone();
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = free.local_addr().unwrap().port();
