@@ -52,7 +52,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the lab, or converge an existing one: start what is stopped, repair what is
-    /// missing. Never duplicates anything.
+    /// missing, and apply a changed lab file node by node after showing the diff (`--yes`
+    /// where there is no terminal to ask on). Never duplicates anything.
     Up(UpArgs),
     /// Stop the lab's nodes (agents first) to free every CPU and byte they used. Volumes and
     /// state are kept; a suspended lab stays suspended across a Docker restart.
@@ -105,7 +106,8 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
-    /// Show one lab: its state, its nodes and the API URL.
+    /// Show one lab: its state, its nodes, the API URL, and its Applications as a tree with the
+    /// last commit that touched each.
     Status {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
