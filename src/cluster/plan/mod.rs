@@ -223,10 +223,15 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
         removed: p.removed.iter().map(|(name, _)| name.clone()).collect(),
         ..Default::default()
     };
-    let phases = [p.checks()]
+    // The network, the volumes and the pulls need nothing of each other: one phase. Nodes
+    // that outlived their network are attached right after it.
+    let mut network = p.network().into_iter();
+    let mut first = network.next().unwrap_or_default();
+    first.extend(p.prep());
+    let phases = [p.checks(), first]
         .into_iter()
-        .chain(p.network())
-        .chain([p.prep(), p.shared(), p.create(), p.mirrors()])
+        .chain(network)
+        .chain([p.shared(), p.create(), p.mirrors()])
         .chain(p.start())
         .chain([p.wait()])
         .chain(p.reconcile())
