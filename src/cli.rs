@@ -67,6 +67,8 @@ pub enum Command {
         /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
         #[arg(long)]
         force: bool,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -77,6 +79,8 @@ pub enum Command {
         /// How long to wait for the lab to be ready, e.g. 90s or 3m.
         #[arg(long, value_parser = parse_timeout, default_value = "180s")]
         timeout: Duration,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -92,6 +96,8 @@ pub enum Command {
         /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
         #[arg(long)]
         force: bool,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -103,6 +109,8 @@ pub enum Command {
     /// List the labs Docker knows of, and the dropped labs on record (which `restore` brings
     /// back).
     List {
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -111,6 +119,8 @@ pub enum Command {
     Status {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -164,6 +174,8 @@ pub enum Command {
         /// The lab file. Default: ./playground.yaml.
         #[arg(short, long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -197,6 +209,8 @@ pub enum Command {
         /// and repository are not checked).
         #[arg(short, long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -231,6 +245,8 @@ pub enum Command {
     /// manifest's SHA-256, and the Docker endpoint in use with whether it answers (never
     /// fails when Docker is down).
     Version {
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -314,6 +330,8 @@ pub enum ExportCommand {
 pub enum CacheCommand {
     /// Each cache: its upstream, container state, bytes cached, and the labs using it.
     Status {
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -438,7 +456,8 @@ pub struct RunArgs {
     /// Stop after the cluster (skip the GitOps bootstrap).
     #[arg(long)]
     pub cluster_only: bool,
-    /// Print the ordered steps and exit without changing anything.
+    /// Print the ordered steps, and the changes to existing nodes as a diff, and exit without
+    /// changing anything.
     #[arg(long)]
     pub dry_run: bool,
     /// Keep a failed new lab for debugging instead of removing it.
@@ -451,6 +470,8 @@ pub struct RunArgs {
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
     #[arg(long, conflicts_with = "cluster_only")]
     pub watch: bool,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }

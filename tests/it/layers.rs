@@ -47,9 +47,32 @@ fn module_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
+/// The code of `text` without its test items: each `#[cfg(test)]` and the item after it
+/// (a `mod tests;` line, or a block to its closing brace) is left out, the rest is kept.
+fn without_tests(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[cfg(test)]" {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut depth = 0i32;
+        for item in lines.by_ref() {
+            depth += item.matches('{').count() as i32 - item.matches('}').count() as i32;
+            let trimmed = item.trim();
+            if depth <= 0 && (trimmed.ends_with(';') || trimmed.ends_with('}')) {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Every top module named as `crate::x` (or `crate::{x, y}`) in the non-test code of `text`.
 fn imports(text: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let code = without_tests(text);
     let mut found = BTreeSet::new();
     for line in code.lines() {
         let line = line.split("//").next().unwrap_or_default();
@@ -132,4 +155,8 @@ fn the_reader_sees_grouped_and_nested_paths_and_skips_tests_and_comments() {
         #[cfg(test)]\nmod tests { use crate::cluster; }\n";
     let got: Vec<String> = imports(text).into_iter().collect();
     assert_eq!(got, ["config", "docker", "lab", "ui"]);
+    // A test module declared at the top does not hide the code below it.
+    let text = "#[cfg(test)]\nmod tests;\nuse crate::state::x;\n#[cfg(test)]\nmod more {\n    fn f() {\n        crate::cluster::y();\n    }\n}\nuse crate::ui::z;\n";
+    let got: Vec<String> = imports(text).into_iter().collect();
+    assert_eq!(got, ["state", "ui"]);
 }
