@@ -43,17 +43,31 @@ pub(super) async fn ensure(
         labels: Some(spec.labels.clone().into_iter().collect()),
         ..Default::default()
     };
-    match docker.create_network(req).await {
-        Ok(_) => {}
+    let created = match docker.create_network(req).await {
+        Ok(answer) => Some(answer.id),
         // Another `up` of the same lab made it between our look and our create.
         Err(BollardError::DockerResponseServerError {
             status_code: 409, ..
-        }) => {}
+        }) => None,
         Err(e) => return Err(EngineError::api(format!("create network {}", spec.name), e)),
+    };
+    // The one we made, by its ID: Docker's duplicate check is racy, and a command killed
+    // while its create was in flight can leave a second network of the same name, which
+    // makes a look by name ambiguous (`drop` removes every one with the lab's label).
+    let found = match created {
+        Some(id) => inspect(docker, &id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| n.name == spec.name),
+        None => None,
+    };
+    match found {
+        Some(n) => Ok(n),
+        None => inspect(docker, &spec.name).await?.ok_or_else(|| {
+            EngineError::api(format!("network {}", spec.name), "vanished after create")
+        }),
     }
-    inspect(docker, &spec.name)
-        .await?
-        .ok_or_else(|| EngineError::api(format!("network {}", spec.name), "vanished after create"))
 }
 
 pub(super) async fn inspect(
@@ -64,10 +78,40 @@ pub(super) async fn inspect(
         .inspect_network(name, None::<InspectNetworkOptions>)
         .await
     {
-        // Docker matches network IDs by prefix too; insist on the exact name.
-        Ok(n) if n.name.as_deref() == Some(name) => Ok(Some(network_info(n))),
+        // Docker matches network IDs by prefix too; insist on the exact name (or ID).
+        Ok(n) if n.name.as_deref() == Some(name) || n.id.as_deref() == Some(name) => {
+            Ok(Some(network_info(n)))
+        }
         Ok(_) => Ok(None),
         Err(e) if is_not_found(&e) => Ok(None),
+        // Two networks of this name (see `ensure`): the oldest is the lab's, by its ID.
+        Err(BollardError::DockerResponseServerError {
+            status_code: 400,
+            message,
+        }) if message.contains("ambiguous") => {
+            let opts = ListNetworksOptionsBuilder::default()
+                .filters(&HashMap::from([("name", vec![name])]))
+                .build();
+            let mut same: Vec<_> = docker
+                .list_networks(Some(opts))
+                .await
+                .map_err(|e| EngineError::api(format!("list networks named {name}"), e))?
+                .into_iter()
+                .filter(|n| n.name.as_deref() == Some(name))
+                .collect();
+            same.sort_by(|a, b| a.created.cmp(&b.created));
+            let Some(id) = same.first().and_then(|n| n.id.clone()) else {
+                return Ok(None);
+            };
+            match docker
+                .inspect_network(&id, None::<InspectNetworkOptions>)
+                .await
+            {
+                Ok(n) => Ok(Some(network_info(n))),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
+            }
+        }
         Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
     }
 }
