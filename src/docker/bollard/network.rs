@@ -84,7 +84,10 @@ pub(super) async fn inspect(
         }
         Ok(_) => Ok(None),
         Err(e) if is_not_found(&e) => Ok(None),
-        // Two networks of this name (see `ensure`): the oldest is the lab's, by its ID.
+        // Two networks of this name (see `ensure`): the oldest is the lab's, by its ID. The
+        // daemon answers a name with several matches "N matches found based on name" as an
+        // invalid parameter, 400 (moby `api/server/router/network/network_routes.go`,
+        // `getNetwork`, `ambiguousResultsError`).
         Err(BollardError::DockerResponseServerError {
             status_code: 400,
             message,
