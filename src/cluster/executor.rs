@@ -73,6 +73,41 @@ pub(super) struct Shared {
     /// The kubeconfig text, once the API wait has read it.
     kubeconfig: OnceLock<String>,
     cache: CacheSwitch,
+    /// Agents' `docker start`s still in flight, handed to the caller (see [`Starting`]).
+    starting: Mutex<Starting>,
+}
+
+/// Agents' `docker start`s that `up` leaves in flight when its caller awaits every node
+/// itself ([`super::up::UpOptions::ready_nodes`]): the Docker Engine starts containers one
+/// after another, a few hundred milliseconds each, and nothing but the nodes' own Ready wait
+/// needs them done, so Argo CD goes in meanwhile. Whoever holds them must [`finish`] them
+/// (an error is the start's), or [`settle`] them before removing the lab, so a rollback never
+/// races a start.
+///
+/// [`finish`]: Starting::finish
+/// [`settle`]: Starting::settle
+#[derive(Debug, Default)]
+pub struct Starting(Vec<(String, tokio::task::JoinHandle<Result<(), EngineError>>)>);
+
+impl Starting {
+    /// Wait for every start; the first failure is the error.
+    pub async fn finish(self) -> Result<()> {
+        for (name, handle) in self.0 {
+            match handle.await {
+                Ok(r) => r?,
+                // The task panicked or was cancelled: the start's outcome is unknown.
+                Err(e) => return Err(EngineError::api(format!("start {name}"), e).into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait for every start to be over, whatever its outcome.
+    pub async fn settle(self) {
+        for (_, handle) in self.0 {
+            let _ = handle.await;
+        }
+    }
 }
 
 /// One run of a plan.
@@ -96,10 +131,10 @@ pub(super) struct Executor<'a, E: Engine, C: Connect> {
     pub shared: Shared,
 }
 
-impl<E: Engine, C: Connect> Executor<'_, E, C> {
-    /// Run every phase; the Ready nodes and the kubeconfig text (when the plan waited for
-    /// the API).
-    pub async fn run(self, plan: &Plan) -> Result<(Vec<NodeReady>, Option<String>)> {
+impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
+    /// Run every phase; the Ready nodes. The kubeconfig text (when the plan waited for the
+    /// API) and the starts left in flight are [`Self::finish`]'s.
+    pub async fn run(&self, plan: &Plan) -> Result<Vec<NodeReady>> {
         let mut nodes = Vec::new();
         for phase in &plan.phases {
             if *self.cancel.borrow() {
@@ -110,7 +145,17 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
                 nodes = r;
             }
         }
-        Ok((nodes, self.shared.kubeconfig.into_inner()))
+        Ok(nodes)
+    }
+
+    /// What the run leaves: the kubeconfig text it read, and the starts still in flight.
+    pub fn finish(self) -> (Option<String>, Starting) {
+        let starting = self
+            .shared
+            .starting
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (self.shared.kubeconfig.into_inner(), starting)
     }
 
     /// One step, with its progress line.
@@ -170,6 +215,13 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
                 self.engine.create_container(&n.spec).await?;
             }
             Step::StartNode(n) => return self.start(n).await,
+            Step::LaunchNode(n) => {
+                readiness::start(self.engine, &n.spec.name).await?;
+            }
+            Step::AwaitNode(n) => {
+                let since = readiness::started_since(self.engine, &n.spec.name).await?;
+                self.wait_ready_line(n, since).await?;
+            }
             Step::UnpauseNode(name) => self.engine.unpause(name).await?,
             Step::AttachNode(n) => self.attach(n).await?,
             Step::ForgetNode(name) => self.forget(name).await?,
@@ -281,12 +333,21 @@ impl<E: Engine, C: Connect> Executor<'_, E, C> {
 
     /// Start a node and wait for its ready line.
     async fn start(&self, n: &NodePlan) -> Result<Done> {
-        let since = readiness::start(self.engine, &n.spec.name).await?;
-        // When the caller awaits every node itself (alongside Argo CD), an agent's
-        // registration is not this phase's to wait for: the servers' are.
+        // When the caller awaits every node itself (alongside Argo CD), an agent is not this
+        // plan's to wait for, not even its `docker start`: see [`Starting`].
         if n.role == Role::Agent && self.ready_nodes.is_some() {
-            return Ok(Done::note("started; Ready is awaited with Argo CD"));
+            let engine = self.engine.clone();
+            let name = n.spec.name.clone();
+            let handle = tokio::spawn(async move { engine.start(&name).await });
+            self.shared
+                .starting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0
+                .push((n.spec.name.clone(), handle));
+            return Ok(Done::note("starting; Ready is awaited with Argo CD"));
         }
+        let since = readiness::start(self.engine, &n.spec.name).await?;
         self.wait_ready_line(n, since).await?;
         Ok(Done::default())
     }

@@ -59,16 +59,35 @@ fn indent(logs: &str) -> String {
 /// ready line when the two disagree (Docker Desktop's VM lags the Mac after sleep); k3d waits
 /// from `State.StartedAt` for the same reason (k3d `pkg/client/node.go`).
 pub async fn start<E: Engine>(engine: &E, node: &str) -> Result<i64, crate::docker::EngineError> {
-    let host_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let before = host_now();
     engine.start(node).await?;
-    let started = engine
+    Ok(started_at(engine, node).await?.unwrap_or(before) - 1)
+}
+
+/// The moment to read the logs of a node started earlier from, as [`start`] returns it.
+pub async fn started_since<E: Engine>(
+    engine: &E,
+    node: &str,
+) -> Result<i64, crate::docker::EngineError> {
+    let now = host_now();
+    Ok(started_at(engine, node).await?.unwrap_or(now) - 1)
+}
+
+async fn started_at<E: Engine>(
+    engine: &E,
+    node: &str,
+) -> Result<Option<i64>, crate::docker::EngineError> {
+    Ok(engine
         .inspect_container(node)
         .await?
-        .and_then(|c| c.started_at);
-    Ok(started.unwrap_or(host_now) - 1)
+        .and_then(|c| c.started_at))
+}
+
+fn host_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Wait until `node` prints a line containing `line` (case-insensitive) at or after `since`

@@ -796,3 +796,137 @@ async fn a_subnet_taken_between_plan_and_create_is_planned_again() {
     assert!(ours.subnet.is_some());
     assert_ne!(ours.subnet, rival.subnet);
 }
+
+/// `up`'s options when its caller awaits every node itself, as `up` with the GitOps half does.
+fn opts_awaiting_nodes(dir: &tempfile::TempDir) -> UpOptions {
+    UpOptions {
+        ready_nodes: Some(1),
+        ..opts(dir)
+    }
+}
+
+#[tokio::test]
+async fn agents_starts_do_not_hold_up_the_api_when_the_caller_awaits_the_nodes() {
+    // Docker starts containers one after another: an agent's start held at the engine must
+    // not keep `up` from reading the API, and the server's start goes before any agent's.
+    let lab = lab("deferred", 1, 2);
+    let engine = k3s_engine(&lab);
+    let agent = names::node(&lab.name, Role::Agent, 0);
+    let held = engine.hold("start", &agent);
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        up_with(
+            &engine,
+            &FakeConnect::default(),
+            &lab,
+            &opts_awaiting_nodes(&dir),
+            &Ui::new(true, false),
+            never,
+        ),
+    )
+    .await
+    .expect("up waited for an agent's start")
+    .unwrap();
+    assert!(outcome.kubeconfig.is_some(), "the API was read");
+    let state = |engine: &FakeEngine, name: &str| {
+        let engine = engine.clone();
+        let name = name.to_string();
+        async move {
+            engine
+                .inspect_container(&name)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
+    };
+    assert_ne!(state(&engine, &agent).await, RunState::Running);
+    let starts: Vec<String> = changes(&engine.calls())
+        .into_iter()
+        .filter(|c| c.starts_with("start "))
+        .collect();
+    assert_eq!(
+        starts.first(),
+        Some(&format!(
+            "start {}",
+            names::node(&lab.name, Role::Server, 0)
+        )),
+        "{starts:?}"
+    );
+    held.release();
+    outcome.starting.finish().await.unwrap();
+    assert_eq!(state(&engine, &agent).await, RunState::Running);
+}
+
+#[tokio::test]
+async fn an_agent_start_that_fails_in_flight_is_the_nodes_wait_error() {
+    let lab = lab("deferredfail", 1, 2);
+    let engine = k3s_engine(&lab);
+    let agent = names::node(&lab.name, Role::Agent, 1);
+    engine.fail_on("start", &agent);
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = up_with(
+        &engine,
+        &FakeConnect::default(),
+        &lab,
+        &opts_awaiting_nodes(&dir),
+        &Ui::new(true, false),
+        never,
+    )
+    .await
+    .unwrap();
+    let err = outcome.starting.finish().await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("start {agent}")),
+        "the failed start is named: {err}"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_waits_for_the_agents_starts_in_flight() {
+    // The server never logs its ready line: the wait times out and the new lab is rolled
+    // back. An agent's start still in flight must be over before anything is removed, or
+    // the rollback would race it.
+    let lab = lab("deferredroll", 1, 1);
+    let engine = k3s_engine(&lab);
+    let server = names::node(&lab.name, Role::Server, 0);
+    let agent = names::node(&lab.name, Role::Agent, 0);
+    engine.mute(&server);
+    let held = engine.hold("start", &agent);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = UpOptions {
+        timeout: Duration::from_millis(300),
+        ..opts_awaiting_nodes(&dir)
+    };
+    let (api, ui) = (FakeConnect::default(), Ui::new(true, false));
+    let run = up_with(&engine, &api, &lab, &opts, &ui, never);
+    let release_late = async {
+        held.arrived().await;
+        // Well past the deadline: the rollback is due, and must wait for this start.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let removed_early = changes(&engine.calls())
+            .iter()
+            .any(|c| c.starts_with("remove_"));
+        held.release();
+        removed_early
+    };
+    let (result, removed_early) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(run, release_late)
+    })
+    .await
+    .expect("up never ended");
+    assert!(matches!(result, Err(ref e) if e.is_timeout()), "{result:?}");
+    assert!(
+        !removed_early,
+        "the rollback began while a start was in flight"
+    );
+    assert!(
+        engine
+            .list_containers(&[(LABEL_CLUSTER, &lab.name)])
+            .await
+            .unwrap()
+            .is_empty(),
+        "the rollback removed every node"
+    );
+}

@@ -28,6 +28,7 @@ use super::cache::{self, CacheSettings};
 use super::cluster_api::{Connect, KubeConnect};
 use super::error::{ClusterError as Error, Result};
 use super::executor::Executor;
+pub use super::executor::Starting;
 use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
@@ -62,7 +63,7 @@ pub struct UpOptions {
 }
 
 /// What `up` made.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct UpOutcome {
     pub name: String,
     pub api: String,
@@ -72,6 +73,9 @@ pub struct UpOutcome {
     /// GitOps half does not read it out of the node again. Holds credentials: never printed.
     #[serde(skip)]
     pub kubeconfig: Option<String>,
+    /// Agents' starts still in flight: [`wait_every_node`] finishes them.
+    #[serde(skip)]
+    pub starting: Starting,
     /// The plan, when `--dry-run` stopped before executing it.
     #[serde(skip)]
     pub dry_run: Option<Plan>,
@@ -306,7 +310,12 @@ pub async fn busy_ports<E: Engine>(
 
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
 /// left for the next `up` to converge.
-pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> Result<UpOutcome> {
+pub async fn up<E: Engine + Clone + 'static>(
+    engine: &E,
+    lab: &Lab,
+    opts: &UpOptions,
+    ui: &Ui,
+) -> Result<UpOutcome> {
     up_with(
         engine,
         &KubeConnect,
@@ -320,7 +329,7 @@ pub async fn up<E: Engine>(engine: &E, lab: &Lab, opts: &UpOptions, ui: &Ui) -> 
 
 /// [`up`] over any API connector, stopped by whatever `interrupted` waits for (the process's
 /// signals in [`up`]; a channel in tests).
-pub async fn up_with<E: Engine, C: Connect, F: Future<Output = ()>>(
+pub async fn up_with<E: Engine + Clone + 'static, C: Connect, F: Future<Output = ()>>(
     engine: &E,
     connect: &C,
     lab: &Lab,
@@ -345,7 +354,7 @@ pub async fn up_with<E: Engine, C: Connect, F: Future<Output = ()>>(
     }
 }
 
-async fn up_once<E: Engine, C: Connect>(
+async fn up_once<E: Engine + Clone + 'static, C: Connect>(
     engine: &E,
     connect: &C,
     lab: &Lab,
@@ -373,6 +382,7 @@ async fn up_once<E: Engine, C: Connect>(
             context: names::context(&lab.name),
             nodes: Vec::new(),
             kubeconfig: None,
+            starting: Starting::default(),
             dry_run: Some(plan),
         });
     }
@@ -403,23 +413,31 @@ async fn up_once<E: Engine, C: Connect>(
         cancel,
         shared: Default::default(),
     };
-    let run = executor.run(&plan);
-    tokio::pin!(run);
-    let result = tokio::select! {
-        r = &mut run => r,
-        _ = interrupted => {
-            let _ = cancel_tx.send(true);
-            let _ = run.await;
-            Err(Error::Interrupted)
+    let result = {
+        let run = executor.run(&plan);
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => r,
+            _ = interrupted => {
+                let _ = cancel_tx.send(true);
+                let _ = run.await;
+                Err(Error::Interrupted)
+            }
         }
     };
+    let (kubeconfig, mut starting) = executor.finish();
+    if result.is_err() {
+        // Nothing may still be starting while the lab is rolled back or reported.
+        std::mem::take(&mut starting).settle().await;
+    }
     match result {
-        Ok((nodes, kubeconfig)) => Ok(UpOutcome {
+        Ok(nodes) => Ok(UpOutcome {
             name: lab.name.to_string(),
             api: plan.api_url.clone(),
             context: names::context(&lab.name),
             nodes,
             kubeconfig,
+            starting,
             dry_run: None,
         }),
         Err(e @ Error::SubnetTaken(_)) => Err(e),
@@ -452,17 +470,21 @@ pub async fn wait_every_node(
     api: &KubeApi,
     lab: &Lab,
     url: &str,
+    starting: Starting,
     deadline: Instant,
     ui: &Ui,
 ) -> Result<Vec<NodeReady>> {
     let expected = (lab.cluster.servers + lab.cluster.agents) as usize;
     let s = ui.step(format!("wait for all {expected} node(s) Ready"));
-    let r = api
-        .wait_ready(url, expected, deadline, &|d| s.set_detail(d))
-        .await;
+    // A start that failed ends the wait at once, instead of at the deadline.
+    let r = tokio::try_join!(starting.finish(), async {
+        Ok(api
+            .wait_ready(url, expected, deadline, &|d| s.set_detail(d))
+            .await?)
+    });
     match &r {
         Ok(_) => s.done(),
         Err(_) => s.fail(),
     }
-    Ok(r?)
+    Ok(r?.1)
 }

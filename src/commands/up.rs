@@ -181,7 +181,7 @@ pub async fn up_lab(
         async {
             tokio::try_join!(
                 async { Ok(bootstrap::bootstrap(&api, prepared, ui, deadline).await?) },
-                async { Ok(up::wait_every_node(&api, lab, &outcome.api, deadline, ui).await?) },
+                async { Ok(up::wait_every_node(&api, lab, &outcome.api, std::mem::take(&mut outcome.starting), deadline, ui).await?) },
             )
         },
         &format!(

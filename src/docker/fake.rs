@@ -116,10 +116,11 @@ struct State {
     next_id: u64,
 }
 
-/// The Docker Engine, in memory (see the module doc).
-#[derive(Default)]
+/// The Docker Engine, in memory (see the module doc). A clone is the same engine, as a clone
+/// of a bollard client talks to the same daemon.
+#[derive(Default, Clone)]
 pub struct FakeEngine {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 fn now() -> i64 {

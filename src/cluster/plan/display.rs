@@ -79,6 +79,10 @@ impl fmt::Display for Step {
             Step::StartNode(n) => {
                 write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line)
             }
+            Step::LaunchNode(n) => write!(f, "start {}", n.spec.name),
+            Step::AwaitNode(n) => {
+                write!(f, "wait for {} to log \"{}\"", n.spec.name, n.ready_line)
+            }
             Step::UnpauseNode(n) => write!(f, "unpause {n}"),
             Step::AttachNode(n) => write!(
                 f,

@@ -145,7 +145,13 @@ pub enum Step {
         cache: Option<CacheSettings>,
         registry: Option<RegistryMirror>,
     },
+    /// Start a node and wait for its ready line.
     StartNode(Box<NodePlan>),
+    /// Start a node's container and go on: a later [`Step::AwaitNode`] waits for its ready
+    /// line. Servers are launched a phase ahead of the nodes that join them (see `start`).
+    LaunchNode(Box<NodePlan>),
+    /// Wait for the ready line of a node a [`Step::LaunchNode`] started.
+    AwaitNode(Box<NodePlan>),
     UnpauseNode(String),
     /// Put an existing node back on a lab network that was made again, at its address; a node
     /// that runs is restarted so k3s starts on it (it takes its node IP at start).
@@ -632,16 +638,21 @@ impl<'a> Planner<'a> {
         }]
     }
 
-    /// Start order. A fresh lab starts the init server, every agent and the load balancer at
-    /// once: a k3s agent retries its join until the server answers (k3s `pkg/agent/run.go`
-    /// retries `getConfig`), and the load balancer's upstreams are static addresses, so none
-    /// of them waits on the server's boot to begin its own. Joining servers follow one at a
-    /// time, each once the one before is up (k3d #452: etcd adds one member at a time).
-    /// An existing lab starts what is stopped: servers, then agents, then the load balancer.
-    /// Existing servers that are stopped start together: a restarted etcd member logs
-    /// "k3s is up and running" only once its etcd is ready (k3s `pkg/cli/server/server.go`
-    /// waits on `ETCDReady`), which needs a quorum of the members, so waiting for one before
-    /// starting the next never ends (F2).
+    /// Start order. A fresh lab launches the init server, then starts every agent and the
+    /// load balancer while the server boots: a k3s agent retries its join until the server
+    /// answers (k3s `pkg/agent/run.go` retries `getConfig`), and the load balancer's upstreams
+    /// are static addresses, so none of them waits on the server's boot to begin its own.
+    /// Only the server's `docker start` goes first: the Docker Engine sets up containers'
+    /// networking one after another, so a server started together with three agents queued
+    /// behind them, and an agent that dialled the server before its network existed lost a
+    /// second to a TCP SYN retransmit (BENCHMARKS.md, critical path). Joining servers follow
+    /// one at a time, each once the one before is up (k3d #452: etcd adds one member at a
+    /// time).
+    /// An existing lab starts what is stopped the same way: servers, then agents and the load
+    /// balancer while the servers boot. Stopped servers are launched together before any is
+    /// awaited: a restarted etcd member logs "k3s is up and running" only once its etcd is
+    /// ready (k3s `pkg/cli/server/server.go` waits on `ETCDReady`), which needs a quorum of
+    /// the members, so waiting for one before starting the next never ends (F2).
     fn start(&self) -> Vec<Vec<Step>> {
         let mut phases = Vec::new();
         let unpause: Vec<Step> = self
@@ -667,12 +678,27 @@ impl<'a> Planner<'a> {
             starts(Role::Agent),
             starts(Role::LoadBalancer),
         );
+        // The servers' containers first, then their ready lines awaited beside the others'
+        // starts.
+        let launch_then = |phases: &mut Vec<Vec<Step>>, servers: Vec<Step>, others: Vec<Step>| {
+            let (launch, awaits): (Vec<Step>, Vec<Step>) = servers
+                .into_iter()
+                .filter_map(|s| match s {
+                    Step::StartNode(n) => Some((Step::LaunchNode(n.clone()), Step::AwaitNode(n))),
+                    _ => None,
+                })
+                .unzip();
+            phases.push(launch);
+            phases.push(awaits.into_iter().chain(others).collect());
+        };
         if self.fresh {
             let mut servers = servers.into_iter();
-            let mut first: Vec<Step> = servers.next().into_iter().collect();
-            first.extend(agents);
-            first.extend(balancer);
-            phases.push(first);
+            let first: Vec<Step> = servers.next().into_iter().collect();
+            launch_then(
+                &mut phases,
+                first,
+                agents.into_iter().chain(balancer).collect(),
+            );
             phases.extend(servers.map(|s| vec![s]));
             return phases;
         }
@@ -693,8 +719,13 @@ impl<'a> Planner<'a> {
             .map(|n| Step::ForgetNode(n.spec.name.clone()))
             .collect();
         if forget.is_empty() {
-            // Everything stopped starts at once (see above: agents retry, servers need a quorum).
-            phases.push(servers.into_iter().chain(agents).chain(balancer).collect());
+            // Everything stopped starts without waiting on another's boot (see above: agents
+            // retry, servers need a quorum).
+            launch_then(
+                &mut phases,
+                servers,
+                agents.into_iter().chain(balancer).collect(),
+            );
         } else {
             phases.extend([servers, forget, agents, balancer]);
         }

@@ -401,8 +401,10 @@ fn a_fresh_lab_is_built_in_order() {
             .unwrap_or_else(|| panic!("{want:?} missing or out of order in:\n{text}"));
         at += found;
     }
-    // The agents start with the server, in its phase: nobody waits for the server's boot
-    // to begin their own (agents retry their join), and the phase ends when all are up.
+    // The server's container starts first, alone: Docker starts containers one after
+    // another, and the server is on the critical path. The agents start in the next phase,
+    // beside the wait for the server's ready line: nobody waits for the server's boot to
+    // begin their own (agents retry their join).
     let starts = starts(&plan);
     assert_eq!(
         starts.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
@@ -412,7 +414,12 @@ fn a_fresh_lab_is_built_in_order() {
             "playground-lab-agent-1"
         ]
     );
-    assert!(starts.iter().all(|(phase, _)| *phase == starts[0].0));
+    let server = starts[0].0;
+    assert!(starts[1..].iter().all(|(phase, _)| *phase == server + 1));
+    assert_eq!(
+        awaits(&plan),
+        [(server + 1, "playground-lab-server-0".to_string())]
+    );
     // One server: no load balancer, and the API is published on server-0 at 127.0.0.1.
     assert!(plan.nodes().all(|n| n.role != Role::LoadBalancer));
     let s0 = plan.nodes().next().unwrap();
@@ -577,13 +584,12 @@ fn several_servers_get_an_init_server_and_a_load_balancer() {
         ]
     );
     let phase_of = |name: &str| starts.iter().find(|(_, n)| n == name).unwrap().0;
+    let init = phase_of("playground-lab-server-0");
+    assert_eq!(phase_of("playground-lab-agent-0"), init + 1);
+    assert_eq!(phase_of("playground-lab-serverlb"), init + 1);
     assert_eq!(
-        phase_of("playground-lab-agent-0"),
-        phase_of("playground-lab-server-0")
-    );
-    assert_eq!(
-        phase_of("playground-lab-serverlb"),
-        phase_of("playground-lab-server-0")
+        awaits(&plan),
+        [(init + 1, "playground-lab-server-0".to_string())]
     );
     assert!(phase_of("playground-lab-server-1") > phase_of("playground-lab-server-0"));
     assert!(phase_of("playground-lab-server-2") > phase_of("playground-lab-server-1"));
@@ -596,7 +602,21 @@ fn starts(plan: &Plan) -> Vec<(usize, String)> {
         .enumerate()
         .flat_map(|(i, p)| {
             p.iter().filter_map(move |s| match s {
-                Step::StartNode(n) => Some((i, n.spec.name.clone())),
+                Step::StartNode(n) | Step::LaunchNode(n) => Some((i, n.spec.name.clone())),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+/// (phase index, node name) of every wait for a launched node's ready line.
+fn awaits(plan: &Plan) -> Vec<(usize, String)> {
+    plan.phases
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.iter().filter_map(move |s| match s {
+                Step::AwaitNode(n) => Some((i, n.spec.name.clone())),
                 _ => None,
             })
         })
@@ -606,8 +626,8 @@ fn starts(plan: &Plan) -> Vec<(usize, String)> {
 #[test]
 fn a_stopped_ha_lab_starts_all_its_servers_before_waiting_on_any() {
     // F2: a restarted etcd member logs its ready line only with a quorum, so waiting on
-    // server-0 before starting server-1 would never end. A StartNode step waits for its
-    // line, and the steps of a phase run together: all servers must share one phase.
+    // server-0 before starting server-1 would never end: every server is launched, in one
+    // phase, before any ready line is awaited.
     let first = plan_up(&lab(3, 1), &Observed::default(), &inputs()).unwrap();
     let mut containers = running(&first);
     for c in &mut containers {
@@ -629,18 +649,31 @@ fn a_stopped_ha_lab_starts_all_its_servers_before_waiting_on_any() {
         .collect();
     assert_eq!(server_phases.len(), 1, "{plan}");
     let servers = *server_phases.first().unwrap();
-    // Every server waits for "k3s is up and running": none is the init server on create.
-    for s in &plan.phases[servers] {
-        let Step::StartNode(n) = s else {
-            panic!("{plan}")
-        };
-        if n.role == Role::Server {
+    assert!(
+        plan.phases[servers]
+            .iter()
+            .all(|s| matches!(s, Step::LaunchNode(n) if n.role == Role::Server)),
+        "{plan}"
+    );
+    // Every server's "k3s is up and running" is awaited after all of them were launched:
+    // none is the init server on create.
+    let awaits = awaits(&plan);
+    assert_eq!(awaits.len(), 3, "{plan}");
+    assert!(awaits.iter().all(|(i, _)| *i == servers + 1), "{plan}");
+    for s in &plan.phases[servers + 1] {
+        if let Step::AwaitNode(n) = s {
             assert_eq!(n.ready_line, "k3s is up and running");
         }
     }
-    // The agent and the load balancer start with them: the agent retries its join, and
-    // the lab is back after its slowest node, not after the sum of them.
-    assert!(starts.iter().all(|(i, _)| *i == servers), "{plan}");
+    // The agent and the load balancer start while they boot: the agent retries its join,
+    // and the lab is back after its slowest node, not after the sum of them.
+    assert!(
+        starts
+            .iter()
+            .filter(|(_, n)| !n.contains("-server-"))
+            .all(|(i, _)| *i == servers + 1),
+        "{plan}"
+    );
     assert_eq!(starts.len(), 5, "{plan}");
 }
 
