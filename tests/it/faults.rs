@@ -3,7 +3,9 @@
 //! of the README must hold: the next `up` converges, and `drop` leaves nothing labelled.
 //!
 //! Kill moments are random within bounds; every test prints its seed, and
-//! `PLAYGROUND_FAULT_SEED=<seed>` replays one.
+//! `PLAYGROUND_FAULT_SEED=<seed>` replays one. Signals are not random: SIGINT and SIGTERM are
+//! sent inside each wait, held open by a stand-in knob and recognised from what the command
+//! reports (see [`signal_in_step`]), so a passing test proves the signal landed in the wait.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
