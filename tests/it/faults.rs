@@ -3,7 +3,9 @@
 //! of the README must hold: the next `up` converges, and `drop` leaves nothing labelled.
 //!
 //! Kill moments are random within bounds; every test prints its seed, and
-//! `PLAYGROUND_FAULT_SEED=<seed>` replays one.
+//! `PLAYGROUND_FAULT_SEED=<seed>` replays one. Signals are not random: SIGINT and SIGTERM are
+//! sent inside each wait, held open by a stand-in knob and recognised from what the command
+//! reports (see [`signal_in_step`]), so a passing test proves the signal landed in the wait.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -260,20 +262,406 @@ async fn a_removed_network_is_recreated_and_every_node_reattached_at_its_address
     }
 }
 
-#[test]
-fn sigterm_during_resume_stops_at_once() {
-    let lab = TestLab::new("termres").agents(1).write();
-    lab.ok(&["up", "--cluster-only"]);
-    lab.ok(&["suspend"]);
-    let mut child = lab.cmd(&["resume"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+// SIGINT and SIGTERM in every wait phase. Each wait is held open by a stand-in knob (a node
+// that boots slowly, Argo CD workloads that get available late), the signal is sent once the
+// command itself reports the wait's step started (and, for a booting node, once the node logs
+// that it boots), and the report afterwards must show that step never finished: the signal
+// landed in the wait, not before or after it.
+
+/// Ctrl-C and SIGTERM, with the exit status a shell reports for each (128 + N).
+const SIGNALS: [(&str, i32); 2] = [("INT", 130), ("TERM", 143)];
+
+/// How long a held wait lasts: long enough that the signal surely lands inside it, short
+/// enough to keep the suite fast.
+const HOLD_MS: u64 = 2500;
+
+/// How soon a signalled command must have exited (rollback of a fresh lab included).
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// Where a command reports its progress: the `-o json` event stream on stdout (`up`,
+/// `restore`), or the plain step lines on stderr (`resume`).
+#[derive(Clone, Copy)]
+enum Progress {
+    Events,
+    Lines,
+}
+
+impl Progress {
+    /// Whether `line` reports that the step starting with `step` has `status`
+    /// (`started` or `done`).
+    fn says(self, line: &str, step: &str, status: &str) -> bool {
+        match self {
+            Progress::Events => serde_json::from_str::<serde_json::Value>(line).is_ok_and(|e| {
+                e["type"] == "step"
+                    && e["status"] == status
+                    && e["name"].as_str().is_some_and(|n| n.starts_with(step))
+            }),
+            Progress::Lines => {
+                let mark = if status == "done" { "✓" } else { "•" };
+                line.starts_with(&format!("{mark} {step}"))
+            }
+        }
+    }
+}
+
+/// What a signalled command did.
+struct Signalled {
+    code: Option<i32>,
+    /// From the signal to the exit.
+    stopped_in: Duration,
+    /// Every line it reported (events, or stderr lines).
+    report: Vec<String>,
+    /// The step the signal was sent in, and whether it reported `done` all the same.
+    step: String,
+    step_done: bool,
+}
+
+impl Signalled {
+    /// The `-o json` events of the report.
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.report
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// The stand-in's "…_BOOT_MS=<ms>: booting" lines in a node's log so far (0 when it does not
+/// exist yet): a new one means the node is in a boot its knob holds open.
+fn boot_lines(node: &str) -> usize {
+    let Ok(out) = Command::new("docker").args(["logs", node]).output() else {
+        return 0;
+    };
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .lines()
+    .filter(|l| l.contains("_BOOT_MS=") && l.contains("booting"))
+    .count()
+}
+
+/// Run `cmd` until it reports that `started` started and, when `booting` names a node, until
+/// that node logs a new boot (the stand-in's boot knob then holds the node, and the waits for
+/// it, open). Then send `signal`, and wait (at most 30 s) for the exit. `open` is the step the
+/// signal must land in: it must never report `done` (see [`assert_stopped`]).
+fn signal_in_step(
+    mut cmd: Command,
+    progress: Progress,
+    started: &str,
+    open: &str,
+    booting: Option<&str>,
+    signal: &str,
+) -> Signalled {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let boots = booting.map(boot_lines).unwrap_or(0);
+    match progress {
+        Progress::Events => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
+        Progress::Lines => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let pipe: Box<dyn std::io::Read + Send> = match progress {
+        Progress::Events => Box::new(child.stdout.take().unwrap()),
+        Progress::Lines => Box::new(child.stderr.take().unwrap()),
+    };
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut report = Vec::new();
+    let start = Instant::now();
+    // A whole GitOps `up` on a loaded machine comes first in the slowest case.
+    let limit = Duration::from_secs(120);
+    while !report
+        .iter()
+        .any(|l: &String| progress.says(l, started, "started"))
+    {
+        match rx.recv_timeout(limit.saturating_sub(start.elapsed())) {
+            Ok(line) => report.push(line),
+            Err(e) => {
+                kill9(&mut child);
+                panic!(
+                    "the step {started:?} never started ({e}); reported:\n{}",
+                    report.join("\n")
+                );
+            }
+        }
+    }
+    if let Some(node) = booting {
+        while boot_lines(node) <= boots {
+            if start.elapsed() > limit {
+                kill9(&mut child);
+                panic!("{node} never logged a new boot");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let sent = Instant::now();
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status();
-    let status = child.wait().unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(5));
-    // Either it had finished, or SIGTERM ended it as the shell reports a signal.
-    assert!(status.success() || status.code() == Some(143), "{status:?}");
-    converges_then_drops(&lab, 2);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(30) {
+            kill9(&mut child);
+            panic!("SIG{signal} in {open:?} did not stop the command within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stopped_in = sent.elapsed();
+    // The rest of what it reported; the pipe closes with the process.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        report.push(line);
+    }
+    eprintln!("SIG{signal} in {open:?}: stopped in {stopped_in:?}");
+    Signalled {
+        code: status.code(),
+        stopped_in,
+        step_done: report.iter().any(|l| progress.says(l, open, "done")),
+        step: open.to_string(),
+        report,
+    }
+}
+
+/// Exit status 128 + N, promptly, with the step the signal was sent in never finished (the
+/// signal landed in its wait and ended it), and for a stream, the error event that says so.
+fn assert_stopped(s: &Signalled, signal: &str, code: i32, progress: Progress) {
+    let report = s.report.join("\n");
+    assert_eq!(
+        s.code,
+        Some(code),
+        "SIG{signal} in {:?} exits {code}:\n{report}",
+        s.step
+    );
+    assert!(
+        !s.step_done,
+        "{:?} finished: SIG{signal} came after its wait (make the knob hold it longer), or the wait ignored it:\n{report}",
+        s.step
+    );
+    assert!(
+        s.stopped_in < PROMPT,
+        "SIG{signal} took {:?} to stop the command:\n{report}",
+        s.stopped_in
+    );
+    if let Progress::Events = progress {
+        let events = s.events();
+        let last = events
+            .last()
+            .unwrap_or_else(|| panic!("no events:\n{report}"));
+        assert_eq!(last["type"], "error", "{report}");
+        assert_eq!(last["message"], "interrupted", "{report}");
+        assert_eq!(last["exit_code"], code, "{report}");
+    }
+}
+
+fn server0(lab: &TestLab) -> String {
+    format!("playground-{}-server-0", lab.name)
+}
+
+fn agent0(lab: &TestLab) -> String {
+    format!("playground-{}-agent-0", lab.name)
+}
+
+#[test]
+fn a_signal_while_up_waits_for_a_booting_node_rolls_a_fresh_lab_back() {
+    // The cluster half's waits: the server's ready line, then an agent's registration.
+    for (role, knob) in [
+        ("server", "PLAYGROUND_STANDIN_SERVER_BOOT_MS"),
+        ("agent", "PLAYGROUND_STANDIN_AGENT_BOOT_MS"),
+    ] {
+        for (signal, code) in SIGNALS {
+            let lab = TestLab::new(&format!("boot{role}{signal}"))
+                .agents(1)
+                .cluster_yaml(&format!("  env: [\"{knob}={HOLD_MS}@{role}:0\"]\n"))
+                .write();
+            let node = if role == "server" {
+                server0(&lab)
+            } else {
+                agent0(&lab)
+            };
+            let step = format!("start {node} and wait for");
+            let s = signal_in_step(
+                lab.cmd(&["up", "--cluster-only", "-o", "json"]),
+                Progress::Events,
+                &step,
+                &step,
+                Some(&node),
+                signal,
+            );
+            assert_stopped(&s, signal, code, Progress::Events);
+            let events = s.events();
+            assert!(
+                events.iter().any(|e| e["type"] == "warning"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("removing the partly created lab"))),
+                "a fresh lab is rolled back, and says so:\n{}",
+                s.report.join("\n")
+            );
+            assert_eq!(
+                count_docker_objects(&lab.name),
+                0,
+                "{role} {signal}: nothing of the fresh lab is left"
+            );
+        }
+    }
+}
+
+/// A lab with the GitOps half (a local repo, the real Argo CD manifest on the API double),
+/// its node env extended with `env` (`, "K=V@…"`).
+fn gitops_lab(lab: TestLab, env: &str) -> TestLab {
+    use crate::gitops_up::{fixture, write_apps};
+    let dir = lab.dir.path();
+    write_apps(dir);
+    let commit =
+        playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+            .unwrap();
+    lab.cluster_yaml(&format!(
+        "  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\"{env}]\n"
+    ))
+    .yaml(&format!(
+        "  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n",
+        fixture()
+    ))
+    .write()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_up_waits_in_the_gitops_half_stops_at_once_and_the_cluster_stays() {
+    // The GitOps half's waits: Argo CD's workloads (the double makes them available late),
+    // and the nodes still booting (an agent that boots late; Argo CD goes in meanwhile).
+    let cases = [
+        (
+            "workloads",
+            format!(", \"PLAYGROUND_DOUBLE_DELAY_MS={HOLD_MS}@server:0\""),
+            0,
+            "Deployment argocd-server",
+        ),
+        (
+            "nodes",
+            format!(
+                ", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS={}@agent:0\"",
+                HOLD_MS + 1000
+            ),
+            1,
+            "wait for all 2 node(s) Ready",
+        ),
+    ];
+    for (what, env, agents, step) in &cases {
+        for (signal, code) in SIGNALS {
+            let lab = gitops_lab(
+                TestLab::new(&format!("git{what}{signal}")).agents(*agents),
+                env,
+            );
+            let s = tokio::task::block_in_place(|| {
+                signal_in_step(
+                    lab.cmd(&["up", "--timeout", "120s", "-o", "json"]),
+                    Progress::Events,
+                    step,
+                    step,
+                    None,
+                    signal,
+                )
+            });
+            assert_stopped(&s, signal, code, Progress::Events);
+            let report = s.report.join("\n");
+            assert!(
+                s.events().iter().any(|e| e["type"] == "warning"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("interrupted; the cluster stays"))),
+                "{what} {signal}: the warning says the cluster stays:\n{report}"
+            );
+            assert!(
+                !report.contains("removing the partly created lab"),
+                "{report}"
+            );
+            // The cluster half was complete: it stays, every node there and answering.
+            assert_eq!(
+                container_names(&lab.name).len() as u32,
+                1 + agents,
+                "{what} {signal}"
+            );
+            assert!(
+                !ready_nodes(&lab.kubeconfig()).await.is_empty(),
+                "{what} {signal}: the API answers"
+            );
+            lab.ok(&["drop", "--yes"]);
+            assert_eq!(count_docker_objects(&lab.name), 0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_resume_waits_for_the_nodes_stops_at_once_then_up_converges() {
+    // Every start of the server boots slowly: resume's wait for the API is held open.
+    let lab = TestLab::new("resumewait")
+        .agents(1)
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_STANDIN_SERVER_BOOT_MS={HOLD_MS}@server:0\"]\n"
+        ))
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    for (signal, code) in SIGNALS {
+        lab.ok(&["suspend"]);
+        // Sent once the server boots again: resume waits for its ready line, then for the API
+        // and the Ready nodes, and the last of its waits cannot have ended.
+        let s = tokio::task::block_in_place(|| {
+            signal_in_step(
+                lab.cmd(&["resume"]),
+                Progress::Lines,
+                &format!("start {}", server0(&lab)),
+                "wait for the API and Ready nodes",
+                Some(&server0(&lab)),
+                signal,
+            )
+        });
+        assert_stopped(&s, signal, code, Progress::Lines);
+        // The next `up` converges what the stopped resume left.
+        lab.ok(&["up", "--cluster-only"]);
+        assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 2, "{signal}");
+    }
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_restore_cannot_finish()
+{
+    let lab = TestLab::new("restwait")
+        .agents(1)
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_STANDIN_SERVER_BOOT_MS={HOLD_MS}@server:0\"]\n"
+        ))
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["drop", "--yes"]);
+    for (signal, code) in SIGNALS {
+        let step = format!("start {} and wait for", server0(&lab));
+        let s = tokio::task::block_in_place(|| {
+            signal_in_step(
+                lab.cmd(&["restore", &lab.name, "--cluster-only", "-o", "json"]),
+                Progress::Events,
+                &step,
+                &step,
+                Some(&server0(&lab)),
+                signal,
+            )
+        });
+        assert_stopped(&s, signal, code, Progress::Events);
+        // A restore makes a fresh lab: it is rolled back, and its record stays for the next.
+        assert_eq!(count_docker_objects(&lab.name), 0, "{signal}");
+    }
+    lab.ok(&["restore", &lab.name, "--cluster-only"]);
+    assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 2);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
 }
