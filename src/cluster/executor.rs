@@ -25,6 +25,7 @@ use super::cache::{self, CacheSettings, CacheStep};
 use super::cluster_api::{ClusterApi, Connect};
 use super::error::{ClusterError as Error, Result};
 use super::lifecycle;
+use super::names;
 use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::{Inputs, NodePlan, Plan, Step};
 use super::readiness;
@@ -183,6 +184,11 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 .await?
             }
             Step::EnsureNetwork(spec) => self.ensure_network(spec).await?,
+            Step::RemoveNetworks { ids, .. } => {
+                for id in ids {
+                    self.engine.remove_network(id).await?;
+                }
+            }
             Step::EnsureVolume { name, labels } => self.engine.ensure_volume(name, labels).await?,
             Step::PullImage(image) => self.cancellable(self.pull(image)).await?,
             Step::RequireImage(image) => {
@@ -253,13 +259,35 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     }
 
     async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()> {
-        match self.engine.ensure_network(spec).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_subnet_overlap() => {
-                Err(Error::SubnetTaken(spec.subnet.clone().unwrap_or_default()))
+        let taken = || Error::SubnetTaken(spec.subnet.clone().unwrap_or_default());
+        let ours = match self.engine.ensure_network(spec).await {
+            Ok(n) => n,
+            Err(e) if e.is_subnet_overlap() => return Err(taken()),
+            Err(e) => return Err(e.into()),
+        };
+        // A command killed while its own create was in flight may finish (in the daemon)
+        // next to ours: Docker's duplicate check is best effort, and off from API 1.44 on.
+        // A twin of the lab's name and label has nobody on it yet (the lab's lock keeps
+        // other commands out): remove it, or every node's start would find the name
+        // ambiguous. One that will not go is left for the ambiguity to be reported.
+        let twins = self
+            .engine
+            .list_networks(&[(names::LABEL_CLUSTER, &self.lab.name)])
+            .await?;
+        for twin in twins
+            .iter()
+            .filter(|n| n.name == spec.name && n.id != ours.id)
+        {
+            if let Err(e) = self.engine.remove_network(&twin.id).await {
+                tracing::debug!("leftover network {} ({}): {e}", twin.name, twin.id);
             }
-            Err(e) => Err(e.into()),
         }
+        // Found, not made: one that appeared since the plan looked, on another subnet than
+        // the one the nodes' addresses were planned in. Plan again, with it.
+        if spec.subnet.is_some() && ours.subnet.is_some() && ours.subnet != spec.subnet {
+            return Err(taken());
+        }
+        Ok(())
     }
 
     async fn ensure_cache_image(&self, image: &str, may_pull: bool) -> Result<Done> {

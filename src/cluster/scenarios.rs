@@ -930,3 +930,63 @@ async fn a_rollback_waits_for_the_agents_starts_in_flight() {
         "the rollback removed every node"
     );
 }
+
+#[tokio::test]
+async fn a_twin_network_finished_beside_ours_is_removed_and_the_lab_comes_up() {
+    // kill -9 while `up` created the network, then `up` at once: the daemon finishes the
+    // killed create after our look, so two networks of the lab's name exist, and Docker
+    // would refuse every node's create as ambiguous.
+    let lab = lab("twin", 1, 1);
+    let engine = k3s_engine(&lab);
+    let network = names::network(&lab.name);
+    engine.twin_on_create(&network, "172.31.250.0/24");
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+    let left = engine
+        .list_networks(&[(LABEL_CLUSTER, &lab.name)])
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let server = names::node(&lab.name, Role::Server, 0);
+    let ours = engine.inspect_network(&network).await.unwrap().unwrap();
+    let node = engine.inspect_container(&server).await.unwrap().unwrap();
+    assert_eq!(node.state, RunState::Running);
+    assert!(node.ips.contains_key(&ours.name));
+}
+
+#[tokio::test]
+async fn leftover_networks_of_a_lab_with_no_nodes_are_removed_before_it_is_made() {
+    // Two networks of the lab's name and no node: what racing or killed commands left.
+    let lab = lab("leftover", 1, 0);
+    let engine = k3s_engine(&lab);
+    let network = names::network(&lab.name);
+    let labels = crate::docker::Labels::from([(LABEL_CLUSTER.to_string(), lab.name.to_string())]);
+    engine.twin_on_create(&network, "172.31.251.0/24");
+    engine
+        .ensure_network(&crate::docker::NetworkSpec {
+            name: network.clone(),
+            labels,
+            subnet: Some("172.31.252.0/24".into()),
+            gateway: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        engine
+            .list_networks(&[(LABEL_CLUSTER, &lab.name)])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+    let named: Vec<_> = engine
+        .list_networks(&[(LABEL_CLUSTER, &lab.name)])
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.name == network)
+        .collect();
+    assert_eq!(named.len(), 1, "{named:?}");
+}

@@ -109,23 +109,34 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             foreign.push(name);
         }
     }
-    // Two networks of the lab's name (two `up`s at once, before labs were locked) make Docker
-    // refuse the name as ambiguous; say what happened and the way out instead.
+    // Two networks of the lab's name make Docker refuse the name as ambiguous. With no node of
+    // the lab left, they are leftovers (a command killed while its create was in flight, two
+    // `up`s at once before labs were locked): the plan removes them all by ID and makes one.
+    // With nodes on them, which one the nodes use is theirs to say: refuse, with the way out.
     let net_name = names::network(&lab.name);
-    let same_name = engine
+    let same_name: Vec<String> = engine
         .list_networks(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?
         .into_iter()
         .filter(|n| n.name == net_name)
-        .count();
-    if same_name > 1 {
-        return Err(Error::AmbiguousNetwork {
-            lab: lab.name.to_string(),
-            count: same_name,
-            network: net_name,
-        });
+        .map(|n| n.id)
+        .collect();
+    let mut leftover_networks = Vec::new();
+    if same_name.len() > 1 {
+        if !containers.is_empty() {
+            return Err(Error::AmbiguousNetwork {
+                lab: lab.name.to_string(),
+                count: same_name.len(),
+                network: net_name,
+            });
+        }
+        leftover_networks = same_name;
     }
-    let network = engine.inspect_network(&net_name).await?;
+    let network = if leftover_networks.is_empty() {
+        engine.inspect_network(&net_name).await?
+    } else {
+        None
+    };
     if let Some(n) = &network
         && n.labels.get(names::LABEL_CLUSTER) != Some(&lab.name.to_string())
     {
@@ -172,6 +183,7 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
         foreign,
         network_exists: network.is_some(),
         network_subnet: network.and_then(|n| n.subnet),
+        leftover_networks,
         used_subnets: engine.used_subnets().await?,
         images_present,
         caches,

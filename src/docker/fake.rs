@@ -113,6 +113,9 @@ struct State {
     muted: BTreeSet<String>,
     /// Networks whose next creation loses a race: another network takes their subnet first.
     rivals: BTreeSet<String>,
+    /// Networks whose next creation finishes beside a twin: same name and labels, another
+    /// subnet, made first (a killed command's create the daemon completed).
+    twins: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -197,6 +200,16 @@ impl FakeEngine {
     /// comes up).
     pub fn mute(&self, name: &str) {
         self.state().muted.insert(name.to_string());
+    }
+
+    /// The next creation of network `name` finishes beside a twin on `subnet`: a command
+    /// killed while its own create of the network was in flight, which the daemon completed
+    /// after our look and before our create. Docker's duplicate check is best effort (and gone
+    /// from API 1.44), so both exist and the name is ambiguous.
+    pub fn twin_on_create(&self, name: &str, subnet: &str) {
+        self.state()
+            .twins
+            .insert(name.to_string(), subnet.to_string());
     }
 
     /// The next creation of network `name` loses a race: just before it, a network named
@@ -327,6 +340,17 @@ impl Engine for FakeEngine {
         let mut s = self.state();
         if let Some(n) = Self::network_named(&s, &spec.name) {
             return Ok(n.clone());
+        }
+        if let Some(subnet) = s.twins.remove(&spec.name) {
+            s.next_id += 1;
+            let twin = NetworkInfo {
+                id: format!("net{:04}", s.next_id),
+                name: spec.name.clone(),
+                labels: spec.labels.clone(),
+                subnet: Some(subnet),
+                gateway: None,
+            };
+            s.networks.push(twin);
         }
         if s.rivals.remove(&spec.name) {
             s.next_id += 1;
@@ -540,6 +564,19 @@ impl Engine for FakeEngine {
                 &what,
                 404,
                 format!("network {} not found", spec.network),
+            ));
+        }
+        // The daemon looks a network up by ID, then by full name, and refuses a name that
+        // several networks share (moby `daemon/network.go`, `FindNetwork`).
+        let same = s.networks.iter().filter(|n| n.name == spec.network).count();
+        if same > 1 {
+            return Err(daemon(
+                &what,
+                400,
+                format!(
+                    "network {} is ambiguous ({same} matches found on name)",
+                    spec.network
+                ),
             ));
         }
         s.next_id += 1;

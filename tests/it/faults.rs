@@ -129,41 +129,68 @@ async fn two_ups_of_one_lab_at_once_one_waits_and_the_lab_is_whole() {
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
-#[test]
-fn duplicate_networks_are_named_by_up_and_all_removed_by_drop() {
-    // What two racing `up`s left before labs were locked: two networks of one name.
-    let lab = TestLab::new("dupnet").write();
-    let net = format!("playground-{}", lab.name);
-    // The docker CLI refuses a second one by name; the API (CheckDuplicate false, the only
-    // behaviour from API 1.44 on) does not, which is how racing `up`s made two.
+/// Create a network named `net` with the lab's label through the API, as a racing or killed
+/// command's create does: the docker CLI refuses a second one by name, the API (CheckDuplicate
+/// false, the only behaviour from API 1.44 on) does not.
+fn create_duplicate_network(net: &str, lab: &str) {
     let body = serde_json::json!({
         "Name": net,
         "CheckDuplicate": false,
-        "Labels": {"playground.cluster": lab.name},
+        "Labels": {"playground.cluster": lab},
     })
     .to_string();
-    for _ in 0..2 {
-        let out = Command::new("curl")
-            .args(["-sS", "--fail", "--unix-socket", "/var/run/docker.sock"])
-            .args([
-                "-H",
-                "Content-Type: application/json",
-                "-X",
-                "POST",
-                "-d",
-                &body,
-            ])
-            .arg("http://localhost/networks/create")
-            .output()
-            .expect("curl");
-        assert!(out.status.success(), "{}", harness::stderr(&out));
-    }
-    assert_eq!(
-        docker(&["network", "ls", "-q", "--filter", &format!("name=^{net}$")])
-            .lines()
-            .count(),
-        2
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--unix-socket", "/var/run/docker.sock"])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "POST",
+            "-d",
+            &body,
+        ])
+        .arg("http://localhost/networks/create")
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+}
+
+fn networks_named(net: &str) -> usize {
+    docker(&["network", "ls", "-q", "--filter", &format!("name=^{net}$")])
+        .lines()
+        .count()
+}
+
+#[test]
+fn duplicate_networks_with_no_node_are_removed_by_up_and_the_lab_comes_up() {
+    // What two racing `up`s left before labs were locked, or a command killed while its
+    // network create was in flight: two networks of one name, and no node yet.
+    let lab = TestLab::new("dupnet").write();
+    let net = format!("playground-{}", lab.name);
+    create_duplicate_network(&net, &lab.name);
+    create_duplicate_network(&net, &lab.name);
+    assert_eq!(networks_named(&net), 2);
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    assert!(
+        harness::stderr(&out).contains("leftover network(s)"),
+        "the removal is a step of its own"
     );
+    assert_eq!(networks_named(&net), 1);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+#[test]
+fn a_duplicate_network_beside_a_lab_with_nodes_is_named_and_drop_removes_all() {
+    // With nodes on one of them, which network is the lab's is the nodes' to say: `up`
+    // refuses with the way out, and `drop` removes every network of the label, by ID.
+    let lab = TestLab::new("dupnodes").write();
+    let net = format!("playground-{}", lab.name);
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["suspend"]);
+    create_duplicate_network(&net, &lab.name);
+    assert_eq!(networks_named(&net), 2);
     let out = lab.run(&["up", "--cluster-only"]);
     let stderr = harness::stderr(&out);
     assert!(!out.status.success());

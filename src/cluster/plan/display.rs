@@ -79,6 +79,15 @@ impl fmt::Display for Step {
             Step::StartNode(n) => {
                 write!(f, "start {} and wait for \"{}\"", n.spec.name, n.ready_line)
             }
+            Step::RemoveNetworks { name, ids } => write!(
+                f,
+                "remove {} leftover network(s) named {name} with no node on them (by ID: {}), left by a command killed while it made the network",
+                ids.len(),
+                ids.iter()
+                    .map(|i| &i[..i.len().min(12)])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Step::LaunchNode(n) => write!(f, "start {}", n.spec.name),
             Step::AwaitNode(n) => {
                 write!(f, "wait for {} to log \"{}\"", n.spec.name, n.ready_line)

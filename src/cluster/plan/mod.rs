@@ -55,6 +55,11 @@ pub struct Observed {
     pub foreign: Vec<String>,
     pub network_exists: bool,
     pub network_subnet: Option<String>,
+    /// IDs of networks of the lab's name left with no node of the lab on them: what a command
+    /// killed while its network create was in flight leaves (the daemon finishes the create).
+    /// Docker refuses a name two networks share as ambiguous, so they go before the one the
+    /// lab uses is made.
+    pub leftover_networks: Vec<String>,
     /// Subnets already used by other networks.
     pub used_subnets: Vec<String>,
     pub images_present: BTreeSet<String>,
@@ -120,6 +125,11 @@ pub enum Step {
     /// Make sure these host ports are free before anything is created.
     CheckPorts(Vec<PortBinding>),
     EnsureNetwork(NetworkSpec),
+    /// Remove networks by ID: the lab's leftovers (see [`Observed::leftover_networks`]).
+    RemoveNetworks {
+        name: String,
+        ids: Vec<String>,
+    },
     EnsureVolume {
         name: String,
         labels: Labels,
@@ -234,7 +244,7 @@ pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, 
     let mut network = p.network().into_iter();
     let mut first = network.next().unwrap_or_default();
     first.extend(p.prep());
-    let phases = [p.checks(), first]
+    let phases = [p.checks(), p.leftovers(), first]
         .into_iter()
         .chain(network)
         .chain([p.shared(), p.create(), p.mirrors()])
@@ -499,6 +509,17 @@ impl<'a> Planner<'a> {
 
     /// The lab network, when it is missing; then the nodes that outlived it go back on the
     /// new one, at their addresses.
+    /// The lab's leftover networks go before its network is looked up or made.
+    fn leftovers(&self) -> Vec<Step> {
+        if self.observed.leftover_networks.is_empty() {
+            return Vec::new();
+        }
+        vec![Step::RemoveNetworks {
+            name: self.network.clone(),
+            ids: self.observed.leftover_networks.clone(),
+        }]
+    }
+
     fn network(&self) -> Vec<Vec<Step>> {
         if self.observed.network_exists {
             return Vec::new();
