@@ -1119,3 +1119,152 @@ fn drop_keeps_the_lab_images_and_the_next_up_mounts_them_where_k3s_imports() {
     );
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
+
+/// A `ctr` stand-in (test double) whose import never ends on its own: it marks that it holds
+/// the tar, then sleeps, so a signal surely lands while `image import` waits on the nodes.
+const CTR_HOLDS: &str = "#!/bin/sh\necho \"ctr $*\" >> /tmp/ctr.log\ncase \"$3 $4\" in\n  \"images import\") touch /tmp/ctr.held; exec sleep 60 ;;\nesac\nexit 0\n";
+
+/// SIGTERM is Ctrl-C for `image import` too (issue 11, Deliver 7): sent while every node's
+/// `ctr` is importing the uploaded tar, the command stops at once with 143, removes the tar it
+/// put in every node, and leaves none in the host's temp dir. Without the cleanup the tar
+/// stays in the nodes: the test checks it was there when the signal was sent.
+#[test]
+fn sigterm_during_image_import_stops_at_once_and_leaves_no_tar_behind() {
+    let tag = harness::unique_name("importterm");
+    let image = format!("playground-test/import-term:{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from the host\n").unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2""#)
+        .arg("sh")
+        .arg(dir.path())
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let _image = DerivedImage(image.clone());
+
+    let lab = TestLab::new("importterm")
+        .agents(1)
+        .cluster_yaml("  imageCache: false\n")
+        .write();
+    lab.ok(&["up", "--cluster-only"]);
+    let nodes = [
+        format!("playground-{}-server-0", lab.name),
+        format!("playground-{}-agent-0", lab.name),
+    ];
+    for node in &nodes {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                "-i",
+                node,
+                "sh",
+                "-c",
+                "cat > /bin/ctr && chmod 755 /bin/ctr",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(CTR_HOLDS.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success(), "{node}: {}", stderr(&out));
+    }
+    let tmp = lab.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let host_tars = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("playground-import-"))
+            .collect()
+    };
+    let node_tars = |node: &str| -> Vec<String> {
+        docker(&["exec", node, "ls", "/var/lib/rancher/k3s"])
+            .lines()
+            .filter(|l| l.starts_with("playground-import-"))
+            .map(String::from)
+            .collect()
+    };
+
+    let mut child = lab
+        .cmd(&["image", "import", &image])
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until every node's `ctr` holds the uploaded tar.
+    let start = std::time::Instant::now();
+    while !nodes.iter().all(|n| {
+        Command::new("docker")
+            .args(["exec", n, "test", "-e", "/tmp/ctr.held"])
+            .status()
+            .is_ok_and(|s| s.success())
+    }) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "image import ended ({status}) before ctr held: {}",
+                stderr(&out)
+            );
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the nodes' ctr never started importing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The signal lands while the tar is in place: in every node, and on the host.
+    for node in &nodes {
+        assert_eq!(node_tars(node).len(), 1, "{node}: the tar is not there");
+    }
+    assert_eq!(host_tars().len(), 1, "the host's export is not in TMPDIR");
+
+    let sent = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("SIGTERM did not stop image import within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stopped_in = sent.elapsed();
+    let err = stderr(&child.wait_with_output().unwrap());
+    eprintln!("SIGTERM in image import: stopped in {stopped_in:?}");
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(
+        stopped_in < std::time::Duration::from_secs(5),
+        "SIGTERM took {stopped_in:?}: {err}"
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("imported"), "{err}");
+    for node in &nodes {
+        assert_eq!(
+            node_tars(node),
+            Vec::<String>::new(),
+            "{node}: a tar left behind"
+        );
+    }
+    assert_eq!(
+        host_tars(),
+        Vec::<String>::new(),
+        "a tar left in the host's TMPDIR"
+    );
+}

@@ -487,3 +487,202 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
     );
     lab.assert_no_complaints();
 }
+
+/// Every entry of a `.tar.gz` archive: path and bytes.
+fn archive_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap());
+    let mut tar = tar::Archive::new(gz);
+    tar.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// A Pod in Argo CD's namespace, standing in for one the Deployment would run (the double runs
+/// no controller that makes Pods); what its containers print is the double's log annotation.
+fn argocd_pod(name: &str, init: Option<&str>, container: &str, log: &str) -> serde_json::Value {
+    let mut spec = serde_json::json!({
+        "containers": [{"name": container, "image": "quay.io/argoproj/argocd:v3.5.1"}],
+    });
+    if let Some(init) = init {
+        spec["initContainers"] =
+            serde_json::json!([{"name": init, "image": "quay.io/argoproj/argocd:v3.5.1"}]);
+    }
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "argocd",
+            "labels": {"app.kubernetes.io/part-of": "argocd"},
+            "annotations": {crate::support::double::router::LOG_ANNOTATION: log},
+        },
+        "spec": spec,
+    })
+}
+
+/// `export logs` of a lab with its GitOps half (issue 12, Deliver 2): the archive holds the
+/// Argo CD Applications (parsed, the root one there) and every Argo CD pod container's log,
+/// init containers included; and no secret anywhere, though each one leaked where the export
+/// reads: the Argo CD admin password (a Secret of the cluster) in a pod log and in an
+/// Application's annotation, the join token and a secret env value of the lab file in a pod
+/// log, the env value also in the nodes' env and in the lab file itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_logs_of_a_gitops_lab_holds_applications_and_argocd_logs_and_no_secret() {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+
+    let tag = harness::unique_name("x");
+    let api_token = format!("s3cr3t-{}", tag.replace('-', ""));
+    let (lab, _commit) = crate::gitops_up::git_lab_with(
+        TestLab::new("day2gitops"),
+        "healthy",
+        &format!(", \"MY_API_TOKEN={api_token}@server:0\""),
+    );
+    lab.ok(&["up", "--timeout", "120s"]);
+    let server = format!("playground-{}-server-0", lab.name);
+    let token = k3s_token(&server);
+    // The admin password, in the Secret argocd-server creates at its first start (the double
+    // runs no argocd-server), read back as a user reads it.
+    let client = kube_client(&lab.kubeconfig()).await;
+    let initial = format!("pw-{}", tag.replace('-', ""));
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "argocd-initial-admin-secret", "namespace": "argocd"},
+        "stringData": {"password": initial}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "argocd")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let password = lab.ok(&["password"]).trim().to_string();
+    assert_eq!(password, initial);
+
+    // The leaks: Argo CD pods whose logs print every secret, and the root Application with
+    // the admin password in an annotation.
+    let leak = format!("{{container}} up; admin {password} token {token} api {api_token}\n");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "argocd");
+    for (pod, init, container) in [
+        ("argocd-server-7d4c9b-x2l8q", None, "argocd-server"),
+        (
+            "argocd-repo-server-5f6b8d-q9wzt",
+            Some("copyutil"),
+            "argocd-repo-server",
+        ),
+    ] {
+        let body = serde_json::from_value(argocd_pod(pod, init, container, &leak)).unwrap();
+        pods.create(&PostParams::default(), &body).await.unwrap();
+    }
+    // The double checks the container as the apiserver does: an unknown one is refused.
+    let params = kube::api::LogParams {
+        container: Some("nope".into()),
+        ..Default::default()
+    };
+    let e = pods
+        .logs("argocd-repo-server-5f6b8d-q9wzt", &params)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("container nope is not valid for pod argocd-repo-server-5f6b8d-q9wzt"),
+        "{e}"
+    );
+    let apps: Api<DynamicObject> = crate::gitops_up::applications(&client);
+    apps.patch(
+        "root",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({
+            "metadata": {"annotations": {"example.com/note": format!("login with {password}")}}
+        })),
+    )
+    .await
+    .unwrap();
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let printed = lab.ok(&[
+        "export",
+        "logs",
+        &lab.name,
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let entries = archive_entries(Path::new(printed.trim()));
+    let root = entries[0].0.split('/').next().unwrap().to_string();
+    let entry = |path: &str| -> String {
+        let full = format!("{root}/{path}");
+        let (_, bytes) = entries.iter().find(|(n, _)| *n == full).unwrap_or_else(|| {
+            let names: Vec<&String> = entries.iter().map(|(n, _)| n).collect();
+            panic!("no {full} in the archive: {names:#?}")
+        });
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+
+    // The Applications: JSON, the root app, its leaked annotation masked.
+    let applications: serde_json::Value = serde_json::from_str(&entry("applications.json"))
+        .unwrap_or_else(|e| panic!("applications.json does not parse: {e}"));
+    let listed = applications.as_array().expect("an array of Applications");
+    let root_app = listed
+        .iter()
+        .find(|a| a["metadata"]["name"] == "root" && a["metadata"]["namespace"] == "argocd")
+        .unwrap_or_else(|| panic!("no root Application: {applications}"));
+    assert_eq!(root_app["spec"]["source"]["path"], "apps", "{root_app}");
+    assert_eq!(
+        root_app["metadata"]["annotations"]["example.com/note"], "login with ***",
+        "{root_app}"
+    );
+    // Every Argo CD pod container's log, the init container's too, its secrets masked.
+    for (pod, container) in [
+        ("argocd-server-7d4c9b-x2l8q", "argocd-server"),
+        ("argocd-repo-server-5f6b8d-q9wzt", "copyutil"),
+        ("argocd-repo-server-5f6b8d-q9wzt", "argocd-repo-server"),
+    ] {
+        let log = entry(&format!("argocd/{pod}/{container}.log"));
+        assert_eq!(
+            log,
+            format!("{container} up; admin *** token *** api ***\n"),
+            "{pod}/{container}"
+        );
+    }
+    let manifest = entry("MANIFEST");
+    assert!(
+        manifest.contains("included  applications.json"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("included  argocd/argocd-server-7d4c9b-x2l8q/argocd-server.log"),
+        "{manifest}"
+    );
+    // The stand-in node has no /var/log nor containerd log (skipped, said so); nothing of
+    // the cluster's parts is skipped, and the Secrets' values were learnt for the mask.
+    assert!(
+        !manifest.lines().any(|l| l.starts_with("skipped")
+            && (l.contains("applications") || l.contains("argocd/") || l.contains("masking"))),
+        "{manifest}"
+    );
+    assert!(manifest.contains("masked    the values of"), "{manifest}");
+    // The lab file, masked: the env entry is there, its value is not.
+    let lab_file = entry("playground.yaml");
+    assert!(lab_file.contains("MY_API_TOKEN=***"), "{lab_file}");
+    assert!(lab_file.contains("gitops:"), "{lab_file}");
+
+    // No secret anywhere in the archive, as text or as the API's base64 of the password.
+    use base64::Engine as _;
+    let password_b64 = base64::engine::general_purpose::STANDARD.encode(&password);
+    assert!(entries.len() >= 10, "{} entries", entries.len());
+    for (name, bytes) in &entries {
+        for (what, secret) in [
+            ("the Argo CD admin password", password.as_str()),
+            ("its base64", password_b64.as_str()),
+            ("the K3S token", token.as_str()),
+            ("the secret env value of the lab file", api_token.as_str()),
+        ] {
+            assert!(!contains(bytes, secret), "{what} is in {name}");
+        }
+    }
+}

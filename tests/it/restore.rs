@@ -438,3 +438,79 @@ fn restore_without_a_record_teaches_restore_from() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("no lab named nosuchlab"));
 }
+
+/// `restore -o json` speaks as `up -o json` does (issue 11): a dropped lab streams one JSON
+/// event per step on stdout, every started step ended, then its `UpResult` on the last line;
+/// a lab that exists is not restored, and the one line says so (`LabResult`,
+/// `restored: false`). Nothing else reaches stdout.
+#[test]
+fn restore_json_streams_its_steps_then_the_result_and_a_running_lab_is_left_as_it_is() {
+    let lab = TestLab::new("restorejson").agents(1).write();
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+
+    let out = lab.ok(&["restore", &lab.name, "--cluster-only", "-o", "json"]);
+    let (events, result) = harness::event_stream(&out, "UpResult");
+    assert_eq!(result["name"], lab.name.as_str(), "{result}");
+    let mut nodes: Vec<&str> = result["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nodes: {result}"))
+        .iter()
+        .map(|n| {
+            assert_eq!(n["ready"], true, "{n}");
+            n["name"].as_str().unwrap()
+        })
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes.len(), 2, "{result}");
+    assert!(
+        result["api"]
+            .as_str()
+            .is_some_and(|a| a.contains("127.0.0.1")),
+        "{result}"
+    );
+    assert_eq!(
+        result["context"],
+        format!("playground-{}", lab.name),
+        "{result}"
+    );
+    // `--cluster-only`: no apps and no UI in the result.
+    assert!(
+        result.get("apps").is_none() && result.get("ui").is_none(),
+        "{result}"
+    );
+    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "step").collect();
+    let started: Vec<&str> = steps
+        .iter()
+        .filter(|e| e["status"] == "started")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(started.len() >= 2, "too few steps: {out}");
+    for name in &started {
+        let at = |status: &str| {
+            steps
+                .iter()
+                .position(|e| e["name"] == *name && e["status"] == status)
+                .unwrap_or_else(|| panic!("step {name:?} never {status}: {out}"))
+        };
+        assert!(at("started") < at("done"), "{out}");
+        assert!(steps[at("done")]["elapsed_ms"].is_u64(), "{out}");
+    }
+    assert!(
+        events.iter().all(|e| e["type"] != "error"),
+        "an error event in a restore that succeeded: {out}"
+    );
+    assert_eq!(lab.list_entry()["state"], "running");
+
+    // Running now: restore changes nothing, and says so in one document.
+    let out = lab.ok(&["restore", &lab.name, "-o", "json"]);
+    let (events, result) = harness::event_stream(&out, "LabResult");
+    assert!(
+        events.is_empty(),
+        "steps for a restore that did nothing: {out}"
+    );
+    assert_eq!(result["name"], lab.name.as_str(), "{result}");
+    assert_eq!(result["state"], "running", "{result}");
+    assert_eq!(result["restored"], false, "{result}");
+}

@@ -485,6 +485,14 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
                 "kind": "Eviction",
                 "verbs": ["create"],
             }));
+            // Served by the router (`pod_log`).
+            resources.push(json!({
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Pod",
+                "verbs": ["get"],
+            }));
         }
         if r.has_status {
             resources.push(json!({

@@ -362,6 +362,9 @@ fn resource_request(
     if sub == Some("eviction") {
         return evict(shared, &info, ns_str, name.unwrap_or_default(), req);
     }
+    if sub == Some("log") {
+        return pod_log(shared, &info, ns_str, name.unwrap_or_default(), req);
+    }
     match (&req.method, name) {
         (&Method::GET, None) => {
             let sel = Selector::parse(req.q("labelSelector"), req.q("fieldSelector"))?;
@@ -547,4 +550,61 @@ fn evict(
             "status": "Success",
         }),
     ))
+}
+
+/// The annotation whose value a Pod's log is, in this double: no container runs here, so a
+/// test writes what the container "printed" (a stand-in knob, not a Kubernetes behaviour).
+pub const LOG_ANNOTATION: &str = "double.playground.test/log";
+
+/// `GET pods/{name}/log[?container=C]`: the container is checked as the apiserver checks it
+/// (kubernetes `pkg/registry/core/pod/strategy.go`, `validateContainer`): none named is the
+/// one container, or a 400 naming the choices; an unknown one is a 400. The text is the Pod's
+/// [`LOG_ANNOTATION`], with `{container}` replaced by the container's name, or nothing.
+fn pod_log(
+    shared: &Shared,
+    info: &super::discovery::ResourceInfo,
+    ns: &str,
+    name: &str,
+    req: &Req,
+) -> ApiResult<Response<Body>> {
+    if info.plural != "pods" || !info.group.is_empty() {
+        return Err(ApiError::no_route());
+    }
+    if req.method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    let pod = resource::get(&shared.store.lock().unwrap(), info, ns, name)?;
+    let names = |key: &str| -> Vec<String> {
+        pod["spec"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(String::from))
+            .collect()
+    };
+    let containers = names("containers");
+    let all: Vec<String> = names("initContainers")
+        .into_iter()
+        .chain(containers.clone())
+        .collect();
+    let container = match req.q("container").filter(|c| !c.is_empty()) {
+        Some(c) if all.iter().any(|n| n == c) => c.to_string(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                all.join(" ")
+            )));
+        }
+    };
+    let text = pod["metadata"]["annotations"][LOG_ANNOTATION]
+        .as_str()
+        .unwrap_or_default()
+        .replace("{container}", &container);
+    Ok(respond(200, "text/plain", Bytes::from(text)))
 }
