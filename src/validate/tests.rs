@@ -406,3 +406,48 @@ fn accepts_a_file_url_of_the_lab_itself_and_globs_in_projects() {
     ));
     assert!(!glob("https://*.example.com", "https://example.org"));
 }
+
+#[test]
+fn a_lab_in_a_linked_worktree_is_refused_at_gitops_repo() {
+    let dir = lab(&[]);
+    let git = |cwd: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "lab"]);
+    // The main checkout validates: the refusal below is about the worktree alone.
+    validate(&dir.path().join("playground.yaml")).unwrap();
+
+    let wt = tempfile::tempdir().unwrap();
+    let wt = wt.path().join("wt");
+    git(dir.path(), &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let errors = match validate(&wt.join("playground.yaml")) {
+        Ok(report) => panic!("a worktree lab validated: {report:#?}"),
+        Err(errors) => errors,
+    };
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    assert_eq!((e.line, e.column), (6, 9), "at `gitops.repo`'s value");
+    assert!(
+        e.message.contains("is a linked Git worktree") && e.message.contains("/.git/worktrees/wt"),
+        "{}",
+        e.message
+    );
+    let hint = e.hint.as_deref().unwrap();
+    let main = dir.path().canonicalize().unwrap();
+    assert!(
+        hint.contains(&format!("the main checkout {}", main.display())),
+        "{hint}"
+    );
+}
