@@ -8,8 +8,8 @@
 //! endpoints or a volume a container uses.
 //!
 //! A test scripts it and reads it back:
-//! - [`FakeEngine::on_start`]: the log lines (and files, some written in stages) a container with a given label gets
-//!   when it starts, so `readiness::wait_for_log` sees a node come up;
+//! - [`FakeEngine::on_start`]: the log lines (and files, some written in stages) a container
+//!   with a given label gets when it starts, so `readiness::wait_for_log` sees a node come up;
 //! - [`FakeEngine::mute`]: a container that starts and says nothing;
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
 //! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
