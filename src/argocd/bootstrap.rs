@@ -136,6 +136,8 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
     } else {
         let repo_dir = g.repo.local_dir().unwrap_or(base);
         let repo = git::open(repo_dir)?;
+        // Mounted as a folder: its Git data must be inside it (not a worktree, a submodule).
+        git::check_self_contained(&repo)?;
         let commit = git::resolve(&repo, &g.revision)?;
         let root = std::fs::canonicalize(repo.root()).map_err(|source| BootstrapError::Io {
             path: repo.root().to_path_buf(),
@@ -202,7 +204,10 @@ pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for dir in [root.to_path_buf(), root.join(".git")] {
+        // A `.git` file (a worktree, a submodule) is refused on its own by
+        // `git::check_self_contained`; `chmod o+rx` on it would be no advice at all.
+        let git_dir = Some(root.join(".git")).filter(|d| d.is_dir());
+        for dir in std::iter::once(root.to_path_buf()).chain(git_dir) {
             let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
             if mode & 0o005 != 0o005 {
                 return Some(format!(

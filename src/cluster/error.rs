@@ -49,6 +49,12 @@ pub enum ClusterError {
     /// The kubeconfig k3s wrote in a node does not parse (yet: it is written non-atomically).
     #[error("kubeconfig: the node's kubeconfig does not parse: {0}")]
     NodeKubeconfig(#[source] kube::config::KubeconfigError),
+    /// The kubeconfig k3s wrote in a node parses but is not whole yet (an empty file, or one
+    /// cut short): retried like one that does not parse.
+    #[error(
+        "kubeconfig: the node's kubeconfig is incomplete ({0}); k3s writes it at start\n  hint: if the node is up, `docker exec <server> cat /output/kubeconfig.yaml` shows what it wrote"
+    )]
+    NodeKubeconfigIncomplete(String),
     #[error("kubeconfig: {0}")]
     KubeconfigText(#[from] serde_saphyr::SerializeError),
     #[error(

@@ -20,11 +20,12 @@ use super::plan::{PullPolicy, lb_image_from_env, ready_line};
 use super::up::{UpOptions, UpOutcome, up_with};
 use super::{cache, lifecycle};
 
-/// What k3s writes to its kubeconfig output (the server is rewritten by `up`).
+/// What k3s writes to its kubeconfig output (the server is rewritten by `up`); its
+/// credentials are base64 PEM blocks, as k3s's are (stand-in bodies: nothing here parses them).
 const K3S_KUBECONFIG: &str = "apiVersion: v1
 clusters:
 - cluster:
-    certificate-authority-data: Y2E=
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQURBS0JnZ3Foa2pPUFFRREFqQWoKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
     server: https://127.0.0.1:6443
   name: default
 contexts:
@@ -38,8 +39,8 @@ preferences: {}
 users:
 - name: default
   user:
-    client-certificate-data: Y2VydA==
-    client-key-data: a2V5
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQURBS0JnZ3Foa2pPUFFRREFqQWoKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
+    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQURBS0JnZ3Foa2pPUFFRREFqQWoKLS0tLS1FTkQgRUMgUFJJVkFURSBLRVktLS0tLQo=
 ";
 
 /// An engine with the lab's images present, whose nodes behave as k3s's do when they start:
@@ -58,6 +59,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
                 ready_line(Role::Server, false).into(),
             ],
             files: vec![(names::KUBECONFIG_OUTPUT.into(), K3S_KUBECONFIG.into())],
+            ..Script::default()
         },
     );
     for role in [Role::Agent, Role::LoadBalancer] {
@@ -66,7 +68,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
             role.as_str(),
             Script {
                 lines: vec![ready_line(role, false).into()],
-                files: Vec::new(),
+                ..Script::default()
             },
         );
     }
@@ -193,6 +195,64 @@ async fn a_fresh_up_makes_network_volumes_and_nodes_in_plan_order_and_they_run()
     assert!(text.contains(&outcome.api), "{text}");
     let merged = std::fs::read_to_string(dir.path().join("config")).unwrap();
     assert!(merged.contains(&outcome.context), "{merged}");
+}
+
+/// F17: k3s writes its kubeconfig output non-atomically (client-go `clientcmd.WriteToFile`
+/// creates the file, then writes it), so `up` can read it empty, or cut short. Cut inside the
+/// client key it is still valid YAML, and a parse alone would take it. Here server-0's file is
+/// empty at the first read, cut short at the second, whole from the third: `up` must end with
+/// the whole one.
+#[tokio::test]
+async fn a_kubeconfig_read_while_k3s_writes_it_is_read_again_until_whole() {
+    let lab = lab("halfkc", 1, 0);
+    let engine = k3s_engine(&lab);
+    let key = K3S_KUBECONFIG.rfind("client-key-data: ").unwrap();
+    let cut = &K3S_KUBECONFIG[..key + "client-key-data: ".len() + 24];
+    // What makes this case: the cut file parses, with a key that is not a key.
+    assert!(::kube::config::Kubeconfig::from_yaml(cut).is_ok());
+    engine.on_start(
+        LABEL_ROLE,
+        "server",
+        Script {
+            staged: vec![(
+                names::KUBECONFIG_OUTPUT.into(),
+                vec![Vec::new(), cut.into(), K3S_KUBECONFIG.into()],
+            )],
+            ..Script::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = up(&engine, &lab, &dir).await.unwrap();
+
+    let s0 = node(&lab, Role::Server, 0);
+    let reads = engine
+        .calls()
+        .iter()
+        .filter(|c| c.kind == "read_file" && c.target == s0)
+        .count();
+    assert!(
+        reads >= 3,
+        "the empty and the cut file were read too: {reads}"
+    );
+    let whole_key = K3S_KUBECONFIG[key..].lines().next().unwrap();
+    let text = outcome.kubeconfig.expect("the kubeconfig text");
+    assert!(text.contains(&outcome.api), "{text}");
+    let merged = std::fs::read_to_string(dir.path().join("config")).unwrap();
+    for kc in [&text, &merged] {
+        let got = ::kube::config::Kubeconfig::from_yaml(kc).unwrap();
+        let key = got
+            .auth_infos
+            .iter()
+            .find_map(|a| a.auth_info.as_ref()?.client_key_data.clone())
+            .expect("a client key");
+        assert_eq!(
+            format!(
+                "client-key-data: {}",
+                secrecy::ExposeSecret::expose_secret(&key)
+            ),
+            whole_key
+        );
+    }
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@
 //! endpoints or a volume a container uses.
 //!
 //! A test scripts it and reads it back:
-//! - [`FakeEngine::on_start`]: the log lines (and files) a container with a given label gets
-//!   when it starts, so `readiness::wait_for_log` sees a node come up;
+//! - [`FakeEngine::on_start`]: the log lines (and files, some written in stages) a container
+//!   with a given label gets when it starts, so `readiness::wait_for_log` sees a node come up;
 //! - [`FakeEngine::mute`]: a container that starts and says nothing;
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
 //! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
@@ -51,6 +51,10 @@ impl std::fmt::Display for Call {
 pub struct Script {
     pub lines: Vec<String>,
     pub files: Vec<(String, Vec<u8>)>,
+    /// Files written in stages, as a process writes a file that a reader can catch half
+    /// done: the first stage is there at start, and each read of the file moves it on to the
+    /// next stage (the last one stays).
+    pub staged: Vec<(String, Vec<Vec<u8>>)>,
 }
 
 /// A call held by [`FakeEngine::hold`]: the test learns when it arrives and lets it go on.
@@ -95,6 +99,8 @@ struct Container {
     info: ContainerInfo,
     spec: ContainerSpec,
     files: BTreeMap<String, Vec<u8>>,
+    /// The stages still to come of files written in stages ([`Script::staged`]).
+    pending: BTreeMap<String, std::collections::VecDeque<Vec<u8>>>,
     /// (Unix seconds, line)
     logs: Vec<(i64, String)>,
 }
@@ -607,6 +613,7 @@ impl Engine for FakeEngine {
                 },
                 spec: spec.clone(),
                 files: BTreeMap::new(),
+                pending: BTreeMap::new(),
                 logs: Vec::new(),
             },
         );
@@ -666,6 +673,13 @@ impl Engine for FakeEngine {
         for script in scripts {
             c.logs.extend(script.lines.into_iter().map(|l| (at, l)));
             c.files.extend(script.files);
+            for (path, stages) in script.staged {
+                let mut stages: std::collections::VecDeque<Vec<u8>> = stages.into();
+                if let Some(first) = stages.pop_front() {
+                    c.files.insert(path.clone(), first);
+                    c.pending.insert(path, stages);
+                }
+            }
         }
         Ok(())
     }
@@ -779,13 +793,18 @@ impl Engine for FakeEngine {
     async fn read_file(&self, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
         self.enter("read_file", name).await?;
         self.with_container("read file", name, |c| {
-            c.files.get(path).cloned().ok_or_else(|| {
+            let read = c.files.get(path).cloned().ok_or_else(|| {
                 daemon(
                     &format!("read {path} from {name}"),
                     404,
                     format!("Could not find the file {path} in container {name}"),
                 )
-            })
+            });
+            // The writer moves on between two reads.
+            if let Some(next) = c.pending.get_mut(path).and_then(|p| p.pop_front()) {
+                c.files.insert(path.to_string(), next);
+            }
+            read
         })
     }
 

@@ -57,6 +57,16 @@ pub enum GitError {
         path.display()
     )]
     AlreadyARepository { path: PathBuf },
+    /// The repository's Git data lives outside its working tree (`.git` is a file: a linked
+    /// worktree, a submodule, `--separate-git-dir`), so a mount of the working tree alone
+    /// carries no repository. See [`check_self_contained`].
+    #[error("{}\n  hint: {hint}", outside_message(root, git_dir, kind))]
+    GitDirOutside {
+        root: PathBuf,
+        git_dir: PathBuf,
+        kind: &'static str,
+        hint: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {what}: {source}", path.display())]
     Io {
@@ -159,6 +169,78 @@ pub fn open(path: &Path) -> Result<Repo> {
             }
         }
     }
+}
+
+/// What [`GitError::GitDirOutside`] says, without its hint (`validate` shows the hint apart).
+pub fn outside_message(root: &Path, git_dir: &Path, kind: &str) -> String {
+    format!(
+        "{root} is {kind}: its Git data is in {git_dir}, outside {root} ({root}/.git is a file pointing there); the nodes and Argo CD's repo-server mount only {root}, so git finds no repository there",
+        root = root.display(),
+        git_dir = git_dir.display(),
+    )
+}
+
+/// Refuses a repository whose Git data is not inside its working tree.
+///
+/// The lab's repository reaches the cluster as a bind mount of its working tree (`/playground`),
+/// and Argo CD's repo-server reads it with the git CLI (`git fetch origin` from
+/// `file:///playground`: `argoproj/argo-cd` `util/git/client.go`, `nativeGitClient.fetch`). In a
+/// linked worktree (`git worktree add`) or a submodule, `.git` is a file naming a Git directory
+/// elsewhere on the host (`.../.git/worktrees/NAME`, `.../.git/modules/NAME`); that path does
+/// not exist in the container, and git stops with "not a git repository". Said here, before
+/// anything is created, with the checkout that does work.
+pub fn check_self_contained(repo: &Repo) -> Result<()> {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let root = canon(repo.root());
+    let git_dir = canon(repo.inner.git_dir());
+    let common = canon(repo.inner.common_dir());
+    if git_dir.starts_with(&root) && common.starts_with(&root) {
+        return Ok(());
+    }
+    let clone = format!(
+        "use a clone of it, which keeps its Git data inside: `git clone {} <dir>`, and point `gitops.repo` there",
+        root.display()
+    );
+    let (kind, hint) = match repo.inner.kind() {
+        gix::repository::Kind::LinkedWorkTree => {
+            // The shared Git directory is `<main checkout>/.git` (unless the main one is bare).
+            let main = common
+                .file_name()
+                .filter(|n| *n == ".git")
+                .and_then(|_| common.parent());
+            let branch = repo
+                .inner
+                .head_name()
+                .ok()
+                .flatten()
+                .map(|n| n.shorten().to_string());
+            let hint = match (main, branch) {
+                (Some(main), Some(branch)) => format!(
+                    "point `gitops.repo` at the main checkout {} and set `gitops.revision: {branch}` (this worktree's branch; Argo CD reads commits, so it sees the same files), or {clone}",
+                    main.display()
+                ),
+                (Some(main), None) => format!(
+                    "point `gitops.repo` at the main checkout {} (with `gitops.revision` naming the commit or branch you want), or {clone}",
+                    main.display()
+                ),
+                (None, _) => clone,
+            };
+            ("a linked Git worktree", hint)
+        }
+        gix::repository::Kind::Submodule => (
+            "a Git submodule checkout",
+            format!(
+                "{clone} (the superproject's checkout would not carry the submodule's commits either)"
+            ),
+        ),
+        gix::repository::Kind::Common => ("a checkout with a separate Git directory", clone),
+    };
+    Err(GitError::GitDirOutside {
+        root,
+        git_dir,
+        kind,
+        hint,
+    })
 }
 
 /// Whether `dir` or one of its ancestors holds a `.git` entry: tells "no repository here"
@@ -598,6 +680,94 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         Some(String::from_utf8(out.stdout).unwrap())
+    }
+
+    /// A main checkout with one commit on `main`, made with the git CLI.
+    fn cli_repo(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        git(dir, &["init", "-q", "-b", "main"]).expect("git is installed");
+        std::fs::write(dir.join("a.yaml"), "a: 1\n").unwrap();
+        git(dir, &["add", "-A"]).unwrap();
+        git(dir, &["commit", "-q", "-m", "first"]).unwrap();
+    }
+
+    #[test]
+    fn a_linked_worktree_is_refused_naming_the_main_checkout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        cli_repo(&main);
+        let wt = tmp.path().join("wt");
+        git(
+            &main,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                "feature",
+                wt.to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+        // The precondition of the finding: `.git` is a file naming a folder outside the checkout.
+        assert!(wt.join(".git").is_file());
+
+        let repo = open(&wt).unwrap();
+        let err = check_self_contained(&repo).unwrap_err();
+        let text = err.to_string();
+        let main = main.canonicalize().unwrap();
+        let wt = wt.canonicalize().unwrap();
+        assert!(
+            matches!(&err, GitError::GitDirOutside { root, kind, .. }
+                if *root == wt && *kind == "a linked Git worktree"),
+            "{err:?}"
+        );
+        for want in [
+            format!("{} is a linked Git worktree", wt.display()),
+            format!("{}/.git/worktrees/wt", main.display()),
+            format!("the main checkout {}", main.display()),
+            "`gitops.revision: feature`".to_string(),
+            format!("`git clone {} <dir>`", wt.display()),
+        ] {
+            assert!(text.contains(&want), "{want:?} not in: {text}");
+        }
+        assert!(!text.contains("chmod"), "{text}");
+        // The main checkout, and a subfolder of it, are fine.
+        check_self_contained(&open(&main).unwrap()).unwrap();
+        std::fs::create_dir_all(main.join("apps")).unwrap();
+        check_self_contained(&open(&main.join("apps")).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_submodule_checkout_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = tmp.path().join("lib");
+        cli_repo(&lib);
+        let sup = tmp.path().join("super");
+        cli_repo(&sup);
+        git(
+            &sup,
+            &[
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "add",
+                "-q",
+                lib.to_str().unwrap(),
+                "sub",
+            ],
+        )
+        .unwrap();
+        let sub = sup.join("sub");
+        assert!(sub.join(".git").is_file());
+        let err = check_self_contained(&open(&sub).unwrap()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("is a Git submodule checkout")
+                && text.contains(".git/modules/sub")
+                && text.contains("git clone"),
+            "{text}"
+        );
     }
 
     fn history() -> (Lab, Vec<String>) {

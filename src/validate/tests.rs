@@ -67,7 +67,15 @@ fn the_sample_lab_passes() {
     let report = validate(&root.join("playground.yaml"))
         .unwrap_or_else(|errors| panic!("{}", render(&errors)));
     assert_eq!(report.projects, ["playground"]);
-    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // A linked worktree of this project (how its engineers work) is warned about, rightly;
+    // in a clone (CI) nothing at all is.
+    let in_worktree = Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").is_file();
+    let warnings: Vec<_> = report
+        .warnings
+        .iter()
+        .filter(|w| !(in_worktree && w.message.contains("is a linked Git worktree")))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
     let apps: Vec<_> = report
         .applications
         .iter()
@@ -405,4 +413,49 @@ fn accepts_a_file_url_of_the_lab_itself_and_globs_in_projects() {
         "https://charts.example.com/a/b"
     ));
     assert!(!glob("https://*.example.com", "https://example.org"));
+}
+
+#[test]
+fn a_lab_in_a_linked_worktree_is_warned_about_at_gitops_repo() {
+    let dir = lab(&[]);
+    let git = |cwd: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "lab"]);
+    // The main checkout has no warning: the one below is about the worktree alone.
+    let main = validate(&dir.path().join("playground.yaml")).unwrap();
+    assert!(main.warnings.is_empty(), "{:?}", main.warnings);
+
+    let wt = tempfile::tempdir().unwrap();
+    let wt = wt.path().join("wt");
+    git(dir.path(), &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let report = validate(&wt.join("playground.yaml")).unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:#?}", report.warnings);
+    let w = &report.warnings[0];
+    assert_eq!((w.line, w.column), (6, 9), "at `gitops.repo`'s value");
+    assert!(
+        w.message.contains("is a linked Git worktree")
+            && w.message.contains("/.git/worktrees/wt")
+            && w.message.ends_with("`up` refuses it"),
+        "{}",
+        w.message
+    );
+    let hint = w.hint.as_deref().unwrap();
+    let main = dir.path().canonicalize().unwrap();
+    assert!(
+        hint.contains(&format!("the main checkout {}", main.display())),
+        "{hint}"
+    );
 }

@@ -659,3 +659,58 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
         "Argo CD's namespace was made at {applied}, the agent registered at {registered}"
     );
 }
+
+/// F16: in a linked worktree `.git` is a file naming `<main>/.git/worktrees/NAME`, a host path
+/// the node and Argo CD's repo-server (git at `/playground`, `argoproj/argo-cd`
+/// `util/git/client.go`) do not have. `validate` warns (the lab's files are fine), `up`
+/// refuses it before anything exists.
+#[test]
+fn a_lab_in_a_linked_worktree_is_refused_before_anything_is_created() {
+    let (lab, _) = git_lab("worktree", "healthy");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(lab.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the lab file"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let wt = elsewhere.path().join("wt");
+    git(&["worktree", "add", "-q", "-b", "try", wt.to_str().unwrap()]);
+    let file = wt.join("playground.yaml");
+    let file = file.to_str().unwrap();
+    let main = lab.dir.path().canonicalize().unwrap();
+    let wt = wt.canonicalize().unwrap();
+
+    let out = lab.run(&["validate", "-f", file]);
+    let err = harness::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for want in [
+        format!("{file}:"),
+        format!("{} is a linked Git worktree", wt.display()),
+        format!("the main checkout {}", main.display()),
+        "`gitops.revision: try`".to_string(),
+        "`up` refuses it".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want:?} not in:\n{err}");
+    }
+
+    let out = lab.run(&["up", "-f", file, "--timeout", "60s"]);
+    let err = harness::stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{} is a linked Git worktree", wt.display()))
+            && err.contains(&format!("the main checkout {}", main.display()))
+            && !err.contains("chmod"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "{err}");
+}

@@ -7,6 +7,18 @@
 //! [`image`], [`container`] (with its logs), [`files`] (the archive API) and [`exec`]. The
 //! `impl Engine` below only delegates; [`translate`] turns our specs into bollard's request
 //! bodies and bollard's answers into our `*Info`.
+//!
+//! Two clients share one connection pool. bollard bounds every request with one timeout
+//! (120 s by default), applied in `Docker::execute_request` (`fussybeaver/bollard`
+//! `src/docker.rs`) to `client.request(req)`: the future that ends when the response's
+//! *head* arrives. A streamed response (a log follow, a pull's progress) is not cut once its
+//! head is in: Docker sends the head of `logs?follow=1` at once (checked on Engine 20.10)
+//! and of a pull with its first progress line. But an upload into a container (the archive
+//! API, `image import`) is answered only once the daemon has read the whole body, and an
+//! image export's head comes with the tar's first byte, after the daemon has gathered the
+//! layers: on a multi-GB image or Docker Desktop's VM file sharing either takes longer than
+//! 120 s. Those go through [`BollardEngine::long`], with [`LONG_REQUEST_TIMEOUT`]; the short
+//! calls keep bollard's bound, so a daemon that stops answering is still noticed.
 
 mod container;
 mod exec;
@@ -34,10 +46,17 @@ use super::{
     PullProgress,
 };
 
+/// The bound on the requests whose answer waits for a whole transfer (see the module docs):
+/// long enough for any image over any link, still finite so a dead daemon ends someday.
+pub const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The real engine.
 #[derive(Clone)]
 pub struct BollardEngine {
+    /// For the calls the daemon answers promptly: bollard's own bound (120 s).
     docker: Docker,
+    /// The same client with [`LONG_REQUEST_TIMEOUT`]: uploads, image export, pulls.
+    long: Docker,
     endpoint: Endpoint,
 }
 
@@ -98,7 +117,17 @@ impl BollardEngine {
         let docker = Docker::connect_with_host(&endpoint.host).map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
-        Ok(BollardEngine { docker, endpoint })
+        Ok(Self::from_client(docker, endpoint))
+    }
+
+    /// The engine around a connected (negotiated) client, with its long-request twin.
+    fn from_client(docker: Docker, endpoint: Endpoint) -> Self {
+        let long = docker.clone().with_timeout(LONG_REQUEST_TIMEOUT);
+        BollardEngine {
+            docker,
+            long,
+            endpoint,
+        }
     }
 
     /// The endpoint this engine was reached at, and where it came from.
@@ -244,7 +273,7 @@ impl Engine for BollardEngine {
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<(), EngineError> {
-        image::pull(&self.docker, image, progress).await
+        image::pull(&self.long, image, progress).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
@@ -328,14 +357,97 @@ impl Engine for BollardEngine {
         dir: &str,
         file_name: &str,
     ) -> Result<(), EngineError> {
-        files::upload(&self.docker, name, source, dir, file_name).await
+        files::upload(&self.long, name, source, dir, file_name).await
     }
 
     async fn export_images(&self, images: &[String], dest: &Path) -> Result<u64, EngineError> {
-        image::export(&self.docker, images, dest).await
+        image::export(&self.long, images, dest).await
     }
 
     async fn exec(&self, name: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
         exec::run(&self.docker, name, cmd).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
+    use super::*;
+    use crate::docker::endpoint::EndpointSource;
+
+    /// A double of a Docker daemon on a Unix socket: it reads whatever a request sends and
+    /// answers `200 OK` only `delay` after the connection opened, as the engine answers an
+    /// archive upload once it has taken in the whole tar.
+    fn slow_daemon(sock: &Path, delay: Duration) {
+        let listener = UnixListener::bind(sock).unwrap();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut rx, mut tx) = conn.into_split();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while rx.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+                    });
+                    tokio::time::sleep(delay).await;
+                    let _ = tx
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+    }
+
+    fn engine(sock: &Path, timeout_secs: u64) -> BollardEngine {
+        let docker = Docker::connect_with_unix(
+            sock.to_str().unwrap(),
+            timeout_secs,
+            ::bollard::API_DEFAULT_VERSION,
+        )
+        .unwrap();
+        BollardEngine::from_client(
+            docker,
+            Endpoint {
+                host: format!("unix://{}", sock.display()),
+                source: EndpointSource::DockerHost,
+            },
+        )
+    }
+
+    /// F13, scaled down: a short bound of 1 s stands for bollard's 120 s, a daemon that takes
+    /// 2 s to answer for a multi-GB upload. A small write (short client) is cut by the bound,
+    /// which shows the double does delay; the streamed upload (long client) is not.
+    #[tokio::test]
+    async fn an_upload_outlasts_the_short_bound_that_cuts_a_small_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("docker.sock");
+        slow_daemon(&sock, Duration::from_secs(2));
+        let e = engine(&sock, 1);
+        // The short client keeps the bound it was made with; the long one has ours.
+        assert_eq!(e.docker.timeout(), Duration::from_secs(1));
+        assert_eq!(e.long.timeout(), LONG_REQUEST_TIMEOUT);
+
+        let started = Instant::now();
+        let err = e
+            .write_file("node", "/etc/x", b"x", 0o644)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Api { source, .. }
+                if matches!(source.downcast_ref::<BollardError>(), Some(BollardError::RequestTimeoutError))),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let file = dir.path().join("image.tar");
+        std::fs::write(&file, vec![7u8; 3 << 20]).unwrap();
+        let started = Instant::now();
+        e.upload_file("node", &file, "/tmp", "image.tar")
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(2));
     }
 }
