@@ -6,8 +6,8 @@
 //!    be located without it);
 //! 2. the repository root: the lab file's directory joined with `gitops.repo` when that is a
 //!    local path (or a `file://` URL); a remote repository is not checked further offline; a
-//!    checkout whose Git data is elsewhere (a linked worktree, a submodule) gets a warning,
-//!    since the cluster mounts the folder alone and `up` refuses it
+//!    checkout whose Git data is elsewhere (a linked worktree, a submodule) is refused, as `up`
+//!    refuses it: the cluster mounts the folder alone
 //!    ([`crate::repo::git::check_self_contained`]);
 //! 3. every `*.yaml` / `*.yml` under `gitops.path` is parsed (all documents) into a tree that
 //!    keeps line and column ([`yaml`]); syntax errors and duplicate keys are reported;
@@ -166,10 +166,8 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
             ),
         )]);
     }
-    // What `up` refuses (a mount of the folder carries no repository) is a warning here: the
-    // lab's files are fine, only this checkout of them cannot be mounted, and `validate` is
-    // also run where checkouts are worktrees (CI, this project's own tests). A folder outside
-    // Git is left to `up`, as before.
+    // What `up` refuses (a mount of the folder carries no repository), `validate` refuses too:
+    // the two agree on every repo form. A folder outside Git is left to `up`, as before.
     if let Ok(repo) = crate::repo::git::open(&root)
         && let Err(crate::repo::git::GitError::GitDirOutside {
             root: top,
@@ -178,16 +176,16 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
             hint,
         }) = crate::repo::git::check_self_contained(&repo)
     {
-        v.warnings.push(at(
+        return Err(vec![at(
             lab_file,
             lab_pos("repo"),
             format!(
-                "`gitops.repo: {}`: {}; `up` refuses it",
+                "`gitops.repo: {}`: {}",
                 lab.gitops.repo,
                 crate::repo::git::outside_message(&top, &git_dir, kind)
             ),
             Some(&hint),
-        ));
+        )]);
     }
     v.root = root.clone();
     report.repo_root = Some(root.clone());
