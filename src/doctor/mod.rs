@@ -487,6 +487,23 @@ fn repo_check(lab: Option<&Lab>) -> Check {
             format!("remote repository {}: Argo CD clones it", lab.gitops.repo),
         );
     };
+    // A checkout whose Git data lies outside it (a linked worktree, a submodule) cannot be
+    // mounted: `up` refuses it.
+    if let Ok(repo) = crate::repo::git::open(dir)
+        && let Err(crate::repo::git::GitError::GitDirOutside {
+            root,
+            git_dir,
+            kind,
+            hint,
+        }) = crate::repo::git::check_self_contained(&repo)
+    {
+        return Check::new(
+            "repo",
+            Status::Fail,
+            crate::repo::git::outside_message(&root, &git_dir, kind),
+        )
+        .fix(hint);
+    }
     // The report says why in words; the error itself goes no further.
     let opened: Result<std::path::PathBuf, Box<dyn std::error::Error>> =
         crate::repo::git::open(dir)

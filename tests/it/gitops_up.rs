@@ -703,6 +703,32 @@ fn a_lab_in_a_linked_worktree_is_refused_before_anything_is_created() {
         assert!(err.contains(&want), "{want:?} not in:\n{err}");
     }
 
+    // `doctor` fails its repo check with the same words and the way out.
+    let out = lab.run(&["doctor", "-f", file, "-o", "json"]);
+    let report = harness::document(&String::from_utf8_lossy(&out.stdout), "DoctorReport");
+    let repo = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "repo")
+        .cloned()
+        .unwrap_or_else(|| panic!("no repo check in {report}"));
+    assert_eq!(repo["status"], "fail", "{repo}");
+    assert!(
+        repo["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a linked Git worktree"),
+        "{repo}"
+    );
+    assert!(
+        repo["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the main checkout {}", main.display())),
+        "{repo}"
+    );
+
     let out = lab.run(&["up", "-f", file, "--timeout", "60s"]);
     let err = harness::stderr(&out);
     assert!(!out.status.success(), "{err}");
