@@ -30,8 +30,8 @@ use ::bollard::query_parameters::{
 use futures::stream::BoxStream;
 
 use super::{
-    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, NetworkInfo, NetworkSpec,
-    PullProgress,
+    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, LogLine, NetworkInfo,
+    NetworkSpec, PullProgress,
 };
 
 /// The real engine.
@@ -286,8 +286,8 @@ impl Engine for BollardEngine {
         &self,
         name: &str,
         since: i64,
-    ) -> BoxStream<'static, Result<String, EngineError>> {
-        container::log_lines(&self.docker, name, since, true)
+    ) -> BoxStream<'static, Result<LogLine, EngineError>> {
+        container::follow_stamped(&self.docker, name, since)
     }
 
     fn log_lines(
