@@ -665,3 +665,112 @@ async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_rest
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
+
+/// The stamps (`docker logs -t`, the daemon's clock) of each line of `node`'s log that
+/// contains `text`, oldest first.
+fn log_stamps(node: &str, text: &str) -> Vec<jiff::Timestamp> {
+    let out = Command::new("docker")
+        .args(["logs", "-t", node])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .lines()
+    .filter(|l| l.contains(text))
+    .filter_map(|l| l.split_once(' ')?.0.parse().ok())
+    .collect()
+}
+
+#[test]
+fn resume_right_after_suspend_waits_for_the_ready_line_of_the_new_run() {
+    // Every start of the server boots 3 s before it logs "k3s is up and running". The run
+    // before prints that line again just before `suspend` stops it (through its own stdout, as
+    // k3s would print it late), so Docker's whole-second `since` of the new start lets it
+    // through: it must not end resume's wait. Whether it falls within that second depends on
+    // how fast suspend and resume go; rounds repeat until one has (at most 4).
+    const BOOT_MS: i64 = 3000;
+    let lab = TestLab::new("staleready")
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_STANDIN_SERVER_BOOT_MS={BOOT_MS}@server:0\"]\n"
+        ))
+        .write();
+    let server = server0(&lab);
+    let ready = "k3s is up and running";
+    lab.ok(&["up", "--cluster-only"]);
+    let mut proved = false;
+    for round in 1..=4 {
+        docker(&[
+            "exec",
+            &server,
+            "sh",
+            "-c",
+            &format!("echo '{ready} (late, of the run before)' > /proc/1/fd/1"),
+        ]);
+        lab.ok(&["suspend"]);
+        let (step_done, report) = resume_until_step_done(&lab, &format!("start {server}"));
+
+        let started: jiff::Timestamp = docker(&["inspect", "-f", "{{.State.StartedAt}}", &server])
+            .trim()
+            .parse()
+            .unwrap();
+        let stamps = log_stamps(&server, ready);
+        // up's line, then a late one and a new one for each round.
+        assert_eq!(stamps.len(), 1 + 2 * round, "{stamps:?}");
+        let (late, new) = (stamps[stamps.len() - 2], stamps[stamps.len() - 1]);
+        eprintln!(
+            "round {round}: late line {late}, new start {started}, new ready line {new}, resume's step done {step_done}"
+        );
+        assert!(new > started, "{new} is of the new run ({started})");
+        assert!(
+            step_done >= new,
+            "resume's start step finished at {step_done}, before the server's new ready line at {new}:\n{report}"
+        );
+        assert!(
+            step_done.duration_since(started).as_millis() as i64 >= BOOT_MS,
+            "the step waited the boot out:\n{report}"
+        );
+        // The late line passed Docker's whole-second `since` (the new start's second, less
+        // one): only its own stamp kept it out.
+        if late.as_second() >= started.as_second() - 1 {
+            proved = true;
+            break;
+        }
+    }
+    assert!(
+        proved,
+        "no round put the late line within the new start's `since`: the test proved nothing"
+    );
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// Run `resume` to its end; when it reported `step` done (host clock, which is the daemon's:
+/// it runs on this machine), and everything it reported.
+fn resume_until_step_done(lab: &TestLab, step: &str) -> (jiff::Timestamp, String) {
+    use std::io::BufRead;
+    let mut child = lab
+        .cmd(&["resume"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut report = Vec::new();
+    let mut done = None;
+    let stderr = child.stderr.take().unwrap();
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if done.is_none() && Progress::Lines.says(&line, step, "done") {
+            done = Some(jiff::Timestamp::now());
+        }
+        report.push(line);
+    }
+    let report = report.join("\n");
+    assert!(child.wait().unwrap().success(), "resume:\n{report}");
+    let done = done.unwrap_or_else(|| panic!("{step} never done:\n{report}"));
+    (done, report)
+}
