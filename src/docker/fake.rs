@@ -11,6 +11,7 @@
 //! - [`FakeEngine::on_start`]: the log lines (and files) a container with a given label gets
 //!   when it starts, so `readiness::wait_for_log` sees a node come up;
 //! - [`FakeEngine::mute`]: a container that starts and says nothing;
+//! - [`FakeEngine::log`]: a line logged now (log lines carry their time, as Docker's do);
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
 //! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
 //! - [`FakeEngine::hold`]: a matching call waits until the test releases it (a Ctrl-C in the
