@@ -693,22 +693,27 @@ async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_rest
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
-/// The stamps (`docker logs -t`, the daemon's clock) of each line of `node`'s log that
-/// contains `text`, oldest first.
-fn log_stamps(node: &str, text: &str) -> Vec<jiff::Timestamp> {
+/// The lines of `node`'s log that contain `text`, with their stamps (`docker logs -t`, the
+/// daemon's clock), oldest first: stdout and stderr come apart, so they are sorted.
+fn stamped_lines(node: &str, text: &str) -> Vec<(jiff::Timestamp, String)> {
     let out = Command::new("docker")
         .args(["logs", "-t", node])
         .output()
         .unwrap();
-    format!(
+    let mut lines: Vec<(jiff::Timestamp, String)> = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
     .lines()
     .filter(|l| l.contains(text))
-    .filter_map(|l| l.split_once(' ')?.0.parse().ok())
-    .collect()
+    .filter_map(|l| {
+        let (stamp, rest) = l.split_once(' ')?;
+        Some((stamp.parse().ok()?, rest.to_string()))
+    })
+    .collect();
+    lines.sort();
+    lines
 }
 
 #[test]
@@ -726,6 +731,7 @@ fn resume_right_after_suspend_waits_for_the_ready_line_of_the_new_run() {
         .write();
     let server = server0(&lab);
     let ready = "k3s is up and running";
+    const LATE: &str = "(late, of the run before)";
     lab.ok(&["up", "--cluster-only"]);
     let mut proved = false;
     for round in 1..=4 {
@@ -734,7 +740,7 @@ fn resume_right_after_suspend_waits_for_the_ready_line_of_the_new_run() {
             &server,
             "sh",
             "-c",
-            &format!("echo '{ready} (late, of the run before)' > /proc/1/fd/1"),
+            &format!("echo '{ready} {LATE}' > /proc/1/fd/1"),
         ]);
         lab.ok(&["suspend"]);
         let (step_done, report) = resume_until_step_done(&lab, &format!("start {server}"));
@@ -743,10 +749,18 @@ fn resume_right_after_suspend_waits_for_the_ready_line_of_the_new_run() {
             .trim()
             .parse()
             .unwrap();
-        let stamps = log_stamps(&server, ready);
+        let lines = stamped_lines(&server, ready);
         // up's line, then a late one and a new one for each round.
-        assert_eq!(stamps.len(), 1 + 2 * round, "{stamps:?}");
-        let (late, new) = (stamps[stamps.len() - 2], stamps[stamps.len() - 1]);
+        assert_eq!(lines.len(), 1 + 2 * round, "{lines:?}");
+        let stamp_of = |late: bool| {
+            lines
+                .iter()
+                .rev()
+                .find(|(_, l)| l.contains(LATE) == late)
+                .map(|(t, _)| *t)
+                .unwrap()
+        };
+        let (late, new) = (stamp_of(true), stamp_of(false));
         eprintln!(
             "round {round}: late line {late}, new start {started}, new ready line {new}, resume's step done {step_done}"
         );
