@@ -380,14 +380,9 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         Ok(Done::default())
     }
 
-    async fn wait_ready_line(&self, n: &NodePlan, since: i64) -> Result<()> {
-        let wait = readiness::wait_for_log(
-            self.engine,
-            &n.spec.name,
-            n.ready_line,
-            since,
-            self.deadline,
-        );
+    async fn wait_ready_line(&self, n: &NodePlan, run: readiness::RunStart) -> Result<()> {
+        let wait =
+            readiness::wait_for_log(self.engine, &n.spec.name, n.ready_line, run, self.deadline);
         self.cancellable(async { Ok(wait.await?) }).await
     }
 
@@ -438,12 +433,12 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 .write_mirrors(std::slice::from_ref(name), cache, registry)
                 .await?;
         }
-        let since = readiness::start(self.engine, name).await?;
-        self.wait_ready_line(n, since).await?;
+        let run = readiness::start(self.engine, name).await?;
+        self.wait_ready_line(n, run).await?;
         if n.role != Role::LoadBalancer {
             let api = self.connect.connect(&self.kubeconfig_text().await?).await?;
             self.cancellable(async {
-                api.wait_node_ready(name, since, self.deadline)
+                api.wait_node_ready(name, run.since, self.deadline)
                     .await
                     .map_err(|source| Error::NodeNotReady {
                         node: name.clone(),

@@ -286,6 +286,7 @@ mod tests {
             state,
             labels,
             started_at: None,
+            finished_at: None,
             exit_code: None,
             restart_count: 0,
             ips: Default::default(),

@@ -55,10 +55,7 @@ pub(super) async fn check_ports<E: Engine>(
     for p in ports {
         match probe_port(p) {
             PortProbe::Free => {}
-            PortProbe::Denied => ui.warn(&format!(
-                "could not check {}:{}/{} (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it",
-                p.host_ip, p.host_port, p.protocol
-            )),
+            PortProbe::Denied => ui.warn(&denied_note(p)),
             PortProbe::InUse => {
                 if own.is_none() {
                     own = Some(
@@ -82,6 +79,15 @@ pub(super) async fn check_ports<E: Engine>(
         }
     }
     Ok(())
+}
+
+/// What we can say of a port this process may not bind to probe it (`up` warns it, `doctor`
+/// reports it): nothing, and Docker binds it with its own privileges.
+pub(super) fn denied_note(p: &PortBinding) -> String {
+    format!(
+        "could not check {}:{}/{} (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it",
+        p.host_ip, p.host_port, p.protocol
+    )
 }
 
 pub(super) fn port_in_use(p: &PortBinding, lab: &Lab, api_port: u16) -> Error {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
 use crate::docker::{Engine, RunState};
@@ -54,33 +55,90 @@ fn indent(logs: &str) -> String {
         .join("\n")
 }
 
-/// Start `node` and return the moment to read its logs from: the daemon's own `StartedAt`,
-/// less a second. Docker filters `since` by its own clock, so the host's clock would miss the
-/// ready line when the two disagree (Docker Desktop's VM lags the Mac after sleep); k3d waits
-/// from `State.StartedAt` for the same reason (k3d `pkg/client/node.go`).
-pub async fn start<E: Engine>(engine: &E, node: &str) -> Result<i64, crate::docker::EngineError> {
-    let before = host_now();
-    engine.start(node).await?;
-    Ok(started_at(engine, node).await?.unwrap_or(before) - 1)
+/// Where the current run of a node begins in its log.
+///
+/// Docker keeps a container's log across stops and starts, so the line of the run before
+/// ("k3s is up and running" printed just before a `suspend`) is still there when the node
+/// starts again. k3d waits from `State.StartedAt` truncated to the second (k3d
+/// `pkg/client/node.go`, `NodeStart`), and so did we, less a second: a ready line printed
+/// within a second or two before the stop was taken as this run's, and `resume` went on
+/// before the node was up. So each line's own stamp (`logs?timestamps=true`) is held
+/// against the daemon's `StartedAt`, to the nanosecond. Both are the daemon's clock, so a
+/// host whose clock disagrees (Docker Desktop's VM after sleep) does not matter.
+///
+/// Not `StartedAt` exactly: the daemon stamps it once containerd has started the process
+/// (moby `daemon/start.go`, `container.SetRunning`), and a line the process prints at once
+/// is stamped by the log copier up to a few milliseconds earlier (we measured 0.1-2 ms on
+/// Docker 20.10). The previous run's last lines are stamped a little after its `FinishedAt`
+/// (containerd's exit time; the copier drains the pipe after). So the boundary sits in the
+/// gap between the two runs: `StartedAt` less half that gap, at most [`EARLY_SLACK`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunStart {
+    /// Unix seconds, a second early: Docker's `since` filter, a coarse pre-filter.
+    pub since: i64,
+    /// Lines stamped before this are an earlier run's; `None` when inspect had no start time.
+    pub from: Option<Timestamp>,
 }
 
-/// The moment to read the logs of a node started earlier from, as [`start`] returns it.
+/// How much earlier than `StartedAt` a line of this run may be stamped, at most.
+pub const EARLY_SLACK: SignedDuration = SignedDuration::from_secs(1);
+
+impl RunStart {
+    fn of(started: Option<Timestamp>, finished_before: Option<Timestamp>, fallback: i64) -> Self {
+        let Some(started) = started else {
+            return RunStart {
+                since: fallback - 1,
+                from: None,
+            };
+        };
+        let slack = match finished_before.filter(|f| *f < started) {
+            Some(f) => (started.duration_since(f) / 2).min(EARLY_SLACK),
+            None => EARLY_SLACK,
+        };
+        RunStart {
+            since: started.as_second() - 1,
+            from: Some(started.checked_sub(slack).unwrap_or(started)),
+        }
+    }
+
+    /// Whether a line stamped `at` belongs to this run. A line without a stamp can't be
+    /// told apart, and is taken (the `since` filter has already passed it).
+    pub fn includes(&self, at: Option<Timestamp>) -> bool {
+        match (self.from, at) {
+            (Some(from), Some(at)) => at >= from,
+            _ => true,
+        }
+    }
+}
+
+/// Start `node` and return where this run begins in its log (see [`RunStart`]).
+pub async fn start<E: Engine>(
+    engine: &E,
+    node: &str,
+) -> Result<RunStart, crate::docker::EngineError> {
+    let before = host_now();
+    engine.start(node).await?;
+    run_start(engine, node, before).await
+}
+
+/// Where the current run of a node started earlier begins in its log, as [`start`] returns it.
 pub async fn started_since<E: Engine>(
     engine: &E,
     node: &str,
-) -> Result<i64, crate::docker::EngineError> {
-    let now = host_now();
-    Ok(started_at(engine, node).await?.unwrap_or(now) - 1)
+) -> Result<RunStart, crate::docker::EngineError> {
+    run_start(engine, node, host_now()).await
 }
 
-async fn started_at<E: Engine>(
+async fn run_start<E: Engine>(
     engine: &E,
     node: &str,
-) -> Result<Option<i64>, crate::docker::EngineError> {
-    Ok(engine
-        .inspect_container(node)
-        .await?
-        .and_then(|c| c.started_at))
+    fallback: i64,
+) -> Result<RunStart, crate::docker::EngineError> {
+    let info = engine.inspect_container(node).await?;
+    let (started, finished) = info
+        .map(|c| (c.started_at, c.finished_at))
+        .unwrap_or_default();
+    Ok(RunStart::of(started, finished, fallback))
 }
 
 fn host_now() -> i64 {
@@ -90,13 +148,13 @@ fn host_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Wait until `node` prints a line containing `line` (case-insensitive) at or after `since`
-/// (Unix seconds), or fail as soon as it dies or restarts, or at `deadline`.
+/// Wait until `node` prints a line containing `line` (case-insensitive) in the run that
+/// began at `run`, or fail as soon as it dies or restarts, or at `deadline`.
 pub async fn wait_for_log<E: Engine>(
     engine: &E,
     node: &str,
     line: &str,
-    since: i64,
+    run: RunStart,
     deadline: Instant,
 ) -> Result<(), NodeWaitError> {
     let needle = line.to_lowercase();
@@ -107,9 +165,10 @@ pub async fn wait_for_log<E: Engine>(
         .map(|c| c.restart_count)
         .unwrap_or(0);
     let found = async {
-        let mut logs = engine.follow_logs(node, since);
+        let mut logs = engine.follow_logs(node, run.since);
         while let Some(l) = logs.next().await {
-            if l?.to_lowercase().contains(&needle) {
+            let l = l?;
+            if run.includes(l.at) && l.text.to_lowercase().contains(&needle) {
                 return Ok(true);
             }
         }
@@ -173,5 +232,47 @@ pub async fn wait_for_log<E: Engine>(
             exit,
             logs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_line_of_the_run_before_is_not_this_runs_even_within_the_same_second() {
+        // As measured on Docker 20.10 (`docker logs -t`, `State`): a stop at .30, a start at
+        // .58; the run before printed its last line just after its FinishedAt.
+        let run = RunStart::of(
+            Some(t("2026-11-28T12:05:14.582634326Z")),
+            Some(t("2026-11-28T12:05:14.303989917Z")),
+            0,
+        );
+        assert_eq!(run.since, t("2026-11-28T12:05:13Z").as_second());
+        assert!(!run.includes(Some(t("2026-11-28T12:05:14.266773337Z"))));
+        assert!(!run.includes(Some(t("2026-11-28T12:05:14.304100000Z"))));
+        // This run's first line, stamped 0.1 ms before StartedAt, is this run's.
+        assert!(run.includes(Some(t("2026-11-28T12:05:14.582538482Z"))));
+        assert!(run.includes(Some(t("2026-11-28T12:05:17Z"))));
+    }
+
+    #[test]
+    fn the_slack_before_a_start_is_at_most_a_second() {
+        let run = RunStart::of(
+            Some(t("2026-11-28T12:00:10Z")),
+            Some(t("2026-11-28T11:00:00Z")),
+            0,
+        );
+        assert_eq!(run.from, Some(t("2026-11-28T12:00:09Z")));
+        let first = RunStart::of(Some(t("2026-11-28T12:00:10Z")), None, 0);
+        assert_eq!(first.from, Some(t("2026-11-28T12:00:09Z")));
+        // No start time: only Docker's whole-second filter, from the host's clock.
+        let unknown = RunStart::of(None, None, 100);
+        assert_eq!((unknown.since, unknown.from), (99, None));
+        assert!(unknown.includes(Some(t("1970-01-01T00:00:00Z"))));
     }
 }

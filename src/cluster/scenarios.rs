@@ -423,6 +423,40 @@ async fn suspend_stops_agents_before_servers_and_resume_starts_servers_first() {
 }
 
 #[tokio::test]
+async fn resume_does_not_take_a_ready_line_the_run_before_printed_just_before_the_stop() {
+    let lab = lab("stale", 1, 0);
+    let engine = k3s_engine(&lab);
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+    let ui = Ui::new(true, false);
+    let server = node(&lab, Role::Server, 0);
+    // The run before says it is up just before the stop: within the same second as the
+    // start that follows, which Docker's whole-second `since` lets through.
+    engine.log(&server, ready_line(Role::Server, false));
+    lifecycle::suspend(&engine, &lab.name, false, &ui)
+        .await
+        .unwrap();
+    // This run never comes up.
+    engine.mute(&server);
+    let err = lifecycle::resume_with(
+        &engine,
+        &FakeConnect::default(),
+        &lab.name,
+        Duration::from_millis(1500),
+        &ui,
+    )
+    .await
+    .unwrap_err();
+
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains(&server), "{err}");
+    assert!(
+        err.to_string().contains(ready_line(Role::Server, false)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn drop_leaves_nothing_of_the_lab_and_keeps_the_shared_caches() {
     let mut lab = lab("dropped", 1, 1);
     lab.cluster.image_cache = true;

@@ -32,7 +32,7 @@ pub use super::executor::Starting;
 use super::lifecycle;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
-use super::ports::{PortProbe, port_in_use, probe_port};
+use super::ports::{PortProbe, denied_note, port_in_use, probe_port};
 use super::registry::RegistrySettings;
 
 /// How `up` runs.
@@ -280,13 +280,29 @@ fn free_port(host: IpAddr) -> Result<u16> {
         .map_err(|source| Error::FreePort { host, source })
 }
 
-/// The host ports this lab would bind that something else holds now: the check `up` makes
-/// right before creating anything, run on its own (for `doctor`). Ports a running node of
-/// the lab already holds are its own and not counted, as in `up`.
-pub async fn busy_ports<E: Engine>(
-    engine: &E,
-    lab: &Lab,
-) -> Result<(Vec<PortBinding>, Vec<Error>)> {
+/// The host ports a lab would bind, as `up`'s check sees them now (see [`busy_ports`]).
+#[derive(Debug, Default)]
+pub struct PortReport {
+    /// Every port the lab would bind.
+    pub ports: Vec<PortBinding>,
+    /// Those something else holds now.
+    pub busy: Vec<Error>,
+    /// Those this process may not bind to probe (below 1024 without privileges): unknown,
+    /// and Docker will try them with its own.
+    pub denied: Vec<PortBinding>,
+}
+
+impl PortReport {
+    /// What `up` warns for each denied probe, in its words.
+    pub fn denied_notes(&self) -> Vec<String> {
+        self.denied.iter().map(denied_note).collect()
+    }
+}
+
+/// The host ports this lab would bind, and which of them something else holds now: the check
+/// `up` makes right before creating anything, run on its own (for `doctor`). Ports a running
+/// node of the lab already holds are its own and not counted, as in `up`.
+pub async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<PortReport> {
     let observed = observe(engine, lab).await?;
     let opts = UpOptions {
         pull: PullPolicy::Missing,
@@ -312,12 +328,16 @@ pub async fn busy_ports<E: Engine>(
         })
         .flatten()
         .collect();
-    let busy = ports
-        .iter()
-        .filter(|p| probe_port(p) == PortProbe::InUse)
-        .map(|p| port_in_use(p, lab, inputs.api_port))
-        .collect();
-    Ok((ports, busy))
+    let mut report = PortReport::default();
+    for p in &ports {
+        match probe_port(p) {
+            PortProbe::Free => {}
+            PortProbe::InUse => report.busy.push(port_in_use(p, lab, inputs.api_port)),
+            PortProbe::Denied => report.denied.push(p.clone()),
+        }
+    }
+    report.ports = ports;
+    Ok(report)
 }
 
 /// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is

@@ -11,6 +11,7 @@
 //! - [`FakeEngine::on_start`]: the log lines (and files, some written in stages) a container
 //!   with a given label gets when it starts, so `readiness::wait_for_log` sees a node come up;
 //! - [`FakeEngine::mute`]: a container that starts and says nothing;
+//! - [`FakeEngine::log`]: a line logged now (log lines carry their time, as Docker's do);
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
 //! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
 //! - [`FakeEngine::hold`]: a matching call waits until the test releases it (a Ctrl-C in the
@@ -24,11 +25,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::Notify;
 
 use super::{
-    ContainerInfo, ContainerSpec, Engine, EngineError, Labels, NetworkInfo, NetworkSpec,
+    ContainerInfo, ContainerSpec, Engine, EngineError, Labels, LogLine, NetworkInfo, NetworkSpec,
     PullProgress, RunState,
 };
 
@@ -102,7 +103,8 @@ struct Container {
     /// The stages still to come of files written in stages ([`Script::staged`]).
     pending: BTreeMap<String, std::collections::VecDeque<Vec<u8>>>,
     /// (Unix seconds, line)
-    logs: Vec<(i64, String)>,
+    /// Each line with its stamp, as the daemon keeps them across runs.
+    logs: Vec<(jiff::Timestamp, String)>,
 }
 
 #[derive(Default)]
@@ -132,11 +134,8 @@ pub struct FakeEngine {
     state: Arc<Mutex<State>>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
 }
 
 /// The daemon's error, as bollard reports a non-2xx answer: the HTTP status Docker maps the
@@ -200,6 +199,48 @@ impl FakeEngine {
         self.state()
             .scripts
             .push(((key.to_string(), value.to_string()), script));
+    }
+
+    /// Container `name`'s output as the daemon holds it: `since` in whole seconds, as
+    /// Docker's filter is.
+    fn stamped_lines(
+        &self,
+        name: &str,
+        since: i64,
+        follow: bool,
+    ) -> BoxStream<'static, Result<LogLine, EngineError>> {
+        let s = self.state();
+        let Some(c) = s.containers.get(name) else {
+            let e = daemon("logs", 404, format!("No such container: {name}"));
+            return stream::once(async move { Err(e) }).boxed();
+        };
+        let lines: Vec<Result<LogLine, EngineError>> = c
+            .logs
+            .iter()
+            .filter(|(at, _)| at.as_second() >= since)
+            .map(|(at, l)| {
+                Ok(LogLine {
+                    at: Some(*at),
+                    text: l.clone(),
+                })
+            })
+            .collect();
+        // A followed stream of a running container stays open, as Docker's does.
+        let open = follow && c.info.state == RunState::Running;
+        let lines = stream::iter(lines);
+        if open {
+            lines.chain(stream::pending()).boxed()
+        } else {
+            lines.boxed()
+        }
+    }
+
+    /// Container `name` logs `line` now, stamped with this moment (a line its run printed
+    /// late, just before a stop).
+    pub fn log(&self, name: &str, line: &str) {
+        if let Some(c) = self.state().containers.get_mut(name) {
+            c.logs.push((now(), line.to_string()));
+        }
     }
 
     /// Container `name` starts but runs no script: it logs nothing (a node that never
@@ -602,6 +643,7 @@ impl Engine for FakeEngine {
                     state: RunState::Created,
                     labels: spec.labels.clone(),
                     started_at: None,
+                    finished_at: None,
                     exit_code: None,
                     restart_count: 0,
                     ips,
@@ -643,6 +685,7 @@ impl Engine for FakeEngine {
                 privileged: false,
                 ips: BTreeMap::new(),
                 started_at: None,
+                finished_at: None,
                 ..c.info.clone()
             })
             .collect())
@@ -690,6 +733,7 @@ impl Engine for FakeEngine {
             if matches!(c.info.state, RunState::Running | RunState::Paused) {
                 c.info.state = RunState::Exited;
                 c.info.exit_code = Some(0);
+                c.info.finished_at = Some(now());
             }
             Ok(())
         })
@@ -735,8 +779,8 @@ impl Engine for FakeEngine {
         &self,
         name: &str,
         since: i64,
-    ) -> BoxStream<'static, Result<String, EngineError>> {
-        self.log_lines(name, since, true)
+    ) -> BoxStream<'static, Result<LogLine, EngineError>> {
+        self.stamped_lines(name, since, true)
     }
 
     fn log_lines(
@@ -745,25 +789,9 @@ impl Engine for FakeEngine {
         since: i64,
         follow: bool,
     ) -> BoxStream<'static, Result<String, EngineError>> {
-        let s = self.state();
-        let Some(c) = s.containers.get(name) else {
-            let e = daemon("logs", 404, format!("No such container: {name}"));
-            return stream::once(async move { Err(e) }).boxed();
-        };
-        let lines: Vec<Result<String, EngineError>> = c
-            .logs
-            .iter()
-            .filter(|(at, _)| *at >= since)
-            .map(|(_, l)| Ok(l.clone()))
-            .collect();
-        // A followed stream of a running container stays open, as Docker's does.
-        let open = follow && c.info.state == RunState::Running;
-        let lines = stream::iter(lines);
-        if open {
-            lines.chain(stream::pending()).boxed()
-        } else {
-            lines.boxed()
-        }
+        self.stamped_lines(name, since, follow)
+            .map_ok(|l| l.text)
+            .boxed()
     }
 
     async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>, EngineError> {

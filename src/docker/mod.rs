@@ -105,13 +105,14 @@ pub trait Engine: Send + Sync {
     /// Remove a container with its anonymous volumes; a missing container is not an error.
     fn remove_container(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
 
-    /// Follow a container's output (stdout and stderr, one item per line) from `since`
-    /// (Unix seconds). The stream ends when the container stops.
+    /// Follow a container's output (stdout and stderr, one item per line, each with the
+    /// daemon's time stamp) from `since` (Unix seconds, a coarse filter: Docker's `since` is
+    /// whole seconds). The stream ends when the container stops.
     fn follow_logs(
         &self,
         name: &str,
         since: i64,
-    ) -> BoxStream<'static, Result<String, EngineError>>;
+    ) -> BoxStream<'static, Result<LogLine, EngineError>>;
     /// A container's output (stdout and stderr, one item per line) from `since` (Unix
     /// seconds; 0 for all of it). With `follow` the stream goes on until the container stops;
     /// without, it ends at what Docker has now (`logs`, `export logs`).

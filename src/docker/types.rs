@@ -120,8 +120,11 @@ pub struct ContainerInfo {
     pub image: String,
     pub state: RunState,
     pub labels: Labels,
-    /// Unix seconds of the last start, if known (inspect only).
-    pub started_at: Option<i64>,
+    /// The daemon's time of the last start, to the nanosecond, if known (inspect only).
+    pub started_at: Option<jiff::Timestamp>,
+    /// When the run before the current one ended (inspect only): Docker keeps `FinishedAt`
+    /// across a start, so it marks where this run's log begins.
+    pub finished_at: Option<jiff::Timestamp>,
     pub exit_code: Option<i64>,
     pub restart_count: i64,
     /// Address on each network, by network name (inspect only).
@@ -135,6 +138,15 @@ pub struct ContainerInfo {
     pub binds: Vec<String>,
     /// Whether it runs privileged (inspect only).
     pub privileged: bool,
+}
+
+/// One line of a container's output, with the daemon's time stamp on it (Docker's logs API
+/// with `timestamps=true` prefixes each line with RFC 3339 to the nanosecond); `None` when
+/// the stamp could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: Option<jiff::Timestamp>,
+    pub text: String,
 }
 
 /// One progress report of an image pull.

@@ -443,32 +443,48 @@ async fn ports_check(engine: &BollardEngine, lab: Option<&Lab>) -> Check {
         );
     };
     match up::busy_ports(engine, lab).await {
-        Ok((ports, busy)) if busy.is_empty() => Check::new(
-            "ports",
-            Status::Ok,
-            if ports.is_empty() {
-                format!("lab {} binds no new host port", lab.name)
-            } else {
-                format!(
-                    "free: {}",
-                    ports
-                        .iter()
-                        .map(|p| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        ),
-        Ok((_, busy)) => {
-            let text: Vec<String> = busy.iter().map(|e| e.to_string()).collect();
-            let (what, fix): (Vec<&str>, Vec<&str>) = text
-                .iter()
-                .map(|t| t.split_once("\n  hint: ").unwrap_or((t.as_str(), "")))
-                .unzip();
-            Check::new("ports", Status::Fail, what.join("; ")).fix(fix.join("; "))
-        }
+        Ok(report) => ports_verdict(&lab.name, &report),
         Err(e) => Check::new("ports", Status::Warn, format!("not checked: {e}")),
     }
+}
+
+/// The verdict on what `up`'s port check found. A port whose probe was denied is neither free
+/// nor in use: doctor says so, as `up` warns it, and does not call it free.
+fn ports_verdict(lab: &str, report: &up::PortReport) -> Check {
+    let addr =
+        |p: &crate::docker::PortBinding| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol);
+    let free: Vec<String> = report
+        .ports
+        .iter()
+        .filter(|p| !report.denied.contains(p))
+        .map(addr)
+        .collect();
+    if !report.busy.is_empty() {
+        let text: Vec<String> = report.busy.iter().map(|e| e.to_string()).collect();
+        let (mut what, fix): (Vec<&str>, Vec<&str>) = text
+            .iter()
+            .map(|t| t.split_once("\n  hint: ").unwrap_or((t.as_str(), "")))
+            .unzip();
+        let notes = report.denied_notes();
+        what.extend(notes.iter().map(String::as_str));
+        return Check::new("ports", Status::Fail, what.join("; ")).fix(fix.join("; "));
+    }
+    if report.ports.is_empty() {
+        return Check::new(
+            "ports",
+            Status::Ok,
+            format!("lab {lab} binds no new host port"),
+        );
+    }
+    if report.denied.is_empty() {
+        return Check::new("ports", Status::Ok, format!("free: {}", free.join(", ")));
+    }
+    let mut what = Vec::new();
+    if !free.is_empty() {
+        what.push(format!("free: {}", free.join(", ")));
+    }
+    what.extend(report.denied_notes());
+    Check::new("ports", Status::Warn, what.join("; "))
 }
 
 /// Argo CD's repo-server runs as uid 999 and reads the mounted local repository.

@@ -257,3 +257,41 @@ fn an_unreachable_engine_is_a_failure_that_names_the_socket_and_the_fix() {
     );
     assert!(c.fix.unwrap().contains("start Docker"));
 }
+
+fn port(ip: &str, host_port: u16, container_port: u16) -> crate::docker::PortBinding {
+    crate::docker::PortBinding {
+        host_ip: ip.parse().unwrap(),
+        host_port,
+        container_port,
+        protocol: "tcp",
+    }
+}
+
+/// These tests run as root, which may bind any port: a denied probe is shown on the verdict
+/// it feeds, not through a real bind.
+#[test]
+fn a_port_whose_probe_was_denied_is_a_warning_not_free() {
+    let (api, web) = (port("127.0.0.1", 6550, 6443), port("0.0.0.0", 80, 80));
+    let report = up::PortReport {
+        ports: vec![api.clone(), web.clone()],
+        busy: Vec::new(),
+        denied: vec![web],
+    };
+    let check = ports_verdict("web", &report);
+    assert_eq!(check.status, Status::Warn, "{check:?}");
+    assert_eq!(
+        check.message,
+        "free: 127.0.0.1:6550/tcp; could not check 0.0.0.0:80/tcp (binding a port below 1024 \
+         needs privileges this process lacks); Docker will try to publish it"
+    );
+    assert!(!check.blocks_up);
+
+    // The same ports, all probed: free.
+    let report = up::PortReport {
+        denied: Vec::new(),
+        ..report
+    };
+    let check = ports_verdict("web", &report);
+    assert_eq!(check.status, Status::Ok);
+    assert_eq!(check.message, "free: 127.0.0.1:6550/tcp, 0.0.0.0:80/tcp");
+}

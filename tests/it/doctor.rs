@@ -305,3 +305,48 @@ fn up_refuses_k3s_1_35_on_cgroup_v1_before_creating_anything() {
     );
     assert_eq!(harness::count_docker_objects(&lab.name), 0);
 }
+
+#[test]
+fn doctor_says_a_port_below_1024_it_may_not_probe_is_unchecked_not_free() {
+    // Host port 80: a normal user may not bind it, so our probe is denied; Docker binds it
+    // with its own privileges. As root (this suite's CI) the probe would succeed, so doctor
+    // runs without CAP_NET_BIND_SERVICE, as a normal user's would.
+    let lab = TestLab::new("doctorlow").port("80:80@loadbalancer").write();
+    let inner = lab.cmd(&["doctor"]);
+    let root = String::from_utf8_lossy(&Command::new("id").arg("-u").output().unwrap().stdout)
+        .trim()
+        == "0";
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-net_bind_service"])
+            .arg(inner.get_program());
+        c
+    } else {
+        Command::new(inner.get_program())
+    };
+    cmd.args(inner.get_args());
+    if let Some(dir) = inner.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "[warn] ports: free: 127.0.0.1:"
+        ) && text.contains(
+            "; could not check 127.0.0.1:80/tcp (binding a port below 1024 needs privileges this process lacks); Docker will try to publish it"
+        ),
+        "{text}\n{}",
+        harness::stderr(&out)
+    );
+    assert!(
+        !text.contains("127.0.0.1:80/tcp is already in use"),
+        "{text}"
+    );
+}

@@ -75,12 +75,19 @@ fn kill_9_at_random_moments_of_up_then_up_converges_and_drop_removes_all() {
 fn kill_9_during_drop_then_drop_again_removes_all() {
     let mut rng = rng("kill_9_drop");
     let lab = TestLab::new("kill9drop").agents(2).write();
-    lab.ok(&["up", "--cluster-only"]);
-    let mut child = lab.cmd(&["drop", "--yes"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(rng.random_range(0..600)));
-    kill9(&mut child);
-    lab.ok(&["drop", "--yes"]);
-    assert_eq!(count_docker_objects(&lab.name), 0);
+    // One moment in each third of a stand-in `drop` of this lab (about 1.1 s here), so a run
+    // covers its start, its middle and its end.
+    for round in 0..3u64 {
+        lab.ok(&["up", "--cluster-only"]);
+        let mut child = lab.cmd(&["drop", "--yes"]).spawn().unwrap();
+        let after = Duration::from_millis(rng.random_range(round * 350..(round + 1) * 350));
+        std::thread::sleep(after);
+        kill9(&mut child);
+        let left = count_docker_objects(&lab.name);
+        eprintln!("round {round}: killed after {after:?}, {left} objects left");
+        lab.ok(&["drop", "--yes"]);
+        assert_eq!(count_docker_objects(&lab.name), 0, "round {round}");
+    }
 }
 
 #[test]
@@ -200,6 +207,20 @@ fn a_duplicate_network_beside_a_lab_with_nodes_is_named_and_drop_removes_all() {
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
+/// `list -o json` and `status -o json` agree on the lab's state and name what is missing.
+fn assert_state(lab: &TestLab, state: &str, missing: &[&str]) {
+    let entry = lab.list_entry();
+    let status = harness::document(&lab.ok(&["status", "-o", "json"]), "LabStatus");
+    for (what, doc) in [("list", &entry), ("status", &status)] {
+        assert_eq!(doc["state"], state, "{what}: {doc}");
+        let named: Vec<&str> = doc["missing"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(named, missing, "{what}: {doc}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_removed_behind_our_back_is_reported_and_recreated() {
     let lab = TestLab::new("rmnode").agents(2).write();
@@ -208,9 +229,7 @@ async fn a_node_removed_behind_our_back_is_reported_and_recreated() {
     docker(&["rm", "-f", &agent]);
 
     // `status` and `list` say the lab is partial, and name what is missing.
-    let entry = lab.list_entry();
-    assert_eq!(entry["state"], "partial", "{entry}");
-    assert_eq!(entry["missing"], serde_json::json!([agent]), "{entry}");
+    assert_state(&lab, "partial", &[&agent]);
     let status = lab.ok(&["status"]);
     assert!(status.contains(&agent), "{status}");
     assert!(status.contains("missing"), "{status}");
@@ -225,6 +244,7 @@ async fn a_node_removed_behind_our_back_is_reported_and_recreated() {
     // `up` recreates it, and it registers with the lab's token and its kept node password.
     lab.ok(&["up", "--cluster-only"]);
     assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 3);
+    assert_state(&lab, "running", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -240,10 +260,14 @@ async fn a_node_whose_volume_was_removed_registers_again() {
     ]);
     docker(&["rm", "-f", &agent]);
     docker(&["volume", "rm", &volume]);
+    // Docker removes no volume a container uses: a volume is missing only with its node, and
+    // the node is what `status` names.
+    assert_state(&lab, "partial", &[&agent]);
     // A new volume is a new node identity: the server's record of the old one must go first,
     // or k3s refuses the name (the harness fails on "Node password rejected").
     lab.ok(&["up", "--cluster-only"]);
     assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 2);
+    assert_state(&lab, "running", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -273,6 +297,8 @@ async fn a_removed_network_is_recreated_and_every_node_reattached_at_its_address
                 .output();
         }
         docker(&["network", "rm", &net]);
+        // Running or suspended, the nodes are all there; the network is what is missing.
+        assert_state(&lab, "partial", &[&format!("network {net}")]);
         if suspended {
             // resume names the problem and the way out instead of Docker's 404.
             let out = lab.run(&["resume"]);
@@ -284,6 +310,7 @@ async fn a_removed_network_is_recreated_and_every_node_reattached_at_its_address
         let after: Vec<String> = names.iter().map(|n| ip_of(n)).collect();
         assert_eq!(after, before, "every node is back at its address");
         assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 2);
+        assert_state(&lab, "running", &[]);
         lab.ok(&["drop", "--yes"]);
         assert_eq!(count_docker_objects(&lab.name), 0);
     }
@@ -691,4 +718,127 @@ async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_rest
     assert_eq!(ready_nodes(&lab.kubeconfig()).await.len(), 2);
     lab.ok(&["drop", "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// The lines of `node`'s log that contain `text`, with their stamps (`docker logs -t`, the
+/// daemon's clock), oldest first: stdout and stderr come apart, so they are sorted.
+fn stamped_lines(node: &str, text: &str) -> Vec<(jiff::Timestamp, String)> {
+    let out = Command::new("docker")
+        .args(["logs", "-t", node])
+        .output()
+        .unwrap();
+    let mut lines: Vec<(jiff::Timestamp, String)> = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .lines()
+    .filter(|l| l.contains(text))
+    .filter_map(|l| {
+        let (stamp, rest) = l.split_once(' ')?;
+        Some((stamp.parse().ok()?, rest.to_string()))
+    })
+    .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn resume_right_after_suspend_waits_for_the_ready_line_of_the_new_run() {
+    // Every start of the server boots 3 s before it logs "k3s is up and running". The run
+    // before prints that line again just before `suspend` stops it (through its own stdout, as
+    // k3s would print it late), so Docker's whole-second `since` of the new start lets it
+    // through: it must not end resume's wait. Whether it falls within that second depends on
+    // how fast suspend and resume go; rounds repeat until one has (at most 4).
+    const BOOT_MS: i64 = 3000;
+    let lab = TestLab::new("staleready")
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_STANDIN_SERVER_BOOT_MS={BOOT_MS}@server:0\"]\n"
+        ))
+        .write();
+    let server = server0(&lab);
+    let ready = "k3s is up and running";
+    const LATE: &str = "(late, of the run before)";
+    lab.ok(&["up", "--cluster-only"]);
+    let mut proved = false;
+    for round in 1..=4 {
+        docker(&[
+            "exec",
+            &server,
+            "sh",
+            "-c",
+            &format!("echo '{ready} {LATE}' > /proc/1/fd/1"),
+        ]);
+        lab.ok(&["suspend"]);
+        let (step_done, report) = resume_until_step_done(&lab, &format!("start {server}"));
+
+        let started: jiff::Timestamp = docker(&["inspect", "-f", "{{.State.StartedAt}}", &server])
+            .trim()
+            .parse()
+            .unwrap();
+        let lines = stamped_lines(&server, ready);
+        // up's line, then a late one and a new one for each round.
+        assert_eq!(lines.len(), 1 + 2 * round, "{lines:?}");
+        let stamp_of = |late: bool| {
+            lines
+                .iter()
+                .rev()
+                .find(|(_, l)| l.contains(LATE) == late)
+                .map(|(t, _)| *t)
+                .unwrap()
+        };
+        let (late, new) = (stamp_of(true), stamp_of(false));
+        eprintln!(
+            "round {round}: late line {late}, new start {started}, new ready line {new}, resume's step done {step_done}"
+        );
+        assert!(new > started, "{new} is of the new run ({started})");
+        assert!(
+            step_done >= new,
+            "resume's start step finished at {step_done}, before the server's new ready line at {new}:\n{report}"
+        );
+        assert!(
+            step_done.duration_since(started).as_millis() as i64 >= BOOT_MS,
+            "the step waited the boot out:\n{report}"
+        );
+        // The late line passed Docker's whole-second `since` (the new start's second, less
+        // one): only its own stamp kept it out.
+        if late.as_second() >= started.as_second() - 1 {
+            proved = true;
+            break;
+        }
+    }
+    assert!(
+        proved,
+        "no round put the late line within the new start's `since`: the test proved nothing"
+    );
+    lab.ok(&["drop", "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// Run `resume` to its end; when it reported `step` done (host clock, which is the daemon's:
+/// it runs on this machine), and everything it reported.
+fn resume_until_step_done(lab: &TestLab, step: &str) -> (jiff::Timestamp, String) {
+    use std::io::BufRead;
+    let mut child = lab
+        .cmd(&["resume"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut report = Vec::new();
+    let mut done = None;
+    let stderr = child.stderr.take().unwrap();
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if done.is_none() && Progress::Lines.says(&line, step, "done") {
+            done = Some(jiff::Timestamp::now());
+        }
+        report.push(line);
+    }
+    let report = report.join("\n");
+    assert!(child.wait().unwrap().success(), "resume:\n{report}");
+    let done = done.unwrap_or_else(|| panic!("{step} never done:\n{report}"));
+    (done, report)
 }

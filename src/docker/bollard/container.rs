@@ -15,9 +15,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::is_not_found;
 use super::translate::{
-    container_body, container_info, container_summary, label_filters, log_text,
+    container_body, container_info, container_summary, label_filters, log_text, stamped_line,
 };
-use crate::docker::{ContainerInfo, ContainerSpec, EngineError};
+use crate::docker::{ContainerInfo, ContainerSpec, EngineError, LogLine};
 
 pub(super) async fn create(docker: &Docker, spec: &ContainerSpec) -> Result<String, EngineError> {
     let opts = CreateContainerOptionsBuilder::default()
@@ -132,14 +132,36 @@ pub(super) async fn inspect_json(
     }
 }
 
+/// Followed output, each line with the daemon's stamp (see [`stamped_line`]).
+pub(super) fn follow_stamped(
+    docker: &Docker,
+    name: &str,
+    since: i64,
+) -> BoxStream<'static, Result<LogLine, EngineError>> {
+    lines(docker, name, since, true, true)
+        .map_ok(stamped_line)
+        .boxed()
+}
+
 pub(super) fn log_lines(
     docker: &Docker,
     name: &str,
     since: i64,
     follow: bool,
 ) -> BoxStream<'static, Result<String, EngineError>> {
+    lines(docker, name, since, follow, false)
+}
+
+fn lines(
+    docker: &Docker,
+    name: &str,
+    since: i64,
+    follow: bool,
+    timestamps: bool,
+) -> BoxStream<'static, Result<String, EngineError>> {
     let opts = LogsOptionsBuilder::default()
         .follow(follow)
+        .timestamps(timestamps)
         .stdout(true)
         .stderr(true)
         // bollard's `since` is an i32: a time past 2038 is clamped, not read as 0 (all).

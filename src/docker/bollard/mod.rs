@@ -42,8 +42,8 @@ use ::bollard::query_parameters::{
 use futures::stream::BoxStream;
 
 use super::{
-    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, NetworkInfo, NetworkSpec,
-    PullProgress,
+    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, LogLine, NetworkInfo,
+    NetworkSpec, PullProgress,
 };
 
 /// The bound on the requests whose answer waits for a whole transfer (see the module docs):
@@ -315,8 +315,8 @@ impl Engine for BollardEngine {
         &self,
         name: &str,
         since: i64,
-    ) -> BoxStream<'static, Result<String, EngineError>> {
-        container::log_lines(&self.docker, name, since, true)
+    ) -> BoxStream<'static, Result<LogLine, EngineError>> {
+        container::follow_stamped(&self.docker, name, since)
     }
 
     fn log_lines(

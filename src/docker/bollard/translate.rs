@@ -11,7 +11,7 @@ use ::bollard::models::{
     PortBinding as DockerPortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
-use crate::docker::{ContainerInfo, ContainerSpec, NetworkInfo, PortBinding, RunState};
+use crate::docker::{ContainerInfo, ContainerSpec, LogLine, NetworkInfo, PortBinding, RunState};
 
 /// The `label` filter of the list endpoints: `key=value`, or `key` alone for "has it".
 pub(super) fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
@@ -144,6 +144,7 @@ pub(super) fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         state: RunState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
         labels: config.labels.unwrap_or_default().into_iter().collect(),
         started_at: parse_time(state.started_at.as_deref()),
+        finished_at: parse_time(state.finished_at.as_deref()),
         exit_code: state.exit_code,
         restart_count: c.restart_count.unwrap_or(0),
         ips,
@@ -179,6 +180,7 @@ pub(super) fn container_summary(c: ContainerSummary) -> ContainerInfo {
         state: RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
         labels: c.labels.unwrap_or_default().into_iter().collect(),
         started_at: None,
+        finished_at: None,
         exit_code: None,
         restart_count: 0,
         ips: Default::default(),
@@ -238,12 +240,35 @@ fn parse_ports(map: Option<&HashMap<String, Option<Vec<DockerPortBinding>>>>) ->
 
 /// Docker's RFC 3339 time (with nanoseconds) as whole Unix seconds, all `since` needs.
 /// Docker writes Go's zero time, `0001-01-01T00:00:00Z`, for "never": that is `None`.
-fn parse_time(s: Option<&str>) -> Option<i64> {
+fn parse_time(s: Option<&str>) -> Option<jiff::Timestamp> {
     let s = s?;
     if s.starts_with("0001-") {
         return None;
     }
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+    s.parse::<jiff::Timestamp>().ok()
+}
+
+/// A line of `logs?timestamps=true`: the daemon's stamp (moby
+/// `api/server/httputils/write_log_stream.go` writes `RFC3339NanoFixed` and a space before
+/// each message) and the text. A line without a stamp we can read (a
+/// long line Docker split in parts) keeps its text whole and no time.
+pub(super) fn stamped_line(line: String) -> LogLine {
+    match line.split_once(' ') {
+        Some((stamp, text)) => match stamp.parse::<jiff::Timestamp>() {
+            Ok(at) => LogLine {
+                at: Some(at),
+                text: text.to_string(),
+            },
+            Err(_) => LogLine {
+                at: None,
+                text: line,
+            },
+        },
+        None => LogLine {
+            at: None,
+            text: line,
+        },
+    }
 }
 
 pub(super) fn log_text(chunk: LogOutput) -> String {
@@ -255,14 +280,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn docker_times_parse_to_unix_seconds() {
-        assert_eq!(parse_time(Some("1970-01-01T00:00:10.5Z")), Some(10));
+    fn docker_times_parse_to_the_nanosecond() {
+        let t = parse_time(Some("1970-01-01T00:00:10.5Z")).unwrap();
+        assert_eq!((t.as_second(), t.subsec_nanosecond()), (10, 500_000_000));
+        let t = parse_time(Some("2026-11-26T07:06:23.123456789Z")).unwrap();
         assert_eq!(
-            parse_time(Some("2026-11-26T07:06:23.123456789Z")),
-            Some(1795676783)
+            (t.as_second(), t.subsec_nanosecond()),
+            (1795676783, 123_456_789)
         );
         assert_eq!(parse_time(Some("0001-01-01T00:00:00Z")), None);
         assert_eq!(parse_time(Some("yesterday")), None);
         assert_eq!(parse_time(None), None);
+    }
+
+    #[test]
+    fn a_stamped_log_line_splits_into_its_time_and_text() {
+        let l = stamped_line("2026-11-28T12:04:40.218077075Z k3s is up and running".into());
+        let at = l.at.unwrap();
+        assert_eq!(at.subsec_nanosecond(), 218_077_075);
+        assert_eq!(l.text, "k3s is up and running");
+        let l = stamped_line("no stamp here".into());
+        assert_eq!((l.at, l.text.as_str()), (None, "no stamp here"));
     }
 }
