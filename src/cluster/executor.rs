@@ -225,8 +225,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 readiness::start(self.engine, &n.spec.name).await?;
             }
             Step::AwaitNode(n) => {
-                let since = readiness::started_since(self.engine, &n.spec.name).await?;
-                self.wait_ready_line(n, since).await?;
+                let run = readiness::started_since(self.engine, &n.spec.name).await?;
+                self.wait_ready_line(n, run).await?;
             }
             Step::UnpauseNode(name) => self.engine.unpause(name).await?,
             Step::AttachNode(n) => self.attach(n).await?,
@@ -375,8 +375,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 .push((n.spec.name.clone(), handle));
             return Ok(Done::note("starting; Ready is awaited with Argo CD"));
         }
-        let since = readiness::start(self.engine, &n.spec.name).await?;
-        self.wait_ready_line(n, since).await?;
+        let run = readiness::start(self.engine, &n.spec.name).await?;
+        self.wait_ready_line(n, run).await?;
         Ok(Done::default())
     }
 
@@ -405,8 +405,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             self.engine
                 .stop(&n.spec.name, lifecycle::STOP_GRACE)
                 .await?;
-            let since = readiness::start(self.engine, &n.spec.name).await?;
-            self.wait_ready_line(n, since).await?;
+            let run = readiness::start(self.engine, &n.spec.name).await?;
+            self.wait_ready_line(n, run).await?;
         }
         Ok(())
     }

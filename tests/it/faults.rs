@@ -541,7 +541,13 @@ fn a_signal_while_up_waits_for_a_booting_node_rolls_a_fresh_lab_back() {
             } else {
                 agent0(&lab)
             };
-            let step = format!("start {node} and wait for");
+            // A fresh lab's server is launched, then its ready line awaited as a step of its
+            // own; with --cluster-only an agent's start waits for its registration.
+            let step = if role == "server" {
+                format!("wait for {node} to log")
+            } else {
+                format!("start {node} and wait for")
+            };
             let s = signal_in_step(
                 lab.cmd(&["up", "--cluster-only", "-o", "json"]),
                 Progress::Events,
@@ -699,7 +705,7 @@ async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_rest
     lab.ok(&["up", "--cluster-only"]);
     lab.ok(&["drop", "--yes"]);
     for (signal, code) in SIGNALS {
-        let step = format!("start {} and wait for", server0(&lab));
+        let step = format!("wait for {} to log", server0(&lab));
         let s = tokio::task::block_in_place(|| {
             signal_in_step(
                 lab.cmd(&["restore", &lab.name, "--cluster-only", "-o", "json"]),
