@@ -136,57 +136,29 @@ pub async fn resume_with<E: Engine, C: Connect>(
             })
             .collect()
     };
-    // All stopped servers start before any is awaited: a restarted etcd member logs
+    // Every stopped server starts before any is awaited: a restarted etcd member logs
     // "k3s is up and running" only once its etcd is ready (k3s `pkg/cli/server/server.go`
     // waits on `ETCDReady`; `pkg/daemons/control/server.go` logs "Waiting for etcd server to
-    // become available" until then), and that needs a quorum of the members (F2).
-    // Every stopped node starts at once, then each one's line is awaited in parallel. Servers
-    // must: a restarted etcd member logs "k3s is up and running" only once its etcd is ready,
-    // which needs a quorum of the members (F2). Agents may: they retry their join until a
-    // server answers (k3s `pkg/agent/run.go`), and the load balancer's upstreams are static
-    // addresses. So the lab is back after its slowest node, not after the sum of them.
-    let all: Vec<(&ContainerInfo, Role)> = [Role::Server, Role::Agent, Role::LoadBalancer]
+    // become available" until then), and that needs a quorum of the members (F2). The agents
+    // and the load balancer start right after the servers' containers, while the servers
+    // boot: agents retry their join until a server answers (k3s `pkg/agent/run.go`), and the
+    // load balancer's upstreams are static addresses. Only the servers' `docker start` goes
+    // first: the Docker Engine starts containers one after another, and the servers are on
+    // the way to the API. So the lab is back after its slowest node, not after the sum.
+    let servers: Vec<_> = stopped(Role::Server)
+        .into_iter()
+        .map(|c| (c, Role::Server, ui.step(format!("start {}", c.name))))
+        .collect();
+    let others: Vec<_> = [Role::Agent, Role::LoadBalancer]
         .into_iter()
         .flat_map(|role| stopped(role).into_iter().map(move |c| (c, role)))
+        .map(|(c, role)| (c, role, ui.step(format!("start {}", c.name))))
         .collect();
-    let steps: Vec<_> = all
-        .iter()
-        .map(|(c, role)| (*c, *role, ui.step(format!("start {}", c.name))))
-        .collect();
-    let started = try_join_all(
-        steps
-            .iter()
-            .map(|(c, _, _)| readiness::start(engine, &c.name)),
-    )
-    .await;
-    let sinces = match started {
-        Ok(sinces) => sinces,
-        Err(e) => {
-            steps.into_iter().for_each(|(_, _, s)| s.fail());
-            return Err(e.into());
-        }
-    };
-    try_join_all(
-        steps
-            .into_iter()
-            .zip(sinces)
-            .map(|((c, role, s), since)| async move {
-                let r = readiness::wait_for_log(
-                    engine,
-                    &c.name,
-                    ready_line(role, false),
-                    since,
-                    deadline,
-                )
-                .await;
-                match &r {
-                    Ok(()) => s.done(),
-                    Err(_) => s.fail(),
-                }
-                r
-            }),
-    )
-    .await?;
+    let servers = start_each(engine, servers).await?;
+    tokio::try_join!(await_each(engine, servers, deadline), async {
+        let others = start_each(engine, others).await?;
+        await_each(engine, others, deadline).await
+    })?;
     repair_ips(engine, lab, &nodes).await?;
 
     let server0 = nodes
@@ -223,6 +195,48 @@ pub async fn resume_with<E: Engine, C: Connect>(
         Err(_) => s.fail(),
     }
     ready
+}
+
+/// A node being started by `resume`, with its progress line.
+type Starting<'a> = (&'a ContainerInfo, Role, crate::ui::Step);
+
+/// `docker start` each node at once, with where its run begins in its log.
+async fn start_each<'a, E: Engine>(
+    engine: &E,
+    nodes: Vec<Starting<'a>>,
+) -> Result<Vec<(Starting<'a>, readiness::RunStart)>> {
+    match try_join_all(
+        nodes
+            .iter()
+            .map(|(c, _, _)| readiness::start(engine, &c.name)),
+    )
+    .await
+    {
+        Ok(runs) => Ok(nodes.into_iter().zip(runs).collect()),
+        Err(e) => {
+            nodes.into_iter().for_each(|(_, _, s)| s.fail());
+            Err(e.into())
+        }
+    }
+}
+
+/// Wait for each node's ready line in the run that began with its start, all at once.
+async fn await_each<E: Engine>(
+    engine: &E,
+    nodes: Vec<(Starting<'_>, readiness::RunStart)>,
+    deadline: Instant,
+) -> Result<()> {
+    try_join_all(nodes.into_iter().map(|((c, role, s), run)| async move {
+        let r =
+            readiness::wait_for_log(engine, &c.name, ready_line(role, false), run, deadline).await;
+        match &r {
+            Ok(()) => s.done(),
+            Err(_) => s.fail(),
+        }
+        r
+    }))
+    .await?;
+    Ok(())
 }
 
 /// Give pods the address the nodes have for `host.playground.internal`, through CoreDNS.

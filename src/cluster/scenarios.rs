@@ -409,7 +409,7 @@ async fn suspend_stops_agents_before_servers_and_resume_starts_servers_first() {
     let ready = lifecycle::resume_with(&engine, &api, &lab.name, Duration::from_secs(20), &ui)
         .await
         .unwrap();
-    // Every node starts at once, servers first (agents retry their join); then the API.
+    // The servers' containers first, then the agents' (they retry their join); then the API.
     assert_eq!(
         changes(&engine.calls()),
         vec![
@@ -1083,4 +1083,46 @@ async fn leftover_networks_of_a_lab_with_no_nodes_are_removed_before_it_is_made(
         .filter(|n| n.name == network)
         .collect();
     assert_eq!(named.len(), 1, "{named:?}");
+}
+
+#[tokio::test]
+async fn resume_starts_the_agents_once_the_servers_containers_run_and_waits_on_none_first() {
+    // Docker starts containers one after another: the servers' go first, all of them (F2: a
+    // restarted etcd member needs its peers before it logs its ready line), and the agents'
+    // follow while the servers boot.
+    let lab = lab("resorder", 3, 1);
+    let engine = k3s_engine(&lab);
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+    let ui = Ui::new(true, false);
+    lifecycle::suspend(&engine, &lab.name, false, &ui)
+        .await
+        .unwrap();
+    engine.clear_calls();
+    let last_server = node(&lab, Role::Server, 2);
+    let held = engine.hold("start", &last_server);
+    let api = FakeConnect::default();
+    let resume = lifecycle::resume_with(&engine, &api, &lab.name, Duration::from_secs(20), &ui);
+    let check = async {
+        held.arrived().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let calls = changes(&engine.calls());
+        held.release();
+        calls
+    };
+    let (ready, while_held) = tokio::join!(resume, check);
+    assert_eq!(ready.unwrap().len(), 4);
+    let agent = node(&lab, Role::Agent, 0);
+    assert!(
+        !while_held.contains(&format!("start {agent}")),
+        "the agent started before every server's container: {while_held:#?}"
+    );
+    for i in 0..3 {
+        let server = node(&lab, Role::Server, i);
+        assert!(
+            while_held.contains(&format!("start {server}")),
+            "{while_held:#?}"
+        );
+    }
+    assert!(changes(&engine.calls()).contains(&format!("start {agent}")));
 }
