@@ -232,3 +232,46 @@ fn a_node_spec_shows_what_k3s_needs() {
     let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &node]);
     assert!(env.contains("PLAYGROUND_DNS_ADDR="), "{env}");
 }
+
+#[test]
+fn kubelet_refuses_an_eviction_threshold_it_cannot_parse_and_takes_ours() {
+    // The stand-in parses `--kubelet-arg=eviction-hard` as kubelet does: a signal it does
+    // not know stops it with kubelet's words. The default lab's own args (disk eviction
+    // off, F15) pass, or no lab test would ever boot.
+    let lab = unique_name("evict");
+    let _c = Cleanup(lab.clone());
+    let (name, out) = run_server(
+        &lab,
+        &[],
+        &["server", "--kubelet-arg=eviction-hard=nodefs.avail<5%"],
+    );
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let start = Instant::now();
+    loop {
+        let state = docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+        if state == "exited" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = logs(&name);
+    assert!(
+        text.contains("unsupported eviction signal nodefs.avail"),
+        "{text}"
+    );
+
+    let lab = TestLab::new("evictok").write();
+    lab.ok(&["up", "--cluster-only"]);
+    let node = format!("playground-{}-server-0", lab.name);
+    // One argument a line: Go's JSON would escape the `<`.
+    let cmd = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Config.Cmd}}{{println .}}{{end}}",
+        &node,
+    ]);
+    for arg in playground::cluster::plan::KUBELET_ARGS {
+        assert!(cmd.lines().any(|l| l == arg), "{arg} not in {cmd}");
+    }
+}

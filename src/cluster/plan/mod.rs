@@ -40,7 +40,7 @@ pub use super::error::PlanError;
 pub use diff::Change;
 pub use ipam::{cache_ip, choose_subnet, choose_subnet_from, gateway_ip, registry_ip};
 pub use loadbalancer::{ENV_LB_IMAGE, LB_IMAGE, lb_config, lb_image_from_env};
-pub use node::{DNS_ADDR_ENV, NODE_ENTRYPOINT, node_entrypoint, ready_line};
+pub use node::{DNS_ADDR_ENV, KUBELET_ARGS, NODE_ENTRYPOINT, node_entrypoint, ready_line};
 
 use ipam::subnet_base;
 use loadbalancer::lb_plan;

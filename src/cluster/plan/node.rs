@@ -29,6 +29,19 @@ pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
 /// `/bin/k3s` with the node's command, so k3s runs as PID 1. See the script for the upstream
 /// reasons. It is passed inline (`sh -c SCRIPT playground-node ARGS…`), so it needs no copy
 /// step and every start runs the version the node was created with.
+/// kubelet's disk-based eviction and image GC, off, as kind and minikube turn them off: a
+/// node's kubelet measures the host's disk behind the node's volume, so on a laptop with less
+/// than 10-15 % free (kubelet's defaults, `nodefs.available<10%`, `imagefs.available<15%`)
+/// every node is tainted DiskPressure, Argo CD's pods stay Pending and `up` times out (F15;
+/// k3d FAQ, k3d #133). "0%" turns a threshold off (kubernetes
+/// `pkg/kubelet/eviction/helpers.go`, `parseThresholdStatement`). First in the command, so
+/// a lab's own `--kubelet-arg` of the same flag, later, wins (kubelet merges repeated map
+/// flags, the last key winning; k3s passes both through, `pkg/util/args.go` `GetArgs`).
+pub const KUBELET_ARGS: [&str; 2] = [
+    "--kubelet-arg=eviction-hard=imagefs.available<0%,nodefs.available<0%,nodefs.inodesFree<0%",
+    "--kubelet-arg=image-gc-high-threshold=100",
+];
+
 pub const NODE_ENTRYPOINT: &str = include_str!("../node-entrypoint.sh");
 
 /// The variable that tells the entrypoint which address to answer DNS on.
@@ -120,6 +133,7 @@ pub(super) fn node_plan(
     labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
 
     let mut cmd = vec![role.as_str().to_string()];
+    cmd.extend(KUBELET_ARGS.iter().map(|a| a.to_string()));
     if role == Role::Server {
         if c.servers > 1 && index == 0 {
             cmd.push("--cluster-init".into());

@@ -1034,3 +1034,20 @@ fn a_recreated_node_has_its_new_ports_checked_before_anything_changes() {
     );
     assert!(phase_of(&plan, "recreate playground-lab-agent-0") > 0);
 }
+
+#[test]
+fn every_node_turns_kubelets_disk_eviction_off_before_the_labs_own_args() {
+    // F15: a lab's own `--kubelet-arg` of the same flag comes later, so it wins.
+    let mut l = lab(1, 1);
+    l.cluster.k3s_args.push(Filtered {
+        value: "--kubelet-arg=eviction-hard=nodefs.available<5%".into(),
+        filter: NodeFilter::All,
+    });
+    let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    for n in plan.nodes().filter(|n| n.role != Role::LoadBalancer) {
+        let at = |arg: &str| n.spec.cmd.iter().position(|a| a == arg);
+        let ours: Vec<usize> = KUBELET_ARGS.iter().map(|a| at(a).unwrap()).collect();
+        let theirs = at("--kubelet-arg=eviction-hard=nodefs.available<5%").unwrap();
+        assert!(ours.iter().all(|o| *o < theirs), "{:?}", n.spec.cmd);
+    }
+}

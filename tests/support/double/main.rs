@@ -57,6 +57,8 @@ struct Flags {
     data_dir: Option<String>,
     kubeconfig_out: Option<String>,
     resolv_conf: Option<String>,
+    /// `--kubelet-arg` values, in order.
+    kubelet_args: Vec<String>,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags> {
@@ -103,6 +105,7 @@ fn parse_flags(args: &[String]) -> Result<Flags> {
             "data-dir" | "d" => f.data_dir = Some(value()?),
             "write-kubeconfig" | "o" | "kubeconfig-out" => f.kubeconfig_out = Some(value()?),
             "resolv-conf" => f.resolv_conf = Some(value()?),
+            "kubelet-arg" => f.kubelet_args.push(value()?),
             _ if BOOLS.contains(&name) || inline.is_some() => {}
             // An unknown flag with a separate value (`--disable traefik`); k3s has no
             // positional arguments, so the next non-flag word belongs to it.
@@ -148,6 +151,10 @@ fn write_kubeconfig(path: &Path, yaml: &str) -> Result<()> {
 fn check_container(f: &Flags, node_name: &str) -> Result<()> {
     if let Some(e) = strict::cgroup_error() {
         eprintln!("E0000 kubelet.go:1703] \"{e}");
+        bail!("kubelet exited: {e}");
+    }
+    if let Err(e) = strict::kubelet_args_check(&f.kubelet_args) {
+        eprintln!("E0000 server.go:217] \"{e}");
         bail!("kubelet exited: {e}");
     }
     if let Some(e) = strict::mount_error() {

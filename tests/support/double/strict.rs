@@ -281,6 +281,78 @@ pub fn node_password() -> std::io::Result<String> {
     Ok(password)
 }
 
+/// The eviction signals kubelet knows (kubernetes `pkg/kubelet/eviction/api/types.go`,
+/// `OpForSignal`).
+const EVICTION_SIGNALS: &[&str] = &[
+    "memory.available",
+    "allocatableMemory.available",
+    "nodefs.available",
+    "nodefs.inodesFree",
+    "imagefs.available",
+    "imagefs.inodesFree",
+    "containerfs.available",
+    "containerfs.inodesFree",
+    "pid.available",
+];
+
+/// The `--kubelet-arg`s that playground sets, checked as kubelet parses them; `Err` is
+/// kubelet's own words, and kubelet does not start. `eviction-hard` is a `<`-separated map
+/// flag (k8s.io/component-base `cli/flag`, `LangleSeparatedMapStringString`: "malformed pair,
+/// expect string<string"); each statement is parsed by kubernetes
+/// `pkg/kubelet/eviction/helpers.go` `parseThresholdStatement` (unknown signal refused; "0%"
+/// and "100%" ignored, which is how a threshold is turned off; other percentages within
+/// 0-100). `image-gc-high-threshold` must be 0-100 (kubernetes
+/// `pkg/kubelet/apis/config/validation/validation.go`).
+pub fn kubelet_args_check(args: &[String]) -> Result<(), String> {
+    for arg in args {
+        let Some((key, value)) = arg.split_once('=') else {
+            continue;
+        };
+        match key {
+            "eviction-hard" => {
+                for pair in value.split(',') {
+                    let Some((signal, val)) = pair.split_once('<') else {
+                        return Err(format!(
+                            "invalid argument {value:?} for \"--eviction-hard\" flag: malformed pair, expect string<string"
+                        ));
+                    };
+                    if !EVICTION_SIGNALS.contains(&signal) {
+                        return Err(format!("unsupported eviction signal {signal}"));
+                    }
+                    if let Some(pct) = val.strip_suffix('%') {
+                        if val == "0%" || val == "100%" {
+                            continue;
+                        }
+                        let p: f64 = pct
+                            .parse()
+                            .map_err(|e| format!("invalid percentage {val}: {e}"))?;
+                        if p < 0.0 {
+                            return Err(format!(
+                                "eviction percentage threshold {signal} must be >= 0%: {val}"
+                            ));
+                        }
+                        if p > 100.0 {
+                            return Err(format!(
+                                "eviction percentage threshold {signal} must be <= 100%: {val}"
+                            ));
+                        }
+                    }
+                }
+            }
+            "image-gc-high-threshold" => {
+                let ok = value.parse::<i32>().is_ok_and(|v| (0..=100).contains(&v));
+                if !ok {
+                    return Err(format!(
+                        "invalid configuration: imageGCHighThresholdPercent (--image-gc-high-threshold) {value} must be between 0 and 100, inclusive"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
