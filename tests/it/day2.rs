@@ -371,7 +371,7 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
         ),
         (
             &a1,
-            "command: agent → agent --node-label=reconciled=yes".to_string(),
+            "command: agent … → agent … --node-label=reconciled=yes".to_string(),
         ),
         (&a1, "env PLAYGROUND_RECONCILE_MARK: one → two".to_string()),
     ] {

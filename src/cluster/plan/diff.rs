@@ -59,11 +59,8 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
         change("image".into(), have.image.clone(), want.image.clone());
     }
     if have.cmd != want.cmd {
-        change(
-            "command".into(),
-            masked(&have.cmd.join(" ")),
-            masked(&want.cmd.join(" ")),
-        );
+        let (o, n) = command_difference(&have.cmd, &want.cmd);
+        change("command".into(), masked(&o), masked(&n));
     }
     // The keys we set: recorded on the container, or (made before the label) the ones we
     // would set now.
@@ -112,6 +109,35 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
         );
     }
     out
+}
+
+/// Two commands with what they share elided: the role (the first word) stays, the arguments
+/// both have at the start and at the end become `…`, so a new `--node-label` is not lost in
+/// the args every node carries.
+pub(super) fn command_difference(old: &[String], new: &[String]) -> (String, String) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let room = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let show = |cmd: &[String]| {
+        let mut words: Vec<&str> = Vec::new();
+        let kept = prefix.min(1);
+        words.extend(cmd[..kept].iter().map(String::as_str));
+        if prefix > kept {
+            words.push("…");
+        }
+        words.extend(cmd[prefix..cmd.len() - suffix].iter().map(String::as_str));
+        if suffix > 0 {
+            words.push("…");
+        }
+        words.join(" ")
+    };
+    (show(old), show(new))
 }
 
 /// Registered secrets (the join token in a server's `--token`, say) masked in free text.

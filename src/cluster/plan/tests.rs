@@ -1051,3 +1051,25 @@ fn every_node_turns_kubelets_disk_eviction_off_before_the_labs_own_args() {
         assert!(ours.iter().all(|o| *o < theirs), "{:?}", n.spec.cmd);
     }
 }
+
+#[test]
+fn a_command_change_shows_what_differs_not_the_args_every_node_carries() {
+    let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let show = |a: &str, b: &str| diff::command_difference(&v(a), &v(b));
+    assert_eq!(
+        show("agent --a --b", "agent --a --b --label=x"),
+        ("agent …".to_string(), "agent … --label=x".to_string())
+    );
+    assert_eq!(
+        show("server --a --tls-san x", "server --a --tls-san y"),
+        ("server … x".to_string(), "server … y".to_string())
+    );
+    assert_eq!(
+        show("agent --old --b", "agent --new --b"),
+        ("agent --old …".to_string(), "agent --new …".to_string())
+    );
+    assert_eq!(
+        show("agent", "server"),
+        ("agent".to_string(), "server".to_string())
+    );
+}
