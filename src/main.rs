@@ -32,7 +32,9 @@ fn main() {
     let cli = Cli::parse();
     let ui = playground::ui::Ui::new(cli.quiet, streams_events(&cli));
     let default_level = match cli.verbose {
-        0 => "warn",
+        // kube-client logs every failed request as an error, while `up` and `resume` poll an
+        // API that is still booting; what fails for good comes back to us as an error anyway.
+        0 => "warn,kube_client=off",
         1 => "playground=debug,info",
         _ => "trace",
     };
