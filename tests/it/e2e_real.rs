@@ -9,7 +9,8 @@
 //! - pod DNS of an external name, and k3s not falling back to 8.8.8.8 (a loopback resolver
 //!   in the node's `/etc/resolv.conf`);
 //! - mount propagation: kubelet refuses `HostToContainer` unless `/` is a shared mount;
-//! - a restore that pulls nothing: the image caches hold the same bytes before and after.
+//! - a restore that pulls nothing: the image caches hold the same bytes before and after, and it
+//!   succeeds with k3s's fallback to the upstream registries turned off.
 //!
 //! Every test here is `#[ignore]`d, so a normal `cargo test` reports them as ignored, never as
 //! passed. Run them with
@@ -546,6 +547,16 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
         "the caches hold nothing after a full up: {cached:?}"
     );
 
+    // Prove it, not only by byte counts: containerd falls back to the upstream registry when
+    // a mirror does not answer, so a bypassed cache would leave them unchanged. With the
+    // fallback off (k3s `--disable-default-registry-endpoint`), an image the caches and the
+    // airgap folder cannot serve is not pulled at all, and the apps never get Healthy.
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "cluster:\n",
+        "cluster:\n  k3sArgs: [\"--disable-default-registry-endpoint\"]\n",
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
     pg(&lab, &["restore", &lab.name, "--timeout", "15m"]);
     synced(&lab);
     assert_eq!(data(&lab), before, "the kept Secret is back with its data");
