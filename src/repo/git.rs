@@ -577,7 +577,7 @@ fn is_executable(_: &std::fs::DirEntry) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::process::Command;
 
     use super::*;
@@ -663,7 +663,7 @@ mod tests {
     }
 
     /// Runs the `git` CLI in `dir`; `None` when it is not installed (the caller skips).
-    fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    pub(crate) fn git(dir: &Path, args: &[&str]) -> Option<String> {
         let out = Command::new("git")
             .args(args)
             .current_dir(dir)

@@ -422,17 +422,7 @@ fn accepts_a_file_url_of_the_lab_itself_and_globs_in_projects() {
 fn a_lab_in_a_linked_worktree_is_refused_at_gitops_repo() {
     let dir = lab(&[]);
     let git = |cwd: &Path, args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(cwd)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .expect("git is installed");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
+        crate::repo::git::tests::git(cwd, args).expect("git is installed");
     };
     git(dir.path(), &["init", "-q", "-b", "main"]);
     git(dir.path(), &["add", "-A"]);

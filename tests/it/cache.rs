@@ -571,22 +571,7 @@ fn image_import_reaches_every_node() {
     let node = DerivedImage::new(&format!("node-ctr:{tag}"), &[], &[("/bin/ctr", CTR_DOUBLE)]);
     // A tiny local image: one file, imported from a tar.
     let image = format!("playground-test/import-me:{tag}");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hello.txt"), "hello from the host\n").unwrap();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2""#)
-        .arg("sh")
-        .arg(dir.path())
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let _image = DerivedImage(image.clone());
+    let _image = tiny_image(&image);
 
     let lab = TestLab::new("import")
         .agents(1)
@@ -1132,22 +1117,7 @@ const CTR_HOLDS: &str = "#!/bin/sh\necho \"ctr $*\" >> /tmp/ctr.log\ncase \"$3 $
 fn sigterm_during_image_import_stops_at_once_and_leaves_no_tar_behind() {
     let tag = harness::unique_name("importterm");
     let image = format!("playground-test/import-term:{tag}");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hello.txt"), "hello from the host\n").unwrap();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2""#)
-        .arg("sh")
-        .arg(dir.path())
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let _image = DerivedImage(image.clone());
+    let _image = tiny_image(&image);
 
     let lab = TestLab::new("importterm")
         .agents(1)
@@ -1267,4 +1237,24 @@ fn sigterm_during_image_import_stops_at_once_and_leaves_no_tar_behind() {
         Vec::<String>::new(),
         "a tar left in the host's TMPDIR"
     );
+}
+
+/// A tiny local image named `image`: one file, imported from a tar; removed when dropped.
+fn tiny_image(image: &str) -> DerivedImage {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from the host\n").unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(r#"tar -C "$1" -c hello.txt | docker import - "$2""#)
+        .arg("sh")
+        .arg(dir.path())
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    DerivedImage(image.to_string())
 }

@@ -734,27 +734,7 @@ fn up_json_streams_one_event_per_step_and_piped_stderr_has_no_colour() {
         "{result}"
     );
     // Every step that started ended, in order, with its time.
-    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "step").collect();
-    let started: Vec<&str> = steps
-        .iter()
-        .filter(|e| e["status"] == "started")
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
-    assert!(started.len() >= 2, "too few steps: {stdout}");
-    for name in &started {
-        let done = steps
-            .iter()
-            .find(|e| e["name"] == *name && e["status"] == "done")
-            .unwrap_or_else(|| panic!("step {name:?} never ended: {stdout}"));
-        assert!(done["elapsed_ms"].is_u64(), "{done}");
-        let first = |status: &str| {
-            events
-                .iter()
-                .position(|e| e["name"] == *name && e["status"] == status)
-                .unwrap()
-        };
-        assert!(first("started") < first("done"), "{stdout}");
-    }
+    harness::assert_steps_complete(&events, 2, &stdout);
     // The people's lines are not on stdout, nor on stderr: they are the events.
     assert!(!stderr.contains("✓"), "{stderr}");
     // Logs are on stderr, uncoloured though tracing colours a terminal's.

@@ -480,23 +480,7 @@ fn restore_json_streams_its_steps_then_the_result_and_a_running_lab_is_left_as_i
         result.get("apps").is_none() && result.get("ui").is_none(),
         "{result}"
     );
-    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "step").collect();
-    let started: Vec<&str> = steps
-        .iter()
-        .filter(|e| e["status"] == "started")
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
-    assert!(started.len() >= 2, "too few steps: {out}");
-    for name in &started {
-        let at = |status: &str| {
-            steps
-                .iter()
-                .position(|e| e["name"] == *name && e["status"] == status)
-                .unwrap_or_else(|| panic!("step {name:?} never {status}: {out}"))
-        };
-        assert!(at("started") < at("done"), "{out}");
-        assert!(steps[at("done")]["elapsed_ms"].is_u64(), "{out}");
-    }
+    harness::assert_steps_complete(&events, 2, &out);
     assert!(
         events.iter().all(|e| e["type"] != "error"),
         "an error event in a restore that succeeded: {out}"

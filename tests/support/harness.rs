@@ -156,6 +156,28 @@ pub fn event_stream(out: &str, kind: &str) -> (Vec<serde_json::Value>, serde_jso
     (docs, result)
 }
 
+/// Every step event that started also ended, later, with its time; at least `min` steps ran.
+/// `out` is what the events came from, for the failure message.
+pub fn assert_steps_complete(events: &[serde_json::Value], min: usize, out: &str) {
+    let steps: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "step").collect();
+    let started: Vec<&str> = steps
+        .iter()
+        .filter(|e| e["status"] == "started")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(started.len() >= min, "too few steps: {out}");
+    for name in &started {
+        let at = |status: &str| {
+            steps
+                .iter()
+                .position(|e| e["name"] == *name && e["status"] == status)
+                .unwrap_or_else(|| panic!("step {name:?} never {status}: {out}"))
+        };
+        assert!(at("started") < at("done"), "{out}");
+        assert!(steps[at("done")]["elapsed_ms"].is_u64(), "{out}");
+    }
+}
+
 /// A command's stderr, as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
