@@ -157,7 +157,7 @@ pub async fn up_lab(
     };
     if let Some(plan) = &outcome.dry_run {
         let then = (!run.cluster_only).then(|| format!(
-            "install Argo CD {} into {}, seed the root Application from {}, and wait until every app is Synced and Healthy",
+            "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), seed the root Application from {}, and wait until every app is Synced and Healthy",
             lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
         ));
         return print_plan(run, ctx, &lab.name, plan.to_string(), then);
