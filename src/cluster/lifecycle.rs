@@ -197,14 +197,14 @@ pub async fn resume_with<E: Engine, C: Connect>(
     ready
 }
 
-/// A node being started by `resume`, with its progress line.
-type Starting<'a> = (&'a ContainerInfo, Role, crate::ui::Step);
+/// A stopped node `resume` starts again, with its progress line.
+type Restart<'a> = (&'a ContainerInfo, Role, crate::ui::Step);
 
 /// `docker start` each node at once, with where its run begins in its log.
 async fn start_each<'a, E: Engine>(
     engine: &E,
-    nodes: Vec<Starting<'a>>,
-) -> Result<Vec<(Starting<'a>, readiness::RunStart)>> {
+    nodes: Vec<Restart<'a>>,
+) -> Result<Vec<(Restart<'a>, readiness::RunStart)>> {
     match try_join_all(
         nodes
             .iter()
@@ -223,7 +223,7 @@ async fn start_each<'a, E: Engine>(
 /// Wait for each node's ready line in the run that began with its start, all at once.
 async fn await_each<E: Engine>(
     engine: &E,
-    nodes: Vec<(Starting<'_>, readiness::RunStart)>,
+    nodes: Vec<(Restart<'_>, readiness::RunStart)>,
     deadline: Instant,
 ) -> Result<()> {
     try_join_all(nodes.into_iter().map(|((c, role, s), run)| async move {
