@@ -357,7 +357,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             // The lab asked for its registry: a node without it is a failure.
             Err(e) if registry.is_some() => Err(e.into()),
             Err(e) => {
-                self.shared.cache.turn_off(self.ui, &e.to_string());
+                let why = crate::diag::Report(&e).to_string();
+                self.shared.cache.turn_off(self.ui, &why);
                 Ok(Done::note("failed: image cache off"))
             }
         }

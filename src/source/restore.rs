@@ -67,11 +67,7 @@ impl crate::diag::Hinted for RestoreError {
             Self::Record(e) => e.hint(),
             Self::Config(e) => e.hint(),
             Self::LabFile { source, .. } => source.hint(),
-            Self::NoRecord { .. } => Some(
-                "`playground restore --from GIT_URL_OR_PATH` restores a lab from its repository"
-                    .to_string(),
-            ),
-            Self::NoDropped => Some(
+            Self::NoRecord { .. } | Self::NoDropped => Some(
                 "`playground restore --from GIT_URL_OR_PATH` restores a lab from its repository"
                     .to_string(),
             ),

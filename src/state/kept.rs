@@ -91,11 +91,7 @@ pub enum KeptError {
 impl crate::diag::Hinted for KeptError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Parse { .. } => Some(
-                "it is written by `playground drop`/`suspend`; move it aside if it was edited"
-                    .to_string(),
-            ),
-            Self::Yaml { .. } => Some(
+            Self::Parse { .. } | Self::Yaml { .. } => Some(
                 "it is written by `playground drop`/`suspend`; move it aside if it was edited"
                     .to_string(),
             ),
