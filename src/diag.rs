@@ -7,8 +7,10 @@
 //! ```
 //!
 //! One type and one rendering for the lab file's errors ([`crate::config::ConfigError`]) and
-//! for `validate`'s findings in the GitOps tree; and [`Kind`], what kind of failure an error
-//! is, which every layer's error can say and the command layer turns into the exit status.
+//! for `validate`'s findings in the GitOps tree; [`Hinted`], the hint every layer's error can
+//! give apart from its message (the message is its `Display`); and [`Kind`], what kind of
+//! failure an error is, which every layer's error can say and the command layer turns into
+//! the exit status.
 //! This module sits at the bottom of the crate: it imports nothing from it.
 
 use std::fmt;
@@ -36,6 +38,37 @@ pub enum Kind {
     Child(i32),
 }
 
+/// An error that can say what to do about it. Its `Display` is what went wrong, alone; the
+/// hint is data, so the printer (`commands::error`, `main`), `-o json` and `doctor` place it
+/// themselves. An error whose message embeds another's returns the inner hint too, so
+/// nothing is lost on the way up and nothing is printed twice.
+pub trait Hinted {
+    /// What to do, or what was expected; one line.
+    fn hint(&self) -> Option<String>;
+}
+
+/// Both hints, the inner error's first, as two `hint:` lines once rendered (see [`Report`]).
+pub fn join(inner: Option<String>, own: Option<String>) -> Option<String> {
+    match (inner, own) {
+        (Some(inner), Some(own)) => Some(format!("{inner}\n  hint: {own}")),
+        (inner, own) => inner.or(own),
+    }
+}
+
+/// An error as a person reads it: the message, then, when there is one, an indented `hint:`
+/// line.
+pub struct Report<'a, E: ?Sized>(pub &'a E);
+
+impl<E: fmt::Display + Hinted + ?Sized> fmt::Display for Report<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        if let Some(hint) = self.0.hint() {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
 /// One problem, at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Located {
@@ -50,8 +83,8 @@ pub struct Located {
     pub hint: Option<String>,
 }
 
-/// `path:line:col: message` (`path: message` for a whole-file problem), then, when there is
-/// one, an indented `hint:` line.
+/// `path:line:col: message` (`path: message` for a whole-file problem); the hint is
+/// [`Hinted::hint`].
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -66,10 +99,13 @@ impl fmt::Display for Located {
                 self.message
             )?;
         }
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
         Ok(())
+    }
+}
+
+impl Hinted for Located {
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
     }
 }
 
@@ -89,8 +125,13 @@ mod tests {
 
     #[test]
     fn displays_like_a_compiler_diagnostic() {
+        let e = located(4, 9, Some("expected a DNS-1123 label"));
         assert_eq!(
-            located(4, 9, Some("expected a DNS-1123 label")).to_string(),
+            e.to_string(),
+            "lab/playground.yaml:4:9: invalid lab name `My_Lab`"
+        );
+        assert_eq!(
+            Report(&e).to_string(),
             "lab/playground.yaml:4:9: invalid lab name `My_Lab`\n  hint: expected a DNS-1123 label"
         );
         assert_eq!(
@@ -102,9 +143,18 @@ mod tests {
     #[test]
     fn a_whole_file_problem_has_no_position() {
         assert_eq!(
-            located(0, 0, Some("fix it")).to_string(),
+            Report(&located(0, 0, Some("fix it"))).to_string(),
             "lab/playground.yaml: invalid lab name `My_Lab`\n  hint: fix it"
         );
+    }
+
+    #[test]
+    fn join_keeps_both_hints_inner_first() {
+        let s = |t: &str| Some(t.to_string());
+        assert_eq!(join(s("a"), s("b")), s("a\n  hint: b"));
+        assert_eq!(join(None, s("b")), s("b"));
+        assert_eq!(join(s("a"), None), s("a"));
+        assert_eq!(join(None, None), None);
     }
 
     #[test]

@@ -68,8 +68,11 @@ fn main() {
         Ok(()) => 0,
         Err(e) => {
             if e.is_reported() {
-                eprintln!("error: {e}");
                 let (message, hint) = e.message_and_hint();
+                eprintln!("error: {message}");
+                if let Some(hint) = &hint {
+                    eprintln!("  hint: {hint}");
+                }
                 ui.error(&message, hint.as_deref(), e.exit_code());
             }
             e.exit_code()

@@ -18,12 +18,21 @@ pub enum AccessError {
     Api { what: String, source: kube::Error },
     #[error("the Service {0}/argocd-server has no port named http")]
     NoHttpPort(String),
-    #[error(
-        "{namespace}/{INITIAL_ADMIN_SECRET} did not appear within {secs}s\n  hint: argocd-server creates it when it first starts; check `kubectl -n {namespace} get pods`. If the admin password was changed, the secret is gone by design"
-    )]
+    #[error("{namespace}/{INITIAL_ADMIN_SECRET} did not appear within {secs}s")]
     NoPassword { namespace: String, secs: u64 },
     #[error("{namespace}/{INITIAL_ADMIN_SECRET} has no `password` key")]
     BadSecret { namespace: String },
+}
+
+impl crate::diag::Hinted for AccessError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoPassword { namespace, .. } => Some(format!(
+                "argocd-server creates it when it first starts; check `kubectl -n {namespace} get pods`. If the admin password was changed, the secret is gone by design"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Make `argocd-server`'s plain-HTTP port a NodePort at [`ARGOCD_UI_NODE_PORT`], which the

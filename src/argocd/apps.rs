@@ -393,7 +393,7 @@ pub enum LastApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum AppsError {
     #[error(
-        "the Applications in namespace {namespace} were not ready after {secs}s (root {root}):\n{failures}{last}\n  hint: `playground status` shows the tree; `kubectl -n {namespace} describe application <name>` shows Argo CD's events",
+        "the Applications in namespace {namespace} were not ready after {secs}s (root {root}):\n{failures}{last}",
         last = last_error.as_ref().map(|e| format!("\n  last API error: {e}")).unwrap_or_default()
     )]
     NotReady {
@@ -405,14 +405,21 @@ pub enum AppsError {
         #[source]
         last_error: Option<Box<LastApiError>>,
     },
-    #[error(
-        "listing Argo CD Applications in namespace {namespace}: {source}\n  hint: is Argo CD installed (the applications.argoproj.io CRD) and the cluster up? `playground up` installs it"
-    )]
+    #[error("listing Argo CD Applications in namespace {namespace}: {source}")]
     List {
         namespace: String,
         #[source]
         source: kube::Error,
     },
+}
+
+impl crate::diag::Hinted for AppsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotReady { namespace, .. } => Some(format!("`playground status` shows the tree; `kubectl -n {namespace} describe application <name>` shows Argo CD's events")),
+            Self::List { .. } => Some("is Argo CD installed (the applications.argoproj.io CRD) and the cluster up? `playground up` installs it".to_string()),
+        }
+    }
 }
 
 /// Describe why `name` is not ready, from the current map.
@@ -855,7 +862,7 @@ mod tests {
             }]),
             last_error: None,
         };
-        let text = e.to_string();
+        let text = crate::diag::Report(&e).to_string();
         assert!(text.contains("web: health is Degraded (sync Synced, health Degraded)"));
         assert!(text.contains("exceeded its progress deadline"));
         assert!(text.contains("hint:"));

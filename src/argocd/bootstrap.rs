@@ -67,6 +67,22 @@ pub enum BootstrapError {
     ManifestNotLoaded,
 }
 
+impl crate::diag::Hinted for BootstrapError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Seed(e) => e.hint(),
+            Self::Git(e) => e.hint(),
+            Self::Manifest(e) => e.hint(),
+            Self::Install(e) => e.hint(),
+            Self::Kept(e) => e.hint(),
+            Self::Access(e) => e.hint(),
+            Self::Workloads(e) => e.hint(),
+            Self::Apps(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 type Result<T, E = BootstrapError> = std::result::Result<T, E>;
 
 /// Everything `bootstrap` needs, checked before the cluster is touched.

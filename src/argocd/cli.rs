@@ -49,21 +49,15 @@ pub const SERVER_SERVICE: &str = "argocd-server";
 /// Why the CLI could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum ArgoCliError {
-    #[error(
-        "lab {lab} is {state}, so its Argo CD server is not running\n  hint: `playground resume {lab}`"
-    )]
+    #[error("lab {lab} is {state}, so its Argo CD server is not running")]
     NotRunning { lab: String, state: &'static str },
-    #[error(
-        "lab {lab} does not publish the Argo CD UI port (no playground.argocd.ui-port label)\n  hint: labs made by `playground up` publish it at argocd.ui.port; recreate this one with `playground drop {lab}` and `playground up`"
-    )]
+    #[error("lab {lab} does not publish the Argo CD UI port (no playground.argocd.ui-port label)")]
     NoUiPort { lab: String },
     #[error(
-        "Argo CD is not installed in lab {lab}: there is no Service {namespace}/{SERVER_SERVICE} (was the lab made with --cluster-only?)\n  hint: `playground up` in the lab's directory installs it"
+        "Argo CD is not installed in lab {lab}: there is no Service {namespace}/{SERVER_SERVICE} (was the lab made with --cluster-only?)"
     )]
     NotInstalled { lab: String, namespace: String },
-    #[error(
-        "the Argo CD server of lab {lab} at {url} does not answer: {source}\n  hint: if the lab was suspended, `playground resume {lab}`; if Argo CD is still starting, wait and retry; `playground up` repairs a broken install"
-    )]
+    #[error("the Argo CD server of lab {lab} at {url} does not answer: {source}")]
     Unreachable {
         lab: String,
         url: String,
@@ -76,9 +70,7 @@ pub enum ArgoCliError {
         #[source]
         source: AnswerError,
     },
-    #[error(
-        "logging in to {url} as {ADMIN_USER} failed: HTTP {status}: {message}\n  hint: the password comes from argocd-initial-admin-secret; if the admin password was changed since, that secret no longer holds it"
-    )]
+    #[error("logging in to {url} as {ADMIN_USER} failed: HTTP {status}: {message}")]
     Login {
         url: String,
         status: u16,
@@ -100,6 +92,21 @@ pub enum ArgoCliError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl crate::diag::Hinted for ArgoCliError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotRunning { lab, .. } => Some(format!("`playground resume {lab}`")),
+            Self::NoUiPort { lab } => Some(format!("labs made by `playground up` publish it at argocd.ui.port; recreate this one with `playground drop {lab}` and `playground up`")),
+            Self::NotInstalled { .. } => Some("`playground up` in the lab's directory installs it".to_string()),
+            Self::Unreachable { lab, .. } => Some(format!("if the lab was suspended, `playground resume {lab}`; if Argo CD is still starting, wait and retry; `playground up` repairs a broken install")),
+            Self::Login { .. } => Some("the password comes from argocd-initial-admin-secret; if the admin password was changed since, that secret no longer holds it".to_string()),
+            Self::Password(e) => e.hint(),
+            Self::Download(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// What is wrong with an answer of the Argo CD server that came with the right status.
@@ -528,7 +535,7 @@ mod tests {
             Some(std::io::ErrorKind::ConnectionRefused),
             "{source:?}"
         );
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(
             text.contains("http://127.0.0.1:8080 does not answer"),
             "{text}"
@@ -541,7 +548,7 @@ mod tests {
             answers: vec![("/api/version", Ok((503, "no healthy upstream")))],
             ..Default::default()
         };
-        let text = server_version(&fake, &target()).unwrap_err().to_string();
+        let text = crate::diag::Report(&server_version(&fake, &target()).unwrap_err()).to_string();
         assert!(text.contains("HTTP 503: no healthy upstream"), "{text}");
     }
 
@@ -576,7 +583,8 @@ mod tests {
             )],
             ..Default::default()
         };
-        let text = login(&fake, &target(), "hunter2").unwrap_err().to_string();
+        let text =
+            crate::diag::Report(&login(&fake, &target(), "hunter2").unwrap_err()).to_string();
         assert!(
             text.contains("HTTP 401: Invalid username or password"),
             "{text}"
@@ -606,13 +614,13 @@ mod tests {
         assert_eq!(t.namespace, "gitops");
 
         for word in ["suspended", "paused"] {
-            let text = lab(Some(word), Some("http://127.0.0.1:1"))
-                .unwrap_err()
-                .to_string();
+            let text =
+                crate::diag::Report(&lab(Some(word), Some("http://127.0.0.1:1")).unwrap_err())
+                    .to_string();
             assert!(text.contains(&format!("lab lab is {word}")), "{text}");
             assert!(text.contains("playground resume lab"), "{text}");
         }
-        let text = lab(None, None).unwrap_err().to_string();
+        let text = crate::diag::Report(&lab(None, None).unwrap_err()).to_string();
         assert!(text.contains("ui-port"), "{text}");
     }
 

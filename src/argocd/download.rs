@@ -145,31 +145,27 @@ fn describe(head: &[u8]) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error(
-        "Argo CD publishes its CLI for linux and darwin on amd64 and arm64; this machine is {os}/{arch}\n  hint: run `playground password` and log in from a machine Argo CD has a CLI for"
+        "Argo CD publishes its CLI for linux and darwin on amd64 and arm64; this machine is {os}/{arch}"
     )]
     UnsupportedPlatform { os: String, arch: String },
     #[error(
-        "the Argo CD server reported the version {0:?}, which is not one the CLI cache can be keyed by\n  hint: expected something like v3.5.1+6c2a6f1"
+        "the Argo CD server reported the version {0:?}, which is not one the CLI cache can be keyed by"
     )]
     BadVersion(String),
-    #[error(
-        "downloading the argocd CLI from {url} failed: {source}\n  nothing was cached\n  hint: check that the lab runs (`playground status`) and retry"
-    )]
+    #[error("downloading the argocd CLI from {url} failed: {source}\n  nothing was cached")]
     Download {
         url: String,
         #[source]
         source: HttpError,
     },
-    #[error(
-        "the Argo CD server has no CLI for {platform}: {url} answered HTTP 404\n  hint: argocd-server serves only the CLI of its own platform; install argocd {release} from https://github.com/argoproj/argo-cd/releases/tag/{release}"
-    )]
+    #[error("the Argo CD server has no CLI for {platform}: {url} answered HTTP 404")]
     NotServed {
         url: String,
         platform: String,
         release: String,
     },
     #[error(
-        "{url} did not return an argocd executable for {platform}: expected {expected}, got {got}\n  nothing was cached\n  hint: the server only serves the CLI of its own platform; install argocd {release} from https://github.com/argoproj/argo-cd/releases/tag/{release}"
+        "{url} did not return an argocd executable for {platform}: expected {expected}, got {got}\n  nothing was cached"
     )]
     NotExecutable {
         url: String,
@@ -179,21 +175,46 @@ pub enum DownloadError {
         got: String,
     },
     #[error(
-        "refusing to run {path}: {why}, so anyone on this machine could have replaced the argocd CLI\n  hint: remove {cache} (`rm -r {cache}`); the next run downloads the CLI again into folders only you can write"
+        "refusing to run {path}: {why}, so anyone on this machine could have replaced the argocd CLI"
     )]
     Untrusted {
         path: PathBuf,
         why: String,
         cache: String,
     },
-    #[error(
-        "cannot write the argocd CLI cache {path}: {source}\n  hint: check the permissions of the cache directory, or set XDG_CACHE_HOME"
-    )]
+    #[error("cannot write the argocd CLI cache {path}: {source}")]
     Cache {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl crate::diag::Hinted for DownloadError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnsupportedPlatform { .. } => Some(
+                "run `playground password` and log in from a machine Argo CD has a CLI for"
+                    .to_string(),
+            ),
+            Self::BadVersion(..) => Some("expected something like v3.5.1+6c2a6f1".to_string()),
+            Self::Download { .. } => {
+                Some("check that the lab runs (`playground status`) and retry".to_string())
+            }
+            Self::NotServed { release, .. } => Some(format!(
+                "argocd-server serves only the CLI of its own platform; install argocd {release} from https://github.com/argoproj/argo-cd/releases/tag/{release}"
+            )),
+            Self::NotExecutable { release, .. } => Some(format!(
+                "the server only serves the CLI of its own platform; install argocd {release} from https://github.com/argoproj/argo-cd/releases/tag/{release}"
+            )),
+            Self::Untrusted { cache, .. } => Some(format!(
+                "remove {cache} (`rm -r {cache}`); the next run downloads the CLI again into folders only you can write"
+            )),
+            Self::Cache { .. } => Some(
+                "check the permissions of the cache directory, or set XDG_CACHE_HOME".to_string(),
+            ),
+        }
+    }
 }
 
 /// The release tag of a server version: `v3.5.1+6c2a6f1` → `v3.5.1`.
@@ -684,8 +705,7 @@ mod tests {
         for (status, body, needles) in cases {
             let cache = tempfile::tempdir().unwrap();
             let fake = Fake::new(status, body);
-            let text = get(cache.path(), "v3.5.1+abc", &fake)
-                .unwrap_err()
+            let text = crate::diag::Report(&get(cache.path(), "v3.5.1+abc", &fake).unwrap_err())
                 .to_string();
             for n in needles {
                 assert!(text.contains(n), "{n:?} not in: {text}");

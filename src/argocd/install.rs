@@ -38,9 +38,7 @@ pub struct InstallReport {
 /// Why Argo CD could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    #[error(
-        "creating namespace {namespace} for Argo CD failed: {source}\n  hint: is the cluster up (`kubectl get --raw /readyz`)?"
-    )]
+    #[error("creating namespace {namespace} for Argo CD failed: {source}")]
     Namespace {
         namespace: String,
         #[source]
@@ -53,9 +51,7 @@ pub enum InstallError {
         #[source]
         source: ApplyError,
     },
-    #[error(
-        "applying Argo CD {version} did not finish within {secs}s\n  hint: the API server is slow or overloaded; `up` again continues where this stopped"
-    )]
+    #[error("applying Argo CD {version} did not finish within {secs}s")]
     ApplyTimeout { version: String, secs: u64 },
     #[error("Argo CD {version}: {source}")]
     Manifest {
@@ -65,6 +61,23 @@ pub enum InstallError {
     },
     #[error(transparent)]
     Workloads(#[from] WorkloadsError),
+}
+
+impl crate::diag::Hinted for InstallError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Namespace { .. } => {
+                Some("is the cluster up (`kubectl get --raw /readyz`)?".to_string())
+            }
+            Self::Apply { source, .. } => source.hint(),
+            Self::ApplyTimeout { .. } => Some(
+                "the API server is slow or overloaded; `up` again continues where this stopped"
+                    .to_string(),
+            ),
+            Self::Manifest { source, .. } => source.hint(),
+            Self::Workloads(e) => e.hint(),
+        }
+    }
 }
 
 /// Install `manifest`, [prepared](super::manifest::prepare) with `opts`, into `namespace` and

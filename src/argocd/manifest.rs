@@ -107,32 +107,24 @@ impl Manifest {
 /// Why no manifest could be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error(
-        "Argo CD {version} has no pinned install manifest (known: {known})\n  hint: set `argocd.manifest` to a local file or to https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml (neither is hash-checked), or use a known version"
-    )]
+    #[error("Argo CD {version} has no pinned install manifest (known: {known})")]
     UnknownVersion { version: String, known: String },
-    #[error(
-        "argocd.manifest `{0}` is neither a local path nor an https:// URL\n  hint: use https://, or download the file and name its path"
-    )]
+    #[error("argocd.manifest `{0}` is neither a local path nor an https:// URL")]
     UnsupportedUrl(String),
-    #[error(
-        "cannot read the Argo CD manifest {path}: {source}\n  hint: check that `argocd.manifest` names an existing, readable file"
-    )]
+    #[error("cannot read the Argo CD manifest {path}: {source}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "downloading the Argo CD manifest {url} failed: {source}\n  hint: check the network (and HTTPS_PROXY); once downloaded, the pinned manifest is cached and `up` works offline"
-    )]
+    #[error("downloading the Argo CD manifest {url} failed: {source}")]
     Download {
         url: String,
         #[source]
         source: HttpError,
     },
     #[error(
-        "the Argo CD manifest downloaded from {url} does not have the pinned SHA-256\n  expected: {expected}\n  actual:   {actual}\n  nothing was cached\n  hint: the file changed upstream or the download was tampered with; retry, or pin a manifest you trust with `argocd.manifest`"
+        "the Argo CD manifest downloaded from {url} does not have the pinned SHA-256\n  expected: {expected}\n  actual:   {actual}\n  nothing was cached"
     )]
     HashMismatch {
         url: String,
@@ -149,14 +141,28 @@ pub enum ManifestError {
     },
     #[error("the Argo CD manifest {origin} is not UTF-8 text")]
     NotText { origin: String },
-    #[error(
-        "cannot write the manifest cache {path}: {source}\n  hint: check the permissions of the cache directory, or set XDG_CACHE_HOME"
-    )]
+    #[error("cannot write the manifest cache {path}: {source}")]
     Cache {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl crate::diag::Hinted for ManifestError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnknownVersion { version, .. } => Some(format!("set `argocd.manifest` to a local file or to https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml (neither is hash-checked), or use a known version")),
+            Self::UnsupportedUrl(..) => Some("use https://, or download the file and name its path".to_string()),
+            Self::Read { .. } => Some("check that `argocd.manifest` names an existing, readable file".to_string()),
+            Self::Download { .. } => Some("check the network (and HTTPS_PROXY); once downloaded, the pinned manifest is cached and `up` works offline".to_string()),
+            Self::HashMismatch { .. } => Some("the file changed upstream or the download was tampered with; retry, or pin a manifest you trust with `argocd.manifest`".to_string()),
+            Self::Parse(e) => e.hint(),
+            Self::Prepare { source, .. } => source.hint(),
+            Self::Cache { .. } => Some("check the permissions of the cache directory, or set XDG_CACHE_HOME".to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Downloads a URL's body. [`HttpFetch`] is the real one; tests pass closures.
@@ -614,9 +620,8 @@ mod tests {
             ..spec()
         };
         let fake = Fake::new(Err("must not download"));
-        let text = load_with(&spec, cache.path(), &fake)
-            .unwrap_err()
-            .to_string();
+        let text =
+            crate::diag::Report(&load_with(&spec, cache.path(), &fake).unwrap_err()).to_string();
         assert!(text.contains("v2.0.0"), "{text}");
         assert!(text.contains("argocd.manifest"), "{text}");
         assert!(text.contains("v3.5.1"), "{text}");
@@ -802,8 +807,13 @@ mod tests {
         )
         .unwrap();
         let e = prepare(&mut objects, "argocd", &Prepare::lab(true)).unwrap_err();
-        assert!(e.to_string().contains("argocd-repo-server"), "{e}");
-        assert!(e.to_string().contains("hint:"), "{e}");
+        assert!(
+            crate::diag::Report(&e)
+                .to_string()
+                .contains("argocd-repo-server"),
+            "{e}"
+        );
+        assert!(crate::diag::Report(&e).to_string().contains("hint:"), "{e}");
     }
 
     /// What a prepared manifest runs: the pods its workloads ask for (replicas, 1 when unset)

@@ -17,19 +17,26 @@ pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 /// What can go wrong asking for a refresh.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
-    #[error(
-        "no Application {app} in namespace {namespace}\n  hint: `playground status` lists the lab's Applications"
-    )]
+    #[error("no Application {app} in namespace {namespace}")]
     NotFound { namespace: String, app: String },
-    #[error(
-        "annotating Application {app} in namespace {namespace} for a refresh: {source}\n  hint: is the lab up? `playground status` checks"
-    )]
+    #[error("annotating Application {app} in namespace {namespace} for a refresh: {source}")]
     Api {
         namespace: String,
         app: String,
         #[source]
         source: kube::Error,
     },
+}
+
+impl crate::diag::Hinted for RefreshError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotFound { .. } => {
+                Some("`playground status` lists the lab's Applications".to_string())
+            }
+            Self::Api { .. } => Some("is the lab up? `playground status` checks".to_string()),
+        }
+    }
 }
 
 /// Set `argocd.argoproj.io/refresh: normal|hard` on `app` (the root, [`DEFAULT_ROOT`], when

@@ -97,13 +97,9 @@ impl std::fmt::Debug for Credentials {
 /// What can go wrong while seeding.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error(
-        "gitops.credentials names the environment variable {0}, which is not set\n  hint: export {0}=… before `playground up` (secrets are never read from the file or argv)"
-    )]
+    #[error("gitops.credentials names the environment variable {0}, which is not set")]
     MissingEnv(String),
-    #[error(
-        "cannot read the ssh key {path}: {source}\n  hint: check gitops.credentials.sshKeyFile"
-    )]
+    #[error("cannot read the ssh key {path}: {source}")]
     KeyFile {
         path: PathBuf,
         source: std::io::Error,
@@ -111,9 +107,20 @@ pub enum SeedError {
     #[error("Kubernetes API while seeding {what}: {source}")]
     Api { what: String, source: kube::Error },
     #[error(
-        "the Argo CD manifest has no Deployment argocd-repo-server with a container argocd-repo-server, so the local repository cannot be mounted into it\n  hint: use the release's install.yaml (drop `argocd.manifest`), or set gitops.repo to a remote URL"
+        "the Argo CD manifest has no Deployment argocd-repo-server with a container argocd-repo-server, so the local repository cannot be mounted into it"
     )]
     NoRepoServerContainer,
+}
+
+impl crate::diag::Hinted for SeedError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::MissingEnv(var) => Some(format!("export {var}=… before `playground up` (secrets are never read from the file or argv)")),
+            Self::KeyFile { .. } => Some("check gitops.credentials.sshKeyFile".to_string()),
+            Self::NoRepoServerContainer => Some("use the release's install.yaml (drop `argocd.manifest`), or set gitops.repo to a remote URL".to_string()),
+            _ => None,
+        }
+    }
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SeedError {

@@ -127,7 +127,7 @@ impl fmt::Display for WorkloadState {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadsError {
     #[error(
-        "{} of {total} Argo CD workloads not available after {secs}s:\n{}\n  hint: `kubectl -n {namespace} get pods` and `kubectl -n {namespace} describe pod <name>` show why; on a slow network the images may still be pulling, so `up` again waits longer",
+        "{} of {total} Argo CD workloads not available after {secs}s:\n{}",
         pending.len(),
         pending.iter().map(|s| format!("  - {s}")).collect::<Vec<_>>().join("\n")
     )]
@@ -137,6 +137,16 @@ pub enum WorkloadsError {
         namespace: String,
         pending: Vec<WorkloadState>,
     },
+}
+
+impl crate::diag::Hinted for WorkloadsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotAvailable { namespace, .. } => Some(format!(
+                "`kubectl -n {namespace} get pods` and `kubectl -n {namespace} describe pod <name>` show why; on a slow network the images may still be pulling, so `up` again waits longer"
+            )),
+        }
+    }
 }
 
 fn condition_messages<'a>(

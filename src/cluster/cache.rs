@@ -481,7 +481,9 @@ pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]
                 out.images += n;
                 out.nodes.push(node.clone());
             }
-            Err(why) => out.skipped.push((node.clone(), why.to_string())),
+            Err(why) => out
+                .skipped
+                .push((node.clone(), crate::diag::Report(&why).to_string())),
         }
     }
     out
@@ -547,6 +549,15 @@ enum NodeExportError {
     /// A command in the node exited non-zero; what it said.
     #[error("{what}: {said}")]
     Command { what: &'static str, said: String },
+}
+
+impl crate::diag::Hinted for NodeExportError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Engine(e) => e.hint(),
+            Self::Command { .. } => None,
+        }
+    }
 }
 
 fn failed(what: &'static str, said: &str) -> NodeExportError {

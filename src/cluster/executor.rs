@@ -306,7 +306,10 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                     "cannot pull its image {image}: {message}\n  hint: `docker pull {image}` when online, or set {} to a local image",
                     cache::ENV_IMAGE
                 )),
-                Err(e) => Some(format!("cannot pull its image {image}: {e}")),
+                Err(e) => Some(format!(
+                    "cannot pull its image {image}: {}",
+                    crate::diag::Report(&e)
+                )),
             }
         };
         Ok(match why {
@@ -322,9 +325,10 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         match cache::ensure(self.engine, c).await {
             Ok(()) => Done::default(),
             Err(e) => {
-                self.shared
-                    .cache
-                    .turn_off(self.ui, &format!("cache {}: {e}", c.spec.name));
+                self.shared.cache.turn_off(
+                    self.ui,
+                    &format!("cache {}: {}", c.spec.name, crate::diag::Report(&e)),
+                );
                 Done::note("failed: image cache off")
             }
         }
@@ -353,7 +357,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             // The lab asked for its registry: a node without it is a failure.
             Err(e) if registry.is_some() => Err(e.into()),
             Err(e) => {
-                self.shared.cache.turn_off(self.ui, &e.to_string());
+                let why = crate::diag::Report(&e).to_string();
+                self.shared.cache.turn_off(self.ui, &why);
                 Ok(Done::note("failed: image cache off"))
             }
         }

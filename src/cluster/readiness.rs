@@ -48,6 +48,15 @@ pub enum NodeWaitError {
     Engine(#[from] crate::docker::EngineError),
 }
 
+impl crate::diag::Hinted for NodeWaitError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Engine(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 fn indent(logs: &str) -> String {
     logs.lines()
         .map(|l| format!("    | {l}"))

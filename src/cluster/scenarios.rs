@@ -529,7 +529,12 @@ async fn suspending_a_lab_that_does_not_exist_is_not_found() {
         "{err:?}"
     );
     assert_eq!(err.kind(), super::ErrorKind::NotFound);
-    assert!(err.to_string().contains("hint: `playground list`"), "{err}");
+    assert!(
+        crate::diag::Report(&err)
+            .to_string()
+            .contains("hint: `playground list`"),
+        "{err}"
+    );
 }
 
 /// Reconciling an existing lab to a changed file (issue 12): what is recreated, in which
@@ -764,7 +769,7 @@ mod reconcile {
             .unwrap_err();
         assert!(matches!(err, ClusterError::Unconfirmed { .. }), "{err:?}");
         assert_eq!(err.kind(), super::super::ErrorKind::Usage);
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(text.contains("image: rancher/k3s"), "{text}");
         assert!(text.contains("--yes"), "{text}");
         assert_eq!(changes(&engine.calls()), Vec::<String>::new());
@@ -815,7 +820,7 @@ mod reconcile {
         let mut lab = lab0.clone();
         lab.cluster.servers = 3;
         let err = up(&engine, &lab, &dir).await.unwrap_err();
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(
             matches!(
                 err,

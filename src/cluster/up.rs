@@ -481,7 +481,8 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
             // A second Ctrl-C during rollback would leave objects behind: `drop` removes them.
             if let Err(re) = lifecycle::remove_objects(engine, &lab.name).await {
                 ui.warn(&format!(
-                    "rollback incomplete: {re}; run `playground drop {} --yes`",
+                    "rollback incomplete: {}; run `playground drop {} --yes`",
+                    crate::diag::Report(&re),
                     lab.name
                 ));
             }

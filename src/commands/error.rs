@@ -79,9 +79,7 @@ pub enum Error {
     #[error("cannot read the kubeconfig: {0}")]
     KubeconfigRead(#[from] ::kube::config::KubeconfigError),
     /// `drop`/`suspend` could not export what the lab keeps, and changed nothing.
-    #[error(
-        "cannot export the kept Secrets of lab {name}: {source}\n  nothing was {what}\n  hint: `playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
-    )]
+    #[error("cannot export the kept Secrets of lab {name}: {source}\n  nothing was {what}")]
     KeptExport {
         name: String,
         what: &'static str,
@@ -118,7 +116,7 @@ pub enum Error {
     #[error("several labs exist ({}); name one", .0.join(", "))]
     SeveralLabs(Vec<String>),
     /// A lab made by an older playground, or whose labels were edited.
-    #[error("lab {0} has no API address label\n  hint: `playground up` converges it")]
+    #[error("lab {0} has no API address label")]
     NoApiAddress(String),
     #[error("interrupted")]
     Interrupted,
@@ -128,31 +126,75 @@ pub enum Error {
     ChildExit(i32),
 }
 
+impl crate::diag::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Config(e) => e.hint(),
+            Self::Source(e) => e.hint(),
+            Self::Usage(e) => e.hint(),
+            Self::Name(e) => e.hint(),
+            Self::Cluster(e) => e.hint(),
+            Self::Restore(e) => e.hint(),
+            Self::Engine(e) => e.hint(),
+            Self::Bootstrap(e) => e.hint(),
+            Self::ArgocdCli(e) => e.hint(),
+            Self::Access(e) => e.hint(),
+            Self::Refresh(e) => e.hint(),
+            Self::KeptExport { name, source, .. } => crate::diag::join(
+                source.hint(),
+                Some(format!(
+                    "`playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
+                )),
+            ),
+            Self::Kept(e) => e.hint(),
+            Self::Record(e) => e.hint(),
+            Self::Sample(e) => e.hint(),
+            Self::Lock(e) => e.hint(),
+            Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// Flags or inputs that cannot go together. Exit status 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Usage {
-    #[error(
-        "--watch follows a local repository's HEAD, but gitops.repo is a remote URL\n  hint: run `playground refresh` after you push"
-    )]
+    #[error("--watch follows a local repository's HEAD, but gitops.repo is a remote URL")]
     WatchNeedsLocalRepo,
     #[error("--context bootstraps GitOps; it cannot be combined with --cluster-only")]
     ContextWithClusterOnly,
     #[error(
-        "--context {0}: gitops.repo is a local repository, which only a playground cluster can mount\n  hint: push the repository and set gitops.repo to its https:// or ssh URL"
+        "--context {0}: gitops.repo is a local repository, which only a playground cluster can mount"
     )]
     ContextWithLocalRepo(String),
-    #[error("no context {0:?} in the kubeconfig\n  hint: `kubectl config get-contexts` lists them")]
+    #[error("no context {0:?} in the kubeconfig")]
     NoSuchContext(String),
     /// `playground argocd version`: the word was meant for argocd, not as a lab name.
-    #[error(
-        "no lab named {0}\n  hint: arguments for argocd go after `--`: `playground argocd -- {0}`"
-    )]
+    #[error("no lab named {0}")]
     ArgocdArgsAfterSeparator(String),
     #[error("clap_complete has no {0} support")]
     UnsupportedShell(&'static str),
 }
 
-pub use crate::diag::Kind;
+impl crate::diag::Hinted for Usage {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::WatchNeedsLocalRepo => {
+                Some("run `playground refresh` after you push".to_string())
+            }
+            Self::ContextWithLocalRepo(..) => Some(
+                "push the repository and set gitops.repo to its https:// or ssh URL".to_string(),
+            ),
+            Self::NoSuchContext(..) => Some("`kubectl config get-contexts` lists them".to_string()),
+            Self::ArgocdArgsAfterSeparator(word) => Some(format!(
+                "arguments for argocd go after `--`: `playground argocd -- {word}`"
+            )),
+            _ => None,
+        }
+    }
+}
+
+pub use crate::diag::{Hinted, Kind};
 
 macro_rules! boxed_from {
     ($($variant:ident($ty:ty)),*) => {$(
@@ -217,14 +259,10 @@ impl Error {
         !matches!(self, Error::ChildExit(_))
     }
 
-    /// The message and its hint, apart. Every error of the crate writes its hint after the
-    /// message as `\n  hint: …`; this is the one place that reads it back.
+    /// The message and its hint, apart: the message is the error's `Display`, the hint is
+    /// [`Hinted::hint`], delegated down to the error that has one.
     pub fn message_and_hint(&self) -> (String, Option<String>) {
-        let text = self.to_string();
-        match text.split_once("\n  hint: ") {
-            Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
-            None => (text, None),
-        }
+        (self.to_string(), self.hint())
     }
 }
 
@@ -256,6 +294,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use crate::cluster::readiness::NodeWaitError;
+    use crate::diag::Hinted;
 
     #[test]
     fn the_exit_status_follows_the_kind_of_error() {
@@ -310,5 +349,133 @@ mod tests {
         );
         let (message, hint) = Error::Interrupted.message_and_hint();
         assert_eq!((message.as_str(), hint), ("interrupted", None));
+    }
+
+    /// The errors users meet most, from each layer: the message is the `Display` alone, the
+    /// hint comes through every wrapper, and the printed form is the two put back together.
+    #[test]
+    fn representative_errors_give_their_hint_as_data() {
+        use crate::diag::{Located, Report};
+        use crate::docker::EngineError;
+        use crate::repo::git::GitError;
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (
+                Error::Config(ConfigError::Invalid(Located {
+                    path: "p.yaml".into(),
+                    line: 4,
+                    column: 9,
+                    message: "invalid lab name `My_Lab`".into(),
+                    hint: Some("expected a DNS-1123 label".into()),
+                })),
+                "p.yaml:4:9: invalid lab name `My_Lab`",
+                "expected a DNS-1123 label",
+            ),
+            (
+                ClusterError::PortInUse {
+                    addr: "127.0.0.1:6550".into(),
+                    port: 6550,
+                    proto: "tcp",
+                    field: "cluster.api.port",
+                }
+                .into(),
+                "host port 127.0.0.1:6550/tcp is already in use",
+                "pick another port in cluster.api.port of the lab file, or stop what holds it (`ss -lntup | grep :6550`)",
+            ),
+            (
+                // Two wrappers down: Error → ClusterError → PlanError.
+                ClusterError::Plan(crate::cluster::plan::PlanError::NoSubnet).into(),
+                "no free subnet for the lab network in 172.28.0.0/14",
+                "remove unused Docker networks (`docker network prune`)",
+            ),
+            (
+                EngineError::ImageMissing("busybox".into()).into(),
+                "image busybox is not present locally and --pull never was given",
+                "`docker pull busybox`, or run with --pull missing",
+            ),
+            (
+                Usage::NoSuchContext("kind-x".into()).into(),
+                "no context \"kind-x\" in the kubeconfig",
+                "`kubectl config get-contexts` lists them",
+            ),
+            (
+                // Transparent: the name error's hint, through the restore error.
+                Error::from(RestoreError::BadName(crate::config::NameError(
+                    "My_Lab".into(),
+                ))),
+                "invalid lab name `My_Lab`",
+                crate::config::NAME_HINT,
+            ),
+            (
+                // Embedded in the outer message: the inner hint is the hint.
+                Error::from(RestoreError::Revision {
+                    rev: "main".into(),
+                    source: GitError::NotARepository { path: "/x".into() },
+                }),
+                "revision main: /x is not in a Git repository",
+                "Argo CD reads the lab from Git commits: run `playground init` to write the sample lab there, or make one of your own with `git init && git add -A && git commit -m \"first lab\"`",
+            ),
+        ];
+        for (e, message, hint) in cases {
+            assert_eq!(e.to_string(), message, "{e:?}");
+            assert!(!e.to_string().contains("hint:"), "{e}");
+            assert_eq!(e.hint().as_deref(), Some(hint), "{e:?}");
+            assert_eq!(Report(&e).to_string(), format!("{message}\n  hint: {hint}"));
+        }
+    }
+
+    /// An error with a hint of its own around an inner one that has one too: both hints are
+    /// kept, the inner first, and neither is in the message.
+    #[test]
+    fn nested_hints_are_kept_once_each() {
+        let e = Error::KeptExport {
+            name: "demo".into(),
+            what: "dropped",
+            source: Box::new(KeptError::Parse {
+                path: "/k.yaml".into(),
+                message: "a list".into(),
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot export the kept Secrets of lab demo: /k.yaml: not a list of Secrets: a list\n  nothing was dropped"
+        );
+        let hint = e.hint().unwrap();
+        assert_eq!(
+            hint,
+            "it is written by `playground drop`/`suspend`; move it aside if it was edited\n  hint: `playground resume demo` if it is stopped, then try again; --force goes on and loses them"
+        );
+        assert_eq!(
+            crate::diag::Report(&e).to_string().matches("hint:").count(),
+            2
+        );
+    }
+
+    /// Every error type's `Display` is the message alone: no `#[error(...)]` in the crate
+    /// writes a hint into it (it goes in the type's `Hinted::hint`). This covers every
+    /// variant, present and future, without building each one.
+    #[test]
+    fn no_error_message_carries_its_hint() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for attr in text.split("#[error(").skip(1) {
+                        let attr = attr.split(")]").next().unwrap_or_default();
+                        if attr.contains("hint:") {
+                            found.push(format!("{}: {attr}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -21,7 +21,8 @@ pub async fn save_before(ctx: &Ctx<'_>, name: &str, force: bool, what: &'static 
         Ok(()) => Ok(()),
         Err(e) if force => {
             ctx.ui.warn(&format!(
-                "the kept Secrets were not exported ({e}); going on because of --force"
+                "the kept Secrets were not exported ({}); going on because of --force",
+                crate::diag::Report(&e)
             ));
             Ok(())
         }

@@ -276,7 +276,8 @@ fn write_record(
         Ok(()) => true,
         Err(e) => {
             ctx.ui.warn(&format!(
-                "could not record the lab for `playground restore`: {e}"
+                "could not record the lab for `playground restore`: {}",
+                crate::diag::Report(&e)
             ));
             false
         }

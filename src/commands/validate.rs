@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
         Err(errors) => {
             if out == Output::Table {
                 for e in &errors {
-                    eprintln!("{e}");
+                    eprintln!("{}", crate::diag::Report(e));
                 }
             } else {
                 let doc = Invalid {
@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
 fn valid(ctx: &Ctx<'_>, path: &Path, report: &Report, out: Output) -> Result<()> {
     if out == Output::Table {
         for w in &report.warnings {
-            ctx.ui.warn(&w.to_string());
+            ctx.ui.warn(&crate::diag::Report(w).to_string());
         }
         if let Some(why) = &report.skipped {
             ctx.ui.line(&format!("note: {why}"));

@@ -82,7 +82,7 @@ async fn docker() -> DockerEndpoint {
                 host: None,
                 source: None,
                 reachable: false,
-                error: Some(e.to_string()),
+                error: Some(crate::diag::Report(&e).to_string()),
             };
         }
     };
@@ -90,7 +90,7 @@ async fn docker() -> DockerEndpoint {
         .await
     {
         Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(e.to_string()),
+        Ok(Err(e)) => Some(crate::diag::Report(&e).to_string()),
         Err(_) => Some(format!("no answer within {}s", DOCKER_PING.as_secs())),
     };
     DockerEndpoint {

@@ -30,6 +30,17 @@ pub enum ConfigError {
     Invalid(Located),
 }
 
+impl crate::diag::Hinted for ConfigError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Syntax(e) => e.hint(),
+            Self::Schema(e) => e.hint(),
+            Self::Invalid(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 impl ConfigError {
     /// Where and what, for every variant but [`ConfigError::Io`].
     pub fn located(&self) -> Option<&Located> {
@@ -60,11 +71,6 @@ impl ConfigError {
                 l.message.clone()
             }
         }
-    }
-
-    /// The hint line, if any.
-    pub fn hint(&self) -> Option<&str> {
-        self.located().and_then(|l| l.hint.as_deref())
     }
 }
 
@@ -135,6 +141,10 @@ mod tests {
         });
         assert_eq!(
             err.to_string(),
+            "lab/playground.yaml:4:9: invalid lab name `My_Lab`"
+        );
+        assert_eq!(
+            crate::diag::Report(&err).to_string(),
             "lab/playground.yaml:4:9: invalid lab name `My_Lab`\n  hint: expected a DNS-1123 label"
         );
         let err = ConfigError::Schema(Located {

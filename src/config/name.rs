@@ -21,8 +21,14 @@ pub struct LabName(String);
 
 /// A string that is not a lab name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid lab name `{0}`\n  hint: {NAME_HINT}")]
+#[error("invalid lab name `{0}`")]
 pub struct NameError(pub String);
+
+impl crate::diag::Hinted for NameError {
+    fn hint(&self) -> Option<String> {
+        Some(NAME_HINT.to_string())
+    }
+}
 
 impl LabName {
     pub fn parse(name: &str) -> Result<LabName, NameError> {
@@ -132,7 +138,10 @@ mod tests {
             &"a".repeat(MAX_NAME_LEN + 1),
         ] {
             let e = LabName::parse(bad).unwrap_err();
-            assert!(e.to_string().contains(NAME_HINT), "{bad}: {e}");
+            assert!(
+                crate::diag::Report(&e).to_string().contains(NAME_HINT),
+                "{bad}: {e}"
+            );
         }
     }
 }

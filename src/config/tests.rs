@@ -68,8 +68,8 @@ fn fails(text: &str, line: u32, column: u32, message: &str) -> ConfigError {
     err
 }
 
-fn hint(err: &ConfigError) -> &str {
-    err.hint().unwrap_or_else(|| panic!("no hint: {err}"))
+fn hint(err: &ConfigError) -> String {
+    crate::diag::Hinted::hint(err).unwrap_or_else(|| panic!("no hint: {err}"))
 }
 
 fn localhost() -> IpAddr {
@@ -819,7 +819,7 @@ fn load_names_the_file() {
     std::fs::write(&path, format!("{HEAD}cluster:\n  servers: 9\n")).unwrap();
     let err = load(&path).unwrap_err();
     assert_eq!(
-        err.to_string(),
+        crate::diag::Report(&err).to_string(),
         format!(
             "{}:6:12: `servers: 9` is out of range\n  hint: expected 1 to 7; more than one server runs k3s with embedded etcd (HA)",
             path.display()

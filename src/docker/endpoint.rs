@@ -124,28 +124,22 @@ impl Endpoint {
 /// Why no endpoint could be chosen. Each names the file or variable to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
-    #[error(
-        "Docker context {context} ({origin}) does not exist: no {}\n  hint: `docker context ls` lists the contexts; {fix}",
-        meta.display()
-    )]
+    #[error("Docker context {context} ({origin}) does not exist: no {}", meta.display())]
     NoSuchContext {
         context: String,
         origin: String,
         meta: PathBuf,
         fix: String,
     },
-    #[error("cannot read {}: {source}\n  hint: fix or remove the file; `docker context ls` reads it too", path.display())]
+    #[error("cannot read {}: {source}", path.display())]
     Unreadable {
         path: PathBuf,
         #[source]
         source: Unreadable,
     },
-    #[error(
-        "Docker context {context} has no docker endpoint in {}\n  hint: `docker context inspect {context}`; recreate it with `docker context create {context} --docker host=…`",
-        meta.display()
-    )]
+    #[error("Docker context {context} has no docker endpoint in {}", meta.display())]
     NoDockerEndpoint { context: String, meta: PathBuf },
-    #[error("Docker endpoint {host} ({from}) is not supported: {why}\n  hint: {fix}")]
+    #[error("Docker endpoint {host} ({from}) is not supported: {why}")]
     Unsupported {
         host: String,
         /// Where the endpoint came from, said as [`EndpointSource`] says it.
@@ -153,6 +147,23 @@ pub enum EndpointError {
         why: String,
         fix: String,
     },
+}
+
+impl crate::diag::Hinted for EndpointError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoSuchContext { fix, .. } => {
+                Some(format!("`docker context ls` lists the contexts; {fix}"))
+            }
+            Self::Unreadable { .. } => {
+                Some("fix or remove the file; `docker context ls` reads it too".to_string())
+            }
+            Self::NoDockerEndpoint { context, .. } => Some(format!(
+                "`docker context inspect {context}`; recreate it with `docker context create {context} --docker host=…`"
+            )),
+            Self::Unsupported { fix, .. } => Some(fix.to_string()),
+        }
+    }
 }
 
 /// Why a Docker CLI file could not be read: the file itself, or its JSON.
@@ -515,7 +526,7 @@ mod tests {
     #[test]
     fn a_missing_context_names_the_file_it_looked_for_and_the_fix() {
         let f = Fixture::new().var("DOCKER_CONTEXT", "gone");
-        let err = f.resolve().unwrap_err().to_string();
+        let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
         assert!(
             err.contains("Docker context gone (from DOCKER_CONTEXT)"),
             "{err}"
@@ -526,7 +537,7 @@ mod tests {
         );
         assert!(err.contains("unset DOCKER_CONTEXT"), "{err}");
         let f = Fixture::new().config(r#"{"currentContext":"gone"}"#);
-        let err = f.resolve().unwrap_err().to_string();
+        let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
         assert!(err.contains("currentContext in"), "{err}");
         assert!(err.contains("docker context use default"), "{err}");
     }
@@ -578,7 +589,7 @@ mod tests {
                 .join("docker"),
         )
         .unwrap();
-        let err = f.resolve().unwrap_err().to_string();
+        let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
         assert!(err.contains("TLS"), "{err}");
         assert!(err.contains("ssh -NL"), "{err}");
 
@@ -589,7 +600,7 @@ mod tests {
         assert_eq!(f.resolve().unwrap().host, "tcp://10.0.0.5:2375");
 
         let f = Fixture::new().var("DOCKER_HOST", "ssh://me@box");
-        let err = f.resolve().unwrap_err().to_string();
+        let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
         assert!(err.contains("ssh:// endpoints are not supported"), "{err}");
         assert!(err.contains("from DOCKER_HOST"), "{err}");
     }

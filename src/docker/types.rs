@@ -163,10 +163,7 @@ pub struct PullProgress {
 pub enum EngineError {
     /// The endpoint says where it came from (`DOCKER_HOST`, a context, the default), and the
     /// hint is the fix for that origin.
-    #[error(
-        "cannot reach the Docker Engine at {endpoint}: {source}\n  hint: {}",
-        endpoint.hint()
-    )]
+    #[error("cannot reach the Docker Engine at {endpoint}: {source}")]
     Unreachable {
         endpoint: Box<super::endpoint::Endpoint>,
         #[source]
@@ -175,18 +172,14 @@ pub enum EngineError {
     /// No endpoint could be chosen (a context that does not exist, an unsupported scheme).
     #[error(transparent)]
     Endpoint(Box<super::endpoint::EndpointError>),
-    #[error(
-        "cannot pull image {image} from {registry}: {message}\n  hint: check the network, or load the image with `docker load` and use --pull never"
-    )]
+    #[error("cannot pull image {image} from {registry}: {message}")]
     Pull {
         image: String,
         registry: String,
         #[source]
         message: PullFailure,
     },
-    #[error(
-        "image {0} is not present locally and --pull never was given\n  hint: `docker pull {0}`, or run with --pull missing"
-    )]
+    #[error("image {0} is not present locally and --pull never was given")]
     ImageMissing(String),
     /// A call the engine answered with an error, or whose answer could not be read: `what`
     /// was asked, `source` is bollard's error (or the I/O error of a stream, or our own words
@@ -197,6 +190,23 @@ pub enum EngineError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+impl crate::diag::Hinted for EngineError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Unreachable { endpoint, .. } => Some(endpoint.hint().to_string()),
+            Self::Endpoint(e) => e.hint(),
+            Self::Pull { .. } => Some(
+                "check the network, or load the image with `docker load` and use --pull never"
+                    .to_string(),
+            ),
+            Self::ImageMissing(image) => {
+                Some(format!("`docker pull {image}`, or run with --pull missing"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Why a pull stopped: the engine's API failed, or the registry refused (the engine passes on

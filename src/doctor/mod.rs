@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::cluster::up;
 use crate::config::Lab;
+use crate::diag::{Hinted, Report as Full};
 use crate::docker::{BollardEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
 use crate::ui::Ui;
 
@@ -162,14 +163,9 @@ pub fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) ->
     match endpoint {
         Ok(e) => Check::new("endpoint", Status::Ok, e.to_string()),
         Err(e) => {
-            // The engine error carries its own hint; split it off as the fix.
-            let text = e.to_string();
-            let (what, fix) = match text.split_once("\n  hint: ") {
-                Some((w, f)) => (w.to_string(), Some(f.to_string())),
-                None => (text, None),
-            };
-            let mut c = Check::new("endpoint", Status::Fail, what);
-            c.fix = fix;
+            // The engine error's hint is the fix.
+            let mut c = Check::new("endpoint", Status::Fail, e.to_string());
+            c.fix = e.hint();
             c.blocks_up = true;
             c
         }
@@ -449,7 +445,7 @@ async fn ports_check(engine: &BollardEngine, lab: Option<&Lab>) -> Check {
     };
     match up::busy_ports(engine, lab).await {
         Ok(report) => ports_verdict(&lab.name, &report),
-        Err(e) => Check::new("ports", Status::Warn, format!("not checked: {e}")),
+        Err(e) => Check::new("ports", Status::Warn, format!("not checked: {}", Full(&e))),
     }
 }
 
@@ -465,13 +461,13 @@ fn ports_verdict(lab: &str, report: &up::PortReport) -> Check {
         .map(addr)
         .collect();
     if !report.busy.is_empty() {
-        let text: Vec<String> = report.busy.iter().map(|e| e.to_string()).collect();
-        let (mut what, fix): (Vec<&str>, Vec<&str>) = text
+        let mut what: Vec<String> = report.busy.iter().map(|e| e.to_string()).collect();
+        let fix: Vec<String> = report
+            .busy
             .iter()
-            .map(|t| t.split_once("\n  hint: ").unwrap_or((t.as_str(), "")))
-            .unzip();
-        let notes = report.denied_notes();
-        what.extend(notes.iter().map(String::as_str));
+            .map(|e| e.hint().unwrap_or_default())
+            .collect();
+        what.extend(report.denied_notes());
         return Check::new("ports", Status::Fail, what.join("; ")).fix(fix.join("; "));
     }
     if report.ports.is_empty() {
@@ -602,7 +598,7 @@ async fn checks(
         let present =
             match timed(FAST_BUDGET, "the image lookup", engine.image_present(image)).await {
                 Ok(Ok(p)) => p,
-                Ok(Err(e)) => return Some(Some(Err(e.to_string()))),
+                Ok(Err(e)) => return Some(Some(Err(Full(&e).to_string()))),
                 Err(e) => return Some(Some(Err(e))),
             };
         if !present {
@@ -617,7 +613,7 @@ async fn checks(
             .await
             {
                 Ok(Ok(p)) => Ok(p),
-                Ok(Err(e)) => Err(e.to_string()),
+                Ok(Err(e)) => Err(Full(&e).to_string()),
                 Err(e) => Err(e),
             },
         ))
@@ -627,7 +623,7 @@ async fn checks(
     let facts = match facts {
         Ok(Ok(f)) => Some(f),
         Ok(Err(e)) => {
-            out.push(Check::new("engine", Status::Fail, e.to_string()));
+            out.push(Check::new("engine", Status::Fail, Full(&e).to_string()));
             None
         }
         Err(e) => {

@@ -23,28 +23,22 @@ use crate::lab::DEFAULT_FILE;
 /// Why a clone failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CloneError {
-    #[error(
-        "cannot clone {source_repo}: {what}: {message}\n  hint: check the URL or path (a local path must be a Git repository; https and ssh URLs need network access and, for a private repository, credentials your git setup provides)"
-    )]
+    #[error("cannot clone {source_repo}: {what}: {message}")]
     Clone {
         source_repo: String,
         what: &'static str,
         message: String,
     },
-    #[error(
-        "{source_repo}: `{rev}` names no commit: {message}\n  hint: use a branch, a tag or a commit id of that repository"
-    )]
+    #[error("{source_repo}: `{rev}` names no commit: {message}")]
     Revision {
         source_repo: String,
         rev: String,
         message: String,
     },
-    #[error(
-        "{source_repo} has no {DEFAULT_FILE} at its top at {rev}\n  hint: `restore --from` reads the lab from Git; `playground init` writes a lab repository with one"
-    )]
+    #[error("{source_repo} has no {DEFAULT_FILE} at its top at {rev}")]
     NoLabFile { source_repo: String, rev: String },
     #[error(
-        "the repository URL carries a password; it would end up in the clone's .git/config, in the lab's record and on screen\n  hint: leave it out of the URL and let git's credential helper or your ssh agent supply it"
+        "the repository URL carries a password; it would end up in the clone's .git/config, in the lab's record and on screen"
     )]
     PasswordInUrl,
     #[error("{}: {source}", path.display())]
@@ -52,6 +46,18 @@ pub enum CloneError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl crate::diag::Hinted for CloneError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Clone { .. } => Some("check the URL or path (a local path must be a Git repository; https and ssh URLs need network access and, for a private repository, credentials your git setup provides)".to_string()),
+            Self::Revision { .. } => Some("use a branch, a tag or a commit id of that repository".to_string()),
+            Self::NoLabFile { .. } => Some("`restore --from` reads the lab from Git; `playground init` writes a lab repository with one".to_string()),
+            Self::PasswordInUrl => Some("leave it out of the URL and let git's credential helper or your ssh agent supply it".to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// A clone made aside, not yet in place.

@@ -29,22 +29,13 @@ pub const DEFAULT_BRANCH: &str = "main";
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     /// No repository contains the path.
-    #[error(
-        "{} is not in a Git repository\n  hint: Argo CD reads the lab from Git commits: run `playground init` to write the sample lab there, or make one of your own with `git init && git add -A && git commit -m \"first lab\"`",
-        path.display()
-    )]
+    #[error("{} is not in a Git repository", path.display())]
     NotARepository { path: PathBuf },
     /// The repository exists but `HEAD` points at a branch with no commits yet.
-    #[error(
-        "{}: the repository has no commits yet\n  hint: Argo CD reads commits, not the working tree: commit the lab first (`git add -A && git commit -m \"first lab\"`)",
-        path.display()
-    )]
+    #[error("{}: the repository has no commits yet", path.display())]
     NoCommits { path: PathBuf },
     /// A revision that names no commit.
-    #[error(
-        "{}: `{rev}` names no commit in this repository: {source:#}\n  hint: use HEAD, a branch, a tag or a commit id (at least 4 hex digits); `git log --oneline --all` lists them",
-        path.display()
-    )]
+    #[error("{}: `{rev}` names no commit in this repository: {source:#}", path.display())]
     UnknownRevision {
         path: PathBuf,
         rev: String,
@@ -52,15 +43,12 @@ pub enum GitError {
         source: gix::Error,
     },
     /// [`init_with_commit`] was pointed at a directory that already is a repository.
-    #[error(
-        "{}: already a Git repository\n  hint: commit your changes there with `git add -A && git commit`, or choose an empty directory",
-        path.display()
-    )]
+    #[error("{}: already a Git repository", path.display())]
     AlreadyARepository { path: PathBuf },
     /// The repository's Git data lives outside its working tree (`.git` is a file: a linked
     /// worktree, a submodule, `--separate-git-dir`), so a mount of the working tree alone
     /// carries no repository. See [`check_self_contained`].
-    #[error("{}\n  hint: {hint}", outside_message(root, git_dir, kind))]
+    #[error("{}", outside_message(root, git_dir, kind))]
     GitDirOutside {
         root: PathBuf,
         git_dir: PathBuf,
@@ -83,6 +71,19 @@ pub enum GitError {
         #[source]
         source: gix::Error,
     },
+}
+
+impl crate::diag::Hinted for GitError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotARepository { .. } => Some("Argo CD reads the lab from Git commits: run `playground init` to write the sample lab there, or make one of your own with `git init && git add -A && git commit -m \"first lab\"`".to_string()),
+            Self::NoCommits { .. } => Some("Argo CD reads commits, not the working tree: commit the lab first (`git add -A && git commit -m \"first lab\"`)".to_string()),
+            Self::UnknownRevision { .. } => Some("use HEAD, a branch, a tag or a commit id (at least 4 hex digits); `git log --oneline --all` lists them".to_string()),
+            Self::AlreadyARepository { .. } => Some("commit your changes there with `git add -A && git commit`, or choose an empty directory".to_string()),
+            Self::GitDirOutside { hint, .. } => Some(hint.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Results of this module.
@@ -714,7 +715,7 @@ pub(crate) mod tests {
 
         let repo = open(&wt).unwrap();
         let err = check_self_contained(&repo).unwrap_err();
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         let main = main.canonicalize().unwrap();
         let wt = wt.canonicalize().unwrap();
         assert!(
@@ -761,7 +762,7 @@ pub(crate) mod tests {
         let sub = sup.join("sub");
         assert!(sub.join(".git").is_file());
         let err = check_self_contained(&open(&sub).unwrap()).unwrap_err();
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(
             text.contains("is a Git submodule checkout")
                 && text.contains(".git/modules/sub")
@@ -972,7 +973,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = open(dir.path()).unwrap_err();
         assert!(matches!(err, GitError::NotARepository { .. }), "{err:?}");
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(text.contains("is not in a Git repository"), "{text}");
         assert!(
             text.contains("playground init") && text.contains("git init"),
@@ -987,7 +988,10 @@ pub(crate) mod tests {
         let repo = open(dir.path()).unwrap();
         let err = head(&repo).unwrap_err();
         assert!(matches!(err, GitError::NoCommits { .. }), "{err:?}");
-        assert!(err.to_string().contains("git commit"), "{err}");
+        assert!(
+            crate::diag::Report(&err).to_string().contains("git commit"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct SampleLab {
 pub enum SampleError {
     /// The directory holds something other than the sample lab.
     #[error(
-        "{}: exists and is not a sample lab (no Git repository with {LAB_FILE} at its root)\n  hint: choose another directory, or move its contents away",
+        "{}: exists and is not a sample lab (no Git repository with {LAB_FILE} at its root)",
         dir.display()
     )]
     NotASample { dir: PathBuf },
@@ -81,6 +81,18 @@ pub enum SampleError {
     },
     #[error(transparent)]
     Git(#[from] GitError),
+}
+
+impl crate::diag::Hinted for SampleError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotASample { .. } => {
+                Some("choose another directory, or move its contents away".to_string())
+            }
+            Self::Git(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// `playground init`: an existing empty directory (the shell may be sitting in it) is filled
@@ -329,7 +341,9 @@ mod tests {
         let err = write_sample(tmp.path()).unwrap_err();
         assert!(matches!(err, SampleError::NotASample { .. }), "{err:?}");
         assert!(
-            err.to_string().contains("choose another directory"),
+            crate::diag::Report(&err)
+                .to_string()
+                .contains("choose another directory"),
             "{err}"
         );
         // An empty directory is fine.

@@ -33,6 +33,16 @@ pub enum SourceError {
     },
 }
 
+impl crate::diag::Hinted for SourceError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Config(e) => e.hint(),
+            Self::Sample(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 /// A lab to bring up, with what its state record keeps of where it came from.
 #[derive(Debug)]
 pub struct LabSource {

@@ -40,22 +40,13 @@ pub enum RestoreError {
     },
     #[error(transparent)]
     BadName(#[from] NameError),
-    #[error(
-        "no record of a lab named {name} (records are in {})\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository",
-        dir.display()
-    )]
+    #[error("no record of a lab named {name} (records are in {})", dir.display())]
     NoRecord { name: String, dir: PathBuf },
-    #[error(
-        "no dropped lab on record\n  hint: `playground restore --from GIT_URL_OR_PATH` restores a lab from its repository"
-    )]
+    #[error("no dropped lab on record")]
     NoDropped,
     #[error("several dropped labs ({}); name one", .0.iter().map(LabName::as_str).collect::<Vec<_>>().join(", "))]
     SeveralDropped(Vec<LabName>),
-    #[error(
-        "lab {name} was read from {}, which is gone\n  hint: `playground restore --from {}` clones the lab repository again",
-        folder.display(),
-        origin.as_deref().unwrap_or("GIT_URL_OR_PATH")
-    )]
+    #[error("lab {name} was read from {}, which is gone", folder.display())]
     FolderGone {
         name: String,
         folder: PathBuf,
@@ -67,6 +58,28 @@ pub enum RestoreError {
         #[source]
         source: GitError,
     },
+}
+
+impl crate::diag::Hinted for RestoreError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Clone(e) => e.hint(),
+            Self::Record(e) => e.hint(),
+            Self::Config(e) => e.hint(),
+            Self::LabFile { source, .. } => source.hint(),
+            Self::NoRecord { .. } | Self::NoDropped => Some(
+                "`playground restore --from GIT_URL_OR_PATH` restores a lab from its repository"
+                    .to_string(),
+            ),
+            Self::FolderGone { origin, .. } => Some(format!(
+                "`playground restore --from {}` clones the lab repository again",
+                origin.as_deref().unwrap_or("GIT_URL_OR_PATH")
+            )),
+            Self::BadName(e) => e.hint(),
+            Self::Revision { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
 }
 
 type Result<T, E = RestoreError> = std::result::Result<T, E>;
@@ -115,7 +128,8 @@ pub fn from_record(
                 staged.install()?;
             }
             Err(e) if target.exists() => ui.warn(&format!(
-                "{e}\n  going on with the clone made earlier, in {}",
+                "{}\n  going on with the clone made earlier, in {}",
+                crate::diag::Report(&e),
                 target.display()
             )),
             Err(e) => return Err(e.into()),

@@ -48,10 +48,10 @@ pub enum KeptError {
         source: std::io::Error,
     },
     /// The file parses, but is not what `drop`/`suspend` write.
-    #[error("{}: not a list of Secrets: {message}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
+    #[error("{}: not a list of Secrets: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     /// The file is not YAML.
-    #[error("{}: not a list of Secrets: {source}\n  hint: it is written by `playground drop`/`suspend`; move it aside if it was edited", path.display())]
+    #[error("{}: not a list of Secrets: {source}", path.display())]
     Yaml {
         path: PathBuf,
         #[source]
@@ -86,6 +86,19 @@ pub enum KeptError {
         "lab {name} is {state} and its API cannot be read; there is no export of its kept Secrets"
     )]
     NoExport { name: String, state: String },
+}
+
+impl crate::diag::Hinted for KeptError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Parse { .. } | Self::Yaml { .. } => Some(
+                "it is written by `playground drop`/`suspend`; move it aside if it was edited"
+                    .to_string(),
+            ),
+            Self::Record(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// What an export found.

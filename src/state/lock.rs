@@ -23,15 +23,24 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "lab {name} is busy: {holder} has held it for more than {}s\n  hint: wait for that command to finish, or stop it (Ctrl-C); its lock goes with it",
-        waited.as_secs()
-    )]
+    #[error("lab {name} is busy: {holder} has held it for more than {}s", waited.as_secs())]
     Busy {
         name: String,
         holder: String,
         waited: Duration,
     },
+}
+
+impl crate::diag::Hinted for LockError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Busy { .. } => Some(
+                "wait for that command to finish, or stop it (Ctrl-C); its lock goes with it"
+                    .to_string(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The lab's lock, held until dropped.

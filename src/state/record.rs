@@ -85,7 +85,7 @@ pub enum RecordError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: not a playground state record: {source}\n  hint: move it aside; the next `playground up` writes a new one", path.display())]
+    #[error("{}: not a playground state record: {source}", path.display())]
     Parse {
         path: PathBuf,
         #[source]
@@ -97,7 +97,10 @@ pub enum RecordError {
         #[source]
         source: serde_saphyr::SerializeError,
     },
-    #[error("{}: written by a newer playground (state version {version}, this one reads {VERSION})\n  hint: upgrade playground", path.display())]
+    #[error(
+        "{}: written by a newer playground (state version {version}, this one reads {VERSION})",
+        path.display()
+    )]
     Newer { path: PathBuf, version: u32 },
     #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
     Config { path: PathBuf, source: ConfigError },
@@ -111,6 +114,19 @@ pub enum RecordError {
         path: PathBuf,
         source: config::OverrideError,
     },
+}
+
+impl crate::diag::Hinted for RecordError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Parse { .. } => {
+                Some("move it aside; the next `playground up` writes a new one".to_string())
+            }
+            Self::Newer { .. } => Some("upgrade playground".to_string()),
+            Self::Config { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// Where a lab's record lives.
@@ -337,13 +353,22 @@ mod tests {
         std::fs::write(&p, "version: 2\nname: demo\nsomethingNew: {}\n").unwrap();
         let e = read_at(&p).unwrap_err();
         assert!(matches!(e, RecordError::Newer { version: 2, .. }), "{e}");
-        assert!(e.to_string().contains("upgrade playground"));
+        assert!(
+            crate::diag::Report(&e)
+                .to_string()
+                .contains("upgrade playground")
+        );
         std::fs::write(&p, "name: demo\n").unwrap();
         let e = read_at(&p).unwrap_err();
         assert!(matches!(e, RecordError::Parse { .. }), "{e}");
         // The parser's error travels as the source, and its words are in the message.
         let source = std::error::Error::source(&e).expect("the parser's error");
-        assert!(e.to_string().contains(&source.to_string()), "{e}");
+        assert!(
+            crate::diag::Report(&e)
+                .to_string()
+                .contains(&source.to_string()),
+            "{e}"
+        );
         assert!(read_at(&dir.path().join("absent.yaml")).unwrap().is_none());
     }
 

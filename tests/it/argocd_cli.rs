@@ -91,7 +91,12 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
     // Before Argo CD is installed nothing answers on the port.
     let e = version().unwrap_err();
     assert!(matches!(e, ArgoCliError::Unreachable { .. }), "{e}");
-    assert!(e.to_string().contains("playground resume inproc"), "{e}");
+    assert!(
+        playground::diag::Report(&e)
+            .to_string()
+            .contains("playground resume inproc"),
+        "{e}"
+    );
 
     create(
         Api::<Namespace>::all(client.clone()),

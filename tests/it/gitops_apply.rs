@@ -319,7 +319,7 @@ async fn unknown_kinds_are_named() {
     )
     .await
     .unwrap_err();
-    let text = e.to_string();
+    let text = playground::diag::Report(&e).to_string();
     assert!(matches!(e, ApplyError::UnknownKinds { .. }), "{text}");
     assert!(
         text.contains("Widget default/w") || text.contains("Widget w"),

@@ -232,7 +232,7 @@ async fn failing_wait(outcome: AppOutcome) -> String {
     );
     assert!(matches!(err, AppsError::NotReady { .. }));
     e.lab.double.shutdown().await;
-    err.to_string()
+    playground::diag::Report(&err).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -253,7 +253,9 @@ fn a_running_registry_is_left_alone_and_another_port_refused() {
         }
     );
     assert!(
-        err.to_string().contains("cluster.registry.port: 5001"),
+        crate::diag::Report(&err)
+            .to_string()
+            .contains("cluster.registry.port: 5001"),
         "{err}"
     );
 }
@@ -699,7 +701,7 @@ fn the_server_count_of_an_existing_lab_cannot_change() {
                 want
             }
         );
-        let text = err.to_string();
+        let text = crate::diag::Report(&err).to_string();
         assert!(
             text.contains(&format!("created with {had} server(s)"))
                 && text.contains("playground drop lab")
@@ -997,7 +999,12 @@ fn a_moved_api_port_or_host_is_refused_with_the_way_out() {
         matches!(&err, PlanError::ApiAddressChanged { had, want, .. } if had.ends_with(":6550") && want.ends_with(":6551")),
         "{err:?}"
     );
-    assert!(err.to_string().contains("playground drop lab"), "{err}");
+    assert!(
+        crate::diag::Report(&err)
+            .to_string()
+            .contains("playground drop lab"),
+        "{err}"
+    );
     // The same port, or none in the file (the lab keeps its own): fine.
     l.cluster.api.port = Some(6550);
     assert!(plan_up(&l, &observed, &inputs()).is_ok());

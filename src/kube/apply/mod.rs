@@ -224,17 +224,13 @@ impl std::error::Error for ObjectError {
 /// Why an apply failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error(
-        "{origin}: not valid YAML: {source}\n  hint: check the manifest at that position; `kubectl apply --dry-run=client -f` shows the same problem"
-    )]
+    #[error("{origin}: not valid YAML: {source}")]
     Yaml {
         origin: String,
         #[source]
         source: Box<serde_saphyr::Error>,
     },
-    #[error(
-        "{origin}: document {index} is not a Kubernetes object: {reason}\n  hint: every document needs apiVersion, kind and metadata.name"
-    )]
+    #[error("{origin}: document {index} is not a Kubernetes object: {reason}")]
     NotAnObject {
         origin: String,
         /// 1-based, counting non-empty documents.
@@ -242,23 +238,19 @@ pub enum ApplyError {
         #[source]
         reason: NotAnObject,
     },
-    #[error(
-        "discovering the resources of {api_version} failed: {source}\n  hint: is the API server reachable (`kubectl get --raw /readyz`)?"
-    )]
+    #[error("discovering the resources of {api_version} failed: {source}")]
     Discovery {
         api_version: String,
         #[source]
         source: kube::Error,
     },
     #[error(
-        "the API server does not serve {}:\n{}\n  hint: check apiVersion and kind; a custom resource needs its CustomResourceDefinition in the same manifest or installed before",
+        "the API server does not serve {}:\n{}",
         if objects.len() == 1 { "this kind" } else { "these kinds" },
         list(objects)
     )]
     UnknownKinds { objects: Vec<ObjectRef> },
-    #[error(
-        "CustomResourceDefinition {name} was not Established within {secs}s (last: {last})\n  hint: `kubectl describe crd {name}` shows why (names conflicting with another CRD?)"
-    )]
+    #[error("CustomResourceDefinition {name} was not Established within {secs}s (last: {last})")]
     CrdNotEstablished {
         name: String,
         secs: u64,
@@ -274,6 +266,19 @@ pub enum ApplyError {
         failed: Vec<ObjectError>,
         total: usize,
     },
+}
+
+impl crate::diag::Hinted for ApplyError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Yaml { .. } => Some("check the manifest at that position; `kubectl apply --dry-run=client -f` shows the same problem".to_string()),
+            Self::NotAnObject { .. } => Some("every document needs apiVersion, kind and metadata.name".to_string()),
+            Self::Discovery { .. } => Some("is the API server reachable (`kubectl get --raw /readyz`)?".to_string()),
+            Self::UnknownKinds { .. } => Some("check apiVersion and kind; a custom resource needs its CustomResourceDefinition in the same manifest or installed before".to_string()),
+            Self::CrdNotEstablished { name, .. } => Some(format!("`kubectl describe crd {name}` shows why (names conflicting with another CRD?)")),
+            _ => None,
+        }
+    }
 }
 
 fn list<T: fmt::Display>(items: &[T]) -> String {
