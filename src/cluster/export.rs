@@ -115,7 +115,7 @@ pub async fn export_logs<E: Engine>(
     };
 
     let nodes = select_nodes(engine, lab, None).await?;
-    register_lab_secrets(&nodes);
+    register_lab_secrets(engine, &nodes).await?;
     match &api {
         Ok(client) => match register_secret_values(client).await {
             Ok(n) => archive.manifest.push(format!(

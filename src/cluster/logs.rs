@@ -64,17 +64,28 @@ pub async fn select_nodes<E: Engine>(
     Ok(found)
 }
 
-/// Register the lab's join token (every node's `K3S_TOKEN`) with the log mask.
-pub fn register_lab_secrets(nodes: &[ContainerInfo]) {
-    for n in nodes {
+/// Register the lab's secrets with the log mask: every node's env value named like a secret
+/// (its `K3S_TOKEN` among them), and those the lab file took from the host (the node's
+/// [`names::LABEL_SECRET_ENV`]). A listing carries no env: each node is inspected.
+pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]) -> Result<()> {
+    for listed in nodes {
+        let Some(n) = engine.inspect_container(&listed.name).await? else {
+            continue;
+        };
+        let from_host: Vec<&str> = n
+            .labels
+            .get(names::LABEL_SECRET_ENV)
+            .map(|keys| keys.split(',').collect())
+            .unwrap_or_default();
         for kv in &n.env {
             if let Some((k, v)) = kv.split_once('=')
-                && redact::is_secret_name(k)
+                && (redact::is_secret_name(k) || from_host.contains(&k))
             {
                 redact::register(v);
             }
         }
     }
+    Ok(())
 }
 
 /// Print the selected nodes' logs to stdout until they end (or, with `follow`, until the
@@ -87,7 +98,7 @@ pub async fn print_logs<E: Engine>(
     since: i64,
 ) -> Result<()> {
     let nodes = select_nodes(engine, lab, node).await?;
-    register_lab_secrets(&nodes);
+    register_lab_secrets(engine, &nodes).await?;
     let width = nodes
         .iter()
         .map(|n| short_name(&lab.name, &n.name).len())

@@ -24,6 +24,9 @@ pub const LABEL_REPO: &str = "playground.repo";
 /// The names (never the values) of the environment variables playground set on a node, so
 /// `up` can tell a key the lab file dropped from one the image sets (see `plan::diff`).
 pub const LABEL_ENV_KEYS: &str = "playground.env-keys";
+/// The env keys whose values the lab file takes from the host (`${env:NAME}`): secrets, which
+/// `logs`, `export logs` and the reconcile diff mask by key, whatever their names.
+pub const LABEL_SECRET_ENV: &str = "playground.secret-env";
 /// The Argo CD UI host port.
 pub const LABEL_UI_PORT: &str = "playground.argocd.ui-port";
 /// On a shared image cache's container and volume: the upstream registry it caches

@@ -644,6 +644,7 @@ mod reconcile {
             value: EnvVar {
                 key: "HTTP_PROXY".into(),
                 value: "http://proxy:3128".into(),
+                from_host: None,
             },
             filter: agent(1),
         });

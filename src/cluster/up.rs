@@ -254,7 +254,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
     // Masked in every log line from here on, whoever prints it (bollard logs request bodies).
     crate::ui::redact::register(&token);
     for e in &lab.cluster.env {
-        if crate::ui::redact::is_secret_name(&e.value.key) {
+        if e.value.is_secret() {
             crate::ui::redact::register(&e.value.value);
         }
     }

@@ -103,7 +103,8 @@ pub(crate) struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub k3s_args: Vec<Spanned<String>>,
-    /// The nodes' environment: `KEY=VALUE[@FILTER]`.
+    /// The nodes' environment: `KEY=VALUE[@FILTER]`; `KEY=${env:NAME}` takes the value from the
+    /// shell's `NAME` (a secret: masked everywhere, never in the lab file or the records).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub env: Vec<Spanned<String>>,
@@ -283,18 +284,24 @@ pub fn json_schema() -> String {
 /// Attaches a location in `origin` to problems found in a value.
 struct Here<'a> {
     origin: &'a Path,
+    /// The host environment, for `${env:NAME}` values.
+    env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Here<'_> {
-    fn at(&self, location: Location, problem: Problem) -> ConfigError {
+    fn locate(&self, location: Location, problem: Problem) -> Located {
         let (line, column) = line_col(location);
-        ConfigError::Invalid(Located {
+        Located {
             path: self.origin.to_path_buf(),
             line,
             column,
             message: problem.message,
             hint: problem.hint,
-        })
+        }
+    }
+
+    fn at(&self, location: Location, problem: Problem) -> ConfigError {
+        ConfigError::Invalid(self.locate(location, problem))
     }
 
     fn of<T>(&self, spanned: &Spanned<T>, problem: Problem) -> ConfigError {
@@ -313,8 +320,12 @@ pub(crate) fn line_col(location: Location) -> (u32, u32) {
 
 /// Checks the raw file and fills defaults. The first problem found is returned; they are
 /// checked in file order so the error matches what the user reads top-down.
-pub(crate) fn validate(raw: RawFile, origin: &Path) -> Result<Lab, ConfigError> {
-    let here = Here { origin };
+pub(crate) fn validate(
+    raw: RawFile,
+    origin: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Lab, ConfigError> {
+    let here = Here { origin, env };
 
     if raw.api_version.value != API_VERSION {
         return Err(here.of(
@@ -499,9 +510,45 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
     for entry in &raw.env {
         let (value, filter) = split_filter(entry, servers, agents, here)?;
         let var = match value.split_once('=') {
-            Some((key, value)) if is_env_name(key) => EnvVar {
-                key: key.to_string(),
-                value: value.to_string(),
+            Some((key, value)) if is_env_name(key) => match host_reference(value) {
+                None => EnvVar {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    from_host: None,
+                },
+                Some(var) if !is_env_name(var) => {
+                    return Err(here.of(
+                        entry,
+                        Problem::new(format!("`${{env:{var}}}`: `{var}` is not a variable name"))
+                            .hint("expected KEY=${env:NAME}, NAME in letters, digits and '_'"),
+                    ));
+                }
+                Some(var) => {
+                    let found = (here.env)(var);
+                    // Masked from the moment it is known: bollard logs the create body.
+                    if let Some(v) = &found {
+                        crate::ui::redact::register(v);
+                    }
+                    let unset = found.is_none().then(|| {
+                        here.locate(
+                            entry.referenced,
+                            Problem::new(format!(
+                                "`{key}` takes its value from the environment variable {var}, which is not set here"
+                            ))
+                            .hint(format!(
+                                "`export {var}=…` in this shell first: the lab file names the secret, it never holds it"
+                            )),
+                        )
+                    });
+                    EnvVar {
+                        key: key.to_string(),
+                        value: found.unwrap_or_default(),
+                        from_host: Some(HostValue {
+                            var: var.to_string(),
+                            unset,
+                        }),
+                    }
+                }
             },
             Some((key, _)) => {
                 return Err(here.of(
@@ -710,6 +757,11 @@ fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
         secrets.push(kept);
     }
     Ok(KeepSpec { secrets })
+}
+
+/// `NAME` of a value written `${env:NAME}`, whole.
+fn host_reference(value: &str) -> Option<&str> {
+    value.strip_prefix("${env:")?.strip_suffix('}')
 }
 
 /// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.

@@ -52,8 +52,17 @@ pub fn load(path: &Path) -> Result<Lab, ConfigError> {
 }
 
 /// Parses and validates lab-file `text`; `origin` is the path named in errors and kept in
-/// [`Lab::source`].
+/// [`Lab::source`]. `${env:NAME}` values are read from this process's environment.
 pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
+    parse_with_env(text, origin, &|name| std::env::var(name).ok())
+}
+
+/// [`parse`], with the host environment `${env:NAME}` values are read from given.
+pub(crate) fn parse_with_env(
+    text: &str,
+    origin: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Lab, ConfigError> {
     // A file of nothing but comments is valid YAML (a null document); say what is missing
     // instead of serde's "invalid type: null".
     if text
@@ -74,7 +83,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
     let options = serde_saphyr::options! { strict_booleans: true };
     let raw: file::RawFile = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| yaml_error(&e, text, origin))?;
-    file::validate(raw, origin)
+    file::validate(raw, origin, env)
 }
 
 /// The lab used when there is no file: one server, no agents, nothing published but the API.

@@ -258,6 +258,28 @@ pub struct Filtered<T> {
 pub struct EnvVar {
     pub key: String,
     pub value: String,
+    /// `KEY=${env:NAME}`: the value is this shell's `NAME`, read with the lab file.
+    pub from_host: Option<HostValue>,
+}
+
+/// An env value the lab file names instead of holding (`${env:NAME}`): the file is in Git, the
+/// value is not. It is a secret wherever it goes: masked in every log (registered when the lab
+/// file is read), in diffs and in `export logs` (the nodes carry its key in a label), and never
+/// written to our records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostValue {
+    /// The host environment variable.
+    pub var: String,
+    /// Where the lab file names it, when it is not set in this shell: `up` and `restore`
+    /// refuse (they would make nodes without it), `validate` warns.
+    pub unset: Option<crate::diag::Located>,
+}
+
+impl EnvVar {
+    /// Whether the value is a secret: taken from the host, or named like one.
+    pub fn is_secret(&self) -> bool {
+        self.from_host.is_some() || crate::ui::redact::is_secret_name(&self.key)
+    }
 }
 
 /// Which nodes a setting applies to.

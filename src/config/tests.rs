@@ -114,6 +114,7 @@ fn parses_the_full_example() {
                 value: EnvVar {
                     key: "KEY".into(),
                     value: "VALUE".into(),
+                    from_host: None,
                 },
                 filter: all_servers,
             }],
@@ -251,7 +252,8 @@ fn filters_and_env_apply_where_they_say() {
         c.env[0].value,
         EnvVar {
             key: "EMAIL".into(),
-            value: "me@example.com".into()
+            value: "me@example.com".into(),
+            from_host: None,
         }
     );
     assert_eq!(c.env[0].filter, NodeFilter::All);
@@ -259,7 +261,8 @@ fn filters_and_env_apply_where_they_say() {
         c.env[1].value,
         EnvVar {
             key: "EMPTY".into(),
-            value: String::new()
+            value: String::new(),
+            from_host: None,
         }
     );
     assert_eq!(
@@ -824,5 +827,56 @@ fn load_names_the_file() {
             "{}:6:12: `servers: 9` is out of range\n  hint: expected 1 to 7; more than one server runs k3s with embedded etcd (HA)",
             path.display()
         )
+    );
+}
+
+#[test]
+fn an_env_value_from_the_host_is_read_masked_and_its_absence_located() {
+    let host = |name: &str| {
+        (name == "PLAYGROUND_TEST_HOST_VALUE_1").then(|| "s3cr3t-from-the-host".to_string())
+    };
+    let parsed = super::parse_with_env(
+        &format!(
+            "{HEAD}cluster:\n  env:\n    - GREETING=${{env:PLAYGROUND_TEST_HOST_VALUE_1}}@server:0\n    - OTHER=${{env:PLAYGROUND_TEST_SURELY_UNSET_7f3a}}\n"
+        ),
+        &origin(),
+        &host,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (set, unset) = (&parsed.cluster.env[0].value, &parsed.cluster.env[1].value);
+    assert_eq!(set.value, "s3cr3t-from-the-host");
+    assert!(
+        set.is_secret(),
+        "a value from the host is a secret, whatever its name"
+    );
+    let host = set.from_host.as_ref().unwrap();
+    assert_eq!(host.var, "PLAYGROUND_TEST_HOST_VALUE_1");
+    assert!(host.unset.is_none());
+    // Masked in every log line from the moment the file is read.
+    assert_eq!(
+        crate::ui::redact::mask("body: GREETING=s3cr3t-from-the-host"),
+        "body: GREETING=***"
+    );
+    // Not set here: the file parses, and the place that names it is kept for `up`.
+    assert_eq!(unset.value, "");
+    let at = unset.from_host.as_ref().unwrap().unset.as_ref().unwrap();
+    assert_eq!((at.line, at.column), (8, 7), "{at}");
+    assert!(
+        at.message
+            .contains("environment variable PLAYGROUND_TEST_SURELY_UNSET_7f3a, which is not set"),
+        "{at}"
+    );
+    assert!(
+        at.hint
+            .as_deref()
+            .unwrap()
+            .contains("export PLAYGROUND_TEST_SURELY_UNSET_7f3a=")
+    );
+    // A reference must name a variable.
+    fails(
+        &format!("{HEAD}cluster:\n  env:\n    - A=${{env:not a name}}\n"),
+        7,
+        7,
+        "is not a variable name",
     );
 }

@@ -68,6 +68,16 @@ impl LabSource {
             source,
         })?;
         let mut lab = config::parse(&text, &path)?;
+        // A node made without a value its lab file takes from this shell would be wrong;
+        // refuse before anything is made, where the file names it.
+        if let Some(unset) = lab
+            .cluster
+            .env
+            .iter()
+            .find_map(|e| e.value.from_host.as_ref()?.unset.clone())
+        {
+            return Err(ConfigError::Invalid(unset).into());
+        }
         // Errors above name the path as typed; the record needs one that works from anywhere.
         lab.source = Some(
             std::path::absolute(&path).map_err(|source| SourceError::Path {

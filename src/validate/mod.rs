@@ -117,9 +117,20 @@ pub enum SourceKind {
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(|e| vec![e.into()])?;
+    // A value taken from this shell that is not set here: the file is fine, `up` refuses.
+    let unset_host_values: Vec<ValidationError> = lab
+        .cluster
+        .env
+        .iter()
+        .filter_map(|e| e.value.from_host.as_ref()?.unset.clone())
+        .map(|mut l| {
+            l.message.push_str("; `up` refuses until it is");
+            l
+        })
+        .collect();
     let mut v = Validator {
         errors: Vec::new(),
-        warnings: Vec::new(),
+        warnings: unset_host_values.clone(),
         apps: Vec::new(),
         projects: BTreeMap::new(),
         checked_dirs: HashSet::new(),
@@ -131,7 +142,7 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         files: Vec::new(),
         applications: Vec::new(),
         projects: Vec::new(),
-        warnings: Vec::new(),
+        warnings: unset_host_values,
         skipped: None,
     };
     // Positions of `gitops.repo` / `gitops.path` in the lab file, for errors about them.

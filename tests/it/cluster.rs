@@ -611,6 +611,76 @@ fn the_join_token_and_secret_env_values_never_reach_the_logs() {
 }
 
 #[test]
+fn an_env_value_from_the_host_is_required_masked_and_never_recorded() {
+    // `KEY=${env:NAME}`: the lab file names the secret, this shell holds it. The key is not
+    // named like a secret, so only the reference marks it.
+    let secret = format!("from-the-shell-{}", harness::unique_name("v"));
+    let lab = TestLab::new("hostenv")
+        .cluster_yaml("  env: [\"GREETING=${env:PG_TEST_GREETING}@server:0\"]\n")
+        .write();
+    // Not set: refused where the file names it, before anything is made; validate only warns.
+    let out = lab.run(&["up", "--cluster-only"]);
+    let stderr = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("playground.yaml:")
+            && stderr.contains("environment variable PG_TEST_GREETING, which is not set"),
+        "{stderr}"
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    std::fs::create_dir_all(lab.dir.path().join("apps")).unwrap();
+    let out = lab.run(&["validate"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    assert!(harness::stderr(&out).contains("`up` refuses until it is"));
+
+    let out = lab
+        .cmd(&["-vv", "up", "--cluster-only"])
+        .env("PG_TEST_GREETING", &secret)
+        .output()
+        .unwrap();
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    let server = format!("playground-{}-server-0", lab.name);
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &server]);
+    assert!(
+        env.contains(&format!("GREETING={secret}")),
+        "the node has it: {env}"
+    );
+    assert!(!stderr.contains(&secret), "the value reached a -vv log");
+    // Our records and the lab file hold the reference, never the value.
+    let data = lab.home().join(".local/share/playground").join(&lab.name);
+    for file in [data.join("state.yaml"), lab.file()] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(&secret),
+            "{} holds the value",
+            file.display()
+        );
+    }
+    // Another shell, without it: logs and the bug-report archive mask it by the node's label.
+    let logs = lab.ok(&["logs", "--node", "server-0"]);
+    assert!(!logs.contains(&secret));
+    let dir = tempfile::tempdir().unwrap();
+    lab.ok(&["export", "logs", &lab.name, dir.path().to_str().unwrap()]);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let gz = flate2::read::GzDecoder::new(&bytes[..]);
+        let mut tar = tar::Archive::new(gz);
+        for file in tar.entries().unwrap() {
+            let mut file = file.unwrap();
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut text);
+            assert!(
+                !text.contains(&secret),
+                "{:?} holds the value",
+                file.path().unwrap()
+            );
+        }
+    }
+    lab.ok(&["drop", "--yes"]);
+}
+
+#[test]
 fn pull_never_and_a_zero_timeout_are_refused_before_anything_is_created() {
     let lab = TestLab::new("nocreate").write();
     let text = std::fs::read_to_string(lab.file()).unwrap();

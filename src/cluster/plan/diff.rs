@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::docker::{ContainerInfo, ContainerSpec, PortBinding};
 use crate::ui::redact;
 
-use super::super::names::LABEL_ENV_KEYS;
+use super::super::names::{LABEL_ENV_KEYS, LABEL_SECRET_ENV};
 
 /// One field of one node that the lab file now wants otherwise. Values are for people, with
 /// secrets masked.
@@ -74,6 +74,12 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
         .filter(|(k, _)| ours.contains(k))
         .collect();
     let keys: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+    // Values the lab file takes from the host (`${env:NAME}`), now or before: secrets by key.
+    let from_host: BTreeSet<&str> = [&have.labels, &want.labels]
+        .into_iter()
+        .filter_map(|l| l.get(LABEL_SECRET_ENV))
+        .flat_map(|keys| keys.split(','))
+        .collect();
     for key in keys {
         let (o, n) = (old.get(key).copied(), new.get(key).copied());
         if o == n {
@@ -81,7 +87,9 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
         }
         let show = |v: Option<&str>| match v {
             None => "(unset)".to_string(),
-            Some(_) if redact::is_secret_name(key) => redact::MASK.to_string(),
+            Some(_) if redact::is_secret_name(key) || from_host.contains(key) => {
+                redact::MASK.to_string()
+            }
             Some(v) => v.to_string(),
         };
         let (o, n) = match (o, n) {

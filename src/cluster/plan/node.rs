@@ -124,10 +124,17 @@ pub(super) fn node_plan(
     if joins {
         env.push(format!("K3S_URL=https://{server0}:6443"));
     }
+    let mut secret_keys = Vec::new();
     for e in &c.env {
         if e.filter.matches(role, index, c.servers) {
             env.push(format!("{}={}", e.value.key, e.value.value));
+            if e.value.from_host.is_some() {
+                secret_keys.push(e.value.key.as_str());
+            }
         }
+    }
+    if !secret_keys.is_empty() {
+        labels.insert(names::LABEL_SECRET_ENV.into(), secret_keys.join(","));
     }
 
     labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));

@@ -751,6 +751,7 @@ fn node_filters_place_args_env_and_ports() {
         value: crate::config::EnvVar {
             key: "ONLY".into(),
             value: "a1".into(),
+            from_host: None,
         },
         filter: NodeFilter::Agents(Selection::Indices(vec![1])),
     });
@@ -893,6 +894,7 @@ fn a_changed_token_or_secret_env_is_masked_in_the_diff() {
         value: EnvVar {
             key: "REGISTRY_PASSWORD".into(),
             value: "hunter2-secret".into(),
+            from_host: None,
         },
         filter: NodeFilter::All,
     });
@@ -921,6 +923,7 @@ fn a_lab_made_before_the_env_keys_label_reports_no_false_removal() {
         value: EnvVar {
             key: "HTTP_PROXY".into(),
             value: "http://proxy:3128".into(),
+            from_host: None,
         },
         filter: NodeFilter::All,
     });
@@ -1079,4 +1082,42 @@ fn a_command_change_shows_what_differs_not_the_args_every_node_carries() {
         show("agent", "server"),
         ("agent".to_string(), "server".to_string())
     );
+}
+
+#[test]
+fn a_value_from_the_host_marks_its_node_and_is_masked_in_the_diff() {
+    let mut l = lab(1, 0);
+    l.cluster.env.push(Filtered {
+        value: crate::config::EnvVar {
+            key: "GREETING".into(),
+            value: "from-the-shell-1".into(),
+            from_host: Some(crate::config::HostValue {
+                var: "MY_GREETING".into(),
+                unset: None,
+            }),
+        },
+        filter: NodeFilter::All,
+    });
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let server = first.nodes().next().unwrap();
+    assert_eq!(
+        server
+            .spec
+            .labels
+            .get(names::LABEL_SECRET_ENV)
+            .map(String::as_str),
+        Some("GREETING")
+    );
+    // The shell's value changed: the diff says so, without either value.
+    let observed = Observed {
+        containers: running(&first),
+        network_exists: true,
+        network_subnet: Some("172.28.0.0/24".into()),
+        ..Default::default()
+    };
+    l.cluster.env[0].value.value = "from-the-shell-2".into();
+    let plan = plan_up(&l, &observed, &inputs()).unwrap();
+    let diff = plan.diff();
+    assert!(diff.contains("env GREETING: *** → ***"), "{diff}");
+    assert!(!diff.contains("from-the-shell"), "{diff}");
 }
