@@ -150,6 +150,7 @@ impl crate::diag::Hinted for Error {
             Self::Record(e) => e.hint(),
             Self::Sample(e) => e.hint(),
             Self::Lock(e) => e.hint(),
+            Self::Preflight(e) => e.hint(),
             Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
             _ => None,
         }

@@ -696,13 +696,22 @@ pub async fn doctor(lab: Option<&Lab>) -> Report {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "this host cannot run lab {lab} ({image}): {}\n  (`playground doctor` checks the whole host)",
-    reasons.join("\n")
+    reasons.iter().map(|(what, _)| what.as_str()).collect::<Vec<_>>().join("\n")
 )]
 pub struct PreflightError {
     pub lab: String,
     pub image: String,
-    /// Each failed check's message, with its hint.
-    pub reasons: Vec<String>,
+    /// Each failed check's message, and its fix.
+    pub reasons: Vec<(String, Option<String>)>,
+}
+
+impl crate::diag::Hinted for PreflightError {
+    /// Every failed check's fix, in order.
+    fn hint(&self) -> Option<String> {
+        self.reasons
+            .iter()
+            .fold(None, |hint, (_, fix)| crate::diag::join(hint, fix.clone()))
+    }
 }
 
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
@@ -729,14 +738,13 @@ pub async fn preflight_up(
             );
             continue;
         }
-        let text = match &c.fix {
-            Some(fix) => format!("{}\n  hint: {fix}", c.message),
-            None => c.message.clone(),
-        };
         if c.status == Status::Fail && c.blocks_up {
-            refused.push(text);
+            refused.push((c.message, c.fix));
         } else {
-            ui.warn(&text);
+            ui.warn(&match &c.fix {
+                Some(fix) => format!("{}\n  hint: {fix}", c.message),
+                None => c.message,
+            });
         }
     }
     if refused.is_empty() {

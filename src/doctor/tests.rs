@@ -299,3 +299,32 @@ fn a_port_whose_probe_was_denied_is_a_warning_not_free() {
     assert_eq!(check.status, Status::Ok);
     assert_eq!(check.message, "free: 127.0.0.1:6550/tcp, 0.0.0.0:80/tcp");
 }
+
+#[test]
+fn a_refused_host_names_every_failed_check_and_keeps_their_fixes_as_hints() {
+    use crate::diag::{Hinted, Report};
+    let e = PreflightError {
+        lab: "lab".into(),
+        image: "rancher/k3s:v1.35.5-k3s1".into(),
+        reasons: vec![
+            ("cgroup v1".into(), Some("boot with cgroup v2".into())),
+            ("no disk".into(), None),
+            ("port taken".into(), Some("free the port".into())),
+        ],
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("cgroup v1\nno disk\nport taken"),
+        "{message}"
+    );
+    assert!(!message.contains("hint:"), "{message}");
+    assert_eq!(
+        e.hint().as_deref(),
+        Some("boot with cgroup v2\n  hint: free the port")
+    );
+    let shown = Report(&e).to_string();
+    assert!(
+        shown.ends_with("\n  hint: boot with cgroup v2\n  hint: free the port"),
+        "{shown}"
+    );
+}
