@@ -221,9 +221,8 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 self.engine.create_container(&n.spec).await?;
             }
             Step::StartNode(n) => return self.start(n).await,
-            Step::LaunchNode(n) => {
-                readiness::start(self.engine, &n.spec.name).await?;
-            }
+            // Where its run begins in the log is the `AwaitNode`'s to read.
+            Step::LaunchNode(n) => self.engine.start(&n.spec.name).await?,
             Step::AwaitNode(n) => {
                 let run = readiness::started_since(self.engine, &n.spec.name).await?;
                 self.wait_ready_line(n, run).await?;

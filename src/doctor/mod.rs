@@ -504,29 +504,25 @@ fn repo_check(lab: Option<&Lab>) -> Check {
             format!("remote repository {}: Argo CD clones it", lab.gitops.repo),
         );
     };
-    // A checkout whose Git data lies outside it (a linked worktree, a submodule) cannot be
-    // mounted: `up` refuses it.
-    if let Ok(repo) = crate::repo::git::open(dir)
-        && let Err(crate::repo::git::GitError::GitDirOutside {
-            root,
-            git_dir,
-            kind,
-            hint,
-        }) = crate::repo::git::check_self_contained(&repo)
+    // The report says why in words; the error itself goes no further. A checkout whose Git
+    // data lies outside it (a linked worktree, a submodule) cannot be mounted: `up` refuses it.
+    let repo = match crate::repo::git::open(dir) {
+        Ok(repo) => repo,
+        Err(e) => {
+            return Check::new("repo", Status::Fail, format!("{}: {e}", dir.display()))
+                .fix("gitops.repo must name a Git repository (`git init`, or `playground init`)");
+        }
+    };
+    if let Err(e @ crate::repo::git::GitError::GitDirOutside { .. }) =
+        crate::repo::git::check_self_contained(&repo)
     {
-        return Check::new(
-            "repo",
-            Status::Fail,
-            crate::repo::git::outside_message(&root, &git_dir, kind),
-        )
-        .fix(hint);
+        let check = Check::new("repo", Status::Fail, e.to_string());
+        return match crate::diag::Hinted::hint(&e) {
+            Some(fix) => check.fix(fix),
+            None => check,
+        };
     }
-    // The report says why in words; the error itself goes no further.
-    let opened: Result<std::path::PathBuf, Box<dyn std::error::Error>> =
-        crate::repo::git::open(dir)
-            .map_err(Into::into)
-            .and_then(|r| std::fs::canonicalize(r.root()).map_err(Into::into));
-    let root = match opened {
+    let root = match std::fs::canonicalize(repo.root()) {
         Ok(root) => root,
         Err(e) => {
             return Check::new("repo", Status::Fail, format!("{}: {e}", dir.display()))

@@ -48,7 +48,11 @@ pub enum GitError {
     /// The repository's Git data lives outside its working tree (`.git` is a file: a linked
     /// worktree, a submodule, `--separate-git-dir`), so a mount of the working tree alone
     /// carries no repository. See [`check_self_contained`].
-    #[error("{}", outside_message(root, git_dir, kind))]
+    #[error(
+        "{root} is {kind}: its Git data is in {git_dir}, outside {root} ({root}/.git is a file pointing there); the nodes and Argo CD's repo-server mount only {root}, so git finds no repository there",
+        root = root.display(),
+        git_dir = git_dir.display()
+    )]
     GitDirOutside {
         root: PathBuf,
         git_dir: PathBuf,
@@ -170,15 +174,6 @@ pub fn open(path: &Path) -> Result<Repo> {
             }
         }
     }
-}
-
-/// What [`GitError::GitDirOutside`] says, without its hint (`validate` shows the hint apart).
-pub fn outside_message(root: &Path, git_dir: &Path, kind: &str) -> String {
-    format!(
-        "{root} is {kind}: its Git data is in {git_dir}, outside {root} ({root}/.git is a file pointing there); the nodes and Argo CD's repo-server mount only {root}, so git finds no repository there",
-        root = root.display(),
-        git_dir = git_dir.display(),
-    )
 }
 
 /// Refuses a repository whose Git data is not inside its working tree.

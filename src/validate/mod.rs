@@ -42,6 +42,8 @@ pub use crate::repo::sample::REPO_PLACEHOLDER;
 /// One problem, at a place in a file: the crate's one located diagnostic.
 pub type ValidationError = crate::diag::Located;
 
+use crate::diag::Hinted;
+
 impl From<ConfigError> for ValidationError {
     fn from(err: ConfigError) -> Self {
         match err {
@@ -180,22 +182,14 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     // What `up` refuses (a mount of the folder carries no repository), `validate` refuses too:
     // the two agree on every repo form. A folder outside Git is left to `up`, as before.
     if let Ok(repo) = crate::repo::git::open(&root)
-        && let Err(crate::repo::git::GitError::GitDirOutside {
-            root: top,
-            git_dir,
-            kind,
-            hint,
-        }) = crate::repo::git::check_self_contained(&repo)
+        && let Err(e @ crate::repo::git::GitError::GitDirOutside { .. }) =
+            crate::repo::git::check_self_contained(&repo)
     {
         return Err(vec![at(
             lab_file,
             lab_pos("repo"),
-            format!(
-                "`gitops.repo: {}`: {}",
-                lab.gitops.repo,
-                crate::repo::git::outside_message(&top, &git_dir, kind)
-            ),
-            Some(&hint),
+            format!("`gitops.repo: {}`: {e}", lab.gitops.repo),
+            e.hint().as_deref(),
         )]);
     }
     v.root = root.clone();

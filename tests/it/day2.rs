@@ -286,21 +286,6 @@ fn inspect(container: &str, format: &str) -> String {
     docker(&["inspect", "-f", format, container])
 }
 
-/// The names of the lab's Nodes, Ready or not.
-async fn node_names(kubeconfig: &Path) -> Vec<String> {
-    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(kube_client(kubeconfig).await);
-    let mut names: Vec<String> = nodes
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect();
-    names.sort();
-    names
-}
-
 /// Replace `from` by `to` in the lab file; the file must contain `from`.
 fn edit(lab: &TestLab, from: &str, to: &str) {
     let text = std::fs::read_to_string(lab.file()).unwrap();
@@ -452,7 +437,7 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
         .output()
         .unwrap();
     assert!(!vol.status.success(), "{} still exists", volumes[2]);
-    let nodes = node_names(&lab.kubeconfig()).await;
+    let nodes = harness::node_names(&lab.kubeconfig()).await;
     assert!(!nodes.iter().any(|n| n.contains("agent-1")), "{nodes:?}");
     assert_eq!(nodes.len(), 2, "{nodes:?}");
     // And the lab is whole at its new size: nothing is reported missing.

@@ -612,6 +612,15 @@ pub async fn kube_client(kubeconfig: &Path) -> kube::Client {
 
 /// The names of the Ready nodes, sorted, as kube-rs sees them through `kubeconfig`.
 pub async fn ready_nodes(kubeconfig: &Path) -> Vec<String> {
+    nodes(kubeconfig, true).await
+}
+
+/// The names of the lab's Nodes, Ready or not, sorted.
+pub async fn node_names(kubeconfig: &Path) -> Vec<String> {
+    nodes(kubeconfig, false).await
+}
+
+async fn nodes(kubeconfig: &Path, ready_only: bool) -> Vec<String> {
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
         kube::Api::all(kube_client(kubeconfig).await);
     let mut names: Vec<String> = nodes
@@ -621,10 +630,11 @@ pub async fn ready_nodes(kubeconfig: &Path) -> Vec<String> {
         .items
         .into_iter()
         .filter(|n| {
-            n.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            !ready_only
+                || n.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .filter_map(|n| n.metadata.name)
         .collect();

@@ -509,6 +509,21 @@ fn resource_request(
     }
 }
 
+/// A subresource only core Pods have, served for one method.
+fn pod_subresource(
+    info: &super::discovery::ResourceInfo,
+    req: &Req,
+    method: Method,
+) -> ApiResult<()> {
+    if info.plural != "pods" || !info.group.is_empty() {
+        return Err(ApiError::no_route());
+    }
+    if req.method != method {
+        return Err(ApiError::method_not_allowed());
+    }
+    Ok(())
+}
+
 /// `POST pods/NAME/eviction` (policy/v1 Eviction), as kubernetes
 /// `pkg/registry/core/pod/storage/eviction.go` answers it: the name in the body must be the
 /// URL's ("name in URL does not match name in Eviction object", 400), a missing pod is 404,
@@ -521,12 +536,7 @@ fn evict(
     name: &str,
     req: &Req,
 ) -> ApiResult<Response<Body>> {
-    if info.plural != "pods" || !info.group.is_empty() {
-        return Err(ApiError::no_route());
-    }
-    if req.method != Method::POST {
-        return Err(ApiError::method_not_allowed());
-    }
+    pod_subresource(info, req, Method::POST)?;
     let body = req.json_body()?;
     if body["kind"].as_str().is_some_and(|k| k != "Eviction") {
         return Err(ApiError::bad_request(format!(
@@ -567,12 +577,7 @@ fn pod_log(
     name: &str,
     req: &Req,
 ) -> ApiResult<Response<Body>> {
-    if info.plural != "pods" || !info.group.is_empty() {
-        return Err(ApiError::no_route());
-    }
-    if req.method != Method::GET {
-        return Err(ApiError::method_not_allowed());
-    }
+    pod_subresource(info, req, Method::GET)?;
     let pod = resource::get(&shared.store.lock().unwrap(), info, ns, name)?;
     let names = |key: &str| -> Vec<String> {
         pod["spec"][key]
