@@ -549,8 +549,10 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
 
     // Prove it, not only by byte counts: containerd falls back to the upstream registry when
     // a mirror does not answer, so a bypassed cache would leave them unchanged. With the
-    // fallback off (k3s `--disable-default-registry-endpoint`), an image the caches and the
-    // airgap folder cannot serve is not pulled at all, and the apps never get Healthy.
+    // fallback off (k3s `--disable-default-registry-endpoint`, `pkg/cli/cmds/agent.go`
+    // `DisableDefaultRegistryEndpointFlag`: for every registry that has a mirror, which each
+    // cached upstream does), an image the caches and the airgap folder cannot serve is not
+    // pulled at all, and the apps never get Healthy.
     let text = std::fs::read_to_string(&file).unwrap().replacen(
         "cluster:\n",
         "cluster:\n  k3sArgs: [\"--disable-default-registry-endpoint\"]\n",
