@@ -19,6 +19,7 @@
 //! cli                            clap types only
 //! doctor                         host checks
 //! cluster · argocd · validate · source
+//! gitops                         what Argo CD reads from Git: source types, the lab's resources
 //! kube · docker · repo
 //! state                          records, kept Secrets, locks in the user data dir
 //! config                         the lab file, typed
@@ -39,6 +40,7 @@ pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod fsutil;
+pub mod gitops;
 pub mod interrupt;
 pub mod kube;
 pub mod lab;

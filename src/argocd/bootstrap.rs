@@ -29,6 +29,8 @@ use super::manifest::ManifestError;
 use super::seed::{self, RepoSource, SeedError};
 use super::workloads::WorkloadsError;
 use super::{access, install, manifest};
+use crate::gitops::resources::Resource;
+use crate::gitops::source::SourceType;
 
 impl From<InstallError> for BootstrapError {
     fn from(e: InstallError) -> Self {
@@ -62,6 +64,15 @@ pub enum BootstrapError {
     Workloads(#[from] WorkloadsError),
     #[error(transparent)]
     Apps(#[from] AppsError),
+    /// `argocd.resources` that cannot be applied, every problem with its place.
+    #[error("argocd.resources: {}", .0.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n"))]
+    Resources(Vec<crate::diag::Located>),
+    #[error("`gitops.path: {path}` leaves the repository {}", root.display())]
+    PathOutside { path: String, root: PathBuf },
+    #[error("applying argocd.resources did not finish before the timeout")]
+    ResourcesTimeout,
+    #[error("applying argocd.resources: {0}")]
+    ApplyResources(#[source] crate::kube::apply::ApplyError),
     /// `bootstrap` was given what `prepare(.., load_manifest: false)` made (`--dry-run`).
     #[error("the Argo CD manifest was not loaded (a dry run prepares without it)")]
     ManifestNotLoaded,
@@ -78,6 +89,9 @@ impl crate::diag::Hinted for BootstrapError {
             Self::Access(e) => e.hint(),
             Self::Workloads(e) => e.hint(),
             Self::Apps(e) => e.hint(),
+            Self::Resources(problems) => problems.first().and_then(|p| p.hint.clone()),
+            Self::PathOutside { .. } => Some("gitops.path names a folder inside the repository, relative to gitops.repo, such as `apps`; Argo CD reads nothing else".to_string()),
+            Self::ApplyResources(e) => e.hint(),
             _ => None,
         }
     }
@@ -105,6 +119,13 @@ pub struct Prepared {
     pub kept_secrets: Vec<serde_json::Value>,
     /// `argocd.components`: the optional Argo CD components this lab runs.
     pub components: Vec<crate::config::ArgoCdComponent>,
+    /// The root Application's project and how its folder renders.
+    pub project: String,
+    pub source_fields: serde_json::Map<String, serde_json::Value>,
+    /// What Argo CD will render the root folder as, when it could be seen here.
+    pub source_type: Option<SourceType>,
+    /// `argocd.resources`, read and checked: applied before the root.
+    pub resources: Vec<Resource>,
 }
 
 impl Prepared {
@@ -124,10 +145,22 @@ impl Prepared {
         }
     }
 
-    fn repo_url(&self) -> String {
+    /// The repoURL of the root Application.
+    pub fn repo_url(&self) -> String {
         match &self.repo {
             RepoSource::Local { .. } => seed::LOCAL_REPO_URL.to_string(),
             RepoSource::Remote { url, .. } => url.clone(),
+        }
+    }
+
+    /// The root Application's source and project.
+    pub fn root(&self) -> seed::RootSpec {
+        seed::RootSpec {
+            repo_url: self.repo_url(),
+            revision: self.revision.clone(),
+            path: self.path.clone(),
+            project: self.project.clone(),
+            source_fields: self.source_fields.clone(),
         }
     }
 }
@@ -138,6 +171,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
     let base = lab.dir();
     let mut warnings = Vec::new();
     let mut path = g.path.clone();
+    let mut detected = None;
     let (repo, expected) = if let RepoLocation::Remote { url } = &g.repo {
         let credentials = seed::read_credentials(g, base)?;
         // A commit id pins what the lab must reach; a branch is resolved by Argo CD alone.
@@ -166,6 +200,10 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
             .and_then(|d| d.strip_prefix(&root).ok().map(Path::to_path_buf))
             .unwrap_or_default();
         path = inside.join(&g.path).to_string_lossy().into_owned();
+        check_inside(&root, &path)?;
+        // What Argo CD's repo-server will find there at that commit, not in the working tree.
+        detected = git::folder_entries(&repo, &commit, &path)?
+            .map(|names| crate::gitops::source::detect(&names));
         let dirty = git::uncommitted_changes(&repo, &path)?;
         if !dirty.is_empty() {
             let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
@@ -195,7 +233,13 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
     } else {
         None
     };
+    let resources = crate::gitops::resources::load(base, &lab.argocd.resources)
+        .map_err(BootstrapError::Resources)?;
     let prepared = Prepared {
+        source_type: crate::gitops::source::root_type(&g.source, detected),
+        source_fields: crate::gitops::source::source_fields(&g.source, detected),
+        project: g.project.clone(),
+        resources,
         repo,
         revision: g.revision.clone(),
         expected,
@@ -212,6 +256,36 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         m.documents(&prepared.namespace, &prepared.manifest_options())?;
     }
     Ok(prepared)
+}
+
+/// `gitops.path` (relative to the repository's top) must stay inside it, symlinks resolved:
+/// Argo CD reads only the repository, and a path out of it never syncs.
+fn check_inside(root: &Path, path: &str) -> Result<()> {
+    let outside = || BootstrapError::PathOutside {
+        path: path.to_string(),
+        root: root.to_path_buf(),
+    };
+    if Path::new(path).is_absolute() {
+        return Err(outside());
+    }
+    let mut depth = 0i32;
+    for c in Path::new(path).components() {
+        match c {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(outside());
+        }
+    }
+    // A symlink out: the working tree's link is what the commit holds too.
+    if let Ok(real) = std::fs::canonicalize(root.join(path))
+        && !real.starts_with(root)
+    {
+        return Err(outside());
+    }
+    Ok(())
 }
 
 /// argocd-repo-server runs as another user (uid 999) and reads the bind-mounted repository;
@@ -284,6 +358,42 @@ pub async fn bootstrap(
         }
     }
 
+    // The objects the root needs first (its AppProject above all): the CRDs are Established,
+    // so an AppProject applies; applied on every `up`, as Git may have changed them.
+    if !prepared.resources.is_empty() {
+        let s = ui.step(format!(
+            "apply {} object(s) of argocd.resources",
+            prepared.resources.len()
+        ));
+        let objects: Vec<_> = prepared
+            .resources
+            .iter()
+            .map(|r| r.object.clone())
+            .collect();
+        let progress = |p: &crate::kube::apply::Progress| s.set_detail(&p.to_string());
+        match tokio::time::timeout_at(
+            deadline,
+            crate::kube::apply::apply(
+                api.client(),
+                &objects,
+                &crate::kube::apply::ApplyOptions::new(ns.as_str()),
+                &progress,
+            ),
+        )
+        .await
+        {
+            Ok(Ok(report)) => s.done_with(&report.to_string()),
+            Ok(Err(e)) => {
+                s.fail();
+                return Err(BootstrapError::ApplyResources(e));
+            }
+            Err(_) => {
+                s.fail();
+                return Err(BootstrapError::ResourcesTimeout);
+            }
+        }
+    }
+
     let s = ui.step("expose the Argo CD UI and give Argo CD the repository");
     let seeded = async {
         access::expose_ui(api.client(), ns).await?;
@@ -292,8 +402,7 @@ pub async fn bootstrap(
             let secret = seed::repo_secret(ns, url, credentials.as_ref());
             seed::apply_repo_secret(api.client(), ns, &secret).await?;
         }
-        let root =
-            seed::root_application(ns, &prepared.repo_url(), &prepared.revision, &prepared.path);
+        let root = seed::root_application(ns, &prepared.root());
         seed::apply_root(api.client(), ns, &root).await?;
         Ok::<_, BootstrapError>(())
     }

@@ -193,8 +193,29 @@ pub fn repo_secret(namespace: &str, url: &str, credentials: Option<&Credentials>
     })
 }
 
+/// What the root Application points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootSpec {
+    pub repo_url: String,
+    pub revision: String,
+    pub path: String,
+    /// `gitops.project`.
+    pub project: String,
+    /// `helm` / `kustomize` / `directory`, merged into `spec.source`
+    /// ([`super::source::source_fields`]).
+    pub source_fields: serde_json::Map<String, Value>,
+}
+
 /// The root Application (see the module docs for the finalizer choice).
-pub fn root_application(namespace: &str, repo_url: &str, revision: &str, path: &str) -> Value {
+pub fn root_application(namespace: &str, root: &RootSpec) -> Value {
+    let mut source = json!({
+        "repoURL": root.repo_url,
+        "targetRevision": root.revision,
+        "path": root.path,
+    });
+    if let Some(m) = source.as_object_mut() {
+        m.extend(root.source_fields.clone());
+    }
     json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -204,13 +225,8 @@ pub fn root_application(namespace: &str, repo_url: &str, revision: &str, path: &
             "labels": {"app.kubernetes.io/managed-by": "playground"},
         },
         "spec": {
-            "project": "default",
-            "source": {
-                "repoURL": repo_url,
-                "targetRevision": revision,
-                "path": path,
-                "directory": {"recurse": true},
-            },
+            "project": root.project,
+            "source": source,
             "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
             "syncPolicy": {
                 "automated": {"prune": true, "selfHeal": true},
@@ -373,8 +389,25 @@ mod tests {
 
     #[test]
     fn the_root_application_has_no_finalizer_and_syncs_itself() {
-        let app = root_application("argocd", LOCAL_REPO_URL, "HEAD", "apps");
+        let app = root_application(
+            "argocd",
+            &RootSpec {
+                repo_url: LOCAL_REPO_URL.into(),
+                revision: "HEAD".into(),
+                path: "apps".into(),
+                project: "playground-project".into(),
+                source_fields: [("helm".to_string(), json!({"valueFiles": ["local.yaml"]}))]
+                    .into_iter()
+                    .collect(),
+            },
+        );
         assert_eq!(app["metadata"]["name"], "root");
+        assert_eq!(app["spec"]["project"], "playground-project");
+        assert_eq!(
+            app["spec"]["source"]["helm"],
+            json!({"valueFiles": ["local.yaml"]})
+        );
+        assert!(app["spec"]["source"].get("directory").is_none());
         assert!(app["metadata"].get("finalizers").is_none());
         assert_eq!(app["spec"]["source"]["repoURL"], "file:///playground");
         assert_eq!(app["spec"]["source"]["path"], "apps");

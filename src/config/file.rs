@@ -166,6 +166,12 @@ pub(crate) struct RawArgoCd {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub components: Vec<Spanned<String>>,
+    /// Files or folders (relative to this file, inside its repository) of objects to apply
+    /// before the root Application: AppProjects, ConfigMaps, … Never Secrets: use
+    /// `keep.secrets` or `gitops.credentials`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub resources: Vec<Spanned<String>>,
 }
 
 /// The Argo CD UI on the host.
@@ -198,6 +204,79 @@ pub(crate) struct RawGitOps {
     #[serde(default)]
     #[schemars(with = "Option<RawCredentials>")]
     pub credentials: Option<Spanned<RawCredentials>>,
+    /// The root Application's AppProject (default `default`); define it in `argocd.resources`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub project: Option<Spanned<String>>,
+    /// The root folder is a Helm chart: its value files and values. At most one of `helm`,
+    /// `kustomize`, `directory`; with none, `up` detects the folder's kind as Argo CD does.
+    #[serde(default)]
+    #[schemars(with = "Option<RawHelm>")]
+    pub helm: Option<Spanned<RawHelm>>,
+    /// The root folder is a kustomization.
+    #[serde(default)]
+    #[schemars(with = "Option<RawKustomize>")]
+    pub kustomize: Option<Spanned<RawKustomize>>,
+    /// The root folder is plain YAML (or JSON) manifests.
+    #[serde(default)]
+    #[schemars(with = "Option<RawDirectory>")]
+    pub directory: Option<Spanned<RawDirectory>>,
+}
+
+/// `gitops.helm`: the root Application's `spec.source.helm`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Helm")]
+pub(crate) struct RawHelm {
+    /// Value files, relative to the chart's folder, e.g. `[local.yaml]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub value_files: Vec<Spanned<String>>,
+    /// Inline values, above the value files (Argo CD's `valuesObject`).
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    pub values: Option<Spanned<serde_json::Value>>,
+    /// The Helm release name (default: the Application's name).
+    #[serde(default)]
+    pub release_name: Option<String>,
+}
+
+/// `gitops.kustomize`: the root Application's `spec.source.kustomize`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Kustomize")]
+pub(crate) struct RawKustomize {
+    /// A prefix for every resource's name.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// A suffix for every resource's name.
+    #[serde(default)]
+    pub name_suffix: Option<String>,
+    /// The namespace for every namespaced resource.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Image overrides, e.g. `nginx=nginx:1.27`.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Kustomize components to add, relative to the folder.
+    #[serde(default)]
+    pub components: Vec<String>,
+}
+
+/// `gitops.directory`: the root Application's `spec.source.directory`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Directory")]
+pub(crate) struct RawDirectory {
+    /// Read subfolders too (default false, as in Argo CD).
+    #[serde(default)]
+    pub recurse: Option<bool>,
+    /// A glob of the files to read, e.g. `*.yaml`.
+    #[serde(default)]
+    pub include: Option<String>,
+    /// A glob of the files to skip.
+    #[serde(default)]
+    pub exclude: Option<String>,
 }
 
 /// Either `usernameEnv` + `passwordEnv` or `sshKeyFile`; [`validate`] checks which.
@@ -262,6 +341,9 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("port", "in `argocd.ui` or `cluster.registry`"),
     ("repo", "in `gitops`"),
     ("usernameEnv", "in `gitops.credentials`"),
+    ("valueFiles", "in `gitops.helm`"),
+    ("namePrefix", "in `gitops.kustomize`"),
+    ("recurse", "in `gitops.directory`"),
     ("secrets", "in `keep`"),
     ("namespace", "in a `keep.secrets` entry"),
 ];
@@ -668,12 +750,20 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
         }
     }
     components.sort();
+    let mut resources: Vec<String> = Vec::with_capacity(raw.resources.len());
+    for r in &raw.resources {
+        relative_inside(r, "argocd.resources", here)?;
+        if !resources.contains(&r.value) {
+            resources.push(r.value.clone());
+        }
+    }
     Ok(ArgoCdSpec {
         version: raw.version.unwrap_or(defaults.version),
         manifest: raw.manifest,
         namespace: raw.namespace.unwrap_or(defaults.namespace),
         ui: ArgoCdUi { port },
         components,
+        resources,
     })
 }
 
@@ -686,6 +776,7 @@ fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
         // `.` is always a local path; the default's own folder is the lab file's.
         None => RepoLocation::parse(DEFAULT_GITOPS_REPO, base).unwrap_or(defaults.repo.clone()),
     };
+    let source = root_source(&raw, here)?;
     let credentials = match raw.credentials {
         None => None,
         Some(spanned) => {
@@ -721,12 +812,152 @@ fn gitops(raw: RawGitOps, here: &Here) -> Result<GitOpsSpec, ConfigError> {
             }
         }
     };
+    let project = match &raw.project {
+        None => defaults.project,
+        Some(p) if is_dns_subdomain(&p.value) => p.value.clone(),
+        Some(p) => {
+            return Err(here.of(
+                p,
+                Problem::new(format!("invalid AppProject name `{}`", p.value)).hint(
+                    "an AppProject is named like any Kubernetes object: lowercase letters, digits, '-' and '.', e.g. `playground-project`",
+                ),
+            ));
+        }
+    };
     Ok(GitOpsSpec {
         repo,
         revision: raw.revision.unwrap_or(defaults.revision),
         path: raw.path.unwrap_or(defaults.path),
         credentials,
+        project,
+        source,
     })
+}
+
+/// `gitops.helm` / `.kustomize` / `.directory`: at most one, as Argo CD refuses an
+/// Application whose source names two kinds ("multiple application sources defined",
+/// `argoproj/argo-cd` `util/argo/argo.go`, `ValidateRepo` → `ExplicitType`).
+fn root_source(raw: &RawGitOps, here: &Here) -> Result<RootSource, ConfigError> {
+    let named: Vec<(&str, Location)> = [
+        raw.helm.as_ref().map(|h| ("helm", h.referenced)),
+        raw.kustomize.as_ref().map(|k| ("kustomize", k.referenced)),
+        raw.directory.as_ref().map(|d| ("directory", d.referenced)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [(first, _), (second, at), ..] = named.as_slice() {
+        return Err(here.at(
+            *at,
+            Problem::new(format!(
+                "`gitops.{second}` and `gitops.{first}` both say how to render the root folder; Argo CD takes one"
+            ))
+            .hint("keep the one that matches the folder: `helm` for a chart (Chart.yaml), `kustomize` for a kustomization.yaml, `directory` for plain manifests; or none, and `up` detects it as Argo CD does"),
+        ));
+    }
+    if let Some(h) = &raw.helm {
+        let h = &h.value;
+        let mut value_files = Vec::with_capacity(h.value_files.len());
+        for f in &h.value_files {
+            if f.value.trim().is_empty() {
+                return Err(here.of(
+                    f,
+                    Problem::new("empty value file name in `gitops.helm.valueFiles`")
+                        .hint("name a file relative to the chart's folder, e.g. `local.yaml`"),
+                ));
+            }
+            if Path::new(&f.value).is_absolute() {
+                return Err(here.of(
+                    f,
+                    Problem::new(format!(
+                        "value file `{}` is an absolute path; Argo CD reads value files from the repository",
+                        f.value
+                    ))
+                    .hint("name it relative to the chart's folder (gitops.path), e.g. `local.yaml` or `../shared/values.yaml`"),
+                ));
+            }
+            value_files.push(f.value.clone());
+        }
+        let values = match &h.values {
+            None => None,
+            Some(v) if v.value.is_object() => Some(v.value.clone()),
+            Some(v) if v.value.is_null() => None,
+            Some(v) => {
+                return Err(here.of(
+                    v,
+                    Problem::new("`gitops.helm.values` must be a mapping of Helm values")
+                        .hint("e.g. values: { replicaCount: 1, image: { tag: dev } }"),
+                ));
+            }
+        };
+        return Ok(RootSource::Helm(HelmSource {
+            value_files,
+            values,
+            release_name: h.release_name.clone(),
+        }));
+    }
+    if let Some(k) = &raw.kustomize {
+        let k = &k.value;
+        return Ok(RootSource::Kustomize(KustomizeSource {
+            name_prefix: k.name_prefix.clone(),
+            name_suffix: k.name_suffix.clone(),
+            namespace: k.namespace.clone(),
+            images: k.images.clone(),
+            components: k.components.clone(),
+        }));
+    }
+    if let Some(d) = &raw.directory {
+        let d = &d.value;
+        return Ok(RootSource::Directory(DirectorySource {
+            recurse: d.recurse.unwrap_or(false),
+            include: d.include.clone(),
+            exclude: d.exclude.clone(),
+        }));
+    }
+    Ok(RootSource::Detect)
+}
+
+/// A path the lab file names that must stay beside it: relative, and never climbing out
+/// through `..` lexically. Symlinks are resolved when the files are read.
+fn relative_inside(path: &Spanned<String>, key: &str, here: &Here) -> Result<(), ConfigError> {
+    let p = Path::new(&path.value);
+    let mut depth: i32 = 0;
+    let mut escapes = false;
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                depth -= 1;
+                escapes |= depth < 0;
+            }
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    if path.value.trim().is_empty() || p.is_absolute() || escapes {
+        return Err(here.of(
+            path,
+            Problem::new(format!(
+                "`{key}` entry `{}` is not a path inside the lab's folder",
+                path.value
+            ))
+            .hint("name a file or folder relative to the lab file, inside its Git repository, so Git holds it and `restore --from` finds it"),
+        ));
+    }
+    Ok(())
+}
+
+/// A DNS-1123 subdomain, as Kubernetes names most objects (AppProjects included).
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {

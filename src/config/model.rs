@@ -98,6 +98,11 @@ pub struct ArgoCdSpec {
     /// The optional Argo CD components this lab runs. The others are installed with 0
     /// replicas, so none of their images is pulled and none of their memory requested.
     pub components: Vec<ArgoCdComponent>,
+    /// `argocd.resources`: files or folders of objects (AppProjects, ConfigMaps, …) applied
+    /// once Argo CD's CRDs are Established and before the root Application, on every `up`
+    /// and `restore`. Checked at parse time to lie inside the lab file's folder; relative to
+    /// it, as written.
+    pub resources: Vec<String>,
 }
 
 /// An Argo CD component a local lab does without unless it asks for it (`argocd.components`).
@@ -145,6 +150,7 @@ impl Default for ArgoCdSpec {
                 port: DEFAULT_ARGOCD_UI_PORT,
             },
             components: Vec::new(),
+            resources: Vec::new(),
         }
     }
 }
@@ -158,6 +164,68 @@ pub struct GitOpsSpec {
     /// Directory inside the repository.
     pub path: String,
     pub credentials: Option<GitCredentials>,
+    /// `gitops.project`: the root Application's AppProject (default `default`).
+    pub project: String,
+    /// How Argo CD renders the root's folder (`gitops.helm`, `.kustomize`, `.directory`).
+    pub source: RootSource,
+}
+
+/// The AppProject of the root Application when the file names none.
+pub const DEFAULT_GITOPS_PROJECT: &str = "default";
+
+/// How Argo CD renders the root Application's folder: its `spec.source.helm`, `.kustomize` or
+/// `.directory`. At most one is named in the lab file (two are refused at their line:col).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RootSource {
+    /// None named: `up` picks what Argo CD's repo-server would detect for the folder at the
+    /// lab's revision (see `argocd::source`).
+    #[default]
+    Detect,
+    Helm(HelmSource),
+    Kustomize(KustomizeSource),
+    Directory(DirectorySource),
+}
+
+impl RootSource {
+    /// The lab-file key, for messages (`None` for [`RootSource::Detect`]).
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            RootSource::Detect => None,
+            RootSource::Helm(_) => Some("helm"),
+            RootSource::Kustomize(_) => Some("kustomize"),
+            RootSource::Directory(_) => Some("directory"),
+        }
+    }
+}
+
+/// `gitops.helm`: Argo CD's `ApplicationSourceHelm`, the fields a lab uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HelmSource {
+    /// Value files, relative to the chart's folder (as Argo CD reads them).
+    pub value_files: Vec<String>,
+    /// Inline values (Argo CD's `valuesObject`), which Argo CD ranks above the value files.
+    pub values: Option<serde_json::Value>,
+    pub release_name: Option<String>,
+}
+
+/// `gitops.kustomize`: Argo CD's `ApplicationSourceKustomize`, the fields a lab uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KustomizeSource {
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    pub namespace: Option<String>,
+    /// `images` overrides, as kustomize writes them (`name=newName:tag`).
+    pub images: Vec<String>,
+    pub components: Vec<String>,
+}
+
+/// `gitops.directory`: Argo CD's `ApplicationSourceDirectory`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectorySource {
+    pub recurse: bool,
+    /// Glob of the files to read, e.g. `{*.yaml,*.yml}`.
+    pub include: Option<String>,
+    pub exclude: Option<String>,
 }
 
 impl Default for GitOpsSpec {
@@ -170,6 +238,8 @@ impl Default for GitOpsSpec {
             revision: DEFAULT_GITOPS_REVISION.to_string(),
             path: DEFAULT_GITOPS_PATH.to_string(),
             credentials: None,
+            project: DEFAULT_GITOPS_PROJECT.to_string(),
+            source: RootSource::Detect,
         }
     }
 }

@@ -352,6 +352,54 @@ fn entry_at(
     Ok(found)
 }
 
+/// The names of the entries of the folder `path_in_repo` in `commit` (a full id): what Argo
+/// CD's repo-server sees there at that revision, whatever the working tree holds. `None` when
+/// the commit has no folder at that path.
+pub fn folder_entries(
+    repo: &Repo,
+    commit: &str,
+    path_in_repo: &str,
+) -> Result<Option<Vec<String>>> {
+    let rel = normalize(path_in_repo);
+    let read = || repo.err("cannot read a commit's tree");
+    let id = ObjectId::from_hex(commit.as_bytes()).map_err(|e| GitError::UnknownRevision {
+        path: repo.root().to_path_buf(),
+        rev: commit.to_string(),
+        source: e.into(),
+    })?;
+    let tree = repo
+        .inner
+        .find_commit(id)
+        .and_then(|c| c.tree())
+        .map_err(read())?;
+    let folder = if rel.as_os_str().is_empty() {
+        tree
+    } else {
+        let Some(entry) = tree
+            .lookup_entry_by_path(&rel)
+            .map_err(repo.err("cannot look up a path in a commit"))?
+        else {
+            return Ok(None);
+        };
+        if !entry.mode().is_tree() {
+            return Ok(None);
+        }
+        repo.inner
+            .find_tree(entry.object_id())
+            .map_err(repo.err("cannot read a commit's tree"))?
+    };
+    let decoded = folder
+        .decode()
+        .map_err(|e| repo.err("cannot read a commit's tree")(e.into()))?;
+    Ok(Some(
+        decoded
+            .entries
+            .iter()
+            .map(|e| e.filename.to_str_lossy().into_owned())
+            .collect(),
+    ))
+}
+
 fn commit_info(repo: &Repo, id: ObjectId) -> Result<CommitInfo> {
     let read = || repo.err("cannot read a commit");
     let commit = repo.inner.find_commit(id).map_err(read())?;

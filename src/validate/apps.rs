@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::yaml::{Node, Pos, Value};
 use super::{AppInfo, AppNeeds, Project, Validator};
+use crate::gitops::yaml::{Node, Pos, Value};
 
 impl Validator {
     /// Checks one document under `gitops.path`.

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::yaml::Pos;
 use super::{Validator, at};
+use crate::gitops::yaml::Pos;
 
 impl Validator {
     /// Applications against the projects defined next to them.

@@ -27,7 +27,7 @@
 mod apps;
 mod cross;
 mod repo;
-mod yaml;
+use crate::gitops::yaml;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

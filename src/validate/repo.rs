@@ -4,8 +4,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::yaml::{Node, Pos, Value};
 use super::{REPO_PLACEHOLDER, SourceInfo, SourceKind, Validator, at};
+use crate::gitops::yaml::{Node, Pos, Value};
 
 pub(super) const KUSTOMIZATION_FILES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];

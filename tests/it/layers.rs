@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["doctor"],
     &["cluster", "argocd", "validate", "source"],
+    &["gitops"],
     &["kube", "docker", "repo"],
     &["state"],
     &["config"],

@@ -74,6 +74,34 @@ impl Node {
         matches!(self.value, Value::Null)
     }
 
+    /// The node as JSON, as the API server would read it: map keys as strings (a later
+    /// duplicate replaces an earlier one), numbers as JSON numbers when they are ones.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Number(n) => serde_json::from_str::<serde_json::Number>(n)
+                .map(J::Number)
+                .unwrap_or_else(|_| J::String(n.clone())),
+            Value::String(s) => J::String(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match &k.value {
+                            Value::String(s) | Value::Number(s) => s.clone(),
+                            Value::Bool(b) => b.to_string(),
+                            _ => String::new(),
+                        };
+                        (key, v.to_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     /// What this node is, for "expected …, found …" messages.
     pub fn describe(&self) -> String {
         match &self.value {
