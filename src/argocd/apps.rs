@@ -113,6 +113,9 @@ pub struct AppState {
     pub children: Option<Vec<String>>,
     /// The tracking app (see the module docs for the order of sources).
     pub parent: Option<String>,
+    /// `spec.syncPolicy.automated` is set (and not `enabled: false`): Argo CD syncs it on its
+    /// own. An app without it is the user's to sync; `up` shows it and does not await it.
+    pub auto_sync: bool,
 }
 
 fn s(v: &Value) -> String {
@@ -161,7 +164,12 @@ impl AppState {
             })
             .unwrap_or_default();
         let parent = parent_of(meta, &namespace).filter(|p| *p != name);
+        // `automated: {}` is on; Argo CD 3.x also reads `automated.enabled: false` as off
+        // (`SyncPolicyAutomated.Enabled`, argo-cd `pkg/apis/application/v1alpha1/types.go`).
+        let automated = &spec["syncPolicy"]["automated"];
+        let auto_sync = automated.is_object() && automated["enabled"] != Value::Bool(false);
         Some(AppState {
+            auto_sync,
             project: s(&spec["project"]),
             source: AppSource {
                 repo_url: s(&src["repoURL"]),
@@ -233,6 +241,21 @@ impl AppState {
             })
     }
 
+    /// What the live line shows while `up` waits: the revision it waits for when the app is
+    /// at another one, `manual (not awaited)` for an app the user syncs, else [`Self::summary`].
+    pub fn progress(&self, expected: Option<&str>, awaited: bool) -> String {
+        if !awaited {
+            return format!("manual (not awaited): {}", self.summary());
+        }
+        if let Some(e) = expected.filter(|e| !e.is_empty())
+            && !self.revision.is_empty()
+            && !revision_matches(&self.revision, e)
+        {
+            return format!("at {}, waiting for {}", short(&self.revision), short(e));
+        }
+        self.summary()
+    }
+
     /// `Synced/Healthy`, plus the message when not healthy: what the live line shows.
     pub fn summary(&self) -> String {
         let mut out = format!("{}/{}", or_unknown(&self.sync), or_unknown(&self.health));
@@ -243,6 +266,15 @@ impl AppState {
             out.push_str(&m);
         }
         out
+    }
+}
+
+/// A commit id as people read it (7 characters); anything else as it is.
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..7]
+    } else {
+        rev
     }
 }
 
@@ -470,14 +502,47 @@ fn expected_for<'a>(
     }
 }
 
-/// The verdict over the current map: the reachable names and the failures among them.
-fn evaluate(
+/// The root and every app reachable from it through apps Argo CD syncs on its own, breadth
+/// first (see [`reachable`]); the apps without automated sync met on the way are returned
+/// apart and not descended into: they are the user's to sync (the seed's optional apps), so
+/// their children may never exist. The root is always awaited.
+pub fn awaited_tree<'a>(
+    root: &'a str,
+    index: &HashMap<&'a str, Vec<&'a str>>,
     apps: &HashMap<String, AppState>,
-    root: &str,
-    expected: Option<&str>,
-) -> (Vec<String>, Vec<AppFailure>) {
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    let mut seen: HashSet<&str> = HashSet::from([root]);
+    let mut awaited = vec![root];
+    let mut manual = Vec::new();
+    let mut queue = VecDeque::from([root]);
+    while let Some(name) = queue.pop_front() {
+        for &child in index.get(name).into_iter().flatten() {
+            if !seen.insert(child) {
+                continue;
+            }
+            if apps.get(child).is_some_and(|a| !a.auto_sync) {
+                manual.push(child);
+            } else {
+                awaited.push(child);
+                queue.push_back(child);
+            }
+        }
+    }
+    (awaited, manual)
+}
+
+/// The verdict over the current map.
+struct Verdict {
+    /// Awaited apps, root first.
+    awaited: Vec<String>,
+    /// Apps without automated sync, shown but not awaited.
+    manual: Vec<String>,
+    failures: Vec<AppFailure>,
+}
+
+fn evaluate(apps: &HashMap<String, AppState>, root: &str, expected: Option<&str>) -> Verdict {
     let index = child_index(apps);
-    let names = reachable(root, &index);
+    let (names, manual) = awaited_tree(root, &index, apps);
     let root_state = apps.get(root);
     let mut failures: Vec<AppFailure> = names
         .iter()
@@ -498,7 +563,32 @@ fn evaluate(
             },
         );
     }
-    (names.into_iter().map(str::to_string).collect(), failures)
+    Verdict {
+        awaited: names.into_iter().map(str::to_string).collect(),
+        manual: manual.into_iter().map(str::to_string).collect(),
+        failures,
+    }
+}
+
+/// The awaited apps that Argo CD has compared at another revision than the one expected of
+/// them: a refresh makes it look at Git now instead of at its next poll.
+fn behind<'a>(
+    apps: &'a HashMap<String, AppState>,
+    verdict: &Verdict,
+    root: &str,
+    expected: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let root_state = apps.get(root);
+    verdict
+        .awaited
+        .iter()
+        .filter_map(|n| apps.get(n))
+        .filter_map(|a| {
+            let e = expected_for(Some(a), root_state, expected).filter(|e| !e.is_empty())?;
+            (!a.revision.is_empty() && !revision_matches(&a.revision, e))
+                .then_some((a.name.as_str(), e))
+        })
+        .collect()
 }
 
 /// The live lines, one per app, created as apps become reachable.
@@ -533,11 +623,23 @@ impl<'u> Lines<'u> {
         }
     }
 
-    fn update(&mut self, apps: &HashMap<String, AppState>, names: &[String]) {
-        for n in names {
+    fn update(
+        &mut self,
+        apps: &HashMap<String, AppState>,
+        verdict: &Verdict,
+        root: &str,
+        expected: Option<&str>,
+    ) {
+        let root_state = apps.get(root);
+        let lines = verdict
+            .awaited
+            .iter()
+            .map(|n| (n, true))
+            .chain(verdict.manual.iter().map(|n| (n, false)));
+        for (n, awaited) in lines {
             let text = apps
                 .get(n)
-                .map(AppState::summary)
+                .map(|a| a.progress(expected_for(Some(a), root_state, expected), awaited))
                 .unwrap_or_else(|| "not created yet".into());
             self.show(n, text);
         }
@@ -591,17 +693,41 @@ pub async fn wait_lab_ready(
     let mut backoff = Duration::from_millis(200);
     let mut watch_started: Option<Instant> = None;
 
-    // Check the map; Some(result) ends the wait.
-    let check = |apps: &HashMap<String, AppState>,
-                 lines: &mut Lines,
-                 failures: &mut Vec<AppFailure>|
-     -> Option<Vec<AppState>> {
-        let (names, f) = evaluate(apps, root, expected_revision);
-        lines.update(apps, &names);
-        *failures = f;
-        failures
-            .is_empty()
-            .then(|| names.iter().filter_map(|n| apps.get(n).cloned()).collect())
+    // (app, expected revision) pairs a refresh was asked for: once each, never a loop.
+    let mut refreshed: HashSet<(String, String)> = HashSet::new();
+    // Check the map; Some(result) ends the wait. Apps that Argo CD compared at an older
+    // commit get one refresh each, so the wait never sits out Argo CD's poll.
+    let check = async |apps: &HashMap<String, AppState>,
+                       lines: &mut Lines<'_>,
+                       failures: &mut Vec<AppFailure>,
+                       refreshed: &mut HashSet<(String, String)>|
+           -> Option<Vec<AppState>> {
+        let verdict = evaluate(apps, root, expected_revision);
+        lines.update(apps, &verdict, root, expected_revision);
+        let due: Vec<(String, String)> = behind(apps, &verdict, root, expected_revision)
+            .into_iter()
+            .map(|(a, e)| (a.to_string(), e.to_string()))
+            .filter(|k| !refreshed.contains(k))
+            .collect();
+        for key in due {
+            // A failed request is retried at the next event; the wait itself goes on.
+            if super::refresh::refresh(api, namespace, Some(&key.0), false)
+                .await
+                .is_ok()
+            {
+                tracing::debug!(app = %key.0, expected = %key.1, "asked Argo CD to refresh");
+                refreshed.insert(key);
+            }
+        }
+        *failures = verdict.failures;
+        failures.is_empty().then(|| {
+            verdict
+                .awaited
+                .iter()
+                .chain(verdict.manual.iter())
+                .filter_map(|n| apps.get(n).cloned())
+                .collect()
+        })
     };
 
     'relist: while Instant::now() < deadline {
@@ -633,7 +759,7 @@ pub async fn wait_lab_ready(
             .filter_map(|v| AppState::from_json(&v))
             .map(|a| (a.name.clone(), a))
             .collect();
-        if let Some(done) = check(&apps, &mut lines, &mut failures) {
+        if let Some(done) = check(&apps, &mut lines, &mut failures, &mut refreshed).await {
             lines.finish(&HashSet::new());
             return Ok(done);
         }
@@ -686,7 +812,7 @@ pub async fn wait_lab_ready(
                     continue 'relist;
                 }
             }
-            if let Some(done) = check(&apps, &mut lines, &mut failures) {
+            if let Some(done) = check(&apps, &mut lines, &mut failures, &mut refreshed).await {
                 lines.finish(&HashSet::new());
                 return Ok(done);
             }
@@ -730,7 +856,8 @@ mod tests {
     fn app(name: &str, status: Value) -> AppState {
         AppState::from_json(&json!({
             "metadata": {"name": name, "namespace": "argocd"},
-            "spec": {"project": "default", "source": {"repoURL": "r", "path": name, "targetRevision": "HEAD"}},
+            "spec": {"project": "default", "source": {"repoURL": "r", "path": name, "targetRevision": "HEAD"},
+                     "syncPolicy": {"automated": {"prune": true}}},
             "status": status,
         }))
         .unwrap()
@@ -827,7 +954,7 @@ mod tests {
             reachable("root", &idx),
             vec!["root", "a", "ghost", "late", "b"]
         );
-        let (_, failures) = evaluate(&apps, "root", None);
+        let failures = evaluate(&apps, "root", None).failures;
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].name, "ghost");
     }
@@ -836,15 +963,69 @@ mod tests {
     fn root_without_resources_is_not_done_and_other_repos_skip_revision() {
         let mut apps = HashMap::new();
         apps.insert("root".to_string(), app("root", ok("abc1234")));
-        let (_, f) = evaluate(&apps, "root", None);
+        let f = evaluate(&apps, "root", None).failures;
         assert!(f[0].reason.contains("status.resources"));
         apps.get_mut("root").unwrap().children = Some(vec!["chart".into()]);
         let mut chart = app("chart", ok("1.2.3"));
         chart.source.repo_url = "https://charts".into();
         apps.insert("chart".into(), chart);
-        let (names, f) = evaluate(&apps, "root", Some("abc1234"));
+        let v = evaluate(&apps, "root", Some("abc1234"));
+        let (names, f) = (v.awaited, v.failures);
         assert_eq!(names, vec!["root", "chart"]);
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn manual_apps_are_shown_not_awaited_and_not_descended() {
+        let mut apps = HashMap::new();
+        let mut root = app("root", ok("abc1234"));
+        root.children = Some(vec!["auto".into(), "manual".into()]);
+        let mut manual = app(
+            "manual",
+            json!({"sync": {"status": "OutOfSync"}, "health": {"status": "Missing"}}),
+        );
+        manual.auto_sync = false;
+        manual.children = Some(vec!["grandchild".into()]);
+        for a in [root, app("auto", ok("abc1234")), manual] {
+            apps.insert(a.name.clone(), a);
+        }
+        let v = evaluate(&apps, "root", Some("abc1234"));
+        assert_eq!(v.awaited, ["root", "auto"]);
+        assert_eq!(v.manual, ["manual"]);
+        // Neither the OutOfSync manual app nor its child that will never exist fails the wait.
+        assert!(v.failures.is_empty(), "{:?}", v.failures);
+        assert_eq!(
+            apps["manual"].progress(None, false),
+            "manual (not awaited): OutOfSync/Missing"
+        );
+        // `enabled: false` is off too (Argo CD 3.x).
+        let off = AppState::from_json(&json!({"metadata": {"name": "x"},
+            "spec": {"syncPolicy": {"automated": {"enabled": false}}}}))
+        .unwrap();
+        assert!(!off.auto_sync);
+    }
+
+    #[test]
+    fn an_app_at_an_older_commit_is_due_a_refresh_and_says_what_it_waits_for() {
+        let old = "8b60b72aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let new = "798adbfbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let mut apps = HashMap::new();
+        let mut root = app("root", ok(old));
+        root.children = Some(vec!["web".into(), "chart".into()]);
+        let mut chart = app("chart", ok("1.2.3"));
+        chart.source.repo_url = "https://charts".into();
+        for a in [root, app("web", ok(new)), chart] {
+            apps.insert(a.name.clone(), a);
+        }
+        let v = evaluate(&apps, "root", Some(new));
+        // Only the root is behind; the chart from another repository has its own revisions.
+        assert_eq!(behind(&apps, &v, "root", Some(new)), [("root", new)]);
+        assert_eq!(
+            apps["root"].progress(Some(new), true),
+            "at 8b60b72, waiting for 798adbf"
+        );
+        assert_eq!(apps["web"].progress(Some(new), true), "Synced/Healthy");
+        assert!(behind(&apps, &v, "root", None).is_empty());
     }
 
     #[test]

@@ -25,11 +25,17 @@ argocd:
   manifest: https://example.com/install.yaml
   namespace: argocd
   ui: { port: 8080 }
+  resources: [project.yaml, argocd/]
 gitops:
   repo: .
   revision: HEAD
   path: apps
   credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }
+  project: playground-project
+  helm:
+    valueFiles: [local.yaml]
+    values: { envName: local, default: { app: { source: { repoURL: "file:///playground" } } } }
+    releaseName: root
 keep:
   secrets:
     - { namespace: kube-system, selector: "sealedsecrets.bitnami.com/sealed-secrets-key" }
@@ -127,6 +133,7 @@ fn parses_the_full_example() {
             namespace: "argocd".into(),
             ui: ArgoCdUi { port: 8080 },
             components: Vec::new(),
+            resources: vec!["project.yaml".into(), "argocd/".into()],
         },
         gitops: GitOpsSpec {
             repo: RepoLocation::parse(".", Path::new("labs")).unwrap(),
@@ -135,6 +142,14 @@ fn parses_the_full_example() {
             credentials: Some(GitCredentials::Env {
                 username_env: "GIT_USER".into(),
                 password_env: "GIT_TOKEN".into(),
+            }),
+            project: "playground-project".into(),
+            source: RootSource::Helm(HelmSource {
+                value_files: vec!["local.yaml".into()],
+                values: Some(
+                    serde_json::json!({"envName": "local", "default": {"app": {"source": {"repoURL": "file:///playground"}}}}),
+                ),
+                release_name: Some("root".into()),
             }),
         },
         keep: KeepSpec {
@@ -878,5 +893,73 @@ fn an_env_value_from_the_host_is_read_masked_and_its_absence_located() {
         7,
         7,
         "is not a variable name",
+    );
+}
+
+#[test]
+fn the_root_source_names_one_kind_and_paths_stay_beside_the_lab() {
+    let g = |tail: &str| format!("{HEAD}gitops:\n{tail}");
+    // Two kinds: refused at the second one's line.
+    fails(
+        &g("  helm: { valueFiles: [a.yaml] }\n  directory: { recurse: true }\n"),
+        7,
+        14,
+        "`gitops.directory` and `gitops.helm` both",
+    );
+    let l = lab(&g("  kustomize: { namePrefix: dev- }\n"));
+    assert_eq!(
+        l.gitops.source,
+        RootSource::Kustomize(KustomizeSource {
+            name_prefix: Some("dev-".into()),
+            ..Default::default()
+        })
+    );
+    let l = lab(&g("  directory: { include: '*.yaml' }\n"));
+    assert_eq!(
+        l.gitops.source,
+        RootSource::Directory(DirectorySource {
+            recurse: false,
+            include: Some("*.yaml".into()),
+            exclude: None
+        })
+    );
+    assert_eq!(lab(HEAD).gitops.source, RootSource::Detect);
+    assert_eq!(lab(HEAD).gitops.project, "default");
+    fails(
+        &g("  project: Bad_Name\n"),
+        6,
+        12,
+        "invalid AppProject name",
+    );
+    fails(
+        &g("  helm: { values: [1, 2] }\n"),
+        6,
+        19,
+        "must be a mapping",
+    );
+    fails(
+        &g("  helm: { valueFiles: [/etc/x.yaml] }\n"),
+        6,
+        24,
+        "absolute path",
+    );
+    let a = |tail: &str| format!("{HEAD}argocd:\n{tail}");
+    for bad in [
+        "/etc/project.yaml",
+        "../other/project.yaml",
+        "a/../../b.yaml",
+    ] {
+        fails(
+            &a(&format!("  resources: [\"{bad}\"]\n")),
+            6,
+            15,
+            "not a path inside the lab's folder",
+        );
+    }
+    assert_eq!(
+        lab(&a("  resources: [a/../p.yaml, p.yaml, p.yaml]\n"))
+            .argocd
+            .resources,
+        ["a/../p.yaml", "p.yaml"]
     );
 }
