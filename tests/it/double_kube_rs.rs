@@ -259,6 +259,7 @@ async fn kube_rs_status_subresource_is_separate() {
             delay: Duration::from_secs(3600),
             app_delay: Duration::from_secs(3600),
             apps: None,
+            ..Default::default()
         },
         ..Default::default()
     })

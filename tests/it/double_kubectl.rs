@@ -28,6 +28,7 @@ async fn lab_with(apps: Option<AppOutcome>) -> Lab {
             delay: Duration::from_millis(150),
             app_delay: Duration::from_millis(150),
             apps,
+            ..Default::default()
         },
         ..Default::default()
     })

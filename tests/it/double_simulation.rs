@@ -42,6 +42,7 @@ async fn deployment_becomes_available_after_the_delay() {
             delay: DELAY,
             app_delay: DELAY,
             apps: None,
+            ..Default::default()
         },
         ..Default::default()
     })
@@ -114,6 +115,7 @@ async fn application_reaches(outcome: AppOutcome) -> serde_json::Value {
             delay: DELAY,
             app_delay: DELAY,
             apps: Some(outcome),
+            ..Default::default()
         },
         ..Default::default()
     })

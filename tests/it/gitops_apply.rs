@@ -37,6 +37,7 @@ async fn start(delay: Duration) -> (RunningDouble, KubeApi) {
             delay,
             app_delay: delay,
             apps: None,
+            ..Default::default()
         },
         ..Default::default()
     })

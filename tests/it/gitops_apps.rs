@@ -50,6 +50,7 @@ async fn env(apps: Option<AppOutcome>, delay: Duration) -> Env {
             delay,
             app_delay: delay,
             apps,
+            ..Default::default()
         },
         ..Default::default()
     })

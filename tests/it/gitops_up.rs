@@ -377,6 +377,7 @@ async fn up_with_a_context_bootstraps_any_cluster_with_a_remote_repo() {
             delay: Duration::from_millis(100),
             app_delay: Duration::from_millis(100),
             apps: Some(AppOutcome::Healthy),
+            ..Default::default()
         },
         ..Default::default()
     })

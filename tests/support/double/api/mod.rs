@@ -19,6 +19,7 @@
 
 #![allow(dead_code)]
 
+pub mod appcontroller;
 pub mod apply;
 pub mod argocd;
 pub mod cluster;
@@ -322,7 +323,10 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
     });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
 
-    let mut tasks = vec![simulate::spawn(store.clone(), opts.simulation.clone())];
+    let mut tasks = vec![
+        simulate::spawn(store.clone(), opts.simulation.clone()),
+        appcontroller::spawn(store.clone(), opts.simulation.clone()),
+    ];
     if let Some(dir) = &opts.state_dir {
         tasks.push(persist::spawn(dir.clone(), store.clone()));
     }

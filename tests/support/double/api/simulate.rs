@@ -8,9 +8,8 @@
 //!   `availableReplicas` = replicas, `updatedReplicas` = 0, old and new pods both in
 //!   `replicas`), as `kubernetes` `pkg/controller/deployment/sync.go` `calculateStatus`
 //!   does; only after `delay` are the new pods updated and the old ones gone.
-//! - Argo CD: with an outcome configured, every `Application` is first reported
-//!   `OutOfSync`/`Progressing` and, after `delay`, reaches the outcome, as the
-//!   application controller would after syncing.
+//! - Argo CD's application controller lives in [`super::appcontroller`]; its outcome and
+//!   delay are configured here ([`Simulation`]).
 //!
 //! Writes go through the same commit path as API requests (with their own field
 //! managers), so clients watching see ordinary MODIFIED events.
@@ -58,6 +57,9 @@ pub struct Simulation {
     pub app_delay: Duration,
     /// None: Applications are left alone.
     pub apps: Option<AppOutcome>,
+    /// Where `file:///playground` is read from: the node's mount of the lab's repository
+    /// (a test running the double in-process points it at its own repository).
+    pub repo_root: std::path::PathBuf,
 }
 
 impl Default for Simulation {
@@ -66,6 +68,7 @@ impl Default for Simulation {
             delay: Duration::from_millis(200),
             app_delay: Duration::from_millis(200),
             apps: None,
+            repo_root: std::path::PathBuf::from("/playground"),
         }
     }
 }
@@ -75,7 +78,7 @@ impl Default for Simulation {
 /// has it mounted (`file:///playground`, refs read straight from `.git`); otherwise a test
 /// names the commit in `PLAYGROUND_DOUBLE_REVISION`, which also wins over the mount. A target
 /// that already is a full commit id is reported as is.
-fn resolved_revision(target: &str, repo_url: &str) -> String {
+pub fn resolved_revision(target: &str, repo_url: &str) -> String {
     let is_sha = target.len() == 40 && target.chars().all(|c| c.is_ascii_hexdigit());
     if is_sha {
         return target.to_string();
@@ -143,6 +146,7 @@ impl Simulation {
             delay: Duration::from_millis(delay),
             app_delay: Duration::from_millis(app_delay),
             apps,
+            ..Self::default()
         }
     }
 }
@@ -246,85 +250,6 @@ fn rollout_started(obj: &Value, status: &mut Value) {
     ]);
 }
 
-fn app_source(app: &Value) -> Value {
-    if app["spec"]["source"].is_object() {
-        app["spec"]["source"].clone()
-    } else {
-        app["spec"]["sources"][0].clone()
-    }
-}
-
-fn app_status(
-    app: &Value,
-    status: &mut Value,
-    sync: &str,
-    health: &str,
-    message: Option<&str>,
-    condition: Option<&str>,
-) {
-    let source = app_source(app);
-    let target = source["targetRevision"].as_str().unwrap_or("HEAD");
-    let revision = resolved_revision(target, source["repoURL"].as_str().unwrap_or_default());
-    status["sync"] = json!({
-        "status": sync,
-        "revision": revision,
-        "comparedTo": {"source": source, "destination": app["spec"]["destination"].clone()},
-    });
-    status["health"] = json!({"status": health, "lastTransitionTime": now_rfc3339()});
-    if let Some(m) = message {
-        status["health"]["message"] = json!(m);
-    }
-    status["reconciledAt"] = json!(now_rfc3339());
-    // Argo CD lists what an app manages once it has compared it. The double reads no Git, so
-    // an app it has reconciled manages nothing it knows of (a test scripts children itself).
-    if status.get("resources").is_none_or(|r| r.is_null()) {
-        status["resources"] = json!([]);
-    }
-    status["sourceType"] = json!(if source["chart"].is_string() {
-        "Helm"
-    } else {
-        "Directory"
-    });
-    match condition {
-        Some(c) => {
-            status["conditions"] =
-                json!([{"type": "SyncError", "message": c, "lastTransitionTime": now_rfc3339()}])
-        }
-        None => {
-            if let Some(m) = status.as_object_mut() {
-                m.remove("conditions");
-            }
-        }
-    }
-}
-
-fn app_final(outcome: AppOutcome, app: &Value, status: &mut Value) {
-    match outcome {
-        AppOutcome::Healthy => app_status(app, status, "Synced", "Healthy", None, None),
-        AppOutcome::Progressing => app_status(app, status, "Synced", "Progressing", None, None),
-        AppOutcome::Degraded => app_status(
-            app,
-            status,
-            "Synced",
-            "Degraded",
-            Some(
-                "Deployment \"app\" exceeded its progress deadline (simulated by PLAYGROUND_DOUBLE_APPS=degraded)",
-            ),
-            None,
-        ),
-        AppOutcome::OutOfSync => app_status(
-            app,
-            status,
-            "OutOfSync",
-            "Healthy",
-            None,
-            Some(
-                "live state differs from the desired state in Git (simulated by PLAYGROUND_DOUBLE_APPS=outofsync)",
-            ),
-        ),
-    }
-}
-
 /// Run the simulated controllers until aborted.
 pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHandle<()> {
     let mut rx = store.lock().unwrap().subscribe();
@@ -352,10 +277,7 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
             let generation = generation_of(obj);
             let workload = change.group == "apps"
                 && (change.resource == "deployments" || change.resource == "statefulsets");
-            let app = change.group == "argoproj.io"
-                && change.resource == "applications"
-                && sim.apps.is_some();
-            if !(workload || app) || handled.get(&key) == Some(&generation) {
+            if !workload || handled.get(&key) == Some(&generation) {
                 continue;
             }
             handled.insert(key, generation);
@@ -394,38 +316,6 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
                         generation,
                         "k3s",
                         |o, s| workload_ready(&resource, o, s),
-                    );
-                });
-            } else if let Some(outcome) = sim.apps {
-                let manager = "argocd-application-controller";
-                write_status(
-                    &store,
-                    &api_version,
-                    &resource,
-                    &ns,
-                    &name,
-                    generation,
-                    manager,
-                    |o, s| app_status(o, s, "OutOfSync", "Progressing", None, None),
-                );
-                let (store, delay) = (store.clone(), sim.app_delay);
-                tokio::spawn(async move {
-                    // Argo CD syncs an Application only once its application controller runs:
-                    // one applied early is picked up then (a double without Argo CD's
-                    // workloads, as in the app tests, syncs at once).
-                    while !controller_runs(&store) {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    tokio::time::sleep(delay).await;
-                    write_status(
-                        &store,
-                        &api_version,
-                        &resource,
-                        &ns,
-                        &name,
-                        generation,
-                        manager,
-                        |o, s| app_final(outcome, o, s),
                     );
                 });
             }
