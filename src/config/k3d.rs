@@ -184,7 +184,7 @@ pub fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3d
     let api_version = c.header(top, root.referenced)?;
     c.v1alpha5 = api_version == "k3d.io/v1alpha5";
 
-    // Node counts first: filters are checked against them.
+    // The counts and the name are read up front: they come first in the lab file.
     let servers = c.count(top, "servers");
     let agents = c.count(top, "agents");
     let raw_name = get(top, "metadata").and_then(|m| match &m.value {
@@ -229,18 +229,14 @@ pub fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3d
                 api_out = c.kube_api(node, &mut host_ports);
             }
             "ports" => {
-                for_entries(&mut c, node, "ports", |c, path, entry| {
+                ports_out.extend(for_entries(&mut c, node, "ports", |c, path, entry| {
                     c.filtered(path, entry, "port", FilterUse::Ports)
-                })
-                .into_iter()
-                .for_each(|e| ports_out.push(e));
+                }));
             }
             "env" => {
-                for_entries(&mut c, node, "env", |c, path, entry| {
+                env_out.extend(for_entries(&mut c, node, "env", |c, path, entry| {
                     c.filtered(path, entry, "envVar", FilterUse::Env)
-                })
-                .into_iter()
-                .for_each(|e| env_out.push(e));
+                }));
             }
             "options" => c.options(node, &mut args_out),
             "registries" => registry_out = c.registries(node),
@@ -259,10 +255,11 @@ pub fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3d
             loopback_default |= !spec.starts_with('[') && spec.matches(':').count() == 1;
         }
     }
-    if let Some((port, _)) = &registry_out {
-        if let Ok(p) = port.parse::<u16>() {
-            host_ports.push(p);
-        }
+    if let Some(p) = registry_out
+        .as_ref()
+        .and_then(|(port, _)| port.parse::<u16>().ok())
+    {
+        host_ports.push(p);
     }
 
     if let Some((image, at)) = image_out {
@@ -316,7 +313,7 @@ pub fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3d
         c.out.line("argocd:", None);
         c.out.line(
             &format!(
-                "  # {DEFAULT_ARGOCD_UI_PORT}, the Argo CD UI's default port, is taken by the k3d config's ports."
+                "  # {DEFAULT_ARGOCD_UI_PORT}, the Argo CD UI's default port, is taken by a port of the k3d config."
             ),
             None,
         );
