@@ -167,6 +167,17 @@ pub enum Command {
     Init {
         /// Where (default: the current directory, which must be empty).
         dir: Option<PathBuf>,
+        /// Convert a k3d config (`kind: Simple`, k3d.io/v1alpha4 or v1alpha5) into the lab file.
+        ///
+        /// Servers, agents, image, kubeAPI.hostIP/hostPort, ports, env, k3s extraArgs (one
+        /// entry per node filter) and registries.create.hostPort are converted; every other
+        /// key is listed, on stderr and as comments at the top of the new playground.yaml.
+        /// The rest of the sample lab (apps/, gitops:) comes along. A directory that already
+        /// holds a lab is refused.
+        ///
+        /// Example: `playground init --from-k3d k3d-config.yml mylab`
+        #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        from_k3d: Option<PathBuf>,
     },
     /// Check a lab offline, without Docker: the lab file, every YAML file under gitops.path,
     /// Application and AppProject fields, and that every local path they name exists.

@@ -92,6 +92,9 @@ pub enum Error {
     Record(#[from] RecordError),
     #[error(transparent)]
     Sample(#[from] SampleError),
+    /// `init --from-k3d`: the k3d config cannot be converted.
+    #[error(transparent)]
+    K3d(#[from] crate::config::k3d::K3dError),
     #[error(transparent)]
     Lock(#[from] LockError),
     /// `doctor` found failing checks (the report says which).
@@ -149,6 +152,7 @@ impl crate::diag::Hinted for Error {
             Self::Kept(e) => e.hint(),
             Self::Record(e) => e.hint(),
             Self::Sample(e) => e.hint(),
+            Self::K3d(e) => e.hint(),
             Self::Lock(e) => e.hint(),
             Self::Preflight(e) => e.hint(),
             Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
@@ -223,7 +227,12 @@ impl Error {
             | Error::Usage(_)
             | Error::Name(_)
             | Error::Invalid { .. }
-            | Error::SeveralLabs(_) => Kind::Usage,
+            | Error::SeveralLabs(_)
+            | Error::Sample(SampleError::AlreadyALab { .. }) => Kind::Usage,
+            Error::K3d(e) => match e {
+                crate::config::k3d::K3dError::Converted(_) => Kind::Failed,
+                _ => Kind::Usage,
+            },
             Error::Cluster(e) => e.kind(),
             Error::Restore(e) => match **e {
                 R::NoRecord { .. } | R::NoDropped => Kind::NotFound,

@@ -1,20 +1,25 @@
-//! `playground init`: write a new lab repository (the sample lab, committed).
+//! `playground init`: write a new lab repository (the sample lab, committed), its lab file
+//! converted from a k3d config with `--from-k3d`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::error::Result;
-use crate::repo::sample;
+use crate::config::k3d::{self, K3dError};
+use crate::repo::sample::{self, LAB_FILE};
 
 use super::Ctx;
 
-pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>) -> Result<()> {
+pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>, from_k3d: Option<PathBuf>) -> Result<()> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    if let Some(file) = from_k3d {
+        return from_k3d_file(ctx, &dir, &file);
+    }
     let written = sample::init(&dir)?;
     if written.created {
         ctx.ui.line(&format!(
             "wrote a new lab in {} (commit {}); next: `cd {} && playground up`",
             written.dir.display(),
-            &written.commit[..7.min(written.commit.len())],
+            short(&written.commit),
             dir.display()
         ));
     } else {
@@ -24,4 +29,61 @@ pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `--from-k3d FILE`: convert, write, then say what was not converted and what changed.
+fn from_k3d_file(ctx: &Ctx<'_>, dir: &Path, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file).map_err(|source| K3dError::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let converted = k3d::convert(&text, file, sample_lab_file())?;
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let written = sample::init_with_lab_file(
+        dir,
+        &converted.yaml,
+        &format!("playground lab converted from k3d's {name}"),
+    )?;
+    for u in &converted.unmapped {
+        ctx.ui.warn(&format!(
+            "{}:{}:{}: {}: not converted: {}",
+            file.display(),
+            u.line,
+            u.column,
+            u.path,
+            u.why
+        ));
+    }
+    for note in &converted.notes {
+        ctx.ui.line(&format!("note: {note}"));
+    }
+    let unmapped = match converted.unmapped.len() {
+        0 => String::new(),
+        n => format!(" {n} key(s) not converted, listed above and at the top of {LAB_FILE};"),
+    };
+    ctx.ui.line(&format!(
+        "wrote lab {} in {} from {} ({}, commit {});{unmapped} next: `cd {} && playground up`",
+        converted.name,
+        written.dir.display(),
+        file.display(),
+        converted.api_version,
+        short(&written.commit),
+        dir.display()
+    ));
+    Ok(())
+}
+
+fn sample_lab_file() -> &'static str {
+    sample::FILES
+        .iter()
+        .find(|(path, _)| *path == LAB_FILE)
+        .map(|(_, text)| *text)
+        .expect("the sample has a lab file")
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..7.min(commit.len())]
 }

@@ -70,7 +70,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Password { name } => password::run(ctx, name).await,
         Command::Argocd { name, args } => argocd::run(ctx, name, args).await,
         Command::Refresh { name, app, hard } => refresh::run(ctx, name, app, hard).await,
-        Command::Init { dir } => init::run(ctx, dir),
+        Command::Init { dir, from_k3d } => init::run(ctx, dir, from_k3d),
         Command::Validate { file, output } => validate::run(ctx, file, output),
         Command::Cache { command } => cache::run(ctx, command).await,
         Command::Registry { command } => registry::run(ctx, command).await,

@@ -18,6 +18,7 @@ pub mod duration;
 mod error;
 mod file;
 mod filter;
+pub mod k3d;
 pub mod model;
 pub mod name;
 pub mod overrides;

@@ -72,6 +72,9 @@ pub enum SampleError {
         dir.display()
     )]
     NotASample { dir: PathBuf },
+    /// `init --from-k3d` into a directory that already holds a lab: never overwritten.
+    #[error("{}: already holds a lab ({LAB_FILE} in a Git repository); not overwritten", dir.display())]
+    AlreadyALab { dir: PathBuf },
     #[error("{}: {what}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -89,6 +92,10 @@ impl crate::diag::Hinted for SampleError {
             Self::NotASample { .. } => {
                 Some("choose another directory, or move its contents away".to_string())
             }
+            Self::AlreadyALab { dir } => Some(format!(
+                "write the converted lab to a new directory and merge it by hand, e.g. `playground init --from-k3d FILE {}-k3d`",
+                dir.display()
+            )),
             Self::Git(e) => e.hint(),
             _ => None,
         }
@@ -99,12 +106,49 @@ impl crate::diag::Hinted for SampleError {
 /// in place; anything else goes through [`write_sample`], which builds the repository aside
 /// and renames it into place, so an interrupted `init` leaves nothing half-made.
 pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
+    init_with(dir, &Custom::default())
+}
+
+/// `playground init --from-k3d`: the sample lab with `lab_file` as its `playground.yaml`,
+/// committed with `message`, written as [`init`] writes the sample. A directory that already
+/// holds a lab is refused ([`SampleError::AlreadyALab`]), never overwritten.
+pub fn init_with_lab_file(
+    dir: &Path,
+    lab_file: &str,
+    message: &str,
+) -> Result<SampleLab, SampleError> {
+    if existing(dir)?.is_some() {
+        return Err(SampleError::AlreadyALab {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let custom = Custom {
+        lab_file: Some(lab_file),
+        message: Some(message),
+    };
+    init_with(dir, &custom)
+}
+
+/// What differs from the built-in sample: its lab file and commit message.
+#[derive(Default)]
+struct Custom<'a> {
+    lab_file: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
+impl Custom<'_> {
+    fn message(&self) -> &str {
+        self.message.unwrap_or(COMMIT_MESSAGE)
+    }
+}
+
+fn init_with(dir: &Path, custom: &Custom) -> Result<SampleLab, SampleError> {
     let is_empty_dir = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
     if !is_empty_dir {
-        return write_sample(dir);
+        return write_sample_with(dir, custom);
     }
-    write_files(dir)?;
-    let commit = git::init_with_commit(dir, COMMIT_MESSAGE, None)?;
+    write_files(dir, custom)?;
+    let commit = git::init_with_commit(dir, custom.message(), None)?;
     Ok(SampleLab {
         dir: dir.to_path_buf(),
         lab_file: dir.join(LAB_FILE),
@@ -115,8 +159,12 @@ pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
 
 /// The sample's files under `root`: folders readable by Argo CD's repo-server (uid 999)
 /// through the mount and writable by us, files 0644.
-fn write_files(root: &Path) -> Result<(), SampleError> {
+fn write_files(root: &Path, custom: &Custom) -> Result<(), SampleError> {
     for (rel, text) in FILES {
+        let text = match custom.lab_file {
+            Some(lab_file) if *rel == LAB_FILE => lab_file,
+            _ => text,
+        };
         let path = root.join(rel);
         if let Some(folder) = path.parent() {
             crate::fsutil::create_dir(folder, crate::fsutil::CACHE_DIR_MODE).map_err(|source| {
@@ -148,6 +196,10 @@ pub fn default_dir() -> PathBuf {
 /// Writes the sample lab to `dir` (mode 0755, so the repo-server can read the mount) as a Git repository with one
 /// commit, or returns the one already there. See the module docs.
 pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
+    write_sample_with(dir, &Custom::default())
+}
+
+fn write_sample_with(dir: &Path, custom: &Custom) -> Result<SampleLab, SampleError> {
     if let Some(existing) = existing(dir)? {
         return Ok(existing);
     }
@@ -170,8 +222,8 @@ pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
             what: "cannot create a temporary directory",
             source,
         })?;
-    write_files(staging.path())?;
-    let commit = git::init_with_commit(staging.path(), COMMIT_MESSAGE, None)?;
+    write_files(staging.path(), custom)?;
+    let commit = git::init_with_commit(staging.path(), custom.message(), None)?;
     // Readable by others, like a `git clone`: the directory is bind-mounted into the nodes and
     // read there by argocd-repo-server, which runs as another user (uid 999). A 0700 sample
     // would be invisible to it. It holds no secret; the data dir around it stays private.
@@ -350,6 +402,47 @@ mod tests {
         let empty = tmp.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert!(write_sample(&empty).unwrap().created);
+    }
+
+    #[test]
+    fn writes_a_given_lab_file_and_refuses_a_lab_already_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("converted");
+        let text = FILES.iter().find(|(p, _)| *p == LAB_FILE).unwrap().1;
+        let mine = text.replace("name: playground", "name: mine");
+        let lab = init_with_lab_file(&dir, &mine, "converted").unwrap();
+        assert!(lab.created);
+        assert_eq!(std::fs::read_to_string(&lab.lab_file).unwrap(), mine);
+        assert!(
+            dir.join("apps/podinfo.yaml").is_file(),
+            "the sample's apps come along"
+        );
+        let repo = git::open(&dir).unwrap();
+        let head = git::last_commit_touching(&repo, "").unwrap().unwrap();
+        assert_eq!(head.subject, "converted");
+        assert!(git::uncommitted_changes(&repo, "").unwrap().is_empty());
+
+        let err = init_with_lab_file(&dir, text, "again").unwrap_err();
+        assert!(matches!(err, SampleError::AlreadyALab { .. }), "{err:?}");
+        assert!(
+            crate::diag::Report(&err)
+                .to_string()
+                .contains("hint: write the converted lab")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&lab.lab_file).unwrap(),
+            mine,
+            "left alone"
+        );
+
+        // An empty directory (the shell's) is filled in place.
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(
+            init_with_lab_file(&empty, &mine, "converted")
+                .unwrap()
+                .created
+        );
     }
 
     #[test]

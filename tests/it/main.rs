@@ -17,6 +17,7 @@ mod double_simulation;
 mod double_util;
 mod e2e_real;
 mod faults;
+mod from_k3d;
 mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
