@@ -110,6 +110,15 @@ async fn deployment_becomes_available_after_the_delay() {
 }
 
 async fn application_reaches(outcome: AppOutcome) -> serde_json::Value {
+    application_with(outcome, json!({"automated": {"prune": true}})).await
+}
+
+/// An Application with `sync_policy` (Argo CD syncs only an automated one on its own) under
+/// the double's controller; its status once it left OutOfSync/Progressing.
+async fn application_with(
+    outcome: AppOutcome,
+    sync_policy: serde_json::Value,
+) -> serde_json::Value {
     let lab = start(DoubleOptions {
         simulation: Simulation {
             delay: DELAY,
@@ -147,7 +156,8 @@ async fn application_reaches(outcome: AppOutcome) -> serde_json::Value {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "demo"},
         "spec": {"project": "default",
                  "source": {"repoURL": "https://example.com/repo.git", "path": "apps", "targetRevision": "main"},
-                 "destination": {"server": "https://kubernetes.default.svc", "namespace": "demo"}},
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": "demo"},
+                 "syncPolicy": sync_policy},
     });
     apps.patch("demo", &PatchParams::apply("test"), &Patch::Apply(app))
         .await

@@ -96,7 +96,9 @@ impl Env {
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": metadata,
             "spec": {"project": "default",
                      "source": {"repoURL": repo, "path": path, "targetRevision": rev},
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": name}},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+                     // Argo CD syncs an app on its own only with an automated policy.
+                     "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}},
         });
         self.apps
             .patch(name, &PatchParams::apply("test"), &Patch::Apply(app))

@@ -9,6 +9,7 @@ mod cache;
 mod cluster;
 mod day2;
 mod doctor;
+mod double_argocd;
 mod double_binary;
 mod double_drain;
 mod double_kube_rs;

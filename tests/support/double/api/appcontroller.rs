@@ -93,8 +93,14 @@ pub fn spawn(store: Arc<Mutex<Store>>, sim: Simulation) -> tokio::task::JoinHand
     let poller = c.clone();
     tokio::spawn(async move {
         let poll = tokio::spawn(async move {
+            // The period is read anew at every tick: argocd-cm may come (or change) later.
+            let mut last = Instant::now();
             loop {
-                tokio::time::sleep(poller.reconciliation()).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if last.elapsed() < poller.reconciliation() {
+                    continue;
+                }
+                last = Instant::now();
                 for key in poller.app_keys(None) {
                     poller.clone().enqueue(key, false);
                 }
@@ -141,7 +147,11 @@ impl Controller {
         store
             .list_ref(&gr)
             .find(|cm| cm["metadata"]["name"] == "argocd-cm")
-            .and_then(|cm| cm["data"]["timeout.reconciliation"].as_str().and_then(go_duration))
+            .and_then(|cm| {
+                cm["data"]["timeout.reconciliation"]
+                    .as_str()
+                    .and_then(go_duration)
+            })
             .filter(|d| !d.is_zero())
             .unwrap_or(Duration::from_secs(120))
     }
@@ -170,7 +180,10 @@ impl Controller {
             .filter(|a| project.is_none_or(|p| a["spec"]["project"] == p))
             .map(|a| {
                 (
-                    a["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                    a["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
                     a["metadata"]["name"].as_str().unwrap_or("").to_string(),
                 )
             })
@@ -285,7 +298,10 @@ impl Controller {
         });
         tokio::time::sleep(self.sim.app_delay).await;
         // A newer spec is handled by its own event.
-        if self.app(key).is_none_or(|a| generation_of(&a) != generation) {
+        if self
+            .app(key)
+            .is_none_or(|a| generation_of(&a) != generation)
+        {
             return;
         }
         let applied = match &rendered {
@@ -391,7 +407,10 @@ impl Controller {
             else {
                 continue;
             };
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let ns = if info.namespaced {
                 obj["metadata"]["namespace"]
                     .as_str()
@@ -431,7 +450,15 @@ impl Controller {
         let scope = super::apply::Scope::Main {
             has_status: info.has_status,
         };
-        let _ = commit(&mut store, &info, Some(&live), new, scope, Some(MANAGER), false);
+        let _ = commit(
+            &mut store,
+            &info,
+            Some(&live),
+            new,
+            scope,
+            Some(MANAGER),
+            false,
+        );
     }
 
     /// Rewrite `.status` (the Application CRD has no status subresource: Argo CD writes it
@@ -586,7 +613,11 @@ fn render_directory(dir: &Path, recurse: bool) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         match serde_saphyr::from_multiple::<Value>(&text) {
             Ok(docs) => {
                 for d in docs.into_iter().filter(|d| d.is_object()) {
@@ -717,12 +748,18 @@ mod tests {
         ));
         assert!(!source_permitted(&seed, "file:///playground"));
         assert!(source_permitted(&["*"], "file:///playground"));
-        assert!(source_permitted(&["https://github.com/org/*"], "https://github.com/org/x"));
+        assert!(source_permitted(
+            &["https://github.com/org/*"],
+            "https://github.com/org/x"
+        ));
         assert!(!source_permitted(
             &["https://github.com/org/*"],
             "https://github.com/org/x/y"
         ));
-        assert!(!source_permitted(&["*", "!file:///playground"], "file:///playground"));
+        assert!(!source_permitted(
+            &["*", "!file:///playground"],
+            "file:///playground"
+        ));
     }
 
     #[test]
