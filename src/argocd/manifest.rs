@@ -335,7 +335,7 @@ pub struct Prepare {
     /// `server.insecure: "true"` in `argocd-cmd-params-cm`: the UI on plain HTTP, so the lab
     /// can publish it on a host port without certificates or a port-forward.
     pub insecure_server: bool,
-    /// `timeout.reconciliation` in `argocd-cm`, if set.
+    /// `timeout.reconciliation` in `argocd-cm`, unless the manifest sets one already.
     pub reconciliation: Option<String>,
     /// The lab's repository is local: `argocd-repo-server` mounts it from the node and reads
     /// it as a safe directory ([`seed::patch_repo_server_spec`], [`seed::gitconfig_configmap`]).
@@ -421,6 +421,8 @@ pub fn prepare(
             set_data(obj, "server.insecure", "true");
         } else if let Some(every) = &opts.reconciliation
             && is(obj, "v1", "ConfigMap", Some("argocd-cm"))
+            // A custom manifest that sets its own poll keeps it: it is the user's choice.
+            && obj.data["data"]["timeout.reconciliation"].is_null()
         {
             set_data(obj, "timeout.reconciliation", every);
         }

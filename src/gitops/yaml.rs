@@ -123,6 +123,9 @@ impl Node {
 pub struct YamlProblem {
     pub pos: Pos,
     pub message: String,
+    /// A key given twice in one mapping (the text parses; what a reader does with it is the
+    /// reader's rule), as opposed to a syntax error.
+    pub duplicate: bool,
 }
 
 /// Parses every document in `text`. Empty documents come back as [`Value::Null`] nodes.
@@ -165,6 +168,7 @@ fn syntax_problem(err: &ScanError) -> YamlProblem {
         } else {
             format!("invalid YAML: {info}")
         },
+        duplicate: false,
     }
 }
 
@@ -302,6 +306,7 @@ impl Builder {
                                     "duplicate key `{name}` (first at line {})",
                                     first.pos.line
                                 ),
+                                duplicate: true,
                             });
                         }
                         entries.push((k, node));

@@ -56,6 +56,54 @@ pub(crate) fn git_lab_with(lab: TestLab, outcome: &str, more_env: &str) -> (Test
     (lab, commit)
 }
 
+/// A lab like [`git_lab`] whose stand-in resolves the revision from the mounted repository
+/// (no `PLAYGROUND_DOUBLE_REVISION`), so a new commit shows once Argo CD looks again.
+pub(crate) fn git_lab_following_head(lab: TestLab, outcome: &str) -> (TestLab, String) {
+    let dir = lab.dir.path();
+    write_apps(dir);
+    let commit =
+        playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
+            .unwrap();
+    let lab = lab
+        .cluster_yaml(&format!(
+            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"]\n"
+        ))
+        .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
+        .write();
+    (lab, commit)
+}
+
+/// `git rev-parse HEAD` in `dir`.
+pub(crate) fn git_head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Waits until Argo CD's controller took the refresh annotation off `app`.
+pub(crate) async fn refresh_taken(client: &kube::Client, app: &str) {
+    let t0 = Instant::now();
+    loop {
+        let a = applications(client).get(app).await.unwrap();
+        if a.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("argocd.argoproj.io/refresh")
+            .is_none()
+        {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the refresh of {app} was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub(crate) fn applications(client: &kube::Client) -> Api<DynamicObject> {
     Api::namespaced_with(
         client.clone(),
@@ -217,13 +265,10 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
     assert_eq!(root["lastCommit"]["author"], "Ada");
     assert_eq!(root["lastCommit"]["subject"], "the lab");
 
-    // `refresh` sets Argo CD's refresh annotation on the root.
+    // `refresh` sets Argo CD's refresh annotation on the root (`gitops_apps` reads it back
+    // where no controller runs); Argo CD's controller takes it off once it has looked again.
     lab.ok(&["refresh", "--hard"]);
-    let root = applications(&client).get("root").await.unwrap();
-    assert_eq!(
-        root.metadata.annotations.unwrap()["argocd.argoproj.io/refresh"],
-        "hard"
-    );
+    refresh_taken(&client, "root").await;
 
     // `password` reads the initial admin secret (argocd-server would create it).
     let secret: Secret = serde_json::from_value(serde_json::json!({
@@ -551,7 +596,7 @@ async fn up_watch_refreshes_argo_cd_when_head_moves() {
         eprintln!("skipped: the git CLI makes the second commit here, and it is not installed");
         return;
     }
-    let (lab, _) = git_lab("watch", "healthy");
+    let (lab, _) = git_lab_following_head(TestLab::new("watch"), "healthy");
     let mut child = lab
         .cmd(&["up", "--watch", "--timeout", "120s"])
         .stdout(std::process::Stdio::null())
@@ -609,12 +654,22 @@ async fn up_watch_refreshes_argo_cd_when_head_moves() {
     git(&["commit", "-q", "-m", "rename the config map"]);
     wait_for("asked Argo CD to refresh");
 
+    // Argo CD looked at once: the root reports the new commit (its poll is 30 s away).
+    let head = git_head(dir);
     let client = harness::kube_client(&lab.kubeconfig()).await;
-    let root = applications(&client).get("root").await.unwrap();
-    assert_eq!(
-        root.metadata.annotations.unwrap()["argocd.argoproj.io/refresh"],
-        "normal"
-    );
+    let t0 = Instant::now();
+    loop {
+        let root = applications(&client).get("root").await.unwrap();
+        if root.data["status"]["sync"]["revision"] == head.as_str() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "root never reached {head}: {}",
+            root.data["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
@@ -740,4 +795,88 @@ fn a_lab_in_a_linked_worktree_is_refused_before_anything_is_created() {
         "{err}"
     );
     assert_eq!(harness::count_docker_objects(&lab.name), 0, "{err}");
+}
+
+/// The v3.5.1 fixture with Argo CD's poll set to an hour in `argocd-cm` (a manifest's own
+/// `timeout.reconciliation` is kept), written into `dir`.
+pub(crate) fn fixture_polling_hourly(dir: &Path) -> String {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    // argocd-cm carries `data` (resource exclusions) before its metadata: add the key there.
+    let end = text
+        .find("  name: argocd-cm\n---")
+        .expect("the fixture's argocd-cm has moved");
+    let data = text[..end].rfind("\ndata:\n").expect("argocd-cm has data") + "\ndata:\n".len();
+    let path = dir.join("argocd-install-hourly.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}  timeout.reconciliation: 1h\n{}",
+            &text[..data],
+            &text[data..]
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_after_a_new_commit_refreshes_instead_of_waiting_for_the_poll() {
+    let lab = TestLab::new("newcommit");
+    let manifest_dir = tempfile::tempdir().unwrap();
+    let manifest = fixture_polling_hourly(manifest_dir.path());
+    let dir = lab.dir.path().to_path_buf();
+    write_apps(&dir);
+    playground::repo::git::init_with_commit(&dir, "the lab", Some(("Ada", "ada@example.com")))
+        .unwrap();
+    let lab = lab
+        .cluster_yaml("  env: [\"PLAYGROUND_DOUBLE_APPS=healthy@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=200@server:0\"]\n")
+        .yaml(&format!("  manifest: {manifest}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n"))
+        .write();
+    lab.ok(&["up", "--timeout", "120s"]);
+    let first = git_head(&dir);
+
+    std::fs::write(
+        dir.join("workloads/hello/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata: { v: \"2\" }\n",
+    )
+    .unwrap();
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Ada",
+            "-c",
+            "user.email=ada@example.com",
+            "commit",
+            "-qam",
+            "v2",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let second = git_head(&dir);
+
+    // Argo CD polls hourly here: only the refresh `up` asks for can finish it in seconds.
+    let t0 = Instant::now();
+    let out = lab.run(&["up", "--yes", "--timeout", "60s", "-v"]);
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "{:?}\n{stderr}",
+        t0.elapsed()
+    );
+    assert!(
+        stderr.contains(&format!("at {}, waiting for {}", &first[..7], &second[..7])),
+        "{stderr}"
+    );
+    assert!(stderr.contains("asked Argo CD to refresh"), "{stderr}");
+    let client = harness::kube_client(&lab.kubeconfig()).await;
+    let root = applications(&client).get("root").await.unwrap();
+    assert_eq!(root.data["status"]["sync"]["revision"], second.as_str());
+    // The child without automated sync is the user's: shown, not awaited.
+    assert!(
+        stderr.contains("app hello: manual (not awaited)"),
+        "{stderr}"
+    );
 }
