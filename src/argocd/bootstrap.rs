@@ -67,6 +67,8 @@ pub enum BootstrapError {
     /// `argocd.resources` that cannot be applied, every problem with its place.
     #[error("argocd.resources: {}", .0.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n"))]
     Resources(Vec<crate::diag::Located>),
+    #[error(transparent)]
+    SourceMismatch(crate::gitops::source::Mismatch),
     #[error("`gitops.path: {path}` leaves the repository {}", root.display())]
     PathOutside { path: String, root: PathBuf },
     #[error("applying argocd.resources did not finish before the timeout")]
@@ -90,6 +92,7 @@ impl crate::diag::Hinted for BootstrapError {
             Self::Workloads(e) => e.hint(),
             Self::Apps(e) => e.hint(),
             Self::Resources(problems) => problems.first().and_then(|p| p.hint.clone()),
+            Self::SourceMismatch(m) => Some(m.hint.clone()),
             Self::PathOutside { .. } => Some("gitops.path names a folder inside the repository, relative to gitops.repo, such as `apps`; Argo CD reads nothing else".to_string()),
             Self::ApplyResources(e) => e.hint(),
             _ => None,
@@ -202,8 +205,13 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         path = inside.join(&g.path).to_string_lossy().into_owned();
         check_inside(&root, &path)?;
         // What Argo CD's repo-server will find there at that commit, not in the working tree.
-        detected = git::folder_entries(&repo, &commit, &path)?
-            .map(|names| crate::gitops::source::detect(&names));
+        let entries = git::folder_entries(&repo, &commit, &path)?;
+        if let Some(names) = &entries {
+            crate::gitops::source::check_named(&g.source, &path, names)
+                .map_err(BootstrapError::SourceMismatch)?;
+        }
+        detected = entries.map(|names| crate::gitops::source::detect(&names));
+        warnings.extend(remote_children(lab, &repo, &root.join(&path), detected));
         let dirty = git::uncommitted_changes(&repo, &path)?;
         if !dirty.is_empty() {
             let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
@@ -256,6 +264,48 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         m.documents(&prepared.namespace, &prepared.manifest_options())?;
     }
     Ok(prepared)
+}
+
+/// Child apps that read this repository by its remote URL, not the local commits (see
+/// `gitops::children`): named for a plain root, traced to the chart's values for a Helm one.
+fn remote_children(
+    lab: &Lab,
+    repo: &git::Repo,
+    dir: &Path,
+    detected: Option<SourceType>,
+) -> Vec<String> {
+    use crate::config::RootSource;
+    use crate::gitops::{children, helm};
+    let urls = git::remote_urls(repo);
+    if urls.is_empty() {
+        return Vec::new();
+    }
+    match crate::gitops::source::root_type(&lab.gitops.source, detected) {
+        Some(SourceType::Helm) => {
+            let (files, inline) = match &lab.gitops.source {
+                RootSource::Helm(h) => (h.value_files.clone(), h.values.clone()),
+                _ => (Vec::new(), None),
+            };
+            let values = helm::check_chart(dir, &files, inline.as_ref()).values;
+            children::chart_values_reading(&values, &urls, seed::LOCAL_REPO_URL)
+        }
+        Some(SourceType::Directory) => {
+            let recurse = match &lab.gitops.source {
+                RootSource::Directory(d) => d.recurse,
+                _ => true,
+            };
+            children::apps_reading(dir, recurse, &urls)
+                .into_iter()
+                .map(|(app, url)| {
+                    format!(
+                        "Application {app} reads {url}, this repository's remote: it deploys what is pushed there, not your local commits; name {} as its repoURL to deploy them",
+                        seed::LOCAL_REPO_URL
+                    )
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// `gitops.path` (relative to the repository's top) must stay inside it, symlinks resolved:

@@ -291,9 +291,13 @@ fn bootstrap_kind(e: &BootstrapError) -> Kind {
         BootstrapError::Workloads(WorkloadsError::NotAvailable { .. })
         | BootstrapError::Apps(AppsError::NotReady { .. })
         | BootstrapError::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
-        BootstrapError::Seed(_) | BootstrapError::Git(_) | BootstrapError::Manifest(_) => {
-            Kind::Usage
-        }
+        BootstrapError::ResourcesTimeout => Kind::Timeout,
+        BootstrapError::Seed(_)
+        | BootstrapError::Git(_)
+        | BootstrapError::Manifest(_)
+        | BootstrapError::Resources(_)
+        | BootstrapError::SourceMismatch(_)
+        | BootstrapError::PathOutside { .. } => Kind::Usage,
         _ => Kind::Failed,
     }
 }

@@ -43,6 +43,7 @@ struct Valid<'a> {
     projects: usize,
     warnings: Vec<Problem<'a>>,
     skipped: Option<&'a str>,
+    notes: &'a [String],
 }
 
 /// `validate -o json|yaml` of a valid lab (kind `ValidationReport`, `valid: true`).
@@ -95,6 +96,9 @@ fn valid(ctx: &Ctx<'_>, path: &Path, report: &Report, out: Output) -> Result<()>
         if let Some(why) = &report.skipped {
             ctx.ui.line(&format!("note: {why}"));
         }
+        for note in &report.notes {
+            ctx.ui.line(&format!("note: {note}"));
+        }
     }
     let doc = Valid {
         file: path.display().to_string(),
@@ -104,6 +108,7 @@ fn valid(ctx: &Ctx<'_>, path: &Path, report: &Report, out: Output) -> Result<()>
         projects: report.projects.len(),
         warnings: report.warnings.iter().map(Problem::from).collect(),
         skipped: report.skipped.as_deref(),
+        notes: &report.notes,
     };
     output::emit(out, &doc, || {
         format!(

@@ -7,6 +7,7 @@
 //!
 //! Pure knowledge and file reading; the cluster side (applying, waiting) is `argocd`'s.
 
+pub mod children;
 pub mod helm;
 pub mod resources;
 pub mod source;

@@ -101,6 +101,70 @@ pub fn source_fields(source: &RootSource, detected: Option<SourceType>) -> Map<S
     out
 }
 
+/// The lab file names a kind the folder does not hold: Argo CD would fail the render, or
+/// (`directory` over a chart) sync nothing at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`gitops.{named}` says the root folder {path} is {what}, but {found}")]
+pub struct Mismatch {
+    pub named: &'static str,
+    pub path: String,
+    pub what: &'static str,
+    pub found: String,
+    pub hint: String,
+}
+
+/// Checks what the lab file names against the folder's own entries (`names`).
+pub fn check_named<S: AsRef<str>>(
+    source: &RootSource,
+    path: &str,
+    names: &[S],
+) -> Result<(), Mismatch> {
+    let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    let chart = names.iter().any(|n| n.ends_with("Chart.yaml"));
+    let kustomization = names.iter().any(|n| KUSTOMIZATION_NAMES.contains(n));
+    let mismatch = |named, what, found: &str, hint: &str| {
+        Err(Mismatch {
+            named,
+            path: path.to_string(),
+            what,
+            found: found.to_string(),
+            hint: hint.to_string(),
+        })
+    };
+    match source {
+        RootSource::Helm(_) if !chart => mismatch(
+            "helm",
+            "a Helm chart",
+            "it has no Chart.yaml",
+            "point gitops.path at the chart's folder, or drop `gitops.helm` to let Argo CD read the folder as it is",
+        ),
+        RootSource::Kustomize(_) if !kustomization => mismatch(
+            "kustomize",
+            "a kustomization",
+            "it has no kustomization.yaml",
+            "point gitops.path at the kustomization's folder, or drop `gitops.kustomize`",
+        ),
+        // Argo CD reads Chart.yaml and values.yaml as plain files that hold no object, and
+        // the templates (with `recurse`) fail to parse: the root never syncs what the chart
+        // means (`reposerver/repository/repository.go`, `getObjsFromYAMLOrJSON`).
+        RootSource::Directory(_) if chart || kustomization => mismatch(
+            "directory",
+            "plain manifests",
+            if chart {
+                "it is a Helm chart (Chart.yaml): its templates are not manifests"
+            } else {
+                "it is a kustomization (kustomization.yaml)"
+            },
+            if chart {
+                "use `gitops.helm` (with its `valueFiles`), or drop `gitops.directory` and Argo CD renders the chart"
+            } else {
+                "use `gitops.kustomize`, or drop `gitops.directory` and Argo CD builds the kustomization"
+            },
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn helm(h: &HelmSource) -> Value {
     let mut m = Map::new();
     if !h.value_files.is_empty() {
@@ -177,6 +241,28 @@ mod tests {
             SourceType::Directory
         );
         assert_eq!(detect::<&str>(&[]), SourceType::Directory);
+    }
+
+    #[test]
+    fn a_named_kind_must_be_what_the_folder_holds() {
+        let chart = ["Chart.yaml", "values.yaml", "local.yaml"];
+        let dir = RootSource::Directory(DirectorySource {
+            recurse: true,
+            ..Default::default()
+        });
+        let e = check_named(&dir, "argocd", &chart).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`gitops.directory` says the root folder argocd is plain manifests, but it is a Helm chart (Chart.yaml): its templates are not manifests"
+        );
+        assert!(e.hint.contains("gitops.helm"));
+        let helm = RootSource::Helm(HelmSource::default());
+        assert!(check_named(&helm, "argocd", &chart).is_ok());
+        assert!(check_named(&helm, "apps", &["a.yaml"]).is_err());
+        let k = RootSource::Kustomize(KustomizeSource::default());
+        assert!(check_named(&k, "k", &["kustomization.yml"]).is_ok());
+        assert!(check_named(&k, "k", &["a.yaml"]).is_err());
+        assert!(check_named(&RootSource::Detect, "x", &chart).is_ok());
     }
 
     #[test]

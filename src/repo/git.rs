@@ -352,6 +352,26 @@ fn entry_at(
     Ok(found)
 }
 
+/// The fetch URLs of the repository's remotes (`origin` first), as written in its config:
+/// the URLs Argo CD apps may name this same repository by.
+pub fn remote_urls(repo: &Repo) -> Vec<String> {
+    let mut names: Vec<String> = repo
+        .inner
+        .remote_names()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    names.sort_by_key(|n| (n != "origin", n.clone()));
+    names
+        .iter()
+        .filter_map(|n| repo.inner.find_remote(n.as_str()).ok())
+        .filter_map(|r| {
+            r.url(gix::remote::Direction::Fetch)
+                .map(|u| u.to_bstring().to_string())
+        })
+        .collect()
+}
+
 /// The names of the entries of the folder `path_in_repo` in `commit` (a full id): what Argo
 /// CD's repo-server sees there at that revision, whatever the working tree holds. `None` when
 /// the commit has no folder at that path.

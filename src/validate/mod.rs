@@ -27,6 +27,7 @@
 mod apps;
 mod cross;
 mod repo;
+mod root;
 use crate::gitops::yaml;
 
 use std::collections::{BTreeMap, HashSet};
@@ -35,7 +36,8 @@ use std::path::{Path, PathBuf};
 use repo::{KUSTOMIZATION_FILES, inside, yaml_files};
 use yaml::{Node, Pos};
 
-use crate::config::{self, ConfigError, Lab};
+use crate::config::{self, ConfigError, Lab, RootSource};
+use crate::gitops::source::{self, SourceType};
 
 pub use crate::repo::sample::REPO_PLACEHOLDER;
 
@@ -75,6 +77,9 @@ pub struct Report {
     pub warnings: Vec<ValidationError>,
     /// Why part of the lab was not checked (a remote repository), if so.
     pub skipped: Option<String>,
+    /// What was checked less than fully, and how to get more (a chart not rendered because
+    /// `helm` is not on PATH, …).
+    pub notes: Vec<String>,
 }
 
 /// One Application under `gitops.path`.
@@ -137,6 +142,7 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         projects: BTreeMap::new(),
         checked_dirs: HashSet::new(),
         root: PathBuf::new(),
+        origins: Vec::new(),
     };
     let mut report = Report {
         lab: lab.clone(),
@@ -146,6 +152,7 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         projects: Vec::new(),
         warnings: unset_host_values,
         skipped: None,
+        notes: Vec::new(),
     };
     // Positions of `gitops.repo` / `gitops.path` in the lab file, for errors about them.
     let lab_text = std::fs::read_to_string(lab_file).unwrap_or_default();
@@ -159,6 +166,10 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     };
 
     let Some(root) = lab.gitops.repo.local_dir().map(Path::to_path_buf) else {
+        // The resources are beside the lab file whatever the apps' repository.
+        if let Err(problems) = crate::gitops::resources::load(lab.dir(), &lab.argocd.resources) {
+            return Err(problems);
+        }
         report.skipped = Some(format!(
             "the applications are in the remote repository {}: only the lab file was checked offline",
             lab.gitops.repo
@@ -219,29 +230,69 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         )]);
     }
 
-    report.files = yaml_files(&apps_dir, true);
-    if report.files.is_empty() {
-        v.warnings.push(at(
-            &apps_dir,
-            Pos { line: 0, column: 0 },
-            "no YAML files: Argo CD will have nothing to sync".to_string(),
-            Some("add Applications here (see the sample lab: `playground init`)"),
-        ));
+    // What Argo CD will render the root folder as: named in the lab file, else detected.
+    let entries: Vec<String> = std::fs::read_dir(&apps_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if let Err(m) = source::check_named(&lab.gitops.source, &lab.gitops.path, &entries) {
+        v.errors
+            .push(at(lab_file, lab_pos(m.named), m.to_string(), Some(&m.hint)));
     }
-    for file in &report.files {
-        let Some(docs) = v.read_yaml(file) else {
-            continue;
-        };
-        let is_kustomization = file
-            .file_name()
-            .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == *k));
-        if is_kustomization {
-            continue;
-        }
-        for doc in &docs {
-            v.check_object(file, doc);
+    let kind = source::root_type(&lab.gitops.source, Some(source::detect(&entries)));
+    if let Ok(repo) = crate::repo::git::open(&root) {
+        v.origins = crate::repo::git::remote_urls(&repo);
+    }
+    match kind {
+        Some(SourceType::Helm) => v.check_root_chart(&lab, &apps_dir, &mut report),
+        Some(SourceType::Kustomize) => v.check_root_kustomization(&apps_dir, &mut report),
+        _ => {
+            let recurse = match &lab.gitops.source {
+                RootSource::Directory(d) => d.recurse,
+                _ => true,
+            };
+            report.files = yaml_files(&apps_dir, recurse);
+            if report.files.is_empty() {
+                v.warnings.push(at(
+                    &apps_dir,
+                    Pos { line: 0, column: 0 },
+                    "no YAML files: Argo CD will have nothing to sync".to_string(),
+                    Some("add Applications here (see the sample lab: `playground init`)"),
+                ));
+            }
+            for file in &report.files {
+                let Some(docs) = v.read_yaml(file) else {
+                    continue;
+                };
+                let is_kustomization = file
+                    .file_name()
+                    .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == *k));
+                if is_kustomization {
+                    continue;
+                }
+                for doc in &docs {
+                    v.check_object(file, doc);
+                }
+            }
         }
     }
+
+    // argocd.resources: what `up` applies before the root, checked as it will read them.
+    match crate::gitops::resources::load(lab.dir(), &lab.argocd.resources) {
+        Ok(resources) => {
+            for r in &resources {
+                v.check_object(&r.file, &r.node);
+                if !report.files.contains(&r.file) {
+                    report.files.push(r.file.clone());
+                }
+            }
+        }
+        Err(problems) => v.errors.extend(problems),
+    }
+    v.check_root_project(&lab, lab_file, lab_pos("project"));
     v.cross_check();
 
     report.applications = v.apps.iter().map(|(info, _)| info.clone()).collect();
@@ -290,6 +341,9 @@ struct Validator {
     /// Local source folders already checked (several apps may share one).
     checked_dirs: HashSet<PathBuf>,
     root: PathBuf,
+    /// The repository's remote URLs: a source naming one is this repository, read from the
+    /// remote by Argo CD (see `gitops::children`).
+    origins: Vec<String>,
 }
 
 impl Validator {

@@ -113,7 +113,18 @@ impl Validator {
                 version: revision,
             },
             (Some(path), None) => {
-                if self.is_lab_repo(&repo_url) {
+                if self.is_origin(&repo_url) {
+                    self.warnings.push(at(
+                        file,
+                        repo_pos,
+                        format!(
+                            "`{what}.repoURL` is {repo_url}, this repository's remote: Argo CD deploys what is pushed there at `{}`, not your local commits (it resolves revisions with go-git, which no gitconfig redirects)",
+                            if revision.is_empty() { "HEAD" } else { revision.as_str() }
+                        ),
+                        Some(&format!("name {REPO_PLACEHOLDER} to deploy the local repository (and allow it in the project's sourceRepos); checked here against the local clone")),
+                    ));
+                }
+                if self.is_lab_repo(&repo_url) || self.is_origin(&repo_url) {
                     return self.check_local_source(file, source, what, path).map(
                         |(kind, local)| {
                             (
@@ -247,7 +258,31 @@ impl Validator {
                     .map(|n| &n.value),
                 Some(Value::Bool(true))
             );
-            let files = yaml_files(&dir, recurse || is_chart);
+            if is_chart && !has_kustomization {
+                // Read as Helm reads it, not as manifests: templates are not YAML, and a
+                // key given twice in a value file is Helm's "last one wins".
+                let value_files: Vec<String> = source
+                    .get("helm")
+                    .and_then(|h| h.get("valueFiles"))
+                    .map(|n| n.to_json())
+                    .and_then(|j| serde_json::from_value(j).ok())
+                    .unwrap_or_default();
+                let value_files: Vec<String> = value_files
+                    .into_iter()
+                    .filter(|f| !f.starts_with('$'))
+                    .collect();
+                let chart = crate::gitops::helm::check_chart(&dir, &value_files, None);
+                // A missing value file is reported above, at its place in the Application.
+                self.errors.extend(
+                    chart
+                        .errors
+                        .into_iter()
+                        .filter(|e| !e.message.contains("does not exist in the chart")),
+                );
+                self.warnings.extend(chart.warnings);
+                return Some((kind, local));
+            }
+            let files = yaml_files(&dir, recurse);
             if files.is_empty() && kind == SourceKind::Directory {
                 self.warnings.push(at(
                     file,
@@ -261,6 +296,14 @@ impl Validator {
             }
         }
         Some((kind, local))
+    }
+
+    /// Whether `url` is one of the repository's remotes (the same repository, read remotely).
+    pub(super) fn is_origin(&self, url: &str) -> bool {
+        let url = crate::gitops::helm::normalize_url(url);
+        self.origins
+            .iter()
+            .any(|o| crate::gitops::helm::normalize_url(o) == url)
     }
 
     /// Whether `url` is the lab's own repository.
