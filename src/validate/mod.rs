@@ -247,7 +247,20 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
         v.origins = crate::repo::git::remote_urls(&repo);
     }
     match kind {
-        Some(SourceType::Helm) => v.check_root_chart(&lab, &apps_dir, &mut report),
+        Some(SourceType::Helm) => {
+            // Where each of `gitops.helm.valueFiles` is written, for errors about it.
+            let value_files: Vec<Pos> = lab_docs
+                .first()
+                .and_then(|d| d.get("gitops"))
+                .and_then(|g| g.get("helm"))
+                .and_then(|h| h.get("valueFiles"))
+                .map(|l| match &l.value {
+                    yaml::Value::List(items) => items.iter().map(|i| i.pos).collect(),
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default();
+            v.check_root_chart(&lab, &apps_dir, &mut report, (lab_file, &value_files))
+        }
         Some(SourceType::Kustomize) => v.check_root_kustomization(&apps_dir, &mut report),
         _ => {
             let recurse = match &lab.gitops.source {

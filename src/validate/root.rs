@@ -23,7 +23,14 @@ use crate::gitops::{children, helm};
 const LOCAL_REPO_URL: &str = super::REPO_PLACEHOLDER;
 
 impl Validator {
-    pub(super) fn check_root_chart(&mut self, lab: &Lab, dir: &Path, report: &mut Report) {
+    /// `named_at`: the lab file and where each of its `gitops.helm.valueFiles` is written.
+    pub(super) fn check_root_chart(
+        &mut self,
+        lab: &Lab,
+        dir: &Path,
+        report: &mut Report,
+        named_at: (&Path, &[Pos]),
+    ) {
         let (files, inline, release) = match &lab.gitops.source {
             RootSource::Helm(h) => (
                 h.value_files.clone(),
@@ -33,7 +40,18 @@ impl Validator {
             _ => (Vec::new(), None, None),
         };
         let chart = helm::check_chart(dir, &files, inline.as_ref());
-        self.errors.extend(chart.errors);
+        for mut e in chart.errors {
+            // A missing value file is the lab file's mistake: point at where it names it.
+            if e.line == 0
+                && let Some(i) = files.iter().position(|f| dir.join(f) == e.path)
+                && let Some(pos) = named_at.1.get(i)
+            {
+                e.path = named_at.0.to_path_buf();
+                e.line = pos.line;
+                e.column = pos.column;
+            }
+            self.errors.push(e);
+        }
         self.warnings.extend(chart.warnings);
         report.files.push(dir.join("Chart.yaml"));
         report

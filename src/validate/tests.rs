@@ -450,3 +450,224 @@ fn a_lab_in_a_linked_worktree_is_refused_at_gitops_repo() {
         "{hint}"
     );
 }
+
+/// A clone of the seed's apps repository (its root chart, vendored) with the lab file and
+/// project of `examples/seed-lab/`, committed on `local`, origin set to its GitHub URL; then
+/// `files` written over it.
+fn seed_lab(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let chart = manifest.join("tests/fixtures/seed/gitops-playground-apps/argocd");
+    let mut stack = vec![(chart.clone(), dir.path().join("argocd"))];
+    while let Some((from, to)) = stack.pop() {
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&from).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push((e.path(), to.join(e.file_name())));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    for f in ["playground.yaml", "project.yaml"] {
+        std::fs::copy(
+            manifest.join("examples/seed-lab").join(f),
+            dir.path().join(f),
+        )
+        .unwrap();
+    }
+    for (rel, text) in files {
+        std::fs::write(dir.path().join(rel), text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "local"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://github.com/davidwmcneill/gitops-playground-apps.git",
+    ]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "seed"]);
+    dir
+}
+
+#[test]
+fn the_seed_lab_validates_as_helm_and_argo_cd_read_it() {
+    let dir = seed_lab(&[]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap_or_else(|e| panic!("{e:#?}"));
+    // The chart's templates are never read as manifests; its value files are Helm's.
+    assert!(
+        report
+            .files
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("templates"))
+    );
+    let dups: Vec<&ValidationError> = report
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("Helm keeps the last one"))
+        .collect();
+    assert_eq!(dups.len(), 3, "{:#?}", report.warnings);
+    assert!(dups.iter().all(|w| w.path.ends_with("argocd/values.yaml")));
+    // The example's inline values point the children at the mount: nothing reads the remote,
+    // and the project (from argocd.resources) permits the root.
+    assert!(
+        report
+            .warnings
+            .iter()
+            .all(|w| !w.message.contains("remote") && !w.message.contains("AppProject")),
+        "{:#?}",
+        report.warnings
+    );
+    assert_eq!(report.projects, ["playground-project"]);
+    if crate::gitops::helm::helm_binary().is_none() {
+        assert!(
+            report.notes[0].contains("`helm` is not on PATH"),
+            "{:?}",
+            report.notes
+        );
+    }
+}
+
+#[test]
+fn the_seed_lab_without_its_override_names_the_value_that_reads_github() {
+    let lab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-lab/playground.yaml"),
+    )
+    .unwrap();
+    let cut = lab.find("    # The chart points").unwrap();
+    let dir = seed_lab(&[("playground.yaml", &lab[..cut])]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap();
+    let w = report
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("default.app.source.repoURL"))
+        .unwrap_or_else(|| panic!("{:#?}", report.warnings));
+    assert!(w.message.contains(
+        "gitops.helm.values: { default: { app: { source: { repoURL: file:///playground } } } }"
+    ));
+}
+
+#[test]
+fn a_missing_value_file_or_chart_version_fails_at_its_place() {
+    let lab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-lab/playground.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "valueFiles: [local.yaml]",
+        "valueFiles: [local.yaml, staging.yaml]",
+    );
+    let dir = seed_lab(&[
+        ("playground.yaml", &lab),
+        ("argocd/Chart.yaml", "name: argocd-infra\napiVersion: v1\n"),
+    ]);
+    let errors = errors_of(&dir);
+    let line = lab
+        .lines()
+        .position(|l| l.contains("staging.yaml"))
+        .unwrap() as u32
+        + 1;
+    let missing = errors
+        .iter()
+        .find(|e| e.message.contains("staging.yaml"))
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(missing.path.ends_with("playground.yaml"), "{missing}");
+    assert_eq!(
+        (missing.line, missing.column),
+        (
+            line,
+            lab.lines()
+                .nth(line as usize - 1)
+                .unwrap()
+                .find("staging")
+                .unwrap() as u32
+                + 1
+        )
+    );
+    let version = errors
+        .iter()
+        .find(|e| e.message == "validation: chart.metadata.version is required")
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(version.path.ends_with("argocd/Chart.yaml"));
+    assert_eq!((version.line, version.column), (1, 1));
+}
+
+#[test]
+fn a_directory_root_over_a_chart_and_a_secret_in_resources_are_refused() {
+    let lab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-lab/playground.yaml"),
+    )
+    .unwrap();
+    let cut = lab.find("  # The root is a Helm chart").unwrap();
+    let lab = format!(
+        "{}  directory: {{ recurse: true }}\n",
+        &lab[..cut].replace(
+            "resources: [project.yaml]",
+            "resources: [project.yaml, token.yaml]"
+        )
+    );
+    let dir = seed_lab(&[
+        ("playground.yaml", &lab),
+        (
+            "token.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: { name: t }\nstringData: { token: x }\n",
+        ),
+    ]);
+    let errors = errors_of(&dir);
+    let dir_err = errors
+        .iter()
+        .find(|e| e.message.contains("`gitops.directory`"))
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(dir_err.message.contains("Helm chart"));
+    assert_eq!(dir_err.line as usize, lab.lines().count());
+    let secret = errors
+        .iter()
+        .find(|e| e.message.contains("Secret"))
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(secret.path.ends_with("token.yaml"));
+    assert_eq!((secret.line, secret.column), (2, 7));
+}
+
+#[test]
+fn a_root_project_nowhere_to_be_found_is_a_warning_with_argo_cds_words() {
+    let lab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-lab/playground.yaml"),
+    )
+    .unwrap()
+    .replace("  resources: [project.yaml]\n", "");
+    let dir = seed_lab(&[("playground.yaml", &lab)]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w
+            .message
+            .contains("Application referencing project playground-project which does not exist")),
+        "{:#?}",
+        report.warnings
+    );
+    // The seed's own project, which lists only GitHub URLs.
+    let seed_project = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed/project.yaml"),
+    )
+    .unwrap();
+    let dir = seed_lab(&[("project.yaml", &seed_project)]);
+    let report = validate(&dir.path().join("playground.yaml")).unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.message.contains(
+            "application repo file:///playground is not permitted in project 'playground-project'"
+        )),
+        "{:#?}",
+        report.warnings
+    );
+}
