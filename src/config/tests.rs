@@ -127,6 +127,7 @@ fn parses_the_full_example() {
             namespace: "argocd".into(),
             ui: ArgoCdUi { port: 8080 },
             components: Vec::new(),
+            resources: Vec::new(),
         },
         gitops: GitOpsSpec {
             repo: RepoLocation::parse(".", Path::new("labs")).unwrap(),
@@ -136,6 +137,8 @@ fn parses_the_full_example() {
                 username_env: "GIT_USER".into(),
                 password_env: "GIT_TOKEN".into(),
             }),
+            project: model::DEFAULT_GITOPS_PROJECT.into(),
+            source: model::RootSource::Detect,
         },
         keep: KeepSpec {
             secrets: vec![
