@@ -26,4 +26,5 @@ pub mod manifest;
 pub mod refresh;
 pub mod seed;
 pub mod status;
+pub mod upgrade;
 pub mod workloads;
