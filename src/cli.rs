@@ -52,8 +52,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the lab, or converge an existing one: start what is stopped, repair what is
-    /// missing, and apply a changed lab file node by node after showing the diff (`--yes`
-    /// where there is no terminal to ask on). Never duplicates anything.
+    /// missing, and apply a changed lab file node by node, or a changed Argo CD release in
+    /// place, after showing the diff (`--yes` where there is no terminal to ask on). Never
+    /// duplicates anything.
     Up(UpArgs),
     /// Stop the lab's nodes (agents first) to free every CPU and byte they used. Volumes and
     /// state are kept; a suspended lab stays suspended across a Docker restart.
@@ -475,7 +476,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_on_failure: bool,
     /// Apply changes to existing nodes (recreate the changed ones, remove agents beyond the
-    /// count) without asking. Without a terminal, `up` refuses such changes unless given this.
+    /// count) and a changed Argo CD release (upgrade in place) without asking. Without a
+    /// terminal, `up` refuses such changes unless given this.
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.

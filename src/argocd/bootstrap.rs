@@ -9,8 +9,10 @@
 //!   exists.
 //! - [`bootstrap`] runs against a ready API: install Argo CD (for a local repository with the
 //!   repo-server's mount already in the manifest, so its first pods have it and the root
-//!   Application never meets a pod without it), expose its UI, give a remote repository its
-//!   Secret, create the root Application, and wait until the lab is Synced and Healthy.
+//!   Application never meets a pod without it), delete what the install recorded last applied
+//!   and this one did not (an upgrade: [`super::upgrade`]), report what it applied to the
+//!   caller (for the lab's record), expose its UI, give a remote repository its Secret,
+//!   create the root Application, and wait until the lab is Synced and Healthy.
 
 use std::path::{Path, PathBuf};
 
@@ -27,10 +29,12 @@ use super::apps::{self, AppState, AppsError};
 use super::install::InstallError;
 use super::manifest::ManifestError;
 use super::seed::{self, RepoSource, SeedError};
+use super::upgrade::{self, PruneError};
 use super::workloads::WorkloadsError;
 use super::{access, install, manifest};
 use crate::gitops::resources::Resource;
 use crate::gitops::source::SourceType;
+use crate::state::record::ArgoCdRecord;
 
 impl From<InstallError> for BootstrapError {
     fn from(e: InstallError) -> Self {
@@ -64,6 +68,11 @@ pub enum BootstrapError {
     Workloads(#[from] WorkloadsError),
     #[error(transparent)]
     Apps(#[from] AppsError),
+    /// An object the previous Argo CD release had could not be deleted.
+    #[error(transparent)]
+    Prune(#[from] PruneError),
+    #[error("deleting what the previous Argo CD release had did not finish before the timeout")]
+    PruneTimeout,
     /// `argocd.resources` that cannot be applied, every problem with its place.
     #[error("argocd.resources: {}", .0.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n"))]
     Resources(Vec<crate::diag::Located>),
@@ -91,6 +100,7 @@ impl crate::diag::Hinted for BootstrapError {
             Self::Access(e) => e.hint(),
             Self::Workloads(e) => e.hint(),
             Self::Apps(e) => e.hint(),
+            Self::Prune(e) => e.hint(),
             Self::Resources(problems) => problems.first().and_then(|p| p.hint.clone()),
             Self::SourceMismatch(m) => Some(m.hint.clone()),
             Self::PathOutside { .. } => Some("gitops.path names a folder inside the repository, relative to gitops.repo, such as `apps`; Argo CD reads nothing else".to_string()),
@@ -129,6 +139,9 @@ pub struct Prepared {
     pub source_type: Option<SourceType>,
     /// `argocd.resources`, read and checked: applied before the root.
     pub resources: Vec<Resource>,
+    /// What the lab's record says playground installed of Argo CD last: after this install,
+    /// what it applied and this one did not is deleted. Filled in by the caller.
+    pub recorded_argocd: Option<ArgoCdRecord>,
 }
 
 impl Prepared {
@@ -257,6 +270,7 @@ pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepa
         warnings,
         kept_secrets: Vec::new(),
         components: lab.argocd.components.clone(),
+        recorded_argocd: None,
     };
     if let Some(m) = &prepared.manifest
         && prepared.repo_mount().is_some()
@@ -305,6 +319,51 @@ fn remote_children(
                 .collect()
         }
         _ => Vec::new(),
+    }
+}
+
+/// After the new release is applied: delete what the recorded install (`old`) applied and this
+/// one (`new`) did not, less what is never deleted ([`upgrade::prune_set`]). An install
+/// recorded in another namespace is left alone, with a warning: its namespaced objects are
+/// not this install's.
+async fn prune_previous(
+    api: &KubeApi,
+    old: &ArgoCdRecord,
+    new: &[crate::state::record::AppliedObject],
+    version: &str,
+    ns: &str,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<()> {
+    if old.namespace != ns {
+        ui.warn(&format!(
+            "Argo CD {} was installed into namespace {}, this one into {ns}: what playground applied there stays; delete it yourself when nothing needs it",
+            old.version, old.namespace
+        ));
+        return Ok(());
+    }
+    let gone = upgrade::prune_set(&old.objects, new);
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let s = ui.step(format!(
+        "delete {} object(s) Argo CD {} had and {version} lacks",
+        gone.len(),
+        old.version
+    ));
+    match tokio::time::timeout_at(deadline, upgrade::prune(api, &gone)).await {
+        Ok(Ok(n)) => {
+            s.done_with(&format!("{n} deleted"));
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            s.fail();
+            Err(e.into())
+        }
+        Err(_) => {
+            s.fail();
+            Err(BootstrapError::PruneTimeout)
+        }
     }
 }
 
@@ -369,11 +428,14 @@ fn is_commit_id(rev: &str) -> bool {
 }
 
 /// Install Argo CD, seed the root Application, and wait until the lab is Synced and Healthy.
+/// `installed` is told what was applied once the install (and an upgrade's deletions) went
+/// through, before the waits: the caller records it.
 pub async fn bootstrap(
     api: &KubeApi,
     prepared: &Prepared,
     ui: &Ui,
     deadline: Instant,
+    installed: &dyn Fn(ArgoCdRecord),
 ) -> Result<Vec<AppState>> {
     let ns = &prepared.namespace;
     let manifest = prepared
@@ -382,7 +444,7 @@ pub async fn bootstrap(
         .ok_or(BootstrapError::ManifestNotLoaded)?;
     // Applied, CRDs Established; its workloads are awaited below, alongside the apps: the
     // root Application can exist before Argo CD's controller runs, which picks it up then.
-    let workloads = install::apply(
+    let applied = install::apply(
         api,
         manifest,
         &prepared.manifest_options(),
@@ -391,6 +453,17 @@ pub async fn bootstrap(
         deadline,
     )
     .await?;
+    let objects = upgrade::refs_of(&applied.report.applied);
+    if let Some(old) = &prepared.recorded_argocd {
+        prune_previous(api, old, &objects, &manifest.version, ns, ui, deadline).await?;
+    }
+    installed(ArgoCdRecord {
+        version: manifest.version.clone(),
+        namespace: ns.clone(),
+        manifest_sha256: Some(manifest.sha256.clone()),
+        objects,
+    });
+    let workloads = applied.workloads;
 
     // Before the root exists, so a controller it deploys (sealed-secrets) finds its old key
     // on first start instead of making a new one.

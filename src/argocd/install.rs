@@ -100,6 +100,13 @@ pub async fn install(
     })
 }
 
+/// What [`apply`] did: what it wrote, and the workloads to await.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub report: ApplyReport,
+    pub workloads: Vec<Workload>,
+}
+
 /// [`install`] without its last wait: the manifest applied (CRDs Established first), and the
 /// workloads it holds returned for the caller to await ([`workloads::wait_available`]) while
 /// it does other things.
@@ -110,10 +117,9 @@ pub async fn apply(
     namespace: &str,
     ui: &Ui,
     deadline: Instant,
-) -> Result<Vec<workloads::Workload>, InstallError> {
-    Ok(apply_manifest(api, manifest, opts, namespace, ui, deadline)
-        .await?
-        .1)
+) -> Result<Applied, InstallError> {
+    let (report, workloads) = apply_manifest(api, manifest, opts, namespace, ui, deadline).await?;
+    Ok(Applied { report, workloads })
 }
 
 async fn apply_manifest(

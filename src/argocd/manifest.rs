@@ -44,14 +44,32 @@ pub struct Pinned {
     pub sha256: &'static str,
 }
 
-/// The releases `argocd.version` may name without `argocd.manifest`. To add one: download
+/// The releases `argocd.version` may name without `argocd.manifest`: the latest patch of
+/// each of the three newest minor lines, newest first ([`ARGOCD_VERSION`] is the first). To
+/// add one: download
 /// `https://raw.githubusercontent.com/argoproj/argo-cd/<version>/manifests/install.yaml`,
-/// `sha256sum` it, and add a row.
-pub const PINNED: &[Pinned] = &[Pinned {
-    version: "v3.5.1",
-    url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml",
-    sha256: "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3",
-}];
+/// `sha256sum` it, and add a row. Each hash here was checked against the release tag in the
+/// argo-cd repository (`git show <tag>:manifests/install.yaml | sha256sum`):
+/// - v3.5.1: commit 109ca7ca71139e514114499d294a492e7910a965, blob e7238840ff8b86f2c2429e66fc053c9190c5659c;
+/// - v3.4.7: commit 7b6113c14c8186e126046131dfbe5103a9f680f4, blob 57e5a11f6fdcb1b6c64c2cccd105c27e6cb55467;
+/// - v3.3.14: commit a0a99e187cb6126ef0f3be82d90705513d8f6f3e, blob 422a2fd279e9581e88ccf539a738d0a2d48f4205.
+pub const PINNED: &[Pinned] = &[
+    Pinned {
+        version: "v3.5.1",
+        url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml",
+        sha256: "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3",
+    },
+    Pinned {
+        version: "v3.4.7",
+        url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.4.7/manifests/install.yaml",
+        sha256: "11016889371e4b1e3754b7ba2494b36ab1111338bd2362d499abe3ff2f63c906",
+    },
+    Pinned {
+        version: "v3.3.14",
+        url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.3.14/manifests/install.yaml",
+        sha256: "74fe2e5b57b1ca652078c262e057b563efc4dcd317d734479185c2623177aea8",
+    },
+];
 
 /// The pinned release `version`, if we know it.
 pub fn pinned(version: &str) -> Option<&'static Pinned> {
@@ -486,6 +504,41 @@ mod tests {
             "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml"
         );
         assert_eq!(crate::config::model::DEFAULT_ARGOCD_VERSION, ARGOCD_VERSION);
+    }
+
+    const FIXTURE_V3_4_7: &str = include_str!("../../tests/fixtures/argocd-install-v3.4.7.yaml");
+
+    #[test]
+    fn the_older_fixture_is_its_pinned_release() {
+        let pin = pinned("v3.4.7").unwrap();
+        assert_eq!(sha256_hex(FIXTURE_V3_4_7.as_bytes()), pin.sha256);
+        let spec = ArgoCdSpec {
+            version: "v3.4.7".into(),
+            ..spec()
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let fake = Fake::new(Ok(FIXTURE_V3_4_7.as_bytes()));
+        let m = load_with(&spec, cache.path(), &fake).unwrap();
+        assert_eq!(m.version, "v3.4.7");
+        assert_eq!(m.sha256, pin.sha256);
+    }
+
+    #[test]
+    fn the_pins_are_three_minor_lines_newest_first_the_default_first() {
+        assert_eq!(PINNED[0].version, ARGOCD_VERSION);
+        let versions: Vec<&str> = PINNED.iter().map(|p| p.version).collect();
+        assert_eq!(versions, ["v3.5.1", "v3.4.7", "v3.3.14"]);
+        for p in PINNED {
+            assert_eq!(
+                p.url,
+                format!(
+                    "https://raw.githubusercontent.com/argoproj/argo-cd/{}/manifests/install.yaml",
+                    p.version
+                )
+            );
+            assert_eq!(p.sha256.len(), 64);
+            assert!(p.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! 2. [`install`]: server-side apply of it (namespace, CRDs Established, then the rest
 //!    concurrently) through [`crate::kube::apply`], then [`workloads`] waits until Argo CD's
 //!    Deployments and StatefulSet are available;
+//!    On a lab that has Argo CD, [`upgrade`] tells a changed release (`up` shows and asks
+//!    about it) and, after the apply, deletes what the recorded install had and this one lacks;
 //! 3. [`seed`]: the repository (a read-only mount of a local repo, or a repository Secret for a
 //!    remote one) and the root Application;
 //! 4. [`apps`]: one watch over the Applications until the lab is Synced and Healthy;
@@ -26,4 +28,5 @@ pub mod manifest;
 pub mod refresh;
 pub mod seed;
 pub mod status;
+pub mod upgrade;
 pub mod workloads;

@@ -40,6 +40,65 @@ use crate::repo::CommitInfo;
 
 pub use super::apps::{AppsError, list_apps};
 
+/// Which Argo CD release runs (`status`): the `argocd-server` image's tag, else what the
+/// lab's record says playground installed last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdVersion {
+    pub version: String,
+    /// The `argocd-server` image, when the Deployment was read.
+    pub image: Option<String>,
+    /// Where `version` comes from: `image` or `record`.
+    pub source: &'static str,
+}
+
+impl ArgoCdVersion {
+    /// From what the cluster showed (`None`: it could not be asked) and the record's version.
+    pub fn from_observed(
+        observed: Option<&super::upgrade::Observed>,
+        recorded: Option<&str>,
+    ) -> Option<ArgoCdVersion> {
+        use super::upgrade::Observed;
+        match observed {
+            Some(Observed::NotInstalled) => None,
+            Some(Observed::Image {
+                image,
+                version: Some(v),
+            }) => Some(ArgoCdVersion {
+                version: v.clone(),
+                image: Some(image.clone()),
+                source: "image",
+            }),
+            Some(Observed::Image {
+                image,
+                version: None,
+            }) => recorded.map(|v| ArgoCdVersion {
+                version: v.to_string(),
+                image: Some(image.clone()),
+                source: "record",
+            }),
+            None => recorded.map(|v| ArgoCdVersion {
+                version: v.to_string(),
+                image: None,
+                source: "record",
+            }),
+        }
+    }
+
+    /// `Argo CD v3.5.1 (argocd-server image quay.io/argoproj/argocd:v3.5.1)`.
+    pub fn line(&self) -> String {
+        match (&self.image, self.source) {
+            (Some(image), "image") => {
+                format!("Argo CD {} (argocd-server image {image})", self.version)
+            }
+            _ => format!(
+                "Argo CD {} (as playground recorded installing it)",
+                self.version
+            ),
+        }
+    }
+}
+
 /// Looks up the last commit that touched a path of the lab's repository.
 pub type CommitLookup<'a> = &'a dyn Fn(&str) -> Option<CommitInfo>;
 
@@ -388,6 +447,35 @@ impl AppTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_argocd_version_is_the_image_tag_else_the_record() {
+        use crate::argocd::upgrade::Observed;
+        let tagged = Observed::Image {
+            image: "quay.io/argoproj/argocd:v3.5.1".into(),
+            version: Some("v3.5.1".into()),
+        };
+        let v = ArgoCdVersion::from_observed(Some(&tagged), Some("v3.4.7")).unwrap();
+        assert_eq!(v.version, "v3.5.1");
+        assert_eq!(v.source, "image");
+        assert_eq!(
+            v.line(),
+            "Argo CD v3.5.1 (argocd-server image quay.io/argoproj/argocd:v3.5.1)"
+        );
+        let untagged = Observed::Image {
+            image: "localhost:5001/argocd".into(),
+            version: None,
+        };
+        let v = ArgoCdVersion::from_observed(Some(&untagged), Some("v3.4.7")).unwrap();
+        assert_eq!((v.version.as_str(), v.source), ("v3.4.7", "record"));
+        let v = ArgoCdVersion::from_observed(None, Some("v3.4.7")).unwrap();
+        assert!(v.line().contains("v3.4.7"), "{}", v.line());
+        assert_eq!(ArgoCdVersion::from_observed(None, None), None);
+        assert_eq!(
+            ArgoCdVersion::from_observed(Some(&Observed::NotInstalled), Some("v3.4.7")),
+            None
+        );
+    }
 
     #[test]
     fn relative_times() {

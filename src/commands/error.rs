@@ -179,6 +179,12 @@ pub enum Usage {
     ArgocdArgsAfterSeparator(String),
     #[error("clap_complete has no {0} support")]
     UnsupportedShell(&'static str),
+    /// `up` would change the Argo CD release of a lab that has one and was not told it may:
+    /// Argo CD was not touched. `diff` is [`crate::argocd::upgrade::VersionChange::diff`].
+    #[error(
+        "{diff}lab {lab}: its file changes the Argo CD release (above) and Argo CD was not touched: `up` applies such changes only when told to, and there is no terminal to ask on"
+    )]
+    ArgoCdUnconfirmed { lab: String, diff: String },
 }
 
 impl crate::diag::Hinted for Usage {
@@ -194,6 +200,10 @@ impl crate::diag::Hinted for Usage {
             Self::ArgocdArgsAfterSeparator(word) => Some(format!(
                 "arguments for argocd go after `--`: `playground argocd -- {word}`"
             )),
+            Self::ArgoCdUnconfirmed { .. } => Some(
+                "review with `playground up --dry-run`, then apply with `playground up --yes`"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
@@ -290,8 +300,9 @@ fn bootstrap_kind(e: &BootstrapError) -> Kind {
         }
         BootstrapError::Workloads(WorkloadsError::NotAvailable { .. })
         | BootstrapError::Apps(AppsError::NotReady { .. })
-        | BootstrapError::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
-        BootstrapError::ResourcesTimeout => Kind::Timeout,
+        | BootstrapError::Access(AccessError::NoPassword { .. })
+        | BootstrapError::PruneTimeout
+        | BootstrapError::ResourcesTimeout => Kind::Timeout,
         BootstrapError::Seed(_)
         | BootstrapError::Git(_)
         | BootstrapError::Manifest(_)

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::Result;
-use crate::argocd::status::AppTree;
+use crate::argocd::status::{AppTree, ArgoCdVersion};
 use crate::cli::Output;
 use crate::cluster::inventory::{self, LabState, LabSummary};
 use crate::repo::git;
@@ -21,6 +21,9 @@ use super::output::{self, Kind};
 struct Status<'a> {
     #[serde(flatten)]
     lab: &'a LabSummary,
+    /// The Argo CD release that runs, when it could be told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    argocd: Option<&'a ArgoCdVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     apps: Option<&'a AppTree>,
 }
@@ -31,19 +34,20 @@ impl Kind for Status<'_> {
 
 pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()> {
     let lab = ctx.lab(name).await?;
-    let tree = if lab.state == LabState::Running {
-        app_tree(ctx, &lab).await
+    let (argocd, tree) = if lab.state == LabState::Running {
+        argocd_and_apps(ctx, &lab).await
     } else {
-        None
+        (None, None)
     };
     let doc = Status {
         lab: &lab,
+        argocd: argocd.as_ref(),
         apps: tree.as_ref(),
     };
-    output::emit(out, &doc, || table(&lab, tree.as_ref()))
+    output::emit(out, &doc, || table(&lab, argocd.as_ref(), tree.as_ref()))
 }
 
-fn table(lab: &LabSummary, tree: Option<&AppTree>) -> String {
+fn table(lab: &LabSummary, argocd: Option<&ArgoCdVersion>, tree: Option<&AppTree>) -> String {
     let mut out = inventory::render_table(std::slice::from_ref(lab));
     out.push('\n');
     let _ = writeln!(out, "{:<36} {:<13} STATE", "NODE", "ROLE");
@@ -56,6 +60,11 @@ fn table(lab: &LabSummary, tree: Option<&AppTree>) -> String {
     if !lab.missing.is_empty() {
         out.push_str("\n`playground up` recreates what is missing.\n");
     }
+    if let Some(argocd) = argocd {
+        out.push('\n');
+        out.push_str(&argocd.line());
+        out.push('\n');
+    }
     if let Some(tree) = tree {
         out.push('\n');
         out.push_str(&tree.render_text_now());
@@ -63,14 +72,35 @@ fn table(lab: &LabSummary, tree: Option<&AppTree>) -> String {
     out
 }
 
+/// The Argo CD release (the `argocd-server` image's tag, else the record's) and the app tree.
+async fn argocd_and_apps(
+    ctx: &Ctx<'_>,
+    lab: &LabSummary,
+) -> (Option<ArgoCdVersion>, Option<AppTree>) {
+    let recorded = crate::state::record::read(&lab.name)
+        .ok()
+        .flatten()
+        .filter(|r| r.times.dropped.is_none())
+        .and_then(|r| r.argocd)
+        .map(|a| a.version);
+    let Ok(api) = ctx.lab_api(lab).await else {
+        return (
+            ArgoCdVersion::from_observed(None, recorded.as_deref()),
+            None,
+        );
+    };
+    let observed = crate::argocd::upgrade::observe(&api, &lab.argocd_namespace())
+        .await
+        .ok();
+    let argocd = ArgoCdVersion::from_observed(observed.as_ref(), recorded.as_deref());
+    (argocd, app_tree(&api, lab).await)
+}
+
 /// The lab's Applications as a tree, with the last commit per app path for a local repo.
 /// `None` when Argo CD is not there (a `--cluster-only` lab) or the API does not answer.
-async fn app_tree(ctx: &Ctx<'_>, lab: &LabSummary) -> Option<AppTree> {
-    let api = ctx.lab_api(lab).await.ok()?;
+async fn app_tree(api: &crate::kube::api::KubeApi, lab: &LabSummary) -> Option<AppTree> {
     let namespace = lab.argocd_namespace();
-    let apps = crate::argocd::apps::list_apps(&api, &namespace)
-        .await
-        .ok()?;
+    let apps = crate::argocd::apps::list_apps(api, &namespace).await.ok()?;
     let repo = lab
         .repo
         .as_deref()

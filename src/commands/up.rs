@@ -11,6 +11,12 @@
 //!    finish booting; then the apps are awaited. Every step of this half is idempotent, so a
 //!    failure leaves the cluster for the next `up` to converge.
 //!
+//! A changed `argocd.version` on a lab that runs Argo CD is a change like a node's: the diff
+//! shows `argocd v3.4.7 → v3.5.1` (`--dry-run` too, from the lab's record) and `up` asks, or
+//! needs `--yes` without a terminal; then the new release is applied over the old one and
+//! what the old one had and the new one lacks is deleted ([`crate::argocd::upgrade`]). The
+//! running release is read off the `argocd-server` image once the API answers, else the record.
+//!
 //! `up --context` skips Docker and runs only the GitOps half against an existing cluster.
 
 use std::io::IsTerminal;
@@ -22,6 +28,7 @@ use tokio::time::Instant;
 use super::error::{Error, Result, Usage};
 use crate::argocd::apps::AppState;
 use crate::argocd::bootstrap::{self, Prepared};
+use crate::argocd::upgrade::{self, VersionChange};
 use crate::argocd::{refresh, seed};
 use crate::cli::{Output, Pull, RunArgs, UpArgs};
 use crate::cluster::node_kubeconfig;
@@ -95,11 +102,26 @@ pub async fn up_lab(
     let ui = ctx.ui;
     let deadline = Instant::now() + run.timeout;
     let lab = &source.lab;
-    let prepared = if run.cluster_only {
+    let mut prepared = if run.cluster_only {
         None
     } else {
         Some(prepare(ctx, lab, run)?)
     };
+    // What the record says is installed of Argo CD: the objects an upgrade deletes, and the
+    // version a changed `argocd.version` is shown against before the cluster can be asked.
+    // Not with `--context`: the record is of the playground cluster of that name.
+    let (recorded_argocd, recorded_version) = match (&prepared, context) {
+        (Some(_), None) => recorded_argocd(&lab.name),
+        _ => (None, None),
+    };
+    if let Some(p) = prepared.as_mut() {
+        p.recorded_argocd = recorded_argocd;
+    }
+    let predicted = recorded_version
+        .as_deref()
+        .and_then(|v| upgrade::version_change(Some(v), &lab.argocd.version));
+    // The Argo CD change the user said yes to along with the nodes' (asked once).
+    let mut agreed: Option<VersionChange> = None;
     if run.watch && prepared.as_ref().is_some_and(|p| p.repo_mount().is_none()) {
         return Err(Usage::WatchNeedsLocalRepo.into());
     }
@@ -149,18 +171,28 @@ pub async fn up_lab(
             if std::io::stdin().is_terminal() =>
         {
             eprint!("{diff}");
+            if let Some(change) = &predicted {
+                eprint!("{}", change.diff());
+            }
             ctx.confirm(false, "apply these changes?", "up")?;
+            agreed = predicted.clone();
             let opts = up::UpOptions { yes: true, ..opts };
             up::up(engine, lab, &opts, ui).await?
         }
         other => other?,
     };
     if let Some(plan) = &outcome.dry_run {
+        let mut text = plan.to_string();
+        if !plan.fresh
+            && let Some(change) = &predicted
+        {
+            text.insert_str(0, &change.diff());
+        }
         let then = (!run.cluster_only).then(|| format!(
             "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), seed the root Application from {}, and wait until every app is Synced and Healthy",
             lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
         ));
-        return print_plan(run, ctx, &lab.name, plan.to_string(), then);
+        return print_plan(run, ctx, &lab.name, text, then);
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);
@@ -176,11 +208,20 @@ pub async fn up_lab(
         }
     };
     let api = KubeApi::from_kubeconfig_yaml(&text).await?;
+    confirm_argocd_change(ctx, run, lab, &api, prepared, recorded_version, agreed).await?;
+    let record_install = |argocd| {
+        if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
+            ui.warn(&format!(
+                "could not record what was installed of Argo CD (a later upgrade will not delete what this release has and the next lacks): {}",
+                crate::diag::Report(&e)
+            ));
+        }
+    };
     // Argo CD and the nodes still booting, in parallel; both must be done.
     let (apps, nodes) = until_interrupted(
         async {
             tokio::try_join!(
-                async { Ok(bootstrap::bootstrap(&api, prepared, ui, deadline).await?) },
+                async { Ok(bootstrap::bootstrap(&api, prepared, ui, deadline, &record_install).await?) },
                 async { Ok(up::wait_every_node(&api, lab, &outcome.api, std::mem::take(&mut outcome.starting), deadline, ui).await?) },
             )
         },
@@ -208,6 +249,67 @@ pub async fn up_lab(
         return watch_head(ctx, &api, prepared).await;
     }
     Ok(())
+}
+
+/// What the lab's record says playground installed of Argo CD, and its version. A record from
+/// before playground recorded it gives the version its lab file named, when the lab was
+/// bootstrapped (it has a deployed commit). None for a dropped lab: its Argo CD went with it.
+fn recorded_argocd(name: &str) -> (Option<record::ArgoCdRecord>, Option<String>) {
+    let Some(rec) = record::read(name)
+        .ok()
+        .flatten()
+        .filter(|r| r.times.dropped.is_none())
+    else {
+        return (None, None);
+    };
+    let version = match &rec.argocd {
+        Some(a) => Some(a.version.clone()),
+        None if rec.git.deployed.is_some() => rec.lab().ok().map(|l| l.argocd.version),
+        None => None,
+    };
+    (rec.argocd, version)
+}
+
+/// A changed Argo CD release on a lab that has one: show the diff line and ask (or go on with
+/// `--yes`; without a terminal, refuse). The running release is the `argocd-server` image's
+/// tag, else the recorded one. `agreed`: the change the user already said yes to with the
+/// nodes'.
+async fn confirm_argocd_change(
+    ctx: &Ctx<'_>,
+    run: &Run,
+    lab: &Lab,
+    api: &KubeApi,
+    prepared: &Prepared,
+    recorded: Option<String>,
+    agreed: Option<VersionChange>,
+) -> Result<()> {
+    let running = match upgrade::observe(api, &prepared.namespace).await {
+        Ok(observed) => observed.version(recorded.as_deref()),
+        Err(e) => {
+            tracing::debug!("cannot read the argocd-server Deployment: {e}; using the record");
+            recorded
+        }
+    };
+    let Some(change) = upgrade::version_change(running.as_deref(), &lab.argocd.version) else {
+        return Ok(());
+    };
+    let diff = change.diff();
+    if agreed.as_ref() == Some(&change) {
+        return Ok(());
+    }
+    if run.yes {
+        ctx.ui.line(diff.trim_end());
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage::ArgoCdUnconfirmed {
+            lab: lab.name.to_string(),
+            diff,
+        }
+        .into());
+    }
+    eprint!("{diff}");
+    ctx.confirm(false, "apply these changes?", "up")
 }
 
 /// The GitOps half, checked before anything is created, with the kept Secrets to re-apply.
@@ -368,7 +470,7 @@ async fn up_in_context(
     }
     let _guard = crate::interrupt::guard();
     let apps = until_interrupted(
-        async { Ok(bootstrap::bootstrap(&api, prepared, ctx.ui, deadline).await?) },
+        async { Ok(bootstrap::bootstrap(&api, prepared, ctx.ui, deadline, &|_| {}).await?) },
         &format!("`playground up --context {context}` again finishes the bootstrap"),
         ctx,
     )

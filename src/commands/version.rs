@@ -1,5 +1,6 @@
 //! `playground version`: what this build is and what it would use: its version, the default
-//! k3s image, the pinned Argo CD release with its manifest's SHA-256, and the Docker endpoint
+//! k3s image, the Argo CD releases it pins (the default marked) with their manifests' SHA-256,
+//! and the Docker endpoint
 //! the environment names, with whether it answers. Never fails because Docker is down: a bug
 //! report needs this most when nothing works.
 
@@ -35,13 +36,26 @@ pub struct VersionInfo {
     pub docker: DockerEndpoint,
 }
 
-/// The Argo CD release installed without `argocd.version`, and what its manifest must hash to.
+/// The Argo CD release installed without `argocd.version`, and what its manifest must hash to;
+/// `pinned`, every release `argocd.version` may name.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArgoCdPin {
     pub version: &'static str,
     pub manifest_url: Option<&'static str>,
     pub manifest_sha256: Option<&'static str>,
+    pub pinned: Vec<PinnedRelease>,
+}
+
+/// One pinned Argo CD release.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedRelease {
+    pub version: &'static str,
+    pub manifest_url: &'static str,
+    pub manifest_sha256: &'static str,
+    /// The one a lab gets without `argocd.version`.
+    pub default: bool,
 }
 
 /// The Docker endpoint, as resolved from the environment, and whether it answered.
@@ -67,6 +81,15 @@ pub async fn run(out: Output) -> Result<()> {
                 version: ARGOCD_VERSION,
                 manifest_url: pin.map(|p| p.url),
                 manifest_sha256: pin.map(|p| p.sha256),
+                pinned: manifest::PINNED
+                    .iter()
+                    .map(|p| PinnedRelease {
+                        version: p.version,
+                        manifest_url: p.url,
+                        manifest_sha256: p.sha256,
+                        default: p.version == ARGOCD_VERSION,
+                    })
+                    .collect(),
             }
         },
         docker: docker().await,
@@ -110,11 +133,23 @@ fn table(info: &VersionInfo) -> String {
         _ => "none".to_string(),
     };
     let mut text = format!(
-        "playground {}\nk3s image:  {}\nArgo CD:    {}\n",
+        "playground {}\nk3s image:  {}\nArgo CD:    {} (default)\n",
         info.version, info.k3s_image, info.argocd.version
     );
-    if let Some(sha) = info.argocd.manifest_sha256 {
-        text += &format!("  manifest sha256: {sha}\n");
+    if !info.argocd.pinned.is_empty() {
+        text += "  pinned releases (argocd.version), install.yaml sha256:\n";
+        let width = info
+            .argocd
+            .pinned
+            .iter()
+            .map(|p| p.version.len())
+            .max()
+            .unwrap_or(0);
+        for p in &info.argocd.pinned {
+            let mark = if p.default { "*" } else { " " };
+            text += &format!("  {mark} {:width$}  {}\n", p.version, p.manifest_sha256);
+        }
+        text += "  (* the default)\n";
     }
     text += &format!("Docker:     {docker}\n");
     if let Some(e) = &info.docker.error {
@@ -122,4 +157,64 @@ fn table(info: &VersionInfo) -> String {
         text += &format!("  {}\n", e.lines().next().unwrap_or_default());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> VersionInfo {
+        VersionInfo {
+            version: "0.1.0",
+            k3s_image: DEFAULT_K3S_IMAGE,
+            argocd: ArgoCdPin {
+                version: ARGOCD_VERSION,
+                manifest_url: None,
+                manifest_sha256: None,
+                pinned: manifest::PINNED
+                    .iter()
+                    .map(|p| PinnedRelease {
+                        version: p.version,
+                        manifest_url: p.url,
+                        manifest_sha256: p.sha256,
+                        default: p.version == ARGOCD_VERSION,
+                    })
+                    .collect(),
+            },
+            docker: DockerEndpoint {
+                host: None,
+                source: None,
+                reachable: false,
+                error: None,
+            },
+        }
+    }
+
+    #[test]
+    fn every_pinned_release_is_listed_and_the_default_marked() {
+        let text = table(&info());
+        for p in manifest::PINNED {
+            let line = text
+                .lines()
+                .find(|l| l.contains(p.sha256))
+                .unwrap_or_else(|| panic!("{} missing: {text}", p.version));
+            assert!(line.contains(p.version), "{line}");
+            assert_eq!(
+                line.trim_start().starts_with('*'),
+                p.version == ARGOCD_VERSION,
+                "{line}"
+            );
+        }
+        let json = serde_json::to_value(info()).unwrap();
+        let pinned = json["argocd"]["pinned"].as_array().unwrap();
+        assert_eq!(pinned.len(), manifest::PINNED.len());
+        assert_eq!(
+            pinned.iter().filter(|p| p["default"] == true).count(),
+            1,
+            "{json}"
+        );
+        assert_eq!(pinned[0]["version"], ARGOCD_VERSION);
+        assert!(pinned[1]["manifestSha256"].is_string(), "{json}");
+        assert!(pinned[1]["manifestUrl"].is_string(), "{json}");
+    }
 }

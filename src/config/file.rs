@@ -151,7 +151,7 @@ pub(crate) struct RawApi {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "ArgoCd")]
 pub(crate) struct RawArgoCd {
-    /// The Argo CD release, e.g. v3.5.1; a pinned one is checked against its known SHA-256.
+    /// The Argo CD release (default v3.5.1; pinned: v3.5.1, v3.4.7, v3.3.14, each checked against its known SHA-256). Changed on an existing lab, `up` upgrades Argo CD in place.
     #[serde(default)]
     pub version: Option<String>,
     /// Install from this manifest (URL or local file) instead of the release's install.yaml.

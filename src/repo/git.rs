@@ -385,7 +385,7 @@ pub fn folder_entries(
     let id = ObjectId::from_hex(commit.as_bytes()).map_err(|e| GitError::UnknownRevision {
         path: repo.root().to_path_buf(),
         rev: commit.to_string(),
-        source: e.into(),
+        source: e,
     })?;
     let tree = repo
         .inner
@@ -410,7 +410,7 @@ pub fn folder_entries(
     };
     let decoded = folder
         .decode()
-        .map_err(|e| repo.err("cannot read a commit's tree")(e.into()))?;
+        .map_err(|e| repo.err("cannot read a commit's tree")(e))?;
     Ok(Some(
         decoded
             .entries

@@ -3,9 +3,12 @@
 //!
 //! `up` writes it once the cluster exists and again when the apps are ready (with the commit
 //! deployed); `drop` marks it dropped and keeps it. It holds the lab file's content, the flags
-//! that overrode it, the Git source and the times, and never a secret: the lab file names
-//! environment variables and key files, not their values. A record written by a newer
-//! playground (a higher `version`) is refused rather than misread.
+//! that overrode it, the Git source, the times, and what playground installed of Argo CD (its
+//! version and every object it applied, so an upgrade deletes what the new release no longer
+//! has: see [`crate::argocd::upgrade`]), and never a secret: the lab file names environment
+//! variables and key files, not their values. A record written by a newer playground (a
+//! higher `version`) is refused rather than misread; fields added since version 1 are
+//! optional, so older records load.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,41 @@ pub struct LabRecord {
     pub config: ConfigRecord,
     pub git: GitRecord,
     pub times: Times,
+    /// What `up` installed of Argo CD, once an install went through (absent in records
+    /// written before playground recorded it, and for `--cluster-only` labs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdRecord>,
+}
+
+/// The Argo CD install playground applied last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdRecord {
+    /// `argocd.version` (for a custom manifest: what the lab file said it is).
+    pub version: String,
+    /// The namespace it was installed into.
+    pub namespace: String,
+    /// SHA-256 of the manifest, lower-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+    /// Every object applied from the manifest (as prepared for the lab).
+    #[serde(default)]
+    pub objects: Vec<AppliedObject>,
+}
+
+/// One object playground applied: its identity across releases (the group, not the version
+/// of its apiVersion).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedObject {
+    /// The API group; empty for the core group (`v1`).
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    /// None for a cluster-scoped object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
 /// The lab file as `up` read it.
@@ -169,6 +207,9 @@ impl LabRecord {
                 last_up: now,
                 dropped: None,
             },
+            // Still installed until an install says otherwise ([`set_argocd`]); a dropped
+            // lab's Argo CD went with it.
+            argocd: alive.and_then(|p| p.argocd.clone()),
         }
     }
 
@@ -242,6 +283,19 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
     })?;
     fsutil::create_dir(&lab_dir(&record.name), DIR_MODE).map_err(io)?;
     fsutil::write_atomic(&path, text.as_bytes(), FILE_MODE).map_err(io)
+}
+
+/// Record what an install applied: the record is read, its `argocd` replaced, and written
+/// back. No record (`up --context`, or one that could not be written): nothing to do.
+pub fn set_argocd(name: &str, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
+    match read(name)? {
+        Some(mut r) => {
+            r.argocd = Some(argocd);
+            write(&r)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
@@ -334,7 +388,46 @@ mod tests {
                 last_up: "2026-11-26T10:05:00Z".into(),
                 dropped: None,
             },
+            argocd: Some(ArgoCdRecord {
+                version: "v3.4.7".into(),
+                namespace: "argocd".into(),
+                manifest_sha256: Some("11016889".into()),
+                objects: vec![
+                    AppliedObject {
+                        group: String::new(),
+                        kind: "ConfigMap".into(),
+                        namespace: Some("argocd".into()),
+                        name: "argocd-cm".into(),
+                    },
+                    AppliedObject {
+                        group: "rbac.authorization.k8s.io".into(),
+                        kind: "ClusterRole".into(),
+                        namespace: None,
+                        name: "argocd-server".into(),
+                    },
+                ],
+            }),
         }
+    }
+
+    #[test]
+    fn a_record_from_before_the_argocd_field_loads() {
+        let mut old = sample();
+        old.argocd = None;
+        let text = serde_saphyr::to_string(&old).unwrap();
+        assert!(!text.contains("argocd:"), "{text}");
+        let back: LabRecord = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, old);
+        // And one with it keeps it; the core group reads back as empty.
+        let r = sample();
+        let text = serde_saphyr::to_string(&r).unwrap();
+        assert!(text.contains("argocd:"), "{text}");
+        assert_eq!(serde_saphyr::from_str::<LabRecord>(&text).unwrap(), r);
+        let minimal = "version: 1\nname: demo\nconfig: {path: /x/playground.yaml, content: ''}\ngit: {repo: /x, path: apps, revision: HEAD}\ntimes: {created: '2026-11-26T10:00:00Z', lastUp: '2026-11-26T10:00:00Z'}\nargocd:\n  version: v3.4.7\n  namespace: argocd\n  objects:\n  - {kind: ConfigMap, namespace: argocd, name: argocd-cm}\n";
+        let r: LabRecord = serde_saphyr::from_str(minimal).unwrap();
+        let objects = &r.argocd.unwrap().objects;
+        assert_eq!(objects[0].group, "");
+        assert_eq!(objects[0].name, "argocd-cm");
     }
 
     #[test]
@@ -390,6 +483,7 @@ mod tests {
         );
         assert_eq!(r.times.created, prev.times.created);
         assert_eq!(r.git.deployed, prev.git.deployed);
+        assert_eq!(r.argocd, prev.argocd, "what is installed stays recorded");
         assert_ne!(r.times.last_up, prev.times.last_up);
 
         let mut dropped = prev.clone();
@@ -408,6 +502,7 @@ mod tests {
         );
         assert_eq!(r.git.deployed, None);
         assert_eq!(r.times.dropped, None);
+        assert_eq!(r.argocd, None, "a dropped lab's Argo CD went with it");
     }
 
     #[test]

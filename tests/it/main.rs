@@ -5,6 +5,7 @@ mod support;
 
 mod action;
 mod argocd_cli;
+mod argocd_upgrade;
 mod cache;
 mod cluster;
 mod day2;

@@ -158,6 +158,9 @@ pub struct ApplyReport {
     pub elapsed: Duration,
     /// Of which waiting for CRDs to be Established.
     pub crd_wait: Duration,
+    /// Every object applied, its namespace as written (fixed for its scope), in the order
+    /// the writes finished.
+    pub applied: Vec<ObjectRef>,
 }
 
 impl fmt::Display for ApplyReport {
@@ -507,6 +510,7 @@ pub async fn apply(
     let count = |p: &Planned, applied: &mut usize, report: &mut ApplyReport, phase: Phase| {
         *applied += 1;
         *report.by_kind.entry(p.reference.kind.clone()).or_default() += 1;
+        report.applied.push(p.reference.clone());
         progress(&Progress {
             phase,
             applied: *applied,
