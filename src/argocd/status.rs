@@ -119,6 +119,9 @@ pub struct AppNode {
     pub target_revision: String,
     /// The last commit that touched `path`, for apps from the root's repository.
     pub last_commit: Option<CommitInfo>,
+    /// Argo CD syncs it on its own (`syncPolicy.automated`); otherwise it is the user's to
+    /// sync, shown as `manual` and never awaited by `up`.
+    pub auto_sync: bool,
     pub children: Vec<AppNode>,
 }
 
@@ -162,6 +165,7 @@ impl<'a> Builder<'a> {
                 path: a.source.path.clone(),
                 target_revision: a.source.target_revision.clone(),
                 last_commit: self.commit(a),
+                auto_sync: a.auto_sync,
                 children: Vec::new(),
             },
             None => AppNode {
@@ -174,6 +178,7 @@ impl<'a> Builder<'a> {
                 path: String::new(),
                 target_revision: String::new(),
                 last_commit: None,
+                auto_sync: true,
                 children: Vec::new(),
             },
         };
@@ -321,7 +326,11 @@ fn rows(node: &AppNode, lead: &str, branch: &str, now: i64, out: &mut Vec<Row>) 
     out.push(Row {
         cells: [
             format!("{lead}{branch}{}", node.name),
-            node.sync.clone(),
+            if node.auto_sync {
+                node.sync.clone()
+            } else {
+                format!("{} (manual)", node.sync)
+            },
             node.health.clone(),
             node.revision.as_deref().map(short_rev).unwrap_or_else(dash),
             commit.map(|c| c.short.clone()).unwrap_or_else(dash),
@@ -523,12 +532,14 @@ mod tests {
             health: "Progressing".into(),
             health_message: Some("waiting for x".into()),
             children: Some(vec!["x".into()]),
+            auto_sync: true,
             ..Default::default()
         };
         let x = AppState {
             name: "x".into(),
             sync: "Synced".into(),
             health: "Healthy".into(),
+            auto_sync: true,
             ..Default::default()
         };
         let y = AppState {
@@ -543,12 +554,12 @@ mod tests {
         };
         let tree = build_tree("ns", vec![y, x, root], "root", &|_| None);
         let golden = "\
-APP   SYNC       HEALTH       REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
-root  Synced     Progressing  -         -       -       -     -
+APP   SYNC                HEALTH       REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
+root  Synced              Progressing  -         -       -       -     -
 │ ! waiting for x
-└─ x  Synced     Healthy      -         -       -       -     -
+└─ x  Synced              Healthy      -         -       -       -     -
 other
-  y   OutOfSync  Healthy      -         -       -       -     -
+  y   OutOfSync (manual)  Healthy      -         -       -       -     -
     ! ComparisonError: repo unreachable
 ";
         assert_eq!(tree.render_text(0), golden, "\n{}", tree.render_text(0));
@@ -556,5 +567,8 @@ other
             tree.to_json()["other"][0]["message"],
             "ComparisonError: repo unreachable"
         );
+        // An app without automated sync is the user's to sync: `manual` in the table, and
+        // `autoSync: false` for scripts.
+        assert_eq!(tree.to_json()["other"][0]["autoSync"], false);
     }
 }

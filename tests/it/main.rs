@@ -28,5 +28,6 @@ mod layers;
 mod plumbing;
 mod registry;
 mod restore;
+mod seed_lab;
 mod standin;
 mod strict;
