@@ -407,7 +407,8 @@ fn node(
 ) -> Value {
     json!({
         "name": name, "sync": sync, "health": health, "message": null, "revision": rev,
-        "repoURL": REPO, "path": path, "targetRevision": "HEAD", "lastCommit": commit, "children": children,
+        "repoURL": REPO, "path": path, "targetRevision": "HEAD", "lastCommit": commit, "autoSync": true,
+        "children": children,
     })
 }
 
@@ -470,7 +471,7 @@ async fn status_tree_as_json_and_text() {
     assert_eq!(tree.to_json(), expected);
     // Key order as serialised (what `jq` users see).
     let text = serde_json::to_string(&tree).unwrap();
-    assert!(text.starts_with(r#"{"namespace":"argocd","root":{"name":"root","sync":"Synced","health":"Healthy","message":null,"revision":"0123456789abcdef0123456789abcdef01234567","repoURL":"https://git.example/lab.git","path":"apps","targetRevision":"HEAD","lastCommit":{"hash":"aaaaaaa111111111111111111111111111111111","short":"aaaaaaa","author":"Ada Lovelace","time":1799989080,"subject":"Add the apps"},"children":[{"name":"a""#), "{text}");
+    assert!(text.starts_with(r#"{"namespace":"argocd","root":{"name":"root","sync":"Synced","health":"Healthy","message":null,"revision":"0123456789abcdef0123456789abcdef01234567","repoURL":"https://git.example/lab.git","path":"apps","targetRevision":"HEAD","lastCommit":{"hash":"aaaaaaa111111111111111111111111111111111","short":"aaaaaaa","author":"Ada Lovelace","time":1799989080,"subject":"Add the apps"},"autoSync":true,"children":[{"name":"a""#), "{text}");
 
     let golden = "\
 APP          SYNC    HEALTH    REVISION  COMMIT   AUTHOR        WHEN     SUBJECT
