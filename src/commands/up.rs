@@ -188,10 +188,14 @@ pub async fn up_lab(
         {
             text.insert_str(0, &change.diff());
         }
-        let then = (!run.cluster_only).then(|| format!(
-            "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), seed the root Application from {}, and wait until every app is Synced and Healthy",
-            lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
-        ));
+        let then = prepared.as_ref().map(|p| {
+            format!(
+                "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), {}",
+                lab.argocd.version,
+                lab.argocd.namespace,
+                p.describe(&lab.gitops.repo.to_string())
+            )
+        });
         return print_plan(run, ctx, &lab.name, text, then);
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.

@@ -19,6 +19,9 @@ spec:
   destination:
     server: https://kubernetes.default.svc
     namespace: guestbook
+  # Argo CD syncs an Application on its own only with an automated policy.
+  syncPolicy:
+    automated: {}
 "#;
 
 async fn lab_with(apps: Option<AppOutcome>) -> Lab {
