@@ -51,13 +51,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the lab, or converge it to its file.
+    ///
     /// Create the lab, or converge an existing one: start what is stopped, repair what is
     /// missing, and apply a changed lab file node by node, or a changed Argo CD release in
     /// place, after showing the diff (`--yes` where there is no terminal to ask on). Never
     /// duplicates anything.
+    #[command(after_help = EX_UP)]
     Up(UpArgs),
+    /// Stop the lab's nodes to free CPU and memory.
+    ///
     /// Stop the lab's nodes (agents first) to free every CPU and byte they used. Volumes and
     /// state are kept; a suspended lab stays suspended across a Docker restart.
+    #[command(after_help = EX_SUSPEND)]
     Suspend {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
@@ -73,7 +79,10 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Start a suspended or paused lab.
+    ///
     /// Start a suspended or paused lab: servers first, then agents, then wait for the API.
+    #[command(after_help = EX_RESUME)]
     Resume {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
@@ -85,9 +94,12 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Remove the lab; its record stays for `restore`.
+    ///
     /// Remove every container, network and volume of the lab, and its kube context.
     /// Works on half-made labs and without any local state. The Secrets in `keep.secrets` are
     /// exported first, and the lab's record is kept, so `playground restore` brings it back.
+    #[command(after_help = EX_DROP)]
     Drop {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
@@ -102,21 +114,30 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Bring a dropped lab back from Git.
+    ///
     /// Bring a dropped lab back from Git: from its record (`playground restore NAME`), or on a
     /// new machine from the lab repository itself (`playground restore --from URL_OR_PATH`),
     /// which must hold playground.yaml at its top. Kept Secrets are re-applied before Argo CD
     /// syncs. A lab that exists is left as it is.
+    #[command(after_help = EX_RESTORE)]
     Restore(RestoreArgs),
+    /// List the labs, running and dropped.
+    ///
     /// List the labs Docker knows of, and the dropped labs on record (which `restore` brings
     /// back).
+    #[command(after_help = EX_LIST)]
     List {
         /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
         /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Show a lab: nodes, API, and its apps as a tree.
+    ///
     /// Show one lab: its state, its nodes, the API URL, and its Applications as a tree with the
     /// last commit that touched each.
+    #[command(after_help = EX_STATUS)]
     Status {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
@@ -125,17 +146,25 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Print the lab's kubeconfig.
+    ///
     /// Print the lab's kubeconfig (context, cluster and user `playground-<name>`).
+    #[command(after_help = EX_KUBECONFIG)]
     Kubeconfig {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
     },
+    /// Print the Argo CD admin password.
+    ///
     /// Print the Argo CD admin password (from `argocd-initial-admin-secret`). The UI is at
     /// http://127.0.0.1:<argocd.ui.port>, user `admin`.
+    #[command(after_help = EX_PASSWORD)]
     Password {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
     },
+    /// Run the Argo CD CLI against the lab, logged in as admin.
+    ///
     /// Run the Argo CD CLI against the lab, logged in as admin: `playground argocd -- ARGS`.
     ///
     /// The CLI comes from the lab's own Argo CD server (`/download/argocd-<os>-<arch>`), so
@@ -152,7 +181,10 @@ pub enum Command {
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
+    /// Make Argo CD look at Git now.
+    ///
     /// Make Argo CD look at Git now (the refresh annotation), instead of waiting for its poll.
+    #[command(after_help = EX_REFRESH)]
     Refresh {
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
         name: Option<String>,
@@ -163,8 +195,11 @@ pub enum Command {
         #[arg(long)]
         hard: bool,
     },
+    /// Write a new lab repository.
+    ///
     /// Write a new lab repository: a playground.yaml and an apps/ example like the sample lab,
     /// as a Git repo with one commit. `playground up` there works at once.
+    #[command(after_help = EX_INIT)]
     Init {
         /// Where (default: the current directory, which must be empty).
         dir: Option<PathBuf>,
@@ -180,8 +215,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
         from_k3d: Option<PathBuf>,
     },
+    /// Check a lab offline, without Docker.
+    ///
     /// Check a lab offline, without Docker: the lab file, every YAML file under gitops.path,
     /// Application and AppProject fields, and that every local path they name exists.
+    #[command(after_help = EX_VALIDATE)]
     Validate {
         /// The lab file. Default: ./playground.yaml.
         #[arg(short, long, value_name = "FILE")]
@@ -191,6 +229,8 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Manage the shared image caches.
+    ///
     /// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
     /// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
     /// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
@@ -201,21 +241,28 @@ pub enum Command {
     /// join every lab network and nodes get /etc/rancher/k3s/registries.yaml mirrors pointing
     /// at them. Nothing is published on the host. Offline, `up` warns once and goes on
     /// without the cache. Turn it off per lab with `cluster.imageCache: false`.
+    #[command(after_help = EX_CACHE)]
     Cache {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Manage the lab registry you push to.
+    ///
     /// The lab registry (`cluster.registry: { port: 5001 }`): a plain registry on
     /// 127.0.0.1:PORT that the host pushes to as `localhost:PORT/app` and pods pull from under
     /// the same name. Shared by labs and kept by `drop`; `cache prune` removes it too.
+    #[command(after_help = EX_REGISTRY)]
     Registry {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Check that this host can run a lab.
+    ///
     /// Check that this host can run a lab: the Docker endpoint (and where it came from), the
     /// engine, cgroups, userns-remap and Enhanced Container Isolation, privileged containers,
     /// free disk against kubelet's eviction thresholds, the lab's ports, and whether Argo CD
     /// (uid 999) can read the lab's repository. Exits 1 when a check fails.
+    #[command(after_help = EX_DOCTOR)]
     Doctor {
         /// The lab file. Default: ./playground.yaml if present (without one, the lab's ports
         /// and repository are not checked).
@@ -226,22 +273,34 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Import images into your labs' nodes.
+    ///
     /// Images in your labs' nodes.
+    #[command(after_help = EX_IMAGE)]
     Image {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Print the nodes' logs.
+    ///
     /// Print the lab's node logs (what `docker logs` shows: k3s's output), each line prefixed
     /// with its node, e.g. `server-0 | …`. Without --node, every node's lines interleave as
     /// they arrive. Ctrl-C ends --follow.
+    #[command(after_help = EX_LOGS)]
     Logs(LogsArgs),
     /// Collect what a bug report needs into one archive.
+    ///
+    /// Collect what a bug report needs into one archive.
+    #[command(after_help = EX_EXPORT)]
     Export {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Run a command in a node.
+    ///
     /// Run a command in a node (default: `sh` in server-0), with the terminal attached when
     /// there is one: `playground exec -- crictl ps`. The exit status is the command's.
+    #[command(after_help = EX_EXEC)]
     Exec {
         /// The lab (default: the one in ./playground.yaml, or the only lab).
         #[arg(add = ArgValueCandidates::new(lab_candidates))]
@@ -253,24 +312,33 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         cmd: Vec<String>,
     },
+    /// Print versions, pinned releases and the Docker endpoint.
+    ///
     /// Print this build's version, the default k3s image, the pinned Argo CD release and its
     /// manifest's SHA-256, and the Docker endpoint in use with whether it answers (never
     /// fails when Docker is down).
+    #[command(after_help = EX_VERSION)]
     Version {
         /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
         /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Print a shell completion script.
+    ///
     /// Print the shell script that completes playground's commands, flags and lab names:
     /// `source <(playground completions bash)` (see the README for zsh, fish and PowerShell).
     /// Lab names are looked up when you press Tab, from Docker and the dropped labs on record.
+    #[command(after_help = EX_COMPLETIONS)]
     Completions {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Print the JSON Schema of playground.yaml.
+    ///
     /// Print the JSON Schema of playground.yaml, for editors and CI. The lab file's first line
     /// `# yaml-language-server: $schema=URL` points editors at the published copy.
+    #[command(after_help = EX_SCHEMA)]
     Schema,
     /// Write the man pages (playground.1, and one per subcommand) into DIR (default: .).
     #[command(hide = true)]
@@ -388,6 +456,63 @@ pub enum ImageCommand {
         name: Option<String>,
     },
 }
+
+const EX_UP: &str = "Examples:
+  playground up                  # ./playground.yaml, or the sample lab
+  playground up --dry-run        # print the plan; change nothing
+  playground up --yes --timeout 15m
+  playground up --context prod   # the GitOps half, into a real cluster";
+const EX_SUSPEND: &str = "Examples:
+  playground suspend
+  playground suspend mylab --pause";
+const EX_RESUME: &str = "Example:
+  playground resume mylab";
+const EX_DROP: &str = "Example:
+  playground drop mylab --yes";
+const EX_RESTORE: &str = "Examples:
+  playground restore mylab
+  playground restore --from https://github.com/me/lab.git";
+const EX_LIST: &str = "Example:
+  playground list -o json";
+const EX_STATUS: &str = "Examples:
+  playground status mylab
+  playground status -o json";
+const EX_KUBECONFIG: &str = "Example:
+  playground kubeconfig mylab > mylab.kubeconfig";
+const EX_PASSWORD: &str = "Example:
+  playground password mylab";
+const EX_REFRESH: &str = "Examples:
+  playground refresh
+  playground refresh --app hello --hard";
+const EX_INIT: &str = "Examples:
+  playground init mylab
+  playground init --from-k3d k3d-config.yml mylab";
+const EX_VALIDATE: &str = "Examples:
+  playground validate
+  playground validate -f labs/dev/playground.yaml -o json";
+const EX_CACHE: &str = "Examples:
+  playground cache status
+  playground cache prune --yes";
+const EX_REGISTRY: &str = "Examples:
+  docker push localhost:5001/app:dev
+  playground registry rm --yes";
+const EX_DOCTOR: &str = "Examples:
+  playground doctor
+  playground doctor -f playground.yaml -o json";
+const EX_IMAGE: &str = "Example:
+  playground image import myapp:dev";
+const EX_LOGS: &str = "Example:
+  playground logs --node agent-0 --since 10m --follow";
+const EX_EXPORT: &str = "Example:
+  playground export logs mylab /tmp";
+const EX_EXEC: &str = "Example:
+  playground exec --node agent-0 -- crictl ps";
+const EX_VERSION: &str = "Example:
+  playground version -o json";
+const EX_COMPLETIONS: &str = "Example:
+  source <(playground completions bash)";
+const EX_SCHEMA: &str = "Example:
+  playground schema > playground.schema.json";
 
 const ARGOCD_EXAMPLES: &str = "Examples:
   playground argocd -- app list
@@ -582,6 +707,36 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         // Catches conflicts_with naming an argument that a flatten renamed or dropped.
         <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn short_help_fits_a_screen_and_every_command_shows_an_example() {
+        let mut cmd = <Cli as clap::CommandFactory>::command().term_width(100);
+        let top = cmd.render_help().to_string();
+        assert!(
+            top.lines().count() <= 40,
+            "`playground -h` is {} lines:\n{top}",
+            top.lines().count()
+        );
+        for sub in cmd.get_subcommands_mut() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            let name = sub.get_name().to_string();
+            // One line in the list: a short first paragraph, the rest kept for `--help`.
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(
+                !about.contains('\n') && about.len() <= 60,
+                "{name}: about is {about:?}"
+            );
+            let help = sub.render_help().to_string();
+            let has_example = help.contains("Example");
+            let nested = sub.get_subcommands().any(|s| !s.is_hide_set());
+            assert!(
+                has_example || nested,
+                "`playground {name} -h` shows no example:\n{help}"
+            );
+        }
     }
 
     #[test]
