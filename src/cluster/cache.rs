@@ -755,18 +755,7 @@ pub fn render_table(caches: &[CacheStatus]) -> String {
 
 /// `1536` → `1.5 KiB`.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(bytes).to_string()
 }
 
 /// What `cache prune` removed.
@@ -956,7 +945,7 @@ mirrors:
     #[test]
     fn sizes_read_as_people_do() {
         assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.00 GiB");
     }
 }

@@ -104,27 +104,12 @@ pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
     let limit = word.chars().count().div_ceil(3);
     candidates
         .iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .map(|c| (strsim::levenshtein(&word, &c.to_ascii_lowercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance, by characters. The words compared are config keys: tiny.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
 
 #[cfg(test)]
 mod tests {
@@ -175,6 +160,5 @@ mod tests {
         assert_eq!(closest("k3s_args", &keys), Some("k3sArgs"));
         assert_eq!(closest("Ports", &keys), Some("ports"));
         assert_eq!(closest("volumes", &keys), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
