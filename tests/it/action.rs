@@ -56,7 +56,7 @@ fn the_action_is_composite_with_its_inputs_outputs_and_cleanup() {
     }
     let up = scripts
         .iter()
-        .find(|s| s.contains("playground \"${up[@]}\""))
+        .find(|s| s.contains("\"$playground\" \"${up[@]}\""))
         .expect("a step runs playground up");
     assert!(up.contains("up=(up -o json)"), "{up}");
     let mask = up
@@ -64,11 +64,18 @@ fn the_action_is_composite_with_its_inputs_outputs_and_cleanup() {
         .expect("the password is masked");
     let output = up.find("argocd-password=$password").unwrap();
     assert!(mask < output, "masked before it is an output:\n{up}");
-    // The cleanup use drops the lab the first use named.
-    assert!(up.contains("PLAYGROUND_ACTION_LAB=$name"), "{up}");
+    // The cleanup use drops the lab the first use named, through a file of the job's temp
+    // dir: no script writes GITHUB_ENV or GITHUB_PATH, which later steps would trust.
+    assert!(up.contains(r#">"$state/lab""#), "{up}");
+    for script in &scripts {
+        assert!(
+            !script.contains("GITHUB_ENV") && !script.contains("GITHUB_PATH"),
+            "{script}"
+        );
+    }
     let drop = scripts
         .iter()
-        .find(|s| s.contains("playground drop"))
+        .find(|s| s.contains("drop \"$lab\""))
         .unwrap();
     assert!(drop.contains("--yes"), "{drop}");
     let drop_step = steps.iter().find(|s| s["run"] == *drop).unwrap();
