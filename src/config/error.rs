@@ -110,7 +110,6 @@ pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
         .map(|(_, c)| c)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

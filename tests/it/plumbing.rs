@@ -322,3 +322,58 @@ fn init_writes_a_lab_file_that_names_and_passes_the_schema() {
         .unwrap();
     stdout(&out);
 }
+
+/// The project's future GitHub home is a placeholder (CONTRIBUTING.md): every place that names
+/// it follows Cargo.toml's `repository`, as `scripts/set-home` rewrites them together, and no
+/// other owner hides anywhere.
+#[test]
+fn every_place_naming_the_projects_home_agrees_with_cargo_toml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let home = env!("CARGO_PKG_REPOSITORY")
+        .strip_prefix("https://github.com/")
+        .expect("repository is a GitHub URL")
+        .to_string();
+    let owner = home.split('/').next().unwrap().to_string();
+    let schema_url =
+        format!("https://raw.githubusercontent.com/{home}/main/schema/playground.schema.json");
+    assert_eq!(playground::config::SCHEMA_URL, schema_url);
+    let tap = read("dist-workspace.toml")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("tap = \"")?
+                .strip_suffix('"')
+                .map(str::to_string)
+        })
+        .unwrap();
+    assert_eq!(tap, format!("{owner}/homebrew-tap"));
+    for f in [
+        "playground/playground.yaml",
+        "examples/seed-lab/playground.yaml",
+    ] {
+        assert!(
+            read(f).starts_with(&format!("# yaml-language-server: $schema={schema_url}")),
+            "{f}"
+        );
+    }
+    let readme = read("README.md");
+    assert!(readme.contains(&format!(
+        "https://github.com/{home}/releases/latest/download/"
+    )));
+    assert!(readme.contains(&format!("brew install {owner}/tap/playground-lab")));
+    assert!(read(".github/workflows/release.yml").contains(&format!("\"{tap}\"")));
+    // The list scripts/set-home rewrites names each of these files.
+    let script = read("scripts/set-home");
+    for f in [
+        "Cargo.toml",
+        "dist-workspace.toml",
+        "src/config/file.rs",
+        "schema/playground.schema.json",
+        "playground/playground.yaml",
+        "examples/seed-lab/playground.yaml",
+        "README.md",
+        ".github/workflows/release.yml",
+    ] {
+        assert!(script.contains(f), "scripts/set-home does not rewrite {f}");
+    }
+}
