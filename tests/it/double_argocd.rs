@@ -115,30 +115,8 @@ async fn env(repo: &Path, reconciliation: &str) -> Env {
     })
     .await;
     let client = lab.client().await;
-    let crds: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::erase::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(&()),
-    );
-    for (kind, plural) in [
-        ("Application", "applications"),
-        ("AppProject", "appprojects"),
-    ] {
-        crds.patch(
-            &format!("{plural}.argoproj.io"),
-            &PatchParams::apply("test"),
-            &Patch::Apply(crd(kind, plural)),
-        )
-        .await
-        .unwrap();
-    }
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.patch(
-        NS,
-        &PatchParams::apply("test"),
-        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})),
-    )
-    .await
-    .unwrap();
+    crate::double_util::crd_and_namespace(&client, crd("Application", "applications"), NS).await;
+    crate::double_util::crd_and_namespace(&client, crd("AppProject", "appprojects"), NS).await;
     let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), NS);
     cms.patch(
         "argocd-cm",

@@ -130,27 +130,7 @@ async fn application_with(
     })
     .await;
     let client = lab.client().await;
-    let crds: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::erase::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(&()),
-    );
-    crds.patch(
-        "applications.argoproj.io",
-        &PatchParams::apply("test"),
-        &Patch::Apply(application_crd()),
-    )
-    .await
-    .unwrap();
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.patch(
-        "argocd",
-        &PatchParams::apply("test"),
-        &Patch::Apply(
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
-        ),
-    )
-    .await
-    .unwrap();
+    crate::double_util::crd_and_namespace(&client, application_crd(), "argocd").await;
     let apps: Api<DynamicObject> = Api::namespaced_with(client, "argocd", &app_resource());
     let app = json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "demo"},

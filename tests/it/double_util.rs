@@ -142,3 +142,32 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// Applies the CustomResourceDefinition `crd` and the namespace `ns` to a running double, as
+/// the tests that play Argo CD's objects need them first.
+pub async fn crd_and_namespace(client: &kube::Client, crd: serde_json::Value, ns: &str) {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::discovery::ApiResource::erase::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(&()),
+    );
+    let name = crd["metadata"]["name"].as_str().unwrap().to_string();
+    crds.patch(
+        &name,
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(crd),
+    )
+    .await
+    .unwrap();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .patch(
+            ns,
+            &PatchParams::apply("test"),
+            &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})),
+        )
+        .await
+        .unwrap();
+}

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::discovery::ApiResource;
 use playground::argocd::apps::{AppState, AppsError, application_resource, wait_lab_ready};
 use playground::argocd::refresh::{REFRESH_ANNOTATION, RefreshError, refresh};
 use playground::argocd::status::{AppTree, app_tree, build_tree};
@@ -56,25 +55,7 @@ async fn env(apps: Option<AppOutcome>, delay: Duration) -> Env {
     })
     .await;
     let client = lab.client().await;
-    let crds: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::erase::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(&()),
-    );
-    crds.patch(
-        "applications.argoproj.io",
-        &PatchParams::apply("test").force(),
-        &Patch::Apply(application_crd()),
-    )
-    .await
-    .unwrap();
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.patch(
-        NS,
-        &PatchParams::apply("test"),
-        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})),
-    )
-    .await
-    .unwrap();
+    crate::double_util::crd_and_namespace(&client, application_crd().clone(), NS).await;
     let api = KubeApi::from_kubeconfig_yaml(&lab.double.kubeconfig_yaml(&lab.double.url()))
         .await
         .unwrap();

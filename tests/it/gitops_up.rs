@@ -42,31 +42,31 @@ pub(crate) fn git_lab(tag: &str, outcome: &str) -> (TestLab, String) {
 
 /// [`git_lab`] from a lab already shaped (agents, …), with more node env entries (`, "K=V@…"`).
 pub(crate) fn git_lab_with(lab: TestLab, outcome: &str, more_env: &str) -> (TestLab, String) {
-    let dir = lab.dir.path();
-    write_apps(dir);
-    let commit =
-        playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
-            .unwrap();
-    let lab = lab
-        .cluster_yaml(&format!(
-            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"{more_env}]\n"
-        ))
-        .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
-        .write();
-    (lab, commit)
+    committed_lab(lab, outcome, true, more_env)
 }
 
 /// A lab like [`git_lab`] whose stand-in resolves the revision from the mounted repository
 /// (no `PLAYGROUND_DOUBLE_REVISION`), so a new commit shows once Argo CD looks again.
 pub(crate) fn git_lab_following_head(lab: TestLab, outcome: &str) -> (TestLab, String) {
+    committed_lab(lab, outcome, false, "")
+}
+
+/// apps/ committed in the lab's folder, the double told to drive every Application to
+/// `outcome` (and, when `pinned`, to report the first commit whatever HEAD becomes).
+fn committed_lab(lab: TestLab, outcome: &str, pinned: bool, more_env: &str) -> (TestLab, String) {
     let dir = lab.dir.path();
     write_apps(dir);
     let commit =
         playground::repo::git::init_with_commit(dir, "the lab", Some(("Ada", "ada@example.com")))
             .unwrap();
+    let revision = if pinned {
+        format!(", \"PLAYGROUND_DOUBLE_REVISION={commit}@server:0\"")
+    } else {
+        String::new()
+    };
     let lab = lab
         .cluster_yaml(&format!(
-            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\", \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"]\n"
+            "  env: [\"PLAYGROUND_DOUBLE_APPS={outcome}@server:0\"{revision}, \"PLAYGROUND_DOUBLE_DELAY_MS=300@server:0\"{more_env}]\n"
         ))
         .yaml(&format!("  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n", fixture()))
         .write();

@@ -153,21 +153,6 @@ impl Simulation {
 
 /// Rewrite an object's `.status` as `manager`; None when the object is gone or its
 /// generation moved on (a newer spec will be handled by its own event).
-/// Whether `argocd-application-controller` runs: no such StatefulSet (nothing to wait for),
-/// or one with an available replica.
-fn controller_runs(store: &Mutex<Store>) -> bool {
-    let store = store.lock().unwrap();
-    let gr = ("apps".to_string(), "statefulsets".to_string());
-    let controllers: Vec<&Value> = store
-        .list_ref(&gr)
-        .filter(|o| o["metadata"]["name"] == "argocd-application-controller")
-        .collect();
-    controllers.is_empty()
-        || controllers
-            .iter()
-            .any(|o| o["status"]["availableReplicas"].as_i64().unwrap_or(0) > 0)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn write_status(
     store: &Mutex<Store>,
