@@ -81,15 +81,7 @@ pub async fn run(out: Output) -> Result<()> {
                 version: ARGOCD_VERSION,
                 manifest_url: pin.map(|p| p.url),
                 manifest_sha256: pin.map(|p| p.sha256),
-                pinned: manifest::PINNED
-                    .iter()
-                    .map(|p| PinnedRelease {
-                        version: p.version,
-                        manifest_url: p.url,
-                        manifest_sha256: p.sha256,
-                        default: p.version == ARGOCD_VERSION,
-                    })
-                    .collect(),
+                pinned: pinned_releases(),
             }
         },
         docker: docker().await,
@@ -159,6 +151,19 @@ fn table(info: &VersionInfo) -> String {
     text
 }
 
+/// Every release `argocd.version` may name without `argocd.manifest`, the default marked.
+fn pinned_releases() -> Vec<PinnedRelease> {
+    manifest::PINNED
+        .iter()
+        .map(|p| PinnedRelease {
+            version: p.version,
+            manifest_url: p.url,
+            manifest_sha256: p.sha256,
+            default: p.version == ARGOCD_VERSION,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,15 +176,7 @@ mod tests {
                 version: ARGOCD_VERSION,
                 manifest_url: None,
                 manifest_sha256: None,
-                pinned: manifest::PINNED
-                    .iter()
-                    .map(|p| PinnedRelease {
-                        version: p.version,
-                        manifest_url: p.url,
-                        manifest_sha256: p.sha256,
-                        default: p.version == ARGOCD_VERSION,
-                    })
-                    .collect(),
+                pinned: pinned_releases(),
             },
             docker: DockerEndpoint {
                 host: None,
