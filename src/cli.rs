@@ -327,7 +327,7 @@ pub enum Command {
     /// Print a shell completion script.
     ///
     /// Print the shell script that completes playground's commands, flags and lab names:
-    /// `source <(playground completions bash)` (see the README for zsh, fish and PowerShell).
+    /// `source <(playground completions bash)` (see docs/commands.md for zsh, fish and PowerShell).
     /// Lab names are looked up when you press Tab, from Docker and the dropped labs on record.
     #[command(after_help = EX_COMPLETIONS)]
     Completions {

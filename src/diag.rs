@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// What kind of failure an error is: what a script can do about it. The exit status follows
-/// it (`commands::error`, and the README's table).
+/// it (`commands::error`, and the table in docs/output.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Anything else (exit 1).

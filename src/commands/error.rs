@@ -4,7 +4,7 @@
 //! Each layer has its own error type (`ConfigError`, `ClusterError`, `BootstrapError`, …) and
 //! this one wraps them as they are, with `#[from]`, so nothing is turned into a string on the
 //! way up. [`Error::kind`] sorts them by what a script can do about them, and the exit status
-//! follows the kind (see the README's table):
+//! follows the kind (see the table in docs/output.md):
 //!
 //! | kind | status |
 //! |---|---|

@@ -1,6 +1,6 @@
 //! The GitHub Action (`action.yml`) and the workflow that uses it run on GitHub, not here: what
 //! can be checked offline is. Both files parse; the action is composite with the inputs and
-//! outputs the README documents; every script is valid bash, reads the inputs from its
+//! outputs docs/output.md documents; every script is valid bash, reads the inputs from its
 //! environment (never `${{ inputs.… }}` pasted into a script, which would let an input run
 //! code: GitHub's "script injection" guidance), and masks the Argo CD password before it
 //! becomes an output.

@@ -272,7 +272,7 @@ fn a_port_in_use_is_found_before_anything_is_created() {
     let lab = TestLab::new("port").api_port(port).write();
     let out = lab.run(&["up", "--cluster-only"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // 5: a conflict, which a script can wait out or resolve (see the README's exit codes).
+    // 5: a conflict, which a script can wait out or resolve (see the exit codes in docs/output.md).
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(
         stderr.contains(&format!("127.0.0.1:{port}/tcp is already in use")),

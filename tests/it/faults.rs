@@ -1,6 +1,6 @@
 //! Faults, as a hostile but realistic user makes them: kill -9 at a random moment, two
 //! commands at once, Docker objects removed behind playground's back. After each, the promise
-//! of the README must hold: the next `up` converges, and `drop` leaves nothing labelled.
+//! of docs/internals.md must hold: the next `up` converges, and `drop` leaves nothing labelled.
 //!
 //! Kill moments are random within bounds; every test prints its seed, and
 //! `PLAYGROUND_FAULT_SEED=<seed>` replays one. Signals are not random: SIGINT and SIGTERM are

@@ -430,7 +430,7 @@ fn restore_without_a_record_teaches_restore_from() {
     std::fs::remove_file(lab.file()).unwrap();
     let out = lab.run(&["restore", "nosuchlab"]);
     let err = stderr(&out);
-    // 4: nothing of that name (the README's exit codes), as `status nosuchlab` says too.
+    // 4: nothing of that name (the exit codes in docs/output.md), as `status nosuchlab` says too.
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("no record of a lab named nosuchlab"), "{err}");
     assert!(err.contains("restore --from"), "{err}");
