@@ -10,7 +10,9 @@
 //!   in the node's `/etc/resolv.conf`);
 //! - mount propagation: kubelet refuses `HostToContainer` unless `/` is a shared mount;
 //! - a restore that pulls nothing: the image caches hold the same bytes before and after, and it
-//!   succeeds with k3s's fallback to the upstream registries turned off.
+//!   succeeds with k3s's fallback to the upstream registries turned off;
+//! - a Helm root (value file, inline values, its AppProject from `argocd.resources`) with a
+//!   child left to the user's sync, and a new commit brought in by a refresh.
 //!
 //! Every test here is `#[ignore]`d, so a normal `cargo test` reports them as ignored, never as
 //! passed. Run them with
@@ -568,6 +570,174 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
         "the restore downloaded into the caches: something was not cached the first time"
     );
 
+    pg(&lab, &["drop", &lab.name, "--yes"]);
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// A Helm root as the seed author runs his (`examples/seed-lab/`), on real Argo CD: a chart
+/// whose values render one Application per entry, a value file and inline values, an
+/// AppProject from `argocd.resources` that must exist before the root, and one child left
+/// without automated sync. Then a new commit, which `up` brings in by a refresh.
+#[test]
+#[ignore = "needs real k3s images: PLAYGROUND_E2E_REAL=1 cargo test --test it e2e_real -- --ignored"]
+fn e2e_real_helm_root_with_its_project_a_manual_app_and_a_new_commit() {
+    require_real();
+    let lab = real_lab("realhelm", 1, 0);
+    let _logs = LogsOnFailure(lab.name.clone());
+    let dir = lab.dir.path();
+    let write = |path: &str, text: &str| {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    // The chart: `apiVersion: v1`, as the seed's root is.
+    write(
+        "root/Chart.yaml",
+        "apiVersion: v1\nname: lab-root\nversion: 0.1.0\n",
+    );
+    write(
+        "root/values.yaml",
+        "repoURL: https://example.invalid/not-this-one.git\napps: {}\n",
+    );
+    write(
+        "root/local.yaml",
+        "apps:\n  auto: { path: workloads/auto, automated: true }\n  manual: { path: workloads/manual, automated: false }\n",
+    );
+    write(
+        "root/templates/apps.yaml",
+        r#"{{- range $name, $app := .Values.apps }}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {{ $name }}
+  namespace: argocd
+spec:
+  project: lab-project
+  source:
+    repoURL: {{ $.Values.repoURL }}
+    path: {{ $app.path }}
+    targetRevision: HEAD
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {{ $name }}
+  syncPolicy:
+    {{- if $app.automated }}
+    automated: { prune: true, selfHeal: true }
+    {{- end }}
+    syncOptions: [CreateNamespace=true]
+{{- end }}
+"#,
+    );
+    write(
+        "workloads/auto/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auto\ndata:\n  v: \"1\"\n",
+    );
+    write(
+        "workloads/manual/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manual\n",
+    );
+    write(
+        "project.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: lab-project\n  namespace: argocd\nspec:\n  sourceRepos: ['file:///playground']\n  destinations: [{ namespace: '*', server: https://kubernetes.default.svc }]\n  clusterResourceWhitelist: [{ group: '*', kind: '*' }]\n",
+    );
+    let file = lab.file();
+    let text = std::fs::read_to_string(&file).unwrap()
+        + "  resources: [project.yaml]\ngitops:\n  repo: .\n  path: root\n  project: lab-project\n  helm:\n    valueFiles: [local.yaml]\n    values: { repoURL: \"file:///playground\" }\n";
+    std::fs::write(&file, text).unwrap();
+    playground::repo::git::init_with_commit(dir, "a helm root", Some(("Ada", "ada@example.com")))
+        .unwrap();
+    let f = file.to_str().unwrap();
+    pg(&lab, &["validate", "-f", f]);
+    pg(&lab, &["up", "-f", f, "--timeout", "15m"]);
+
+    let status: serde_json::Value =
+        serde_json::from_str(&pg(&lab, &["status", &lab.name, "-o", "json"])).unwrap();
+    let root = &status["apps"]["root"];
+    assert_eq!(
+        (root["sync"].as_str(), root["health"].as_str()),
+        (Some("Synced"), Some("Healthy")),
+        "{status}"
+    );
+    let child = |name: &str| {
+        root["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no child {name}: {status}"))
+    };
+    assert_eq!(child("auto")["sync"], "Synced", "{status}");
+    assert_eq!(child("manual")["autoSync"], false, "{status}");
+    // Argo CD never synced the manual app: its ConfigMap does not exist.
+    assert_eq!(
+        kubectl(
+            &lab,
+            &[
+                "-n",
+                "auto",
+                "get",
+                "configmap",
+                "auto",
+                "-o",
+                "jsonpath={.data.v}"
+            ]
+        ),
+        "1"
+    );
+    let manual = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(lab.kubeconfig())
+        .args(["-n", "manual", "get", "configmap", "manual"])
+        .output()
+        .unwrap();
+    assert!(
+        !manual.status.success(),
+        "the manual app was synced by itself"
+    );
+
+    // A new commit: `up` asks Argo CD to look now instead of at its poll.
+    write(
+        "workloads/auto/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auto\ndata:\n  v: \"2\"\n",
+    );
+    let git = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Ada",
+            "-c",
+            "user.email=ada@example.com",
+            "commit",
+            "-qam",
+            "v2",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(git.success());
+    let t0 = Instant::now();
+    pg(&lab, &["up", "-f", f, "--yes", "--timeout", "5m"]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        kubectl(
+            &lab,
+            &[
+                "-n",
+                "auto",
+                "get",
+                "configmap",
+                "auto",
+                "-o",
+                "jsonpath={.data.v}"
+            ]
+        ),
+        "2"
+    );
     pg(&lab, &["drop", &lab.name, "--yes"]);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
