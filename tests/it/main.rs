@@ -16,6 +16,7 @@ mod double_drain;
 mod double_kube_rs;
 mod double_kubectl;
 mod double_simulation;
+mod double_tokens;
 mod double_util;
 mod e2e_real;
 mod faults;
