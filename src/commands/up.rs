@@ -213,6 +213,10 @@ pub async fn up_lab(
     };
     let api = KubeApi::from_kubeconfig_yaml(&text).await?;
     confirm_argocd_change(ctx, run, lab, &api, prepared, recorded_version, agreed).await?;
+    // One Argo CD for several labs: before the apps are awaited, so an app that deploys into a
+    // spoke finds it registered (see `hub`).
+    super::hub::register_spokes(ctx, lab, &api).await;
+    super::hub::register_with_hubs(ctx, lab).await;
     let record_install = |argocd| {
         if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
             ui.warn(&format!(
