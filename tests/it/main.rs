@@ -25,6 +25,7 @@ mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
 mod ha;
+mod hub;
 mod layers;
 mod plumbing;
 mod registry;
