@@ -200,6 +200,8 @@ pub async fn up_lab(
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);
+    // A spoke needs no Argo CD of its own: `--cluster-only` registers it with its hubs too.
+    super::hub::register_with_hubs(ctx, lab).await;
     let Some(prepared) = &prepared else {
         return report(run, &outcome, &[], lab, ctx);
     };
@@ -216,7 +218,6 @@ pub async fn up_lab(
     // One Argo CD for several labs: before the apps are awaited, so an app that deploys into a
     // spoke finds it registered (see `hub`).
     super::hub::register_spokes(ctx, lab, &api).await;
-    super::hub::register_with_hubs(ctx, lab).await;
     let record_install = |argocd| {
         if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
             ui.warn(&format!(
