@@ -23,6 +23,7 @@ pub mod apps;
 pub mod bootstrap;
 pub mod cli;
 pub mod download;
+pub mod hub;
 pub mod install;
 pub mod manifest;
 pub mod refresh;

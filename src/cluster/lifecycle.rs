@@ -6,7 +6,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use crate::config::Role;
-use crate::docker::{ContainerInfo, Engine, RunState};
+use crate::docker::{ContainerInfo, Engine, NetworkInfo, RunState};
 use crate::kube::api::NodeReady;
 use crate::ui::Ui;
 
@@ -337,6 +337,9 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
         for n in engine.list_networks(&[(names::LABEL_CLUSTER, lab)]).await? {
             // The shared image caches are attached but not the lab's: detach, never remove.
             super::cache::detach_all(engine, &n).await?;
+            // So are the API containers of this lab's spokes (`argocd.clusters`): they stay,
+            // running, and leave the network.
+            detach_other_labs(engine, lab, &n).await?;
             // By ID, not name: two `up`s racing (before the lab lock existed) could leave two
             // networks of one name, which Docker then refuses to resolve by name.
             engine.remove_network(&n.id).await?;
@@ -354,6 +357,27 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(removed)
+}
+
+/// Detach the nodes of other labs from `lab`'s network: a hub's network holds its spokes' API
+/// containers, and Docker refuses to remove a network with endpoints.
+async fn detach_other_labs<E: Engine>(engine: &E, lab: &str, network: &NetworkInfo) -> Result<()> {
+    for c in engine
+        .list_containers(&[(names::LABEL_CLUSTER, "")])
+        .await?
+    {
+        if c.labels.get(names::LABEL_CLUSTER).is_some_and(|l| l == lab) {
+            continue;
+        }
+        let attached = engine
+            .inspect_container(&c.name)
+            .await?
+            .is_some_and(|i| i.ips.contains_key(&network.name));
+        if attached {
+            engine.disconnect_network(&network.id, &c.name).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -483,6 +483,42 @@ async fn drop_leaves_nothing_of_the_lab_and_keeps_the_shared_caches() {
 }
 
 #[tokio::test]
+async fn dropping_a_hub_detaches_its_spokes_and_leaves_them_running() {
+    let hub = lab("hub", 1, 0);
+    let spoke = lab("spoke", 1, 0);
+    let engine = k3s_engine(&hub);
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    up(&engine, &hub, &d1).await.unwrap();
+    up(&engine, &spoke, &d2).await.unwrap();
+    let spoke_server = names::node("spoke", Role::Server, 0);
+    // What `up` of the hub does for `argocd.clusters: [spoke]`.
+    engine
+        .connect_network(&names::network("hub"), &spoke_server, None, &[])
+        .await
+        .unwrap();
+
+    lifecycle::remove_objects(&engine, "hub").await.unwrap();
+    let left_over = engine.objects_labelled(LABEL_CLUSTER);
+    assert!(
+        left_over.iter().all(|o| !o.contains("playground-hub")),
+        "{left_over:?}"
+    );
+    assert_eq!(
+        engine.container_state(&spoke_server),
+        Some(RunState::Running)
+    );
+    let left = engine
+        .inspect_container(&spoke_server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        left.ips.keys().cloned().collect::<Vec<_>>(),
+        vec![names::network("spoke")]
+    );
+}
+
+#[tokio::test]
 async fn a_host_port_in_use_is_a_conflict_found_before_anything_is_made() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut lab = lab("port", 1, 0);

@@ -38,6 +38,8 @@ pub async fn run(
     )?;
     let engine = ctx.engine().await?;
     kept::save_before(ctx, &name, force, "dropped").await?;
+    // Out of its hubs' Argo CD; its spokes let go, running and clean.
+    super::hub::before_drop(ctx, &name).await;
     cache::keep_lab_images(engine, &name, ctx.ui).await?;
     let s = ctx.ui.step(format!("remove the Docker objects of {name}"));
     let removed = lifecycle::remove_objects(engine, &name).await?;

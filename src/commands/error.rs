@@ -74,6 +74,9 @@ pub enum Error {
     Access(#[from] AccessError),
     #[error(transparent)]
     Refresh(#[from] RefreshError),
+    /// Registering a cluster in a hub's Argo CD (`argocd.clusters`).
+    #[error(transparent)]
+    Hub(Box<crate::argocd::hub::HubError>),
     #[error("kubeconfig: {0}")]
     KubeconfigFile(#[from] KubeconfigError),
     #[error("cannot read the kubeconfig: {0}")]

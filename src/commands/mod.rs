@@ -15,6 +15,7 @@ mod drop;
 pub mod error;
 mod exec;
 mod export;
+mod hub;
 mod image;
 mod init;
 mod kept;

@@ -200,6 +200,8 @@ pub async fn up_lab(
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);
+    // A spoke needs no Argo CD of its own: `--cluster-only` registers it with its hubs too.
+    super::hub::register_with_hubs(ctx, lab).await;
     let Some(prepared) = &prepared else {
         return report(run, &outcome, &[], lab, ctx);
     };
@@ -213,6 +215,9 @@ pub async fn up_lab(
     };
     let api = KubeApi::from_kubeconfig_yaml(&text).await?;
     confirm_argocd_change(ctx, run, lab, &api, prepared, recorded_version, agreed).await?;
+    // One Argo CD for several labs: before the apps are awaited, so an app that deploys into a
+    // spoke finds it registered (see `hub`).
+    super::hub::register_spokes(ctx, lab, &api).await;
     let record_install = |argocd| {
         if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
             ui.warn(&format!(

@@ -172,6 +172,75 @@ pub(crate) struct RawArgoCd {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub resources: Vec<Spanned<String>>,
+    /// Other clusters this lab's Argo CD deploys into (this lab is then their hub): the name
+    /// of another lab, or `{ context: NAME }` for a cluster of your kubeconfig. Each is
+    /// registered as `argocd cluster add` does, named after the lab (or the context).
+    #[serde(default)]
+    #[schemars(with = "Vec<ClusterEntrySchema>")]
+    pub clusters: Vec<Spanned<RawClusterEntry>>,
+}
+
+/// One `argocd.clusters` entry, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawClusterEntry {
+    Lab(String),
+    Context(String),
+}
+
+impl<'de> Deserialize<'de> for RawClusterEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawClusterEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a lab name, or `{ context: NAME }` for a cluster of your kubeconfig")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawClusterEntry::Lab(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut context = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "context" => context = Some(map.next_value::<String>()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(other, &["context"]));
+                        }
+                    }
+                }
+                context
+                    .map(RawClusterEntry::Context)
+                    .ok_or_else(|| serde::de::Error::missing_field("context"))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One `argocd.clusters` entry: a lab's name, or `{ context: NAME }`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "ArgoCdCluster")]
+#[allow(dead_code)]
+pub(crate) enum ClusterEntrySchema {
+    /// Another lab, by its name: its server joins this lab's network so Argo CD's pods reach
+    /// it by a name in its certificate.
+    Lab(String),
+    /// A cluster of your kubeconfig.
+    Context(ClusterContextSchema),
+}
+
+/// `{ context: NAME }`: a cluster of your kubeconfig, registered with its own server address.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ArgoCdClusterContext")]
+#[allow(dead_code)]
+pub(crate) struct ClusterContextSchema {
+    /// The kubeconfig context.
+    pub context: String,
 }
 
 /// The Argo CD UI on the host.
@@ -435,10 +504,12 @@ pub(crate) fn validate(
         )
     })?;
 
+    let cluster = cluster(raw.cluster.unwrap_or_default(), &here)?;
+    let argocd = argocd(raw.argocd.unwrap_or_default(), &name, &here)?;
     Ok(Lab {
         name,
-        cluster: cluster(raw.cluster.unwrap_or_default(), &here)?,
-        argocd: argocd(raw.argocd.unwrap_or_default(), &here)?,
+        cluster,
+        argocd,
         gitops: gitops(raw.gitops.unwrap_or_default(), &here)?,
         keep: keep(raw.keep.unwrap_or_default(), &here)?,
         source: Some(origin.to_path_buf()),
@@ -720,7 +791,7 @@ fn split_filter<'a>(
     Ok((value, filter))
 }
 
-fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
+fn argocd(raw: RawArgoCd, me: &LabName, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
     let defaults = ArgoCdSpec::default();
     let port = match raw.ui.and_then(|ui| ui.port) {
         Some(port) if port.value == 0 => {
@@ -757,6 +828,46 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
             resources.push(r.value.clone());
         }
     }
+    let mut clusters: Vec<ClusterRef> = Vec::with_capacity(raw.clusters.len());
+    for c in &raw.clusters {
+        let entry = match &c.value {
+            RawClusterEntry::Lab(name) => {
+                let lab = LabName::parse(name).map_err(|e| {
+                    here.of(
+                        c,
+                        Problem::new(format!("invalid lab name `{}` in argocd.clusters", e.0))
+                            .hint(NAME_HINT),
+                    )
+                })?;
+                if &lab == me {
+                    return Err(here.of(
+                        c,
+                        Problem::new(format!(
+                            "lab {me} names itself in argocd.clusters"
+                        ))
+                        .hint("a lab's Argo CD deploys into its own cluster as `https://kubernetes.default.svc` already; list other labs here"),
+                    ));
+                }
+                ClusterRef::Lab(lab)
+            }
+            RawClusterEntry::Context(ctx) if ctx.trim().is_empty() => {
+                return Err(here.of(
+                    c,
+                    Problem::new("empty context in argocd.clusters")
+                        .hint("name a context of your kubeconfig: `kubectl config get-contexts`"),
+                ));
+            }
+            RawClusterEntry::Context(ctx) => ClusterRef::Context(ctx.clone()),
+        };
+        if clusters.iter().any(|k| k.name() == entry.name()) {
+            return Err(here.of(
+                c,
+                Problem::new(format!("argocd.clusters names `{}` twice", entry.name()))
+                    .hint("each cluster is registered once, named after its lab or context"),
+            ));
+        }
+        clusters.push(entry);
+    }
     Ok(ArgoCdSpec {
         version: raw.version.unwrap_or(defaults.version),
         manifest: raw.manifest,
@@ -764,6 +875,7 @@ fn argocd(raw: RawArgoCd, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
         ui: ArgoCdUi { port },
         components,
         resources,
+        clusters,
     })
 }
 

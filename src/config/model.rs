@@ -103,6 +103,36 @@ pub struct ArgoCdSpec {
     /// and `restore`. Checked at parse time to lie inside the lab file's folder; relative to
     /// it, as written.
     pub resources: Vec<String>,
+    /// `argocd.clusters`: the clusters this lab's Argo CD deploys into besides its own (this
+    /// lab is their hub). Never the lab itself, each name once (checked at parse time).
+    pub clusters: Vec<ClusterRef>,
+}
+
+/// One `argocd.clusters` entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClusterRef {
+    /// Another lab: its server is attached to this lab's network.
+    Lab(LabName),
+    /// A cluster of the user's kubeconfig, by context.
+    Context(String),
+}
+
+impl ClusterRef {
+    /// The name it is registered under in Argo CD (the lab's, or the context's).
+    pub fn name(&self) -> &str {
+        match self {
+            ClusterRef::Lab(l) => l.as_str(),
+            ClusterRef::Context(c) => c,
+        }
+    }
+
+    /// The lab it names, if it names one.
+    pub fn lab(&self) -> Option<&LabName> {
+        match self {
+            ClusterRef::Lab(l) => Some(l),
+            ClusterRef::Context(_) => None,
+        }
+    }
 }
 
 /// An Argo CD component a local lab does without unless it asks for it (`argocd.components`).
@@ -151,6 +181,7 @@ impl Default for ArgoCdSpec {
             },
             components: Vec::new(),
             resources: Vec::new(),
+            clusters: Vec::new(),
         }
     }
 }

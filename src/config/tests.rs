@@ -134,6 +134,7 @@ fn parses_the_full_example() {
             ui: ArgoCdUi { port: 8080 },
             components: Vec::new(),
             resources: vec!["project.yaml".into(), "argocd/".into()],
+            clusters: Vec::new(),
         },
         gitops: GitOpsSpec {
             repo: RepoLocation::parse(".", Path::new("labs")).unwrap(),
@@ -961,5 +962,58 @@ fn the_root_source_names_one_kind_and_paths_stay_beside_the_lab() {
             .argocd
             .resources,
         ["a/../p.yaml", "p.yaml"]
+    );
+}
+
+#[test]
+fn argocd_clusters_name_labs_and_contexts() {
+    let l = lab(&format!(
+        "{HEAD}argocd:\n  clusters:\n    - dev\n    - {{ context: prod-eu }}\n    - staging\n"
+    ));
+    assert_eq!(
+        l.argocd.clusters,
+        vec![
+            ClusterRef::Lab(LabName::parse("dev").unwrap()),
+            ClusterRef::Context("prod-eu".into()),
+            ClusterRef::Lab(LabName::parse("staging").unwrap()),
+        ]
+    );
+    assert_eq!(l.argocd.clusters[1].name(), "prod-eu");
+    assert!(lab(HEAD).argocd.clusters.is_empty());
+}
+
+#[test]
+fn argocd_clusters_refuse_bad_names_itself_twice_and_unknown_keys() {
+    let e = fails(
+        &format!("{HEAD}argocd:\n  clusters: [dev, Bad_Name]\n"),
+        6,
+        19,
+        "invalid lab name `Bad_Name` in argocd.clusters",
+    );
+    assert!(hint(&e).contains("DNS-1123"), "{e}");
+    let e = fails(
+        &format!("{HEAD}argocd:\n  clusters:\n    - lab\n"),
+        7,
+        7,
+        "lab lab names itself in argocd.clusters",
+    );
+    assert!(hint(&e).contains("kubernetes.default.svc"), "{e}");
+    fails(
+        &format!("{HEAD}argocd:\n  clusters: [dev, dev]\n"),
+        6,
+        19,
+        "argocd.clusters names `dev` twice",
+    );
+    let err = parse(
+        &format!("{HEAD}argocd:\n  clusters: [{{ kontext: dev }}]\n"),
+        &origin(),
+    )
+    .expect_err("an unknown key");
+    assert!(err.to_string().contains("kontext"), "{err}");
+    fails(
+        &format!("{HEAD}argocd:\n  clusters: [{{ context: \"\" }}]\n"),
+        6,
+        14,
+        "empty context",
     );
 }

@@ -372,6 +372,8 @@ pub struct TestLab {
     extra: String,
     /// The test provokes a stand-in complaint on purpose (see [`node_complaints`]).
     complaints_expected: bool,
+    /// Another lab's HOME (and so its data dir, records and kubeconfig): see [`TestLab::sibling`].
+    shared_home: Option<PathBuf>,
 }
 
 impl TestLab {
@@ -387,7 +389,15 @@ impl TestLab {
             cluster_extra: String::new(),
             extra: String::new(),
             complaints_expected: false,
+            shared_home: None,
         }
+    }
+    /// A second lab of the same user: its own folder and lab file, this lab's HOME, so both
+    /// share the data dir (records), the kubeconfig and the caches.
+    pub fn sibling(&self, tag: &str) -> Self {
+        let mut lab = TestLab::new(tag);
+        lab.shared_home = Some(self.home());
+        lab
     }
     pub fn servers(mut self, n: u32) -> Self {
         self.servers = n;
@@ -440,7 +450,9 @@ impl TestLab {
     }
 
     pub fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
+        self.shared_home
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("home"))
     }
     pub fn kubeconfig(&self) -> PathBuf {
         self.home().join(".kube/config")

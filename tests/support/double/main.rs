@@ -14,6 +14,8 @@
 //! - `kube-double serve --port N --kubeconfig-out PATH`: the API alone on 127.0.0.1,
 //!   for benchmarks and manual poking.
 //! - Started as `nginx`, it is the load balancer's stand-in (`nginx.rs`).
+//! - Started as `playground-test-https-get` (test support), it makes one HTTPS request with a
+//!   CA file and a bearer token file and prints the status (`https_get.rs`).
 //! - Servers with `--cluster-init` or `K3S_URL` model embedded etcd's membership and quorum
 //!   (`api::cluster`).
 //! - A server also plays argocd-server on its NodePort 30080 (`api::argocd`), and this binary,
@@ -22,6 +24,7 @@
 //! Every mode exits 0 on SIGTERM or SIGINT.
 
 mod api;
+mod https_get;
 mod nginx;
 mod strict;
 
@@ -650,6 +653,10 @@ fn main() -> ExitCode {
     // Downloaded from the Argo CD double and run as `argocd` on the host.
     if api::argocd::invoked_as_cli() {
         return api::argocd::fake_cli();
+    }
+    // Test support: one verified HTTPS request from inside a node (`https_get`).
+    if https_get::invoked() {
+        return https_get::main();
     }
     // In the stand-in load balancer image, as /usr/sbin/nginx.
     if nginx::invoked_as_nginx() {

@@ -11,7 +11,8 @@
 //!    against the [`store`], with [`apply`] for patches and server-side apply, [`select`]
 //!    for selectors, [`table`] for `kubectl get` output and [`watch`] for streams;
 //! 4. [`simulate`] plays the controllers (workloads become available, Argo CD
-//!    Applications sync), and [`persist`] keeps the store across restarts;
+//!    Applications sync), [`tokens`] issues ServiceAccount tokens (and the router accepts
+//!    them as kube-apiserver does), and [`persist`] keeps the store across restarts;
 //! 5. [`argocd`] answers on Argo CD's NodePort from the same store (version, login, the CLI
 //!    download), and is the `argocd` CLI stand-in it serves.
 //!
@@ -37,6 +38,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod tokens;
 pub mod watch;
 
 use std::convert::Infallible;
@@ -326,6 +328,7 @@ pub async fn start(opts: DoubleOptions) -> Result<RunningDouble> {
     let mut tasks = vec![
         simulate::spawn(store.clone(), opts.simulation.clone()),
         appcontroller::spawn(store.clone(), opts.simulation.clone()),
+        tokens::spawn(store.clone(), pki.ca_pem.clone()),
     ];
     if let Some(dir) = &opts.state_dir {
         tasks.push(persist::spawn(dir.clone(), store.clone()));

@@ -173,8 +173,13 @@ pub async fn route(
     let bearer = header("authorization")
         .strip_prefix("Bearer ")
         .map(|t| t.trim().to_string());
+    // The admin client certificate, the node token (k3s accepts it as a bearer token), or a
+    // ServiceAccount token (the legacy validator, see `tokens`).
     let authed = client_cert
-        || matches!((&shared.token, &bearer), (Some(t), Some(b)) if !t.is_empty() && token_matches(t, b));
+        || matches!((&shared.token, &bearer), (Some(t), Some(b)) if !t.is_empty() && token_matches(t, b))
+        || bearer
+            .as_deref()
+            .is_some_and(|b| super::tokens::authenticate(&shared.store.lock().unwrap(), b));
     if !authed && !is_public(&path) {
         return error_response(&ApiError::unauthorized());
     }

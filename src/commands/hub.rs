@@ -1,0 +1,311 @@
+//! Hubs and spokes over a lab's life cycle (see [`crate::argocd::hub`] for what a registration
+//! is):
+//! - `up` of a hub registers every spoke that exists and runs, says how to make one that does
+//!   not, and forgets the clusters its file no longer names;
+//! - `up` (and `restore`) of a spoke registers it with every hub whose record names it;
+//! - `drop` of a spoke removes its registration from its hubs;
+//! - `drop` of a hub leaves its spokes running and clean: detached from the hub's network, and
+//!   without the manager account unless another hub still names them.
+//!
+//! Hubs are found from the labs' records (`state::record`), which hold each lab file. A
+//! registration that fails is a warning: the lab itself is whole, and the next `up` of either
+//! side does it again (every step is idempotent).
+
+use crate::argocd::hub::{self, Credentials};
+use crate::cluster::inventory::{LabState, LabSummary};
+use crate::cluster::names;
+use crate::config::{ClusterRef, Lab};
+use crate::docker::Engine;
+use crate::kube::api::KubeApi;
+use crate::state::record;
+
+use super::Ctx;
+use super::error::Result;
+
+/// The labs on record, not dropped, whose `argocd.clusters` names `spoke`, other than itself.
+pub fn hubs_of(spoke: &str) -> Vec<Lab> {
+    record::list()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.times.dropped.is_none() && r.name != spoke)
+        .filter_map(|r| r.lab().ok())
+        .filter(|l| {
+            l.argocd
+                .clusters
+                .iter()
+                .any(|c| c.lab().is_some_and(|n| n.as_str() == spoke))
+        })
+        .collect()
+}
+
+/// The spokes a lab names, from its record (for `drop`, which has no lab file).
+fn spokes_on_record(hub: &str) -> Vec<String> {
+    record::read(hub)
+        .ok()
+        .flatten()
+        .and_then(|r| r.lab().ok())
+        .map(|l| {
+            l.argocd
+                .clusters
+                .iter()
+                .filter_map(|c| c.lab().map(|n| n.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Register `spoke` in the hub's Argo CD: attach its API's container to the hub's network,
+/// install the manager account, write the cluster Secret.
+async fn link(
+    ctx: &Ctx<'_>,
+    hub: &str,
+    hub_ns: &str,
+    hub_api: &KubeApi,
+    spoke: &LabSummary,
+) -> Result<()> {
+    let engine = ctx.engine().await?;
+    let (container, server) = hub::spoke_endpoint(&spoke.name, spoke.servers);
+    engine
+        .connect_network(&names::network(hub), &container, None, &[])
+        .await?;
+    let spoke_api = ctx.lab_api(spoke).await?;
+    let creds = install(&spoke_api).await?;
+    put(hub_api, hub_ns, &spoke.name, &server, &creds).await
+}
+
+async fn install(spoke: &KubeApi) -> Result<Credentials> {
+    hub::install_manager(spoke)
+        .await
+        .map_err(|e| super::error::Error::Hub(Box::new(e)))
+}
+
+async fn put(
+    hub_api: &KubeApi,
+    ns: &str,
+    name: &str,
+    server: &str,
+    creds: &Credentials,
+) -> Result<()> {
+    hub::put_cluster(hub_api, ns, name, server, creds)
+        .await
+        .map_err(|e| super::error::Error::Hub(Box::new(e)))
+}
+
+/// What to tell the user about a spoke that cannot be registered now.
+fn missing_spoke(hub: &str, spoke: &str) -> String {
+    match record::read(spoke).ok().flatten() {
+        Some(r) if r.times.dropped.is_some() => format!(
+            "lab {spoke} (in argocd.clusters) is dropped: `playground restore {spoke}` brings it back and registers it with {hub}"
+        ),
+        Some(r) => format!(
+            "lab {spoke} (in argocd.clusters) has no containers: `playground up -f {}` makes it and registers it with {hub}",
+            r.config.path.display()
+        ),
+        None => format!(
+            "no lab is named {spoke} (in argocd.clusters): make it with `playground up` from its lab file (`metadata.name: {spoke}`); its `up` registers it with {hub}"
+        ),
+    }
+}
+
+/// `up` of a hub: register its spokes; forget the clusters it registered and no longer names.
+pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
+    let hub = lab.name.as_str();
+    let ns = lab.argocd.namespace.as_str();
+    if let Ok(had) = hub::registered(api, ns).await {
+        for old in had {
+            if !lab.argocd.clusters.iter().any(|c| c.name() == old.name) {
+                match hub::remove_cluster(api, ns, &old.name).await {
+                    Ok(_) => ctx.ui.line(&format!(
+                        "cluster {} is no longer in argocd.clusters: removed from {hub}'s Argo CD",
+                        old.name
+                    )),
+                    Err(e) => ctx
+                        .ui
+                        .warn(&format!("could not remove cluster {}: {e}", old.name)),
+                }
+            }
+        }
+    }
+    for entry in &lab.argocd.clusters {
+        let result = match entry {
+            ClusterRef::Lab(spoke) => match ctx.find_lab(spoke).await {
+                Ok(s) if s.state == LabState::Running => {
+                    let step = ctx
+                        .ui
+                        .step(format!("register lab {spoke} in {hub}'s Argo CD"));
+                    let r = link(ctx, hub, ns, api, &s).await;
+                    if r.is_ok() {
+                        step.done_with(&hub::spoke_endpoint(spoke, s.servers).1);
+                    } else {
+                        step.fail();
+                    }
+                    r
+                }
+                Ok(s) => {
+                    ctx.ui.warn(&format!(
+                        "lab {spoke} (in argocd.clusters) is {}: its registration waits for `playground resume {spoke}` or `playground up` of it",
+                        s.state.as_str()
+                    ));
+                    Ok(())
+                }
+                Err(_) => {
+                    ctx.ui.warn(&missing_spoke(hub, spoke));
+                    Ok(())
+                }
+            },
+            ClusterRef::Context(context) => register_context(ctx, hub, ns, api, context).await,
+        };
+        if let Err(e) = result {
+            ctx.ui.warn(&format!(
+                "could not register {} in {hub}'s Argo CD (the next `playground up` tries again): {}",
+                entry.name(),
+                crate::diag::Report(&e)
+            ));
+        }
+    }
+}
+
+/// `{ context: NAME }`: a cluster of the user's kubeconfig, registered with its own address.
+async fn register_context(
+    ctx: &Ctx<'_>,
+    hub: &str,
+    ns: &str,
+    api: &KubeApi,
+    context: &str,
+) -> Result<()> {
+    let kc = kube::config::Kubeconfig::read().map_err(crate::kube::api::ApiError::from)?;
+    let server = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| kc.clusters.iter().find(|k| k.name == c.cluster))
+        .and_then(|k| k.cluster.as_ref())
+        .and_then(|k| k.server.clone());
+    let Some(server) = server else {
+        ctx.ui.warn(&format!(
+            "context {context} (in argocd.clusters) is not in your kubeconfig: `kubectl config get-contexts` lists them"
+        ));
+        return Ok(());
+    };
+    let local = ["://127.", "://localhost", "://[::1]", "://0.0.0.0"]
+        .iter()
+        .any(|p| server.contains(p));
+    if local {
+        ctx.ui.warn(&format!(
+            "context {context} serves its API on {server}: {hub}'s pods cannot reach a loopback address (it is the pod itself); register a lab by its name instead, or give the context an address the lab's nodes reach"
+        ));
+    }
+    let step = ctx
+        .ui
+        .step(format!("register context {context} in {hub}'s Argo CD"));
+    let target = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
+    let creds = match install(&target).await {
+        Ok(c) => c,
+        Err(e) => {
+            step.fail();
+            return Err(e);
+        }
+    };
+    put(api, ns, context, &server, &creds).await?;
+    step.done_with(&server);
+    Ok(())
+}
+
+/// `up` of a lab: register it with every running hub that names it.
+pub async fn register_with_hubs(ctx: &Ctx<'_>, spoke: &Lab) {
+    let hubs = hubs_of(&spoke.name);
+    if hubs.is_empty() {
+        return;
+    }
+    let Ok(me) = ctx.find_lab(&spoke.name).await else {
+        return;
+    };
+    for hub_lab in hubs {
+        let hub = hub_lab.name.as_str();
+        let found = match ctx.find_lab(hub).await {
+            Ok(h) if h.state == LabState::Running => h,
+            _ => {
+                ctx.ui.line(&format!(
+                    "lab {hub} names {} in argocd.clusters but does not run: its next `up` registers it",
+                    spoke.name
+                ));
+                continue;
+            }
+        };
+        let step = ctx
+            .ui
+            .step(format!("register lab {} in {hub}'s Argo CD", spoke.name));
+        let result = async {
+            let hub_api = ctx.lab_api(&found).await?;
+            link(ctx, hub, &found.argocd_namespace(), &hub_api, &me).await
+        }
+        .await;
+        match result {
+            Ok(()) => step.done_with(&hub::spoke_endpoint(&spoke.name, me.servers).1),
+            Err(e) => {
+                step.fail();
+                ctx.ui.warn(&format!(
+                    "could not register {} with hub {hub} (the next `playground up` of either tries again): {}",
+                    spoke.name,
+                    crate::diag::Report(&e)
+                ));
+            }
+        }
+    }
+}
+
+/// `drop` of a lab, before its objects go: as a spoke, leave every hub that names it; as a
+/// hub, let its spokes go (detached from its network, the manager account removed unless
+/// another hub still names them).
+pub async fn before_drop(ctx: &Ctx<'_>, lab: &str) {
+    for hub_lab in hubs_of(lab) {
+        let hub = hub_lab.name.as_str();
+        let Ok(found) = ctx.find_lab(hub).await else {
+            continue;
+        };
+        let result = async {
+            let hub_api = ctx.lab_api(&found).await?;
+            hub::remove_cluster(&hub_api, &found.argocd_namespace(), lab)
+                .await
+                .map_err(|e| super::error::Error::Hub(Box::new(e)))
+        }
+        .await;
+        match result {
+            Ok(true) => ctx.ui.line(&format!("removed {lab} from {hub}'s Argo CD")),
+            Ok(false) => {}
+            Err(e) => ctx.ui.warn(&format!(
+                "could not remove {lab} from {hub}'s Argo CD (its cluster Secret stays; `playground up` of {hub} removes it once {lab} is gone from its file): {}",
+                crate::diag::Report(&e)
+            )),
+        }
+    }
+    for spoke in spokes_on_record(lab) {
+        let Ok(found) = ctx.find_lab(&spoke).await else {
+            continue;
+        };
+        if let Ok(engine) = ctx.engine().await {
+            let (container, _) = hub::spoke_endpoint(&spoke, found.servers);
+            let _ = engine
+                .disconnect_network(&names::network(lab), &container)
+                .await;
+        }
+        let others = hubs_of(&spoke).into_iter().any(|h| h.name.as_str() != lab);
+        if others || found.state != LabState::Running {
+            continue;
+        }
+        let result = async {
+            let api = ctx.lab_api(&found).await?;
+            hub::remove_manager(&api)
+                .await
+                .map_err(|e| super::error::Error::Hub(Box::new(e)))
+        }
+        .await;
+        if let Err(e) = result {
+            ctx.ui.warn(&format!(
+                "could not remove Argo CD's account from {spoke}: {}",
+                crate::diag::Report(&e)
+            ));
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! One Argo CD for several labs (issue 20): a hub lab whose `argocd.clusters` names a spoke
+//! lab, on the stand-in. The hub's cluster Secret must name the spoke by an address a hub node
+//! reaches, with the certificate verified against the Secret's CA and the token accepted:
+//! checked from inside a hub node with `playground-test-https-get` (test support in the
+//! double's binary, since busybox's wget cannot verify TLS against a CA file). Then the life
+//! cycle: `drop` of the spoke removes the Secret, `restore` brings it back, `drop` of the hub
+//! leaves the spoke running, detached and clean. No token in `-vv` logs, records or labels.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::Api;
+
+use crate::double_util::client_from_yaml;
+use crate::gitops_up::git_lab_with;
+use crate::support::harness::{self, TestLab, stderr};
+
+async fn client_of(lab: &TestLab, name: &str) -> kube::Client {
+    client_from_yaml(&lab.ok(&["kubeconfig", name])).await
+}
+
+async fn cluster_secret(hub: &kube::Client, spoke: &str) -> Option<Secret> {
+    Api::<Secret>::namespaced(hub.clone(), "argocd")
+        .get_opt(&format!("cluster-playground-{spoke}"))
+        .await
+        .unwrap()
+}
+
+fn text(s: &Secret, key: &str) -> String {
+    String::from_utf8(s.data.as_ref().unwrap()[key].0.clone()).unwrap()
+}
+
+/// Put `content` at `path` inside `container` (through stdin: never in argv).
+fn put_file(container: &str, path: &str, content: &str) {
+    let mut child = Command::new("docker")
+        .args([
+            "exec",
+            "-i",
+            container,
+            "sh",
+            "-c",
+            &format!("cat > {path}"),
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// One HTTPS GET from inside `node`, as the hub's Argo CD makes it: `HTTP <status>` or the error.
+fn get_from(node: &str, url: &str, ca: &str, token: &str) -> String {
+    put_file(node, "/tmp/hub-test-ca.pem", ca);
+    put_file(node, "/tmp/hub-test-token", token);
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            node,
+            "playground-test-https-get",
+            url,
+            "/tmp/hub-test-ca.pem",
+            "/tmp/hub-test-token",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The registration the hub holds for `spoke`: server, token, CA.
+fn registration(s: &Secret) -> (String, String, String) {
+    let config: serde_json::Value = serde_json::from_str(&text(s, "config")).unwrap();
+    let token = config["bearerToken"].as_str().unwrap().to_string();
+    assert_eq!(config["tlsClientConfig"]["insecure"], false);
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(config["tlsClientConfig"]["caData"].as_str().unwrap())
+        .unwrap();
+    (text(s, "server"), token, String::from_utf8(ca).unwrap())
+}
+
+fn assert_no_token(token: &str, what: &str, haystack: &str) {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(token);
+    assert!(
+        !haystack.contains(token) && !haystack.contains(&b64),
+        "the token is in {what}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_restore() {
+    harness::require_docker();
+    let hub = TestLab::new("hub");
+    let (spoke, _) = git_lab_with(hub.sibling("spoke"), "healthy", "");
+    let (hub, _) = git_lab_with(
+        hub.yaml(&format!("  clusters: [{}]\n", spoke.name)),
+        "healthy",
+        "",
+    );
+    let hub_node = format!("playground-{}-server-0", hub.name);
+    let spoke_node = format!("playground-{}-server-0", spoke.name);
+
+    spoke.ok(&["up"]);
+    let up = hub.run(&["-vv", "up"]);
+    let log = stderr(&up);
+    assert!(up.status.success(), "{log}");
+    assert!(
+        log.contains(&format!(
+            "register lab {} in {}'s Argo CD",
+            spoke.name, hub.name
+        )),
+        "{log}"
+    );
+
+    let hub_client = client_of(&hub, &hub.name).await;
+    let secret = cluster_secret(&hub_client, &spoke.name)
+        .await
+        .expect("the hub's cluster Secret");
+    let labels = secret.metadata.labels.clone().unwrap();
+    assert_eq!(labels["argocd.argoproj.io/secret-type"], "cluster");
+    assert_eq!(text(&secret, "name"), spoke.name);
+    let (server, token, ca) = registration(&secret);
+    assert_eq!(server, format!("https://{spoke_node}:6443"));
+
+    // From inside a hub node, by the name in the Secret: TLS verifies against the Secret's CA
+    // for that name, and the token is accepted; a wrong token is not.
+    let url = format!("{server}/api/v1/namespaces");
+    assert_eq!(get_from(&hub_node, &url, &ca, &token), "HTTP 200");
+    assert_eq!(
+        get_from(&hub_node, &url, &ca, &format!("{token}x")),
+        "HTTP 401"
+    );
+    // The hub's own CA does not vouch for the spoke: the check is real.
+    let hub_ca = {
+        let kc: serde_json::Value =
+            serde_saphyr::from_str(&hub.ok(&["kubeconfig", &hub.name])).unwrap();
+        let data = kc["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let refused = get_from(&hub_node, &url, &hub_ca, &token);
+    assert!(refused.starts_with("error:"), "{refused}");
+
+    // No token in the -vv log, the records, or any node's labels.
+    assert_no_token(&token, "the -vv log of up", &log);
+    for entry in std::fs::read_dir(hub.home().join(".local/share/playground")).unwrap() {
+        let rec = entry.unwrap().path().join("state.yaml");
+        if rec.exists() {
+            assert_no_token(&token, "a record", &std::fs::read_to_string(rec).unwrap());
+        }
+    }
+    for node in [&hub_node, &spoke_node] {
+        let labels = harness::docker(&["inspect", "-f", "{{json .Config.Labels}}", node]);
+        assert_no_token(&token, "a node's labels", &labels);
+    }
+
+    // Drop of the spoke: the hub forgets it.
+    spoke.ok(&["drop", "--yes"]);
+    assert!(cluster_secret(&hub_client, &spoke.name).await.is_none());
+
+    // Restore of the spoke: registered again, reached again.
+    spoke.ok(&["restore", &spoke.name]);
+    let back = cluster_secret(&hub_client, &spoke.name)
+        .await
+        .expect("the cluster Secret is back after restore");
+    let (server2, token2, ca2) = registration(&back);
+    assert_eq!(server2, server);
+    assert_eq!(get_from(&hub_node, &url, &ca2, &token2), "HTTP 200");
+    // The old lab's token does not open the new one.
+    assert_eq!(get_from(&hub_node, &url, &ca2, &token), "HTTP 401");
+
+    // Drop of the hub: the spoke runs on, off the hub's network, without Argo CD's account.
+    hub.ok(&["drop", "--yes"]);
+    let state = harness::docker(&["inspect", "-f", "{{.State.Status}}", &spoke_node]);
+    assert_eq!(state.trim(), "running");
+    let networks = harness::docker(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        &spoke_node,
+    ]);
+    assert_eq!(networks.trim(), format!("playground-{}", spoke.name));
+    let spoke_client = client_of(&spoke, &spoke.name).await;
+    assert!(
+        Api::<ServiceAccount>::namespaced(spoke_client, "kube-system")
+            .get_opt("argocd-manager")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
