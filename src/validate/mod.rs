@@ -204,7 +204,13 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     v.root = root.clone();
     report.repo_root = Some(root.clone());
 
-    let Some(rel) = inside(&lab.gitops.path) else {
+    // A symlink out counts as out, as at `up` (`argocd::bootstrap`): Argo CD reads the
+    // repository only.
+    let leaves = |rel: &Path| {
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        std::fs::canonicalize(root.join(rel)).is_ok_and(|real| !real.starts_with(&real_root))
+    };
+    let Some(rel) = inside(&lab.gitops.path).filter(|rel| !leaves(rel)) else {
         return Err(vec![at(
             lab_file,
             lab_pos("path"),
