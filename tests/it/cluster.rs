@@ -535,6 +535,37 @@ fn a_read_only_kubeconfig_is_refused_before_anything_is_created() {
 }
 
 #[test]
+fn drop_of_a_lab_that_does_not_exist_exits_4_and_leaves_nothing_but_half_made_labs_go() {
+    let lab = TestLab::new("dropnone").write();
+    let data = lab.home().join(".local/share/playground").join(&lab.name);
+    let out = lab.run(&["drop", &lab.name, "--yes"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&format!("no lab named {}", lab.name)), "{err}");
+    assert!(!data.join("lock").exists(), "a lock file was left");
+    assert!(!data.exists(), "a data folder was left");
+
+    // Half-made: one labelled volume is a lab to drop.
+    let stray = format!("playground-{}-stray", lab.name);
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("playground.cluster={}", lab.name),
+        &stray,
+    ]);
+    let out = lab.run(&["drop", &lab.name, "--yes"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    assert_eq!(count_docker_objects(&lab.name), 0);
+
+    // A lab made and dropped: dropping it again is dropping nothing.
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["drop", "--yes"]);
+    let out = lab.run(&["drop", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", harness::stderr(&out));
+}
+
+#[test]
 fn a_corrupt_state_record_is_set_aside_by_up_and_never_fails_drop() {
     let lab = TestLab::new("corrupt").write();
     let dir = lab.home().join(".local/share/playground").join(&lab.name);
