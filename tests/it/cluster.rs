@@ -964,7 +964,7 @@ fn up_json_streams_one_event_per_step_and_piped_stderr_has_no_colour() {
         .unwrap_or_else(|| panic!("no events: {stdout}"));
     assert_eq!(last["kind"], "Event", "{stdout}");
     assert_eq!(last["type"], "error", "{stdout}");
-    assert_eq!(last["exit_code"].as_i64(), code.map(i64::from), "{stdout}");
+    assert_eq!(last["exitCode"].as_i64(), code.map(i64::from), "{stdout}");
     assert!(
         last["message"].as_str().unwrap().contains(absent),
         "{stdout}"

@@ -222,9 +222,9 @@ fn doctor_reports_this_hosts_cgroup_v1_and_refused_privileged_containers() {
         "{report}"
     );
     assert!(report["endpoint"]["source"]["kind"].is_string(), "{report}");
-    assert!(report["engine"]["api_version"].is_string(), "{report}");
+    assert!(report["engine"]["apiVersion"].is_string(), "{report}");
     if v1 {
-        assert_eq!(report["engine"]["cgroup_version"], "1");
+        assert_eq!(report["engine"]["cgroupVersion"], "1");
         assert_eq!(check("cgroup")["status"], "fail");
         assert!(check("cgroup")["fix"].is_string());
     }

@@ -519,7 +519,7 @@ fn assert_stopped(s: &Signalled, signal: &str, code: i32, progress: Progress) {
             .unwrap_or_else(|| panic!("no events:\n{report}"));
         assert_eq!(last["type"], "error", "{report}");
         assert_eq!(last["message"], "interrupted", "{report}");
-        assert_eq!(last["exit_code"], code, "{report}");
+        assert_eq!(last["exitCode"], code, "{report}");
     }
 }
 

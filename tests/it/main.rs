@@ -24,6 +24,7 @@ mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
 mod ha;
+mod json_keys;
 mod layers;
 mod plumbing;
 mod registry;
