@@ -141,7 +141,15 @@ pub async fn up_lab(
             .and_then(|r| std::fs::canonicalize(r.root()).ok()),
     };
     let engine = ctx.engine().await?;
-    crate::doctor::preflight_up(engine, lab, ui).await?;
+    // A dry run shows its plan even on a host that cannot run it, then the refusal: both are
+    // what a person planning needs, and the exit status still says it would fail.
+    let refused = match crate::doctor::preflight_up(engine, lab, ui).await {
+        Err(e) if run.dry_run => Some(e),
+        other => {
+            other?;
+            None
+        }
+    };
     let lock = if run.dry_run {
         None
     } else {
@@ -192,7 +200,11 @@ pub async fn up_lab(
             "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), seed the root Application from {}, and wait until every app is Synced and Healthy",
             lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
         ));
-        return print_plan(run, ctx, &lab.name, text, then);
+        print_plan(run, ctx, &lab.name, text, then)?;
+        return match refused {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        };
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);

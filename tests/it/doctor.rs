@@ -350,3 +350,41 @@ fn doctor_says_a_port_below_1024_it_may_not_probe_is_unchecked_not_free() {
         "{text}"
     );
 }
+
+#[test]
+fn up_dry_run_on_a_host_failing_preflight_prints_the_plan_and_the_failures() {
+    if harness::docker(&["info", "--format", "{{.CgroupVersion}}"]) != "1" {
+        eprintln!("skipped: this engine runs cgroup v2, where the refusal does not apply");
+        return;
+    }
+    let lab = TestLab::new("dryv1").write();
+    let out = lab.run(&[
+        "up",
+        "--cluster-only",
+        "--dry-run",
+        "--image",
+        "rancher/k3s:v1.35.5-k3s1",
+    ]);
+    let (stdout, err) = (String::from_utf8_lossy(&out.stdout), harness::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{err}");
+    assert!(stdout.contains("plan for lab"), "the plan: {stdout}\n{err}");
+    assert!(stdout.contains("create"), "{stdout}");
+    assert!(err.contains("this host cannot run lab"), "{err}");
+    assert!(
+        err.contains("kubelet is configured to not run on a host using cgroup v1"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+
+    // A k3s older than 1.35 runs on cgroup v1: no word about it.
+    let out = lab.run(&[
+        "up",
+        "--cluster-only",
+        "--dry-run",
+        "--image",
+        "rancher/k3s:v1.34.2-k3s1",
+    ]);
+    let err = harness::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("cgroup"), "{err}");
+}
