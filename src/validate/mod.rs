@@ -3,7 +3,9 @@
 //!
 //! The flow of [`validate`]:
 //! 1. the lab file through [`crate::config::load`] (its own errors stop here: nothing else can
-//!    be located without it);
+//!    be located without it), then the lab's plan as `up` makes it before it touches Docker
+//!    ([`crate::cluster::up::plan_offline`]: a host port bound twice, say), its problems
+//!    reported beside the apps' ones;
 //! 2. the repository root: the lab file's directory joined with `gitops.repo` when that is a
 //!    local path (or a `file://` URL); a remote repository is not checked further offline; a
 //!    checkout whose Git data is elsewhere (a linked worktree, a submodule) is refused, as `up`
@@ -124,6 +126,39 @@ pub enum SourceKind {
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(|e| vec![e.into()])?;
+    // Every check `up` makes before it touches Docker, beside the ones of the apps.
+    let planned = plan_problems(lab_file, &lab);
+    match check(lab_file, lab) {
+        Ok(report) if planned.is_empty() => Ok(report),
+        Ok(_) => Err(planned),
+        Err(more) => Err(planned.into_iter().chain(more).collect()),
+    }
+}
+
+/// What `up` refuses in the plan of the lab before it looks at the host: a host port bound
+/// twice (a `ports` entry on `argocd.ui.port`, 8080 by default), at `cluster.ports`.
+fn plan_problems(lab_file: &Path, lab: &Lab) -> Vec<ValidationError> {
+    let Err(e) = crate::cluster::up::plan_offline(lab) else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string(lab_file).unwrap_or_default();
+    let (docs, _) = yaml::parse_documents(&text);
+    let pos = docs
+        .first()
+        .and_then(|d| d.entry("cluster"))
+        .map(|(k, v)| v.entry("ports").map_or(k.pos, |(key, _)| key.pos))
+        .unwrap_or(Pos { line: 1, column: 1 });
+    let hint = match e {
+        crate::cluster::plan::PlanError::PortOnManyNodes(..) => Some(
+            "give each `ports` entry, `cluster.api.port` and `argocd.ui.port` (the Argo CD UI, 8080 by default) a host port of its own"
+                .to_string(),
+        ),
+        _ => e.hint(),
+    };
+    vec![at(lab_file, pos, e.to_string(), hint.as_deref())]
+}
+
+fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
     // A value taken from this shell that is not set here: the file is fine, `up` refuses.
     let unset_host_values: Vec<ValidationError> = lab
         .cluster

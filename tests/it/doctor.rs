@@ -388,3 +388,43 @@ fn up_dry_run_on_a_host_failing_preflight_prints_the_plan_and_the_failures() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("cgroup"), "{err}");
 }
+
+#[test]
+fn validate_refuses_a_host_port_bound_twice_as_up_does() {
+    // A `ports` entry on the Argo CD UI's host port: `up` refuses it before touching Docker,
+    // so `validate` must too, at the lab file's `ports`.
+    let lab = TestLab::new("port2x").write();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let ui = text
+        .split("ui: { port: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .to_string();
+    let text = text.replace(
+        "argocd:\n",
+        &format!("  ports: [\"{ui}:80@server:0\"]\nargocd:\n"),
+    );
+    std::fs::write(lab.file(), text).unwrap();
+    std::fs::create_dir_all(lab.dir.path().join("apps")).unwrap();
+    let want = format!("host port {ui} is bound 2 times");
+    let out = lab.run(&["up", "--cluster-only", "--dry-run"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&want), "{err}");
+    let out = lab.run(&["validate"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&want), "{err}");
+    let line = text_line(&std::fs::read_to_string(lab.file()).unwrap(), "  ports:");
+    assert!(
+        err.contains(&format!("playground.yaml:{line}:3")),
+        "at the `ports` key: {err}"
+    );
+    assert!(err.contains("argocd.ui.port"), "the hint names both: {err}");
+}
+
+/// The 1-based number of the first line of `text` that starts with `prefix`.
+fn text_line(text: &str, prefix: &str) -> usize {
+    text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
+}
