@@ -52,7 +52,9 @@ impl From<ConfigError> for ValidationError {
     fn from(err: ConfigError) -> Self {
         match err {
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => l,
-            err @ ConfigError::Io { .. } => ValidationError {
+            // One of several: `validate` takes them all (see [`problems_of`]).
+            ConfigError::Several(mut ls) if !ls.is_empty() => ls.swap_remove(0),
+            err @ (ConfigError::Io { .. } | ConfigError::Several(_)) => ValidationError {
                 path: err.path().to_path_buf(),
                 line: 0,
                 column: 0,
@@ -60,6 +62,14 @@ impl From<ConfigError> for ValidationError {
                 hint: None,
             },
         }
+    }
+}
+
+/// Every problem of a lab file that does not load, one each.
+fn problems_of(err: ConfigError) -> Vec<ValidationError> {
+    match err {
+        ConfigError::Several(ls) => ls,
+        e => vec![e.into()],
     }
 }
 
@@ -125,7 +135,7 @@ pub enum SourceKind {
 
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
-    let lab = config::load(lab_file).map_err(|e| vec![e.into()])?;
+    let lab = config::load(lab_file).map_err(problems_of)?;
     // Every check `up` makes before it touches Docker, beside the ones of the apps.
     let planned = plan_problems(lab_file, &lab);
     match check(lab_file, lab) {

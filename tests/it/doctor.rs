@@ -428,3 +428,39 @@ fn validate_refuses_a_host_port_bound_twice_as_up_does() {
 fn text_line(text: &str, prefix: &str) -> usize {
     text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
 }
+
+#[test]
+fn validate_and_up_report_every_problem_of_the_lab_file_in_one_run() {
+    // One problem per section and per list entry: each must be named, at its line and column.
+    let lab = TestLab::new("manyerr")
+        .cluster_yaml(
+            "  ports: [\"8081:80@server:0\", \"nope\", \"8083:80@agent:7\"]\n  k3sArgs: [\"@server:0\", \"--ok@server:0\"]\n  env: [\"1BAD=x\", \"GOOD=y\", \"NOEQUALS\"]\n",
+        )
+        .yaml("  components: [dex, nonsense]\nkeep:\n  secrets:\n    - { namespace: default, name: a, selector: b=c }\n")
+        .write();
+    std::fs::create_dir_all(lab.dir.path().join("apps")).unwrap();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let wanted = [
+        (line("ports:"), "`nope`"),
+        (line("ports:"), "agent:7"),
+        (line("k3sArgs:"), "empty k3s argument"),
+        (line("env:"), "`1BAD`"),
+        (line("env:"), "`NOEQUALS`"),
+        (line("components:"), "`nonsense`"),
+        (line("selector: b=c"), "exactly one of `name` or `selector`"),
+    ];
+    for args in [&["validate"][..], &["up", "--cluster-only", "--dry-run"][..]] {
+        let out = lab.run(args);
+        let err = harness::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        for (line, what) in wanted {
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("playground.yaml:{line}:")) && l.contains(what)),
+                "{args:?}: {what} at line {line} not named:\n{err}"
+            );
+        }
+        assert_eq!(harness::count_docker_objects(&lab.name), 0);
+    }
+}
