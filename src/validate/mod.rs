@@ -4,7 +4,7 @@
 //! The flow of [`validate`]:
 //! 1. the lab file through [`crate::config::load`] (its own errors stop here: nothing else can
 //!    be located without it), then the lab's plan as `up` makes it before it touches Docker
-//!    ([`crate::cluster::up::plan_offline`]: a host port bound twice, say), its problems
+//!    (given by the command to [`validate_with`]: a host port bound twice, say), its problems
 //!    reported beside the apps' ones;
 //! 2. the repository root: the lab file's directory joined with `gitops.repo` when that is a
 //!    local path (or a `file://` URL); a remote repository is not checked further offline; a
@@ -135,9 +135,21 @@ pub enum SourceKind {
 
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
+    validate_with(lab_file, &|_| Ok(()))
+}
+
+/// A problem of the lab's plan, in the planner's words: the message and its hint.
+pub type PlanProblem = (String, Option<String>);
+
+/// [`validate`], with `plan` for the checks `up` makes of the lab's plan before it touches
+/// Docker (`cluster::up::plan_offline`, passed in by the command: the planner is a module
+/// of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
+pub fn validate_with(
+    lab_file: &Path,
+    plan: &dyn Fn(&Lab) -> Result<(), PlanProblem>,
+) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(problems_of)?;
-    // Every check `up` makes before it touches Docker, beside the ones of the apps.
-    let planned = plan_problems(lab_file, &lab);
+    let planned = plan_problems(lab_file, plan(&lab));
     match check(lab_file, lab) {
         Ok(report) if planned.is_empty() => Ok(report),
         Ok(_) => Err(planned),
@@ -145,10 +157,10 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     }
 }
 
-/// What `up` refuses in the plan of the lab before it looks at the host: a host port bound
-/// twice (a `ports` entry on `argocd.ui.port`, 8080 by default), at `cluster.ports`.
-fn plan_problems(lab_file: &Path, lab: &Lab) -> Vec<ValidationError> {
-    let Err(e) = crate::cluster::up::plan_offline(lab) else {
+/// What `up` refuses in the plan of the lab before it looks at the host (a host port bound
+/// twice: a `ports` entry on `argocd.ui.port`, 8080 by default), at `cluster.ports`.
+fn plan_problems(lab_file: &Path, planned: Result<(), PlanProblem>) -> Vec<ValidationError> {
+    let Err((message, hint)) = planned else {
         return Vec::new();
     };
     let text = std::fs::read_to_string(lab_file).unwrap_or_default();
@@ -158,14 +170,7 @@ fn plan_problems(lab_file: &Path, lab: &Lab) -> Vec<ValidationError> {
         .and_then(|d| d.entry("cluster"))
         .map(|(k, v)| v.entry("ports").map_or(k.pos, |(key, _)| key.pos))
         .unwrap_or(Pos { line: 1, column: 1 });
-    let hint = match e {
-        crate::cluster::plan::PlanError::PortOnManyNodes(..) => Some(
-            "give each `ports` entry, `cluster.api.port` and `argocd.ui.port` (the Argo CD UI, 8080 by default) a host port of its own"
-                .to_string(),
-        ),
-        _ => e.hint(),
-    };
-    vec![at(lab_file, pos, e.to_string(), hint.as_deref())]
+    vec![at(lab_file, pos, message, hint.as_deref())]
 }
 
 fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {

@@ -450,7 +450,10 @@ fn validate_and_up_report_every_problem_of_the_lab_file_in_one_run() {
         (line("components:"), "`nonsense`"),
         (line("selector: b=c"), "exactly one of `name` or `selector`"),
     ];
-    for args in [&["validate"][..], &["up", "--cluster-only", "--dry-run"][..]] {
+    for args in [
+        &["validate"][..],
+        &["up", "--cluster-only", "--dry-run"][..],
+    ] {
         let out = lab.run(args);
         let err = harness::stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
