@@ -615,6 +615,7 @@ pub fn exportable_refs(listed: &str) -> Vec<String> {
 
 /// One cache as `playground cache status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CacheStatus {
     pub upstream: String,
     pub remote_url: String,

@@ -280,6 +280,25 @@ fn free_port(host: IpAddr) -> Result<u16> {
         .map_err(|source| Error::FreePort { host, source })
 }
 
+/// The plan of `lab` as a new lab, made without Docker: what `up` refuses in the lab file
+/// before it looks at the host (a host port bound twice, such as a `ports` entry on the Argo
+/// CD UI's port), for `validate` to refuse as well. Nothing is registered or chosen: the
+/// API port a lab leaves unset is found free at `up`, so it cannot collide here.
+pub fn plan_offline(lab: &Lab) -> std::result::Result<(), plan::PlanError> {
+    let inputs = Inputs {
+        api_port: lab.cluster.api.port.unwrap_or(0),
+        token: String::new(),
+        pull: PullPolicy::Missing,
+        subnet_seed: 0,
+        repo_mount: None,
+        ui_port: Some(lab.argocd.ui.port),
+        cache: None,
+        lb_image: plan::lb_image_from_env(),
+        registry: RegistrySettings::default(),
+    };
+    plan::plan_up(lab, &Observed::default(), &inputs).map(|_| ())
+}
+
 /// The host ports a lab would bind, as `up`'s check sees them now (see [`busy_ports`]).
 #[derive(Debug, Default)]
 pub struct PortReport {

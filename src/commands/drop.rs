@@ -1,12 +1,18 @@
 //! `playground drop`: throw a lab away. Its kept Secrets are exported and its images kept for
 //! the next lab first; then every Docker object with the lab's label goes, its kube context
 //! goes, and its record is marked dropped, so `restore` can bring it back from Git.
+//!
+//! It works on half-made labs: anything of the lab (a labelled Docker object, a live record, a
+//! kube context) is enough. With none of them there is no such lab, and `drop` says so (exit 4)
+//! before it takes the lab's lock, which would leave a folder behind: a typo in a cleanup
+//! script must not hide that the real lab still runs.
 
 use serde::Serialize;
 
 use super::error::Result;
 use crate::cli::Output;
-use crate::cluster::{cache, lifecycle};
+use crate::cluster::{ClusterError, cache, lifecycle, names};
+use crate::docker::Engine;
 use crate::kube::kubeconfig;
 use crate::state::record;
 
@@ -30,6 +36,9 @@ pub async fn run(
     out: Output,
 ) -> Result<()> {
     let name = ctx.lab_name(name).await?;
+    if !anything_of(ctx, &name).await? {
+        return Err(ClusterError::NotFound(name.to_string()).into());
+    }
     let _lock = ctx.lock(&name)?;
     ctx.confirm(
         yes,
@@ -70,4 +79,34 @@ pub async fn run(
         },
         format!("lab {name} dropped{how}"),
     )
+}
+
+/// Whether anything of lab `name` is left: a Docker object with its label, a record not marked
+/// dropped (one that cannot be read counts: `drop --force` is how it goes), or a kube context
+/// (an unreadable kubeconfig counts too, so that `drop` reports what is wrong with it).
+async fn anything_of(ctx: &Ctx<'_>, name: &str) -> Result<bool> {
+    let engine = ctx.engine().await?;
+    let label = [(names::LABEL_CLUSTER, name)];
+    if !engine.list_containers(&label).await?.is_empty()
+        || !engine.list_networks(&label).await?.is_empty()
+        || !engine.list_volumes(&label).await?.is_empty()
+    {
+        return Ok(true);
+    }
+    if !matches!(
+        record::read(name),
+        Ok(None)
+            | Ok(Some(record::LabRecord {
+                times: record::Times {
+                    dropped: Some(_),
+                    ..
+                },
+                ..
+            }))
+    ) {
+        return Ok(true);
+    }
+    Ok(kubeconfig::target_path_from_env()
+        .and_then(|path| kubeconfig::has_entries(&path, name))
+        .unwrap_or(true))
 }

@@ -24,6 +24,7 @@ use crate::argocd::apps::AppsError;
 use crate::argocd::bootstrap::BootstrapError;
 use crate::argocd::cli::ArgoCliError;
 use crate::argocd::install::InstallError;
+use crate::argocd::manifest::ManifestError;
 use crate::argocd::refresh::RefreshError;
 use crate::argocd::workloads::WorkloadsError;
 use crate::cluster::ClusterError;
@@ -306,6 +307,12 @@ fn bootstrap_kind(e: &BootstrapError) -> Kind {
         | BootstrapError::Access(AccessError::NoPassword { .. })
         | BootstrapError::PruneTimeout
         | BootstrapError::ResourcesTimeout => Kind::Timeout,
+        // The network, the mirror or the disk failed, not the lab file: a retry may work.
+        BootstrapError::Manifest(
+            ManifestError::Download { .. }
+            | ManifestError::HashMismatch { .. }
+            | ManifestError::Cache { .. },
+        ) => Kind::Failed,
         BootstrapError::Seed(_)
         | BootstrapError::Git(_)
         | BootstrapError::Manifest(_)
@@ -337,6 +344,18 @@ mod tests {
             ),
             (ClusterError::NotFound("x".into()).into(), 4),
             (Error::from(RestoreError::NoDropped), 4),
+            (
+                BootstrapError::Manifest(ManifestError::Download {
+                    url: "https://example.com/install.yaml".into(),
+                    source: "connection refused".into(),
+                })
+                .into(),
+                1,
+            ),
+            (
+                BootstrapError::Manifest(ManifestError::UnsupportedUrl("ftp://x".into())).into(),
+                2,
+            ),
             (ClusterError::SubnetTaken("10.0.0.0/24".into()).into(), 5),
             (
                 ClusterError::NodeWait(NodeWaitError::Timeout {

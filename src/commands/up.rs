@@ -141,7 +141,15 @@ pub async fn up_lab(
             .and_then(|r| std::fs::canonicalize(r.root()).ok()),
     };
     let engine = ctx.engine().await?;
-    crate::doctor::preflight_up(engine, lab, ui).await?;
+    // A dry run shows its plan even on a host that cannot run it, then the refusal: both are
+    // what a person planning needs, and the exit status still says it would fail.
+    let refused = match crate::doctor::preflight_up(engine, lab, ui).await {
+        Err(e) if run.dry_run => Some(e),
+        other => {
+            other?;
+            None
+        }
+    };
     let lock = if run.dry_run {
         None
     } else {
@@ -196,7 +204,11 @@ pub async fn up_lab(
                 p.describe(&lab.gitops.repo.to_string())
             )
         });
-        return print_plan(run, ctx, &lab.name, text, then);
+        print_plan(run, ctx, &lab.name, text, then)?;
+        return match refused {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        };
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);

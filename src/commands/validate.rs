@@ -65,7 +65,20 @@ struct Invalid<'a> {
 
 pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    match validate::validate(&path) {
+    // Every check `up` makes before it touches Docker: the lab's plan too.
+    let plan = |lab: &crate::config::Lab| {
+        crate::cluster::up::plan_offline(lab).map_err(|e| {
+            let hint = match e {
+                crate::cluster::plan::PlanError::PortOnManyNodes(..) => Some(
+                    "give each `ports` entry, `cluster.api.port` and `argocd.ui.port` (the Argo CD UI, 8080 by default) a host port of its own"
+                        .to_string(),
+                ),
+                _ => crate::diag::Hinted::hint(&e),
+            };
+            (e.to_string(), hint)
+        })
+    };
+    match validate::validate_with(&path, &plan) {
         Ok(report) => valid(ctx, &path, &report, out),
         Err(errors) => {
             if out == Output::Table {

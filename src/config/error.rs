@@ -28,6 +28,41 @@ pub enum ConfigError {
     /// A value of the right type that is not acceptable: a bad name, port, node filter, count…
     #[error(transparent)]
     Invalid(Located),
+    /// Several problems, each at its place, in file order: the file is checked whole, section
+    /// by section and list entry by list entry, so one run names them all (as `doctor` does).
+    /// Shown one per line, each with its hint under it.
+    #[error("{}", show_all(.0))]
+    Several(Vec<Located>),
+}
+
+fn show_all(problems: &[Located]) -> String {
+    use crate::diag::Hinted;
+    let mut out = format!("{} problems in the lab file:", problems.len());
+    for p in problems {
+        out.push_str(&format!("\n{p}"));
+        if let Some(hint) = p.hint() {
+            out.push_str(&format!("\n  hint: {hint}"));
+        }
+    }
+    out
+}
+
+/// Every problem found: none is `Ok`, one is itself, more are [`ConfigError::Several`].
+pub(crate) fn gather(problems: Vec<ConfigError>) -> Result<(), ConfigError> {
+    let mut all: Vec<ConfigError> = Vec::with_capacity(problems.len());
+    for p in problems {
+        match p {
+            ConfigError::Several(ls) => all.extend(ls.into_iter().map(ConfigError::Invalid)),
+            p => all.push(p),
+        }
+    }
+    if all.len() <= 1 {
+        return all.pop().map_or(Ok(()), Err);
+    }
+    // An I/O error has no place; it never comes with others (the file was not read).
+    let mut located: Vec<Located> = all.iter().filter_map(|e| e.located().cloned()).collect();
+    located.sort_by_key(|l| (l.line, l.column));
+    Err(ConfigError::Several(located))
 }
 
 impl crate::diag::Hinted for ConfigError {
@@ -36,6 +71,7 @@ impl crate::diag::Hinted for ConfigError {
             Self::Syntax(e) => e.hint(),
             Self::Schema(e) => e.hint(),
             Self::Invalid(e) => e.hint(),
+            // Each problem's hint is under it, in the message.
             _ => None,
         }
     }
@@ -47,6 +83,7 @@ impl ConfigError {
         match self {
             ConfigError::Io { .. } => None,
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => Some(l),
+            ConfigError::Several(ls) => ls.first(),
         }
     }
 
@@ -55,6 +92,7 @@ impl ConfigError {
         match self {
             ConfigError::Io { path, .. } => path,
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => &l.path,
+            ConfigError::Several(ls) => ls.first().map_or(Path::new(""), |l| &l.path),
         }
     }
 
@@ -70,6 +108,7 @@ impl ConfigError {
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => {
                 l.message.clone()
             }
+            ConfigError::Several(_) => self.to_string(),
         }
     }
 }

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::error::{ConfigError, Problem};
+use super::error::{ConfigError, Problem, gather};
 use super::filter::{check_filter, parse_filter, selected};
 use super::model::*;
 use super::name::{LabName, NAME_HINT};
@@ -469,89 +469,130 @@ pub(crate) fn line_col(location: Location) -> (u32, u32) {
     )
 }
 
-/// Checks the raw file and fills defaults. The first problem found is returned; they are
-/// checked in file order so the error matches what the user reads top-down.
+/// Checks the raw file and fills defaults. Every problem found is returned, in file order
+/// ([`gather`]): each section is checked whatever the others hold, and each entry of a list
+/// whatever the other entries hold.
 pub(crate) fn validate(
     raw: RawFile,
     origin: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Lab, ConfigError> {
     let here = Here { origin, env };
+    let mut problems = Vec::new();
 
     if raw.api_version.value != API_VERSION {
-        return Err(here.of(
-            &raw.api_version,
-            Problem::new(format!(
-                "unsupported apiVersion `{}`",
-                raw.api_version.value
-            ))
-            .hint(format!(
-                "this version of playground reads `apiVersion: {API_VERSION}`"
-            )),
-        ));
+        problems.push(
+            here.of(
+                &raw.api_version,
+                Problem::new(format!(
+                    "unsupported apiVersion `{}`",
+                    raw.api_version.value
+                ))
+                .hint(format!(
+                    "this version of playground reads `apiVersion: {API_VERSION}`"
+                )),
+            ),
+        );
     }
     if raw.kind.value != KIND {
-        return Err(here.of(
-            &raw.kind,
-            Problem::new(format!("unsupported kind `{}`", raw.kind.value))
-                .hint(format!("expected `kind: {KIND}`")),
-        ));
+        problems.push(
+            here.of(
+                &raw.kind,
+                Problem::new(format!("unsupported kind `{}`", raw.kind.value))
+                    .hint(format!("expected `kind: {KIND}`")),
+            ),
+        );
     }
-    let name = LabName::parse(&raw.metadata.name.value).map_err(|e| {
-        here.of(
-            &raw.metadata.name,
-            Problem::new(format!("invalid lab name `{}`", e.0)).hint(NAME_HINT),
-        )
-    })?;
-
-    let cluster = cluster(raw.cluster.unwrap_or_default(), &here)?;
-    let argocd = argocd(raw.argocd.unwrap_or_default(), &name, &here)?;
+    let mut keep_problem = |e: ConfigError| problems.push(e);
+    let name = LabName::parse(&raw.metadata.name.value)
+        .map_err(|e| {
+            here.of(
+                &raw.metadata.name,
+                Problem::new(format!("invalid lab name `{}`", e.0)).hint(NAME_HINT),
+            )
+        })
+        .map_err(&mut keep_problem)
+        .ok();
+    let cluster = cluster(raw.cluster.unwrap_or_default(), &here)
+        .map_err(&mut keep_problem)
+        .ok();
+    let argocd = argocd(raw.argocd.unwrap_or_default(), name.as_ref(), &here)
+        .map_err(&mut keep_problem)
+        .ok();
+    let gitops = gitops(raw.gitops.unwrap_or_default(), &here)
+        .map_err(&mut keep_problem)
+        .ok();
+    let keep = keep(raw.keep.unwrap_or_default(), &here)
+        .map_err(&mut keep_problem)
+        .ok();
+    gather(problems)?;
+    let (Some(name), Some(cluster), Some(argocd), Some(gitops), Some(keep)) =
+        (name, cluster, argocd, gitops, keep)
+    else {
+        unreachable!("a section that failed left its problem");
+    };
     Ok(Lab {
         name,
         cluster,
         argocd,
-        gitops: gitops(raw.gitops.unwrap_or_default(), &here)?,
-        keep: keep(raw.keep.unwrap_or_default(), &here)?,
+        gitops,
+        keep,
         source: Some(origin.to_path_buf()),
     })
 }
 
+/// The `cluster` section, every problem of it gathered: each key, and each entry of `ports`,
+/// `k3sArgs` and `env`, is checked whatever the others hold.
 fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
+    let mut problems = Vec::new();
     let image = match raw.image {
         Some(image)
             if image.value.trim().is_empty() || image.value.chars().any(char::is_whitespace) =>
         {
-            return Err(here.of(
+            problems.push(here.of(
                 &image,
                 Problem::new(format!("invalid image `{}`", image.value)).hint(format!(
                     "expected an image reference without spaces, e.g. `{DEFAULT_K3S_IMAGE}`"
                 )),
             ));
+            String::new()
         }
         Some(image) => image.value,
         None => DEFAULT_K3S_IMAGE.to_string(),
     };
-    let servers = count(raw.servers, 1, 1, MAX_SERVERS, "servers", here)?;
-    let agents = count(raw.agents, 0, 0, MAX_AGENTS, "agents", here)?;
+    // A count out of range is reported; the entries are then checked against the largest, so
+    // no filter is blamed for what the count got wrong.
+    let servers = count(raw.servers, 1, 1, MAX_SERVERS, "servers", here).unwrap_or_else(|e| {
+        problems.push(e);
+        MAX_SERVERS
+    });
+    let agents = count(raw.agents, 0, 0, MAX_AGENTS, "agents", here).unwrap_or_else(|e| {
+        problems.push(e);
+        MAX_AGENTS
+    });
 
     let raw_api = raw.api.unwrap_or_default();
     let host = match raw_api.host {
-        Some(host) => host.value.parse::<IpAddr>().map_err(|_| {
-            here.of(
+        Some(host) => host.value.parse::<IpAddr>().unwrap_or_else(|_| {
+            problems.push(here.of(
                 &host,
                 Problem::new(format!("invalid API host `{}`: expected an IP address", host.value))
                     .hint("e.g. 127.0.0.1 (only this machine) or 0.0.0.0 (every interface); host names are not resolved"),
-            )
-        })?,
+            ));
+            DEFAULT_HOST_IP
+        }),
         None => DEFAULT_HOST_IP,
     };
     let port = match raw_api.port {
         Some(port) if port.value == 0 => {
-            return Err(here.of(
-                &port,
-                Problem::new("invalid API port 0: expected 1 to 65535")
-                    .hint("leave `port` out to pick a free port when the lab starts"),
-            ));
+            problems.push(
+                here.of(
+                    &port,
+                    Problem::new("invalid API port 0: expected 1 to 65535")
+                        .hint("leave `port` out to pick a free port when the lab starts"),
+                ),
+            );
+            None
         }
         Some(port) => Some(port.value),
         None => None,
@@ -570,45 +611,53 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         ));
     }
     for entry in &raw.ports {
-        let mapping = parse_port(&entry.value).map_err(|p| here.of(entry, p))?;
-        check_filter(&mapping.target, servers, agents).map_err(|p| here.of(entry, p))?;
-        let nodes = selected(&mapping.target, servers, agents);
-        if nodes != 1 {
-            return Err(here.of(
-                entry,
-                Problem::new(format!(
-                    "port `{}` targets {nodes} nodes, but a host port can be published on only one",
-                    entry.value
-                ))
-                .hint("use `@loadbalancer` to reach every server through one port, or name one node, e.g. `@agent:0`"),
-            ));
-        }
-        let clash = bound.iter().find(|(ip, port, proto, _)| {
-            *port == mapping.host_port
-                && *proto == mapping.protocol
-                && (*ip == mapping.host_ip
-                    || ip.is_unspecified()
-                    || mapping.host_ip.is_unspecified())
-        });
-        if let Some((_, _, _, owner)) = clash {
-            return Err(here.of(
-                entry,
-                Problem::new(format!(
-                    "host port {}/{} in `{}` is already used by {owner}",
+        let one = || -> Result<_, ConfigError> {
+            let mapping = parse_port(&entry.value).map_err(|p| here.of(entry, p))?;
+            check_filter(&mapping.target, servers, agents).map_err(|p| here.of(entry, p))?;
+            let nodes = selected(&mapping.target, servers, agents);
+            if nodes != 1 {
+                return Err(here.of(
+                    entry,
+                    Problem::new(format!(
+                        "port `{}` targets {nodes} nodes, but a host port can be published on only one",
+                        entry.value
+                    ))
+                    .hint("use `@loadbalancer` to reach every server through one port, or name one node, e.g. `@agent:0`"),
+                ));
+            }
+            let clash = bound.iter().find(|(ip, port, proto, _)| {
+                *port == mapping.host_port
+                    && *proto == mapping.protocol
+                    && (*ip == mapping.host_ip
+                        || ip.is_unspecified()
+                        || mapping.host_ip.is_unspecified())
+            });
+            if let Some((_, _, _, owner)) = clash {
+                return Err(here.of(
+                    entry,
+                    Problem::new(format!(
+                        "host port {}/{} in `{}` is already used by {owner}",
+                        mapping.host_port,
+                        mapping.protocol.as_str(),
+                        entry.value
+                    ))
+                    .hint("each host address and port can be published only once"),
+                ));
+            }
+            Ok(mapping)
+        };
+        match one() {
+            Ok(mapping) => {
+                bound.push((
+                    mapping.host_ip,
                     mapping.host_port,
-                    mapping.protocol.as_str(),
-                    entry.value
-                ))
-                .hint("each host address and port can be published only once"),
-            ));
+                    mapping.protocol,
+                    format!("`{}`", entry.value),
+                ));
+                ports.push(mapping);
+            }
+            Err(e) => problems.push(e),
         }
-        bound.push((
-            mapping.host_ip,
-            mapping.host_port,
-            mapping.protocol,
-            format!("`{}`", entry.value),
-        ));
-        ports.push(mapping);
     }
 
     let registry = match &raw.registry {
@@ -616,7 +665,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         Some(r) => {
             let port = &r.value.port;
             if port.value == 0 {
-                return Err(here.of(
+                problems.push(here.of(
                     port,
                     Problem::new("invalid registry port 0: expected 1 to 65535")
                         .hint("the registry is pushed to as localhost:PORT, e.g. `registry: { port: 5001 }`"),
@@ -630,7 +679,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
                     && (*bip == ip || bip.is_unspecified())
             });
             if let Some((_, _, _, owner)) = clash {
-                return Err(here.of(
+                problems.push(here.of(
                     port,
                     Problem::new(format!(
                         "registry port {} is already used by {owner}",
@@ -645,13 +694,22 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
 
     let mut k3s_args = Vec::with_capacity(raw.k3s_args.len());
     for entry in &raw.k3s_args {
-        let (value, filter) = split_filter(entry, servers, agents, here)?;
+        let (value, filter) = match split_filter(entry, servers, agents, here) {
+            Ok(split) => split,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
         if value.is_empty() {
-            return Err(here.of(
-                entry,
-                Problem::new(format!("empty k3s argument in `{}`", entry.value))
-                    .hint("expected ARG[@FILTER], e.g. \"--disable=traefik@server:*\""),
-            ));
+            problems.push(
+                here.of(
+                    entry,
+                    Problem::new(format!("empty k3s argument in `{}`", entry.value))
+                        .hint("expected ARG[@FILTER], e.g. \"--disable=traefik@server:*\""),
+                ),
+            );
+            continue;
         }
         k3s_args.push(Filtered {
             value: value.to_string(),
@@ -661,28 +719,31 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
 
     let mut env = Vec::with_capacity(raw.env.len());
     for entry in &raw.env {
-        let (value, filter) = split_filter(entry, servers, agents, here)?;
-        let var = match value.split_once('=') {
-            Some((key, value)) if is_env_name(key) => match host_reference(value) {
-                None => EnvVar {
-                    key: key.to_string(),
-                    value: value.to_string(),
-                    from_host: None,
-                },
-                Some(var) if !is_env_name(var) => {
-                    return Err(here.of(
-                        entry,
-                        Problem::new(format!("`${{env:{var}}}`: `{var}` is not a variable name"))
+        let one = || -> Result<_, ConfigError> {
+            let (value, filter) = split_filter(entry, servers, agents, here)?;
+            let var = match value.split_once('=') {
+                Some((key, value)) if is_env_name(key) => match host_reference(value) {
+                    None => EnvVar {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        from_host: None,
+                    },
+                    Some(var) if !is_env_name(var) => {
+                        return Err(here.of(
+                            entry,
+                            Problem::new(format!(
+                                "`${{env:{var}}}`: `{var}` is not a variable name"
+                            ))
                             .hint("expected KEY=${env:NAME}, NAME in letters, digits and '_'"),
-                    ));
-                }
-                Some(var) => {
-                    let found = (here.env)(var);
-                    // Masked from the moment it is known: bollard logs the create body.
-                    if let Some(v) = &found {
-                        crate::ui::redact::register(v);
+                        ));
                     }
-                    let unset = found.is_none().then(|| {
+                    Some(var) => {
+                        let found = (here.env)(var);
+                        // Masked from the moment it is known: bollard logs the create body.
+                        if let Some(v) = &found {
+                            crate::ui::redact::register(v);
+                        }
+                        let unset = found.is_none().then(|| {
                         here.locate(
                             entry.referenced,
                             Problem::new(format!(
@@ -693,35 +754,41 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
                             )),
                         )
                     });
-                    EnvVar {
-                        key: key.to_string(),
-                        value: found.unwrap_or_default(),
-                        from_host: Some(HostValue {
-                            var: var.to_string(),
-                            unset,
-                        }),
+                        EnvVar {
+                            key: key.to_string(),
+                            value: found.unwrap_or_default(),
+                            from_host: Some(HostValue {
+                                var: var.to_string(),
+                                unset,
+                            }),
+                        }
                     }
+                },
+                Some((key, _)) => {
+                    return Err(here.of(
+                        entry,
+                        Problem::new(format!("invalid environment variable name `{key}`"))
+                            .hint("expected letters, digits and '_', not starting with a digit"),
+                    ));
                 }
-            },
-            Some((key, _)) => {
-                return Err(here.of(
-                    entry,
-                    Problem::new(format!("invalid environment variable name `{key}`"))
-                        .hint("expected letters, digits and '_', not starting with a digit"),
-                ));
-            }
-            None => {
-                return Err(here.of(
+                None => {
+                    return Err(here.of(
                     entry,
                     Problem::new(format!("invalid env entry `{}`: no `=`", entry.value)).hint(
                         "expected KEY=VALUE[@FILTER], e.g. \"K3S_KUBECONFIG_MODE=644@server:*\"",
                     ),
                 ));
-            }
+                }
+            };
+            Ok(Filtered { value: var, filter })
         };
-        env.push(Filtered { value: var, filter });
+        match one() {
+            Ok(entry) => env.push(entry),
+            Err(e) => problems.push(e),
+        }
     }
 
+    gather(problems)?;
     Ok(ClusterSpec {
         image,
         servers,
@@ -791,14 +858,18 @@ fn split_filter<'a>(
     Ok((value, filter))
 }
 
-fn argocd(raw: RawArgoCd, me: &LabName, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
+/// The `argocd` section, every problem of it gathered (each entry of `components`,
+/// `resources` and `clusters` on its own). `me` is the lab's name, when it is a valid one.
+fn argocd(raw: RawArgoCd, me: Option<&LabName>, here: &Here) -> Result<ArgoCdSpec, ConfigError> {
     let defaults = ArgoCdSpec::default();
+    let mut problems = Vec::new();
     let port = match raw.ui.and_then(|ui| ui.port) {
         Some(port) if port.value == 0 => {
-            return Err(here.of(
+            problems.push(here.of(
                 &port,
                 Problem::new("invalid UI port 0: expected 1 to 65535"),
             ));
+            defaults.ui.port
         }
         Some(port) => port.value,
         None => defaults.ui.port,
@@ -810,11 +881,14 @@ fn argocd(raw: RawArgoCd, me: &LabName, here: &Here) -> Result<ArgoCdSpec, Confi
             .find(|k| k.as_str() == c.value)
         else {
             let all: Vec<&str> = ArgoCdComponent::ALL.iter().map(|k| k.as_str()).collect();
-            return Err(here.of(
-                c,
-                Problem::new(format!("unknown Argo CD component `{}`", c.value))
-                    .hint(format!("the optional components are: {}", all.join(", "))),
-            ));
+            problems.push(
+                here.of(
+                    c,
+                    Problem::new(format!("unknown Argo CD component `{}`", c.value))
+                        .hint(format!("the optional components are: {}", all.join(", "))),
+                ),
+            );
+            continue;
         };
         if !components.contains(&known) {
             components.push(known);
@@ -823,51 +897,55 @@ fn argocd(raw: RawArgoCd, me: &LabName, here: &Here) -> Result<ArgoCdSpec, Confi
     components.sort();
     let mut resources: Vec<String> = Vec::with_capacity(raw.resources.len());
     for r in &raw.resources {
-        relative_inside(r, "argocd.resources", here)?;
-        if !resources.contains(&r.value) {
+        if let Err(e) = relative_inside(r, "argocd.resources", here) {
+            problems.push(e);
+        } else if !resources.contains(&r.value) {
             resources.push(r.value.clone());
         }
     }
     let mut clusters: Vec<ClusterRef> = Vec::with_capacity(raw.clusters.len());
     for c in &raw.clusters {
         let entry = match &c.value {
-            RawClusterEntry::Lab(name) => {
-                let lab = LabName::parse(name).map_err(|e| {
-                    here.of(
+            RawClusterEntry::Lab(name) => match LabName::parse(name) {
+                Err(e) => {
+                    problems.push(here.of(
                         c,
                         Problem::new(format!("invalid lab name `{}` in argocd.clusters", e.0))
                             .hint(NAME_HINT),
-                    )
-                })?;
-                if &lab == me {
-                    return Err(here.of(
+                    ));
+                    continue;
+                }
+                Ok(lab) if Some(&lab) == me => {
+                    problems.push(here.of(
                         c,
-                        Problem::new(format!(
-                            "lab {me} names itself in argocd.clusters"
-                        ))
+                        Problem::new(format!("lab {lab} names itself in argocd.clusters"))
                         .hint("a lab's Argo CD deploys into its own cluster as `https://kubernetes.default.svc` already; list other labs here"),
                     ));
+                    continue;
                 }
-                ClusterRef::Lab(lab)
-            }
+                Ok(lab) => ClusterRef::Lab(lab),
+            },
             RawClusterEntry::Context(ctx) if ctx.trim().is_empty() => {
-                return Err(here.of(
+                problems.push(here.of(
                     c,
                     Problem::new("empty context in argocd.clusters")
                         .hint("name a context of your kubeconfig: `kubectl config get-contexts`"),
                 ));
+                continue;
             }
             RawClusterEntry::Context(ctx) => ClusterRef::Context(ctx.clone()),
         };
         if clusters.iter().any(|k| k.name() == entry.name()) {
-            return Err(here.of(
+            problems.push(here.of(
                 c,
                 Problem::new(format!("argocd.clusters names `{}` twice", entry.name()))
                     .hint("each cluster is registered once, named after its lab or context"),
             ));
+            continue;
         }
         clusters.push(entry);
     }
+    gather(problems)?;
     Ok(ArgoCdSpec {
         version: raw.version.unwrap_or(defaults.version),
         manifest: raw.manifest,
@@ -1072,7 +1150,9 @@ fn is_dns_subdomain(s: &str) -> bool {
         })
 }
 
+/// The `keep` section, each entry of `keep.secrets` checked on its own.
 fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
+    let mut problems = Vec::new();
     let mut secrets = Vec::with_capacity(raw.secrets.len());
     for entry in &raw.secrets {
         let s = &entry.value;
@@ -1080,11 +1160,12 @@ fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
             (Some(name), None) => SecretSelect::Name(name.clone()),
             (None, Some(selector)) => SecretSelect::Selector(selector.clone()),
             _ => {
-                return Err(here.of(
+                problems.push(here.of(
                     entry,
                     Problem::new("a kept secret needs exactly one of `name` or `selector`")
                         .hint("e.g. { namespace: default, name: my-api-token } or { namespace: kube-system, selector: app=x }"),
                 ));
+                continue;
             }
         };
         let kept = KeptSecret {
@@ -1092,13 +1173,15 @@ fn keep(raw: RawKeep, here: &Here) -> Result<KeepSpec, ConfigError> {
             select,
         };
         if secrets.contains(&kept) {
-            return Err(here.of(
+            problems.push(here.of(
                 entry,
                 Problem::new("this secret is listed twice in `keep.secrets`"),
             ));
+            continue;
         }
         secrets.push(kept);
     }
+    gather(problems)?;
     Ok(KeepSpec { secrets })
 }
 

@@ -223,6 +223,12 @@ pub fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
     };
     match facts.cgroup_version.as_str() {
         "2" => Check::new("cgroup", Status::Ok, format!("cgroup v2{driver}")),
+        // Older Kubernetes runs on v1: nothing to say about a lab on such an image.
+        "1" if k3s_minor(image).is_some_and(|m| m < 35) => Check::new(
+            "cgroup",
+            Status::Ok,
+            format!("cgroup v1{driver}: fine for {image} (Kubernetes 1.35 and later refuse it)"),
+        ),
         "1" => {
             let minor = k3s_minor(image);
             let mut c = Check::new(

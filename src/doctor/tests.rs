@@ -46,8 +46,15 @@ fn cgroup_v1_fails_with_kubelets_own_words_and_blocks_up_only_for_k3s_1_35_and_l
     assert!(c.message.contains(CGROUP_V1_REFUSAL), "{}", c.message);
     assert!(c.fix.as_deref().unwrap().contains("cgroup v2"));
     assert!(c.blocks_up);
-    // Older Kubernetes still runs on v1: doctor says it, `up` goes on.
-    assert!(!judge_cgroup(&debian_v1(), "rancher/k3s:v1.34.2-k3s1").blocks_up);
+    // Older Kubernetes still runs on v1: nothing to warn about, `up` goes on.
+    let older = judge_cgroup(&debian_v1(), "rancher/k3s:v1.34.2-k3s1");
+    assert!(!older.blocks_up);
+    assert_eq!(
+        older.status,
+        Status::Ok,
+        "nothing to warn about: {}",
+        older.message
+    );
     // No kubelet version to read (the stand-in node): not a refusal.
     assert!(!judge_cgroup(&debian_v1(), "playground-test/node:dev-abc").blocks_up);
     let ok = judge_cgroup(&ubuntu_v2(), "rancher/k3s:v1.35.5-k3s1");

@@ -321,6 +321,18 @@ pub fn render_standalone(lab: &str, source: &Kubeconfig) -> Result<String, Kubec
     render(&standalone_doc(ours))
 }
 
+/// Whether the kubeconfig at `path` holds any of a lab's entries (cluster, user or context).
+/// A missing file holds none.
+pub fn has_entries(path: &Path, lab: &str) -> Result<bool, KubeconfigError> {
+    let name = checked_entry_name(lab)?;
+    let Some(doc) = read_doc(&resolve(path)?)? else {
+        return Ok(false);
+    };
+    Ok([CLUSTERS, USERS, CONTEXTS].iter().any(|list| {
+        matches!(doc.get(list), Some(Yaml::Seq(items)) if items.iter().any(|i| is_named(i, &name)))
+    }))
+}
+
 /// A standalone kubeconfig for one lab, copied from the lab's entries in the
 /// kubeconfig at `path` (with any fields the user added to them).
 pub fn extract(path: &Path, lab: &str) -> Result<String, KubeconfigError> {

@@ -5,10 +5,10 @@
 //! ```json
 //! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"started"}
 //! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"progress","detail":"1/3 nodes Ready"}
-//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"done","detail":"3 nodes","elapsed_ms":5120}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"step","name":"create the nodes","status":"done","detail":"3 nodes","elapsedMs":5120}
 //! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"warning","message":"…"}
 //! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"info","message":"…"}
-//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"error","message":"…","hint":"…","exit_code":6}
+//! {"apiVersion":"playground.dev/v1alpha1","kind":"Event","type":"error","message":"…","hint":"…","exitCode":6}
 //! ```
 //! The command's own document (`UpResult`) is the last line on success, an `error` event on
 //! failure. `minikube start -o json` streams the same idea as CloudEvents
@@ -41,6 +41,7 @@ pub enum Mode {
 
 /// One line of the event stream (kind `Event`).
 #[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Event<'a> {
     #[serde(rename = "type")]
     kind: &'static str,

@@ -4,6 +4,11 @@
 //! request body and answer, so a node's `K3S_TOKEN` would be printed twice per node (the create
 //! body, the inspect answer). Whatever a command learns is secret is [`register`]ed here the
 //! moment it is known, and [`super::LogWriter`] masks every occurrence before a byte leaves.
+//!
+//! A secret rarely appears as itself. JSON writes `"` and `\` escaped, Docker's Go encoder also
+//! writes `&<>` as `\u0026`-style escapes, and a JSON body inside a logged Debug string is
+//! escaped twice; a multi-line value (a PEM key) is compared and printed line by line. So
+//! [`register`] masks every one of these forms, and each line of a multi-line value on its own.
 
 use std::sync::RwLock;
 
@@ -16,17 +21,58 @@ const MIN_LEN: usize = 6;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Mask `secret` in every log line from now on.
+/// Mask `secret` in every log line from now on, in each of its [`encodings`], and (when it has
+/// several lines) each of its lines too: a diff or a log shows one line of a PEM key at a time.
 pub fn register(secret: &str) {
-    if secret.len() < MIN_LEN {
-        return;
+    let mut forms = encodings(secret);
+    if secret.contains('\n') {
+        for line in secret.lines() {
+            forms.extend(encodings(line.trim()));
+        }
     }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !all.iter().any(|s| s == secret) {
-        all.push(secret.to_string());
+    let mut added = false;
+    for form in forms {
+        if form.len() >= MIN_LEN && !all.contains(&form) {
+            all.push(form);
+            added = true;
+        }
+    }
+    if added {
         // Longest first, so a secret that contains another is masked whole.
         all.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
+}
+
+/// The forms `secret` takes in what we log and archive: itself; inside a JSON string (`\"`,
+/// `\\`, `\n`); as Go's `encoding/json` writes it (the Docker daemon's answers), which also
+/// escapes `&`, `<` and `>`; and each of those JSON forms escaped once more, as a JSON body
+/// shows inside a Debug-printed string (bollard's `-vv` request log).
+fn encodings(secret: &str) -> Vec<String> {
+    let json = json_escape(secret);
+    let go = json
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    let mut forms = vec![secret.to_string()];
+    for form in [json_escape(&json), json_escape(&go), json, go] {
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// `text` as it stands between the quotes of a JSON string.
+fn json_escape(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(text)
+        .to_string()
 }
 
 /// Whether an environment variable of this name holds a secret, by the names people give them.
@@ -140,6 +186,33 @@ mod tests {
             r#"data: Some(b"{\"Env\":[\"K3S_TOKEN=***\"]}")"#
         );
         assert!(matches!(mask("a == b, x=1"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secrets_are_masked_in_every_encoding_and_line_by_line() {
+        let secret = r#"pa"ss\w&<rd>-x"#;
+        register(secret);
+        let json =
+            serde_json::to_string(&serde_json::json!({ "Env": [format!("G={secret}")] })).unwrap();
+        assert_eq!(mask(&json), r#"{"Env":["G=***"]}"#);
+        let go = r#"{"Env":["G=pa\"ss\\w\u0026\u003crd\u003e-x"]}"#;
+        assert_eq!(mask(go), r#"{"Env":["G=***"]}"#);
+        // A JSON body inside a Debug-printed string: escaped twice.
+        let debug = format!("body: {:?}", json);
+        assert_eq!(mask(&debug), r#"body: "{\"Env\":[\"G=***\"]}""#);
+        let debug_go = format!("body: {:?}", go);
+        assert_eq!(mask(&debug_go), r#"body: "{\"Env\":[\"G=***\"]}""#);
+
+        let pem = "-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ\nQC7VJTUt9Us8cKjMzEfYyjiWA4\n-----END TEST KEY-----\n";
+        register(pem);
+        assert_eq!(mask("…QC7VJTUt9Us8cKjMzEfYyjiWA4…"), "…***…");
+        assert_eq!(
+            mask(&serde_json::to_string(pem).unwrap()),
+            r#""***""#,
+            "whole, as JSON"
+        );
+        // A line alone, as JSON shows it when the value is split differently.
+        assert_eq!(mask("\"MIIEvQIBADANBgkqhkiG9w0BAQ\\nX\""), "\"***\\nX\"");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! The flow of [`validate`]:
 //! 1. the lab file through [`crate::config::load`] (its own errors stop here: nothing else can
-//!    be located without it);
+//!    be located without it), then the lab's plan as `up` makes it before it touches Docker
+//!    (given by the command to [`validate_with`]: a host port bound twice, say), its problems
+//!    reported beside the apps' ones;
 //! 2. the repository root: the lab file's directory joined with `gitops.repo` when that is a
 //!    local path (or a `file://` URL); a remote repository is not checked further offline; a
 //!    checkout whose Git data is elsewhere (a linked worktree, a submodule) is refused, as `up`
@@ -50,7 +52,9 @@ impl From<ConfigError> for ValidationError {
     fn from(err: ConfigError) -> Self {
         match err {
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => l,
-            err @ ConfigError::Io { .. } => ValidationError {
+            // One of several: `validate` takes them all (see [`problems_of`]).
+            ConfigError::Several(mut ls) if !ls.is_empty() => ls.swap_remove(0),
+            err @ (ConfigError::Io { .. } | ConfigError::Several(_)) => ValidationError {
                 path: err.path().to_path_buf(),
                 line: 0,
                 column: 0,
@@ -58,6 +62,14 @@ impl From<ConfigError> for ValidationError {
                 hint: None,
             },
         }
+    }
+}
+
+/// Every problem of a lab file that does not load, one each.
+fn problems_of(err: ConfigError) -> Vec<ValidationError> {
+    match err {
+        ConfigError::Several(ls) => ls,
+        e => vec![e.into()],
     }
 }
 
@@ -123,7 +135,45 @@ pub enum SourceKind {
 
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
-    let lab = config::load(lab_file).map_err(|e| vec![e.into()])?;
+    validate_with(lab_file, &|_| Ok(()))
+}
+
+/// A problem of the lab's plan, in the planner's words: the message and its hint.
+pub type PlanProblem = (String, Option<String>);
+
+/// [`validate`], with `plan` for the checks `up` makes of the lab's plan before it touches
+/// Docker (`cluster::up::plan_offline`, passed in by the command: the planner is a module
+/// of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
+pub fn validate_with(
+    lab_file: &Path,
+    plan: &dyn Fn(&Lab) -> Result<(), PlanProblem>,
+) -> Result<Report, Vec<ValidationError>> {
+    let lab = config::load(lab_file).map_err(problems_of)?;
+    let planned = plan_problems(lab_file, plan(&lab));
+    match check(lab_file, lab) {
+        Ok(report) if planned.is_empty() => Ok(report),
+        Ok(_) => Err(planned),
+        Err(more) => Err(planned.into_iter().chain(more).collect()),
+    }
+}
+
+/// What `up` refuses in the plan of the lab before it looks at the host (a host port bound
+/// twice: a `ports` entry on `argocd.ui.port`, 8080 by default), at `cluster.ports`.
+fn plan_problems(lab_file: &Path, planned: Result<(), PlanProblem>) -> Vec<ValidationError> {
+    let Err((message, hint)) = planned else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string(lab_file).unwrap_or_default();
+    let (docs, _) = yaml::parse_documents(&text);
+    let pos = docs
+        .first()
+        .and_then(|d| d.entry("cluster"))
+        .map(|(k, v)| v.entry("ports").map_or(k.pos, |(key, _)| key.pos))
+        .unwrap_or(Pos { line: 1, column: 1 });
+    vec![at(lab_file, pos, message, hint.as_deref())]
+}
+
+fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
     // A value taken from this shell that is not set here: the file is fine, `up` refuses.
     let unset_host_values: Vec<ValidationError> = lab
         .cluster
@@ -204,7 +254,13 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     v.root = root.clone();
     report.repo_root = Some(root.clone());
 
-    let Some(rel) = inside(&lab.gitops.path) else {
+    // A symlink out counts as out, as at `up` (`argocd::bootstrap`): Argo CD reads the
+    // repository only.
+    let leaves = |rel: &Path| {
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        std::fs::canonicalize(root.join(rel)).is_ok_and(|real| !real.starts_with(&real_root))
+    };
+    let Some(rel) = inside(&lab.gitops.path).filter(|rel| !leaves(rel)) else {
         return Err(vec![at(
             lab_file,
             lab_pos("path"),

@@ -360,7 +360,7 @@ fn cache_status_json_and_prune() {
     for (entry, upstream) in entries.iter().zip(UPSTREAMS) {
         assert_eq!(entry["upstream"], upstream);
         assert_eq!(entry["state"], "absent");
-        assert_eq!(entry["volume_exists"], false);
+        assert_eq!(entry["volumeExists"], false);
         assert_eq!(entry["labs"], serde_json::json!([]));
     }
 
@@ -371,11 +371,11 @@ fn cache_status_json_and_prune() {
         assert_eq!(entry["container"], caches.container(upstream));
         assert_eq!(entry["state"], "running", "{entry}");
         assert_eq!(entry["image"], caches.image.as_str());
-        assert_eq!(entry["volume_exists"], true);
-        assert!(entry["size_bytes"].as_u64().is_some(), "{entry}");
+        assert_eq!(entry["volumeExists"], true);
+        assert!(entry["sizeBytes"].as_u64().is_some(), "{entry}");
         assert_eq!(entry["labs"], serde_json::json!([lab.name]), "{entry}");
     }
-    assert_eq!(status[0]["remote_url"], "https://registry-1.docker.io");
+    assert_eq!(status[0]["remoteUrl"], "https://registry-1.docker.io");
     let table = lab.ok(&["cache", "status"]);
     assert!(
         table.starts_with("UPSTREAM") && table.contains(&lab.name),
@@ -943,7 +943,7 @@ fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstrea
     let entry = &status[0];
     assert_eq!(entry["upstream"], "docker.io");
     assert_eq!(entry["state"], "running", "{entry}");
-    assert!(entry["size_bytes"].as_u64().unwrap() >= 1024, "{entry}");
+    assert!(entry["sizeBytes"].as_u64().unwrap() >= 1024, "{entry}");
 
     // The upstream goes away: a pull of what was cached still works, from the cache alone.
     docker(&["stop", &upstream.name]);

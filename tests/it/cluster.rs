@@ -535,6 +535,37 @@ fn a_read_only_kubeconfig_is_refused_before_anything_is_created() {
 }
 
 #[test]
+fn drop_of_a_lab_that_does_not_exist_exits_4_and_leaves_nothing_but_half_made_labs_go() {
+    let lab = TestLab::new("dropnone").write();
+    let data = lab.home().join(".local/share/playground").join(&lab.name);
+    let out = lab.run(&["drop", &lab.name, "--yes"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&format!("no lab named {}", lab.name)), "{err}");
+    assert!(!data.join("lock").exists(), "a lock file was left");
+    assert!(!data.exists(), "a data folder was left");
+
+    // Half-made: one labelled volume is a lab to drop.
+    let stray = format!("playground-{}-stray", lab.name);
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("playground.cluster={}", lab.name),
+        &stray,
+    ]);
+    let out = lab.run(&["drop", &lab.name, "--yes"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    assert_eq!(count_docker_objects(&lab.name), 0);
+
+    // A lab made and dropped: dropping it again is dropping nothing.
+    lab.ok(&["up", "--cluster-only"]);
+    lab.ok(&["drop", "--yes"]);
+    let out = lab.run(&["drop", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", harness::stderr(&out));
+}
+
+#[test]
 fn a_corrupt_state_record_is_set_aside_by_up_and_never_fails_drop() {
     let lab = TestLab::new("corrupt").write();
     let dir = lab.home().join(".local/share/playground").join(&lab.name);
@@ -677,6 +708,103 @@ fn an_env_value_from_the_host_is_required_masked_and_never_recorded() {
             );
         }
     }
+    lab.ok(&["drop", "--yes"]);
+}
+
+/// `text` as JSON writes it inside a string, and as Go's encoder (Docker's) writes it.
+fn json_forms(text: &str) -> [String; 3] {
+    let json = serde_json::to_string(text).unwrap();
+    let json = json[1..json.len() - 1].to_string();
+    let go = json
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e");
+    [text.to_string(), json, go]
+}
+
+#[test]
+fn host_secrets_with_quotes_and_pem_lines_are_masked_in_every_encoding() {
+    // Generated passwords hold `"`, `\` and `&<>`: JSON and Go escape them, so the raw value
+    // alone would never match. A PEM key has lines, and a diff shows one line at a time.
+    let id = harness::unique_name("p");
+    let password = format!(r#"pa"ss\w&<{id}>rd"#);
+    let pem = |body: &str| {
+        format!(
+            "-----BEGIN TEST KEY-----\nMIIEv{id}QIBADANBgkqhk\n{body}{id}Us8cKjMz\n-----END TEST KEY-----\n"
+        )
+    };
+    let (pem1, pem2) = (pem("QC7VJTUt9"), pem("ZZ8WKUVu0"));
+    let lab = TestLab::new("maskenc")
+        .cluster_yaml(
+            "  env: [\"GREETING=${env:PG_TEST_PASSWORD}@server:0\", \"TLS_PEM=${env:PG_TEST_PEM}@server:0\"]\n",
+        )
+        .write();
+    // What must never show: each value, JSON-escaped and Go-escaped, and every line of the key.
+    let mut never: Vec<String> = json_forms(&password).to_vec();
+    for p in [&pem1, &pem2] {
+        never.extend(
+            p.lines()
+                .filter(|l| l.contains(&id))
+                .flat_map(|l| json_forms(l).to_vec()),
+        );
+    }
+    let check = |what: &str, text: &str| {
+        for v in &never {
+            assert!(!text.contains(v.as_str()), "{what} shows {v:?}:\n{text}");
+        }
+    };
+    let run = |pem: &str, args: &[&str]| {
+        lab.cmd(args)
+            .env("PG_TEST_PASSWORD", &password)
+            .env("PG_TEST_PEM", pem)
+            .output()
+            .unwrap()
+    };
+    let out = run(&pem1, &["-vv", "up", "--cluster-only"]);
+    let stderr = harness::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    let server = format!("playground-{}-server-0", lab.name);
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &server]);
+    assert!(env.contains("GREETING=pa"), "the node has it: {env}");
+    check("the first -vv up", &stderr);
+    // A second up inspects the node: Docker's answer carries both, Go-escaped.
+    let out = run(&pem1, &["-vv", "up", "--cluster-only"]);
+    check("the second -vv up", &harness::stderr(&out));
+
+    // The reconcile diff: the key changed. Its lines are secret, so the change is masked.
+    let out = run(&pem2, &["up", "--cluster-only", "--dry-run"]);
+    let dry = String::from_utf8_lossy(&out.stdout).to_string() + &harness::stderr(&out);
+    assert!(out.status.success(), "{dry}");
+    assert!(dry.contains("env TLS_PEM: *** → ***"), "{dry}");
+    check("up --dry-run", &dry);
+    let out = run(&pem2, &["up", "--cluster-only"]);
+    let refused = String::from_utf8_lossy(&out.stdout).to_string() + &harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{refused}");
+    check("up's refusal", &refused);
+
+    // Records, logs and every entry of the bug-report archive, from a shell without them.
+    let data = lab.home().join(".local/share/playground").join(&lab.name);
+    check(
+        "the record",
+        &std::fs::read_to_string(data.join("state.yaml")).unwrap(),
+    );
+    check("logs", &lab.ok(&["logs", "--node", "server-0"]));
+    let dir = tempfile::tempdir().unwrap();
+    lab.ok(&["export", "logs", &lab.name, dir.path().to_str().unwrap()]);
+    let mut entries = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        for file in tar.entries().unwrap() {
+            let mut file = file.unwrap();
+            let name = file.path().unwrap().display().to_string();
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut text);
+            check(&name, &text);
+            entries += 1;
+        }
+    }
+    assert!(entries > 1, "the archive has entries");
     lab.ok(&["drop", "--yes"]);
 }
 
@@ -836,7 +964,7 @@ fn up_json_streams_one_event_per_step_and_piped_stderr_has_no_colour() {
         .unwrap_or_else(|| panic!("no events: {stdout}"));
     assert_eq!(last["kind"], "Event", "{stdout}");
     assert_eq!(last["type"], "error", "{stdout}");
-    assert_eq!(last["exit_code"].as_i64(), code.map(i64::from), "{stdout}");
+    assert_eq!(last["exitCode"].as_i64(), code.map(i64::from), "{stdout}");
     assert!(
         last["message"].as_str().unwrap().contains(absent),
         "{stdout}"

@@ -222,9 +222,9 @@ fn doctor_reports_this_hosts_cgroup_v1_and_refused_privileged_containers() {
         "{report}"
     );
     assert!(report["endpoint"]["source"]["kind"].is_string(), "{report}");
-    assert!(report["engine"]["api_version"].is_string(), "{report}");
+    assert!(report["engine"]["apiVersion"].is_string(), "{report}");
     if v1 {
-        assert_eq!(report["engine"]["cgroup_version"], "1");
+        assert_eq!(report["engine"]["cgroupVersion"], "1");
         assert_eq!(check("cgroup")["status"], "fail");
         assert!(check("cgroup")["fix"].is_string());
     }
@@ -349,4 +349,121 @@ fn doctor_says_a_port_below_1024_it_may_not_probe_is_unchecked_not_free() {
         !text.contains("127.0.0.1:80/tcp is already in use"),
         "{text}"
     );
+}
+
+#[test]
+fn up_dry_run_on_a_host_failing_preflight_prints_the_plan_and_the_failures() {
+    if harness::docker(&["info", "--format", "{{.CgroupVersion}}"]) != "1" {
+        eprintln!("skipped: this engine runs cgroup v2, where the refusal does not apply");
+        return;
+    }
+    let lab = TestLab::new("dryv1").write();
+    let out = lab.run(&[
+        "up",
+        "--cluster-only",
+        "--dry-run",
+        "--image",
+        "rancher/k3s:v1.35.5-k3s1",
+    ]);
+    let (stdout, err) = (String::from_utf8_lossy(&out.stdout), harness::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{err}");
+    assert!(stdout.contains("plan for lab"), "the plan: {stdout}\n{err}");
+    assert!(stdout.contains("create"), "{stdout}");
+    assert!(err.contains("this host cannot run lab"), "{err}");
+    assert!(
+        err.contains("kubelet is configured to not run on a host using cgroup v1"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0);
+
+    // A k3s older than 1.35 runs on cgroup v1: no word about it.
+    let out = lab.run(&[
+        "up",
+        "--cluster-only",
+        "--dry-run",
+        "--image",
+        "rancher/k3s:v1.34.2-k3s1",
+    ]);
+    let err = harness::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("cgroup"), "{err}");
+}
+
+#[test]
+fn validate_refuses_a_host_port_bound_twice_as_up_does() {
+    // A `ports` entry on the Argo CD UI's host port: `up` refuses it before touching Docker,
+    // so `validate` must too, at the lab file's `ports`.
+    let lab = TestLab::new("port2x").write();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let ui = text
+        .split("ui: { port: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .to_string();
+    let text = text.replace(
+        "argocd:\n",
+        &format!("  ports: [\"{ui}:80@server:0\"]\nargocd:\n"),
+    );
+    std::fs::write(lab.file(), text).unwrap();
+    std::fs::create_dir_all(lab.dir.path().join("apps")).unwrap();
+    let want = format!("host port {ui} is bound 2 times");
+    let out = lab.run(&["up", "--cluster-only", "--dry-run"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&want), "{err}");
+    let out = lab.run(&["validate"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&want), "{err}");
+    let line = text_line(&std::fs::read_to_string(lab.file()).unwrap(), "  ports:");
+    assert!(
+        err.contains(&format!("playground.yaml:{line}:3")),
+        "at the `ports` key: {err}"
+    );
+    assert!(err.contains("argocd.ui.port"), "the hint names both: {err}");
+}
+
+/// The 1-based number of the first line of `text` that starts with `prefix`.
+fn text_line(text: &str, prefix: &str) -> usize {
+    text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
+}
+
+#[test]
+fn validate_and_up_report_every_problem_of_the_lab_file_in_one_run() {
+    // One problem per section and per list entry: each must be named, at its line and column.
+    let lab = TestLab::new("manyerr")
+        .cluster_yaml(
+            "  ports: [\"8081:80@server:0\", \"nope\", \"8083:80@agent:7\"]\n  k3sArgs: [\"@server:0\", \"--ok@server:0\"]\n  env: [\"1BAD=x\", \"GOOD=y\", \"NOEQUALS\"]\n",
+        )
+        .yaml("  components: [dex, nonsense]\nkeep:\n  secrets:\n    - { namespace: default, name: a, selector: b=c }\n")
+        .write();
+    std::fs::create_dir_all(lab.dir.path().join("apps")).unwrap();
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let wanted = [
+        (line("ports:"), "`nope`"),
+        (line("ports:"), "agent:7"),
+        (line("k3sArgs:"), "empty k3s argument"),
+        (line("env:"), "`1BAD`"),
+        (line("env:"), "`NOEQUALS`"),
+        (line("components:"), "`nonsense`"),
+        (line("selector: b=c"), "exactly one of `name` or `selector`"),
+    ];
+    for args in [
+        &["validate"][..],
+        &["up", "--cluster-only", "--dry-run"][..],
+    ] {
+        let out = lab.run(args);
+        let err = harness::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        for (line, what) in wanted {
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("playground.yaml:{line}:")) && l.contains(what)),
+                "{args:?}: {what} at line {line} not named:\n{err}"
+            );
+        }
+        assert_eq!(harness::count_docker_objects(&lab.name), 0);
+    }
 }

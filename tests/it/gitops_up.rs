@@ -880,3 +880,28 @@ async fn up_after_a_new_commit_refreshes_instead_of_waiting_for_the_poll() {
         "{stderr}"
     );
 }
+
+/// The Argo CD manifest cannot be downloaded (nothing listens there): the network failed, not
+/// the lab file, so `up` exits 1, not 2 ("bad input"), and makes nothing.
+#[test]
+fn a_manifest_download_that_fails_on_the_network_exits_1_before_anything_is_made() {
+    let lab = TestLab::new("mfnet");
+    write_apps(lab.dir.path());
+    playground::repo::git::init_with_commit(
+        lab.dir.path(),
+        "the lab",
+        Some(("Ada", "ada@example.com")),
+    )
+    .unwrap();
+    let port = harness::free_port();
+    let lab = lab
+        .yaml(&format!(
+            "  manifest: https://127.0.0.1:{port}/install.yaml\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n"
+        ))
+        .write();
+    let out = lab.run(&["up"]);
+    let err = harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("downloading the Argo CD manifest"), "{err}");
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "{err}");
+}

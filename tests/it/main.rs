@@ -26,6 +26,7 @@ mod gitops_apps;
 mod gitops_up;
 mod ha;
 mod hub;
+mod json_keys;
 mod layers;
 mod plumbing;
 mod registry;

@@ -498,3 +498,66 @@ fn restore_json_streams_its_steps_then_the_result_and_a_running_lab_is_left_as_i
     assert_eq!(result["state"], "running", "{result}");
     assert_eq!(result["restored"], false, "{result}");
 }
+
+/// `gitops.path` out of the repository, in each form (`..`, absolute, a committed symlink out),
+/// is refused at `validate`, `up` and `restore --from` alike, before anything is made: Argo CD
+/// reads only the repository, so such a lab would never sync.
+#[test]
+fn a_gitops_path_leaving_the_repository_is_refused_by_every_command() {
+    let outside = tempfile::tempdir().unwrap();
+    write_apps(outside.path());
+    let outside_apps = outside.path().join("apps");
+    for (tag, path) in [
+        ("pathdots", "../outside".to_string()),
+        ("pathabs", outside_apps.display().to_string()),
+        ("pathlink", "linked".to_string()),
+    ] {
+        let lab = TestLab::new(tag)
+            .yaml(&format!(
+                "  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: {path}\n",
+                fixture()
+            ))
+            .write();
+        let dir = lab.dir.path();
+        write_apps(dir);
+        std::os::unix::fs::symlink(&outside_apps, dir.join("linked")).unwrap();
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("git (installed by scripts/setup-test-env)");
+            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "the lab"]);
+        let bare = tempfile::tempdir().unwrap();
+        let bare = bare.path().join("lab.git");
+        git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+
+        for args in [
+            vec!["validate"],
+            vec!["up"],
+            vec!["restore", "--from", bare.to_str().unwrap()],
+        ] {
+            let out = lab.run(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{tag} {args:?}: {err}");
+            assert!(
+                err.contains(&format!("`gitops.path: {path}` leaves the repository")),
+                "{tag} {args:?}: {err}"
+            );
+            assert_eq!(
+                harness::count_docker_objects(&lab.name),
+                0,
+                "{tag} {args:?} made something: {err}"
+            );
+            assert!(!data_dir(&lab).exists(), "{tag} {args:?} wrote a record");
+        }
+        // `validate` names the line and column of the lab file.
+        let err = stderr(&lab.run(&["validate"]));
+        assert!(err.contains("playground.yaml:"), "{tag}: {err}");
+    }
+}

@@ -174,7 +174,7 @@ pub fn assert_steps_complete(events: &[serde_json::Value], min: usize, out: &str
                 .unwrap_or_else(|| panic!("step {name:?} never {status}: {out}"))
         };
         assert!(at("started") < at("done"), "{out}");
-        assert!(steps[at("done")]["elapsed_ms"].is_u64(), "{out}");
+        assert!(steps[at("done")]["elapsedMs"].is_u64(), "{out}");
     }
 }
 

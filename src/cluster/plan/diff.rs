@@ -85,16 +85,18 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
         if o == n {
             continue;
         }
+        let secret = redact::is_secret_name(key) || from_host.contains(key);
         let show = |v: Option<&str>| match v {
             None => "(unset)".to_string(),
-            Some(_) if redact::is_secret_name(key) || from_host.contains(key) => {
-                redact::MASK.to_string()
-            }
+            Some(_) if secret => redact::MASK.to_string(),
             Some(v) => v.to_string(),
         };
         let (o, n) = match (o, n) {
             // A long text (the load balancer's nginx config): its first line that differs.
-            (Some(a), Some(b)) if a.contains('\n') || b.contains('\n') => first_difference(a, b),
+            // Never for a secret: a line of a PEM key is as secret as the key.
+            (Some(a), Some(b)) if !secret && (a.contains('\n') || b.contains('\n')) => {
+                first_difference(a, b)
+            }
             _ => (show(o), show(n)),
         };
         change(format!("env {key}"), masked(&o), masked(&n));

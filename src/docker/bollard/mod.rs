@@ -62,6 +62,7 @@ pub struct BollardEngine {
 
 /// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HostFacts {
     pub server_version: String,
     pub api_version: String,
