@@ -167,9 +167,7 @@ pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
 
     let Some(root) = lab.gitops.repo.local_dir().map(Path::to_path_buf) else {
         // The resources are beside the lab file whatever the apps' repository.
-        if let Err(problems) = crate::gitops::resources::load(lab.dir(), &lab.argocd.resources) {
-            return Err(problems);
-        }
+        crate::gitops::resources::load(lab.dir(), &lab.argocd.resources)?;
         report.skipped = Some(format!(
             "the applications are in the remote repository {}: only the lab file was checked offline",
             lab.gitops.repo

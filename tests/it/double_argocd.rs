@@ -238,11 +238,11 @@ async fn a_directory_root_over_the_seeds_chart_fails_as_argo_cd_fails() {
     // The controller removed the refresh annotation once it was done.
     let root = e.apps.get("root").await.unwrap();
     assert!(
-        root.metadata
+        !root
+            .metadata
             .annotations
             .unwrap_or_default()
-            .get("argocd.argoproj.io/refresh")
-            .is_none()
+            .contains_key("argocd.argoproj.io/refresh")
     );
     e.lab.double.shutdown().await;
 }

@@ -88,11 +88,11 @@ pub(crate) async fn refresh_taken(client: &kube::Client, app: &str) {
     let t0 = Instant::now();
     loop {
         let a = applications(client).get(app).await.unwrap();
-        if a.metadata
+        if !a
+            .metadata
             .annotations
             .unwrap_or_default()
-            .get("argocd.argoproj.io/refresh")
-            .is_none()
+            .contains_key("argocd.argoproj.io/refresh")
         {
             return;
         }
