@@ -105,6 +105,7 @@ pub fn default_lab() -> Lab {
             env: Vec::new(),
             image_cache: true,
             registry: None,
+            mounts: Vec::new(),
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),

@@ -62,6 +62,32 @@ pub struct ClusterSpec {
     /// `registry`: a plain registry on 127.0.0.1:PORT that the lab's nodes pull from as
     /// `localhost:PORT`, shared by labs and kept across `drop` (see `cluster::registry`).
     pub registry: Option<RegistrySpec>,
+    /// `mounts`: host folders or files bound into the chosen nodes (k3d's `--volume`).
+    pub mounts: Vec<Filtered<HostMount>>,
+}
+
+/// One `cluster.mounts` entry, `HOST:NODE[:ro|:rw][@FILTER]`, checked at parse time: the host
+/// path exists, the node path is absolute and none of k3s's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMount {
+    /// The host path, absolute (a relative one is resolved against the lab file's folder).
+    pub host: PathBuf,
+    /// The absolute path inside the node.
+    pub node: String,
+    pub read_only: bool,
+    /// The entry as written (without the filter), for messages.
+    pub written: String,
+}
+
+impl HostMount {
+    /// The Docker bind (`HostConfig.Binds`) for this mount: `HOST:NODE` or `HOST:NODE:ro`.
+    pub fn bind(&self) -> String {
+        let mut bind = format!("{}:{}", self.host.display(), self.node);
+        if self.read_only {
+            bind.push_str(":ro");
+        }
+        bind
+    }
 }
 
 /// `cluster.registry`.

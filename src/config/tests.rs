@@ -126,6 +126,7 @@ fn parses_the_full_example() {
             }],
             image_cache: false,
             registry: Some(RegistrySpec { port: 5001 }),
+            mounts: Vec::new(),
         },
         argocd: ArgoCdSpec {
             version: "v3.5.1".into(),

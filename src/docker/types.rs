@@ -61,6 +61,11 @@ pub struct ContainerSpec {
     /// `UsernsMode: host`: run in the host's user namespace even when the daemon remaps users
     /// (`userns-remap`), which refuses privileged containers otherwise.
     pub userns_host: bool,
+    /// `CgroupnsMode: private`: the container gets its own cgroup namespace whatever the
+    /// daemon's `default-cgroupns-mode` says, so k3s's evacuation of "its" root cgroup can never
+    /// touch the host's (kind passes `--cgroupns=private` for this, kind
+    /// `pkg/cluster/internal/providers/docker/provision.go` `commonArgs`).
+    pub cgroupns_private: bool,
     /// Run Docker's init as PID 1, so signals reach the process and zombies are reaped. Never
     /// for k3s nodes: k3s must be PID 1 itself (see `cluster::plan`).
     pub init: bool,

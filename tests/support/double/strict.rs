@@ -19,6 +19,7 @@ pub const COMPLAINTS: &[&str] = &[
     NODE_PASSWORD_REJECTED,
     POD_DNS_ERROR,
     INVALID_ENDPOINT_WARNING,
+    SAME_NODE_SERVICE_ERROR,
 ];
 
 /// kubelet's ContainerManager on cgroup v2 when the root cgroup still holds processes
@@ -36,6 +37,57 @@ pub const NODE_PASSWORD_REJECTED: &str = "Node password rejected, duplicate host
 
 /// What CoreDNS logs when its upstream (kubelet's resolv.conf) does not answer.
 pub const POD_DNS_ERROR: &str = "plugin/forward: no healthy upstream";
+
+/// k3s `pkg/agent/syssetup/setup.go`: `loadKernelModule` runs `modprobe -- br_netfilter` and
+/// warns in these words when it fails (no `/lib/modules/$(uname -r)` in the node).
+pub const MODPROBE_WARNING: &str = "Failed to load kernel module br_netfilter with modprobe";
+
+/// k3s `pkg/agent/syssetup/setup.go` `Configure`: setting `net/bridge/bridge-nf-call-iptables`
+/// fails this way when the module is not loaded (k8s.io/component-helpers `sysctl`).
+pub const BRIDGE_SYSCTL_ERROR: &str = "Failed to set sysctl: open /proc/sys/net/bridge/bridge-nf-call-iptables: no such file or directory";
+
+/// What a pod on a Service endpoint's own node sees without `br_netfilter` (and without
+/// kube-proxy's masquerade-all): the reply bypasses conntrack on the bridge and the query times
+/// out. CoreDNS's node is the first to show it (moby#48948, openeverest PR #3181).
+pub const SAME_NODE_SERVICE_ERROR: &str = "i/o timeout: a pod cannot reach a Service whose endpoint is on its own node (br_netfilter is not loaded, kube-proxy does not masquerade)";
+
+/// The host the stand-in models has not loaded `br_netfilter` (Docker 27.3 and later no longer
+/// load it, moby#48492), as the image says with `PLAYGROUND_STANDIN_BR_NETFILTER=unloaded`:
+/// the test hosts may have it loaded, the laptops k3s meets often do not.
+fn br_netfilter_unloaded() -> bool {
+    std::env::var("PLAYGROUND_STANDIN_BR_NETFILTER").is_ok_and(|v| v == "unloaded")
+}
+
+/// `br_netfilter` as k3s meets it: already loaded on the host, or loadable by k3s's own
+/// `modprobe`, which finds the module under `/lib/modules/$(uname -r)` (the host's, mounted
+/// into the node). Without it, and without `--kube-proxy-arg=masquerade-all=true` (which SNATs
+/// Service traffic so replies go back through conntrack), same-node Service traffic is lost.
+/// Returns k3s's own lines (warnings, not complaints) and the complaint, if any.
+pub fn br_netfilter_check(kube_proxy_args: &[String]) -> (Vec<&'static str>, Option<String>) {
+    if !br_netfilter_unloaded() {
+        return (Vec::new(), None);
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if std::path::Path::new("/lib/modules")
+        .join(release.trim())
+        .is_dir()
+    {
+        return (Vec::new(), None);
+    }
+    let lines = vec![MODPROBE_WARNING, BRIDGE_SYSCTL_ERROR];
+    let masquerade = kube_proxy_args
+        .iter()
+        .any(|a| a == "masquerade-all=true" || a == "masquerade-all");
+    if masquerade {
+        return (lines, None);
+    }
+    (
+        lines,
+        Some(format!(
+            "{SAME_NODE_SERVICE_ERROR}; mount the host's /lib/modules read-only (k3s loads the module) or run kube-proxy with masquerade-all=true"
+        )),
+    )
+}
 
 /// Where k3s reads its registry configuration, once, at start.
 pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
