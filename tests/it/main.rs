@@ -25,6 +25,7 @@ mod gitops_apps;
 mod gitops_up;
 mod ha;
 mod layers;
+mod mounts;
 mod plumbing;
 mod registry;
 mod restore;

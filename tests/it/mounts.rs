@@ -1,0 +1,100 @@
+//! `cluster.mounts`: host folders in the chosen nodes only, read-only where asked, checked
+//! before anything is made, and a node change when they change.
+
+use crate::support::harness::{TestLab, count_docker_objects, docker, stderr};
+
+fn node(lab: &TestLab, role: &str, i: u32) -> String {
+    format!("playground-{}-{role}-{i}", lab.name)
+}
+
+/// `sh -c SCRIPT` in a node; its stdout, trimmed.
+fn sh(node: &str, script: &str) -> String {
+    docker(&["exec", node, "sh", "-c", script])
+}
+
+#[test]
+fn a_mount_is_in_the_chosen_nodes_only_and_read_only_where_asked() {
+    let lab = TestLab::new("mounts")
+        .agents(2)
+        .cluster_yaml("  mounts: [\"./shared:/shared:ro@agent:0\", \"./scratch:/scratch\"]\n")
+        .write();
+    let dir = lab.file().parent().unwrap().to_path_buf();
+    std::fs::create_dir(dir.join("shared")).unwrap();
+    std::fs::write(dir.join("shared/hello"), "from the host\n").unwrap();
+    std::fs::create_dir(dir.join("scratch")).unwrap();
+    lab.ok(&["up", "--cluster-only"]);
+
+    let (s0, a0, a1) = (
+        node(&lab, "server", 0),
+        node(&lab, "agent", 0),
+        node(&lab, "agent", 1),
+    );
+    assert_eq!(sh(&a0, "cat /shared/hello"), "from the host");
+    assert_eq!(
+        sh(&a0, "touch /shared/x 2>/dev/null && echo rw || echo ro"),
+        "ro"
+    );
+    for other in [&s0, &a1] {
+        assert_eq!(
+            sh(other, "[ -e /shared ] && echo there || echo absent"),
+            "absent",
+            "{other}"
+        );
+    }
+    // No filter: every server and agent, read-write, and the host sees what a node writes.
+    for n in [&s0, &a0, &a1] {
+        sh(n, &format!("echo {n} > /scratch/{n}"));
+        let back = std::fs::read_to_string(dir.join("scratch").join(n)).unwrap();
+        assert_eq!(back.trim(), n.as_str());
+    }
+
+    // Changing a mount is a node change, shown before anything is done.
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    std::fs::write(
+        lab.file(),
+        text.replace("/shared:ro@agent:0", "/shared:ro@agent:*"),
+    )
+    .unwrap();
+    let dry = lab.ok(&["up", "--cluster-only", "--dry-run"]);
+    assert!(
+        dry.lines()
+            .any(|l| l.starts_with(&format!("  ~ {a1}  mounts: (none) → "))
+                && l.ends_with("/shared:/shared:ro")),
+        "{dry}"
+    );
+    assert!(
+        !dry.lines().any(|l| l.starts_with(&format!("  ~ {a0} "))),
+        "{dry}"
+    );
+    lab.ok(&["up", "--cluster-only", "--yes"]);
+    assert_eq!(sh(&a1, "cat /shared/hello"), "from the host");
+    lab.ok(&["drop", "--yes"]);
+}
+
+#[test]
+fn a_missing_host_folder_or_a_k3s_path_is_refused_before_anything_is_made() {
+    let lab = TestLab::new("mountbad")
+        .cluster_yaml("  mounts: [\"./nowhere:/data\"]\n")
+        .write();
+    let out = lab.run(&["up", "--cluster-only"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("host path `./nowhere`"), "{err}");
+    assert!(err.contains("playground.yaml:"), "{err}");
+    assert_eq!(count_docker_objects(&lab.name), 0);
+
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    std::fs::write(
+        lab.file(),
+        text.replace("./nowhere:/data", ".:/var/lib/rancher/k3s/server"),
+    )
+    .unwrap();
+    let out = lab.run(&["validate"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("which k3s or playground needs for itself"),
+        "{err}"
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
