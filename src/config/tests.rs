@@ -317,7 +317,7 @@ fn reports_unknown_keys_with_the_allowed_ones() {
     assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
     assert_eq!(
         hint(&err),
-        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry"
+        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts"
     );
     let err = fails(
         &format!("{HEAD}clusters:\n  servers: 2\n"),
