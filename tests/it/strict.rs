@@ -100,6 +100,40 @@ fn behind_docker_init_kubelet_dies_on_cgroup_v2() {
 }
 
 #[test]
+fn in_a_user_namespace_kubelet_dies_even_with_k3s_as_pid_1() {
+    // What a rootless engine does to every container: k3s is PID 1, but in a user namespace
+    // k3s skips the cgroup evacuation (`!userns.RunningInUserNS()`), and kubelet dies. This is
+    // why `doctor` and `up` refuse rootless engines. `unshare -U -r` execs k3s in a new user
+    // namespace, so it stays PID 1.
+    let lab = unique_name("userns");
+    let _c = Cleanup(lab.clone());
+    let (name, out) = run_server(
+        &lab,
+        &["--cap-add", "SYS_ADMIN", "--entrypoint", "/bin/unshare"],
+        &["-U", "-r", "/bin/k3s", "server"],
+    );
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let start = Instant::now();
+    loop {
+        let state = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        if state.starts_with("exited") {
+            assert_eq!(state, "exited 1");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = logs(&name);
+    assert!(text.contains(strict::CGROUP_V2_ERROR), "{text}");
+    assert!(text.contains("in a user namespace"), "{text}");
+}
+
+#[test]
 fn the_image_alone_gets_k3s_complaints_about_dns_mounts_and_br_netfilter() {
     // The real image's own entrypoint (k3s as PID 1) boots, but on a user network Docker's
     // 127.0.0.11 resolver makes k3s fall back to 8.8.8.8, / is not shared, and on a host

@@ -158,13 +158,34 @@ fn cgroup_v2() -> bool {
 /// → `cgrouputil.EvacuateCgroup2("init")`). Behind docker-init (`--init`) it is not, and the
 /// kubelet it embeds dies. Returns kubelet's error, which the caller logs before exiting 1.
 pub fn cgroup_error() -> Option<String> {
-    if !cgroup_v2() || std::process::id() == 1 {
+    if !cgroup_v2() {
+        return None;
+    }
+    if std::process::id() == 1 && running_in_user_ns() {
+        // The other half of the condition: PID 1, but in a user namespace (rootless Docker or
+        // Podman), so k3s leaves the root cgroup as it is.
+        return Some(format!(
+            "{CGROUP_V2_ERROR}\" err=\"cannot enter cgroupv2 \\\"/sys/fs/cgroup/kubepods\\\" with domain controllers -- it is in an invalid state\" (k3s is pid 1 but in a user namespace: k3s skips the evacuation there)"
+        ));
+    }
+    if std::process::id() == 1 {
         return None;
     }
     Some(format!(
         "{CGROUP_V2_ERROR}\" err=\"cannot enter cgroupv2 \\\"/sys/fs/cgroup/kubepods\\\" with domain controllers -- it is in an invalid state\" (k3s is pid {}, not 1: nothing evacuated the root cgroup)",
         std::process::id()
     ))
+}
+
+/// Whether this process is in a user namespace, as k3s asks it (moby/sys `userns`
+/// `RunningInUserNS`, which k3s calls): `/proc/self/uid_map` is anything but the one line
+/// `0 0 4294967295` of the initial namespace.
+pub fn running_in_user_ns() -> bool {
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return false;
+    };
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields != ["0", "0", "4294967295"]
 }
 
 /// Whether `/` is a shared mount, read from `/proc/self/mountinfo` (the optional fields of the
