@@ -121,6 +121,12 @@ pub(crate) struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub mounts: Vec<Spanned<String>>,
+    /// PEM files of certificate authorities the nodes trust for image pulls and k3s's own
+    /// HTTPS (a TLS-inspecting proxy's CA, a private registry's), relative to this file's
+    /// folder; each must hold at least one `CERTIFICATE` block.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ca_certs: Vec<Spanned<String>>,
 }
 
 /// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
@@ -669,6 +675,77 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         image_cache: raw.image_cache.unwrap_or(true),
         registry,
         mounts: mounts(&raw.mounts, servers, agents, here)?,
+        ca_certs: raw
+            .ca_certs
+            .iter()
+            .map(|entry| {
+                parse_ca_cert(&entry.value, lab_dir_of(Some(here.origin)))
+                    .map_err(|p| here.of(entry, p))
+            })
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// A `cluster.caCerts` file: read, and every PEM block in it a `CERTIFICATE` whose body is
+/// base64 of a DER SEQUENCE, as Go's `AppendCertsFromPEM` needs it (a block it cannot parse is
+/// skipped there without a word, and the pull fails later with "certificate signed by unknown
+/// authority").
+pub(crate) fn parse_ca_cert(text: &str, lab_dir: &Path) -> Result<CaCert, Problem> {
+    use base64::Engine as _;
+    let path = lab_dir.join(text);
+    let hint = "name a PEM file holding `-----BEGIN CERTIFICATE-----` blocks (relative to the lab file's folder), e.g. the CA your proxy or registry uses";
+    let host = std::fs::canonicalize(&path).map_err(|e| {
+        Problem::new(format!("CA file `{text}`: {}: {e}", path.display())).hint(hint)
+    })?;
+    let content = std::fs::read_to_string(&host).map_err(|e| {
+        Problem::new(format!("CA file `{text}` cannot be read as text: {e}")).hint(hint)
+    })?;
+    let mut certificates = 0;
+    let mut lines = content.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        else {
+            continue;
+        };
+        if label != "CERTIFICATE" {
+            return Err(Problem::new(format!(
+                "CA file `{text}` holds a `{label}` block, not a certificate"
+            ))
+            .hint("keep only the CA's certificates in the file, never a key"));
+        }
+        let end = format!("-----END {label}-----");
+        let body: String = lines
+            .by_ref()
+            .take_while(|l| *l != end)
+            .collect::<Vec<_>>()
+            .concat();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|e| {
+                Problem::new(format!(
+                    "CA file `{text}`: certificate {} is not valid base64: {e}",
+                    certificates + 1
+                ))
+                .hint(hint)
+            })?;
+        if der.first() != Some(&0x30) || der.len() < 64 {
+            return Err(Problem::new(format!(
+                "CA file `{text}`: certificate {} is not a DER certificate",
+                certificates + 1
+            ))
+            .hint(hint));
+        }
+        certificates += 1;
+    }
+    if certificates == 0 {
+        return Err(Problem::new(format!("CA file `{text}` holds no PEM certificate")).hint(hint));
+    }
+    Ok(CaCert {
+        host,
+        certificates,
+        written: text.to_string(),
     })
 }
 
@@ -679,6 +756,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
 /// and the entrypoint use `/run` (a tmpfs here, as in k3d); `/bin` holds k3s and its tools
 /// (k3s `package/Dockerfile`); `/proc`, `/sys`, `/dev` are the kernel's.
 const RESERVED_NODE_PATHS: &[&str] = &[
+    CA_CERTS_DIR,
     "/var/lib/rancher/k3s",
     "/etc/rancher",
     "/run",

@@ -106,6 +106,7 @@ pub fn default_lab() -> Lab {
             image_cache: true,
             registry: None,
             mounts: Vec::new(),
+            ca_certs: Vec::new(),
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),

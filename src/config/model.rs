@@ -64,6 +64,35 @@ pub struct ClusterSpec {
     pub registry: Option<RegistrySpec>,
     /// `mounts`: host folders or files bound into the chosen nodes (k3d's `--volume`).
     pub mounts: Vec<Filtered<HostMount>>,
+    /// `caCerts`: PEM files of extra certificate authorities every node trusts.
+    pub ca_certs: Vec<CaCert>,
+}
+
+/// One `cluster.caCerts` file, checked at parse time to hold PEM certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaCert {
+    /// The host file, absolute (a relative one is resolved against the lab file's folder).
+    pub host: PathBuf,
+    /// How many certificates it holds.
+    pub certificates: usize,
+    /// The entry as written.
+    pub written: String,
+}
+
+/// Where the nodes find the certificates of `cluster.caCerts`: k3s, its kubelet and the
+/// containerd it embeds are Go programs, and Go's `crypto/x509` reads the system roots from
+/// the first bundle of its list (`/etc/ssl/certs/ca-certificates.crt`, which the k3s image
+/// carries, k3s `package/Dockerfile`) and then *every* file in `/etc/ssl/certs` (Go
+/// `src/crypto/x509/root_unix.go` `loadSystemRoots`, `root_linux.go` `certDirectories`). So one
+/// read-only file there per certificate file, beside the image's bundle, is trusted for image
+/// pulls and for k3s's own HTTPS, without touching the bundle.
+pub const CA_CERTS_DIR: &str = "/etc/ssl/certs";
+
+impl CaCert {
+    /// The node path of the `index`th file of `cluster.caCerts`.
+    pub fn node_path(index: usize) -> String {
+        format!("{CA_CERTS_DIR}/playground-ca-{index}.pem")
+    }
 }
 
 /// One `cluster.mounts` entry, `HOST:NODE[:ro|:rw][@FILTER]`, checked at parse time: the host

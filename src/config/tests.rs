@@ -127,6 +127,7 @@ fn parses_the_full_example() {
             image_cache: false,
             registry: Some(RegistrySpec { port: 5001 }),
             mounts: Vec::new(),
+            ca_certs: Vec::new(),
         },
         argocd: ArgoCdSpec {
             version: "v3.5.1".into(),
@@ -317,7 +318,7 @@ fn reports_unknown_keys_with_the_allowed_ones() {
     assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
     assert_eq!(
         hint(&err),
-        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts"
+        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts"
     );
     let err = fails(
         &format!("{HEAD}clusters:\n  servers: 2\n"),

@@ -1,5 +1,6 @@
-//! `cluster.mounts`: host folders in the chosen nodes only, read-only where asked, checked
-//! before anything is made, and a node change when they change.
+//! Node plumbing from the lab file: `cluster.mounts` (host folders in the chosen nodes only,
+//! read-only where asked, checked before anything is made, a node change when they change) and
+//! `cluster.caCerts` (where Go reads system roots, checked as PEM).
 
 use crate::support::harness::{TestLab, count_docker_objects, docker, stderr};
 
@@ -96,5 +97,84 @@ fn a_missing_host_folder_or_a_k3s_path_is_refused_before_anything_is_made() {
         err.contains("which k3s or playground needs for itself"),
         "{err}"
     );
+    assert_eq!(count_docker_objects(&lab.name), 0);
+}
+
+/// A self-signed CA, as a TLS-inspecting proxy's would be, in PEM.
+fn ca_pem() -> String {
+    let ca = rcgen::generate_simple_self_signed(vec!["proxy.corp.example".to_string()]).unwrap();
+    ca.cert.pem()
+}
+
+#[test]
+fn a_ca_file_reaches_where_go_reads_system_roots_and_the_stand_in_trusts_it_there() {
+    let lab = TestLab::new("cacerts")
+        .agents(1)
+        .cluster_yaml("  caCerts: [certs/corp-ca.pem]\n")
+        .write();
+    let dir = lab.file().parent().unwrap().to_path_buf();
+    std::fs::create_dir(dir.join("certs")).unwrap();
+    let pem = ca_pem();
+    std::fs::write(dir.join("certs/corp-ca.pem"), &pem).unwrap();
+    lab.ok(&["up", "--cluster-only"]);
+    let path = "/etc/ssl/certs/playground-ca-0.pem";
+    for n in [node(&lab, "server", 0), node(&lab, "agent", 0)] {
+        assert_eq!(sh(&n, &format!("cat {path}")), pem.trim());
+        assert_eq!(
+            sh(
+                &n,
+                &format!("touch {path} 2>/dev/null && echo rw || echo ro")
+            ),
+            "ro"
+        );
+        // The image's own bundle is still there, beside it.
+        assert_eq!(
+            sh(
+                &n,
+                "[ -s /etc/ssl/certs/ca-certificates.crt ] && echo kept || echo gone"
+            ),
+            "kept"
+        );
+        let out = std::process::Command::new("docker")
+            .args(["logs", &n])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains(&format!("system roots: 1 certificate(s) from {path}")),
+            "{text}"
+        );
+    }
+    lab.ok(&["drop", "--yes"]);
+}
+
+#[test]
+fn a_ca_file_that_is_no_pem_certificate_is_refused_at_validate() {
+    let lab = TestLab::new("cabad")
+        .cluster_yaml("  caCerts: [ca.pem]\n")
+        .write();
+    let dir = lab.file().parent().unwrap().to_path_buf();
+    let check = |content: &str, want: &str| {
+        std::fs::write(dir.join("ca.pem"), content).unwrap();
+        let out = lab.run(&["validate"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(err.contains("playground.yaml:"), "{err}");
+    };
+    check("not a certificate\n", "holds no PEM certificate");
+    check(
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        "holds a `PRIVATE KEY` block, not a certificate",
+    );
+    check(
+        "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        "not valid base64",
+    );
+    std::fs::write(dir.join("ca.pem"), ca_pem()).unwrap();
+    // A good one passes the lab file's check (this lab has no apps folder: validate goes on
+    // to that, past the CA).
+    let out = lab.run(&["validate"]);
+    assert!(!stderr(&out).contains("CA file"), "{}", stderr(&out));
     assert_eq!(count_docker_objects(&lab.name), 0);
 }

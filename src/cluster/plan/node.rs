@@ -225,6 +225,14 @@ pub(super) fn node_plan(
     if let Some(modules) = &inputs.host_modules {
         binds.push(format!("{}:{HOST_MODULES}:ro", modules.display()));
     }
+    // The lab's certificate authorities, where Go reads system roots (see `CA_CERTS_DIR`).
+    for (i, ca) in c.ca_certs.iter().enumerate() {
+        binds.push(format!(
+            "{}:{}:ro",
+            ca.host.display(),
+            crate::config::CaCert::node_path(i)
+        ));
+    }
     // The lab's own mounts (`cluster.mounts`), checked when the file was read.
     for m in &c.mounts {
         if m.filter.matches(role, index, c.servers) {

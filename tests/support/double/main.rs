@@ -163,6 +163,11 @@ fn check_container(f: &Flags, node_name: &str) -> Result<()> {
     if let Some(e) = strict::mount_error() {
         log("error", &e);
     }
+    let (notes, complaint) = strict::ca_check();
+    notes.iter().for_each(|n| log("info", n));
+    if let Some(e) = complaint {
+        log("error", &e);
+    }
     let (lines, complaint) = strict::br_netfilter_check(&f.kube_proxy_args);
     lines.iter().for_each(|l| log("warning", l));
     if let Some(e) = complaint {

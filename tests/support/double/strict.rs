@@ -20,6 +20,7 @@ pub const COMPLAINTS: &[&str] = &[
     POD_DNS_ERROR,
     INVALID_ENDPOINT_WARNING,
     SAME_NODE_SERVICE_ERROR,
+    UNKNOWN_AUTHORITY_ERROR,
 ];
 
 /// kubelet's ContainerManager on cgroup v2 when the root cgroup still holds processes
@@ -87,6 +88,80 @@ pub fn br_netfilter_check(kube_proxy_args: &[String]) -> (Vec<&'static str>, Opt
             "{SAME_NODE_SERVICE_ERROR}; mount the host's /lib/modules read-only (k3s loads the module) or run kube-proxy with masquerade-all=true"
         )),
     )
+}
+
+/// Go's `crypto/x509` when no root it loaded signed the server's chain: what a pull through a
+/// TLS-inspecting proxy gets when the proxy's CA is not among the node's system roots.
+pub const UNKNOWN_AUTHORITY_ERROR: &str = "x509: certificate signed by unknown authority";
+
+/// Go's system roots on Linux, as k3s and its containerd load them (Go
+/// `src/crypto/x509/root_unix.go` `loadSystemRoots`, `root_linux.go`): the first bundle of the
+/// file list that exists (`SSL_CERT_FILE` instead when set), then every file of the directories
+/// (`SSL_CERT_DIR` instead when set). Returns, per file read, the certificates Go would append
+/// (`AppendCertsFromPEM` skips what it cannot parse, silently).
+pub fn system_roots() -> Vec<(String, usize)> {
+    const FILES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+    let count = |text: &str| text.matches("-----BEGIN CERTIFICATE-----").count();
+    let mut out = Vec::new();
+    let files: Vec<String> = match std::env::var("SSL_CERT_FILE") {
+        Ok(f) if !f.is_empty() => vec![f],
+        _ => FILES.iter().map(|f| f.to_string()).collect(),
+    };
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            out.push((f, count(&text)));
+            break;
+        }
+    }
+    let dirs: Vec<String> = match std::env::var("SSL_CERT_DIR") {
+        Ok(d) if !d.is_empty() => d.split(':').map(str::to_string).collect(),
+        _ => DIRS.iter().map(|d| d.to_string()).collect(),
+    };
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let path = format!("{d}/{name}");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                out.push((path, count(&text)));
+            }
+        }
+    }
+    out
+}
+
+/// The lab's CA files (`/etc/ssl/certs/playground-ca-N.pem`) as Go reads them: each must give
+/// at least one certificate, or the pulls it was meant for fail with Go's words.
+pub fn ca_check() -> (Vec<String>, Option<String>) {
+    let mut notes = Vec::new();
+    let mut complaint = None;
+    for (path, n) in system_roots() {
+        if !path.contains("/playground-ca-") {
+            continue;
+        }
+        if n == 0 {
+            complaint = Some(format!(
+                "{UNKNOWN_AUTHORITY_ERROR}: {path} gave no certificate to the system roots"
+            ));
+        } else {
+            notes.push(format!("system roots: {n} certificate(s) from {path}"));
+        }
+    }
+    (notes, complaint)
 }
 
 /// Where k3s reads its registry configuration, once, at start.
