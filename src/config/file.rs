@@ -127,6 +127,37 @@ pub(crate) struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub ca_certs: Vec<Spanned<String>>,
+    /// The HTTP proxy of k3s and containerd in the nodes: `fromEnv` (this shell's
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) or `{ httpProxy, httpsProxy, noProxy }`.
+    /// `NO_PROXY` always gets the lab network, the pod and service CIDRs, `.svc` and
+    /// `.cluster.local`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawProxy>")]
+    pub proxy: Option<Spanned<RawProxy>>,
+}
+
+/// `cluster.proxy`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Proxy")]
+pub(crate) enum RawProxy {
+    /// `fromEnv`: this shell's proxy variables.
+    Mode(String),
+    Values(RawProxyValues),
+}
+
+/// `cluster.proxy` given explicitly.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ProxyValues")]
+pub(crate) struct RawProxyValues {
+    #[serde(default)]
+    pub http_proxy: Option<String>,
+    #[serde(default)]
+    pub https_proxy: Option<String>,
+    /// Comma-separated, as the variable.
+    #[serde(default)]
+    pub no_proxy: Option<String>,
 }
 
 /// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
@@ -683,7 +714,70 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
                     .map_err(|p| here.of(entry, p))
             })
             .collect::<Result<_, _>>()?,
+        proxy: match &raw.proxy {
+            None => None,
+            Some(p) => Some(proxy(p, here)?),
+        },
     })
+}
+
+/// `cluster.proxy`: `fromEnv` read from this shell, or the values as given. A proxy URL with
+/// credentials (`http://user:secret@proxy:3128`) is masked from here on, as `${env:…}` values.
+fn proxy(raw: &Spanned<RawProxy>, here: &Here) -> Result<ProxySpec, ConfigError> {
+    let split = |v: Option<String>| -> Vec<String> {
+        v.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let var = |name: &str| {
+        (here.env)(name)
+            .or_else(|| (here.env)(&name.to_lowercase()))
+            .filter(|v| !v.is_empty())
+    };
+    let spec = match &raw.value {
+        RawProxy::Mode(mode) if mode == "fromEnv" => ProxySpec {
+            from_env: true,
+            http: var("HTTP_PROXY"),
+            https: var("HTTPS_PROXY"),
+            no_proxy: split(var("NO_PROXY")),
+        },
+        RawProxy::Mode(mode) => {
+            return Err(here.of(
+                raw,
+                Problem::new(format!("unknown proxy mode `{mode}`")).hint(
+                    "write `proxy: fromEnv` (this shell's HTTP_PROXY, HTTPS_PROXY, NO_PROXY) or `proxy: { httpProxy: http://proxy:3128, httpsProxy: …, noProxy: \"a,b\" }`",
+                ),
+            ));
+        }
+        RawProxy::Values(v) => ProxySpec {
+            from_env: false,
+            http: v.http_proxy.clone().filter(|s| !s.is_empty()),
+            https: v.https_proxy.clone().filter(|s| !s.is_empty()),
+            no_proxy: split(v.no_proxy.clone()),
+        },
+    };
+    for url in [&spec.http, &spec.https].into_iter().flatten() {
+        let authority = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        if !authority.contains('.') && !authority.contains(':') && !authority.contains("localhost")
+            || url.chars().any(char::is_whitespace)
+        {
+            return Err(here.of(
+                raw,
+                Problem::new(format!(
+                    "invalid proxy URL `{}`",
+                    crate::ui::redact::mask(url)
+                ))
+                .hint("expected a URL such as http://proxy.corp.example:3128"),
+            ));
+        }
+        if authority.split('/').next().is_some_and(|a| a.contains('@')) {
+            crate::ui::redact::register(url);
+        }
+    }
+    Ok(spec)
 }
 
 /// A `cluster.caCerts` file: read, and every PEM block in it a `CERTIFICATE` whose body is

@@ -107,6 +107,7 @@ pub fn default_lab() -> Lab {
             registry: None,
             mounts: Vec::new(),
             ca_certs: Vec::new(),
+            proxy: None,
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),

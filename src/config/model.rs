@@ -66,6 +66,46 @@ pub struct ClusterSpec {
     pub mounts: Vec<Filtered<HostMount>>,
     /// `caCerts`: PEM files of extra certificate authorities every node trusts.
     pub ca_certs: Vec<CaCert>,
+    /// `proxy`: the HTTP proxy the nodes' k3s and containerd use (none when absent).
+    pub proxy: Option<ProxySpec>,
+}
+
+/// `cluster.proxy`: `fromEnv` (this shell's `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, or their
+/// lowercase forms) or explicit values. Given to every k3s node as `HTTP_PROXY`, `HTTPS_PROXY`
+/// and `NO_PROXY`: k3s passes its environment on to the containerd it runs (k3s
+/// `pkg/agent/containerd`, `CONTAINERD_`-prefixed variables overriding), and Go's
+/// `httpproxy.FromEnvironment` reads them in both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySpec {
+    pub from_env: bool,
+    pub http: Option<String>,
+    pub https: Option<String>,
+    /// The user's own entries; the lab's own networks are added when a node is planned.
+    pub no_proxy: Vec<String>,
+}
+
+impl ProxySpec {
+    /// `NO_PROXY` for a node on the lab network `subnet`: the user's entries, then what must
+    /// never go through a proxy, as k3d documents it: loopback, the lab network (nodes, the
+    /// load balancer, the image caches), the pod and service CIDRs (k3s's defaults, or the
+    /// lab's `--cluster-cidr` / `--service-cidr`), and the cluster's DNS suffixes.
+    pub fn no_proxy_for(&self, subnet: &str, pod_cidr: &str, service_cidr: &str) -> String {
+        let mut all: Vec<String> = self.no_proxy.clone();
+        for own in [
+            "localhost",
+            "127.0.0.1",
+            subnet,
+            pod_cidr,
+            service_cidr,
+            ".svc",
+            ".cluster.local",
+        ] {
+            if !all.iter().any(|e| e == own) {
+                all.push(own.to_string());
+            }
+        }
+        all.join(",")
+    }
 }
 
 /// One `cluster.caCerts` file, checked at parse time to hold PEM certificates.

@@ -128,6 +128,7 @@ fn parses_the_full_example() {
             registry: Some(RegistrySpec { port: 5001 }),
             mounts: Vec::new(),
             ca_certs: Vec::new(),
+            proxy: None,
         },
         argocd: ArgoCdSpec {
             version: "v3.5.1".into(),
@@ -318,7 +319,7 @@ fn reports_unknown_keys_with_the_allowed_ones() {
     assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
     assert_eq!(
         hint(&err),
-        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts"
+        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts, proxy"
     );
     let err = fails(
         &format!("{HEAD}clusters:\n  servers: 2\n"),

@@ -178,3 +178,78 @@ fn a_ca_file_that_is_no_pem_certificate_is_refused_at_validate() {
     assert!(!stderr(&out).contains("CA file"), "{}", stderr(&out));
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
+
+#[test]
+fn proxy_from_env_reaches_the_nodes_with_the_lab_networks_in_no_proxy_and_its_secret_masked() {
+    let lab = TestLab::new("proxy")
+        .cluster_yaml("  proxy: fromEnv\n")
+        .env(
+            "HTTPS_PROXY",
+            "http://me:s3cret-proxy-pw@proxy.corp.example:3128",
+        )
+        .env("http_proxy", "http://proxy.corp.example:3128")
+        .env("NO_PROXY", "intranet.example")
+        .write();
+    let out = lab.ok(&["up", "--cluster-only", "-v"]);
+    let n = node(&lab, "server", 0);
+    let env = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &n,
+    ]);
+    assert!(
+        env.lines()
+            .any(|l| l == "HTTPS_PROXY=http://me:s3cret-proxy-pw@proxy.corp.example:3128"),
+        "{env}"
+    );
+    assert!(
+        env.lines()
+            .any(|l| l == "HTTP_PROXY=http://proxy.corp.example:3128"),
+        "{env}"
+    );
+    let no_proxy = env
+        .lines()
+        .find_map(|l| l.strip_prefix("NO_PROXY="))
+        .unwrap_or_else(|| panic!("no NO_PROXY in {env}"));
+    let subnet = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"playground.subnet\"}}",
+        &n,
+    ]);
+    for want in [
+        "intranet.example",
+        "localhost",
+        "127.0.0.1",
+        subnet.as_str(),
+        "10.42.0.0/16",
+        "10.43.0.0/16",
+        ".svc",
+        ".cluster.local",
+    ] {
+        assert!(
+            no_proxy.split(',').any(|e| e == want),
+            "{want} not in {no_proxy}"
+        );
+    }
+    // The password never shows in what playground prints.
+    assert!(!out.contains("s3cret-proxy-pw"), "{out}");
+    let text = std::fs::read_to_string(lab.file()).unwrap();
+    std::fs::write(
+        lab.file(),
+        text.replace(
+            "proxy: fromEnv",
+            "proxy: { httpsProxy: \"http://me:other-pw@proxy.corp.example:3128\" }",
+        ),
+    )
+    .unwrap();
+    let out = lab.run(&["up", "--cluster-only", "--dry-run", "-v"]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(all.contains("env HTTPS_PROXY"), "{all}");
+    assert!(
+        !all.contains("s3cret-proxy-pw") && !all.contains("other-pw"),
+        "{all}"
+    );
+    lab.ok(&["drop", "--yes"]);
+}

@@ -153,6 +153,33 @@ pub(super) fn node_plan(
             }
         }
     }
+    if let Some(proxy) = &c.proxy {
+        // k3s's defaults (`--cluster-cidr`, `--service-cidr`), or what the lab sets.
+        let cidr = |flag: &str, default: &str| {
+            c.k3s_args
+                .iter()
+                .find_map(|a| a.value.strip_prefix(flag))
+                .unwrap_or(default)
+                .to_string()
+        };
+        let (pods, services) = (
+            cidr("--cluster-cidr=", "10.42.0.0/16"),
+            cidr("--service-cidr=", "10.43.0.0/16"),
+        );
+        for (key, value) in [("HTTP_PROXY", &proxy.http), ("HTTPS_PROXY", &proxy.https)] {
+            if let Some(v) = value {
+                env.push(format!("{key}={v}"));
+                // A URL with credentials: its value is masked in the diff, by key.
+                if crate::ui::redact::mask(v) != *v {
+                    secret_keys.push(key);
+                }
+            }
+        }
+        env.push(format!(
+            "NO_PROXY={}",
+            proxy.no_proxy_for(&format!("{base}/24"), &pods, &services)
+        ));
+    }
     if !secret_keys.is_empty() {
         labels.insert(names::LABEL_SECRET_ENV.into(), secret_keys.join(","));
     }
