@@ -275,6 +275,7 @@ impl CacheSettings {
             entrypoint: Vec::new(),
             cap_add: Vec::new(),
             userns_host: false,
+            cgroupns_private: false,
             init: true,
             restart_unless_stopped: false,
             ports: Vec::new(),

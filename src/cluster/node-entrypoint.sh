@@ -18,6 +18,15 @@
 #   the node's own network namespace; the same resolver is made to answer on the lab network's
 #   gateway address (for the node and, through PREROUTING, for pods), and kubelet is given a
 #   resolv.conf that names it.
+# - br_netfilter: flannel puts pods on the cni0 bridge, and kube-proxy's DNAT of a Service
+#   address sees the reply of an endpoint on the same node only when bridged frames go through
+#   netfilter. Docker 27.3 and later no longer load the module (moby#48492, moby#48948); k3s
+#   loads it itself (k3s pkg/agent/syssetup/setup.go `modprobe -- br_netfilter`), which works
+#   when the node has the host's /lib/modules (mounted read-only, as kind does) and may load
+#   modules (privileged). When it is still missing, kube-proxy is told to masquerade all
+#   Service traffic (--kube-proxy-arg=masquerade-all=true): the endpoint then answers the
+#   node's cni0 address, and the reply goes back through conntrack. Its cost is that pods see
+#   the node, not the client, as the source of Service traffic, so it is the fallback only.
 set -u
 say() { echo "playground-entrypoint: $*" >&2; }
 
@@ -61,6 +70,15 @@ if [ -n "$dns" ] && [ -z "${K3S_RESOLV_CONF:-}" ] && grep -q '^nameserver 127\.0
   else
     say "Docker's DNS rules for 127.0.0.11 were not found; kubelet will use 8.8.8.8 for pods"
   fi
+fi
+
+nf=/proc/sys/net/bridge/bridge-nf-call-iptables
+[ -e "$nf" ] || modprobe br_netfilter 2>/dev/null || true
+if [ ! -e "$nf" ]; then
+  say "br_netfilter is not loaded ($nf is missing): pods could not reach Services on their own node; kube-proxy will masquerade all Service traffic instead. Host fix: sudo modprobe br_netfilter, and persist it: echo br_netfilter | sudo tee /etc/modules-load.d/br_netfilter.conf"
+  case "${1:-}" in
+    server|agent) set -- "$@" --kube-proxy-arg=masquerade-all=true ;;
+  esac
 fi
 
 exec /bin/k3s "$@"

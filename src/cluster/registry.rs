@@ -143,6 +143,7 @@ impl RegistrySettings {
             privileged: false,
             cap_add: Vec::new(),
             userns_host: false,
+            cgroupns_private: false,
             init: true,
             restart_unless_stopped: true,
             ports: vec![Self::binding(port)],

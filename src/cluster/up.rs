@@ -268,6 +268,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
         cache: Some(CacheSettings::from_env()),
         lb_image: plan::lb_image_from_env(),
         registry: RegistrySettings::from_env(),
+        host_modules: plan::host_modules_from_env(),
     })
 }
 

@@ -115,6 +115,49 @@ pub(crate) struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Option<RawRegistry>")]
     pub registry: Option<Spanned<RawRegistry>>,
+    /// Host folders or files bound into the nodes: `HOST:NODE[:ro|:rw][@FILTER]`, e.g.
+    /// `./data:/data:ro@agent:*`. HOST must exist (relative to this file's folder); NODE is
+    /// absolute and none of k3s's own paths; no filter means every server and agent.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub mounts: Vec<Spanned<String>>,
+    /// PEM files of certificate authorities the nodes trust for image pulls and k3s's own
+    /// HTTPS (a TLS-inspecting proxy's CA, a private registry's), relative to this file's
+    /// folder; each must hold at least one `CERTIFICATE` block.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ca_certs: Vec<Spanned<String>>,
+    /// The HTTP proxy of k3s and containerd in the nodes: `fromEnv` (this shell's
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) or `{ httpProxy, httpsProxy, noProxy }`.
+    /// `NO_PROXY` always gets the lab network, the pod and service CIDRs, `.svc` and
+    /// `.cluster.local`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawProxy>")]
+    pub proxy: Option<Spanned<RawProxy>>,
+}
+
+/// `cluster.proxy`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Proxy")]
+pub(crate) enum RawProxy {
+    /// `fromEnv`: this shell's proxy variables.
+    Mode(String),
+    Values(RawProxyValues),
+}
+
+/// `cluster.proxy` given explicitly.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ProxyValues")]
+pub(crate) struct RawProxyValues {
+    #[serde(default)]
+    pub http_proxy: Option<String>,
+    #[serde(default)]
+    pub https_proxy: Option<String>,
+    /// Comma-separated, as the variable.
+    #[serde(default)]
+    pub no_proxy: Option<String>,
 }
 
 /// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
@@ -800,7 +843,305 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         env,
         image_cache: raw.image_cache.unwrap_or(true),
         registry,
+        mounts: mounts(&raw.mounts, servers, agents, here)?,
+        ca_certs: raw
+            .ca_certs
+            .iter()
+            .map(|entry| {
+                parse_ca_cert(&entry.value, lab_dir_of(Some(here.origin)))
+                    .map_err(|p| here.of(entry, p))
+            })
+            .collect::<Result<_, _>>()?,
+        proxy: match &raw.proxy {
+            None => None,
+            Some(p) => Some(proxy(p, here)?),
+        },
     })
+}
+
+/// `cluster.proxy`: `fromEnv` read from this shell, or the values as given. A proxy URL with
+/// credentials (`http://user:secret@proxy:3128`) is masked from here on, as `${env:…}` values.
+fn proxy(raw: &Spanned<RawProxy>, here: &Here) -> Result<ProxySpec, ConfigError> {
+    let split = |v: Option<String>| -> Vec<String> {
+        v.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let var = |name: &str| {
+        (here.env)(name)
+            .or_else(|| (here.env)(&name.to_lowercase()))
+            .filter(|v| !v.is_empty())
+    };
+    let spec = match &raw.value {
+        RawProxy::Mode(mode) if mode == "fromEnv" => ProxySpec {
+            from_env: true,
+            http: var("HTTP_PROXY"),
+            https: var("HTTPS_PROXY"),
+            no_proxy: split(var("NO_PROXY")),
+        },
+        RawProxy::Mode(mode) => {
+            return Err(here.of(
+                raw,
+                Problem::new(format!("unknown proxy mode `{mode}`")).hint(
+                    "write `proxy: fromEnv` (this shell's HTTP_PROXY, HTTPS_PROXY, NO_PROXY) or `proxy: { httpProxy: http://proxy:3128, httpsProxy: …, noProxy: \"a,b\" }`",
+                ),
+            ));
+        }
+        RawProxy::Values(v) => ProxySpec {
+            from_env: false,
+            http: v.http_proxy.clone().filter(|s| !s.is_empty()),
+            https: v.https_proxy.clone().filter(|s| !s.is_empty()),
+            no_proxy: split(v.no_proxy.clone()),
+        },
+    };
+    for url in [&spec.http, &spec.https].into_iter().flatten() {
+        let authority = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        if !authority.contains('.') && !authority.contains(':') && !authority.contains("localhost")
+            || url.chars().any(char::is_whitespace)
+        {
+            return Err(here.of(
+                raw,
+                Problem::new(format!(
+                    "invalid proxy URL `{}`",
+                    crate::ui::redact::mask(url)
+                ))
+                .hint("expected a URL such as http://proxy.corp.example:3128"),
+            ));
+        }
+        if authority.split('/').next().is_some_and(|a| a.contains('@')) {
+            crate::ui::redact::register(url);
+        }
+    }
+    Ok(spec)
+}
+
+/// A `cluster.caCerts` file: read, and every PEM block in it a `CERTIFICATE` whose body is
+/// base64 of a DER SEQUENCE, as Go's `AppendCertsFromPEM` needs it (a block it cannot parse is
+/// skipped there without a word, and the pull fails later with "certificate signed by unknown
+/// authority").
+pub(crate) fn parse_ca_cert(text: &str, lab_dir: &Path) -> Result<CaCert, Problem> {
+    use base64::Engine as _;
+    let path = lab_dir.join(text);
+    let hint = "name a PEM file holding `-----BEGIN CERTIFICATE-----` blocks (relative to the lab file's folder), e.g. the CA your proxy or registry uses";
+    let host = std::fs::canonicalize(&path).map_err(|e| {
+        Problem::new(format!("CA file `{text}`: {}: {e}", path.display())).hint(hint)
+    })?;
+    let content = std::fs::read_to_string(&host).map_err(|e| {
+        Problem::new(format!("CA file `{text}` cannot be read as text: {e}")).hint(hint)
+    })?;
+    let mut certificates = 0;
+    let mut lines = content.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        else {
+            continue;
+        };
+        if label != "CERTIFICATE" {
+            return Err(Problem::new(format!(
+                "CA file `{text}` holds a `{label}` block, not a certificate"
+            ))
+            .hint("keep only the CA's certificates in the file, never a key"));
+        }
+        let end = format!("-----END {label}-----");
+        let body: String = lines
+            .by_ref()
+            .take_while(|l| *l != end)
+            .collect::<Vec<_>>()
+            .concat();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|e| {
+                Problem::new(format!(
+                    "CA file `{text}`: certificate {} is not valid base64: {e}",
+                    certificates + 1
+                ))
+                .hint(hint)
+            })?;
+        if der.first() != Some(&0x30) || der.len() < 64 {
+            return Err(Problem::new(format!(
+                "CA file `{text}`: certificate {} is not a DER certificate",
+                certificates + 1
+            ))
+            .hint(hint));
+        }
+        certificates += 1;
+    }
+    if certificates == 0 {
+        return Err(Problem::new(format!("CA file `{text}` holds no PEM certificate")).hint(hint));
+    }
+    Ok(CaCert {
+        host,
+        certificates,
+        written: text.to_string(),
+    })
+}
+
+/// Node paths that are k3s's or playground's own: a mount on one of them, inside one, or over
+/// one (a parent, which would hide it) breaks the node. k3s keeps its data in
+/// `/var/lib/rancher/k3s` (our data volume) and its config, node password and kubeconfig in
+/// `/etc/rancher` (k3s `pkg/cli/cmds`: `DataDir`, `/etc/rancher/k3s/config.yaml`); containerd
+/// and the entrypoint use `/run` (a tmpfs here, as in k3d); `/bin` holds k3s and its tools
+/// (k3s `package/Dockerfile`); `/proc`, `/sys`, `/dev` are the kernel's.
+const RESERVED_NODE_PATHS: &[&str] = &[
+    CA_CERTS_DIR,
+    "/var/lib/rancher/k3s",
+    "/etc/rancher",
+    "/run",
+    "/var/run",
+    "/bin",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/lib/modules",
+    "/var/lib/playground",
+    crate::lab::LOCAL_REPO_MOUNT,
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/hostname",
+];
+
+/// Inside `/var/lib/rancher/k3s`, the one folder a lab may mount: local-path-provisioner's
+/// storage (k3s `manifests/local-storage.yaml`, `/var/lib/rancher/k3s/storage`), which k3d's
+/// docs mount to keep volumes on the host.
+const LOCAL_PATH_STORAGE: &str = "/var/lib/rancher/k3s/storage";
+
+/// A node path, normalised: absolute, no `.`/`..`, no trailing `/`.
+fn node_path(text: &str) -> Result<String, Problem> {
+    if !text.starts_with('/') {
+        return Err(Problem::new(format!("node path `{text}` is not absolute"))
+            .hint("the part after the first `:` is a path inside the node, e.g. `/data`"));
+    }
+    let mut parts = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(Problem::new(format!("node path `{text}` contains `..`"))
+                    .hint("write the path inside the node without `..`"));
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// `a` is `b` or lies inside it.
+fn within(a: &str, b: &str) -> bool {
+    a == b
+        || (b == "/" && a.starts_with('/'))
+        || a.strip_prefix(b).is_some_and(|r| r.starts_with('/'))
+}
+
+/// `HOST:NODE[:ro|:rw]`: parsed, the host path resolved against the lab file's folder and
+/// checked to exist, the node path checked against [`RESERVED_NODE_PATHS`].
+pub(crate) fn parse_mount(text: &str, lab_dir: &Path) -> Result<HostMount, Problem> {
+    const SYNTAX: &str = "expected HOST:NODE[:ro|:rw][@FILTER], e.g. \"./data:/data:ro@agent:*\"";
+    let parts: Vec<&str> = text.split(':').collect();
+    let (host, node, read_only) = match parts.as_slice() {
+        [host, node] => (*host, *node, false),
+        [host, node, "ro"] => (*host, *node, true),
+        [host, node, "rw"] => (*host, *node, false),
+        [_, _, mode] => {
+            return Err(
+                Problem::new(format!("invalid mount mode `{mode}` in `{text}`"))
+                    .hint("the mode is `ro` (read-only) or `rw` (read-write, the default)"),
+            );
+        }
+        _ => {
+            return Err(Problem::new(format!("invalid mount `{text}`")).hint(SYNTAX));
+        }
+    };
+    if host.is_empty() || node.is_empty() {
+        return Err(Problem::new(format!("invalid mount `{text}`: empty path")).hint(SYNTAX));
+    }
+    let node = node_path(node)?;
+    if within(&node, LOCAL_PATH_STORAGE) {
+        // local-path-provisioner's folder: the one place inside k3s's data a lab may mount.
+    } else if let Some(own) = RESERVED_NODE_PATHS
+        .iter()
+        .find(|own| within(&node, own) || within(own, &node))
+    {
+        let what = if within(&node, own) {
+            "is"
+        } else {
+            "would hide"
+        };
+        return Err(Problem::new(format!(
+            "node path `{node}` in `{text}` {what} `{own}`, which k3s or playground needs for itself"
+        ))
+        .hint(format!(
+            "mount somewhere else in the node, e.g. `/data`; to keep local-path volumes on the host, mount `{LOCAL_PATH_STORAGE}`"
+        )));
+    }
+    let host_path = lab_dir.join(host);
+    let host_path = std::fs::canonicalize(&host_path).map_err(|e| {
+        Problem::new(format!(
+            "host path `{host}` in `{text}` cannot be mounted: {}: {e}",
+            host_path.display()
+        ))
+        .hint("a relative host path starts from the lab file's folder; create it first, or fix the path")
+    })?;
+    Ok(HostMount {
+        host: host_path,
+        node,
+        read_only,
+        written: text.to_string(),
+    })
+}
+
+/// `cluster.mounts`: each entry parsed ([`parse_mount`]) and its filter checked; two mounts on
+/// the same node path of one node are refused (Docker would refuse the create: "Duplicate
+/// mount point").
+fn mounts(
+    raw: &[Spanned<String>],
+    servers: u32,
+    agents: u32,
+    here: &Here,
+) -> Result<Vec<Filtered<HostMount>>, ConfigError> {
+    let lab_dir = lab_dir_of(Some(here.origin));
+    let mut out: Vec<Filtered<HostMount>> = Vec::with_capacity(raw.len());
+    for entry in raw {
+        let (value, filter) = split_filter(entry, servers, agents, here)?;
+        let mount = parse_mount(value, lab_dir).map_err(|p| here.of(entry, p))?;
+        if filter == NodeFilter::LoadBalancer {
+            return Err(here.of(
+                entry,
+                Problem::new(format!("`{}`: mounts go into k3s nodes, not the load balancer", entry.value))
+                    .hint("use `@server:*`, `@agent:*`, `@all` or leave the filter out (every server and agent)"),
+            ));
+        }
+        let nodes = |f: &NodeFilter| -> Vec<(Role, u32)> {
+            (0..servers)
+                .map(|i| (Role::Server, i))
+                .chain((0..agents).map(|i| (Role::Agent, i)))
+                .filter(|(role, i)| f.matches(*role, *i, servers))
+                .collect()
+        };
+        let mine = nodes(&filter);
+        let clash = out.iter().find(|m| {
+            m.value.node == mount.node && nodes(&m.filter).iter().any(|n| mine.contains(n))
+        });
+        if let Some(other) = clash {
+            return Err(here.of(
+                entry,
+                Problem::new(format!(
+                    "node path `{}` is mounted twice on the same node (`{}` and `{}`)",
+                    mount.node, other.value.written, mount.written
+                ))
+                .hint("Docker refuses a duplicate mount point; give each mount its own node path, or filter them apart"),
+            ));
+        }
+        out.push(Filtered {
+            value: mount,
+            filter,
+        });
+    }
+    Ok(out)
 }
 
 /// A node count with its allowed range; `name` is the key, for messages.

@@ -62,6 +62,101 @@ pub struct ClusterSpec {
     /// `registry`: a plain registry on 127.0.0.1:PORT that the lab's nodes pull from as
     /// `localhost:PORT`, shared by labs and kept across `drop` (see `cluster::registry`).
     pub registry: Option<RegistrySpec>,
+    /// `mounts`: host folders or files bound into the chosen nodes (k3d's `--volume`).
+    pub mounts: Vec<Filtered<HostMount>>,
+    /// `caCerts`: PEM files of extra certificate authorities every node trusts.
+    pub ca_certs: Vec<CaCert>,
+    /// `proxy`: the HTTP proxy the nodes' k3s and containerd use (none when absent).
+    pub proxy: Option<ProxySpec>,
+}
+
+/// `cluster.proxy`: `fromEnv` (this shell's `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, or their
+/// lowercase forms) or explicit values. Given to every k3s node as `HTTP_PROXY`, `HTTPS_PROXY`
+/// and `NO_PROXY`: k3s passes its environment on to the containerd it runs (k3s
+/// `pkg/agent/containerd`, `CONTAINERD_`-prefixed variables overriding), and Go's
+/// `httpproxy.FromEnvironment` reads them in both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySpec {
+    pub from_env: bool,
+    pub http: Option<String>,
+    pub https: Option<String>,
+    /// The user's own entries; the lab's own networks are added when a node is planned.
+    pub no_proxy: Vec<String>,
+}
+
+impl ProxySpec {
+    /// `NO_PROXY` for a node on the lab network `subnet`: the user's entries, then what must
+    /// never go through a proxy, as k3d documents it: loopback, the lab network (nodes, the
+    /// load balancer, the image caches), the pod and service CIDRs (k3s's defaults, or the
+    /// lab's `--cluster-cidr` / `--service-cidr`), and the cluster's DNS suffixes.
+    pub fn no_proxy_for(&self, subnet: &str, pod_cidr: &str, service_cidr: &str) -> String {
+        let mut all: Vec<String> = self.no_proxy.clone();
+        for own in [
+            "localhost",
+            "127.0.0.1",
+            subnet,
+            pod_cidr,
+            service_cidr,
+            ".svc",
+            ".cluster.local",
+        ] {
+            if !all.iter().any(|e| e == own) {
+                all.push(own.to_string());
+            }
+        }
+        all.join(",")
+    }
+}
+
+/// One `cluster.caCerts` file, checked at parse time to hold PEM certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaCert {
+    /// The host file, absolute (a relative one is resolved against the lab file's folder).
+    pub host: PathBuf,
+    /// How many certificates it holds.
+    pub certificates: usize,
+    /// The entry as written.
+    pub written: String,
+}
+
+/// Where the nodes find the certificates of `cluster.caCerts`: k3s, its kubelet and the
+/// containerd it embeds are Go programs, and Go's `crypto/x509` reads the system roots from
+/// the first bundle of its list (`/etc/ssl/certs/ca-certificates.crt`, which the k3s image
+/// carries, k3s `package/Dockerfile`) and then *every* file in `/etc/ssl/certs` (Go
+/// `src/crypto/x509/root_unix.go` `loadSystemRoots`, `root_linux.go` `certDirectories`). So one
+/// read-only file there per certificate file, beside the image's bundle, is trusted for image
+/// pulls and for k3s's own HTTPS, without touching the bundle.
+pub const CA_CERTS_DIR: &str = "/etc/ssl/certs";
+
+impl CaCert {
+    /// The node path of the `index`th file of `cluster.caCerts`.
+    pub fn node_path(index: usize) -> String {
+        format!("{CA_CERTS_DIR}/playground-ca-{index}.pem")
+    }
+}
+
+/// One `cluster.mounts` entry, `HOST:NODE[:ro|:rw][@FILTER]`, checked at parse time: the host
+/// path exists, the node path is absolute and none of k3s's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMount {
+    /// The host path, absolute (a relative one is resolved against the lab file's folder).
+    pub host: PathBuf,
+    /// The absolute path inside the node.
+    pub node: String,
+    pub read_only: bool,
+    /// The entry as written (without the filter), for messages.
+    pub written: String,
+}
+
+impl HostMount {
+    /// The Docker bind (`HostConfig.Binds`) for this mount: `HOST:NODE` or `HOST:NODE:ro`.
+    pub fn bind(&self) -> String {
+        let mut bind = format!("{}:{}", self.host.display(), self.node);
+        if self.read_only {
+            bind.push_str(":ro");
+        }
+        bind
+    }
 }
 
 /// `cluster.registry`.

@@ -126,6 +126,9 @@ fn parses_the_full_example() {
             }],
             image_cache: false,
             registry: Some(RegistrySpec { port: 5001 }),
+            mounts: Vec::new(),
+            ca_certs: Vec::new(),
+            proxy: None,
         },
         argocd: ArgoCdSpec {
             version: "v3.5.1".into(),
@@ -317,7 +320,7 @@ fn reports_unknown_keys_with_the_allowed_ones() {
     assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
     assert_eq!(
         hint(&err),
-        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry"
+        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts, proxy"
     );
     let err = fails(
         &format!("{HEAD}clusters:\n  servers: 2\n"),
@@ -1016,4 +1019,62 @@ fn argocd_clusters_refuse_bad_names_itself_twice_and_unknown_keys() {
         14,
         "empty context",
     );
+fn mounts_resolve_the_host_path_from_the_lab_file_and_keep_k3s_paths_free() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let file = dir.path().join("playground.yaml");
+    let parse_in = |mounts: &str| {
+        parse(
+            &format!("{HEAD}cluster:\n  agents: 2\n  mounts: [{mounts}]\n"),
+            &file,
+        )
+    };
+    let lab = parse_in(
+        r#""./data:/data:ro@agent:1", "data:/srv/x:rw", "data:/var/lib/rancher/k3s/storage""#,
+    )
+    .unwrap();
+    let host = std::fs::canonicalize(dir.path().join("data")).unwrap();
+    let m = &lab.cluster.mounts;
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0].value.bind(), format!("{}:/data:ro", host.display()));
+    assert_eq!(m[0].filter, NodeFilter::Agents(Selection::Indices(vec![1])));
+    assert_eq!(m[1].value.bind(), format!("{}:/srv/x", host.display()));
+    assert_eq!(m[1].filter, NodeFilter::All);
+    assert_eq!(m[2].value.node, "/var/lib/rancher/k3s/storage");
+
+    let message = |mounts: &str| parse_in(mounts).unwrap_err().to_string();
+    let e = message(r#""./missing:/data""#);
+    assert!(
+        e.contains("host path `./missing`") && e.contains(":7:12:"),
+        "{e}"
+    );
+    let e = message(r#""data:data""#);
+    assert!(e.contains("node path `data` is not absolute"), "{e}");
+    let e = message(r#""data:/data:rx""#);
+    assert!(e.contains("invalid mount mode `rx`"), "{e}");
+    for own in [
+        "/var/lib/rancher/k3s",
+        "/etc/rancher/k3s",
+        "/run/x",
+        "/var",
+        "/",
+    ] {
+        let e = message(&format!(r#""data:{own}""#));
+        assert!(
+            e.contains("which k3s or playground needs for itself"),
+            "{own}: {e}"
+        );
+    }
+    let e = message(r#""data:/a/../b""#);
+    assert!(e.contains("contains `..`"), "{e}");
+    let e = message(r#""data:/data@agent:0", "data:/data/@all""#);
+    assert!(e.contains("mounted twice on the same node"), "{e}");
+    // Apart by filter: fine.
+    assert!(parse_in(r#""data:/data@agent:0", "data:/data@server:*""#).is_ok());
+    let e = message(r#""data:/data@agent:5""#);
+    assert!(e.contains("agent"), "{e}");
+    let e = message(r#""data:/data@loadbalancer""#);
+    assert!(e.contains("not the load balancer"), "{e}");
+    let e = message(r#""data""#);
+    assert!(e.contains("invalid mount `data`"), "{e}");
 }

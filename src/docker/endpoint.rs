@@ -185,15 +185,37 @@ pub fn resolve_from_env() -> Result<Endpoint, EndpointError> {
     })
 }
 
+/// What to do about an engine that speaks only TLS: the same words for a TLS context and for
+/// `DOCKER_TLS_VERIFY`.
+const TLS_FIX: &str = "reach that engine through an SSH-forwarded socket (`ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST`, then DOCKER_HOST=unix:///tmp/docker.sock)";
+
 /// Resolve with `env` as the environment (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_CONFIG`,
 /// `HOME`); files are read from the config directory it names.
 pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, EndpointError> {
     let set = |key: &str| env(key).filter(|v| !v.is_empty());
     let endpoint = if let Some(host) = set("DOCKER_HOST") {
-        Endpoint {
+        let endpoint = Endpoint {
             host,
             source: EndpointSource::DockerHost,
+        };
+        let is_socket =
+            endpoint.host.starts_with("unix://") || endpoint.host.starts_with("npipe://");
+        // docker-machine's style: the CLI turns TLS on for DOCKER_HOST when DOCKER_TLS_VERIFY
+        // is set to anything non-empty (docker/cli `cli/flags/options.go`: `tlsVerify :=
+        // os.Getenv(client.EnvTLSVerify) != ""`), with the certificates in DOCKER_CERT_PATH.
+        // Refused in the words a TLS context gets.
+        if let Some(verify) = set("DOCKER_TLS_VERIFY").filter(|_| !is_socket) {
+            return Err(EndpointError::Unsupported {
+                host: endpoint.host.clone(),
+                from: endpoint.source.to_string(),
+                why: format!(
+                    "DOCKER_TLS_VERIFY={verify} makes it a TLS endpoint (certificates in {}), which playground does not speak",
+                    set("DOCKER_CERT_PATH").unwrap_or_else(|| "~/.docker".into())
+                ),
+                fix: TLS_FIX.into(),
+            });
         }
+        endpoint
     } else {
         let config_dir = match set("DOCKER_CONFIG") {
             Some(dir) => PathBuf::from(dir),
@@ -292,7 +314,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, Endpoin
                                 format!("certificates in {}", tls_dir.display())
                             }
                         ),
-                        fix: "reach that engine through an SSH-forwarded socket (`ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST`, then DOCKER_HOST=unix:///tmp/docker.sock)".into(),
+                        fix: TLS_FIX.into(),
                     });
                 }
                 endpoint
@@ -603,5 +625,49 @@ mod tests {
         let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
         assert!(err.contains("ssh:// endpoints are not supported"), "{err}");
         assert!(err.contains("from DOCKER_HOST"), "{err}");
+    }
+
+    #[test]
+    fn docker_tls_verify_is_refused_in_the_words_of_a_tls_context() {
+        let context = {
+            let f = Fixture::new()
+                .var("DOCKER_CONTEXT", "remote")
+                .context("remote", "tcp://10.0.0.5:2376");
+            std::fs::create_dir_all(
+                f.dir
+                    .path()
+                    .join("contexts/tls")
+                    .join(hex(&Sha256::digest(b"remote")))
+                    .join("docker"),
+            )
+            .unwrap();
+            crate::diag::Report(&f.resolve().unwrap_err()).to_string()
+        };
+        let f = Fixture::new()
+            .var("DOCKER_HOST", "tcp://10.0.0.5:2376")
+            .var("DOCKER_TLS_VERIFY", "1")
+            .var("DOCKER_CERT_PATH", "/home/me/.docker/machine/certs");
+        let err = crate::diag::Report(&f.resolve().unwrap_err()).to_string();
+        assert!(err.contains("DOCKER_TLS_VERIFY=1"), "{err}");
+        assert!(err.contains("/home/me/.docker/machine/certs"), "{err}");
+        assert!(err.contains("which playground does not speak"), "{err}");
+        assert!(
+            context.contains("which playground does not speak"),
+            "{context}"
+        );
+        // The same way around, word for word.
+        let fix = |e: &str| e.split_once("ssh -NL").map(|(_, f)| f.to_string());
+        assert_eq!(fix(&err), fix(&context));
+        assert!(fix(&err).is_some());
+        // A socket speaks no TLS: the variable is ignored there.
+        let f = Fixture::new()
+            .var("DOCKER_HOST", "unix:///run/docker.sock")
+            .var("DOCKER_TLS_VERIFY", "1");
+        assert_eq!(f.resolve().unwrap().host, "unix:///run/docker.sock");
+        // Unset or empty: plain HTTP, as the CLI.
+        let f = Fixture::new()
+            .var("DOCKER_HOST", "tcp://10.0.0.5:2375")
+            .var("DOCKER_TLS_VERIFY", "");
+        assert_eq!(f.resolve().unwrap().host, "tcp://10.0.0.5:2375");
     }
 }

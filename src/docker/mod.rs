@@ -11,7 +11,7 @@ pub mod endpoint;
 pub mod fake;
 mod types;
 
-pub use self::bollard::{BollardEngine, HostFacts, PrivilegedProbe};
+pub use self::bollard::{BRIDGE_NF_SYSCTL, BollardEngine, HostFacts, PrivilegedProbe};
 pub use endpoint::{Endpoint, EndpointSource};
 pub use types::*;
 

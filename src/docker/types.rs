@@ -61,6 +61,11 @@ pub struct ContainerSpec {
     /// `UsernsMode: host`: run in the host's user namespace even when the daemon remaps users
     /// (`userns-remap`), which refuses privileged containers otherwise.
     pub userns_host: bool,
+    /// `CgroupnsMode: private`: the container gets its own cgroup namespace whatever the
+    /// daemon's `default-cgroupns-mode` says, so k3s's evacuation of "its" root cgroup can never
+    /// touch the host's (kind passes `--cgroupns=private` for this, kind
+    /// `pkg/cluster/internal/providers/docker/provision.go` `commonArgs`).
+    pub cgroupns_private: bool,
     /// Run Docker's init as PID 1, so signals reach the process and zombies are reaped. Never
     /// for k3s nodes: k3s must be PID 1 itself (see `cluster::plan`).
     pub init: bool,
@@ -158,6 +163,10 @@ pub struct PullProgress {
     pub total: Option<u64>,
 }
 
+/// The fix for Docker Desktop's "Mounts denied" (and what `doctor` says of a mount outside the
+/// shared folders).
+pub const MOUNTS_DENIED_HINT: &str = "Docker Desktop shares only some host folders with its VM (by default /Users, /Volumes, /private, /tmp and /var/folders): add the folder in Settings > Resources > File sharing, or move it under a shared one";
+
 /// What went wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -203,6 +212,14 @@ impl crate::diag::Hinted for EngineError {
             ),
             Self::ImageMissing(image) => {
                 Some(format!("`docker pull {image}`, or run with --pull missing"))
+            }
+            // Docker Desktop refuses a bind of a host path outside its file-sharing list at
+            // create: "Mounts denied: The path … is not shared from the host and is not known
+            // to Docker."
+            Self::Api { source, .. }
+                if source.to_string().to_lowercase().contains("mounts denied") =>
+            {
+                Some(MOUNTS_DENIED_HINT.to_string())
             }
             _ => None,
         }
@@ -300,5 +317,22 @@ mod tests {
         let ours = EngineError::api("create network pg-lab", "Pool overlaps (not really)");
         assert!(!ours.is_subnet_overlap());
         assert_eq!(ours.daemon_answer(), None);
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+    use crate::diag::Hinted;
+
+    #[test]
+    fn mounts_denied_gets_the_file_sharing_hint() {
+        let e = EngineError::api(
+            "create container playground-lab-server-0",
+            "Mounts denied: \nThe path /opt/data is not shared from the host and is not known to Docker.",
+        );
+        assert_eq!(e.hint().as_deref(), Some(MOUNTS_DENIED_HINT));
+        let other = EngineError::api("create container x", "no such image");
+        assert_eq!(other.hint(), None);
     }
 }

@@ -172,7 +172,56 @@ pub fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) ->
     }
 }
 
+/// The first Podman with `host-gateway` in `--add-host` / `ExtraHosts` (containers/podman#19152,
+/// v4.7.0); older ones refuse every node's create with "invalid IP address in add-host".
+pub const PODMAN_MIN: (u32, u32) = (4, 7);
+
+/// `MAJOR.MINOR` of a version such as `4.9.3` or `5.0.0-dev`.
+fn major_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split(['.', '-', '+']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 pub fn judge_engine(facts: &HostFacts) -> Check {
+    if facts.product.contains("Podman") {
+        let v = &facts.product_version;
+        let message = format!(
+            "Podman {v} (Docker API {}){}",
+            facts.api_version,
+            if facts.operating_system.is_empty() {
+                String::new()
+            } else {
+                format!(", on {}", facts.operating_system)
+            }
+        );
+        return match major_minor(v) {
+            Some(mm) if mm < PODMAN_MIN => {
+                let mut c = Check::new(
+                    "engine",
+                    Status::Fail,
+                    format!(
+                        "{message}: Podman before {}.{} has no host-gateway for --add-host, and every node asks for host.playground.internal:host-gateway",
+                        PODMAN_MIN.0, PODMAN_MIN.1
+                    ),
+                )
+                .fix("upgrade Podman to 4.7 or later (containers/podman#19152), or use Docker");
+                c.blocks_up = true;
+                c
+            }
+            Some(_) => Check::new(
+                "engine",
+                Status::Warn,
+                format!(
+                    "{message}: Podman's Docker-compatible API is not among the engines playground is tested on (rootful Podman 4.7 or later may work; see the README)"
+                ),
+            ),
+            None => Check::new(
+                "engine",
+                Status::Warn,
+                format!("{message}: cannot read Podman's version"),
+            ),
+        };
+    }
     if facts.server_version.is_empty() {
         return Check::new("engine", Status::Warn, "the engine did not say its version");
     }
@@ -252,6 +301,9 @@ pub fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
     }
 }
 
+/// What `doctor` and `up` say of a rootless engine.
+pub const ROOTLESS_REFUSAL: &str = "the engine is rootless: its containers run in a user namespace, where k3s does not evacuate the root cgroup and kubelet cannot start; rootless engines are not supported";
+
 /// userns-remap and Docker Desktop's Enhanced Container Isolation both put "privileged"
 /// containers in a user namespace, where k3s cannot do what it needs (F9, F20).
 ///
@@ -262,6 +314,24 @@ pub fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
 /// runtime among the engine's runtimes, and `doctor`'s privileged probe reads the runtime its
 /// container really ran under, which is the surer sign.
 pub fn judge_isolation(facts: &HostFacts, probe_runtime: Option<&str>) -> Check {
+    // Rootless Docker and rootless Podman say `name=rootless` (docker/cli reads it so too).
+    // Every container of theirs is in a user namespace, where k3s skips evacuating the root
+    // cgroup (k3s `pkg/cli/cmds/init_linux.go`: `os.Getpid() == 1 &&
+    // !userns.RunningInUserNS()`), so kubelet dies on cgroup v2 (N2). Refused, not half-done.
+    let rootless = facts
+        .security_options
+        .iter()
+        .any(|o| o.split(',').any(|kv| kv == "name=rootless"));
+    if rootless {
+        let mut c = Check::new(
+            "isolation",
+            Status::Fail,
+            format!("{ROOTLESS_REFUSAL} (security option name=rootless)"),
+        )
+        .fix("use a rootful engine: Docker Engine run as root (`sudo systemctl start docker`, and DOCKER_HOST unset), Docker Desktop, or Colima");
+        c.blocks_up = true;
+        return c;
+    }
     let userns = facts
         .security_options
         .iter()
@@ -307,7 +377,7 @@ pub fn judge_privileged(
             ),
         ),
         Some(Err(e)) => Check::new("privileged", Status::Skip, format!("not checked: {e}")),
-        Some(Ok(PrivilegedProbe::Started { runtime })) => Check::new(
+        Some(Ok(PrivilegedProbe::Started { runtime, .. })) => Check::new(
             "privileged",
             Status::Ok,
             format!(
@@ -337,6 +407,109 @@ pub fn judge_privileged(
         )
         .fix(fix),
     }
+}
+
+/// The host fix for a kernel without `br_netfilter`, loaded now and at every boot.
+pub const BR_NETFILTER_FIX: &str = "on the Docker host: `sudo modprobe br_netfilter`, and to keep it across reboots `echo br_netfilter | sudo tee /etc/modules-load.d/br_netfilter.conf`";
+
+/// Whether the engine's kernel has `br_netfilter`, as the privileged probe saw it (N1). Docker
+/// 27.3 and later no longer load it (moby#48492, moby#48948). Without it a pod cannot reach a
+/// Service whose endpoint is on its own node, unless kube-proxy masquerades everything: the
+/// nodes mount the host's `/lib/modules` so k3s can load it, and fall back to
+/// masquerade-all when it still is missing (see `node-entrypoint.sh`). So: a warning.
+pub fn judge_br_netfilter(probe: Option<&std::result::Result<PrivilegedProbe, String>>) -> Check {
+    match probe {
+        Some(Ok(PrivilegedProbe::Started {
+            br_netfilter: Some(true),
+            ..
+        })) => Check::new(
+            "br_netfilter",
+            Status::Ok,
+            format!("br_netfilter is loaded ({} exists)", crate::docker::BRIDGE_NF_SYSCTL),
+        ),
+        Some(Ok(PrivilegedProbe::Started {
+            br_netfilter: Some(false),
+            ..
+        })) => Check::new(
+            "br_netfilter",
+            Status::Warn,
+            format!(
+                "br_netfilter is not loaded ({} is missing): k3s loads it from the host's /lib/modules when it can; otherwise the nodes fall back to kube-proxy's masquerade-all, and pods see the node instead of the client as the source of Service traffic",
+                crate::docker::BRIDGE_NF_SYSCTL
+            ),
+        )
+        .fix(BR_NETFILTER_FIX),
+        _ => Check::new(
+            "br_netfilter",
+            Status::Skip,
+            "not checked: the privileged probe did not run to the end",
+        ),
+    }
+}
+
+/// Docker Desktop's default file-sharing list (Settings > Resources > File sharing); a bind
+/// from elsewhere fails at create with "Mounts denied".
+pub const DESKTOP_SHARED: &[&str] = &["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
+
+/// The lab's `cluster.mounts`: every host path is still there, and on Docker Desktop, inside
+/// a shared folder.
+pub fn judge_mounts(lab: &Lab, facts: Option<&HostFacts>) -> Check {
+    let mounts = &lab.cluster.mounts;
+    if mounts.is_empty() {
+        return Check::new("mounts", Status::Ok, "the lab mounts no host folders");
+    }
+    let missing: Vec<String> = mounts
+        .iter()
+        .filter(|m| !m.value.host.exists())
+        .map(|m| m.value.host.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Check::new(
+            "mounts",
+            Status::Fail,
+            format!(
+                "host paths of cluster.mounts are gone: {}",
+                missing.join(", ")
+            ),
+        )
+        .fix("create them again, or change cluster.mounts");
+    }
+    let desktop = facts.is_some_and(|f| f.operating_system.contains("Docker Desktop"));
+    if desktop {
+        let unshared: Vec<String> = mounts
+            .iter()
+            .map(|m| m.value.host.display().to_string())
+            .filter(|h| {
+                !DESKTOP_SHARED
+                    .iter()
+                    .any(|s| h == s || h.starts_with(&format!("{s}/")))
+            })
+            .collect();
+        if !unshared.is_empty() {
+            return Check::new(
+                "mounts",
+                Status::Warn,
+                format!(
+                    "Docker Desktop may refuse these mounts (\"Mounts denied\"): {} is outside its default shared folders",
+                    unshared.join(", ")
+                ),
+            )
+            .fix(crate::docker::MOUNTS_DENIED_HINT);
+        }
+    }
+    Check::new(
+        "mounts",
+        Status::Ok,
+        format!(
+            "{} host mount(s) present: {}",
+            mounts.len(),
+            mounts
+                .iter()
+                .map(|m| format!("{}{}", m.value.written, m.filter))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
 }
 
 /// Free space on the file system behind Docker's root.
@@ -637,7 +810,7 @@ async fn checks(
         }
     };
     let runtime = match &probe {
-        Some(Some(Ok(PrivilegedProbe::Started { runtime }))) => Some(runtime.as_str()),
+        Some(Some(Ok(PrivilegedProbe::Started { runtime, .. }))) => Some(runtime.as_str()),
         _ => None,
     };
     if let Some(f) = &facts {
@@ -647,6 +820,10 @@ async fn checks(
     }
     if let Some(probe) = &probe {
         out.push(judge_privileged(image, probe.as_ref()));
+        out.push(judge_br_netfilter(probe.as_ref()));
+    }
+    if let Some(lab) = lab {
+        out.push(judge_mounts(lab, facts.as_ref()));
     }
     if let Some(f) = &facts {
         out.push(judge_disk(

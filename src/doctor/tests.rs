@@ -16,6 +16,8 @@ fn debian_v1() -> HostFacts {
         operating_system: "Debian GNU/Linux 12 (bookworm)".into(),
         docker_root_dir: "/var/lib/docker".into(),
         name: "vm".into(),
+        product: "Engine".into(),
+        product_version: "20.10.24+dfsg1".into(),
     }
 }
 
@@ -130,6 +132,7 @@ fn a_refused_privileged_container_is_reported_in_the_engines_words() {
         "img",
         Some(&Ok(PrivilegedProbe::Started {
             runtime: "runc".into(),
+            br_netfilter: Some(true),
         })),
     );
     assert_eq!(c.status, Status::Ok);
@@ -334,4 +337,100 @@ fn a_refused_host_names_every_failed_check_and_keeps_their_fixes_as_hints() {
         shown.ends_with("\n  hint: boot with cgroup v2\n  hint: free the port"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_rootless_engine_is_refused_and_blocks_up() {
+    let rootless = HostFacts {
+        security_options: vec![
+            "name=seccomp,profile=builtin".into(),
+            "name=rootless".into(),
+        ],
+        ..ubuntu_v2()
+    };
+    let c = judge_isolation(&rootless, None);
+    assert_eq!(c.status, Status::Fail);
+    assert!(c.blocks_up);
+    assert!(c.message.contains(ROOTLESS_REFUSAL), "{}", c.message);
+    assert!(c.fix.as_deref().unwrap().contains("rootful"));
+    assert_eq!(judge_isolation(&ubuntu_v2(), None).status, Status::Ok);
+}
+
+#[test]
+fn podman_is_named_and_refused_before_4_7() {
+    let podman = |v: &str| HostFacts {
+        product: "Podman Engine".into(),
+        product_version: v.into(),
+        server_version: v.into(),
+        api_version: "1.41".into(),
+        ..ubuntu_v2()
+    };
+    let old = judge_engine(&podman("4.4.1"));
+    assert_eq!(old.status, Status::Fail);
+    assert!(old.blocks_up);
+    assert!(old.message.starts_with("Podman 4.4.1"), "{}", old.message);
+    assert!(old.message.contains("host-gateway"), "{}", old.message);
+    let new = judge_engine(&podman("5.4.2"));
+    assert_eq!(new.status, Status::Warn);
+    assert!(!new.blocks_up);
+    assert!(
+        new.message.contains("not among the engines"),
+        "{}",
+        new.message
+    );
+    assert_eq!(judge_engine(&ubuntu_v2()).status, Status::Ok);
+}
+
+#[test]
+fn br_netfilter_missing_warns_with_the_host_fix() {
+    let probe = |b| {
+        Ok(PrivilegedProbe::Started {
+            runtime: "runc".into(),
+            br_netfilter: b,
+        })
+    };
+    assert_eq!(
+        judge_br_netfilter(Some(&probe(Some(true)))).status,
+        Status::Ok
+    );
+    let c = judge_br_netfilter(Some(&probe(Some(false))));
+    assert_eq!(c.status, Status::Warn);
+    let fix = c.fix.unwrap();
+    assert!(fix.contains("modprobe br_netfilter"), "{fix}");
+    assert!(fix.contains("/etc/modules-load.d"), "{fix}");
+    assert_eq!(judge_br_netfilter(Some(&probe(None))).status, Status::Skip);
+    assert_eq!(judge_br_netfilter(None).status, Status::Skip);
+}
+
+#[test]
+fn mounts_outside_docker_desktops_shares_get_the_file_sharing_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let file = dir.path().join("playground.yaml");
+    let lab = crate::config::parse(
+        "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: lab\ncluster:\n  mounts: [\"data:/data\"]\n",
+        &file,
+    )
+    .unwrap();
+    let desktop = HostFacts {
+        operating_system: "Docker Desktop".into(),
+        ..ubuntu_v2()
+    };
+    // A temp dir is under /tmp here: shared.
+    let c = judge_mounts(&lab, Some(&desktop));
+    assert_eq!(c.status, Status::Ok, "{}", c.message);
+    let mut outside = lab.clone();
+    outside.cluster.mounts[0].value.host = "/opt".into();
+    let c = judge_mounts(&outside, Some(&desktop));
+    assert_eq!(c.status, Status::Warn, "{}", c.message);
+    assert!(c.message.contains("Mounts denied"), "{}", c.message);
+    assert_eq!(c.fix.as_deref(), Some(crate::docker::MOUNTS_DENIED_HINT));
+    // Not Docker Desktop: no such list.
+    assert_eq!(
+        judge_mounts(&outside, Some(&ubuntu_v2())).status,
+        Status::Ok
+    );
+    let mut gone = lab.clone();
+    gone.cluster.mounts[0].value.host = dir.path().join("gone");
+    assert_eq!(judge_mounts(&gone, None).status, Status::Fail);
 }

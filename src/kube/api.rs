@@ -87,6 +87,11 @@ impl KubeApi {
         let mut config = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(15));
+        // A lab's API is published on this machine (or the address the lab file names), never
+        // behind a proxy; kube-rs takes HTTPS_PROXY from the environment unless the kubeconfig
+        // names one, and this build has no proxy support ("requires the disabled feature
+        // kube/http-proxy"), so a shell with a corporate proxy set could not reach its lab.
+        config.proxy_url = None;
         let client = kube::Client::try_from(config).map_err(ApiError::Client)?;
         Ok(KubeApi { client })
     }

@@ -237,7 +237,26 @@ fn doctor_reports_this_hosts_cgroup_v1_and_refused_privileged_containers() {
                 .contains("operation not permitted")
         );
     }
-    for id in ["endpoint", "engine", "isolation", "disk", "ports", "repo"] {
+    // The probe also reads br_netfilter (N1): skipped when the probe was refused, else this
+    // host's answer.
+    let nf = check("br_netfilter");
+    if refused {
+        assert_eq!(nf["status"], "skip", "{nf}");
+    } else {
+        let loaded = Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables").exists();
+        assert_eq!(nf["status"], if loaded { "ok" } else { "warn" }, "{nf}");
+    }
+    assert_eq!(check("mounts")["status"], "ok");
+    for id in [
+        "endpoint",
+        "engine",
+        "isolation",
+        "disk",
+        "ports",
+        "repo",
+        "br_netfilter",
+        "mounts",
+    ] {
         let s = check(id)["status"].as_str().unwrap().to_string();
         assert!(
             ["ok", "warn", "fail", "skip"].contains(&s.as_str()),

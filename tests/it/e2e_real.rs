@@ -10,9 +10,11 @@
 //!   in the node's `/etc/resolv.conf`);
 //! - mount propagation: kubelet refuses `HostToContainer` unless `/` is a shared mount;
 //! - a restore that pulls nothing: the image caches hold the same bytes before and after, and it
-//!   succeeds with k3s's fallback to the upstream registries turned off;
+//!   succeeds with k3s's fallback to the upstream registries turned off (the flag asserted on
+//!   every node's command line);
 //! - a Helm root (value file, inline values, its AppProject from `argocd.resources`) with a
-//!   child left to the user's sync, and a new commit brought in by a refresh.
+//!   child left to the user's sync, and a new commit brought in by a refresh;
+//! - no node of any lab ever restarted (`RestartCount` 0 before each drop).
 //!
 //! Every test here is `#[ignore]`d, so a normal `cargo test` reports them as ignored, never as
 //! passed. Run them with
@@ -125,10 +127,72 @@ fn pg(lab: &TestLab, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// k3s's switch for containerd's fallback from a mirror to the upstream registry.
+const NO_FALLBACK: &str = "--disable-default-registry-endpoint";
+
+/// The cache namespace the real tests share (see [`real_lab`]).
+const SHARED_CACHE: &str = "e2e-real-shared";
+
+/// The first `up` of a lab on the shared caches: the first one of the run makes the caches
+/// while the others wait, so no two `up`s create the same cache container at once.
+fn first_up(lab: &TestLab, args: &[&str]) -> String {
+    static WARM: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut warm = WARM.lock().unwrap_or_else(|e| e.into_inner());
+    if *warm {
+        drop(warm);
+        return pg(lab, args);
+    }
+    let out = pg(lab, args);
+    *warm = true;
+    out
+}
+
+/// No k3s node of the lab ever restarted: a kubelet that crash-loops and recovers passes every
+/// other check (Docker's `RestartCount` counts the restarts its policy made; `suspend` and
+/// `resume` are stops and starts, which it does not count).
+fn assert_no_restarts(lab: &TestLab) {
+    let names = docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=playground.cluster={}", lab.name),
+    ]);
+    let mut counted = 0;
+    for name in names.split_whitespace() {
+        let got = docker(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"playground.role\"}} {{.RestartCount}}",
+            name,
+        ]);
+        let (role, count) = got.split_once(' ').unwrap_or((&got, ""));
+        if !matches!(role, "server" | "agent") {
+            continue;
+        }
+        counted += 1;
+        assert_eq!(count, "0", "{name} restarted {count} time(s)");
+    }
+    assert!(counted > 0, "no node of {} found: {names}", lab.name);
+}
+
+/// [`assert_no_restarts`], then `drop --yes` (with the lab's name when given).
+fn drop_lab(lab: &TestLab, named: bool) {
+    assert_no_restarts(lab);
+    if named {
+        pg(lab, &["drop", &lab.name, "--yes"]);
+    } else {
+        pg(lab, &["drop", "--yes"]);
+    }
+}
+
 /// A lab file for real k3s: privileged nodes, the default (pinned) image, traefik disabled
 /// to save time, the Argo CD UI on a free port.
 fn real_lab(tag: &str, servers: u32, agents: u32) -> TestLab {
-    let lab = TestLab::new(tag);
+    // One set of image caches for these tests (N4): each image comes from Docker Hub once per
+    // run, not once per test. The gitops test keeps its own, as it compares their bytes.
+    let lab = TestLab::new(tag).env("PLAYGROUND_CACHE_NAMESPACE", SHARED_CACHE);
     let yaml = format!(
         "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {}\ncluster:\n  servers: {servers}\n  agents: {agents}\n  privileged: true\n  k3sArgs: [\"--disable=traefik@server:*\"]\nargocd:\n  ui: {{ port: {} }}\n",
         lab.name,
@@ -253,7 +317,7 @@ fn e2e_real_k3s_life_cycle() {
     require_real();
     let lab = real_lab("real", 1, 2);
     let _logs = LogsOnFailure(lab.name.clone());
-    pg(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
+    first_up(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
     let list = harness::items(&pg(&lab, &["list", "-o", "json"]), "LabList");
     let entry = list
         .as_array()
@@ -271,7 +335,7 @@ fn e2e_real_k3s_life_cycle() {
     pg(&lab, &["resume", "--timeout", "5m"]);
     // After a restart k3s is still reachable with the same credentials.
     assert_ready_nodes(&lab, 3);
-    pg(&lab, &["drop", "--yes"]);
+    drop_lab(&lab, false);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
@@ -285,7 +349,7 @@ fn e2e_real_ha_three_servers_suspend_and_resume() {
     require_real();
     let lab = real_lab("realha", 3, 1);
     let _logs = LogsOnFailure(lab.name.clone());
-    pg(&lab, &["up", "--cluster-only", "--timeout", "10m"]);
+    first_up(&lab, &["up", "--cluster-only", "--timeout", "10m"]);
     assert_ready_nodes(&lab, 4);
     let etcd = kubectl(
         &lab,
@@ -341,7 +405,7 @@ fn e2e_real_ha_three_servers_suspend_and_resume() {
         started.elapsed()
     );
     assert_ready_nodes(&lab, 4);
-    pg(&lab, &["drop", "--yes"]);
+    drop_lab(&lab, false);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
@@ -370,7 +434,7 @@ fn e2e_real_image_import_of_a_local_build() {
     }
     let _image = RemoveImage(image.clone());
 
-    pg(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
+    first_up(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
     pg(&lab, &["image", "import", &image]);
     // On both nodes, so the scheduler's choice does not matter.
     let pod = format!(
@@ -394,7 +458,7 @@ fn e2e_real_image_import_of_a_local_build() {
             "{image} not in {node}'s containerd: {images}"
         );
     }
-    pg(&lab, &["drop", "--yes"]);
+    drop_lab(&lab, false);
 }
 
 /// Pods resolve names outside the cluster through CoreDNS and the host's resolver, and k3s
@@ -404,9 +468,11 @@ fn e2e_real_image_import_of_a_local_build() {
 #[ignore = "needs real k3s images: PLAYGROUND_E2E_REAL=1 cargo test --test it e2e_real -- --ignored"]
 fn e2e_real_pod_dns_of_an_external_name() {
     require_real();
-    let lab = real_lab("realdns", 1, 1);
+    // One node: CoreDNS shares it with the pod, so a lost same-node Service reply (no
+    // br_netfilter, N1) fails this test every time instead of by scheduling.
+    let lab = real_lab("realdns", 1, 0);
     let _logs = LogsOnFailure(lab.name.clone());
-    pg(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
+    first_up(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: dns\nspec:\n  restartPolicy: Never\n  containers:\n  - name: dns\n    image: busybox:1.36\n    command: [\"sh\", \"-c\", \"cat /etc/resolv.conf && nslookup github.com && nslookup kubernetes.default.svc.cluster.local\"]\n";
     kubectl_in(&lab, &["apply", "-f", "-"], pod);
     wait_pod(&lab, "dns", &["Succeeded"], Duration::from_secs(180));
@@ -417,7 +483,7 @@ fn e2e_real_pod_dns_of_an_external_name() {
         Vec::<String>::new(),
         "k3s fell back to 8.8.8.8 for pods"
     );
-    pg(&lab, &["drop", "--yes"]);
+    drop_lab(&lab, false);
 }
 
 /// containerd's CRI plugin starts a container with `mountPropagation: HostToContainer` only
@@ -430,11 +496,11 @@ fn e2e_real_mount_propagation() {
     require_real();
     let lab = real_lab("realmounts", 1, 0);
     let _logs = LogsOnFailure(lab.name.clone());
-    pg(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
+    first_up(&lab, &["up", "--cluster-only", "--timeout", "5m"]);
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: propagation\nspec:\n  containers:\n  - name: app\n    image: busybox:1.36\n    command: [\"sleep\", \"3600\"]\n    volumeMounts:\n    - name: host\n      mountPath: /host\n      mountPropagation: HostToContainer\n  volumes:\n  - name: host\n    hostPath:\n      path: /var/lib/playground-e2e\n      type: DirectoryOrCreate\n";
     kubectl_in(&lab, &["apply", "-f", "-"], pod);
     wait_pod(&lab, "propagation", &["Running"], Duration::from_secs(180));
-    pg(&lab, &["drop", "--yes"]);
+    drop_lab(&lab, false);
 }
 
 /// The cache volumes of `namespace`: `(name, files, KiB)` each, sorted, measured in a
@@ -492,6 +558,17 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
             &format!("  namespace: argocd\n  ui: {{ port: {} }}\n", free_port()),
         )
         + "keep:\n  secrets:\n    - { namespace: default, name: e2e-kept }\n";
+    // containerd's fallback to the upstream registries off from the first `up` (k3s
+    // `--disable-default-registry-endpoint`, `pkg/cli/cmds/agent.go`
+    // `DisableDefaultRegistryEndpointFlag`, for every registry that has a mirror, which each
+    // cached upstream does): the caches serve every pull or it fails, so the byte counts
+    // below prove the restore came from them. It is in the file before `up` because
+    // `restore` reads the file recorded then (`LabRecord::lab`), not a later edit (N3).
+    let text = text.replacen(
+        "cluster:\n",
+        &format!("cluster:\n  k3sArgs: [\"{NO_FALLBACK}\"]\n"),
+        1,
+    );
     std::fs::write(&file, text).unwrap();
     let f = file.to_str().unwrap();
     pg(&lab, &["up", "-f", f, "--timeout", "15m"]);
@@ -540,7 +617,7 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
 
     pg(&lab, &["suspend", &lab.name]);
     pg(&lab, &["resume", &lab.name, "--timeout", "5m"]);
-    pg(&lab, &["drop", &lab.name, "--yes"]);
+    drop_lab(&lab, true);
     assert_eq!(count_docker_objects(&lab.name), 0);
     // The caches outlive the lab; they hold what it pulled.
     let cached = cache_volume_sizes(&lab.name);
@@ -549,19 +626,23 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
         "the caches hold nothing after a full up: {cached:?}"
     );
 
-    // Prove it, not only by byte counts: containerd falls back to the upstream registry when
-    // a mirror does not answer, so a bypassed cache would leave them unchanged. With the
-    // fallback off (k3s `--disable-default-registry-endpoint`, `pkg/cli/cmds/agent.go`
-    // `DisableDefaultRegistryEndpointFlag`: for every registry that has a mirror, which each
-    // cached upstream does), an image the caches and the airgap folder cannot serve is not
-    // pulled at all, and the apps never get Healthy.
-    let text = std::fs::read_to_string(&file).unwrap().replacen(
-        "cluster:\n",
-        "cluster:\n  k3sArgs: [\"--disable-default-registry-endpoint\"]\n",
-        1,
-    );
-    std::fs::write(&file, text).unwrap();
+    // Prove it, not only by byte counts: the lab runs with containerd's fallback to the
+    // upstream registries off (see the lab file above), and `restore` makes it from the file
+    // recorded at `up`, flag included; it is on every node's command line, so the test
+    // cannot silently lose it again.
     pg(&lab, &["restore", &lab.name, "--timeout", "15m"]);
+    for (node, _) in nodes(&lab) {
+        let cmd = docker(&[
+            "inspect",
+            "-f",
+            "{{range .Config.Cmd}}{{println .}}{{end}}",
+            &node,
+        ]);
+        assert!(
+            cmd.lines().any(|l| l == NO_FALLBACK),
+            "{node} runs without {NO_FALLBACK}: {cmd}"
+        );
+    }
     synced(&lab);
     assert_eq!(data(&lab), before, "the kept Secret is back with its data");
     assert_eq!(
@@ -570,7 +651,7 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
         "the restore downloaded into the caches: something was not cached the first time"
     );
 
-    pg(&lab, &["drop", &lab.name, "--yes"]);
+    drop_lab(&lab, true);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }
 
@@ -738,6 +819,6 @@ spec:
         ),
         "2"
     );
-    pg(&lab, &["drop", &lab.name, "--yes"]);
+    drop_lab(&lab, true);
     assert_eq!(count_docker_objects(&lab.name), 0);
 }

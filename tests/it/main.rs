@@ -28,6 +28,7 @@ mod ha;
 mod hub;
 mod json_keys;
 mod layers;
+mod mounts;
 mod plumbing;
 mod registry;
 mod restore;

@@ -100,9 +100,44 @@ fn behind_docker_init_kubelet_dies_on_cgroup_v2() {
 }
 
 #[test]
-fn the_image_alone_gets_k3s_complaints_about_dns_and_mounts() {
+fn in_a_user_namespace_kubelet_dies_even_with_k3s_as_pid_1() {
+    // What a rootless engine does to every container: k3s is PID 1, but in a user namespace
+    // k3s skips the cgroup evacuation (`!userns.RunningInUserNS()`), and kubelet dies. This is
+    // why `doctor` and `up` refuse rootless engines. `unshare -U -r` execs k3s in a new user
+    // namespace, so it stays PID 1.
+    let lab = unique_name("userns");
+    let _c = Cleanup(lab.clone());
+    let (name, out) = run_server(
+        &lab,
+        &["--cap-add", "SYS_ADMIN", "--entrypoint", "/bin/unshare"],
+        &["-U", "-r", "/bin/k3s", "server"],
+    );
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let start = Instant::now();
+    loop {
+        let state = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        if state.starts_with("exited") {
+            assert_eq!(state, "exited 1");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = logs(&name);
+    assert!(text.contains(strict::CGROUP_V2_ERROR), "{text}");
+    assert!(text.contains("in a user namespace"), "{text}");
+}
+
+#[test]
+fn the_image_alone_gets_k3s_complaints_about_dns_mounts_and_br_netfilter() {
     // The real image's own entrypoint (k3s as PID 1) boots, but on a user network Docker's
-    // 127.0.0.11 resolver makes k3s fall back to 8.8.8.8, and / is not shared.
+    // 127.0.0.11 resolver makes k3s fall back to 8.8.8.8, / is not shared, and on a host
+    // without br_netfilter (Docker >= 27.3) k3s cannot load it without the host's modules.
     let lab = unique_name("bare");
     let _c = Cleanup(lab.clone());
     let (name, out) = run_server(&lab, &[], &["server"]);
@@ -110,9 +145,12 @@ fn the_image_alone_gets_k3s_complaints_about_dns_and_mounts() {
     let text = wait_log(&name, "k3s is up and running");
     assert!(text.contains(strict::RESOLV_CONF_WARNING), "{text}");
     assert!(text.contains(strict::NOT_SHARED_ERROR), "{text}");
+    assert!(text.contains(strict::MODPROBE_WARNING), "{text}");
+    assert!(text.contains(strict::BRIDGE_SYSCTL_ERROR), "{text}");
+    assert!(text.contains(strict::SAME_NODE_SERVICE_ERROR), "{text}");
     assert_eq!(
         node_complaints(&lab).len(),
-        2,
+        3,
         "{:?}",
         node_complaints(&lab)
     );
@@ -133,9 +171,12 @@ fn our_entrypoint_gives_k3s_pid_1_a_shared_root_and_a_resolver_that_answers() {
         &net,
     ]);
     let dns = format!("PLAYGROUND_DNS_ADDR={gateway}");
+    let modules = format!("{}:/lib/modules:ro", harness::standin_modules().display());
     let (name, out) = run_server(
         &lab,
         &[
+            "-v",
+            &modules,
             "--cap-add",
             "SYS_ADMIN",
             "--cap-add",
@@ -231,6 +272,49 @@ fn a_node_spec_shows_what_k3s_needs() {
     );
     let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &node]);
     assert!(env.contains("PLAYGROUND_DNS_ADDR="), "{env}");
+    // Its own cgroup namespace, whatever the daemon's default (kind pins it too).
+    let cgroupns = docker(&["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", &node]);
+    assert_eq!(cgroupns, "private");
+    // The host's kernel modules, read-only, so k3s can load br_netfilter: without them the
+    // stand-in (a host without the module) complains, and this test would fail at drop.
+    let binds = docker(&["inspect", "-f", "{{json .HostConfig.Binds}}", &node]);
+    let modules = format!("{}:/lib/modules:ro", harness::standin_modules().display());
+    assert!(binds.contains(&modules), "{binds}");
+    let listed = docker(&["exec", &node, "ls", "/lib/modules"]);
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(listed, release.trim());
+    let probe = docker(&[
+        "exec",
+        &node,
+        "sh",
+        "-c",
+        "touch /lib/modules/x 2>/dev/null && echo rw || echo ro",
+    ]);
+    assert_eq!(probe, "ro");
+}
+
+#[test]
+fn without_the_host_modules_a_lab_node_gets_the_br_netfilter_complaint() {
+    // The same lab with nothing mounted at /lib/modules (the stand-in's host has not loaded
+    // br_netfilter and k3s's modprobe finds no module): a spec without the fix fails.
+    let lab = TestLab::new("nomod").write();
+    let empty = lab.home().join("no-modules");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = lab
+        .cmd(&["up", "--cluster-only"])
+        .env(playground::cluster::plan::ENV_HOST_MODULES, &empty)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let complaints = node_complaints(&lab.name);
+    assert!(
+        complaints
+            .iter()
+            .any(|c| c.contains(strict::SAME_NODE_SERVICE_ERROR)),
+        "{complaints:?}"
+    );
+    let lab = lab.expect_complaints();
+    drop(lab);
 }
 
 #[test]

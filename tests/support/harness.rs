@@ -69,6 +69,21 @@ pub fn lb_image() -> &'static str {
     TAG.get_or_init(|| built_image("scripts/build-test-lb-image", LB_IMAGE))
 }
 
+/// A stand-in for the host's `/lib/modules`: a folder named for the running kernel, which is
+/// what k3s's `modprobe` looks in (the stand-in checks it is there). Shared by every test.
+pub fn standin_modules() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let dir = std::env::temp_dir().join("playground-test-lib-modules");
+        let kernel = dir.join(release.trim());
+        std::fs::create_dir_all(&kernel).unwrap();
+        std::fs::write(kernel.join("modules.dep"), "").unwrap();
+        dir
+    })
+    .clone()
+}
+
 /// The stand-in load balancer image, without the key its tag ends in (see [`lb_image`]).
 pub const LB_IMAGE: &str = "playground-test/lb:dev";
 
@@ -469,6 +484,12 @@ impl TestLab {
             self.env
                 .push(("PLAYGROUND_LB_IMAGE".into(), lb_image().into()));
         }
+        // The stand-in models a host that has not loaded br_netfilter: its nodes need the
+        // host's modules for k3s to load it (see `strict::br_netfilter_check`).
+        self.env.push((
+            playground::cluster::plan::ENV_HOST_MODULES.into(),
+            standin_modules().display().to_string(),
+        ));
         std::fs::create_dir_all(self.home()).unwrap();
         let api = match self.api_port {
             Some(p) => format!("  api: {{ host: 127.0.0.1, port: {p} }}\n"),
@@ -515,6 +536,9 @@ impl TestLab {
             .env_remove("PLAYGROUND_CACHE_IMAGE")
             // `write` sets the stand-in nginx for a multi-server lab; the real suite uses nginx.
             .env_remove("PLAYGROUND_LB_IMAGE")
+            // `write` points the stand-in's nodes at stand-in modules; the real suite mounts
+            // the host's own /lib/modules.
+            .env_remove(playground::cluster::plan::ENV_HOST_MODULES)
             .env_remove("RUST_LOG");
         for (k, v) in &self.env {
             c.env(k, v);

@@ -108,8 +108,13 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
     let have_binds: BTreeSet<&String> = have.binds.iter().collect();
     let want_binds: BTreeSet<&String> = want.binds.iter().collect();
     if have_binds != want_binds {
-        let join = |b: BTreeSet<&String>| list(&b.into_iter().cloned().collect());
-        change("mounts".into(), join(have_binds), join(want_binds));
+        // Only the mounts that differ: every node carries its volumes, which say nothing.
+        let join = |b: BTreeSet<&&String>| list(&b.into_iter().map(|s| s.to_string()).collect());
+        change(
+            "mounts".into(),
+            join(have_binds.difference(&want_binds).collect()),
+            join(want_binds.difference(&have_binds).collect()),
+        );
     }
     if have.privileged != want.privileged {
         change(

@@ -117,6 +117,7 @@ pub(super) fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &In
             entrypoint: Vec::new(),
             cap_add: Vec::new(),
             userns_host: false,
+            cgroupns_private: false,
             init: true,
             restart_unless_stopped: true,
             ports,

@@ -40,7 +40,10 @@ pub use super::error::PlanError;
 pub use diff::Change;
 pub use ipam::{cache_ip, choose_subnet, choose_subnet_from, gateway_ip, registry_ip};
 pub use loadbalancer::{ENV_LB_IMAGE, LB_IMAGE, lb_config, lb_image_from_env};
-pub use node::{DNS_ADDR_ENV, KUBELET_ARGS, NODE_ENTRYPOINT, node_entrypoint, ready_line};
+pub use node::{
+    DNS_ADDR_ENV, ENV_HOST_MODULES, HOST_MODULES, KUBELET_ARGS, NODE_ENTRYPOINT,
+    host_modules_from_env, node_entrypoint, ready_line,
+};
 
 use ipam::subnet_base;
 use loadbalancer::lb_plan;
@@ -99,6 +102,9 @@ pub struct Inputs {
     pub lb_image: String,
     /// The lab registry's image and namespace, used when the lab has `cluster.registry`.
     pub registry: RegistrySettings,
+    /// The host's kernel modules folder, mounted read-only at `/lib/modules` in every k3s node
+    /// (see [`node::host_modules_from_env`]); `None` mounts nothing.
+    pub host_modules: Option<std::path::PathBuf>,
 }
 
 /// When to pull images.

@@ -42,6 +42,26 @@ pub const KUBELET_ARGS: [&str; 2] = [
     "--kubelet-arg=image-gc-high-threshold=100",
 ];
 
+/// Where the nodes find the host's kernel modules (see [`node_plan`]).
+pub const HOST_MODULES: &str = "/lib/modules";
+
+/// The variable that names another folder than [`HOST_MODULES`] to mount as the nodes'
+/// `/lib/modules` (the tests' stand-in modules); unset, the host's own, when it has one.
+pub const ENV_HOST_MODULES: &str = "PLAYGROUND_HOST_MODULES";
+
+/// The host's kernel modules folder to mount into the nodes: [`ENV_HOST_MODULES`], else
+/// [`HOST_MODULES`] when this host has it. A Docker on another machine or in a VM (Docker
+/// Desktop, Colima) has its own kernel: nothing is mounted then unless this host, which runs
+/// the same engine, has the folder too.
+pub fn host_modules_from_env() -> Option<std::path::PathBuf> {
+    match std::env::var_os(ENV_HOST_MODULES).filter(|v| !v.is_empty()) {
+        Some(dir) => Some(dir.into()),
+        None => std::path::Path::new(HOST_MODULES)
+            .is_dir()
+            .then(|| HOST_MODULES.into()),
+    }
+}
+
 pub const NODE_ENTRYPOINT: &str = include_str!("../node-entrypoint.sh");
 
 /// The variable that tells the entrypoint which address to answer DNS on.
@@ -133,6 +153,33 @@ pub(super) fn node_plan(
             }
         }
     }
+    if let Some(proxy) = &c.proxy {
+        // k3s's defaults (`--cluster-cidr`, `--service-cidr`), or what the lab sets.
+        let cidr = |flag: &str, default: &str| {
+            c.k3s_args
+                .iter()
+                .find_map(|a| a.value.strip_prefix(flag))
+                .unwrap_or(default)
+                .to_string()
+        };
+        let (pods, services) = (
+            cidr("--cluster-cidr=", "10.42.0.0/16"),
+            cidr("--service-cidr=", "10.43.0.0/16"),
+        );
+        for (key, value) in [("HTTP_PROXY", &proxy.http), ("HTTPS_PROXY", &proxy.https)] {
+            if let Some(v) = value {
+                env.push(format!("{key}={v}"));
+                // A URL with credentials: its value is masked in the diff, by key.
+                if crate::ui::redact::mask(v) != *v {
+                    secret_keys.push(key);
+                }
+            }
+        }
+        env.push(format!(
+            "NO_PROXY={}",
+            proxy.no_proxy_for(&format!("{base}/24"), &pods, &services)
+        ));
+    }
     if !secret_keys.is_empty() {
         labels.insert(names::LABEL_SECRET_ENV.into(), secret_keys.join(","));
     }
@@ -196,6 +243,29 @@ pub(super) fn node_plan(
             crate::lab::LOCAL_REPO_MOUNT
         ));
     }
+    // The host's kernel modules, read-only, as kind mounts them on every node (kind
+    // `pkg/cluster/internal/providers/docker/provision.go` `runArgsForNode`): k3s loads
+    // `br_netfilter` and the netfilter modules itself at start (k3s
+    // `pkg/agent/syssetup/setup.go` `loadKernelModule`, `modprobe -- NAME`), which needs
+    // them. Docker 27.3 and later no longer load `br_netfilter` on the host (moby#48492,
+    // moby#48948); without it a pod cannot reach a Service whose endpoint shares its node.
+    if let Some(modules) = &inputs.host_modules {
+        binds.push(format!("{}:{HOST_MODULES}:ro", modules.display()));
+    }
+    // The lab's certificate authorities, where Go reads system roots (see `CA_CERTS_DIR`).
+    for (i, ca) in c.ca_certs.iter().enumerate() {
+        binds.push(format!(
+            "{}:{}:ro",
+            ca.host.display(),
+            crate::config::CaCert::node_path(i)
+        ));
+    }
+    // The lab's own mounts (`cluster.mounts`), checked when the file was read.
+    for m in &c.mounts {
+        if m.filter.matches(role, index, c.servers) {
+            binds.push(m.value.bind());
+        }
+    }
 
     let mut ports = Vec::new();
     if role == Role::Server && index == 0 && c.servers == 1 {
@@ -250,6 +320,11 @@ pub(super) fn node_plan(
             // Docker refuses privileged containers in a remapped user namespace (k3d sets the
             // same on every node, k3d#1442).
             userns_host: true,
+            // k3s, privileged and PID 1, moves every process of its root cgroup into `/init`
+            // (k3s `pkg/cli/cmds/init_linux.go`); in the host's cgroup namespace (a daemon
+            // with `"default-cgroupns-mode": "host"`, the default on cgroup v1) that root would
+            // be the host's. kind pins it for the same reason.
+            cgroupns_private: true,
             // k3s must be PID 1 (see node-entrypoint.sh): no docker-init in front of it.
             init: false,
             restart_unless_stopped: true,

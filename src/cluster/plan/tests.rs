@@ -16,6 +16,7 @@ fn inputs() -> Inputs {
         cache: None,
         lb_image: LB_IMAGE.into(),
         registry: RegistrySettings::default(),
+        host_modules: None,
     }
 }
 

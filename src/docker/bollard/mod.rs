@@ -77,14 +77,26 @@ pub struct HostFacts {
     pub docker_root_dir: String,
     /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
     pub name: String,
+    /// The engine's product, from `docker version` Components (`Engine` for Docker,
+    /// `Podman Engine` for Podman's Docker-compatible API), with its own version: Podman's
+    /// `Version` answer is the Docker API level it emulates, not Podman's.
+    pub product: String,
+    pub product_version: String,
 }
+
+/// The sysctl `br_netfilter` adds (k3s sets it to 1, `pkg/agent/syssetup/setup.go`).
+pub const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
 /// What became of a privileged container (see [`BollardEngine::probe_privileged`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrivilegedProbe {
     /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
-    /// Enhanced Container Isolation).
-    Started { runtime: String },
+    /// Enhanced Container Isolation), and whether the engine's kernel has `br_netfilter`
+    /// loaded (`/proc/sys/net/bridge/bridge-nf-call-iptables` exists; `None`: not known).
+    Started {
+        runtime: String,
+        br_netfilter: Option<bool>,
+    },
     /// The engine refused it, in its own words.
     Refused(String),
 }
@@ -140,6 +152,11 @@ impl BollardEngine {
     pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
         let (info, version) = tokio::try_join!(self.docker.info(), self.docker.version())
             .map_err(|e| EngineError::api("docker info", e))?;
+        let component = version
+            .components
+            .as_ref()
+            .and_then(|c| c.iter().find(|c| c.name.contains("Engine")))
+            .map(|c| (c.name.clone(), c.version.clone()));
         let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
         runtimes.sort();
         Ok(HostFacts {
@@ -159,6 +176,8 @@ impl BollardEngine {
             operating_system: info.operating_system.unwrap_or_default(),
             docker_root_dir: info.docker_root_dir.unwrap_or_default(),
             name: info.name.unwrap_or_default(),
+            product: component.as_ref().map(|c| c.0.clone()).unwrap_or_default(),
+            product_version: component.map(|c| c.1).unwrap_or_default(),
         })
     }
 
@@ -170,7 +189,12 @@ impl BollardEngine {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(vec!["/bin/sh".into()]),
-            cmd: Some(vec!["-c".into(), "exit 0".into()]),
+            // Exits 0 when br_netfilter is loaded in the engine's kernel (its sysctls show in
+            // every network namespace then), 3 when not.
+            cmd: Some(vec![
+                "-c".into(),
+                format!("test -e {BRIDGE_NF_SYSCTL} || exit 3"),
+            ]),
             labels: Some(HashMap::from([(
                 "playground.doctor".to_string(),
                 "probe".to_string(),
@@ -195,16 +219,45 @@ impl BollardEngine {
             .docker
             .start_container(&name, None::<StartContainerOptions>)
             .await;
-        let runtime = self
-            .docker
-            .inspect_container(&name, None::<InspectContainerOptions>)
-            .await
-            .ok()
-            .and_then(|c| c.host_config.and_then(|h| h.runtime))
+        // The probe exits at once; give it a moment to.
+        let mut inspected = None;
+        for _ in 0..40 {
+            inspected = self
+                .docker
+                .inspect_container(&name, None::<InspectContainerOptions>)
+                .await
+                .ok();
+            let running = inspected
+                .as_ref()
+                .and_then(|c| c.state.as_ref())
+                .and_then(|s| s.running)
+                .unwrap_or(false);
+            if !running || started.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let runtime = inspected
+            .as_ref()
+            .and_then(|c| c.host_config.as_ref())
+            .and_then(|h| h.runtime.clone())
             .unwrap_or_default();
+        let br_netfilter = inspected
+            .as_ref()
+            .and_then(|c| c.state.as_ref())
+            .filter(|s| s.running != Some(true))
+            .and_then(|s| s.exit_code)
+            .and_then(|code| match code {
+                0 => Some(true),
+                3 => Some(false),
+                _ => None,
+            });
         let removed = container::remove(&self.docker, &name).await;
         let outcome = match started {
-            Ok(()) => PrivilegedProbe::Started { runtime },
+            Ok(()) => PrivilegedProbe::Started {
+                runtime,
+                br_netfilter,
+            },
             Err(BollardError::DockerResponseServerError { message, .. }) => {
                 PrivilegedProbe::Refused(message)
             }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ::bollard::container::LogOutput;
 use ::bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointIpamConfig,
-    EndpointSettings, HostConfig, NetworkInspect, NetworkingConfig,
+    EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum, NetworkInspect, NetworkingConfig,
     PortBinding as DockerPortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
@@ -66,6 +66,9 @@ pub(super) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         privileged: Some(spec.privileged),
         cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
         userns_mode: spec.userns_host.then(|| "host".to_string()),
+        cgroupns_mode: spec
+            .cgroupns_private
+            .then_some(HostConfigCgroupnsModeEnum::PRIVATE),
         binds: Some(spec.binds.clone()),
         tmpfs: Some(
             spec.tmpfs

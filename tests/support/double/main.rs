@@ -62,6 +62,8 @@ struct Flags {
     resolv_conf: Option<String>,
     /// `--kubelet-arg` values, in order.
     kubelet_args: Vec<String>,
+    /// `--kube-proxy-arg` values, in order.
+    kube_proxy_args: Vec<String>,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags> {
@@ -109,6 +111,7 @@ fn parse_flags(args: &[String]) -> Result<Flags> {
             "write-kubeconfig" | "o" | "kubeconfig-out" => f.kubeconfig_out = Some(value()?),
             "resolv-conf" => f.resolv_conf = Some(value()?),
             "kubelet-arg" => f.kubelet_args.push(value()?),
+            "kube-proxy-arg" => f.kube_proxy_args.push(value()?),
             _ if BOOLS.contains(&name) || inline.is_some() => {}
             // An unknown flag with a separate value (`--disable traefik`); k3s has no
             // positional arguments, so the next non-flag word belongs to it.
@@ -161,6 +164,16 @@ fn check_container(f: &Flags, node_name: &str) -> Result<()> {
         bail!("kubelet exited: {e}");
     }
     if let Some(e) = strict::mount_error() {
+        log("error", &e);
+    }
+    let (notes, complaint) = strict::ca_check();
+    notes.iter().for_each(|n| log("info", n));
+    if let Some(e) = complaint {
+        log("error", &e);
+    }
+    let (lines, complaint) = strict::br_netfilter_check(&f.kube_proxy_args);
+    lines.iter().for_each(|l| log("warning", l));
+    if let Some(e) = complaint {
         log("error", &e);
     }
     // k3s reads registries.yaml at start: a file it cannot read stops it, endpoints it cannot

@@ -19,6 +19,8 @@ pub const COMPLAINTS: &[&str] = &[
     NODE_PASSWORD_REJECTED,
     POD_DNS_ERROR,
     INVALID_ENDPOINT_WARNING,
+    SAME_NODE_SERVICE_ERROR,
+    UNKNOWN_AUTHORITY_ERROR,
 ];
 
 /// kubelet's ContainerManager on cgroup v2 when the root cgroup still holds processes
@@ -36,6 +38,131 @@ pub const NODE_PASSWORD_REJECTED: &str = "Node password rejected, duplicate host
 
 /// What CoreDNS logs when its upstream (kubelet's resolv.conf) does not answer.
 pub const POD_DNS_ERROR: &str = "plugin/forward: no healthy upstream";
+
+/// k3s `pkg/agent/syssetup/setup.go`: `loadKernelModule` runs `modprobe -- br_netfilter` and
+/// warns in these words when it fails (no `/lib/modules/$(uname -r)` in the node).
+pub const MODPROBE_WARNING: &str = "Failed to load kernel module br_netfilter with modprobe";
+
+/// k3s `pkg/agent/syssetup/setup.go` `Configure`: setting `net/bridge/bridge-nf-call-iptables`
+/// fails this way when the module is not loaded (k8s.io/component-helpers `sysctl`).
+pub const BRIDGE_SYSCTL_ERROR: &str = "Failed to set sysctl: open /proc/sys/net/bridge/bridge-nf-call-iptables: no such file or directory";
+
+/// What a pod on a Service endpoint's own node sees without `br_netfilter` (and without
+/// kube-proxy's masquerade-all): the reply bypasses conntrack on the bridge and the query times
+/// out. CoreDNS's node is the first to show it (moby#48948, openeverest PR #3181).
+pub const SAME_NODE_SERVICE_ERROR: &str = "i/o timeout: a pod cannot reach a Service whose endpoint is on its own node (br_netfilter is not loaded, kube-proxy does not masquerade)";
+
+/// The host the stand-in models has not loaded `br_netfilter` (Docker 27.3 and later no longer
+/// load it, moby#48492), as the image says with `PLAYGROUND_STANDIN_BR_NETFILTER=unloaded`:
+/// the test hosts may have it loaded, the laptops k3s meets often do not.
+fn br_netfilter_unloaded() -> bool {
+    std::env::var("PLAYGROUND_STANDIN_BR_NETFILTER").is_ok_and(|v| v == "unloaded")
+}
+
+/// `br_netfilter` as k3s meets it: already loaded on the host, or loadable by k3s's own
+/// `modprobe`, which finds the module under `/lib/modules/$(uname -r)` (the host's, mounted
+/// into the node). Without it, and without `--kube-proxy-arg=masquerade-all=true` (which SNATs
+/// Service traffic so replies go back through conntrack), same-node Service traffic is lost.
+/// Returns k3s's own lines (warnings, not complaints) and the complaint, if any.
+pub fn br_netfilter_check(kube_proxy_args: &[String]) -> (Vec<&'static str>, Option<String>) {
+    if !br_netfilter_unloaded() {
+        return (Vec::new(), None);
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if std::path::Path::new("/lib/modules")
+        .join(release.trim())
+        .is_dir()
+    {
+        return (Vec::new(), None);
+    }
+    let lines = vec![MODPROBE_WARNING, BRIDGE_SYSCTL_ERROR];
+    let masquerade = kube_proxy_args
+        .iter()
+        .any(|a| a == "masquerade-all=true" || a == "masquerade-all");
+    if masquerade {
+        return (lines, None);
+    }
+    (
+        lines,
+        Some(format!(
+            "{SAME_NODE_SERVICE_ERROR}; mount the host's /lib/modules read-only (k3s loads the module) or run kube-proxy with masquerade-all=true"
+        )),
+    )
+}
+
+/// Go's `crypto/x509` when no root it loaded signed the server's chain: what a pull through a
+/// TLS-inspecting proxy gets when the proxy's CA is not among the node's system roots.
+pub const UNKNOWN_AUTHORITY_ERROR: &str = "x509: certificate signed by unknown authority";
+
+/// Go's system roots on Linux, as k3s and its containerd load them (Go
+/// `src/crypto/x509/root_unix.go` `loadSystemRoots`, `root_linux.go`): the first bundle of the
+/// file list that exists (`SSL_CERT_FILE` instead when set), then every file of the directories
+/// (`SSL_CERT_DIR` instead when set). Returns, per file read, the certificates Go would append
+/// (`AppendCertsFromPEM` skips what it cannot parse, silently).
+pub fn system_roots() -> Vec<(String, usize)> {
+    const FILES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+    let count = |text: &str| text.matches("-----BEGIN CERTIFICATE-----").count();
+    let mut out = Vec::new();
+    let files: Vec<String> = match std::env::var("SSL_CERT_FILE") {
+        Ok(f) if !f.is_empty() => vec![f],
+        _ => FILES.iter().map(|f| f.to_string()).collect(),
+    };
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            out.push((f, count(&text)));
+            break;
+        }
+    }
+    let dirs: Vec<String> = match std::env::var("SSL_CERT_DIR") {
+        Ok(d) if !d.is_empty() => d.split(':').map(str::to_string).collect(),
+        _ => DIRS.iter().map(|d| d.to_string()).collect(),
+    };
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let path = format!("{d}/{name}");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                out.push((path, count(&text)));
+            }
+        }
+    }
+    out
+}
+
+/// The lab's CA files (`/etc/ssl/certs/playground-ca-N.pem`) as Go reads them: each must give
+/// at least one certificate, or the pulls it was meant for fail with Go's words.
+pub fn ca_check() -> (Vec<String>, Option<String>) {
+    let mut notes = Vec::new();
+    let mut complaint = None;
+    for (path, n) in system_roots() {
+        if !path.contains("/playground-ca-") {
+            continue;
+        }
+        if n == 0 {
+            complaint = Some(format!(
+                "{UNKNOWN_AUTHORITY_ERROR}: {path} gave no certificate to the system roots"
+            ));
+        } else {
+            notes.push(format!("system roots: {n} certificate(s) from {path}"));
+        }
+    }
+    (notes, complaint)
+}
 
 /// Where k3s reads its registry configuration, once, at start.
 pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
@@ -106,13 +233,34 @@ fn cgroup_v2() -> bool {
 /// → `cgrouputil.EvacuateCgroup2("init")`). Behind docker-init (`--init`) it is not, and the
 /// kubelet it embeds dies. Returns kubelet's error, which the caller logs before exiting 1.
 pub fn cgroup_error() -> Option<String> {
-    if !cgroup_v2() || std::process::id() == 1 {
+    if !cgroup_v2() {
+        return None;
+    }
+    if std::process::id() == 1 && running_in_user_ns() {
+        // The other half of the condition: PID 1, but in a user namespace (rootless Docker or
+        // Podman), so k3s leaves the root cgroup as it is.
+        return Some(format!(
+            "{CGROUP_V2_ERROR}\" err=\"cannot enter cgroupv2 \\\"/sys/fs/cgroup/kubepods\\\" with domain controllers -- it is in an invalid state\" (k3s is pid 1 but in a user namespace: k3s skips the evacuation there)"
+        ));
+    }
+    if std::process::id() == 1 {
         return None;
     }
     Some(format!(
         "{CGROUP_V2_ERROR}\" err=\"cannot enter cgroupv2 \\\"/sys/fs/cgroup/kubepods\\\" with domain controllers -- it is in an invalid state\" (k3s is pid {}, not 1: nothing evacuated the root cgroup)",
         std::process::id()
     ))
+}
+
+/// Whether this process is in a user namespace, as k3s asks it (moby/sys `userns`
+/// `RunningInUserNS`, which k3s calls): `/proc/self/uid_map` is anything but the one line
+/// `0 0 4294967295` of the initial namespace.
+pub fn running_in_user_ns() -> bool {
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return false;
+    };
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields != ["0", "0", "4294967295"]
 }
 
 /// Whether `/` is a shared mount, read from `/proc/self/mountinfo` (the optional fields of the
