@@ -13,6 +13,25 @@ pub const LOCAL_REPO_MOUNT: &str = "/playground";
 /// The NodePort of the `argocd-server` Service's plain-HTTP port; the UI's host port maps to it.
 pub const ARGOCD_UI_NODE_PORT: u16 = 30080;
 
+/// What every Docker object and kube context of a lab is named with.
+pub const PREFIX: &str = "playground";
+
+/// The kube context (and cluster and user) of a lab in the kubeconfig.
+pub fn kube_context(lab: &str) -> String {
+    format!("{PREFIX}-{lab}")
+}
+
+/// The container a lab's API is served from on its Docker network: its load balancer when it
+/// has several servers, else its one server. `cluster::names::node` names the same containers
+/// (a test there holds the two equal); the Argo CD half reaches a spoke through it.
+pub fn api_container(lab: &str, servers: u32) -> String {
+    if servers > 1 {
+        format!("{PREFIX}-{lab}-serverlb")
+    } else {
+        format!("{PREFIX}-{lab}-server-0")
+    }
+}
+
 /// The address a client on the host uses to reach a bind address.
 pub fn client_host(bind: IpAddr) -> String {
     match bind {

@@ -40,8 +40,6 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::cluster::names;
-use crate::config::Role;
 use crate::kube::api::KubeApi;
 
 /// Where `argocd cluster add` puts its account (`common.DefaultSystemNamespace`).
@@ -105,16 +103,12 @@ pub fn redact(secret: &str) {
 /// `cluster-<host>-<hash>`, `util/db/secrets.go` `URIToSecretName`; ours are named after the
 /// lab so that they read well in `kubectl get secrets`).
 pub fn secret_name(cluster: &str) -> String {
-    format!("cluster-{}", names::context(cluster))
+    format!("cluster-{}", crate::lab::kube_context(cluster))
 }
 
 /// The spoke's container that the hub's network gets, and its API's address from there.
 pub fn spoke_endpoint(spoke: &str, servers: u32) -> (String, String) {
-    let container = if servers > 1 {
-        names::node(spoke, Role::LoadBalancer, 0)
-    } else {
-        names::node(spoke, Role::Server, 0)
-    };
+    let container = crate::lab::api_container(spoke, servers);
     let url = format!("https://{container}:6443");
     (container, url)
 }

@@ -6,7 +6,7 @@
 use crate::config::Role;
 
 /// Prefix of every Docker object and kube context we make.
-pub const PREFIX: &str = "playground";
+pub use crate::lab::PREFIX;
 pub const LABEL_CLUSTER: &str = "playground.cluster";
 pub const LABEL_ROLE: &str = "playground.role";
 pub const LABEL_INDEX: &str = "playground.node.index";
@@ -70,5 +70,24 @@ pub fn images_volume(lab: &str) -> String {
 
 /// The kube context, cluster and user name.
 pub fn context(lab: &str) -> String {
-    format!("{PREFIX}-{lab}")
+    crate::lab::kube_context(lab)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_container_the_argo_cd_half_names_is_the_node_we_make() {
+        for lab in ["dev", "a-b"] {
+            assert_eq!(
+                crate::lab::api_container(lab, 1),
+                node(lab, Role::Server, 0)
+            );
+            assert_eq!(
+                crate::lab::api_container(lab, 3),
+                node(lab, Role::LoadBalancer, 0)
+            );
+        }
+    }
 }

@@ -296,6 +296,7 @@ pub fn plan_offline(lab: &Lab) -> std::result::Result<(), plan::PlanError> {
         cache: None,
         lb_image: plan::lb_image_from_env(),
         registry: RegistrySettings::default(),
+        host_modules: None,
     };
     plan::plan_up(lab, &Observed::default(), &inputs).map(|_| ())
 }

@@ -14,10 +14,21 @@ pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>, from_k3d: Option<PathBuf>) -> Re
     if let Some(file) = from_k3d {
         return from_k3d_file(ctx, &dir, &file);
     }
-    let written = sample::init(&dir)?;
+    // Named after its folder, so two labs made with `init` do not collide.
+    let name = dir_lab_name(&dir);
+    let text = sample_lab_file().replacen(
+        &format!("name: {}", crate::config::DEFAULT_LAB_NAME),
+        &format!("name: {name}"),
+        1,
+    );
+    let written = match sample::init_with_lab_file(&dir, &text, sample::COMMIT_MESSAGE) {
+        // Already a lab there: `init` leaves it as it is, as it always did.
+        Err(sample::SampleError::AlreadyALab { .. }) => sample::init(&dir)?,
+        other => other?,
+    };
     if written.created {
         ctx.ui.line(&format!(
-            "wrote a new lab in {} (commit {}); next: `cd {} && playground up`",
+            "wrote lab {name} in {} (commit {}); next: `cd {} && playground up`",
             written.dir.display(),
             short(&written.commit),
             dir.display()
@@ -74,6 +85,17 @@ fn from_k3d_file(ctx: &Ctx<'_>, dir: &Path, file: &Path) -> Result<()> {
         dir.display()
     ));
     Ok(())
+}
+
+/// The lab name `init DIR` gives: DIR's own name (the current folder's for `.`), made a
+/// valid lab name.
+fn dir_lab_name(dir: &Path) -> crate::config::LabName {
+    let full = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let base = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    k3d::lab_name(&base)
 }
 
 fn sample_lab_file() -> &'static str {

@@ -1249,11 +1249,13 @@ fn argocd(raw: RawArgoCd, me: Option<&LabName>, here: &Here) -> Result<ArgoCdSpe
         let entry = match &c.value {
             RawClusterEntry::Lab(name) => match LabName::parse(name) {
                 Err(e) => {
-                    problems.push(here.of(
-                        c,
-                        Problem::new(format!("invalid lab name `{}` in argocd.clusters", e.0))
-                            .hint(NAME_HINT),
-                    ));
+                    problems.push(
+                        here.of(
+                            c,
+                            Problem::new(format!("invalid lab name `{}` in argocd.clusters", e.0))
+                                .hint(NAME_HINT),
+                        ),
+                    );
                     continue;
                 }
                 Ok(lab) if Some(&lab) == me => {
@@ -1267,21 +1269,26 @@ fn argocd(raw: RawArgoCd, me: Option<&LabName>, here: &Here) -> Result<ArgoCdSpe
                 Ok(lab) => ClusterRef::Lab(lab),
             },
             RawClusterEntry::Context(ctx) if ctx.trim().is_empty() => {
-                problems.push(here.of(
-                    c,
-                    Problem::new("empty context in argocd.clusters")
-                        .hint("name a context of your kubeconfig: `kubectl config get-contexts`"),
-                ));
+                problems.push(
+                    here.of(
+                        c,
+                        Problem::new("empty context in argocd.clusters").hint(
+                            "name a context of your kubeconfig: `kubectl config get-contexts`",
+                        ),
+                    ),
+                );
                 continue;
             }
             RawClusterEntry::Context(ctx) => ClusterRef::Context(ctx.clone()),
         };
         if clusters.iter().any(|k| k.name() == entry.name()) {
-            problems.push(here.of(
-                c,
-                Problem::new(format!("argocd.clusters names `{}` twice", entry.name()))
-                    .hint("each cluster is registered once, named after its lab or context"),
-            ));
+            problems.push(
+                here.of(
+                    c,
+                    Problem::new(format!("argocd.clusters names `{}` twice", entry.name()))
+                        .hint("each cluster is registered once, named after its lab or context"),
+                ),
+            );
             continue;
         }
         clusters.push(entry);

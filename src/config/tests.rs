@@ -1019,6 +1019,9 @@ fn argocd_clusters_refuse_bad_names_itself_twice_and_unknown_keys() {
         14,
         "empty context",
     );
+}
+
+#[test]
 fn mounts_resolve_the_host_path_from_the_lab_file_and_keep_k3s_paths_free() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("data")).unwrap();

@@ -548,7 +548,8 @@ fn e2e_real_gitops_life_cycle_and_a_restore_that_pulls_nothing() {
     let file = dir.join("playground.yaml");
     let text = std::fs::read_to_string(&file)
         .unwrap()
-        .replace("name: playground", &format!("name: {}", lab.name))
+        // `init lab` named it after its folder.
+        .replace("name: lab\n", &format!("name: {}\n", lab.name))
         .replace(
             "8081:80@loadbalancer",
             &format!("{}:80@loadbalancer", free_port()),

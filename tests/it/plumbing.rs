@@ -292,9 +292,14 @@ fn init_writes_a_lab_file_that_names_and_passes_the_schema() {
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
 
-    let dir = lab.dir.path().join("newlab");
-    stdout(&lab.cmd(&["init", dir.to_str().unwrap()]).output().unwrap());
+    let dir = lab.dir.path().join("New_Lab");
+    let out = lab.cmd(&["init", dir.to_str().unwrap()]).output().unwrap();
+    stdout(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
     let text = std::fs::read_to_string(dir.join("playground.yaml")).unwrap();
+    // Named after its folder, made a valid lab name, so two `init`ed labs never collide.
+    assert!(text.contains("\n  name: new-lab\n"), "{text}");
+    assert!(said.contains("wrote lab new-lab in"), "{said}");
     let url = schema["$id"].as_str().unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
