@@ -84,6 +84,11 @@ fn registration(s: &Secret) -> (String, String, String) {
     (text(s, "server"), token, String::from_utf8(ca).unwrap())
 }
 
+/// `status -o json` of the hub.
+fn hub_status(hub: &TestLab) -> serde_json::Value {
+    harness::document(&hub.ok(&["status", &hub.name, "-o", "json"]), "LabStatus")
+}
+
 fn assert_no_token(token: &str, what: &str, haystack: &str) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(token);
     assert!(
@@ -165,6 +170,50 @@ async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_resto
         let labels = harness::docker(&["inspect", "-f", "{{json .Config.Labels}}", node]);
         assert_no_token(&token, "a node's labels", &labels);
     }
+
+    // status of the hub: each app's destination cluster, and the spoke connected.
+    let status = hub_status(&hub);
+    assert_eq!(
+        status["apps"]["root"]["destination"], "in-cluster",
+        "{status}"
+    );
+    let clusters = status["clusters"].as_array().expect("a hub's clusters");
+    assert_eq!(clusters.len(), 1, "{status}");
+    assert_eq!(clusters[0]["name"], spoke.name.as_str());
+    assert_eq!(clusters[0]["kind"], "lab");
+    assert_eq!(clusters[0]["registered"], true);
+    assert_eq!(clusters[0]["server"], server.as_str());
+    assert_eq!(clusters[0]["connection"], "connected", "{status}");
+    let text = hub.ok(&["status", &hub.name]);
+    assert!(text.contains("CLUSTER"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&spoke.name) && l.contains("connected")),
+        "{text}"
+    );
+    assert_no_token(&token, "status -o json", &status.to_string());
+    let version = secret.metadata.resource_version.clone().unwrap();
+
+    // Suspend of the spoke: the hub shows it unreachable, and its registration stays.
+    spoke.ok(&["suspend", &spoke.name]);
+    let status = hub_status(&hub);
+    let cluster = &status["clusters"][0];
+    assert_eq!(cluster["connection"], "unreachable", "{status}");
+    assert_eq!(cluster["registered"], true, "{status}");
+    assert!(
+        cluster["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("playground resume {}", spoke.name)),
+        "{status}"
+    );
+    // Resume: connected again, with nothing redone.
+    spoke.ok(&["resume", &spoke.name]);
+    let status = hub_status(&hub);
+    assert_eq!(status["clusters"][0]["connection"], "connected", "{status}");
+    let same = cluster_secret(&hub_client, &spoke.name).await.unwrap();
+    assert_eq!(same.metadata.resource_version.unwrap(), version);
+    assert_eq!(get_from(&hub_node, &url, &ca, &token), "HTTP 200");
 
     // Drop of the spoke: the hub forgets it.
     spoke.ok(&["drop", "--yes"]);
