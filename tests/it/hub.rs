@@ -194,6 +194,25 @@ async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_resto
     assert_no_token(&token, "status -o json", &status.to_string());
     let version = secret.metadata.resource_version.clone().unwrap();
 
+    // list: which lab is a hub of which.
+    let items = harness::items(&hub.ok(&["list", "-o", "json"]), "LabList");
+    let entry = |n: &str| {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} in {items}"))
+    };
+    assert_eq!(entry(&hub.name)["hubOf"], serde_json::json!([spoke.name]));
+    assert_eq!(entry(&spoke.name)["spokeOf"], serde_json::json!([hub.name]));
+    let table = hub.ok(&["list"]);
+    assert!(
+        table.contains("HUB OF") && table.contains("SPOKE OF"),
+        "{table}"
+    );
+
     // Suspend of the spoke: the hub shows it unreachable, and its registration stays.
     spoke.ok(&["suspend", &spoke.name]);
     let status = hub_status(&hub);
