@@ -269,3 +269,77 @@ async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_resto
             .is_none()
     );
 }
+
+/// Two hubs share a spoke: both register it; dropping one leaves it registered with the other,
+/// still reached from that hub's node with its token, and the spoke keeps `argocd-manager`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_share_a_spoke_and_dropping_one_keeps_it_with_the_other() {
+    harness::require_docker();
+    let first = TestLab::new("hub1");
+    let (spoke, _) = git_lab_with(first.sibling("shared"), "healthy", "");
+    let clusters = format!("  clusters: [{}]\n", spoke.name);
+    let (other, _) = git_lab_with(first.sibling("hub2").yaml(&clusters), "healthy", "");
+    let (first, _) = git_lab_with(first.yaml(&clusters), "healthy", "");
+    let spoke_node = format!("playground-{}-server-0", spoke.name);
+    let other_node = format!("playground-{}-server-0", other.name);
+
+    // A spoke needs no Argo CD of its own.
+    spoke.ok(&["up", "--cluster-only"]);
+    first.ok(&["up"]);
+    other.ok(&["up"]);
+    let first_client = client_of(&first, &first.name).await;
+    let other_client = client_of(&other, &other.name).await;
+    let a = cluster_secret(&first_client, &spoke.name)
+        .await
+        .expect("registered with the first hub");
+    let b = cluster_secret(&other_client, &spoke.name)
+        .await
+        .expect("registered with the second hub");
+    let (server, token, ca) = registration(&b);
+    assert_eq!(registration(&a).0, server);
+    let items = harness::items(&first.ok(&["list", "-o", "json"]), "LabList");
+    let spoke_of = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == spoke.name.as_str())
+        .map(|l| l["spokeOf"].clone())
+        .unwrap();
+    let mut hubs = vec![first.name.clone(), other.name.clone()];
+    hubs.sort();
+    assert_eq!(spoke_of, serde_json::json!(hubs));
+
+    // Drop of the first hub: the spoke stays the second's, account and all.
+    first.ok(&["drop", "--yes"]);
+    let spoke_client = client_of(&spoke, &spoke.name).await;
+    assert!(
+        Api::<ServiceAccount>::namespaced(spoke_client, "kube-system")
+            .get_opt("argocd-manager")
+            .await
+            .unwrap()
+            .is_some(),
+        "the second hub still needs the spoke's argocd-manager"
+    );
+    let still = cluster_secret(&other_client, &spoke.name)
+        .await
+        .expect("still registered with the second hub");
+    assert_eq!(registration(&still).1, token);
+    let url = format!("{server}/api/v1/namespaces");
+    assert_eq!(get_from(&other_node, &url, &ca, &token), "HTTP 200");
+    let networks = harness::docker(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        &spoke_node,
+    ]);
+    let mut networks: Vec<&str> = networks.split_whitespace().collect();
+    networks.sort();
+    let mut expected = vec![
+        format!("playground-{}", spoke.name),
+        format!("playground-{}", other.name),
+    ];
+    expected.sort();
+    assert_eq!(networks, expected);
+    let status = hub_status(&other);
+    assert_eq!(status["clusters"][0]["connection"], "connected", "{status}");
+}
