@@ -352,6 +352,40 @@ pub async fn cluster_servers(
         .collect())
 }
 
+/// Why the hub's pods cannot reach a `{ context: NAME }` cluster's `server`, when its address
+/// alone tells: a loopback or unspecified address is the pod itself, and
+/// `kubernetes.default.svc` is the hub's own API. `None` when the address may be reachable.
+pub fn unreachable_from_pods(server: &str) -> Option<String> {
+    let rest = server.split_once("://").map_or(server, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some(format!(
+            "{host} is a loopback name: in the hub's pods it is the pod itself"
+        ));
+    }
+    if host.starts_with("kubernetes.default") {
+        return Some(format!(
+            "{host} is the hub's own API, not another cluster's"
+        ));
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Some(format!(
+            "{ip} is a loopback address: in the hub's pods it is the pod itself"
+        )),
+        Ok(ip) if ip.is_unspecified() => Some(format!(
+            "{ip} is no address to connect to: it means any address of the machine that serves it"
+        )),
+        _ => None,
+    }
+}
+
 /// Whether the hub can reach a cluster, as far as playground can tell (see
 /// [`HubCluster`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -442,6 +476,35 @@ pub fn render_clusters(clusters: &[HubCluster]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_at_a_loopback_address_is_out_of_the_pods_reach() {
+        for server in [
+            "https://127.0.0.1:6443",
+            "https://127.0.1.1",
+            "https://localhost:6443/",
+            "https://LOCALHOST:6443",
+            "https://api.localhost:6443",
+            "https://[::1]:6443",
+            "https://0.0.0.0:6443",
+            "https://[::]:6443",
+            "https://kubernetes.default.svc",
+            "https://user@127.0.0.1:6443/path",
+        ] {
+            assert!(unreachable_from_pods(server).is_some(), "{server}");
+        }
+        let why = unreachable_from_pods("https://127.0.0.1:6443").unwrap();
+        assert!(why.contains("the pod itself"), "{why}");
+        for server in [
+            "https://10.0.0.9:6443",
+            "https://playground-dev-server-0:6443",
+            "https://k8s.example.com",
+            "https://[fd00::1]:6443",
+            "https://192.168.1.20",
+        ] {
+            assert_eq!(unreachable_from_pods(server), None, "{server}");
+        }
+    }
 
     #[test]
     fn a_hub_shows_its_clusters_and_their_connection() {

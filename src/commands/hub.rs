@@ -188,12 +188,9 @@ async fn register_context(
         ));
         return Ok(());
     };
-    let local = ["://127.", "://localhost", "://[::1]", "://0.0.0.0"]
-        .iter()
-        .any(|p| server.contains(p));
-    if local {
+    if let Some(why) = hub::unreachable_from_pods(&server) {
         ctx.ui.warn(&format!(
-            "context {context} serves its API on {server}: {hub}'s pods cannot reach a loopback address (it is the pod itself); register a lab by its name instead, or give the context an address the lab's nodes reach"
+            "context {context} serves its API on {server}, which {hub}'s pods cannot reach: {why}; register a lab by its name instead, or give the context an address the lab's nodes reach"
         ));
     }
     let step = ctx
