@@ -116,6 +116,10 @@ pub struct AppState {
     /// `spec.syncPolicy.automated` is set (and not `enabled: false`): Argo CD syncs it on its
     /// own. An app without it is the user's to sync; `up` shows it and does not await it.
     pub auto_sync: bool,
+    /// `spec.destination.server`, empty when the destination is given by name.
+    pub destination_server: String,
+    /// `spec.destination.name`, empty when the destination is given by server.
+    pub destination_name: String,
 }
 
 fn s(v: &Value) -> String {
@@ -170,6 +174,8 @@ impl AppState {
         let auto_sync = automated.is_object() && automated["enabled"] != Value::Bool(false);
         Some(AppState {
             auto_sync,
+            destination_server: s(&spec["destination"]["server"]),
+            destination_name: s(&spec["destination"]["name"]),
             project: s(&spec["project"]),
             source: AppSource {
                 repo_url: s(&src["repoURL"]),

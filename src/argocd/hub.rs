@@ -323,9 +323,228 @@ pub async fn registered(hub: &KubeApi, namespace: &str) -> Result<Vec<Registered
     Ok(out)
 }
 
+/// Every cluster Secret of the hub's Argo CD (playground's and the user's): `server` →
+/// `name`, to name the apps' destinations as Argo CD does.
+pub async fn cluster_servers(
+    hub: &KubeApi,
+    namespace: &str,
+) -> Result<std::collections::HashMap<String, String>, HubError> {
+    let list = Api::<Secret>::namespaced(hub.client().clone(), namespace)
+        .list(&ListParams::default().labels(&format!("{LABEL_SECRET_TYPE}=cluster")))
+        .await?;
+    let text = |s: &Secret, k: &str| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+    };
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|s| Some((text(s, "server")?, text(s, "name")?)))
+        .filter(|(server, name)| !server.is_empty() && !name.is_empty())
+        .collect())
+}
+
+/// Why the hub's pods cannot reach a `{ context: NAME }` cluster's `server`, when its address
+/// alone tells: a loopback or unspecified address is the pod itself, and
+/// `kubernetes.default.svc` is the hub's own API. `None` when the address may be reachable.
+pub fn unreachable_from_pods(server: &str) -> Option<String> {
+    let rest = server.split_once("://").map_or(server, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some(format!(
+            "{host} is a loopback name: in the hub's pods it is the pod itself"
+        ));
+    }
+    if host.starts_with("kubernetes.default") {
+        return Some(format!(
+            "{host} is the hub's own API, not another cluster's"
+        ));
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Some(format!(
+            "{ip} is a loopback address: in the hub's pods it is the pod itself"
+        )),
+        Ok(ip) if ip.is_unspecified() => Some(format!(
+            "{ip} is no address to connect to: it means any address of the machine that serves it"
+        )),
+        _ => None,
+    }
+}
+
+/// Whether the hub can reach a cluster, as far as playground can tell (see
+/// [`HubCluster`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Connection {
+    /// The cluster runs and its API answers.
+    Connected,
+    /// It does not run, does not exist, or its API does not answer.
+    Unreachable,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connection::Connected => "connected",
+            Connection::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One cluster of a hub, as `status` shows it.
+///
+/// Argo CD keeps a cluster's connection state in no Kubernetes object: the application
+/// controller's `clusterInfoUpdater` (argo-cd `controller/clusterinfoupdater.go`) derives it
+/// from its cluster cache and stores it with `cache.SetClusterInfo` in Redis, where only the
+/// API server reads it (`GET /api/v1/clusters`). So `connection` is what playground checks
+/// itself: that the lab exists and runs (Docker), and that its API answers from the host
+/// (for a `{ context: NAME }` entry, at its kubeconfig's address).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubCluster {
+    /// The lab's (or context's) name, which is the cluster's name in Argo CD.
+    pub name: String,
+    /// `lab` or `context`.
+    pub kind: &'static str,
+    /// A cluster Secret registers it in the hub's Argo CD.
+    pub registered: bool,
+    /// The Secret's `server`: the address the hub's pods reach it at.
+    pub server: Option<String>,
+    pub connection: Connection,
+    /// The Kubernetes version its API answered with.
+    pub version: Option<String>,
+    /// Why it is unreachable or unregistered, when it is.
+    pub message: Option<String>,
+}
+
+/// The clusters table `status` shows for a hub.
+pub fn render_clusters(clusters: &[HubCluster]) -> String {
+    let rows: Vec<[String; 5]> = clusters
+        .iter()
+        .map(|c| {
+            [
+                c.name.clone(),
+                if c.registered { "yes" } else { "no" }.to_string(),
+                c.connection.as_str().to_string(),
+                c.server.clone().unwrap_or_else(|| "-".into()),
+                c.message
+                    .clone()
+                    .or_else(|| c.version.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["CLUSTER", "REGISTERED", "CONNECTION", "SERVER", "DETAIL"];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (c, w) in cells.iter().zip(widths) {
+            l.push_str(c);
+            l.push_str(&" ".repeat(w - c.chars().count() + 2));
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    for r in &rows {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_at_a_loopback_address_is_out_of_the_pods_reach() {
+        for server in [
+            "https://127.0.0.1:6443",
+            "https://127.0.1.1",
+            "https://localhost:6443/",
+            "https://LOCALHOST:6443",
+            "https://api.localhost:6443",
+            "https://[::1]:6443",
+            "https://0.0.0.0:6443",
+            "https://[::]:6443",
+            "https://kubernetes.default.svc",
+            "https://user@127.0.0.1:6443/path",
+        ] {
+            assert!(unreachable_from_pods(server).is_some(), "{server}");
+        }
+        let why = unreachable_from_pods("https://127.0.0.1:6443").unwrap();
+        assert!(why.contains("the pod itself"), "{why}");
+        for server in [
+            "https://10.0.0.9:6443",
+            "https://playground-dev-server-0:6443",
+            "https://k8s.example.com",
+            "https://[fd00::1]:6443",
+            "https://192.168.1.20",
+        ] {
+            assert_eq!(unreachable_from_pods(server), None, "{server}");
+        }
+    }
+
+    #[test]
+    fn a_hub_shows_its_clusters_and_their_connection() {
+        let clusters = vec![
+            HubCluster {
+                name: "dev".into(),
+                kind: "lab",
+                registered: true,
+                server: Some("https://playground-dev-server-0:6443".into()),
+                connection: Connection::Connected,
+                version: Some("v1.33.4+k3s1".into()),
+                message: None,
+            },
+            HubCluster {
+                name: "prod".into(),
+                kind: "lab",
+                registered: true,
+                server: Some("https://playground-prod-server-0:6443".into()),
+                connection: Connection::Unreachable,
+                version: None,
+                message: Some("lab prod is suspended: `playground resume prod`".into()),
+            },
+            HubCluster {
+                name: "qa".into(),
+                kind: "lab",
+                registered: false,
+                server: None,
+                connection: Connection::Unreachable,
+                version: None,
+                message: Some("no lab is named qa".into()),
+            },
+        ];
+        let golden = "\
+CLUSTER  REGISTERED  CONNECTION   SERVER                                 DETAIL
+dev      yes         connected    https://playground-dev-server-0:6443   v1.33.4+k3s1
+prod     yes         unreachable  https://playground-prod-server-0:6443  lab prod is suspended: `playground resume prod`
+qa       no          unreachable  -                                      no lab is named qa
+";
+        assert_eq!(render_clusters(&clusters), golden);
+        let json = serde_json::to_value(&clusters).unwrap();
+        assert_eq!(json[0]["connection"], "connected");
+        assert_eq!(json[0]["registered"], true);
+        assert_eq!(json[0]["kind"], "lab");
+        assert_eq!(json[1]["connection"], "unreachable");
+        assert_eq!(json[2]["server"], Value::Null);
+    }
 
     #[test]
     fn the_cluster_secret_is_what_argocd_cluster_add_writes() {

@@ -21,6 +21,9 @@
 //!     "revision": "0123…",          // status.sync.revision, null before the first sync
 //!     "repoURL": "https://…", "path": "apps", "targetRevision": "HEAD",
 //!     "lastCommit": {"hash": "…", "short": "0123456", "author": "…", "time": 1700000000, "subject": "…"},  // or null
+//!     "autoSync": true,             // syncPolicy.automated is on
+//!     "destination": "in-cluster",  // the cluster it deploys to (a cluster Secret's name, in-cluster, or the server URL)
+//!     "destinationServer": "https://kubernetes.default.svc",  // null when given by name
 //!     "children": [ /* the same shape, sorted by name */ ]
 //!   },
 //!   "other": [ /* apps not reachable from the root, the same shape, as trees of their own */ ]
@@ -122,7 +125,32 @@ pub struct AppNode {
     /// Argo CD syncs it on its own (`syncPolicy.automated`); otherwise it is the user's to
     /// sync, shown as `manual` and never awaited by `up`.
     pub auto_sync: bool,
+    /// The cluster it deploys to: the name of the cluster Secret whose `server` is
+    /// `spec.destination.server` (see [`AppTree::name_destinations`]), else
+    /// `spec.destination.name`, `in-cluster` for [`IN_CLUSTER_SERVER`], else the server URL;
+    /// empty when the Application has no destination.
+    pub destination: String,
+    /// `spec.destination.server`, when the destination is given by server.
+    pub destination_server: Option<String>,
     pub children: Vec<AppNode>,
+}
+
+/// The address Argo CD's own cluster has (`v1alpha1.KubernetesInternalAPIServerAddr`).
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// The name Argo CD gives its own cluster when no Secret names it (`in-cluster`).
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
+
+/// The destination as the Application gives it, before cluster Secrets name the servers.
+fn destination_of(a: &AppState) -> (String, Option<String>) {
+    let server = Some(a.destination_server.clone()).filter(|s| !s.is_empty());
+    let shown = if !a.destination_name.is_empty() {
+        a.destination_name.clone()
+    } else if server.as_deref() == Some(IN_CLUSTER_SERVER) {
+        IN_CLUSTER_NAME.to_string()
+    } else {
+        a.destination_server.clone()
+    };
+    (shown, server)
 }
 
 /// The whole picture: the root's tree and everything else.
@@ -154,6 +182,8 @@ impl<'a> Builder<'a> {
         self.placed.insert(name);
         let mut node = match self.apps.get(name) {
             Some(a) => AppNode {
+                destination: destination_of(a).0,
+                destination_server: destination_of(a).1,
                 name: a.name.clone(),
                 sync: unknown(&a.sync),
                 health: unknown(&a.health),
@@ -179,6 +209,8 @@ impl<'a> Builder<'a> {
                 target_revision: String::new(),
                 last_commit: None,
                 auto_sync: true,
+                destination: String::new(),
+                destination_server: None,
                 children: Vec::new(),
             },
         };
@@ -316,7 +348,7 @@ const AUTHOR_MAX: usize = 20;
 
 /// One table row: the cells, and the message line's prefix if any.
 struct Row {
-    cells: [String; 8],
+    cells: [String; 9],
     message: Option<String>,
 }
 
@@ -332,6 +364,11 @@ fn rows(node: &AppNode, lead: &str, branch: &str, now: i64, out: &mut Vec<Row>) 
                 format!("{} (manual)", node.sync)
             },
             node.health.clone(),
+            if node.destination.is_empty() {
+                dash()
+            } else {
+                node.destination.clone()
+            },
             node.revision.as_deref().map(short_rev).unwrap_or_else(dash),
             commit.map(|c| c.short.clone()).unwrap_or_else(dash),
             commit
@@ -388,7 +425,7 @@ impl AppTree {
             rows(o, "  ", "", now, &mut all);
         }
         let header = [
-            "APP", "SYNC", "HEALTH", "REVISION", "COMMIT", "AUTHOR", "WHEN", "SUBJECT",
+            "APP", "SYNC", "HEALTH", "CLUSTER", "REVISION", "COMMIT", "AUTHOR", "WHEN", "SUBJECT",
         ];
         let mut widths = header.map(|h| h.chars().count());
         for r in &all {
@@ -434,6 +471,23 @@ impl AppTree {
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
         self.render_text(now)
+    }
+
+    /// Name each destination server by the cluster Secret that registers it (`servers`:
+    /// `server` → `name`, from the Secrets labelled `argocd.argoproj.io/secret-type:
+    /// cluster`), as Argo CD's UI does. A destination given by name stays as it is.
+    pub fn name_destinations(&mut self, servers: &HashMap<String, String>) {
+        fn walk(n: &mut AppNode, servers: &HashMap<String, String>) {
+            if let Some(name) = n.destination_server.as_ref().and_then(|s| servers.get(s)) {
+                n.destination = name.clone();
+            }
+            for c in &mut n.children {
+                walk(c, servers);
+            }
+        }
+        for n in self.root.iter_mut().chain(self.other.iter_mut()) {
+            walk(n, servers);
+        }
     }
 
     /// The JSON document described in the module docs.
@@ -554,12 +608,12 @@ mod tests {
         };
         let tree = build_tree("ns", vec![y, x, root], "root", &|_| None);
         let golden = "\
-APP   SYNC                HEALTH       REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
-root  Synced              Progressing  -         -       -       -     -
+APP   SYNC                HEALTH       CLUSTER  REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
+root  Synced              Progressing  -        -         -       -       -     -
 │ ! waiting for x
-└─ x  Synced              Healthy      -         -       -       -     -
+└─ x  Synced              Healthy      -        -         -       -       -     -
 other
-  y   OutOfSync (manual)  Healthy      -         -       -       -     -
+  y   OutOfSync (manual)  Healthy      -        -         -       -       -     -
     ! ComparisonError: repo unreachable
 ";
         assert_eq!(tree.render_text(0), golden, "\n{}", tree.render_text(0));
@@ -570,5 +624,66 @@ other
         // An app without automated sync is the user's to sync: `manual` in the table, and
         // `autoSync: false` for scripts.
         assert_eq!(tree.to_json()["other"][0]["autoSync"], false);
+    }
+
+    #[test]
+    fn each_app_shows_the_cluster_it_deploys_to() {
+        let app = |name: &str, server: &str, cluster: &str| AppState {
+            name: name.into(),
+            sync: "Synced".into(),
+            health: "Healthy".into(),
+            auto_sync: true,
+            destination_server: server.into(),
+            destination_name: cluster.into(),
+            ..Default::default()
+        };
+        let root = AppState {
+            children: Some(vec!["dev-app".into(), "prod-app".into(), "ext".into()]),
+            ..app("root", IN_CLUSTER_SERVER, "")
+        };
+        let apps = vec![
+            root,
+            app("dev-app", "https://playground-dev-server-0:6443", ""),
+            app("prod-app", "", "prod"),
+            app("ext", "https://10.0.0.9:6443", ""),
+        ];
+        let mut tree = build_tree("argocd", apps, "root", &|_| None);
+        // Before the Secrets are read: the server as the app gives it.
+        assert_eq!(
+            tree.root.as_ref().unwrap().children[0].destination,
+            "https://playground-dev-server-0:6443"
+        );
+        let servers = HashMap::from([(
+            "https://playground-dev-server-0:6443".to_string(),
+            "dev".to_string(),
+        )]);
+        tree.name_destinations(&servers);
+        let golden = "\
+APP          SYNC    HEALTH   CLUSTER                REVISION  COMMIT  AUTHOR  WHEN  SUBJECT
+root         Synced  Healthy  in-cluster             -         -       -       -     -
+├─ dev-app   Synced  Healthy  dev                    -         -       -       -     -
+├─ ext       Synced  Healthy  https://10.0.0.9:6443  -         -       -       -     -
+└─ prod-app  Synced  Healthy  prod                   -         -       -       -     -
+";
+        assert_eq!(tree.render_text(0), golden, "\n{}", tree.render_text(0));
+        let json = tree.to_json();
+        assert_eq!(json["root"]["destination"], "in-cluster");
+        assert_eq!(json["root"]["destinationServer"], IN_CLUSTER_SERVER);
+        assert_eq!(json["root"]["children"][0]["destination"], "dev");
+        assert_eq!(
+            json["root"]["children"][0]["destinationServer"],
+            "https://playground-dev-server-0:6443"
+        );
+        assert_eq!(json["root"]["children"][2]["destination"], "prod");
+        assert_eq!(
+            json["root"]["children"][2]["destinationServer"],
+            serde_json::Value::Null
+        );
+        // A Secret naming Argo CD's own server renames in-cluster too, as in Argo CD.
+        tree.name_destinations(&HashMap::from([(
+            IN_CLUSTER_SERVER.to_string(),
+            "hub".to_string(),
+        )]));
+        assert_eq!(tree.root.as_ref().unwrap().destination, "hub");
     }
 }

@@ -72,6 +72,13 @@ pub struct LabSummary {
     /// network. Any of it makes the lab `partial`; `playground up` recreates it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// The labs its `argocd.clusters` names (it is their hub), from its record; `list` fills
+    /// it (see [`link_hubs`]).
+    #[serde(rename = "hubOf", skip_serializing_if = "Vec::is_empty")]
+    pub hub_of: Vec<String>,
+    /// The labs whose `argocd.clusters` name it (it is their spoke).
+    #[serde(rename = "spokeOf", skip_serializing_if = "Vec::is_empty")]
+    pub spoke_of: Vec<String>,
 }
 
 impl LabSummary {
@@ -178,6 +185,8 @@ pub fn summarize_with(
                     Vec::new()
                 },
                 missing,
+                hub_of: Vec::new(),
+                spoke_of: Vec::new(),
             }
         })
         .collect()
@@ -242,25 +251,99 @@ pub fn with_dropped(
             ui: None,
             nodes: Vec::new(),
             missing: Vec::new(),
+            hub_of: Vec::new(),
+            spoke_of: Vec::new(),
         });
     }
     labs
 }
 
-/// Render `list` as a table.
+/// Fill `hub_of` and `spoke_of` from the labs' records: a lab not dropped whose
+/// `argocd.clusters` names another lab is its hub (a lab never counts as its own).
+pub fn link_hubs(
+    labs: &mut [LabSummary],
+    records: impl IntoIterator<Item = crate::state::record::LabRecord>,
+) {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for r in records {
+        if r.times.dropped.is_some() {
+            continue;
+        }
+        let Ok(lab) = r.lab() else { continue };
+        for c in &lab.argocd.clusters {
+            if let Some(spoke) = c.lab().filter(|s| s.as_str() != r.name) {
+                pairs.push((r.name.clone(), spoke.to_string()));
+            }
+        }
+    }
+    pairs.sort();
+    pairs.dedup();
+    for l in labs.iter_mut() {
+        l.hub_of = pairs
+            .iter()
+            .filter(|(h, _)| *h == l.name)
+            .map(|(_, s)| s.clone())
+            .collect();
+        l.spoke_of = pairs
+            .iter()
+            .filter(|(_, s)| *s == l.name)
+            .map(|(h, _)| h.clone())
+            .collect();
+    }
+}
+
+/// Render `list` as a table; with `HUB OF` and `SPOKE OF` columns when some lab is a hub.
 pub fn render_table(labs: &[LabSummary]) -> String {
-    let mut out = format!(
-        "{:<20} {:<10} {:>7} {:>6}  {}\n",
-        "NAME", "STATE", "SERVERS", "AGENTS", "API"
+    let hubs = labs
+        .iter()
+        .any(|l| !l.hub_of.is_empty() || !l.spoke_of.is_empty());
+    let api_width = labs
+        .iter()
+        .map(|l| l.api.as_deref().unwrap_or("-").len())
+        .chain([3])
+        .max()
+        .unwrap_or(3);
+    let joined = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    let hub_width = labs
+        .iter()
+        .map(|l| joined(&l.hub_of).len())
+        .chain([6])
+        .max()
+        .unwrap_or(6);
+    let row = |name: &str,
+               state: &str,
+               servers: &str,
+               agents: &str,
+               api: &str,
+               hub: &str,
+               spoke: &str| {
+        let line = if hubs {
+            format!(
+                "{name:<20} {state:<10} {servers:>7} {agents:>6}  {api:<api_width$}  {hub:<hub_width$}  {spoke}"
+            )
+        } else {
+            format!("{name:<20} {state:<10} {servers:>7} {agents:>6}  {api}")
+        };
+        format!("{}\n", line.trim_end())
+    };
+    let mut out = row(
+        "NAME", "STATE", "SERVERS", "AGENTS", "API", "HUB OF", "SPOKE OF",
     );
     for l in labs {
-        out.push_str(&format!(
-            "{:<20} {:<10} {:>7} {:>6}  {}\n",
-            l.name,
+        out.push_str(&row(
+            &l.name,
             l.state.as_str(),
-            l.servers,
-            l.agents,
-            l.api.as_deref().unwrap_or("-")
+            &l.servers.to_string(),
+            &l.agents.to_string(),
+            l.api.as_deref().unwrap_or("-"),
+            &joined(&l.hub_of),
+            &joined(&l.spoke_of),
         ));
     }
     out
@@ -355,6 +438,98 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!([{"name": "a", "state": "running", "servers": 1, "agents": 2, "api": "https://127.0.0.1:6550"}])
+        );
+    }
+
+    fn record(name: &str, clusters: &str, dropped: bool) -> crate::state::record::LabRecord {
+        use crate::state::record::*;
+        LabRecord {
+            version: VERSION,
+            name: name.into(),
+            config: ConfigRecord {
+                path: format!("/home/ada/{name}/playground.yaml").into(),
+                content: format!(
+                    "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: {name}\nargocd:\n  clusters: {clusters}\n"
+                ),
+                overrides: Default::default(),
+                origin: None,
+            },
+            git: GitRecord {
+                repo: "/home/ada/lab".into(),
+                path: "apps".into(),
+                revision: "HEAD".into(),
+                deployed: None,
+            },
+            times: Times {
+                created: "2026-11-26T10:00:00Z".into(),
+                last_up: "2026-11-26T10:05:00Z".into(),
+                dropped: dropped.then(|| "2026-11-27T10:00:00Z".into()),
+            },
+            argocd: None,
+        }
+    }
+
+    fn summary(name: &str, state: LabState) -> LabSummary {
+        LabSummary {
+            name: name.into(),
+            state,
+            servers: 1,
+            agents: 0,
+            api: (state == LabState::Running).then(|| "https://127.0.0.1:6550".into()),
+            argocd_namespace: None,
+            repo: None,
+            ui: None,
+            nodes: vec![],
+            missing: vec![],
+            hub_of: vec![],
+            spoke_of: vec![],
+        }
+    }
+
+    #[test]
+    fn list_shows_which_lab_is_a_hub_of_which() {
+        let mut labs = vec![
+            summary("dev", LabState::Running),
+            summary("hub", LabState::Running),
+            summary("hub2", LabState::Suspended),
+            summary("old", LabState::Dropped),
+            summary("solo", LabState::Running),
+        ];
+        let records = vec![
+            record("hub", "[dev, prod, { context: ext }]", false),
+            record("hub2", "[dev]", false),
+            // A dropped hub is no hub of anyone until `restore`.
+            record("old", "[solo]", true),
+            record("dev", "[]", false),
+        ];
+        link_hubs(&mut labs, records);
+        let by = |n: &str| labs.iter().find(|l| l.name == n).unwrap();
+        assert_eq!(by("hub").hub_of, ["dev", "prod"]);
+        assert_eq!(by("hub2").hub_of, ["dev"]);
+        assert_eq!(by("dev").spoke_of, ["hub", "hub2"]);
+        assert!(by("solo").spoke_of.is_empty() && by("old").hub_of.is_empty());
+        let json = serde_json::to_value(by("dev")).unwrap();
+        assert_eq!(json["spokeOf"], serde_json::json!(["hub", "hub2"]));
+        assert!(json.get("hubOf").is_none(), "{json}");
+        assert_eq!(
+            serde_json::to_value(by("hub")).unwrap()["hubOf"],
+            serde_json::json!(["dev", "prod"])
+        );
+        let golden = "\
+NAME                 STATE      SERVERS AGENTS  API                     HUB OF    SPOKE OF
+dev                  running          1      0  https://127.0.0.1:6550  -         hub,hub2
+hub                  running          1      0  https://127.0.0.1:6550  dev,prod  -
+hub2                 suspended        1      0  -                       dev       -
+old                  dropped          1      0  -                       -         -
+solo                 running          1      0  https://127.0.0.1:6550  -         -
+";
+        assert_eq!(render_table(&labs), golden, "\n{}", render_table(&labs));
+        // No hub among them: the table has no such columns.
+        let plain = render_table(&[summary("solo", LabState::Running)]);
+        assert!(!plain.contains("HUB OF"), "{plain}");
+        assert!(
+            plain.starts_with("NAME                 STATE      SERVERS AGENTS  API\n"),
+            "{plain}"
         );
     }
 }

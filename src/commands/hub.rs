@@ -188,12 +188,9 @@ async fn register_context(
         ));
         return Ok(());
     };
-    let local = ["://127.", "://localhost", "://[::1]", "://0.0.0.0"]
-        .iter()
-        .any(|p| server.contains(p));
-    if local {
+    if let Some(why) = hub::unreachable_from_pods(&server) {
         ctx.ui.warn(&format!(
-            "context {context} serves its API on {server}: {hub}'s pods cannot reach a loopback address (it is the pod itself); register a lab by its name instead, or give the context an address the lab's nodes reach"
+            "context {context} serves its API on {server}, which {hub}'s pods cannot reach: {why}; register a lab by its name instead, or give the context an address the lab's nodes reach"
         ));
     }
     let step = ctx
@@ -307,5 +304,151 @@ pub async fn before_drop(ctx: &Ctx<'_>, lab: &str) {
                 crate::diag::Report(&e)
             ));
         }
+    }
+}
+
+/// How long `status` waits for a cluster's API to answer.
+const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `status` of a hub: the clusters its file names and the ones it has registered, each with
+/// what playground can tell of its connection (see [`hub::HubCluster`]). `None` for a lab
+/// that is no hub.
+pub async fn hub_clusters(
+    ctx: &Ctx<'_>,
+    lab: &LabSummary,
+    api: &KubeApi,
+) -> Option<Vec<hub::HubCluster>> {
+    let named: Vec<ClusterRef> = record::read(&lab.name)
+        .ok()
+        .flatten()
+        .filter(|r| r.times.dropped.is_none())
+        .and_then(|r| r.lab().ok())
+        .map(|l| l.argocd.clusters)
+        .unwrap_or_default();
+    let registered = hub::registered(api, &lab.argocd_namespace())
+        .await
+        .unwrap_or_default();
+    if named.is_empty() && registered.is_empty() {
+        return None;
+    }
+    let mut entries: Vec<(String, bool)> = named
+        .iter()
+        .map(|c| (c.name().to_string(), matches!(c, ClusterRef::Context(_))))
+        .collect();
+    for r in &registered {
+        if !entries.iter().any(|(n, _)| *n == r.name) {
+            // No longer in the file: a lab if one is on record, else a context.
+            let is_lab = record::read(&r.name).ok().flatten().is_some();
+            entries.push((r.name.clone(), !is_lab));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, is_context) in entries {
+        let server = registered
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.server.clone());
+        let (reached, message) = if is_context {
+            probe_context(&name).await
+        } else {
+            probe_lab(ctx, &lab.name, &name).await
+        };
+        let message = match (&reached, &server, message) {
+            (_, _, Some(m)) => Some(m),
+            (Ok(_), None, None) => Some(format!(
+                "not registered yet: `playground up` of {} registers it",
+                lab.name
+            )),
+            _ => None,
+        };
+        out.push(hub::HubCluster {
+            name,
+            kind: if is_context { "context" } else { "lab" },
+            registered: server.is_some(),
+            server,
+            connection: if reached.is_ok() {
+                hub::Connection::Connected
+            } else {
+                hub::Connection::Unreachable
+            },
+            version: reached.ok(),
+            message,
+        });
+    }
+    Some(out)
+}
+
+/// Ask an API for its version, within [`PROBE`].
+async fn probe(api: &KubeApi) -> std::result::Result<String, String> {
+    match tokio::time::timeout(PROBE, api.client().apiserver_version()).await {
+        Ok(Ok(v)) => Ok(v.git_version),
+        Ok(Err(e)) => Err(format!("its API does not answer: {e}")),
+        Err(_) => Err(format!(
+            "its API does not answer within {}s",
+            PROBE.as_secs()
+        )),
+    }
+}
+
+/// A lab spoke: whether it exists and runs (Docker), then whether its API answers from here.
+/// The version on success; else the reason, which is also the message.
+async fn probe_lab(
+    ctx: &Ctx<'_>,
+    hub: &str,
+    spoke: &str,
+) -> (std::result::Result<String, ()>, Option<String>) {
+    let found = match ctx.find_lab(spoke).await {
+        Ok(s) => s,
+        Err(_) => return (Err(()), Some(missing_spoke(hub, spoke))),
+    };
+    if found.state != LabState::Running {
+        let how = match found.state {
+            LabState::Suspended | LabState::Paused => format!("`playground resume {spoke}`"),
+            _ => format!("`playground up` of {spoke}"),
+        };
+        return (
+            Err(()),
+            Some(format!(
+                "lab {spoke} is {}: {how} brings it back",
+                found.state.as_str()
+            )),
+        );
+    }
+    let api = match ctx.lab_api(&found).await {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                Err(()),
+                Some(format!(
+                    "lab {spoke} runs, but its API does not answer: {}",
+                    crate::diag::Report(&e)
+                )),
+            );
+        }
+    };
+    match probe(&api).await {
+        Ok(v) => (Ok(v), None),
+        Err(m) => (Err(()), Some(format!("lab {spoke} runs, but {m}"))),
+    }
+}
+
+/// A `{ context: NAME }` cluster: whether its API answers at its kubeconfig's address.
+async fn probe_context(context: &str) -> (std::result::Result<String, ()>, Option<String>) {
+    let api = match kube::config::Kubeconfig::read() {
+        Ok(kc) => KubeApi::from_kubeconfig(kc, Some(context.to_string())).await,
+        Err(e) => Err(crate::kube::api::ApiError::from(e)),
+    };
+    let api = match api {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                Err(()),
+                Some(format!("context {context} cannot be used: {e}")),
+            );
+        }
+    };
+    match probe(&api).await {
+        Ok(v) => (Ok(v), None),
+        Err(m) => (Err(()), Some(format!("context {context}: {m}"))),
     }
 }

@@ -1,4 +1,5 @@
-//! `playground list`: every lab Docker knows of, and the dropped labs `restore` can bring back.
+//! `playground list`: every lab Docker knows of, and the dropped labs `restore` can bring back;
+//! which lab is a hub of which (`argocd.clusters`), from their records.
 
 use super::error::Result;
 use crate::cli::Output;
@@ -15,7 +16,9 @@ impl Kind for Items<'_, LabSummary> {
 
 pub async fn run(ctx: &Ctx<'_>, out: Output) -> Result<()> {
     let running = inventory::list(ctx.engine().await?).await?;
-    let labs = inventory::with_dropped(running, record::list().into_iter().flatten());
+    let records: Vec<_> = record::list().into_iter().flatten().collect();
+    let mut labs = inventory::with_dropped(running, records.iter().cloned());
+    inventory::link_hubs(&mut labs, records);
     if out == Output::Table && labs.is_empty() {
         ctx.ui.line("no labs; `playground up` creates one");
         return Ok(());

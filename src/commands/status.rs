@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::Result;
+use crate::argocd::hub::HubCluster;
 use crate::argocd::status::{AppTree, ArgoCdVersion};
 use crate::cli::Output;
 use crate::cluster::inventory::{self, LabState, LabSummary};
@@ -26,6 +27,9 @@ struct Status<'a> {
     argocd: Option<&'a ArgoCdVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     apps: Option<&'a AppTree>,
+    /// For a hub (`argocd.clusters`): its clusters and their connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clusters: Option<&'a [HubCluster]>,
 }
 
 impl Kind for Status<'_> {
@@ -34,20 +38,28 @@ impl Kind for Status<'_> {
 
 pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()> {
     let lab = ctx.lab(name).await?;
-    let (argocd, tree) = if lab.state == LabState::Running {
+    let (argocd, tree, clusters) = if lab.state == LabState::Running {
         argocd_and_apps(ctx, &lab).await
     } else {
-        (None, None)
+        (None, None, None)
     };
     let doc = Status {
         lab: &lab,
         argocd: argocd.as_ref(),
         apps: tree.as_ref(),
+        clusters: clusters.as_deref(),
     };
-    output::emit(out, &doc, || table(&lab, argocd.as_ref(), tree.as_ref()))
+    output::emit(out, &doc, || {
+        table(&lab, argocd.as_ref(), tree.as_ref(), clusters.as_deref())
+    })
 }
 
-fn table(lab: &LabSummary, argocd: Option<&ArgoCdVersion>, tree: Option<&AppTree>) -> String {
+fn table(
+    lab: &LabSummary,
+    argocd: Option<&ArgoCdVersion>,
+    tree: Option<&AppTree>,
+    clusters: Option<&[HubCluster]>,
+) -> String {
     let mut out = inventory::render_table(std::slice::from_ref(lab));
     out.push('\n');
     let _ = writeln!(out, "{:<36} {:<13} STATE", "NODE", "ROLE");
@@ -69,14 +81,23 @@ fn table(lab: &LabSummary, argocd: Option<&ArgoCdVersion>, tree: Option<&AppTree
         out.push('\n');
         out.push_str(&tree.render_text_now());
     }
+    if let Some(clusters) = clusters {
+        out.push('\n');
+        out.push_str(&crate::argocd::hub::render_clusters(clusters));
+    }
     out
 }
 
-/// The Argo CD release (the `argocd-server` image's tag, else the record's) and the app tree.
+/// The Argo CD release (the `argocd-server` image's tag, else the record's), the app tree
+/// (each app's destination named by the hub's cluster Secrets), and a hub's clusters.
 async fn argocd_and_apps(
     ctx: &Ctx<'_>,
     lab: &LabSummary,
-) -> (Option<ArgoCdVersion>, Option<AppTree>) {
+) -> (
+    Option<ArgoCdVersion>,
+    Option<AppTree>,
+    Option<Vec<HubCluster>>,
+) {
     let recorded = crate::state::record::read(&lab.name)
         .ok()
         .flatten()
@@ -87,13 +108,22 @@ async fn argocd_and_apps(
         return (
             ArgoCdVersion::from_observed(None, recorded.as_deref()),
             None,
+            None,
         );
     };
     let observed = crate::argocd::upgrade::observe(&api, &lab.argocd_namespace())
         .await
         .ok();
     let argocd = ArgoCdVersion::from_observed(observed.as_ref(), recorded.as_deref());
-    (argocd, app_tree(&api, lab).await)
+    let mut tree = app_tree(&api, lab).await;
+    if let Some(tree) = tree.as_mut()
+        && let Ok(servers) =
+            crate::argocd::hub::cluster_servers(&api, &lab.argocd_namespace()).await
+    {
+        tree.name_destinations(&servers);
+    }
+    let clusters = super::hub::hub_clusters(ctx, lab, &api).await;
+    (argocd, tree, clusters)
 }
 
 /// The lab's Applications as a tree, with the last commit per app path for a local repo.

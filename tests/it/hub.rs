@@ -84,6 +84,11 @@ fn registration(s: &Secret) -> (String, String, String) {
     (text(s, "server"), token, String::from_utf8(ca).unwrap())
 }
 
+/// `status -o json` of the hub.
+fn hub_status(hub: &TestLab) -> serde_json::Value {
+    harness::document(&hub.ok(&["status", &hub.name, "-o", "json"]), "LabStatus")
+}
+
 fn assert_no_token(token: &str, what: &str, haystack: &str) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(token);
     assert!(
@@ -166,6 +171,69 @@ async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_resto
         assert_no_token(&token, "a node's labels", &labels);
     }
 
+    // status of the hub: each app's destination cluster, and the spoke connected.
+    let status = hub_status(&hub);
+    assert_eq!(
+        status["apps"]["root"]["destination"], "in-cluster",
+        "{status}"
+    );
+    let clusters = status["clusters"].as_array().expect("a hub's clusters");
+    assert_eq!(clusters.len(), 1, "{status}");
+    assert_eq!(clusters[0]["name"], spoke.name.as_str());
+    assert_eq!(clusters[0]["kind"], "lab");
+    assert_eq!(clusters[0]["registered"], true);
+    assert_eq!(clusters[0]["server"], server.as_str());
+    assert_eq!(clusters[0]["connection"], "connected", "{status}");
+    let text = hub.ok(&["status", &hub.name]);
+    assert!(text.contains("CLUSTER"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&spoke.name) && l.contains("connected")),
+        "{text}"
+    );
+    assert_no_token(&token, "status -o json", &status.to_string());
+    let version = secret.metadata.resource_version.clone().unwrap();
+
+    // list: which lab is a hub of which.
+    let items = harness::items(&hub.ok(&["list", "-o", "json"]), "LabList");
+    let entry = |n: &str| {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} in {items}"))
+    };
+    assert_eq!(entry(&hub.name)["hubOf"], serde_json::json!([spoke.name]));
+    assert_eq!(entry(&spoke.name)["spokeOf"], serde_json::json!([hub.name]));
+    let table = hub.ok(&["list"]);
+    assert!(
+        table.contains("HUB OF") && table.contains("SPOKE OF"),
+        "{table}"
+    );
+
+    // Suspend of the spoke: the hub shows it unreachable, and its registration stays.
+    spoke.ok(&["suspend", &spoke.name]);
+    let status = hub_status(&hub);
+    let cluster = &status["clusters"][0];
+    assert_eq!(cluster["connection"], "unreachable", "{status}");
+    assert_eq!(cluster["registered"], true, "{status}");
+    assert!(
+        cluster["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("playground resume {}", spoke.name)),
+        "{status}"
+    );
+    // Resume: connected again, with nothing redone.
+    spoke.ok(&["resume", &spoke.name]);
+    let status = hub_status(&hub);
+    assert_eq!(status["clusters"][0]["connection"], "connected", "{status}");
+    let same = cluster_secret(&hub_client, &spoke.name).await.unwrap();
+    assert_eq!(same.metadata.resource_version.unwrap(), version);
+    assert_eq!(get_from(&hub_node, &url, &ca, &token), "HTTP 200");
+
     // Drop of the spoke: the hub forgets it.
     spoke.ok(&["drop", "--yes"]);
     assert!(cluster_secret(&hub_client, &spoke.name).await.is_none());
@@ -200,4 +268,78 @@ async fn a_hub_registers_its_spoke_reached_from_its_nodes_through_drop_and_resto
             .unwrap()
             .is_none()
     );
+}
+
+/// Two hubs share a spoke: both register it; dropping one leaves it registered with the other,
+/// still reached from that hub's node with its token, and the spoke keeps `argocd-manager`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_share_a_spoke_and_dropping_one_keeps_it_with_the_other() {
+    harness::require_docker();
+    let first = TestLab::new("hub1");
+    let (spoke, _) = git_lab_with(first.sibling("shared"), "healthy", "");
+    let clusters = format!("  clusters: [{}]\n", spoke.name);
+    let (other, _) = git_lab_with(first.sibling("hub2").yaml(&clusters), "healthy", "");
+    let (first, _) = git_lab_with(first.yaml(&clusters), "healthy", "");
+    let spoke_node = format!("playground-{}-server-0", spoke.name);
+    let other_node = format!("playground-{}-server-0", other.name);
+
+    // A spoke needs no Argo CD of its own.
+    spoke.ok(&["up", "--cluster-only"]);
+    first.ok(&["up"]);
+    other.ok(&["up"]);
+    let first_client = client_of(&first, &first.name).await;
+    let other_client = client_of(&other, &other.name).await;
+    let a = cluster_secret(&first_client, &spoke.name)
+        .await
+        .expect("registered with the first hub");
+    let b = cluster_secret(&other_client, &spoke.name)
+        .await
+        .expect("registered with the second hub");
+    let (server, token, ca) = registration(&b);
+    assert_eq!(registration(&a).0, server);
+    let items = harness::items(&first.ok(&["list", "-o", "json"]), "LabList");
+    let spoke_of = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == spoke.name.as_str())
+        .map(|l| l["spokeOf"].clone())
+        .unwrap();
+    let mut hubs = vec![first.name.clone(), other.name.clone()];
+    hubs.sort();
+    assert_eq!(spoke_of, serde_json::json!(hubs));
+
+    // Drop of the first hub: the spoke stays the second's, account and all.
+    first.ok(&["drop", "--yes"]);
+    let spoke_client = client_of(&spoke, &spoke.name).await;
+    assert!(
+        Api::<ServiceAccount>::namespaced(spoke_client, "kube-system")
+            .get_opt("argocd-manager")
+            .await
+            .unwrap()
+            .is_some(),
+        "the second hub still needs the spoke's argocd-manager"
+    );
+    let still = cluster_secret(&other_client, &spoke.name)
+        .await
+        .expect("still registered with the second hub");
+    assert_eq!(registration(&still).1, token);
+    let url = format!("{server}/api/v1/namespaces");
+    assert_eq!(get_from(&other_node, &url, &ca, &token), "HTTP 200");
+    let networks = harness::docker(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        &spoke_node,
+    ]);
+    let mut networks: Vec<&str> = networks.split_whitespace().collect();
+    networks.sort();
+    let mut expected = vec![
+        format!("playground-{}", spoke.name),
+        format!("playground-{}", other.name),
+    ];
+    expected.sort();
+    assert_eq!(networks, expected);
+    let status = hub_status(&other);
+    assert_eq!(status["clusters"][0]["connection"], "connected", "{status}");
 }
