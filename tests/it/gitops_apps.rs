@@ -389,6 +389,7 @@ fn node(
     json!({
         "name": name, "sync": sync, "health": health, "message": null, "revision": rev,
         "repoURL": REPO, "path": path, "targetRevision": "HEAD", "lastCommit": commit, "autoSync": true,
+        "destination": "in-cluster", "destinationServer": "https://kubernetes.default.svc",
         "children": children,
     })
 }
@@ -452,18 +453,18 @@ async fn status_tree_as_json_and_text() {
     assert_eq!(tree.to_json(), expected);
     // Key order as serialised (what `jq` users see).
     let text = serde_json::to_string(&tree).unwrap();
-    assert!(text.starts_with(r#"{"namespace":"argocd","root":{"name":"root","sync":"Synced","health":"Healthy","message":null,"revision":"0123456789abcdef0123456789abcdef01234567","repoURL":"https://git.example/lab.git","path":"apps","targetRevision":"HEAD","lastCommit":{"hash":"aaaaaaa111111111111111111111111111111111","short":"aaaaaaa","author":"Ada Lovelace","time":1799989080,"subject":"Add the apps"},"autoSync":true,"children":[{"name":"a""#), "{text}");
+    assert!(text.starts_with(r#"{"namespace":"argocd","root":{"name":"root","sync":"Synced","health":"Healthy","message":null,"revision":"0123456789abcdef0123456789abcdef01234567","repoURL":"https://git.example/lab.git","path":"apps","targetRevision":"HEAD","lastCommit":{"hash":"aaaaaaa111111111111111111111111111111111","short":"aaaaaaa","author":"Ada Lovelace","time":1799989080,"subject":"Add the apps"},"autoSync":true,"destination":"in-cluster","destinationServer":"https://kubernetes.default.svc","children":[{"name":"a""#), "{text}");
 
     let golden = "\
-APP          SYNC    HEALTH    REVISION  COMMIT   AUTHOR        WHEN     SUBJECT
-root         Synced  Healthy   0123456   aaaaaaa  Ada Lovelace  3h ago   Add the apps
-├─ a         Synced  Healthy   0123456   bbbbbbb  Grace Hopper  2d ago   Bump web to 1.2 and rewrite its probes so they st…
-│  └─ a-one  Synced  Healthy   0123456   ccccccc  Ada Lovelace  45s ago  One
-├─ b         Synced  Healthy   0123456   -        -             -        -
-└─ c         Synced  Degraded  0123456   -        -             -        -
+APP          SYNC    HEALTH    CLUSTER     REVISION  COMMIT   AUTHOR        WHEN     SUBJECT
+root         Synced  Healthy   in-cluster  0123456   aaaaaaa  Ada Lovelace  3h ago   Add the apps
+├─ a         Synced  Healthy   in-cluster  0123456   bbbbbbb  Grace Hopper  2d ago   Bump web to 1.2 and rewrite its probes so they st…
+│  └─ a-one  Synced  Healthy   in-cluster  0123456   ccccccc  Ada Lovelace  45s ago  One
+├─ b         Synced  Healthy   in-cluster  0123456   -        -             -        -
+└─ c         Synced  Degraded  in-cluster  0123456   -        -             -        -
      ! Deployment \"c\" exceeded its progress deadline
 other
-  stray      Synced  Healthy   v1        -        -             -        -
+  stray      Synced  Healthy   in-cluster  v1        -        -             -        -
 ";
     assert_eq!(tree.render_text(NOW), golden, "\n{}", tree.render_text(NOW));
     e.lab.double.shutdown().await;
