@@ -342,4 +342,8 @@ async fn two_hubs_share_a_spoke_and_dropping_one_keeps_it_with_the_other() {
     assert_eq!(networks, expected);
     let status = hub_status(&other);
     assert_eq!(status["clusters"][0]["connection"], "connected", "{status}");
+    // The second hub goes the way a user drops it, which detaches its spoke: its network can
+    // then go too (the harness's own cleanup removes a lab's objects, not other labs' links).
+    other.ok(&["drop", "--yes"]);
+    assert_eq!(harness::count_docker_objects(&other.name), 0);
 }
