@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, docker, free_port, kube_client, stderr};
 
 /// The lab's join token, as `docker inspect` shows it in server-0's env.
@@ -302,7 +303,8 @@ impl Drop for Tag {
             .args(["rmi", &self.0])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .bounded_output()
+            .map(|o| o.status);
     }
 }
 
@@ -429,12 +431,12 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
     lab.ok(&["up", "--cluster-only", "--yes"]);
     let gone = Command::new("docker")
         .args(["inspect", &a1])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!gone.status.success(), "{a1} still exists");
     let vol = Command::new("docker")
         .args(["volume", "inspect", &volumes[2]])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!vol.status.success(), "{} still exists", volumes[2]);
     let nodes = harness::node_names(&lab.kubeconfig()).await;

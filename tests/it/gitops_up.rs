@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{Api, DynamicObject, PostParams};
 
 use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab};
 
 pub(crate) fn fixture() -> String {
@@ -230,7 +231,7 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
             "{{json .HostConfig.Binds}}",
             &format!("playground-{}-server-0", lab.name),
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     let repo_root = std::fs::canonicalize(lab.dir.path()).unwrap();
     let binds = String::from_utf8_lossy(&binds.stdout).to_string();
@@ -699,7 +700,7 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
     let agent = format!("playground-{}-agent-0", lab.name);
     let out = Command::new("docker")
         .args(["logs", "--timestamps", &agent])
-        .output()
+        .bounded_output()
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);

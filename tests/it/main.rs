@@ -25,6 +25,7 @@ mod gitops_apply;
 mod gitops_apps;
 mod gitops_up;
 mod ha;
+mod harness_bounds;
 mod hub;
 mod json_keys;
 mod layers;
