@@ -30,6 +30,7 @@ mod hub;
 mod json_keys;
 mod layers;
 mod mounts;
+mod no_labs;
 mod plumbing;
 mod registry;
 mod restore;
