@@ -377,6 +377,44 @@ fn a_crashing_node_ends_the_wait_at_once_with_its_log() {
         0,
         "a failed new lab is rolled back"
     );
+    // Its image export (a cache object, not labelled with the lab) was made by this `up`,
+    // and goes with it.
+    let export = format!("playground-cache-{0}-images-{0}", lab.name);
+    let [_, _, (volumes, _)] = harness::cache_objects(&lab.name);
+    assert!(volumes.is_empty(), "left by the rollback: {volumes:?}");
+
+    // An export that was there before (images kept by a `drop`) is not this `up`'s: it stays.
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            harness::remove_cache_objects(&self.0);
+        }
+    }
+    let _gone = Gone(lab.name.clone());
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "playground.cache=images",
+        "--label",
+        &format!("playground.cache.namespace={}", lab.name),
+        "--label",
+        &format!("playground.cache.lab={}", lab.name),
+        &export,
+    ]);
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "120s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", harness::stderr(&out));
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    assert_eq!(
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{export}$")
+        ]),
+        export
+    );
 }
 
 #[test]

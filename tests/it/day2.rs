@@ -116,6 +116,18 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
         stderr(&out)
     );
 
+    // --- export logs into a folder it cannot write (sysfs takes no new file, root's
+    // included): the error names that folder, never the hidden temporary file in it.
+    let out = lab.run(&["export", "logs", &lab.name, "/sys"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot write in /sys: "), "{err}");
+    assert!(
+        !err.contains(".playground-logs") && !err.contains(".partial") && !err.contains("at path"),
+        "{err}"
+    );
+    assert!(err.contains("give a directory you can write to"), "{err}");
+
     // --- export logs: one archive, a folder per node, and no secret anywhere in it.
     let planted = format!("planted-{}", lab.name);
     plant_secret(&lab.kubeconfig(), &planted).await;
