@@ -9,6 +9,7 @@
 //! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
 //! by a failed `up`: the next `up` converges it.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -172,11 +173,23 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             registry_image_present = engine.image_present(&settings.image).await?;
         }
     }
-    let volumes = engine
+    let mut volumes: BTreeSet<String> = engine
         .list_volumes(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?
         .into_iter()
         .collect();
+    // The lab's image export, a cache object (not labelled with the lab), kept by `drop`.
+    let settings = CacheSettings::from_env();
+    let export = settings.export_volume(&lab.name);
+    let exports = engine
+        .list_volumes(&[
+            (names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str()),
+            (names::LABEL_CACHE, cache::EXPORT_KIND),
+        ])
+        .await?;
+    if exports.contains(&export) {
+        volumes.insert(export);
+    }
     Ok(Observed {
         volumes,
         containers,

@@ -382,6 +382,7 @@ mod tests {
                     secs: 1,
                     last: crate::kube::api::NotYet::Nodes {
                         ready: 0,
+                        total: 1,
                         expected: 1,
                     },
                 }),
