@@ -688,11 +688,22 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
         ", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"",
     );
     let out = lab.ok(&["up", "-o", "json"]);
-    let (_, report) = harness::event_stream(&out, "UpResult");
+    let (events, report) = harness::event_stream(&out, "UpResult");
     assert_eq!(
         report["nodes"].as_array().map(Vec::len),
         Some(2),
         "{report}"
+    );
+    // The agent's start is not waited for here (Ready is awaited with Argo CD): its step
+    // says so, not "wait for".
+    let agent_start = format!("start playground-{}-agent-0", lab.name);
+    let names: Vec<&str> = events.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(names.contains(&agent_start.as_str()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with(&agent_start) && n.contains("wait for")),
+        "{names:?}"
     );
     let client = harness::kube_client(&lab.kubeconfig()).await;
     let ns: k8s_openapi::api::core::v1::Namespace = Api::all(client).get("argocd").await.unwrap();
