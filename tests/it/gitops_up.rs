@@ -153,7 +153,16 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
             .await
             .unwrap();
         assert_eq!(d.spec.and_then(|s| s.replicas), Some(0), "{off}");
+        // And `up` did not show them as awaited.
+        assert!(
+            !stderr.contains(&format!("Deployment {off}")),
+            "{off} shown as awaited: {stderr}"
+        );
     }
+    assert!(
+        stderr.contains("Deployment argocd-server"),
+        "the awaited ones are shown: {stderr}"
+    );
 
     // The repo-server reads the repo through a hostPath at the same path, and git there reads
     // a global config that lists it as a safe directory.
