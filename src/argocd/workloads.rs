@@ -84,6 +84,11 @@ pub fn from_objects(objects: &[DynamicObject], default_namespace: &str) -> Vec<W
                 "StatefulSet" => WorkloadKind::StatefulSet,
                 _ => return None,
             };
+            // Scaled to 0 (dex and notifications in a lean Argo CD): nothing to wait for,
+            // and a progress line for it would say it was awaited.
+            if o.data["spec"]["replicas"].as_i64() == Some(0) {
+                return None;
+            }
             Some(Workload {
                 kind,
                 namespace: o
@@ -473,6 +478,20 @@ mod tests {
                 "Deployment argocd/argocd-server",
                 "StatefulSet argocd/argocd-application-controller",
             ]
+        );
+    }
+
+    #[test]
+    fn workloads_scaled_to_zero_are_not_awaited() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dex}\nspec: {replicas: 0}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: server}\nspec: {replicas: 1}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: repo}\nspec: {}\n";
+        let objects = parse_documents(text, "lean.yaml").unwrap();
+        let names: Vec<String> = from_objects(&objects, "argocd")
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["Deployment argocd/repo", "Deployment argocd/server"]
         );
     }
 

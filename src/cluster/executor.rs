@@ -161,7 +161,7 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
 
     /// One step, with its progress line.
     async fn step(&self, step: &Step) -> Result<Option<Vec<NodeReady>>> {
-        let s = self.ui.step(step.to_string());
+        let s = self.ui.step(self.title(step));
         let result = self.dispatch(step, &s).await;
         match &result {
             Ok(Done { note: None, .. }) => s.done(),
@@ -169,6 +169,22 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             Err(_) => s.fail(),
         }
         result.map(|d| d.nodes)
+    }
+
+    /// The step's title as it will run: the plan's words, except for an agent whose start
+    /// is not waited for here (see [`Executor::start`]), which must not say "wait for".
+    fn title(&self, step: &Step) -> String {
+        match step {
+            Step::StartNode(n) if self.starts_without_waiting(n) => {
+                format!("start {}", n.spec.name)
+            }
+            _ => step.to_string(),
+        }
+    }
+
+    /// Whether [`Executor::start`] leaves this node's readiness to the caller.
+    fn starts_without_waiting(&self, n: &NodePlan) -> bool {
+        n.role == Role::Agent && self.ready_nodes.is_some()
     }
 
     async fn dispatch(&self, step: &Step, progress: &crate::ui::Step) -> Result<Done> {
@@ -367,7 +383,7 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     async fn start(&self, n: &NodePlan) -> Result<Done> {
         // When the caller awaits every node itself (alongside Argo CD), an agent is not this
         // plan's to wait for, not even its `docker start`: see [`Starting`].
-        if n.role == Role::Agent && self.ready_nodes.is_some() {
+        if self.starts_without_waiting(n) {
             let engine = self.engine.clone();
             let name = n.spec.name.clone();
             let handle = tokio::spawn(async move { engine.start(&name).await });

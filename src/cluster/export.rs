@@ -74,6 +74,14 @@ impl Archive {
 /// Why a part of the archive could not be made; the archive's manifest says it in words.
 pub type Missing<'a> = &'a (dyn std::error::Error + Send + Sync);
 
+/// The OS error alone, without the path tempfile adds to its message.
+fn without_path(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::from(e.kind()),
+    }
+}
+
 /// Write the archive for `lab` into `dir` and return its path. `api` is a client for the
 /// lab's API, or why there is none; `doctor` is the JSON doctor report, or why there is none.
 pub async fn export_logs<E: Engine>(
@@ -97,7 +105,9 @@ pub async fn export_logs<E: Engine>(
         .map_err(|source| Error::ExportDir {
             dir: dir.to_path_buf(),
             lab: lab.name.clone(),
-            source,
+            // tempfile's error names the hidden temporary file ("… at path
+            // \"DIR/.playground-logs-….partial\""): the user gave the folder, so say only why.
+            source: without_path(source),
         })?;
     let mut archive = Archive {
         tar: tar::Builder::new(flate2::write::GzEncoder::new(

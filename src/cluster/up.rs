@@ -9,6 +9,7 @@
 //! cluster is left unless `--keep-on-failure` asks for one. An existing lab is never removed
 //! by a failed `up`: the next `up` converges it.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
@@ -172,11 +173,23 @@ pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
             registry_image_present = engine.image_present(&settings.image).await?;
         }
     }
-    let volumes = engine
+    let mut volumes: BTreeSet<String> = engine
         .list_volumes(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?
         .into_iter()
         .collect();
+    // The lab's image export, a cache object (not labelled with the lab), kept by `drop`.
+    let settings = CacheSettings::from_env();
+    let export = settings.export_volume(&lab.name);
+    let exports = engine
+        .list_volumes(&[
+            (names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str()),
+            (names::LABEL_CACHE, cache::EXPORT_KIND),
+        ])
+        .await?;
+    if exports.contains(&export) {
+        volumes.insert(export);
+    }
     Ok(Observed {
         volumes,
         containers,
@@ -448,6 +461,22 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
     }
     // The kubeconfig is written last: refuse a read-only one before the first create.
     kubeconfig::check_writable(&opts.kubeconfig)?;
+    // The image export outlives `drop` (kept images), so it is not the lab's to remove: a
+    // rollback removes it only when this `up` made it.
+    let new_export = match &inputs.cache {
+        Some(cache) if plan.fresh => {
+            let name = cache.export_volume(&lab.name);
+            let filter = [
+                (names::LABEL_CACHE_NAMESPACE, cache.namespace.clone()),
+                (names::LABEL_CACHE, cache::EXPORT_KIND.to_string()),
+            ];
+            let existing = engine
+                .list_volumes(&filter.each_ref().map(|(k, v)| (*k, v.as_str())))
+                .await?;
+            (!existing.contains(&name)).then_some((name, filter))
+        }
+        _ => None,
+    };
     // Ctrl-C is cooperative: a Docker call that creates something is allowed to finish (the
     // daemon would finish it anyway, after our rollback had looked), waits are cut short,
     // and no new step starts. Then the rollback sees everything there is.
@@ -500,7 +529,20 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
                 lab.name
             ));
             // A second Ctrl-C during rollback would leave objects behind: `drop` removes them.
-            if let Err(re) = lifecycle::remove_objects(engine, &lab.name).await {
+            let mut removed = lifecycle::remove_objects(engine, &lab.name).await.map(drop);
+            if let (Ok(()), Some((volume, filter))) = (&removed, &new_export) {
+                let filter: Vec<(&str, &str)> =
+                    filter.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                removed = match engine.list_volumes(&filter).await {
+                    // Only if it got as far as making it.
+                    Ok(now) if now.contains(volume) => {
+                        engine.remove_volume(volume).await.map_err(Error::from)
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            if let Err(re) = removed {
                 ui.warn(&format!(
                     "rollback incomplete: {}; run `playground drop {} --yes`",
                     crate::diag::Report(&re),

@@ -66,9 +66,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// NAME resolved (see [`Ctx::lab_name`]) and found.
+    /// With no lab at all on this engine, says so ([`Error::NoLabs`]) rather than naming the
+    /// default name nobody asked for.
     pub async fn lab(&self, name: Option<String>) -> Result<LabSummary> {
+        let given = name.clone();
         let name = self.lab_name(name).await?;
-        self.find_lab(&name).await
+        match self.find_lab(&name).await {
+            Err(Error::Cluster(ClusterError::NotFound(_)))
+                if inventory::list(self.engine().await?).await?.is_empty() =>
+            {
+                Err(Error::NoLabs(given))
+            }
+            found => found,
+        }
     }
 
     /// The kubeconfig k3s wrote in server-0, pointed at the lab's published API.

@@ -122,6 +122,10 @@ pub enum Error {
     Declined(&'static str),
     #[error("several labs exist ({}); name one", .0.join(", "))]
     SeveralLabs(Vec<String>),
+    /// A command that needs a lab, when this Docker Engine has none at all (the name the user
+    /// gave, if any).
+    #[error("{}there are no labs yet", .0.as_ref().map(|n| format!("no lab named {n}: ")).unwrap_or_default())]
+    NoLabs(Option<String>),
     /// A lab made by an older playground, or whose labels were edited.
     #[error("lab {0} has no API address label")]
     NoApiAddress(String),
@@ -160,6 +164,10 @@ impl crate::diag::Hinted for Error {
             Self::Lock(e) => e.hint(),
             Self::Preflight(e) => e.hint(),
             Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
+            Self::NoLabs(..) => Some(
+                "`playground init` writes a lab file in this folder, and `playground up` makes the lab from it"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
@@ -247,6 +255,7 @@ impl Error {
                 crate::config::k3d::K3dError::Converted(_) => Kind::Failed,
                 _ => Kind::Usage,
             },
+            Error::NoLabs(_) => Kind::NotFound,
             Error::Cluster(e) => e.kind(),
             Error::Restore(e) => match **e {
                 R::NoRecord { .. } | R::NoDropped => Kind::NotFound,
@@ -373,6 +382,7 @@ mod tests {
                     secs: 1,
                     last: crate::kube::api::NotYet::Nodes {
                         ready: 0,
+                        total: 1,
                         expected: 1,
                     },
                 }),

@@ -12,7 +12,8 @@ pub const MAX_NAME_LEN: usize = 32;
 
 /// What a lab name must look like, for hints.
 pub const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
-    starting with a letter, not ending with '-', at most 32 characters";
+    starting with a letter, not ending with '-', at most 32 characters (not 63: the name goes \
+    into every node's host name, such as `playground-<name>-server-0`, which must fit in 63)";
 
 /// A valid lab name (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -563,7 +563,8 @@ fn reports_bad_names_at_the_name() {
         assert_eq!(
             hint(&err),
             "expected a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, \
-                 not ending with '-', at most 32 characters"
+                 not ending with '-', at most 32 characters (not 63: the name goes into every \
+                 node's host name, such as `playground-<name>-server-0`, which must fit in 63)"
         );
     }
     assert_eq!(

@@ -41,13 +41,24 @@ pub enum ApiError {
     Kube(#[from] kube::Error),
 }
 
+/// The progress of a wait for `expected` Ready nodes when `seen` nodes are registered: the
+/// Ready ones over all there are (never over the gate: "2/1" read as nonsense).
+fn ready_text(ready: usize, seen: usize, expected: usize) -> String {
+    format!("{ready}/{} nodes Ready", seen.max(expected))
+}
+
 /// What the last look at a starting API server saw, for [`ApiError::NotReady`].
 #[derive(Debug, thiserror::Error)]
 pub enum NotYet {
     #[error("/readyz: {0}")]
     Readyz(#[source] ReadyzError),
-    #[error("{ready}/{expected} nodes Ready")]
-    Nodes { ready: usize, expected: usize },
+    /// `ready` of the `total` nodes seen (at least the `expected` the wait needed).
+    #[error("{ready}/{total} nodes Ready (needed {expected})")]
+    Nodes {
+        ready: usize,
+        total: usize,
+        expected: usize,
+    },
     #[error("list nodes: {0}")]
     ListNodes(#[source] kube::Error),
     /// One node, in our words: not registered, not Ready (and why), no fresh heartbeat.
@@ -171,7 +182,11 @@ impl KubeApi {
                 last = match self.nodes().await {
                     Ok(nodes) => {
                         let ready = nodes.iter().filter(|n| n.ready).count();
-                        NotYet::Nodes { ready, expected }
+                        NotYet::Nodes {
+                            ready,
+                            total: nodes.len().max(expected),
+                            expected,
+                        }
                     }
                     Err(e) => NotYet::ListNodes(e),
                 };
@@ -202,7 +217,7 @@ impl KubeApi {
             list.items.iter().map(node_ready).collect();
         let done = |seen: &std::collections::BTreeMap<String, bool>| {
             let ready = seen.values().filter(|r| **r).count();
-            report(&format!("{ready}/{expected} nodes Ready"));
+            report(&ready_text(ready, seen.len(), expected));
             (ready >= expected).then(|| {
                 seen.iter()
                     .map(|(name, ready)| NodeReady {
@@ -330,5 +345,28 @@ impl KubeApi {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod ready_text_tests {
+    use super::ready_text;
+
+    #[test]
+    fn the_count_is_over_the_nodes_there_are_never_over_the_gate() {
+        // A wait for 1 Ready node of a lab of 3 (the "2/1").
+        assert_eq!(ready_text(2, 3, 1), "2/3 nodes Ready");
+        assert_eq!(ready_text(3, 3, 1), "3/3 nodes Ready");
+        // Before every node registered, the wait's own count is the floor.
+        assert_eq!(ready_text(0, 0, 3), "0/3 nodes Ready");
+        assert_eq!(
+            super::NotYet::Nodes {
+                ready: 1,
+                total: 3,
+                expected: 2
+            }
+            .to_string(),
+            "1/3 nodes Ready (needed 2)"
+        );
     }
 }

@@ -29,11 +29,12 @@ pub enum CloneError {
         what: &'static str,
         message: String,
     },
-    #[error("{source_repo}: `{rev}` names no commit: {message}")]
+    #[error("{source_repo}: `{rev}` names no commit{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
     Revision {
         source_repo: String,
         rev: String,
-        message: String,
+        /// Why, when it is more than "no such branch, tag or commit".
+        message: Option<String>,
     },
     #[error("{source_repo} has no {DEFAULT_FILE} at its top at {rev}")]
     NoLabFile { source_repo: String, rev: String },
@@ -194,10 +195,10 @@ pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<S
     let commit = git::resolve_or_remote(&repo, rev).map_err(|e| CloneError::Revision {
         source_repo: source.to_string(),
         rev: rev.to_string(),
-        // gix's own words: the clone's path and our hint would only confuse here.
+        // Not gix's words (Debug-like text), nor the clone's path, which would only confuse.
         message: match e {
-            git::GitError::UnknownRevision { source, .. } => format!("{source:#}"),
-            other => other.to_string(),
+            git::GitError::UnknownRevision { .. } => None,
+            other => Some(other.to_string()),
         },
     })?;
     let no_file = || CloneError::NoLabFile {

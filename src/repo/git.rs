@@ -35,7 +35,9 @@ pub enum GitError {
     #[error("{}: the repository has no commits yet", path.display())]
     NoCommits { path: PathBuf },
     /// A revision that names no commit.
-    #[error("{}: `{rev}` names no commit in this repository: {source:#}", path.display())]
+    /// gix's error stays the source, out of the message: its text is Debug-like
+    /// (`Message { message: "couldn't parse revision", … }`).
+    #[error("{}: `{rev}` names no commit in this repository", path.display())]
     UnknownRevision {
         path: PathBuf,
         rev: String,
@@ -917,6 +919,10 @@ pub(crate) mod tests {
         assert!(matches!(err, GitError::UnknownRevision { .. }), "{err:?}");
         assert!(
             err.to_string().contains("`no-such-branch` names no commit"),
+            "{err}"
+        ); // A plain message, never gix's Debug text.
+        assert!(
+            !err.to_string().contains("Message {") && !err.to_string().contains("couldn't parse"),
             "{err}"
         );
     }

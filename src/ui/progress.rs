@@ -130,7 +130,12 @@ impl Ui {
             Mode::Live => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}").unwrap(),
+                    // `wide_msg`: the title cut to the terminal's width. A line that wrapped
+                    // (titles run to 190 characters) garbled every redraw of the live view on
+                    // an 80- or 120-column terminal. The plain view (stderr not a terminal)
+                    // and `-o json` keep them whole.
+                    ProgressStyle::with_template("{spinner:.cyan} {wide_msg} {elapsed:.dim}")
+                        .unwrap(),
                 );
                 bar.set_message(label.clone());
                 bar.enable_steady_tick(Duration::from_millis(100));
@@ -282,7 +287,7 @@ impl Step {
         let text = format!("{mark} {}{note} [{secs:.1}s]", self.label);
         match &self.bar {
             Some(bar) => {
-                bar.set_style(ProgressStyle::with_template("{msg}").unwrap());
+                bar.set_style(ProgressStyle::with_template("{wide_msg}").unwrap());
                 bar.finish_with_message(text);
             }
             None => self.ui.line(&text),

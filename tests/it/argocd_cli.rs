@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::support::double::argocd::{EXIT_ENV, REPORT_ENV};
 use crate::support::double::{self, DoubleOptions};
 use crate::support::harness;
+use crate::support::harness::Bounded as _;
 
 const PASSWORD: &str = "correct-horse-battery";
 
@@ -193,7 +194,7 @@ async fn the_cli_comes_from_the_server_once_per_version_and_runs_logged_in() {
 fn downloads(lab: &str) -> usize {
     let out = Command::new("docker")
         .args(["logs", &format!("playground-{lab}-server-0")])
-        .output()
+        .bounded_output()
         .unwrap();
     let log =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);

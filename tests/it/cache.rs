@@ -15,6 +15,7 @@
 
 use std::process::Command;
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, cache_objects, count_docker_objects, docker, stderr};
 
 /// The proxied upstreams. Not public.ecr.aws: distribution's proxy cannot serve it
@@ -45,10 +46,13 @@ pub(crate) fn registry_image() -> &'static str {
         lock.lock().unwrap();
         let have = Command::new("docker")
             .args(["image", "inspect", &tag])
-            .output()
+            .bounded_output()
             .unwrap();
         if !have.status.success() {
-            let out = Command::new(&script).arg(&tag).output().unwrap();
+            let out = Command::new(&script)
+                .arg(&tag)
+                .bounded_for(None, std::time::Duration::from_secs(600))
+                .unwrap();
             assert!(
                 out.status.success(),
                 "{} failed (scripts/setup-test-env installs docker-registry):\n{}",
@@ -99,7 +103,9 @@ impl DerivedImage {
 
 impl Drop for DerivedImage {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .bounded_output();
     }
 }
 
@@ -462,7 +468,8 @@ fn without_the_cache_image_up_warns_once_and_goes_on() {
                 "-e",
                 "/etc/rancher/k3s/registries.yaml",
             ])
-            .status()
+            .bounded_output()
+            .map(|o| o.status)
             .unwrap();
         assert!(!found.success(), "{node} has a registries.yaml");
     }
@@ -756,7 +763,7 @@ fn a_partial_multi_platform_tar_fails_only_with_all_platforms() {
             .arg(&node.0)
             .args(args)
             .arg("/in/multi.tar");
-        cmd.output().unwrap()
+        cmd.bounded_output().unwrap()
     };
     let all = run(&["-n", "k8s.io", "images", "import", "--all-platforms"]);
     let err = stderr(&all);
@@ -815,10 +822,10 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         let _ = Command::new("docker")
             .args(["rm", "-f", &self.name])
-            .output();
+            .bounded_output();
         let _ = Command::new("docker")
             .args(["network", "rm", &self.network])
-            .output();
+            .bounded_output();
     }
 }
 
@@ -860,7 +867,7 @@ fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstrea
         .arg("sh")
         .arg(dir.path())
         .arg(&pushed)
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(
         st.status.success(),
@@ -874,6 +881,17 @@ fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstrea
     // name, labels, volume and env (the TTL included; 2.8 ignores it), published for the test.
     let cache = caches.container("docker.io");
     let volume = format!("{cache}-data");
+    // Made first with the cache's labels, as playground makes it: a volume `docker run -v`
+    // makes on the fly has none, and the namespace's guard (by label) would leave it.
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "playground.cache=docker.io",
+        "--label",
+        &format!("playground.cache.namespace={}", caches.namespace),
+        &volume,
+    ]);
     docker(&[
         "run",
         "-d",
@@ -957,7 +975,7 @@ fn the_real_registry_pulls_through_and_serves_what_it_cached_without_the_upstrea
     let never = format!("127.0.0.1:{port}/tiny/{tag}-never:1");
     let out = Command::new("docker")
         .args(["pull", &never])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!out.status.success(), "pulled {never} from nowhere");
 }
@@ -1138,13 +1156,7 @@ fn sigterm_during_image_import_stops_at_once_and_leaves_no_tar_behind() {
                 "-c",
                 "cat > /bin/ctr && chmod 755 /bin/ctr",
             ])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(CTR_HOLDS.as_bytes())?;
-                c.wait_with_output()
-            })
+            .bounded_with_input(CTR_HOLDS.as_bytes())
             .unwrap();
         assert!(out.status.success(), "{node}: {}", stderr(&out));
     }
@@ -1177,7 +1189,8 @@ fn sigterm_during_image_import_stops_at_once_and_leaves_no_tar_behind() {
     while !nodes.iter().all(|n| {
         Command::new("docker")
             .args(["exec", n, "test", "-e", "/tmp/ctr.held"])
-            .status()
+            .bounded_output()
+            .map(|o| o.status)
             .is_ok_and(|s| s.success())
     }) {
         if let Some(status) = child.try_wait().unwrap() {
@@ -1249,7 +1262,7 @@ fn tiny_image(image: &str) -> DerivedImage {
         .arg("sh")
         .arg(dir.path())
         .arg(image)
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(
         st.status.success(),

@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, count_docker_objects, docker, ready_nodes};
 
 fn lab_entry(list: &serde_json::Value, name: &str) -> serde_json::Value {
@@ -23,7 +24,7 @@ fn container_ids(lab: &str) -> Vec<String> {
             "--filter",
             &format!("label=playground.cluster={lab}"),
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
@@ -43,7 +44,7 @@ fn container_states(lab: &str) -> Vec<String> {
             "--filter",
             &format!("label=playground.cluster={lab}"),
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -89,7 +90,7 @@ async fn life_cycle_of_one_server_and_two_agents() {
     assert_eq!(container_ids(&name).len(), 3);
     let published = Command::new("docker")
         .args(["port", &format!("playground-{name}-server-0"), "80/tcp"])
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&published.stdout).trim(),
@@ -289,11 +290,13 @@ fn a_name_taken_by_a_foreign_container_is_refused() {
     let foreign = format!("playground-{}-server-0", lab.name);
     let st = Command::new("docker")
         .args(["create", "--name", &foreign, image])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(st.status.success());
     let out = lab.run(&["up", "--cluster-only"]);
-    let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &foreign])
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -373,6 +376,44 @@ fn a_crashing_node_ends_the_wait_at_once_with_its_log() {
         count_docker_objects(&lab.name),
         0,
         "a failed new lab is rolled back"
+    );
+    // Its image export (a cache object, not labelled with the lab) was made by this `up`,
+    // and goes with it.
+    let export = format!("playground-cache-{0}-images-{0}", lab.name);
+    let [_, _, (volumes, _)] = harness::cache_objects(&lab.name);
+    assert!(volumes.is_empty(), "left by the rollback: {volumes:?}");
+
+    // An export that was there before (images kept by a `drop`) is not this `up`'s: it stays.
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            harness::remove_cache_objects(&self.0);
+        }
+    }
+    let _gone = Gone(lab.name.clone());
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "playground.cache=images",
+        "--label",
+        &format!("playground.cache.namespace={}", lab.name),
+        "--label",
+        &format!("playground.cache.lab={}", lab.name),
+        &export,
+    ]);
+    let out = lab.run(&["up", "--cluster-only", "--timeout", "120s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", harness::stderr(&out));
+    assert_eq!(count_docker_objects(&lab.name), 0);
+    assert_eq!(
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{export}$")
+        ]),
+        export
     );
 }
 
@@ -985,7 +1026,7 @@ fn up_json_streams_one_event_per_step_and_piped_stderr_has_no_colour() {
 fn logged_at(container: &str, needle: &str) -> jiff::Timestamp {
     let out = Command::new("docker")
         .args(["logs", "--timestamps", container])
-        .output()
+        .bounded_output()
         .unwrap();
     let text = format!(
         "{}{}",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, docker, free_port, kube_client, stderr};
 
 /// The lab's join token, as `docker inspect` shows it in server-0's env.
@@ -114,6 +115,18 @@ async fn logs_export_and_exec_on_a_lab_with_one_agent() {
         "{}",
         stderr(&out)
     );
+
+    // --- export logs into a folder it cannot write (sysfs takes no new file, root's
+    // included): the error names that folder, never the hidden temporary file in it.
+    let out = lab.run(&["export", "logs", &lab.name, "/sys"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot write in /sys: "), "{err}");
+    assert!(
+        !err.contains(".playground-logs") && !err.contains(".partial") && !err.contains("at path"),
+        "{err}"
+    );
+    assert!(err.contains("give a directory you can write to"), "{err}");
 
     // --- export logs: one archive, a folder per node, and no secret anywhere in it.
     let planted = format!("planted-{}", lab.name);
@@ -302,7 +315,8 @@ impl Drop for Tag {
             .args(["rmi", &self.0])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .bounded_output()
+            .map(|o| o.status);
     }
 }
 
@@ -429,12 +443,12 @@ async fn up_reconciles_a_changed_lab_file_on_its_volumes_and_removes_an_agent() 
     lab.ok(&["up", "--cluster-only", "--yes"]);
     let gone = Command::new("docker")
         .args(["inspect", &a1])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!gone.status.success(), "{a1} still exists");
     let vol = Command::new("docker")
         .args(["volume", "inspect", &volumes[2]])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!vol.status.success(), "{} still exists", volumes[2]);
     let nodes = harness::node_names(&lab.kubeconfig()).await;

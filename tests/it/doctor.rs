@@ -5,6 +5,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab};
 
 /// A Docker config dir with one context, `docker context create NAME --docker host=HOST`'s
@@ -140,7 +141,7 @@ fn host_is_v1_without_privileged() -> (bool, bool) {
             "-c",
             "exit 0",
         ])
-        .output()
+        .bounded_output()
         .unwrap()
         .status
         .success();

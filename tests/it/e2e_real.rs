@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{
     self, TestLab, cache_objects, count_docker_objects, docker, free_port, require_docker,
 };
@@ -75,7 +76,7 @@ impl Drop for LogsOnFailure {
         let names = Command::new("docker")
             .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
             .arg(format!("label=playground.cluster={}", self.0))
-            .output()
+            .bounded_output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         for name in names.split_whitespace() {
@@ -83,7 +84,7 @@ impl Drop for LogsOnFailure {
                 (format!("{name}.log"), vec!["logs", "--timestamps", name]),
                 (format!("{name}.inspect.json"), vec!["inspect", name]),
             ] {
-                if let Ok(out) = Command::new("docker").args(&args).output() {
+                if let Ok(out) = Command::new("docker").args(&args).bounded_output() {
                     let mut text = out.stdout;
                     text.extend_from_slice(&out.stderr);
                     let _ = std::fs::write(dir.join(file), text);
@@ -298,7 +299,7 @@ fn node_log_lines(lab: &TestLab, needle: &str) -> Vec<String> {
     {
         let out = Command::new("docker")
             .args(["logs", name])
-            .output()
+            .bounded_output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
@@ -429,7 +430,9 @@ fn e2e_real_image_import_of_a_local_build() {
     struct RemoveImage(String);
     impl Drop for RemoveImage {
         fn drop(&mut self) {
-            let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", &self.0])
+                .bounded_output();
         }
     }
     let _image = RemoveImage(image.clone());

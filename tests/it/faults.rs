@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, count_docker_objects, docker, ready_nodes};
 
 /// A seeded random source; the seed is printed so a failure can be replayed.
@@ -164,7 +165,7 @@ fn create_duplicate_network(net: &str, lab: &str) {
             &body,
         ])
         .arg("http://localhost/networks/create")
-        .output()
+        .bounded_output()
         .expect("curl");
     assert!(out.status.success(), "{}", harness::stderr(&out));
 }
@@ -301,7 +302,7 @@ async fn a_removed_network_is_recreated_and_every_node_reattached_at_its_address
         for n in &names {
             let _ = Command::new("docker")
                 .args(["network", "disconnect", "-f", &net, n])
-                .output();
+                .bounded_output();
         }
         docker(&["network", "rm", &net]);
         // Running or suspended, the nodes are all there; the network is what is missing.
@@ -390,7 +391,7 @@ impl Signalled {
 /// The stand-in's "…_BOOT_MS=<ms>: booting" lines in a node's log so far (0 when it does not
 /// exist yet): a new one means the node is in a boot its knob holds open.
 fn boot_lines(node: &str) -> usize {
-    let Ok(out) = Command::new("docker").args(["logs", node]).output() else {
+    let Ok(out) = Command::new("docker").args(["logs", node]).bounded_output() else {
         return 0;
     };
     format!(
@@ -738,7 +739,7 @@ async fn a_signal_while_restore_waits_for_the_nodes_leaves_nothing_the_next_rest
 fn stamped_lines(node: &str, text: &str) -> Vec<(jiff::Timestamp, String)> {
     let out = Command::new("docker")
         .args(["logs", "-t", node])
-        .output()
+        .bounded_output()
         .unwrap();
     let mut lines: Vec<(jiff::Timestamp, String)> = format!(
         "{}{}",

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{Api, DynamicObject, PostParams};
 
 use crate::support::double::{self, AppOutcome, DoubleOptions, Simulation};
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab};
 
 pub(crate) fn fixture() -> String {
@@ -152,7 +153,16 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
             .await
             .unwrap();
         assert_eq!(d.spec.and_then(|s| s.replicas), Some(0), "{off}");
+        // And `up` did not show them as awaited.
+        assert!(
+            !stderr.contains(&format!("Deployment {off}")),
+            "{off} shown as awaited: {stderr}"
+        );
     }
+    assert!(
+        stderr.contains("Deployment argocd-server"),
+        "the awaited ones are shown: {stderr}"
+    );
 
     // The repo-server reads the repo through a hostPath at the same path, and git there reads
     // a global config that lists it as a safe directory.
@@ -230,7 +240,7 @@ async fn up_installs_argo_cd_and_seeds_the_root_app_from_the_local_repo() {
             "{{json .HostConfig.Binds}}",
             &format!("playground-{}-server-0", lab.name),
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     let repo_root = std::fs::canonicalize(lab.dir.path()).unwrap();
     let binds = String::from_utf8_lossy(&binds.stdout).to_string();
@@ -687,11 +697,22 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
         ", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"",
     );
     let out = lab.ok(&["up", "-o", "json"]);
-    let (_, report) = harness::event_stream(&out, "UpResult");
+    let (events, report) = harness::event_stream(&out, "UpResult");
     assert_eq!(
         report["nodes"].as_array().map(Vec::len),
         Some(2),
         "{report}"
+    );
+    // The agent's start is not waited for here (Ready is awaited with Argo CD): its step
+    // says so, not "wait for".
+    let agent_start = format!("start playground-{}-agent-0", lab.name);
+    let names: Vec<&str> = events.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(names.contains(&agent_start.as_str()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with(&agent_start) && n.contains("wait for")),
+        "{names:?}"
     );
     let client = harness::kube_client(&lab.kubeconfig()).await;
     let ns: k8s_openapi::api::core::v1::Namespace = Api::all(client).get("argocd").await.unwrap();
@@ -699,7 +720,7 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
     let agent = format!("playground-{}-agent-0", lab.name);
     let out = Command::new("docker")
         .args(["logs", "--timestamps", &agent])
-        .output()
+        .bounded_output()
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);

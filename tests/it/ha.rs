@@ -5,6 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{TestLab, count_docker_objects, docker, ready_nodes};
 
 fn states(lab: &str) -> Vec<String> {
@@ -17,7 +18,7 @@ fn states(lab: &str) -> Vec<String> {
             "--filter",
             &format!("label=playground.cluster={lab}"),
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -30,7 +31,7 @@ fn states(lab: &str) -> Vec<String> {
 fn logs_since(container: &str, since: &str) -> String {
     let out = Command::new("docker")
         .args(["logs", "--since", since, container])
-        .output()
+        .bounded_output()
         .unwrap();
     format!(
         "{}{}",

@@ -6,8 +6,7 @@
 //! cycle: `drop` of the spoke removes the Secret, `restore` brings it back, `drop` of the hub
 //! leaves the spoke running, detached and clean. No token in `-vv` logs, records or labels.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -15,6 +14,7 @@ use kube::api::Api;
 
 use crate::double_util::client_from_yaml;
 use crate::gitops_up::git_lab_with;
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, stderr};
 
 async fn client_of(lab: &TestLab, name: &str) -> kube::Client {
@@ -34,7 +34,7 @@ fn text(s: &Secret, key: &str) -> String {
 
 /// Put `content` at `path` inside `container` (through stdin: never in argv).
 fn put_file(container: &str, path: &str, content: &str) {
-    let mut child = Command::new("docker")
+    let out = Command::new("docker")
         .args([
             "exec",
             "-i",
@@ -43,16 +43,13 @@ fn put_file(container: &str, path: &str, content: &str) {
             "-c",
             &format!("cat > {path}"),
         ])
-        .stdin(Stdio::piped())
-        .spawn()
+        .bounded_with_input(content.as_bytes())
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(content.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// One HTTPS GET from inside `node`, as the hub's Argo CD makes it: `HTTP <status>` or the error.
@@ -68,7 +65,7 @@ fn get_from(node: &str, url: &str, ca: &str, token: &str) -> String {
             "/tmp/hub-test-ca.pem",
             "/tmp/hub-test-token",
         ])
-        .output()
+        .bounded_output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -2,6 +2,7 @@
 //! read-only where asked, checked before anything is made, a node change when they change) and
 //! `cluster.caCerts` (where Go reads system roots, checked as PEM).
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{TestLab, count_docker_objects, docker, stderr};
 
 fn node(lab: &TestLab, role: &str, i: u32) -> String {
@@ -137,7 +138,7 @@ fn a_ca_file_reaches_where_go_reads_system_roots_and_the_stand_in_trusts_it_ther
         );
         let out = std::process::Command::new("docker")
             .args(["logs", &n])
-            .output()
+            .bounded_output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -13,6 +13,7 @@ use std::process::Command;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::cache::registry_image;
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, TestLab, cache_objects, docker, stderr};
 
 /// A cache namespace of its own; its registry (and anything else in it) is removed on drop.
@@ -76,7 +77,9 @@ impl TinyImage {
 
 impl Drop for TinyImage {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .bounded_output();
     }
 }
 

@@ -561,3 +561,34 @@ fn a_gitops_path_leaving_the_repository_is_refused_by_every_command() {
         assert!(err.contains("playground.yaml:"), "{tag}: {err}");
     }
 }
+
+#[test]
+fn a_revision_that_names_nothing_is_said_plainly_not_in_gix_debug_text() {
+    let lab = TestLab::new("restorerev")
+        .yaml(&format!(
+            "  manifest: {}\ngitops:\n  repo: .\n  revision: HEAD\n  path: apps\n",
+            fixture()
+        ))
+        .write();
+    let (bare, _, _) = bare_lab_repo(&lab);
+    let bare_s = bare.to_str().unwrap();
+    let out = lab.run(&["restore", "--from", bare_s, "--revision", "no-such-branch"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{bare_s}: `no-such-branch` names no commit\n")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Message {")
+            && !err.contains("NotFound {")
+            && !err.contains("couldn't parse")
+            && !err.contains("Bytes("),
+        "gix's Debug text: {err}"
+    );
+    assert!(
+        err.contains("hint: use a branch, a tag or a commit id"),
+        "{err}"
+    );
+    assert_eq!(harness::count_docker_objects(&lab.name), 0, "nothing made");
+}

@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{self, docker, remove_docker_objects, unique_name};
 
 struct Cleanup(String);
@@ -20,7 +21,7 @@ fn wait_log(container: &str, line: &str) {
     loop {
         let out = Command::new("docker")
             .args(["logs", container])
-            .output()
+            .bounded_output()
             .unwrap();
         let text = format!(
             "{}{}",

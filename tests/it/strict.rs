@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use playground::cluster::plan::NODE_ENTRYPOINT;
 
+use crate::support::harness::Bounded as _;
 use crate::support::harness::{
     self, TestLab, docker, node_complaints, ready_nodes, remove_docker_objects, unique_name,
 };
@@ -22,7 +23,7 @@ impl Drop for Cleanup {
 fn logs(container: &str) -> String {
     let out = Command::new("docker")
         .args(["logs", container])
-        .output()
+        .bounded_output()
         .unwrap();
     format!(
         "{}{}",
@@ -53,7 +54,7 @@ fn run_server(lab: &str, extra: &[&str], args: &[&str]) -> (String, Output) {
     let net = format!("playground-{lab}");
     if Command::new("docker")
         .args(["network", "inspect", &net])
-        .output()
+        .bounded_output()
         .is_ok_and(|o| !o.status.success())
     {
         docker(&["network", "create", "--label", &label, &net]);
@@ -67,7 +68,7 @@ fn run_server(lab: &str, extra: &[&str], args: &[&str]) -> (String, Output) {
         .args(extra)
         .arg(harness::node_image())
         .args(args);
-    let out = cmd.output().unwrap();
+    let out = cmd.bounded_output().unwrap();
     (name, out)
 }
 

@@ -4,19 +4,139 @@
 //! Every Docker object a test makes carries `playground.cluster=<unique name>`; the
 //! [`TestLab`] guard removes them all when it drops, panics included.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// The stand-in node image, without the key its tag ends in (see [`node_image`]).
 pub const NODE_IMAGE: &str = "playground-test/node:dev";
+
+/// How long one Docker CLI call in a test may take before the test fails as hung:
+/// `PLAYGROUND_TEST_DOCKER_TIMEOUT` seconds, 120 by default. A hung daemon (Docker 20.10
+/// deadlocked once in CI) then fails the test that met it, instead of holding CI for hours.
+pub fn docker_timeout() -> Duration {
+    let secs = std::env::var("PLAYGROUND_TEST_DOCKER_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Where `scripts/setup-test-env` has dockerd write its log (`DOCKERD_LOG` overrides it).
+fn dockerd_log() -> PathBuf {
+    std::env::var_os("DOCKERD_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/log/dockerd.log"))
+}
+
+/// The last `n` lines of the daemon log, or why there are none to show.
+pub fn dockerd_log_tail(n: usize) -> String {
+    let path = dockerd_log();
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+            format!("last {n} lines of {}:\n{tail}", path.display())
+        }
+        Err(e) => format!("(no daemon log to show: {}: {e})", path.display()),
+    }
+}
+
+/// A command line as a person would type it, for messages.
+fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Running a command (a `docker` call) with a deadline: spawned, waited for until
+/// [`docker_timeout`], killed past it, with a panic that names the hung call and shows the
+/// daemon log's tail. Use these instead of `output()`/`status()` for every `docker` call in
+/// the tests.
+pub trait Bounded {
+    /// Like `output()` (stdout and stderr captured, no stdin), within [`docker_timeout`].
+    fn bounded_output(&mut self) -> std::io::Result<Output>;
+    /// Like `output()`, with `input` written to the command's stdin.
+    fn bounded_with_input(&mut self, input: &[u8]) -> std::io::Result<Output>;
+    /// Like `output()`, within `limit`.
+    fn bounded_for(&mut self, input: Option<&[u8]>, limit: Duration) -> std::io::Result<Output>;
+}
+
+impl Bounded for Command {
+    fn bounded_output(&mut self) -> std::io::Result<Output> {
+        self.bounded_for(None, docker_timeout())
+    }
+
+    fn bounded_with_input(&mut self, input: &[u8]) -> std::io::Result<Output> {
+        self.bounded_for(Some(input), docker_timeout())
+    }
+
+    fn bounded_for(&mut self, input: Option<&[u8]>, limit: Duration) -> std::io::Result<Output> {
+        let line = command_line(self);
+        self.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = self.spawn()?;
+        // Readers on threads, so a child that fills a pipe cannot stall the deadline.
+        let read = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = read(child.stdout.take().map(|p| Box::new(p) as _));
+        let err = read(child.stderr.take().map(|p| Box::new(p) as _));
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            let input = input.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+        }
+        let deadline = Instant::now() + limit;
+        let mut pause = Duration::from_millis(1);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`{line}` did not finish in {}s: the Docker daemon may be hung \
+                     (PLAYGROUND_TEST_DOCKER_TIMEOUT sets the limit).\n{}",
+                    limit.as_secs(),
+                    dockerd_log_tail(40)
+                );
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(25));
+        };
+        Ok(Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
+    }
+}
 
 /// Fail (never skip) when Docker is missing: a green run without Docker would be a lie.
 pub fn require_docker() {
     let ok = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
+        .bounded_output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     assert!(
@@ -114,14 +234,15 @@ fn built_image(script: &str, base: &str) -> String {
             "{{index .Config.Labels \"playground.test.double-sha256\"}}",
             &tag,
         ])
-        .output()
+        .bounded_output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if have != want {
         let out = Command::new(&script)
             .arg(&bin)
             .arg(&tag)
-            .output()
+            // A docker build: longer than one call, still bounded.
+            .bounded_for(None, Duration::from_secs(600))
             .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
         assert!(
             out.status.success(),
@@ -200,7 +321,7 @@ pub fn stderr(out: &Output) -> String {
 
 /// Run `docker ARGS`, assert it succeeded, and return its stdout, trimmed.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
+    let out = Command::new("docker").args(args).bounded_output().unwrap();
     assert!(
         out.status.success(),
         "docker {}: {}",
@@ -271,7 +392,7 @@ fn objects_matching(filter: &str) -> [(Vec<String>, &'static [&'static str]); 3]
         Command::new("docker")
             .args(args)
             .arg(filter)
-            .output()
+            .bounded_output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
                     .split_whitespace()
@@ -295,8 +416,30 @@ fn objects_matching(filter: &str) -> [(Vec<String>, &'static [&'static str]); 3]
 
 fn remove_all(objects: [(Vec<String>, &'static [&'static str]); 3]) {
     for (ids, remove) in objects {
+        if remove[0] == "network" {
+            // A container of another owner (a shared registry or cache, another test's lab)
+            // may still be attached to this network, and `network rm` then refuses: detach
+            // it first, or the network outlives the test.
+            for id in &ids {
+                let attached = Command::new("docker")
+                    .args(["network", "inspect", "-f"])
+                    .arg("{{range $k, $v := .Containers}}{{$k}} {{end}}")
+                    .arg(id)
+                    .bounded_output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                for container in attached.split_whitespace() {
+                    let _ = Command::new("docker")
+                        .args(["network", "disconnect", "-f", id, container])
+                        .bounded_output();
+                }
+            }
+        }
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(remove).args(&ids).output();
+            let _ = Command::new("docker")
+                .args(remove)
+                .args(&ids)
+                .bounded_output();
         }
     }
 }
@@ -330,7 +473,7 @@ pub fn node_complaints(lab: &str) -> Vec<String> {
     let ids = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
         .arg(format!("label=playground.cluster={lab}"))
-        .output()
+        .bounded_output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
     let mut found = Vec::new();
@@ -342,7 +485,7 @@ pub fn node_complaints(lab: &str) -> Vec<String> {
                 "{{index .Config.Labels \"playground.role\"}} {{.Name}}",
                 id,
             ])
-            .output()
+            .bounded_output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
         let Some((role, name)) = role.split_once(' ') else {
@@ -351,7 +494,7 @@ pub fn node_complaints(lab: &str) -> Vec<String> {
         if role != "server" && role != "agent" {
             continue;
         }
-        let Ok(out) = Command::new("docker").args(["logs", id]).output() else {
+        let Ok(out) = Command::new("docker").args(["logs", id]).bounded_output() else {
             continue;
         };
         let text = format!(

@@ -100,9 +100,11 @@ impl fmt::Display for Step {
                 n.spec.network,
                 n.spec.ip.map(|i| i.to_string()).unwrap_or_default()
             ),
+            // Said so that it reads right for a brand-new node (nothing to forget) as for one
+            // whose data volume is gone (the servers knew its old password).
             Step::ForgetNode(n) => write!(
                 f,
-                "make the servers forget {n} (its data volume is gone, so it comes back as a new node)"
+                "let {n} join with a new node password (it has no data volume)"
             ),
             Step::WaitApi { nodes } => {
                 write!(

@@ -74,7 +74,7 @@ pub struct Observed {
     pub registry: Option<ContainerInfo>,
     /// Whether the registry image is local.
     pub registry_image_present: bool,
-    /// The lab's volumes that exist (its nodes' data volumes among them).
+    /// The lab's volumes that exist (its nodes' data volumes among them, and its image export).
     pub volumes: BTreeSet<String>,
 }
 
@@ -577,6 +577,10 @@ impl<'a> Planner<'a> {
         // that mount it. It needs no cache image, so a cache that is off does not skip it.
         if let Some(cache) = self.cache
             && !self.missing.is_empty()
+            && !self
+                .observed
+                .volumes
+                .contains(&cache.export_volume(&self.lab.name))
         {
             prep.push(Step::EnsureVolume {
                 name: cache.export_volume(&self.lab.name),

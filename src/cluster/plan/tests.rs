@@ -287,6 +287,30 @@ fn no_cache_when_the_lab_turns_it_off() {
 }
 
 #[test]
+fn an_image_export_kept_from_before_is_not_listed_as_created() {
+    // `drop` kept the export; the next lab of that name only mounts it.
+    let observed = Observed {
+        volumes: ["playground-cache-images-lab".to_string()].into(),
+        ..Observed::default()
+    };
+    let plan = plan_up(&lab(1, 1), &observed, &cached()).unwrap();
+    let text = plan.to_string();
+    assert!(
+        !text.contains("create volume playground-cache-images-lab"),
+        "{text}"
+    );
+    assert!(
+        plan.nodes()
+            .filter(|n| n.role != Role::LoadBalancer)
+            .all(|n| {
+                n.spec.binds.contains(
+                    &"playground-cache-images-lab:/var/lib/rancher/k3s/agent/images".to_string(),
+                )
+            })
+    );
+}
+
+#[test]
 fn caches_that_run_on_the_lab_network_are_left_alone() {
     let first = plan_up(&lab(1, 1), &Observed::default(), &cached()).unwrap();
     let settings = CacheSettings::default();
@@ -503,6 +527,31 @@ fn a_running_lab_plans_no_changes() {
             .iter()
             .all(|s| s.starts_with("wait for the API") || s.starts_with("write kube context")),
         "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_brand_new_agent_is_not_announced_as_forgotten() {
+    // A lab of one agent raised to two: agent-1 never existed, it has no data volume.
+    let first = plan_up(&lab(1, 1), &Observed::default(), &inputs()).unwrap();
+    let observed = Observed {
+        containers: running(&first),
+        network_exists: true,
+        volumes: [
+            names::data_volume("lab", Role::Server, 0),
+            names::data_volume("lab", Role::Agent, 0),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let text = plan_up(&lab(1, 2), &observed, &inputs())
+        .unwrap()
+        .to_string();
+    assert!(text.contains("create playground-lab-agent-1"), "{text}");
+    assert!(!text.contains("forget"), "{text}");
+    assert!(
+        text.contains("let playground-lab-agent-1 join with a new node password"),
+        "{text}"
     );
 }
 
