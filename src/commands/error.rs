@@ -341,6 +341,22 @@ mod tests {
     use crate::diag::Hinted;
 
     #[test]
+    fn with_no_lab_at_all_the_error_says_so_and_how_to_make_one() {
+        let none = Error::NoLabs(None);
+        assert_eq!(none.to_string(), "there are no labs yet");
+        let hint = none.hint().unwrap();
+        assert!(
+            hint.contains("`playground init`") && hint.contains("`playground up`"),
+            "{hint}"
+        );
+        assert_eq!(
+            Error::NoLabs(Some("nosuch".into())).to_string(),
+            "no lab named nosuch: there are no labs yet"
+        );
+        assert_eq!(none.kind(), Kind::NotFound);
+    }
+
+    #[test]
     fn the_exit_status_follows_the_kind_of_error() {
         let cases: Vec<(Error, i32)> = vec![
             (Error::Usage(Usage::WatchNeedsLocalRepo), 2),

@@ -3,24 +3,16 @@
 use crate::support::harness::{TestLab, stderr};
 
 #[test]
-fn status_with_no_lab_at_all_says_there_are_none_yet_and_how_to_make_one() {
-    // No lab file in the folder, no lab on the engine for this HOME.
+fn status_of_a_lab_that_does_not_exist_exits_4_and_names_it() {
+    // No lab file in the folder. Other tests' labs may run on the same engine at the same
+    // time, so whether "there are no labs yet" follows is the engine's to say (the wording
+    // itself is `commands::error`'s unit test); the name and the exit status are not.
     let lab = TestLab::new("nolabs");
     std::fs::create_dir_all(lab.home()).unwrap();
-    let out = lab.run(&["status"]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("error: there are no labs yet\n"), "{err}");
-    assert!(!err.contains("no lab named playground"), "{err}");
-    assert!(
-        err.contains("`playground init` writes a lab file") && err.contains("`playground up`"),
-        "{err}"
-    );
-    // A name given: that name, and that there are none.
     let out = lab.run(&["status", "nosuch"]);
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("error: no lab named nosuch: there are no labs yet"),
+        stderr(&out).contains("no lab named nosuch"),
         "{}",
         stderr(&out)
     );
