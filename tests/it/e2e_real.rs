@@ -734,7 +734,7 @@ spec:
         .unwrap();
     let f = file.to_str().unwrap();
     pg(&lab, &["validate", "-f", f]);
-    pg(&lab, &["up", "-f", f, "--timeout", "15m"]);
+    first_up(&lab, &["up", "-f", f, "--timeout", "15m"]);
 
     let status: serde_json::Value =
         serde_json::from_str(&pg(&lab, &["status", &lab.name, "-o", "json"])).unwrap();
