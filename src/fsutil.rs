@@ -6,7 +6,7 @@ use std::fs::Permissions;
 use std::io::{self, Write};
 #[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// Windows has no mode bits: these stand-ins only keep the call sites compiling there. The
 /// binary refuses to run on Windows (`main.rs`: use WSL2), so no secret is ever written with
@@ -94,6 +94,27 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     f.write_all(contents)?;
     // An existing file keeps its old mode through `open`; set it.
     set_mode(&f, mode)
+}
+
+/// `path` as a relative path that stays below where it starts (`a/../b` is `b`), or `None`
+/// when it is absolute or climbs out through `..`. Lexical: symlinks are the caller's to
+/// resolve. The one rule for every path the lab names inside its folder or repository
+/// (`gitops.path`, `argocd.resources`, sources and value files).
+pub fn inside(path: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

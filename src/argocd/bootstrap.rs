@@ -413,19 +413,8 @@ fn check_inside(root: &Path, path: &str) -> Result<()> {
         path: path.to_string(),
         root: root.to_path_buf(),
     };
-    if Path::new(path).is_absolute() {
+    if crate::fsutil::inside(path).is_none() {
         return Err(outside());
-    }
-    let mut depth = 0i32;
-    for c in Path::new(path).components() {
-        match c {
-            std::path::Component::ParentDir => depth -= 1,
-            std::path::Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(outside());
-        }
     }
     // A symlink out: the working tree's link is what the commit holds too.
     if let Ok(real) = std::fs::canonicalize(root.join(path))

@@ -113,6 +113,14 @@ pub fn spoke_endpoint(spoke: &str, servers: u32) -> (String, String) {
     (container, url)
 }
 
+/// Server-side apply `body` as `name` (ours, forced: the objects are ours alone).
+async fn apply<K>(api: &Api<K>, name: &str, body: serde_json::Value) -> Result<K, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &apply_params(), &Patch::Apply(body)).await
+}
+
 fn apply_params() -> PatchParams {
     PatchParams::apply(MANAGER).force()
 }
@@ -122,58 +130,53 @@ fn apply_params() -> PatchParams {
 /// `up` may do it again and gets the same token back.
 pub async fn install_manager(spoke: &KubeApi) -> Result<Credentials, HubError> {
     let client = spoke.client().clone();
-    let pp = apply_params();
-    Api::<ServiceAccount>::namespaced(client.clone(), MANAGER_NAMESPACE)
-        .patch(
-            MANAGER_ACCOUNT,
-            &pp,
-            &Patch::Apply(json!({
-                "apiVersion": "v1", "kind": "ServiceAccount",
-                "metadata": {"name": MANAGER_ACCOUNT, "namespace": MANAGER_NAMESPACE},
-            })),
-        )
-        .await?;
-    Api::<ClusterRole>::all(client.clone())
-        .patch(
-            MANAGER_ROLE,
-            &pp,
-            &Patch::Apply(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                "metadata": {"name": MANAGER_ROLE},
-                "rules": [
-                    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                    {"nonResourceURLs": ["*"], "verbs": ["*"]},
-                ],
-            })),
-        )
-        .await?;
-    Api::<ClusterRoleBinding>::all(client.clone())
-        .patch(
-            MANAGER_BINDING,
-            &pp,
-            &Patch::Apply(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": MANAGER_BINDING},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": MANAGER_ROLE},
-                "subjects": [{"kind": "ServiceAccount", "name": MANAGER_ACCOUNT, "namespace": MANAGER_NAMESPACE}],
-            })),
-        )
-        .await?;
+    apply(
+        &Api::<ServiceAccount>::namespaced(client.clone(), MANAGER_NAMESPACE),
+        MANAGER_ACCOUNT,
+        json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": MANAGER_ACCOUNT, "namespace": MANAGER_NAMESPACE},
+        }),
+    )
+    .await?;
+    apply(
+        &Api::<ClusterRole>::all(client.clone()),
+        MANAGER_ROLE,
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": MANAGER_ROLE},
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ],
+        }),
+    )
+    .await?;
+    apply(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        MANAGER_BINDING,
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": MANAGER_BINDING},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": MANAGER_ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": MANAGER_ACCOUNT, "namespace": MANAGER_NAMESPACE}],
+        }),
+    )
+    .await?;
     let secrets = Api::<Secret>::namespaced(client, MANAGER_NAMESPACE);
-    secrets
-        .patch(
-            MANAGER_TOKEN,
-            &pp,
-            &Patch::Apply(json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {
-                    "name": MANAGER_TOKEN, "namespace": MANAGER_NAMESPACE,
-                    "annotations": {"kubernetes.io/service-account.name": MANAGER_ACCOUNT},
-                },
-                "type": "kubernetes.io/service-account-token",
-            })),
-        )
-        .await?;
+    apply(
+        &secrets,
+        MANAGER_TOKEN,
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": MANAGER_TOKEN, "namespace": MANAGER_NAMESPACE,
+                "annotations": {"kubernetes.io/service-account.name": MANAGER_ACCOUNT},
+            },
+            "type": "kubernetes.io/service-account-token",
+        }),
+    )
+    .await?;
     let deadline = Instant::now() + TOKEN_WAIT;
     loop {
         if let Some(s) = secrets.get_opt(MANAGER_TOKEN).await? {

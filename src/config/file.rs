@@ -1458,20 +1458,7 @@ fn root_source(raw: &RawGitOps, here: &Here) -> Result<RootSource, ConfigError> 
 /// A path the lab file names that must stay beside it: relative, and never climbing out
 /// through `..` lexically. Symlinks are resolved when the files are read.
 fn relative_inside(path: &Spanned<String>, key: &str, here: &Here) -> Result<(), ConfigError> {
-    let p = Path::new(&path.value);
-    let mut depth: i32 = 0;
-    let mut escapes = false;
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                depth -= 1;
-                escapes |= depth < 0;
-            }
-            std::path::Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-    }
-    if path.value.trim().is_empty() || p.is_absolute() || escapes {
+    if path.value.trim().is_empty() || crate::fsutil::inside(&path.value).is_none() {
         return Err(here.of(
             path,
             Problem::new(format!(

@@ -2,31 +2,13 @@
 //! `gitops.path`, and each Application source (in the lab's own repository: its folder, Helm
 //! value files, kustomization and YAML must be there).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::{REPO_PLACEHOLDER, SourceInfo, SourceKind, Validator, at};
 use crate::gitops::yaml::{Node, Pos, Value};
 
-pub(super) const KUSTOMIZATION_FILES: [&str; 3] =
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-/// `path` as a relative path inside a repository, or `None` if it is absolute or climbs out.
-pub(super) fn inside(path: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
-}
+pub(super) use crate::fsutil::inside;
+pub(super) use crate::gitops::source::KUSTOMIZATION_NAMES as KUSTOMIZATION_FILES;
 
 /// `*.yaml` / `*.yml` files under `dir` (recursively when asked), sorted, skipping hidden
 /// folders and the `templates/` of Helm charts (Go templates are not YAML).
