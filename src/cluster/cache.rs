@@ -17,7 +17,7 @@
 //!    of it in every server and agent), an optional "cache image" step when the image is not
 //!    local, one [`super::plan::Step::EnsureCache`] per upstream that is not yet running and
 //!    attached to the lab's network, and, for every node it creates, a
-//!    [`super::plan::Step::WriteMirrors`] with the output of [`registries_yaml`];
+//!    [`super::plan::Step::WriteMirrors`] with the output of [`super::mirrors::registries_yaml`];
 //! 2. the executor ([`super::up`]) runs [`ensure`] for each cache: its labelled volume at
 //!    `/var/lib/registry`, its container (created once, then reused by every lab), started,
 //!    and attached to the lab network;
@@ -92,8 +92,6 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 pub const REGISTRY_PORT: u16 = 5000;
 /// Where the registry keeps its blobs: the cache's named volume.
 pub const REGISTRY_DATA: &str = "/var/lib/registry";
-/// Where k3s reads its registry configuration, at start.
-pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
 
 /// k3s's airgap image folder: at every start k3s imports each `.tar` (and `.tar.gz`,
 /// `.tar.zst`, ...) in it into containerd's `k8s.io` namespace and pins the images, and a
@@ -302,42 +300,6 @@ impl RegistryMirror {
     pub fn endpoint(&self) -> String {
         format!("http://{}:{REGISTRY_PORT}", self.ip)
     }
-}
-
-/// The `/etc/rancher/k3s/registries.yaml` of a new node: one `mirrors:` entry per upstream
-/// when the caches are on (containerd tries a mirror first and falls back to the upstream
-/// itself, so a cache that is down slows a pull but never fails it), and the lab registry's
-/// `localhost:PORT` when the lab has one (see [`super::registry`]).
-pub fn registries_yaml(cache: Option<&CacheSettings>, registry: Option<&RegistryMirror>) -> String {
-    let mut out = String::new();
-    if cache.is_some() {
-        out.push_str(
-            "# Written by playground: pull through the shared image caches\n\
-             # (`playground cache status`). containerd falls back to each upstream when its\n\
-             # cache does not answer.\n",
-        );
-    }
-    if registry.is_some() {
-        out.push_str(
-            "# localhost:PORT is the lab registry (`cluster.registry`): what the host pushes\n\
-             # to localhost:PORT, pods pull from it under the same name.\n",
-        );
-    }
-    out.push_str("mirrors:\n");
-    let mut entry = |host: &str, endpoint: &str| {
-        out.push_str(&format!(
-            "  \"{host}\":\n    endpoint:\n      - \"{endpoint}\"\n"
-        ));
-    };
-    if let Some(cache) = cache {
-        for upstream in &UPSTREAMS {
-            entry(upstream.host, &cache.endpoint(upstream));
-        }
-    }
-    if let Some(r) = registry {
-        entry(&r.host(), &r.endpoint());
-    }
-    out
 }
 
 /// One cache to make sure of, for one lab: see [`ensure`].
@@ -805,83 +767,6 @@ pub async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn registries_yaml_names_one_mirror_per_upstream() {
-        assert_eq!(
-            registries_yaml(Some(&CacheSettings::default()), None),
-            r#"# Written by playground: pull through the shared image caches
-# (`playground cache status`). containerd falls back to each upstream when its
-# cache does not answer.
-mirrors:
-  "docker.io":
-    endpoint:
-      - "http://playground-cache-docker-io:5000"
-  "ghcr.io":
-    endpoint:
-      - "http://playground-cache-ghcr-io:5000"
-  "quay.io":
-    endpoint:
-      - "http://playground-cache-quay-io:5000"
-  "registry.k8s.io":
-    endpoint:
-      - "http://playground-cache-registry-k8s-io:5000"
-"#
-        );
-    }
-
-    #[test]
-    fn registries_yaml_is_what_k3s_reads() {
-        // k3s unmarshals `mirrors: {host: {endpoint: [url]}}`; read it back the same way.
-        #[derive(serde::Deserialize)]
-        struct Mirror {
-            endpoint: Vec<String>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Registries {
-            mirrors: BTreeMap<String, Mirror>,
-        }
-        let settings = CacheSettings {
-            image: "x".into(),
-            namespace: "t1".into(),
-        };
-        let parsed: Registries =
-            serde_saphyr::from_str(&registries_yaml(Some(&settings), None)).unwrap();
-        assert_eq!(parsed.mirrors.len(), UPSTREAMS.len());
-        assert_eq!(
-            parsed.mirrors["quay.io"].endpoint,
-            vec!["http://playground-cache-t1-quay-io:5000"]
-        );
-    }
-
-    #[test]
-    fn the_lab_registry_is_a_mirror_of_localhost_with_or_without_the_caches() {
-        #[derive(serde::Deserialize)]
-        struct Mirror {
-            endpoint: Vec<String>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Registries {
-            mirrors: BTreeMap<String, Mirror>,
-        }
-        let r = RegistryMirror {
-            port: 5001,
-            ip: "172.28.3.244".parse().unwrap(),
-        };
-        let alone: Registries = serde_saphyr::from_str(&registries_yaml(None, Some(&r))).unwrap();
-        assert_eq!(alone.mirrors.len(), 1);
-        assert_eq!(
-            alone.mirrors["localhost:5001"].endpoint,
-            vec!["http://172.28.3.244:5000"]
-        );
-        let both: Registries =
-            serde_saphyr::from_str(&registries_yaml(Some(&CacheSettings::default()), Some(&r)))
-                .unwrap();
-        assert_eq!(both.mirrors.len(), UPSTREAMS.len() + 1);
-        assert!(
-            both.mirrors.contains_key("docker.io") && both.mirrors.contains_key("localhost:5001")
-        );
-    }
 
     #[test]
     fn a_cache_is_shared_unpublished_and_never_a_lab_object() {

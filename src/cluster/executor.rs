@@ -21,15 +21,16 @@ use crate::kube::api::NodeReady;
 use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
-use super::cache::{self, CacheSettings, CacheStep};
+use super::cache::{self, CacheStep};
 use super::cluster_api::{ClusterApi, Connect};
 use super::error::{ClusterError as Error, Result};
 use super::lifecycle;
+use super::mirrors::{self, Sources};
 use super::names;
 use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::{Inputs, NodePlan, Plan, Step};
 use super::readiness;
-use super::registry::{self, RegistryMirror};
+use super::registry;
 
 /// What a step that went well has to say: a note for its progress line, and the Ready nodes
 /// (from the API wait).
@@ -214,8 +215,11 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             }
             Step::EnsureCacheImage { .. }
             | Step::EnsureCache(_)
-            | Step::WriteMirrors { registry: None, .. }
-                if self.shared.cache.is_off() =>
+            | Step::WriteMirrors {
+                registry: None,
+                user: None,
+                ..
+            } if self.shared.cache.is_off() =>
             {
                 return Ok(Done::note("skipped: image cache off"));
             }
@@ -228,10 +232,14 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 nodes,
                 cache,
                 registry,
+                user,
             } => {
-                return self
-                    .write_mirrors(nodes, cache.as_ref(), registry.as_ref())
-                    .await;
+                let sources = Sources {
+                    cache: cache.as_ref(),
+                    registry: registry.as_ref(),
+                    user: user.as_ref(),
+                };
+                return self.write_mirrors(nodes, sources).await;
             }
             Step::CreateNode(n) => {
                 self.engine.create_container(&n.spec).await?;
@@ -253,7 +261,15 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 node,
                 cache,
                 registry,
-            } => return self.recreate(node, cache.as_ref(), registry.as_ref()).await,
+                user,
+            } => {
+                let sources = Sources {
+                    cache: cache.as_ref(),
+                    registry: registry.as_ref(),
+                    user: user.as_ref(),
+                };
+                return self.recreate(node, sources).await;
+            }
             Step::RemoveAgent { name, volume } => self.remove_agent(name, volume).await?,
         }
         Ok(Done::default())
@@ -349,28 +365,27 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         }
     }
 
-    async fn write_mirrors(
-        &self,
-        nodes: &[String],
-        mirrors: Option<&CacheSettings>,
-        registry: Option<&RegistryMirror>,
-    ) -> Result<Done> {
-        // The caches' entries only while the cache is on; the registry's always.
-        let mirrors = mirrors.filter(|_| !self.shared.cache.is_off());
+    async fn write_mirrors(&self, nodes: &[String], sources: Sources<'_>) -> Result<Done> {
+        // The caches' entries only while the cache is on; the registry's and the user's always.
+        let sources = Sources {
+            cache: sources.cache.filter(|_| !self.shared.cache.is_off()),
+            ..sources
+        };
         let mut done = Done::default();
-        if mirrors.is_none() && registry.is_some() {
-            done = Done::note("lab registry only: image cache off");
+        if sources.cache.is_none() && (sources.registry.is_some() || sources.user.is_some()) {
+            done = Done::note("without the image cache: it is off");
         }
-        let yaml = cache::registries_yaml(mirrors, registry);
+        let yaml = mirrors::registries_yaml(sources);
         let written = try_join_all(nodes.iter().map(|n| {
             self.engine
-                .write_file(n, cache::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
+                .write_file(n, mirrors::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
         }))
         .await;
         match written {
             Ok(_) => Ok(done),
-            // The lab asked for its registry: a node without it is a failure.
-            Err(e) if registry.is_some() => Err(e.into()),
+            // The lab asked for its registry or its own entries: a node without them is a
+            // failure.
+            Err(e) if sources.registry.is_some() || sources.user.is_some() => Err(e.into()),
             Err(e) => {
                 let why = crate::diag::Report(&e).to_string();
                 self.shared.cache.turn_off(self.ui, &why);
@@ -433,24 +448,22 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
 
     /// Make a node again from its new spec, on the same data volume (see
     /// [`Step::RecreateNode`]); a k3s node is awaited until its Node is Ready again.
-    async fn recreate(
-        &self,
-        n: &NodePlan,
-        cache: Option<&CacheSettings>,
-        registry: Option<&RegistryMirror>,
-    ) -> Result<Done> {
+    async fn recreate(&self, n: &NodePlan, sources: Sources<'_>) -> Result<Done> {
         let name = &n.spec.name;
         self.engine.stop(name, lifecycle::STOP_GRACE).await?;
         self.engine.remove_container(name).await?;
         self.engine.create_container(&n.spec).await?;
         // registries.yaml lives in the container, not the volume: the new one needs it again.
-        // Not when there is nothing to write: with the cache off for this run and no lab
-        // registry, the file would list no mirrors, which k3s refuses to parse.
-        let cache = cache.filter(|_| !self.shared.cache.is_off());
+        // Not when there is nothing to write (the cache off for this run, no lab registry, no
+        // entries of the user's).
+        let sources = Sources {
+            cache: sources.cache.filter(|_| !self.shared.cache.is_off()),
+            ..sources
+        };
         let mut done = Done::default();
-        if cache.is_some() || registry.is_some() {
+        if sources.any() {
             done = self
-                .write_mirrors(std::slice::from_ref(name), cache, registry)
+                .write_mirrors(std::slice::from_ref(name), sources)
                 .await?;
         }
         let run = readiness::start(self.engine, name).await?;

@@ -28,6 +28,7 @@ pub mod import;
 pub mod inventory;
 pub mod lifecycle;
 pub mod logs;
+pub mod mirrors;
 pub mod names;
 pub mod node_kubeconfig;
 pub mod plan;

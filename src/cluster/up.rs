@@ -31,6 +31,7 @@ use super::error::{ClusterError as Error, Result};
 use super::executor::Executor;
 pub use super::executor::Starting;
 use super::lifecycle;
+use super::mirrors;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
 use super::ports::{PortProbe, denied_note, port_in_use, probe_port};
@@ -216,7 +217,7 @@ async fn nodes_without_registry<E: Engine>(
     let Some(registry) = lab.cluster.registry else {
         return Vec::new();
     };
-    let key = format!("\"localhost:{}\"", registry.port);
+    let key = format!("localhost:{}", registry.port);
     let mut without = Vec::new();
     for c in observed.containers.iter().filter(|c| {
         matches!(
@@ -224,10 +225,10 @@ async fn nodes_without_registry<E: Engine>(
             Some("server" | "agent")
         )
     }) {
-        let has = matches!(
-            engine.read_file(&c.name, cache::REGISTRIES_YAML).await,
-            Ok(bytes) if String::from_utf8_lossy(&bytes).contains(&key)
-        );
+        let has = match engine.read_file(&c.name, mirrors::REGISTRIES_YAML).await {
+            Ok(bytes) => mirrors::names_mirror(&String::from_utf8_lossy(&bytes), &key),
+            Err(_) => false,
+        };
         if !has {
             without.push(c.name.clone());
         }
@@ -431,13 +432,21 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
     let observed = observe(engine, lab).await?;
     let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
+    // The lab file's registry entries win; say what they turn off.
+    for said in mirrors::overridden(
+        inputs.cache.is_some() && lab.cluster.image_cache,
+        lab.cluster.registry.map(|r| r.port),
+        lab.cluster.registries.as_ref(),
+    ) {
+        ui.warn(&said);
+    }
     let without = nodes_without_registry(engine, lab, &observed).await;
     if !without.is_empty() {
         let port = lab.cluster.registry.map(|r| r.port).unwrap_or_default();
         ui.warn(&format!(
             "{} predate `cluster.registry` and do not pull from localhost:{port}: k3s reads {} only at start, and playground writes it only into new nodes\n  hint: `playground drop {}` then `playground up` makes every node with it (the registry and what was pushed stay)",
             without.join(", "),
-            cache::REGISTRIES_YAML,
+            mirrors::REGISTRIES_YAML,
             lab.name
         ));
     }

@@ -12,6 +12,7 @@
 //! `deny_unknown_fields` becomes `additionalProperties: false`. The schema checks shapes and
 //! types; [`validate`] stays the authority on meaning (filters, ports, exclusive keys).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -134,6 +135,91 @@ pub(crate) struct RawCluster {
     #[serde(default)]
     #[schemars(with = "Option<RawProxy>")]
     pub proxy: Option<Spanned<RawProxy>>,
+    /// Your own k3s `registries.yaml` entries, in k3s's shape and key names (`mirrors`,
+    /// `configs` with `auth` and `tls`), merged with the image caches' mirrors: on the same
+    /// registry yours win, and `up` says so. Credentials are `${env:NAME}`, never written
+    /// here; TLS files are relative to this file's folder.
+    #[serde(default)]
+    pub registries: Option<RawRegistries>,
+}
+
+/// `cluster.registries`: k3s's `registries.yaml`, key for key.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Registries")]
+pub(crate) struct RawRegistries {
+    /// Registry host (or `"*"`) → the endpoints to pull from instead, tried in order before
+    /// the registry itself.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawMirror>")]
+    pub mirrors: BTreeMap<String, Spanned<RawMirror>>,
+    /// Endpoint host (`host[:port]`, no scheme; or `"*"`) → its credentials and TLS.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawRegistryConfig>")]
+    pub configs: BTreeMap<String, Spanned<RawRegistryConfig>>,
+}
+
+/// One `registries.mirrors` entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RegistryMirror")]
+pub(crate) struct RawMirror {
+    /// Endpoint URLs, e.g. `https://mirror.corp.example` (no scheme means https).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub endpoint: Vec<Spanned<String>>,
+    /// Repository rewrites: a regular expression → its replacement (`$1`, ...).
+    #[serde(default)]
+    pub rewrite: BTreeMap<String, String>,
+}
+
+/// One `registries.configs` entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RegistryConfig")]
+pub(crate) struct RawRegistryConfig {
+    #[serde(default)]
+    pub auth: Option<RawRegistryAuth>,
+    #[serde(default)]
+    pub tls: Option<RawRegistryTls>,
+}
+
+/// `configs.HOST.auth`: `username` and `password`, or `auth`, or `identity_token`. Secrets are
+/// written `${env:NAME}`: the lab file is in Git, the value is not.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RegistryAuth")]
+pub(crate) struct RawRegistryAuth {
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub username: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub auth: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub identity_token: Option<Spanned<String>>,
+}
+
+/// `configs.HOST.tls`: PEM files on this machine (relative to this file's folder).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RegistryTls")]
+pub(crate) struct RawRegistryTls {
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cert_file: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// `cluster.proxy`.
@@ -856,6 +942,234 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             None => None,
             Some(p) => Some(proxy(p, here)?),
         },
+        registries: match raw.registries {
+            None => None,
+            Some(r) => Some(registries(r, here)?),
+        },
+    })
+}
+
+/// `cluster.registries`, checked as k3s would read it, and stricter where k3s is silent:
+/// k3s reads the file with yaml.v2 into rancher/wharfie `pkg/registries` types, ignoring
+/// unknown keys, and k3s `pkg/agent/containerd/config.go` (`getHostConfigs`) drops an
+/// endpoint it cannot parse with a warning in its log and looks `configs` up by each
+/// endpoint's host (`configForHost`): a typo there means pulls that quietly go elsewhere, or
+/// go without credentials. Every problem is reported, at its line:col.
+fn registries(raw: RawRegistries, here: &Here) -> Result<UserRegistries, ConfigError> {
+    let lab_dir = lab_dir_of(Some(here.origin));
+    let mut problems = Vec::new();
+    let mut out = UserRegistries::default();
+    // What the digest covers: the entries as written, `${env:…}` references unresolved.
+    let mut written: Vec<String> = Vec::new();
+    for (host, mirror) in &raw.mirrors {
+        if let Err(p) = registry_host(host, "mirrors") {
+            problems.push(here.of(mirror, p));
+        }
+        let mut endpoints = Vec::new();
+        for e in &mirror.value.endpoint {
+            match registry_endpoint(&e.value) {
+                Ok(()) => endpoints.push(e.value.clone()),
+                Err(p) => problems.push(here.of(e, p)),
+            }
+        }
+        for pattern in mirror.value.rewrite.keys() {
+            // RE2 (Go `regexp`), which the `regex` crate's syntax follows.
+            if let Err(e) = regex::Regex::new(pattern) {
+                problems.push(here.of(
+                    mirror,
+                    Problem::new(format!("rewrite pattern `{pattern}` of `{host}` does not compile: {e}"))
+                        .hint("k3s skips a pattern it cannot compile (\"Failed to compile rewrite\"); write an RE2 expression, e.g. \"^library/(.*)\": \"hub/$1\""),
+                ));
+            }
+        }
+        written.push(format!("mirror {host} {endpoints:?} {:?}", mirror.value.rewrite));
+        out.mirrors.insert(
+            host.clone(),
+            UserMirror {
+                endpoints,
+                rewrite: mirror.value.rewrite.clone(),
+            },
+        );
+    }
+    for (host, config) in &raw.configs {
+        if let Err(p) = registry_host(host, "configs") {
+            problems.push(here.of(config, p));
+        }
+        let mut entry = UserRegistryConfig::default();
+        if let Some(a) = &config.value.auth {
+            let mut credential = |field: &Option<Spanned<String>>, name: &str, secret: bool| {
+                let f = field.as_ref()?;
+                written.push(format!("auth {host} {name} {}", f.value));
+                match registry_credential(f, name, host, secret, here) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        problems.push(e);
+                        None
+                    }
+                }
+            };
+            let auth = RegistryAuth {
+                username: credential(&a.username, "username", false),
+                password: credential(&a.password, "password", true),
+                auth: credential(&a.auth, "auth", true),
+                identity_token: credential(&a.identity_token, "identity_token", true),
+            };
+            if a.username.is_some() != a.password.is_some() {
+                problems.push(here.of(
+                    config,
+                    Problem::new(format!("`configs.{host}.auth` has a username or a password, not both"))
+                        .hint("basic auth needs both; or use `auth` (base64 of user:password) or `identity_token` alone"),
+                ));
+            }
+            entry.auth = Some(auth);
+        }
+        if let Some(t) = &config.value.tls {
+            let mut file = |field: &Option<Spanned<String>>, name: &str| {
+                let f = field.as_ref()?;
+                written.push(format!("tls {host} {name} {}", f.value));
+                let checked = if name == "ca_file" {
+                    parse_ca_cert(&f.value, lab_dir).map(|c| c.host)
+                } else {
+                    let path = lab_dir.join(&f.value);
+                    std::fs::canonicalize(&path).map_err(|e| {
+                        Problem::new(format!("`configs.{host}.tls.{name}` `{}`: {}: {e}", f.value, path.display()))
+                            .hint("name a PEM file on this machine, relative to the lab file's folder: playground binds it into the nodes")
+                    })
+                };
+                match checked {
+                    Ok(p) => Some(p),
+                    Err(p) => {
+                        problems.push(here.of(f, p));
+                        None
+                    }
+                }
+            };
+            let tls = RegistryTls {
+                ca_file: file(&t.ca_file, "ca_file"),
+                cert_file: file(&t.cert_file, "cert_file"),
+                key_file: file(&t.key_file, "key_file"),
+                insecure_skip_verify: t.insecure_skip_verify.unwrap_or(false),
+            };
+            written.push(format!("tls {host} insecure {}", tls.insecure_skip_verify));
+            // rancher/wharfie `pkg/registries` `getTLSConfigForHost`: "cert file %q was
+            // specified, but no corresponding key file was specified", and the reverse.
+            if t.cert_file.is_some() != t.key_file.is_some() {
+                problems.push(here.of(
+                    config,
+                    Problem::new(format!("`configs.{host}.tls` has a cert_file or a key_file, not both"))
+                        .hint("a client certificate needs its key: give both, or neither"),
+                ));
+            }
+            entry.tls = Some(tls);
+        }
+        out.configs.insert(host.clone(), entry);
+    }
+    gather(problems)?;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(written.join("\n").as_bytes());
+    out.digest = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(out)
+}
+
+/// A `mirrors` or `configs` key: a registry host as image names carry it (`host[:port]`), or
+/// `*`. A scheme or a path there never matches anything in k3s.
+fn registry_host(host: &str, section: &str) -> Result<(), Problem> {
+    let bad = host.is_empty()
+        || host.contains("://")
+        || host.contains('/')
+        || host.chars().any(char::is_whitespace);
+    if bad {
+        let bare = host.split_once("://").map_or(host, |(_, r)| r);
+        let bare = bare.split('/').next().unwrap_or_default();
+        return Err(Problem::new(format!(
+            "`{section}` key `{host}` is not a registry host"
+        ))
+        .hint(format!(
+            "k3s matches `{section}` by host alone: write `{bare}` (host[:port]), or \"*\" for every registry"
+        )));
+    }
+    Ok(())
+}
+
+/// A mirror endpoint as k3s reads it (`normalizeEndpointAddress`: no scheme means `//` +
+/// endpoint, then Go `url.Parse`; an endpoint that fails is dropped with "Ignoring invalid
+/// endpoint URL"). Stricter: only http and https, a host, a numeric port, no spaces.
+fn registry_endpoint(endpoint: &str) -> Result<(), Problem> {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    let authority = rest.split('/').next().unwrap_or_default();
+    let port = match authority.rsplit_once(']') {
+        Some((_, tail)) => tail.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    };
+    let problem = if !matches!(scheme, "http" | "https") {
+        Some(format!("scheme `{scheme}` is neither http nor https"))
+    } else if authority.is_empty() || authority.starts_with(':') {
+        Some("no host".to_string())
+    } else if port.is_some_and(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+        Some(format!("port `{}` is not a number", port.unwrap_or_default()))
+    } else if endpoint.chars().any(char::is_whitespace) {
+        Some("it holds a space".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => Err(Problem::new(format!("invalid mirror endpoint `{endpoint}`: {why}"))
+            .hint("k3s would drop it and pull from the registry itself; write a URL such as https://mirror.corp.example:5000 (http:// for a plain-HTTP registry)")),
+        None => Ok(()),
+    }
+}
+
+/// One `auth` field. A secret must be `${env:NAME}`: the lab file is in Git, and a literal
+/// password there is a leaked password. Resolved values are masked from here on.
+fn registry_credential(
+    field: &Spanned<String>,
+    name: &str,
+    host: &str,
+    secret: bool,
+    here: &Here,
+) -> Result<Credential, ConfigError> {
+    let Some(var) = host_reference(&field.value) else {
+        if secret {
+            // Never echo the value: it is the secret.
+            return Err(here.of(
+                field,
+                Problem::new(format!("`configs.{host}.auth.{name}` holds its value in the lab file"))
+                    .hint(format!("write `{name}: ${{env:REGISTRY_{}}}` and export that variable: the lab file names the secret, it never holds it", name.to_uppercase())),
+            ));
+        }
+        return Ok(Credential {
+            value: field.value.clone(),
+            from_host: None,
+        });
+    };
+    if !is_env_name(var) {
+        return Err(here.of(
+            field,
+            Problem::new(format!("`${{env:{var}}}`: `{var}` is not a variable name"))
+                .hint("expected ${env:NAME}, NAME in letters, digits and '_'"),
+        ));
+    }
+    let found = (here.env)(var);
+    if let Some(v) = &found {
+        crate::ui::redact::register(v);
+    }
+    let unset = found.is_none().then(|| {
+        here.locate(
+            field.referenced,
+            Problem::new(format!(
+                "`configs.{host}.auth.{name}` takes its value from the environment variable {var}, which is not set here"
+            ))
+            .hint(format!(
+                "`export {var}=…` in this shell first: the lab file names the secret, it never holds it"
+            )),
+        )
+    });
+    Ok(Credential {
+        value: found.unwrap_or_default(),
+        from_host: Some(HostValue {
+            var: var.to_string(),
+            unset,
+        }),
     })
 }
 

@@ -108,6 +108,7 @@ pub fn default_lab() -> Lab {
             mounts: Vec::new(),
             ca_certs: Vec::new(),
             proxy: None,
+            registries: None,
         },
         argocd: ArgoCdSpec::default(),
         gitops: GitOpsSpec::default(),

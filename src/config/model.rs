@@ -1,5 +1,6 @@
 //! Validated core types. Everything here has passed validation: later stages never re-check.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,116 @@ pub struct ClusterSpec {
     pub ca_certs: Vec<CaCert>,
     /// `proxy`: the HTTP proxy the nodes' k3s and containerd use (none when absent).
     pub proxy: Option<ProxySpec>,
+    /// `registries`: the user's own k3s `registries.yaml` entries, merged with the image
+    /// caches' mirrors (theirs win).
+    pub registries: Option<UserRegistries>,
+}
+
+impl ClusterSpec {
+    /// Every value the lab file takes from this shell (`${env:NAME}`): the nodes' env, then
+    /// the registry credentials. `up` refuses while one is unset; `validate` warns.
+    pub fn host_values(&self) -> impl Iterator<Item = &HostValue> {
+        let env = self.env.iter().filter_map(|e| e.value.from_host.as_ref());
+        let registries = self
+            .registries
+            .iter()
+            .flat_map(|r| r.configs.values())
+            .filter_map(|c| c.auth.as_ref())
+            .flat_map(|a| [&a.username, &a.password, &a.auth, &a.identity_token])
+            .filter_map(|c| c.as_ref()?.from_host.as_ref());
+        env.chain(registries)
+    }
+}
+
+/// `cluster.registries`: entries of k3s's `registries.yaml`, in its own shape and key names
+/// (rancher/wharfie `pkg/registries` `Registry`, which k3s reads at start), so a file that
+/// works with k3s or k3d pastes in as it is. Checked when read: endpoints parse as k3s parses
+/// them, rewrite patterns compile, a `configs` key is a host (k3s matches it against an
+/// endpoint's host, so `https://host` would never match), credentials come from `${env:…}`,
+/// TLS files exist.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserRegistries {
+    /// Registry host (or `*`) → where to pull from instead.
+    pub mirrors: BTreeMap<String, UserMirror>,
+    /// Endpoint host (or `*`) → its credentials and TLS.
+    pub configs: BTreeMap<String, UserRegistryConfig>,
+    /// A digest of the entries as written (`${env:NAME}` references, never their values):
+    /// carried by each node, so a changed entry is a node change.
+    pub digest: String,
+}
+
+/// One `registries.mirrors` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserMirror {
+    pub endpoints: Vec<String>,
+    /// Repository pattern (RE2) → replacement.
+    pub rewrite: BTreeMap<String, String>,
+}
+
+/// One `registries.configs` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserRegistryConfig {
+    pub auth: Option<RegistryAuth>,
+    pub tls: Option<RegistryTls>,
+}
+
+/// `configs.HOST.auth`. Every field but `username` is a secret and must come from `${env:…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistryAuth {
+    pub username: Option<Credential>,
+    pub password: Option<Credential>,
+    pub auth: Option<Credential>,
+    pub identity_token: Option<Credential>,
+}
+
+/// A credential: its value, and the variable it came from when it was `${env:NAME}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub value: String,
+    pub from_host: Option<HostValue>,
+}
+
+impl std::fmt::Debug for Credential {
+    // A `{:?}` of the lab (a test failure, a `-vv` dump) never shows a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.from_host {
+            Some(h) => write!(f, "${{env:{}}}", h.var),
+            None => f.write_str("Credential(..)"),
+        }
+    }
+}
+
+/// `configs.HOST.tls`: host files, bound read-only into every server and agent at
+/// [`RegistryTls::node_path`], which the merged `registries.yaml` names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistryTls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+/// Where a node finds the TLS files of `cluster.registries`: beside `registries.yaml`, one
+/// folder per `configs` entry (by its index in host order).
+pub const REGISTRY_TLS_DIR: &str = "/etc/rancher/k3s/playground-registries";
+
+impl RegistryTls {
+    /// The node path of one file (`ca.pem`, `cert.pem`, `key.pem`) of the `index`th config.
+    pub fn node_path(index: usize, file: &str) -> String {
+        format!("{REGISTRY_TLS_DIR}/{index}/{file}")
+    }
+
+    /// The host files with their node paths, for the `index`th config.
+    pub fn files(&self, index: usize) -> Vec<(&Path, String)> {
+        [
+            (&self.ca_file, "ca.pem"),
+            (&self.cert_file, "cert.pem"),
+            (&self.key_file, "key.pem"),
+        ]
+        .into_iter()
+        .filter_map(|(f, name)| Some((f.as_deref()?, Self::node_path(index, name))))
+        .collect()
+    }
 }
 
 /// `cluster.proxy`: `fromEnv` (this shell's `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, or their

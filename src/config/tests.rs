@@ -129,6 +129,7 @@ fn parses_the_full_example() {
             mounts: Vec::new(),
             ca_certs: Vec::new(),
             proxy: None,
+            registries: None,
         },
         argocd: ArgoCdSpec {
             version: "v3.5.1".into(),

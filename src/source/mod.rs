@@ -54,6 +54,16 @@ pub struct LabSource {
     pub origin: Option<String>,
 }
 
+/// A node made without a value its lab file takes from this shell (`${env:NAME}` in
+/// `cluster.env` or a registry credential) would be wrong: refused before anything is made,
+/// where the file names it. `validate` only warns.
+pub fn refuse_unset_host_values(lab: &Lab) -> Result<(), ConfigError> {
+    match lab.cluster.host_values().find_map(|h| h.unset.clone()) {
+        Some(unset) => Err(ConfigError::Invalid(unset)),
+        None => Ok(()),
+    }
+}
+
 impl LabSource {
     /// The lab `up` brings up: `file`, else `./playground.yaml`, else the sample lab; then the
     /// flags, each validated as the file's value would be.
@@ -70,14 +80,7 @@ impl LabSource {
         let mut lab = config::parse(&text, &path)?;
         // A node made without a value its lab file takes from this shell would be wrong;
         // refuse before anything is made, where the file names it.
-        if let Some(unset) = lab
-            .cluster
-            .env
-            .iter()
-            .find_map(|e| e.value.from_host.as_ref()?.unset.clone())
-        {
-            return Err(ConfigError::Invalid(unset).into());
-        }
+        refuse_unset_host_values(&lab)?;
         // Errors above name the path as typed; the record needs one that works from anywhere.
         lab.source = Some(
             std::path::absolute(&path).map_err(|source| SourceError::Path {

@@ -136,6 +136,7 @@ pub fn from_record(
         }
     }
     let mut lab = rec.lab()?;
+    super::refuse_unset_host_values(&lab)?;
     let folder = lab.dir().to_path_buf();
     if !folder.exists() {
         return Err(RestoreError::FolderGone {
@@ -217,6 +218,7 @@ pub fn stage_repository(
             commit: staged.commit.clone(),
             source: Box::new(source),
         })?;
+    super::refuse_unset_host_values(&lab)?;
     Ok(FromRepository { from, staged, lab })
 }
 

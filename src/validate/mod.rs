@@ -177,9 +177,8 @@ fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
     // A value taken from this shell that is not set here: the file is fine, `up` refuses.
     let unset_host_values: Vec<ValidationError> = lab
         .cluster
-        .env
-        .iter()
-        .filter_map(|e| e.value.from_host.as_ref()?.unset.clone())
+        .host_values()
+        .filter_map(|h| h.unset.clone())
         .map(|mut l| {
             l.message.push_str("; `up` refuses until it is");
             l
@@ -214,6 +213,22 @@ fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
             .map(|(k, v)| v.entry(key).map_or(k.pos, |(_, value)| value.pos))
             .unwrap_or(Pos { line: 1, column: 1 })
     };
+    // The lab file's registry entries win over the caches' and the lab registry's: said
+    // here as `up` says it.
+    let registries_pos = lab_docs
+        .first()
+        .and_then(|d| d.entry("cluster"))
+        .and_then(|(_, c)| c.entry("registries"))
+        .map_or(Pos { line: 1, column: 1 }, |(k, _)| k.pos);
+    for said in crate::cluster::mirrors::overridden(
+        lab.cluster.image_cache,
+        lab.cluster.registry.map(|r| r.port),
+        lab.cluster.registries.as_ref(),
+    ) {
+        let w = at(lab_file, registries_pos, said, None);
+        report.warnings.push(w.clone());
+        v.warnings.push(w);
+    }
 
     let Some(root) = lab.gitops.repo.local_dir().map(Path::to_path_buf) else {
         // The resources are beside the lab file whatever the apps' repository.

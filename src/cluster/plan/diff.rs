@@ -2,7 +2,7 @@
 //! the spec `up` would create now. A node that differs is recreated (see [`super::Step::RecreateNode`]).
 //!
 //! Compared: the image, the command (k3s's arguments), the environment, the published ports,
-//! the mounts and `privileged`. The environment needs care: Docker merges the image's `ENV`
+//! the mounts, the `cluster.registries` entries (by digest) and `privileged`. The environment needs care: Docker merges the image's `ENV`
 //! into the container's, so only the keys playground set are compared. Those are recorded on
 //! the container in [`LABEL_ENV_KEYS`] (names only: a value such as `K3S_TOKEN` is a secret and
 //! a label is readable by anyone who can `docker inspect`), so a key removed from the lab file
@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::docker::{ContainerInfo, ContainerSpec, PortBinding};
 use crate::ui::redact;
 
+use super::super::mirrors::LABEL_REGISTRIES;
 use super::super::names::{LABEL_ENV_KEYS, LABEL_SECRET_ENV};
 
 /// One field of one node that the lab file now wants otherwise. Values are for people, with
@@ -115,6 +116,19 @@ pub(super) fn node_changes(have: &ContainerInfo, want: &ContainerSpec) -> Vec<Ch
             join(have_binds.difference(&want_binds).collect()),
             join(want_binds.difference(&have_binds).collect()),
         );
+    }
+    // `cluster.registries` as written (a digest: values never reach a label). k3s reads
+    // `registries.yaml` only at start, so a node with other entries is made again.
+    let (have_r, want_r) = (
+        have.labels.get(LABEL_REGISTRIES),
+        want.labels.get(LABEL_REGISTRIES),
+    );
+    if have_r != want_r {
+        let show = |v: Option<&String>| match v {
+            Some(d) => format!("entries {d}"),
+            None => "(none)".to_string(),
+        };
+        change("registries".into(), show(have_r), show(want_r));
     }
     if have.privileged != want.privileged {
         change(

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::super::{cache, names, registry};
+use super::super::{cache, mirrors as k3s_mirrors, names, registry};
 use super::{Plan, Step};
 
 impl fmt::Display for Step {
@@ -47,6 +47,7 @@ impl fmt::Display for Step {
                 nodes,
                 cache,
                 registry,
+                user,
             } => {
                 let mut mirrors: Vec<String> = Vec::new();
                 if cache.is_some() {
@@ -55,13 +56,26 @@ impl fmt::Display for Step {
                 if let Some(r) = registry {
                     mirrors.push(format!("{} → {}", r.host(), r.endpoint()));
                 }
+                // The user's entries by host, never their credentials.
+                if let Some(u) = user {
+                    mirrors.retain(|m| !u.mirrors.keys().any(|h| m.split(' ').next() == Some(h)));
+                    mirrors.extend(u.mirrors.keys().map(|h| format!("{h} (cluster.registries)")));
+                }
                 write!(
                     f,
                     "write {} into {} (mirrors: {})",
-                    cache::REGISTRIES_YAML,
+                    k3s_mirrors::REGISTRIES_YAML,
                     nodes.join(", "),
                     mirrors.join(", ")
-                )
+                )?;
+                match user.as_ref().filter(|u| !u.configs.is_empty()) {
+                    Some(u) => write!(
+                        f,
+                        " (configs: {})",
+                        u.configs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    None => Ok(()),
+                }
             }
             Step::PublishRegistry { port } => write!(
                 f,

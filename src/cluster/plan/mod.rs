@@ -28,11 +28,12 @@ mod node;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::{Lab, Role};
+use crate::config::{Lab, Role, UserRegistries};
 use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBinding, RunState};
 use crate::lab::client_host;
 
 use super::cache::{self, CacheSettings, CacheStep};
+use super::mirrors::Sources;
 use super::names;
 use super::registry::{self, RegistryMirror, RegistrySettings, RegistryStep};
 
@@ -160,6 +161,8 @@ pub enum Step {
         nodes: Vec<String>,
         cache: Option<CacheSettings>,
         registry: Option<RegistryMirror>,
+        /// `cluster.registries`, which win over the caches' and the registry's entries.
+        user: Option<UserRegistries>,
     },
     /// Start a node and wait for its ready line.
     StartNode(Box<NodePlan>),
@@ -195,6 +198,7 @@ pub enum Step {
         node: Box<NodePlan>,
         cache: Option<CacheSettings>,
         registry: Option<RegistryMirror>,
+        user: Option<UserRegistries>,
     },
     /// An agent beyond `cluster.agents`: cordon it, evict its pods (as `kubectl drain
     /// --ignore-daemonsets` does), remove its container and data volume, delete its Node.
@@ -659,13 +663,20 @@ impl<'a> Planner<'a> {
             .filter(|n| n.role != Role::LoadBalancer)
             .map(|n| n.spec.name.clone())
             .collect();
-        if (self.cache.is_none() && registry.is_none()) || nodes.is_empty() {
+        let user = self.lab.cluster.registries.as_ref();
+        let sources = Sources {
+            cache: self.cache,
+            registry: registry.as_ref(),
+            user,
+        };
+        if !sources.any() || nodes.is_empty() {
             return Vec::new();
         }
         vec![Step::WriteMirrors {
             nodes,
             cache: self.cache.cloned(),
             registry,
+            user: user.cloned(),
         }]
     }
 
@@ -797,6 +808,7 @@ impl<'a> Planner<'a> {
                     node: Box::new(n.clone()),
                     cache: self.cache.cloned().filter(|_| k3s),
                     registry: registry.filter(|_| k3s),
+                    user: self.lab.cluster.registries.clone().filter(|_| k3s),
                 }]);
             }
         }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::config::{Lab, Role};
 use crate::docker::{ContainerSpec, Labels, PortBinding};
 
-use super::super::{cache, names};
+use super::super::{cache, mirrors, names};
 use crate::lab::client_host;
 
 use super::ipam::{gateway_ip, node_ip};
@@ -185,6 +185,10 @@ pub(super) fn node_plan(
     }
 
     labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
+    // What `registries.yaml` will hold of the lab file's own entries (see `mirrors`).
+    if let Some(r) = &c.registries {
+        labels.insert(mirrors::LABEL_REGISTRIES.into(), r.digest.clone());
+    }
 
     let mut cmd = vec![role.as_str().to_string()];
     cmd.extend(KUBELET_ARGS.iter().map(|a| a.to_string()));
@@ -259,6 +263,12 @@ pub(super) fn node_plan(
             ca.host.display(),
             crate::config::CaCert::node_path(i)
         ));
+    }
+    // The TLS files of `cluster.registries`, where the merged `registries.yaml` names them.
+    for (i, config) in c.registries.iter().flat_map(|r| r.configs.values()).enumerate() {
+        for (host, node) in config.tls.iter().flat_map(|t| t.files(i)) {
+            binds.push(format!("{}:{node}:ro", host.display()));
+        }
     }
     // The lab's own mounts (`cluster.mounts`), checked when the file was read.
     for m in &c.mounts {

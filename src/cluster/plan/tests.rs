@@ -106,6 +106,7 @@ fn the_cache_is_ensured_after_the_network_and_mirrors_written_before_the_first_s
         nodes,
         cache,
         registry,
+        user: None,
     } = &plan.phases[mirrors][0]
     else {
         panic!("{text}")
@@ -178,6 +179,7 @@ fn the_lab_registry_is_ensured_mirrored_and_published_even_without_the_cache() {
         nodes,
         cache,
         registry,
+        user: None,
     } = &plan.phases[mirrors][0]
     else {
         panic!("{text}")
@@ -1170,4 +1172,111 @@ fn a_value_from_the_host_marks_its_node_and_is_masked_in_the_diff() {
     let diff = plan.diff();
     assert!(diff.contains("env GREETING: *** → ***"), "{diff}");
     assert!(!diff.contains("from-the-shell"), "{diff}");
+}
+
+/// `cluster.registries` with a mirror, a credential from the host and a CA file.
+fn with_registries(l: &mut Lab, password: &str) {
+    use crate::config::{
+        Credential, HostValue, RegistryAuth, RegistryTls, UserMirror, UserRegistries,
+        UserRegistryConfig,
+    };
+    let mut r = UserRegistries {
+        digest: "d1".into(),
+        ..Default::default()
+    };
+    r.mirrors.insert(
+        "corp.example".into(),
+        UserMirror {
+            endpoints: vec!["https://corp.example".into()],
+            rewrite: Default::default(),
+        },
+    );
+    r.configs.insert(
+        "corp.example".into(),
+        UserRegistryConfig {
+            auth: Some(RegistryAuth {
+                username: Some(Credential {
+                    value: "ci".into(),
+                    from_host: None,
+                }),
+                password: Some(Credential {
+                    value: password.into(),
+                    from_host: Some(HostValue {
+                        var: "CORP_PASSWORD".into(),
+                        unset: None,
+                    }),
+                }),
+                ..Default::default()
+            }),
+            tls: Some(RegistryTls {
+                ca_file: Some("/home/me/corp-ca.pem".into()),
+                ..Default::default()
+            }),
+        },
+    );
+    l.cluster.registries = Some(r);
+}
+
+#[test]
+fn the_users_registries_are_written_into_new_nodes_even_without_cache_or_registry() {
+    let mut l = lab(1, 1);
+    with_registries(&mut l, "s3cret-pw");
+    let plan = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let text = plan.to_string();
+    let mirrors = phase_of(&plan, "write /etc/rancher/k3s/registries.yaml");
+    let Step::WriteMirrors {
+        nodes,
+        cache: None,
+        registry: None,
+        user: Some(user),
+    } = &plan.phases[mirrors][0]
+    else {
+        panic!("{text}")
+    };
+    assert_eq!(nodes, &["playground-lab-server-0", "playground-lab-agent-0"]);
+    assert!(user.configs.contains_key("corp.example"));
+    assert!(
+        text.contains("corp.example (cluster.registries)") && text.contains("configs: corp.example"),
+        "{text}"
+    );
+    // The CA file is bound where the merged file names it; every k3s node carries the digest.
+    for n in plan.nodes().filter(|n| n.role != Role::LoadBalancer) {
+        assert!(
+            n.spec.binds.contains(
+                &"/home/me/corp-ca.pem:/etc/rancher/k3s/playground-registries/0/ca.pem:ro"
+                    .to_string()
+            ),
+            "{:?}",
+            n.spec.binds
+        );
+        assert_eq!(n.spec.labels[crate::cluster::mirrors::LABEL_REGISTRIES], "d1");
+    }
+    // The plan never shows a credential, nor does its Debug form.
+    assert!(!text.contains("s3cret-pw") && !format!("{plan:?}").contains("s3cret-pw"));
+}
+
+#[test]
+fn changed_registries_are_a_node_change_and_the_recreated_node_gets_them() {
+    let l = lab(1, 1);
+    let first = plan_up(&l, &Observed::default(), &inputs()).unwrap();
+    let mut changed = l.clone();
+    with_registries(&mut changed, "s3cret-pw");
+    let plan = plan_up(&changed, &existing(&first), &inputs()).unwrap();
+    let diff = plan.diff();
+    assert!(diff.contains("registries: (none) → entries d1"), "{diff}");
+    assert!(!diff.contains("s3cret-pw"), "{diff}");
+    let recreated: Vec<&Option<crate::config::UserRegistries>> = plan
+        .phases
+        .iter()
+        .flatten()
+        .filter_map(|s| match s {
+            Step::RecreateNode { user, .. } => Some(user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recreated.len(), 2, "{plan}");
+    assert!(recreated.iter().all(|u| u.is_some()));
+    // The same entries again: nothing to do.
+    let made = plan_up(&changed, &Observed::default(), &inputs()).unwrap();
+    assert!(plan_up(&changed, &existing(&made), &inputs()).unwrap().changes.is_empty());
 }
