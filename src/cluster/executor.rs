@@ -219,8 +219,7 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
                 registry: None,
                 user: None,
                 ..
-            } if self.shared.cache.is_off() =>
-            {
+            } if self.shared.cache.is_off() => {
                 return Ok(Done::note("skipped: image cache off"));
             }
             Step::EnsureCacheImage { image, pull } => {

@@ -66,7 +66,8 @@ pub async fn select_nodes<E: Engine>(
 
 /// Register the lab's secrets with the log mask: every node's env value named like a secret
 /// (its `K3S_TOKEN` among them), and those the lab file took from the host (the node's
-/// [`names::LABEL_SECRET_ENV`]). A listing carries no env: each node is inspected.
+/// [`names::LABEL_SECRET_ENV`]), and the registry credentials in its `registries.yaml`. A
+/// listing carries no env: each node is inspected.
 pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]) -> Result<()> {
     for listed in nodes {
         let Some(n) = engine.inspect_container(&listed.name).await? else {
@@ -82,6 +83,15 @@ pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]
                 && (redact::is_secret_name(k) || from_host.contains(&k))
             {
                 redact::register(v);
+            }
+        }
+        // Registry credentials (`cluster.registries`) live in the node's registries.yaml.
+        if let Ok(bytes) = engine
+            .read_file(&listed.name, super::mirrors::REGISTRIES_YAML)
+            .await
+        {
+            for v in super::mirrors::credentials(&String::from_utf8_lossy(&bytes)) {
+                redact::register(&v);
             }
         }
     }

@@ -158,7 +158,10 @@ pub fn registries_yaml(sources: Sources) -> String {
                         identity_token: value(&a.identity_token),
                     }),
                     tls: c.tls.as_ref().map(|t| Tls {
-                        ca_file: t.ca_file.as_ref().map(|_| RegistryTls::node_path(index, "ca.pem")),
+                        ca_file: t
+                            .ca_file
+                            .as_ref()
+                            .map(|_| RegistryTls::node_path(index, "ca.pem")),
                         cert_file: t
                             .cert_file
                             .as_ref()
@@ -191,6 +194,31 @@ pub fn names_mirror(text: &str, host: &str) -> bool {
         mirrors: BTreeMap<String, serde::de::IgnoredAny>,
     }
     serde_saphyr::from_str::<Mirrors>(text).is_ok_and(|m| m.mirrors.contains_key(host))
+}
+
+/// The credentials a node's `registries.yaml` holds (`configs.*.auth`, every field but
+/// `username`): `logs` and `export logs` register them with the mask, so a shell without the
+/// lab file's variables masks them too.
+pub fn credentials(text: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        configs: BTreeMap<String, Config>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        auth: BTreeMap<String, String>,
+    }
+    let Ok(file) = serde_saphyr::from_str::<File>(text) else {
+        return Vec::new();
+    };
+    file.configs
+        .into_values()
+        .flat_map(|c| c.auth.into_iter())
+        .filter(|(k, v)| k != "username" && !v.is_empty())
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn value(c: &Option<Credential>) -> Option<&str> {
@@ -325,10 +353,19 @@ mod tests {
         let text = registries_yaml(sources);
         let read: Read = serde_saphyr::from_str(&text).unwrap();
         // Ours where the user said nothing, theirs where they did.
-        assert_eq!(read.mirrors["docker.io"].endpoint, ["https://mirror.corp.example"]);
+        assert_eq!(
+            read.mirrors["docker.io"].endpoint,
+            ["https://mirror.corp.example"]
+        );
         assert_eq!(read.mirrors["docker.io"].rewrite["^library/(.*)"], "hub/$1");
-        assert_eq!(read.mirrors["quay.io"].endpoint, [cache.endpoint(&UPSTREAMS[2])]);
-        assert_eq!(read.mirrors["localhost:5001"].endpoint, ["http://172.28.0.244:5000"]);
+        assert_eq!(
+            read.mirrors["quay.io"].endpoint,
+            [cache.endpoint(&UPSTREAMS[2])]
+        );
+        assert_eq!(
+            read.mirrors["localhost:5001"].endpoint,
+            ["http://172.28.0.244:5000"]
+        );
         let config = &read.configs["corp.example:5000"];
         let auth = config.auth.as_ref().unwrap();
         assert_eq!(auth["username"], "ci");
@@ -339,6 +376,8 @@ mod tests {
         );
         // Every value quoted: YAML 1.1 (k3s's yaml.v2) must not read `yes` as a boolean.
         assert!(text.contains("\"yes\\\"\\\\#: &x\""), "{text}");
+        // What `logs` registers with the mask, read back from the node's file.
+        assert_eq!(credentials(&text), [tricky.to_string()]);
         // And the user is told what their docker.io entry turned off.
         let said = overridden(true, Some(5002), Some(&u));
         assert_eq!(said.len(), 1, "{said:?}");
@@ -356,13 +395,20 @@ mod tests {
             },
         );
         let with_cache = overridden(true, None, Some(&u));
-        assert!(with_cache[0].contains("does not apply to docker.io"), "{with_cache:?}");
+        assert!(
+            with_cache[0].contains("does not apply to docker.io"),
+            "{with_cache:?}"
+        );
         // Without the cache, `*` reaches them all: nothing to say.
         assert!(overridden(false, None, Some(&u)).is_empty());
         // The lab registry's entry, replaced.
-        u.mirrors.insert("localhost:5001".into(), UserMirror::default());
+        u.mirrors
+            .insert("localhost:5001".into(), UserMirror::default());
         let said = overridden(false, Some(5001), Some(&u));
-        assert!(said[0].contains("replaces the lab registry's mirror"), "{said:?}");
+        assert!(
+            said[0].contains("replaces the lab registry's mirror"),
+            "{said:?}"
+        );
     }
 
     #[test]
@@ -391,7 +437,10 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(alone.mirrors.len(), 1);
-        assert_eq!(alone.mirrors["localhost:5001"].endpoint, ["http://172.28.3.244:5000"]);
+        assert_eq!(
+            alone.mirrors["localhost:5001"].endpoint,
+            ["http://172.28.3.244:5000"]
+        );
         let both = read(Sources {
             cache: Some(&settings),
             registry: Some(&r),
@@ -404,15 +453,19 @@ mod tests {
     fn nothing_to_write_without_a_source() {
         assert!(!Sources::default().any());
         let empty = UserRegistries::default();
-        assert!(!Sources {
-            user: Some(&empty),
-            ..Default::default()
-        }
-        .any());
-        assert!(Sources {
-            user: Some(&user("p")),
-            ..Default::default()
-        }
-        .any());
+        assert!(
+            !Sources {
+                user: Some(&empty),
+                ..Default::default()
+            }
+            .any()
+        );
+        assert!(
+            Sources {
+                user: Some(&user("p")),
+                ..Default::default()
+            }
+            .any()
+        );
     }
 }

@@ -170,7 +170,8 @@ pub(crate) struct RawMirror {
     pub endpoint: Vec<Spanned<String>>,
     /// Repository rewrites: a regular expression → its replacement (`$1`, ...).
     #[serde(default)]
-    pub rewrite: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub rewrite: BTreeMap<String, Spanned<String>>,
 }
 
 /// One `registries.configs` entry.
@@ -972,24 +973,25 @@ fn registries(raw: RawRegistries, here: &Here) -> Result<UserRegistries, ConfigE
                 Err(p) => problems.push(here.of(e, p)),
             }
         }
-        for pattern in mirror.value.rewrite.keys() {
+        let rewrite: BTreeMap<String, String> = mirror
+            .value
+            .rewrite
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        for (pattern, replacement) in &mirror.value.rewrite {
             // RE2 (Go `regexp`), which the `regex` crate's syntax follows.
             if let Err(e) = regex::Regex::new(pattern) {
                 problems.push(here.of(
-                    mirror,
+                    replacement,
                     Problem::new(format!("rewrite pattern `{pattern}` of `{host}` does not compile: {e}"))
                         .hint("k3s skips a pattern it cannot compile (\"Failed to compile rewrite\"); write an RE2 expression, e.g. \"^library/(.*)\": \"hub/$1\""),
                 ));
             }
         }
-        written.push(format!("mirror {host} {endpoints:?} {:?}", mirror.value.rewrite));
-        out.mirrors.insert(
-            host.clone(),
-            UserMirror {
-                endpoints,
-                rewrite: mirror.value.rewrite.clone(),
-            },
-        );
+        written.push(format!("mirror {host} {endpoints:?} {rewrite:?}"));
+        out.mirrors
+            .insert(host.clone(), UserMirror { endpoints, rewrite });
     }
     for (host, config) in &raw.configs {
         if let Err(p) = registry_host(host, "configs") {
@@ -1054,11 +1056,15 @@ fn registries(raw: RawRegistries, here: &Here) -> Result<UserRegistries, ConfigE
             // rancher/wharfie `pkg/registries` `getTLSConfigForHost`: "cert file %q was
             // specified, but no corresponding key file was specified", and the reverse.
             if t.cert_file.is_some() != t.key_file.is_some() {
-                problems.push(here.of(
-                    config,
-                    Problem::new(format!("`configs.{host}.tls` has a cert_file or a key_file, not both"))
+                problems.push(
+                    here.of(
+                        config,
+                        Problem::new(format!(
+                            "`configs.{host}.tls` has a cert_file or a key_file, not both"
+                        ))
                         .hint("a client certificate needs its key: give both, or neither"),
-                ));
+                    ),
+                );
             }
             entry.tls = Some(tls);
         }
@@ -1106,7 +1112,10 @@ fn registry_endpoint(endpoint: &str) -> Result<(), Problem> {
     } else if authority.is_empty() || authority.starts_with(':') {
         Some("no host".to_string())
     } else if port.is_some_and(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
-        Some(format!("port `{}` is not a number", port.unwrap_or_default()))
+        Some(format!(
+            "port `{}` is not a number",
+            port.unwrap_or_default()
+        ))
     } else if endpoint.chars().any(char::is_whitespace) {
         Some("it holds a space".to_string())
     } else {

@@ -321,7 +321,7 @@ fn reports_unknown_keys_with_the_allowed_ones() {
     assert!(matches!(err, ConfigError::Schema { .. }), "{err:?}");
     assert_eq!(
         hint(&err),
-        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts, proxy"
+        "did you mean `servers`? allowed keys: image, servers, agents, privileged, api, ports, k3sArgs, env, imageCache, registry, mounts, caCerts, proxy, registries"
     );
     let err = fails(
         &format!("{HEAD}clusters:\n  servers: 2\n"),
@@ -1082,4 +1082,102 @@ fn mounts_resolve_the_host_path_from_the_lab_file_and_keep_k3s_paths_free() {
     assert!(e.contains("not the load balancer"), "{e}");
     let e = message(r#""data""#);
     assert!(e.contains("invalid mount `data`"), "{e}");
+}
+
+#[test]
+fn registries_are_read_in_k3s_shape_with_credentials_from_the_host_and_files_from_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["corp.example".to_string()]).unwrap();
+    std::fs::write(dir.path().join("corp-ca.pem"), ca.cert.pem()).unwrap();
+    let file = dir.path().join("playground.yaml");
+    let password = r#"pa"ss\w&<rd>"#;
+    let host = |name: &str| (name == "CORP_PW").then(|| password.to_string());
+    let text = format!(
+        "{HEAD}cluster:\n  registries:\n    mirrors:\n      docker.io:\n        endpoint: [\"https://mirror.corp.example\"]\n        rewrite: {{ \"^library/(.*)\": \"hub/$1\" }}\n    configs:\n      corp.example:5000:\n        auth: {{ username: ci, password: \"${{env:CORP_PW}}\" }}\n        tls: {{ ca_file: corp-ca.pem, insecure_skip_verify: false }}\n"
+    );
+    let lab = super::parse_with_env(&text, &file, &host).unwrap_or_else(|e| panic!("{e}"));
+    let r = lab.cluster.registries.as_ref().unwrap();
+    assert_eq!(
+        r.mirrors["docker.io"].endpoints,
+        ["https://mirror.corp.example"]
+    );
+    assert_eq!(r.mirrors["docker.io"].rewrite["^library/(.*)"], "hub/$1");
+    let config = &r.configs["corp.example:5000"];
+    let auth = config.auth.as_ref().unwrap();
+    assert_eq!(auth.username.as_ref().unwrap().value, "ci");
+    assert_eq!(auth.password.as_ref().unwrap().value, password);
+    assert_eq!(
+        config.tls.as_ref().unwrap().ca_file.as_deref(),
+        Some(
+            std::fs::canonicalize(dir.path().join("corp-ca.pem"))
+                .unwrap()
+                .as_path()
+        )
+    );
+    // Masked from the moment it is read; `{:?}` of the lab names the variable, not the value.
+    assert_eq!(
+        crate::ui::redact::mask(&format!("x {password} y")),
+        "x *** y"
+    );
+    assert!(!format!("{lab:?}").contains("ss\\w&<rd"), "{lab:?}");
+    // The digest covers the entries as written: another value of the variable is no change,
+    // another entry is.
+    let other = |name: &str| (name == "CORP_PW").then(|| "another".to_string());
+    let again = super::parse_with_env(&text, &file, &other).unwrap();
+    assert_eq!(again.cluster.registries.unwrap().digest, r.digest);
+    let changed =
+        super::parse_with_env(&text.replace("username: ci", "username: cd"), &file, &host).unwrap();
+    assert_ne!(changed.cluster.registries.unwrap().digest, r.digest);
+    // Unset here: parsed, located for `up` to refuse.
+    let unset = super::parse_with_env(&text, &file, &|_| None).unwrap();
+    let at = unset
+        .cluster
+        .host_values()
+        .find_map(|h| h.unset.clone())
+        .unwrap();
+    assert_eq!((at.line, at.column), (13, 41), "{at}");
+    assert!(
+        at.message
+            .contains("`configs.corp.example:5000.auth.password`"),
+        "{at}"
+    );
+}
+
+#[test]
+fn every_registries_mistake_is_reported_at_its_place_and_no_secret_is_echoed() {
+    let text = format!(
+        "{HEAD}cluster:\n  registries:\n    mirrors:\n      https://docker.io:\n        endpoint: [\"ftp://mirror\", \"https://m:50x0\"]\n        rewrite: {{ \"^(unclosed\": \"x\" }}\n    configs:\n      corp.example:\n        auth: {{ username: ci, password: literal-pa55word }}\n        tls: {{ cert_file: missing.pem }}\n"
+    );
+    let err = parse(&text, &origin()).unwrap_err();
+    let all = err.to_string();
+    for want in [
+        "`mirrors` key `https://docker.io` is not a registry host",
+        "write `docker.io`",
+        "invalid mirror endpoint `ftp://mirror`: scheme `ftp`",
+        "invalid mirror endpoint `https://m:50x0`: port `50x0` is not a number",
+        "rewrite pattern `^(unclosed`",
+        "`configs.corp.example.auth.password` holds its value in the lab file",
+        "${env:REGISTRY_PASSWORD}",
+        "`configs.corp.example.tls.cert_file` `missing.pem`",
+        "has a cert_file or a key_file, not both",
+    ] {
+        assert!(all.contains(want), "`{want}` missing from:\n{all}");
+    }
+    assert!(!all.contains("literal-pa55word"), "{all}");
+    let ConfigError::Several(problems) = err else {
+        panic!("{all}")
+    };
+    assert_eq!(problems.len(), 7, "{all}");
+    // Each at its own line.
+    let lines: Vec<u32> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [9, 9, 9, 10, 13, 13, 14]);
+    // Unknown keys too, as k3s would silently ignore them.
+    fails(
+        &format!(
+            "{HEAD}cluster:\n  registries:\n    mirrors:\n      docker.io:\n        endpoints: [\"https://m\"]\n"
+        ),
+        9,
+        9,
+        "endpoints",
+    );
 }

@@ -211,6 +211,33 @@ fn registries_yaml(node: &str) -> String {
     docker(&["exec", node, "cat", "/etc/rancher/k3s/registries.yaml"])
 }
 
+/// A node's `registries.yaml`, read as k3s reads it (wharfie `pkg/registries` `Registry`).
+#[derive(serde::Deserialize, Debug)]
+struct Registries {
+    mirrors: std::collections::BTreeMap<String, Mirror>,
+    #[serde(default)]
+    configs: std::collections::BTreeMap<String, RegistryConfig>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct Mirror {
+    endpoint: Vec<String>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct RegistryConfig {
+    #[serde(default)]
+    auth: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    tls: std::collections::BTreeMap<String, String>,
+}
+
+fn read_registries(node: &str) -> Registries {
+    let yaml = registries_yaml(node);
+    serde_saphyr::from_str(&yaml)
+        .unwrap_or_else(|e| panic!("{node}: registries.yaml does not parse ({e}):\n{yaml}"))
+}
+
 #[test]
 fn two_labs_share_one_set_of_caches_that_outlives_drop() {
     let caches = Caches::new("share");
@@ -288,14 +315,12 @@ fn two_labs_share_one_set_of_caches_that_outlives_drop() {
         format!("playground-{}-server-0", a.name),
         format!("playground-{}-agent-0", a.name),
     ] {
-        let yaml = registries_yaml(&node);
+        let read = read_registries(&node);
         for upstream in UPSTREAMS {
-            assert!(
-                yaml.contains(&format!(
-                    "  \"{upstream}\":\n    endpoint:\n      - \"http://{}:5000\"",
-                    caches.container(upstream)
-                )),
-                "{upstream} missing in {node}:\n{yaml}"
+            assert_eq!(
+                read.mirrors.get(upstream).map(|m| &m.endpoint),
+                Some(&vec![format!("http://{}:5000", caches.container(upstream))]),
+                "{upstream} in {node}: {read:?}"
             );
         }
     }
@@ -1270,4 +1295,135 @@ fn tiny_image(image: &str) -> DerivedImage {
         String::from_utf8_lossy(&st.stderr)
     );
     DerivedImage(image.to_string())
+}
+
+/// `cluster.registries`: the user's entries are merged over the caches' mirrors in the file
+/// k3s reads (theirs win, and `up` says so), the CA file reaches the node path the file names
+/// (the stand-in reads it there as containerd would, and complains when it cannot), and the
+/// credential, taken from this shell, is in the node's file and nowhere else: not in `-vv`
+/// logs in any encoding, `logs`, `export logs`, the record or a label.
+#[test]
+fn the_users_registries_are_merged_over_the_cache_mirrors_and_the_credential_stays_in_the_node() {
+    let caches = Caches::new("regs");
+    let id = harness::unique_name("pw");
+    let password = format!(r#"pa"ss\w&<{id}>rd"#);
+    let lab = caches
+        .lab("regs")
+        .cluster_yaml(concat!(
+            "  registries:\n",
+            "    mirrors:\n",
+            "      docker.io:\n",
+            "        endpoint: [\"https://mirror.corp.example\"]\n",
+            "      corp.example:5000:\n",
+            "        endpoint: [\"https://corp.example:5000\"]\n",
+            "    configs:\n",
+            "      corp.example:5000:\n",
+            "        auth: { username: ci, password: \"${env:PG_TEST_REGISTRY_PW}\" }\n",
+            "        tls: { ca_file: certs/corp-ca.pem }\n",
+        ))
+        .write();
+    let dir = lab.file().parent().unwrap().to_path_buf();
+    std::fs::create_dir(dir.join("certs")).unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["corp.example".to_string()]).unwrap();
+    std::fs::write(dir.join("certs/corp-ca.pem"), ca.cert.pem()).unwrap();
+
+    // Not set in this shell: refused before anything is made, where the file names it.
+    let out = lab.run(&["up", "--cluster-only"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("playground.yaml:")
+            && stderr(&out).contains(
+                "auth.password` takes its value from the environment variable PG_TEST_REGISTRY_PW"
+            ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count_docker_objects(&lab.name), 0);
+
+    let out = lab
+        .cmd(&["-vv", "up", "--cluster-only"])
+        .env("PG_TEST_REGISTRY_PW", &password)
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("replaces the image cache's mirror for docker.io"),
+        "{said}"
+    );
+    let server = format!("playground-{}-server-0", lab.name);
+    let read = read_registries(&server);
+    // Theirs where they said so, ours everywhere else.
+    assert_eq!(
+        read.mirrors["docker.io"].endpoint,
+        ["https://mirror.corp.example"]
+    );
+    assert_eq!(
+        read.mirrors["corp.example:5000"].endpoint,
+        ["https://corp.example:5000"]
+    );
+    assert_eq!(
+        read.mirrors["quay.io"].endpoint,
+        [format!("http://{}:5000", caches.container("quay.io"))]
+    );
+    let config = &read.configs["corp.example:5000"];
+    assert_eq!(config.auth["username"], "ci");
+    assert_eq!(
+        config.auth["password"], password,
+        "k3s needs the value itself"
+    );
+    let ca_path = &config.tls["ca_file"];
+    assert_eq!(
+        docker(&["exec", &server, "cat", ca_path]).trim(),
+        ca.cert.pem().trim()
+    );
+    lab.assert_no_complaints();
+
+    // Nowhere else, in any encoding.
+    let json = serde_json::to_string(&password).unwrap();
+    let json = json[1..json.len() - 1].to_string();
+    let go = json
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e");
+    let check = |what: &str, text: &str| {
+        for v in [&password, &json, &go] {
+            assert!(!text.contains(v.as_str()), "{what} shows {v:?}");
+        }
+    };
+    check("the -vv up", &said);
+    check(
+        "the labels",
+        &docker(&["inspect", "-f", "{{json .Config.Labels}}", &server]),
+    );
+    let data = lab.home().join(".local/share/playground").join(&lab.name);
+    check(
+        "the record",
+        &std::fs::read_to_string(data.join("state.yaml")).unwrap(),
+    );
+    check(
+        "the lab file",
+        &std::fs::read_to_string(lab.file()).unwrap(),
+    );
+    // From a shell without the variable: masked from the node's own file.
+    check("logs", &lab.ok(&["logs", "--node", "server-0"]));
+    let archive = tempfile::tempdir().unwrap();
+    lab.ok(&[
+        "export",
+        "logs",
+        &lab.name,
+        archive.path().to_str().unwrap(),
+    ]);
+    for entry in std::fs::read_dir(archive.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        for file in tar.entries().unwrap() {
+            let mut file = file.unwrap();
+            let name = file.path().unwrap().display().to_string();
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut text);
+            check(&name, &text);
+        }
+    }
+    lab.ok(&["drop", "--yes"]);
 }

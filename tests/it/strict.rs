@@ -360,3 +360,35 @@ fn kubelet_refuses_an_eviction_threshold_it_cannot_parse_and_takes_ours() {
         assert!(cmd.lines().any(|l| l == arg), "{arg} not in {cmd}");
     }
 }
+
+#[test]
+fn a_registry_ca_the_node_does_not_have_is_a_complaint() {
+    // containerd reads `configs.*.tls` files on the first pull through that registry
+    // (`tlsConfigFromHost`); the stand-in pulls nothing, so it reads them at start. Without
+    // the file at the path `registries.yaml` names, a real pull fails: the stand-in says so.
+    let lab = unique_name("regca");
+    let _c = Cleanup(lab.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registries.yaml");
+    std::fs::write(
+        &file,
+        "mirrors: {}\nconfigs:\n  corp.example:\n    tls:\n      ca_file: /etc/rancher/k3s/playground-registries/0/ca.pem\n",
+    )
+    .unwrap();
+    let bind = format!("{}:/etc/rancher/k3s/registries.yaml:ro", file.display());
+    let (name, out) = run_server(&lab, &["-v", &bind], &["server"]);
+    assert!(out.status.success(), "{}", harness::stderr(&out));
+    let text = wait_log(&name, strict::REGISTRY_CA_UNREADABLE);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(strict::REGISTRY_CA_UNREADABLE)
+                && l.contains("/etc/rancher/k3s/playground-registries/0/ca.pem")),
+        "{text}"
+    );
+    assert!(
+        node_complaints(&lab)
+            .iter()
+            .any(|c| c.contains(strict::REGISTRY_CA_UNREADABLE)),
+        "the harness counts it"
+    );
+}

@@ -59,7 +59,11 @@ impl fmt::Display for Step {
                 // The user's entries by host, never their credentials.
                 if let Some(u) = user {
                     mirrors.retain(|m| !u.mirrors.keys().any(|h| m.split(' ').next() == Some(h)));
-                    mirrors.extend(u.mirrors.keys().map(|h| format!("{h} (cluster.registries)")));
+                    mirrors.extend(
+                        u.mirrors
+                            .keys()
+                            .map(|h| format!("{h} (cluster.registries)")),
+                    );
                 }
                 write!(
                     f,

@@ -265,7 +265,12 @@ pub(super) fn node_plan(
         ));
     }
     // The TLS files of `cluster.registries`, where the merged `registries.yaml` names them.
-    for (i, config) in c.registries.iter().flat_map(|r| r.configs.values()).enumerate() {
+    for (i, config) in c
+        .registries
+        .iter()
+        .flat_map(|r| r.configs.values())
+        .enumerate()
+    {
         for (host, node) in config.tls.iter().flat_map(|t| t.files(i)) {
             binds.push(format!("{}:{node}:ro", host.display()));
         }

@@ -1233,10 +1233,14 @@ fn the_users_registries_are_written_into_new_nodes_even_without_cache_or_registr
     else {
         panic!("{text}")
     };
-    assert_eq!(nodes, &["playground-lab-server-0", "playground-lab-agent-0"]);
+    assert_eq!(
+        nodes,
+        &["playground-lab-server-0", "playground-lab-agent-0"]
+    );
     assert!(user.configs.contains_key("corp.example"));
     assert!(
-        text.contains("corp.example (cluster.registries)") && text.contains("configs: corp.example"),
+        text.contains("corp.example (cluster.registries)")
+            && text.contains("configs: corp.example"),
         "{text}"
     );
     // The CA file is bound where the merged file names it; every k3s node carries the digest.
@@ -1249,7 +1253,10 @@ fn the_users_registries_are_written_into_new_nodes_even_without_cache_or_registr
             "{:?}",
             n.spec.binds
         );
-        assert_eq!(n.spec.labels[crate::cluster::mirrors::LABEL_REGISTRIES], "d1");
+        assert_eq!(
+            n.spec.labels[crate::cluster::mirrors::LABEL_REGISTRIES],
+            "d1"
+        );
     }
     // The plan never shows a credential, nor does its Debug form.
     assert!(!text.contains("s3cret-pw") && !format!("{plan:?}").contains("s3cret-pw"));
@@ -1278,5 +1285,10 @@ fn changed_registries_are_a_node_change_and_the_recreated_node_gets_them() {
     assert!(recreated.iter().all(|u| u.is_some()));
     // The same entries again: nothing to do.
     let made = plan_up(&changed, &Observed::default(), &inputs()).unwrap();
-    assert!(plan_up(&changed, &existing(&made), &inputs()).unwrap().changes.is_empty());
+    assert!(
+        plan_up(&changed, &existing(&made), &inputs())
+            .unwrap()
+            .changes
+            .is_empty()
+    );
 }

@@ -21,6 +21,9 @@ pub const COMPLAINTS: &[&str] = &[
     INVALID_ENDPOINT_WARNING,
     SAME_NODE_SERVICE_ERROR,
     UNKNOWN_AUTHORITY_ERROR,
+    REGISTRY_CA_UNREADABLE,
+    REGISTRY_CA_UNLOADABLE,
+    REGISTRY_CERT_UNREADABLE,
 ];
 
 /// kubelet's ContainerManager on cgroup v2 when the root cgroup still holds processes
@@ -180,7 +183,37 @@ pub const INVALID_ENDPOINT_WARNING: &str = "Ignoring invalid endpoint URL";
 struct Registries {
     #[serde(default)]
     mirrors: std::collections::BTreeMap<String, Mirror>,
+    #[serde(default)]
+    configs: std::collections::BTreeMap<String, RegistryConfig>,
 }
+
+/// wharfie `RegistryConfig`: `auth` (not checked: a registry judges it) and `tls`.
+#[derive(serde::Deserialize)]
+struct RegistryConfig {
+    #[serde(default)]
+    tls: Option<RegistryTls>,
+}
+
+/// wharfie `TLSConfig`: node paths, which k3s writes into each host's `hosts.toml` as they are
+/// (k3s `pkg/agent/templates` `HostsTomlTemplate`: `ca = [...]`, `client = [[cert, key]]`).
+#[derive(serde::Deserialize)]
+struct RegistryTls {
+    #[serde(default)]
+    ca_file: String,
+    #[serde(default)]
+    cert_file: String,
+    #[serde(default)]
+    key_file: String,
+}
+
+/// containerd `core/remotes/docker/config/hosts.go` `tlsConfigFromHost`, on the first pull
+/// through a host whose `hosts.toml` names a CA file it cannot read...
+pub const REGISTRY_CA_UNREADABLE: &str = "unable to read CA cert";
+/// ...or one with no PEM certificate in it (`AppendCertsFromPEM` false)...
+pub const REGISTRY_CA_UNLOADABLE: &str = "unable to load CA cert";
+/// ...or a client certificate or key it cannot read. The stand-in pulls nothing, so it checks
+/// at start what the first pull would meet.
+pub const REGISTRY_CERT_UNREADABLE: &str = "unable to read CERT file";
 
 #[derive(serde::Deserialize)]
 struct Mirror {
@@ -211,6 +244,31 @@ pub fn registries_check(text: &str) -> Result<Vec<String>, String> {
             {
                 warnings.push(format!(
                     "{INVALID_ENDPOINT_WARNING} {i}={endpoint}: parse \"//{rest}\": invalid port \":{port}\" after host"
+                ));
+            }
+        }
+    }
+    for (host, config) in &parsed.configs {
+        let Some(tls) = &config.tls else { continue };
+        if !tls.ca_file.is_empty() {
+            match std::fs::read_to_string(&tls.ca_file) {
+                Err(e) => warnings.push(format!(
+                    "{REGISTRY_CA_UNREADABLE} \"{}\" (registry {host}): {e}",
+                    tls.ca_file
+                )),
+                Ok(pem) if !pem.contains("-----BEGIN CERTIFICATE-----") => warnings.push(format!(
+                    "{REGISTRY_CA_UNLOADABLE} \"{}\" (registry {host})",
+                    tls.ca_file
+                )),
+                Ok(_) => {}
+            }
+        }
+        for file in [&tls.cert_file, &tls.key_file] {
+            if !file.is_empty()
+                && let Err(e) = std::fs::read(file)
+            {
+                warnings.push(format!(
+                    "{REGISTRY_CERT_UNREADABLE} \"{file}\" (registry {host}): {e}"
                 ));
             }
         }
@@ -527,6 +585,19 @@ mod tests {
             .unwrap();
         assert_eq!(bad.len(), 1, "{bad:?}");
         assert!(bad[0].starts_with(INVALID_ENDPOINT_WARNING), "{bad:?}");
+        // TLS files the first pull would read: missing, or a CA with no certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "hello\n").unwrap();
+        let text = format!(
+            "mirrors: {{}}\nconfigs:\n  a.example:\n    tls:\n      ca_file: \"{}\"\n      cert_file: /nowhere/cert.pem\n      key_file: /nowhere/key.pem\n  b.example:\n    tls:\n      ca_file: /nowhere/ca.pem\n",
+            not_pem.display()
+        );
+        let said = registries_check(&text).unwrap();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(said[0].starts_with(REGISTRY_CA_UNLOADABLE), "{said:?}");
+        assert!(said[1].starts_with(REGISTRY_CERT_UNREADABLE), "{said:?}");
+        assert!(said[3].starts_with(REGISTRY_CA_UNREADABLE), "{said:?}");
     }
 
     #[test]
