@@ -89,9 +89,7 @@ impl Reach {
                 "no answer within {}s (an address the lab's network does not route, or a firewall)",
                 TIMEOUT.as_secs()
             ),
-            Reach::Tls(e) => format!(
-                "TLS verification failed ({e}): the certificate does not chain to the context's CA or does not name that address"
-            ),
+            Reach::Tls(e) => format!("TLS verification failed ({e})"),
             Reach::Failed(e) => e.clone(),
             Reach::Unchecked(why) => format!("not checked: {why}"),
         }
@@ -122,7 +120,7 @@ pub fn warning(t: &Target<'_>, reach: &Reach) -> Option<String> {
         host_alias,
     } = t;
     let address = format!(
-        "give the context an address {hub}'s nodes reach: the Docker host as they name it (`{host_alias}`, Docker's host-gateway) with the API listening on the host's Docker bridge address and that name in its certificate, or the cluster's container attached to the lab's network (`docker network connect {network} CONTAINER`) and named by its container name; a playground lab is registered by its name in argocd.clusters instead of its context"
+        "give the context an address {hub}'s nodes reach: the host as `{host_alias}` (Docker's host-gateway), with the API listening on the Docker bridge and that name in its certificate; or attach the cluster's container to the lab's network (`docker network connect {network} CONTAINER`) and use its container name; for a playground lab, name the lab in argocd.clusters instead of its context"
     );
     let hint = match reach {
         Reach::Answered { .. } | Reach::Denied(_) => return None,
@@ -132,7 +130,7 @@ pub fn warning(t: &Target<'_>, reach: &Reach) -> Option<String> {
             ));
         }
         Reach::Tls(_) => format!(
-            "the server certificate must chain to the CA in the kubeconfig and name the host of {server} (for k3s, `--tls-san`); or {address}"
+            "the server's certificate must chain to the context's CA and name the host of {server} (for k3s, `--tls-san`)"
         ),
         Reach::Unroutable(_)
         | Reach::NoSuchHost(_)
@@ -392,7 +390,7 @@ mod tests {
         for hint in [
             "`host.playground.internal`",
             "`docker network connect playground-hub CONTAINER`",
-            "by its name in argocd.clusters",
+            "name the lab in argocd.clusters",
         ] {
             assert!(refused.contains(hint), "{hint}: {refused}");
         }
