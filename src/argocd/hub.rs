@@ -351,7 +351,9 @@ pub async fn cluster_servers(
 
 /// Why the hub's pods cannot reach a `{ context: NAME }` cluster's `server`, when its address
 /// alone tells: a loopback or unspecified address is the pod itself, and
-/// `kubernetes.default.svc` is the hub's own API. `None` when the address may be reachable.
+/// `kubernetes.default.svc` is the hub's own API. `None` when the address may be reachable,
+/// which [`crate::argocd::reach`] then tries from a hub node (a loopback address is not tried:
+/// in the node it could reach the hub's own API and fail on its certificate, a wrong reason).
 pub fn unreachable_from_pods(server: &str) -> Option<String> {
     let rest = server.split_once("://").map_or(server, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -409,8 +411,9 @@ impl Connection {
 /// controller's `clusterInfoUpdater` (argo-cd `controller/clusterinfoupdater.go`) derives it
 /// from its cluster cache and stores it with `cache.SetClusterInfo` in Redis, where only the
 /// API server reads it (`GET /api/v1/clusters`). So `connection` is what playground checks
-/// itself: that the lab exists and runs (Docker), and that its API answers from the host
-/// (for a `{ context: NAME }` entry, at its kubeconfig's address).
+/// itself: that the lab exists and runs (Docker), and that its API answers from the host; for
+/// a `{ context: NAME }` entry, at its kubeconfig's address, from the host and from the hub's
+/// node (see [`crate::argocd::reach`]): `connected` only when the hub's pods reach it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HubCluster {

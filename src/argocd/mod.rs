@@ -15,6 +15,8 @@
 //! 4. [`apps`]: one watch over the Applications until the lab is Synced and Healthy;
 //! 5. [`status`] shows the tree with who changed what in Git ([`crate::repo::git`]);
 //!    [`refresh`] asks Argo CD to look at a new commit now.
+//!    A hub registers other clusters ([`hub`]) and checks from its node that its pods reach
+//!    a `{ context: NAME }` cluster's API ([`reach`]).
 //! 6. [`cli`] runs the lab's own `argocd` CLI, which [`download`] fetches from its server and
 //!    caches per server version; [`access`] finds its address and admin password.
 
@@ -26,6 +28,7 @@ pub mod download;
 pub mod hub;
 pub mod install;
 pub mod manifest;
+pub mod reach;
 pub mod refresh;
 pub mod seed;
 pub mod status;

@@ -12,9 +12,10 @@
 //! side does it again (every step is idempotent).
 
 use crate::argocd::hub::{self, Credentials};
+use crate::argocd::reach::{self, Reach, Target};
 use crate::cluster::inventory::{LabState, LabSummary};
 use crate::cluster::names;
-use crate::config::{ClusterRef, Lab};
+use crate::config::{ClusterRef, Lab, Role};
 use crate::docker::Engine;
 use crate::kube::api::KubeApi;
 use crate::state::record;
@@ -165,7 +166,75 @@ pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
     }
 }
 
-/// `{ context: NAME }`: a cluster of the user's kubeconfig, registered with its own address.
+/// A context's API address and CA (PEM) from the kubeconfig: `None` when it has no such
+/// context; no CA when it names none (the system's roots then).
+fn context_cluster(
+    kc: &kube::config::Kubeconfig,
+    context: &str,
+) -> Option<(String, Option<String>)> {
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| kc.clusters.iter().find(|k| k.name == c.cluster))
+        .and_then(|k| k.cluster.as_ref())?;
+    let server = cluster.server.clone()?;
+    let ca = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) => {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data.trim())
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        }
+        (None, Some(path)) => std::fs::read_to_string(path).ok(),
+        (None, None) => None,
+    };
+    Some((server, ca))
+}
+
+/// Whether `hub`'s pods reach a context's API: what its address alone says, else one request
+/// from the hub's first server node (see [`reach`]). Bounded by [`reach::TIMEOUT`] and the
+/// engine's round trips.
+async fn reach_from_hub(
+    ctx: &Ctx<'_>,
+    hub: &str,
+    context: &str,
+    server: &str,
+    ca_pem: Option<&str>,
+) -> Reach {
+    if let Some(why) = hub::unreachable_from_pods(server) {
+        return Reach::Unroutable(why);
+    }
+    match ctx.engine().await {
+        Ok(engine) => {
+            let node = names::node(hub, Role::Server, 0);
+            reach::from_node(engine, &node, context, server, ca_pem).await
+        }
+        Err(e) => Reach::Unchecked(crate::diag::Report(&e).to_string()),
+    }
+}
+
+fn reach_target<'a>(
+    hub: &'a str,
+    context: &'a str,
+    server: &'a str,
+    network: &'a str,
+) -> Target<'a> {
+    Target {
+        context,
+        server,
+        hub,
+        network,
+        host_alias: names::HOST_ALIAS,
+    }
+}
+
+/// `{ context: NAME }`: a cluster of the user's kubeconfig, registered with its own address,
+/// after a check from the hub's node that its pods reach that address (a warning when they
+/// do not: the registration is made all the same, for an address that only `up` cannot see).
 async fn register_context(
     ctx: &Ctx<'_>,
     hub: &str,
@@ -174,24 +243,24 @@ async fn register_context(
     context: &str,
 ) -> Result<()> {
     let kc = kube::config::Kubeconfig::read().map_err(crate::kube::api::ApiError::from)?;
-    let server = kc
-        .contexts
-        .iter()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| kc.clusters.iter().find(|k| k.name == c.cluster))
-        .and_then(|k| k.cluster.as_ref())
-        .and_then(|k| k.server.clone());
-    let Some(server) = server else {
+    let Some((server, ca_pem)) = context_cluster(&kc, context) else {
         ctx.ui.warn(&format!(
             "context {context} (in argocd.clusters) is not in your kubeconfig: `kubectl config get-contexts` lists them"
         ));
         return Ok(());
     };
-    if let Some(why) = hub::unreachable_from_pods(&server) {
-        ctx.ui.warn(&format!(
-            "context {context} serves its API on {server}, which {hub}'s pods cannot reach: {why}; register a lab by its name instead, or give the context an address the lab's nodes reach"
-        ));
+    let check = ctx.ui.step(format!(
+        "check that {hub}'s nodes reach context {context}'s API"
+    ));
+    let reach = reach_from_hub(ctx, hub, context, &server, ca_pem.as_deref()).await;
+    if reach.reached() {
+        check.done_with(&reach.summary());
+    } else {
+        check.fail();
+        let network = names::network(hub);
+        if let Some(w) = reach::warning(&reach_target(hub, context, &server, &network), &reach) {
+            ctx.ui.warn(&w);
+        }
     }
     let step = ctx
         .ui
@@ -349,7 +418,7 @@ pub async fn hub_clusters(
             .find(|r| r.name == name)
             .map(|r| r.server.clone());
         let (reached, message) = if is_context {
-            probe_context(&name).await
+            probe_context(ctx, lab, &name).await
         } else {
             probe_lab(ctx, &lab.name, &name).await
         };
@@ -371,7 +440,7 @@ pub async fn hub_clusters(
             } else {
                 hub::Connection::Unreachable
             },
-            version: reached.ok(),
+            version: reached.ok().flatten(),
             message,
         });
     }
@@ -396,7 +465,7 @@ async fn probe_lab(
     ctx: &Ctx<'_>,
     hub: &str,
     spoke: &str,
-) -> (std::result::Result<String, ()>, Option<String>) {
+) -> (std::result::Result<Option<String>, ()>, Option<String>) {
     let found = match ctx.find_lab(spoke).await {
         Ok(s) => s,
         Err(_) => return (Err(()), Some(missing_spoke(hub, spoke))),
@@ -427,18 +496,31 @@ async fn probe_lab(
         }
     };
     match probe(&api).await {
-        Ok(v) => (Ok(v), None),
+        Ok(v) => (Ok(Some(v)), None),
         Err(m) => (Err(()), Some(format!("lab {spoke} runs, but {m}"))),
     }
 }
 
-/// A `{ context: NAME }` cluster: whether its API answers at its kubeconfig's address.
-async fn probe_context(context: &str) -> (std::result::Result<String, ()>, Option<String>) {
-    let api = match kube::config::Kubeconfig::read() {
-        Ok(kc) => KubeApi::from_kubeconfig(kc, Some(context.to_string())).await,
-        Err(e) => Err(crate::kube::api::ApiError::from(e)),
+/// A `{ context: NAME }` cluster: whether its API answers at its kubeconfig's address, from
+/// here (its version) and, for a running hub, from the hub's node (see [`reach`]): it is
+/// `connected` only when the hub's pods reach it.
+async fn probe_context(
+    ctx: &Ctx<'_>,
+    hub: &LabSummary,
+    context: &str,
+) -> (std::result::Result<Option<String>, ()>, Option<String>) {
+    let kc = match kube::config::Kubeconfig::read() {
+        Ok(kc) => kc,
+        Err(e) => {
+            let e = crate::kube::api::ApiError::from(e);
+            return (
+                Err(()),
+                Some(format!("context {context} cannot be used: {e}")),
+            );
+        }
     };
-    let api = match api {
+    let target = context_cluster(&kc, context);
+    let api = match KubeApi::from_kubeconfig(kc, Some(context.to_string())).await {
         Ok(a) => a,
         Err(e) => {
             return (
@@ -447,8 +529,32 @@ async fn probe_context(context: &str) -> (std::result::Result<String, ()>, Optio
             );
         }
     };
-    match probe(&api).await {
-        Ok(v) => (Ok(v), None),
-        Err(m) => (Err(()), Some(format!("context {context}: {m}"))),
+    let here = probe(&api).await;
+    let from_hub = match &target {
+        Some((server, ca)) if hub.state == LabState::Running => {
+            Some(reach_from_hub(ctx, &hub.name, context, server, ca.as_deref()).await)
+        }
+        _ => None,
+    };
+    match (here, from_hub) {
+        (_, Some(reach)) if !reach.reached() => {
+            let (server, _) = target.unwrap_or_default();
+            let network = names::network(&hub.name);
+            let why = reach::warning(&reach_target(&hub.name, context, &server, &network), &reach)
+                .unwrap_or_else(|| reach.summary());
+            (Err(()), Some(why))
+        }
+        (Ok(v), _) => (Ok(Some(v)), None),
+        (Err(m), Some(reach)) => (
+            Ok(match reach {
+                Reach::Answered { version } => version,
+                _ => None,
+            }),
+            Some(format!(
+                "{}'s nodes reach it, but not this machine: context {context}: {m}",
+                hub.name
+            )),
+        ),
+        (Err(m), None) => (Err(()), Some(format!("context {context}: {m}"))),
     }
 }

@@ -344,3 +344,208 @@ async fn two_hubs_share_a_spoke_and_dropping_one_keeps_it_with_the_other() {
     other.ok(&["drop", "--yes"]);
     assert_eq!(harness::count_docker_objects(&other.name), 0);
 }
+
+/// Add `name` to the test's kubeconfig: a cluster at `server` with CA `ca_pem` (base64 PEM), and
+/// the user of `like` (another context), so `up` can register it when the host reaches it.
+fn add_context(lab: &TestLab, name: &str, server: &str, ca_data: &str, like: &str) {
+    let path = lab.kubeconfig();
+    let mut kc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let user = kc["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == like)
+        .map(|c| c["context"]["user"].clone())
+        .unwrap_or_else(|| panic!("context {like} in {kc}"));
+    kc["clusters"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "name": name,
+            "cluster": {"server": server, "certificate-authority-data": ca_data},
+        }));
+    kc["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "name": name,
+            "context": {"cluster": name, "user": user},
+        }));
+    // JSON is YAML: kubectl and kube-rs read it as it is.
+    std::fs::write(&path, kc.to_string()).unwrap();
+}
+
+/// A hub whose `argocd.clusters` names contexts of the user's kubeconfig: `up` checks from
+/// inside the hub's node (`kubectl get --raw /version` with the context's CA, as the real
+/// image's `kubectl` runs it) that its pods reach each API, and warns, naming the server, what
+/// failed and what to do, when they do not; `up` succeeds all the same. `status` shows the
+/// same: connected for the API the hub's node reaches, unreachable with why for the others.
+///
+/// The reachable one is a lab whose API is published on the Docker bridge's gateway address
+/// (the host as `host-gateway` names it), which the host and the hub's node both reach and
+/// which `up` puts in the lab's certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_checks_from_its_node_that_its_pods_reach_each_context_cluster() {
+    harness::require_docker();
+    let gateway = harness::docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ])
+    .trim()
+    .to_string();
+    let hub = TestLab::new("ctxhub");
+    let spoke = hub
+        .sibling("ctxspoke")
+        .cluster_yaml(&format!("  api: {{ host: {gateway} }}\n"))
+        .write();
+    spoke.ok(&["up", "--cluster-only"]);
+    let good = format!("playground-{}", spoke.name);
+    let kc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(hub.kubeconfig()).unwrap()).unwrap();
+    let cluster = kc["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == good.as_str())
+        .map(|c| c["cluster"].clone())
+        .unwrap_or_else(|| panic!("{good} in {kc}"));
+    let server = cluster["server"].as_str().unwrap().to_string();
+    assert!(
+        server.starts_with(&format!("https://{gateway}:")),
+        "{server}"
+    );
+    let ca_data = cluster["certificate-authority-data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = server.rsplit(':').next().unwrap().to_string();
+    // The same API by its loopback address (the pod itself), an address where nothing
+    // listens, and the right address with a CA that did not sign its certificate.
+    let loopback = format!("https://127.0.0.1:{port}");
+    add_context(&hub, "loop", &loopback, &ca_data, &good);
+    let closed = format!("https://{gateway}:{}", harness::free_port());
+    add_context(&hub, "closed", &closed, &ca_data, &good);
+    let other_ca = rcgen::generate_simple_self_signed(vec!["elsewhere.test".to_string()])
+        .unwrap()
+        .cert
+        .pem();
+    add_context(
+        &hub,
+        "otherca",
+        &server,
+        &base64::engine::general_purpose::STANDARD.encode(other_ca),
+        &good,
+    );
+    let (hub, _) = git_lab_with(
+        hub.yaml(&format!(
+            "  clusters: [{{ context: {good} }}, {{ context: loop }}, {{ context: closed }}, {{ context: otherca }}]\n"
+        )),
+        "healthy",
+        "",
+    );
+
+    let started = std::time::Instant::now();
+    let up = hub.run(&["up"]);
+    let log = stderr(&up);
+    assert!(
+        up.status.success(),
+        "a context out of reach fails no up: {log}"
+    );
+    let warnings: Vec<&str> = log.lines().filter(|l| l.starts_with("warning:")).collect();
+    let about = |context: &str| -> String {
+        let needle = format!(
+            "{}'s pods cannot reach context {context}'s API at ",
+            hub.name
+        );
+        warnings
+            .iter()
+            .find(|w| w.contains(&needle))
+            .map(|w| w.to_string())
+            .unwrap_or_else(|| panic!("no warning about {context}: {log}"))
+    };
+    // Reached: checked, no warning, registered.
+    assert!(
+        log.contains(&format!(
+            "check that {}'s nodes reach context {good}'s API",
+            hub.name
+        )),
+        "{log}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains(&format!("context {good}'s API"))),
+        "{log}"
+    );
+    let hub_client = client_of(&hub, &hub.name).await;
+    let secret = Api::<Secret>::namespaced(hub_client, "argocd")
+        .get_opt(&format!("cluster-playground-{good}"))
+        .await
+        .unwrap()
+        .expect("the reachable context is registered");
+    assert_eq!(text(&secret, "server"), server);
+    // Loopback: the address says it (not tried), with what to do.
+    let w = about("loop");
+    assert!(w.contains(&loopback), "{w}");
+    assert!(w.contains("the pod itself"), "{w}");
+    assert!(w.contains("`host.playground.internal`"), "{w}");
+    // Nothing listens there, as the hub's node sees it.
+    let w = about("closed");
+    assert!(
+        w.contains(&format!("{closed}: the connection is refused")),
+        "{w}"
+    );
+    assert!(
+        w.contains(&format!(
+            "`docker network connect playground-{} CONTAINER`",
+            hub.name
+        )),
+        "{w}"
+    );
+    // Reached, but its certificate does not verify against the context's CA.
+    let w = about("otherca");
+    assert!(
+        w.contains("TLS verification failed (tls: failed to verify certificate: x509: certificate signed by unknown authority)"),
+        "{w}"
+    );
+    assert!(w.contains("`--tls-san`"), "{w}");
+    // Bounded: the checks took seconds, not a connect timeout each.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(240),
+        "{:?}",
+        started.elapsed()
+    );
+    // No kubeconfig of the check is left in the node.
+    let node = format!("playground-{}-server-0", hub.name);
+    let left = harness::docker(&["exec", &node, "ls", "/tmp"]);
+    assert!(!left.contains("playground-reach-"), "{left}");
+
+    // status of the hub: what its pods reach.
+    let status = hub_status(&hub);
+    let clusters = status["clusters"].as_array().expect("a hub's clusters");
+    let entry = |name: &str| {
+        clusters
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    let ok = entry(&good);
+    assert_eq!(ok["kind"], "context", "{status}");
+    assert_eq!(ok["connection"], "connected", "{status}");
+    assert_eq!(ok["registered"], true, "{status}");
+    for (name, why) in [
+        ("loop", "the pod itself"),
+        ("closed", "the connection is refused"),
+        ("otherca", "certificate signed by unknown authority"),
+    ] {
+        let c = entry(name);
+        assert_eq!(c["connection"], "unreachable", "{name}: {status}");
+        let message = c["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{name}: {status}");
+    }
+}

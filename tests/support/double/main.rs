@@ -14,6 +14,8 @@
 //! - `kube-double serve --port N --kubeconfig-out PATH`: the API alone on 127.0.0.1,
 //!   for benchmarks and manual poking.
 //! - Started as `nginx`, it is the load balancer's stand-in (`nginx.rs`).
+//! - Started as `kubectl` (the image's link, as in the real image) or as `k3s kubectl`, it runs
+//!   `kubectl get --raw PATH` with kubectl's errors (`kubectl.rs`).
 //! - Started as `playground-test-https-get` (test support), it makes one HTTPS request with a
 //!   CA file and a bearer token file and prints the status (`https_get.rs`).
 //! - Servers with `--cluster-init` or `K3S_URL` model embedded etcd's membership and quorum
@@ -25,6 +27,7 @@
 
 mod api;
 mod https_get;
+mod kubectl;
 mod nginx;
 mod strict;
 
@@ -671,6 +674,11 @@ fn main() -> ExitCode {
     if https_get::invoked() {
         return https_get::main();
     }
+    // `kubectl get --raw PATH`, as the real image's /bin/kubectl link to k3s (`kubectl`).
+    if kubectl::invoked() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return kubectl::main(&args);
+    }
     // In the stand-in load balancer image, as /usr/sbin/nginx.
     if nginx::invoked_as_nginx() {
         return nginx::main();
@@ -682,6 +690,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    if cmd == "kubectl" {
+        return kubectl::main(rest);
+    }
     if matches!(cmd.as_str(), "--version" | "-v" | "version") {
         println!("k3s version {} (kube-double)", api::node::K3S_VERSION);
         return ExitCode::SUCCESS;
