@@ -65,9 +65,15 @@ struct Invalid<'a> {
 
 pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    // Every check `up` makes before it touches Docker: the lab's plan too.
+    // Every check `up` makes before it touches Docker: the lab's plan too, and what `up` warns
+    // about it.
     let plan = |lab: &crate::config::Lab| {
-        crate::cluster::up::plan_offline(lab).map_err(|e| {
+        let notes = crate::cluster::mirrors::overridden(
+            lab.cluster.image_cache,
+            lab.cluster.registry.map(|r| r.port),
+            lab.cluster.registries.as_ref(),
+        );
+        crate::cluster::up::plan_offline(lab).map(|()| notes).map_err(|e| {
             let hint = match e {
                 crate::cluster::plan::PlanError::PortOnManyNodes(..) => Some(
                     "give each `ports` entry, `cluster.api.port` and `argocd.ui.port` (the Argo CD UI, 8080 by default) a host port of its own"

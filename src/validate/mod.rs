@@ -135,7 +135,7 @@ pub enum SourceKind {
 
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
 pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
-    validate_with(lab_file, &|_| Ok(()))
+    validate_with(lab_file, &|_| Ok(Vec::new()))
 }
 
 /// A problem of the lab's plan, in the planner's words: the message and its hint.
@@ -146,15 +146,39 @@ pub type PlanProblem = (String, Option<String>);
 /// of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
 pub fn validate_with(
     lab_file: &Path,
-    plan: &dyn Fn(&Lab) -> Result<(), PlanProblem>,
+    plan: &dyn Fn(&Lab) -> Result<Vec<String>, PlanProblem>,
 ) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(problems_of)?;
-    let planned = plan_problems(lab_file, plan(&lab));
+    let planned = plan(&lab);
+    let notes = planned.as_ref().map(Vec::clone).unwrap_or_default();
+    let planned = plan_problems(lab_file, planned.map(|_| ()));
     match check(lab_file, lab) {
-        Ok(report) if planned.is_empty() => Ok(report),
+        Ok(mut report) if planned.is_empty() => {
+            report.warnings.extend(plan_notes(lab_file, notes));
+            Ok(report)
+        }
         Ok(_) => Err(planned),
         Err(more) => Err(planned.into_iter().chain(more).collect()),
     }
+}
+
+/// What `up` would warn about in the lab's plan (today: the `cluster.registries` entries that
+/// replace the caches' or the lab registry's), at `cluster.registries`, else `cluster`.
+fn plan_notes(lab_file: &Path, notes: Vec<String>) -> Vec<ValidationError> {
+    if notes.is_empty() {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(lab_file).unwrap_or_default();
+    let (docs, _) = yaml::parse_documents(&text);
+    let pos = docs
+        .first()
+        .and_then(|d| d.entry("cluster"))
+        .map(|(k, v)| v.entry("registries").map_or(k.pos, |(key, _)| key.pos))
+        .unwrap_or(Pos { line: 1, column: 1 });
+    notes
+        .into_iter()
+        .map(|n| at(lab_file, pos, n, None))
+        .collect()
 }
 
 /// What `up` refuses in the plan of the lab before it looks at the host (a host port bound
@@ -213,22 +237,6 @@ fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
             .map(|(k, v)| v.entry(key).map_or(k.pos, |(_, value)| value.pos))
             .unwrap_or(Pos { line: 1, column: 1 })
     };
-    // The lab file's registry entries win over the caches' and the lab registry's: said
-    // here as `up` says it.
-    let registries_pos = lab_docs
-        .first()
-        .and_then(|d| d.entry("cluster"))
-        .and_then(|(_, c)| c.entry("registries"))
-        .map_or(Pos { line: 1, column: 1 }, |(k, _)| k.pos);
-    for said in crate::cluster::mirrors::overridden(
-        lab.cluster.image_cache,
-        lab.cluster.registry.map(|r| r.port),
-        lab.cluster.registries.as_ref(),
-    ) {
-        let w = at(lab_file, registries_pos, said, None);
-        report.warnings.push(w.clone());
-        v.warnings.push(w);
-    }
 
     let Some(root) = lab.gitops.repo.local_dir().map(Path::to_path_buf) else {
         // The resources are beside the lab file whatever the apps' repository.

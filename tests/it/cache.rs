@@ -1327,6 +1327,17 @@ fn the_users_registries_are_merged_over_the_cache_mirrors_and_the_credential_sta
     let ca = rcgen::generate_simple_self_signed(vec!["corp.example".to_string()]).unwrap();
     std::fs::write(dir.join("certs/corp-ca.pem"), ca.cert.pem()).unwrap();
 
+    // `validate` says what `up` will: the entry that replaces a cache mirror, and the unset
+    // variable.
+    std::fs::create_dir_all(dir.join("apps")).unwrap();
+    let out = lab.run(&["validate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("replaces the image cache's mirror for docker.io")
+            && stderr(&out).contains("`up` refuses until it is"),
+        "{}",
+        stderr(&out)
+    );
     // Not set in this shell: refused before anything is made, where the file names it.
     let out = lab.run(&["up", "--cluster-only"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
