@@ -16,11 +16,13 @@ use crate::kube::api::{ApiError, KubeApi, NodeReady, NotYet};
 
 /// The Kubernetes API calls the cluster half makes.
 pub trait ClusterApi: Send + Sync {
-    /// Wait for `/readyz`, then for at least `expected` Ready nodes ([`KubeApi::wait_ready`]).
+    /// Wait for `/readyz`, then for at least `expected` Ready nodes of the lab's `of`
+    /// ([`KubeApi::wait_ready`]).
     fn wait_ready(
         &self,
         url: &str,
         expected: usize,
+        of: usize,
         deadline: Instant,
         report: &(dyn Fn(&str) + Send + Sync),
     ) -> impl Future<Output = Result<Vec<NodeReady>, ApiError>> + Send;
@@ -77,10 +79,11 @@ impl ClusterApi for KubeApi {
         &self,
         url: &str,
         expected: usize,
+        of: usize,
         deadline: Instant,
         report: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Vec<NodeReady>, ApiError> {
-        KubeApi::wait_ready(self, url, expected, deadline, report).await
+        KubeApi::wait_ready(self, url, expected, of, deadline, report).await
     }
     async fn forget_node(&self, name: &str) -> Result<(), kube::Error> {
         KubeApi::forget_node(self, name).await
@@ -256,6 +259,7 @@ impl ClusterApi for FakeConnect {
         &self,
         _url: &str,
         expected: usize,
+        _of: usize,
         _deadline: Instant,
         _report: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Vec<NodeReady>, ApiError> {

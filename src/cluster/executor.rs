@@ -173,14 +173,25 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     }
 
     /// The step's title as it will run: the plan's words, except for an agent whose start
-    /// is not waited for here (see [`Executor::start`]), which must not say "wait for".
+    /// is not waited for here (see [`Executor::start`]), which must not say "wait for", and
+    /// the API wait when it needs fewer Ready nodes than the lab has, which says so.
     fn title(&self, step: &Step) -> String {
         match step {
             Step::StartNode(n) if self.starts_without_waiting(n) => {
                 format!("start {}", n.spec.name)
             }
+            Step::WaitApi { nodes } => {
+                super::plan::display::wait_api_title(self.wait_gate(*nodes), *nodes)
+            }
             _ => step.to_string(),
         }
+    }
+
+    /// How many of the lab's `nodes` the API wait needs Ready ([`UpOptions::ready_nodes`]).
+    ///
+    /// [`UpOptions::ready_nodes`]: super::up::UpOptions::ready_nodes
+    fn wait_gate(&self, nodes: u32) -> u32 {
+        self.ready_nodes.map_or(nodes, |n| n.clamp(1, nodes))
     }
 
     /// Whether [`Executor::start`] leaves this node's readiness to the caller.
@@ -533,12 +544,12 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         let url = self.api_url;
         let text = fetch_kubeconfig(self.engine, &self.lab.name, url, self.deadline).await?;
         let api = self.connect.connect(&text).await?;
-        let want = self.ready_nodes.map_or(nodes, |n| n.clamp(1, nodes));
+        let want = self.wait_gate(nodes);
         let report = |d: &str| progress.set_detail(d);
         let ready = self
             .cancellable(async {
                 Ok(api
-                    .wait_ready(url, want as usize, self.deadline, &report)
+                    .wait_ready(url, want as usize, nodes as usize, self.deadline, &report)
                     .await?)
             })
             .await?;

@@ -184,7 +184,7 @@ pub async fn resume_with<E: Engine, C: Connect>(
         .count();
     let ready = async {
         let ready = api
-            .wait_ready(&api_url, expected, deadline, &|d| s.set_detail(d))
+            .wait_ready(&api_url, expected, expected, deadline, &|d| s.set_detail(d))
             .await?;
         ensure_host_record(engine, &api, lab).await?;
         Ok::<_, Error>(ready)

@@ -584,7 +584,7 @@ pub async fn wait_every_node(
     // A start that failed ends the wait at once, instead of at the deadline.
     let r = tokio::try_join!(starting.finish(), async {
         Ok(api
-            .wait_ready(url, expected, deadline, &|d| s.set_detail(d))
+            .wait_ready(url, expected, expected, deadline, &|d| s.set_detail(d))
             .await?)
     });
     match &r {

@@ -41,10 +41,11 @@ pub enum ApiError {
     Kube(#[from] kube::Error),
 }
 
-/// The progress of a wait for `expected` Ready nodes when `seen` nodes are registered: the
-/// Ready ones over all there are (never over the gate: "2/1" read as nonsense).
-fn ready_text(ready: usize, seen: usize, expected: usize) -> String {
-    format!("{ready}/{} nodes Ready", seen.max(expected))
+/// The progress of a wait for Ready nodes in a lab of `of` nodes when `seen` are registered:
+/// the Ready ones over all the lab has, or all there are if more are registered; never over
+/// the wait's gate ("2/1" read as nonsense, and "1/1" while two agents still boot hid them).
+fn ready_text(ready: usize, seen: usize, of: usize) -> String {
+    format!("{ready}/{} nodes Ready", seen.max(of))
 }
 
 /// What the last look at a starting API server saw, for [`ApiError::NotReady`].
@@ -52,7 +53,7 @@ fn ready_text(ready: usize, seen: usize, expected: usize) -> String {
 pub enum NotYet {
     #[error("/readyz: {0}")]
     Readyz(#[source] ReadyzError),
-    /// `ready` of the `total` nodes seen (at least the `expected` the wait needed).
+    /// `ready` of the `total` nodes (those seen, at least the lab's), `expected` needed.
     #[error("{ready}/{total} nodes Ready (needed {expected})")]
     Nodes {
         ready: usize,
@@ -140,12 +141,14 @@ impl KubeApi {
         Ok(out)
     }
 
-    /// Wait for `/readyz`, then for at least `expected` Ready nodes. `report` gets a short
-    /// progress text each round.
+    /// Wait for `/readyz`, then for at least `expected` Ready nodes of the lab's `of`.
+    /// `report` gets a short progress text each round ("1/3 nodes Ready": over `of`, or over
+    /// the nodes registered if there are more).
     pub async fn wait_ready(
         &self,
         url: &str,
         expected: usize,
+        of: usize,
         deadline: Instant,
         report: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Vec<NodeReady>, ApiError> {
@@ -171,7 +174,7 @@ impl KubeApi {
         let api: Api<Node> = Api::all(self.client.clone());
         loop {
             match self
-                .watch_until_ready(&api, expected, deadline, report)
+                .watch_until_ready(&api, expected, of, deadline, report)
                 .await
             {
                 Ok(Some(nodes)) => return Ok(nodes),
@@ -184,7 +187,7 @@ impl KubeApi {
                         let ready = nodes.iter().filter(|n| n.ready).count();
                         NotYet::Nodes {
                             ready,
-                            total: nodes.len().max(expected),
+                            total: nodes.len().max(of).max(expected),
                             expected,
                         }
                     }
@@ -206,6 +209,7 @@ impl KubeApi {
         &self,
         api: &Api<Node>,
         expected: usize,
+        of: usize,
         deadline: Instant,
         report: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Option<Vec<NodeReady>>, kube::Error> {
@@ -217,7 +221,7 @@ impl KubeApi {
             list.items.iter().map(node_ready).collect();
         let done = |seen: &std::collections::BTreeMap<String, bool>| {
             let ready = seen.values().filter(|r| **r).count();
-            report(&ready_text(ready, seen.len(), expected));
+            report(&ready_text(ready, seen.len(), of));
             (ready >= expected).then(|| {
                 seen.iter()
                     .map(|(name, ready)| NodeReady {
@@ -355,10 +359,13 @@ mod ready_text_tests {
     #[test]
     fn the_count_is_over_the_nodes_there_are_never_over_the_gate() {
         // A wait for 1 Ready node of a lab of 3 (the "2/1").
-        assert_eq!(ready_text(2, 3, 1), "2/3 nodes Ready");
-        assert_eq!(ready_text(3, 3, 1), "3/3 nodes Ready");
-        // Before every node registered, the wait's own count is the floor.
+        assert_eq!(ready_text(2, 3, 3), "2/3 nodes Ready");
+        assert_eq!(ready_text(3, 3, 3), "3/3 nodes Ready");
+        // Before every node registered, the lab's count is the floor (not "1/1").
         assert_eq!(ready_text(0, 0, 3), "0/3 nodes Ready");
+        assert_eq!(ready_text(1, 1, 3), "1/3 nodes Ready");
+        // A node the lab does not know of (a leftover Node) is counted too.
+        assert_eq!(ready_text(2, 4, 3), "2/4 nodes Ready");
         assert_eq!(
             super::NotYet::Nodes {
                 ready: 1,

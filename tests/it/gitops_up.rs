@@ -687,12 +687,45 @@ async fn up_watch_refreshes_argo_cd_when_head_moves() {
     assert!(status.success(), "Ctrl-C ends --watch cleanly: {status}");
 }
 
+/// Every "X/Y nodes Ready" a step of the stream showed, with the step's name: Ready nodes over
+/// nodes, each at most the other, and never over fewer nodes than the lab has (`nodes`); and
+/// each such step's title names the lab's count. Returns the steps that showed a count.
+fn assert_ready_counts_are_over_the_lab(events: &[serde_json::Value], nodes: usize) -> Vec<String> {
+    let mut steps = Vec::new();
+    for e in events.iter().filter(|e| e["type"] == "step") {
+        let (name, detail) = (e["name"].as_str().unwrap(), e["detail"].as_str());
+        let Some((ready, total)) = detail
+            .and_then(|d| d.strip_suffix(" nodes Ready"))
+            .and_then(|d| d.split_once('/'))
+        else {
+            continue;
+        };
+        let (ready, total): (usize, usize) = (ready.parse().unwrap(), total.parse().unwrap());
+        assert!(
+            ready <= total,
+            "{name:?} showed {ready}/{total} nodes Ready"
+        );
+        assert!(
+            total >= nodes,
+            "{name:?} showed {ready}/{total} nodes Ready in a lab of {nodes} nodes"
+        );
+        assert!(
+            name.contains(&format!(" {nodes} ")),
+            "{name:?} does not name the lab's {nodes} nodes"
+        );
+        if !steps.iter().any(|s| s == name) {
+            steps.push(name.to_string());
+        }
+    }
+    steps
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn argo_cd_is_applied_before_every_node_is_ready() {
-    // An agent that takes 3 s to boot: Argo CD goes in as soon as the API answers and the
-    // server's node is Ready, not after the agent.
+    // Agents that take 3 s to boot: Argo CD goes in as soon as the API answers and the
+    // server's node is Ready, not after the agents.
     let (lab, _) = git_lab_with(
-        TestLab::new("argoearly").agents(1),
+        TestLab::new("argoearly").agents(2),
         "healthy",
         ", \"PLAYGROUND_STANDIN_AGENT_BOOT_MS=3000@agent:*\"",
     );
@@ -700,9 +733,23 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
     let (events, report) = harness::event_stream(&out, "UpResult");
     assert_eq!(
         report["nodes"].as_array().map(Vec::len),
-        Some(2),
+        Some(3),
         "{report}"
     );
+    // What the waits showed: the Ready nodes over the lab's 3, never over the one node the
+    // first wait needs before Argo CD goes in (issue 22: "2/1", "3/1 nodes Ready"; with the
+    // agents still booting, "1/1" under a title of 3).
+    let counted = assert_ready_counts_are_over_the_lab(&events, 3);
+    let api_wait = counted
+        .iter()
+        .find(|n| n.starts_with("wait for the API"))
+        .unwrap_or_else(|| panic!("no node count in the API wait: {out}"));
+    assert!(
+        counted.iter().any(|n| n == "wait for all 3 node(s) Ready"),
+        "{counted:?}"
+    );
+    // The API wait says what it waits for: one Ready node, of the 3, before Argo CD.
+    assert!(api_wait.contains(" 1 of 3 node(s) Ready;"), "{api_wait:?}");
     // The agent's start is not waited for here (Ready is awaited with Argo CD): its step
     // says so, not "wait for".
     let agent_start = format!("start playground-{}-agent-0", lab.name);

@@ -29,6 +29,7 @@ mod harness_bounds;
 mod hub;
 mod json_keys;
 mod layers;
+mod live_view;
 mod mounts;
 mod no_labs;
 mod plumbing;

@@ -607,6 +607,12 @@ impl TestLab {
         self
     }
 
+    /// This lab's own cache namespace: its name, cut as `playground` cuts a namespace (24
+    /// characters, `CacheSettings::from_env`), so the guard removes what a long name made.
+    pub fn cache_namespace(&self) -> &str {
+        self.name[..self.name.len().min(24)].trim_end_matches('-')
+    }
+
     pub fn home(&self) -> PathBuf {
         self.shared_home
             .clone()
@@ -675,7 +681,7 @@ impl TestLab {
             .env("NO_COLOR", "1")
             // Each lab gets its own image caches (if any are made), removed with the lab;
             // a test that shares caches between labs sets the same namespace on both.
-            .env("PLAYGROUND_CACHE_NAMESPACE", &self.name)
+            .env("PLAYGROUND_CACHE_NAMESPACE", self.cache_namespace())
             .env_remove("PLAYGROUND_CACHE_IMAGE")
             // `write` sets the stand-in nginx for a multi-server lab; the real suite uses nginx.
             .env_remove("PLAYGROUND_LB_IMAGE")
@@ -753,7 +759,7 @@ impl Drop for TestLab {
             node_complaints(&self.name)
         };
         remove_docker_objects(&self.name);
-        remove_cache_objects(&self.name);
+        remove_cache_objects(self.cache_namespace());
         assert!(
             complaints.is_empty(),
             "the stand-in nodes logged what real k3s would fail on (see tests/support/double/strict.rs):\n  {}",

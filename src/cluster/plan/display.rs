@@ -124,13 +124,7 @@ impl fmt::Display for Step {
                 f,
                 "let {n} join with a new node password (it has no data volume)"
             ),
-            Step::WaitApi { nodes } => {
-                write!(
-                    f,
-                    "wait for the API (/readyz) and {nodes} Ready node(s); point {} at the host in CoreDNS",
-                    names::HOST_ALIAS
-                )
-            }
+            Step::WaitApi { nodes } => f.write_str(&wait_api_title(*nodes, *nodes)),
             Step::WriteKubeconfig { context, api_url } => {
                 write!(f, "write kube context {context} ({api_url})")
             }
@@ -153,6 +147,21 @@ impl fmt::Display for Step {
             ),
         }
     }
+}
+
+/// The API wait's title when it needs `ready` of the lab's `nodes` Ready: fewer when the rest
+/// are awaited later, alongside Argo CD ([`crate::cluster::up::UpOptions::ready_nodes`]), so
+/// the title never promises nodes the step does not wait for.
+pub(crate) fn wait_api_title(ready: u32, nodes: u32) -> String {
+    let which = if ready < nodes {
+        format!("{ready} of {nodes} node(s) Ready")
+    } else {
+        format!("{nodes} Ready node(s)")
+    };
+    format!(
+        "wait for the API (/readyz) and {which}; point {} at the host in CoreDNS",
+        names::HOST_ALIAS
+    )
 }
 
 impl Plan {

@@ -20,7 +20,7 @@
 //! - `display`: how a plan prints (`--dry-run`).
 
 mod diff;
-mod display;
+pub(crate) mod display;
 mod ipam;
 mod loadbalancer;
 mod node;
