@@ -149,9 +149,10 @@ pub fn validate_with(
     plan: &dyn Fn(&Lab) -> Result<Vec<String>, PlanProblem>,
 ) -> Result<Report, Vec<ValidationError>> {
     let lab = config::load(lab_file).map_err(problems_of)?;
-    let planned = plan(&lab);
-    let notes = planned.as_ref().map(Vec::clone).unwrap_or_default();
-    let planned = plan_problems(lab_file, planned.map(|_| ()));
+    let (notes, planned) = match plan(&lab) {
+        Ok(notes) => (notes, Vec::new()),
+        Err(problem) => (Vec::new(), plan_problems(lab_file, Err(problem))),
+    };
     match check(lab_file, lab) {
         Ok(mut report) if planned.is_empty() => {
             report.warnings.extend(plan_notes(lab_file, notes));
