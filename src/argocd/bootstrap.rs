@@ -500,7 +500,7 @@ pub async fn bootstrap(
             "re-apply {} kept Secret(s)",
             prepared.kept_secrets.len()
         ));
-        match crate::state::kept::reapply(api.client(), &prepared.kept_secrets).await {
+        match crate::kube::kept::reapply(api.client(), &prepared.kept_secrets).await {
             Ok(created) => s.done_with(&format!("{created} created, the rest already there")),
             Err(e) => {
                 s.fail();

@@ -81,7 +81,7 @@ pub enum Error {
     #[error("kubeconfig: {0}")]
     KubeconfigFile(#[from] KubeconfigError),
     #[error("cannot read the kubeconfig: {0}")]
-    KubeconfigRead(#[from] ::kube::config::KubeconfigError),
+    KubeconfigRead(#[from] crate::kube::KubeconfigReadError),
     /// `drop`/`suspend` could not export what the lab keeps, and changed nothing.
     #[error("cannot export the kept Secrets of lab {name}: {source}\n  nothing was {what}")]
     KeptExport {

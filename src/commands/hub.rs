@@ -169,7 +169,7 @@ pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
 /// A context's API address and CA (PEM) from the kubeconfig: `None` when it has no such
 /// context; no CA when it names none (the system's roots then).
 fn context_cluster(
-    kc: &kube::config::Kubeconfig,
+    kc: &crate::kube::Kubeconfig,
     context: &str,
 ) -> Option<(String, Option<String>)> {
     let cluster = kc
@@ -242,7 +242,7 @@ async fn register_context(
     api: &KubeApi,
     context: &str,
 ) -> Result<()> {
-    let kc = kube::config::Kubeconfig::read().map_err(crate::kube::api::ApiError::from)?;
+    let kc = crate::kube::Kubeconfig::read().map_err(crate::kube::api::ApiError::from)?;
     let Some((server, ca_pem)) = context_cluster(&kc, context) else {
         ctx.ui.warn(&format!(
             "context {context} (in argocd.clusters) is not in your kubeconfig: `kubectl config get-contexts` lists them"
@@ -509,7 +509,7 @@ async fn probe_context(
     hub: &LabSummary,
     context: &str,
 ) -> (std::result::Result<Option<String>, ()>, Option<String>) {
-    let kc = match kube::config::Kubeconfig::read() {
+    let kc = match crate::kube::Kubeconfig::read() {
         Ok(kc) => kc,
         Err(e) => {
             let e = crate::kube::api::ApiError::from(e);

@@ -57,7 +57,7 @@ async fn export(ctx: &Ctx<'_>, name: &str, lab: &inventory::LabSummary) -> Resul
             kept::earlier_export(name, lab.state.as_str(), created)
                 .map(|path| format!("{} made when it was suspended", path.display()))
         }
-        Some(api) => kept::refresh(api.client(), name, &keep).await.map(|r| {
+        Some(api) => crate::kube::kept::refresh(api.client(), name, &keep).await.map(|r| {
             for m in &r.missing {
                 ctx.ui
                     .warn(&format!("kept Secret {m} does not exist; nothing to keep"));

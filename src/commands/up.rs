@@ -477,7 +477,7 @@ async fn up_in_context(
     if prepared.repo_mount().is_some() {
         return Err(Usage::ContextWithLocalRepo(context.to_string()).into());
     }
-    let kc = ::kube::config::Kubeconfig::read()?;
+    let kc = crate::kube::Kubeconfig::read()?;
     if !kc.contexts.iter().any(|c| c.name == context) {
         return Err(Usage::NoSuchContext(context.to_string()).into());
     }

@@ -3,7 +3,11 @@
 //!
 //! A module may name only modules of a lower layer: never its own layer (so `cluster` and
 //! `argocd` never import each other) and never a higher one. Test code (`#[cfg(test)]`
-//! modules and `tests.rs` files) is free to reach anywhere.
+//! modules and `tests.rs` files, files under a `tests/` folder) is free to reach anywhere.
+//!
+//! The same reading keeps the external crates where they belong ([`CRATES`]): the Docker
+//! client in the engine adapter, the Kubernetes client on the Kubernetes side, clap at the
+//! edge, and the planner (`cluster/plan/`) free of I/O.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["main", "commands"],
     &["cli"],
+    &["ops"],
     &["doctor"],
     &["cluster", "argocd", "validate", "source"],
     &["gitops"],
@@ -19,6 +24,45 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["config"],
     &["lab", "ui", "interrupt", "fsutil", "diag"],
+];
+
+/// External crates and where their paths may appear: (crate, the `src/`-relative path
+/// prefixes allowed to name it, why).
+const CRATES: &[(&str, &[&str], &str)] = &[
+    (
+        "bollard",
+        &["docker/bollard/"],
+        "the Docker API client lives in the engine adapter only: a second runtime is one more folder",
+    ),
+    (
+        "kube",
+        &["kube/", "argocd/", "cluster/", "gitops/"],
+        "the Kubernetes client lives on the Kubernetes side",
+    ),
+    (
+        "k8s_openapi",
+        &["kube/", "argocd/", "cluster/", "gitops/"],
+        "the Kubernetes types live on the Kubernetes side",
+    ),
+    (
+        "clap",
+        &["main.rs", "cli.rs", "commands/"],
+        "argument parsing is the edge's",
+    ),
+];
+
+/// What the planner may not touch: it turns desired and observed state into steps, and the
+/// executor does the I/O.
+const PLAN_DIR: &str = "cluster/plan/";
+const NO_IO: &[&str] = &[
+    "tokio::",
+    "std::fs",
+    "std::process",
+    "std::net::TcpListener",
+    "std::net::TcpStream",
+    "reqwest::",
+    "async fn",
+    ".await",
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -36,9 +80,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top module a file belongs to: `src/cluster/up.rs` → `cluster`, `src/lab.rs` → `lab`.
-fn module_of(src: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(src).unwrap();
+/// The top module a file belongs to: `cluster/up.rs` → `cluster`, `lab.rs` → `lab`.
+fn module_of(rel: &Path) -> String {
     let first = rel
         .components()
         .next()
@@ -103,6 +146,101 @@ fn imports(text: &str) -> BTreeSet<String> {
     found
 }
 
+/// Whether a file is test code as a whole.
+fn is_test_file(rel: &Path) -> bool {
+    let name = rel.file_name().unwrap().to_string_lossy();
+    name == "tests.rs"
+        || name == "proptests.rs"
+        || rel.components().any(|c| c.as_os_str() == "tests")
+}
+
+/// The code of `text` as the rules read it: no test items, no comments.
+fn code_of(text: &str) -> String {
+    without_tests(text)
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `code` names the external crate `name` (`name::…`, `::name::…`, `use name;`), not
+/// a module of ours of the same name (`crate::kube::…`, `super::kube`).
+fn names_crate(code: &str, name: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = code[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let after = &code[at + name.len()..];
+        if !(after.starts_with("::") || after.starts_with(';') || after.starts_with(" as ")) {
+            continue;
+        }
+        let before = &code[..at];
+        let prev = before.chars().last();
+        if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        // `crate::kube`, `super::kube`, `self::kube`: ours.
+        if ["crate::", "super::", "self::"]
+            .iter()
+            .any(|p| before.ends_with(p))
+        {
+            continue;
+        }
+        return true;
+    }
+    false
+}
+
+/// Every rule broken by one file, `rel` being its path under `src/`.
+fn broken_rules(rel: &Path, text: &str, unknown: &mut BTreeSet<String>) -> Vec<String> {
+    let mut broken = Vec::new();
+    let name = rel.file_name().unwrap().to_string_lossy();
+    if is_test_file(rel) || name == "lib.rs" {
+        return broken;
+    }
+    let shown = rel.display();
+    let module = module_of(rel);
+    match layer_of(&module) {
+        None => {
+            unknown.insert(module.clone());
+        }
+        Some(own) => {
+            for import in imports(text) {
+                if import == module {
+                    continue;
+                }
+                match layer_of(&import) {
+                    Some(layer) if layer > own => {}
+                    Some(_) => broken.push(format!(
+                        "{shown}: {module} imports crate::{import}, which is not below it"
+                    )),
+                    None => {
+                        unknown.insert(import);
+                    }
+                }
+            }
+        }
+    }
+    let code = code_of(text);
+    let path = rel.to_string_lossy().replace('\\', "/");
+    for (krate, allowed, why) in CRATES {
+        if names_crate(&code, krate) && !allowed.iter().any(|a| path.starts_with(a)) {
+            broken.push(format!("{shown}: names the crate `{krate}` ({why})"));
+        }
+    }
+    if path.starts_with(PLAN_DIR) {
+        for io in NO_IO {
+            if code.contains(io) || names_crate(&code, "bollard") || names_crate(&code, "kube") {
+                broken.push(format!(
+                    "{shown}: the planner does I/O (`{io}`, or an API client): it only plans; the executor acts"
+                ));
+                break;
+            }
+        }
+    }
+    broken
+}
+
 #[test]
 fn every_module_imports_only_from_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -112,31 +250,12 @@ fn every_module_imports_only_from_layers_below_it() {
     let mut broken = Vec::new();
     let mut unknown = BTreeSet::new();
     for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy();
-        if name == "tests.rs" || name == "proptests.rs" || name == "lib.rs" {
-            continue;
-        }
-        let module = module_of(&src, file);
-        let Some(own) = layer_of(&module) else {
-            unknown.insert(module);
-            continue;
-        };
         let text = std::fs::read_to_string(file).unwrap();
-        for import in imports(&text) {
-            if import == module {
-                continue;
-            }
-            match layer_of(&import) {
-                Some(layer) if layer > own => {}
-                Some(_) => broken.push(format!(
-                    "{}: {module} imports crate::{import}, which is not below it",
-                    file.strip_prefix(&src).unwrap().display()
-                )),
-                None => {
-                    unknown.insert(import);
-                }
-            }
-        }
+        broken.extend(broken_rules(
+            file.strip_prefix(&src).unwrap(),
+            &text,
+            &mut unknown,
+        ));
     }
     assert!(
         unknown.is_empty(),
@@ -147,6 +266,50 @@ fn every_module_imports_only_from_layers_below_it() {
         "the layer rule is broken:\n{}",
         broken.join("\n")
     );
+}
+
+/// The rules against planted files: each must be caught, and its fix accepted.
+#[test]
+fn a_planted_client_in_the_wrong_layer_is_caught() {
+    let mut unknown = BTreeSet::new();
+    let mut check = |rel: &str, text: &str| broken_rules(Path::new(rel), text, &mut unknown);
+    // The Docker client outside the engine adapter.
+    let bollard = "use bollard::container::Config;\nfn f() {}\n";
+    let said = check("cluster/up.rs", bollard);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("names the crate `bollard`"), "{said:?}");
+    assert!(check("docker/bollard/container.rs", bollard).is_empty());
+    // The Kubernetes client in the file layer.
+    let kube = "use kube::api::Api;\npub fn f(c: &::kube::Client) {}\n";
+    let said = check("state/kept.rs", kube);
+    assert!(
+        said.iter().any(|s| s.contains("names the crate `kube`")),
+        "{said:?}"
+    );
+    assert!(check("kube/kept.rs", kube).is_empty());
+    // Ours of the same name is not the crate; comments and tests are free.
+    assert!(
+        check(
+            "commands/up.rs",
+            "use crate::kube::kubeconfig;\nlet x = super::kube::y;\n"
+        )
+        .is_empty()
+    );
+    assert!(
+        check(
+            "state/kept.rs",
+            "// kube::Client in a comment\n#[cfg(test)]\nmod tests { use kube::Api; }\n"
+        )
+        .is_empty()
+    );
+    // clap at the edge only, and a planner without I/O.
+    assert!(!check("config/duration.rs", "use clap::Parser;\n").is_empty());
+    assert!(!check("cluster/plan/node.rs", "fn f() { std::fs::read(\"x\"); }\n").is_empty());
+    assert!(check("cluster/plan/node.rs", "fn f() -> u8 { 1 }\n").is_empty());
+    // The crate-path rule still holds: a lower layer naming a higher one.
+    let said = check("state/record.rs", "use crate::cluster::names;\n");
+    assert!(said[0].contains("state imports crate::cluster"), "{said:?}");
+    assert!(unknown.is_empty(), "{unknown:?}");
 }
 
 #[test]
