@@ -675,7 +675,72 @@ pub(crate) fn validate(
 /// `k3sArgs` and `env`, is checked whatever the others hold.
 fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
     let mut problems = Vec::new();
-    let image = match raw.image {
+    let image = image(raw.image, here, &mut problems);
+    // A count out of range is reported; the entries are then checked against the largest, so
+    // no filter is blamed for what the count got wrong.
+    let servers = count(raw.servers, 1, 1, MAX_SERVERS, "servers", here).unwrap_or_else(|e| {
+        problems.push(e);
+        MAX_SERVERS
+    });
+    let agents = count(raw.agents, 0, 0, MAX_AGENTS, "agents", here).unwrap_or_else(|e| {
+        problems.push(e);
+        MAX_AGENTS
+    });
+
+    let api = api(raw.api.unwrap_or_default(), here, &mut problems);
+    let (ports, bound) = ports(&raw.ports, &api, (servers, agents), here, &mut problems);
+    let registry = registry(raw.registry.as_ref(), &bound, here, &mut problems);
+    let k3s_args = k3s_args(&raw.k3s_args, (servers, agents), here, &mut problems);
+    let env = env(&raw.env, (servers, agents), here, &mut problems);
+    // The sections that stand alone: each problem is reported with the others.
+    let mounts =
+        noted(mounts(&raw.mounts, servers, agents, here), &mut problems).unwrap_or_default();
+    let ca_certs = noted(
+        raw.ca_certs
+            .iter()
+            .map(|entry| {
+                parse_ca_cert(&entry.value, lab_dir_of(Some(here.origin)))
+                    .map_err(|p| here.of(entry, p))
+            })
+            .collect::<Result<Vec<_>, _>>(),
+        &mut problems,
+    )
+    .unwrap_or_default();
+    let proxy = match &raw.proxy {
+        Some(p) => noted(proxy(p, here), &mut problems),
+        None => None,
+    };
+    let registries = match raw.registries {
+        Some(r) => noted(registries(r, here), &mut problems),
+        None => None,
+    };
+    gather(problems)?;
+    Ok(ClusterSpec {
+        image,
+        servers,
+        agents,
+        privileged: raw.privileged.unwrap_or(true),
+        api,
+        ports,
+        k3s_args,
+        env,
+        image_cache: raw.image_cache.unwrap_or(true),
+        registry,
+        mounts,
+        ca_certs,
+        proxy,
+        registries,
+    })
+}
+
+/// The value, or `None` with its problems kept with the others.
+fn noted<T>(result: Result<T, ConfigError>, problems: &mut Vec<ConfigError>) -> Option<T> {
+    result.map_err(|e| problems.push(e)).ok()
+}
+
+/// `cluster.image`: any reference without spaces (the engine judges the rest at pull).
+fn image(raw: Option<Spanned<String>>, here: &Here, problems: &mut Vec<ConfigError>) -> String {
+    match raw {
         Some(image)
             if image.value.trim().is_empty() || image.value.chars().any(char::is_whitespace) =>
         {
@@ -689,19 +754,11 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         }
         Some(image) => image.value,
         None => DEFAULT_K3S_IMAGE.to_string(),
-    };
-    // A count out of range is reported; the entries are then checked against the largest, so
-    // no filter is blamed for what the count got wrong.
-    let servers = count(raw.servers, 1, 1, MAX_SERVERS, "servers", here).unwrap_or_else(|e| {
-        problems.push(e);
-        MAX_SERVERS
-    });
-    let agents = count(raw.agents, 0, 0, MAX_AGENTS, "agents", here).unwrap_or_else(|e| {
-        problems.push(e);
-        MAX_AGENTS
-    });
+    }
+}
 
-    let raw_api = raw.api.unwrap_or_default();
+/// `cluster.api`: an IP address (host names are not resolved) and a port, or none (picked).
+fn api(raw_api: RawApi, here: &Here, problems: &mut Vec<ConfigError>) -> ApiEndpoint {
     let host = match raw_api.host {
         Some(host) => host.value.parse::<IpAddr>().unwrap_or_else(|_| {
             problems.push(here.of(
@@ -727,9 +784,23 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
         Some(port) => Some(port.value),
         None => None,
     };
-    let api = ApiEndpoint { host, port };
+    ApiEndpoint { host, port }
+}
 
-    let mut ports = Vec::with_capacity(raw.ports.len());
+/// A host address and port already bound, with who binds it (for messages).
+type Bound = (IpAddr, u16, Protocol, String);
+
+/// `cluster.ports`: each mapping parsed, its filter checked, one node per host port, and no
+/// host address and port bound twice (the API's own port counts). Returns what is bound, for
+/// the lab registry's port.
+fn ports(
+    raw: &[Spanned<String>],
+    api: &ApiEndpoint,
+    (servers, agents): (u32, u32),
+    here: &Here,
+    problems: &mut Vec<ConfigError>,
+) -> (Vec<PortMapping>, Vec<Bound>) {
+    let mut ports = Vec::with_capacity(raw.len());
     // (host IP, host port, protocol) already bound, and by which entry; the API port first.
     let mut bound: Vec<(IpAddr, u16, Protocol, String)> = Vec::new();
     if let Some(port) = api.port {
@@ -740,7 +811,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             "the API endpoint (`api.port`)".to_string(),
         ));
     }
-    for entry in &raw.ports {
+    for entry in raw {
         let one = || -> Result<_, ConfigError> {
             let mapping = parse_port(&entry.value).map_err(|p| here.of(entry, p))?;
             check_filter(&mapping.target, servers, agents).map_err(|p| here.of(entry, p))?;
@@ -789,8 +860,17 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             Err(e) => problems.push(e),
         }
     }
+    (ports, bound)
+}
 
-    let registry = match &raw.registry {
+/// `cluster.registry`: a port that is not 0 and not bound by anything else.
+fn registry(
+    raw: Option<&Spanned<RawRegistry>>,
+    bound: &[Bound],
+    here: &Here,
+    problems: &mut Vec<ConfigError>,
+) -> Option<RegistrySpec> {
+    match raw {
         None => None,
         Some(r) => {
             let port = &r.value.port;
@@ -820,10 +900,18 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             }
             Some(RegistrySpec { port: port.value })
         }
-    };
+    }
+}
 
-    let mut k3s_args = Vec::with_capacity(raw.k3s_args.len());
-    for entry in &raw.k3s_args {
+/// `cluster.k3sArgs`: `ARG[@FILTER]`, none empty.
+fn k3s_args(
+    raw: &[Spanned<String>],
+    (servers, agents): (u32, u32),
+    here: &Here,
+    problems: &mut Vec<ConfigError>,
+) -> Vec<Filtered<String>> {
+    let mut k3s_args = Vec::with_capacity(raw.len());
+    for entry in raw {
         let (value, filter) = match split_filter(entry, servers, agents, here) {
             Ok(split) => split,
             Err(e) => {
@@ -846,9 +934,19 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             filter,
         });
     }
+    k3s_args
+}
 
-    let mut env = Vec::with_capacity(raw.env.len());
-    for entry in &raw.env {
+/// `cluster.env`: `KEY=VALUE[@FILTER]`, or `KEY=${env:NAME}` read from this shell and masked
+/// from then on.
+fn env(
+    raw: &[Spanned<String>],
+    (servers, agents): (u32, u32),
+    here: &Here,
+    problems: &mut Vec<ConfigError>,
+) -> Vec<Filtered<EnvVar>> {
+    let mut env = Vec::with_capacity(raw.len());
+    for entry in raw {
         let one = || -> Result<_, ConfigError> {
             let (value, filter) = split_filter(entry, servers, agents, here)?;
             let var = match value.split_once('=') {
@@ -917,37 +1015,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
             Err(e) => problems.push(e),
         }
     }
-
-    gather(problems)?;
-    Ok(ClusterSpec {
-        image,
-        servers,
-        agents,
-        privileged: raw.privileged.unwrap_or(true),
-        api,
-        ports,
-        k3s_args,
-        env,
-        image_cache: raw.image_cache.unwrap_or(true),
-        registry,
-        mounts: mounts(&raw.mounts, servers, agents, here)?,
-        ca_certs: raw
-            .ca_certs
-            .iter()
-            .map(|entry| {
-                parse_ca_cert(&entry.value, lab_dir_of(Some(here.origin)))
-                    .map_err(|p| here.of(entry, p))
-            })
-            .collect::<Result<_, _>>()?,
-        proxy: match &raw.proxy {
-            None => None,
-            Some(p) => Some(proxy(p, here)?),
-        },
-        registries: match raw.registries {
-            None => None,
-            Some(r) => Some(registries(r, here)?),
-        },
-    })
+    env
 }
 
 /// `cluster.registries`, checked as k3s would read it, and stricter where k3s is silent:
