@@ -683,68 +683,37 @@ pub async fn wait_lab_ready(
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
     let apps_api: Api<DynamicObject> =
         Api::namespaced_with(api.client().clone(), namespace, &application_resource());
-    let mut lines = Lines {
-        ui,
-        steps: BTreeMap::new(),
-        order: Vec::new(),
+    let mut wait = Wait {
+        api,
+        namespace,
+        root,
+        expected_revision,
+        lines: Lines {
+            ui,
+            steps: BTreeMap::new(),
+            order: Vec::new(),
+        },
+        failures: vec![AppFailure {
+            name: root.to_string(),
+            reason: "not listed yet".into(),
+            sync: String::new(),
+            health: String::new(),
+            messages: Vec::new(),
+        }],
+        refreshed: HashSet::new(),
     };
     let mut last_error: Option<LastApiError> = None;
-    let mut failures = vec![AppFailure {
-        name: root.to_string(),
-        reason: "not listed yet".into(),
-        sync: String::new(),
-        health: String::new(),
-        messages: Vec::new(),
-    }];
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new();
     let mut watch_started: Option<Instant> = None;
-
-    // (app, expected revision) pairs a refresh was asked for: once each, never a loop.
-    let mut refreshed: HashSet<(String, String)> = HashSet::new();
-    // Check the map; Some(result) ends the wait. Apps that Argo CD compared at an older
-    // commit get one refresh each, so the wait never sits out Argo CD's poll.
-    let check = async |apps: &HashMap<String, AppState>,
-                       lines: &mut Lines<'_>,
-                       failures: &mut Vec<AppFailure>,
-                       refreshed: &mut HashSet<(String, String)>|
-           -> Option<Vec<AppState>> {
-        let verdict = evaluate(apps, root, expected_revision);
-        lines.update(apps, &verdict, root, expected_revision);
-        let due: Vec<(String, String)> = behind(apps, &verdict, root, expected_revision)
-            .into_iter()
-            .map(|(a, e)| (a.to_string(), e.to_string()))
-            .filter(|k| !refreshed.contains(k))
-            .collect();
-        for key in due {
-            // A failed request is retried at the next event; the wait itself goes on.
-            if super::refresh::refresh(api, namespace, Some(&key.0), false)
-                .await
-                .is_ok()
-            {
-                tracing::debug!(app = %key.0, expected = %key.1, "asked Argo CD to refresh");
-                refreshed.insert(key);
-            }
-        }
-        *failures = verdict.failures;
-        failures.is_empty().then(|| {
-            verdict
-                .awaited
-                .iter()
-                .chain(verdict.manual.iter())
-                .filter_map(|n| apps.get(n).cloned())
-                .collect()
-        })
-    };
 
     'relist: while Instant::now() < deadline {
         // A watch that ends at once (a proxy cutting streams, a server error) must not turn
         // into a tight list/watch loop.
         if let Some(t) = watch_started.take() {
             if t.elapsed() < Duration::from_secs(1) {
-                tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.sleep(deadline).await;
             } else {
-                backoff = Duration::from_millis(200);
+                backoff.reset();
             }
         }
         let list =
@@ -753,8 +722,7 @@ pub async fn wait_lab_ready(
                 Ok(Ok(list)) => list,
                 Ok(Err(e)) => {
                     last_error = Some(LastApiError::List(e));
-                    tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff.sleep(deadline).await;
                     continue;
                 }
             };
@@ -765,8 +733,8 @@ pub async fn wait_lab_ready(
             .filter_map(|v| AppState::from_json(&v))
             .map(|a| (a.name.clone(), a))
             .collect();
-        if let Some(done) = check(&apps, &mut lines, &mut failures, &mut refreshed).await {
-            lines.finish(&HashSet::new());
+        if let Some(done) = wait.check(&apps).await {
+            wait.lines.finish(&HashSet::new());
             return Ok(done);
         }
         let rv = list.metadata.resource_version.unwrap_or_default();
@@ -777,8 +745,7 @@ pub async fn wait_lab_ready(
             Ok(s) => s,
             Err(e) => {
                 last_error = Some(LastApiError::Watch(e));
-                tokio::time::sleep_until((Instant::now() + backoff).min(deadline)).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.sleep(deadline).await;
                 continue;
             }
         };
@@ -795,44 +762,125 @@ pub async fn wait_lab_ready(
                 }
                 Ok(Some(Ok(ev))) => ev,
             };
-            match event {
-                WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                    if let Some(a) = serde_json::to_value(&o)
-                        .ok()
-                        .and_then(|v| AppState::from_json(&v))
-                    {
-                        apps.insert(a.name.clone(), a);
-                    }
-                }
-                WatchEvent::Deleted(o) => {
-                    if let Some(n) = &o.metadata.name {
-                        apps.remove(n);
-                    }
-                }
-                WatchEvent::Bookmark(_) => continue,
-                WatchEvent::Error(status) => {
-                    // 410 Gone: our version is too old; anything else: start over too.
-                    if status.code != 410 {
-                        last_error = Some(LastApiError::WatchEvent(status));
-                    }
+            match apply_event(&mut apps, event) {
+                Seen::Changed => {}
+                Seen::Nothing => continue,
+                Seen::Relist(error) => {
+                    last_error = error.or(last_error);
                     continue 'relist;
                 }
             }
-            if let Some(done) = check(&apps, &mut lines, &mut failures, &mut refreshed).await {
-                lines.finish(&HashSet::new());
+            if let Some(done) = wait.check(&apps).await {
+                wait.lines.finish(&HashSet::new());
                 return Ok(done);
             }
         }
     }
-    let failing: HashSet<&str> = failures.iter().map(|f| f.name.as_str()).collect();
-    lines.finish(&failing);
+    let failing: HashSet<&str> = wait.failures.iter().map(|f| f.name.as_str()).collect();
+    wait.lines.finish(&failing);
     Err(AppsError::NotReady {
         namespace: namespace.to_string(),
         root: root.to_string(),
         secs,
-        failures: Failures(failures),
+        failures: Failures(wait.failures),
         last_error: last_error.map(Box::new),
     })
+}
+
+/// What [`wait_lab_ready`] carries from one look at the apps to the next.
+struct Wait<'a> {
+    api: &'a KubeApi,
+    namespace: &'a str,
+    root: &'a str,
+    expected_revision: Option<&'a str>,
+    lines: Lines<'a>,
+    failures: Vec<AppFailure>,
+    /// (app, expected revision) pairs a refresh was asked for: once each, never a loop.
+    refreshed: HashSet<(String, String)>,
+}
+
+impl Wait<'_> {
+    /// Judge the apps; `Some(apps)` ends the wait. Apps that Argo CD compared at an older
+    /// commit get one refresh each, so the wait never sits out Argo CD's poll.
+    async fn check(&mut self, apps: &HashMap<String, AppState>) -> Option<Vec<AppState>> {
+        let verdict = evaluate(apps, self.root, self.expected_revision);
+        self.lines
+            .update(apps, &verdict, self.root, self.expected_revision);
+        let due: Vec<(String, String)> = behind(apps, &verdict, self.root, self.expected_revision)
+            .into_iter()
+            .map(|(a, e)| (a.to_string(), e.to_string()))
+            .filter(|k| !self.refreshed.contains(k))
+            .collect();
+        for key in due {
+            // A failed request is retried at the next event; the wait itself goes on.
+            if super::refresh::refresh(self.api, self.namespace, Some(&key.0), false)
+                .await
+                .is_ok()
+            {
+                tracing::debug!(app = %key.0, expected = %key.1, "asked Argo CD to refresh");
+                self.refreshed.insert(key);
+            }
+        }
+        self.failures = verdict.failures;
+        self.failures.is_empty().then(|| {
+            verdict
+                .awaited
+                .iter()
+                .chain(verdict.manual.iter())
+                .filter_map(|n| apps.get(n).cloned())
+                .collect()
+        })
+    }
+}
+
+/// The pause before a list or watch is tried again: 200 ms, doubling up to 5 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_millis(200))
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    async fn sleep(&mut self, deadline: Instant) {
+        tokio::time::sleep_until((Instant::now() + self.0).min(deadline)).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// What one watch event did to the apps.
+enum Seen {
+    Changed,
+    Nothing,
+    /// The watch must start over (410 Gone: our version is too old; any other error event
+    /// too, remembered for the report).
+    Relist(Option<LastApiError>),
+}
+
+fn apply_event(apps: &mut HashMap<String, AppState>, event: WatchEvent<DynamicObject>) -> Seen {
+    match event {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+            if let Some(a) = serde_json::to_value(&o)
+                .ok()
+                .and_then(|v| AppState::from_json(&v))
+            {
+                apps.insert(a.name.clone(), a);
+            }
+            Seen::Changed
+        }
+        WatchEvent::Deleted(o) => {
+            if let Some(n) = &o.metadata.name {
+                apps.remove(n);
+            }
+            Seen::Changed
+        }
+        WatchEvent::Bookmark(_) => Seen::Nothing,
+        WatchEvent::Error(status) if status.code == 410 => Seen::Relist(None),
+        WatchEvent::Error(status) => Seen::Relist(Some(LastApiError::WatchEvent(status))),
+    }
 }
 
 /// Every Application in `namespace`, with one list request.

@@ -456,6 +456,63 @@ async fn wait_established(
     }
 }
 
+/// Plan each object; the references of those whose kind the API does not serve, if any.
+fn plan_all<'a>(
+    objects: impl Iterator<Item = &'a DynamicObject>,
+    kinds: &Kinds,
+    opts: &ApplyOptions,
+) -> Result<Vec<Planned>, Vec<ObjectRef>> {
+    let (ok, unknown): (Vec<_>, Vec<_>) = objects
+        .map(|o| plan(o, kinds, opts))
+        .partition(Result::is_ok);
+    if unknown.is_empty() {
+        Ok(ok.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(unknown.into_iter().filter_map(Result::err).collect())
+    }
+}
+
+/// Plan the objects after the CRDs are in: their kinds may be ones the CRDs added, which
+/// discovery can show a moment after Established on a real API server, so the groups of those
+/// CRDs are discovered again until the CRD deadline.
+async fn plan_after_crds(
+    client: &kube::Client,
+    rest: &[&DynamicObject],
+    early_crds: &[Planned],
+    kinds: &mut Kinds,
+    opts: &ApplyOptions,
+) -> Result<Vec<Planned>, ApplyError> {
+    let crd_groups: HashSet<String> = early_crds
+        .iter()
+        .filter_map(|p| p.obj.data["spec"]["group"].as_str().map(String::from))
+        .collect();
+    let deadline = Instant::now() + opts.crd_timeout;
+    loop {
+        let unknown = match plan_all(rest.iter().copied(), kinds, opts) {
+            Ok(planned) => return Ok(planned),
+            Err(unknown) => unknown,
+        };
+        let retry: HashSet<String> = unknown
+            .iter()
+            .filter(|r| {
+                let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                crd_groups.contains(group)
+            })
+            .map(|r| r.api_version.clone())
+            .collect();
+        if retry.is_empty() || Instant::now() >= deadline {
+            return Err(ApplyError::UnknownKinds { objects: unknown });
+        }
+        discover(client, &retry, kinds).await?;
+        if retry
+            .iter()
+            .any(|v| !kinds.keys().any(|(api_version, _)| api_version == v))
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Apply `objects` server-side, in order (Namespaces, CRDs until Established, then the rest
 /// in two concurrent waves: configuration, then workloads); see the module docs. `progress` is called after every write.
 pub async fn apply(
@@ -490,19 +547,8 @@ pub async fn apply(
         rest.into_iter().partition(|o| is_crd(o));
 
     // Namespaces and CRDs are built-in kinds: they must resolve now.
-    let early: Vec<Planned> = {
-        let (ok, unknown): (Vec<_>, Vec<_>) = namespaces
-            .iter()
-            .chain(crds.iter())
-            .map(|o| plan(o, &kinds, opts))
-            .partition(Result::is_ok);
-        if !unknown.is_empty() {
-            return Err(ApplyError::UnknownKinds {
-                objects: unknown.into_iter().filter_map(Result::err).collect(),
-            });
-        }
-        ok.into_iter().filter_map(Result::ok).collect()
-    };
+    let early = plan_all(namespaces.iter().chain(crds.iter()).copied(), &kinds, opts)
+        .map_err(|objects| ApplyError::UnknownKinds { objects })?;
     let (early_ns, early_crds): (Vec<Planned>, Vec<Planned>) =
         early.into_iter().partition(|p| is_namespace(&p.obj));
 
@@ -556,41 +602,7 @@ pub async fn apply(
         }
     }
 
-    // The kinds the CRDs added. Discovery can lag Established by a moment on a real API
-    // server, so retry those groups until the CRD deadline.
-    let crd_groups: HashSet<String> = early_crds
-        .iter()
-        .filter_map(|p| p.obj.data["spec"]["group"].as_str().map(String::from))
-        .collect();
-    let deadline = Instant::now() + opts.crd_timeout;
-    let planned: Vec<Planned> = loop {
-        let (ok, unknown): (Vec<_>, Vec<_>) = rest
-            .iter()
-            .map(|o| plan(o, &kinds, opts))
-            .partition(Result::is_ok);
-        let unknown: Vec<ObjectRef> = unknown.into_iter().filter_map(Result::err).collect();
-        if unknown.is_empty() {
-            break ok.into_iter().filter_map(Result::ok).collect();
-        }
-        let retry: HashSet<String> = unknown
-            .iter()
-            .filter(|r| {
-                let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                crd_groups.contains(group)
-            })
-            .map(|r| r.api_version.clone())
-            .collect();
-        if retry.is_empty() || Instant::now() >= deadline {
-            return Err(ApplyError::UnknownKinds { objects: unknown });
-        }
-        discover(client, &retry, &mut kinds).await?;
-        if retry
-            .iter()
-            .any(|v| !kinds.keys().any(|(api_version, _)| api_version == v))
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let planned = plan_after_crds(client, &rest, &early_crds, &mut kinds, opts).await?;
 
     // Each wave is concurrent inside; a wave starts when the one before has been written.
     // A failure in the first wave stops before any workload is written: its pods would start
