@@ -48,6 +48,26 @@ fn wait_log(container: &str, line: &str) -> String {
     }
 }
 
+/// Wait until the container has exited, and check it exited 1 (what k3s does when kubelet
+/// dies).
+fn wait_exit_1(name: &str) {
+    let start = Instant::now();
+    loop {
+        let state = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            name,
+        ]);
+        if state.starts_with("exited") {
+            assert_eq!(state, "exited 1");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A stand-in server on its own labelled network, started with `extra` docker run flags.
 fn run_server(lab: &str, extra: &[&str], args: &[&str]) -> (String, Output) {
     let label = format!("playground.cluster={lab}");
@@ -80,21 +100,7 @@ fn behind_docker_init_kubelet_dies_on_cgroup_v2() {
     let _c = Cleanup(lab.clone());
     let (name, out) = run_server(&lab, &["--init"], &["server"]);
     assert!(out.status.success(), "{}", harness::stderr(&out));
-    let start = Instant::now();
-    loop {
-        let state = docker(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.ExitCode}}",
-            &name,
-        ]);
-        if state.starts_with("exited") {
-            assert_eq!(state, "exited 1");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_exit_1(&name);
     let text = logs(&name);
     assert!(text.contains(strict::CGROUP_V2_ERROR), "{text}");
     assert!(text.contains("cannot enter cgroupv2"), "{text}");
@@ -114,21 +120,7 @@ fn in_a_user_namespace_kubelet_dies_even_with_k3s_as_pid_1() {
         &["-U", "-r", "/bin/k3s", "server"],
     );
     assert!(out.status.success(), "{}", harness::stderr(&out));
-    let start = Instant::now();
-    loop {
-        let state = docker(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.ExitCode}}",
-            &name,
-        ]);
-        if state.starts_with("exited") {
-            assert_eq!(state, "exited 1");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_exit_1(&name);
     let text = logs(&name);
     assert!(text.contains(strict::CGROUP_V2_ERROR), "{text}");
     assert!(text.contains("in a user namespace"), "{text}");
