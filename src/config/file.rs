@@ -869,7 +869,7 @@ fn cluster(raw: RawCluster, here: &Here) -> Result<ClusterSpec, ConfigError> {
                     }
                     Some(var) => {
                         let found = (here.env)(var);
-                        // Masked from the moment it is known: bollard logs the create body.
+                        // Masked from the moment it is known: the client logs the create body.
                         if let Some(v) = &found {
                             crate::ui::redact::register(v);
                         }
