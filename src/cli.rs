@@ -1,6 +1,6 @@
 //! The command line: clap types only. The candidates shell completion offers for a lab NAME
-//! are looked up on each Tab by `commands/completions.rs`, which hands them in through
-//! [`offer_lab_names`] (see there for the flow).
+//! are looked up on each Tab by `commands/completions.rs` (see there for the flow), which
+//! hands them in through [`offer_lab_names`].
 //! [`crate::commands`] turns the types into core types, so clap never leaks into the rest of
 //! the crate.
 
