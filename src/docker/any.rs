@@ -1,7 +1,7 @@
 //! The engine every command, `doctor` and shell completion work with: one type, whichever
 //! runtime is behind it (k3d's `runtimes.SelectedRuntime`, kind's `DetectNodeProvider`).
-//! Today that is always Docker, through [`super::bollard`]; a second runtime is a folder
-//! beside it, one arm of [`Runtime`], and its choice in [`AnyEngine::connect_to`].
+//! Today that is always Docker, through the adapter folder beside this file; a second runtime
+//! is a folder beside it, one arm of [`Runtime`], and its choice in [`AnyEngine::connect_to`].
 
 use std::net::IpAddr;
 use std::path::Path;

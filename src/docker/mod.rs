@@ -2,9 +2,9 @@
 //!
 //! The cluster code never touches an engine's own types: it asks an [`Engine`] to
 //! `ensure_network`, `create_container`, `start`, `follow_logs` and so on, and reads its
-//! failures as our [`EngineError`]. Everything here is runtime-neutral but one folder:
-//! `bollard/`, the adapter to the Docker Engine (its calls, its conversions, its error
-//! mapping). [`AnyEngine`] is the engine the commands use, whichever runtime is behind it;
+//! failures as our [`EngineError`]. Everything here is runtime-neutral but one folder, the
+//! adapter to the Docker Engine (its calls, its conversions, its error mapping), named only by
+//! its declaration below and by [`AnyEngine`]'s one arm. [`AnyEngine`] is the engine the commands use, whichever runtime is behind it;
 //! [`fake::FakeEngine`] (tests, or the `fake-engine` feature) keeps it all in memory. The pure
 //! planning code needs no engine at all.
 
