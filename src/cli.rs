@@ -1,19 +1,17 @@
-//! The command line: clap types only, and the candidates shell completion offers for a lab
-//! NAME (looked up on each Tab; see `commands/completions.rs` for the flow).
+//! The command line: clap types only. The candidates shell completion offers for a lab NAME
+//! are looked up on each Tab by `commands/completions.rs` (see there for the flow), which
+//! hands them in through [`offer_lab_names`].
 //! [`crate::commands`] turns the types into core types, so clap never leaks into the rest of
 //! the crate.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::{ArgValueCandidates, CompletionCandidate};
 
-use crate::cluster::inventory;
-
 use crate::config::duration::parse_duration;
-use crate::docker::BollardEngine;
-use crate::state::record;
 
 /// A deadline: a duration above zero. A zero deadline could only ever fail, after creating
 /// things it would then roll back, so it is refused as the usage error it is.
@@ -645,52 +643,32 @@ pub struct RestoreArgs {
 /// The variable that switches the binary into completion mode (clap_complete's default).
 pub const COMPLETE_VAR: &str = "COMPLETE";
 
-/// Everything Docker may take to list labs during one Tab.
-pub const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
-
-/// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
-pub fn lab_candidates() -> Vec<CompletionCandidate> {
-    docker_labs()
-        .into_iter()
-        .map(|(name, state)| CompletionCandidate::new(name).help(Some(state.into())))
-        .collect()
+/// Where shell completion finds lab names: the lookups of `commands/completions.rs`, which
+/// reach Docker and the records (this module holds clap types only).
+#[derive(Debug, Clone, Copy)]
+pub struct LabNames {
+    /// The labs the engine knows of, each with its state as help.
+    pub labs: fn() -> Vec<CompletionCandidate>,
+    /// The dropped labs `restore` can bring back.
+    pub dropped: fn() -> Vec<CompletionCandidate>,
 }
 
-/// Candidates for `restore`'s NAME: the dropped labs on record that Docker has nothing of.
-/// With Docker down, every dropped record is offered (the command itself then says more).
-pub fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
-    let running: Vec<String> = docker_labs().into_iter().map(|(name, _)| name).collect();
-    record::list()
-        .into_iter()
-        .flatten()
-        .filter(|r| r.times.dropped.is_some() && !running.contains(&r.name))
-        .map(|r| CompletionCandidate::new(r.name).help(Some("dropped".into())))
-        .collect()
+static LAB_NAMES: OnceLock<LabNames> = OnceLock::new();
+
+/// Give completion its lab-name lookups; before this (or without it) it offers none. The first
+/// call wins.
+pub fn offer_lab_names(names: LabNames) {
+    let _ = LAB_NAMES.set(names);
 }
 
-/// (name, state) of every lab Docker knows of, or nothing when Docker does not answer within
-/// [`COMPLETION_DOCKER_BUDGET`]. Completion runs before `main` builds its runtime, so this builds a small
-/// one of its own.
-fn docker_labs() -> Vec<(String, &'static str)> {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    runtime.block_on(async {
-        let list = async {
-            let engine = BollardEngine::connect().await.ok()?;
-            inventory::list(&engine).await.ok()
-        };
-        match tokio::time::timeout(COMPLETION_DOCKER_BUDGET, list).await {
-            Ok(Some(labs)) => labs
-                .into_iter()
-                .map(|l| (l.name, l.state.as_str()))
-                .collect(),
-            _ => Vec::new(),
-        }
-    })
+/// Candidates for a lab NAME.
+fn lab_candidates() -> Vec<CompletionCandidate> {
+    LAB_NAMES.get().map_or_else(Vec::new, |n| (n.labs)())
+}
+
+/// Candidates for `restore`'s NAME.
+fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
+    LAB_NAMES.get().map_or_else(Vec::new, |n| (n.dropped)())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `playground` binary: parse arguments, set up logs and progress, run, map errors to
 //! exit codes. Everything else lives in the library.
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use playground::cli::{Cli, Command, Output};
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +26,7 @@ fn main() {
     }
     // Shell completion: the script `playground completions SHELL` prints calls back with
     // COMPLETE=SHELL set; answer from the clap definition and exit before anything else runs.
-    clap_complete::CompleteEnv::with_factory(Cli::command)
-        .var(playground::cli::COMPLETE_VAR)
-        .complete();
+    playground::commands::completions::answer_if_asked();
     let cli = Cli::parse();
     let ui = playground::ui::Ui::new(cli.quiet, streams_events(&cli));
     let default_level = match cli.verbose {

@@ -3,7 +3,7 @@
 //! We run the Docker CLI's `docker exec -i [-t] CONTAINER CMD…` as a child with our stdio.
 //! Shelling out is deliberate here: an interactive shell needs a raw-mode terminal, window
 //! resizes forwarded and stdin copied both ways, which the `docker` CLI does correctly and a
-//! bollard attach would have us re-implement (termios, SIGWINCH). Everything else in
+//! an API attach would have us re-implement (termios, SIGWINCH). Everything else in
 //! `playground` uses the Engine API; this one command needs the CLI, and says so when it is
 //! missing. `-t` only when stdin and stdout are terminals, so `playground exec -- cat f > out`
 //! gets clean bytes. No secret is on the command line: only the container's name and the

@@ -265,7 +265,7 @@ fn choose_inputs(lab: &Lab, observed: &Observed, opts: &UpOptions) -> Result<Inp
                 .map(char::from)
                 .collect()
         });
-    // Masked in every log line from here on, whoever prints it (bollard logs request bodies).
+    // Masked in every log line from here on, whoever prints it (the client logs request bodies).
     crate::ui::redact::register(&token);
     for e in &lab.cluster.env {
         if e.value.is_secret() {

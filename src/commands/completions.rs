@@ -3,22 +3,88 @@
 //!
 //! The flow: the script (the same that `COMPLETE=bash playground` prints, see `main.rs`) makes
 //! the shell call `COMPLETE=bash playground -- <words>` on every Tab; `main` answers that
-//! before anything else runs, from the clap definition, calling
-//! [`crate::cli::lab_candidates`] or [`crate::cli::dropped_lab_candidates`] for a lab NAME. So names are always the current ones, as with
-//! k3d's `ValidArgsAvailableClusters` (k3d-io/k3d `cmd/util/completion.go`), which lists
-//! clusters on every Tab too.
+//! before anything else runs ([`answer_if_asked`]), from the clap definition, which calls
+//! [`lab_candidates`] or [`dropped_lab_candidates`] for a lab NAME (handed to `cli` as
+//! [`LabNames`]). So names are always the current ones, as with k3d's
+//! `ValidArgsAvailableClusters` (k3d-io/k3d `cmd/util/completion.go`), which lists clusters on
+//! every Tab too.
 //!
-//! A Tab must never hang: Docker gets [`crate::cli::COMPLETION_DOCKER_BUDGET`] in all, and a
-//! Docker that is down, slow or refusing simply offers no running labs.
+//! A Tab must never hang: Docker gets [`COMPLETION_DOCKER_BUDGET`] in all, and a Docker that
+//! is down, slow or refusing simply offers no running labs.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::CommandFactory;
+use clap_complete::CompletionCandidate;
 use clap_complete::env::Shells;
 
 use super::error::{Error, Result, Usage};
-use crate::cli::{COMPLETE_VAR, Shell};
+use crate::cli::{COMPLETE_VAR, Cli, LabNames, Shell};
+use crate::cluster::inventory;
+use crate::docker::AnyEngine;
+use crate::state::record;
+
+/// Everything Docker may take to list labs during one Tab.
+pub const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
+
+/// When the shell asks for completions (`COMPLETE` is set), answer and exit; else return.
+pub fn answer_if_asked() {
+    crate::cli::offer_lab_names(LabNames {
+        labs: lab_candidates,
+        dropped: dropped_lab_candidates,
+    });
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+}
+
+/// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
+pub fn lab_candidates() -> Vec<CompletionCandidate> {
+    docker_labs()
+        .into_iter()
+        .map(|(name, state)| CompletionCandidate::new(name).help(Some(state.into())))
+        .collect()
+}
+
+/// Candidates for `restore`'s NAME: the dropped labs on record that Docker has nothing of.
+/// With Docker down, every dropped record is offered (the command itself then says more).
+pub fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
+    let running: Vec<String> = docker_labs().into_iter().map(|(name, _)| name).collect();
+    record::list()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.times.dropped.is_some() && !running.contains(&r.name))
+        .map(|r| CompletionCandidate::new(r.name).help(Some("dropped".into())))
+        .collect()
+}
+
+/// (name, state) of every lab Docker knows of, or nothing when Docker does not answer within
+/// [`COMPLETION_DOCKER_BUDGET`]. Completion runs before `main` builds its runtime, so this builds a small
+/// one of its own.
+fn docker_labs() -> Vec<(String, &'static str)> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        let list = async {
+            let engine = AnyEngine::connect().await.ok()?;
+            inventory::list(&engine).await.ok()
+        };
+        match tokio::time::timeout(COMPLETION_DOCKER_BUDGET, list).await {
+            Ok(Some(labs)) => labs
+                .into_iter()
+                .map(|l| (l.name, l.state.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    })
+}
 
 pub fn run(shell: Shell) -> Result<()> {
     let name = match shell {

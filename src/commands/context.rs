@@ -11,7 +11,7 @@ use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::cluster::node_kubeconfig;
 use crate::config::LabName;
-use crate::docker::BollardEngine;
+use crate::docker::AnyEngine;
 use crate::kube::api::KubeApi;
 use crate::state::lock::LabLock;
 use crate::ui::Ui;
@@ -23,7 +23,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The shared context of a command.
 pub struct Ctx<'a> {
     pub ui: &'a Ui,
-    engine: OnceCell<BollardEngine>,
+    engine: OnceCell<AnyEngine>,
 }
 
 impl<'a> Ctx<'a> {
@@ -35,8 +35,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// The Docker Engine the environment names (`DOCKER_HOST`, the Docker context).
-    pub async fn engine(&self) -> Result<&BollardEngine> {
-        Ok(self.engine.get_or_try_init(BollardEngine::connect).await?)
+    pub async fn engine(&self) -> Result<&AnyEngine> {
+        Ok(self.engine.get_or_try_init(AnyEngine::connect).await?)
     }
 
     /// NAME (which must be a lab name), else the name in `./playground.yaml`, else the only

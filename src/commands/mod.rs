@@ -8,7 +8,7 @@
 
 mod argocd;
 mod cache;
-mod completions;
+pub mod completions;
 mod context;
 mod doctor;
 mod drop;

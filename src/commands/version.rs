@@ -12,7 +12,7 @@ use super::error::Result;
 use crate::argocd::manifest::{self, ARGOCD_VERSION};
 use crate::cli::Output;
 use crate::config::DEFAULT_K3S_IMAGE;
-use crate::docker::BollardEngine;
+use crate::docker::AnyEngine;
 use crate::docker::endpoint;
 
 use super::output;
@@ -101,13 +101,12 @@ async fn docker() -> DockerEndpoint {
             };
         }
     };
-    let error = match tokio::time::timeout(DOCKER_PING, BollardEngine::connect_to(endpoint.clone()))
-        .await
-    {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(crate::diag::Report(&e).to_string()),
-        Err(_) => Some(format!("no answer within {}s", DOCKER_PING.as_secs())),
-    };
+    let error =
+        match tokio::time::timeout(DOCKER_PING, AnyEngine::connect_to(endpoint.clone())).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(crate::diag::Report(&e).to_string()),
+            Err(_) => Some(format!("no answer within {}s", DOCKER_PING.as_secs())),
+        };
     DockerEndpoint {
         host: Some(endpoint.host.clone()),
         source: Some(endpoint.source.to_string()),

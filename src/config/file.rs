@@ -967,7 +967,7 @@ fn env(
                     }
                     Some(var) => {
                         let found = (here.env)(var);
-                        // Masked from the moment it is known: bollard logs the create body.
+                        // Masked from the moment it is known: the client logs the create body.
                         if let Some(v) = &found {
                             crate::ui::redact::register(v);
                         }

@@ -1,6 +1,6 @@
 //! Which Docker Engine to talk to, chosen as the docker CLI chooses it, and why.
 //!
-//! bollard's `connect_with_defaults` reads `DOCKER_HOST` only, so Colima, rootless Docker and
+//! The client's `connect_with_defaults` reads `DOCKER_HOST` only, so Colima, rootless Docker and
 //! Docker Desktop without its default socket (reachable only through their Docker context)
 //! looked unreachable while `docker ps` worked (F5). The order here is the CLI's
 //! (`docker/cli` `cli/command/cli.go`, `resolveContextName`):

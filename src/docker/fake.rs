@@ -4,8 +4,9 @@
 //! log lines), networks (IDs, subnets) and volumes, and refuses what the Docker Engine
 //! refuses, in the daemon's words where our code reads them: a second container of a name, a
 //! container on a network or from an image that does not exist, a subnet that overlaps
-//! ("Pool overlaps", which `up` turns into a re-plan), removing a network that still has
-//! endpoints or a volume a container uses.
+//! ([`RefusalKind::SubnetOverlap`], which `up` turns into a re-plan), removing a network that
+//! still has endpoints or a volume a container uses. Each refusal is our own
+//! [`EngineError::Refused`], of the kind the real adapter gives the daemon's answer.
 //!
 //! A test scripts it and reads it back:
 //! - [`FakeEngine::on_start`]: the log lines (and files, some written in stages) a container
@@ -30,7 +31,7 @@ use tokio::sync::Notify;
 
 use super::{
     ContainerInfo, ContainerSpec, Engine, EngineError, Labels, LogLine, NetworkInfo, NetworkSpec,
-    PullProgress, RunState,
+    PullProgress, Refusal, RefusalKind, RunState,
 };
 
 /// One call the engine received: the method's name and what it was about (a container,
@@ -128,7 +129,7 @@ struct State {
 }
 
 /// The Docker Engine, in memory (see the module doc). A clone is the same engine, as a clone
-/// of a bollard client talks to the same daemon.
+/// of a client of the real engine talks to the same daemon.
 #[derive(Default, Clone)]
 pub struct FakeEngine {
     state: Arc<Mutex<State>>,
@@ -138,17 +139,10 @@ fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-/// The daemon's error, as bollard reports a non-2xx answer: the HTTP status Docker maps the
-/// daemon's error class to (moby `api/server/httpstatus`: not found 404, conflict 409,
-/// forbidden 403, else 500) and the daemon's message.
-fn daemon(what: &str, status_code: u16, message: impl Into<String>) -> EngineError {
-    EngineError::api(
-        what,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code,
-            message: message.into(),
-        },
-    )
+/// The daemon's refusal, as the adapter reports it: of its kind, with the status Docker gives
+/// that kind (see [`RefusalKind::status`]) and the daemon's words.
+fn daemon(what: &str, kind: RefusalKind, message: impl Into<String>) -> EngineError {
+    EngineError::refused(what, Refusal::new(kind, message))
 }
 
 fn matches(labels: &Labels, filter: &[(&str, &str)]) -> bool {
@@ -211,7 +205,11 @@ impl FakeEngine {
     ) -> BoxStream<'static, Result<LogLine, EngineError>> {
         let s = self.state();
         let Some(c) = s.containers.get(name) else {
-            let e = daemon("logs", 404, format!("No such container: {name}"));
+            let e = daemon(
+                "logs",
+                RefusalKind::NotFound,
+                format!("No such container: {name}"),
+            );
             return stream::once(async move { Err(e) }).boxed();
         };
         let lines: Vec<Result<LogLine, EngineError>> = c
@@ -356,7 +354,11 @@ impl FakeEngine {
         let mut s = self.state();
         if let Some(i) = s.failures.iter_mut().position(|r| r.hit(&call)) {
             s.failures.remove(i);
-            return Err(daemon(&format!("{kind} {target}"), 500, "injected failure"));
+            return Err(daemon(
+                &format!("{kind} {target}"),
+                RefusalKind::Other,
+                "injected failure",
+            ));
         }
         Ok(())
     }
@@ -376,7 +378,11 @@ impl FakeEngine {
         let mut s = self.state();
         match s.containers.get_mut(name) {
             Some(c) => f(c),
-            None => Err(daemon(what, 404, format!("No such container: {name}"))),
+            None => Err(daemon(
+                what,
+                RefusalKind::NotFound,
+                format!("No such container: {name}"),
+            )),
         }
     }
 }
@@ -417,7 +423,7 @@ impl Engine for FakeEngine {
             // as Forbidden (moby `libnetwork/ipamapi/contract.go`, `ErrPoolOverlap`).
             return Err(daemon(
                 &format!("create network {}", spec.name),
-                403,
+                RefusalKind::SubnetOverlap,
                 "Pool overlaps with other one on this address space",
             ));
         }
@@ -457,7 +463,7 @@ impl Engine for FakeEngine {
         let Some(n) = Self::network_named(&s, name).cloned() else {
             return Err(daemon(
                 "remove network",
-                404,
+                RefusalKind::NotFound,
                 format!("network {name} not found"),
             ));
         };
@@ -467,7 +473,7 @@ impl Engine for FakeEngine {
         {
             return Err(daemon(
                 "remove network",
-                403,
+                RefusalKind::Forbidden,
                 format!(
                     "error while removing network: network {} id {} has active endpoints",
                     n.name, n.id
@@ -500,14 +506,14 @@ impl Engine for FakeEngine {
         let Some(n) = Self::network_named(&s, network).map(|n| n.name.clone()) else {
             return Err(daemon(
                 "connect network",
-                404,
+                RefusalKind::NotFound,
                 format!("network {network} not found"),
             ));
         };
         let Some(c) = s.containers.get_mut(container) else {
             return Err(daemon(
                 "connect network",
-                404,
+                RefusalKind::NotFound,
                 format!("No such container: {container}"),
             ));
         };
@@ -560,7 +566,7 @@ impl Engine for FakeEngine {
         {
             return Err(daemon(
                 "remove volume",
-                409,
+                RefusalKind::Conflict,
                 format!("remove {name}: volume is in use - [{}]", c.info.id),
             ));
         }
@@ -596,7 +602,7 @@ impl Engine for FakeEngine {
         if let Some(c) = s.containers.get(&spec.name) {
             return Err(daemon(
                 &what,
-                409,
+                RefusalKind::Conflict,
                 format!(
                     "Conflict. The container name \"/{}\" is already in use by container \"{}\"",
                     spec.name, c.info.id
@@ -604,12 +610,16 @@ impl Engine for FakeEngine {
             ));
         }
         if !s.images.contains(&spec.image) {
-            return Err(daemon(&what, 404, format!("No such image: {}", spec.image)));
+            return Err(daemon(
+                &what,
+                RefusalKind::NotFound,
+                format!("No such image: {}", spec.image),
+            ));
         }
         if Self::network_named(&s, &spec.network).is_none() {
             return Err(daemon(
                 &what,
-                404,
+                RefusalKind::NotFound,
                 format!("network {} not found", spec.network),
             ));
         }
@@ -619,7 +629,7 @@ impl Engine for FakeEngine {
         if same > 1 {
             return Err(daemon(
                 &what,
-                400,
+                RefusalKind::Invalid,
                 format!(
                     "network {} is ambiguous ({same} matches found on name)",
                     spec.network
@@ -695,7 +705,13 @@ impl Engine for FakeEngine {
         self.enter("start", name).await?;
         let mut s = self.state();
         let scripts: Vec<Script> = match s.containers.get(name) {
-            None => return Err(daemon("start", 404, format!("No such container: {name}"))),
+            None => {
+                return Err(daemon(
+                    "start",
+                    RefusalKind::NotFound,
+                    format!("No such container: {name}"),
+                ));
+            }
             Some(_) if s.muted.contains(name) => Vec::new(),
             Some(c) => s
                 .scripts
@@ -745,7 +761,7 @@ impl Engine for FakeEngine {
             if c.info.state != RunState::Running {
                 return Err(daemon(
                     "pause",
-                    409,
+                    RefusalKind::Conflict,
                     format!("container {name} is not running"),
                 ));
             }
@@ -760,7 +776,7 @@ impl Engine for FakeEngine {
             if c.info.state != RunState::Paused {
                 return Err(daemon(
                     "unpause",
-                    409,
+                    RefusalKind::Conflict,
                     format!("container {name} is not paused"),
                 ));
             }
@@ -824,7 +840,7 @@ impl Engine for FakeEngine {
             let read = c.files.get(path).cloned().ok_or_else(|| {
                 daemon(
                     &format!("read {path} from {name}"),
-                    404,
+                    RefusalKind::NotFound,
                     format!("Could not find the file {path} in container {name}"),
                 )
             });
@@ -878,7 +894,7 @@ impl Engine for FakeEngine {
             if c.info.state != RunState::Running {
                 return Err(daemon(
                     "exec",
-                    409,
+                    RefusalKind::Conflict,
                     format!("container {} is not running", c.info.id),
                 ));
             }

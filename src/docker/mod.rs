@@ -1,17 +1,21 @@
 //! The Docker Engine, seen through a small trait in our own vocabulary.
 //!
-//! The cluster code never touches bollard types: it asks an [`Engine`] to `ensure_network`,
-//! `create_container`, `start`, `follow_logs` and so on. [`BollardEngine`] is the real
-//! implementation; [`fake::FakeEngine`] (tests, or the `fake-engine` feature) keeps it all in
-//! memory. The pure planning code needs no engine at all.
+//! The cluster code never touches an engine's own types: it asks an [`Engine`] to
+//! `ensure_network`, `create_container`, `start`, `follow_logs` and so on, and reads its
+//! failures as our [`EngineError`]. Everything here is runtime-neutral but one folder, the
+//! adapter to the Docker Engine (its calls, its conversions, its error mapping), named only by
+//! its declaration below and by [`AnyEngine`]'s one arm. [`AnyEngine`] is the engine the commands use, whichever runtime is behind it;
+//! [`fake::FakeEngine`] (tests, or the `fake-engine` feature) keeps it all in memory. The pure
+//! planning code needs no engine at all.
 
+mod any;
 mod bollard;
 pub mod endpoint;
 #[cfg(any(test, feature = "fake-engine"))]
 pub mod fake;
 mod types;
 
-pub use self::bollard::{BRIDGE_NF_SYSCTL, BollardEngine, HostFacts, PrivilegedProbe};
+pub use any::AnyEngine;
 pub use endpoint::{Endpoint, EndpointSource};
 pub use types::*;
 

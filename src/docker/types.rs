@@ -167,7 +167,53 @@ pub struct PullProgress {
 /// shared folders).
 pub const MOUNTS_DENIED_HINT: &str = "Docker Desktop shares only some host folders with its VM (by default /Users, /Volumes, /private, /tmp and /var/folders): add the folder in Settings > Resources > File sharing, or move it under a shared one";
 
-/// What went wrong talking to the engine.
+/// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostFacts {
+    pub server_version: String,
+    pub api_version: String,
+    /// `1`, `2`, or empty when the engine does not say (older than API 1.40).
+    pub cgroup_version: String,
+    pub cgroup_driver: String,
+    /// As `docker info` lists them, e.g. `name=seccomp,profile=default`, `name=userns`.
+    pub security_options: Vec<String>,
+    pub runtimes: Vec<String>,
+    pub default_runtime: String,
+    pub operating_system: String,
+    pub docker_root_dir: String,
+    /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
+    pub name: String,
+    /// The engine's product, from `docker version` Components (`Engine` for Docker,
+    /// `Podman Engine` for Podman's Docker-compatible API), with its own version: Podman's
+    /// `Version` answer is the Docker API level it emulates, not Podman's.
+    pub product: String,
+    pub product_version: String,
+}
+
+/// The sysctl `br_netfilter` adds (k3s sets it to 1, `pkg/agent/syssetup/setup.go`).
+pub const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+
+/// What became of a privileged container (see [`super::AnyEngine::probe_privileged`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivilegedProbe {
+    /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
+    /// Enhanced Container Isolation), and whether the engine's kernel has `br_netfilter`
+    /// loaded (`/proc/sys/net/bridge/bridge-nf-call-iptables` exists; `None`: not known).
+    Started {
+        runtime: String,
+        br_netfilter: Option<bool>,
+    },
+    /// The engine refused it, in its own words.
+    Refused(String),
+}
+
+/// An error of the layer under an engine adapter (its transport, a stream's I/O), or our own
+/// words when an answer was not what the API promises: shown, never matched on.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong talking to the engine. Made by the engine's adapter (or the fake) in these
+/// words only: whatever a caller tells apart has a variant or a [`RefusalKind`] of its own.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The endpoint says where it came from (`DOCKER_HOST`, a context, the default), and the
@@ -176,7 +222,7 @@ pub enum EngineError {
     Unreachable {
         endpoint: Box<super::endpoint::Endpoint>,
         #[source]
-        source: bollard::errors::Error,
+        source: Cause,
     },
     /// No endpoint could be chosen (a context that does not exist, an unsupported scheme).
     #[error(transparent)]
@@ -190,15 +236,78 @@ pub enum EngineError {
     },
     #[error("image {0} is not present locally and --pull never was given")]
     ImageMissing(String),
-    /// A call the engine answered with an error, or whose answer could not be read: `what`
-    /// was asked, `source` is bollard's error (or the I/O error of a stream, or our own words
-    /// when the answer was not what the API promises).
+    /// A call the engine refused: `what` was asked, `refusal` is the engine's answer.
+    #[error("{what}: {refusal}")]
+    Refused {
+        what: String,
+        #[source]
+        refusal: Refusal,
+    },
+    /// A call whose answer could not be had or read: `what` was asked, `source` is the
+    /// transport's error (or the I/O error of a stream, or our own words when the answer was
+    /// not what the API promises).
     #[error("{what}: {source}")]
     Api {
         what: String,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Cause,
     },
+}
+
+/// The engine's refusal of a call: its kind, which callers match on, and the engine's own
+/// status and words, which they show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Docker responded with status code {status}: {message}")]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// The HTTP status of the answer (moby `api/server/httpstatus` maps the daemon's error
+    /// class to it; see [`RefusalKind::status`]).
+    pub status: u16,
+    pub message: String,
+}
+
+/// What kind of refusal, in our words: the daemon's error classes (moby `errdefs`), and the
+/// one refusal `up` acts on (as k3d's `pkg/runtimes/errors` names its runtime's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// No such object.
+    NotFound,
+    /// In use or in conflict: a name taken, a volume mounted, a container not running.
+    Conflict,
+    /// Not allowed as asked (a network with endpoints left).
+    Forbidden,
+    /// A request the engine cannot read (an ambiguous name).
+    Invalid,
+    /// An explicit subnet overlaps a network the engine has already.
+    SubnetOverlap,
+    /// Anything else.
+    Other,
+}
+
+impl RefusalKind {
+    /// The HTTP status Docker answers this kind with (moby `api/server/httpstatus`: not found
+    /// 404, conflict 409, forbidden 403, invalid parameter 400, else 500; libnetwork's
+    /// `ErrPoolOverlap` is Forbidden).
+    pub fn status(self) -> u16 {
+        match self {
+            RefusalKind::NotFound => 404,
+            RefusalKind::Conflict => 409,
+            RefusalKind::Forbidden | RefusalKind::SubnetOverlap => 403,
+            RefusalKind::Invalid => 400,
+            RefusalKind::Other => 500,
+        }
+    }
+}
+
+impl Refusal {
+    /// A refusal of `kind` with the status Docker gives it.
+    pub fn new(kind: RefusalKind, message: impl Into<String>) -> Self {
+        Refusal {
+            kind,
+            status: kind.status(),
+            message: message.into(),
+        }
+    }
 }
 
 impl crate::diag::Hinted for EngineError {
@@ -216,9 +325,10 @@ impl crate::diag::Hinted for EngineError {
             // Docker Desktop refuses a bind of a host path outside its file-sharing list at
             // create: "Mounts denied: The path … is not shared from the host and is not known
             // to Docker."
-            Self::Api { source, .. }
-                if source.to_string().to_lowercase().contains("mounts denied") =>
-            {
+            Self::Refused { refusal, .. } if mounts_denied(&refusal.message) => {
+                Some(MOUNTS_DENIED_HINT.to_string())
+            }
+            Self::Api { source, .. } if mounts_denied(&source.to_string()) => {
                 Some(MOUNTS_DENIED_HINT.to_string())
             }
             _ => None,
@@ -226,12 +336,18 @@ impl crate::diag::Hinted for EngineError {
     }
 }
 
-/// Why a pull stopped: the engine's API failed, or the registry refused (the engine passes on
-/// its words in the progress stream's `errorDetail`).
+fn mounts_denied(text: &str) -> bool {
+    text.to_lowercase().contains("mounts denied")
+}
+
+/// Why a pull stopped: the engine failed (it refused, or its answer broke off), or the
+/// registry refused (the engine passes on its words in the progress stream's `errorDetail`).
 #[derive(Debug, thiserror::Error)]
 pub enum PullFailure {
     #[error(transparent)]
-    Engine(#[from] bollard::errors::Error),
+    Refused(Refusal),
+    #[error(transparent)]
+    Engine(Cause),
     #[error("{0}")]
     Registry(String),
 }
@@ -244,37 +360,39 @@ impl From<super::endpoint::EndpointError> for EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn api(
-        what: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub(crate) fn api(what: impl Into<String>, source: impl Into<Cause>) -> Self {
         EngineError::Api {
             what: what.into(),
             source: source.into(),
         }
     }
 
-    /// The daemon's answer when an explicit subnet overlaps a network it already has: libnetwork's
-    /// `ipamapi.ErrPoolOverlap`, "Pool overlaps with other one on this address space", a
-    /// Forbidden error (HTTP 403; moby `libnetwork/ipamapi/contract.go`). Matched on the
-    /// message, which every engine version sends, not on the status, which older ones map to 500.
-    pub fn is_subnet_overlap(&self) -> bool {
-        self.daemon_answer()
-            .is_some_and(|(_, message)| message.contains("Pool overlaps"))
+    /// The engine refused `what`.
+    pub fn refused(what: impl Into<String>, refusal: Refusal) -> Self {
+        EngineError::Refused {
+            what: what.into(),
+            refusal,
+        }
     }
 
-    /// The HTTP status and message of a non-2xx answer of the daemon, when that is what this is.
-    pub fn daemon_answer(&self) -> Option<(u16, &str)> {
+    /// The engine's refusal, when that is what this is.
+    pub fn refusal(&self) -> Option<&Refusal> {
         match self {
-            EngineError::Api { source, .. } => match source.downcast_ref() {
-                Some(bollard::errors::Error::DockerResponseServerError {
-                    status_code,
-                    message,
-                }) => Some((*status_code, message.as_str())),
-                _ => None,
-            },
+            EngineError::Refused { refusal, .. } => Some(refusal),
             _ => None,
         }
+    }
+
+    /// The engine refused an explicit subnet that overlaps a network it already has (the
+    /// adapter knows its engine's words for it; `up` plans again).
+    pub fn is_subnet_overlap(&self) -> bool {
+        self.refusal()
+            .is_some_and(|r| r.kind == RefusalKind::SubnetOverlap)
+    }
+
+    /// The status and message of the engine's refusal, when that is what this is.
+    pub fn daemon_answer(&self) -> Option<(u16, &str)> {
+        self.refusal().map(|r| (r.status, r.message.as_str()))
     }
 }
 
@@ -292,28 +410,34 @@ pub fn registry_of(image: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn answer(status_code: u16, message: &str) -> EngineError {
-        EngineError::api(
-            "create network pg-lab",
-            bollard::errors::Error::DockerResponseServerError {
-                status_code,
-                message: message.to_string(),
-            },
-        )
-    }
-
     #[test]
-    fn a_subnet_overlap_is_known_by_the_daemons_answer_not_by_text_of_ours() {
-        let overlap = answer(403, "Pool overlaps with other one on this address space");
+    fn a_subnet_overlap_is_known_by_its_kind_not_by_text() {
+        let overlap = EngineError::refused(
+            "create network pg-lab",
+            Refusal::new(
+                RefusalKind::SubnetOverlap,
+                "Pool overlaps with other one on this address space",
+            ),
+        );
         assert!(overlap.is_subnet_overlap());
         assert_eq!(overlap.daemon_answer().map(|(s, _)| s), Some(403));
-        // The bollard error is the source, so `--verbose` can show the chain.
+        // The refusal is the source, so `--verbose` can show the chain.
         let source = std::error::Error::source(&overlap).expect("a source");
-        assert!(source.is::<bollard::errors::Error>(), "{source:?}");
-        assert!(overlap.to_string().starts_with("create network pg-lab: "));
+        assert!(source.is::<Refusal>(), "{source:?}");
+        assert_eq!(
+            overlap.to_string(),
+            "create network pg-lab: Docker responded with status code 403: Pool overlaps with other one on this address space"
+        );
 
-        assert!(!answer(409, "network with name pg-lab already exists").is_subnet_overlap());
-        // Our own words that mention an overlap are no daemon answer.
+        let taken = EngineError::refused(
+            "create network pg-lab",
+            Refusal::new(
+                RefusalKind::Conflict,
+                "network with name pg-lab already exists",
+            ),
+        );
+        assert!(!taken.is_subnet_overlap());
+        // Our own words that mention an overlap are no refusal.
         let ours = EngineError::api("create network pg-lab", "Pool overlaps (not really)");
         assert!(!ours.is_subnet_overlap());
         assert_eq!(ours.daemon_answer(), None);
@@ -332,6 +456,14 @@ mod hint_tests {
             "Mounts denied: \nThe path /opt/data is not shared from the host and is not known to Docker.",
         );
         assert_eq!(e.hint().as_deref(), Some(MOUNTS_DENIED_HINT));
+        let refused = EngineError::refused(
+            "create container playground-lab-server-0",
+            Refusal::new(
+                RefusalKind::Other,
+                "Mounts denied: \nThe path /opt/data is not shared from the host and is not known to Docker.",
+            ),
+        );
+        assert_eq!(refused.hint().as_deref(), Some(MOUNTS_DENIED_HINT));
         let other = EngineError::api("create container x", "no such image");
         assert_eq!(other.hint(), None);
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::cluster::up;
 use crate::config::Lab;
 use crate::diag::{Hinted, Report as Full};
-use crate::docker::{BollardEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
+use crate::docker::{AnyEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
 use crate::ui::Ui;
 
 /// The deadline of each fast check; they run at once, so this bounds them all.
@@ -614,7 +614,7 @@ fn statvfs(path: &Path) -> std::result::Result<DiskSpace, String> {
 }
 
 /// The lab's host ports, through the same check `up` makes before it creates anything.
-async fn ports_check(engine: &BollardEngine, lab: Option<&Lab>) -> Check {
+async fn ports_check(engine: &AnyEngine, lab: Option<&Lab>) -> Check {
     let Some(lab) = lab else {
         return Check::new(
             "ports",
@@ -748,7 +748,7 @@ enum Scope {
 
 /// Run the checks against `engine`.
 async fn checks(
-    engine: &BollardEngine,
+    engine: &AnyEngine,
     lab: Option<&Lab>,
     image: &str,
     scope: Scope,
@@ -855,7 +855,7 @@ pub async fn doctor(lab: Option<&Lab>) -> Report {
     let engine = match timed(
         FAST_BUDGET,
         "the engine",
-        BollardEngine::connect_to(endpoint.clone()),
+        AnyEngine::connect_to(endpoint.clone()),
     )
     .await
     {
@@ -896,11 +896,7 @@ impl crate::diag::Hinted for PreflightError {
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
 /// problem certain to break this lab. Checks about kubelet are skipped for images that run
 /// none (the test suite's stand-in node).
-pub async fn preflight_up(
-    engine: &BollardEngine,
-    lab: &Lab,
-    ui: &Ui,
-) -> Result<(), PreflightError> {
+pub async fn preflight_up(engine: &AnyEngine, lab: &Lab, ui: &Ui) -> Result<(), PreflightError> {
     let image = lab.cluster.image.as_str();
     let (_, checks) = checks(engine, Some(lab), image, Scope::Up).await;
     let kubelet = runs_kubelet(image);

@@ -259,7 +259,7 @@ fn an_unreachable_engine_is_a_failure_that_names_the_socket_and_the_fix() {
     };
     let e = EngineError::Unreachable {
         endpoint: Box::new(endpoint),
-        source: bollard::errors::Error::SocketNotFoundError("/nowhere.sock".into()),
+        source: "Socket not found: /nowhere.sock".into(),
     };
     let c = judge_endpoint(Err(&e));
     assert_eq!(c.status, Status::Fail);

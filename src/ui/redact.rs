@@ -1,6 +1,6 @@
 //! Secrets never reach a log line.
 //!
-//! With `-vv` our dependencies log what they send and receive: bollard logs every Docker
+//! With `-vv` our dependencies log what they send and receive: the Docker client logs every
 //! request body and answer, so a node's `K3S_TOKEN` would be printed twice per node (the create
 //! body, the inspect answer). Whatever a command learns is secret is [`register`]ed here the
 //! moment it is known, and [`super::LogWriter`] masks every occurrence before a byte leaves.
@@ -47,7 +47,7 @@ pub fn register(secret: &str) {
 /// The forms `secret` takes in what we log and archive: itself; inside a JSON string (`\"`,
 /// `\\`, `\n`); as Go's `encoding/json` writes it (the Docker daemon's answers), which also
 /// escapes `&`, `<` and `>`; and each of those JSON forms escaped once more, as a JSON body
-/// shows inside a Debug-printed string (bollard's `-vv` request log).
+/// shows inside a Debug-printed string (the Docker client's `-vv` request log).
 fn encodings(secret: &str) -> Vec<String> {
     let json = json_escape(secret);
     let go = json
@@ -95,7 +95,7 @@ pub fn is_secret_name(key: &str) -> bool {
 
 /// `text` with every registered secret, and the value of every `NAME=value` whose name holds a
 /// secret ([`is_secret_name`]), replaced by [`MASK`]. The second catches a secret before any
-/// code of ours has seen it: bollard logs the inspect answer that brings an existing node's
+/// code of ours has seen it: the client logs the inspect answer that brings an existing node's
 /// token before it returns it to us.
 pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
     let assigned = mask_assignments(text);

@@ -13,7 +13,7 @@ use ::bollard::query_parameters::{
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::is_not_found;
+use super::error::{failed, is_not_found};
 use super::translate::{
     container_body, container_info, container_summary, label_filters, log_text, stamped_line,
 };
@@ -26,7 +26,7 @@ pub(super) async fn create(docker: &Docker, spec: &ContainerSpec) -> Result<Stri
     let res = docker
         .create_container(Some(opts), container_body(spec))
         .await
-        .map_err(|e| EngineError::api(format!("create container {}", spec.name), e))?;
+        .map_err(|e| failed(format!("create container {}", spec.name), e))?;
     Ok(res.id)
 }
 
@@ -40,7 +40,7 @@ pub(super) async fn inspect(
     {
         Ok(c) => Ok(Some(container_info(c))),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(EngineError::api(format!("inspect container {name}"), e)),
+        Err(e) => Err(failed(format!("inspect container {name}"), e)),
     }
 }
 
@@ -55,7 +55,7 @@ pub(super) async fn list(
     let list = docker
         .list_containers(Some(opts))
         .await
-        .map_err(|e| EngineError::api("list containers", e))?;
+        .map_err(|e| failed("list containers", e))?;
     Ok(list.into_iter().map(container_summary).collect())
 }
 
@@ -69,7 +69,7 @@ pub(super) async fn start(docker: &Docker, name: &str) -> Result<(), EngineError
         Err(BollardError::DockerResponseServerError {
             status_code: 304, ..
         }) => Ok(()),
-        Err(e) => Err(EngineError::api(format!("start {name}"), e)),
+        Err(e) => Err(failed(format!("start {name}"), e)),
     }
 }
 
@@ -82,7 +82,7 @@ pub(super) async fn stop(docker: &Docker, name: &str, grace: Duration) -> Result
         Err(BollardError::DockerResponseServerError {
             status_code: 304, ..
         }) => Ok(()),
-        Err(e) => Err(EngineError::api(format!("stop {name}"), e)),
+        Err(e) => Err(failed(format!("stop {name}"), e)),
     }
 }
 
@@ -90,14 +90,14 @@ pub(super) async fn pause(docker: &Docker, name: &str) -> Result<(), EngineError
     docker
         .pause_container(name)
         .await
-        .map_err(|e| EngineError::api(format!("pause {name}"), e))
+        .map_err(|e| failed(format!("pause {name}"), e))
 }
 
 pub(super) async fn unpause(docker: &Docker, name: &str) -> Result<(), EngineError> {
     docker
         .unpause_container(name)
         .await
-        .map_err(|e| EngineError::api(format!("unpause {name}"), e))
+        .map_err(|e| failed(format!("unpause {name}"), e))
 }
 
 pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), EngineError> {
@@ -112,7 +112,7 @@ pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), EngineErro
         Err(BollardError::DockerResponseServerError {
             status_code: 409, ..
         }) => Ok(()),
-        Err(e) => Err(EngineError::api(format!("remove container {name}"), e)),
+        Err(e) => Err(failed(format!("remove container {name}"), e)),
     }
 }
 
@@ -126,9 +126,9 @@ pub(super) async fn inspect_json(
     {
         Ok(c) => serde_json::to_value(c)
             .map(Some)
-            .map_err(|e| EngineError::api(format!("inspect container {name}"), e)),
+            .map_err(|e| failed(format!("inspect container {name}"), e)),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(EngineError::api(format!("inspect container {name}"), e)),
+        Err(e) => Err(failed(format!("inspect container {name}"), e)),
     }
 }
 
@@ -171,7 +171,7 @@ fn lines(
     docker
         .logs(name, Some(opts))
         .map_ok(log_text)
-        .map_err(move |e| EngineError::api(what.clone(), e))
+        .map_err(move |e| failed(what.clone(), e))
         .map(Some)
         // `None` marks the end, where a last line without a newline is let out.
         .chain(futures::stream::once(futures::future::ready(None)))
@@ -211,6 +211,6 @@ pub(super) async fn tail_logs(
         .logs(name, Some(opts))
         .try_collect()
         .await
-        .map_err(|e| EngineError::api(format!("logs of {name}"), e))?;
+        .map_err(|e| failed(format!("logs of {name}"), e))?;
     Ok(chunks.into_iter().map(log_text).collect())
 }

@@ -4,6 +4,7 @@ use ::bollard::Docker;
 use ::bollard::exec::{CreateExecOptions, StartExecResults};
 use futures::StreamExt;
 
+use super::error::failed;
 use super::translate::log_text;
 use crate::docker::EngineError;
 
@@ -25,24 +26,22 @@ pub(super) async fn run(
             },
         )
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+        .map_err(|e| failed(what.clone(), e))?;
     let mut output = String::new();
     if let StartExecResults::Attached {
         output: mut stream, ..
     } = docker
         .start_exec(&exec.id, None)
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))?
+        .map_err(|e| failed(what.clone(), e))?
     {
         while let Some(chunk) = stream.next().await {
-            output.push_str(&log_text(
-                chunk.map_err(|e| EngineError::api(what.clone(), e))?,
-            ));
+            output.push_str(&log_text(chunk.map_err(|e| failed(what.clone(), e))?));
         }
     }
     let inspect = docker
         .inspect_exec(&exec.id)
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+        .map_err(|e| failed(what.clone(), e))?;
     Ok((inspect.exit_code.unwrap_or(-1), output))
 }

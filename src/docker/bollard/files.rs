@@ -7,6 +7,7 @@ use ::bollard::query_parameters::{
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use super::error::failed;
 use crate::docker::EngineError;
 
 pub(super) async fn read(docker: &Docker, name: &str, path: &str) -> Result<Vec<u8>, EngineError> {
@@ -19,22 +20,20 @@ pub(super) async fn read(docker: &Docker, name: &str, path: &str) -> Result<Vec<
         .map_ok(|b| b.to_vec())
         .try_concat()
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+        .map_err(|e| failed(what.clone(), e))?;
     // The archive API answers with a tar stream; read it as one, not by skipping headers.
     let mut archive = tar::Archive::new(bytes.as_slice());
-    let entries = archive
-        .entries()
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+    let entries = archive.entries().map_err(|e| failed(what.clone(), e))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| EngineError::api(what.clone(), e))?;
+        let mut entry = entry.map_err(|e| failed(what.clone(), e))?;
         if entry.header().entry_type().is_file() {
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut entry, &mut out)
-                .map_err(|e| EngineError::api(what.clone(), e))?;
+                .map_err(|e| failed(what.clone(), e))?;
             return Ok(out);
         }
     }
-    Err(EngineError::api(what, "the archive holds no regular file"))
+    Err(failed(what, "the archive holds no regular file"))
 }
 
 pub(super) async fn write(
@@ -52,15 +51,13 @@ pub(super) async fn write(
     header.set_mtime(unix_now());
     let mut tar = tar::Builder::new(Vec::new());
     tar.append_data(&mut header, path.trim_start_matches('/'), content)
-        .map_err(|e| EngineError::api(what.clone(), e))?;
-    let tar = tar
-        .into_inner()
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+        .map_err(|e| failed(what.clone(), e))?;
+    let tar = tar.into_inner().map_err(|e| failed(what.clone(), e))?;
     let opts = UploadToContainerOptionsBuilder::default().path("/").build();
     docker
         .upload_to_container(name, Some(opts), ::bollard::body_full(Bytes::from(tar)))
         .await
-        .map_err(|e| EngineError::api(what, e))
+        .map_err(|e| failed(what, e))
 }
 
 pub(super) async fn upload(
@@ -71,7 +68,7 @@ pub(super) async fn upload(
     file_name: &str,
 ) -> Result<(), EngineError> {
     let what = format!("copy {} into {name}:{dir}", source.display());
-    let io = |e: std::io::Error| EngineError::api(what.clone(), e);
+    let io = |e: std::io::Error| failed(what.clone(), e);
     let file = tokio::fs::File::open(source).await.map_err(io)?;
     let size = file.metadata().await.map_err(io)?.len();
     // A tar of one entry, built around the file as it streams: header, content, padding
@@ -102,7 +99,7 @@ pub(super) async fn upload(
     docker
         .upload_to_container(name, Some(opts), ::bollard::body_try_stream(body))
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))
+        .map_err(|e| failed(what.clone(), e))
 }
 
 fn unix_now() -> u64 {

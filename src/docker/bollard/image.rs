@@ -4,14 +4,14 @@ use ::bollard::Docker;
 use ::bollard::query_parameters::CreateImageOptionsBuilder;
 use futures::StreamExt;
 
-use super::is_not_found;
+use super::error::{self, failed, is_not_found};
 use crate::docker::{EngineError, PullFailure, PullProgress, registry_of};
 
 pub(super) async fn present(docker: &Docker, image: &str) -> Result<bool, EngineError> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(EngineError::api(format!("inspect image {image}"), e)),
+        Err(e) => Err(failed(format!("inspect image {image}"), e)),
     }
 }
 
@@ -32,7 +32,7 @@ pub(super) async fn pull(
         message,
     };
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| fail(PullFailure::Engine(e)))?;
+        let info = item.map_err(|e| fail(error::pull_failure(e)))?;
         if let Some(err) = info.error_detail.and_then(|d| d.message) {
             return Err(fail(PullFailure::Registry(err)));
         }
@@ -56,19 +56,19 @@ pub(super) async fn export(
     let names: Vec<&str> = images.iter().map(String::as_str).collect();
     let mut file = tokio::fs::File::create(dest)
         .await
-        .map_err(|e| EngineError::api(what.clone(), e))?;
+        .map_err(|e| failed(what.clone(), e))?;
     let mut stream = docker.export_images(&names);
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| EngineError::api(what.clone(), e))?;
+        let chunk = chunk.map_err(|e| failed(what.clone(), e))?;
         size += chunk.len() as u64;
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
-            .map_err(|e| EngineError::api(what.clone(), e))?;
+            .map_err(|e| failed(what.clone(), e))?;
     }
     tokio::io::AsyncWriteExt::flush(&mut file)
         .await
-        .map_err(|e| EngineError::api(what, e))?;
+        .map_err(|e| failed(what, e))?;
     Ok(size)
 }
 

@@ -21,6 +21,7 @@
 //! calls keep bollard's bound, so a daemon that stops answering is still noticed.
 
 mod container;
+mod error;
 mod exec;
 mod files;
 mod image;
@@ -41,9 +42,10 @@ use ::bollard::query_parameters::{
 };
 use futures::stream::BoxStream;
 
+use self::error::failed;
 use super::{
-    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Labels, LogLine, NetworkInfo,
-    NetworkSpec, PullProgress,
+    BRIDGE_NF_SYSCTL, ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, HostFacts,
+    Labels, LogLine, NetworkInfo, NetworkSpec, PrivilegedProbe, PullProgress,
 };
 
 /// The bound on the requests whose answer waits for a whole transfer (see the module docs):
@@ -60,71 +62,12 @@ pub struct BollardEngine {
     endpoint: Endpoint,
 }
 
-/// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HostFacts {
-    pub server_version: String,
-    pub api_version: String,
-    /// `1`, `2`, or empty when the engine does not say (older than API 1.40).
-    pub cgroup_version: String,
-    pub cgroup_driver: String,
-    /// As `docker info` lists them, e.g. `name=seccomp,profile=default`, `name=userns`.
-    pub security_options: Vec<String>,
-    pub runtimes: Vec<String>,
-    pub default_runtime: String,
-    pub operating_system: String,
-    pub docker_root_dir: String,
-    /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
-    pub name: String,
-    /// The engine's product, from `docker version` Components (`Engine` for Docker,
-    /// `Podman Engine` for Podman's Docker-compatible API), with its own version: Podman's
-    /// `Version` answer is the Docker API level it emulates, not Podman's.
-    pub product: String,
-    pub product_version: String,
-}
-
-/// The sysctl `br_netfilter` adds (k3s sets it to 1, `pkg/agent/syssetup/setup.go`).
-pub const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
-
-/// What became of a privileged container (see [`BollardEngine::probe_privileged`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrivilegedProbe {
-    /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
-    /// Enhanced Container Isolation), and whether the engine's kernel has `br_netfilter`
-    /// loaded (`/proc/sys/net/bridge/bridge-nf-call-iptables` exists; `None`: not known).
-    Started {
-        runtime: String,
-        br_netfilter: Option<bool>,
-    },
-    /// The engine refused it, in its own words.
-    Refused(String),
-}
-
-pub(super) fn is_not_found(e: &BollardError) -> bool {
-    matches!(
-        e,
-        BollardError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
 impl BollardEngine {
-    /// Connect as the docker CLI would (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context,
-    /// the default socket: see [`super::endpoint`]) and negotiate the API version. Fails with
-    /// a message that names the endpoint, where it came from, and the fix for that origin.
-    pub async fn connect() -> Result<Self, EngineError> {
-        Self::connect_to(super::endpoint::resolve_from_env()?).await
-    }
-
-    /// Connect to a resolved endpoint.
+    /// Connect to a resolved endpoint (see [`super::endpoint`]) and negotiate the API version.
+    /// Fails with a message that names the endpoint, where it came from, and the fix for that
+    /// origin.
     pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
-        let unreachable = |source| EngineError::Unreachable {
-            endpoint: Box::new(endpoint.clone()),
-            source,
-        };
+        let unreachable = |e| error::unreachable(&endpoint, e);
         // `connect_with_host` dispatches on the scheme (unix, tcp/http, npipe on Windows);
         // the endpoint module has refused the others already.
         let docker = Docker::connect_with_host(&endpoint.host).map_err(unreachable)?;
@@ -151,7 +94,7 @@ impl BollardEngine {
     /// `docker info` and `docker version`, the parts `doctor` judges.
     pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
         let (info, version) = tokio::try_join!(self.docker.info(), self.docker.version())
-            .map_err(|e| EngineError::api("docker info", e))?;
+            .map_err(|e| failed("docker info", e))?;
         let component = version
             .components
             .as_ref()
@@ -212,7 +155,7 @@ impl BollardEngine {
                 BollardError::DockerResponseServerError { message, .. } => {
                     Ok(PrivilegedProbe::Refused(message))
                 }
-                e => Err(EngineError::api("create the privileged probe", e)),
+                e => Err(failed("create the privileged probe", e)),
             };
         }
         let started = self
@@ -261,7 +204,7 @@ impl BollardEngine {
             Err(BollardError::DockerResponseServerError { message, .. }) => {
                 PrivilegedProbe::Refused(message)
             }
-            Err(e) => return Err(EngineError::api("start the privileged probe", e)),
+            Err(e) => return Err(failed("start the privileged probe", e)),
         };
         removed?;
         Ok(outcome)

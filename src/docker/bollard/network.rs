@@ -13,7 +13,7 @@ use ::bollard::query_parameters::{
     InspectNetworkOptions, ListNetworksOptions, ListNetworksOptionsBuilder,
 };
 
-use super::is_not_found;
+use super::error::{failed, is_not_found};
 use super::translate::{label_filters, network_info};
 use crate::docker::{EngineError, NetworkInfo, NetworkSpec};
 
@@ -49,7 +49,7 @@ pub(super) async fn ensure(
         Err(BollardError::DockerResponseServerError {
             status_code: 409, ..
         }) => None,
-        Err(e) => return Err(EngineError::api(format!("create network {}", spec.name), e)),
+        Err(e) => return Err(failed(format!("create network {}", spec.name), e)),
     };
     // The one we made, by its ID: Docker's duplicate check is racy, and a command killed
     // while its create was in flight can leave a second network of the same name, which
@@ -64,9 +64,9 @@ pub(super) async fn ensure(
     };
     match found {
         Some(n) => Ok(n),
-        None => inspect(docker, &spec.name).await?.ok_or_else(|| {
-            EngineError::api(format!("network {}", spec.name), "vanished after create")
-        }),
+        None => inspect(docker, &spec.name)
+            .await?
+            .ok_or_else(|| failed(format!("network {}", spec.name), "vanished after create")),
     }
 }
 
@@ -98,7 +98,7 @@ pub(super) async fn inspect(
             let mut same: Vec<_> = docker
                 .list_networks(Some(opts))
                 .await
-                .map_err(|e| EngineError::api(format!("list networks named {name}"), e))?
+                .map_err(|e| failed(format!("list networks named {name}"), e))?
                 .into_iter()
                 .filter(|n| n.name.as_deref() == Some(name))
                 .collect();
@@ -112,10 +112,10 @@ pub(super) async fn inspect(
             {
                 Ok(n) => Ok(Some(network_info(n))),
                 Err(e) if is_not_found(&e) => Ok(None),
-                Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
+                Err(e) => Err(failed(format!("inspect network {name}"), e)),
             }
         }
-        Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
+        Err(e) => Err(failed(format!("inspect network {name}"), e)),
     }
 }
 
@@ -129,7 +129,7 @@ pub(super) async fn list(
     let nets = docker
         .list_networks(Some(opts))
         .await
-        .map_err(|e| EngineError::api("list networks", e))?;
+        .map_err(|e| failed("list networks", e))?;
     Ok(nets
         .into_iter()
         .map(|n| NetworkInfo {
@@ -146,7 +146,7 @@ pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), EngineErro
     match docker.remove_network(name).await {
         Ok(()) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(EngineError::api(format!("remove network {name}"), e)),
+        Err(e) => Err(failed(format!("remove network {name}"), e)),
     }
 }
 
@@ -154,7 +154,7 @@ pub(super) async fn used_subnets(docker: &Docker) -> Result<Vec<String>, EngineE
     let nets = docker
         .list_networks(None::<ListNetworksOptions>)
         .await
-        .map_err(|e| EngineError::api("list networks", e))?;
+        .map_err(|e| failed("list networks", e))?;
     Ok(nets
         .into_iter()
         .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
@@ -187,7 +187,7 @@ pub(super) async fn connect(
             status_code: 403 | 409,
             message,
         }) if message.contains("already exists") || message.contains("already attached") => Ok(()),
-        Err(e) => Err(EngineError::api(
+        Err(e) => Err(failed(
             format!("connect {container} to network {network}"),
             e,
         )),
@@ -212,7 +212,7 @@ pub(super) async fn disconnect(
         {
             Ok(())
         }
-        Err(e) => Err(EngineError::api(
+        Err(e) => Err(failed(
             format!("disconnect {container} from network {network}"),
             e,
         )),

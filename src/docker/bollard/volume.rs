@@ -4,7 +4,7 @@ use ::bollard::Docker;
 use ::bollard::models::VolumeCreateRequest;
 use ::bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
 
-use super::is_not_found;
+use super::error::{failed, is_not_found};
 use super::translate::label_filters;
 use crate::docker::{EngineError, Labels};
 
@@ -23,7 +23,7 @@ pub(super) async fn ensure(
     docker
         .create_volume(req)
         .await
-        .map_err(|e| EngineError::api(format!("create volume {name}"), e))?;
+        .map_err(|e| failed(format!("create volume {name}"), e))?;
     Ok(())
 }
 
@@ -37,7 +37,7 @@ pub(super) async fn list(
     let res = docker
         .list_volumes(Some(opts))
         .await
-        .map_err(|e| EngineError::api("list volumes", e))?;
+        .map_err(|e| failed("list volumes", e))?;
     Ok(res
         .volumes
         .unwrap_or_default()
@@ -53,6 +53,6 @@ pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), EngineErro
     {
         Ok(()) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(EngineError::api(format!("remove volume {name}"), e)),
+        Err(e) => Err(failed(format!("remove volume {name}"), e)),
     }
 }
