@@ -38,6 +38,6 @@ pub mod registry;
 pub mod up;
 
 #[cfg(test)]
-mod scenarios;
+mod tests;
 
 pub use error::{ClusterError, ErrorKind};
