@@ -4,15 +4,10 @@
 use super::super::error::Result;
 use crate::docker::{Engine, Labels, RunState};
 
+use super::super::k3s::{self, AIRGAP_IMAGES};
 use super::super::names;
 use super::{CacheSettings, DEFAULT_NAMESPACE};
 
-/// k3s's airgap image folder: at every start k3s imports each `.tar` (and `.tar.gz`,
-/// `.tar.zst`, ...) in it into containerd's `k8s.io` namespace and pins the images, and a
-/// running k3s imports a file that appears there (k3s `pkg/agent/containerd/containerd.go`
-/// `preloadFile`, `watcher.go`). It imports with `WithAllPlatforms(true), WithSkipMissing()`,
-/// so a tar holding only the node's platform is fine.
-pub const AIRGAP_IMAGES: &str = "/var/lib/rancher/k3s/agent/images";
 /// [`names::LABEL_CACHE`] of an image export volume (caches carry their upstream there).
 pub const EXPORT_KIND: &str = "images";
 /// Which lab an image export volume is for.
@@ -170,9 +165,7 @@ async fn export_node<E: Engine>(
     node: &str,
     file: &str,
 ) -> std::result::Result<usize, NodeExportError> {
-    let (code, listed) = engine
-        .exec(node, &["ctr", "-n", "k8s.io", "images", "ls", "-q"])
-        .await?;
+    let (code, listed) = engine.exec(node, &k3s::ctr_list()).await?;
     if code != 0 {
         return Err(failed("`ctr images ls` failed", &listed));
     }
@@ -181,9 +174,7 @@ async fn export_node<E: Engine>(
         return Ok(0);
     }
     let partial = format!("{AIRGAP_IMAGES}/{file}.partial");
-    let mut cmd = vec!["ctr", "-n", "k8s.io", "images", "export", partial.as_str()];
-    cmd.extend(refs.iter().map(String::as_str));
-    let (code, said) = engine.exec(node, &cmd).await?;
+    let (code, said) = engine.exec(node, &k3s::ctr_export(&partial, &refs)).await?;
     if code != 0 {
         let _ = engine.exec(node, &["rm", "-f", &partial]).await;
         return Err(failed("`ctr images export` failed", &said));

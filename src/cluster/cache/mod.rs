@@ -7,7 +7,7 @@
 //!   see [`CACHE_IMAGE`]). They serve every lab, running or new, while the host is online.
 //! - **the lab's image export**: `drop` writes what each running node's containerd holds into
 //!   a volume kept for the next lab of that name ([`keep_lab_images`]), mounted in its nodes at
-//!   k3s's airgap folder ([`AIRGAP_IMAGES`]), which k3s imports at start with no network. This
+//!   k3s's airgap folder ([`super::k3s::AIRGAP_IMAGES`]), which k3s imports at start with no network. This
 //!   covers what no proxy can serve: public.ecr.aws (Argo CD's redis; distribution#4383), and
 //!   everything when offline, where a registry proxy cannot even start (it panics when its
 //!   upstream does not answer; see [`CacheSettings::container_spec`]).
@@ -17,11 +17,11 @@
 //!    of it in every server and agent), an optional "cache image" step when the image is not
 //!    local, one [`super::plan::Step::EnsureCache`] per upstream that is not yet running and
 //!    attached to the lab's network, and, for every node it creates, a
-//!    [`super::plan::Step::WriteMirrors`] with the output of [`super::mirrors::registries_yaml`];
+//!    [`super::plan::Step::WriteMirrors`] with the output of [`super::k3s::registries::registries_yaml`];
 //! 2. the executor ([`super::up`]) runs [`ensure`] for each cache: its labelled volume at
 //!    `/var/lib/registry`, its container (created once, then reused by every lab), started,
 //!    and attached to the lab network;
-//! 3. it writes `/etc/rancher/k3s/registries.yaml` into each new node after create and before
+//! 3. it writes `registries.yaml` ([`super::k3s::REGISTRIES_YAML`]) into each new node after create and before
 //!    its first start: k3s reads it at start and points containerd's mirrors at the caches,
 //!    and imports the tars of the export;
 //! 4. `drop` of a running lab first runs [`keep_lab_images`], then removes the lab.
@@ -70,13 +70,12 @@ mod settings;
 mod status;
 
 pub use export::{
-    AIRGAP_IMAGES, EXPORT_KIND, Exported, LABEL_EXPORT_LAB, export_lab_images, exportable_refs,
-    keep_lab_images,
+    EXPORT_KIND, Exported, LABEL_EXPORT_LAB, export_lab_images, exportable_refs, keep_lab_images,
 };
 pub(super) use proxy::ensure_shared;
 pub use proxy::{
-    CACHE_IMAGE, CacheStep, PROXY_TTL_ENV, REGISTRY_DATA, REGISTRY_PORT, RegistryMirror, UPSTREAMS,
-    Upstream, detach_all, ensure,
+    CACHE_IMAGE, CacheStep, PROXY_TTL_ENV, REGISTRY_DATA, REGISTRY_PORT, UPSTREAMS, Upstream,
+    detach_all, ensure,
 };
 pub use settings::{CacheSettings, DEFAULT_NAMESPACE, ENV_IMAGE, ENV_NAMESPACE};
 pub use status::{CacheStatus, Pruned, human_size, prune, render_table, status};

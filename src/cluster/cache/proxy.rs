@@ -123,25 +123,6 @@ impl CacheSettings {
     }
 }
 
-/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
-/// lab network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryMirror {
-    pub port: u16,
-    pub ip: IpAddr,
-}
-
-impl RegistryMirror {
-    /// The name images carry, on the host and in pods.
-    pub fn host(&self) -> String {
-        format!("localhost:{}", self.port)
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://{}:{REGISTRY_PORT}", self.ip)
-    }
-}
-
 /// One cache to make sure of, for one lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheStep {

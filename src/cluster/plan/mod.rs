@@ -14,7 +14,8 @@
 //!
 //! - [`plan_up`] here: the phases, one function each;
 //! - [`ipam`]: the subnet and every static address on it;
-//! - [`node`]: one k3s node's container (entrypoint, labels, ready line);
+//! - [`node`]: one k3s node's container (labels, binds, ports; k3s's own part from
+//!   [`super::k3s`]);
 //! - [`loadbalancer`]: the nginx in front of the servers of a multi-server lab;
 //! - [`diff`]: what changed on an existing lab's nodes (each is then recreated);
 //! - `display`: how a plan prints (`--dry-run`).
@@ -33,7 +34,7 @@ use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBindi
 use crate::lab::client_host;
 
 use super::cache::{self, CacheSettings, CacheStep};
-use super::mirrors::Sources;
+use super::k3s::registries::Sources;
 use super::names;
 use super::registry::{self, RegistryMirror, RegistrySettings, RegistryStep};
 
@@ -41,10 +42,7 @@ pub use super::error::PlanError;
 pub use diff::Change;
 pub use ipam::{cache_ip, choose_subnet, choose_subnet_from, gateway_ip, registry_ip};
 pub use loadbalancer::{ENV_LB_IMAGE, LB_IMAGE, lb_config, lb_image_from_env};
-pub use node::{
-    DNS_ADDR_ENV, ENV_HOST_MODULES, HOST_MODULES, KUBELET_ARGS, NODE_ENTRYPOINT,
-    host_modules_from_env, node_entrypoint, ready_line,
-};
+pub use node::{ENV_HOST_MODULES, HOST_MODULES, host_modules_from_env};
 
 use ipam::subnet_base;
 use loadbalancer::lb_plan;

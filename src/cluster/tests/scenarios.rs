@@ -15,8 +15,9 @@ use crate::ui::Ui;
 
 use crate::cluster::cluster_api::FakeConnect;
 use crate::cluster::error::ClusterError;
+use crate::cluster::k3s::{self, ready_line};
 use crate::cluster::names::{self, LABEL_CLUSTER, LABEL_ROLE};
-use crate::cluster::plan::{PullPolicy, lb_image_from_env, ready_line};
+use crate::cluster::plan::{PullPolicy, lb_image_from_env};
 use crate::cluster::up::{UpOptions, UpOutcome, up_with};
 use crate::cluster::{cache, lifecycle};
 
@@ -45,7 +46,7 @@ users:
 
 /// An engine with the lab's images present, whose nodes behave as k3s's do when they start:
 /// each logs the line `up` waits for (k3d `pkg/types/k3slogs.go`, see [`ready_line`]), and a
-/// server writes its kubeconfig (k3s `--write-kubeconfig`, [`names::KUBECONFIG_OUTPUT`]).
+/// server writes its kubeconfig (k3s `--write-kubeconfig`, [`k3s::KUBECONFIG_OUTPUT`]).
 fn k3s_engine(lab: &Lab) -> FakeEngine {
     let engine = FakeEngine::new()
         .with_image(&lab.cluster.image)
@@ -58,7 +59,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
                 ready_line(Role::Server, true).into(),
                 ready_line(Role::Server, false).into(),
             ],
-            files: vec![(names::KUBECONFIG_OUTPUT.into(), K3S_KUBECONFIG.into())],
+            files: vec![(k3s::KUBECONFIG_OUTPUT.into(), K3S_KUBECONFIG.into())],
             ..Script::default()
         },
     );
@@ -215,7 +216,7 @@ async fn a_kubeconfig_read_while_k3s_writes_it_is_read_again_until_whole() {
         "server",
         Script {
             staged: vec![(
-                names::KUBECONFIG_OUTPUT.into(),
+                k3s::KUBECONFIG_OUTPUT.into(),
                 vec![Vec::new(), cut.into(), K3S_KUBECONFIG.into()],
             )],
             ..Script::default()
