@@ -24,8 +24,8 @@ use crate::ui::Ui;
 use super::cache::{self, CacheStep};
 use super::cluster_api::{ClusterApi, Connect};
 use super::error::{ClusterError as Error, Result};
+use super::k3s::registries::{self, Sources};
 use super::lifecycle;
-use super::mirrors::{self, Sources};
 use super::names;
 use super::node_kubeconfig::fetch_kubeconfig;
 use super::plan::{Inputs, NodePlan, Plan, Step};
@@ -385,10 +385,10 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         if sources.cache.is_none() && (sources.registry.is_some() || sources.user.is_some()) {
             done = Done::note("without the image cache: it is off");
         }
-        let yaml = mirrors::registries_yaml(sources);
+        let yaml = registries::registries_yaml(sources);
         let written = try_join_all(nodes.iter().map(|n| {
             self.engine
-                .write_file(n, mirrors::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
+                .write_file(n, registries::REGISTRIES_YAML, yaml.as_bytes(), 0o644)
         }))
         .await;
         match written {

@@ -26,16 +26,15 @@ use crate::docker::Engine;
 use crate::ui::redact;
 
 use super::inventory::LabSummary;
+use super::k3s;
 use super::logs::{register_lab_secrets, select_nodes, short_name};
 
 /// Files read from each node when present. `/var/log/*.log` is listed in the node.
 ///
-/// k3s runs containerd itself and logs it to `<data-dir>/agent/containerd/containerd.log`
-/// unless `--debug` (k3s-io/k3s `pkg/agent/config/config.go`, `nodeConfig.Containerd.Log`);
-/// kind takes the same log from journald (kubernetes-sigs/kind
-/// `pkg/cluster/internal/providers/common/logs.go`). Our nodes have no journald: k3s's own log
-/// is the container's output, `docker.log`.
-const NODE_FILES: &[&str] = &["/var/lib/rancher/k3s/agent/containerd/containerd.log"];
+/// k3s's containerd log ([`k3s::CONTAINERD_LOG`]); kind takes the same log from journald
+/// (kubernetes-sigs/kind `pkg/cluster/internal/providers/common/logs.go`). Our nodes have no
+/// journald: k3s's own log is the container's output, `docker.log`.
+const NODE_FILES: &[&str] = &[k3s::CONTAINERD_LOG];
 
 /// The archive being written: entries under one top folder, and the MANIFEST lines.
 struct Archive {

@@ -6,8 +6,8 @@
 //! 2. check that every image is in the host's Docker (naming the missing ones);
 //! 3. export them once, through the Engine (`docker save`), into a temp file on the host;
 //! 4. for every server and agent at once: stream that tar into the node with the archive API,
-//!    at [`IMPORT_DIR`], run `ctr -n k8s.io images import FILE` there (k3s ships `ctr`;
-//!    `k8s.io` is the namespace the kubelet reads), then remove the file.
+//!    at [`IMPORT_DIR`], run [`k3s::ctr_import`] there (k3s ships `ctr`; `k8s.io` is the
+//!    namespace the kubelet reads), then remove the file.
 //!
 //! Why no `--all-platforms`: with Docker's containerd image store (the default on Docker
 //! Desktop, and on fresh installs of Docker Engine 29), `docker save` writes the image's whole
@@ -17,7 +17,7 @@
 //! Without it `ctr` imports the platform it runs on, which is the node's, which is what the
 //! kubelet will run.
 //!
-//! Why `ctr` rather than k3s's auto-import directory (`/var/lib/rancher/k3s/agent/images/`):
+//! Why `ctr` rather than k3s's auto-import directory ([`k3s::AIRGAP_IMAGES`]):
 //! the import happens now and its errors are reported now, whatever the k3s version (older
 //! ones read that directory only at start), and no tar stays behind to take the disk twice and
 //! be imported again at every start. Why a file rather than piping the tar into `ctr`'s stdin
@@ -33,9 +33,7 @@ use crate::ui::Ui;
 
 use super::cache::human_size;
 use super::inventory::{self, LabState};
-
-/// Where the image tar is put inside a node for the import: k3s's data volume.
-pub const IMPORT_DIR: &str = "/var/lib/rancher/k3s";
+use super::k3s::{self, IMPORT_DIR};
 
 /// Import `images` from the host's Docker into every server and agent of `lab`. Returns the
 /// nodes imported into.
@@ -154,9 +152,7 @@ async fn import_into<E: Engine>(
         .upload_file(node, source, IMPORT_DIR, file_name)
         .await?;
     let path = format!("{IMPORT_DIR}/{file_name}");
-    let imported = engine
-        .exec(node, &["ctr", "-n", "k8s.io", "images", "import", &path])
-        .await;
+    let imported = engine.exec(node, &k3s::ctr_import(&path)).await;
     // The tar has done its job either way; do not leave it on the node's disk.
     let _ = engine.exec(node, &["rm", "-f", &path]).await;
     let (code, output) = imported?;

@@ -12,9 +12,9 @@ use crate::ui::Ui;
 
 use super::cluster_api::{ClusterApi, Connect, KubeConnect};
 use super::error::{ClusterError as Error, Result};
+use super::k3s::ready_line;
 use super::names;
 use super::node_kubeconfig::fetch_kubeconfig;
-use super::plan::ready_line;
 use super::readiness;
 
 /// How long a node gets to stop before Docker kills it. k3s drains and flushes on SIGTERM.

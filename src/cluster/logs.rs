@@ -87,10 +87,10 @@ pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]
         }
         // Registry credentials (`cluster.registries`) live in the node's registries.yaml.
         if let Ok(bytes) = engine
-            .read_file(&listed.name, super::mirrors::REGISTRIES_YAML)
+            .read_file(&listed.name, super::k3s::REGISTRIES_YAML)
             .await
         {
-            for v in super::mirrors::credentials(&String::from_utf8_lossy(&bytes)) {
+            for v in super::k3s::registries::credentials(&String::from_utf8_lossy(&bytes)) {
                 redact::register(&v);
             }
         }

@@ -1,6 +1,8 @@
 //! The cluster half of a lab: k3s nodes in Docker.
 //!
 //! - [`names`]: every object's name and labels;
+//! - [`k3s`]: what playground knows of k3s (arguments, entrypoint, ready lines, kubeconfig,
+//!   `registries.yaml`, image folders): the only place that knows it;
 //! - [`plan`]: desired lab + observed Docker state → ordered phases (pure);
 //! - [`error`]: [`ClusterError`], every failure here, typed, with its kind for the exit status;
 //! - [`node_kubeconfig`]: the kubeconfig k3s wrote in a server, pointed at the host port;
@@ -26,9 +28,9 @@ mod executor;
 pub mod export;
 pub mod import;
 pub mod inventory;
+pub mod k3s;
 pub mod lifecycle;
 pub mod logs;
-pub mod mirrors;
 pub mod names;
 pub mod node_kubeconfig;
 pub mod plan;
@@ -38,6 +40,6 @@ pub mod registry;
 pub mod up;
 
 #[cfg(test)]
-mod scenarios;
+mod tests;
 
 pub use error::{ClusterError, ErrorKind};

@@ -5,6 +5,8 @@
 
 use crate::config::Role;
 
+use super::k3s;
+
 /// Prefix of every Docker object and kube context we make.
 pub use crate::lab::PREFIX;
 pub const LABEL_CLUSTER: &str = "playground.cluster";
@@ -39,8 +41,6 @@ pub const LABEL_CACHE_NAMESPACE: &str = "playground.cache.namespace";
 /// The host name nodes reach the Docker host by. Docker rewrites /etc/hosts from
 /// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
 pub const HOST_ALIAS: &str = "host.playground.internal";
-/// Where k3s writes its kubeconfig inside a server (`K3S_KUBECONFIG_OUTPUT`).
-pub const KUBECONFIG_OUTPUT: &str = "/output/kubeconfig.yaml";
 
 pub fn network(lab: &str) -> String {
     format!("{PREFIX}-{lab}")
@@ -57,11 +57,11 @@ pub fn data_volume(lab: &str, role: Role, index: u32) -> String {
     format!("{}-data", node(lab, role, index))
 }
 
-/// The data volume among a node's binds (`VOLUME:/var/lib/rancher/k3s`).
+/// The data volume among a node's binds (`VOLUME:`[`k3s::DATA_DIR`]).
 pub fn data_volume_of(binds: &[String]) -> Option<&str> {
     binds
         .iter()
-        .find_map(|b| b.strip_suffix(":/var/lib/rancher/k3s"))
+        .find_map(|b| b.strip_suffix(k3s::DATA_DIR)?.strip_suffix(':'))
 }
 
 pub fn images_volume(lab: &str) -> String {

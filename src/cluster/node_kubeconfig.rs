@@ -11,7 +11,7 @@ use crate::config::Role;
 use crate::docker::Engine;
 
 use super::error::{ClusterError, Result};
-use super::names;
+use super::{k3s, names};
 
 /// Read the kubeconfig k3s wrote in a server and point it at the host port: server-0's, or in
 /// an HA lab whose server-0 is gone, another running server's (every server of a k3s cluster
@@ -50,7 +50,7 @@ pub async fn fetch_kubeconfig<E: Engine>(
         candidates.extend(others.into_iter().map(|(_, n)| n));
         let mut last = None;
         for name in &candidates {
-            let attempt = match engine.read_file(name, names::KUBECONFIG_OUTPUT).await {
+            let attempt = match engine.read_file(name, k3s::KUBECONFIG_OUTPUT).await {
                 Ok(bytes) => rewrite_server(&String::from_utf8_lossy(&bytes), api_url),
                 Err(e) => Err(e.into()),
             };
@@ -66,11 +66,11 @@ pub async fn fetch_kubeconfig<E: Engine>(
     }
 }
 
-/// Point every cluster of a kubeconfig at `url`, once it is whole (see [`incomplete`]).
+/// Point every cluster of a kubeconfig at `url`, once it is whole (see [`k3s::incomplete`]).
 pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
     let mut kc =
         ::kube::config::Kubeconfig::from_yaml(text).map_err(ClusterError::NodeKubeconfig)?;
-    if let Some(why) = incomplete(&kc) {
+    if let Some(why) = k3s::incomplete(&kc) {
         return Err(ClusterError::NodeKubeconfigIncomplete(why));
     }
     for c in &mut kc.clusters {
@@ -79,88 +79,6 @@ pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
         }
     }
     Ok(serde_saphyr::to_string(&kc)?)
-}
-
-/// Why a kubeconfig that parses is not the whole one k3s writes, if it is not. k3s writes
-/// `clusters`, `contexts`, `current-context`, then `users` (client-go's field order), each
-/// credential a base64 PEM block: an empty file parses as an empty kubeconfig, a file cut
-/// before `current-context` or `users` lacks them, and one cut inside a base64 value leaves a
-/// PEM block without its `-----END` line (or no valid base64 at all).
-fn incomplete(kc: &::kube::config::Kubeconfig) -> Option<String> {
-    use base64::Engine as _;
-    use secrecy::ExposeSecret;
-
-    let Some(current) = kc.current_context.as_deref() else {
-        return Some("no current-context".into());
-    };
-    let Some(context) = kc
-        .contexts
-        .iter()
-        .find(|c| c.name == current)
-        .and_then(|c| c.context.as_ref())
-    else {
-        return Some(format!("no context {current}"));
-    };
-    let Some(cluster) = kc
-        .clusters
-        .iter()
-        .find(|c| c.name == context.cluster)
-        .and_then(|c| c.cluster.as_ref())
-    else {
-        return Some(format!("no cluster {}", context.cluster));
-    };
-    let user = context.user.as_deref().unwrap_or_default();
-    let Some(auth) = kc
-        .auth_infos
-        .iter()
-        .find(|a| a.name == user)
-        .and_then(|a| a.auth_info.as_ref())
-    else {
-        return Some(format!("no user {user}"));
-    };
-    let data = [
-        (
-            "certificate-authority-data",
-            cluster.certificate_authority_data.as_deref(),
-        ),
-        (
-            "client-certificate-data",
-            auth.client_certificate_data.as_deref(),
-        ),
-        (
-            "client-key-data",
-            auth.client_key_data.as_ref().map(|k| k.expose_secret()),
-        ),
-    ];
-    for (field, value) in data {
-        let Some(value) = value else { continue };
-        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(value.trim()) else {
-            return Some(format!("{field} is not whole base64"));
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        let text = text.trim();
-        if !(text.starts_with("-----BEGIN ")
-            && text.contains("-----END ")
-            && text.ends_with("-----"))
-        {
-            return Some(format!("{field} is not a whole PEM block"));
-        }
-    }
-    // k3s's admin user has a client certificate and its key; the key comes last in the file.
-    if auth.client_certificate_data.is_some() && auth.client_key_data.is_none() {
-        return Some(format!("user {user} has a certificate but no key"));
-    }
-    let credentials = auth.client_key_data.is_some()
-        || auth.client_key.is_some()
-        || auth.token.is_some()
-        || auth.token_file.is_some()
-        || auth.exec.is_some()
-        || auth.auth_provider.is_some()
-        || auth.username.is_some();
-    if !credentials {
-        return Some(format!("user {user} has no credentials yet"));
-    }
-    None
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub(super) fn port_in_use(p: &PortBinding, lab: &Lab, api_port: u16) -> Error {
         addr: addr.to_string(),
         port: p.host_port,
         proto: p.protocol,
-        field: if p.container_port == 6443 && p.host_port == api_port {
+        field: if p.container_port == super::k3s::API_PORT && p.host_port == api_port {
             "cluster.api.port"
         } else if p.container_port == cache::REGISTRY_PORT && Some(p.host_port) == registry {
             "cluster.registry.port"

@@ -10,7 +10,7 @@
 //! 2. the executor ([`super::up`]) runs [`ensure`]: its labelled volume, its container
 //!    (published on 127.0.0.1:PORT only), started, attached to the lab network;
 //! 3. every new node gets a `mirrors:` entry for `localhost:PORT` in
-//!    `/etc/rancher/k3s/registries.yaml` ([`super::cache::registries_yaml`]), pointing at the
+//!    `registries.yaml` ([`super::k3s::registries::registries_yaml`]), pointing at the
 //!    registry's address on the lab network, even when the image cache is off;
 //! 4. after the API is up, `up` applies the KEP-1755 ConfigMap
 //!    `kube-public/local-registry-hosting` ([`hosting_configmap`]), which Tilt, Skaffold and
@@ -158,8 +158,24 @@ pub fn port_of(labels: &Labels) -> Option<u16> {
     labels.get(LABEL_PORT)?.parse().ok()
 }
 
-// Defined with `registries.yaml` (in `cache`), which writes it; named here, where it belongs.
-pub use super::cache::RegistryMirror;
+/// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
+/// lab network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryMirror {
+    pub port: u16,
+    pub ip: IpAddr,
+}
+
+impl RegistryMirror {
+    /// The name images carry, on the host and in pods.
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:{REGISTRY_PORT}", self.ip)
+    }
+}
 
 /// Make the registry ready for a lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,8 +30,8 @@ use super::cluster_api::{Connect, KubeConnect};
 use super::error::{ClusterError as Error, Result};
 use super::executor::Executor;
 pub use super::executor::Starting;
+use super::k3s::registries;
 use super::lifecycle;
-use super::mirrors;
 use super::names;
 use super::plan::{self, Inputs, Observed, Plan, PullPolicy, Step};
 use super::ports::{PortProbe, denied_note, port_in_use, probe_port};
@@ -225,8 +225,8 @@ async fn nodes_without_registry<E: Engine>(
             Some("server" | "agent")
         )
     }) {
-        let has = match engine.read_file(&c.name, mirrors::REGISTRIES_YAML).await {
-            Ok(bytes) => mirrors::names_mirror(&String::from_utf8_lossy(&bytes), &key),
+        let has = match engine.read_file(&c.name, registries::REGISTRIES_YAML).await {
+            Ok(bytes) => registries::names_mirror(&String::from_utf8_lossy(&bytes), &key),
             Err(_) => false,
         };
         if !has {
@@ -433,7 +433,7 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
     let inputs = choose_inputs(lab, &observed, opts)?;
     let plan = plan::plan_up(lab, &observed, &inputs)?;
     // The lab file's registry entries win; say what they turn off.
-    for said in mirrors::overridden(
+    for said in registries::overridden(
         inputs.cache.is_some() && lab.cluster.image_cache,
         lab.cluster.registry.map(|r| r.port),
         lab.cluster.registries.as_ref(),
@@ -446,7 +446,7 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
         ui.warn(&format!(
             "{} predate `cluster.registry` and do not pull from localhost:{port}: k3s reads {} only at start, and playground writes it only into new nodes\n  hint: `playground drop {}` then `playground up` makes every node with it (the registry and what was pushed stay)",
             without.join(", "),
-            mirrors::REGISTRIES_YAML,
+            registries::REGISTRIES_YAML,
             lab.name
         ));
     }

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
     // Every check `up` makes before it touches Docker: the lab's plan too, and what `up` warns
     // about it.
     let plan = |lab: &crate::config::Lab| {
-        let notes = crate::cluster::mirrors::overridden(
+        let notes = crate::cluster::k3s::registries::overridden(
             lab.cluster.image_cache,
             lab.cluster.registry.map(|r| r.port),
             lab.cluster.registries.as_ref(),

@@ -29,7 +29,7 @@ pub const PROBE_BUDGET: Duration = Duration::from_secs(10);
 
 /// kubelet's default hard eviction threshold on the image file system (Kubernetes
 /// `pkg/kubelet/eviction/defaults_linux.go`; nodefs is 10 %). A lab's nodes turn disk
-/// eviction off (F15, [`crate::cluster::plan::KUBELET_ARGS`]), so below this there is no
+/// eviction off (F15, [`crate::cluster::k3s::KUBELET_ARGS`]), so below this there is no
 /// DiskPressure taint; a lab whose file re-enables it gets one.
 pub const IMAGEFS_MIN_PERCENT: f64 = 15.0;
 

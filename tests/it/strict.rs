@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use playground::cluster::plan::NODE_ENTRYPOINT;
+use playground::cluster::k3s::NODE_ENTRYPOINT;
 
 use crate::support::harness::Bounded as _;
 use crate::support::harness::{
@@ -348,7 +348,7 @@ fn kubelet_refuses_an_eviction_threshold_it_cannot_parse_and_takes_ours() {
         "{{range .Config.Cmd}}{{println .}}{{end}}",
         &node,
     ]);
-    for arg in playground::cluster::plan::KUBELET_ARGS {
+    for arg in playground::cluster::k3s::KUBELET_ARGS {
         assert!(cmd.lines().any(|l| l == arg), "{arg} not in {cmd}");
     }
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::docker::{ContainerInfo, ContainerSpec, PortBinding};
 use crate::ui::redact;
 
-use super::super::mirrors::LABEL_REGISTRIES;
+use super::super::k3s::registries::LABEL_REGISTRIES;
 use super::super::names::{LABEL_ENV_KEYS, LABEL_SECRET_ENV};
 
 /// One field of one node that the lab file now wants otherwise. Values are for people, with

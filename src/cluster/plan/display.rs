@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::super::{cache, mirrors as k3s_mirrors, names, registry};
+use super::super::{cache, k3s, names, registry};
 use super::{Plan, Step};
 
 impl fmt::Display for Step {
@@ -68,7 +68,7 @@ impl fmt::Display for Step {
                 write!(
                     f,
                     "write {} into {} (mirrors: {})",
-                    k3s_mirrors::REGISTRIES_YAML,
+                    k3s::REGISTRIES_YAML,
                     nodes.join(", "),
                     mirrors.join(", ")
                 )?;

@@ -9,9 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::config::{Lab, NodeFilter, Role};
 use crate::docker::{ContainerSpec, PortBinding};
 
+use super::super::k3s::{API_PORT, ready_line};
 use super::super::names;
 use super::ipam::node_ip;
-use super::node::{node_labels, ready_line, ui_binding};
+use super::node::{node_labels, ui_binding};
 use super::{Inputs, NodePlan};
 
 /// The image of the multi-server load balancer: nginx with a generated stream config.
@@ -65,11 +66,11 @@ pub(super) fn lb_plan(lab: &Lab, base: Ipv4Addr, nodes: &[NodePlan], inputs: &In
         .map(|n| node_ip(base, n.role, n.index))
         .collect();
     let mut upstreams = BTreeMap::new();
-    upstreams.insert((6443u16, "tcp"), servers);
+    upstreams.insert((API_PORT, "tcp"), servers);
     let mut ports = vec![PortBinding {
         host_ip: c.api.host,
         host_port: inputs.api_port,
-        container_port: 6443,
+        container_port: API_PORT,
         protocol: "tcp",
     }];
     for p in c

@@ -14,7 +14,8 @@
 //!
 //! - [`plan_up`] here: the phases, one function each;
 //! - [`ipam`]: the subnet and every static address on it;
-//! - [`node`]: one k3s node's container (entrypoint, labels, ready line);
+//! - [`node`]: one k3s node's container (labels, binds, ports; k3s's own part from
+//!   [`super::k3s`]);
 //! - [`loadbalancer`]: the nginx in front of the servers of a multi-server lab;
 //! - [`diff`]: what changed on an existing lab's nodes (each is then recreated);
 //! - `display`: how a plan prints (`--dry-run`).
@@ -33,7 +34,7 @@ use crate::docker::{ContainerInfo, ContainerSpec, Labels, NetworkSpec, PortBindi
 use crate::lab::client_host;
 
 use super::cache::{self, CacheSettings, CacheStep};
-use super::mirrors::Sources;
+use super::k3s::registries::Sources;
 use super::names;
 use super::registry::{self, RegistryMirror, RegistrySettings, RegistryStep};
 
@@ -41,10 +42,7 @@ pub use super::error::PlanError;
 pub use diff::Change;
 pub use ipam::{cache_ip, choose_subnet, choose_subnet_from, gateway_ip, registry_ip};
 pub use loadbalancer::{ENV_LB_IMAGE, LB_IMAGE, lb_config, lb_image_from_env};
-pub use node::{
-    DNS_ADDR_ENV, ENV_HOST_MODULES, HOST_MODULES, KUBELET_ARGS, NODE_ENTRYPOINT,
-    host_modules_from_env, node_entrypoint, ready_line,
-};
+pub use node::{ENV_HOST_MODULES, HOST_MODULES, host_modules_from_env};
 
 use ipam::subnet_base;
 use loadbalancer::lb_plan;
@@ -306,83 +304,16 @@ impl<'a> Planner<'a> {
             .map(|c| (c.name.as_str(), c))
             .collect();
         let fresh = observed.containers.is_empty() && !observed.network_exists;
-
-        // k3s cannot change an existing lab's server count: a server started without
-        // `--cluster-init` keeps its data in kine/sqlite and refuses joiners until it is
-        // restarted with `--cluster-init` to migrate to etcd (k3s-io/k3s #3982), and removing
-        // an etcd member needs `etcdctl member remove`. Refused before anything is made.
-        if let Some(had) = observed
-            .containers
-            .iter()
-            .filter_map(|c| c.labels.get(names::LABEL_SERVERS)?.parse::<u32>().ok())
-            .find(|had| *had != c.servers)
-        {
-            return Err(PlanError::ServerCountChanged {
-                lab: lab.name.to_string(),
-                had,
-                want: c.servers,
-            });
-        }
-
-        // An existing network keeps its subnet; a lab whose network was removed behind our
-        // back gets it back from its nodes' labels, so every node keeps its static address.
-        let recorded = observed
-            .containers
-            .iter()
-            .find_map(|c| c.labels.get(names::LABEL_SUBNET).cloned());
-        let subnet = match (&observed.network_subnet, recorded) {
-            (Some(s), _) if observed.network_exists => s.clone(),
-            (_, Some(s)) if !observed.used_subnets.contains(&s) => s,
-            _ => choose_subnet_from(&observed.used_subnets, inputs.subnet_seed)
-                .ok_or(PlanError::NoSubnet)?,
-        };
+        check_server_count(lab, observed)?;
+        let subnet = subnet(observed, inputs)?;
         let base = subnet_base(&subnet).unwrap_or(Ipv4Addr::new(172, 28, 0, 0));
-
-        // The API address is in every kubeconfig that reaches the lab and in the servers'
-        // certificates (`--tls-san`): `up` does not move it under them.
-        let recorded = |label: &str| {
-            observed
-                .containers
-                .iter()
-                .find_map(|c| c.labels.get(label).cloned())
-        };
-        let had_port = recorded(names::LABEL_API_PORT);
-        let had_host = recorded(names::LABEL_API_HOST);
-        let want_host = c.api.host.to_string();
-        let port_moved = c
-            .api
-            .port
-            .zip(had_port.as_deref().and_then(|p| p.parse::<u16>().ok()))
-            .is_some_and(|(want, had)| want != had);
-        let host_moved = had_host.as_ref().is_some_and(|h| *h != want_host);
-        if port_moved || host_moved {
-            let had = format!(
-                "{}:{}",
-                had_host.unwrap_or_else(|| want_host.clone()),
-                had_port.unwrap_or_default()
-            );
-            let want = format!("{want_host}:{}", c.api.port.unwrap_or(inputs.api_port));
-            return Err(PlanError::ApiAddressChanged {
-                lab: lab.name.to_string(),
-                had,
-                want,
-            });
-        }
+        check_api_address(lab, observed, inputs)?;
 
         let mut cluster_labels = Labels::new();
         cluster_labels.insert(names::LABEL_CLUSTER.into(), lab.name.to_string());
         let api_url = format!("https://{}:{}", client_host(c.api.host), inputs.api_port);
 
-        let mut nodes = Vec::new();
-        for i in 0..c.servers {
-            nodes.push(node_plan(lab, Role::Server, i, base, inputs, fresh));
-        }
-        for i in 0..c.agents {
-            nodes.push(node_plan(lab, Role::Agent, i, base, inputs, fresh));
-        }
-        if c.servers > 1 {
-            nodes.push(lb_plan(lab, base, &nodes, inputs));
-        }
+        let nodes = desired_nodes(lab, base, inputs, fresh);
         check_ports(&nodes)?;
         for n in &nodes {
             if observed.foreign.contains(&n.spec.name) {
@@ -390,19 +321,8 @@ impl<'a> Planner<'a> {
             }
         }
 
-        // One registry is shared by every lab: a lab that names another port than the one it
-        // was made with is refused before anything is made.
         let registry_port = c.registry.map(|r| r.port);
-        if let (Some(want), Some(existing)) = (registry_port, &observed.registry)
-            && let Some(have) = registry::port_of(&existing.labels)
-            && have != want
-        {
-            return Err(PlanError::RegistryPort {
-                container: existing.name.clone(),
-                have,
-                want,
-            });
-        }
+        check_registry_port(registry_port, observed)?;
         let registry_running = observed
             .registry
             .as_ref()
@@ -416,24 +336,8 @@ impl<'a> Planner<'a> {
             .filter(|n| !existing.contains_key(n.spec.name.as_str()))
             .cloned()
             .collect();
-        let changed = nodes
-            .iter()
-            .filter_map(|n| {
-                let have = existing.get(n.spec.name.as_str())?;
-                let changes = diff::node_changes(have, &n.spec);
-                (!changes.is_empty()).then(|| (n.clone(), changes))
-            })
-            .collect();
-        let mut removed: Vec<(String, u32)> = observed
-            .containers
-            .iter()
-            .filter(|c| c.labels.get(names::LABEL_ROLE).map(String::as_str) == Some("agent"))
-            .filter_map(|c| {
-                let index = c.labels.get(names::LABEL_INDEX)?.parse::<u32>().ok()?;
-                (index >= lab.cluster.agents).then(|| (c.name.clone(), index))
-            })
-            .collect();
-        removed.sort_by_key(|(_, i)| std::cmp::Reverse(*i));
+        let changed = changed_nodes(&nodes, &existing);
+        let removed = removed_agents(lab, observed);
         Ok(Planner {
             lab,
             observed,
@@ -829,6 +733,141 @@ impl<'a> Planner<'a> {
         }
         last
     }
+}
+
+/// k3s cannot change an existing lab's server count: a server started without
+/// `--cluster-init` keeps its data in kine/sqlite and refuses joiners until it is
+/// restarted with `--cluster-init` to migrate to etcd (k3s-io/k3s #3982), and removing
+/// an etcd member needs `etcdctl member remove`. Refused before anything is made.
+fn check_server_count(lab: &Lab, observed: &Observed) -> Result<(), PlanError> {
+    let want = lab.cluster.servers;
+    match observed
+        .containers
+        .iter()
+        .filter_map(|c| c.labels.get(names::LABEL_SERVERS)?.parse::<u32>().ok())
+        .find(|had| *had != want)
+    {
+        Some(had) => Err(PlanError::ServerCountChanged {
+            lab: lab.name.to_string(),
+            had,
+            want,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The lab's subnet. An existing network keeps its subnet; a lab whose network was removed
+/// behind our back gets it back from its nodes' labels, so every node keeps its static
+/// address; a new lab gets a free one.
+fn subnet(observed: &Observed, inputs: &Inputs) -> Result<String, PlanError> {
+    let recorded = observed
+        .containers
+        .iter()
+        .find_map(|c| c.labels.get(names::LABEL_SUBNET).cloned());
+    Ok(match (&observed.network_subnet, recorded) {
+        (Some(s), _) if observed.network_exists => s.clone(),
+        (_, Some(s)) if !observed.used_subnets.contains(&s) => s,
+        _ => choose_subnet_from(&observed.used_subnets, inputs.subnet_seed)
+            .ok_or(PlanError::NoSubnet)?,
+    })
+}
+
+/// The API address is in every kubeconfig that reaches the lab and in the servers'
+/// certificates (`--tls-san`): `up` does not move it under them.
+fn check_api_address(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<(), PlanError> {
+    let c = &lab.cluster;
+    let recorded = |label: &str| {
+        observed
+            .containers
+            .iter()
+            .find_map(|c| c.labels.get(label).cloned())
+    };
+    let had_port = recorded(names::LABEL_API_PORT);
+    let had_host = recorded(names::LABEL_API_HOST);
+    let want_host = c.api.host.to_string();
+    let port_moved = c
+        .api
+        .port
+        .zip(had_port.as_deref().and_then(|p| p.parse::<u16>().ok()))
+        .is_some_and(|(want, had)| want != had);
+    let host_moved = had_host.as_ref().is_some_and(|h| *h != want_host);
+    if port_moved || host_moved {
+        let had = format!(
+            "{}:{}",
+            had_host.unwrap_or_else(|| want_host.clone()),
+            had_port.unwrap_or_default()
+        );
+        let want = format!("{want_host}:{}", c.api.port.unwrap_or(inputs.api_port));
+        return Err(PlanError::ApiAddressChanged {
+            lab: lab.name.to_string(),
+            had,
+            want,
+        });
+    }
+    Ok(())
+}
+
+/// Every node the lab file asks for, in creation order: servers, agents, and the load
+/// balancer of a multi-server lab.
+fn desired_nodes(lab: &Lab, base: Ipv4Addr, inputs: &Inputs, fresh: bool) -> Vec<NodePlan> {
+    let c = &lab.cluster;
+    let mut nodes = Vec::new();
+    for i in 0..c.servers {
+        nodes.push(node_plan(lab, Role::Server, i, base, inputs, fresh));
+    }
+    for i in 0..c.agents {
+        nodes.push(node_plan(lab, Role::Agent, i, base, inputs, fresh));
+    }
+    if c.servers > 1 {
+        nodes.push(lb_plan(lab, base, &nodes, inputs));
+    }
+    nodes
+}
+
+/// One registry is shared by every lab: a lab that names another port than the one it
+/// was made with is refused before anything is made.
+fn check_registry_port(want: Option<u16>, observed: &Observed) -> Result<(), PlanError> {
+    if let (Some(want), Some(existing)) = (want, &observed.registry)
+        && let Some(have) = registry::port_of(&existing.labels)
+        && have != want
+    {
+        return Err(PlanError::RegistryPort {
+            container: existing.name.clone(),
+            have,
+            want,
+        });
+    }
+    Ok(())
+}
+
+/// Existing nodes that differ from their spec, with how.
+fn changed_nodes(
+    nodes: &[NodePlan],
+    existing: &BTreeMap<&str, &ContainerInfo>,
+) -> Vec<(NodePlan, Vec<Change>)> {
+    nodes
+        .iter()
+        .filter_map(|n| {
+            let have = existing.get(n.spec.name.as_str())?;
+            let changes = diff::node_changes(have, &n.spec);
+            (!changes.is_empty()).then(|| (n.clone(), changes))
+        })
+        .collect()
+}
+
+/// Agents beyond `cluster.agents`: name and index, highest index first.
+fn removed_agents(lab: &Lab, observed: &Observed) -> Vec<(String, u32)> {
+    let mut removed: Vec<(String, u32)> = observed
+        .containers
+        .iter()
+        .filter(|c| c.labels.get(names::LABEL_ROLE).map(String::as_str) == Some("agent"))
+        .filter_map(|c| {
+            let index = c.labels.get(names::LABEL_INDEX)?.parse::<u32>().ok()?;
+            (index >= lab.cluster.agents).then(|| (c.name.clone(), index))
+        })
+        .collect();
+    removed.sort_by_key(|(_, i)| std::cmp::Reverse(*i));
+    removed
 }
 
 fn check_ports(nodes: &[NodePlan]) -> Result<(), PlanError> {

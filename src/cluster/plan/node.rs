@@ -7,40 +7,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::config::{Lab, Role};
 use crate::docker::{ContainerSpec, Labels, PortBinding};
 
-use super::super::{cache, mirrors, names};
+use super::super::k3s::{self, registries};
+use super::super::names;
 use crate::lab::client_host;
 
 use super::ipam::{gateway_ip, node_ip};
 use super::{Inputs, NodePlan};
-
-/// The log line k3d waits for, by role and intent (k3d `pkg/types/k3slogs.go`).
-pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
-    match role {
-        // With embedded etcd the init server cannot finish starting before others join.
-        Role::Server if init_on_create => "Containerd is now running",
-        Role::Server => "k3s is up and running",
-        Role::Agent => "Successfully registered node",
-        Role::LoadBalancer => "start worker processes",
-    }
-}
-
-/// The script every k3s node runs before k3s: it makes the container what k3s needs (a shared
-/// `/`, the node password in the data volume, a resolver kubelet accepts), then execs
-/// `/bin/k3s` with the node's command, so k3s runs as PID 1. See the script for the upstream
-/// reasons. It is passed inline (`sh -c SCRIPT playground-node ARGS…`), so it needs no copy
-/// step and every start runs the version the node was created with.
-/// kubelet's disk-based eviction and image GC, off, as kind and minikube turn them off: a
-/// node's kubelet measures the host's disk behind the node's volume, so on a laptop with less
-/// than 10-15 % free (kubelet's defaults, `nodefs.available<10%`, `imagefs.available<15%`)
-/// every node is tainted DiskPressure, Argo CD's pods stay Pending and `up` times out (F15;
-/// k3d FAQ, k3d #133). "0%" turns a threshold off (kubernetes
-/// `pkg/kubelet/eviction/helpers.go`, `parseThresholdStatement`). First in the command, so
-/// a lab's own `--kubelet-arg` of the same flag, later, wins (kubelet merges repeated map
-/// flags, the last key winning; k3s passes both through, `pkg/util/args.go` `GetArgs`).
-pub const KUBELET_ARGS: [&str; 2] = [
-    "--kubelet-arg=eviction-hard=imagefs.available<0%,nodefs.available<0%,nodefs.inodesFree<0%",
-    "--kubelet-arg=image-gc-high-threshold=100",
-];
 
 /// Where the nodes find the host's kernel modules (see [`node_plan`]).
 pub const HOST_MODULES: &str = "/lib/modules";
@@ -60,22 +32,6 @@ pub fn host_modules_from_env() -> Option<std::path::PathBuf> {
             .is_dir()
             .then(|| HOST_MODULES.into()),
     }
-}
-
-pub const NODE_ENTRYPOINT: &str = include_str!("../node-entrypoint.sh");
-
-/// The variable that tells the entrypoint which address to answer DNS on.
-pub const DNS_ADDR_ENV: &str = "PLAYGROUND_DNS_ADDR";
-
-/// The entrypoint of a k3s node: `/bin/sh -c` [`NODE_ENTRYPOINT`]; the node's command follows
-/// as the script's arguments (`$0` names the script in `ps` and in error messages).
-pub fn node_entrypoint() -> Vec<String> {
-    vec![
-        "/bin/sh".into(),
-        "-c".into(),
-        NODE_ENTRYPOINT.into(),
-        "playground-node".into(),
-    ]
 }
 
 /// The Argo CD UI: always on 127.0.0.1 (a cluster-admin UI is not for the network), to the
@@ -121,6 +77,7 @@ pub(super) fn node_labels(
     labels
 }
 
+/// One server or agent of the lab, fully specified.
 pub(super) fn node_plan(
     lab: &Lab,
     role: Role,
@@ -131,19 +88,82 @@ pub(super) fn node_plan(
 ) -> NodePlan {
     let c = &lab.cluster;
     let name = names::node(&lab.name, role, index);
-    let server0 = names::node(&lab.name, Role::Server, 0);
     let mut labels = node_labels(lab, role, index, base, inputs);
-
-    let mut env = vec![
-        format!("K3S_TOKEN={}", inputs.token),
-        format!("K3S_KUBECONFIG_OUTPUT={}", names::KUBECONFIG_OUTPUT),
-        // Where the entrypoint makes Docker's resolver answer for kubelet and pods.
-        format!("{DNS_ADDR_ENV}={}", gateway_ip(base)),
-    ];
-    let joins = role == Role::Agent || index > 0;
-    if joins {
-        env.push(format!("K3S_URL=https://{server0}:6443"));
+    let (env, secret_keys) = node_env(lab, role, index, base, inputs);
+    if !secret_keys.is_empty() {
+        labels.insert(names::LABEL_SECRET_ENV.into(), secret_keys.join(","));
     }
+
+    labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
+    // What `registries.yaml` will hold of the lab file's own entries (see `k3s::registries`).
+    if let Some(r) = &c.registries {
+        labels.insert(registries::LABEL_REGISTRIES.into(), r.digest.clone());
+    }
+
+    NodePlan {
+        role,
+        index,
+        ready_line: k3s::ready_line(
+            role,
+            role == Role::Server && index == 0 && c.servers > 1 && fresh,
+        ),
+        spec: ContainerSpec {
+            hostname: name.clone(),
+            image: c.image.clone(),
+            entrypoint: k3s::node_entrypoint(),
+            cmd: node_cmd(lab, role, index, &name),
+            env,
+            labels,
+            network: names::network(&lab.name),
+            ip: Some(IpAddr::V4(node_ip(base, role, index))),
+            binds: node_binds(lab, role, index, inputs),
+            tmpfs: vec!["/run".into(), "/var/run".into()],
+            privileged: c.privileged,
+            // A node that is not privileged (the tests' stand-in) still gets what our own
+            // entrypoint needs: a shared / (SYS_ADMIN) and the DNS rules (NET_ADMIN).
+            cap_add: if c.privileged {
+                Vec::new()
+            } else {
+                vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]
+            },
+            // Docker refuses privileged containers in a remapped user namespace (k3d sets the
+            // same on every node, k3d#1442).
+            userns_host: true,
+            // k3s, privileged and PID 1, moves every process of its root cgroup into `/init`
+            // (k3s `pkg/cli/cmds/init_linux.go`); in the host's cgroup namespace (a daemon
+            // with `"default-cgroupns-mode": "host"`, the default on cgroup v1) that root would
+            // be the host's. kind pins it for the same reason.
+            cgroupns_private: true,
+            // k3s must be PID 1 (see node-entrypoint.sh): no docker-init in front of it.
+            init: false,
+            restart_unless_stopped: true,
+            ports: node_ports(lab, role, index, inputs),
+            // `host-gateway` is the address Docker itself gives for "the host": the bridge
+            // gateway on Linux, the Mac or Windows host on Docker Desktop (whose bridge
+            // gateway is the VM). Docker rewrites /etc/hosts on every start.
+            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
+            name,
+        },
+    }
+}
+
+/// A node's environment: k3s's own ([`k3s::env`]), the lab's `cluster.env` for this node, and
+/// the proxy; with the keys whose values are secret (masked in the diff, by key).
+fn node_env<'a>(
+    lab: &'a Lab,
+    role: Role,
+    index: u32,
+    base: Ipv4Addr,
+    inputs: &Inputs,
+) -> (Vec<String>, Vec<&'a str>) {
+    let c = &lab.cluster;
+    let joins = role == Role::Agent || index > 0;
+    let server0 = names::node(&lab.name, Role::Server, 0);
+    let mut env = k3s::env(
+        &inputs.token,
+        gateway_ip(base),
+        joins.then_some(server0.as_str()),
+    );
     let mut secret_keys = Vec::new();
     for e in &c.env {
         if e.filter.matches(role, index, c.servers) {
@@ -154,18 +174,7 @@ pub(super) fn node_plan(
         }
     }
     if let Some(proxy) = &c.proxy {
-        // k3s's defaults (`--cluster-cidr`, `--service-cidr`), or what the lab sets.
-        let cidr = |flag: &str, default: &str| {
-            c.k3s_args
-                .iter()
-                .find_map(|a| a.value.strip_prefix(flag))
-                .unwrap_or(default)
-                .to_string()
-        };
-        let (pods, services) = (
-            cidr("--cluster-cidr=", "10.42.0.0/16"),
-            cidr("--service-cidr=", "10.43.0.0/16"),
-        );
+        let (pods, services) = k3s::cidrs(c.k3s_args.iter().map(|a| a.value.as_str()));
         for (key, value) in [("HTTP_PROXY", &proxy.http), ("HTTPS_PROXY", &proxy.https)] {
             if let Some(v) = value {
                 env.push(format!("{key}={v}"));
@@ -180,51 +189,59 @@ pub(super) fn node_plan(
             proxy.no_proxy_for(&format!("{base}/24"), &pods, &services)
         ));
     }
-    if !secret_keys.is_empty() {
-        labels.insert(names::LABEL_SECRET_ENV.into(), secret_keys.join(","));
-    }
+    (env, secret_keys)
+}
 
-    labels.insert(names::LABEL_ENV_KEYS.into(), super::diff::env_keys(&env));
-    // What `registries.yaml` will hold of the lab file's own entries (see `mirrors`).
-    if let Some(r) = &c.registries {
-        labels.insert(mirrors::LABEL_REGISTRIES.into(), r.digest.clone());
-    }
+/// A node's command ([`k3s::command`]): for a server, `--cluster-init` on the first of
+/// several, and the names its API is reached by; the lab's `k3sArgs` for this node.
+fn node_cmd(lab: &Lab, role: Role, index: u32, name: &str) -> Vec<String> {
+    let c = &lab.cluster;
+    let server = role == Role::Server;
+    k3s::command(
+        role,
+        server && c.servers > 1 && index == 0,
+        if server {
+            api_sans(lab, name)
+        } else {
+            Vec::new()
+        },
+        c.k3s_args
+            .iter()
+            .filter(|a| a.filter.matches(role, index, c.servers))
+            .map(|a| a.value.as_str()),
+    )
+}
 
-    let mut cmd = vec![role.as_str().to_string()];
-    cmd.extend(KUBELET_ARGS.iter().map(|a| a.to_string()));
-    if role == Role::Server {
-        if c.servers > 1 && index == 0 {
-            cmd.push("--cluster-init".into());
-        }
-        let mut sans: Vec<String> =
-            vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
-        if !c.api.host.is_unspecified() && c.api.host.to_string() != sans[0] {
-            sans.push(c.api.host.to_string());
-        }
-        for extra in ["127.0.0.1", "localhost"] {
-            if !sans.iter().any(|s| s == extra) {
-                sans.push(extra.into());
-            }
-        }
-        sans.push(name.clone());
-        if c.servers > 1 {
-            sans.push(names::node(&lab.name, Role::LoadBalancer, 0));
-        }
-        for san in sans {
-            cmd.push("--tls-san".into());
-            cmd.push(san);
+/// The names a server's certificate is valid for (`--tls-san`): the API host as clients
+/// name it, the host as written, loopback, the server itself and the load balancer.
+fn api_sans(lab: &Lab, name: &str) -> Vec<String> {
+    let c = &lab.cluster;
+    let mut sans: Vec<String> = vec![client_host(c.api.host).trim_matches(['[', ']']).to_string()];
+    if !c.api.host.is_unspecified() && c.api.host.to_string() != sans[0] {
+        sans.push(c.api.host.to_string());
+    }
+    for extra in ["127.0.0.1", "localhost"] {
+        if !sans.iter().any(|s| s == extra) {
+            sans.push(extra.into());
         }
     }
-    for a in &c.k3s_args {
-        if a.filter.matches(role, index, c.servers) {
-            cmd.push(a.value.clone());
-        }
+    sans.push(name.to_string());
+    if c.servers > 1 {
+        sans.push(names::node(&lab.name, Role::LoadBalancer, 0));
     }
+    sans
+}
 
+/// A node's binds: its data volume, the lab's images volume, the image export, the lab's
+/// repository, the host's kernel modules, the CAs, the registries' TLS files and the lab's
+/// own mounts.
+fn node_binds(lab: &Lab, role: Role, index: u32, inputs: &Inputs) -> Vec<String> {
+    let c = &lab.cluster;
     let mut binds = vec![
         format!(
-            "{}:/var/lib/rancher/k3s",
-            names::data_volume(&lab.name, role, index)
+            "{}:{}",
+            names::data_volume(&lab.name, role, index),
+            k3s::DATA_DIR
         ),
         format!(
             "{}:/var/lib/playground/images",
@@ -237,7 +254,7 @@ pub(super) fn node_plan(
         binds.push(format!(
             "{}:{}",
             cache.export_volume(&lab.name),
-            cache::AIRGAP_IMAGES
+            k3s::AIRGAP_IMAGES
         ));
     }
     if let Some(repo) = &inputs.repo_mount {
@@ -281,13 +298,19 @@ pub(super) fn node_plan(
             binds.push(m.value.bind());
         }
     }
+    binds
+}
 
+/// The host ports a node publishes: the API and the UI on the only server of a lab without a
+/// load balancer, and the lab's `cluster.ports` aimed at this node.
+fn node_ports(lab: &Lab, role: Role, index: u32, inputs: &Inputs) -> Vec<PortBinding> {
+    let c = &lab.cluster;
     let mut ports = Vec::new();
     if role == Role::Server && index == 0 && c.servers == 1 {
         ports.push(PortBinding {
             host_ip: c.api.host,
             host_port: inputs.api_port,
-            container_port: 6443,
+            container_port: k3s::API_PORT,
             protocol: "tcp",
         });
         if let Some(ui) = inputs.ui_port {
@@ -304,50 +327,5 @@ pub(super) fn node_plan(
             });
         }
     }
-
-    NodePlan {
-        role,
-        index,
-        ready_line: ready_line(
-            role,
-            role == Role::Server && index == 0 && c.servers > 1 && fresh,
-        ),
-        spec: ContainerSpec {
-            hostname: name.clone(),
-            name,
-            image: c.image.clone(),
-            entrypoint: node_entrypoint(),
-            cmd,
-            env,
-            labels,
-            network: names::network(&lab.name),
-            ip: Some(IpAddr::V4(node_ip(base, role, index))),
-            binds,
-            tmpfs: vec!["/run".into(), "/var/run".into()],
-            privileged: c.privileged,
-            // A node that is not privileged (the tests' stand-in) still gets what our own
-            // entrypoint needs: a shared / (SYS_ADMIN) and the DNS rules (NET_ADMIN).
-            cap_add: if c.privileged {
-                Vec::new()
-            } else {
-                vec!["SYS_ADMIN".into(), "NET_ADMIN".into()]
-            },
-            // Docker refuses privileged containers in a remapped user namespace (k3d sets the
-            // same on every node, k3d#1442).
-            userns_host: true,
-            // k3s, privileged and PID 1, moves every process of its root cgroup into `/init`
-            // (k3s `pkg/cli/cmds/init_linux.go`); in the host's cgroup namespace (a daemon
-            // with `"default-cgroupns-mode": "host"`, the default on cgroup v1) that root would
-            // be the host's. kind pins it for the same reason.
-            cgroupns_private: true,
-            // k3s must be PID 1 (see node-entrypoint.sh): no docker-init in front of it.
-            init: false,
-            restart_unless_stopped: true,
-            ports,
-            // `host-gateway` is the address Docker itself gives for "the host": the bridge
-            // gateway on Linux, the Mac or Windows host on Docker Desktop (whose bridge
-            // gateway is the VM). Docker rewrites /etc/hosts on every start.
-            extra_hosts: vec![format!("{}:host-gateway", names::HOST_ALIAS)],
-        },
-    }
+    ports
 }

@@ -1,6 +1,7 @@
 //! The planner's tests: plans for fresh, existing and partial labs, compared step by step.
 
 use super::*;
+use crate::cluster::k3s::{self, DNS_ADDR_ENV, KUBELET_ARGS, NODE_ENTRYPOINT, node_entrypoint};
 use crate::config::{
     EnvVar, Filtered, LabName, NodeFilter, PortMapping, Protocol, Selection, default_lab,
 };
@@ -275,12 +276,10 @@ fn no_cache_when_the_lab_turns_it_off() {
         "{text}"
     );
     let plan = plan_up(&l, &Observed::default(), &cached()).unwrap();
-    assert!(plan.nodes().all(|n| {
-        !n.spec
-            .binds
-            .iter()
-            .any(|b| b.contains(cache::AIRGAP_IMAGES))
-    }));
+    assert!(
+        plan.nodes()
+            .all(|n| { !n.spec.binds.iter().any(|b| b.contains(k3s::AIRGAP_IMAGES)) })
+    );
     // And none without cache settings, which is how the other tests plan.
     let text = plan_up(&lab(1, 1), &Observed::default(), &inputs())
         .unwrap()
@@ -1236,7 +1235,7 @@ fn the_users_registries_are_written_into_new_nodes_even_without_cache_or_registr
             n.spec.binds
         );
         assert_eq!(
-            n.spec.labels[crate::cluster::mirrors::LABEL_REGISTRIES],
+            n.spec.labels[crate::cluster::k3s::registries::LABEL_REGISTRIES],
             "d1"
         );
     }

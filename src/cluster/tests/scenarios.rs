@@ -13,12 +13,13 @@ use crate::docker::fake::{Call, FakeEngine, Script};
 use crate::docker::{Engine, RunState};
 use crate::ui::Ui;
 
-use super::cluster_api::FakeConnect;
-use super::error::ClusterError;
-use super::names::{self, LABEL_CLUSTER, LABEL_ROLE};
-use super::plan::{PullPolicy, lb_image_from_env, ready_line};
-use super::up::{UpOptions, UpOutcome, up_with};
-use super::{cache, lifecycle};
+use crate::cluster::cluster_api::FakeConnect;
+use crate::cluster::error::ClusterError;
+use crate::cluster::k3s::{self, ready_line};
+use crate::cluster::names::{self, LABEL_CLUSTER, LABEL_ROLE};
+use crate::cluster::plan::{PullPolicy, lb_image_from_env};
+use crate::cluster::up::{UpOptions, UpOutcome, up_with};
+use crate::cluster::{cache, lifecycle};
 
 /// What k3s writes to its kubeconfig output (the server is rewritten by `up`); its
 /// credentials are base64 PEM blocks, as k3s's are (stand-in bodies: nothing here parses them).
@@ -45,7 +46,7 @@ users:
 
 /// An engine with the lab's images present, whose nodes behave as k3s's do when they start:
 /// each logs the line `up` waits for (k3d `pkg/types/k3slogs.go`, see [`ready_line`]), and a
-/// server writes its kubeconfig (k3s `--write-kubeconfig`, [`names::KUBECONFIG_OUTPUT`]).
+/// server writes its kubeconfig (k3s `--write-kubeconfig`, [`k3s::KUBECONFIG_OUTPUT`]).
 fn k3s_engine(lab: &Lab) -> FakeEngine {
     let engine = FakeEngine::new()
         .with_image(&lab.cluster.image)
@@ -58,7 +59,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
                 ready_line(Role::Server, true).into(),
                 ready_line(Role::Server, false).into(),
             ],
-            files: vec![(names::KUBECONFIG_OUTPUT.into(), K3S_KUBECONFIG.into())],
+            files: vec![(k3s::KUBECONFIG_OUTPUT.into(), K3S_KUBECONFIG.into())],
             ..Script::default()
         },
     );
@@ -215,7 +216,7 @@ async fn a_kubeconfig_read_while_k3s_writes_it_is_read_again_until_whole() {
         "server",
         Script {
             staged: vec![(
-                names::KUBECONFIG_OUTPUT.into(),
+                k3s::KUBECONFIG_OUTPUT.into(),
                 vec![Vec::new(), cut.into(), K3S_KUBECONFIG.into()],
             )],
             ..Script::default()
@@ -528,7 +529,7 @@ async fn a_host_port_in_use_is_a_conflict_found_before_anything_is_made() {
     let err = up(&engine, &lab, &dir).await.unwrap_err();
 
     assert!(matches!(err, ClusterError::PortInUse { .. }), "{err:?}");
-    assert_eq!(err.kind(), super::ErrorKind::Conflict);
+    assert_eq!(err.kind(), crate::cluster::ErrorKind::Conflict);
     assert_eq!(changes(&engine.calls()), Vec::<String>::new());
 }
 
@@ -548,7 +549,7 @@ async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() 
         .unwrap_err();
 
     assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(err.kind(), super::ErrorKind::Timeout);
+    assert_eq!(err.kind(), crate::cluster::ErrorKind::Timeout);
     assert!(err.to_string().contains(&agent), "{err}");
     assert_eq!(engine.objects_labelled(LABEL_CLUSTER), Vec::<String>::new());
 }
@@ -564,7 +565,7 @@ async fn suspending_a_lab_that_does_not_exist_is_not_found() {
         matches!(&err, ClusterError::NotFound(name) if *name == lab.name),
         "{err:?}"
     );
-    assert_eq!(err.kind(), super::ErrorKind::NotFound);
+    assert_eq!(err.kind(), crate::cluster::ErrorKind::NotFound);
     assert!(
         crate::diag::Report(&err)
             .to_string()
@@ -805,7 +806,7 @@ mod reconcile {
             .await
             .unwrap_err();
         assert!(matches!(err, ClusterError::Unconfirmed { .. }), "{err:?}");
-        assert_eq!(err.kind(), super::super::ErrorKind::Usage);
+        assert_eq!(err.kind(), crate::cluster::ErrorKind::Usage);
         let text = crate::diag::Report(&err).to_string();
         assert!(text.contains("image: rancher/k3s"), "{text}");
         assert!(text.contains("--yes"), "{text}");

@@ -1,8 +1,8 @@
 //! The `/etc/rancher/k3s/registries.yaml` of a node: what k3s reads once, at start, to tell
 //! its containerd where to pull from. Three sources, merged into one file:
-//! - the shared image caches' mirrors (one per upstream, see [`super::cache`]), while the
+//! - the shared image caches' mirrors (one per upstream, see [`super::super::cache`]), while the
 //!   cache is on;
-//! - the lab registry's `localhost:PORT` (see [`super::registry`]);
+//! - the lab registry's `localhost:PORT` (see [`super::super::registry`]);
 //! - the user's own entries (`cluster.registries`), which win where they name the same
 //!   registry: [`overridden`] says so, and `up` and `validate` print it.
 //!
@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::cache::{CacheSettings, RegistryMirror, UPSTREAMS};
+use super::super::cache::{CacheSettings, UPSTREAMS};
+use super::super::registry::RegistryMirror;
 use crate::config::{Credential, RegistryTls, UserRegistries};
 
 /// Where k3s reads its registry configuration, at start.
