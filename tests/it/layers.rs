@@ -179,10 +179,11 @@ fn names_crate(code: &str, name: &str) -> bool {
         if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        // `crate::kube`, `super::kube`, `self::kube`: ours.
+        // `crate::kube`, `super::kube`, `self::kube`, `mod kube;`: ours.
         if ["crate::", "super::", "self::"]
             .iter()
             .any(|p| before.ends_with(p))
+            || before.trim_end().ends_with("mod")
         {
             continue;
         }
@@ -302,6 +303,7 @@ fn a_planted_client_in_the_wrong_layer_is_caught() {
         )
         .is_empty()
     );
+    assert!(check("docker/mod.rs", "mod bollard;\nuse self::bollard::X;\n").is_empty());
     // clap at the edge only, and a planner without I/O.
     assert!(!check("config/duration.rs", "use clap::Parser;\n").is_empty());
     assert!(!check("cluster/plan/node.rs", "fn f() { std::fs::read(\"x\"); }\n").is_empty());
