@@ -226,6 +226,16 @@ impl crate::diag::Hinted for EngineError {
     }
 }
 
+/// The one place an engine error is sorted: no engine to talk to, or anything else.
+impl crate::diag::Classified for EngineError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Unreachable { .. } | Self::Endpoint(_) => crate::diag::Kind::Unreachable,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// Why a pull stopped: the engine's API failed, or the registry refused (the engine passes on
 /// its words in the progress stream's `errorDetail`).
 #[derive(Debug, thiserror::Error)]

@@ -153,6 +153,8 @@ pub enum KubeconfigError {
     },
 }
 
+impl crate::diag::Classified for KubeconfigError {}
+
 /// What [`merge`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeOutcome {

@@ -101,6 +101,8 @@ impl crate::diag::Hinted for KeptError {
     }
 }
 
+impl crate::diag::Classified for KeptError {}
+
 /// What an export found.
 #[derive(Debug, Default)]
 pub struct Exported {
