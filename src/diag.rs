@@ -9,8 +9,8 @@
 //! One type and one rendering for the lab file's errors ([`crate::config::ConfigError`]) and
 //! for `validate`'s findings in the GitOps tree; [`Hinted`], the hint every layer's error can
 //! give apart from its message (the message is its `Display`); and [`Kind`], what kind of
-//! failure an error is, which every layer's error can say and the command layer turns into
-//! the exit status.
+//! failure an error is, which every layer's error says through [`Classified`] and the command
+//! layer turns into the exit status.
 //! This module sits at the bottom of the crate: it imports nothing from it.
 
 use std::fmt;
@@ -45,6 +45,17 @@ pub enum Kind {
 pub trait Hinted {
     /// What to do, or what was expected; one line.
     fn hint(&self) -> Option<String>;
+}
+
+/// An error that can say what [`Kind`] of failure it is, as [`Hinted`] says what to do: each
+/// error type knows its own kinds, a wrapper asks the error it wraps, and the command layer
+/// asks the error at the top, so a new timeout deep down needs no edit above it. Anything an
+/// error does not sort is [`Kind::Failed`].
+pub trait Classified {
+    /// What kind of failure this is (the exit status follows it).
+    fn kind(&self) -> Kind {
+        Kind::Failed
+    }
 }
 
 /// Both hints, the inner error's first, as two `hint:` lines once rendered (see [`Report`]).

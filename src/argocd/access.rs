@@ -35,6 +35,15 @@ impl crate::diag::Hinted for AccessError {
     }
 }
 
+impl crate::diag::Classified for AccessError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NoPassword { .. } => crate::diag::Kind::Timeout,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// Make `argocd-server`'s plain-HTTP port a NodePort at [`ARGOCD_UI_NODE_PORT`], which the
 /// cluster publishes on 127.0.0.1 at `argocd.ui.port`: no port-forward process to keep alive.
 /// Read-modify-replace keeps every other port as it is on any API server.

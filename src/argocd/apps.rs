@@ -460,6 +460,15 @@ impl crate::diag::Hinted for AppsError {
     }
 }
 
+impl crate::diag::Classified for AppsError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NotReady { .. } => crate::diag::Kind::Timeout,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// Describe why `name` is not ready, from the current map.
 fn failure(
     name: &str,

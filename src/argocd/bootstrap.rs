@@ -43,7 +43,7 @@ impl From<InstallError> for BootstrapError {
 }
 
 /// Why the GitOps half could not be prepared or did not finish. Each stage's own error, as
-/// it is: the caller decides what it means (a timeout, bad input, …).
+/// it is, which says what kind of failure it is (a timeout, bad input, …).
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error(transparent)]
@@ -106,6 +106,27 @@ impl crate::diag::Hinted for BootstrapError {
             Self::PathOutside { .. } => Some("gitops.path names a folder inside the repository, relative to gitops.repo, such as `apps`; Argo CD reads nothing else".to_string()),
             Self::ApplyResources(e) => e.hint(),
             _ => None,
+        }
+    }
+}
+
+/// A stage's own kind where it says one; what the lab file or its repository holds is bad
+/// input; the rest (the cluster, the disk) failed.
+impl crate::diag::Classified for BootstrapError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Install(e) => e.kind(),
+            Self::Manifest(e) => e.kind(),
+            Self::Access(e) => e.kind(),
+            Self::Workloads(e) => e.kind(),
+            Self::Apps(e) => e.kind(),
+            Self::PruneTimeout | Self::ResourcesTimeout => crate::diag::Kind::Timeout,
+            Self::Seed(_)
+            | Self::Git(_)
+            | Self::Resources(_)
+            | Self::SourceMismatch(_)
+            | Self::PathOutside { .. } => crate::diag::Kind::Usage,
+            _ => crate::diag::Kind::Failed,
         }
     }
 }

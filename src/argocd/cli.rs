@@ -109,6 +109,8 @@ impl crate::diag::Hinted for ArgoCliError {
     }
 }
 
+impl crate::diag::Classified for ArgoCliError {}
+
 /// What is wrong with an answer of the Argo CD server that came with the right status.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

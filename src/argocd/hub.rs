@@ -77,6 +77,8 @@ pub enum HubError {
     NoCa,
 }
 
+impl crate::diag::Classified for HubError {}
+
 /// What a spoke gives its hub: the manager's token and the spoke's CA (PEM).
 pub struct Credentials {
     pub token: String,

@@ -80,6 +80,15 @@ impl crate::diag::Hinted for InstallError {
     }
 }
 
+impl crate::diag::Classified for InstallError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::ApplyTimeout { .. } => crate::diag::Kind::Timeout,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// Install `manifest`, [prepared](super::manifest::prepare) with `opts`, into `namespace` and
 /// wait until its workloads are available, all by `deadline`. See the module docs.
 pub async fn install(

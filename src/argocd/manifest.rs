@@ -183,6 +183,19 @@ impl crate::diag::Hinted for ManifestError {
     }
 }
 
+/// The network, the mirror or the disk failed (a retry may work); anything else is the lab
+/// file's `argocd` settings.
+impl crate::diag::Classified for ManifestError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Download { .. } | Self::HashMismatch { .. } | Self::Cache { .. } => {
+                crate::diag::Kind::Failed
+            }
+            _ => crate::diag::Kind::Usage,
+        }
+    }
+}
+
 /// Downloads a URL's body. [`HttpFetch`] is the real one; tests pass closures.
 pub trait Fetch {
     fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError>;

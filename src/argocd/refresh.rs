@@ -39,6 +39,8 @@ impl crate::diag::Hinted for RefreshError {
     }
 }
 
+impl crate::diag::Classified for RefreshError {}
+
 /// Set `argocd.argoproj.io/refresh: normal|hard` on `app` (the root, [`DEFAULT_ROOT`], when
 /// `None`). Returns the name of the annotated Application.
 pub async fn refresh(

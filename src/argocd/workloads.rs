@@ -154,6 +154,14 @@ impl crate::diag::Hinted for WorkloadsError {
     }
 }
 
+impl crate::diag::Classified for WorkloadsError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NotAvailable { .. } => crate::diag::Kind::Timeout,
+        }
+    }
+}
+
 fn condition_messages<'a>(
     conditions: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>, Option<&'a str>)>,
 ) -> Vec<String> {

@@ -297,9 +297,7 @@ impl ClusterError {
         use ClusterError as E;
         match self {
             E::Plan(_) | E::Unconfirmed { .. } => ErrorKind::Usage,
-            E::Engine(EngineError::Unreachable { .. } | EngineError::Endpoint(_)) => {
-                ErrorKind::Unreachable
-            }
+            E::Engine(e) => crate::diag::Classified::kind(e),
             E::NotFound(_) | E::NoSuchNode { .. } => ErrorKind::NotFound,
             E::PortInUse { .. }
             | E::SubnetTaken(_)
@@ -323,5 +321,11 @@ impl ClusterError {
             }
             _ => false,
         }
+    }
+}
+
+impl crate::diag::Classified for ClusterError {
+    fn kind(&self) -> ErrorKind {
+        ClusterError::kind(self)
     }
 }

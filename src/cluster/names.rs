@@ -3,7 +3,7 @@
 //! Later commands find a lab's objects by these labels alone; no local state is needed to
 //! list, suspend, resume or drop a lab.
 
-use crate::config::Role;
+use crate::config::{LabName, Role};
 
 use super::k3s;
 
@@ -68,8 +68,8 @@ pub fn images_volume(lab: &str) -> String {
     format!("{PREFIX}-{lab}-images")
 }
 
-/// The kube context, cluster and user name.
-pub fn context(lab: &str) -> String {
+/// The kube context, cluster and user name (the kubeconfig's entries are named so too).
+pub fn context(lab: &LabName) -> String {
     crate::lab::kube_context(lab)
 }
 

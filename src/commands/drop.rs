@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::error::Result;
 use crate::cli::Output;
 use crate::cluster::{ClusterError, cache, lifecycle, names};
+use crate::config::LabName;
 use crate::docker::Engine;
 use crate::kube::kubeconfig;
 use crate::state::record;
@@ -84,9 +85,9 @@ pub async fn run(
 /// Whether anything of lab `name` is left: a Docker object with its label, a record not marked
 /// dropped (one that cannot be read counts: `drop --force` is how it goes), or a kube context
 /// (an unreadable kubeconfig counts too, so that `drop` reports what is wrong with it).
-async fn anything_of(ctx: &Ctx<'_>, name: &str) -> Result<bool> {
+async fn anything_of(ctx: &Ctx<'_>, name: &LabName) -> Result<bool> {
     let engine = ctx.engine().await?;
-    let label = [(names::LABEL_CLUSTER, name)];
+    let label = [(names::LABEL_CLUSTER, name.as_str())];
     if !engine.list_containers(&label).await?.is_empty()
         || !engine.list_networks(&label).await?.is_empty()
         || !engine.list_volumes(&label).await?.is_empty()

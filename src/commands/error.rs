@@ -3,8 +3,9 @@
 //!
 //! Each layer has its own error type (`ConfigError`, `ClusterError`, `BootstrapError`, …) and
 //! this one wraps them as they are, with `#[from]`, so nothing is turned into a string on the
-//! way up. [`Error::kind`] sorts them by what a script can do about them, and the exit status
-//! follows the kind (see the table in docs/output.md):
+//! way up. Each type says its own [`Kind`] (what a script can do about it) through
+//! [`Classified`], and [`Error`] asks the one it wraps; the exit status follows the kind (see
+//! the table in docs/output.md):
 //!
 //! | kind | status |
 //! |---|---|
@@ -20,13 +21,9 @@
 use std::path::PathBuf;
 
 use crate::argocd::access::AccessError;
-use crate::argocd::apps::AppsError;
 use crate::argocd::bootstrap::BootstrapError;
 use crate::argocd::cli::ArgoCliError;
-use crate::argocd::install::InstallError;
-use crate::argocd::manifest::ManifestError;
 use crate::argocd::refresh::RefreshError;
-use crate::argocd::workloads::WorkloadsError;
 use crate::cluster::ClusterError;
 use crate::config::ConfigError;
 use crate::docker::EngineError;
@@ -221,7 +218,56 @@ impl crate::diag::Hinted for Usage {
     }
 }
 
-pub use crate::diag::{Hinted, Kind};
+impl crate::diag::Classified for Usage {
+    fn kind(&self) -> Kind {
+        Kind::Usage
+    }
+}
+
+pub use crate::diag::{Classified, Hinted, Kind};
+
+/// Sorted by what can be done about it: each wrapped error says its own kind (see
+/// [`Classified`]); only the command layer's own errors are sorted here.
+impl Classified for Error {
+    fn kind(&self) -> Kind {
+        match self {
+            Error::Config(e) => e.kind(),
+            Error::Source(e) => e.kind(),
+            Error::Usage(e) => e.kind(),
+            Error::Name(e) => e.kind(),
+            Error::Cluster(e) => Classified::kind(e),
+            Error::Restore(e) => e.kind(),
+            Error::Engine(e) => e.kind(),
+            Error::Api(e) => e.kind(),
+            Error::Preflight(e) => e.kind(),
+            Error::Bootstrap(e) => e.kind(),
+            Error::ArgocdCli(e) => e.kind(),
+            Error::Access(e) => e.kind(),
+            Error::Refresh(e) => e.kind(),
+            Error::Hub(e) => e.kind(),
+            Error::KubeconfigFile(e) => e.kind(),
+            Error::Kept(e) => e.kind(),
+            Error::Record(e) => e.kind(),
+            Error::Sample(e) => e.kind(),
+            Error::K3d(e) => e.kind(),
+            Error::Lock(e) => e.kind(),
+            Error::Invalid { .. } | Error::SeveralLabs(_) => Kind::Usage,
+            Error::NoLabs(_) => Kind::NotFound,
+            Error::Interrupted => Kind::Interrupted,
+            Error::ChildExit(code) => Kind::Child(*code),
+            // Its own failures; a kept export that failed is one, whatever its reason.
+            Error::KeptExport { .. }
+            | Error::KubeconfigRead(_)
+            | Error::NoApiAddress(_)
+            | Error::HostChecks { .. }
+            | Error::Json(_)
+            | Error::Yaml(_)
+            | Error::Terminal(_)
+            | Error::Io { .. }
+            | Error::Declined(_) => Kind::Failed,
+        }
+    }
+}
 
 macro_rules! boxed_from {
     ($($variant:ident($ty:ty)),*) => {$(
@@ -240,39 +286,6 @@ boxed_from!(
 );
 
 impl Error {
-    /// Sort the error by what can be done about it.
-    pub fn kind(&self) -> Kind {
-        use crate::source::restore::RestoreError as R;
-        match self {
-            Error::Config(_)
-            | Error::Source(_)
-            | Error::Usage(_)
-            | Error::Name(_)
-            | Error::Invalid { .. }
-            | Error::SeveralLabs(_)
-            | Error::Sample(SampleError::AlreadyALab { .. }) => Kind::Usage,
-            Error::K3d(e) => match e {
-                crate::config::k3d::K3dError::Converted(_) => Kind::Failed,
-                _ => Kind::Usage,
-            },
-            Error::NoLabs(_) => Kind::NotFound,
-            Error::Cluster(e) => e.kind(),
-            Error::Restore(e) => match **e {
-                R::NoRecord { .. } | R::NoDropped => Kind::NotFound,
-                R::Clone(_) | R::Record(_) | R::FolderGone { .. } => Kind::Failed,
-                _ => Kind::Usage,
-            },
-            Error::Engine(e) => engine_kind(e),
-            Error::Api(ApiError::NotReady { .. }) => Kind::Timeout,
-            Error::Bootstrap(e) => bootstrap_kind(e),
-            Error::Access(AccessError::NoPassword { .. }) => Kind::Timeout,
-            Error::Lock(LockError::Busy { .. }) => Kind::Conflict,
-            Error::Interrupted => Kind::Interrupted,
-            Error::ChildExit(code) => Kind::Child(*code),
-            _ => Kind::Failed,
-        }
-    }
-
     /// The process exit status (see the module docs).
     pub fn exit_code(&self) -> i32 {
         match self.kind() {
@@ -299,44 +312,12 @@ impl Error {
     }
 }
 
-fn engine_kind(e: &EngineError) -> Kind {
-    match e {
-        EngineError::Unreachable { .. } | EngineError::Endpoint(_) => Kind::Unreachable,
-        _ => Kind::Failed,
-    }
-}
-
-fn bootstrap_kind(e: &BootstrapError) -> Kind {
-    match e {
-        BootstrapError::Install(e) if matches!(**e, InstallError::ApplyTimeout { .. }) => {
-            Kind::Timeout
-        }
-        BootstrapError::Workloads(WorkloadsError::NotAvailable { .. })
-        | BootstrapError::Apps(AppsError::NotReady { .. })
-        | BootstrapError::Access(AccessError::NoPassword { .. })
-        | BootstrapError::PruneTimeout
-        | BootstrapError::ResourcesTimeout => Kind::Timeout,
-        // The network, the mirror or the disk failed, not the lab file: a retry may work.
-        BootstrapError::Manifest(
-            ManifestError::Download { .. }
-            | ManifestError::HashMismatch { .. }
-            | ManifestError::Cache { .. },
-        ) => Kind::Failed,
-        BootstrapError::Seed(_)
-        | BootstrapError::Git(_)
-        | BootstrapError::Manifest(_)
-        | BootstrapError::Resources(_)
-        | BootstrapError::SourceMismatch(_)
-        | BootstrapError::PathOutside { .. } => Kind::Usage,
-        _ => Kind::Failed,
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::argocd::manifest::ManifestError;
     use crate::cluster::readiness::NodeWaitError;
     use crate::diag::Hinted;
 
@@ -410,6 +391,273 @@ mod tests {
         for (e, code) in cases {
             assert_eq!(e.exit_code(), code, "{e}");
         }
+    }
+
+    /// The exit status of a representative error of every type the command layer wraps, and of
+    /// its own errors: each type says its kind itself (`Classified`), and these codes are the
+    /// ones the top used to decide by matching inner variants. Pinned, so a change is seen.
+    #[test]
+    fn every_wrapped_error_keeps_its_exit_status() {
+        use crate::argocd::access::AccessError;
+        use crate::argocd::apps::{AppsError, Failures};
+        use crate::argocd::install::InstallError;
+        use crate::argocd::workloads::WorkloadsError;
+        use crate::diag::Located;
+        use crate::docker::endpoint::EndpointError;
+        use crate::repo::sample::SampleError;
+        use crate::source::SourceError;
+        let io = || std::io::Error::other("boom");
+        let located = || Located {
+            path: "p.yaml".into(),
+            line: 1,
+            column: 1,
+            message: "m".into(),
+            hint: None,
+        };
+        let api_not_ready = || ApiError::NotReady {
+            url: "https://127.0.0.1:6550".into(),
+            secs: 1,
+            last: crate::kube::api::NotYet::Node("n".into()),
+        };
+        let engine_api = || EngineError::Api {
+            what: "create container x".into(),
+            source: "refused".into(),
+        };
+        let endpoint = || {
+            EngineError::Endpoint(Box::new(EndpointError::NoDockerEndpoint {
+                context: "c".into(),
+                meta: "/m".into(),
+            }))
+        };
+        let workloads = || WorkloadsError::NotAvailable {
+            secs: 1,
+            total: 1,
+            namespace: "argocd".into(),
+            pending: Vec::new(),
+        };
+        let no_password = || AccessError::NoPassword {
+            namespace: "argocd".into(),
+            secs: 1,
+        };
+        let boot = |e: BootstrapError| Error::from(e);
+        let cases: Vec<(Error, i32)> = vec![
+            // Bad input: 2.
+            (ConfigError::Invalid(located()).into(), 2),
+            (
+                SourceError::Path {
+                    path: "/p".into(),
+                    source: io(),
+                }
+                .into(),
+                2,
+            ),
+            (
+                SourceError::Sample(SampleError::NotASample { dir: "/d".into() }).into(),
+                2,
+            ),
+            (Usage::NoSuchContext("x".into()).into(), 2),
+            (crate::config::NameError("My_Lab".into()).into(), 2),
+            (Error::SeveralLabs(vec!["a".into(), "b".into()]), 2),
+            (SampleError::AlreadyALab { dir: "/d".into() }.into(), 2),
+            (crate::config::k3d::K3dError::Invalid(located()).into(), 2),
+            (
+                Error::from(RestoreError::BadName(crate::config::NameError("X".into()))),
+                2,
+            ),
+            (
+                ClusterError::Plan(crate::cluster::plan::PlanError::NoSubnet).into(),
+                2,
+            ),
+            (
+                boot(BootstrapError::Manifest(ManifestError::UnsupportedUrl(
+                    "ftp://x".into(),
+                ))),
+                2,
+            ),
+            (boot(BootstrapError::Resources(vec![located()])), 2),
+            (
+                boot(BootstrapError::PathOutside {
+                    path: "..".into(),
+                    root: "/r".into(),
+                }),
+                2,
+            ),
+            // Failed: 1.
+            (SampleError::NotASample { dir: "/d".into() }.into(), 1),
+            (
+                crate::config::k3d::K3dError::Converted(ConfigError::Invalid(located())).into(),
+                1,
+            ),
+            (
+                Error::from(RestoreError::FolderGone {
+                    name: "l".into(),
+                    folder: "/d".into(),
+                    origin: None,
+                }),
+                1,
+            ),
+            (engine_api().into(), 1),
+            (ClusterError::Engine(engine_api()).into(), 1),
+            (
+                ApiError::Config(::kube::config::KubeconfigError::CurrentContextNotSet).into(),
+                1,
+            ),
+            (
+                boot(BootstrapError::Manifest(ManifestError::Cache {
+                    path: "/c".into(),
+                    source: io(),
+                })),
+                1,
+            ),
+            (
+                boot(BootstrapError::Install(Box::new(InstallError::Workloads(
+                    workloads(),
+                )))),
+                1,
+            ),
+            (
+                boot(BootstrapError::Access(AccessError::NoHttpPort(
+                    "argocd".into(),
+                ))),
+                1,
+            ),
+            (
+                boot(BootstrapError::Io {
+                    path: "/p".into(),
+                    source: io(),
+                }),
+                1,
+            ),
+            (boot(BootstrapError::ManifestNotLoaded), 1),
+            (
+                AccessError::BadSecret {
+                    namespace: "argocd".into(),
+                }
+                .into(),
+                1,
+            ),
+            (
+                Error::from(crate::argocd::cli::ArgoCliError::Password(no_password())),
+                1,
+            ),
+            (
+                crate::argocd::refresh::RefreshError::NotFound {
+                    namespace: "a".into(),
+                    app: "b".into(),
+                }
+                .into(),
+                1,
+            ),
+            (
+                Error::Hub(Box::new(crate::argocd::hub::HubError::NoToken)),
+                1,
+            ),
+            (KubeconfigError::NoTarget.into(), 1),
+            (
+                KeptError::Parse {
+                    path: "/k".into(),
+                    message: "m".into(),
+                }
+                .into(),
+                1,
+            ),
+            (
+                RecordError::Newer {
+                    path: "/r".into(),
+                    version: 9,
+                }
+                .into(),
+                1,
+            ),
+            (
+                LockError::Io {
+                    name: "l".into(),
+                    path: "/l".into(),
+                    source: io(),
+                }
+                .into(),
+                1,
+            ),
+            (
+                PreflightError {
+                    lab: "l".into(),
+                    image: "i".into(),
+                    reasons: Vec::new(),
+                }
+                .into(),
+                1,
+            ),
+            (Error::HostChecks { failures: 1 }, 1),
+            (Error::NoApiAddress("l".into()), 1),
+            (
+                Error::Io {
+                    what: "w".into(),
+                    source: io(),
+                },
+                1,
+            ),
+            // No engine: 3.
+            (endpoint().into(), 3),
+            (ClusterError::Engine(endpoint()).into(), 3),
+            // No such lab: 4.
+            (Error::NoLabs(None), 4),
+            (
+                Error::from(RestoreError::NoRecord {
+                    name: "l".into(),
+                    dir: "/d".into(),
+                }),
+                4,
+            ),
+            (ClusterError::NotFound("x".into()).into(), 4),
+            // Taken: 5.
+            (
+                LockError::Busy {
+                    name: "l".into(),
+                    holder: "up".into(),
+                    waited: std::time::Duration::from_secs(1),
+                }
+                .into(),
+                5,
+            ),
+            (ClusterError::SubnetTaken("10.0.0.0/24".into()).into(), 5),
+            // Timed out: 6.
+            (api_not_ready().into(), 6),
+            (ClusterError::Api(api_not_ready()).into(), 6),
+            (no_password().into(), 6),
+            (boot(BootstrapError::Access(no_password())), 6),
+            (boot(BootstrapError::Workloads(workloads())), 6),
+            (
+                boot(BootstrapError::Install(Box::new(
+                    InstallError::ApplyTimeout {
+                        version: "v3".into(),
+                        secs: 1,
+                    },
+                ))),
+                6,
+            ),
+            (
+                boot(BootstrapError::Apps(AppsError::NotReady {
+                    namespace: "argocd".into(),
+                    root: "root".into(),
+                    secs: 1,
+                    failures: Failures(Vec::new()),
+                    last_error: None,
+                })),
+                6,
+            ),
+            (boot(BootstrapError::PruneTimeout), 6),
+            (boot(BootstrapError::ResourcesTimeout), 6),
+            // Passed on.
+            (Error::ChildExit(3), 3),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit_code(), code, "{e:?}");
+        }
+        assert_eq!(Error::Interrupted.kind(), Kind::Interrupted);
+        assert_eq!(
+            Error::from(ClusterError::Interrupted).kind(),
+            Kind::Interrupted
+        );
     }
 
     #[test]

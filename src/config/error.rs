@@ -77,6 +77,12 @@ impl crate::diag::Hinted for ConfigError {
     }
 }
 
+impl crate::diag::Classified for ConfigError {
+    fn kind(&self) -> crate::diag::Kind {
+        crate::diag::Kind::Usage
+    }
+}
+
 impl ConfigError {
     /// Where and what, for every variant but [`ConfigError::Io`].
     pub fn located(&self) -> Option<&Located> {

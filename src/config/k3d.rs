@@ -70,6 +70,16 @@ impl crate::diag::Hinted for K3dError {
     }
 }
 
+/// The k3d file is bad input; a conversion the lab file rules refuse is our failure.
+impl crate::diag::Classified for K3dError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Converted(_) => crate::diag::Kind::Failed,
+            _ => crate::diag::Kind::Usage,
+        }
+    }
+}
+
 /// A key of the k3d file that has no equivalent in `playground.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmapped {

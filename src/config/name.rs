@@ -31,6 +31,12 @@ impl crate::diag::Hinted for NameError {
     }
 }
 
+impl crate::diag::Classified for NameError {
+    fn kind(&self) -> crate::diag::Kind {
+        crate::diag::Kind::Usage
+    }
+}
+
 impl LabName {
     pub fn parse(name: &str) -> Result<LabName, NameError> {
         let bytes = name.as_bytes();

@@ -340,6 +340,16 @@ fn mounts_denied(text: &str) -> bool {
     text.to_lowercase().contains("mounts denied")
 }
 
+/// The one place an engine error is sorted: no engine to talk to, or anything else.
+impl crate::diag::Classified for EngineError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Unreachable { .. } | Self::Endpoint(_) => crate::diag::Kind::Unreachable,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// Why a pull stopped: the engine failed (it refused, or its answer broke off), or the
 /// registry refused (the engine passes on its words in the progress stream's `errorDetail`).
 #[derive(Debug, thiserror::Error)]

@@ -893,6 +893,8 @@ impl crate::diag::Hinted for PreflightError {
     }
 }
 
+impl crate::diag::Classified for PreflightError {}
+
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
 /// problem certain to break this lab. Checks about kubelet are skipped for images that run
 /// none (the test suite's stand-in node).

@@ -41,6 +41,15 @@ pub enum ApiError {
     Kube(#[from] kube::Error),
 }
 
+impl crate::diag::Classified for ApiError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NotReady { .. } => crate::diag::Kind::Timeout,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// The progress of a wait for Ready nodes in a lab of `of` nodes when `seen` are registered:
 /// the Ready ones over all the lab has, or all there are if more are registered; never over
 /// the wait's gate ("2/1" read as nonsense, and "1/1" while two agents still boot hid them).

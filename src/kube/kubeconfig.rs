@@ -52,9 +52,7 @@ use std::time::Duration;
 use ::kube::config::{Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
 
 use self::value::{Yaml, YamlError};
-
-/// Prefix of every kubeconfig entry `playground` owns.
-pub const ENTRY_PREFIX: &str = "playground-";
+use crate::config::LabName;
 
 /// How long to wait for kubectl (or another client-go program) to release
 /// `<file>.lock`. Its edits take milliseconds; a lock older than this is
@@ -75,9 +73,6 @@ pub enum KubeconfigError {
          set KUBECONFIG (or HOME) and retry"
     )]
     NoTarget,
-
-    #[error("invalid lab name {name:?}: {reason}")]
-    InvalidLabName { name: String, reason: &'static str },
 
     #[error(
         "the kubeconfig from the k3s server is not usable: {reason}; \
@@ -153,6 +148,8 @@ pub enum KubeconfigError {
     },
 }
 
+impl crate::diag::Classified for KubeconfigError {}
+
 /// What [`merge`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeOutcome {
@@ -177,9 +174,11 @@ pub struct RemoveOutcome {
     pub cleared_current_context: bool,
 }
 
-/// The name of a lab's cluster, user and context: `playground-<lab>`.
-pub fn entry_name(lab: &str) -> String {
-    format!("{ENTRY_PREFIX}{lab}")
+/// The name of a lab's cluster, user and context: `playground-<lab>`, the lab's kube context
+/// ([`crate::lab::kube_context`]). A [`LabName`] is a DNS-1123 label, so it cannot smuggle
+/// YAML or path syntax into the entry names.
+pub fn entry_name(lab: &LabName) -> String {
+    crate::lab::kube_context(lab)
 }
 
 /// The kubeconfig to edit, from the values of `KUBECONFIG` and the home
@@ -231,7 +230,7 @@ pub fn check_writable(path: &Path) -> Result<(), KubeconfigError> {
 /// absent; otherwise it is left alone.
 pub fn merge(
     path: &Path,
-    lab: &str,
+    lab: &LabName,
     source: &Kubeconfig,
     switch_context: bool,
 ) -> Result<MergeOutcome, KubeconfigError> {
@@ -240,7 +239,7 @@ pub fn merge(
 
 fn merge_with_wait(
     path: &Path,
-    lab: &str,
+    lab: &LabName,
     source: &Kubeconfig,
     switch_context: bool,
     kubectl_wait: Duration,
@@ -274,16 +273,16 @@ fn merge_with_wait(
 /// choose. An empty current context makes kubectl say so instead.
 ///
 /// A missing file, or one without our entries, is left untouched.
-pub fn remove(path: &Path, lab: &str) -> Result<RemoveOutcome, KubeconfigError> {
+pub fn remove(path: &Path, lab: &LabName) -> Result<RemoveOutcome, KubeconfigError> {
     remove_with_wait(path, lab, KUBECTL_LOCK_WAIT)
 }
 
 fn remove_with_wait(
     path: &Path,
-    lab: &str,
+    lab: &LabName,
     kubectl_wait: Duration,
 ) -> Result<RemoveOutcome, KubeconfigError> {
-    let name = checked_entry_name(lab)?;
+    let name = entry_name(lab);
     let target = resolve(path)?;
     let mut outcome = RemoveOutcome {
         path: target.clone(),
@@ -316,15 +315,15 @@ fn remove_with_wait(
 /// A standalone kubeconfig for one lab, built from the k3s `source` the same
 /// way [`merge`] builds its entries. For `playground kubeconfig NAME` when the
 /// cluster itself is at hand.
-pub fn render_standalone(lab: &str, source: &Kubeconfig) -> Result<String, KubeconfigError> {
+pub fn render_standalone(lab: &LabName, source: &Kubeconfig) -> Result<String, KubeconfigError> {
     let ours = OurEntries::from_source(lab, source)?;
     render(&standalone_doc(ours))
 }
 
 /// Whether the kubeconfig at `path` holds any of a lab's entries (cluster, user or context).
 /// A missing file holds none.
-pub fn has_entries(path: &Path, lab: &str) -> Result<bool, KubeconfigError> {
-    let name = checked_entry_name(lab)?;
+pub fn has_entries(path: &Path, lab: &LabName) -> Result<bool, KubeconfigError> {
+    let name = entry_name(lab);
     let Some(doc) = read_doc(&resolve(path)?)? else {
         return Ok(false);
     };
@@ -335,12 +334,12 @@ pub fn has_entries(path: &Path, lab: &str) -> Result<bool, KubeconfigError> {
 
 /// A standalone kubeconfig for one lab, copied from the lab's entries in the
 /// kubeconfig at `path` (with any fields the user added to them).
-pub fn extract(path: &Path, lab: &str) -> Result<String, KubeconfigError> {
-    let name = checked_entry_name(lab)?;
+pub fn extract(path: &Path, lab: &LabName) -> Result<String, KubeconfigError> {
+    let name = entry_name(lab);
     let target = resolve(path)?;
     let not_found = || KubeconfigError::NotFound {
         path: target.clone(),
-        lab: lab.to_owned(),
+        lab: lab.to_string(),
         name: name.clone(),
     };
     let doc = read_doc(&target)?.ok_or_else(not_found)?;
@@ -371,8 +370,8 @@ struct OurEntries {
 }
 
 impl OurEntries {
-    fn from_source(lab: &str, source: &Kubeconfig) -> Result<Self, KubeconfigError> {
-        let name = checked_entry_name(lab)?;
+    fn from_source(lab: &LabName, source: &Kubeconfig) -> Result<Self, KubeconfigError> {
+        let name = entry_name(lab);
         let invalid = |reason: String| KubeconfigError::InvalidSource { reason };
         let [src_cluster] = source.clusters.as_slice() else {
             return Err(invalid(format!(
@@ -428,28 +427,6 @@ impl OurEntries {
             name,
         })
     }
-}
-
-/// `playground-<lab>`, after checking `lab` is a DNS-1123 label like every
-/// lab name (so it cannot smuggle YAML or path syntax into the entry names).
-fn checked_entry_name(lab: &str) -> Result<String, KubeconfigError> {
-    let invalid = |reason| KubeconfigError::InvalidLabName {
-        name: lab.to_owned(),
-        reason,
-    };
-    if lab.is_empty() || lab.len() > 63 {
-        return Err(invalid("must be 1 to 63 characters"));
-    }
-    if !lab
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(invalid("may contain only a-z, 0-9 and '-'"));
-    }
-    if lab.starts_with('-') || lab.ends_with('-') {
-        return Err(invalid("must start and end with a letter or digit"));
-    }
-    Ok(entry_name(lab))
 }
 
 fn resolve(path: &Path) -> Result<PathBuf, KubeconfigError> {

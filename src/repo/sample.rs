@@ -102,6 +102,15 @@ impl crate::diag::Hinted for SampleError {
     }
 }
 
+impl crate::diag::Classified for SampleError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::AlreadyALab { .. } => crate::diag::Kind::Usage,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// `playground init`: an existing empty directory (the shell may be sitting in it) is filled
 /// in place; anything else goes through [`write_sample`], which builds the repository aside
 /// and renames it into place, so an interrupted `init` leaves nothing half-made.

@@ -43,6 +43,13 @@ impl crate::diag::Hinted for SourceError {
     }
 }
 
+/// A lab that cannot be loaded is bad input, whatever the reason.
+impl crate::diag::Classified for SourceError {
+    fn kind(&self) -> crate::diag::Kind {
+        crate::diag::Kind::Usage
+    }
+}
+
 /// A lab to bring up, with what its state record keeps of where it came from.
 #[derive(Debug)]
 pub struct LabSource {

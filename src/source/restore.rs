@@ -82,6 +82,16 @@ impl crate::diag::Hinted for RestoreError {
     }
 }
 
+impl crate::diag::Classified for RestoreError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NoRecord { .. } | Self::NoDropped => crate::diag::Kind::NotFound,
+            Self::Clone(_) | Self::Record(_) | Self::FolderGone { .. } => crate::diag::Kind::Failed,
+            _ => crate::diag::Kind::Usage,
+        }
+    }
+}
+
 type Result<T, E = RestoreError> = std::result::Result<T, E>;
 
 /// NAME, else the name in `./playground.yaml`, else the only dropped lab on record.

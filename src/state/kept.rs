@@ -107,6 +107,8 @@ impl crate::diag::Hinted for KeptError {
     }
 }
 
+impl crate::diag::Classified for KeptError {}
+
 /// Where a lab's export lives.
 pub fn path(name: &str) -> PathBuf {
     lab_dir(name).join(FILE)

@@ -43,6 +43,15 @@ impl crate::diag::Hinted for LockError {
     }
 }
 
+impl crate::diag::Classified for LockError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::Busy { .. } => crate::diag::Kind::Conflict,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
+
 /// The lab's lock, held until dropped.
 #[derive(Debug)]
 pub struct LabLock {

@@ -167,6 +167,8 @@ impl crate::diag::Hinted for RecordError {
     }
 }
 
+impl crate::diag::Classified for RecordError {}
+
 /// Where a lab's record lives.
 pub fn path(name: &str) -> PathBuf {
     lab_dir(name).join(FILE)

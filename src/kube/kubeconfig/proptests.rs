@@ -9,7 +9,7 @@ use std::thread;
 
 use proptest::prelude::*;
 
-use super::tests::source;
+use super::tests::{lab, source};
 use super::value::Yaml;
 use super::*;
 
@@ -364,9 +364,9 @@ proptest! {
         // What the file means, as we read it: the baseline for "unchanged".
         let before = read(&path);
         let src = source("https://127.0.0.1:6550");
-        let expected = OurEntries::from_source(LAB, &src).unwrap();
+        let expected = OurEntries::from_source(&lab(LAB), &src).unwrap();
 
-        merge(&path, LAB, &src, switch).unwrap();
+        merge(&path, &lab(LAB), &src, switch).unwrap();
         let merged = read(&path);
         prop_assert_eq!(untouchable(&merged), untouchable(&before));
         for (key, ours) in LISTS.into_iter().zip([&expected.cluster, &expected.user, &expected.context]) {
@@ -382,7 +382,7 @@ proptest! {
             prop_assert_eq!(merged.get("current-context"), before.get("current-context"));
         }
 
-        remove(&path, LAB).unwrap();
+        remove(&path, &lab(LAB)).unwrap();
         let removed = read(&path);
         prop_assert_eq!(untouchable(&removed), untouchable(&before));
         for key in LISTS {
@@ -437,15 +437,15 @@ fn parallel_merges_and_removes_lose_no_update() {
         .map(|i| {
             let (path, barrier) = (path.clone(), barrier.clone());
             thread::spawn(move || {
-                let lab = format!("lab{i}");
+                let name = lab(&format!("lab{i}"));
                 let src = source(&format!("https://127.0.0.1:{}", 7000 + i));
                 barrier.wait();
-                merge(&path, &lab, &src, false).unwrap();
+                merge(&path, &name, &src, false).unwrap();
                 barrier.wait();
                 // Every merge has landed: all labs are present at this point.
                 let doc = read(&path);
                 for j in 0..LABS {
-                    let name = entry_name(&format!("lab{j}"));
+                    let name = entry_name(&lab(&format!("lab{j}")));
                     for key in LISTS {
                         assert!(
                             items(&doc, key).iter().any(|e| is_named(e, &name)),
@@ -454,7 +454,7 @@ fn parallel_merges_and_removes_lose_no_update() {
                     }
                 }
                 barrier.wait();
-                remove(&path, &lab).unwrap();
+                remove(&path, &name).unwrap();
             })
         })
         .collect();
