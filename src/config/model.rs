@@ -107,6 +107,54 @@ pub struct UserRegistries {
     pub digest: String,
 }
 
+#[cfg(test)]
+impl UserRegistries {
+    /// A test lab's entries: a docker.io mirror with a rewrite, a private registry with its
+    /// own mirror, a username, a password from `CORP_PASSWORD`, and a CA file.
+    pub(crate) fn sample(password: &str) -> Self {
+        let mut u = UserRegistries {
+            digest: "d1".into(),
+            ..Default::default()
+        };
+        u.mirrors.insert(
+            "docker.io".into(),
+            UserMirror {
+                endpoints: vec!["https://mirror.corp.example".into()],
+                rewrite: [("^library/(.*)".to_string(), "hub/$1".to_string())].into(),
+            },
+        );
+        u.mirrors.insert(
+            "corp.example:5000".into(),
+            UserMirror {
+                endpoints: vec!["https://corp.example:5000".into()],
+                rewrite: BTreeMap::new(),
+            },
+        );
+        let credential = |value: &str, var: Option<&str>| Credential {
+            value: value.into(),
+            from_host: var.map(|v| HostValue {
+                var: v.into(),
+                unset: None,
+            }),
+        };
+        u.configs.insert(
+            "corp.example:5000".into(),
+            UserRegistryConfig {
+                auth: Some(RegistryAuth {
+                    username: Some(credential("ci", None)),
+                    password: Some(credential(password, Some("CORP_PASSWORD"))),
+                    ..Default::default()
+                }),
+                tls: Some(RegistryTls {
+                    ca_file: Some("/home/me/corp-ca.pem".into()),
+                    ..Default::default()
+                }),
+            },
+        );
+        u
+    }
+}
+
 /// One `registries.mirrors` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserMirror {

@@ -272,7 +272,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::config::{HostValue, RegistryAuth, UserMirror, UserRegistryConfig};
+    use crate::config::UserMirror;
 
     /// `registries.yaml` read back as k3s reads it (wharfie `pkg/registries` types).
     #[derive(serde::Deserialize, Debug)]
@@ -294,46 +294,7 @@ mod tests {
     }
 
     fn user(password: &str) -> UserRegistries {
-        let mut u = UserRegistries::default();
-        u.mirrors.insert(
-            "docker.io".into(),
-            UserMirror {
-                endpoints: vec!["https://mirror.corp.example".into()],
-                rewrite: [("^library/(.*)".to_string(), "hub/$1".to_string())].into(),
-            },
-        );
-        u.mirrors.insert(
-            "corp.example:5000".into(),
-            UserMirror {
-                endpoints: vec!["https://corp.example:5000".into()],
-                rewrite: BTreeMap::new(),
-            },
-        );
-        u.configs.insert(
-            "corp.example:5000".into(),
-            UserRegistryConfig {
-                auth: Some(RegistryAuth {
-                    username: Some(Credential {
-                        value: "ci".into(),
-                        from_host: None,
-                    }),
-                    password: Some(Credential {
-                        value: password.into(),
-                        from_host: Some(HostValue {
-                            var: "CORP_PASSWORD".into(),
-                            unset: None,
-                        }),
-                    }),
-                    ..Default::default()
-                }),
-                tls: Some(RegistryTls {
-                    ca_file: Some("/host/ca.pem".into()),
-                    insecure_skip_verify: false,
-                    ..Default::default()
-                }),
-            },
-        );
-        u
+        UserRegistries::sample(password)
     }
 
     #[test]

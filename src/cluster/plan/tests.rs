@@ -1155,47 +1155,9 @@ fn a_value_from_the_host_marks_its_node_and_is_masked_in_the_diff() {
     assert!(!diff.contains("from-the-shell"), "{diff}");
 }
 
-/// `cluster.registries` with a mirror, a credential from the host and a CA file.
+/// `cluster.registries` with mirrors, a credential from the host and a CA file.
 fn with_registries(l: &mut Lab, password: &str) {
-    use crate::config::{
-        Credential, HostValue, RegistryAuth, RegistryTls, UserMirror, UserRegistries,
-        UserRegistryConfig,
-    };
-    let mut r = UserRegistries {
-        digest: "d1".into(),
-        ..Default::default()
-    };
-    r.mirrors.insert(
-        "corp.example".into(),
-        UserMirror {
-            endpoints: vec!["https://corp.example".into()],
-            rewrite: Default::default(),
-        },
-    );
-    r.configs.insert(
-        "corp.example".into(),
-        UserRegistryConfig {
-            auth: Some(RegistryAuth {
-                username: Some(Credential {
-                    value: "ci".into(),
-                    from_host: None,
-                }),
-                password: Some(Credential {
-                    value: password.into(),
-                    from_host: Some(HostValue {
-                        var: "CORP_PASSWORD".into(),
-                        unset: None,
-                    }),
-                }),
-                ..Default::default()
-            }),
-            tls: Some(RegistryTls {
-                ca_file: Some("/home/me/corp-ca.pem".into()),
-                ..Default::default()
-            }),
-        },
-    );
-    l.cluster.registries = Some(r);
+    l.cluster.registries = Some(crate::config::UserRegistries::sample(password));
 }
 
 #[test]
@@ -1218,10 +1180,10 @@ fn the_users_registries_are_written_into_new_nodes_even_without_cache_or_registr
         nodes,
         &["playground-lab-server-0", "playground-lab-agent-0"]
     );
-    assert!(user.configs.contains_key("corp.example"));
+    assert!(user.configs.contains_key("corp.example:5000"));
     assert!(
-        text.contains("corp.example (cluster.registries)")
-            && text.contains("configs: corp.example"),
+        text.contains("corp.example:5000 (cluster.registries)")
+            && text.contains("configs: corp.example:5000"),
         "{text}"
     );
     // The CA file is bound where the merged file names it; every k3s node carries the digest.
