@@ -3,12 +3,11 @@
 //!
 //! The flow: the script (the same that `COMPLETE=bash playground` prints, see `main.rs`) makes
 //! the shell call `COMPLETE=bash playground -- <words>` on every Tab; `main` answers that
-//! before anything else runs ([`answer_if_asked`]), from the clap definition, which calls
-//! [`lab_candidates`] or [`dropped_lab_candidates`] for a lab NAME (each command's `Args`
-//! names its completer: [`lab_names`], [`dropped_lab_names`]). So names are always the
-//! current ones, as with k3d's
-//! `ValidArgsAvailableClusters` (k3d-io/k3d `cmd/util/completion.go`), which lists clusters on
-//! every Tab too.
+//! before anything else runs ([`answer_if_asked`], handed the whole parser by `cli`), from the
+//! clap definition, which calls [`lab_candidates`] or [`dropped_lab_candidates`] for a lab
+//! NAME (each command's `Args` names its completer: [`lab_names`], [`dropped_lab_names`]).
+//! So names are always the current ones, as with k3d's `ValidArgsAvailableClusters`
+//! (k3d-io/k3d `cmd/util/completion.go`), which lists clusters on every Tab too.
 //!
 //! A Tab must never hang: Docker gets [`COMPLETION_DOCKER_BUDGET`] in all, and a Docker that
 //! is down, slow or refusing simply offers no running labs.
