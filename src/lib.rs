@@ -15,8 +15,9 @@
 //! own (so `cluster` and `argocd` never import each other), and `tests/it/layers.rs` checks it:
 //!
 //! ```text
-//! commands (and main)            one file per subcommand; the error → message, hint, exit code
-//! cli                            clap types only
+//! cli (and main)                 the top-level parser: one variant per subcommand, and its dispatch
+//! commands                       one file per subcommand, its Args beside its run; the error →
+//!                                message, hint, exit code
 //! doctor                         host checks
 //! cluster · argocd · validate · source
 //! gitops                         what Argo CD reads from Git: source types, the lab's resources

@@ -2,7 +2,8 @@
 //! exit codes. Everything else lives in the library.
 
 use clap::Parser;
-use playground::cli::{Cli, Command, Output};
+use playground::cli::{Cli, Command};
+use playground::commands::args::Output;
 use tracing_subscriber::EnvFilter;
 
 /// `up -o json` and `restore -o json` stream one JSON event per step on stdout, then their
@@ -26,7 +27,7 @@ fn main() {
     }
     // Shell completion: the script `playground completions SHELL` prints calls back with
     // COMPLETE=SHELL set; answer from the clap definition and exit before anything else runs.
-    playground::commands::completions::answer_if_asked();
+    playground::cli::answer_completion_if_asked();
     let cli = Cli::parse();
     let ui = playground::ui::Ui::new(cli.quiet, streams_events(&cli));
     let default_level = match cli.verbose {
@@ -61,7 +62,7 @@ fn main() {
         if let Err(e) = playground::interrupt::install() {
             tracing::warn!("cannot handle Ctrl-C and SIGTERM: {e}");
         }
-        playground::commands::run(cli, &ui).await
+        cli.command.run(&ui).await
     }) {
         Ok(()) => 0,
         Err(e) => {

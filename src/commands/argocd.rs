@@ -13,7 +13,36 @@ use crate::cluster::inventory::LabState;
 
 use super::Ctx;
 
-pub async fn run(ctx: &Ctx<'_>, name: Option<String>, args: Vec<String>) -> Result<()> {
+/// Run the Argo CD CLI against the lab, logged in as admin.
+///
+/// Run the Argo CD CLI against the lab, logged in as admin: `playground argocd -- ARGS`.
+///
+/// The CLI comes from the lab's own Argo CD server (`/download/argocd-<os>-<arch>`), so
+/// its version always matches the server's. It is downloaded once per server version into
+/// the user cache dir (`playground/argocd/<version>/argocd`). The login uses the initial
+/// admin password for a session token, handed to the CLI in its environment: no secret is
+/// ever on a command line. The exit status is the CLI's.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The lab (default: the one in ./playground.yaml, or the only lab).
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// Arguments for `argocd`, after `--`, passed on verbatim.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground argocd -- app list
+  playground argocd -- app get root --show-operation
+  playground argocd mylab -- app sync hello
+  playground argocd -- version
+
+Everything after `--` goes to argocd unchanged, flags included (`-- app list --help`).";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { name, args } = args;
     let name = ctx.lab_name(name).await?;
     let lab = match ctx.find_lab(&name).await {
         // `playground argocd version`: the word was meant for argocd, not as a lab name.

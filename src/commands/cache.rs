@@ -2,20 +2,64 @@
 //! `prune` removes with them).
 
 use super::error::Result;
-use crate::cli::CacheCommand;
 use crate::cluster::cache::{self, CacheSettings, CacheStatus};
 use crate::cluster::registry::RegistrySettings;
 use crate::docker::Engine;
 
 use super::Ctx;
+use super::args::Output;
 use super::output::{self, Items, Kind};
+
+/// Manage the shared image caches.
+///
+/// The shared image cache: one pull-through registry per upstream (docker.io, ghcr.io,
+/// quay.io, registry.k8s.io), used by every lab with `cluster.imageCache: true` (the
+/// default) and kept when a lab is dropped, so a recreated lab downloads nothing it pulled
+/// before. `drop` also keeps each lab's images (public.ecr.aws's too) for the next lab of
+/// its name, which imports them at start, offline too.
+///
+/// The caches are containers named `playground-cache-UPSTREAM` with a volume each; they
+/// join every lab network and nodes get /etc/rancher/k3s/registries.yaml mirrors pointing
+/// at them. Nothing is published on the host. Offline, `up` warns once and goes on
+/// without the cache. Turn it off per lab with `cluster.imageCache: false`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `playground cache …`
+#[derive(Debug, clap::Subcommand)]
+pub enum CacheCommand {
+    /// Each cache: its upstream, container state, bytes cached, and the labs using it.
+    Status {
+        /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+        /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Remove every cache container and its volume (the cached images), and the lab registry
+    /// (`cluster.registry`) with what was pushed to it. Labs using them go on pulling from the
+    /// upstreams directly; their next `playground up` brings back empty ones. Asks on a terminal.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+const EXAMPLES: &str = "Examples:
+  playground cache status
+  playground cache prune --yes";
 
 /// `cache status -o json|yaml`: every cache under `items`.
 impl Kind for Items<'_, CacheStatus> {
     const KIND: &'static str = "CacheList";
 }
 
-pub async fn run(ctx: &Ctx<'_>, command: CacheCommand) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { command } = args;
     let engine = ctx.engine().await?;
     let settings = CacheSettings::from_env();
     let caches = cache::status(engine, &settings).await?;

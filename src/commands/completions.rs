@@ -3,11 +3,11 @@
 //!
 //! The flow: the script (the same that `COMPLETE=bash playground` prints, see `main.rs`) makes
 //! the shell call `COMPLETE=bash playground -- <words>` on every Tab; `main` answers that
-//! before anything else runs ([`answer_if_asked`]), from the clap definition, which calls
-//! [`lab_candidates`] or [`dropped_lab_candidates`] for a lab NAME (handed to `cli` as
-//! [`LabNames`]). So names are always the current ones, as with k3d's
-//! `ValidArgsAvailableClusters` (k3d-io/k3d `cmd/util/completion.go`), which lists clusters on
-//! every Tab too.
+//! before anything else runs ([`answer_if_asked`], handed the whole parser by `cli`), from the
+//! clap definition, which calls [`lab_candidates`] or [`dropped_lab_candidates`] for a lab
+//! NAME (each command's `Args` names its completer: [`lab_names`], [`dropped_lab_names`]).
+//! So names are always the current ones, as with k3d's `ValidArgsAvailableClusters`
+//! (k3d-io/k3d `cmd/util/completion.go`), which lists clusters on every Tab too.
 //!
 //! A Tab must never hang: Docker gets [`COMPLETION_DOCKER_BUDGET`] in all, and a Docker that
 //! is down, slow or refusing simply offers no running labs.
@@ -17,28 +17,60 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::CommandFactory;
-use clap_complete::CompletionCandidate;
 use clap_complete::env::Shells;
+use clap_complete::{ArgValueCandidates, CompletionCandidate};
 
 use super::error::{Error, Result, Usage};
-use crate::cli::{COMPLETE_VAR, Cli, LabNames, Shell};
 use crate::cluster::inventory;
 use crate::docker::AnyEngine;
 use crate::state::record;
 
+/// Print a shell completion script.
+///
+/// Print the shell script that completes playground's commands, flags and lab names:
+/// `source <(playground completions bash)` (see docs/commands.md for zsh, fish and PowerShell).
+/// Lab names are looked up when you press Tab, from Docker and the dropped labs on record.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// A shell `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+const EXAMPLES: &str = "Example:
+  source <(playground completions bash)";
+
+/// The variable that switches the binary into completion mode (clap_complete's default).
+pub const COMPLETE_VAR: &str = "COMPLETE";
+
 /// Everything Docker may take to list labs during one Tab.
 pub const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
 
-/// When the shell asks for completions (`COMPLETE` is set), answer and exit; else return.
-pub fn answer_if_asked() {
-    crate::cli::offer_lab_names(LabNames {
-        labs: lab_candidates,
-        dropped: dropped_lab_candidates,
-    });
-    clap_complete::CompleteEnv::with_factory(Cli::command)
+/// When the shell asks for completions (`COMPLETE` is set), answer from the whole command
+/// line (`Cli::command`, which only the top knows) and exit; else return.
+pub fn answer_if_asked(cli: fn() -> clap::Command) {
+    clap_complete::CompleteEnv::with_factory(cli)
         .var(COMPLETE_VAR)
         .complete();
+}
+
+/// What a lab NAME argument adds to complete: `#[arg(add = super::completions::lab_names())]`.
+pub fn lab_names() -> ArgValueCandidates {
+    ArgValueCandidates::new(lab_candidates)
+}
+
+/// What `restore`'s NAME adds to complete: the dropped labs.
+pub fn dropped_lab_names() -> ArgValueCandidates {
+    ArgValueCandidates::new(dropped_lab_candidates)
 }
 
 /// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
@@ -86,7 +118,8 @@ fn docker_labs() -> Vec<(String, &'static str)> {
     })
 }
 
-pub fn run(shell: Shell) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
+    let Args { shell } = args;
     let name = match shell {
         Shell::Bash => "bash",
         Shell::Zsh => "zsh",

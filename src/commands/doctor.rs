@@ -2,19 +2,43 @@
 
 use std::path::PathBuf;
 
+use super::args::Output;
 use super::error::{Error, Result};
-use crate::cli::Output;
 use crate::config;
 use crate::lab::DEFAULT_FILE;
 
 use super::output::{self, Kind};
+
+/// Check that this host can run a lab.
+///
+/// Check that this host can run a lab: the Docker endpoint (and where it came from), the
+/// engine, cgroups, userns-remap and Enhanced Container Isolation, privileged containers,
+/// free disk against kubelet's eviction thresholds, the lab's ports, and whether Argo CD
+/// (uid 999) can read the lab's repository. Exits 1 when a check fails.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The lab file. Default: ./playground.yaml if present (without one, the lab's ports
+    /// and repository are not checked).
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground doctor
+  playground doctor -f playground.yaml -o json";
 
 /// `doctor -o json|yaml`.
 impl Kind for crate::doctor::Report {
     const KIND: &'static str = "DoctorReport";
 }
 
-pub async fn run(file: Option<PathBuf>, out: Output) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
+    let Args { file, output: out } = args;
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     let lab = if path.exists() {
         Some(config::load(&path)?)

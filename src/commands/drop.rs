@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::Output;
 use crate::cluster::{ClusterError, cache, lifecycle, names};
 use crate::config::LabName;
 use crate::docker::Engine;
@@ -19,6 +19,31 @@ use crate::state::record;
 
 use super::output::{self, LabResult};
 use super::{Ctx, kept};
+
+/// Remove the lab; its record stays for `restore`.
+///
+/// Remove every container, network and volume of the lab, and its kube context.
+/// Works on half-made labs and without any local state. The Secrets in `keep.secrets` are
+/// exported first, and the lab's record is kept, so `playground restore` brings it back.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
+    #[arg(long)]
+    pub force: bool,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Example:
+  playground drop mylab --yes";
 
 /// What `drop -o json|yaml` adds to its `LabResult`.
 #[derive(Serialize)]
@@ -29,13 +54,13 @@ struct Dropped {
     restorable: bool,
 }
 
-pub async fn run(
-    ctx: &Ctx<'_>,
-    name: Option<String>,
-    yes: bool,
-    force: bool,
-    out: Output,
-) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args {
+        name,
+        yes,
+        force,
+        output: out,
+    } = args;
     let name = ctx.lab_name(name).await?;
     if !anything_of(ctx, &name).await? {
         return Err(ClusterError::NotFound(name.to_string()).into());

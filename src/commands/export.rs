@@ -3,13 +3,43 @@
 use std::path::PathBuf;
 
 use super::error::Result;
-use crate::cli::ExportCommand;
 use crate::cluster::export::Missing;
 use crate::state::record;
 
 use super::Ctx;
 
-pub async fn run(ctx: &Ctx<'_>, command: ExportCommand) -> Result<()> {
+/// Collect what a bug report needs into one archive.
+///
+/// Collect what a bug report needs into one archive.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ExportCommand,
+}
+
+/// `playground export …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ExportCommand {
+    /// Write one archive for a bug report (as `kind export logs` does):
+    /// `playground-logs-<lab>-<UTC time>.tar.gz` with, per node, `docker inspect`, its logs
+    /// and k3s's log files; the cluster's Events, the Argo CD Applications and pods' logs; and
+    /// the lab file. Secret values and tokens are masked, and no Secret is exported. A
+    /// MANIFEST lists what is in it and what was skipped, and why. Prints the archive's path.
+    Logs {
+        /// The lab (default: the one in ./playground.yaml, or the only lab).
+        #[arg(add = super::completions::lab_names())]
+        name: Option<String>,
+        /// Where to write the archive (default: the current directory).
+        dir: Option<PathBuf>,
+    },
+}
+
+const EXAMPLES: &str = "Example:
+  playground export logs mylab /tmp";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { command } = args;
     let ExportCommand::Logs { name, dir } = command;
     let lab = ctx.lab(name).await?;
     // Without an API the archive still holds the nodes' side; it says why the rest is missing.

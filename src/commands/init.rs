@@ -9,7 +9,34 @@ use crate::repo::sample::{self, LAB_FILE};
 
 use super::Ctx;
 
-pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>, from_k3d: Option<PathBuf>) -> Result<()> {
+/// Write a new lab repository.
+///
+/// Write a new lab repository: a playground.yaml and an apps/ example like the sample lab,
+/// as a Git repo with one commit. `playground up` there works at once.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Where (default: the current directory, which must be empty).
+    pub dir: Option<PathBuf>,
+    /// Convert a k3d config (`kind: Simple`, k3d.io/v1alpha4 or v1alpha5) into the lab file.
+    ///
+    /// Servers, agents, image, kubeAPI.hostIP/hostPort, ports, env, k3s extraArgs (one
+    /// entry per node filter) and registries.create.hostPort are converted; every other
+    /// key is listed, on stderr and as comments at the top of the new playground.yaml.
+    /// The rest of the sample lab (apps/, gitops:) comes along. A directory that already
+    /// holds a lab is refused.
+    ///
+    /// Example: `playground init --from-k3d k3d-config.yml mylab`
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub from_k3d: Option<PathBuf>,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground init mylab
+  playground init --from-k3d k3d-config.yml mylab";
+
+pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { dir, from_k3d } = args;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     if let Some(file) = from_k3d {
         return from_k3d_file(ctx, &dir, &file);

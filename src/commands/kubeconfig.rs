@@ -6,7 +6,21 @@ use crate::kube::kubeconfig;
 
 use super::Ctx;
 
-pub async fn run(ctx: &Ctx<'_>, name: Option<String>) -> Result<()> {
+/// Print the lab's kubeconfig.
+///
+/// Print the lab's kubeconfig (context, cluster and user `playground-<name>`).
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+}
+
+const EXAMPLES: &str = "Example:
+  playground kubeconfig mylab > mylab.kubeconfig";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { name } = args;
     let lab = ctx.lab(name).await?;
     let text = ctx.lab_kubeconfig(&lab).await?;
     let source = kubeconfig::parse_source(&text)?;

@@ -1,20 +1,37 @@
 //! `playground list`: every lab Docker knows of, and the dropped labs `restore` can bring back;
 //! which lab is a hub of which (`argocd.clusters`), from their records.
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::Output;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::state::record;
 
 use super::Ctx;
 use super::output::{self, Items, Kind};
 
+/// List the labs, running and dropped.
+///
+/// List the labs Docker knows of, and the dropped labs on record (which `restore` brings
+/// back).
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Example:
+  playground list -o json";
+
 /// `list -o json|yaml`: every lab under `items`.
 impl Kind for Items<'_, LabSummary> {
     const KIND: &'static str = "LabList";
 }
 
-pub async fn run(ctx: &Ctx<'_>, out: Output) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { output: out } = args;
     let running = inventory::list(ctx.engine().await?).await?;
     let records: Vec<_> = record::list().into_iter().flatten().collect();
     let mut labs = inventory::with_dropped(running, records.iter().cloned());

@@ -3,21 +3,28 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
-
 use super::error::{Error, Result};
-use crate::cli::Cli;
 
 use super::Ctx;
 
-pub fn run(ctx: &Ctx<'_>, dir: Option<PathBuf>) -> Result<()> {
+/// Write the man pages (playground.1, and one per subcommand) into DIR (default: .).
+#[derive(Debug, clap::Args)]
+#[command(hide = true)]
+pub struct Args {
+    /// Where to write them.
+    pub dir: Option<PathBuf>,
+}
+
+/// `cli` is the whole command line (`Cli::command()`), which only the top knows.
+pub fn run(ctx: &Ctx<'_>, args: Args, cli: clap::Command) -> Result<()> {
+    let Args { dir } = args;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
         what: format!("cannot create {}", dir.display()),
         source,
     })?;
     // Hidden subcommands (this one, `completions`' engine) get no page.
-    clap_mangen::generate_to(Cli::command(), &dir).map_err(|source| Error::Io {
+    clap_mangen::generate_to(cli, &dir).map_err(|source| Error::Io {
         what: format!("cannot write man pages to {}", dir.display()),
         source,
     })?;

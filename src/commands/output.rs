@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::Output;
 use crate::ui::document::Document;
 pub use crate::ui::document::{Items, Kind};
 use crate::ui::{Mode, Ui};

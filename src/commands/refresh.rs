@@ -5,12 +5,28 @@ use crate::argocd::refresh;
 
 use super::Ctx;
 
-pub async fn run(
-    ctx: &Ctx<'_>,
-    name: Option<String>,
-    app: Option<String>,
-    hard: bool,
-) -> Result<()> {
+/// Make Argo CD look at Git now.
+///
+/// Make Argo CD look at Git now (the refresh annotation), instead of waiting for its poll.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// The Application to refresh (default: the root).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Also regenerate manifests (Argo CD's hard refresh).
+    #[arg(long)]
+    pub hard: bool,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground refresh
+  playground refresh --app hello --hard";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { name, app, hard } = args;
     let lab = ctx.lab(name).await?;
     let api = ctx.lab_api(&lab).await?;
     let namespace = lab.argocd_namespace();

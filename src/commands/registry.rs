@@ -1,12 +1,41 @@
 //! `playground registry rm`: the lab registry and every image pushed to it.
 
 use super::error::Result;
-use crate::cli::RegistryCommand;
 use crate::cluster::registry::{self, RegistrySettings};
 
 use super::Ctx;
 
-pub async fn run(ctx: &Ctx<'_>, command: RegistryCommand) -> Result<()> {
+/// Manage the lab registry you push to.
+///
+/// The lab registry (`cluster.registry: { port: 5001 }`): a plain registry on
+/// 127.0.0.1:PORT that the host pushes to as `localhost:PORT/app` and pods pull from under
+/// the same name. Shared by labs and kept by `drop`; `cache prune` removes it too.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: RegistryCommand,
+}
+
+/// `playground registry …`
+#[derive(Debug, clap::Subcommand)]
+pub enum RegistryCommand {
+    /// Remove the lab registry and its volume, with every image pushed to it. Labs keep
+    /// running; the next `playground up` of a lab with `cluster.registry` makes it again,
+    /// empty. Asks on a terminal.
+    Rm {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
+}
+
+const EXAMPLES: &str = "Examples:
+  docker push localhost:5001/app:dev
+  playground registry rm --yes";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { command } = args;
     let RegistryCommand::Rm { yes } = command;
     let settings = RegistrySettings::from_env();
     let name = settings.container();

@@ -2,8 +2,8 @@
 //! repository ([`crate::source::restore`] decides which lab and which revision), then the same
 //! path as `up`. A lab that exists is left as it is.
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::{Output, RestoreArgs};
 use crate::cluster::inventory;
 use crate::source::restore;
 use crate::state::cache_root;
@@ -12,7 +12,34 @@ use super::Ctx;
 use super::output::{self, LabResult};
 use super::up::{Run, up_lab};
 
-pub async fn run(ctx: &Ctx<'_>, args: RestoreArgs) -> Result<()> {
+/// Bring a dropped lab back from Git.
+///
+/// Bring a dropped lab back from Git: from its record (`playground restore NAME`), or on a
+/// new machine from the lab repository itself (`playground restore --from URL_OR_PATH`),
+/// which must hold playground.yaml at its top. Kept Secrets are re-applied before Argo CD
+/// syncs. A lab that exists is left as it is.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The dropped lab (default: the one in ./playground.yaml, or the only dropped lab).
+    #[arg(add = super::completions::dropped_lab_names())]
+    pub name: Option<String>,
+    /// Restore with no local record: clone this lab repository (https or ssh URL, or a local
+    /// path, bare or not) into the user cache and bring up the playground.yaml at its top.
+    #[arg(long, value_name = "GIT_URL_OR_PATH", conflicts_with = "name")]
+    pub from: Option<String>,
+    /// Deploy this commit, branch or tag instead of the recorded revision.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    #[command(flatten)]
+    pub run: super::up::RunArgs,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground restore mylab
+  playground restore --from https://github.com/me/lab.git";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let run = Run::from(&args.run);
     let revision = args.revision.as_deref();
     let source = match &args.from {

@@ -4,13 +4,33 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::Output;
 use crate::cluster::lifecycle;
 use crate::kube::api::NodeReady;
 
 use super::Ctx;
 use super::output::{self, LabResult};
+
+/// Start a suspended or paused lab.
+///
+/// Start a suspended or paused lab: servers first, then agents, then wait for the API.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// How long to wait for the lab to be ready, e.g. 90s or 3m.
+    #[arg(long, value_parser = super::args::parse_timeout, default_value = "180s")]
+    pub timeout: Duration,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Example:
+  playground resume mylab";
 
 /// What `resume -o json|yaml` adds to its `LabResult`.
 #[derive(Serialize)]
@@ -18,12 +38,12 @@ struct Resumed<'a> {
     nodes: &'a [NodeReady],
 }
 
-pub async fn run(
-    ctx: &Ctx<'_>,
-    name: Option<String>,
-    timeout: Duration,
-    out: Output,
-) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args {
+        name,
+        timeout,
+        output: out,
+    } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;
     let nodes = lifecycle::resume(ctx.engine().await?, &name, timeout, ctx.ui).await?;

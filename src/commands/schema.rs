@@ -5,7 +5,19 @@
 
 use super::error::Result;
 
-pub fn run() -> Result<()> {
+/// Print the JSON Schema of playground.yaml.
+///
+/// Print the JSON Schema of playground.yaml, for editors and CI. The lab file's first line
+/// `# yaml-language-server: $schema=URL` points editors at the published copy.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {}
+
+const EXAMPLES: &str = "Example:
+  playground schema > playground.schema.json";
+
+pub fn run(args: Args) -> Result<()> {
+    let Args {} = args;
     print!("{}", crate::config::json_schema());
     Ok(())
 }

@@ -6,15 +6,34 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::Result;
 use crate::argocd::hub::HubCluster;
 use crate::argocd::status::{AppTree, ArgoCdVersion};
-use crate::cli::Output;
 use crate::cluster::inventory::{self, LabState, LabSummary};
 use crate::repo::git;
 
 use super::Ctx;
 use super::output::{self, Kind};
+
+/// Show a lab: nodes, API, and its apps as a tree.
+///
+/// Show one lab: its state, its nodes, the API URL, and its Applications as a tree with the
+/// last commit that touched each.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground status mylab
+  playground status -o json";
 
 /// `status -o json|yaml` (kind `LabStatus`): the lab's summary, with its apps (the tree of
 /// [`AppTree`], whose shape its module documents) when Argo CD answers.
@@ -36,7 +55,8 @@ impl Kind for Status<'_> {
     const KIND: &'static str = "LabStatus";
 }
 
-pub async fn run(ctx: &Ctx<'_>, name: Option<String>, out: Output) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { name, output: out } = args;
     let lab = ctx.lab(name).await?;
     let (argocd, tree, clusters) = if lab.state == LabState::Running {
         argocd_and_apps(ctx, &lab).await

@@ -1,20 +1,46 @@
 //! `playground suspend`: stop (or freeze) a lab's containers, agents first; the kept Secrets
 //! are exported first, while the API still answers.
 
+use super::args::Output;
 use super::error::Result;
-use crate::cli::Output;
 use crate::cluster::lifecycle;
 
 use super::output::{self, LabResult};
 use super::{Ctx, kept};
 
-pub async fn run(
-    ctx: &Ctx<'_>,
-    name: Option<String>,
-    pause: bool,
-    force: bool,
-    out: Output,
-) -> Result<()> {
+/// Stop the lab's nodes to free CPU and memory.
+///
+/// Stop the lab's nodes (agents first) to free every CPU and byte they used. Volumes and
+/// state are kept; a suspended lab stays suspended across a Docker restart.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The lab (default: the one in ./playground.yaml, or the only lab).
+    #[arg(add = super::completions::lab_names())]
+    pub name: Option<String>,
+    /// Freeze the nodes with `docker pause` instead: memory stays in use, resume is instant.
+    #[arg(long)]
+    pub pause: bool,
+    /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
+    #[arg(long)]
+    pub force: bool,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground suspend
+  playground suspend mylab --pause";
+
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args {
+        name,
+        pause,
+        force,
+        output: out,
+    } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;
     // A suspended lab can be dropped without its API: export while it still answers.

@@ -20,17 +20,18 @@
 //! `up --context` skips Docker and runs only the GitOps half against an existing cluster.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::args::Output;
 use super::error::{Error, Result, Usage};
 use crate::argocd::apps::AppState;
 use crate::argocd::bootstrap::{self, Prepared};
 use crate::argocd::upgrade::{self, VersionChange};
 use crate::argocd::{refresh, seed};
-use crate::cli::{Output, Pull, RunArgs, UpArgs};
 use crate::cluster::node_kubeconfig;
 use crate::cluster::plan::PullPolicy;
 use crate::cluster::up::{self, UpOutcome};
@@ -43,6 +44,114 @@ use crate::state::{kept, record};
 
 use super::Ctx;
 use super::output::{self, Kind};
+
+/// Create the lab, or converge it to its file.
+///
+/// Create the lab, or converge an existing one: start what is stopped, repair what is
+/// missing, and apply a changed lab file node by node, or a changed Argo CD release in
+/// place, after showing the diff (`--yes` where there is no terminal to ask on). Never
+/// duplicates anything.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Skip Docker: bootstrap Argo CD and the seed into this existing kube context instead
+    /// (a real cluster, for labs that outgrow one machine). Needs a remote gitops.repo.
+    #[arg(long, value_name = "CTX", conflicts_with_all = ["servers", "agents", "image", "api_port", "cluster_only"])]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground up                  # ./playground.yaml, or the sample lab
+  playground up --dry-run        # print the plan; change nothing
+  playground up --yes --timeout 15m
+  playground up --context prod   # the GitOps half, into a real cluster";
+
+/// Which lab `up` makes: the file, and flags that override it.
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// The lab file. Default: ./playground.yaml if present, else the built-in sample lab.
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Overrides metadata.name in the file.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overrides cluster.servers in the file.
+    #[arg(long)]
+    pub servers: Option<u32>,
+    /// Overrides cluster.agents in the file.
+    #[arg(long)]
+    pub agents: Option<u32>,
+    /// Overrides cluster.image in the file.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Overrides cluster.api.port in the file.
+    #[arg(long, value_name = "PORT")]
+    pub api_port: Option<u16>,
+}
+
+/// How `up` and `restore` run.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// When to pull images.
+    #[arg(long, value_enum, default_value_t = Pull::Missing)]
+    pub pull: Pull,
+    /// One deadline for the whole run, e.g. 90s or 15m. Default: 10m, which leaves room to
+    /// pull k3s and Argo CD's images on a first run; 3m with --cluster-only.
+    #[arg(long, value_parser = super::args::parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Do not make the lab's context the current kube context.
+    #[arg(long)]
+    pub no_switch_context: bool,
+    /// Stop after the cluster (skip the GitOps bootstrap).
+    #[arg(long)]
+    pub cluster_only: bool,
+    /// Print the ordered steps, and the changes to existing nodes as a diff, and exit without
+    /// changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep a failed new lab for debugging instead of removing it.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Apply changes to existing nodes (recreate the changed ones, remove agents beyond the
+    /// count) and a changed Argo CD release (upgrade in place) without asking. Without a
+    /// terminal, `up` refuses such changes unless given this.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
+    #[arg(long, conflicts_with = "cluster_only")]
+    pub watch: bool,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+impl RunArgs {
+    /// `--timeout`, or the default for what this run does: the GitOps half pulls Argo CD's
+    /// images and waits for every app, which on a first run takes minutes.
+    pub fn deadline_after(&self) -> Duration {
+        self.timeout.unwrap_or(if self.cluster_only {
+            Duration::from_secs(180)
+        } else {
+            Duration::from_secs(600)
+        })
+    }
+}
+
+/// When to pull the node image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pull {
+    /// Pull only images that are not present.
+    Missing,
+    /// Always pull (picks up a moved tag).
+    Always,
+    /// Never pull; fail if an image is missing.
+    Never,
+}
 
 /// How `up` and `restore` run: their flags, converted once.
 #[derive(Debug, Clone)]
@@ -79,7 +188,7 @@ impl From<&RunArgs> for Run {
     }
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: UpArgs) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let overrides = Overrides {
         name: args.lab.name,
         servers: args.lab.servers,

@@ -4,13 +4,33 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::{Error, Result};
-use crate::cli::Output;
 use crate::lab::DEFAULT_FILE;
 use crate::validate::{self, Report, ValidationError};
 
 use super::Ctx;
 use super::output::{self, Kind};
+
+/// Check a lab offline, without Docker.
+///
+/// Check a lab offline, without Docker: the lab file, every YAML file under gitops.path,
+/// Application and AppProject fields, and that every local path they name exists.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The lab file. Default: ./playground.yaml.
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Examples:
+  playground validate
+  playground validate -f labs/dev/playground.yaml -o json";
 
 /// One problem, as `validate -o json` reports it.
 #[derive(Serialize)]
@@ -63,7 +83,8 @@ struct Invalid<'a> {
     errors: Vec<Problem<'a>>,
 }
 
-pub fn run(ctx: &Ctx<'_>, file: Option<PathBuf>, out: Output) -> Result<()> {
+pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+    let Args { file, output: out } = args;
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     // Every check `up` makes before it touches Docker: the lab's plan too, and what `up` warns
     // about it.

@@ -8,14 +8,31 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::args::Output;
 use super::error::Result;
 use crate::argocd::manifest::{self, ARGOCD_VERSION};
-use crate::cli::Output;
 use crate::config::DEFAULT_K3S_IMAGE;
 use crate::docker::AnyEngine;
 use crate::docker::endpoint;
 
 use super::output;
+
+/// Print versions, pinned releases and the Docker endpoint.
+///
+/// Print this build's version, the default k3s image, the pinned Argo CD release and its
+/// manifest's SHA-256, and the Docker endpoint in use with whether it answers (never
+/// fails when Docker is down).
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
+    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+const EXAMPLES: &str = "Example:
+  playground version -o json";
 
 /// How long `version` waits for the Docker Engine to answer a ping.
 const DOCKER_PING: Duration = Duration::from_secs(2);
@@ -71,7 +88,8 @@ pub struct DockerEndpoint {
     pub error: Option<String>,
 }
 
-pub async fn run(out: Output) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
+    let Args { output: out } = args;
     let info = VersionInfo {
         version: env!("CARGO_PKG_VERSION"),
         k3s_image: DEFAULT_K3S_IMAGE,

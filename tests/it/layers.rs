@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// Top to bottom. Each entry is one layer; a module imports only from the layers below it.
 const LAYERS: &[&[&str]] = &[
-    &["main", "commands"],
-    &["cli"],
+    // The binary and its top-level parser, which names every subcommand's `Args` and `run`.
+    &["main", "cli"],
+    &["commands"],
     &["ops"],
     &["doctor"],
     &["cluster", "argocd", "validate", "source"],
