@@ -17,6 +17,7 @@
 //! ```text
 //! commands (and main)            one file per subcommand; the error → message, hint, exit code
 //! cli                            clap types only
+//! ops                            the use cases: up, drop, suspend, resume, restore, keep
 //! doctor                         host checks
 //! cluster · argocd · validate · source
 //! gitops                         what Argo CD reads from Git: source types, the lab's resources
@@ -44,6 +45,7 @@ pub mod gitops;
 pub mod interrupt;
 pub mod kube;
 pub mod lab;
+pub mod ops;
 pub mod repo;
 pub mod source;
 pub mod state;

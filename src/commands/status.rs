@@ -122,7 +122,11 @@ async fn argocd_and_apps(
     {
         tree.name_destinations(&servers);
     }
-    let clusters = super::hub::hub_clusters(ctx, lab, &api).await;
+    // The engine answered already (the API's address came from it).
+    let clusters = match ctx.env().await {
+        Ok(env) => crate::ops::hub::hub_clusters(&env, lab, &api).await,
+        Err(_) => None,
+    };
     (argocd, tree, clusters)
 }
 

@@ -213,7 +213,7 @@ pub async fn up_lab(
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
     let recorded = write_record(ctx, &source, prepared.as_ref(), None);
     // A spoke needs no Argo CD of its own: `--cluster-only` registers it with its hubs too.
-    super::hub::register_with_hubs(ctx, lab).await;
+    crate::ops::hub::register_with_hubs(&ctx.env().await?, lab).await;
     let Some(prepared) = &prepared else {
         return report(run, &outcome, &[], lab, ctx);
     };
@@ -229,7 +229,7 @@ pub async fn up_lab(
     confirm_argocd_change(ctx, run, lab, &api, prepared, recorded_version, agreed).await?;
     // One Argo CD for several labs: before the apps are awaited, so an app that deploys into a
     // spoke finds it registered (see `hub`).
-    super::hub::register_spokes(ctx, lab, &api).await;
+    crate::ops::hub::register_spokes(&ctx.env().await?, lab, &api).await;
     let record_install = |argocd| {
         if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
             ui.warn(&format!(
