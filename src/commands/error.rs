@@ -328,6 +328,7 @@ impl From<crate::ops::OpsError> for Error {
             O::Kept(e) => Error::Kept(e),
             O::KeptExport { name, what, source } => Error::KeptExport { name, what, source },
             O::NoApiAddress(name) => Error::NoApiAddress(name),
+            O::Restore(e) => Error::Restore(e),
         }
     }
 }

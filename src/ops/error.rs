@@ -35,6 +35,8 @@ pub enum OpsError {
         #[source]
         source: Box<KeptError>,
     },
+    #[error(transparent)]
+    Restore(Box<crate::source::restore::RestoreError>),
     /// A lab made by an older playground, or whose labels were edited.
     #[error("lab {0} has no API address label")]
     NoApiAddress(String),
@@ -60,6 +62,7 @@ impl crate::diag::Hinted for OpsError {
                 )),
             ),
             Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
+            Self::Restore(e) => e.hint(),
             Self::Api(_) | Self::Hub(_) | Self::KubeconfigFile(_) => None,
         }
     }
@@ -75,6 +78,7 @@ impl Classified for OpsError {
             Self::KubeconfigFile(e) => e.kind(),
             Self::Record(e) => e.kind(),
             Self::Kept(e) => e.kind(),
+            Self::Restore(e) => e.kind(),
             // Its own failures; a kept export that failed is one, whatever its reason.
             Self::KeptExport { .. } | Self::NoApiAddress(_) => Kind::Failed,
         }

@@ -13,6 +13,7 @@ pub mod drop;
 pub mod error;
 pub mod hub;
 pub mod keep;
+pub mod restore;
 pub mod resume;
 pub mod suspend;
 
