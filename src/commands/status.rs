@@ -122,11 +122,8 @@ async fn argocd_and_apps(
     {
         tree.name_destinations(&servers);
     }
-    // The engine answered already (the API's address came from it).
-    let clusters = match ctx.env().await {
-        Ok(env) => crate::ops::hub::hub_clusters(&env, lab, &api).await,
-        Err(_) => None,
-    };
+    let clusters =
+        async { crate::ops::hub::hub_clusters(&ctx.env().await.ok()?, lab, &api).await }.await;
     (argocd, tree, clusters)
 }
 

@@ -16,6 +16,7 @@ pub mod keep;
 pub mod restore;
 pub mod resume;
 pub mod suspend;
+pub mod up;
 
 #[cfg(test)]
 mod tests;
