@@ -18,6 +18,7 @@
 //! cli (and main)                 the top-level parser: one variant per subcommand, and its dispatch
 //! commands                       one file per subcommand, its Args beside its run; the error →
 //!                                message, hint, exit code
+//! ops                            the use cases: up, drop, suspend, resume, restore, keep, hub
 //! doctor                         host checks
 //! cluster · argocd · validate · source
 //! gitops                         what Argo CD reads from Git: source types, the lab's resources
@@ -45,6 +46,7 @@ pub mod gitops;
 pub mod interrupt;
 pub mod kube;
 pub mod lab;
+pub mod ops;
 pub mod repo;
 pub mod source;
 pub mod state;

@@ -40,6 +40,6 @@ pub mod registry;
 pub mod up;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::{ClusterError, ErrorKind};

@@ -13,6 +13,7 @@ use crate::cluster::node_kubeconfig;
 use crate::config::LabName;
 use crate::docker::AnyEngine;
 use crate::kube::api::KubeApi;
+use crate::ops::{Env, LabKube};
 use crate::state::lock::LabLock;
 use crate::ui::Ui;
 
@@ -37,6 +38,12 @@ impl<'a> Ctx<'a> {
     /// The Docker Engine the environment names (`DOCKER_HOST`, the Docker context).
     pub async fn engine(&self) -> Result<&AnyEngine> {
         Ok(self.engine.get_or_try_init(AnyEngine::connect).await?)
+    }
+
+    /// What the use cases ([`crate::ops`]) run against: this engine, this [`Ui`], the real
+    /// Kubernetes side.
+    pub async fn env(&self) -> Result<Env<'_, AnyEngine>> {
+        Ok(Env::new(self.engine().await?, self.ui, &LabKube))
     }
 
     /// NAME (which must be a lab name), else the name in `./playground.yaml`, else the only

@@ -1,24 +1,18 @@
-//! `playground drop`: throw a lab away. Its kept Secrets are exported and its images kept for
-//! the next lab first; then every Docker object with the lab's label goes, its kube context
-//! goes, and its record is marked dropped, so `restore` can bring it back from Git.
-//!
-//! It works on half-made labs: anything of the lab (a labelled Docker object, a live record, a
-//! kube context) is enough. With none of them there is no such lab, and `drop` says so (exit 4)
-//! before it takes the lab's lock, which would leave a folder behind: a typo in a cleanup
-//! script must not hide that the real lab still runs.
+//! `playground drop`: throw a lab away ([`crate::ops::drop`] says in what order). With nothing
+//! of the lab left there is no such lab, and `drop` says so (exit 4) before it takes the lab's
+//! lock, which would leave a folder behind: a typo in a cleanup script must not hide that the
+//! real lab still runs.
 
 use serde::Serialize;
 
 use super::args::Output;
 use super::error::Result;
-use crate::cluster::{ClusterError, cache, lifecycle, names};
-use crate::config::LabName;
-use crate::docker::Engine;
+use crate::cluster::ClusterError;
 use crate::kube::kubeconfig;
-use crate::state::record;
+use crate::ops::drop::{self as ops, DropOpts};
 
+use super::Ctx;
 use super::output::{self, LabResult};
-use super::{Ctx, kept};
 
 /// Remove the lab; its record stays for `restore`.
 ///
@@ -62,7 +56,11 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         output: out,
     } = args;
     let name = ctx.lab_name(name).await?;
-    if !anything_of(ctx, &name).await? {
+    let opts = DropOpts {
+        force,
+        kubeconfig: kubeconfig::target_path_from_env().ok(),
+    };
+    if !ops::anything_of(ctx.engine().await?, &name, opts.kubeconfig.as_deref()).await? {
         return Err(ClusterError::NotFound(name.to_string()).into());
     }
     let _lock = ctx.lock(&name)?;
@@ -71,23 +69,14 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         &format!("Drop lab {name} and everything in it?"),
         "dropped",
     )?;
-    let engine = ctx.engine().await?;
-    kept::save_before(ctx, &name, force, "dropped").await?;
-    // Out of its hubs' Argo CD; its spokes let go, running and clean.
-    super::hub::before_drop(ctx, &name).await;
-    cache::keep_lab_images(engine, &name, ctx.ui).await?;
-    let s = ctx.ui.step(format!("remove the Docker objects of {name}"));
-    let removed = lifecycle::remove_objects(engine, &name).await?;
-    s.done_with(&format!("{removed} removed"));
-    kubeconfig::remove(&kubeconfig::target_path_from_env()?, &name)?;
-    if let Some(aside) = record::mark_dropped(&name)? {
+    let dropped = ops::drop(&ctx.env().await?, &name, &opts).await?;
+    if let Some(aside) = &dropped.record_set_aside {
         ctx.ui.warn(&format!(
             "the lab's record did not parse; moved it aside to {}",
             aside.display()
         ));
     }
-    let restorable = record::path(&name).exists();
-    let how = if restorable {
+    let how = if dropped.restorable {
         format!("; `playground restore {name}` brings it back from Git")
     } else {
         String::new()
@@ -99,40 +88,10 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
             name: &name,
             state: "dropped",
             more: Dropped {
-                removed,
-                restorable,
+                removed: dropped.removed,
+                restorable: dropped.restorable,
             },
         },
         format!("lab {name} dropped{how}"),
     )
-}
-
-/// Whether anything of lab `name` is left: a Docker object with its label, a record not marked
-/// dropped (one that cannot be read counts: `drop --force` is how it goes), or a kube context
-/// (an unreadable kubeconfig counts too, so that `drop` reports what is wrong with it).
-async fn anything_of(ctx: &Ctx<'_>, name: &LabName) -> Result<bool> {
-    let engine = ctx.engine().await?;
-    let label = [(names::LABEL_CLUSTER, name.as_str())];
-    if !engine.list_containers(&label).await?.is_empty()
-        || !engine.list_networks(&label).await?.is_empty()
-        || !engine.list_volumes(&label).await?.is_empty()
-    {
-        return Ok(true);
-    }
-    if !matches!(
-        record::read(name),
-        Ok(None)
-            | Ok(Some(record::LabRecord {
-                times: record::Times {
-                    dropped: Some(_),
-                    ..
-                },
-                ..
-            }))
-    ) {
-        return Ok(true);
-    }
-    Ok(kubeconfig::target_path_from_env()
-        .and_then(|path| kubeconfig::has_entries(&path, name))
-        .unwrap_or(true))
 }

@@ -1,12 +1,11 @@
 //! `playground restore`: rebuild a dropped lab from its record or, with `--from`, from its
-//! repository ([`crate::source::restore`] decides which lab and which revision), then the same
-//! path as `up`. A lab that exists is left as it is.
+//! repository ([`crate::ops::restore`] finds which), then the same path as `up`. A lab that
+//! exists is left as it is.
 
 use super::args::Output;
 use super::error::Result;
-use crate::cluster::inventory;
-use crate::source::restore;
-use crate::state::cache_root;
+use crate::cluster::inventory::LabSummary;
+use crate::ops::restore::{self as ops, Restore, RestoreOpts};
 
 use super::Ctx;
 use super::output::{self, LabResult};
@@ -41,25 +40,15 @@ const EXAMPLES: &str = "Examples:
 
 pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let run = Run::from(&args.run);
-    let revision = args.revision.as_deref();
-    let source = match &args.from {
-        Some(from) => {
-            let staged = restore::stage_repository(from, revision, &cache_root(), ctx.ui)?;
-            if exists_already(ctx, staged.name(), args.run.output).await? {
-                return Ok(());
-            }
-            staged.install(revision)?
-        }
-        None => {
-            let name = restore::restore_name(args.name.clone())?;
-            let rec = restore::read_record(&name)?;
-            if exists_already(ctx, &name, args.run.output).await? {
-                return Ok(());
-            }
-            restore::from_record(rec, revision, &cache_root(), ctx.ui)?
-        }
+    let opts = RestoreOpts {
+        name: args.name.clone(),
+        from: args.from.clone(),
+        revision: args.revision.clone(),
     };
-    up_lab(ctx, source, &run, None).await
+    match ops::restore(ctx.engine().await?, &opts, ctx.ui).await? {
+        Restore::Exists(lab) => exists_already(ctx, &lab, args.run.output),
+        Restore::Source(source) => up_lab(ctx, *source, &run, None).await,
+    }
 }
 
 /// `restore -o json` of a lab that exists: the lab as it is, and that nothing was restored.
@@ -69,10 +58,8 @@ struct Unchanged {
 }
 
 /// A lab that exists in Docker is not restored: say so, change nothing.
-async fn exists_already(ctx: &Ctx<'_>, name: &str, out: Output) -> Result<bool> {
-    let Some(lab) = inventory::status(ctx.engine().await?, name).await? else {
-        return Ok(false);
-    };
+fn exists_already(ctx: &Ctx<'_>, lab: &LabSummary, out: Output) -> Result<()> {
+    let name = &lab.name;
     let doc = LabResult {
         name,
         state: lab.state.as_str(),
@@ -86,6 +73,5 @@ async fn exists_already(ctx: &Ctx<'_>, name: &str, out: Output) -> Result<bool> 
             "lab {name} exists ({}); restore changed nothing\n  hint: `playground resume {name}` starts a suspended lab, `playground up` converges one, `playground drop {name}` throws it away",
             lab.state.as_str()
         ),
-    )?;
-    Ok(true)
+    )
 }

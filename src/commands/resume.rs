@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::args::Output;
 use super::error::Result;
-use crate::cluster::lifecycle;
 use crate::kube::api::NodeReady;
 
 use super::Ctx;
@@ -46,7 +45,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;
-    let nodes = lifecycle::resume(ctx.engine().await?, &name, timeout, ctx.ui).await?;
+    let nodes = crate::ops::resume::resume(&ctx.env().await?, &name, timeout).await?;
     let ready = nodes.iter().filter(|n| n.ready).count();
     output::outcome(
         out,

@@ -142,7 +142,8 @@ async fn argocd_and_apps(
     {
         tree.name_destinations(&servers);
     }
-    let clusters = super::hub::hub_clusters(ctx, lab, &api).await;
+    let clusters =
+        async { crate::ops::hub::hub_clusters(&ctx.env().await.ok()?, lab, &api).await }.await;
     (argocd, tree, clusters)
 }
 

@@ -1,12 +1,12 @@
 //! `playground suspend`: stop (or freeze) a lab's containers, agents first; the kept Secrets
-//! are exported first, while the API still answers.
+//! are exported first, while the API still answers ([`crate::ops::suspend`]).
 
 use super::args::Output;
 use super::error::Result;
-use crate::cluster::lifecycle;
+use crate::ops::suspend::{self as ops, SuspendOpts};
 
+use super::Ctx;
 use super::output::{self, LabResult};
-use super::{Ctx, kept};
 
 /// Stop the lab's nodes to free CPU and memory.
 ///
@@ -43,10 +43,8 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;
-    // A suspended lab can be dropped without its API: export while it still answers.
-    kept::save_before(ctx, &name, force, "suspended").await?;
-    lifecycle::suspend(ctx.engine().await?, &name, pause, ctx.ui).await?;
-    let state = if pause { "paused" } else { "suspended" };
+    let done = ops::suspend(&ctx.env().await?, &name, SuspendOpts { pause, force }).await?;
+    let state = done.state;
     output::outcome(
         out,
         ctx.ui,

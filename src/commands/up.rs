@@ -38,6 +38,7 @@ use crate::cluster::up::{self, UpOutcome};
 use crate::config::{Lab, Overrides};
 use crate::kube::api::KubeApi;
 use crate::kube::kubeconfig;
+use crate::ops::up as ops;
 use crate::repo::git;
 use crate::source::LabSource;
 use crate::state::{kept, record};
@@ -220,7 +221,7 @@ pub async fn up_lab(
     // version a changed `argocd.version` is shown against before the cluster can be asked.
     // Not with `--context`: the record is of the playground cluster of that name.
     let (recorded_argocd, recorded_version) = match (&prepared, context) {
-        (Some(_), None) => recorded_argocd(&lab.name),
+        (Some(_), None) => ops::recorded_argocd(&lab.name),
         _ => (None, None),
     };
     if let Some(p) = prepared.as_mut() {
@@ -320,9 +321,9 @@ pub async fn up_lab(
         };
     }
     // The cluster exists: from here on `restore` can rebuild it, whatever happens next.
-    let recorded = write_record(ctx, &source, prepared.as_ref(), None);
+    let recorded = ops::write_record(ctx.ui, &source, prepared.as_ref(), None);
     // A spoke needs no Argo CD of its own: `--cluster-only` registers it with its hubs too.
-    super::hub::register_with_hubs(ctx, lab).await;
+    crate::ops::hub::register_with_hubs(&ctx.env().await?, lab).await;
     let Some(prepared) = &prepared else {
         return report(run, &outcome, &[], lab, ctx);
     };
@@ -338,7 +339,7 @@ pub async fn up_lab(
     confirm_argocd_change(ctx, run, lab, &api, prepared, recorded_version, agreed).await?;
     // One Argo CD for several labs: before the apps are awaited, so an app that deploys into a
     // spoke finds it registered (see `hub`).
-    super::hub::register_spokes(ctx, lab, &api).await;
+    crate::ops::hub::register_spokes(&ctx.env().await?, lab, &api).await;
     let record_install = |argocd| {
         if recorded && let Err(e) = record::set_argocd(&lab.name, argocd) {
             ui.warn(&format!(
@@ -370,7 +371,7 @@ pub async fn up_lab(
             .map(|a| a.revision.clone())
             .filter(|r| !r.is_empty())
             .or_else(|| prepared.expected.clone());
-        write_record(ctx, &source, Some(prepared), deployed);
+        ops::write_record(ctx.ui, &source, Some(prepared), deployed);
     }
     report(run, &outcome, &apps, lab, ctx)?;
     if run.watch {
@@ -379,25 +380,6 @@ pub async fn up_lab(
         return watch_head(ctx, &api, prepared).await;
     }
     Ok(())
-}
-
-/// What the lab's record says playground installed of Argo CD, and its version. A record from
-/// before playground recorded it gives the version its lab file named, when the lab was
-/// bootstrapped (it has a deployed commit). None for a dropped lab: its Argo CD went with it.
-fn recorded_argocd(name: &str) -> (Option<record::ArgoCdRecord>, Option<String>) {
-    let Some(rec) = record::read(name)
-        .ok()
-        .flatten()
-        .filter(|r| r.times.dropped.is_none())
-    else {
-        return (None, None);
-    };
-    let version = match &rec.argocd {
-        Some(a) => Some(a.version.clone()),
-        None if rec.git.deployed.is_some() => rec.lab().ok().map(|l| l.argocd.version),
-        None => None,
-    };
-    (rec.argocd, version)
 }
 
 /// A changed Argo CD release on a lab that has one: show the diff line and ask (or go on with
@@ -456,64 +438,6 @@ fn prepare(ctx: &Ctx<'_>, lab: &Lab, run: &Run) -> Result<Prepared> {
         ctx.ui.warn(w);
     }
     Ok(prepared)
-}
-
-/// Write the lab's state record; a failure is a warning (the lab itself is fine, only
-/// `restore` would miss it). Returns whether it was written.
-fn write_record(
-    ctx: &Ctx<'_>,
-    source: &LabSource,
-    prepared: Option<&Prepared>,
-    deployed: Option<String>,
-) -> bool {
-    let lab = &source.lab;
-    let git = match prepared {
-        Some(p) => record::GitRecord {
-            repo: match &p.repo {
-                seed::RepoSource::Local { root } => root.display().to_string(),
-                seed::RepoSource::Remote { url, .. } => url.clone(),
-            },
-            path: p.path.clone(),
-            revision: p.revision.clone(),
-            deployed,
-        },
-        None => record::GitRecord {
-            repo: match lab.gitops.repo.local_dir() {
-                Some(dir) => dir.display().to_string(),
-                None => lab.gitops.repo.to_string(),
-            },
-            path: lab.gitops.path.clone(),
-            revision: lab.gitops.revision.clone(),
-            deployed,
-        },
-    };
-    let result = record::read_or_set_aside(&lab.name).and_then(|(previous, aside)| {
-        if let Some(aside) = aside {
-            ctx.ui.warn(&format!(
-                "the lab's record did not parse; moved it aside to {} and writing a fresh one",
-                aside.display()
-            ));
-        }
-        let rec = record::LabRecord::new(
-            lab,
-            &source.text,
-            &source.overrides,
-            source.origin.clone(),
-            git,
-            previous.as_ref(),
-        );
-        record::write(&rec)
-    });
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            ctx.ui.warn(&format!(
-                "could not record the lab for `playground restore`: {}",
-                crate::diag::Report(&e)
-            ));
-            false
-        }
-    }
 }
 
 /// `up -o json|yaml` (kind `UpResult`, `restore` too): what `up` made, and the apps when it

@@ -17,6 +17,10 @@ pub mod record;
 
 /// `<data dir>/playground`: the root of everything playground stores per user.
 pub fn data_root() -> PathBuf {
+    #[cfg(test)]
+    if let Some(root) = test_root::get() {
+        return root;
+    }
     dirs::data_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("share")))
         .unwrap_or_else(std::env::temp_dir)
@@ -48,4 +52,34 @@ pub fn now_rfc3339() -> String {
     jiff::Timestamp::from_millisecond(now.as_millisecond())
         .unwrap_or(now)
         .to_string()
+}
+
+/// Unit tests keep what they store in a folder of their own: [`data_root`] is `dir` on this
+/// thread while the guard lives (a `#[tokio::test]` runs on one thread).
+#[cfg(test)]
+pub mod test_root {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static ROOT: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn get() -> Option<PathBuf> {
+        ROOT.with(|r| r.borrow().clone())
+    }
+
+    /// Until the guard drops, this thread's data root is `dir`.
+    pub fn set(dir: &Path) -> Guard {
+        ROOT.with(|r| *r.borrow_mut() = Some(dir.to_path_buf()));
+        Guard(())
+    }
+
+    pub struct Guard(());
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            ROOT.with(|r| *r.borrow_mut() = None);
+        }
+    }
 }

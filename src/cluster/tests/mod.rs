@@ -1,4 +1,4 @@
 //! The cluster module's own tests that span several of its files (unit tests of the lib: they
 //! use crate-private items).
 
-mod scenarios;
+pub(crate) mod scenarios;

@@ -47,7 +47,7 @@ users:
 /// An engine with the lab's images present, whose nodes behave as k3s's do when they start:
 /// each logs the line `up` waits for (k3d `pkg/types/k3slogs.go`, see [`ready_line`]), and a
 /// server writes its kubeconfig (k3s `--write-kubeconfig`, [`k3s::KUBECONFIG_OUTPUT`]).
-fn k3s_engine(lab: &Lab) -> FakeEngine {
+pub(crate) fn k3s_engine(lab: &Lab) -> FakeEngine {
     let engine = FakeEngine::new()
         .with_image(&lab.cluster.image)
         .with_image(&lb_image_from_env());
@@ -76,7 +76,7 @@ fn k3s_engine(lab: &Lab) -> FakeEngine {
     engine
 }
 
-fn lab(name: &str, servers: u32, agents: u32) -> Lab {
+pub(crate) fn lab(name: &str, servers: u32, agents: u32) -> Lab {
     let mut lab = default_lab();
     lab.name = crate::config::LabName::parse(name).unwrap();
     lab.cluster.servers = servers;
@@ -107,7 +107,7 @@ fn never() -> impl Future<Output = ()> {
     std::future::pending()
 }
 
-async fn up(
+pub(crate) async fn up(
     engine: &FakeEngine,
     lab: &Lab,
     dir: &tempfile::TempDir,
@@ -124,7 +124,7 @@ async fn up(
 }
 
 /// The calls that change something, in order, as `kind target`.
-fn changes(calls: &[Call]) -> Vec<String> {
+pub(crate) fn changes(calls: &[Call]) -> Vec<String> {
     const CHANGING: [&str; 12] = [
         "ensure_network",
         "remove_network",
@@ -150,7 +150,7 @@ fn node(lab: &Lab, role: Role, i: u32) -> String {
     names::node(&lab.name, role, i)
 }
 
-fn position(calls: &[String], call: &str) -> usize {
+pub(crate) fn position(calls: &[String], call: &str) -> usize {
     calls
         .iter()
         .position(|c| c == call)

@@ -20,8 +20,7 @@ use crate::docker::Engine;
 use crate::kube::api::KubeApi;
 use crate::state::record;
 
-use super::Ctx;
-use super::error::Result;
+use super::{Env, Kube, OpsError, Result};
 
 /// The labs on record, not dropped, whose `argocd.clusters` names `spoke`, other than itself.
 pub fn hubs_of(spoke: &str) -> Vec<Lab> {
@@ -57,27 +56,25 @@ fn spokes_on_record(hub: &str) -> Vec<String> {
 
 /// Register `spoke` in the hub's Argo CD: attach its API's container to the hub's network,
 /// install the manager account, write the cluster Secret.
-async fn link(
-    ctx: &Ctx<'_>,
+async fn link<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     hub: &str,
     hub_ns: &str,
     hub_api: &KubeApi,
     spoke: &LabSummary,
 ) -> Result<()> {
-    let engine = ctx.engine().await?;
+    let engine = env.engine;
     let (container, server) = hub::spoke_endpoint(&spoke.name, spoke.servers);
     engine
         .connect_network(&names::network(hub), &container, None, &[])
         .await?;
-    let spoke_api = ctx.lab_api(spoke).await?;
+    let spoke_api = env.lab_api(spoke).await?;
     let creds = install(&spoke_api).await?;
     put(hub_api, hub_ns, &spoke.name, &server, &creds).await
 }
 
 async fn install(spoke: &KubeApi) -> Result<Credentials> {
-    hub::install_manager(spoke)
-        .await
-        .map_err(|e| super::error::Error::Hub(Box::new(e)))
+    hub::install_manager(spoke).await.map_err(OpsError::from)
 }
 
 async fn put(
@@ -89,7 +86,7 @@ async fn put(
 ) -> Result<()> {
     hub::put_cluster(hub_api, ns, name, server, creds)
         .await
-        .map_err(|e| super::error::Error::Hub(Box::new(e)))
+        .map_err(OpsError::from)
 }
 
 /// What to tell the user about a spoke that cannot be registered now.
@@ -109,18 +106,18 @@ fn missing_spoke(hub: &str, spoke: &str) -> String {
 }
 
 /// `up` of a hub: register its spokes; forget the clusters it registered and no longer names.
-pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
+pub async fn register_spokes<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &Lab, api: &KubeApi) {
     let hub = lab.name.as_str();
     let ns = lab.argocd.namespace.as_str();
     if let Ok(had) = hub::registered(api, ns).await {
         for old in had {
             if !lab.argocd.clusters.iter().any(|c| c.name() == old.name) {
                 match hub::remove_cluster(api, ns, &old.name).await {
-                    Ok(_) => ctx.ui.line(&format!(
+                    Ok(_) => env.ui.line(&format!(
                         "cluster {} is no longer in argocd.clusters: removed from {hub}'s Argo CD",
                         old.name
                     )),
-                    Err(e) => ctx
+                    Err(e) => env
                         .ui
                         .warn(&format!("could not remove cluster {}: {e}", old.name)),
                 }
@@ -129,12 +126,12 @@ pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
     }
     for entry in &lab.argocd.clusters {
         let result = match entry {
-            ClusterRef::Lab(spoke) => match ctx.find_lab(spoke).await {
+            ClusterRef::Lab(spoke) => match env.find_lab(spoke).await {
                 Ok(s) if s.state == LabState::Running => {
-                    let step = ctx
+                    let step = env
                         .ui
                         .step(format!("register lab {spoke} in {hub}'s Argo CD"));
-                    let r = link(ctx, hub, ns, api, &s).await;
+                    let r = link(env, hub, ns, api, &s).await;
                     if r.is_ok() {
                         step.done_with(&hub::spoke_endpoint(spoke, s.servers).1);
                     } else {
@@ -143,21 +140,21 @@ pub async fn register_spokes(ctx: &Ctx<'_>, lab: &Lab, api: &KubeApi) {
                     r
                 }
                 Ok(s) => {
-                    ctx.ui.warn(&format!(
+                    env.ui.warn(&format!(
                         "lab {spoke} (in argocd.clusters) is {}: its registration waits for `playground resume {spoke}` or `playground up` of it",
                         s.state.as_str()
                     ));
                     Ok(())
                 }
                 Err(_) => {
-                    ctx.ui.warn(&missing_spoke(hub, spoke));
+                    env.ui.warn(&missing_spoke(hub, spoke));
                     Ok(())
                 }
             },
-            ClusterRef::Context(context) => register_context(ctx, hub, ns, api, context).await,
+            ClusterRef::Context(context) => register_context(env, hub, ns, api, context).await,
         };
         if let Err(e) = result {
-            ctx.ui.warn(&format!(
+            env.ui.warn(&format!(
                 "could not register {} in {hub}'s Argo CD (the next `playground up` tries again): {}",
                 entry.name(),
                 crate::diag::Report(&e)
@@ -198,8 +195,8 @@ fn context_cluster(
 /// Whether `hub`'s pods reach a context's API: what its address alone says, else one request
 /// from the hub's first server node (see [`reach`]). Bounded by [`reach::TIMEOUT`] and the
 /// engine's round trips.
-async fn reach_from_hub(
-    ctx: &Ctx<'_>,
+async fn reach_from_hub<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     hub: &str,
     context: &str,
     server: &str,
@@ -208,13 +205,8 @@ async fn reach_from_hub(
     if let Some(why) = hub::unreachable_from_pods(server) {
         return Reach::Unroutable(why);
     }
-    match ctx.engine().await {
-        Ok(engine) => {
-            let node = names::node(hub, Role::Server, 0);
-            reach::from_node(engine, &node, context, server, ca_pem).await
-        }
-        Err(e) => Reach::Unchecked(crate::diag::Report(&e).to_string()),
-    }
+    let node = names::node(hub, Role::Server, 0);
+    reach::from_node(env.engine, &node, context, server, ca_pem).await
 }
 
 fn reach_target<'a>(
@@ -235,8 +227,8 @@ fn reach_target<'a>(
 /// `{ context: NAME }`: a cluster of the user's kubeconfig, registered with its own address,
 /// after a check from the hub's node that its pods reach that address (a warning when they
 /// do not: the registration is made all the same, for an address that only `up` cannot see).
-async fn register_context(
-    ctx: &Ctx<'_>,
+async fn register_context<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     hub: &str,
     ns: &str,
     api: &KubeApi,
@@ -244,25 +236,25 @@ async fn register_context(
 ) -> Result<()> {
     let kc = crate::kube::Kubeconfig::read().map_err(crate::kube::api::ApiError::from)?;
     let Some((server, ca_pem)) = context_cluster(&kc, context) else {
-        ctx.ui.warn(&format!(
+        env.ui.warn(&format!(
             "context {context} (in argocd.clusters) is not in your kubeconfig: `kubectl config get-contexts` lists them"
         ));
         return Ok(());
     };
-    let check = ctx.ui.step(format!(
+    let check = env.ui.step(format!(
         "check that {hub}'s nodes reach context {context}'s API"
     ));
-    let reach = reach_from_hub(ctx, hub, context, &server, ca_pem.as_deref()).await;
+    let reach = reach_from_hub(env, hub, context, &server, ca_pem.as_deref()).await;
     if reach.reached() {
         check.done_with(&reach.summary());
     } else {
         check.fail();
         let network = names::network(hub);
         if let Some(w) = reach::warning(&reach_target(hub, context, &server, &network), &reach) {
-            ctx.ui.warn(&w);
+            env.ui.warn(&w);
         }
     }
-    let step = ctx
+    let step = env
         .ui
         .step(format!("register context {context} in {hub}'s Argo CD"));
     let target = KubeApi::from_kubeconfig(kc, Some(context.to_string())).await?;
@@ -279,39 +271,39 @@ async fn register_context(
 }
 
 /// `up` of a lab: register it with every running hub that names it.
-pub async fn register_with_hubs(ctx: &Ctx<'_>, spoke: &Lab) {
+pub async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: &Lab) {
     let hubs = hubs_of(&spoke.name);
     if hubs.is_empty() {
         return;
     }
-    let Ok(me) = ctx.find_lab(&spoke.name).await else {
+    let Ok(me) = env.find_lab(&spoke.name).await else {
         return;
     };
     for hub_lab in hubs {
         let hub = hub_lab.name.as_str();
-        let found = match ctx.find_lab(hub).await {
+        let found = match env.find_lab(hub).await {
             Ok(h) if h.state == LabState::Running => h,
             _ => {
-                ctx.ui.line(&format!(
+                env.ui.line(&format!(
                     "lab {hub} names {} in argocd.clusters but does not run: its next `up` registers it",
                     spoke.name
                 ));
                 continue;
             }
         };
-        let step = ctx
+        let step = env
             .ui
             .step(format!("register lab {} in {hub}'s Argo CD", spoke.name));
         let result = async {
-            let hub_api = ctx.lab_api(&found).await?;
-            link(ctx, hub, &found.argocd_namespace(), &hub_api, &me).await
+            let hub_api = env.lab_api(&found).await?;
+            link(env, hub, &found.argocd_namespace(), &hub_api, &me).await
         }
         .await;
         match result {
             Ok(()) => step.done_with(&hub::spoke_endpoint(&spoke.name, me.servers).1),
             Err(e) => {
                 step.fail();
-                ctx.ui.warn(&format!(
+                env.ui.warn(&format!(
                     "could not register {} with hub {hub} (the next `playground up` of either tries again): {}",
                     spoke.name,
                     crate::diag::Report(&e)
@@ -324,51 +316,48 @@ pub async fn register_with_hubs(ctx: &Ctx<'_>, spoke: &Lab) {
 /// `drop` of a lab, before its objects go: as a spoke, leave every hub that names it; as a
 /// hub, let its spokes go (detached from its network, the manager account removed unless
 /// another hub still names them).
-pub async fn before_drop(ctx: &Ctx<'_>, lab: &str) {
+pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &str) {
     for hub_lab in hubs_of(lab) {
         let hub = hub_lab.name.as_str();
-        let Ok(found) = ctx.find_lab(hub).await else {
+        let Ok(found) = env.find_lab(hub).await else {
             continue;
         };
         let result = async {
-            let hub_api = ctx.lab_api(&found).await?;
+            let hub_api = env.lab_api(&found).await?;
             hub::remove_cluster(&hub_api, &found.argocd_namespace(), lab)
                 .await
-                .map_err(|e| super::error::Error::Hub(Box::new(e)))
+                .map_err(OpsError::from)
         }
         .await;
         match result {
-            Ok(true) => ctx.ui.line(&format!("removed {lab} from {hub}'s Argo CD")),
+            Ok(true) => env.ui.line(&format!("removed {lab} from {hub}'s Argo CD")),
             Ok(false) => {}
-            Err(e) => ctx.ui.warn(&format!(
+            Err(e) => env.ui.warn(&format!(
                 "could not remove {lab} from {hub}'s Argo CD (its cluster Secret stays; `playground up` of {hub} removes it once {lab} is gone from its file): {}",
                 crate::diag::Report(&e)
             )),
         }
     }
     for spoke in spokes_on_record(lab) {
-        let Ok(found) = ctx.find_lab(&spoke).await else {
+        let Ok(found) = env.find_lab(&spoke).await else {
             continue;
         };
-        if let Ok(engine) = ctx.engine().await {
-            let (container, _) = hub::spoke_endpoint(&spoke, found.servers);
-            let _ = engine
-                .disconnect_network(&names::network(lab), &container)
-                .await;
-        }
+        let (container, _) = hub::spoke_endpoint(&spoke, found.servers);
+        let _ = env
+            .engine
+            .disconnect_network(&names::network(lab), &container)
+            .await;
         let others = hubs_of(&spoke).into_iter().any(|h| h.name.as_str() != lab);
         if others || found.state != LabState::Running {
             continue;
         }
         let result = async {
-            let api = ctx.lab_api(&found).await?;
-            hub::remove_manager(&api)
-                .await
-                .map_err(|e| super::error::Error::Hub(Box::new(e)))
+            let api = env.lab_api(&found).await?;
+            hub::remove_manager(&api).await.map_err(OpsError::from)
         }
         .await;
         if let Err(e) = result {
-            ctx.ui.warn(&format!(
+            env.ui.warn(&format!(
                 "could not remove Argo CD's account from {spoke}: {}",
                 crate::diag::Report(&e)
             ));
@@ -382,8 +371,8 @@ const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
 /// `status` of a hub: the clusters its file names and the ones it has registered, each with
 /// what playground can tell of its connection (see [`hub::HubCluster`]). `None` for a lab
 /// that is no hub.
-pub async fn hub_clusters(
-    ctx: &Ctx<'_>,
+pub async fn hub_clusters<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     lab: &LabSummary,
     api: &KubeApi,
 ) -> Option<Vec<hub::HubCluster>> {
@@ -418,9 +407,9 @@ pub async fn hub_clusters(
             .find(|r| r.name == name)
             .map(|r| r.server.clone());
         let (reached, message) = if is_context {
-            probe_context(ctx, lab, &name).await
+            probe_context(env, lab, &name).await
         } else {
-            probe_lab(ctx, &lab.name, &name).await
+            probe_lab(env, &lab.name, &name).await
         };
         let message = match (&reached, &server, message) {
             (_, _, Some(m)) => Some(m),
@@ -461,12 +450,12 @@ async fn probe(api: &KubeApi) -> std::result::Result<String, String> {
 
 /// A lab spoke: whether it exists and runs (Docker), then whether its API answers from here.
 /// The version on success; else the reason, which is also the message.
-async fn probe_lab(
-    ctx: &Ctx<'_>,
+async fn probe_lab<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     hub: &str,
     spoke: &str,
 ) -> (std::result::Result<Option<String>, ()>, Option<String>) {
-    let found = match ctx.find_lab(spoke).await {
+    let found = match env.find_lab(spoke).await {
         Ok(s) => s,
         Err(_) => return (Err(()), Some(missing_spoke(hub, spoke))),
     };
@@ -483,7 +472,7 @@ async fn probe_lab(
             )),
         );
     }
-    let api = match ctx.lab_api(&found).await {
+    let api = match env.lab_api(&found).await {
         Ok(a) => a,
         Err(e) => {
             return (
@@ -504,8 +493,8 @@ async fn probe_lab(
 /// A `{ context: NAME }` cluster: whether its API answers at its kubeconfig's address, from
 /// here (its version) and, for a running hub, from the hub's node (see [`reach`]): it is
 /// `connected` only when the hub's pods reach it.
-async fn probe_context(
-    ctx: &Ctx<'_>,
+async fn probe_context<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
     hub: &LabSummary,
     context: &str,
 ) -> (std::result::Result<Option<String>, ()>, Option<String>) {
@@ -532,7 +521,7 @@ async fn probe_context(
     let here = probe(&api).await;
     let from_hub = match &target {
         Some((server, ca)) if hub.state == LabState::Running => {
-            Some(reach_from_hub(ctx, &hub.name, context, server, ca.as_deref()).await)
+            Some(reach_from_hub(env, &hub.name, context, server, ca.as_deref()).await)
         }
         _ => None,
     };

@@ -1,0 +1,57 @@
+//! The use cases: one file each (`drop`, `suspend`, `resume`, `keep`, …), in the order their
+//! rules say, generic over the engine ([`Env`]), taking typed options and returning typed
+//! reports. The commands parse their arguments, call one of these and print what it returns;
+//! what a user relies on (export the kept Secrets, then keep the images, then remove; the
+//! record marked dropped) is decided here once, and `ops/tests/scenarios.rs` holds it to that
+//! over the fake engine in milliseconds.
+//!
+//! Like kind's `pkg/cluster/internal/{create,delete}` and cargo's `ops/`: below the edge that
+//! parses and prints, above the layers that know Docker, Kubernetes and Git.
+
+pub mod api;
+pub mod drop;
+pub mod error;
+pub mod hub;
+pub mod keep;
+pub mod restore;
+pub mod resume;
+pub mod suspend;
+pub mod up;
+
+#[cfg(test)]
+mod tests;
+
+use crate::cluster::ClusterError;
+use crate::cluster::inventory::{self, LabSummary};
+use crate::docker::Engine;
+use crate::kube::api::KubeApi;
+use crate::ui::Ui;
+
+pub use api::{Kube, LabKube};
+pub use error::{OpsError, Result};
+
+/// What a use case runs against: the engine, the [`Ui`] it reports progress on, and the
+/// Kubernetes side of a lab ([`Kube`]: real, or a fake in the scenarios).
+pub struct Env<'a, E, K = LabKube> {
+    pub engine: &'a E,
+    pub ui: &'a Ui,
+    pub kube: &'a K,
+}
+
+impl<'a, E: Engine, K: Kube> Env<'a, E, K> {
+    pub fn new(engine: &'a E, ui: &'a Ui, kube: &'a K) -> Self {
+        Env { engine, ui, kube }
+    }
+
+    /// The lab as Docker's labels describe it, or `NotFound`.
+    pub async fn find_lab(&self, name: &str) -> Result<LabSummary> {
+        inventory::status(self.engine, name)
+            .await?
+            .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())
+    }
+
+    /// A client for a lab's API, with the credentials k3s wrote in server-0.
+    pub async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
+        api::lab_api(self.engine, lab).await
+    }
+}

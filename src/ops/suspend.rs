@@ -1,0 +1,38 @@
+//! `suspend`: stop (or freeze) a lab's containers, agents first; the kept Secrets are exported
+//! first, while the API still answers (a suspended lab can be dropped without its API).
+
+use crate::cluster::lifecycle;
+use crate::docker::Engine;
+
+use super::keep::{self, Saved};
+use super::{Env, Kube, Result};
+
+/// How to suspend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SuspendOpts {
+    /// Freeze the containers (`docker pause`) rather than stop them.
+    pub pause: bool,
+    /// Go on when the kept Secrets cannot be exported.
+    pub force: bool,
+}
+
+/// What [`suspend`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspended {
+    pub kept: Saved,
+    /// `"suspended"` or `"paused"`.
+    pub state: &'static str,
+}
+
+pub async fn suspend<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
+    name: &str,
+    opts: SuspendOpts,
+) -> Result<Suspended> {
+    let kept = keep::save_before(env, name, opts.force, "suspended").await?;
+    lifecycle::suspend(env.engine, name, opts.pause, env.ui).await?;
+    Ok(Suspended {
+        kept,
+        state: if opts.pause { "paused" } else { "suspended" },
+    })
+}

@@ -1,0 +1,3 @@
+//! The use cases over the fake engine.
+
+mod scenarios;
