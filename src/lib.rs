@@ -33,6 +33,8 @@
 //! [`state::record::LabRecord`] is the lab as stored (`state.yaml`, for `restore`); a
 //! [`source::LabSource`] is a lab to bring up and where it came from.
 
+#![warn(unreachable_pub)]
+
 pub mod argocd;
 pub mod cli;
 pub mod cluster;

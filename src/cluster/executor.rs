@@ -136,7 +136,7 @@ pub(super) struct Executor<'a, E: Engine, C: Connect> {
 impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     /// Run every phase; the Ready nodes. The kubeconfig text (when the plan waited for the
     /// API) and the starts left in flight are [`Self::finish`]'s.
-    pub async fn run(&self, plan: &Plan) -> Result<Vec<NodeReady>> {
+    pub(super) async fn run(&self, plan: &Plan) -> Result<Vec<NodeReady>> {
         let mut nodes = Vec::new();
         for phase in &plan.phases {
             if *self.cancel.borrow() {
@@ -151,7 +151,7 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     }
 
     /// What the run leaves: the kubeconfig text it read, and the starts still in flight.
-    pub fn finish(self) -> (Option<String>, Starting) {
+    pub(super) fn finish(self) -> (Option<String>, Starting) {
         let starting = self
             .shared
             .starting

@@ -13,12 +13,16 @@ use serde::Serialize;
 use super::args::Output;
 use super::error::Result;
 use crate::ui::document::Document;
-pub use crate::ui::document::{Items, Kind};
+pub(super) use crate::ui::document::{Items, Kind};
 use crate::ui::{Mode, Ui};
 
 /// Print a command's result on stdout: `table` is `table()`'s text, `json` and `yaml` the
 /// document in its envelope. One place, so every command's document is whole or an error.
-pub fn emit<T: Kind>(output: Output, value: &T, table: impl FnOnce() -> String) -> Result<()> {
+pub(super) fn emit<T: Kind>(
+    output: Output,
+    value: &T,
+    table: impl FnOnce() -> String,
+) -> Result<()> {
     let doc = Document::new(value);
     let text = match output {
         Output::Table => table(),
@@ -31,7 +35,7 @@ pub fn emit<T: Kind>(output: Output, value: &T, table: impl FnOnce() -> String) 
 
 /// [`emit`], except that a command whose steps streamed as JSON events ends its stream with
 /// the document on one line, so every line of stdout is one JSON object.
-pub fn result<T: Kind>(
+pub(super) fn result<T: Kind>(
     output: Output,
     ui: &Ui,
     value: &T,
@@ -46,7 +50,7 @@ pub fn result<T: Kind>(
 
 /// A command's one-line outcome: said on stderr for people (`table`), or the document on
 /// stdout for scripts.
-pub fn outcome<T: Kind>(output: Output, ui: &Ui, value: &T, line: String) -> Result<()> {
+pub(super) fn outcome<T: Kind>(output: Output, ui: &Ui, value: &T, line: String) -> Result<()> {
     match output {
         Output::Table => {
             ui.line(&line);
@@ -59,7 +63,7 @@ pub fn outcome<T: Kind>(output: Output, ui: &Ui, value: &T, line: String) -> Res
 /// The result of `suspend`, `resume` and `drop` (kind `LabResult`): the lab and the state it
 /// is in now; each command adds what it alone knows.
 #[derive(Serialize)]
-pub struct LabResult<'a, T: Serialize> {
+pub(super) struct LabResult<'a, T: Serialize> {
     pub name: &'a str,
     /// `suspended`, `paused`, `running` or `dropped`.
     pub state: &'static str,

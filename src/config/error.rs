@@ -129,14 +129,14 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         Problem {
             message: message.into(),
             hint: None,
         }
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(super) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }

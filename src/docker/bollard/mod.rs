@@ -50,11 +50,11 @@ use super::{
 
 /// The bound on the requests whose answer waits for a whole transfer (see the module docs):
 /// long enough for any image over any link, still finite so a dead daemon ends someday.
-pub const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The real engine.
 #[derive(Clone)]
-pub struct BollardEngine {
+pub(super) struct BollardEngine {
     /// For the calls the daemon answers promptly: bollard's own bound (120 s).
     docker: Docker,
     /// The same client with [`LONG_REQUEST_TIMEOUT`]: uploads, image export, pulls.
@@ -66,7 +66,7 @@ impl BollardEngine {
     /// Connect to a resolved endpoint (see [`super::endpoint`]) and negotiate the API version.
     /// Fails with a message that names the endpoint, where it came from, and the fix for that
     /// origin.
-    pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
+    pub(super) async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
         let unreachable = |e| error::unreachable(&endpoint, e);
         // `connect_with_host` dispatches on the scheme (unix, tcp/http, npipe on Windows);
         // the endpoint module has refused the others already.
@@ -87,12 +87,12 @@ impl BollardEngine {
     }
 
     /// The endpoint this engine was reached at, and where it came from.
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(super) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
     /// `docker info` and `docker version`, the parts `doctor` judges.
-    pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+    pub(super) async fn host_facts(&self) -> Result<HostFacts, EngineError> {
         let (info, version) = tokio::try_join!(self.docker.info(), self.docker.version())
             .map_err(|e| failed("docker info", e))?;
         let component = version
@@ -127,7 +127,10 @@ impl BollardEngine {
     /// Create and start a privileged container from `image` (present locally), then remove
     /// it. What it runs does not matter: the engine refuses a privileged container when it
     /// starts it (runc applying the capabilities), not when it creates it.
-    pub async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
+    pub(super) async fn probe_privileged(
+        &self,
+        image: &str,
+    ) -> Result<PrivilegedProbe, EngineError> {
         let name = format!("playground-doctor-{}", std::process::id());
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
