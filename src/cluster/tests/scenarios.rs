@@ -107,6 +107,30 @@ fn never() -> impl Future<Output = ()> {
     std::future::pending()
 }
 
+/// The plan `up --dry-run` would print for `lab` now; the dry run changes nothing.
+async fn dry_plan(
+    engine: &FakeEngine,
+    lab: &Lab,
+    dir: &tempfile::TempDir,
+) -> crate::cluster::plan::Plan {
+    let dry = UpOptions {
+        dry_run: true,
+        ..opts(dir)
+    };
+    up_with(
+        engine,
+        &FakeConnect::default(),
+        lab,
+        &dry,
+        &Ui::new(true, false),
+        never,
+    )
+    .await
+    .unwrap()
+    .dry_run
+    .unwrap()
+}
+
 pub(crate) async fn up(
     engine: &FakeEngine,
     lab: &Lab,
@@ -695,22 +719,7 @@ mod reconcile {
             protocol: Protocol::Tcp,
             target: NodeFilter::Servers(Selection::Indices(vec![0])),
         });
-        let dry = UpOptions {
-            dry_run: true,
-            ..opts(&dir)
-        };
-        let plan = up_with(
-            &engine,
-            &FakeConnect::default(),
-            &lab,
-            &dry,
-            &Ui::new(true, false),
-            never,
-        )
-        .await
-        .unwrap()
-        .dry_run
-        .unwrap();
+        let plan = dry_plan(&engine, &lab, &dir).await;
         let (s0, a1) = (node(&lab, Role::Server, 0), node(&lab, Role::Agent, 1));
         let fields: Vec<(&str, &str)> = plan
             .changes
@@ -752,18 +761,7 @@ mod reconcile {
         engine.clear_calls();
         let mut back = lab0.clone();
         back.cluster.ports = lab.cluster.ports.clone();
-        let plan = up_with(
-            &engine,
-            &FakeConnect::default(),
-            &back,
-            &dry,
-            &Ui::new(true, false),
-            never,
-        )
-        .await
-        .unwrap()
-        .dry_run
-        .unwrap();
+        let plan = dry_plan(&engine, &back, &dir).await;
         assert!(
             plan.diff()
                 .contains("env HTTP_PROXY: http://proxy:3128 → (unset)"),
