@@ -15,6 +15,7 @@ pub mod hub;
 pub mod keep;
 pub mod restore;
 pub mod resume;
+pub mod status;
 pub mod suspend;
 pub mod up;
 
