@@ -218,6 +218,8 @@ pub async fn watch_head<A: LabApi>(ui: &Ui, watch: &Watch<A>) -> Result<()> {
     let Some(root) = prepared.repo_mount() else {
         return Ok(());
     };
+    // Ctrl-C is ours: it ends the watch, and the command, cleanly.
+    let _guard = crate::interrupt::guard();
     ui.line(&format!(
         "watching {} for new commits (Ctrl-C to stop)",
         root.display()
