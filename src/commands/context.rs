@@ -17,10 +17,6 @@ use crate::ops::{Env, LabKube};
 use crate::state::lock::LabLock;
 use crate::ui::Ui;
 
-/// How long a command waits for another one acting on the same lab: longer than `up`'s own
-/// default deadline, so a second `up` outlasts the first rather than giving up under it.
-const LOCK_WAIT: Duration = Duration::from_secs(15 * 60);
-
 /// The shared context of a command.
 pub struct Ctx<'a> {
     pub ui: &'a Ui,
@@ -109,14 +105,7 @@ impl<'a> Ctx<'a> {
     /// Take the lab's lock for a command that changes it (see [`crate::state::lock`]); a
     /// second command says whom it waits for, and waits.
     pub fn lock(&self, name: &str) -> Result<LabLock> {
-        let ui = self.ui;
-        Ok(tokio::task::block_in_place(|| {
-            LabLock::acquire(name, LOCK_WAIT, |holder| {
-                ui.warn(&format!(
-                    "lab {name} is busy: {holder} is acting on it; waiting until it is done"
-                ))
-            })
-        })?)
+        Ok(crate::ops::lock(self.ui, name)?)
     }
 
     /// Ask `question` on a terminal unless `yes`; no terminal counts as yes, as in every

@@ -9,7 +9,7 @@ use crate::ops::restore::{self as ops, Restore, RestoreOpts};
 
 use super::Ctx;
 use super::output::{self, LabResult};
-use super::up::{Run, up_lab};
+use super::up::up_lab;
 
 /// Bring a dropped lab back from Git.
 ///
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     pub revision: Option<String>,
     #[command(flatten)]
-    pub run: super::up::RunArgs,
+    pub run: super::args::RunArgs,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -39,7 +39,6 @@ const EXAMPLES: &str = "Examples:
   playground restore --from https://github.com/me/lab.git";
 
 pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
-    let run = Run::from(&args.run);
     let opts = RestoreOpts {
         name: args.name.clone(),
         from: args.from.clone(),
@@ -47,7 +46,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     };
     match ops::restore(ctx.engine().await?, &opts, ctx.ui).await? {
         Restore::Exists(lab) => exists_already(ctx, &lab, args.run.output),
-        Restore::Source(source) => up_lab(ctx, *source, &run, None).await,
+        Restore::Source(source) => up_lab(ctx, *source, &args.run, None).await,
     }
 }
 

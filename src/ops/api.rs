@@ -5,16 +5,28 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use crate::argocd::apps::AppState;
+use crate::argocd::bootstrap::{self, BootstrapError, Prepared};
+use crate::argocd::refresh::{self, RefreshError};
+use crate::argocd::upgrade;
+use crate::cluster::ClusterError;
 use crate::cluster::cluster_api::{Connect, KubeConnect};
 use crate::cluster::inventory::LabSummary;
 use crate::cluster::node_kubeconfig;
+use crate::cluster::up::{self, Starting};
 use crate::config::KeepSpec;
+use crate::config::Lab;
 use crate::docker::Engine;
 use crate::kube::api::KubeApi;
+use crate::kube::api::NodeReady;
 use crate::kube::kept::Refreshed;
 use crate::state::kept::KeptError;
+use crate::state::record::ArgoCdRecord;
+use crate::ui::Ui;
 
-use super::{OpsError, Result};
+use super::{Env, OpsError, Result};
 
 /// What the use cases ask of a lab's Kubernetes API.
 pub trait Kube: Send + Sync {
@@ -29,6 +41,83 @@ pub trait Kube: Send + Sync {
         lab: &LabSummary,
         keep: &KeepSpec,
     ) -> impl Future<Output = std::result::Result<Option<Refreshed>, KeptError>> + Send;
+    /// The API of a lab whose cluster half is done: what the GitOps half of `up` runs against.
+    type Api: LabApi;
+    /// A client for the API this kubeconfig (k3s's, pointed at the host port) names.
+    fn open(&self, kubeconfig: &str) -> impl Future<Output = Result<Self::Api>>;
+}
+
+/// What the GitOps half of `up` asks of a lab's API: the seam the scenarios fail on demand
+/// ([`KubeApi`] is the real one, forwarding to [`crate::argocd`] and the cluster half).
+pub trait LabApi {
+    /// The running Argo CD release: the `argocd-server` image's tag, else `recorded`.
+    fn argocd_version(
+        &self,
+        ns: &str,
+        recorded: Option<String>,
+    ) -> impl Future<Output = Option<String>>;
+    /// Register the lab's `argocd.clusters` in its Argo CD ([`super::hub::register_spokes`]).
+    fn register_spokes<E: Engine, K: Kube>(
+        &self,
+        env: &Env<'_, E, K>,
+        lab: &Lab,
+    ) -> impl Future<Output = ()>;
+    /// Install Argo CD, seed the root, wait for the apps ([`bootstrap::bootstrap`]).
+    fn bootstrap(
+        &self,
+        prepared: &Prepared,
+        ui: &Ui,
+        deadline: Instant,
+        installed: &dyn Fn(ArgoCdRecord),
+    ) -> impl Future<Output = std::result::Result<Vec<AppState>, BootstrapError>>;
+    /// The nodes `up` left booting ([`up::wait_every_node`]).
+    fn wait_every_node(
+        &self,
+        lab: &Lab,
+        url: &str,
+        starting: Starting,
+        deadline: Instant,
+        ui: &Ui,
+    ) -> impl Future<Output = std::result::Result<Vec<NodeReady>, ClusterError>>;
+    /// Ask Argo CD to refresh the root Application.
+    fn refresh(&self, ns: &str) -> impl Future<Output = std::result::Result<String, RefreshError>>;
+}
+
+impl LabApi for KubeApi {
+    async fn argocd_version(&self, ns: &str, recorded: Option<String>) -> Option<String> {
+        match upgrade::observe(self, ns).await {
+            Ok(observed) => observed.version(recorded.as_deref()),
+            Err(e) => {
+                tracing::debug!("cannot read the argocd-server Deployment: {e}; using the record");
+                recorded
+            }
+        }
+    }
+    async fn register_spokes<E: Engine, K: Kube>(&self, env: &Env<'_, E, K>, lab: &Lab) {
+        super::hub::register_spokes(env, lab, self).await
+    }
+    async fn bootstrap(
+        &self,
+        prepared: &Prepared,
+        ui: &Ui,
+        deadline: Instant,
+        installed: &dyn Fn(ArgoCdRecord),
+    ) -> std::result::Result<Vec<AppState>, BootstrapError> {
+        bootstrap::bootstrap(self, prepared, ui, deadline, installed).await
+    }
+    async fn wait_every_node(
+        &self,
+        lab: &Lab,
+        url: &str,
+        starting: Starting,
+        deadline: Instant,
+        ui: &Ui,
+    ) -> std::result::Result<Vec<NodeReady>, ClusterError> {
+        up::wait_every_node(self, lab, url, starting, deadline, ui).await
+    }
+    async fn refresh(&self, ns: &str) -> std::result::Result<String, RefreshError> {
+        refresh::refresh(self, ns, None, false).await
+    }
 }
 
 /// The real Kubernetes side.
@@ -52,6 +141,10 @@ impl Kube for LabKube {
         crate::kube::kept::refresh(api.client(), &lab.name, keep)
             .await
             .map(Some)
+    }
+    type Api = KubeApi;
+    async fn open(&self, kubeconfig: &str) -> Result<KubeApi> {
+        Ok(KubeApi::from_kubeconfig_yaml(kubeconfig).await?)
     }
 }
 

@@ -26,10 +26,32 @@ use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::docker::Engine;
 use crate::kube::api::KubeApi;
+use crate::state::lock::{LabLock, LockError};
 use crate::ui::Ui;
 
-pub use api::{Kube, LabKube};
+pub use api::{Kube, LabApi, LabKube};
 pub use error::{OpsError, Result};
+
+/// How long a command waits for another one acting on the same lab: longer than `up`'s own
+/// default deadline, so a second `up` outlasts the first rather than giving up under it.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Take lab `name`'s lock, saying on `ui` when another command holds it.
+pub fn lock(ui: &Ui, name: &str) -> std::result::Result<LabLock, LockError> {
+    let acquire = || {
+        LabLock::acquire(name, LOCK_WAIT, |holder| {
+            ui.warn(&format!(
+                "lab {name} is busy: {holder} is acting on it; waiting until it is done"
+            ))
+        })
+    };
+    // The wait blocks: let the runtime's other work go on (the scenarios' runtime has one
+    // thread, and nothing else waiting).
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(acquire),
+        _ => acquire(),
+    }
+}
 
 /// What a use case runs against: the engine, the [`Ui`] it reports progress on, and the
 /// Kubernetes side of a lab ([`Kube`]: real, or a fake in the scenarios).

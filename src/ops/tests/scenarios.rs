@@ -12,13 +12,19 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::argocd::apps::AppState;
+use crate::argocd::bootstrap::{BootstrapError, Prepared};
+use crate::argocd::refresh::RefreshError;
+use crate::cluster::ClusterError;
 use crate::cluster::cluster_api::FakeConnect;
 use crate::cluster::inventory::LabSummary;
 use crate::cluster::names::LABEL_CLUSTER;
 use crate::cluster::tests::scenarios::{changes, k3s_engine, lab, position, up};
+use crate::cluster::up::Starting;
 use crate::config::{KeepSpec, Lab, LabName, Overrides};
 use crate::docker::fake::FakeEngine;
 use crate::docker::{Engine, RunState};
+use crate::kube::api::NodeReady;
 use crate::kube::kept::Refreshed;
 use crate::kube::kubeconfig;
 use crate::state::kept::{self, KeptError};
@@ -103,6 +109,43 @@ impl Kube for FakeKube {
                 }))
             }
         }
+    }
+    type Api = FakeApi;
+    async fn open(&self, _kubeconfig: &str) -> crate::ops::Result<FakeApi> {
+        Ok(FakeApi)
+    }
+}
+
+/// A lab's API whose Argo CD install fails: the GitOps half of `up` going wrong.
+struct FakeApi;
+
+impl crate::ops::LabApi for FakeApi {
+    async fn argocd_version(&self, _ns: &str, recorded: Option<String>) -> Option<String> {
+        recorded
+    }
+    async fn register_spokes<E: Engine, K: Kube>(&self, _env: &Env<'_, E, K>, _lab: &Lab) {}
+    async fn bootstrap(
+        &self,
+        _prepared: &Prepared,
+        _ui: &Ui,
+        _deadline: tokio::time::Instant,
+        _installed: &dyn Fn(record::ArgoCdRecord),
+    ) -> Result<Vec<AppState>, BootstrapError> {
+        Err(BootstrapError::ManifestNotLoaded)
+    }
+    async fn wait_every_node(
+        &self,
+        _lab: &Lab,
+        _url: &str,
+        starting: Starting,
+        _deadline: tokio::time::Instant,
+        _ui: &Ui,
+    ) -> Result<Vec<NodeReady>, ClusterError> {
+        starting.finish().await?;
+        Ok(vec![])
+    }
+    async fn refresh(&self, _ns: &str) -> Result<String, RefreshError> {
+        Ok(String::new())
     }
 }
 
@@ -495,4 +538,75 @@ async fn resume_after_suspend_starts_every_node_and_reports_them_ready() {
         "{:?}",
         kube.connect.calls()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_gitops_half_keeps_the_cluster_its_record_and_its_context() {
+    let data = tempfile::tempdir().unwrap();
+    let _root = crate::state::test_root::set(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab("gitless", 1, 1);
+    let engine = k3s_engine(&lab);
+    let ui = Ui::new(true, false);
+    let kube = FakeKube::new(&engine, Answer::Export);
+    let env = Env::new(&engine, &ui, &kube);
+    let source = crate::source::LabSource {
+        lab: lab.clone(),
+        text: KEEPING_NOTHING.to_string(),
+        overrides: Overrides::default(),
+        origin: None,
+    };
+    let prepared = Some(Prepared {
+        repo: crate::argocd::seed::RepoSource::Remote {
+            url: "https://example.com/lab.git".into(),
+            credentials: None,
+        },
+        revision: "HEAD".into(),
+        expected: None,
+        path: "apps".into(),
+        namespace: "argocd".into(),
+        manifest: None,
+        warnings: vec![],
+        kept_secrets: vec![],
+        components: vec![],
+        project: "default".into(),
+        source_fields: Default::default(),
+        source_type: None,
+        resources: vec![],
+        recorded_argocd: None,
+    });
+    let opts = crate::ops::up::UpOpts {
+        pull: crate::cluster::plan::PullPolicy::Missing,
+        timeout: Duration::from_secs(20),
+        switch_context: false,
+        cluster_only: false,
+        dry_run: false,
+        keep_on_failure: false,
+        yes: true,
+        watch: false,
+        context: None,
+        kubeconfig: Some(dir.path().join("config")),
+    };
+    let err = crate::ops::up::up_lab(&env, &source, prepared, &opts, None, async { Ok(()) })
+        .await
+        .err()
+        .expect("the GitOps half fails");
+    assert!(
+        matches!(&err, crate::ops::up::UpError::Bootstrap(e) if matches!(**e, BootstrapError::ManifestNotLoaded)),
+        "{err:?}"
+    );
+    // Nothing was rolled back: the nodes stay, the lab is recorded, its context stays.
+    // (An agent whose start was still in flight is left as it was, for the next `up`.)
+    let nodes = engine
+        .list_containers(&[(LABEL_CLUSTER, lab.name.as_str())])
+        .await
+        .unwrap();
+    assert!(nodes.len() >= 2, "{nodes:?}");
+    assert!(
+        !changes(&engine.calls())
+            .iter()
+            .any(|c| c.starts_with("remove_container"))
+    );
+    assert!(record::read(&lab.name).unwrap().is_some());
+    assert!(kubeconfig::has_entries(&dir.path().join("config"), &lab.name).unwrap());
 }
