@@ -85,12 +85,23 @@ pub async fn up_lab(
 ) -> Result<()> {
     let opts = &run.opts(context);
     let prepared = ops::prepare(ctx.ui, &source.lab, opts)?;
-    let env = ctx.env().await?;
-    let engine = ctx.engine().await?;
-    let ask: &dyn Fn(&str) -> std::io::Result<bool> = &ask;
-    let terminal = std::io::stdin().is_terminal().then_some(ask);
-    let preflight = crate::doctor::preflight_up(engine, &source.lab, ctx.ui);
-    let report = ops::up_lab(&env, &source, prepared, opts, terminal, preflight).await?;
+    let report = match &opts.context {
+        // The GitOps half into a real cluster: Docker is not needed, nor asked.
+        Some(context) => {
+            ops::up_in_context::<crate::kube::api::KubeApi>(
+                ctx.ui, &source, prepared, opts, context,
+            )
+            .await?
+        }
+        None => {
+            let env = ctx.env().await?;
+            let engine = ctx.engine().await?;
+            let ask: &dyn Fn(&str) -> std::io::Result<bool> = &ask;
+            let terminal = std::io::stdin().is_terminal().then_some(ask);
+            let preflight = crate::doctor::preflight_up(engine, &source.lab, ctx.ui);
+            ops::up_lab(&env, &source, prepared, opts, terminal, preflight).await?
+        }
+    };
     let watch = print::report(ctx, opts, run.output, &source.lab, report)?;
     if let Some(watch) = watch {
         ops::watch_head(ctx.ui, &watch).await?;

@@ -112,6 +112,23 @@ pub fn prepare(ui: &Ui, lab: &Lab, opts: &UpOpts) -> Result<Option<Prepared>> {
     Ok(Some(prepared))
 }
 
+/// `up --context`: the GitOps half only, into an existing cluster of the user's kubeconfig.
+/// Needs no engine: a host without Docker can bootstrap a real cluster.
+pub async fn up_in_context<A>(
+    ui: &Ui,
+    source: &LabSource,
+    prepared: Option<Prepared>,
+    opts: &UpOpts,
+    context: &str,
+) -> Result<UpReport<A>> {
+    let deadline = Instant::now() + opts.timeout;
+    if opts.watch && prepared.as_ref().is_some_and(|p| p.repo_mount().is_none()) {
+        return Err(UpError::WatchNeedsLocalRepo);
+    }
+    let prepared = prepared.ok_or(UpError::ContextWithClusterOnly)?;
+    gitops::up_in_context(ui, context, &source.lab, &prepared, opts, deadline).await
+}
+
 /// `up` and `restore`: one idempotent path that creates or converges a lab, records it, and
 /// bootstraps GitOps into it (see the module docs). `prepared`: what [`prepare`] returned;
 /// `preflight`: the host's checks, awaited before anything is created.
