@@ -21,9 +21,6 @@ use clap_complete::env::Shells;
 use clap_complete::{ArgValueCandidates, CompletionCandidate};
 
 use super::error::{Error, Result, Usage};
-use crate::cluster::inventory;
-use crate::docker::AnyEngine;
-use crate::state::record;
 
 /// Print a shell completion script.
 ///
@@ -75,7 +72,7 @@ pub fn dropped_lab_names() -> ArgValueCandidates {
 
 /// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
 pub fn lab_candidates() -> Vec<CompletionCandidate> {
-    docker_labs()
+    crate::ops::names::running(COMPLETION_DOCKER_BUDGET)
         .into_iter()
         .map(|(name, state)| CompletionCandidate::new(name).help(Some(state.into())))
         .collect()
@@ -84,38 +81,10 @@ pub fn lab_candidates() -> Vec<CompletionCandidate> {
 /// Candidates for `restore`'s NAME: the dropped labs on record that Docker has nothing of.
 /// With Docker down, every dropped record is offered (the command itself then says more).
 pub fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
-    let running: Vec<String> = docker_labs().into_iter().map(|(name, _)| name).collect();
-    record::list()
+    crate::ops::names::dropped(COMPLETION_DOCKER_BUDGET)
         .into_iter()
-        .flatten()
-        .filter(|r| r.times.dropped.is_some() && !running.contains(&r.name))
-        .map(|r| CompletionCandidate::new(r.name).help(Some("dropped".into())))
+        .map(|name| CompletionCandidate::new(name).help(Some("dropped".into())))
         .collect()
-}
-
-/// (name, state) of every lab Docker knows of, or nothing when Docker does not answer within
-/// [`COMPLETION_DOCKER_BUDGET`]. Completion runs before `main` builds its runtime, so this builds a small
-/// one of its own.
-fn docker_labs() -> Vec<(String, &'static str)> {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    runtime.block_on(async {
-        let list = async {
-            let engine = AnyEngine::connect().await.ok()?;
-            inventory::list(&engine).await.ok()
-        };
-        match tokio::time::timeout(COMPLETION_DOCKER_BUDGET, list).await {
-            Ok(Some(labs)) => labs
-                .into_iter()
-                .map(|l| (l.name, l.state.as_str()))
-                .collect(),
-            _ => Vec::new(),
-        }
-    })
 }
 
 pub fn run(args: Args) -> Result<()> {

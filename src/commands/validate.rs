@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::args::Output;
 use super::error::{Error, Result};
 use crate::lab::DEFAULT_FILE;
-use crate::validate::{self, Report, ValidationError};
+use crate::validate::{Report, ValidationError};
 
 use super::Ctx;
 use super::output::{self, Kind};
@@ -86,26 +86,7 @@ struct Invalid<'a> {
 pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { file, output: out } = args;
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    // Every check `up` makes before it touches Docker: the lab's plan too, and what `up` warns
-    // about it.
-    let plan = |lab: &crate::config::Lab| {
-        let notes = crate::cluster::k3s::registries::overridden(
-            lab.cluster.image_cache,
-            lab.cluster.registry.map(|r| r.port),
-            lab.cluster.registries.as_ref(),
-        );
-        crate::cluster::up::plan_offline(lab).map(|()| notes).map_err(|e| {
-            let hint = match e {
-                crate::cluster::plan::PlanError::PortOnManyNodes(..) => Some(
-                    "give each `ports` entry, `cluster.api.port` and `argocd.ui.port` (the Argo CD UI, 8080 by default) a host port of its own"
-                        .to_string(),
-                ),
-                _ => crate::diag::Hinted::hint(&e),
-            };
-            (e.to_string(), hint)
-        })
-    };
-    match validate::validate_with(&path, &plan) {
+    match crate::ops::validate::validate(&path) {
         Ok(report) => valid(ctx, &path, &report, out),
         Err(errors) => {
             if out == Output::Table {

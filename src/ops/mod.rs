@@ -13,11 +13,14 @@ pub mod drop;
 pub mod error;
 pub mod hub;
 pub mod keep;
+pub mod names;
 pub mod restore;
 pub mod resume;
 pub mod status;
 pub mod suspend;
 pub mod up;
+pub mod validate;
+pub mod version;
 
 #[cfg(test)]
 mod tests;
