@@ -32,7 +32,7 @@ pub async fn exec<E: Engine>(
     if container.state != RunState::Running {
         return Err(Error::NodeNotRunning {
             node: short_name(&lab.name, &container.name).to_string(),
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             state: container.state.as_str(),
         });
     }

@@ -103,7 +103,7 @@ pub async fn export_logs<E: Engine>(
         .tempfile_in(dir)
         .map_err(|source| Error::ExportDir {
             dir: dir.to_path_buf(),
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             // tempfile's error names the hidden temporary file ("… at path
             // \"DIR/.playground-logs-….partial\""): the user gave the folder, so say only why.
             source: without_path(source),

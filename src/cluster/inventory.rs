@@ -51,7 +51,8 @@ pub struct NodeSummary {
 /// One lab, as `list -o json` prints it (`nodes` only in `status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabSummary {
-    pub name: String,
+    /// Parsed once from the nodes' label (or the record): every lab listed has a valid name.
+    pub name: crate::config::LabName,
     pub state: LabState,
     pub servers: u32,
     pub agents: u32,
@@ -122,7 +123,19 @@ pub fn summarize_with(
     }
     by_lab
         .into_iter()
-        .map(|(lab, mut nodes)| {
+        // A label that is no lab name was not set by playground (it names only valid labs):
+        // such containers are not a lab of ours.
+        .filter_map(|(lab, nodes)| match crate::config::LabName::parse(lab) {
+            Ok(name) => Some((name, lab, nodes)),
+            Err(_) => {
+                tracing::debug!(
+                    label = lab,
+                    "containers labelled with no valid lab name are left out"
+                );
+                None
+            }
+        })
+        .map(|(name, lab, mut nodes)| {
             nodes.sort_by(|a, b| a.name.cmp(&b.name));
             let label_u32 = |key: &str| {
                 nodes
@@ -163,7 +176,7 @@ pub fn summarize_with(
             };
             let label = |key: &str| nodes.iter().find_map(|c| c.labels.get(key).cloned());
             LabSummary {
-                name: lab.to_string(),
+                name,
                 state,
                 servers,
                 agents,
@@ -239,9 +252,12 @@ pub fn with_dropped(
         if r.times.dropped.is_none() || labs.iter().any(|l| l.name == r.name) {
             continue;
         }
+        let Ok(name) = crate::config::LabName::parse(&r.name) else {
+            continue;
+        };
         let lab = r.lab().ok();
         labs.push(LabSummary {
-            name: r.name.clone(),
+            name,
             state: LabState::Dropped,
             servers: lab.as_ref().map_or(0, |l| l.cluster.servers),
             agents: lab.as_ref().map_or(0, |l| l.cluster.agents),
@@ -382,6 +398,19 @@ mod tests {
     }
 
     #[test]
+    fn a_label_that_is_no_lab_name_is_no_lab_of_ours() {
+        let cs = vec![
+            node("Not_A_Lab", "server", 0, RunState::Running),
+            node("a", "server", 0, RunState::Running),
+        ];
+        let names: Vec<String> = summarize(&cs, false)
+            .into_iter()
+            .map(|l| l.name.to_string())
+            .collect();
+        assert_eq!(names, ["a"]);
+    }
+
+    #[test]
     fn states_follow_the_nodes() {
         use RunState::*;
         let cases = [
@@ -471,7 +500,7 @@ mod tests {
 
     fn summary(name: &str, state: LabState) -> LabSummary {
         LabSummary {
-            name: name.into(),
+            name: crate::config::LabName::parse(name).unwrap(),
             state,
             servers: 1,
             agents: 0,

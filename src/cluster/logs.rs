@@ -52,7 +52,7 @@ pub async fn select_nodes<E: Engine>(
             .map(|c| short_name(&lab.name, &c.name))
             .collect();
         return Err(Error::NoSuchNode {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             wanted: wanted.to_string(),
             have: if have.is_empty() {
                 "none".to_string()

@@ -56,7 +56,7 @@ impl<'a> Ctx<'a> {
             [only] => Ok(LabName::parse(&only.name)?),
             [] => Ok(LabName::default()),
             many => Err(Error::SeveralLabs(
-                many.iter().map(|l| l.name.clone()).collect(),
+                many.iter().map(|l| l.name.to_string()).collect(),
             )),
         }
     }
@@ -89,7 +89,7 @@ impl<'a> Ctx<'a> {
         let api = lab
             .api
             .as_deref()
-            .ok_or_else(|| Error::NoApiAddress(lab.name.clone()))?;
+            .ok_or_else(|| Error::NoApiAddress(lab.name.to_string()))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         Ok(
             node_kubeconfig::fetch_kubeconfig(self.engine().await?, &lab.name, api, deadline)

@@ -153,7 +153,7 @@ pub async fn lab_kubeconfig<E: Engine>(engine: &E, lab: &LabSummary) -> Result<S
     let api = lab
         .api
         .as_deref()
-        .ok_or_else(|| OpsError::NoApiAddress(lab.name.clone()))?;
+        .ok_or_else(|| OpsError::NoApiAddress(lab.name.to_string()))?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     Ok(node_kubeconfig::fetch_kubeconfig(engine, &lab.name, api, deadline).await?)
 }

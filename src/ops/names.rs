@@ -26,7 +26,7 @@ pub fn running(budget: Duration) -> Vec<(String, &'static str)> {
         match tokio::time::timeout(budget, list).await {
             Ok(Some(labs)) => labs
                 .into_iter()
-                .map(|l| (l.name, l.state.as_str()))
+                .map(|l| (l.name.to_string(), l.state.as_str()))
                 .collect(),
             _ => Vec::new(),
         }
