@@ -153,10 +153,10 @@ pub fn summarize_with(
                 Some(format!("https://{}:{port}", client_host(host)))
             });
             let missing: Vec<String> = (0..servers)
-                .map(|i| names::node(lab, crate::config::Role::Server, i))
-                .chain((0..agents).map(|i| names::node(lab, crate::config::Role::Agent, i)))
+                .map(|i| names::node(&name, crate::config::Role::Server, i))
+                .chain((0..agents).map(|i| names::node(&name, crate::config::Role::Agent, i)))
                 .chain(
-                    (servers > 1).then(|| names::node(lab, crate::config::Role::LoadBalancer, 0)),
+                    (servers > 1).then(|| names::node(&name, crate::config::Role::LoadBalancer, 0)),
                 )
                 .filter(|n| !nodes.iter().any(|c| &c.name == n))
                 .collect();

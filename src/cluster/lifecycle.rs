@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use crate::config::Role;
+use crate::config::{LabName, Role};
 use crate::docker::{ContainerInfo, Engine, NetworkInfo, RunState};
 use crate::kube::api::NodeReady;
 use crate::ui::Ui;
@@ -89,7 +89,7 @@ pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> 
 /// its log line), then agents together, then the API and every node Ready. Repairs what a restart loses.
 pub async fn resume<E: Engine>(
     engine: &E,
-    lab: &str,
+    lab: &LabName,
     timeout: Duration,
     ui: &Ui,
 ) -> Result<Vec<NodeReady>> {
@@ -100,7 +100,7 @@ pub async fn resume<E: Engine>(
 pub async fn resume_with<E: Engine, C: Connect>(
     engine: &E,
     connect: &C,
-    lab: &str,
+    lab: &LabName,
     timeout: Duration,
     ui: &Ui,
 ) -> Result<Vec<NodeReady>> {
@@ -247,7 +247,7 @@ async fn await_each<E: Engine>(
 pub async fn ensure_host_record<E: Engine, A: ClusterApi>(
     engine: &E,
     api: &A,
-    lab: &str,
+    lab: &LabName,
 ) -> Result<()> {
     let address = node_host_address(engine, lab).await?;
     api.ensure_host_record(names::HOST_ALIAS, &address)
@@ -262,7 +262,7 @@ pub async fn ensure_host_record<E: Engine, A: ClusterApi>(
 /// The address Docker wrote for [`names::HOST_ALIAS`] in a running node's /etc/hosts; the lab
 /// network's gateway when no node has the entry (a node made by an older playground without
 /// `ExtraHosts`).
-async fn node_host_address<E: Engine>(engine: &E, lab: &str) -> Result<String> {
+async fn node_host_address<E: Engine>(engine: &E, lab: &LabName) -> Result<String> {
     let nodes = nodes_of(engine, lab).await?;
     for c in nodes
         .iter()
@@ -300,7 +300,7 @@ pub fn hosts_address(hosts: &str, host: &str) -> Option<String> {
 
 /// Nodes carry static addresses; a node whose address changed (its network was recreated
 /// under it) cannot rejoin embedded etcd. Say which one, and how to repair.
-async fn repair_ips<E: Engine>(engine: &E, lab: &str, nodes: &[ContainerInfo]) -> Result<()> {
+async fn repair_ips<E: Engine>(engine: &E, lab: &LabName, nodes: &[ContainerInfo]) -> Result<()> {
     let net = names::network(lab);
     let Some(info) = engine.inspect_network(&net).await? else {
         return Err(Error::NetworkGone(net));

@@ -42,18 +42,18 @@ pub const LABEL_CACHE_NAMESPACE: &str = "playground.cache.namespace";
 /// `ExtraHosts` on every start, so unlike k3d's injected entry it survives restarts (k3d #1221).
 pub const HOST_ALIAS: &str = "host.playground.internal";
 
-pub fn network(lab: &str) -> String {
+pub fn network(lab: &LabName) -> String {
     format!("{PREFIX}-{lab}")
 }
 
-pub fn node(lab: &str, role: Role, index: u32) -> String {
+pub fn node(lab: &LabName, role: Role, index: u32) -> String {
     match role {
         Role::LoadBalancer => format!("{PREFIX}-{lab}-serverlb"),
         _ => format!("{PREFIX}-{lab}-{}-{index}", role.as_str()),
     }
 }
 
-pub fn data_volume(lab: &str, role: Role, index: u32) -> String {
+pub fn data_volume(lab: &LabName, role: Role, index: u32) -> String {
     format!("{}-data", node(lab, role, index))
 }
 
@@ -64,7 +64,7 @@ pub fn data_volume_of(binds: &[String]) -> Option<&str> {
         .find_map(|b| b.strip_suffix(k3s::DATA_DIR)?.strip_suffix(':'))
 }
 
-pub fn images_volume(lab: &str) -> String {
+pub fn images_volume(lab: &LabName) -> String {
     format!("{PREFIX}-{lab}-images")
 }
 
@@ -80,6 +80,7 @@ mod tests {
     #[test]
     fn the_api_container_the_argo_cd_half_names_is_the_node_we_make() {
         for lab in ["dev", "a-b"] {
+            let lab = &LabName::parse(lab).unwrap();
             assert_eq!(
                 crate::lab::api_container(lab, 1),
                 node(lab, Role::Server, 0)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::Role;
+use crate::config::{LabName, Role};
 use crate::docker::Engine;
 
 use super::error::{ClusterError, Result};
@@ -23,7 +23,7 @@ use super::{k3s, names};
 /// checks it is whole, not only that it parses.
 pub async fn fetch_kubeconfig<E: Engine>(
     engine: &E,
-    lab: &str,
+    lab: &LabName,
     api_url: &str,
     deadline: Instant,
 ) -> Result<String> {

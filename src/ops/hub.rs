@@ -15,7 +15,7 @@ use crate::argocd::hub::{self, Credentials};
 use crate::argocd::reach::{self, Reach, Target};
 use crate::cluster::inventory::{LabState, LabSummary};
 use crate::cluster::names;
-use crate::config::{ClusterRef, Lab, Role};
+use crate::config::{ClusterRef, Lab, LabName, Role};
 use crate::docker::Engine;
 use crate::kube::api::KubeApi;
 use crate::state::record;
@@ -58,7 +58,7 @@ fn spokes_on_record(hub: &str) -> Vec<String> {
 /// install the manager account, write the cluster Secret.
 async fn link<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    hub: &str,
+    hub: &LabName,
     hub_ns: &str,
     hub_api: &KubeApi,
     spoke: &LabSummary,
@@ -107,7 +107,7 @@ fn missing_spoke(hub: &str, spoke: &str) -> String {
 
 /// `up` of a hub: register its spokes; forget the clusters it registered and no longer names.
 pub async fn register_spokes<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &Lab, api: &KubeApi) {
-    let hub = lab.name.as_str();
+    let hub = &lab.name;
     let ns = lab.argocd.namespace.as_str();
     if let Ok(had) = hub::registered(api, ns).await {
         for old in had {
@@ -197,7 +197,7 @@ fn context_cluster(
 /// engine's round trips.
 async fn reach_from_hub<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    hub: &str,
+    hub: &LabName,
     context: &str,
     server: &str,
     ca_pem: Option<&str>,
@@ -229,7 +229,7 @@ fn reach_target<'a>(
 /// do not: the registration is made all the same, for an address that only `up` cannot see).
 async fn register_context<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    hub: &str,
+    hub: &LabName,
     ns: &str,
     api: &KubeApi,
     context: &str,
@@ -280,7 +280,7 @@ pub async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: 
         return;
     };
     for hub_lab in hubs {
-        let hub = hub_lab.name.as_str();
+        let hub = &hub_lab.name;
         let found = match env.find_lab(hub).await {
             Ok(h) if h.state == LabState::Running => h,
             _ => {
@@ -316,9 +316,9 @@ pub async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: 
 /// `drop` of a lab, before its objects go: as a spoke, leave every hub that names it; as a
 /// hub, let its spokes go (detached from its network, the manager account removed unless
 /// another hub still names them).
-pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &str) {
+pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabName) {
     for hub_lab in hubs_of(lab) {
-        let hub = hub_lab.name.as_str();
+        let hub = &hub_lab.name;
         let Ok(found) = env.find_lab(hub).await else {
             continue;
         };
@@ -347,7 +347,7 @@ pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &str) {
             .engine
             .disconnect_network(&names::network(lab), &container)
             .await;
-        let others = hubs_of(&spoke).into_iter().any(|h| h.name.as_str() != lab);
+        let others = hubs_of(&spoke).into_iter().any(|h| &h.name != lab);
         if others || found.state != LabState::Running {
             continue;
         }
@@ -452,7 +452,7 @@ async fn probe(api: &KubeApi) -> std::result::Result<String, String> {
 /// The version on success; else the reason, which is also the message.
 async fn probe_lab<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    hub: &str,
+    hub: &LabName,
     spoke: &str,
 ) -> (std::result::Result<Option<String>, ()>, Option<String>) {
     let found = match env.find_lab(spoke).await {

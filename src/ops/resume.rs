@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::cluster::lifecycle;
+use crate::config::LabName;
 use crate::docker::Engine;
 use crate::kube::api::NodeReady;
 
@@ -12,7 +13,7 @@ use super::{Env, Kube, Result};
 /// Resume lab `name` within `timeout`: its nodes, as the API reports them.
 pub async fn resume<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &str,
+    name: &LabName,
     timeout: Duration,
 ) -> Result<Vec<NodeReady>> {
     Ok(lifecycle::resume_with(env.engine, env.kube.connect(), name, timeout, env.ui).await?)

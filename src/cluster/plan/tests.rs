@@ -539,8 +539,8 @@ fn a_brand_new_agent_is_not_announced_as_forgotten() {
         containers: running(&first),
         network_exists: true,
         volumes: [
-            names::data_volume("lab", Role::Server, 0),
-            names::data_volume("lab", Role::Agent, 0),
+            names::data_volume(&lab(1, 1).name, Role::Server, 0),
+            names::data_volume(&lab(1, 1).name, Role::Agent, 0),
         ]
         .into(),
         ..Default::default()

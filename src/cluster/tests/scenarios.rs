@@ -515,10 +515,10 @@ async fn dropping_a_hub_detaches_its_spokes_and_leaves_them_running() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     up(&engine, &hub, &d1).await.unwrap();
     up(&engine, &spoke, &d2).await.unwrap();
-    let spoke_server = names::node("spoke", Role::Server, 0);
+    let spoke_server = names::node(&spoke.name, Role::Server, 0);
     // What `up` of the hub does for `argocd.clusters: [spoke]`.
     engine
-        .connect_network(&names::network("hub"), &spoke_server, None, &[])
+        .connect_network(&names::network(&hub.name), &spoke_server, None, &[])
         .await
         .unwrap();
 
@@ -539,7 +539,7 @@ async fn dropping_a_hub_detaches_its_spokes_and_leaves_them_running() {
         .unwrap();
     assert_eq!(
         left.ips.keys().cloned().collect::<Vec<_>>(),
-        vec![names::network("spoke")]
+        vec![names::network(&spoke.name)]
     );
 }
 
