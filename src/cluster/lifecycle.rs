@@ -36,7 +36,7 @@ fn index_of(c: &ContainerInfo) -> u32 {
         .unwrap_or(0)
 }
 
-async fn nodes_of<E: Engine>(engine: &E, lab: &str) -> Result<Vec<ContainerInfo>> {
+async fn nodes_of<E: Engine>(engine: &E, lab: &LabName) -> Result<Vec<ContainerInfo>> {
     let mut nodes: Vec<ContainerInfo> = engine
         .list_containers(&[(names::LABEL_CLUSTER, lab)])
         .await?
@@ -52,7 +52,7 @@ async fn nodes_of<E: Engine>(engine: &E, lab: &str) -> Result<Vec<ContainerInfo>
 
 /// Stop (or with `pause`, freeze) every node: load balancer and agents first, servers last,
 /// so agents do not spend the stop reconnecting. Already stopped nodes are left as they are.
-pub async fn suspend<E: Engine>(engine: &E, lab: &str, pause: bool, ui: &Ui) -> Result<()> {
+pub async fn suspend<E: Engine>(engine: &E, lab: &LabName, pause: bool, ui: &Ui) -> Result<()> {
     let nodes = nodes_of(engine, lab).await?;
     let (servers, others): (Vec<_>, Vec<_>) =
         nodes.iter().partition(|c| role_of(c) == Some(Role::Server));
@@ -324,7 +324,7 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &LabName, nodes: &[ContainerInfo
 /// caches (which carry no lab label) to the other labs. Works on half-made
 /// labs and without any local state. It repeats until a pass finds nothing: a container whose
 /// create was in flight when an interrupted `up` began its rollback appears only later.
-pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
+pub async fn remove_objects<E: Engine>(engine: &E, lab: &LabName) -> Result<usize> {
     let mut removed = 0;
     let mut quiet_passes = 0;
     for _ in 0..20 {
@@ -361,7 +361,11 @@ pub async fn remove_objects<E: Engine>(engine: &E, lab: &str) -> Result<usize> {
 
 /// Detach the nodes of other labs from `lab`'s network: a hub's network holds its spokes' API
 /// containers, and Docker refuses to remove a network with endpoints.
-async fn detach_other_labs<E: Engine>(engine: &E, lab: &str, network: &NetworkInfo) -> Result<()> {
+async fn detach_other_labs<E: Engine>(
+    engine: &E,
+    lab: &LabName,
+    network: &NetworkInfo,
+) -> Result<()> {
     for c in engine
         .list_containers(&[(names::LABEL_CLUSTER, "")])
         .await?

@@ -2,6 +2,7 @@
 //! first, while the API still answers (a suspended lab can be dropped without its API).
 
 use crate::cluster::lifecycle;
+use crate::config::LabName;
 use crate::docker::Engine;
 
 use super::keep::{self, Saved};
@@ -26,7 +27,7 @@ pub struct Suspended {
 
 pub async fn suspend<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &str,
+    name: &LabName,
     opts: SuspendOpts,
 ) -> Result<Suspended> {
     let kept = keep::save_before(env, name, opts.force, "suspended").await?;

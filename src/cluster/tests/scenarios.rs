@@ -522,7 +522,7 @@ async fn dropping_a_hub_detaches_its_spokes_and_leaves_them_running() {
         .await
         .unwrap();
 
-    lifecycle::remove_objects(&engine, "hub").await.unwrap();
+    lifecycle::remove_objects(&engine, &hub.name).await.unwrap();
     let left_over = engine.objects_labelled(LABEL_CLUSTER);
     assert!(
         left_over.iter().all(|o| !o.contains("playground-hub")),
