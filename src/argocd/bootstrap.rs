@@ -190,45 +190,6 @@ impl Prepared {
         }
     }
 
-    /// The GitOps half in a line, for `--dry-run`: what goes in before the root, what the root
-    /// is, and what `up` then waits for.
-    pub fn describe(&self, repo: &str) -> String {
-        let kind = match (self.source_type, self.source_fields.keys().next()) {
-            (Some(SourceType::Helm), _) => {
-                let files: Vec<&str> = self.source_fields["helm"]["valueFiles"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str())
-                    .collect();
-                if files.is_empty() {
-                    "a Helm chart".to_string()
-                } else {
-                    format!("a Helm chart with {}", files.join(", "))
-                }
-            }
-            (Some(SourceType::Kustomize), _) => "a kustomization".to_string(),
-            (Some(SourceType::Directory), _) => "plain manifests".to_string(),
-            (None, _) => "detected by Argo CD".to_string(),
-        };
-        let resources = if self.resources.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "apply {} (argocd.resources), ",
-                self.resources
-                    .iter()
-                    .map(Resource::describe)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        format!(
-            "{resources}seed the root Application from {repo} at {} (path {}: {kind}; project {}), and wait until it and every app with automated sync are Synced and Healthy",
-            self.revision, self.path, self.project
-        )
-    }
-
     /// The root Application's source and project.
     pub fn root(&self) -> seed::RootSpec {
         seed::RootSpec {

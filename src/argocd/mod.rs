@@ -19,6 +19,8 @@
 //!    a `{ context: NAME }` cluster's API ([`reach`]).
 //! 6. [`cli`] runs the lab's own `argocd` CLI, which [`download`] fetches from its server and
 //!    caches per server version; [`access`] finds its address and admin password.
+//!
+//! [`plan`] is the GitOps half as `up --dry-run` prints it: pure, one line per step.
 
 pub mod access;
 pub mod apps;
@@ -28,6 +30,7 @@ pub mod download;
 pub mod hub;
 pub mod install;
 pub mod manifest;
+pub mod plan;
 pub mod reach;
 pub mod refresh;
 pub mod seed;

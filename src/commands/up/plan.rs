@@ -6,15 +6,18 @@ use super::super::Ctx;
 use super::super::args::Output;
 use super::super::error::Result;
 use super::super::output::{self, Kind};
+use crate::argocd::plan::GitopsStep;
 
 /// `up --dry-run`: what would be done, as text or (kind `UpPlan`) as a document whose `steps`
-/// are the plan's lines, so `-o json` keeps stdout JSON.
+/// are the cluster plan's lines and `gitopsSteps` the GitOps half's, so `-o json` keeps stdout
+/// JSON.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct UpPlan<'a> {
     name: &'a str,
     steps: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    then: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gitops_steps: Vec<String>,
 }
 
 impl Kind for UpPlan<'_> {
@@ -26,24 +29,33 @@ pub(super) fn print_plan(
     ctx: &Ctx<'_>,
     name: &str,
     plan: String,
-    then: Option<String>,
+    gitops: Vec<GitopsStep>,
 ) -> Result<()> {
     let doc = UpPlan {
         name,
         steps: plan.lines().collect(),
-        then: then.as_deref(),
+        gitops_steps: gitops.iter().map(ToString::to_string).collect(),
     };
-    output::result(out, ctx.ui, &doc, || {
-        let mut text = String::new();
-        if !plan.is_empty() {
-            text.push_str(&format!(
-                "plan for lab {name} (nothing was changed):\n{plan}"
-            ));
+    output::result(out, ctx.ui, &doc, || text(name, &plan, &gitops))
+}
+
+/// The cluster plan as it is, then the GitOps half as a second numbered section.
+fn text(name: &str, plan: &str, gitops: &[GitopsStep]) -> String {
+    let mut text = String::new();
+    if !plan.is_empty() || !gitops.is_empty() {
+        text.push_str(&format!(
+            "plan for lab {name} (nothing was changed):\n{plan}"
+        ));
+    }
+    if !gitops.is_empty() {
+        text.push_str(if plan.is_empty() {
+            "the GitOps half (Argo CD):\n"
+        } else {
+            "then the GitOps half (Argo CD):\n"
+        });
+        for (i, step) in gitops.iter().enumerate() {
+            text.push_str(&format!("{:>2}.   {step}\n", i + 1));
         }
-        if let Some(then) = &then {
-            let lead = if plan.is_empty() { "would" } else { "then:" };
-            text.push_str(&format!("{lead} {then}\n"));
-        }
-        text
-    })
+    }
+    text
 }

@@ -23,10 +23,10 @@ pub(super) fn report(
     match report {
         UpReport::Plan {
             plan,
-            then,
+            gitops,
             refused,
         } => {
-            super::plan::print_plan(out, ctx, &lab.name, plan, then)?;
+            super::plan::print_plan(out, ctx, &lab.name, plan, gitops)?;
             match refused {
                 Some(e) => Err(e.into()),
                 None => Ok(None),

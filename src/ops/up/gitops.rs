@@ -172,13 +172,15 @@ pub(super) async fn up_in_context<A>(
         .await
         .map_err(super::super::OpsError::from)?;
     if opts.dry_run {
-        let then = format!(
-            "install Argo CD {} into {} of context {context}, and seed root from {}",
-            lab.argocd.version, lab.argocd.namespace, lab.gitops.repo
-        );
+        let facts = crate::argocd::plan::Facts {
+            installed: None,
+            fresh: false,
+            context: Some(context),
+            timeout: opts.timeout,
+        };
         return Ok(UpReport::Plan {
             plan: String::new(),
-            then: Some(then),
+            gitops: crate::argocd::plan::plan(lab, Some(prepared), &facts),
             refused: None,
         });
     }

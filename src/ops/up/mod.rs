@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use crate::argocd::apps::AppState;
 use crate::argocd::bootstrap::{self, Prepared};
+use crate::argocd::plan::{self as gitops_plan, GitopsStep};
 use crate::argocd::upgrade::{self, VersionChange};
 use crate::cluster::ClusterError;
 use crate::cluster::plan::PullPolicy;
@@ -72,11 +73,12 @@ pub type Ask<'a> = Option<&'a dyn Fn(&str) -> std::io::Result<bool>>;
 
 /// What `up` did, for the command to print.
 pub enum UpReport<A> {
-    /// `--dry-run`: the cluster plan (the Argo CD diff first), what would follow, and the
-    /// host's refusal, if any (the exit status still says it would fail).
+    /// `--dry-run`: the cluster plan (the Argo CD diff first), the GitOps half's steps that
+    /// would follow (none with `--cluster-only`), and the host's refusal, if any (the exit
+    /// status still says it would fail).
     Plan {
         plan: String,
-        then: Option<String>,
+        gitops: Vec<GitopsStep>,
         refused: Option<PreflightError>,
     },
     /// The lab is up; `apps` when GitOps was bootstrapped, `watch` with `--watch`.
@@ -244,17 +246,19 @@ pub async fn up_lab<E: Engine + Clone + 'static, K: Kube>(
         {
             text.insert_str(0, &change.diff());
         }
-        let then = prepared.as_ref().map(|p| {
-            format!(
-                "install Argo CD {} into {} as soon as the API answers and one node is Ready (the other nodes are awaited alongside), {}",
-                lab.argocd.version,
-                lab.argocd.namespace,
-                p.describe(&lab.gitops.repo.to_string())
-            )
-        });
+        let gitops = gitops_plan::plan(
+            lab,
+            prepared.as_ref(),
+            &gitops_plan::Facts {
+                installed: recorded_version.as_deref(),
+                fresh: plan.fresh,
+                context: None,
+                timeout: opts.timeout,
+            },
+        );
         return Ok(UpReport::Plan {
             plan: text,
-            then,
+            gitops,
             refused,
         });
     }
