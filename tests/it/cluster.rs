@@ -734,33 +734,10 @@ fn an_env_value_from_the_host_is_required_masked_and_never_recorded() {
     assert!(!logs.contains(&secret));
     let dir = tempfile::tempdir().unwrap();
     lab.ok(&["export", "logs", &lab.name, dir.path().to_str().unwrap()]);
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let gz = flate2::read::GzDecoder::new(&bytes[..]);
-        let mut tar = tar::Archive::new(gz);
-        for file in tar.entries().unwrap() {
-            let mut file = file.unwrap();
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut file, &mut text);
-            assert!(
-                !text.contains(&secret),
-                "{:?} holds the value",
-                file.path().unwrap()
-            );
-        }
+    for (name, text) in harness::archive_entries(dir.path()) {
+        assert!(!text.contains(&secret), "{name} holds the value");
     }
     lab.ok(&["drop", "--yes"]);
-}
-
-/// `text` as JSON writes it inside a string, and as Go's encoder (Docker's) writes it.
-fn json_forms(text: &str) -> [String; 3] {
-    let json = serde_json::to_string(text).unwrap();
-    let json = json[1..json.len() - 1].to_string();
-    let go = json
-        .replace('&', "\\u0026")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e");
-    [text.to_string(), json, go]
 }
 
 #[test]
@@ -781,12 +758,12 @@ fn host_secrets_with_quotes_and_pem_lines_are_masked_in_every_encoding() {
         )
         .write();
     // What must never show: each value, JSON-escaped and Go-escaped, and every line of the key.
-    let mut never: Vec<String> = json_forms(&password).to_vec();
+    let mut never: Vec<String> = harness::json_forms(&password).to_vec();
     for p in [&pem1, &pem2] {
         never.extend(
             p.lines()
                 .filter(|l| l.contains(&id))
-                .flat_map(|l| json_forms(l).to_vec()),
+                .flat_map(|l| harness::json_forms(l).to_vec()),
         );
     }
     let check = |what: &str, text: &str| {
@@ -832,20 +809,11 @@ fn host_secrets_with_quotes_and_pem_lines_are_masked_in_every_encoding() {
     check("logs", &lab.ok(&["logs", "--node", "server-0"]));
     let dir = tempfile::tempdir().unwrap();
     lab.ok(&["export", "logs", &lab.name, dir.path().to_str().unwrap()]);
-    let mut entries = 0;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-        for file in tar.entries().unwrap() {
-            let mut file = file.unwrap();
-            let name = file.path().unwrap().display().to_string();
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut file, &mut text);
-            check(&name, &text);
-            entries += 1;
-        }
+    let entries = harness::archive_entries(dir.path());
+    for (name, text) in &entries {
+        check(name, text);
     }
-    assert!(entries > 1, "the archive has entries");
+    assert!(entries.len() > 1, "the archive has entries");
     lab.ok(&["drop", "--yes"]);
 }
 

@@ -315,6 +315,34 @@ pub fn assert_steps_complete(events: &[serde_json::Value], min: usize, out: &str
 }
 
 /// A command's stderr, as text.
+/// Every entry of the bug-report archive(s) `export logs` wrote into `dir`: (path, text).
+pub fn archive_entries(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        for file in tar.entries().unwrap() {
+            let mut file = file.unwrap();
+            let name = file.path().unwrap().display().to_string();
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut text);
+            out.push((name, text));
+        }
+    }
+    out
+}
+
+/// `text` as JSON writes it inside a string, and as Go's encoder (Docker's) writes it.
+pub fn json_forms(text: &str) -> [String; 3] {
+    let json = serde_json::to_string(text).unwrap();
+    let json = json[1..json.len() - 1].to_string();
+    let go = json
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e");
+    [text.to_string(), json, go]
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
