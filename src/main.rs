@@ -10,8 +10,8 @@ use tracing_subscriber::EnvFilter;
 /// result (see `playground::ui`); every other command prints one document.
 fn streams_events(cli: &Cli) -> bool {
     match &cli.command {
-        Command::Up(args) => args.run.output == Output::Json,
-        Command::Restore(args) => args.run.output == Output::Json,
+        Command::Up(args) => args.run.output.output == Output::Json,
+        Command::Restore(args) => args.run.output.output == Output::Json,
         _ => false,
     }
 }

@@ -60,6 +60,13 @@ pub struct RunArgs {
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
     #[arg(long, conflicts_with = "cluster_only")]
     pub watch: bool,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+/// `-o`: the one output flag of every command that prints a document.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct OutputArg {
     /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
     /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
     #[arg(short, long, value_enum, default_value_t = Output::Table)]

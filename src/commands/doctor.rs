@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::{Error, Result};
 use crate::config;
 use crate::lab::DEFAULT_FILE;
@@ -22,10 +22,8 @@ pub struct Args {
     /// and repository are not checked).
     #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -38,7 +36,10 @@ impl Kind for crate::doctor::Report {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let Args { file, output: out } = args;
+    let Args {
+        file,
+        output: OutputArg { output: out },
+    } = args;
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     let lab = if path.exists() {
         Some(config::load(&path)?)

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::Result;
 use crate::cluster::ClusterError;
 use crate::kube::kubeconfig;
@@ -30,10 +30,8 @@ pub struct Args {
     /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
     #[arg(long)]
     pub force: bool,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -53,7 +51,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         name,
         yes,
         force,
-        output: out,
+        output: OutputArg { output: out },
     } = args;
     let name = ctx.lab_name(name).await?;
     let opts = DropOpts {

@@ -1,7 +1,7 @@
 //! `playground list`: every lab Docker knows of, and the dropped labs `restore` can bring back;
 //! which lab is a hub of which (`argocd.clusters`), from their records.
 
-use super::args::Output;
+use super::args::{Output, OutputArg};
 use super::error::Result;
 use crate::cluster::inventory::{self, LabSummary};
 use crate::state::record;
@@ -16,10 +16,8 @@ use super::output::{self, Items, Kind};
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -31,7 +29,9 @@ impl Kind for Items<'_, LabSummary> {
 }
 
 pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
-    let Args { output: out } = args;
+    let Args {
+        output: OutputArg { output: out },
+    } = args;
     let running = inventory::list(ctx.engine().await?).await?;
     let records: Vec<_> = record::list().into_iter().flatten().collect();
     let mut labs = inventory::with_dropped(running, records.iter().cloned());

@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         revision: args.revision.clone(),
     };
     match ops::restore(ctx.engine().await?, &opts, ctx.ui).await? {
-        Restore::Exists(lab) => exists_already(ctx, &lab, args.run.output),
+        Restore::Exists(lab) => exists_already(ctx, &lab, args.run.output.output),
         Restore::Source(source) => up_lab(ctx, *source, &args.run, None).await,
     }
 }

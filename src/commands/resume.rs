@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::Result;
 use crate::kube::api::NodeReady;
 
@@ -22,10 +22,8 @@ pub struct Args {
     /// How long to wait for the lab to be ready, e.g. 90s or 3m.
     #[arg(long, value_parser = super::args::parse_timeout, default_value = "180s")]
     pub timeout: Duration,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -41,7 +39,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         name,
         timeout,
-        output: out,
+        output: OutputArg { output: out },
     } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;

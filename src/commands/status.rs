@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::Result;
 use crate::argocd::hub::HubCluster;
 use crate::argocd::status::{AppTree, ArgoCdVersion};
@@ -24,10 +24,8 @@ use super::output::{self, Kind};
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
     pub name: Option<String>,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -55,7 +53,10 @@ impl Kind for Status<'_> {
 }
 
 pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
-    let Args { name, output: out } = args;
+    let Args {
+        name,
+        output: OutputArg { output: out },
+    } = args;
     let lab = ctx.lab(name).await?;
     let view = if lab.state == LabState::Running {
         crate::ops::status::view(&ctx.env().await?, &lab).await

@@ -1,7 +1,7 @@
 //! `playground suspend`: stop (or freeze) a lab's containers, agents first; the kept Secrets
 //! are exported first, while the API still answers ([`crate::ops::suspend`]).
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::Result;
 use crate::ops::suspend::{self as ops, SuspendOpts};
 
@@ -24,10 +24,8 @@ pub struct Args {
     /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
     #[arg(long)]
     pub force: bool,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -39,7 +37,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         name,
         pause,
         force,
-        output: out,
+        output: OutputArg { output: out },
     } = args;
     let name = ctx.lab_name(name).await?;
     let _lock = ctx.lock(&name)?;

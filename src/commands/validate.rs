@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::args::Output;
+use super::args::{Output, OutputArg};
 use super::error::{Error, Result};
 use crate::lab::DEFAULT_FILE;
 use crate::validate::{Report, ValidationError};
@@ -22,10 +22,8 @@ pub struct Args {
     /// The lab file. Default: ./playground.yaml.
     #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -84,7 +82,10 @@ struct Invalid<'a> {
 }
 
 pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
-    let Args { file, output: out } = args;
+    let Args {
+        file,
+        output: OutputArg { output: out },
+    } = args;
     let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     match crate::ops::validate::validate(&path) {
         Ok(report) => valid(ctx, &path, &report, out),

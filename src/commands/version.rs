@@ -4,7 +4,7 @@
 //! the environment names, with whether it answers. Never fails because Docker is down: a bug
 //! report needs this most when nothing works.
 
-use super::args::Output;
+use super::args::OutputArg;
 use super::error::Result;
 use crate::ops::version::VersionInfo;
 
@@ -18,10 +18,8 @@ use super::output;
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
-    /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -32,7 +30,9 @@ impl output::Kind for VersionInfo {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let Args { output: out } = args;
+    let Args {
+        output: OutputArg { output: out },
+    } = args;
     let info = crate::ops::version::gather().await;
     output::emit(out, &info, || table(&info))
 }

@@ -102,7 +102,7 @@ pub async fn up_lab(
             ops::up_lab(&env, &source, prepared, opts, terminal, preflight).await?
         }
     };
-    let watch = print::report(ctx, opts, run.output, &source.lab, report)?;
+    let watch = print::report(ctx, opts, run.output.output, &source.lab, report)?;
     if let Some(watch) = watch {
         ops::watch_head(ctx.ui, &watch).await?;
     }
