@@ -158,7 +158,9 @@ impl Env {
     }
 
     async fn status_where(&self, name: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-        eventually(10, what, || async {
+        // A bound, not a timing: the stand-in's controller settles within a poll or two, but a
+        // loaded 2-core runner can take several seconds more (seen once at 10 s).
+        eventually(30, what, || async {
             let s = self.apps.get(name).await.ok()?.data["status"].clone();
             f(&s).then_some(s)
         })
