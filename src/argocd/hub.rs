@@ -105,11 +105,11 @@ pub fn redact(secret: &str) {
 /// `cluster-<host>-<hash>`, `util/db/secrets.go` `URIToSecretName`; ours are named after the
 /// lab so that they read well in `kubectl get secrets`).
 pub fn secret_name(cluster: &str) -> String {
-    format!("cluster-{}", crate::lab::kube_context(cluster))
+    format!("cluster-{}-{cluster}", crate::lab::PREFIX)
 }
 
 /// The spoke's container that the hub's network gets, and its API's address from there.
-pub fn spoke_endpoint(spoke: &str, servers: u32) -> (String, String) {
+pub fn spoke_endpoint(spoke: &crate::lab::LabName, servers: u32) -> (String, String) {
     let container = crate::lab::api_container(spoke, servers);
     let url = format!("https://{container}:6443");
     (container, url)
@@ -590,12 +590,15 @@ qa       no          unreachable  -                                      no lab 
     #[test]
     fn a_spoke_is_reached_by_its_server_or_its_load_balancer() {
         assert_eq!(
-            spoke_endpoint("dev", 1),
+            spoke_endpoint(&crate::lab::LabName::parse("dev").unwrap(), 1),
             (
                 "playground-dev-server-0".to_string(),
                 "https://playground-dev-server-0:6443".to_string()
             )
         );
-        assert_eq!(spoke_endpoint("ha", 3).0, "playground-ha-serverlb");
+        assert_eq!(
+            spoke_endpoint(&crate::lab::LabName::parse("ha").unwrap(), 3).0,
+            "playground-ha-serverlb"
+        );
     }
 }

@@ -23,9 +23,9 @@ use serde_saphyr::{Location, Spanned};
 use super::error::{ConfigError, Problem, gather};
 use super::filter::{check_filter, parse_filter, selected};
 use super::model::*;
-use super::name::{LabName, NAME_HINT};
 use super::ports::{DEFAULT_HOST_IP, parse_port};
 use crate::diag::Located;
+use crate::lab::{LabName, NAME_HINT};
 
 /// The only `apiVersion` this build understands.
 pub const API_VERSION: &str = "playground.dev/v1alpha1";

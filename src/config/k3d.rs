@@ -29,9 +29,9 @@ use serde_saphyr::{Location, Spanned};
 use super::file::line_col;
 use super::filter::parse_filter;
 use super::model::{DEFAULT_ARGOCD_UI_PORT, DEFAULT_LAB_NAME, NodeFilter};
-use super::name::{LabName, MAX_NAME_LEN};
 use super::ports::parse_port;
 use crate::diag::Located;
+use crate::lab::{LabName, MAX_NAME_LEN};
 
 /// The k3d config versions this converter reads.
 pub const K3D_API_VERSIONS: [&str; 2] = ["k3d.io/v1alpha4", "k3d.io/v1alpha5"];

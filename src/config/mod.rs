@@ -20,7 +20,6 @@ mod file;
 mod filter;
 pub mod k3d;
 pub mod model;
-pub mod name;
 pub mod overrides;
 mod ports;
 pub mod repo;
@@ -29,11 +28,11 @@ use std::path::Path;
 
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 
+pub use crate::lab::{LabName, MAX_NAME_LEN, NAME_HINT, NameError};
 pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use file::{API_VERSION, KIND, SCHEMA_URL, json_schema};
 pub use model::*;
-pub use name::{LabName, MAX_NAME_LEN, NAME_HINT, NameError};
 pub use overrides::{OverrideError, Overrides};
 pub use ports::DEFAULT_HOST_IP;
 pub use repo::RepoError;
@@ -254,3 +253,17 @@ fn expected_error(
 
 #[cfg(test)]
 mod tests;
+
+// A bad lab name is bad input, and says what a name must look like. (`LabName` lives in
+// `lab`, below `diag`'s layer-mates' users; its diagnostics are said here.)
+impl crate::diag::Hinted for NameError {
+    fn hint(&self) -> Option<String> {
+        Some(NAME_HINT.to_string())
+    }
+}
+
+impl crate::diag::Classified for NameError {
+    fn kind(&self) -> crate::diag::Kind {
+        crate::diag::Kind::Usage
+    }
+}

@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-pub use super::name::LabName;
 pub use super::repo::RepoLocation;
+pub use crate::lab::LabName;
 
 /// The k3s image `up` uses when the file names none.
 pub const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.35.5-k3s1";
-/// The lab name used when no file names one.
-pub const DEFAULT_LAB_NAME: &str = "playground";
+pub use crate::lab::DEFAULT_LAB_NAME;
 
 /// A whole lab, as read from `playground.yaml` (or the built-in default).
 #[derive(Debug, Clone, PartialEq)]

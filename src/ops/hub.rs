@@ -342,7 +342,7 @@ pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabName)
         let Ok(found) = env.find_lab(&spoke).await else {
             continue;
         };
-        let (container, _) = hub::spoke_endpoint(&spoke, found.servers);
+        let (container, _) = hub::spoke_endpoint(&found.name, found.servers);
         let _ = env
             .engine
             .disconnect_network(&names::network(lab), &container)

@@ -10,6 +10,9 @@ use std::ops::Deref;
 /// and those end up in hostnames, which are limited to 63 characters.
 pub const MAX_NAME_LEN: usize = 32;
 
+/// The lab name used when no file names one.
+pub const DEFAULT_LAB_NAME: &str = "playground";
+
 /// What a lab name must look like, for hints.
 pub const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digits and '-', \
     starting with a letter, not ending with '-', at most 32 characters (not 63: the name goes \
@@ -24,18 +27,6 @@ pub struct LabName(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid lab name `{0}`")]
 pub struct NameError(pub String);
-
-impl crate::diag::Hinted for NameError {
-    fn hint(&self) -> Option<String> {
-        Some(NAME_HINT.to_string())
-    }
-}
-
-impl crate::diag::Classified for NameError {
-    fn kind(&self) -> crate::diag::Kind {
-        crate::diag::Kind::Usage
-    }
-}
 
 impl LabName {
     pub fn parse(name: &str) -> Result<LabName, NameError> {
@@ -59,10 +50,10 @@ impl LabName {
     }
 }
 
-/// [`super::DEFAULT_LAB_NAME`], the name of a lab whose file names none.
+/// [`DEFAULT_LAB_NAME`], the name of a lab whose file names none.
 impl Default for LabName {
     fn default() -> Self {
-        LabName(super::DEFAULT_LAB_NAME.to_string())
+        LabName(DEFAULT_LAB_NAME.to_string())
     }
 }
 
@@ -127,10 +118,7 @@ mod tests {
 
     #[test]
     fn one_rule_for_a_lab_name() {
-        assert_eq!(
-            LabName::parse(super::super::DEFAULT_LAB_NAME),
-            Ok(LabName::default())
-        );
+        assert_eq!(LabName::parse(DEFAULT_LAB_NAME), Ok(LabName::default()));
         for good in ["a", "lab", "lab-2", "a1b2", &"a".repeat(MAX_NAME_LEN)] {
             assert_eq!(LabName::parse(good).unwrap(), *good);
         }

@@ -2,6 +2,10 @@
 //! nodes that honour them and the Argo CD half ([`crate::argocd`]) relies on them. They live
 //! below both, so neither half imports the other.
 
+mod name;
+
+pub use name::{DEFAULT_LAB_NAME, LabName, MAX_NAME_LEN, NAME_HINT, NameError};
+
 use std::net::IpAddr;
 
 /// The lab file's name at the top of a lab directory or a lab repository.
@@ -17,14 +21,14 @@ pub const ARGOCD_UI_NODE_PORT: u16 = 30080;
 pub const PREFIX: &str = "playground";
 
 /// The kube context (and cluster and user) of a lab in the kubeconfig.
-pub fn kube_context(lab: &str) -> String {
+pub fn kube_context(lab: &LabName) -> String {
     format!("{PREFIX}-{lab}")
 }
 
 /// The container a lab's API is served from on its Docker network: its load balancer when it
 /// has several servers, else its one server. `cluster::names::node` names the same containers
 /// (a test there holds the two equal); the Argo CD half reaches a spoke through it.
-pub fn api_container(lab: &str, servers: u32) -> String {
+pub fn api_container(lab: &LabName, servers: u32) -> String {
     if servers > 1 {
         format!("{PREFIX}-{lab}-serverlb")
     } else {
