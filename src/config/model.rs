@@ -215,16 +215,24 @@ impl RegistryTls {
         format!("{REGISTRY_TLS_DIR}/{index}/{file}")
     }
 
-    /// The host files with their node paths, for the `index`th config.
-    pub fn files(&self, index: usize) -> Vec<(&Path, String)> {
+    /// The node paths of the CA, the client certificate and its key of the `index`th config,
+    /// each when the lab names it: what the merged `registries.yaml` names.
+    pub fn node_paths(&self, index: usize) -> [Option<String>; 3] {
         [
             (&self.ca_file, "ca.pem"),
             (&self.cert_file, "cert.pem"),
             (&self.key_file, "key.pem"),
         ]
-        .into_iter()
-        .filter_map(|(f, name)| Some((f.as_deref()?, Self::node_path(index, name))))
-        .collect()
+        .map(|(f, name)| f.as_ref().map(|_| Self::node_path(index, name)))
+    }
+
+    /// The host files with their node paths, for the `index`th config: what is bound.
+    pub fn files(&self, index: usize) -> Vec<(&Path, String)> {
+        [&self.ca_file, &self.cert_file, &self.key_file]
+            .into_iter()
+            .zip(self.node_paths(index))
+            .filter_map(|(f, node)| Some((f.as_deref()?, node?)))
+            .collect()
     }
 }
 

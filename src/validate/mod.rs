@@ -169,13 +169,7 @@ fn plan_notes(lab_file: &Path, notes: Vec<String>) -> Vec<ValidationError> {
     if notes.is_empty() {
         return Vec::new();
     }
-    let text = std::fs::read_to_string(lab_file).unwrap_or_default();
-    let (docs, _) = yaml::parse_documents(&text);
-    let pos = docs
-        .first()
-        .and_then(|d| d.entry("cluster"))
-        .map(|(k, v)| v.entry("registries").map_or(k.pos, |(key, _)| key.pos))
-        .unwrap_or(Pos { line: 1, column: 1 });
+    let pos = cluster_key_pos(lab_file, "registries");
     notes
         .into_iter()
         .map(|n| at(lab_file, pos, n, None))
@@ -188,14 +182,22 @@ fn plan_problems(lab_file: &Path, planned: Result<(), PlanProblem>) -> Vec<Valid
     let Err((message, hint)) = planned else {
         return Vec::new();
     };
+    vec![at(
+        lab_file,
+        cluster_key_pos(lab_file, "ports"),
+        message,
+        hint.as_deref(),
+    )]
+}
+
+/// Where `cluster.<key>` is written in the lab file, else `cluster:`, else 1:1.
+fn cluster_key_pos(lab_file: &Path, key: &str) -> Pos {
     let text = std::fs::read_to_string(lab_file).unwrap_or_default();
     let (docs, _) = yaml::parse_documents(&text);
-    let pos = docs
-        .first()
+    docs.first()
         .and_then(|d| d.entry("cluster"))
-        .map(|(k, v)| v.entry("ports").map_or(k.pos, |(key, _)| key.pos))
-        .unwrap_or(Pos { line: 1, column: 1 });
-    vec![at(lab_file, pos, message, hint.as_deref())]
+        .map(|(k, v)| v.entry(key).map_or(k.pos, |(found, _)| found.pos))
+        .unwrap_or(Pos { line: 1, column: 1 })
 }
 
 fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::super::cache::{CacheSettings, UPSTREAMS};
 use super::super::registry::RegistryMirror;
-use crate::config::{Credential, RegistryTls, UserRegistries};
+use crate::config::{Credential, UserRegistries};
 
 /// Where k3s reads its registry configuration, at start.
 pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
@@ -158,20 +158,14 @@ pub fn registries_yaml(sources: Sources) -> String {
                         auth: value(&a.auth),
                         identity_token: value(&a.identity_token),
                     }),
-                    tls: c.tls.as_ref().map(|t| Tls {
-                        ca_file: t
-                            .ca_file
-                            .as_ref()
-                            .map(|_| RegistryTls::node_path(index, "ca.pem")),
-                        cert_file: t
-                            .cert_file
-                            .as_ref()
-                            .map(|_| RegistryTls::node_path(index, "cert.pem")),
-                        key_file: t
-                            .key_file
-                            .as_ref()
-                            .map(|_| RegistryTls::node_path(index, "key.pem")),
-                        insecure_skip_verify: t.insecure_skip_verify,
+                    tls: c.tls.as_ref().map(|t| {
+                        let [ca_file, cert_file, key_file] = t.node_paths(index);
+                        Tls {
+                            ca_file,
+                            cert_file,
+                            key_file,
+                            insecure_skip_verify: t.insecure_skip_verify,
+                        }
                     }),
                 },
             );
