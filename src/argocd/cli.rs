@@ -34,6 +34,7 @@ use kube::api::Api;
 
 use crate::argocd::access::AccessError;
 use crate::argocd::download::{DownloadError, FetchStream, Fetched, HttpError};
+use crate::config::LabName;
 
 /// The Argo CD server address, `host:port` without a scheme.
 pub const ENV_SERVER: &str = "ARGOCD_SERVER";
@@ -151,7 +152,7 @@ impl Target {
     /// caller reads both from the lab's Docker labels. A `partial` lab is tried: its server-0
     /// may well answer, and [`server_version`] says so when it does not.
     pub fn of(
-        lab: &str,
+        lab: &LabName,
         stopped: Option<&'static str>,
         ui: Option<&str>,
         namespace: String,
@@ -367,7 +368,7 @@ pub fn login(http: &dyn Http, target: &Target, password: &str) -> Result<AuthTok
 
 /// The lab-private argocd config file (`--config`): `<config dir>/playground/argocd/<lab>/config`.
 /// Nothing writes it unless the user runs a command that does (`argocd login`).
-pub fn config_path(config_dir: &Path, lab: &str) -> PathBuf {
+pub fn config_path(config_dir: &Path, lab: &LabName) -> PathBuf {
     config_dir
         .join("playground")
         .join("argocd")
@@ -605,7 +606,12 @@ mod tests {
     }
 
     fn lab(stopped: Option<&'static str>, ui: Option<&str>) -> Result<Target, ArgoCliError> {
-        Target::of("lab", stopped, ui, "gitops".into())
+        Target::of(
+            &LabName::parse("lab").unwrap(),
+            stopped,
+            ui,
+            "gitops".into(),
+        )
     }
 
     #[test]
@@ -667,7 +673,10 @@ mod tests {
         );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(
-            config_path(Path::new("/home/ada/.config"), "lab"),
+            config_path(
+                Path::new("/home/ada/.config"),
+                &LabName::parse("lab").unwrap()
+            ),
             Path::new("/home/ada/.config/playground/argocd/lab/config")
         );
     }

@@ -39,7 +39,7 @@ use super::k3s::{self, IMPORT_DIR};
 /// nodes imported into.
 pub async fn import<E: Engine>(
     engine: &E,
-    lab: &str,
+    lab: &crate::lab::LabName,
     images: &[String],
     ui: &Ui,
 ) -> Result<Vec<String>> {

@@ -8,7 +8,7 @@ use super::error::Result;
 use crate::docker::{ContainerInfo, Engine, RunState};
 
 use super::names;
-use crate::lab::client_host;
+use crate::lab::{LabName, client_host};
 
 /// A lab's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
 /// a lab that is not dropped. They are newer than the counts in the nodes' labels, which
 /// Docker cannot change after creation: after `up` lowered `agents`, the remaining nodes still
 /// carry the old count, and only the record says the removed agent is not missing.
-pub fn recorded_counts(lab: &str) -> Option<(u32, u32)> {
+pub fn recorded_counts(lab: &LabName) -> Option<(u32, u32)> {
     let rec = crate::state::record::read(lab).ok().flatten()?;
     if rec.times.dropped.is_some() {
         return None;
@@ -113,7 +113,7 @@ pub fn recorded_counts(lab: &str) -> Option<(u32, u32)> {
 pub fn summarize_with(
     containers: &[ContainerInfo],
     with_nodes: bool,
-    recorded: &dyn Fn(&str) -> Option<(u32, u32)>,
+    recorded: &dyn Fn(&LabName) -> Option<(u32, u32)>,
 ) -> Vec<LabSummary> {
     let mut by_lab: BTreeMap<&str, Vec<&ContainerInfo>> = BTreeMap::new();
     for c in containers {
@@ -125,8 +125,8 @@ pub fn summarize_with(
         .into_iter()
         // A label that is no lab name was not set by playground (it names only valid labs):
         // such containers are not a lab of ours.
-        .filter_map(|(lab, nodes)| match crate::config::LabName::parse(lab) {
-            Ok(name) => Some((name, lab, nodes)),
+        .filter_map(|(lab, nodes)| match LabName::parse(lab) {
+            Ok(name) => Some((name, nodes)),
             Err(_) => {
                 tracing::debug!(
                     label = lab,
@@ -135,14 +135,14 @@ pub fn summarize_with(
                 None
             }
         })
-        .map(|(name, lab, mut nodes)| {
+        .map(|(name, mut nodes)| {
             nodes.sort_by(|a, b| a.name.cmp(&b.name));
             let label_u32 = |key: &str| {
                 nodes
                     .iter()
                     .find_map(|c| c.labels.get(key)?.parse::<u32>().ok())
             };
-            let (servers, agents) = recorded(lab).unwrap_or((
+            let (servers, agents) = recorded(&name).unwrap_or((
                 label_u32(names::LABEL_SERVERS).unwrap_or(0),
                 label_u32(names::LABEL_AGENTS).unwrap_or(0),
             ));
@@ -232,7 +232,7 @@ pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
 }
 
 /// One lab with its nodes, or `None` if no container of it exists.
-pub async fn status<E: Engine>(engine: &E, lab: &str) -> Result<Option<LabSummary>> {
+pub async fn status<E: Engine>(engine: &E, lab: &LabName) -> Result<Option<LabSummary>> {
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, lab)])
         .await?;
@@ -252,12 +252,9 @@ pub fn with_dropped(
         if r.times.dropped.is_none() || labs.iter().any(|l| l.name == r.name) {
             continue;
         }
-        let Ok(name) = crate::config::LabName::parse(&r.name) else {
-            continue;
-        };
         let lab = r.lab().ok();
         labs.push(LabSummary {
-            name,
+            name: r.name,
             state: LabState::Dropped,
             servers: lab.as_ref().map_or(0, |l| l.cluster.servers),
             agents: lab.as_ref().map_or(0, |l| l.cluster.agents),
@@ -287,8 +284,8 @@ pub fn link_hubs(
         }
         let Ok(lab) = r.lab() else { continue };
         for c in &lab.argocd.clusters {
-            if let Some(spoke) = c.lab().filter(|s| s.as_str() != r.name) {
-                pairs.push((r.name.clone(), spoke.to_string()));
+            if let Some(spoke) = c.lab().filter(|s| **s != r.name) {
+                pairs.push((r.name.to_string(), spoke.to_string()));
             }
         }
     }
@@ -450,7 +447,7 @@ mod tests {
         let by_labels = &summarize(&cs, false)[0];
         assert_eq!(by_labels.state, LabState::Partial);
         assert_eq!(by_labels.missing, ["playground-a-agent-1"]);
-        let recorded = summarize_with(&cs, false, &|lab| (lab == "a").then_some((1, 1)));
+        let recorded = summarize_with(&cs, false, &|lab| (*lab == "a").then_some((1, 1)));
         assert_eq!(recorded[0].state, LabState::Running);
         assert!(recorded[0].missing.is_empty(), "{:?}", recorded[0].missing);
         assert_eq!((recorded[0].servers, recorded[0].agents), (1, 1));
@@ -474,7 +471,7 @@ mod tests {
         use crate::state::record::*;
         LabRecord {
             version: VERSION,
-            name: name.into(),
+            name: LabName::parse(name).unwrap(),
             config: ConfigRecord {
                 path: format!("/home/ada/{name}/playground.yaml").into(),
                 content: format!(

@@ -53,7 +53,7 @@ impl<'a> Ctx<'a> {
         }
         let labs = inventory::list(self.engine().await?).await?;
         match labs.as_slice() {
-            [only] => Ok(LabName::parse(&only.name)?),
+            [only] => Ok(only.name.clone()),
             [] => Ok(LabName::default()),
             many => Err(Error::SeveralLabs(
                 many.iter().map(|l| l.name.to_string()).collect(),
@@ -62,7 +62,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The lab as Docker's labels describe it, or `NotFound`.
-    pub async fn find_lab(&self, name: &str) -> Result<LabSummary> {
+    pub async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
         inventory::status(self.engine().await?, name)
             .await?
             .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())
@@ -104,7 +104,7 @@ impl<'a> Ctx<'a> {
 
     /// Take the lab's lock for a command that changes it (see [`crate::state::lock`]); a
     /// second command says whom it waits for, and waits.
-    pub fn lock(&self, name: &str) -> Result<LabLock> {
+    pub fn lock(&self, name: &LabName) -> Result<LabLock> {
         Ok(crate::ops::lock(self.ui, name)?)
     }
 

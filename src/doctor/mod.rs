@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cluster::up;
-use crate::config::Lab;
+use crate::config::{Lab, LabName};
 use crate::diag::{Hinted, Report as Full};
 use crate::docker::{AnyEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
 use crate::ui::Ui;
@@ -630,7 +630,7 @@ async fn ports_check(engine: &AnyEngine, lab: Option<&Lab>) -> Check {
 
 /// The verdict on what `up`'s port check found. A port whose probe was denied is neither free
 /// nor in use: doctor says so, as `up` warns it, and does not call it free.
-fn ports_verdict(lab: &str, report: &up::PortReport) -> Check {
+fn ports_verdict(lab: &LabName, report: &up::PortReport) -> Check {
     let addr =
         |p: &crate::docker::PortBinding| format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol);
     let free: Vec<String> = report

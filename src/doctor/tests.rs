@@ -291,7 +291,7 @@ fn a_port_whose_probe_was_denied_is_a_warning_not_free() {
         busy: Vec::new(),
         denied: vec![web],
     };
-    let check = ports_verdict("web", &report);
+    let check = ports_verdict(&LabName::parse("web").unwrap(), &report);
     assert_eq!(check.status, Status::Warn, "{check:?}");
     assert_eq!(
         check.message,
@@ -305,7 +305,7 @@ fn a_port_whose_probe_was_denied_is_a_warning_not_free() {
         denied: Vec::new(),
         ..report
     };
-    let check = ports_verdict("web", &report);
+    let check = ports_verdict(&LabName::parse("web").unwrap(), &report);
     assert_eq!(check.status, Status::Ok);
     assert_eq!(check.message, "free: 127.0.0.1:6550/tcp, 0.0.0.0:80/tcp");
 }

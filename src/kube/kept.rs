@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::Value;
 
-use crate::config::{KeepSpec, SecretSelect};
+use crate::config::{KeepSpec, LabName, SecretSelect};
 use crate::state::kept::{KeptError, load, merge, save, strip};
 
 fn api_error(what: String, source: kube::Error) -> KeptError {
@@ -96,7 +96,7 @@ pub struct Refreshed {
 /// and save it: what `drop` and `suspend` do before the lab stops answering.
 pub async fn refresh(
     client: &kube::Client,
-    name: &str,
+    name: &LabName,
     keep: &KeepSpec,
 ) -> Result<Refreshed, KeptError> {
     let exported = export(client, keep).await?;

@@ -19,8 +19,13 @@ pub const NAME_HINT: &str = "expected a DNS-1123 label: lowercase letters, digit
     into every node's host name, such as `playground-<name>-server-0`, which must fit in 63)";
 
 /// A valid lab name (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+///
+/// It reads from YAML or JSON through [`LabName::parse`] (`try_from = "String"`), so a record
+/// or label that names no valid lab fails where it is read, not where its name is used.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
 pub struct LabName(String);
 
 /// A string that is not a lab name.
@@ -47,6 +52,13 @@ impl LabName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for LabName {
+    type Error = NameError;
+    fn try_from(name: String) -> Result<LabName, NameError> {
+        LabName::parse(&name)
     }
 }
 

@@ -23,23 +23,18 @@ use crate::state::record;
 use super::{Env, Kube, OpsError, Result};
 
 /// The labs on record, not dropped, whose `argocd.clusters` names `spoke`, other than itself.
-pub fn hubs_of(spoke: &str) -> Vec<Lab> {
+pub fn hubs_of(spoke: &LabName) -> Vec<Lab> {
     record::list()
         .into_iter()
         .flatten()
-        .filter(|r| r.times.dropped.is_none() && r.name != spoke)
+        .filter(|r| r.times.dropped.is_none() && r.name != *spoke)
         .filter_map(|r| r.lab().ok())
-        .filter(|l| {
-            l.argocd
-                .clusters
-                .iter()
-                .any(|c| c.lab().is_some_and(|n| n.as_str() == spoke))
-        })
+        .filter(|l| l.argocd.clusters.iter().any(|c| c.lab() == Some(spoke)))
         .collect()
 }
 
 /// The spokes a lab names, from its record (for `drop`, which has no lab file).
-fn spokes_on_record(hub: &str) -> Vec<String> {
+fn spokes_on_record(hub: &LabName) -> Vec<LabName> {
     record::read(hub)
         .ok()
         .flatten()
@@ -48,7 +43,7 @@ fn spokes_on_record(hub: &str) -> Vec<String> {
             l.argocd
                 .clusters
                 .iter()
-                .filter_map(|c| c.lab().map(|n| n.to_string()))
+                .filter_map(|c| c.lab().cloned())
                 .collect()
         })
         .unwrap_or_default()
@@ -90,7 +85,7 @@ async fn put(
 }
 
 /// What to tell the user about a spoke that cannot be registered now.
-fn missing_spoke(hub: &str, spoke: &str) -> String {
+fn missing_spoke(hub: &LabName, spoke: &LabName) -> String {
     match record::read(spoke).ok().flatten() {
         Some(r) if r.times.dropped.is_some() => format!(
             "lab {spoke} (in argocd.clusters) is dropped: `playground restore {spoke}` brings it back and registers it with {hub}"
@@ -389,27 +384,30 @@ pub async fn hub_clusters<E: Engine, K: Kube>(
     if named.is_empty() && registered.is_empty() {
         return None;
     }
-    let mut entries: Vec<(String, bool)> = named
+    // Each entry's name, and the lab it names (None for a context).
+    let mut entries: Vec<(String, Option<LabName>)> = named
         .iter()
-        .map(|c| (c.name().to_string(), matches!(c, ClusterRef::Context(_))))
+        .map(|c| (c.name().to_string(), c.lab().cloned()))
         .collect();
     for r in &registered {
         if !entries.iter().any(|(n, _)| *n == r.name) {
             // No longer in the file: a lab if one is on record, else a context.
-            let is_lab = record::read(&r.name).ok().flatten().is_some();
-            entries.push((r.name.clone(), !is_lab));
+            let spoke = LabName::parse(&r.name)
+                .ok()
+                .filter(|n| record::read(n).ok().flatten().is_some());
+            entries.push((r.name.clone(), spoke));
         }
     }
     let mut out = Vec::new();
-    for (name, is_context) in entries {
+    for (name, spoke) in entries {
+        let is_context = spoke.is_none();
         let server = registered
             .iter()
             .find(|r| r.name == name)
             .map(|r| r.server.clone());
-        let (reached, message) = if is_context {
-            probe_context(env, lab, &name).await
-        } else {
-            probe_lab(env, &lab.name, &name).await
+        let (reached, message) = match &spoke {
+            Some(spoke) => probe_lab(env, &lab.name, spoke).await,
+            None => probe_context(env, lab, &name).await,
         };
         let message = match (&reached, &server, message) {
             (_, _, Some(m)) => Some(m),
@@ -453,7 +451,7 @@ async fn probe(api: &KubeApi) -> std::result::Result<String, String> {
 async fn probe_lab<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     hub: &LabName,
-    spoke: &str,
+    spoke: &LabName,
 ) -> (std::result::Result<Option<String>, ()>, Option<String>) {
     let found = match env.find_lab(spoke).await {
         Ok(s) => s,

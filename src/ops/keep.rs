@@ -4,7 +4,7 @@
 //! a failed export stops the use case before anything changes.
 
 use crate::cluster::inventory::{self, LabState};
-use crate::config::KeepSpec;
+use crate::config::{KeepSpec, LabName};
 use crate::docker::Engine;
 use crate::state::kept::{self, KeptError};
 use crate::state::record;
@@ -27,7 +27,7 @@ pub enum Saved {
 /// Export the kept Secrets of lab `name` before it is `what` (`"dropped"`, `"suspended"`).
 pub async fn save_before<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &str,
+    name: &LabName,
     force: bool,
     what: &'static str,
 ) -> Result<Saved> {
@@ -53,7 +53,7 @@ pub async fn save_before<E: Engine, K: Kube>(
 
 async fn export<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &str,
+    name: &LabName,
     lab: &inventory::LabSummary,
 ) -> Result<Saved, KeptError> {
     let rec = record::read(name).map_err(KeptError::Record)?;

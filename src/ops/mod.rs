@@ -27,6 +27,7 @@ mod tests;
 
 use crate::cluster::ClusterError;
 use crate::cluster::inventory::{self, LabSummary};
+use crate::config::LabName;
 use crate::docker::Engine;
 use crate::kube::api::KubeApi;
 use crate::state::lock::{LabLock, LockError};
@@ -40,7 +41,7 @@ pub use error::{OpsError, Result};
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Take lab `name`'s lock, saying on `ui` when another command holds it.
-pub fn lock(ui: &Ui, name: &str) -> std::result::Result<LabLock, LockError> {
+pub fn lock(ui: &Ui, name: &LabName) -> std::result::Result<LabLock, LockError> {
     let acquire = || {
         LabLock::acquire(name, LOCK_WAIT, |holder| {
             ui.warn(&format!(
@@ -70,7 +71,7 @@ impl<'a, E: Engine, K: Kube> Env<'a, E, K> {
     }
 
     /// The lab as Docker's labels describe it, or `NotFound`.
-    pub async fn find_lab(&self, name: &str) -> Result<LabSummary> {
+    pub async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
         inventory::status(self.engine, name)
             .await?
             .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())

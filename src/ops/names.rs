@@ -40,7 +40,7 @@ pub fn dropped(budget: Duration) -> Vec<String> {
     record::list()
         .into_iter()
         .flatten()
-        .filter(|r| r.times.dropped.is_some() && !running.contains(&r.name))
-        .map(|r| r.name)
+        .filter(|r| r.times.dropped.is_some() && !running.iter().any(|n| r.name == *n))
+        .map(|r| r.name.into())
         .collect()
 }

@@ -107,7 +107,7 @@ pub fn restore_name(name: Option<String>) -> Result<LabName> {
         .into_iter()
         .flatten()
         .filter(|r| r.times.dropped.is_some())
-        .filter_map(|r| LabName::parse(&r.name).ok())
+        .map(|r| r.name)
         .collect();
     match <[LabName; 1]>::try_from(dropped) {
         Ok([only]) => Ok(only),
@@ -117,7 +117,7 @@ pub fn restore_name(name: Option<String>) -> Result<LabName> {
 }
 
 /// The record of lab `name`, which must exist.
-pub fn read_record(name: &str) -> Result<LabRecord> {
+pub fn read_record(name: &LabName) -> Result<LabRecord> {
     record::read(name)?.ok_or_else(|| RestoreError::NoRecord {
         name: name.to_string(),
         dir: crate::state::data_root(),
@@ -150,7 +150,7 @@ pub fn from_record(
     let folder = lab.dir().to_path_buf();
     if !folder.exists() {
         return Err(RestoreError::FolderGone {
-            name: rec.name.clone(),
+            name: rec.name.to_string(),
             folder,
             origin: rec.config.origin.clone(),
         });
@@ -179,7 +179,7 @@ pub struct FromRepository {
 
 impl FromRepository {
     /// The lab's name, to check it does not exist before anything changes.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &LabName {
         &self.lab.name
     }
 

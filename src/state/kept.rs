@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::config::{KeepSpec, SecretSelect};
 use crate::fsutil;
+use crate::lab::LabName;
 
 use super::{DIR_MODE, FILE_MODE, lab_dir};
 
@@ -110,7 +111,7 @@ impl crate::diag::Hinted for KeptError {
 impl crate::diag::Classified for KeptError {}
 
 /// Where a lab's export lives.
-pub fn path(name: &str) -> PathBuf {
+pub fn path(name: &LabName) -> PathBuf {
     lab_dir(name).join(FILE)
 }
 
@@ -132,7 +133,7 @@ pub fn strip(secret: &mut Value) {
 /// provided it was made in this life of the lab (`created`), not one left from before a
 /// restore. `state` says how the lab is stopped, for the error.
 pub fn earlier_export(
-    name: &str,
+    name: &LabName,
     state: &str,
     created: Option<std::time::SystemTime>,
 ) -> Result<PathBuf, KeptError> {
@@ -141,12 +142,12 @@ pub fn earlier_export(
     match (made, created) {
         (Some(made), Some(created)) if made >= created => Ok(path),
         (Some(_), _) => Err(KeptError::Stale {
-            name: name.into(),
+            name: name.to_string(),
             state: state.into(),
             path,
         }),
         (None, _) => Err(KeptError::NoExport {
-            name: name.into(),
+            name: name.to_string(),
             state: state.into(),
         }),
     }
@@ -154,7 +155,7 @@ pub fn earlier_export(
 
 /// Save an export as a `v1 List` (so `kubectl apply -f` can read it too): 0600 in a 0700
 /// folder, atomically, so a failed export never leaves half a file in place of a good one.
-pub fn save(name: &str, secrets: &[Value]) -> Result<PathBuf, KeptError> {
+pub fn save(name: &LabName, secrets: &[Value]) -> Result<PathBuf, KeptError> {
     let path = path(name);
     let io = |source| KeptError::Io {
         path: path.clone(),
@@ -171,7 +172,7 @@ pub fn save(name: &str, secrets: &[Value]) -> Result<PathBuf, KeptError> {
 }
 
 /// A lab's saved export; empty when there is none.
-pub fn load(name: &str) -> Result<Vec<Value>, KeptError> {
+pub fn load(name: &LabName) -> Result<Vec<Value>, KeptError> {
     let path = path(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::fsutil;
+use crate::lab::LabName;
 
 /// Why the lab could not be locked.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +60,7 @@ pub struct LabLock {
 }
 
 /// Where a lab's lock lives.
-pub fn path(name: &str) -> PathBuf {
+pub fn path(name: &LabName) -> PathBuf {
     super::lab_dir(name).join("lock")
 }
 
@@ -67,7 +68,7 @@ impl LabLock {
     /// Take the lab's lock, waiting up to `wait` for another command to let it go;
     /// `waiting(holder)` is called once, when it has to wait.
     pub fn acquire(
-        name: &str,
+        name: &LabName,
         wait: Duration,
         waiting: impl FnOnce(&str),
     ) -> Result<LabLock, LockError> {

@@ -11,6 +11,8 @@
 
 use std::path::PathBuf;
 
+use crate::lab::LabName;
+
 pub mod kept;
 pub mod lock;
 pub mod record;
@@ -35,7 +37,7 @@ pub fn cache_root() -> PathBuf {
 
 /// `<data dir>/playground/<name>`: one lab's folder. Lab names are DNS labels, so they cannot
 /// collide with the sample lab's `_sample` folder next to them.
-pub fn lab_dir(name: &str) -> PathBuf {
+pub fn lab_dir(name: &LabName) -> PathBuf {
     data_root().join(name)
 }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{self, ConfigError, Lab, Overrides};
 use crate::fsutil;
+use crate::lab::LabName;
 
 use super::{DIR_MODE, FILE_MODE, lab_dir, now_rfc3339};
 
@@ -30,7 +31,7 @@ pub const FILE: &str = "state.yaml";
 pub struct LabRecord {
     /// Schema version ([`VERSION`]).
     pub version: u32,
-    pub name: String,
+    pub name: LabName,
     pub config: ConfigRecord,
     pub git: GitRecord,
     pub times: Times,
@@ -142,11 +143,6 @@ pub enum RecordError {
     Newer { path: PathBuf, version: u32 },
     #[error("{}: the lab file recorded there no longer parses: {source}", path.display())]
     Config { path: PathBuf, source: ConfigError },
-    #[error("{}: the recorded name is not a lab name: {source}", path.display())]
-    Name {
-        path: PathBuf,
-        source: config::NameError,
-    },
     #[error("{}: the recorded flags no longer apply: {source}", path.display())]
     Overrides {
         path: PathBuf,
@@ -170,7 +166,7 @@ impl crate::diag::Hinted for RecordError {
 impl crate::diag::Classified for RecordError {}
 
 /// Where a lab's record lives.
-pub fn path(name: &str) -> PathBuf {
+pub fn path(name: &LabName) -> PathBuf {
     lab_dir(name).join(FILE)
 }
 
@@ -189,7 +185,7 @@ impl LabRecord {
         let alive = previous.filter(|p| p.times.dropped.is_none());
         LabRecord {
             version: VERSION,
-            name: lab.name.to_string(),
+            name: lab.name.clone(),
             config: ConfigRecord {
                 path: lab.source.clone().unwrap_or_default(),
                 content: content.to_string(),
@@ -229,16 +225,13 @@ impl LabRecord {
             .overrides
             .apply(&mut lab)
             .map_err(|source| RecordError::Overrides { path: at, source })?;
-        lab.name = config::LabName::parse(&self.name).map_err(|source| RecordError::Name {
-            path: path(&self.name),
-            source,
-        })?;
+        lab.name = self.name.clone();
         Ok(lab)
     }
 }
 
 /// Read a lab's record; `None` when there is none.
-pub fn read(name: &str) -> Result<Option<LabRecord>, RecordError> {
+pub fn read(name: &LabName) -> Result<Option<LabRecord>, RecordError> {
     read_at(&path(name))
 }
 
@@ -289,7 +282,7 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
 
 /// Record what an install applied: the record is read, its `argocd` replaced, and written
 /// back. No record (`up --context`, or one that could not be written): nothing to do.
-pub fn set_argocd(name: &str, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
+pub fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
     match read(name)? {
         Some(mut r) => {
             r.argocd = Some(argocd);
@@ -303,7 +296,7 @@ pub fn set_argocd(name: &str, argocd: ArgoCdRecord) -> Result<bool, RecordError>
 /// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
 /// A record that does not parse is moved aside (see [`set_aside`]) instead of failing a `drop`
 /// that has already removed the lab; its new name is returned, for a warning.
-pub fn mark_dropped(name: &str) -> Result<Option<PathBuf>, RecordError> {
+pub fn mark_dropped(name: &LabName) -> Result<Option<PathBuf>, RecordError> {
     match read(name) {
         Ok(Some(mut r)) => {
             r.times.dropped = Some(now_rfc3339());
@@ -319,7 +312,9 @@ pub fn mark_dropped(name: &str) -> Result<Option<PathBuf>, RecordError> {
 /// Read a lab's record for a new `up`: one that does not parse is moved aside (its new name
 /// is returned, for a warning) and the lab goes on as if it had none, so the next write
 /// starts a fresh record and nothing of the old one is lost.
-pub fn read_or_set_aside(name: &str) -> Result<(Option<LabRecord>, Option<PathBuf>), RecordError> {
+pub fn read_or_set_aside(
+    name: &LabName,
+) -> Result<(Option<LabRecord>, Option<PathBuf>), RecordError> {
     match read(name) {
         Ok(r) => Ok((r, None)),
         Err(RecordError::Parse { .. }) => Ok((None, Some(set_aside(name)?))),
@@ -328,7 +323,7 @@ pub fn read_or_set_aside(name: &str) -> Result<(Option<LabRecord>, Option<PathBu
 }
 
 /// Rename a lab's record to `state.yaml.corrupt-<UTC time>` next to it.
-pub fn set_aside(name: &str) -> Result<PathBuf, RecordError> {
+pub fn set_aside(name: &LabName) -> Result<PathBuf, RecordError> {
     let from = path(name);
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
@@ -353,10 +348,12 @@ pub fn list() -> Vec<Result<LabRecord, RecordError>> {
     let Ok(dir) = std::fs::read_dir(super::data_root()) else {
         return Vec::new();
     };
-    let mut names: Vec<String> = dir
+    // Only lab folders: a folder whose name is no lab name (the sample lab's `_sample`, or one
+    // a user made) holds no record of ours.
+    let mut names: Vec<LabName> = dir
         .flatten()
         .filter(|e| e.path().join(FILE).is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|e| LabName::parse(e.file_name().to_str()?).ok())
         .collect();
     names.sort();
     names.iter().filter_map(|n| read(n).transpose()).collect()
@@ -369,7 +366,7 @@ mod tests {
     fn sample() -> LabRecord {
         LabRecord {
             version: VERSION,
-            name: "demo".into(),
+            name: LabName::parse("demo").unwrap(),
             config: ConfigRecord {
                 path: "/home/ada/lab/playground.yaml".into(),
                 content: "apiVersion: playground.dev/v1alpha1\nkind: Playground\nmetadata:\n  name: demo\n".into(),
@@ -465,6 +462,39 @@ mod tests {
             "{e}"
         );
         assert!(read_at(&dir.path().join("absent.yaml")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_name_that_is_no_lab_name_does_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE);
+        let good = serde_saphyr::to_string(&sample()).unwrap();
+        std::fs::write(&p, good.replace("name: demo\n", "name: Demo_1\n")).unwrap();
+        let e = read_at(&p).unwrap_err();
+        assert!(matches!(e, RecordError::Parse { .. }), "{e}");
+        assert!(
+            crate::diag::Report(&e).to_string().contains("Demo_1"),
+            "the message names the bad name: {e}"
+        );
+        // `list` passes over a folder whose name is no lab name (it can hold no record of
+        // ours), and still reports a lab folder whose record does not read.
+        let root = tempfile::tempdir().unwrap();
+        let _root = super::super::test_root::set(root.path());
+        for (folder, text) in [
+            ("demo", good.as_str()),
+            ("_sample", &good),
+            ("other", "name: ["),
+        ] {
+            std::fs::create_dir(root.path().join(folder)).unwrap();
+            std::fs::write(root.path().join(folder).join(FILE), text).unwrap();
+        }
+        let listed = list();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert_eq!(listed[0].as_ref().unwrap().name, "demo");
+        assert!(
+            matches!(listed[1], Err(RecordError::Parse { .. })),
+            "{listed:?}"
+        );
     }
 
     #[test]

@@ -83,7 +83,11 @@ pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]
 
 /// `drop`'s first step: [`export_lab_images`] from every running server and agent of `lab`,
 /// shown as one step. Never fails the drop: what could not be kept is named.
-pub async fn keep_lab_images<E: Engine>(engine: &E, lab: &str, ui: &crate::ui::Ui) -> Result<()> {
+pub async fn keep_lab_images<E: Engine>(
+    engine: &E,
+    lab: &crate::lab::LabName,
+    ui: &crate::ui::Ui,
+) -> Result<()> {
     let Some(summary) = super::super::inventory::status(engine, lab).await? else {
         return Ok(());
     };

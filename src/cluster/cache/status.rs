@@ -184,10 +184,12 @@ pub async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pr
     let mut volumes = 0;
     for v in engine.list_volumes(&filter).await? {
         if exports.contains(&v) {
+            // An export volume of a lab that still has containers is kept for its `drop`.
             let lab = v.strip_prefix(&export_prefix).unwrap_or_default();
-            if super::super::inventory::status(engine, lab)
-                .await?
-                .is_some()
+            if let Ok(lab) = crate::lab::LabName::parse(lab)
+                && super::super::inventory::status(engine, &lab)
+                    .await?
+                    .is_some()
             {
                 continue;
             }

@@ -3,6 +3,7 @@
 
 use crate::argocd::bootstrap::Prepared;
 use crate::argocd::seed;
+use crate::config::LabName;
 use crate::source::LabSource;
 use crate::state::record;
 use crate::ui::Ui;
@@ -10,7 +11,7 @@ use crate::ui::Ui;
 /// What the lab's record says playground installed of Argo CD, and its version. A record from
 /// before playground recorded it gives the version its lab file named, when the lab was
 /// bootstrapped (it has a deployed commit). None for a dropped lab: its Argo CD went with it.
-pub fn recorded_argocd(name: &str) -> (Option<record::ArgoCdRecord>, Option<String>) {
+pub fn recorded_argocd(name: &LabName) -> (Option<record::ArgoCdRecord>, Option<String>) {
     let Some(rec) = record::read(name)
         .ok()
         .flatten()
