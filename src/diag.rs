@@ -19,7 +19,7 @@ use std::path::PathBuf;
 /// What kind of failure an error is: what a script can do about it. The exit status follows
 /// it (`commands::error`, and the table in docs/output.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Anything else (exit 1).
     Failed,
     /// Bad input: flags, a lab file, a plan that cannot work (exit 2).
@@ -42,7 +42,7 @@ pub enum Kind {
 /// hint is data, so the printer (`commands::error`, `main`), `-o json` and `doctor` place it
 /// themselves. An error whose message embeds another's returns the inner hint too, so
 /// nothing is lost on the way up and nothing is printed twice.
-pub trait Hinted {
+pub(crate) trait Hinted {
     /// What to do, or what was expected; one line.
     fn hint(&self) -> Option<String>;
 }
@@ -51,7 +51,7 @@ pub trait Hinted {
 /// error type knows its own kinds, a wrapper asks the error it wraps, and the command layer
 /// asks the error at the top, so a new timeout deep down needs no edit above it. Anything an
 /// error does not sort is [`Kind::Failed`].
-pub trait Classified {
+pub(crate) trait Classified {
     /// What kind of failure this is (the exit status follows it).
     fn kind(&self) -> Kind {
         Kind::Failed
@@ -59,7 +59,7 @@ pub trait Classified {
 }
 
 /// Both hints, the inner error's first, as two `hint:` lines once rendered (see [`Report`]).
-pub fn join(inner: Option<String>, own: Option<String>) -> Option<String> {
+pub(crate) fn join(inner: Option<String>, own: Option<String>) -> Option<String> {
     match (inner, own) {
         (Some(inner), Some(own)) => Some(format!("{inner}\n  hint: {own}")),
         (inner, own) => inner.or(own),
@@ -83,15 +83,15 @@ impl<E: fmt::Display + Hinted + ?Sized> fmt::Display for Report<'_, E> {
 /// One problem, at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Located {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// 1-based; 0 when the problem is about the whole file (it cannot be read, …).
-    pub line: u32,
+    pub(crate) line: u32,
     /// 1-based; 0 with `line`.
-    pub column: u32,
+    pub(crate) column: u32,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// What was expected, or what to do.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
 }
 
 /// `path:line:col: message` (`path: message` for a whole-file problem); the hint is

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 /// binary refuses to run on Windows (`main.rs`: use WSL2), so no secret is ever written with
 /// them. Import this where `std::os::unix::fs::{DirBuilderExt, OpenOptionsExt}` is imported.
 #[cfg(not(unix))]
-pub trait ModeExt {
+pub(crate) trait ModeExt {
     fn mode(&mut self, mode: u32) -> &mut Self;
 }
 
@@ -45,7 +45,7 @@ fn set_mode(file: &File, mode: u32) -> io::Result<()> {
 /// readers see the old file or the new one, never a torn one, and a crash or a full disk
 /// leaves the old file in place. The mode is set before any byte lands, so a secret is never
 /// readable by others, not even for a moment.
-pub fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -71,12 +71,12 @@ pub fn write_atomic(target: &Path, contents: &[u8], mode: u32) -> io::Result<()>
 }
 
 /// The mode of folders in the user cache: readable by all, writable by the user alone.
-pub const CACHE_DIR_MODE: u32 = 0o755;
+pub(crate) const CACHE_DIR_MODE: u32 = 0o755;
 
 /// Create `dir` and its missing parents; the directories created get `mode` (0700 for
 /// anything that holds secrets). The umask can only take bits away, so a umask of 000 never
 /// makes them writable by others, as `create_dir_all` (0777 less the umask) would.
-pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
+pub(crate) fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)
@@ -84,7 +84,7 @@ pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
 }
 
 /// Write a small file with exactly `mode` (not 0666 less the umask), replacing it if it exists.
-pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -100,7 +100,7 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 /// when it is absolute or climbs out through `..`. Lexical: symlinks are the caller's to
 /// resolve. The one rule for every path the lab names inside its folder or repository
 /// (`gitops.path`, `argocd.resources`, sources and value files).
-pub fn inside(path: &str) -> Option<PathBuf> {
+pub(crate) fn inside(path: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for c in Path::new(path).components() {
         match c {

@@ -71,10 +71,10 @@ pub fn install() -> std::io::Result<()> {
 
 /// While held, a signal is this command's to handle (through [`interrupted`]).
 #[must_use = "the guard hands signals to the command only while it is held"]
-pub struct Guard(());
+pub(crate) struct Guard(());
 
 /// Hold signals for the current command until the guard drops.
-pub fn guard() -> Guard {
+pub(crate) fn guard() -> Guard {
     GUARDS.fetch_add(1, Ordering::SeqCst);
     Guard(())
 }
@@ -87,14 +87,14 @@ impl Drop for Guard {
 
 /// Resolves once SIGINT or SIGTERM has arrived (at once if one already has). Never resolves
 /// when [`install`] was not called (unit tests, the library used on its own).
-pub async fn interrupted() {
+pub(crate) async fn interrupted() {
     let mut rx = fired().subscribe();
     let _ = rx.wait_for(|n| *n != 0).await;
 }
 
 /// The exit status for a command that stopped on a signal: 128 + its number, as shells
 /// report it (130 for Ctrl-C, 143 for SIGTERM); 130 when none is known.
-pub fn exit_code() -> i32 {
+pub(crate) fn exit_code() -> i32 {
     match *fired().borrow() {
         0 => 130,
         n => 128 + n,

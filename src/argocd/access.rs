@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::lab::ARGOCD_UI_NODE_PORT;
 
 /// The Secret argocd-server creates at its first start (`util/settings/settings.go`).
-pub const INITIAL_ADMIN_SECRET: &str = "argocd-initial-admin-secret";
+pub(crate) const INITIAL_ADMIN_SECRET: &str = "argocd-initial-admin-secret";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -47,7 +47,7 @@ impl crate::diag::Classified for AccessError {
 /// Make `argocd-server`'s plain-HTTP port a NodePort at [`ARGOCD_UI_NODE_PORT`], which the
 /// cluster publishes on 127.0.0.1 at `argocd.ui.port`: no port-forward process to keep alive.
 /// Read-modify-replace keeps every other port as it is on any API server.
-pub async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), AccessError> {
+pub(crate) async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), AccessError> {
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     let err = |source| AccessError::Api {
         what: format!("Service {namespace}/argocd-server"),
@@ -82,7 +82,7 @@ pub async fn expose_ui(client: &kube::Client, namespace: &str) -> Result<(), Acc
 
 /// The initial admin password, retried until `deadline`: argocd-server writes the Secret only
 /// after it has started (argocd-diff-preview #32).
-pub async fn admin_password(
+pub(crate) async fn admin_password(
     client: &kube::Client,
     namespace: &str,
     deadline: Instant,

@@ -47,13 +47,13 @@ use crate::kube::api::KubeApi;
 use crate::ui::{Mode, Step, Ui};
 
 /// API group of Argo CD's custom resources.
-pub const ARGO_GROUP: &str = "argoproj.io";
+pub(crate) const ARGO_GROUP: &str = "argoproj.io";
 /// The name the lab's root Application has unless told otherwise.
-pub const DEFAULT_ROOT: &str = "root";
+pub(crate) const DEFAULT_ROOT: &str = "root";
 /// Annotation Argo CD 3.x writes on everything it manages (annotation tracking).
-pub const TRACKING_ID_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
+pub(crate) const TRACKING_ID_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
 /// Label Argo CD writes with label tracking (the 2.x default).
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub(crate) const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// `argoproj.io/v1alpha1` `Application`, for [`Api::namespaced_with`].
 pub fn application_resource() -> ApiResource {
@@ -81,8 +81,8 @@ pub struct AppSource {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppCondition {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub message: String,
+    pub(crate) kind: String,
+    pub(crate) message: String,
 }
 
 /// What we know of one Application. Empty strings stand for fields Argo CD has not written
@@ -132,7 +132,7 @@ fn opt(v: &Value) -> Option<String> {
 
 impl AppState {
     /// Read an Application object (as served by the API). `None` when it has no name.
-    pub fn from_json(obj: &Value) -> Option<Self> {
+    pub(crate) fn from_json(obj: &Value) -> Option<Self> {
         let meta = &obj["metadata"];
         let name = opt(&meta["name"])?;
         let namespace = s(&meta["namespace"]);
@@ -199,12 +199,13 @@ impl AppState {
 
     /// The readiness predicate: Synced, Healthy, at the expected revision (when one is
     /// given; a full SHA matches a short expectation), and no sync operation in progress.
-    pub fn is_ready(&self, expected_revision: Option<&str>) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_ready(&self, expected_revision: Option<&str>) -> bool {
         self.not_ready_reason(expected_revision).is_none()
     }
 
     /// Why [`AppState::is_ready`] is false, in a few words; `None` when ready.
-    pub fn not_ready_reason(&self, expected_revision: Option<&str>) -> Option<String> {
+    pub(crate) fn not_ready_reason(&self, expected_revision: Option<&str>) -> Option<String> {
         if self.sync != "Synced" {
             return Some(format!("sync is {}", or_none(&self.sync)));
         }
@@ -232,7 +233,7 @@ impl AppState {
 
     /// The most useful message for a human: the health message, the operation's message,
     /// then the first condition.
-    pub fn message(&self) -> Option<String> {
+    pub(crate) fn message(&self) -> Option<String> {
         self.health_message
             .clone()
             .or_else(|| {
@@ -249,7 +250,7 @@ impl AppState {
 
     /// What the live line shows while `up` waits: the revision it waits for when the app is
     /// at another one, `manual (not awaited)` for an app the user syncs, else [`Self::summary`].
-    pub fn progress(&self, expected: Option<&str>, awaited: bool) -> String {
+    pub(crate) fn progress(&self, expected: Option<&str>, awaited: bool) -> String {
         if !awaited {
             return format!("manual (not awaited): {}", self.summary());
         }
@@ -263,7 +264,7 @@ impl AppState {
     }
 
     /// `Synced/Healthy`, plus the message when not healthy: what the live line shows.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut out = format!("{}/{}", or_unknown(&self.sync), or_unknown(&self.health));
         if (self.health != "Healthy" || self.sync != "Synced")
             && let Some(m) = self.message()
@@ -316,7 +317,7 @@ fn parent_of(meta: &Value, namespace: &str) -> Option<String> {
 
 /// Does the revision an app is synced to match the expected one? Exact (case-insensitive),
 /// or the actual full SHA starts with an abbreviated expected SHA (at least 4 hex digits).
-pub fn revision_matches(actual: &str, expected: &str) -> bool {
+pub(crate) fn revision_matches(actual: &str, expected: &str) -> bool {
     let (a, e) = (actual.trim(), expected.trim());
     if a.eq_ignore_ascii_case(e) {
         return true;
@@ -330,7 +331,7 @@ pub fn revision_matches(actual: &str, expected: &str) -> bool {
 
 /// The children of each app: its `status.resources` list, plus every app naming it as
 /// parent. Each list is sorted and free of duplicates. O(n) over the apps.
-pub fn child_index(apps: &HashMap<String, AppState>) -> HashMap<&str, Vec<&str>> {
+pub(crate) fn child_index(apps: &HashMap<String, AppState>) -> HashMap<&str, Vec<&str>> {
     let mut out: HashMap<&str, Vec<&str>> = HashMap::with_capacity(apps.len());
     for app in apps.values() {
         if let Some(children) = &app.children {
@@ -351,34 +352,16 @@ pub fn child_index(apps: &HashMap<String, AppState>) -> HashMap<&str, Vec<&str>>
     out
 }
 
-/// The root and every app reachable from it, breadth first (root first, then children by
-/// name). Names listed by a parent but without an Application are included: they are
-/// missing, which is not ready. Cycle-safe.
-pub fn reachable<'a>(root: &'a str, index: &HashMap<&'a str, Vec<&'a str>>) -> Vec<&'a str> {
-    let mut seen: HashSet<&str> = HashSet::from([root]);
-    let mut order = vec![root];
-    let mut queue = VecDeque::from([root]);
-    while let Some(name) = queue.pop_front() {
-        for &child in index.get(name).into_iter().flatten() {
-            if seen.insert(child) {
-                order.push(child);
-                queue.push_back(child);
-            }
-        }
-    }
-    order
-}
-
 /// One app that kept the lab from being ready, as the error shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppFailure {
-    pub name: String,
+    pub(crate) name: String,
     /// Why it is not ready ([`AppState::not_ready_reason`], or "does not exist").
-    pub reason: String,
-    pub sync: String,
-    pub health: String,
+    pub(crate) reason: String,
+    pub(crate) sync: String,
+    pub(crate) health: String,
     /// Health and operation messages and conditions, one per entry.
-    pub messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
 }
 
 impl fmt::Display for AppFailure {
@@ -518,10 +501,11 @@ fn expected_for<'a>(
 }
 
 /// The root and every app reachable from it through apps Argo CD syncs on its own, breadth
-/// first (see [`reachable`]); the apps without automated sync met on the way are returned
+/// first (root first, then children by name; cycle-safe). Names listed by a parent but
+/// without an Application are included: they are missing, which is not ready. The apps without automated sync met on the way are returned
 /// apart and not descended into: they are the user's to sync (the seed's optional apps), so
 /// their children may never exist. The root is always awaited.
-pub fn awaited_tree<'a>(
+pub(crate) fn awaited_tree<'a>(
     root: &'a str,
     index: &HashMap<&'a str, Vec<&'a str>>,
     apps: &HashMap<String, AppState>,
@@ -999,7 +983,7 @@ mod tests {
     }
 
     #[test]
-    fn reachable_is_cycle_safe_and_includes_missing() {
+    fn the_awaited_tree_is_cycle_safe_and_includes_missing() {
         let mut apps = HashMap::new();
         let mut root = app("root", ok("x"));
         root.children = Some(vec!["a".into(), "ghost".into()]);
@@ -1014,7 +998,7 @@ mod tests {
         }
         let idx = child_index(&apps);
         assert_eq!(
-            reachable("root", &idx),
+            awaited_tree("root", &idx, &apps).0,
             vec!["root", "a", "ghost", "late", "b"]
         );
         let failures = evaluate(&apps, "root", None).failures;

@@ -135,39 +135,39 @@ type Result<T, E = BootstrapError> = std::result::Result<T, E>;
 
 /// Everything `bootstrap` needs, checked before the cluster is touched.
 #[derive(Debug)]
-pub struct Prepared {
-    pub repo: RepoSource,
+pub(crate) struct Prepared {
+    pub(crate) repo: RepoSource,
     /// The targetRevision of the root Application (`gitops.revision`).
-    pub revision: String,
+    pub(crate) revision: String,
     /// The commit the lab must reach, when it can be known locally.
-    pub expected: Option<String>,
+    pub(crate) expected: Option<String>,
     /// `gitops.path`.
-    pub path: String,
-    pub namespace: String,
+    pub(crate) path: String,
+    pub(crate) namespace: String,
     /// `None` when not loaded (`--dry-run` downloads nothing).
-    pub manifest: Option<manifest::Manifest>,
+    pub(crate) manifest: Option<manifest::Manifest>,
     /// Things the user should know (printed by the caller).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Secrets kept from an earlier life of the lab (`keep.secrets`), re-applied after Argo CD
     /// is installed and before the root Application exists. Filled in by the caller.
-    pub kept_secrets: Vec<serde_json::Value>,
+    pub(crate) kept_secrets: Vec<serde_json::Value>,
     /// `argocd.components`: the optional Argo CD components this lab runs.
-    pub components: Vec<crate::config::ArgoCdComponent>,
+    pub(crate) components: Vec<crate::config::ArgoCdComponent>,
     /// The root Application's project and how its folder renders.
-    pub project: String,
-    pub source_fields: serde_json::Map<String, serde_json::Value>,
+    pub(crate) project: String,
+    pub(crate) source_fields: serde_json::Map<String, serde_json::Value>,
     /// What Argo CD will render the root folder as, when it could be seen here.
-    pub source_type: Option<SourceType>,
+    pub(crate) source_type: Option<SourceType>,
     /// `argocd.resources`, read and checked: applied before the root.
-    pub resources: Vec<Resource>,
+    pub(crate) resources: Vec<Resource>,
     /// What the lab's record says playground installed of Argo CD last: after this install,
     /// what it applied and this one did not is deleted. Filled in by the caller.
-    pub recorded_argocd: Option<ArgoCdRecord>,
+    pub(crate) recorded_argocd: Option<ArgoCdRecord>,
 }
 
 impl Prepared {
     /// The local repository to mount into the nodes, if any.
-    pub fn repo_mount(&self) -> Option<PathBuf> {
+    pub(crate) fn repo_mount(&self) -> Option<PathBuf> {
         match &self.repo {
             RepoSource::Local { root } => Some(root.clone()),
             RepoSource::Remote { .. } => None,
@@ -175,7 +175,7 @@ impl Prepared {
     }
 
     /// How the install manifest is prepared for this lab.
-    pub fn manifest_options(&self) -> manifest::Prepare {
+    pub(crate) fn manifest_options(&self) -> manifest::Prepare {
         manifest::Prepare {
             components: self.components.clone(),
             ..manifest::Prepare::lab(matches!(self.repo, RepoSource::Local { .. }))
@@ -183,7 +183,7 @@ impl Prepared {
     }
 
     /// The repoURL of the root Application.
-    pub fn repo_url(&self) -> String {
+    pub(crate) fn repo_url(&self) -> String {
         match &self.repo {
             RepoSource::Local { .. } => seed::LOCAL_REPO_URL.to_string(),
             RepoSource::Remote { url, .. } => url.clone(),
@@ -191,7 +191,7 @@ impl Prepared {
     }
 
     /// The root Application's source and project.
-    pub fn root(&self) -> seed::RootSpec {
+    pub(crate) fn root(&self) -> seed::RootSpec {
         seed::RootSpec {
             repo_url: self.repo_url(),
             revision: self.revision.clone(),
@@ -203,7 +203,7 @@ impl Prepared {
 }
 
 /// Resolve and check everything before anything is created.
-pub fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepared> {
+pub(crate) fn prepare(lab: &Lab, cache_dir: &Path, load_manifest: bool) -> Result<Prepared> {
     let g = &lab.gitops;
     let base = lab.dir();
     let mut warnings = Vec::new();
@@ -440,7 +440,7 @@ fn is_commit_id(rev: &str) -> bool {
 /// Install Argo CD, seed the root Application, and wait until the lab is Synced and Healthy.
 /// `installed` is told what was applied once the install (and an upgrade's deletions) went
 /// through, before the waits: the caller records it.
-pub async fn bootstrap(
+pub(crate) async fn bootstrap(
     api: &KubeApi,
     prepared: &Prepared,
     ui: &Ui,

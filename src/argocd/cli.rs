@@ -37,15 +37,15 @@ use crate::argocd::download::{DownloadError, FetchStream, Fetched, HttpError};
 use crate::config::LabName;
 
 /// The Argo CD server address, `host:port` without a scheme.
-pub const ENV_SERVER: &str = "ARGOCD_SERVER";
+pub(crate) const ENV_SERVER: &str = "ARGOCD_SERVER";
 /// A session or API token, used instead of the local config's.
-pub const ENV_AUTH_TOKEN: &str = "ARGOCD_AUTH_TOKEN";
+pub(crate) const ENV_AUTH_TOKEN: &str = "ARGOCD_AUTH_TOKEN";
 /// Default flags for every `argocd` command.
-pub const ENV_OPTS: &str = "ARGOCD_OPTS";
+pub(crate) const ENV_OPTS: &str = "ARGOCD_OPTS";
 /// The account `argocd-initial-admin-secret` holds the password of.
-pub const ADMIN_USER: &str = "admin";
+pub(crate) const ADMIN_USER: &str = "admin";
 /// The Service the install manifest names, whose http port the lab publishes.
-pub const SERVER_SERVICE: &str = "argocd-server";
+pub(crate) const SERVER_SERVICE: &str = "argocd-server";
 
 /// Why the CLI could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +130,10 @@ pub enum AnswerError {
 /// of the body (what argocd-server or a proxy in front of it said).
 #[derive(Debug, thiserror::Error)]
 #[error("{request}: HTTP {status}: {preview}")]
-pub struct UnexpectedStatus {
-    pub request: &'static str,
-    pub status: u16,
-    pub preview: String,
+pub(crate) struct UnexpectedStatus {
+    pub(crate) request: &'static str,
+    pub(crate) status: u16,
+    pub(crate) preview: String,
 }
 
 /// A lab's Argo CD server, as reached from this machine.
@@ -151,7 +151,7 @@ impl Target {
     /// for how it is stopped: suspended, paused, dropped), and publishing its UI at `ui`. The
     /// caller reads both from the lab's Docker labels. A `partial` lab is tried: its server-0
     /// may well answer, and [`server_version`] says so when it does not.
-    pub fn of(
+    pub(crate) fn of(
         lab: &LabName,
         stopped: Option<&'static str>,
         ui: Option<&str>,
@@ -180,7 +180,10 @@ impl Target {
 }
 
 /// Fail with [`ArgoCliError::NotInstalled`] unless the Service `argocd-server` exists.
-pub async fn require_installed(client: &kube::Client, target: &Target) -> Result<(), ArgoCliError> {
+pub(crate) async fn require_installed(
+    client: &kube::Client,
+    target: &Target,
+) -> Result<(), ArgoCliError> {
     let services: Api<Service> = Api::namespaced(client.clone(), &target.namespace);
     match services.get_opt(SERVER_SERVICE).await {
         Ok(Some(_)) => Ok(()),
@@ -265,7 +268,7 @@ fn read_answer(fetched: Fetched) -> Result<(u16, Vec<u8>), HttpError> {
 }
 
 /// The `Version` of an `/api/version` answer (`{"Version":"v3.5.1+6c2a6f1",...}`).
-pub fn parse_version(body: &[u8]) -> Result<String, AnswerError> {
+pub(crate) fn parse_version(body: &[u8]) -> Result<String, AnswerError> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(AnswerError::NotJson)?;
     match v.get("Version").and_then(|v| v.as_str()) {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
@@ -368,7 +371,7 @@ pub fn login(http: &dyn Http, target: &Target, password: &str) -> Result<AuthTok
 
 /// The lab-private argocd config file (`--config`): `<config dir>/playground/argocd/<lab>/config`.
 /// Nothing writes it unless the user runs a command that does (`argocd login`).
-pub fn config_path(config_dir: &Path, lab: &LabName) -> PathBuf {
+pub(crate) fn config_path(config_dir: &Path, lab: &LabName) -> PathBuf {
     config_dir
         .join("playground")
         .join("argocd")

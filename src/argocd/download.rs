@@ -29,14 +29,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform {
     /// `linux` or `darwin`.
-    pub os: &'static str,
+    pub(crate) os: &'static str,
     /// `amd64` or `arm64` (Go's names).
-    pub arch: &'static str,
+    pub(crate) arch: &'static str,
 }
 
 impl Platform {
     /// The platform of Rust's `std::env::consts::{OS, ARCH}`, if Argo CD builds a CLI for it.
-    pub fn from_consts(os: &str, arch: &str) -> Result<Self, DownloadError> {
+    pub(crate) fn from_consts(os: &str, arch: &str) -> Result<Self, DownloadError> {
         let os_name = match os {
             "linux" => "linux",
             "macos" => "darwin",
@@ -59,12 +59,12 @@ impl Platform {
     }
 
     /// `linux-amd64`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}-{}", self.os, self.arch)
     }
 
     /// The server path of this platform's CLI: `/download/argocd-linux-amd64`.
-    pub fn download_path(&self) -> String {
+    pub(crate) fn download_path(&self) -> String {
         format!("/download/argocd-{}", self.name())
     }
 
@@ -87,7 +87,7 @@ fn unsupported(os: &str, arch: &str) -> DownloadError {
 
 /// An executable file format, told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Elf,
     MachO,
 }
@@ -102,7 +102,7 @@ impl Format {
 }
 
 /// The format `head` (a file's first bytes) starts with, if it is an executable we know.
-pub fn sniff(head: &[u8]) -> Option<Format> {
+pub(crate) fn sniff(head: &[u8]) -> Option<Format> {
     const MACHO: [[u8; 4]; 5] = [
         [0xfe, 0xed, 0xfa, 0xce],
         [0xfe, 0xed, 0xfa, 0xcf],
@@ -218,14 +218,14 @@ impl crate::diag::Hinted for DownloadError {
 }
 
 /// The release tag of a server version: `v3.5.1+6c2a6f1` → `v3.5.1`.
-pub fn release_of(version: &str) -> &str {
+pub(crate) fn release_of(version: &str) -> &str {
     version.split('+').next().unwrap_or(version)
 }
 
 /// Check that a version the server reported is safe as a directory name: `v` and a digit,
 /// then semver characters only (`[0-9A-Za-z.+-]`), and short. The server is trusted to run
 /// the CLI, but a path traversal through the cache key would be a bug of ours.
-pub fn check_version(version: &str) -> Result<(), DownloadError> {
+pub(crate) fn check_version(version: &str) -> Result<(), DownloadError> {
     let ok = version.len() <= 64
         && version.starts_with('v')
         && version[1..].starts_with(|c: char| c.is_ascii_digit())
@@ -241,7 +241,7 @@ pub fn check_version(version: &str) -> Result<(), DownloadError> {
 }
 
 /// Where the CLI of server version `version` is cached under the user cache dir `cache_dir`.
-pub fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
+pub(crate) fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
     cache_dir
         .join("playground")
         .join("argocd")
@@ -254,27 +254,27 @@ pub fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
 pub struct CachedCli {
     pub path: PathBuf,
     /// The server version it belongs to.
-    pub version: String,
+    pub(crate) version: String,
     /// Whether this call downloaded it (false: it was in the cache).
     pub downloaded: bool,
 }
 
 /// An HTTP answer to a GET: its status and a stream of its body.
 pub struct Fetched {
-    pub status: u16,
-    pub body: Box<dyn Read>,
+    pub(crate) status: u16,
+    pub(crate) body: Box<dyn Read>,
 }
 
 /// Why an HTTP request got no answer, or its body could not be read: the transport's own error
 /// (`ureq::Error`, `std::io::Error`, [`HttpStatus`]), kept whole so callers can wrap it as a
 /// `#[source]` and `--verbose` shows its chain. Boxed because the seams are traits that
 /// doubles implement without ureq.
-pub type HttpError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type HttpError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An answer with a status other than the one the request needs.
 #[derive(Debug, thiserror::Error)]
 #[error("HTTP {0}")]
-pub struct HttpStatus(pub u16);
+pub(crate) struct HttpStatus(pub u16);
 
 /// Fetches a URL. [`crate::argocd::cli::UreqHttp`] is the real one; tests pass closures.
 pub trait FetchStream {
@@ -290,7 +290,7 @@ impl<F: Fn(&str) -> Result<Fetched, HttpError>> FetchStream for F {
 /// The folders and file of the CLI cache must be writable by their owner only: we execute
 /// what is there, with the lab's admin token in its environment. Checks the binary and every
 /// folder from `<cache_dir>/playground` down to it.
-pub fn check_trusted(cache_dir: &Path, path: &Path) -> Result<(), DownloadError> {
+pub(crate) fn check_trusted(cache_dir: &Path, path: &Path) -> Result<(), DownloadError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -322,7 +322,7 @@ pub fn check_trusted(cache_dir: &Path, path: &Path) -> Result<(), DownloadError>
 
 /// The cached CLI of `version` when there is a plausible one: a file that starts with the
 /// platform's executable magic (a cache edited or truncated by hand is downloaded again).
-pub fn cached(cache_dir: &Path, version: &str, platform: Platform) -> Option<PathBuf> {
+pub(crate) fn cached(cache_dir: &Path, version: &str, platform: Platform) -> Option<PathBuf> {
     // The version comes from the server and becomes a path: never `../..`.
     check_version(version).ok()?;
     let path = cache_path(cache_dir, version);

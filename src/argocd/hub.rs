@@ -43,20 +43,20 @@ use tokio::time::Instant;
 use crate::kube::api::KubeApi;
 
 /// Where `argocd cluster add` puts its account (`common.DefaultSystemNamespace`).
-pub const MANAGER_NAMESPACE: &str = "kube-system";
+pub(crate) const MANAGER_NAMESPACE: &str = "kube-system";
 /// `clusterauth.ArgoCDManagerServiceAccount`.
-pub const MANAGER_ACCOUNT: &str = "argocd-manager";
+pub(crate) const MANAGER_ACCOUNT: &str = "argocd-manager";
 /// `clusterauth.ArgoCDManagerClusterRole`.
-pub const MANAGER_ROLE: &str = "argocd-manager-role";
+pub(crate) const MANAGER_ROLE: &str = "argocd-manager-role";
 /// `clusterauth.ArgoCDManagerClusterRoleBinding`.
-pub const MANAGER_BINDING: &str = "argocd-manager-role-binding";
+pub(crate) const MANAGER_BINDING: &str = "argocd-manager-role-binding";
 /// `ArgoCDManagerServiceAccount + SATokenSecretSuffix`.
-pub const MANAGER_TOKEN: &str = "argocd-manager-long-lived-token";
+pub(crate) const MANAGER_TOKEN: &str = "argocd-manager-long-lived-token";
 /// The label Argo CD finds cluster Secrets by (`common.LabelKeySecretType`).
-pub const LABEL_SECRET_TYPE: &str = "argocd.argoproj.io/secret-type";
+pub(crate) const LABEL_SECRET_TYPE: &str = "argocd.argoproj.io/secret-type";
 /// On a hub's cluster Secret: the cluster's name in `argocd.clusters`, so `up` and `drop` find
 /// the Secrets playground made (and leave the ones the user made to them).
-pub const LABEL_CLUSTER: &str = "playground.dev/cluster";
+pub(crate) const LABEL_CLUSTER: &str = "playground.dev/cluster";
 /// How long the token controller may take to fill the token Secret (argo-cd waits
 /// `common.BearerTokenTimeout`, 30 s).
 const TOKEN_WAIT: Duration = Duration::from_secs(30);
@@ -80,9 +80,9 @@ pub enum HubError {
 impl crate::diag::Classified for HubError {}
 
 /// What a spoke gives its hub: the manager's token and the spoke's CA (PEM).
-pub struct Credentials {
-    pub token: String,
-    pub ca_pem: String,
+pub(crate) struct Credentials {
+    pub(crate) token: String,
+    pub(crate) ca_pem: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -96,7 +96,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// Mask a secret and the base64 forms it travels in, in every log line from now on.
-pub fn redact(secret: &str) {
+pub(crate) fn redact(secret: &str) {
     crate::ui::redact::register(secret);
     crate::ui::redact::register(&b64(secret.as_bytes()));
 }
@@ -104,12 +104,12 @@ pub fn redact(secret: &str) {
 /// The name of the hub's cluster Secret for `cluster` (Argo CD's own are
 /// `cluster-<host>-<hash>`, `util/db/secrets.go` `URIToSecretName`; ours are named after the
 /// lab so that they read well in `kubectl get secrets`).
-pub fn secret_name(cluster: &str) -> String {
+pub(crate) fn secret_name(cluster: &str) -> String {
     format!("cluster-{}-{cluster}", crate::lab::PREFIX)
 }
 
 /// The spoke's container that the hub's network gets, and its API's address from there.
-pub fn spoke_endpoint(spoke: &crate::lab::LabName, servers: u32) -> (String, String) {
+pub(crate) fn spoke_endpoint(spoke: &crate::lab::LabName, servers: u32) -> (String, String) {
     let container = crate::lab::api_container(spoke, servers);
     let url = format!("https://{container}:6443");
     (container, url)
@@ -130,7 +130,7 @@ fn apply_params() -> PatchParams {
 /// `clusterauth.InstallClusterManagerRBAC` with a long-lived token: the account, its role and
 /// binding, the token Secret; then wait for the token. Idempotent (server-side apply), so every
 /// `up` may do it again and gets the same token back.
-pub async fn install_manager(spoke: &KubeApi) -> Result<Credentials, HubError> {
+pub(crate) async fn install_manager(spoke: &KubeApi) -> Result<Credentials, HubError> {
     let client = spoke.client().clone();
     apply(
         &Api::<ServiceAccount>::namespaced(client.clone(), MANAGER_NAMESPACE),
@@ -202,7 +202,7 @@ pub async fn install_manager(spoke: &KubeApi) -> Result<Credentials, HubError> {
 
 /// `clusterauth.UninstallClusterManagerRBAC`, and the token Secret: the spoke is left as it
 /// was before its first hub. Missing objects are fine.
-pub async fn remove_manager(spoke: &KubeApi) -> Result<(), HubError> {
+pub(crate) async fn remove_manager(spoke: &KubeApi) -> Result<(), HubError> {
     let client = spoke.client().clone();
     let dp = DeleteParams::default();
     let gone = |r: Result<(), kube::Error>| match r {
@@ -237,7 +237,12 @@ pub async fn remove_manager(spoke: &KubeApi) -> Result<(), HubError> {
 }
 
 /// The cluster Secret `clusterToSecret` would write for `name` at `server`, as `stringData`.
-pub fn cluster_secret(namespace: &str, name: &str, server: &str, creds: &Credentials) -> Value {
+pub(crate) fn cluster_secret(
+    namespace: &str,
+    name: &str,
+    server: &str,
+    creds: &Credentials,
+) -> Value {
     let config = json!({
         "bearerToken": creds.token,
         "tlsClientConfig": {"insecure": false, "caData": b64(creds.ca_pem.as_bytes())},
@@ -258,7 +263,7 @@ pub fn cluster_secret(namespace: &str, name: &str, server: &str, creds: &Credent
 
 /// Write the hub's cluster Secret for `name` (and Argo CD's namespace, if the hub's Argo CD is
 /// not installed yet: it picks the Secret up when it starts).
-pub async fn put_cluster(
+pub(crate) async fn put_cluster(
     hub: &KubeApi,
     namespace: &str,
     name: &str,
@@ -286,7 +291,11 @@ pub async fn put_cluster(
 }
 
 /// Delete the hub's cluster Secret for `name`; whether there was one.
-pub async fn remove_cluster(hub: &KubeApi, namespace: &str, name: &str) -> Result<bool, HubError> {
+pub(crate) async fn remove_cluster(
+    hub: &KubeApi,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, HubError> {
     match Api::<Secret>::namespaced(hub.client().clone(), namespace)
         .delete(&secret_name(name), &DeleteParams::default())
         .await
@@ -299,13 +308,16 @@ pub async fn remove_cluster(hub: &KubeApi, namespace: &str, name: &str) -> Resul
 
 /// A cluster the hub has registered, as its Secret says (never the credentials).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Registered {
-    pub name: String,
-    pub server: String,
+pub(crate) struct Registered {
+    pub(crate) name: String,
+    pub(crate) server: String,
 }
 
 /// The clusters playground registered in the hub's Argo CD.
-pub async fn registered(hub: &KubeApi, namespace: &str) -> Result<Vec<Registered>, HubError> {
+pub(crate) async fn registered(
+    hub: &KubeApi,
+    namespace: &str,
+) -> Result<Vec<Registered>, HubError> {
     let list = Api::<Secret>::namespaced(hub.client().clone(), namespace)
         .list(&ListParams::default().labels(LABEL_CLUSTER))
         .await?;
@@ -330,7 +342,7 @@ pub async fn registered(hub: &KubeApi, namespace: &str) -> Result<Vec<Registered
 
 /// Every cluster Secret of the hub's Argo CD (playground's and the user's): `server` →
 /// `name`, to name the apps' destinations as Argo CD does.
-pub async fn cluster_servers(
+pub(crate) async fn cluster_servers(
     hub: &KubeApi,
     namespace: &str,
 ) -> Result<std::collections::HashMap<String, String>, HubError> {
@@ -356,7 +368,7 @@ pub async fn cluster_servers(
 /// `kubernetes.default.svc` is the hub's own API. `None` when the address may be reachable,
 /// which [`crate::argocd::reach`] then tries from a hub node (a loopback address is not tried:
 /// in the node it could reach the hub's own API and fail on its certificate, a wrong reason).
-pub fn unreachable_from_pods(server: &str) -> Option<String> {
+pub(crate) fn unreachable_from_pods(server: &str) -> Option<String> {
     let rest = server.split_once("://").map_or(server, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -391,7 +403,7 @@ pub fn unreachable_from_pods(server: &str) -> Option<String> {
 /// [`HubCluster`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Connection {
+pub(crate) enum Connection {
     /// The cluster runs and its API answers.
     Connected,
     /// It does not run, does not exist, or its API does not answer.
@@ -399,7 +411,7 @@ pub enum Connection {
 }
 
 impl Connection {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Connection::Connected => "connected",
             Connection::Unreachable => "unreachable",
@@ -418,24 +430,24 @@ impl Connection {
 /// node (see [`crate::argocd::reach`]): `connected` only when the hub's pods reach it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HubCluster {
+pub(crate) struct HubCluster {
     /// The lab's (or context's) name, which is the cluster's name in Argo CD.
-    pub name: String,
+    pub(crate) name: String,
     /// `lab` or `context`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// A cluster Secret registers it in the hub's Argo CD.
-    pub registered: bool,
+    pub(crate) registered: bool,
     /// The Secret's `server`: the address the hub's pods reach it at.
-    pub server: Option<String>,
-    pub connection: Connection,
+    pub(crate) server: Option<String>,
+    pub(crate) connection: Connection,
     /// The Kubernetes version its API answered with.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Why it is unreachable or unregistered, when it is.
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// The clusters table `status` shows for a hub.
-pub fn render_clusters(clusters: &[HubCluster]) -> String {
+pub(crate) fn render_clusters(clusters: &[HubCluster]) -> String {
     let rows: Vec<[String; 5]> = clusters
         .iter()
         .map(|c| {

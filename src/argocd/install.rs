@@ -13,8 +13,6 @@
 //! Everything is server-side apply with force, so running it again on an installed lab is a
 //! no-op for the API server and a repair for anything edited by hand.
 
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
 use tokio::time::Instant;
@@ -31,8 +29,6 @@ pub struct InstallReport {
     pub apply: ApplyReport,
     /// The workloads that became available.
     pub workloads: Vec<Workload>,
-    /// Wall time of the whole install.
-    pub elapsed: Duration,
 }
 
 /// Why Argo CD could not be installed.
@@ -99,27 +95,25 @@ pub async fn install(
     ui: &Ui,
     deadline: Instant,
 ) -> Result<InstallReport, InstallError> {
-    let started = Instant::now();
     let (report, workloads) = apply_manifest(api, manifest, opts, namespace, ui, deadline).await?;
     workloads::wait_available(api, &workloads, ui, deadline).await?;
     Ok(InstallReport {
         apply: report,
         workloads,
-        elapsed: started.elapsed(),
     })
 }
 
 /// What [`apply`] did: what it wrote, and the workloads to await.
 #[derive(Debug, Clone)]
-pub struct Applied {
-    pub report: ApplyReport,
-    pub workloads: Vec<Workload>,
+pub(crate) struct Applied {
+    pub(crate) report: ApplyReport,
+    pub(crate) workloads: Vec<Workload>,
 }
 
 /// [`install`] without its last wait: the manifest applied (CRDs Established first), and the
 /// workloads it holds returned for the caller to await ([`workloads::wait_available`]) while
 /// it does other things.
-pub async fn apply(
+pub(crate) async fn apply(
     api: &KubeApi,
     manifest: &Manifest,
     opts: &Prepare,

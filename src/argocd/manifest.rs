@@ -39,7 +39,7 @@ pub const ARGOCD_VERSION: &str = "v3.5.1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pinned {
     pub version: &'static str,
-    pub url: &'static str,
+    pub(crate) url: &'static str,
     /// Lower-case hex SHA-256 of the file at `url`.
     pub sha256: &'static str,
 }
@@ -53,7 +53,7 @@ pub struct Pinned {
 /// - v3.5.1: commit 109ca7ca71139e514114499d294a492e7910a965, blob e7238840ff8b86f2c2429e66fc053c9190c5659c;
 /// - v3.4.7: commit 7b6113c14c8186e126046131dfbe5103a9f680f4, blob 57e5a11f6fdcb1b6c64c2cccd105c27e6cb55467;
 /// - v3.3.14: commit a0a99e187cb6126ef0f3be82d90705513d8f6f3e, blob 422a2fd279e9581e88ccf539a738d0a2d48f4205.
-pub const PINNED: &[Pinned] = &[
+pub(crate) const PINNED: &[Pinned] = &[
     Pinned {
         version: "v3.5.1",
         url: "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml",
@@ -100,7 +100,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// The path or URL, for messages.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         match &self.source {
             Source::Pinned { url, .. } | Source::Url(url) => url.clone(),
             Source::File(path) => path.display().to_string(),
@@ -197,7 +197,7 @@ impl crate::diag::Classified for ManifestError {
 }
 
 /// Downloads a URL's body. [`HttpFetch`] is the real one; tests pass closures.
-pub trait Fetch {
+pub(crate) trait Fetch {
     fn fetch(&self, url: &str) -> Result<Vec<u8>, HttpError>;
 }
 
@@ -208,7 +208,7 @@ impl<F: Fn(&str) -> Result<Vec<u8>, HttpError>> Fetch for F {
 }
 
 /// HTTPS with ureq (blocking; call [`load`] from `spawn_blocking` in async code).
-pub struct HttpFetch;
+pub(crate) struct HttpFetch;
 
 /// Install manifests are about 2 MB; anything far larger is not one.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
@@ -229,7 +229,7 @@ impl Fetch for HttpFetch {
 }
 
 /// Where the pinned manifest of `version` is cached under the user cache dir `cache_dir`.
-pub fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
+pub(crate) fn cache_path(cache_dir: &Path, version: &str) -> PathBuf {
     cache_dir
         .join("playground")
         .join("argocd")
@@ -251,12 +251,12 @@ fn text(bytes: Vec<u8>, origin: &str) -> Result<String, ManifestError> {
 }
 
 /// Load the manifest `spec` names (see the module docs), downloading over HTTPS. Blocking.
-pub fn load(spec: &ArgoCdSpec, cache_dir: &Path) -> Result<Manifest, ManifestError> {
+pub(crate) fn load(spec: &ArgoCdSpec, cache_dir: &Path) -> Result<Manifest, ManifestError> {
     load_with(spec, cache_dir, &HttpFetch)
 }
 
 /// [`load`] with the downloader given.
-pub fn load_with(
+pub(crate) fn load_with(
     spec: &ArgoCdSpec,
     cache_dir: &Path,
     fetch: &dyn Fetch,
@@ -365,16 +365,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
 pub struct Prepare {
     /// `server.insecure: "true"` in `argocd-cmd-params-cm`: the UI on plain HTTP, so the lab
     /// can publish it on a host port without certificates or a port-forward.
-    pub insecure_server: bool,
+    pub(crate) insecure_server: bool,
     /// `timeout.reconciliation` in `argocd-cm`, unless the manifest sets one already.
-    pub reconciliation: Option<String>,
+    pub(crate) reconciliation: Option<String>,
     /// The lab's repository is local: `argocd-repo-server` mounts it from the node and reads
     /// it as a safe directory ([`seed::patch_repo_server_spec`], [`seed::gitconfig_configmap`]).
-    pub local_repo: bool,
+    pub(crate) local_repo: bool,
     /// The optional components that keep their replicas; every other one in
     /// [`ArgoCdComponent::ALL`] gets 0, in the manifest, before it is applied: no pod, so no
     /// image pulled and no memory requested for something a local lab does not use.
-    pub components: Vec<ArgoCdComponent>,
+    pub(crate) components: Vec<ArgoCdComponent>,
 }
 
 impl Prepare {
@@ -413,7 +413,7 @@ fn set_data(obj: &mut DynamicObject, key: &str, value: &str) {
 /// - with `opts.local_repo`, the repository mount on `argocd-repo-server`, and the ConfigMap
 ///   with its gitconfig, placed before the Deployments (an error if the manifest has no
 ///   `argocd-repo-server` Deployment to mount it into).
-pub fn prepare(
+pub(crate) fn prepare(
     objects: &mut Vec<DynamicObject>,
     namespace: &str,
     opts: &Prepare,

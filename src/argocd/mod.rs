@@ -22,7 +22,7 @@
 //!
 //! [`plan`] is the GitOps half as `up --dry-run` prints it: pure, one line per step.
 
-pub mod access;
+pub(crate) mod access;
 pub mod apps;
 pub mod bootstrap;
 pub mod cli;
@@ -30,10 +30,10 @@ pub mod download;
 pub mod hub;
 pub mod install;
 pub mod manifest;
-pub mod plan;
+pub(crate) mod plan;
 pub mod reach;
 pub mod refresh;
-pub mod seed;
+pub(crate) mod seed;
 pub mod status;
 pub mod upgrade;
 pub mod workloads;

@@ -19,20 +19,20 @@ use crate::gitops::source::SourceType;
 
 /// What is known before the cluster is asked.
 #[derive(Debug, Clone, Default)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     /// The Argo CD release installed, as the lab's record says (`None`: none, or not known).
-    pub installed: Option<&'a str>,
+    pub(crate) installed: Option<&'a str>,
     /// The cluster is new (nothing of a record applies to it).
-    pub fresh: bool,
+    pub(crate) fresh: bool,
     /// `up --context`: the kube context the GitOps half goes into.
-    pub context: Option<&'a str>,
+    pub(crate) context: Option<&'a str>,
     /// `--timeout`.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Where the install manifest comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManifestFrom {
+pub(crate) enum ManifestFrom {
     /// The release's own `install.yaml`, checked against this SHA-256 (its first 12 digits).
     Pinned { sha256: String },
     /// `argocd.manifest`: the user's file or URL, not hash-checked.
@@ -43,7 +43,7 @@ pub enum ManifestFrom {
 
 /// How the root Application's folder renders.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootKind {
+pub(crate) enum RootKind {
     Helm {
         value_files: Vec<String>,
     },
@@ -55,7 +55,7 @@ pub enum RootKind {
 
 /// One step of the GitOps half.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitopsStep {
+pub(crate) enum GitopsStep {
     /// `argocd.clusters`: this lab is a hub; each cluster is registered in its Argo CD.
     RegisterClusters {
         names: Vec<String>,
@@ -108,7 +108,7 @@ pub enum GitopsStep {
 }
 
 /// The GitOps half's steps; none with `--cluster-only` (`prepared` is `None`).
-pub fn plan(lab: &Lab, prepared: Option<&Prepared>, facts: &Facts<'_>) -> Vec<GitopsStep> {
+pub(crate) fn plan(lab: &Lab, prepared: Option<&Prepared>, facts: &Facts<'_>) -> Vec<GitopsStep> {
     let Some(p) = prepared else {
         return Vec::new();
     };
@@ -515,7 +515,6 @@ mod tests {
         let pos = crate::gitops::yaml::Pos { line: 1, column: 1 };
         let resource = |file: &str, kind: &str, name: &str| crate::gitops::resources::Resource {
             file: PathBuf::from(file),
-            pos,
             object: object(kind, name),
             node: crate::gitops::yaml::Node {
                 value: crate::gitops::yaml::Value::Null,

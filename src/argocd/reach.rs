@@ -40,14 +40,14 @@ use crate::docker::Engine;
 
 /// How long kubectl may take (`--request-timeout`, which bounds the whole request: lookup,
 /// connect, TLS and answer).
-pub const TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 /// The exec around it may take this much longer before `up` stops waiting (the engine's own
 /// round trips).
 const EXEC_SLACK: Duration = Duration::from_secs(5);
 
 /// What one request from a hub node to a cluster's API came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// The API answered (2xx), over TLS verified against the CA: its version when it said.
     Answered { version: Option<String> },
     /// It answered 401 or 403 to a request without credentials: reached, TLS verified.
@@ -70,12 +70,12 @@ pub enum Reach {
 
 impl Reach {
     /// The pods reach the API and its certificate verifies.
-    pub fn reached(&self) -> bool {
+    pub(crate) fn reached(&self) -> bool {
         matches!(self, Reach::Answered { .. } | Reach::Denied(_))
     }
 
     /// One line for `status` or a step's note: what was found.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self {
             Reach::Answered { version: Some(v) } => format!("answered ({v}), TLS verified"),
             Reach::Answered { version: None } => "answered, TLS verified".into(),
@@ -97,21 +97,21 @@ impl Reach {
 }
 
 /// What the warning names besides the outcome.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// The context's name (the cluster's name in Argo CD).
-    pub context: &'a str,
+    pub(crate) context: &'a str,
     /// Its API's address, from the kubeconfig.
-    pub server: &'a str,
+    pub(crate) server: &'a str,
     /// The hub lab.
-    pub hub: &'a str,
+    pub(crate) hub: &'a str,
     /// The hub's Docker network.
-    pub network: &'a str,
+    pub(crate) network: &'a str,
     /// The name the hub's nodes and pods have for the Docker host.
-    pub host_alias: &'a str,
+    pub(crate) host_alias: &'a str,
 }
 
 /// The warning `up` prints for an outcome, with what to do; `None` when the pods reach it.
-pub fn warning(t: &Target<'_>, reach: &Reach) -> Option<String> {
+pub(crate) fn warning(t: &Target<'_>, reach: &Reach) -> Option<String> {
     let Target {
         context,
         server,
@@ -145,7 +145,7 @@ pub fn warning(t: &Target<'_>, reach: &Reach) -> Option<String> {
 }
 
 /// The kubeconfig the check runs with: the server and its CA, no user.
-pub fn kubeconfig(server: &str, ca_pem: Option<&str>) -> String {
+pub(crate) fn kubeconfig(server: &str, ca_pem: Option<&str>) -> String {
     let mut cluster = serde_json::json!({"server": server});
     if let Some(ca) = ca_pem {
         cluster["certificate-authority-data"] = base64::engine::general_purpose::STANDARD
@@ -178,7 +178,7 @@ pub fn command(path: &str) -> Vec<String> {
 }
 
 /// Read kubectl's exit code and output (see the module docs for its words).
-pub fn classify(code: i64, output: &str) -> Reach {
+pub(crate) fn classify(code: i64, output: &str) -> Reach {
     let text = output.trim();
     if code == 0 {
         let version = serde_json::from_str::<serde_json::Value>(text)
@@ -242,7 +242,7 @@ fn file_for(context: &str) -> String {
 /// Make the request from inside `node` (a running container of the hub) and read the outcome.
 /// Bounded by [`TIMEOUT`] and a little more for the engine; never fails: a check that cannot
 /// be made is [`Reach::Unchecked`].
-pub async fn from_node<E: Engine>(
+pub(crate) async fn from_node<E: Engine>(
     engine: &E,
     node: &str,
     context: &str,

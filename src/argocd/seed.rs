@@ -40,32 +40,32 @@ use serde_json::{Value, json};
 
 use crate::config::{GitCredentials, GitOpsSpec};
 
-pub use crate::lab::LOCAL_REPO_MOUNT;
+pub(crate) use crate::lab::LOCAL_REPO_MOUNT;
 /// The repoURL of a local repository, as Argo CD sees it.
-pub const LOCAL_REPO_URL: &str = "file:///playground";
+pub(crate) const LOCAL_REPO_URL: &str = "file:///playground";
 /// The name of the root Application.
-pub const ROOT_APP: &str = "root";
+pub(crate) const ROOT_APP: &str = "root";
 /// The name of the repository Secret for a remote repo.
-pub const REPO_SECRET: &str = "playground-repo";
+pub(crate) const REPO_SECRET: &str = "playground-repo";
 /// The volume name used in the repo-server patch.
-pub const REPO_VOLUME: &str = "playground-repo";
+pub(crate) const REPO_VOLUME: &str = "playground-repo";
 /// The ConfigMap holding [`repo_gitconfig`], added to the install manifest for a local repo.
-pub const GITCONFIG_CONFIGMAP: &str = "playground-gitconfig";
+pub(crate) const GITCONFIG_CONFIGMAP: &str = "playground-gitconfig";
 /// Its volume in the repo-server's pod.
-pub const GITCONFIG_VOLUME: &str = "playground-gitconfig";
+pub(crate) const GITCONFIG_VOLUME: &str = "playground-gitconfig";
 /// Where the repo-server container sees it (a directory of its own: a ConfigMap volume
 /// mounted without `subPath` hides what else is in the directory).
-pub const GITCONFIG_DIR: &str = "/etc/playground-git";
+pub(crate) const GITCONFIG_DIR: &str = "/etc/playground-git";
 /// The key of the ConfigMap, so the file is [`GITCONFIG_DIR`]`/gitconfig`.
-pub const GITCONFIG_KEY: &str = "gitconfig";
+pub(crate) const GITCONFIG_KEY: &str = "gitconfig";
 /// The container of `argocd-repo-server` that runs git.
-pub const REPO_SERVER: &str = "argocd-repo-server";
+pub(crate) const REPO_SERVER: &str = "argocd-repo-server";
 /// Our field manager.
-pub const MANAGER: &str = "playground";
+pub(crate) const MANAGER: &str = "playground";
 
 /// Where Argo CD reads the lab's apps from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RepoSource {
+pub(crate) enum RepoSource {
     /// A repository on this machine, mounted into the nodes.
     Local { root: PathBuf },
     /// A repository Argo CD fetches over the network.
@@ -78,7 +78,7 @@ pub enum RepoSource {
 /// Credentials for a remote repository, read from the environment or a file. `Debug` hides
 /// the secret parts so they never reach a log.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     Basic { username: String, password: String },
     SshKey { private_key: String },
 }
@@ -130,7 +130,10 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SeedError {
 
 /// Read the credentials the spec names. Called before anything is created, so a missing
 /// variable stops `up` early.
-pub fn read_credentials(spec: &GitOpsSpec, base: &Path) -> Result<Option<Credentials>, SeedError> {
+pub(crate) fn read_credentials(
+    spec: &GitOpsSpec,
+    base: &Path,
+) -> Result<Option<Credentials>, SeedError> {
     match &spec.credentials {
         None => Ok(None),
         Some(GitCredentials::Env {
@@ -163,7 +166,7 @@ pub fn read_credentials(spec: &GitOpsSpec, base: &Path) -> Result<Option<Credent
 
 /// The repository Secret Argo CD reads for a remote repo (label
 /// `argocd.argoproj.io/secret-type: repository`).
-pub fn repo_secret(namespace: &str, url: &str, credentials: Option<&Credentials>) -> Value {
+pub(crate) fn repo_secret(namespace: &str, url: &str, credentials: Option<&Credentials>) -> Value {
     let mut data = serde_json::Map::new();
     data.insert("type".into(), json!("git"));
     data.insert("url".into(), json!(url));
@@ -195,19 +198,19 @@ pub fn repo_secret(namespace: &str, url: &str, credentials: Option<&Credentials>
 
 /// What the root Application points at.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RootSpec {
-    pub repo_url: String,
-    pub revision: String,
-    pub path: String,
+pub(crate) struct RootSpec {
+    pub(crate) repo_url: String,
+    pub(crate) revision: String,
+    pub(crate) path: String,
     /// `gitops.project`.
-    pub project: String,
+    pub(crate) project: String,
     /// `helm` / `kustomize` / `directory`, merged into `spec.source`
     /// ([`super::source::source_fields`]).
-    pub source_fields: serde_json::Map<String, Value>,
+    pub(crate) source_fields: serde_json::Map<String, Value>,
 }
 
 /// The root Application (see the module docs for the finalizer choice).
-pub fn root_application(namespace: &str, root: &RootSpec) -> Value {
+pub(crate) fn root_application(namespace: &str, root: &RootSpec) -> Value {
     let mut source = json!({
         "repoURL": root.repo_url,
         "targetRevision": root.revision,
@@ -238,12 +241,12 @@ pub fn root_application(namespace: &str, root: &RootSpec) -> Value {
 
 /// The global git config of the repo-server: the mounted repository, as a worktree and as
 /// the gitdir upload-pack enters, is a safe directory (see the module docs).
-pub fn repo_gitconfig(mount: &str) -> String {
+pub(crate) fn repo_gitconfig(mount: &str) -> String {
     format!("[safe]\n\tdirectory = {mount}\n\tdirectory = {mount}/.git\n")
 }
 
 /// The ConfigMap [`GITCONFIG_CONFIGMAP`], without a namespace (the install's default applies).
-pub fn gitconfig_configmap() -> Value {
+pub(crate) fn gitconfig_configmap() -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -259,14 +262,17 @@ pub fn gitconfig_configmap() -> Value {
 }
 
 /// The path `GIT_CONFIG_GLOBAL` names.
-pub fn gitconfig_path() -> String {
+pub(crate) fn gitconfig_path() -> String {
     format!("{GITCONFIG_DIR}/{GITCONFIG_KEY}")
 }
 
 /// Add (or keep) the read-only hostPath volume of the repository, the gitconfig volume, their
 /// mounts and `GIT_CONFIG_GLOBAL` to one Deployment's pod spec (`deployment` is the whole
 /// object). Idempotent: entries are upserted by name.
-pub fn patch_repo_server_spec(deployment: &mut Value, container: &str) -> Result<(), SeedError> {
+pub(crate) fn patch_repo_server_spec(
+    deployment: &mut Value,
+    container: &str,
+) -> Result<(), SeedError> {
     let spec = &mut deployment["spec"]["template"]["spec"];
     if !spec.is_object() {
         return Err(SeedError::NoRepoServerContainer);
@@ -318,7 +324,7 @@ fn upsert(obj: &mut Value, list: &str, item: Value) {
 }
 
 /// Create or update the repository Secret.
-pub async fn apply_repo_secret(
+pub(crate) async fn apply_repo_secret(
     client: &kube::Client,
     namespace: &str,
     secret: &Value,
@@ -336,7 +342,7 @@ pub async fn apply_repo_secret(
 }
 
 /// Create or update the root Application.
-pub async fn apply_root(
+pub(crate) async fn apply_root(
     client: &kube::Client,
     namespace: &str,
     app: &Value,

@@ -47,17 +47,17 @@ pub use super::apps::{AppsError, list_apps};
 /// lab's record says playground installed last.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ArgoCdVersion {
-    pub version: String,
+pub(crate) struct ArgoCdVersion {
+    pub(crate) version: String,
     /// The `argocd-server` image, when the Deployment was read.
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// Where `version` comes from: `image` or `record`.
-    pub source: &'static str,
+    pub(crate) source: &'static str,
 }
 
 impl ArgoCdVersion {
     /// From what the cluster showed (`None`: it could not be asked) and the record's version.
-    pub fn from_observed(
+    pub(crate) fn from_observed(
         observed: Option<&super::upgrade::Observed>,
         recorded: Option<&str>,
     ) -> Option<ArgoCdVersion> {
@@ -89,7 +89,7 @@ impl ArgoCdVersion {
     }
 
     /// `Argo CD v3.5.1 (argocd-server image quay.io/argoproj/argocd:v3.5.1)`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         match (&self.image, self.source) {
             (Some(image), "image") => {
                 format!("Argo CD {} (argocd-server image {image})", self.version)
@@ -103,42 +103,42 @@ impl ArgoCdVersion {
 }
 
 /// Looks up the last commit that touched a path of the lab's repository.
-pub type CommitLookup<'a> = &'a dyn Fn(&str) -> Option<CommitInfo>;
+pub(crate) type CommitLookup<'a> = &'a dyn Fn(&str) -> Option<CommitInfo>;
 
 /// One Application in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppNode {
-    pub name: String,
-    pub sync: String,
-    pub health: String,
+    pub(crate) name: String,
+    pub(crate) sync: String,
+    pub(crate) health: String,
     /// Why it is not Synced and Healthy, when Argo CD says.
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// The revision it is synced to.
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    pub path: String,
-    pub target_revision: String,
+    pub(crate) repo_url: String,
+    pub(crate) path: String,
+    pub(crate) target_revision: String,
     /// The last commit that touched `path`, for apps from the root's repository.
-    pub last_commit: Option<CommitInfo>,
+    pub(crate) last_commit: Option<CommitInfo>,
     /// Argo CD syncs it on its own (`syncPolicy.automated`); otherwise it is the user's to
     /// sync, shown as `manual` and never awaited by `up`.
-    pub auto_sync: bool,
+    pub(crate) auto_sync: bool,
     /// The cluster it deploys to: the name of the cluster Secret whose `server` is
     /// `spec.destination.server` (see [`AppTree::name_destinations`]), else
     /// `spec.destination.name`, `in-cluster` for [`IN_CLUSTER_SERVER`], else the server URL;
     /// empty when the Application has no destination.
-    pub destination: String,
+    pub(crate) destination: String,
     /// `spec.destination.server`, when the destination is given by server.
-    pub destination_server: Option<String>,
-    pub children: Vec<AppNode>,
+    pub(crate) destination_server: Option<String>,
+    pub(crate) children: Vec<AppNode>,
 }
 
 /// The address Argo CD's own cluster has (`v1alpha1.KubernetesInternalAPIServerAddr`).
-pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+pub(crate) const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 /// The name Argo CD gives its own cluster when no Secret names it (`in-cluster`).
-pub const IN_CLUSTER_NAME: &str = "in-cluster";
+pub(crate) const IN_CLUSTER_NAME: &str = "in-cluster";
 
 /// The destination as the Application gives it, before cluster Secrets name the servers.
 fn destination_of(a: &AppState) -> (String, Option<String>) {
@@ -156,9 +156,9 @@ fn destination_of(a: &AppState) -> (String, Option<String>) {
 /// The whole picture: the root's tree and everything else.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppTree {
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// `None` when the root Application does not exist.
-    pub root: Option<AppNode>,
+    pub(crate) root: Option<AppNode>,
     /// Apps not reachable from the root, as trees of their own, by name.
     pub other: Vec<AppNode>,
 }
@@ -309,7 +309,7 @@ pub async fn app_tree(
 }
 
 /// "just now", "42s ago", "5m ago", "3h ago", "2d ago", "4mo ago", "1y ago".
-pub fn relative_time(secs_ago: i64) -> String {
+pub(crate) fn relative_time(secs_ago: i64) -> String {
     const M: i64 = 60;
     const H: i64 = 60 * M;
     const D: i64 = 24 * H;
@@ -465,7 +465,7 @@ impl AppTree {
     }
 
     /// [`AppTree::render_text`] at the current time.
-    pub fn render_text_now(&self) -> String {
+    pub(crate) fn render_text_now(&self) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -476,7 +476,7 @@ impl AppTree {
     /// Name each destination server by the cluster Secret that registers it (`servers`:
     /// `server` → `name`, from the Secrets labelled `argocd.argoproj.io/secret-type:
     /// cluster`), as Argo CD's UI does. A destination given by name stays as it is.
-    pub fn name_destinations(&mut self, servers: &HashMap<String, String>) {
+    pub(crate) fn name_destinations(&mut self, servers: &HashMap<String, String>) {
         fn walk(n: &mut AppNode, servers: &HashMap<String, String>) {
             if let Some(name) = n.destination_server.as_ref().and_then(|s| servers.get(s)) {
                 n.destination = name.clone();

@@ -35,14 +35,14 @@ use crate::kube::apply::ObjectRef;
 use crate::state::record::AppliedObject;
 
 /// The Deployment whose image tag says which Argo CD release runs.
-pub const SERVER_DEPLOYMENT: &str = "argocd-server";
+pub(crate) const SERVER_DEPLOYMENT: &str = "argocd-server";
 /// The container in it that runs Argo CD's image.
-pub const SERVER_CONTAINER: &str = "argocd-server";
+pub(crate) const SERVER_CONTAINER: &str = "argocd-server";
 /// The label that makes a Secret one of Argo CD's repository (or cluster) credentials.
 const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 
 /// The record's references of what an apply wrote (`apiVersion` → its group), sorted.
-pub fn refs_of(applied: &[ObjectRef]) -> Vec<AppliedObject> {
+pub(crate) fn refs_of(applied: &[ObjectRef]) -> Vec<AppliedObject> {
     let set: BTreeSet<AppliedObject> = applied
         .iter()
         .map(|r| AppliedObject {
@@ -56,12 +56,12 @@ pub fn refs_of(applied: &[ObjectRef]) -> Vec<AppliedObject> {
 }
 
 /// `apps/v1` → `apps`, `v1` → `` (the core group).
-pub fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(g, _)| g)
 }
 
 /// Whether an object is never deleted by an upgrade (see the module docs).
-pub fn protected(r: &AppliedObject) -> bool {
+pub(crate) fn protected(r: &AppliedObject) -> bool {
     matches!(
         (r.group.as_str(), r.kind.as_str()),
         ("apiextensions.k8s.io", "CustomResourceDefinition")
@@ -75,7 +75,7 @@ pub fn protected(r: &AppliedObject) -> bool {
 /// from the record) that the new one did not (`new`), less what is [`protected`]. Workloads
 /// go first (their pods stop before the RBAC and config they use), then the rest, each group
 /// sorted.
-pub fn prune_set(old: &[AppliedObject], new: &[AppliedObject]) -> Vec<AppliedObject> {
+pub(crate) fn prune_set(old: &[AppliedObject], new: &[AppliedObject]) -> Vec<AppliedObject> {
     let keep: BTreeSet<&AppliedObject> = new.iter().collect();
     let gone: BTreeSet<&AppliedObject> = old
         .iter()
@@ -92,16 +92,16 @@ pub fn prune_set(old: &[AppliedObject], new: &[AppliedObject]) -> Vec<AppliedObj
 
 /// A release version: `v3.4.7`, `3.5.0-rc1`, `v3.5.1+6c2a6f1` (build metadata ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    pub major: u64,
-    pub minor: u64,
-    pub patch: u64,
+pub(crate) struct Version {
+    pub(crate) major: u64,
+    pub(crate) minor: u64,
+    pub(crate) patch: u64,
     /// The pre-release identifiers (`rc1`), empty for a release.
-    pub pre: Vec<String>,
+    pub(crate) pre: Vec<String>,
 }
 
 impl Version {
-    pub fn parse(text: &str) -> Option<Version> {
+    pub(crate) fn parse(text: &str) -> Option<Version> {
         let text = text.trim();
         let text = text.strip_prefix('v').unwrap_or(text);
         let text = text.split_once('+').map_or(text, |(v, _)| v);
@@ -174,7 +174,7 @@ impl PartialOrd for Version {
 
 /// Which way a change goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Upgrade,
     Downgrade,
     /// One side is not a version (a custom image tag, a name of the user's own).
@@ -183,16 +183,16 @@ pub enum Direction {
 
 /// The running release and the one the lab file asks for, when they differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionChange {
-    pub from: String,
-    pub to: String,
-    pub direction: Direction,
+pub(crate) struct VersionChange {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) direction: Direction,
 }
 
 /// The change from `running` (`None`: no Argo CD yet, a fresh install, no change) to
 /// `wanted`. Versions compare by precedence, so `3.5.1` and `v3.5.1+abc` are the same; two
 /// strings that are not versions compare as strings.
-pub fn version_change(running: Option<&str>, wanted: &str) -> Option<VersionChange> {
+pub(crate) fn version_change(running: Option<&str>, wanted: &str) -> Option<VersionChange> {
     let running = running?.trim();
     if running.is_empty() {
         return None;
@@ -214,12 +214,12 @@ pub fn version_change(running: Option<&str>, wanted: &str) -> Option<VersionChan
 }
 
 impl VersionChange {
-    pub fn is_downgrade(&self) -> bool {
+    pub(crate) fn is_downgrade(&self) -> bool {
         self.direction == Direction::Downgrade
     }
 
     /// The change's lines in `up`'s reconcile diff: the change, and a warning for a downgrade.
-    pub fn diff(&self) -> String {
+    pub(crate) fn diff(&self) -> String {
         let what = match self.direction {
             Direction::Upgrade => "upgrade",
             Direction::Downgrade => "downgrade",
@@ -236,7 +236,7 @@ impl VersionChange {
     }
 
     /// For a downgrade: why it may not work.
-    pub fn warning(&self) -> Option<String> {
+    pub(crate) fn warning(&self) -> Option<String> {
         self.is_downgrade().then(|| {
             format!(
                 "{} → {} is a downgrade: Argo CD supports upgrades only; an older release may not read what the newer one wrote (CRD fields, settings), so check its upgrade notes, or drop and recreate the lab",
@@ -254,7 +254,7 @@ impl fmt::Display for VersionChange {
 
 /// The tag of an image reference: `quay.io/argoproj/argocd:v3.4.7` → `v3.4.7`; none for
 /// `localhost:5000/argocd` or a digest only.
-pub fn image_tag(image: &str) -> Option<&str> {
+pub(crate) fn image_tag(image: &str) -> Option<&str> {
     let image = image.split_once('@').map_or(image, |(name, _)| name);
     let last = image.rsplit('/').next().unwrap_or(image);
     last.rsplit_once(':')
@@ -264,7 +264,7 @@ pub fn image_tag(image: &str) -> Option<&str> {
 
 /// What the cluster says about the Argo CD that runs in a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observed {
+pub(crate) enum Observed {
     /// No `argocd-server` Deployment: Argo CD is not installed (or not the usual way).
     NotInstalled,
     /// Its image, and the tag of it when it is a version.
@@ -276,7 +276,7 @@ pub enum Observed {
 
 impl Observed {
     /// The running version: the image's tag, else `recorded` (what playground installed last).
-    pub fn version(&self, recorded: Option<&str>) -> Option<String> {
+    pub(crate) fn version(&self, recorded: Option<&str>) -> Option<String> {
         match self {
             Observed::NotInstalled => None,
             Observed::Image {
@@ -288,7 +288,7 @@ impl Observed {
 }
 
 /// The `argocd-server` container's image, from a Deployment.
-pub fn server_image(deployment: &Deployment) -> Option<String> {
+pub(crate) fn server_image(deployment: &Deployment) -> Option<String> {
     let containers = &deployment.spec.as_ref()?.template.spec.as_ref()?.containers;
     containers
         .iter()
@@ -299,7 +299,7 @@ pub fn server_image(deployment: &Deployment) -> Option<String> {
 }
 
 /// Look at the `argocd-server` Deployment in `namespace`.
-pub async fn observe(api: &KubeApi, namespace: &str) -> Result<Observed, kube::Error> {
+pub(crate) async fn observe(api: &KubeApi, namespace: &str) -> Result<Observed, kube::Error> {
     let deployments: Api<Deployment> = Api::namespaced(api.client().clone(), namespace);
     let Some(d) = deployments.get_opt(SERVER_DEPLOYMENT).await? else {
         return Ok(Observed::NotInstalled);
@@ -315,9 +315,9 @@ pub async fn observe(api: &KubeApi, namespace: &str) -> Result<Observed, kube::E
 #[derive(Debug, thiserror::Error)]
 #[error("deleting {object} failed: {source}")]
 pub struct PruneError {
-    pub object: String,
+    pub(crate) object: String,
     #[source]
-    pub source: kube::Error,
+    pub(crate) source: kube::Error,
 }
 
 impl crate::diag::Hinted for PruneError {
@@ -344,7 +344,7 @@ impl fmt::Display for AppliedObject {
 /// with them, as `kubectl delete` does). Gone already, or of a kind the API server no longer
 /// serves: nothing to do. A Secret with Argo CD's secret-type label is never deleted.
 /// Returns how many were deleted.
-pub async fn prune(api: &KubeApi, objects: &[AppliedObject]) -> Result<usize, PruneError> {
+pub(crate) async fn prune(api: &KubeApi, objects: &[AppliedObject]) -> Result<usize, PruneError> {
     let client = api.client();
     let mut deleted = 0;
     for r in objects {

@@ -109,13 +109,13 @@ pub fn from_objects(objects: &[DynamicObject], default_namespace: &str) -> Vec<W
 /// Where a workload stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadState {
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     pub available: bool,
     /// Short, for the progress line: `0/1 available`, `not created yet`.
-    pub summary: String,
+    pub(crate) summary: String,
     /// Conditions that are not True (or all, for a Deployment that is not Available), and
     /// why its pods wait, as `Type: message`.
-    pub messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
 }
 
 impl fmt::Display for WorkloadState {
@@ -221,7 +221,7 @@ pub fn deployment_state(workload: &Workload, d: &Deployment) -> WorkloadState {
 }
 
 /// Judge a StatefulSet (see the module docs).
-pub fn statefulset_state(workload: &Workload, s: &StatefulSet) -> WorkloadState {
+pub(crate) fn statefulset_state(workload: &Workload, s: &StatefulSet) -> WorkloadState {
     let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let generation = s.metadata.generation.unwrap_or(0);
     let status = s.status.clone().unwrap_or_default();

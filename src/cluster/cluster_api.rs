@@ -57,7 +57,7 @@ pub trait ClusterApi: Send + Sync {
 }
 
 /// Builds a [`ClusterApi`] from a kubeconfig's text.
-pub trait Connect: Send + Sync {
+pub(crate) trait Connect: Send + Sync {
     type Api: ClusterApi;
     fn connect(&self, kubeconfig: &str)
     -> impl Future<Output = Result<Self::Api, ApiError>> + Send;
@@ -65,7 +65,7 @@ pub trait Connect: Send + Sync {
 
 /// The real API: a [`KubeApi`] client from the kubeconfig.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct KubeConnect;
+pub(crate) struct KubeConnect;
 
 impl Connect for KubeConnect {
     type Api = KubeApi;
@@ -215,14 +215,14 @@ async fn drain(client: &kube::Client, name: &str, deadline: Instant) -> Result<u
 /// client does, so a kubeconfig that `KubeApi` would refuse is refused here too.
 #[cfg(any(test, feature = "fake-engine"))]
 #[derive(Debug, Default, Clone)]
-pub struct FakeConnect {
+pub(crate) struct FakeConnect {
     calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 #[cfg(any(test, feature = "fake-engine"))]
 impl FakeConnect {
     /// Every call so far, in order (`connect SERVER`, `wait_ready N`, `forget_node NAME`, …).
-    pub fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         self.calls
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

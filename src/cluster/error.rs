@@ -17,10 +17,10 @@ use super::readiness::NodeWaitError;
 // file imports nothing that imports it.
 
 /// A `Result` whose error is a [`ClusterError`] unless said otherwise.
-pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = ClusterError> = std::result::Result<T, E>;
 
 /// What kind of failure an error is, for the exit status (shared by every layer).
-pub use crate::diag::Kind as ErrorKind;
+pub(crate) use crate::diag::Kind as ErrorKind;
 
 /// Everything that can end a cluster operation.
 ///
@@ -293,7 +293,7 @@ impl crate::diag::Hinted for PlanError {
 
 impl ClusterError {
     /// The kind of failure, for the exit status (see the enum's doc).
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         use ClusterError as E;
         match self {
             E::Plan(_) | E::Unconfirmed { .. } => ErrorKind::Usage,
@@ -312,7 +312,7 @@ impl ClusterError {
     }
 
     /// Whether a wait ran past its deadline: a node's ready line or the API's readiness.
-    pub fn is_timeout(&self) -> bool {
+    pub(crate) fn is_timeout(&self) -> bool {
         match self {
             ClusterError::NodeWait(NodeWaitError::Timeout { .. })
             | ClusterError::Api(ApiError::NotReady { .. }) => true,

@@ -18,10 +18,10 @@ use super::inventory::LabSummary;
 use super::logs::{select_nodes, short_name};
 
 /// The command when none is given.
-pub const DEFAULT_CMD: &str = "sh";
+pub(crate) const DEFAULT_CMD: &str = "sh";
 
 /// Run `cmd` in `node` of `lab` and return its exit status.
-pub async fn exec<E: Engine>(
+pub(crate) async fn exec<E: Engine>(
     engine: &E,
     lab: &LabSummary,
     node: &str,

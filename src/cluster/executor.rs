@@ -89,11 +89,11 @@ pub(super) struct Shared {
 /// [`finish`]: Starting::finish
 /// [`settle`]: Starting::settle
 #[derive(Debug, Default)]
-pub struct Starting(Vec<(String, tokio::task::JoinHandle<Result<(), EngineError>>)>);
+pub(crate) struct Starting(Vec<(String, tokio::task::JoinHandle<Result<(), EngineError>>)>);
 
 impl Starting {
     /// Wait for every start; the first failure is the error.
-    pub async fn finish(self) -> Result<()> {
+    pub(crate) async fn finish(self) -> Result<()> {
         for (name, handle) in self.0 {
             match handle.await {
                 Ok(r) => r?,
@@ -105,7 +105,7 @@ impl Starting {
     }
 
     /// Wait for every start to be over, whatever its outcome.
-    pub async fn settle(self) {
+    pub(crate) async fn settle(self) {
         for (_, handle) in self.0 {
             let _ = handle.await;
         }
@@ -114,23 +114,23 @@ impl Starting {
 
 /// One run of a plan.
 pub(super) struct Executor<'a, E: Engine, C: Connect> {
-    pub engine: &'a E,
-    pub connect: &'a C,
-    pub lab: &'a Lab,
-    pub inputs: &'a Inputs,
+    pub(crate) engine: &'a E,
+    pub(crate) connect: &'a C,
+    pub(crate) lab: &'a Lab,
+    pub(crate) inputs: &'a Inputs,
     /// The API's URL on the host ([`Plan::api_url`]).
-    pub api_url: &'a str,
+    pub(crate) api_url: &'a str,
     /// The kubeconfig file to merge the lab's context into, and whether to switch to it.
-    pub kubeconfig: &'a Path,
-    pub switch_context: bool,
+    pub(crate) kubeconfig: &'a Path,
+    pub(crate) switch_context: bool,
     /// See [`super::up::UpOptions::ready_nodes`].
-    pub ready_nodes: Option<u32>,
-    pub ui: &'a Ui,
-    pub deadline: Instant,
+    pub(crate) ready_nodes: Option<u32>,
+    pub(crate) ui: &'a Ui,
+    pub(crate) deadline: Instant,
     /// Turns true on Ctrl-C. Only waits are cut short: a Docker call that creates something
     /// is allowed to finish, so the rollback sees everything there is.
-    pub cancel: watch::Receiver<bool>,
-    pub shared: Shared,
+    pub(crate) cancel: watch::Receiver<bool>,
+    pub(crate) shared: Shared,
 }
 
 impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {

@@ -71,7 +71,7 @@ impl Archive {
 }
 
 /// Why a part of the archive could not be made; the archive's manifest says it in words.
-pub type Missing<'a> = &'a (dyn std::error::Error + Send + Sync);
+pub(crate) type Missing<'a> = &'a (dyn std::error::Error + Send + Sync);
 
 /// The OS error alone, without the path tempfile adds to its message.
 fn without_path(e: std::io::Error) -> std::io::Error {
@@ -83,7 +83,7 @@ fn without_path(e: std::io::Error) -> std::io::Error {
 
 /// Write the archive for `lab` into `dir` and return its path. `api` is a client for the
 /// lab's API, or why there is none; `doctor` is the JSON doctor report, or why there is none.
-pub async fn export_logs<E: Engine>(
+pub(crate) async fn export_logs<E: Engine>(
     engine: &E,
     lab: &LabSummary,
     api: std::result::Result<Client, Missing<'_>>,

@@ -37,7 +37,7 @@ use super::k3s::{self, IMPORT_DIR};
 
 /// Import `images` from the host's Docker into every server and agent of `lab`. Returns the
 /// nodes imported into.
-pub async fn import<E: Engine>(
+pub(crate) async fn import<E: Engine>(
     engine: &E,
     lab: &crate::lab::LabName,
     images: &[String],

@@ -13,7 +13,7 @@ use crate::lab::{LabName, client_host};
 /// A lab's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LabState {
+pub(crate) enum LabState {
     /// Every expected node runs.
     Running,
     /// Every node is stopped.
@@ -28,7 +28,7 @@ pub enum LabState {
 
 impl LabState {
     /// The word `list` and `status` show.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LabState::Running => "running",
             LabState::Suspended => "suspended",
@@ -41,50 +41,50 @@ impl LabState {
 
 /// One node of a lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeSummary {
-    pub name: String,
-    pub role: String,
-    pub state: RunState,
-    pub image: String,
+pub(crate) struct NodeSummary {
+    pub(crate) name: String,
+    pub(crate) role: String,
+    pub(crate) state: RunState,
+    pub(crate) image: String,
 }
 
 /// One lab, as `list -o json` prints it (`nodes` only in `status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LabSummary {
+pub(crate) struct LabSummary {
     /// Parsed once from the nodes' label (or the record): every lab listed has a valid name.
-    pub name: crate::config::LabName,
-    pub state: LabState,
-    pub servers: u32,
-    pub agents: u32,
+    pub(crate) name: crate::config::LabName,
+    pub(crate) state: LabState,
+    pub(crate) servers: u32,
+    pub(crate) agents: u32,
     /// The API URL clients use, e.g. `https://127.0.0.1:6550`.
-    pub api: Option<String>,
+    pub(crate) api: Option<String>,
     /// The namespace Argo CD lives in.
     #[serde(skip)]
-    pub argocd_namespace: Option<String>,
+    pub(crate) argocd_namespace: Option<String>,
     /// The local repository the lab was seeded from.
     #[serde(skip)]
-    pub repo: Option<String>,
+    pub(crate) repo: Option<String>,
     /// The Argo CD UI URL, when the lab publishes it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ui: Option<String>,
+    pub(crate) ui: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<NodeSummary>,
+    pub(crate) nodes: Vec<NodeSummary>,
     /// What the lab should have and Docker does not: node containers by name, and the lab
     /// network. Any of it makes the lab `partial`; `playground up` recreates it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// The labs its `argocd.clusters` names (it is their hub), from its record; `list` fills
     /// it (see [`link_hubs`]).
     #[serde(rename = "hubOf", skip_serializing_if = "Vec::is_empty")]
-    pub hub_of: Vec<String>,
+    pub(crate) hub_of: Vec<String>,
     /// The labs whose `argocd.clusters` name it (it is their spoke).
     #[serde(rename = "spokeOf", skip_serializing_if = "Vec::is_empty")]
-    pub spoke_of: Vec<String>,
+    pub(crate) spoke_of: Vec<String>,
 }
 
 impl LabSummary {
     /// The namespace Argo CD lives in (the default for labs made before it was recorded).
-    pub fn argocd_namespace(&self) -> String {
+    pub(crate) fn argocd_namespace(&self) -> String {
         self.argocd_namespace
             .clone()
             .unwrap_or_else(|| crate::config::DEFAULT_ARGOCD_NAMESPACE.to_string())
@@ -92,7 +92,8 @@ impl LabSummary {
 }
 
 /// Group containers into labs.
-pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSummary> {
+#[cfg(test)]
+pub(crate) fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSummary> {
     summarize_with(containers, with_nodes, &|_| None)
 }
 
@@ -100,7 +101,7 @@ pub fn summarize(containers: &[ContainerInfo], with_nodes: bool) -> Vec<LabSumma
 /// a lab that is not dropped. They are newer than the counts in the nodes' labels, which
 /// Docker cannot change after creation: after `up` lowered `agents`, the remaining nodes still
 /// carry the old count, and only the record says the removed agent is not missing.
-pub fn recorded_counts(lab: &LabName) -> Option<(u32, u32)> {
+pub(crate) fn recorded_counts(lab: &LabName) -> Option<(u32, u32)> {
     let rec = crate::state::record::read(lab).ok().flatten()?;
     if rec.times.dropped.is_some() {
         return None;
@@ -110,7 +111,7 @@ pub fn recorded_counts(lab: &LabName) -> Option<(u32, u32)> {
 }
 
 /// [`summarize`], with the counts `recorded` gives for a lab preferred over its labels'.
-pub fn summarize_with(
+pub(crate) fn summarize_with(
     containers: &[ContainerInfo],
     with_nodes: bool,
     recorded: &dyn Fn(&LabName) -> Option<(u32, u32)>,
@@ -222,7 +223,7 @@ async fn note_missing_networks<E: Engine>(engine: &E, labs: &mut [LabSummary]) -
 }
 
 /// Every lab Docker knows of.
-pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
+pub(crate) async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, "")])
         .await?;
@@ -232,7 +233,7 @@ pub async fn list<E: Engine>(engine: &E) -> Result<Vec<LabSummary>> {
 }
 
 /// One lab with its nodes, or `None` if no container of it exists.
-pub async fn status<E: Engine>(engine: &E, lab: &LabName) -> Result<Option<LabSummary>> {
+pub(crate) async fn status<E: Engine>(engine: &E, lab: &LabName) -> Result<Option<LabSummary>> {
     let containers = engine
         .list_containers(&[(names::LABEL_CLUSTER, lab)])
         .await?;
@@ -244,7 +245,7 @@ pub async fn status<E: Engine>(engine: &E, lab: &LabName) -> Result<Option<LabSu
 /// Labs Docker knows of, and after them the dropped labs on record that Docker has nothing
 /// of (state `dropped`), so `list` shows what `restore` can bring back. A record whose lab
 /// file no longer parses still shows, with no node counts.
-pub fn with_dropped(
+pub(crate) fn with_dropped(
     mut labs: Vec<LabSummary>,
     records: impl IntoIterator<Item = crate::state::record::LabRecord>,
 ) -> Vec<LabSummary> {
@@ -273,7 +274,7 @@ pub fn with_dropped(
 
 /// Fill `hub_of` and `spoke_of` from the labs' records: a lab not dropped whose
 /// `argocd.clusters` names another lab is its hub (a lab never counts as its own).
-pub fn link_hubs(
+pub(crate) fn link_hubs(
     labs: &mut [LabSummary],
     records: impl IntoIterator<Item = crate::state::record::LabRecord>,
 ) {
@@ -306,7 +307,7 @@ pub fn link_hubs(
 }
 
 /// Render `list` as a table; with `HUB OF` and `SPOKE OF` columns when some lab is a hub.
-pub fn render_table(labs: &[LabSummary]) -> String {
+pub(crate) fn render_table(labs: &[LabSummary]) -> String {
     let hubs = labs
         .iter()
         .any(|l| !l.hub_of.is_empty() || !l.spoke_of.is_empty());

@@ -10,7 +10,7 @@ use crate::docker::{ContainerInfo, Engine, NetworkInfo, RunState};
 use crate::kube::api::NodeReady;
 use crate::ui::Ui;
 
-use super::cluster_api::{ClusterApi, Connect, KubeConnect};
+use super::cluster_api::{ClusterApi, Connect};
 use super::error::{ClusterError as Error, Result};
 use super::k3s::ready_line;
 use super::names;
@@ -18,7 +18,7 @@ use super::node_kubeconfig::fetch_kubeconfig;
 use super::readiness;
 
 /// How long a node gets to stop before Docker kills it. k3s drains and flushes on SIGTERM.
-pub const STOP_GRACE: Duration = Duration::from_secs(20);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(20);
 
 fn role_of(c: &ContainerInfo) -> Option<Role> {
     match c.labels.get(names::LABEL_ROLE).map(String::as_str) {
@@ -52,7 +52,12 @@ async fn nodes_of<E: Engine>(engine: &E, lab: &LabName) -> Result<Vec<ContainerI
 
 /// Stop (or with `pause`, freeze) every node: load balancer and agents first, servers last,
 /// so agents do not spend the stop reconnecting. Already stopped nodes are left as they are.
-pub async fn suspend<E: Engine>(engine: &E, lab: &LabName, pause: bool, ui: &Ui) -> Result<()> {
+pub(crate) async fn suspend<E: Engine>(
+    engine: &E,
+    lab: &LabName,
+    pause: bool,
+    ui: &Ui,
+) -> Result<()> {
     let nodes = nodes_of(engine, lab).await?;
     let (servers, others): (Vec<_>, Vec<_>) =
         nodes.iter().partition(|c| role_of(c) == Some(Role::Server));
@@ -87,17 +92,8 @@ pub async fn suspend<E: Engine>(engine: &E, lab: &LabName, pause: bool, ui: &Ui)
 
 /// Bring a suspended or paused lab back: servers first (all started, then each awaited by
 /// its log line), then agents together, then the API and every node Ready. Repairs what a restart loses.
-pub async fn resume<E: Engine>(
-    engine: &E,
-    lab: &LabName,
-    timeout: Duration,
-    ui: &Ui,
-) -> Result<Vec<NodeReady>> {
-    resume_with(engine, &KubeConnect, lab, timeout, ui).await
-}
-
-/// [`resume`] over any API connector.
-pub async fn resume_with<E: Engine, C: Connect>(
+/// Any API connector will do (kube-rs for real, a fake in scenarios).
+pub(crate) async fn resume_with<E: Engine, C: Connect>(
     engine: &E,
     connect: &C,
     lab: &LabName,
@@ -244,7 +240,7 @@ async fn await_each<E: Engine>(
 /// host: the bridge gateway on Linux, the real host on Docker Desktop); CoreDNS gets the very
 /// address Docker wrote into a node's /etc/hosts. Done on every `up` and `resume`, because
 /// the address can change with the network or the daemon's settings.
-pub async fn ensure_host_record<E: Engine, A: ClusterApi>(
+pub(crate) async fn ensure_host_record<E: Engine, A: ClusterApi>(
     engine: &E,
     api: &A,
     lab: &LabName,
@@ -286,7 +282,7 @@ async fn node_host_address<E: Engine>(engine: &E, lab: &LabName) -> Result<Strin
 }
 
 /// The address of `host` in an /etc/hosts text (the last entry wins, as Docker appends).
-pub fn hosts_address(hosts: &str, host: &str) -> Option<String> {
+pub(crate) fn hosts_address(hosts: &str, host: &str) -> Option<String> {
     hosts
         .lines()
         .rev()
@@ -324,7 +320,7 @@ async fn repair_ips<E: Engine>(engine: &E, lab: &LabName, nodes: &[ContainerInfo
 /// caches (which carry no lab label) to the other labs. Works on half-made
 /// labs and without any local state. It repeats until a pass finds nothing: a container whose
 /// create was in flight when an interrupted `up` began its rollback appears only later.
-pub async fn remove_objects<E: Engine>(engine: &E, lab: &LabName) -> Result<usize> {
+pub(crate) async fn remove_objects<E: Engine>(engine: &E, lab: &LabName) -> Result<usize> {
     let mut removed = 0;
     let mut quiet_passes = 0;
     for _ in 0..20 {

@@ -21,7 +21,7 @@ use super::inventory::LabSummary;
 use super::names;
 
 /// A node's name within its lab: `server-0`, `agent-1`, `serverlb`.
-pub fn short_name<'a>(lab: &str, container: &'a str) -> &'a str {
+pub(crate) fn short_name<'a>(lab: &str, container: &'a str) -> &'a str {
     container
         .strip_prefix(&format!("{}-{lab}-", names::PREFIX))
         .unwrap_or(container)
@@ -29,7 +29,7 @@ pub fn short_name<'a>(lab: &str, container: &'a str) -> &'a str {
 
 /// The lab's node containers, in name order, or only `node` (short or full name); a node
 /// that is not there is an error naming the ones that are.
-pub async fn select_nodes<E: Engine>(
+pub(crate) async fn select_nodes<E: Engine>(
     engine: &E,
     lab: &LabSummary,
     node: Option<&str>,
@@ -68,7 +68,10 @@ pub async fn select_nodes<E: Engine>(
 /// (its `K3S_TOKEN` among them), and those the lab file took from the host (the node's
 /// [`names::LABEL_SECRET_ENV`]), and the registry credentials in its `registries.yaml`. A
 /// listing carries no env: each node is inspected.
-pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]) -> Result<()> {
+pub(crate) async fn register_lab_secrets<E: Engine>(
+    engine: &E,
+    nodes: &[ContainerInfo],
+) -> Result<()> {
     for listed in nodes {
         let Some(n) = engine.inspect_container(&listed.name).await? else {
             continue;
@@ -100,7 +103,7 @@ pub async fn register_lab_secrets<E: Engine>(engine: &E, nodes: &[ContainerInfo]
 
 /// Print the selected nodes' logs to stdout until they end (or, with `follow`, until the
 /// nodes stop). `since` is Unix seconds (0: from the start).
-pub async fn print_logs<E: Engine>(
+pub(crate) async fn print_logs<E: Engine>(
     engine: &E,
     lab: &LabSummary,
     node: Option<&str>,

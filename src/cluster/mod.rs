@@ -20,26 +20,26 @@
 //! - [`export`]: `export logs`, one masked archive for a bug report;
 //! - [`exec`]: `exec`, a command in a node with the terminal attached.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod cluster_api;
-pub mod error;
-pub mod exec;
+pub(crate) mod error;
+pub(crate) mod exec;
 mod executor;
-pub mod export;
-pub mod import;
+pub(crate) mod export;
+pub(crate) mod import;
 pub mod inventory;
 pub mod k3s;
-pub mod lifecycle;
-pub mod logs;
+pub(crate) mod lifecycle;
+pub(crate) mod logs;
 pub mod names;
 pub mod node_kubeconfig;
 pub mod plan;
 mod ports;
-pub mod readiness;
-pub mod registry;
-pub mod up;
+pub(crate) mod readiness;
+pub(crate) mod registry;
+pub(crate) mod up;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use error::{ClusterError, ErrorKind};
+pub(crate) use error::ClusterError;

@@ -21,7 +21,7 @@ use super::{k3s, names};
 /// retried until the deadline. A file cut short often still parses (YAML ends at any line,
 /// and a base64 value cut anywhere is still a string), which is why [`rewrite_server`]
 /// checks it is whole, not only that it parses.
-pub async fn fetch_kubeconfig<E: Engine>(
+pub(crate) async fn fetch_kubeconfig<E: Engine>(
     engine: &E,
     lab: &LabName,
     api_url: &str,
@@ -67,7 +67,7 @@ pub async fn fetch_kubeconfig<E: Engine>(
 }
 
 /// Point every cluster of a kubeconfig at `url`, once it is whole (see [`k3s::incomplete`]).
-pub fn rewrite_server(text: &str, url: &str) -> Result<String> {
+pub(crate) fn rewrite_server(text: &str, url: &str) -> Result<String> {
     let mut kc =
         ::kube::config::Kubeconfig::from_yaml(text).map_err(ClusterError::NodeKubeconfig)?;
     if let Some(why) = k3s::incomplete(&kc) {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::docker::{Engine, RunState};
 
 /// How many log lines a failure carries.
-pub const TAIL_LINES: usize = 20;
+pub(crate) const TAIL_LINES: usize = 20;
 
 /// Why a node did not become ready.
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +82,15 @@ fn indent(logs: &str) -> String {
 /// (containerd's exit time; the copier drains the pipe after). So the boundary sits in the
 /// gap between the two runs: `StartedAt` less half that gap, at most [`EARLY_SLACK`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunStart {
+pub(crate) struct RunStart {
     /// Unix seconds, a second early: Docker's `since` filter, a coarse pre-filter.
-    pub since: i64,
+    pub(crate) since: i64,
     /// Lines stamped before this are an earlier run's; `None` when inspect had no start time.
-    pub from: Option<Timestamp>,
+    pub(crate) from: Option<Timestamp>,
 }
 
 /// How much earlier than `StartedAt` a line of this run may be stamped, at most.
-pub const EARLY_SLACK: SignedDuration = SignedDuration::from_secs(1);
+pub(crate) const EARLY_SLACK: SignedDuration = SignedDuration::from_secs(1);
 
 impl RunStart {
     fn of(started: Option<Timestamp>, finished_before: Option<Timestamp>, fallback: i64) -> Self {
@@ -112,7 +112,7 @@ impl RunStart {
 
     /// Whether a line stamped `at` belongs to this run. A line without a stamp can't be
     /// told apart, and is taken (the `since` filter has already passed it).
-    pub fn includes(&self, at: Option<Timestamp>) -> bool {
+    pub(crate) fn includes(&self, at: Option<Timestamp>) -> bool {
         match (self.from, at) {
             (Some(from), Some(at)) => at >= from,
             _ => true,
@@ -121,7 +121,7 @@ impl RunStart {
 }
 
 /// Start `node` and return where this run begins in its log (see [`RunStart`]).
-pub async fn start<E: Engine>(
+pub(crate) async fn start<E: Engine>(
     engine: &E,
     node: &str,
 ) -> Result<RunStart, crate::docker::EngineError> {
@@ -131,7 +131,7 @@ pub async fn start<E: Engine>(
 }
 
 /// Where the current run of a node started earlier begins in its log, as [`start`] returns it.
-pub async fn started_since<E: Engine>(
+pub(crate) async fn started_since<E: Engine>(
     engine: &E,
     node: &str,
 ) -> Result<RunStart, crate::docker::EngineError> {
@@ -159,7 +159,7 @@ fn host_now() -> i64 {
 
 /// Wait until `node` prints a line containing `line` (case-insensitive) in the run that
 /// began at `run`, or fail as soon as it dies or restarts, or at `deadline`.
-pub async fn wait_for_log<E: Engine>(
+pub(crate) async fn wait_for_log<E: Engine>(
     engine: &E,
     node: &str,
     line: &str,

@@ -46,24 +46,24 @@ use super::cache::{CacheSettings, DEFAULT_NAMESPACE, REGISTRY_DATA, REGISTRY_POR
 use super::names;
 
 /// The registry image: the CNCF distribution registry, as kind's and k3d's docs run it.
-pub const REGISTRY_IMAGE: &str = "registry:3";
+pub(crate) const REGISTRY_IMAGE: &str = "registry:3";
 /// Replaces [`REGISTRY_IMAGE`].
-pub const ENV_IMAGE: &str = "PLAYGROUND_REGISTRY_IMAGE";
+pub(crate) const ENV_IMAGE: &str = "PLAYGROUND_REGISTRY_IMAGE";
 /// [`names::LABEL_CACHE`] of the registry's container and volume.
-pub const KIND: &str = "registry";
+pub(crate) const KIND: &str = "registry";
 /// The host port the registry was created with, on its container.
-pub const LABEL_PORT: &str = "playground.registry.port";
+pub(crate) const LABEL_PORT: &str = "playground.registry.port";
 /// The KEP-1755 ConfigMap: `kube-public/local-registry-hosting`, key `localRegistryHosting.v1`
 /// (kubernetes/enhancements `keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry`).
-pub const HOSTING_NAMESPACE: &str = "kube-public";
-pub const HOSTING_NAME: &str = "local-registry-hosting";
-pub const HOSTING_KEY: &str = "localRegistryHosting.v1";
+pub(crate) const HOSTING_NAMESPACE: &str = "kube-public";
+pub(crate) const HOSTING_NAME: &str = "local-registry-hosting";
+pub(crate) const HOSTING_KEY: &str = "localRegistryHosting.v1";
 
 /// Which image and which namespace; see [`Self::from_env`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrySettings {
-    pub image: String,
-    pub namespace: String,
+pub(crate) struct RegistrySettings {
+    pub(crate) image: String,
+    pub(crate) namespace: String,
 }
 
 impl Default for RegistrySettings {
@@ -77,7 +77,7 @@ impl Default for RegistrySettings {
 
 impl RegistrySettings {
     /// [`ENV_IMAGE`] or [`REGISTRY_IMAGE`], and the image caches' namespace.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let image = std::env::var(ENV_IMAGE)
             .ok()
             .map(|i| i.trim().to_string())
@@ -91,7 +91,7 @@ impl RegistrySettings {
 
     /// `playground-registry` (`playground-registry-<namespace>` in a test namespace); also its
     /// alias on lab networks.
-    pub fn container(&self) -> String {
+    pub(crate) fn container(&self) -> String {
         if self.namespace == DEFAULT_NAMESPACE {
             format!("{}-registry", names::PREFIX)
         } else {
@@ -99,12 +99,12 @@ impl RegistrySettings {
         }
     }
 
-    pub fn volume(&self) -> String {
+    pub(crate) fn volume(&self) -> String {
         format!("{}-data", self.container())
     }
 
     /// The labels of its container and volume: a cache object (see the module docs).
-    pub fn labels(&self, port: u16) -> Labels {
+    pub(crate) fn labels(&self, port: u16) -> Labels {
         Labels::from([
             (names::LABEL_CACHE.to_string(), KIND.to_string()),
             (
@@ -116,7 +116,7 @@ impl RegistrySettings {
     }
 
     /// The host port binding: 127.0.0.1 only, so nothing off the host can push.
-    pub fn binding(port: u16) -> PortBinding {
+    pub(crate) fn binding(port: u16) -> PortBinding {
         PortBinding {
             host_ip: IpAddr::from([127, 0, 0, 1]),
             host_port: port,
@@ -127,7 +127,7 @@ impl RegistrySettings {
 
     /// The registry's container: the image's own command and configuration (filesystem
     /// storage at [`REGISTRY_DATA`], `:5000`, no auth), no proxy, its data on the volume.
-    pub fn container_spec(&self, port: u16) -> ContainerSpec {
+    pub(crate) fn container_spec(&self, port: u16) -> ContainerSpec {
         let name = self.container();
         ContainerSpec {
             hostname: name.clone(),
@@ -154,41 +154,41 @@ impl RegistrySettings {
 }
 
 /// The port an existing registry container was made with (its label).
-pub fn port_of(labels: &Labels) -> Option<u16> {
+pub(crate) fn port_of(labels: &Labels) -> Option<u16> {
     labels.get(LABEL_PORT)?.parse().ok()
 }
 
 /// The `registries.yaml` entry: `localhost:PORT` is served by the registry at `ip` on the
 /// lab network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryMirror {
-    pub port: u16,
-    pub ip: IpAddr,
+pub(crate) struct RegistryMirror {
+    pub(crate) port: u16,
+    pub(crate) ip: IpAddr,
 }
 
 impl RegistryMirror {
     /// The name images carry, on the host and in pods.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("localhost:{}", self.port)
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}:{REGISTRY_PORT}", self.ip)
     }
 }
 
 /// Make the registry ready for a lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryStep {
-    pub spec: ContainerSpec,
-    pub volume: String,
-    pub port: u16,
-    pub network: String,
-    pub ip: IpAddr,
+pub(crate) struct RegistryStep {
+    pub(crate) spec: ContainerSpec,
+    pub(crate) volume: String,
+    pub(crate) port: u16,
+    pub(crate) network: String,
+    pub(crate) ip: IpAddr,
 }
 
 impl RegistryStep {
-    pub fn new(settings: &RegistrySettings, port: u16, network: &str, ip: IpAddr) -> Self {
+    pub(crate) fn new(settings: &RegistrySettings, port: u16, network: &str, ip: IpAddr) -> Self {
         RegistryStep {
             spec: settings.container_spec(port),
             volume: settings.volume(),
@@ -202,7 +202,7 @@ impl RegistryStep {
 /// The registry's volume, its container (created once and shared; another `up` may create it
 /// at the same moment), started, and attached to the lab network at its address. Idempotent.
 /// Unlike a cache it is not optional: the lab file asked for it.
-pub async fn ensure<E: Engine>(engine: &E, step: &RegistryStep) -> Result<()> {
+pub(crate) async fn ensure<E: Engine>(engine: &E, step: &RegistryStep) -> Result<()> {
     let name = &step.spec.name;
     super::cache::ensure_shared(
         engine,
@@ -227,7 +227,7 @@ pub async fn ensure<E: Engine>(engine: &E, step: &RegistryStep) -> Result<()> {
 /// `registry rm`: the registry's container (which leaves every lab network with it) and its
 /// volume. `false` when there was none. A container of that name that is not the registry is
 /// left alone, with an error.
-pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Result<bool> {
+pub(crate) async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Result<bool> {
     let name = settings.container();
     let found = match engine.inspect_container(&name).await? {
         Some(c) if c.labels.get(names::LABEL_CACHE).map(String::as_str) != Some(KIND) => {
@@ -251,7 +251,7 @@ pub async fn remove<E: Engine>(engine: &E, settings: &RegistrySettings) -> Resul
 }
 
 /// The error for a lab that asks for another port than the shared registry's.
-pub fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
+pub(crate) fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
     Error::RegistryPort {
         want,
         have,
@@ -261,14 +261,14 @@ pub fn port_mismatch(container: &str, have: u16, want: u16) -> Error {
 
 /// The KEP-1755 ConfigMap's one data value. `help` is a URL by the KEP; the project has no
 /// published docs URL yet, so it names the registry's own docs.
-pub fn hosting_value(port: u16) -> String {
+pub(crate) fn hosting_value(port: u16) -> String {
     format!("host: \"localhost:{port}\"\nhelp: \"{HELP_URL}\"\n")
 }
 
 const HELP_URL: &str = "https://distribution.github.io/distribution/";
 
 /// The whole ConfigMap, for server-side apply.
-pub fn hosting_configmap(port: u16) -> serde_json::Value {
+pub(crate) fn hosting_configmap(port: u16) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -26,10 +26,10 @@ use crate::kube::kubeconfig;
 use crate::ui::Ui;
 
 use super::cache::{self, CacheSettings};
-use super::cluster_api::{Connect, KubeConnect};
+use super::cluster_api::Connect;
 use super::error::{ClusterError as Error, Result};
 use super::executor::Executor;
-pub use super::executor::Starting;
+pub(crate) use super::executor::Starting;
 use super::k3s::registries;
 use super::lifecycle;
 use super::names;
@@ -39,52 +39,52 @@ use super::registry::RegistrySettings;
 
 /// How `up` runs.
 #[derive(Debug, Clone)]
-pub struct UpOptions {
-    pub pull: PullPolicy,
+pub(crate) struct UpOptions {
+    pub(crate) pull: PullPolicy,
     /// One deadline for the whole `up`.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Make the lab's context the current one.
-    pub switch_context: bool,
+    pub(crate) switch_context: bool,
     /// Print the plan and stop.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Apply a plan that recreates or removes existing nodes ([`Plan::changes_nodes`]);
     /// without it such a plan ends in [`Error::Unconfirmed`] before anything is done.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Leave a failed fresh lab in place for debugging.
-    pub keep_on_failure: bool,
+    pub(crate) keep_on_failure: bool,
     /// The kubeconfig file to merge into.
-    pub kubeconfig: std::path::PathBuf,
+    pub(crate) kubeconfig: std::path::PathBuf,
     /// A local repository to mount into the nodes (see [`plan::Inputs::repo_mount`]).
-    pub repo_mount: Option<std::path::PathBuf>,
+    pub(crate) repo_mount: Option<std::path::PathBuf>,
     /// The Argo CD UI's host port (see [`plan::Inputs::ui_port`]).
-    pub ui_port: Option<u16>,
+    pub(crate) ui_port: Option<u16>,
     /// How many nodes must be Ready before `up` returns: every one (`None`), or fewer when the
     /// caller waits for the rest itself, alongside other work ([`wait_every_node`]): Argo CD
     /// needs only the API and one schedulable node to be applied.
-    pub ready_nodes: Option<u32>,
+    pub(crate) ready_nodes: Option<u32>,
 }
 
 /// What `up` made.
 #[derive(Debug, serde::Serialize)]
-pub struct UpOutcome {
-    pub name: String,
-    pub api: String,
-    pub context: String,
-    pub nodes: Vec<NodeReady>,
+pub(crate) struct UpOutcome {
+    pub(crate) name: String,
+    pub(crate) api: String,
+    pub(crate) context: String,
+    pub(crate) nodes: Vec<NodeReady>,
     /// The lab's kubeconfig (k3s's, pointed at the host port), read once during `up` so the
     /// GitOps half does not read it out of the node again. Holds credentials: never printed.
     #[serde(skip)]
-    pub kubeconfig: Option<String>,
+    pub(crate) kubeconfig: Option<String>,
     /// Agents' starts still in flight: [`wait_every_node`] finishes them.
     #[serde(skip)]
-    pub starting: Starting,
+    pub(crate) starting: Starting,
     /// The plan, when `--dry-run` stopped before executing it.
     #[serde(skip)]
-    pub dry_run: Option<Plan>,
+    pub(crate) dry_run: Option<Plan>,
 }
 
 /// Gather what Docker has of this lab.
-pub async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
+pub(crate) async fn observe<E: Engine>(engine: &E, lab: &Lab) -> Result<Observed> {
     let listed = engine
         .list_containers(&[(names::LABEL_CLUSTER, &lab.name)])
         .await?;
@@ -299,7 +299,7 @@ fn free_port(host: IpAddr) -> Result<u16> {
 /// before it looks at the host (a host port bound twice, such as a `ports` entry on the Argo
 /// CD UI's port), for `validate` to refuse as well. Nothing is registered or chosen: the
 /// API port a lab leaves unset is found free at `up`, so it cannot collide here.
-pub fn plan_offline(lab: &Lab) -> std::result::Result<(), plan::PlanError> {
+pub(crate) fn plan_offline(lab: &Lab) -> std::result::Result<(), plan::PlanError> {
     let inputs = Inputs {
         api_port: lab.cluster.api.port.unwrap_or(0),
         token: String::new(),
@@ -317,19 +317,19 @@ pub fn plan_offline(lab: &Lab) -> std::result::Result<(), plan::PlanError> {
 
 /// The host ports a lab would bind, as `up`'s check sees them now (see [`busy_ports`]).
 #[derive(Debug, Default)]
-pub struct PortReport {
+pub(crate) struct PortReport {
     /// Every port the lab would bind.
-    pub ports: Vec<PortBinding>,
+    pub(crate) ports: Vec<PortBinding>,
     /// Those something else holds now.
-    pub busy: Vec<Error>,
+    pub(crate) busy: Vec<Error>,
     /// Those this process may not bind to probe (below 1024 without privileges): unknown,
     /// and Docker will try them with its own.
-    pub denied: Vec<PortBinding>,
+    pub(crate) denied: Vec<PortBinding>,
 }
 
 impl PortReport {
     /// What `up` warns for each denied probe, in its words.
-    pub fn denied_notes(&self) -> Vec<String> {
+    pub(crate) fn denied_notes(&self) -> Vec<String> {
         self.denied.iter().map(denied_note).collect()
     }
 }
@@ -337,7 +337,7 @@ impl PortReport {
 /// The host ports this lab would bind, and which of them something else holds now: the check
 /// `up` makes right before creating anything, run on its own (for `doctor`). Ports a running
 /// node of the lab already holds are its own and not counted, as in `up`.
-pub async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<PortReport> {
+pub(crate) async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<PortReport> {
     let observed = observe(engine, lab).await?;
     let opts = UpOptions {
         pull: PullPolicy::Missing,
@@ -375,28 +375,11 @@ pub async fn busy_ports<E: Engine>(engine: &E, lab: &Lab) -> Result<PortReport> 
     Ok(report)
 }
 
-/// Run `up` for a lab. Ctrl-C is handled here: a fresh lab is rolled back, an existing one is
-/// left for the next `up` to converge.
-pub async fn up<E: Engine + Clone + 'static>(
-    engine: &E,
-    lab: &Lab,
-    opts: &UpOptions,
-    ui: &Ui,
-) -> Result<UpOutcome> {
-    up_with(
-        engine,
-        &KubeConnect,
-        lab,
-        opts,
-        ui,
-        crate::interrupt::interrupted,
-    )
-    .await
-}
-
-/// [`up`] over any API connector, stopped by whatever `interrupted` waits for (the process's
-/// signals in [`up`]; a channel in tests).
-pub async fn up_with<E: Engine + Clone + 'static, C: Connect, F: Future<Output = ()>>(
+/// Run `up` for a lab over any API connector (kube-rs for real, a fake in scenarios). An
+/// interruption, whatever `interrupted` waits for (the process's signals from `ops`, a
+/// channel in tests), is handled here: a fresh lab is rolled back, an existing one is left for
+/// the next `up` to converge.
+pub(crate) async fn up_with<E: Engine + Clone + 'static, C: Connect, F: Future<Output = ()>>(
     engine: &E,
     connect: &C,
     lab: &Lab,
@@ -571,7 +554,7 @@ async fn up_once<E: Engine + Clone + 'static, C: Connect>(
 
 /// Wait until every node of the lab is Ready, with a progress line: the rest of what
 /// [`UpOptions::ready_nodes`] left out.
-pub async fn wait_every_node(
+pub(crate) async fn wait_every_node(
     api: &KubeApi,
     lab: &Lab,
     url: &str,

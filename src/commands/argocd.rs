@@ -27,10 +27,10 @@ use super::Ctx;
 pub struct Args {
     /// The lab (default: the one in ./playground.yaml, or the only lab).
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Arguments for `argocd`, after `--`, passed on verbatim.
     #[arg(last = true, value_name = "ARGS")]
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -41,7 +41,7 @@ const EXAMPLES: &str = "Examples:
 
 Everything after `--` goes to argocd unchanged, flags included (`-- app list --help`).";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { name, args } = args;
     let name = ctx.lab_name(name).await?;
     let lab = match ctx.find_lab(&name).await {

@@ -22,7 +22,7 @@ pub enum Output {
 
 /// A deadline: a duration above zero. A zero deadline could only ever fail, after creating
 /// things it would then roll back, so it is refused as the usage error it is.
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
     match parse_duration(s)? {
         d if d.is_zero() => Err("a timeout must be longer than 0s, e.g. 90s or 5m".into()),
         d => Ok(d),
@@ -34,32 +34,32 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
 pub struct RunArgs {
     /// When to pull images.
     #[arg(long, value_enum, default_value_t = Pull::Missing)]
-    pub pull: Pull,
+    pub(crate) pull: Pull,
     /// One deadline for the whole run, e.g. 90s or 15m. Default: 10m, which leaves room to
     /// pull k3s and Argo CD's images on a first run; 3m with --cluster-only.
     #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Do not make the lab's context the current kube context.
     #[arg(long)]
-    pub no_switch_context: bool,
+    pub(crate) no_switch_context: bool,
     /// Stop after the cluster (skip the GitOps bootstrap).
     #[arg(long)]
-    pub cluster_only: bool,
+    pub(crate) cluster_only: bool,
     /// Print the ordered steps, and the changes to existing nodes as a diff, and exit without
     /// changing anything.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Keep a failed new lab for debugging instead of removing it.
     #[arg(long)]
-    pub keep_on_failure: bool,
+    pub(crate) keep_on_failure: bool,
     /// Apply changes to existing nodes (recreate the changed ones, remove agents beyond the
     /// count) and a changed Argo CD release (upgrade in place) without asking. Without a
     /// terminal, `up` refuses such changes unless given this.
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Stay in the foreground and refresh Argo CD whenever the local repo's HEAD moves.
     #[arg(long, conflicts_with = "cluster_only")]
-    pub watch: bool,
+    pub(crate) watch: bool,
     #[command(flatten)]
     pub output: OutputArg,
 }
@@ -76,7 +76,7 @@ pub struct OutputArg {
 impl RunArgs {
     /// `--timeout`, or the default for what this run does: the GitOps half pulls Argo CD's
     /// images and waits for every app, which on a first run takes minutes.
-    pub fn deadline_after(&self) -> Duration {
+    pub(crate) fn deadline_after(&self) -> Duration {
         self.timeout.unwrap_or(if self.cluster_only {
             Duration::from_secs(180)
         } else {
@@ -87,7 +87,7 @@ impl RunArgs {
 
 /// When to pull the node image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Pull {
+pub(crate) enum Pull {
     /// Pull only images that are not present.
     Missing,
     /// Always pull (picks up a moved tag).
@@ -98,7 +98,7 @@ pub enum Pull {
 
 impl RunArgs {
     /// The use case's options; `context`: `up --context`.
-    pub fn opts(&self, context: Option<String>) -> UpOpts {
+    pub(crate) fn opts(&self, context: Option<String>) -> UpOpts {
         UpOpts {
             pull: match self.pull {
                 Pull::Missing => PullPolicy::Missing,

@@ -26,12 +26,12 @@ use super::output::{self, Items, Kind};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
-    pub command: CacheCommand,
+    pub(crate) command: CacheCommand,
 }
 
 /// `playground cache …`
 #[derive(Debug, clap::Subcommand)]
-pub enum CacheCommand {
+pub(crate) enum CacheCommand {
     /// Each cache: its upstream, container state, bytes cached, and the labs using it.
     Status {
         /// `table` for people; `json` or `yaml` for scripts, one document with `apiVersion` and
@@ -58,7 +58,7 @@ impl Kind for Items<'_, CacheStatus> {
     const KIND: &'static str = "CacheList";
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { command } = args;
     let engine = ctx.engine().await?;
     let settings = CacheSettings::from_env();

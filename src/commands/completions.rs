@@ -31,12 +31,12 @@ use super::error::{Error, Result, Usage};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub(crate) shell: Shell,
 }
 
 /// A shell `completions` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Shell {
+pub(crate) enum Shell {
     Bash,
     Zsh,
     Fish,
@@ -47,31 +47,31 @@ const EXAMPLES: &str = "Example:
   source <(playground completions bash)";
 
 /// The variable that switches the binary into completion mode (clap_complete's default).
-pub const COMPLETE_VAR: &str = "COMPLETE";
+pub(crate) const COMPLETE_VAR: &str = "COMPLETE";
 
 /// Everything Docker may take to list labs during one Tab.
-pub const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
+pub(crate) const COMPLETION_DOCKER_BUDGET: Duration = Duration::from_millis(1500);
 
 /// When the shell asks for completions (`COMPLETE` is set), answer from the whole command
 /// line (`Cli::command`, which only the top knows) and exit; else return.
-pub fn answer_if_asked(cli: fn() -> clap::Command) {
+pub(crate) fn answer_if_asked(cli: fn() -> clap::Command) {
     clap_complete::CompleteEnv::with_factory(cli)
         .var(COMPLETE_VAR)
         .complete();
 }
 
 /// What a lab NAME argument adds to complete: `#[arg(add = super::completions::lab_names())]`.
-pub fn lab_names() -> ArgValueCandidates {
+pub(crate) fn lab_names() -> ArgValueCandidates {
     ArgValueCandidates::new(lab_candidates)
 }
 
 /// What `restore`'s NAME adds to complete: the dropped labs.
-pub fn dropped_lab_names() -> ArgValueCandidates {
+pub(crate) fn dropped_lab_names() -> ArgValueCandidates {
     ArgValueCandidates::new(dropped_lab_candidates)
 }
 
 /// Candidates for a lab NAME: the labs Docker knows of, each with its state as help.
-pub fn lab_candidates() -> Vec<CompletionCandidate> {
+pub(crate) fn lab_candidates() -> Vec<CompletionCandidate> {
     crate::ops::names::running(COMPLETION_DOCKER_BUDGET)
         .into_iter()
         .map(|(name, state)| CompletionCandidate::new(name).help(Some(state.into())))
@@ -80,14 +80,14 @@ pub fn lab_candidates() -> Vec<CompletionCandidate> {
 
 /// Candidates for `restore`'s NAME: the dropped labs on record that Docker has nothing of.
 /// With Docker down, every dropped record is offered (the command itself then says more).
-pub fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
+pub(crate) fn dropped_lab_candidates() -> Vec<CompletionCandidate> {
     crate::ops::names::dropped(COMPLETION_DOCKER_BUDGET)
         .into_iter()
         .map(|name| CompletionCandidate::new(name).help(Some("dropped".into())))
         .collect()
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let Args { shell } = args;
     let name = match shell {
         Shell::Bash => "bash",

@@ -18,13 +18,13 @@ use crate::state::lock::LabLock;
 use crate::ui::Ui;
 
 /// The shared context of a command.
-pub struct Ctx<'a> {
-    pub ui: &'a Ui,
+pub(crate) struct Ctx<'a> {
+    pub(crate) ui: &'a Ui,
     engine: OnceCell<AnyEngine>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(ui: &'a Ui) -> Self {
+    pub(crate) fn new(ui: &'a Ui) -> Self {
         Ctx {
             ui,
             engine: OnceCell::new(),
@@ -32,19 +32,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// The Docker Engine the environment names (`DOCKER_HOST`, the Docker context).
-    pub async fn engine(&self) -> Result<&AnyEngine> {
+    pub(crate) async fn engine(&self) -> Result<&AnyEngine> {
         Ok(self.engine.get_or_try_init(AnyEngine::connect).await?)
     }
 
     /// What the use cases ([`crate::ops`]) run against: this engine, this [`Ui`], the real
     /// Kubernetes side.
-    pub async fn env(&self) -> Result<Env<'_, AnyEngine>> {
+    pub(crate) async fn env(&self) -> Result<Env<'_, AnyEngine>> {
         Ok(Env::new(self.engine().await?, self.ui, &LabKube))
     }
 
     /// NAME (which must be a lab name), else the name in `./playground.yaml`, else the only
     /// lab, else the default name.
-    pub async fn lab_name(&self, name: Option<String>) -> Result<LabName> {
+    pub(crate) async fn lab_name(&self, name: Option<String>) -> Result<LabName> {
         if let Some(n) = name {
             return Ok(LabName::parse(&n)?);
         }
@@ -62,7 +62,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The lab as Docker's labels describe it, or `NotFound`.
-    pub async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
+    pub(crate) async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
         inventory::status(self.engine().await?, name)
             .await?
             .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())
@@ -71,7 +71,7 @@ impl<'a> Ctx<'a> {
     /// NAME resolved (see [`Ctx::lab_name`]) and found.
     /// With no lab at all on this engine, says so ([`Error::NoLabs`]) rather than naming the
     /// default name nobody asked for.
-    pub async fn lab(&self, name: Option<String>) -> Result<LabSummary> {
+    pub(crate) async fn lab(&self, name: Option<String>) -> Result<LabSummary> {
         let given = name.clone();
         let name = self.lab_name(name).await?;
         match self.find_lab(&name).await {
@@ -85,11 +85,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// The kubeconfig k3s wrote in server-0, pointed at the lab's published API.
-    pub async fn lab_kubeconfig(&self, lab: &LabSummary) -> Result<String> {
+    pub(crate) async fn lab_kubeconfig(&self, lab: &LabSummary) -> Result<String> {
         let api = lab
             .api
             .as_deref()
-            .ok_or_else(|| Error::NoApiAddress(lab.name.to_string()))?;
+            .ok_or_else(|| crate::ops::OpsError::NoApiAddress(lab.name.to_string()))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         Ok(
             node_kubeconfig::fetch_kubeconfig(self.engine().await?, &lab.name, api, deadline)
@@ -98,19 +98,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// A client for a lab's API, with the credentials k3s wrote in server-0.
-    pub async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
+    pub(crate) async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
         Ok(KubeApi::from_kubeconfig_yaml(&self.lab_kubeconfig(lab).await?).await?)
     }
 
     /// Take the lab's lock for a command that changes it (see [`crate::state::lock`]); a
     /// second command says whom it waits for, and waits.
-    pub fn lock(&self, name: &LabName) -> Result<LabLock> {
+    pub(crate) fn lock(&self, name: &LabName) -> Result<LabLock> {
         Ok(crate::ops::lock(self.ui, name)?)
     }
 
     /// Ask `question` on a terminal unless `yes`; no terminal counts as yes, as in every
     /// peer (scripts pass `--yes` or have no stdin). A "no" ends the command: not `what`.
-    pub fn confirm(&self, yes: bool, question: &str, what: &'static str) -> Result<()> {
+    pub(crate) fn confirm(&self, yes: bool, question: &str, what: &'static str) -> Result<()> {
         if yes || !std::io::stdin().is_terminal() {
             return Ok(());
         }

@@ -21,9 +21,9 @@ pub struct Args {
     /// The lab file. Default: ./playground.yaml if present (without one, the lab's ports
     /// and repository are not checked).
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -35,7 +35,7 @@ impl Kind for crate::doctor::Report {
     const KIND: &'static str = "DoctorReport";
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let Args {
         file,
         output: OutputArg { output: out },

@@ -23,15 +23,15 @@ use super::output::{self, LabResult};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Do not ask for confirmation.
     #[arg(short, long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Drop even if the Secrets in `keep.secrets` cannot be exported (they are lost).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -46,7 +46,7 @@ struct Dropped {
     restorable: bool,
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         name,
         yes,

@@ -13,19 +13,19 @@ use super::Ctx;
 pub struct Args {
     /// The lab (default: the one in ./playground.yaml, or the only lab).
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The node, e.g. server-0 or agent-1.
     #[arg(long, default_value = "server-0")]
-    pub node: String,
+    pub(crate) node: String,
     /// The command and its arguments, after `--` (default: sh).
     #[arg(last = true, value_name = "CMD")]
-    pub cmd: Vec<String>,
+    pub(crate) cmd: Vec<String>,
 }
 
 const EXAMPLES: &str = "Example:
   playground exec --node agent-0 -- crictl ps";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { name, node, cmd } = args;
     let lab = ctx.lab(name).await?;
     match crate::cluster::exec::exec(ctx.engine().await?, &lab, &node, &cmd).await? {

@@ -15,12 +15,12 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
-    pub command: ExportCommand,
+    pub(crate) command: ExportCommand,
 }
 
 /// `playground export …`
 #[derive(Debug, clap::Subcommand)]
-pub enum ExportCommand {
+pub(crate) enum ExportCommand {
     /// Write one archive for a bug report (as `kind export logs` does):
     /// `playground-logs-<lab>-<UTC time>.tar.gz` with, per node, `docker inspect`, its logs
     /// and k3s's log files; the cluster's Events, the Argo CD Applications and pods' logs; and
@@ -38,7 +38,7 @@ pub enum ExportCommand {
 const EXAMPLES: &str = "Example:
   playground export logs mylab /tmp";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { command } = args;
     let ExportCommand::Logs { name, dir } = command;
     let lab = ctx.lab(name).await?;

@@ -12,12 +12,12 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
-    pub command: ImageCommand,
+    pub(crate) command: ImageCommand,
 }
 
 /// `playground image …`
 #[derive(Debug, clap::Subcommand)]
-pub enum ImageCommand {
+pub(crate) enum ImageCommand {
     /// Copy images from the host's Docker into every node of a running lab (like `k3d image
     /// import`), so pods can use locally built images without a registry. Give pods
     /// `imagePullPolicy: IfNotPresent` (or a tag other than `latest`) so the kubelet uses the
@@ -37,7 +37,7 @@ pub enum ImageCommand {
 const EXAMPLES: &str = "Example:
   playground image import myapp:dev";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { command } = args;
     let ImageCommand::Import { images, name } = command;
     let name = ctx.lab_name(name).await?;

@@ -17,7 +17,7 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Where (default: the current directory, which must be empty).
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// Convert a k3d config (`kind: Simple`, k3d.io/v1alpha4 or v1alpha5) into the lab file.
     ///
     /// Servers, agents, image, kubeAPI.hostIP/hostPort, ports, env, k3s extraArgs (one
@@ -28,14 +28,14 @@ pub struct Args {
     ///
     /// Example: `playground init --from-k3d k3d-config.yml mylab`
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
-    pub from_k3d: Option<PathBuf>,
+    pub(crate) from_k3d: Option<PathBuf>,
 }
 
 const EXAMPLES: &str = "Examples:
   playground init mylab
   playground init --from-k3d k3d-config.yml mylab";
 
-pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { dir, from_k3d } = args;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     if let Some(file) = from_k3d {

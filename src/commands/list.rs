@@ -17,7 +17,7 @@ use super::output::{self, Items, Kind};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -28,7 +28,7 @@ impl Kind for Items<'_, LabSummary> {
     const KIND: &'static str = "LabList";
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         output: OutputArg { output: out },
     } = args;

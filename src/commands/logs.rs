@@ -14,17 +14,17 @@ use super::Ctx;
 pub struct Args {
     /// The lab (default: the one in ./playground.yaml, or the only lab).
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Only this node, e.g. server-0, agent-1 or serverlb.
     #[arg(long)]
-    pub node: Option<String>,
+    pub(crate) node: Option<String>,
     /// Keep printing new lines until the nodes stop or Ctrl-C.
     #[arg(short, long)]
-    pub follow: bool,
+    pub(crate) follow: bool,
     /// Only lines since a duration ago (e.g. 10m, 1h30m) or an RFC 3339 time
     /// (e.g. 2026-01-02T15:04:05Z).
     #[arg(long, value_name = "DURATION_OR_TIME", value_parser = parse_since)]
-    pub since: Option<jiff::Timestamp>,
+    pub(crate) since: Option<jiff::Timestamp>,
 }
 
 const EXAMPLES: &str = "Example:
@@ -43,7 +43,7 @@ fn parse_since(s: &str) -> Result<jiff::Timestamp, Box<dyn std::error::Error + S
         .map_err(|e| format!("{s} ago: {e}"))?)
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let lab = ctx.lab(args.name).await?;
     let since = args.since.map_or(0, |t| t.as_second());
     crate::cluster::logs::print_logs(

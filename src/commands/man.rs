@@ -12,11 +12,11 @@ use super::Ctx;
 #[command(hide = true)]
 pub struct Args {
     /// Where to write them.
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// `cli` is the whole command line (`Cli::command()`), which only the top knows.
-pub fn run(ctx: &Ctx<'_>, args: Args, cli: clap::Command) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx<'_>, args: Args, cli: clap::Command) -> Result<()> {
     let Args { dir } = args;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io {

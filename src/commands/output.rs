@@ -64,11 +64,11 @@ pub(super) fn outcome<T: Kind>(output: Output, ui: &Ui, value: &T, line: String)
 /// is in now; each command adds what it alone knows.
 #[derive(Serialize)]
 pub(super) struct LabResult<'a, T: Serialize> {
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// `suspended`, `paused`, `running` or `dropped`.
-    pub state: &'static str,
+    pub(crate) state: &'static str,
     #[serde(flatten)]
-    pub more: T,
+    pub(crate) more: T,
 }
 
 impl<T: Serialize> Kind for LabResult<'_, T> {

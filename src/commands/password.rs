@@ -14,13 +14,13 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 const EXAMPLES: &str = "Example:
   playground password mylab";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { name } = args;
     let lab = ctx.lab(name).await?;
     let api = ctx.lab_api(&lab).await?;

@@ -12,20 +12,20 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The Application to refresh (default: the root).
     #[arg(long)]
-    pub app: Option<String>,
+    pub(crate) app: Option<String>,
     /// Also regenerate manifests (Argo CD's hard refresh).
     #[arg(long)]
-    pub hard: bool,
+    pub(crate) hard: bool,
 }
 
 const EXAMPLES: &str = "Examples:
   playground refresh
   playground refresh --app hello --hard";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { name, app, hard } = args;
     let lab = ctx.lab(name).await?;
     let api = ctx.lab_api(&lab).await?;

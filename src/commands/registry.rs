@@ -14,12 +14,12 @@ use super::Ctx;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
-    pub command: RegistryCommand,
+    pub(crate) command: RegistryCommand,
 }
 
 /// `playground registry …`
 #[derive(Debug, clap::Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// Remove the lab registry and its volume, with every image pushed to it. Labs keep
     /// running; the next `playground up` of a lab with `cluster.registry` makes it again,
     /// empty. Asks on a terminal.
@@ -34,7 +34,7 @@ const EXAMPLES: &str = "Examples:
   docker push localhost:5001/app:dev
   playground registry rm --yes";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args { command } = args;
     let RegistryCommand::Rm { yes } = command;
     let settings = RegistrySettings::from_env();

@@ -22,14 +22,14 @@ use super::up::up_lab;
 pub struct Args {
     /// The dropped lab (default: the one in ./playground.yaml, or the only dropped lab).
     #[arg(add = super::completions::dropped_lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Restore with no local record: clone this lab repository (https or ssh URL, or a local
     /// path, bare or not) into the user cache and bring up the playground.yaml at its top.
     #[arg(long, value_name = "GIT_URL_OR_PATH", conflicts_with = "name")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Deploy this commit, branch or tag instead of the recorded revision.
     #[arg(long, value_name = "REV")]
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     #[command(flatten)]
     pub run: super::args::RunArgs,
 }
@@ -38,7 +38,7 @@ const EXAMPLES: &str = "Examples:
   playground restore mylab
   playground restore --from https://github.com/me/lab.git";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let opts = RestoreOpts {
         name: args.name.clone(),
         from: args.from.clone(),

@@ -18,12 +18,12 @@ use super::output::{self, LabResult};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// How long to wait for the lab to be ready, e.g. 90s or 3m.
     #[arg(long, value_parser = super::args::parse_timeout, default_value = "180s")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -35,7 +35,7 @@ struct Resumed<'a> {
     nodes: &'a [NodeReady],
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         name,
         timeout,

@@ -16,7 +16,7 @@ pub struct Args {}
 const EXAMPLES: &str = "Example:
   playground schema > playground.schema.json";
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let Args {} = args;
     print!("{}", crate::config::json_schema());
     Ok(())

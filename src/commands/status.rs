@@ -23,9 +23,9 @@ use super::output::{self, Kind};
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -52,7 +52,7 @@ impl Kind for Status<'_> {
     const KIND: &'static str = "LabStatus";
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         name,
         output: OutputArg { output: out },

@@ -17,22 +17,22 @@ use super::output::{self, LabResult};
 pub struct Args {
     /// The lab (default: the one in ./playground.yaml, or the only lab).
     #[arg(add = super::completions::lab_names())]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Freeze the nodes with `docker pause` instead: memory stays in use, resume is instant.
     #[arg(long)]
-    pub pause: bool,
+    pub(crate) pause: bool,
     /// Suspend even if the Secrets in `keep.secrets` cannot be exported first.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
   playground suspend
   playground suspend mylab --pause";
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         name,
         pause,

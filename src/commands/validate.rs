@@ -21,9 +21,9 @@ use super::output::{self, Kind};
 pub struct Args {
     /// The lab file. Default: ./playground.yaml.
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -81,7 +81,7 @@ struct Invalid<'a> {
     errors: Vec<Problem<'a>>,
 }
 
-pub fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         file,
         output: OutputArg { output: out },

@@ -19,7 +19,7 @@ use super::output;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(flatten)]
-    pub output: OutputArg,
+    pub(crate) output: OutputArg,
 }
 
 const EXAMPLES: &str = "Example:
@@ -29,7 +29,7 @@ impl output::Kind for VersionInfo {
     const KIND: &'static str = "Version";
 }
 
-pub async fn run(args: Args) -> Result<()> {
+pub(crate) async fn run(args: Args) -> Result<()> {
     let Args {
         output: OutputArg { output: out },
     } = args;

@@ -85,7 +85,7 @@ impl crate::diag::Classified for ConfigError {
 
 impl ConfigError {
     /// Where and what, for every variant but [`ConfigError::Io`].
-    pub fn located(&self) -> Option<&Located> {
+    pub(crate) fn located(&self) -> Option<&Located> {
         match self {
             ConfigError::Io { .. } => None,
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => Some(l),
@@ -94,7 +94,7 @@ impl ConfigError {
     }
 
     /// The file the error is about.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             ConfigError::Io { path, .. } => path,
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => &l.path,
@@ -103,12 +103,12 @@ impl ConfigError {
     }
 
     /// `(line, column)`, both 1-based; `None` for [`ConfigError::Io`].
-    pub fn position(&self) -> Option<(u32, u32)> {
+    pub(crate) fn position(&self) -> Option<(u32, u32)> {
         self.located().map(|l| (l.line, l.column))
     }
 
     /// The message without location or hint.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ConfigError::Io { source, .. } => format!("cannot read the lab file: {source}"),
             ConfigError::Syntax(l) | ConfigError::Schema(l) | ConfigError::Invalid(l) => {
@@ -124,8 +124,8 @@ impl ConfigError {
 /// [`ConfigError::Invalid`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
-    pub message: String,
-    pub hint: Option<String>,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
 }
 
 impl Problem {

@@ -42,20 +42,20 @@ pub const KIND: &str = "Playground";
 pub(crate) struct RawFile {
     /// The file format: `playground.dev/v1alpha1`.
     #[schemars(with = "String", extend("const" = API_VERSION))]
-    pub api_version: Spanned<String>,
+    pub(crate) api_version: Spanned<String>,
     /// Always `Playground`.
     #[schemars(with = "String", extend("const" = KIND))]
-    pub kind: Spanned<String>,
-    pub metadata: RawMetadata,
+    pub(crate) kind: Spanned<String>,
+    pub(crate) metadata: RawMetadata,
     // `Option` (rather than `#[serde(default)]` alone) also accepts an empty `cluster:` line.
     #[serde(default)]
-    pub cluster: Option<RawCluster>,
+    pub(crate) cluster: Option<RawCluster>,
     #[serde(default)]
-    pub argocd: Option<RawArgoCd>,
+    pub(crate) argocd: Option<RawArgoCd>,
     #[serde(default)]
-    pub gitops: Option<RawGitOps>,
+    pub(crate) gitops: Option<RawGitOps>,
     #[serde(default)]
-    pub keep: Option<RawKeep>,
+    pub(crate) keep: Option<RawKeep>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -69,7 +69,7 @@ pub(crate) struct RawMetadata {
         regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
         length(min = 1, max = 32)
     )]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
 }
 
 /// The k3s cluster: its nodes, image, API address, ports and flags.
@@ -80,67 +80,67 @@ pub(crate) struct RawCluster {
     /// The k3s node image (default: the k3s release this playground was tested with).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub image: Option<Spanned<String>>,
+    pub(crate) image: Option<Spanned<String>>,
     /// k3s servers, 1 to 7 (default 1); more than one runs embedded etcd (HA).
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1, max = 7))]
-    pub servers: Option<Spanned<u32>>,
+    pub(crate) servers: Option<Spanned<u32>>,
     /// k3s agents, 0 to 32 (default 0).
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(max = 32))]
-    pub agents: Option<Spanned<u32>>,
+    pub(crate) agents: Option<Spanned<u32>>,
     /// Run the nodes privileged, as k3d does (default true).
     #[serde(default)]
-    pub privileged: Option<bool>,
+    pub(crate) privileged: Option<bool>,
     /// Where the Kubernetes API is published on the host.
     #[serde(default)]
-    pub api: Option<RawApi>,
+    pub(crate) api: Option<RawApi>,
     /// Host ports: `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO][@FILTER]`, e.g.
     /// `8081:80@loadbalancer` (the host IP defaults to 127.0.0.1).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub ports: Vec<Spanned<String>>,
+    pub(crate) ports: Vec<Spanned<String>>,
     /// Extra k3s arguments: `ARG[@FILTER]`, e.g. `--disable=traefik@server:*`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub k3s_args: Vec<Spanned<String>>,
+    pub(crate) k3s_args: Vec<Spanned<String>>,
     /// The nodes' environment: `KEY=VALUE[@FILTER]`; `KEY=${env:NAME}` takes the value from the
     /// shell's `NAME` (a secret: masked everywhere, never in the lab file or the records).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub env: Vec<Spanned<String>>,
+    pub(crate) env: Vec<Spanned<String>>,
     /// Pull through the shared image cache (default true).
     #[serde(default)]
-    pub image_cache: Option<bool>,
+    pub(crate) image_cache: Option<bool>,
     /// A lab registry on 127.0.0.1:PORT that the host pushes to and pods pull from.
     #[serde(default)]
     #[schemars(with = "Option<RawRegistry>")]
-    pub registry: Option<Spanned<RawRegistry>>,
+    pub(crate) registry: Option<Spanned<RawRegistry>>,
     /// Host folders or files bound into the nodes: `HOST:NODE[:ro|:rw][@FILTER]`, e.g.
     /// `./data:/data:ro@agent:*`. HOST must exist (relative to this file's folder); NODE is
     /// absolute and none of k3s's own paths; no filter means every server and agent.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub mounts: Vec<Spanned<String>>,
+    pub(crate) mounts: Vec<Spanned<String>>,
     /// PEM files of certificate authorities the nodes trust for image pulls and k3s's own
     /// HTTPS (a TLS-inspecting proxy's CA, a private registry's), relative to this file's
     /// folder; each must hold at least one `CERTIFICATE` block.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub ca_certs: Vec<Spanned<String>>,
+    pub(crate) ca_certs: Vec<Spanned<String>>,
     /// The HTTP proxy of k3s and containerd in the nodes: `fromEnv` (this shell's
     /// `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) or `{ httpProxy, httpsProxy, noProxy }`.
     /// `NO_PROXY` always gets the lab network, the pod and service CIDRs, `.svc` and
     /// `.cluster.local`.
     #[serde(default)]
     #[schemars(with = "Option<RawProxy>")]
-    pub proxy: Option<Spanned<RawProxy>>,
+    pub(crate) proxy: Option<Spanned<RawProxy>>,
     /// Your own k3s `registries.yaml` entries, in k3s's shape and key names (`mirrors`,
     /// `configs` with `auth` and `tls`), merged with the image caches' mirrors: on the same
     /// registry yours win, and `up` says so. Credentials are `${env:NAME}`, never written
     /// here; TLS files are relative to this file's folder.
     #[serde(default)]
-    pub registries: Option<RawRegistries>,
+    pub(crate) registries: Option<RawRegistries>,
 }
 
 /// `cluster.registries`: k3s's `registries.yaml`, key for key.
@@ -152,11 +152,11 @@ pub(crate) struct RawRegistries {
     /// the registry itself.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawMirror>")]
-    pub mirrors: BTreeMap<String, Spanned<RawMirror>>,
+    pub(crate) mirrors: BTreeMap<String, Spanned<RawMirror>>,
     /// Endpoint host (`host[:port]`, no scheme; or `"*"`) → its credentials and TLS.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRegistryConfig>")]
-    pub configs: BTreeMap<String, Spanned<RawRegistryConfig>>,
+    pub(crate) configs: BTreeMap<String, Spanned<RawRegistryConfig>>,
 }
 
 /// One `registries.mirrors` entry.
@@ -167,11 +167,11 @@ pub(crate) struct RawMirror {
     /// Endpoint URLs, e.g. `https://mirror.corp.example` (no scheme means https).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub endpoint: Vec<Spanned<String>>,
+    pub(crate) endpoint: Vec<Spanned<String>>,
     /// Repository rewrites: a regular expression → its replacement (`$1`, ...).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub rewrite: BTreeMap<String, Spanned<String>>,
+    pub(crate) rewrite: BTreeMap<String, Spanned<String>>,
 }
 
 /// One `registries.configs` entry.
@@ -180,9 +180,9 @@ pub(crate) struct RawMirror {
 #[schemars(rename = "RegistryConfig")]
 pub(crate) struct RawRegistryConfig {
     #[serde(default)]
-    pub auth: Option<RawRegistryAuth>,
+    pub(crate) auth: Option<RawRegistryAuth>,
     #[serde(default)]
-    pub tls: Option<RawRegistryTls>,
+    pub(crate) tls: Option<RawRegistryTls>,
 }
 
 /// `configs.HOST.auth`: `username` and `password`, or `auth`, or `identity_token`. Secrets are
@@ -193,16 +193,16 @@ pub(crate) struct RawRegistryConfig {
 pub(crate) struct RawRegistryAuth {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub username: Option<Spanned<String>>,
+    pub(crate) username: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub password: Option<Spanned<String>>,
+    pub(crate) password: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub auth: Option<Spanned<String>>,
+    pub(crate) auth: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub identity_token: Option<Spanned<String>>,
+    pub(crate) identity_token: Option<Spanned<String>>,
 }
 
 /// `configs.HOST.tls`: PEM files on this machine (relative to this file's folder).
@@ -212,15 +212,15 @@ pub(crate) struct RawRegistryAuth {
 pub(crate) struct RawRegistryTls {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub ca_file: Option<Spanned<String>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub cert_file: Option<Spanned<String>>,
+    pub(crate) cert_file: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub key_file: Option<Spanned<String>>,
+    pub(crate) key_file: Option<Spanned<String>>,
     #[serde(default)]
-    pub insecure_skip_verify: Option<bool>,
+    pub(crate) insecure_skip_verify: Option<bool>,
 }
 
 /// `cluster.proxy`.
@@ -239,12 +239,12 @@ pub(crate) enum RawProxy {
 #[schemars(rename = "ProxyValues")]
 pub(crate) struct RawProxyValues {
     #[serde(default)]
-    pub http_proxy: Option<String>,
+    pub(crate) http_proxy: Option<String>,
     #[serde(default)]
-    pub https_proxy: Option<String>,
+    pub(crate) https_proxy: Option<String>,
     /// Comma-separated, as the variable.
     #[serde(default)]
-    pub no_proxy: Option<String>,
+    pub(crate) no_proxy: Option<String>,
 }
 
 /// `cluster.registry`. Its only key, `port`, is required: the port is the registry's name
@@ -258,7 +258,7 @@ pub(crate) struct RawProxyValues {
 pub(crate) struct RawRegistry {
     /// The registry's port on 127.0.0.1; images are named `localhost:PORT/NAME`.
     #[schemars(with = "u16", range(min = 1))]
-    pub port: Spanned<u16>,
+    pub(crate) port: Spanned<u16>,
 }
 
 /// Where the Kubernetes API is published on the host.
@@ -269,11 +269,11 @@ pub(crate) struct RawApi {
     /// The host IP (default 127.0.0.1).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub host: Option<Spanned<String>>,
+    pub(crate) host: Option<Spanned<String>>,
     /// The host port (default: a free one, picked at `up`).
     #[serde(default)]
     #[schemars(with = "Option<u16>")]
-    pub port: Option<Spanned<u16>>,
+    pub(crate) port: Option<Spanned<u16>>,
 }
 
 /// Argo CD, installed into the lab.
@@ -283,31 +283,31 @@ pub(crate) struct RawApi {
 pub(crate) struct RawArgoCd {
     /// The Argo CD release (default v3.5.1; pinned: v3.5.1, v3.4.7, v3.3.14, each checked against its known SHA-256). Changed on an existing lab, `up` upgrades Argo CD in place.
     #[serde(default)]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Install from this manifest (URL or local file) instead of the release's install.yaml.
     #[serde(default)]
-    pub manifest: Option<String>,
+    pub(crate) manifest: Option<String>,
     /// The namespace Argo CD runs in (default argocd).
     #[serde(default)]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     #[serde(default)]
-    pub ui: Option<RawUi>,
+    pub(crate) ui: Option<RawUi>,
     /// Optional components to keep: `dex`, `notifications`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub components: Vec<Spanned<String>>,
+    pub(crate) components: Vec<Spanned<String>>,
     /// Files or folders (relative to this file, inside its repository) of objects to apply
     /// before the root Application: AppProjects, ConfigMaps, … Never Secrets: use
     /// `keep.secrets` or `gitops.credentials`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub resources: Vec<Spanned<String>>,
+    pub(crate) resources: Vec<Spanned<String>>,
     /// Other clusters this lab's Argo CD deploys into (this lab is then their hub): the name
     /// of another lab, or `{ context: NAME }` for a cluster of your kubeconfig. Each is
     /// registered as `argocd cluster add` does, named after the lab (or the context).
     #[serde(default)]
     #[schemars(with = "Vec<ClusterEntrySchema>")]
-    pub clusters: Vec<Spanned<RawClusterEntry>>,
+    pub(crate) clusters: Vec<Spanned<RawClusterEntry>>,
 }
 
 /// One `argocd.clusters` entry, as written.
@@ -370,7 +370,7 @@ pub(crate) enum ClusterEntrySchema {
 #[allow(dead_code)]
 pub(crate) struct ClusterContextSchema {
     /// The kubeconfig context.
-    pub context: String,
+    pub(crate) context: String,
 }
 
 /// The Argo CD UI on the host.
@@ -381,7 +381,7 @@ pub(crate) struct RawUi {
     /// The UI's port on 127.0.0.1 (default 8080).
     #[serde(default)]
     #[schemars(with = "Option<u16>", range(min = 1))]
-    pub port: Option<Spanned<u16>>,
+    pub(crate) port: Option<Spanned<u16>>,
 }
 
 /// The Git repository Argo CD syncs the app of apps from.
@@ -392,34 +392,34 @@ pub(crate) struct RawGitOps {
     /// A local path (default `.`, the lab file's folder) or an https or ssh URL.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub repo: Option<Spanned<String>>,
+    pub(crate) repo: Option<Spanned<String>>,
     /// The commit, branch or tag (default HEAD).
     #[serde(default)]
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     /// The folder of Applications in the repository (default apps).
     #[serde(default)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// How Argo CD and `restore` authenticate to a private repository.
     #[serde(default)]
     #[schemars(with = "Option<RawCredentials>")]
-    pub credentials: Option<Spanned<RawCredentials>>,
+    pub(crate) credentials: Option<Spanned<RawCredentials>>,
     /// The root Application's AppProject (default `default`); define it in `argocd.resources`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub project: Option<Spanned<String>>,
+    pub(crate) project: Option<Spanned<String>>,
     /// The root folder is a Helm chart: its value files and values. At most one of `helm`,
     /// `kustomize`, `directory`; with none, `up` detects the folder's kind as Argo CD does.
     #[serde(default)]
     #[schemars(with = "Option<RawHelm>")]
-    pub helm: Option<Spanned<RawHelm>>,
+    pub(crate) helm: Option<Spanned<RawHelm>>,
     /// The root folder is a kustomization.
     #[serde(default)]
     #[schemars(with = "Option<RawKustomize>")]
-    pub kustomize: Option<Spanned<RawKustomize>>,
+    pub(crate) kustomize: Option<Spanned<RawKustomize>>,
     /// The root folder is plain YAML (or JSON) manifests.
     #[serde(default)]
     #[schemars(with = "Option<RawDirectory>")]
-    pub directory: Option<Spanned<RawDirectory>>,
+    pub(crate) directory: Option<Spanned<RawDirectory>>,
 }
 
 /// `gitops.helm`: the root Application's `spec.source.helm`.
@@ -430,14 +430,14 @@ pub(crate) struct RawHelm {
     /// Value files, relative to the chart's folder, e.g. `[local.yaml]`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub value_files: Vec<Spanned<String>>,
+    pub(crate) value_files: Vec<Spanned<String>>,
     /// Inline values, above the value files (Argo CD's `valuesObject`).
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub values: Option<Spanned<serde_json::Value>>,
+    pub(crate) values: Option<Spanned<serde_json::Value>>,
     /// The Helm release name (default: the Application's name).
     #[serde(default)]
-    pub release_name: Option<String>,
+    pub(crate) release_name: Option<String>,
 }
 
 /// `gitops.kustomize`: the root Application's `spec.source.kustomize`.
@@ -447,19 +447,19 @@ pub(crate) struct RawHelm {
 pub(crate) struct RawKustomize {
     /// A prefix for every resource's name.
     #[serde(default)]
-    pub name_prefix: Option<String>,
+    pub(crate) name_prefix: Option<String>,
     /// A suffix for every resource's name.
     #[serde(default)]
-    pub name_suffix: Option<String>,
+    pub(crate) name_suffix: Option<String>,
     /// The namespace for every namespaced resource.
     #[serde(default)]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Image overrides, e.g. `nginx=nginx:1.27`.
     #[serde(default)]
-    pub images: Vec<String>,
+    pub(crate) images: Vec<String>,
     /// Kustomize components to add, relative to the folder.
     #[serde(default)]
-    pub components: Vec<String>,
+    pub(crate) components: Vec<String>,
 }
 
 /// `gitops.directory`: the root Application's `spec.source.directory`.
@@ -469,13 +469,13 @@ pub(crate) struct RawKustomize {
 pub(crate) struct RawDirectory {
     /// Read subfolders too (default false, as in Argo CD).
     #[serde(default)]
-    pub recurse: Option<bool>,
+    pub(crate) recurse: Option<bool>,
     /// A glob of the files to read, e.g. `*.yaml`.
     #[serde(default)]
-    pub include: Option<String>,
+    pub(crate) include: Option<String>,
     /// A glob of the files to skip.
     #[serde(default)]
-    pub exclude: Option<String>,
+    pub(crate) exclude: Option<String>,
 }
 
 /// Either `usernameEnv` + `passwordEnv` or `sshKeyFile`; [`validate`] checks which.
@@ -489,14 +489,14 @@ pub(crate) struct RawCredentials {
     /// The environment variable holding the Git user name.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub username_env: Option<Spanned<String>>,
+    pub(crate) username_env: Option<Spanned<String>>,
     /// The environment variable holding the password or token (never the secret itself).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub password_env: Option<Spanned<String>>,
+    pub(crate) password_env: Option<Spanned<String>>,
     /// A private SSH key file, for an ssh repository.
     #[serde(default)]
-    pub ssh_key_file: Option<String>,
+    pub(crate) ssh_key_file: Option<String>,
 }
 
 /// What outlives `drop`, so that `restore` brings it back.
@@ -507,7 +507,7 @@ pub(crate) struct RawKeep {
     /// Secrets exported before `drop` and applied again before Argo CD syncs at `restore`.
     #[serde(default)]
     #[schemars(with = "Vec<RawSecret>")]
-    pub secrets: Vec<Spanned<RawSecret>>,
+    pub(crate) secrets: Vec<Spanned<RawSecret>>,
 }
 
 /// `namespace` plus exactly one of `name` / `selector`.
@@ -519,13 +519,13 @@ pub(crate) struct RawKeep {
 )]
 pub(crate) struct RawSecret {
     /// The Secret's namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The Secret's name (or give `selector`).
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// A label selector, e.g. `app=x` (or give `name`).
     #[serde(default)]
-    pub selector: Option<String>,
+    pub(crate) selector: Option<String>,
 }
 
 /// The allowed keys of each mapping, for "unknown key" messages: serde-saphyr reports the

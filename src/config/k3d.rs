@@ -34,9 +34,9 @@ use crate::diag::Located;
 use crate::lab::{LabName, MAX_NAME_LEN};
 
 /// The k3d config versions this converter reads.
-pub const K3D_API_VERSIONS: [&str; 2] = ["k3d.io/v1alpha4", "k3d.io/v1alpha5"];
+pub(crate) const K3D_API_VERSIONS: [&str; 2] = ["k3d.io/v1alpha4", "k3d.io/v1alpha5"];
 /// The only k3d config kind it reads.
-pub const K3D_KIND: &str = "Simple";
+pub(crate) const K3D_KIND: &str = "Simple";
 
 /// Why a k3d config could not be converted.
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +82,15 @@ impl crate::diag::Classified for K3dError {
 
 /// A key of the k3d file that has no equivalent in `playground.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmapped {
+pub(crate) struct Unmapped {
     /// Its path in the k3d file, e.g. `kubeAPI.host` or `ports[1].nodeFilters[0]`.
-    pub path: String,
+    pub(crate) path: String,
     /// 1-based.
-    pub line: u32,
+    pub(crate) line: u32,
     /// 1-based.
-    pub column: u32,
+    pub(crate) column: u32,
     /// Why it was not converted.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 /// `path (line N): why`, as in the comment block of the written file.
@@ -102,18 +102,18 @@ impl fmt::Display for Unmapped {
 
 /// A converted k3d config.
 #[derive(Debug, Clone)]
-pub struct Converted {
+pub(crate) struct Converted {
     /// The new `playground.yaml`, whole.
-    pub yaml: String,
+    pub(crate) yaml: String,
     /// The lab's name.
-    pub name: LabName,
+    pub(crate) name: LabName,
     /// The k3d `apiVersion` read.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// What was not converted, in file order.
-    pub unmapped: Vec<Unmapped>,
+    pub(crate) unmapped: Vec<Unmapped>,
     /// Changes made on the way that the user should know of (a name made valid, the Argo
     /// CD UI moved off a taken port, …), one sentence each.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Why keys with no equivalent are left out.
@@ -168,7 +168,7 @@ const K3D_V1ALPHA5_KEYS: &[&str] = &["files", "manifests", "options.runtime.ulim
 /// Converts the k3d config `text` (read from `origin`, named in messages) into a lab file.
 /// `sample` is the sample lab's `playground.yaml`: the result keeps its first line (the
 /// schema comment) and its `gitops:` section. See the module docs.
-pub fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3dError> {
+pub(crate) fn convert(text: &str, origin: &Path, sample: &str) -> Result<Converted, K3dError> {
     let root: Spanned<Node> = serde_saphyr::from_str(text).map_err(|e| {
         let located = super::yaml_error(&e, text, origin)
             .located()
@@ -504,7 +504,7 @@ fn scalar(text: &str) -> String {
 
 /// `name` made a valid [`LabName`]: lowercase, runs of other characters as one `-`, starting
 /// with a letter, at most [`MAX_NAME_LEN`] characters; the default name if nothing is left.
-pub fn lab_name(name: &str) -> LabName {
+pub(crate) fn lab_name(name: &str) -> LabName {
     let mut out = String::new();
     for c in name.chars().map(|c| c.to_ascii_lowercase()) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {

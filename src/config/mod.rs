@@ -14,15 +14,15 @@
 //! Everything an error needs to be acted on is in its text: `file:line:col: message`, then a
 //! `hint:` line saying what was expected.
 
-pub mod duration;
+pub(crate) mod duration;
 mod error;
 mod file;
 mod filter;
-pub mod k3d;
-pub mod model;
-pub mod overrides;
+pub(crate) mod k3d;
+pub(crate) mod model;
+pub(crate) mod overrides;
 mod ports;
-pub mod repo;
+pub(crate) mod repo;
 
 use std::path::Path;
 
@@ -33,17 +33,15 @@ pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use file::{API_VERSION, KIND, SCHEMA_URL, json_schema};
 pub use model::*;
-pub use overrides::{OverrideError, Overrides};
-pub use ports::DEFAULT_HOST_IP;
-pub use repo::RepoError;
-pub use repo::url_has_password;
+pub(crate) use overrides::{OverrideError, Overrides};
+pub(crate) use repo::RepoError;
 
 use crate::diag::Located;
 use error::closest;
 use file::{SECTIONS, line_col};
 
 /// Reads and validates the lab file at `path`.
-pub fn load(path: &Path) -> Result<Lab, ConfigError> {
+pub(crate) fn load(path: &Path) -> Result<Lab, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
@@ -53,7 +51,7 @@ pub fn load(path: &Path) -> Result<Lab, ConfigError> {
 
 /// Parses and validates lab-file `text`; `origin` is the path named in errors and kept in
 /// [`Lab::source`]. `${env:NAME}` values are read from this process's environment.
-pub fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
+pub(crate) fn parse(text: &str, origin: &Path) -> Result<Lab, ConfigError> {
     parse_with_env(text, origin, &|name| std::env::var(name).ok())
 }
 
@@ -87,7 +85,8 @@ pub(crate) fn parse_with_env(
 }
 
 /// The lab used when there is no file: one server, no agents, nothing published but the API.
-pub fn default_lab() -> Lab {
+#[cfg(test)]
+pub(crate) fn default_lab() -> Lab {
     Lab {
         name: LabName::default(),
         cluster: ClusterSpec {
@@ -96,7 +95,7 @@ pub fn default_lab() -> Lab {
             agents: 0,
             privileged: true,
             api: ApiEndpoint {
-                host: DEFAULT_HOST_IP,
+                host: ports::DEFAULT_HOST_IP,
                 port: None,
             },
             ports: Vec::new(),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-pub use super::repo::RepoLocation;
-pub use crate::lab::LabName;
+pub(crate) use super::repo::RepoLocation;
+pub(crate) use crate::lab::LabName;
 
 /// The k3s image `up` uses when the file names none.
 pub const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.35.5-k3s1";
@@ -13,24 +13,24 @@ pub use crate::lab::DEFAULT_LAB_NAME;
 
 /// A whole lab, as read from `playground.yaml` (or the built-in default).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lab {
+pub(crate) struct Lab {
     /// Names every Docker object, the kube context and the lab's data folder.
-    pub name: LabName,
-    pub cluster: ClusterSpec,
+    pub(crate) name: LabName,
+    pub(crate) cluster: ClusterSpec,
     /// The `argocd:` section (defaults when absent).
-    pub argocd: ArgoCdSpec,
+    pub(crate) argocd: ArgoCdSpec,
     /// The `gitops:` section (defaults when absent).
-    pub gitops: GitOpsSpec,
+    pub(crate) gitops: GitOpsSpec,
     /// The `keep:` section: what survives a `down`/`up` cycle (nothing when absent).
-    pub keep: KeepSpec,
+    pub(crate) keep: KeepSpec,
     /// Where the lab was read from; `None` for the built-in default.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 impl Lab {
     /// The folder the lab file's relative paths start from: its own folder, or the current
     /// one for the built-in default.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         lab_dir_of(self.source.as_deref())
     }
 }
@@ -45,38 +45,38 @@ pub(crate) fn lab_dir_of(source: Option<&Path>) -> &Path {
 
 /// The `cluster:` section.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClusterSpec {
-    pub image: String,
+pub(crate) struct ClusterSpec {
+    pub(crate) image: String,
     /// 1..=MAX_SERVERS. More than one means embedded etcd (HA).
-    pub servers: u32,
+    pub(crate) servers: u32,
     /// 0..=MAX_AGENTS.
-    pub agents: u32,
-    pub privileged: bool,
-    pub api: ApiEndpoint,
-    pub ports: Vec<PortMapping>,
-    pub k3s_args: Vec<Filtered<String>>,
-    pub env: Vec<Filtered<EnvVar>>,
+    pub(crate) agents: u32,
+    pub(crate) privileged: bool,
+    pub(crate) api: ApiEndpoint,
+    pub(crate) ports: Vec<PortMapping>,
+    pub(crate) k3s_args: Vec<Filtered<String>>,
+    pub(crate) env: Vec<Filtered<EnvVar>>,
     /// `imageCache`: pull through the shared image caches (one `registry:3` per upstream,
     /// kept across `drop`), so a recreated lab downloads nothing it pulled before. Default on.
-    pub image_cache: bool,
+    pub(crate) image_cache: bool,
     /// `registry`: a plain registry on 127.0.0.1:PORT that the lab's nodes pull from as
     /// `localhost:PORT`, shared by labs and kept across `drop` (see `cluster::registry`).
-    pub registry: Option<RegistrySpec>,
+    pub(crate) registry: Option<RegistrySpec>,
     /// `mounts`: host folders or files bound into the chosen nodes (k3d's `--volume`).
-    pub mounts: Vec<Filtered<HostMount>>,
+    pub(crate) mounts: Vec<Filtered<HostMount>>,
     /// `caCerts`: PEM files of extra certificate authorities every node trusts.
-    pub ca_certs: Vec<CaCert>,
+    pub(crate) ca_certs: Vec<CaCert>,
     /// `proxy`: the HTTP proxy the nodes' k3s and containerd use (none when absent).
-    pub proxy: Option<ProxySpec>,
+    pub(crate) proxy: Option<ProxySpec>,
     /// `registries`: the user's own k3s `registries.yaml` entries, merged with the image
     /// caches' mirrors (theirs win).
-    pub registries: Option<UserRegistries>,
+    pub(crate) registries: Option<UserRegistries>,
 }
 
 impl ClusterSpec {
     /// Every value the lab file takes from this shell (`${env:NAME}`): the nodes' env, then
     /// the registry credentials. `up` refuses while one is unset; `validate` warns.
-    pub fn host_values(&self) -> impl Iterator<Item = &HostValue> {
+    pub(crate) fn host_values(&self) -> impl Iterator<Item = &HostValue> {
         let env = self.env.iter().filter_map(|e| e.value.from_host.as_ref());
         let registries = self
             .registries
@@ -96,14 +96,14 @@ impl ClusterSpec {
 /// endpoint's host, so `https://host` would never match), credentials come from `${env:…}`,
 /// TLS files exist.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UserRegistries {
+pub(crate) struct UserRegistries {
     /// Registry host (or `*`) → where to pull from instead.
-    pub mirrors: BTreeMap<String, UserMirror>,
+    pub(crate) mirrors: BTreeMap<String, UserMirror>,
     /// Endpoint host (or `*`) → its credentials and TLS.
-    pub configs: BTreeMap<String, UserRegistryConfig>,
+    pub(crate) configs: BTreeMap<String, UserRegistryConfig>,
     /// A digest of the entries as written (`${env:NAME}` references, never their values):
     /// carried by each node, so a changed entry is a node change.
-    pub digest: String,
+    pub(crate) digest: String,
 }
 
 #[cfg(test)]
@@ -156,33 +156,33 @@ impl UserRegistries {
 
 /// One `registries.mirrors` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UserMirror {
-    pub endpoints: Vec<String>,
+pub(crate) struct UserMirror {
+    pub(crate) endpoints: Vec<String>,
     /// Repository pattern (RE2) → replacement.
-    pub rewrite: BTreeMap<String, String>,
+    pub(crate) rewrite: BTreeMap<String, String>,
 }
 
 /// One `registries.configs` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UserRegistryConfig {
-    pub auth: Option<RegistryAuth>,
-    pub tls: Option<RegistryTls>,
+pub(crate) struct UserRegistryConfig {
+    pub(crate) auth: Option<RegistryAuth>,
+    pub(crate) tls: Option<RegistryTls>,
 }
 
 /// `configs.HOST.auth`. Every field but `username` is a secret and must come from `${env:…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RegistryAuth {
-    pub username: Option<Credential>,
-    pub password: Option<Credential>,
-    pub auth: Option<Credential>,
-    pub identity_token: Option<Credential>,
+pub(crate) struct RegistryAuth {
+    pub(crate) username: Option<Credential>,
+    pub(crate) password: Option<Credential>,
+    pub(crate) auth: Option<Credential>,
+    pub(crate) identity_token: Option<Credential>,
 }
 
 /// A credential: its value, and the variable it came from when it was `${env:NAME}`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    pub value: String,
-    pub from_host: Option<HostValue>,
+pub(crate) struct Credential {
+    pub(crate) value: String,
+    pub(crate) from_host: Option<HostValue>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -198,26 +198,26 @@ impl std::fmt::Debug for Credential {
 /// `configs.HOST.tls`: host files, bound read-only into every server and agent at
 /// [`RegistryTls::node_path`], which the merged `registries.yaml` names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RegistryTls {
-    pub ca_file: Option<PathBuf>,
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
+pub(crate) struct RegistryTls {
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 /// Where a node finds the TLS files of `cluster.registries`: beside `registries.yaml`, one
 /// folder per `configs` entry (by its index in host order).
-pub const REGISTRY_TLS_DIR: &str = "/etc/rancher/k3s/playground-registries";
+pub(crate) const REGISTRY_TLS_DIR: &str = "/etc/rancher/k3s/playground-registries";
 
 impl RegistryTls {
     /// The node path of one file (`ca.pem`, `cert.pem`, `key.pem`) of the `index`th config.
-    pub fn node_path(index: usize, file: &str) -> String {
+    pub(crate) fn node_path(index: usize, file: &str) -> String {
         format!("{REGISTRY_TLS_DIR}/{index}/{file}")
     }
 
     /// The node paths of the CA, the client certificate and its key of the `index`th config,
     /// each when the lab names it: what the merged `registries.yaml` names.
-    pub fn node_paths(&self, index: usize) -> [Option<String>; 3] {
+    pub(crate) fn node_paths(&self, index: usize) -> [Option<String>; 3] {
         [
             (&self.ca_file, "ca.pem"),
             (&self.cert_file, "cert.pem"),
@@ -227,7 +227,7 @@ impl RegistryTls {
     }
 
     /// The host files with their node paths, for the `index`th config: what is bound.
-    pub fn files(&self, index: usize) -> Vec<(&Path, String)> {
+    pub(crate) fn files(&self, index: usize) -> Vec<(&Path, String)> {
         [&self.ca_file, &self.cert_file, &self.key_file]
             .into_iter()
             .zip(self.node_paths(index))
@@ -242,12 +242,12 @@ impl RegistryTls {
 /// `pkg/agent/containerd`, `CONTAINERD_`-prefixed variables overriding), and Go's
 /// `httpproxy.FromEnvironment` reads them in both.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProxySpec {
-    pub from_env: bool,
-    pub http: Option<String>,
-    pub https: Option<String>,
+pub(crate) struct ProxySpec {
+    pub(crate) from_env: bool,
+    pub(crate) http: Option<String>,
+    pub(crate) https: Option<String>,
     /// The user's own entries; the lab's own networks are added when a node is planned.
-    pub no_proxy: Vec<String>,
+    pub(crate) no_proxy: Vec<String>,
 }
 
 impl ProxySpec {
@@ -255,7 +255,7 @@ impl ProxySpec {
     /// never go through a proxy, as k3d documents it: loopback, the lab network (nodes, the
     /// load balancer, the image caches), the pod and service CIDRs (k3s's defaults, or the
     /// lab's `--cluster-cidr` / `--service-cidr`), and the cluster's DNS suffixes.
-    pub fn no_proxy_for(&self, subnet: &str, pod_cidr: &str, service_cidr: &str) -> String {
+    pub(crate) fn no_proxy_for(&self, subnet: &str, pod_cidr: &str, service_cidr: &str) -> String {
         let mut all: Vec<String> = self.no_proxy.clone();
         for own in [
             "localhost",
@@ -276,13 +276,13 @@ impl ProxySpec {
 
 /// One `cluster.caCerts` file, checked at parse time to hold PEM certificates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaCert {
+pub(crate) struct CaCert {
     /// The host file, absolute (a relative one is resolved against the lab file's folder).
-    pub host: PathBuf,
+    pub(crate) host: PathBuf,
     /// How many certificates it holds.
-    pub certificates: usize,
+    pub(crate) certificates: usize,
     /// The entry as written.
-    pub written: String,
+    pub(crate) written: String,
 }
 
 /// Where the nodes find the certificates of `cluster.caCerts`: k3s, its kubelet and the
@@ -292,11 +292,11 @@ pub struct CaCert {
 /// `src/crypto/x509/root_unix.go` `loadSystemRoots`, `root_linux.go` `certDirectories`). So one
 /// read-only file there per certificate file, beside the image's bundle, is trusted for image
 /// pulls and for k3s's own HTTPS, without touching the bundle.
-pub const CA_CERTS_DIR: &str = "/etc/ssl/certs";
+pub(crate) const CA_CERTS_DIR: &str = "/etc/ssl/certs";
 
 impl CaCert {
     /// The node path of the `index`th file of `cluster.caCerts`.
-    pub fn node_path(index: usize) -> String {
+    pub(crate) fn node_path(index: usize) -> String {
         format!("{CA_CERTS_DIR}/playground-ca-{index}.pem")
     }
 }
@@ -304,19 +304,19 @@ impl CaCert {
 /// One `cluster.mounts` entry, `HOST:NODE[:ro|:rw][@FILTER]`, checked at parse time: the host
 /// path exists, the node path is absolute and none of k3s's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostMount {
+pub(crate) struct HostMount {
     /// The host path, absolute (a relative one is resolved against the lab file's folder).
-    pub host: PathBuf,
+    pub(crate) host: PathBuf,
     /// The absolute path inside the node.
-    pub node: String,
-    pub read_only: bool,
+    pub(crate) node: String,
+    pub(crate) read_only: bool,
     /// The entry as written (without the filter), for messages.
-    pub written: String,
+    pub(crate) written: String,
 }
 
 impl HostMount {
     /// The Docker bind (`HostConfig.Binds`) for this mount: `HOST:NODE` or `HOST:NODE:ro`.
-    pub fn bind(&self) -> String {
+    pub(crate) fn bind(&self) -> String {
         let mut bind = format!("{}:{}", self.host.display(), self.node);
         if self.read_only {
             bind.push_str(":ro");
@@ -327,51 +327,51 @@ impl HostMount {
 
 /// `cluster.registry`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistrySpec {
+pub(crate) struct RegistrySpec {
     /// The host port on 127.0.0.1, and the registry's name for both host and nodes:
     /// `localhost:PORT`. 1..=65535.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 /// The Argo CD version installed when the file names none.
-pub const DEFAULT_ARGOCD_VERSION: &str = "v3.5.1";
+pub(crate) const DEFAULT_ARGOCD_VERSION: &str = "v3.5.1";
 /// The namespace Argo CD is installed into when the file names none.
-pub const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
+pub(crate) const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
 /// The host port the Argo CD UI is forwarded to when the file names none.
-pub const DEFAULT_ARGOCD_UI_PORT: u16 = 8080;
+pub(crate) const DEFAULT_ARGOCD_UI_PORT: u16 = 8080;
 /// The Git repository of the app of apps when the file names none: the lab's own directory.
-pub const DEFAULT_GITOPS_REPO: &str = ".";
+pub(crate) const DEFAULT_GITOPS_REPO: &str = ".";
 /// The Git revision Argo CD tracks when the file names none.
-pub const DEFAULT_GITOPS_REVISION: &str = "HEAD";
+pub(crate) const DEFAULT_GITOPS_REVISION: &str = "HEAD";
 /// The directory inside the repository holding the app of apps when the file names none.
-pub const DEFAULT_GITOPS_PATH: &str = "apps";
+pub(crate) const DEFAULT_GITOPS_PATH: &str = "apps";
 
 /// The `argocd:` section. Only its shape is checked here; what the values mean (does the
 /// version exist, is the manifest reachable) is checked when Argo CD is installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgoCdSpec {
+pub(crate) struct ArgoCdSpec {
     /// Release tag, e.g. `v3.5.1`.
-    pub version: String,
+    pub(crate) version: String,
     /// An install manifest (local path or `https://` URL) used instead of the release's own.
-    pub manifest: Option<String>,
-    pub namespace: String,
-    pub ui: ArgoCdUi,
+    pub(crate) manifest: Option<String>,
+    pub(crate) namespace: String,
+    pub(crate) ui: ArgoCdUi,
     /// The optional Argo CD components this lab runs. The others are installed with 0
     /// replicas, so none of their images is pulled and none of their memory requested.
-    pub components: Vec<ArgoCdComponent>,
+    pub(crate) components: Vec<ArgoCdComponent>,
     /// `argocd.resources`: files or folders of objects (AppProjects, ConfigMaps, …) applied
     /// once Argo CD's CRDs are Established and before the root Application, on every `up`
     /// and `restore`. Checked at parse time to lie inside the lab file's folder; relative to
     /// it, as written.
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     /// `argocd.clusters`: the clusters this lab's Argo CD deploys into besides its own (this
     /// lab is their hub). Never the lab itself, each name once (checked at parse time).
-    pub clusters: Vec<ClusterRef>,
+    pub(crate) clusters: Vec<ClusterRef>,
 }
 
 /// One `argocd.clusters` entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ClusterRef {
+pub(crate) enum ClusterRef {
     /// Another lab: its server is attached to this lab's network.
     Lab(LabName),
     /// A cluster of the user's kubeconfig, by context.
@@ -380,7 +380,7 @@ pub enum ClusterRef {
 
 impl ClusterRef {
     /// The name it is registered under in Argo CD (the lab's, or the context's).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             ClusterRef::Lab(l) => l.as_str(),
             ClusterRef::Context(c) => c,
@@ -388,7 +388,7 @@ impl ClusterRef {
     }
 
     /// The lab it names, if it names one.
-    pub fn lab(&self) -> Option<&LabName> {
+    pub(crate) fn lab(&self) -> Option<&LabName> {
         match self {
             ClusterRef::Lab(l) => Some(l),
             ClusterRef::Context(_) => None,
@@ -398,7 +398,7 @@ impl ClusterRef {
 
 /// An Argo CD component a local lab does without unless it asks for it (`argocd.components`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ArgoCdComponent {
+pub(crate) enum ArgoCdComponent {
     /// `argocd-dex-server`: single sign-on. A local lab logs in as admin.
     Dex,
     /// `argocd-notifications-controller`: only when the lab configures notifications.
@@ -406,10 +406,11 @@ pub enum ArgoCdComponent {
 }
 
 impl ArgoCdComponent {
-    pub const ALL: [ArgoCdComponent; 2] = [ArgoCdComponent::Dex, ArgoCdComponent::Notifications];
+    pub(crate) const ALL: [ArgoCdComponent; 2] =
+        [ArgoCdComponent::Dex, ArgoCdComponent::Notifications];
 
     /// The name in the lab file.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ArgoCdComponent::Dex => "dex",
             ArgoCdComponent::Notifications => "notifications",
@@ -417,7 +418,7 @@ impl ArgoCdComponent {
     }
 
     /// The Deployment that is this component in Argo CD's install manifest.
-    pub fn deployment(self) -> &'static str {
+    pub(crate) fn deployment(self) -> &'static str {
         match self {
             ArgoCdComponent::Dex => "argocd-dex-server",
             ArgoCdComponent::Notifications => "argocd-notifications-controller",
@@ -427,8 +428,8 @@ impl ArgoCdComponent {
 
 /// `argocd.ui`: where the Argo CD UI is published on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgoCdUi {
-    pub port: u16,
+pub(crate) struct ArgoCdUi {
+    pub(crate) port: u16,
 }
 
 impl Default for ArgoCdSpec {
@@ -449,26 +450,26 @@ impl Default for ArgoCdSpec {
 
 /// The `gitops:` section: the repository Argo CD's app of apps is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitOpsSpec {
+pub(crate) struct GitOpsSpec {
     /// A local repository or a remote URL, classified once (see [`RepoLocation`]).
-    pub repo: RepoLocation,
-    pub revision: String,
+    pub(crate) repo: RepoLocation,
+    pub(crate) revision: String,
     /// Directory inside the repository.
-    pub path: String,
-    pub credentials: Option<GitCredentials>,
+    pub(crate) path: String,
+    pub(crate) credentials: Option<GitCredentials>,
     /// `gitops.project`: the root Application's AppProject (default `default`).
-    pub project: String,
+    pub(crate) project: String,
     /// How Argo CD renders the root's folder (`gitops.helm`, `.kustomize`, `.directory`).
-    pub source: RootSource,
+    pub(crate) source: RootSource,
 }
 
 /// The AppProject of the root Application when the file names none.
-pub const DEFAULT_GITOPS_PROJECT: &str = "default";
+pub(crate) const DEFAULT_GITOPS_PROJECT: &str = "default";
 
 /// How Argo CD renders the root Application's folder: its `spec.source.helm`, `.kustomize` or
 /// `.directory`. At most one is named in the lab file (two are refused at their line:col).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum RootSource {
+pub(crate) enum RootSource {
     /// None named: `up` picks what Argo CD's repo-server would detect for the folder at the
     /// lab's revision (see `argocd::source`).
     #[default]
@@ -478,46 +479,36 @@ pub enum RootSource {
     Directory(DirectorySource),
 }
 
-impl RootSource {
-    /// The lab-file key, for messages (`None` for [`RootSource::Detect`]).
-    pub fn key(&self) -> Option<&'static str> {
-        match self {
-            RootSource::Detect => None,
-            RootSource::Helm(_) => Some("helm"),
-            RootSource::Kustomize(_) => Some("kustomize"),
-            RootSource::Directory(_) => Some("directory"),
-        }
-    }
-}
+impl RootSource {}
 
 /// `gitops.helm`: Argo CD's `ApplicationSourceHelm`, the fields a lab uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HelmSource {
+pub(crate) struct HelmSource {
     /// Value files, relative to the chart's folder (as Argo CD reads them).
-    pub value_files: Vec<String>,
+    pub(crate) value_files: Vec<String>,
     /// Inline values (Argo CD's `valuesObject`), which Argo CD ranks above the value files.
-    pub values: Option<serde_json::Value>,
-    pub release_name: Option<String>,
+    pub(crate) values: Option<serde_json::Value>,
+    pub(crate) release_name: Option<String>,
 }
 
 /// `gitops.kustomize`: Argo CD's `ApplicationSourceKustomize`, the fields a lab uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct KustomizeSource {
-    pub name_prefix: Option<String>,
-    pub name_suffix: Option<String>,
-    pub namespace: Option<String>,
+pub(crate) struct KustomizeSource {
+    pub(crate) name_prefix: Option<String>,
+    pub(crate) name_suffix: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// `images` overrides, as kustomize writes them (`name=newName:tag`).
-    pub images: Vec<String>,
-    pub components: Vec<String>,
+    pub(crate) images: Vec<String>,
+    pub(crate) components: Vec<String>,
 }
 
 /// `gitops.directory`: Argo CD's `ApplicationSourceDirectory`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DirectorySource {
-    pub recurse: bool,
+pub(crate) struct DirectorySource {
+    pub(crate) recurse: bool,
     /// Glob of the files to read, e.g. `{*.yaml,*.yml}`.
-    pub include: Option<String>,
-    pub exclude: Option<String>,
+    pub(crate) include: Option<String>,
+    pub(crate) exclude: Option<String>,
 }
 
 impl Default for GitOpsSpec {
@@ -540,7 +531,7 @@ impl Default for GitOpsSpec {
 /// ever names environment variables or a key file, never the secret itself, so it can be
 /// committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitCredentials {
+pub(crate) enum GitCredentials {
     /// `{ usernameEnv, passwordEnv }`: the names of environment variables holding them.
     Env {
         username_env: String,
@@ -552,56 +543,56 @@ pub enum GitCredentials {
 
 /// The `keep:` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeepSpec {
-    pub secrets: Vec<KeptSecret>,
+pub(crate) struct KeepSpec {
+    pub(crate) secrets: Vec<KeptSecret>,
 }
 
 /// One `keep.secrets` entry: secrets saved before `down` and restored after `up`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptSecret {
-    pub namespace: String,
-    pub select: SecretSelect,
+pub(crate) struct KeptSecret {
+    pub(crate) namespace: String,
+    pub(crate) select: SecretSelect,
 }
 
 /// How a kept secret is picked within its namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSelect {
+pub(crate) enum SecretSelect {
     /// `name: my-api-token`
     Name(String),
     /// `selector: key=value` — a label selector, kept as written.
     Selector(String),
 }
 
-pub const MAX_SERVERS: u32 = 7;
-pub const MAX_AGENTS: u32 = 32;
+pub(crate) const MAX_SERVERS: u32 = 7;
+pub(crate) const MAX_AGENTS: u32 = 32;
 
 /// Where the Kubernetes API is published on the host.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiEndpoint {
+pub(crate) struct ApiEndpoint {
     /// The host address to bind (127.0.0.1 unless the file says otherwise).
-    pub host: IpAddr,
+    pub(crate) host: IpAddr,
     /// `None`: pick a free port at `up` time.
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 }
 
 /// `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]@FILTER`, k3d's syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortMapping {
-    pub host_ip: IpAddr,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub protocol: Protocol,
-    pub target: NodeFilter,
+pub(crate) struct PortMapping {
+    pub(crate) host_ip: IpAddr,
+    pub(crate) host_port: u16,
+    pub(crate) container_port: u16,
+    pub(crate) protocol: Protocol,
+    pub(crate) target: NodeFilter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     Tcp,
     Udp,
 }
 
 impl Protocol {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
@@ -611,17 +602,17 @@ impl Protocol {
 
 /// A value that applies to the nodes its filter selects (k3d's `@server:0`, `@agent:*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filtered<T> {
-    pub value: T,
-    pub filter: NodeFilter,
+pub(crate) struct Filtered<T> {
+    pub(crate) value: T,
+    pub(crate) filter: NodeFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvVar {
-    pub key: String,
-    pub value: String,
+pub(crate) struct EnvVar {
+    pub(crate) key: String,
+    pub(crate) value: String,
     /// `KEY=${env:NAME}`: the value is this shell's `NAME`, read with the lab file.
-    pub from_host: Option<HostValue>,
+    pub(crate) from_host: Option<HostValue>,
 }
 
 /// An env value the lab file names instead of holding (`${env:NAME}`): the file is in Git, the
@@ -629,24 +620,24 @@ pub struct EnvVar {
 /// file is read), in diffs and in `export logs` (the nodes carry its key in a label), and never
 /// written to our records.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostValue {
+pub(crate) struct HostValue {
     /// The host environment variable.
-    pub var: String,
+    pub(crate) var: String,
     /// Where the lab file names it, when it is not set in this shell: `up` and `restore`
     /// refuse (they would make nodes without it), `validate` warns.
-    pub unset: Option<crate::diag::Located>,
+    pub(crate) unset: Option<crate::diag::Located>,
 }
 
 impl EnvVar {
     /// Whether the value is a secret: taken from the host, or named like one.
-    pub fn is_secret(&self) -> bool {
+    pub(crate) fn is_secret(&self) -> bool {
         self.from_host.is_some() || crate::ui::redact::is_secret_name(&self.key)
     }
 }
 
 /// Which nodes a setting applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeFilter {
+pub(crate) enum NodeFilter {
     /// `@loadbalancer`: the load balancer, or server-0 when there is only one server.
     LoadBalancer,
     /// `@all`
@@ -659,7 +650,7 @@ pub enum NodeFilter {
 
 /// The index part of a node filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// `*` or nothing.
     All,
     /// `0,2,3`
@@ -677,7 +668,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Server => "server",
             Role::Agent => "agent",
@@ -688,7 +679,7 @@ impl Role {
 
 impl Selection {
     /// Whether node `index` is selected.
-    pub fn contains(&self, index: u32) -> bool {
+    pub(crate) fn contains(&self, index: u32) -> bool {
         match self {
             Selection::All => true,
             Selection::Indices(v) => v.contains(&index),
@@ -702,7 +693,7 @@ impl Selection {
 impl NodeFilter {
     /// Whether the node with this role and index is selected. `servers` is the server count:
     /// with one server there is no load balancer, and `@loadbalancer` means server-0.
-    pub fn matches(&self, role: Role, index: u32, servers: u32) -> bool {
+    pub(crate) fn matches(&self, role: Role, index: u32, servers: u32) -> bool {
         match self {
             NodeFilter::All => matches!(role, Role::Server | Role::Agent),
             NodeFilter::Servers(s) => role == Role::Server && s.contains(index),

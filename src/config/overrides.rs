@@ -10,17 +10,17 @@ use super::{Lab, LabName, MAX_AGENTS, MAX_SERVERS, NAME_HINT};
 /// value would be.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub servers: Option<u32>,
+    pub(crate) servers: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agents: Option<u32>,
+    pub(crate) agents: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_port: Option<u16>,
+    pub(crate) api_port: Option<u16>,
 }
 
 /// A flag whose value the lab file would not accept either.
@@ -28,21 +28,21 @@ pub struct Overrides {
 #[error("{flag} {value}: {expected}")]
 pub struct OverrideError {
     /// The flag, as typed: `--servers`.
-    pub flag: &'static str,
+    pub(crate) flag: &'static str,
     /// Its value, as shown back (a name is quoted).
-    pub value: String,
+    pub(crate) value: String,
     /// What it takes.
-    pub expected: String,
+    pub(crate) expected: String,
 }
 
 impl Overrides {
     /// Whether no flag was given.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Overrides::default()
     }
 
     /// Apply to `lab`; the error names the flag and the range it takes.
-    pub fn apply(&self, lab: &mut Lab) -> Result<(), OverrideError> {
+    pub(crate) fn apply(&self, lab: &mut Lab) -> Result<(), OverrideError> {
         let refuse = |flag, value: String, expected: String| {
             Err(OverrideError {
                 flag,

@@ -21,7 +21,7 @@ const SYNTAX: &str = "expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp][@FIL
     \"8080:80@loadbalancer\" or \"127.0.0.1:5353:53/udp@server:0\"";
 
 /// The host address ports are published on when the mapping names none. See the module docs.
-pub const DEFAULT_HOST_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub(crate) const DEFAULT_HOST_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Parses one `ports:` entry. Node indices are checked later, against the node counts.
 pub(crate) fn parse_port(text: &str) -> Result<PortMapping, Problem> {

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Where the app of apps is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RepoLocation {
+pub(crate) enum RepoLocation {
     /// A repository on this machine: a path relative to the lab file's folder, an absolute
     /// path, or a `file://` URL. `dir` is resolved against the lab file's folder (without `.`
     /// components, so paths built from it read `lab/apps/x.yaml`, not `lab/./apps/x.yaml`).
@@ -20,7 +20,7 @@ pub enum RepoLocation {
 
 /// Why a repository location is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
+pub(crate) enum RepoError {
     #[error(
         "the repository URL carries a password; it would end up in the lab's record, in the plan and in the root Application inside the cluster"
     )]
@@ -31,7 +31,7 @@ pub enum RepoError {
 
 impl RepoError {
     /// What to write instead.
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             RepoError::Password => {
                 "leave it out of the URL and name where it comes from: credentials: { usernameEnv: GIT_USER, passwordEnv: GIT_TOKEN }"
@@ -48,7 +48,7 @@ const REMOTE_SCHEMES: &[&str] = &["https", "http", "ssh", "git"];
 
 impl RepoLocation {
     /// Classify `written`; a local path is resolved against `base` (the lab file's folder).
-    pub fn parse(written: &str, base: &Path) -> Result<RepoLocation, RepoError> {
+    pub(crate) fn parse(written: &str, base: &Path) -> Result<RepoLocation, RepoError> {
         if url_has_password(written) {
             return Err(RepoError::Password);
         }
@@ -86,7 +86,7 @@ impl RepoLocation {
     }
 
     /// The location as the lab file wrote it.
-    pub fn as_written(&self) -> &str {
+    pub(crate) fn as_written(&self) -> &str {
         match self {
             RepoLocation::Local { written, .. } => written,
             RepoLocation::Remote { url } => url,
@@ -95,7 +95,7 @@ impl RepoLocation {
 
     /// The local repository's directory (not necessarily its top: `gitops.repo` may name a
     /// folder inside a repository).
-    pub fn local_dir(&self) -> Option<&Path> {
+    pub(crate) fn local_dir(&self) -> Option<&Path> {
         match self {
             RepoLocation::Local { dir, .. } => Some(dir),
             RepoLocation::Remote { .. } => None,
@@ -103,14 +103,15 @@ impl RepoLocation {
     }
 
     /// The URL Argo CD clones, for a remote repository.
-    pub fn remote_url(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn remote_url(&self) -> Option<&str> {
         match self {
             RepoLocation::Remote { url } => Some(url),
             RepoLocation::Local { .. } => None,
         }
     }
 
-    pub fn is_remote(&self) -> bool {
+    pub(crate) fn is_remote(&self) -> bool {
         matches!(self, RepoLocation::Remote { .. })
     }
 }
@@ -133,7 +134,7 @@ fn looks_like_scp(repo: &str) -> bool {
 
 /// Whether a URL carries a password (`https://user:token@host/…`). A user name alone
 /// (`ssh://git@host/…`) is fine.
-pub fn url_has_password(url: &str) -> bool {
+pub(crate) fn url_has_password(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
     };

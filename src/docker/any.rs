@@ -17,7 +17,7 @@ use super::{
 
 /// The selected engine (see the module docs). A clone is the same engine.
 #[derive(Clone)]
-pub struct AnyEngine(Runtime);
+pub(crate) struct AnyEngine(Runtime);
 
 /// One arm per runtime adapter.
 #[derive(Clone)]
@@ -38,31 +38,34 @@ impl AnyEngine {
     /// Connect as the docker CLI would (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context,
     /// the default socket: see [`super::endpoint`]). Fails with a message that names the
     /// endpoint, where it came from, and the fix for that origin.
-    pub async fn connect() -> Result<Self, EngineError> {
+    pub(crate) async fn connect() -> Result<Self, EngineError> {
         Self::connect_to(super::endpoint::resolve_from_env()?).await
     }
 
     /// Connect to a resolved endpoint, with the runtime that speaks its API.
-    pub async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
+    pub(crate) async fn connect_to(endpoint: Endpoint) -> Result<Self, EngineError> {
         Ok(AnyEngine(Runtime::Docker(
             BollardEngine::connect_to(endpoint).await?,
         )))
     }
 
     /// The endpoint this engine was reached at, and where it came from.
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(crate) fn endpoint(&self) -> &Endpoint {
         each!(self, e => e.endpoint())
     }
 
     /// What the engine says of itself and its host, the parts `doctor` judges.
-    pub async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+    pub(crate) async fn host_facts(&self) -> Result<HostFacts, EngineError> {
         each!(self, e => e.host_facts().await)
     }
 
     /// Create and start a privileged container from `image` (present locally), then remove
     /// it: whether the engine runs one, under which runtime, and whether its kernel has
     /// `br_netfilter` loaded.
-    pub async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
+    pub(crate) async fn probe_privileged(
+        &self,
+        image: &str,
+    ) -> Result<PrivilegedProbe, EngineError> {
         each!(self, e => e.probe_privileged(image).await)
     }
 }

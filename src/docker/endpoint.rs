@@ -29,14 +29,14 @@ use sha2::{Digest, Sha256};
 
 /// The socket the CLI uses when nothing else is configured.
 #[cfg(unix)]
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+pub(crate) const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 #[cfg(windows)]
-pub const DEFAULT_HOST: &str = "npipe:////./pipe/docker_engine";
+pub(crate) const DEFAULT_HOST: &str = "npipe:////./pipe/docker_engine";
 
 /// Where the endpoint came from: said in `doctor` and in every "cannot reach" error.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EndpointSource {
+pub(crate) enum EndpointSource {
     /// The `DOCKER_HOST` environment variable.
     DockerHost,
     /// The context named by `DOCKER_CONTEXT`.
@@ -85,8 +85,8 @@ impl fmt::Display for EndpointSource {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Endpoint {
     /// `unix:///path`, `tcp://host:port`, `http://…` or (Windows) `npipe://…`.
-    pub host: String,
-    pub source: EndpointSource,
+    pub(crate) host: String,
+    pub(crate) source: EndpointSource,
 }
 
 impl fmt::Display for Endpoint {
@@ -97,7 +97,7 @@ impl fmt::Display for Endpoint {
 
 impl Endpoint {
     /// What to do when this endpoint does not answer, in the words of where it came from.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         let start = "start Docker (e.g. `sudo systemctl start docker`, or `sudo dockerd &`)";
         match &self.source {
             EndpointSource::DockerHost => format!(
@@ -116,7 +116,7 @@ impl Endpoint {
     }
 
     /// The local socket path, for a `unix://` endpoint.
-    pub fn unix_socket(&self) -> Option<&Path> {
+    pub(crate) fn unix_socket(&self) -> Option<&Path> {
         self.host.strip_prefix("unix://").map(Path::new)
     }
 }
@@ -176,7 +176,7 @@ pub enum Unreadable {
 }
 
 /// Resolve from this process's environment.
-pub fn resolve_from_env() -> Result<Endpoint, EndpointError> {
+pub(crate) fn resolve_from_env() -> Result<Endpoint, EndpointError> {
     let home = dirs::home_dir();
     resolve(&|key| match std::env::var(key) {
         Ok(v) => Some(v),
@@ -191,7 +191,7 @@ const TLS_FIX: &str = "reach that engine through an SSH-forwarded socket (`ssh -
 
 /// Resolve with `env` as the environment (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_CONFIG`,
 /// `HOME`); files are read from the config directory it names.
-pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, EndpointError> {
+pub(crate) fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, EndpointError> {
     let set = |key: &str| env(key).filter(|v| !v.is_empty());
     let endpoint = if let Some(host) = set("DOCKER_HOST") {
         let endpoint = Endpoint {

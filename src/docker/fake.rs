@@ -37,9 +37,9 @@ use super::{
 /// One call the engine received: the method's name and what it was about (a container,
 /// network, volume or image name; empty for listings).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
-    pub kind: &'static str,
-    pub target: String,
+pub(crate) struct Call {
+    pub(crate) kind: &'static str,
+    pub(crate) target: String,
 }
 
 impl std::fmt::Display for Call {
@@ -50,29 +50,29 @@ impl std::fmt::Display for Call {
 
 /// What a container does when it starts: lines it logs and files it writes.
 #[derive(Debug, Clone, Default)]
-pub struct Script {
-    pub lines: Vec<String>,
-    pub files: Vec<(String, Vec<u8>)>,
+pub(crate) struct Script {
+    pub(crate) lines: Vec<String>,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
     /// Files written in stages, as a process writes a file that a reader can catch half
     /// done: the first stage is there at start, and each read of the file moves it on to the
     /// next stage (the last one stays).
-    pub staged: Vec<(String, Vec<Vec<u8>>)>,
+    pub(crate) staged: Vec<(String, Vec<Vec<u8>>)>,
 }
 
 /// A call held by [`FakeEngine::hold`]: the test learns when it arrives and lets it go on.
 #[derive(Clone)]
-pub struct Held {
+pub(crate) struct Held {
     arrived: Arc<Notify>,
     release: Arc<Notify>,
 }
 
 impl Held {
     /// Wait until the held call has arrived.
-    pub async fn arrived(&self) {
+    pub(crate) async fn arrived(&self) {
         self.arrived.notified().await;
     }
     /// Let the held call go on.
-    pub fn release(&self) {
+    pub(crate) fn release(&self) {
         self.release.notify_one();
     }
 }
@@ -131,7 +131,7 @@ struct State {
 /// The Docker Engine, in memory (see the module doc). A clone is the same engine, as a clone
 /// of a client of the real engine talks to the same daemon.
 #[derive(Default, Clone)]
-pub struct FakeEngine {
+pub(crate) struct FakeEngine {
     state: Arc<Mutex<State>>,
 }
 
@@ -155,7 +155,7 @@ fn matches(labels: &Labels, filter: &[(&str, &str)]) -> bool {
 
 impl FakeEngine {
     /// An engine with Docker's own default `bridge` network and nothing else.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default().with_network("bridge", "172.17.0.0/16")
     }
 
@@ -166,13 +166,13 @@ impl FakeEngine {
     }
 
     /// Make `image` present locally.
-    pub fn with_image(self, image: &str) -> Self {
+    pub(crate) fn with_image(self, image: &str) -> Self {
         self.state().images.insert(image.to_string());
         self
     }
 
     /// A network created outside the lab (its subnet is taken).
-    pub fn with_network(self, name: &str, subnet: &str) -> Self {
+    pub(crate) fn with_network(self, name: &str, subnet: &str) -> Self {
         {
             let mut s = self.state();
             s.next_id += 1;
@@ -189,7 +189,7 @@ impl FakeEngine {
     }
 
     /// What a container carrying label `key=value` does at every start.
-    pub fn on_start(&self, key: &str, value: &str, script: Script) {
+    pub(crate) fn on_start(&self, key: &str, value: &str, script: Script) {
         self.state()
             .scripts
             .push(((key.to_string(), value.to_string()), script));
@@ -235,7 +235,7 @@ impl FakeEngine {
 
     /// Container `name` logs `line` now, stamped with this moment (a line its run printed
     /// late, just before a stop).
-    pub fn log(&self, name: &str, line: &str) {
+    pub(crate) fn log(&self, name: &str, line: &str) {
         if let Some(c) = self.state().containers.get_mut(name) {
             c.logs.push((now(), line.to_string()));
         }
@@ -243,7 +243,7 @@ impl FakeEngine {
 
     /// Container `name` starts but runs no script: it logs nothing (a node that never
     /// comes up).
-    pub fn mute(&self, name: &str) {
+    pub(crate) fn mute(&self, name: &str) {
         self.state().muted.insert(name.to_string());
     }
 
@@ -251,7 +251,7 @@ impl FakeEngine {
     /// killed while its own create of the network was in flight, which the daemon completed
     /// after our look and before our create. Docker's duplicate check is best effort (and gone
     /// from API 1.44), so both exist and the name is ambiguous.
-    pub fn twin_on_create(&self, name: &str, subnet: &str) {
+    pub(crate) fn twin_on_create(&self, name: &str, subnet: &str) {
         self.state()
             .twins
             .insert(name.to_string(), subnet.to_string());
@@ -260,12 +260,12 @@ impl FakeEngine {
     /// The next creation of network `name` loses a race: just before it, a network named
     /// `<name>-rival` is created with the same subnet (as another lab's `up` would), so the
     /// daemon refuses it as Docker does ("Pool overlaps").
-    pub fn rival_for_subnet(&self, name: &str) {
+    pub(crate) fn rival_for_subnet(&self, name: &str) {
         self.state().rivals.insert(name.to_string());
     }
 
     /// The next `kind` call about `target` fails with a daemon error.
-    pub fn fail_on(&self, kind: &'static str, target: &str) {
+    pub(crate) fn fail_on(&self, kind: &'static str, target: &str) {
         self.state().failures.push(Rule {
             kind,
             target: Some(target.to_string()),
@@ -273,17 +273,8 @@ impl FakeEngine {
         });
     }
 
-    /// The `n`th `kind` call from now (1 is the next one), whatever its target, fails.
-    pub fn fail_nth(&self, kind: &'static str, n: usize) {
-        self.state().failures.push(Rule {
-            kind,
-            target: None,
-            skip: n.saturating_sub(1),
-        });
-    }
-
     /// The next `kind` call about `target` waits until the returned handle releases it.
-    pub fn hold(&self, kind: &'static str, target: &str) -> Held {
+    pub(crate) fn hold(&self, kind: &'static str, target: &str) -> Held {
         let held = Held {
             arrived: Arc::new(Notify::new()),
             release: Arc::new(Notify::new()),
@@ -300,22 +291,22 @@ impl FakeEngine {
     }
 
     /// Every call so far, in order.
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
     }
 
     /// Forget the calls so far (after setting a scene up).
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         self.state().calls.clear();
     }
 
     /// A container's state, or `None` when there is no such container.
-    pub fn container_state(&self, name: &str) -> Option<RunState> {
+    pub(crate) fn container_state(&self, name: &str) -> Option<RunState> {
         self.state().containers.get(name).map(|c| c.info.state)
     }
 
     /// The names of every container, network and volume that carries label `key`.
-    pub fn objects_labelled(&self, key: &str) -> Vec<String> {
+    pub(crate) fn objects_labelled(&self, key: &str) -> Vec<String> {
         let s = self.state();
         let containers = s
             .containers

@@ -10,14 +10,14 @@
 
 mod any;
 mod bollard;
-pub mod endpoint;
+pub(crate) mod endpoint;
 #[cfg(any(test, feature = "fake-engine"))]
-pub mod fake;
+pub(crate) mod fake;
 mod types;
 
-pub use any::AnyEngine;
-pub use endpoint::{Endpoint, EndpointSource};
-pub use types::*;
+pub(crate) use any::AnyEngine;
+pub(crate) use endpoint::Endpoint;
+pub(crate) use types::*;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -31,7 +31,7 @@ use futures::stream::BoxStream;
 /// Every method that takes a name accepts a container (or network, volume) name; "not found"
 /// is reported as `Ok(None)` or `Ok(false)` where the caller has a use for it, never as a
 /// stringly error.
-pub trait Engine: Send + Sync {
+pub(crate) trait Engine: Send + Sync {
     /// Find the network by exact name, or create it. Returns what it found or made.
     fn ensure_network(
         &self,

@@ -4,82 +4,82 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Container and network labels.
-pub type Labels = BTreeMap<String, String>;
+pub(crate) type Labels = BTreeMap<String, String>;
 
 /// A bridge network for one lab.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkSpec {
-    pub name: String,
-    pub labels: Labels,
+pub(crate) struct NetworkSpec {
+    pub(crate) name: String,
+    pub(crate) labels: Labels,
     /// A subnet in CIDR form. Nodes get static addresses from it so that their IPs survive a
     /// restart (embedded etcd breaks when they change, k3d #550).
-    pub subnet: Option<String>,
+    pub(crate) subnet: Option<String>,
     /// The gateway address in the subnet (the Docker host as the nodes see it).
-    pub gateway: Option<String>,
+    pub(crate) gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkInfo {
-    pub id: String,
-    pub name: String,
-    pub labels: Labels,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
+pub(crate) struct NetworkInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) labels: Labels,
+    pub(crate) subnet: Option<String>,
+    pub(crate) gateway: Option<String>,
 }
 
 /// A published port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortBinding {
-    pub host_ip: IpAddr,
-    pub host_port: u16,
-    pub container_port: u16,
+pub(crate) struct PortBinding {
+    pub(crate) host_ip: IpAddr,
+    pub(crate) host_port: u16,
+    pub(crate) container_port: u16,
     /// `tcp` or `udp`.
-    pub protocol: &'static str,
+    pub(crate) protocol: &'static str,
 }
 
 /// Everything needed to create one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerSpec {
-    pub name: String,
-    pub hostname: String,
-    pub image: String,
+pub(crate) struct ContainerSpec {
+    pub(crate) name: String,
+    pub(crate) hostname: String,
+    pub(crate) image: String,
     /// Replaces the image's entrypoint when not empty (k3s nodes run ours, which ends in
     /// `exec /bin/k3s`; see `cluster::plan::node_entrypoint`).
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
+    pub(crate) entrypoint: Vec<String>,
+    pub(crate) cmd: Vec<String>,
     /// `KEY=VALUE` pairs.
-    pub env: Vec<String>,
-    pub labels: Labels,
-    pub network: String,
-    pub ip: Option<IpAddr>,
+    pub(crate) env: Vec<String>,
+    pub(crate) labels: Labels,
+    pub(crate) network: String,
+    pub(crate) ip: Option<IpAddr>,
     /// `volume:/path` or `/host/path:/path[:ro]`.
-    pub binds: Vec<String>,
-    pub tmpfs: Vec<String>,
-    pub privileged: bool,
+    pub(crate) binds: Vec<String>,
+    pub(crate) tmpfs: Vec<String>,
+    pub(crate) privileged: bool,
     /// Single capabilities added (`NET_ADMIN`, ...), for containers that are not privileged.
-    pub cap_add: Vec<String>,
+    pub(crate) cap_add: Vec<String>,
     /// `UsernsMode: host`: run in the host's user namespace even when the daemon remaps users
     /// (`userns-remap`), which refuses privileged containers otherwise.
-    pub userns_host: bool,
+    pub(crate) userns_host: bool,
     /// `CgroupnsMode: private`: the container gets its own cgroup namespace whatever the
     /// daemon's `default-cgroupns-mode` says, so k3s's evacuation of "its" root cgroup can never
     /// touch the host's (kind passes `--cgroupns=private` for this, kind
     /// `pkg/cluster/internal/providers/docker/provision.go` `commonArgs`).
-    pub cgroupns_private: bool,
+    pub(crate) cgroupns_private: bool,
     /// Run Docker's init as PID 1, so signals reach the process and zombies are reaped. Never
     /// for k3s nodes: k3s must be PID 1 itself (see `cluster::plan`).
-    pub init: bool,
+    pub(crate) init: bool,
     /// `unless-stopped`: a running node comes back after a Docker restart, a stopped one stays.
-    pub restart_unless_stopped: bool,
-    pub ports: Vec<PortBinding>,
+    pub(crate) restart_unless_stopped: bool,
+    pub(crate) ports: Vec<PortBinding>,
     /// `host:ip` entries for /etc/hosts; Docker rewrites them on every start.
-    pub extra_hosts: Vec<String>,
+    pub(crate) extra_hosts: Vec<String>,
 }
 
 /// The run state of a container, as Docker reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RunState {
+pub(crate) enum RunState {
     Created,
     Running,
     Paused,
@@ -91,7 +91,7 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "created" => RunState::Created,
             "running" => RunState::Running,
@@ -103,7 +103,7 @@ impl RunState {
             _ => RunState::Unknown,
         }
     }
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunState::Created => "created",
             RunState::Running => "running",
@@ -119,84 +119,84 @@ impl RunState {
 
 /// What we read back about a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub state: RunState,
-    pub labels: Labels,
+pub(crate) struct ContainerInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) image: String,
+    pub(crate) state: RunState,
+    pub(crate) labels: Labels,
     /// The daemon's time of the last start, to the nanosecond, if known (inspect only).
-    pub started_at: Option<jiff::Timestamp>,
+    pub(crate) started_at: Option<jiff::Timestamp>,
     /// When the run before the current one ended (inspect only): Docker keeps `FinishedAt`
     /// across a start, so it marks where this run's log begins.
-    pub finished_at: Option<jiff::Timestamp>,
-    pub exit_code: Option<i64>,
-    pub restart_count: i64,
+    pub(crate) finished_at: Option<jiff::Timestamp>,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) restart_count: i64,
     /// Address on each network, by network name (inspect only).
-    pub ips: BTreeMap<String, String>,
+    pub(crate) ips: BTreeMap<String, String>,
     /// The container's env (inspect only): ours merged with the image's `ENV`.
-    pub env: Vec<String>,
-    pub ports: Vec<PortBinding>,
+    pub(crate) env: Vec<String>,
+    pub(crate) ports: Vec<PortBinding>,
     /// The command it was created with (inspect only; the image's when we gave none).
-    pub cmd: Vec<String>,
+    pub(crate) cmd: Vec<String>,
     /// `HostConfig.Binds` as given at create (inspect only).
-    pub binds: Vec<String>,
+    pub(crate) binds: Vec<String>,
     /// Whether it runs privileged (inspect only).
-    pub privileged: bool,
+    pub(crate) privileged: bool,
 }
 
 /// One line of a container's output, with the daemon's time stamp on it (Docker's logs API
 /// with `timestamps=true` prefixes each line with RFC 3339 to the nanosecond); `None` when
 /// the stamp could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub at: Option<jiff::Timestamp>,
-    pub text: String,
+pub(crate) struct LogLine {
+    pub(crate) at: Option<jiff::Timestamp>,
+    pub(crate) text: String,
 }
 
 /// One progress report of an image pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PullProgress {
-    pub layer: Option<String>,
-    pub status: String,
-    pub current: Option<u64>,
-    pub total: Option<u64>,
+pub(crate) struct PullProgress {
+    pub(crate) layer: Option<String>,
+    pub(crate) status: String,
+    pub(crate) current: Option<u64>,
+    pub(crate) total: Option<u64>,
 }
 
 /// The fix for Docker Desktop's "Mounts denied" (and what `doctor` says of a mount outside the
 /// shared folders).
-pub const MOUNTS_DENIED_HINT: &str = "Docker Desktop shares only some host folders with its VM (by default /Users, /Volumes, /private, /tmp and /var/folders): add the folder in Settings > Resources > File sharing, or move it under a shared one";
+pub(crate) const MOUNTS_DENIED_HINT: &str = "Docker Desktop shares only some host folders with its VM (by default /Users, /Volumes, /private, /tmp and /var/folders): add the folder in Settings > Resources > File sharing, or move it under a shared one";
 
 /// What `docker info` and `docker version` say about the engine, in our words (for `doctor`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HostFacts {
-    pub server_version: String,
-    pub api_version: String,
+pub(crate) struct HostFacts {
+    pub(crate) server_version: String,
+    pub(crate) api_version: String,
     /// `1`, `2`, or empty when the engine does not say (older than API 1.40).
-    pub cgroup_version: String,
-    pub cgroup_driver: String,
+    pub(crate) cgroup_version: String,
+    pub(crate) cgroup_driver: String,
     /// As `docker info` lists them, e.g. `name=seccomp,profile=default`, `name=userns`.
-    pub security_options: Vec<String>,
-    pub runtimes: Vec<String>,
-    pub default_runtime: String,
-    pub operating_system: String,
-    pub docker_root_dir: String,
+    pub(crate) security_options: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
+    pub(crate) default_runtime: String,
+    pub(crate) operating_system: String,
+    pub(crate) docker_root_dir: String,
     /// The engine host's name (`docker info` Name): `docker-desktop`, `colima`, or a hostname.
-    pub name: String,
+    pub(crate) name: String,
     /// The engine's product, from `docker version` Components (`Engine` for Docker,
     /// `Podman Engine` for Podman's Docker-compatible API), with its own version: Podman's
     /// `Version` answer is the Docker API level it emulates, not Podman's.
-    pub product: String,
-    pub product_version: String,
+    pub(crate) product: String,
+    pub(crate) product_version: String,
 }
 
 /// The sysctl `br_netfilter` adds (k3s sets it to 1, `pkg/agent/syssetup/setup.go`).
-pub const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+pub(crate) const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
 /// What became of a privileged container (see [`super::AnyEngine::probe_privileged`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrivilegedProbe {
+pub(crate) enum PrivilegedProbe {
     /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's
     /// Enhanced Container Isolation), and whether the engine's kernel has `br_netfilter`
     /// loaded (`/proc/sys/net/bridge/bridge-nf-call-iptables` exists; `None`: not known).
@@ -210,7 +210,7 @@ pub enum PrivilegedProbe {
 
 /// An error of the layer under an engine adapter (its transport, a stream's I/O), or our own
 /// words when an answer was not what the API promises: shown, never matched on.
-pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// What went wrong talking to the engine. Made by the engine's adapter (or the fake) in these
 /// words only: whatever a caller tells apart has a variant or a [`RefusalKind`] of its own.
@@ -259,17 +259,17 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Docker responded with status code {status}: {message}")]
 pub struct Refusal {
-    pub kind: RefusalKind,
+    pub(crate) kind: RefusalKind,
     /// The HTTP status of the answer (moby `api/server/httpstatus` maps the daemon's error
     /// class to it; see [`RefusalKind::status`]).
-    pub status: u16,
-    pub message: String,
+    pub(crate) status: u16,
+    pub(crate) message: String,
 }
 
 /// What kind of refusal, in our words: the daemon's error classes (moby `errdefs`), and the
 /// one refusal `up` acts on (as k3d's `pkg/runtimes/errors` names its runtime's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalKind {
+pub(crate) enum RefusalKind {
     /// No such object.
     NotFound,
     /// In use or in conflict: a name taken, a volume mounted, a container not running.
@@ -288,7 +288,8 @@ impl RefusalKind {
     /// The HTTP status Docker answers this kind with (moby `api/server/httpstatus`: not found
     /// 404, conflict 409, forbidden 403, invalid parameter 400, else 500; libnetwork's
     /// `ErrPoolOverlap` is Forbidden).
-    pub fn status(self) -> u16 {
+    #[cfg(test)]
+    pub(crate) fn status(self) -> u16 {
         match self {
             RefusalKind::NotFound => 404,
             RefusalKind::Conflict => 409,
@@ -301,7 +302,8 @@ impl RefusalKind {
 
 impl Refusal {
     /// A refusal of `kind` with the status Docker gives it.
-    pub fn new(kind: RefusalKind, message: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(kind: RefusalKind, message: impl Into<String>) -> Self {
         Refusal {
             kind,
             status: kind.status(),
@@ -378,7 +380,7 @@ impl EngineError {
     }
 
     /// The engine refused `what`.
-    pub fn refused(what: impl Into<String>, refusal: Refusal) -> Self {
+    pub(crate) fn refused(what: impl Into<String>, refusal: Refusal) -> Self {
         EngineError::Refused {
             what: what.into(),
             refusal,
@@ -386,7 +388,7 @@ impl EngineError {
     }
 
     /// The engine's refusal, when that is what this is.
-    pub fn refusal(&self) -> Option<&Refusal> {
+    pub(crate) fn refusal(&self) -> Option<&Refusal> {
         match self {
             EngineError::Refused { refusal, .. } => Some(refusal),
             _ => None,
@@ -395,19 +397,20 @@ impl EngineError {
 
     /// The engine refused an explicit subnet that overlaps a network it already has (the
     /// adapter knows its engine's words for it; `up` plans again).
-    pub fn is_subnet_overlap(&self) -> bool {
+    pub(crate) fn is_subnet_overlap(&self) -> bool {
         self.refusal()
             .is_some_and(|r| r.kind == RefusalKind::SubnetOverlap)
     }
 
     /// The status and message of the engine's refusal, when that is what this is.
-    pub fn daemon_answer(&self) -> Option<(u16, &str)> {
+    #[cfg(test)]
+    pub(crate) fn daemon_answer(&self) -> Option<(u16, &str)> {
         self.refusal().map(|r| (r.status, r.message.as_str()))
     }
 }
 
 /// The registry an image reference is pulled from, for error messages.
-pub fn registry_of(image: &str) -> &str {
+pub(crate) fn registry_of(image: &str) -> &str {
     match image.split_once('/') {
         Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first

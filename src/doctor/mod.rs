@@ -23,27 +23,28 @@ use crate::docker::{AnyEngine, Endpoint, Engine, EngineError, HostFacts, Privile
 use crate::ui::Ui;
 
 /// The deadline of each fast check; they run at once, so this bounds them all.
-pub const FAST_BUDGET: Duration = Duration::from_secs(1);
+pub(crate) const FAST_BUDGET: Duration = Duration::from_secs(1);
 /// The privileged probe creates, starts and removes a container: slower, `doctor` only.
-pub const PROBE_BUDGET: Duration = Duration::from_secs(10);
+pub(crate) const PROBE_BUDGET: Duration = Duration::from_secs(10);
 
 /// kubelet's default hard eviction threshold on the image file system (Kubernetes
 /// `pkg/kubelet/eviction/defaults_linux.go`; nodefs is 10 %). A lab's nodes turn disk
 /// eviction off (F15, [`crate::cluster::k3s::KUBELET_ARGS`]), so below this there is no
 /// DiskPressure taint; a lab whose file re-enables it gets one.
-pub const IMAGEFS_MIN_PERCENT: f64 = 15.0;
+pub(crate) const IMAGEFS_MIN_PERCENT: f64 = 15.0;
 
 /// What a lab needs free to pull its images and run: k3s (about 0.25 GiB), Argo CD's (about
 /// 1 GiB unpacked), the apps', and containerd's unpacked copies of each.
-pub const MIN_FREE_GIB: f64 = 4.0;
+pub(crate) const MIN_FREE_GIB: f64 = 4.0;
 
 /// kubelet's own words on a cgroup v1 host from Kubernetes 1.35 on (`failCgroupV1` defaults to
 /// true; kubernetes.io/docs/concepts/architecture/cgroups/#deprecation-of-cgroup-v1).
-pub const CGROUP_V1_REFUSAL: &str = "kubelet is configured to not run on a host using cgroup v1";
+pub(crate) const CGROUP_V1_REFUSAL: &str =
+    "kubelet is configured to not run on a host using cgroup v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warn,
     Fail,
@@ -53,17 +54,17 @@ pub enum Status {
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// Stable name for scripts: endpoint, engine, cgroup, isolation, privileged, disk, ports,
     /// repo.
-    pub id: &'static str,
-    pub status: Status,
-    pub message: String,
+    pub(crate) id: &'static str,
+    pub(crate) status: Status,
+    pub(crate) message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
     /// Whether `up` refuses to go on when this fails (else it warns).
     #[serde(skip)]
-    pub blocks_up: bool,
+    pub(crate) blocks_up: bool,
 }
 
 impl Check {
@@ -84,16 +85,16 @@ impl Check {
 
 /// The whole report, as `doctor -o json` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// No check failed (warnings allowed).
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// The endpoint and where it came from; `null` when none could be resolved.
-    pub endpoint: Option<Endpoint>,
+    pub(crate) endpoint: Option<Endpoint>,
     /// What the engine said, when it answered.
-    pub engine: Option<HostFacts>,
-    pub checks: Vec<Check>,
-    pub failures: usize,
-    pub warnings: usize,
+    pub(crate) engine: Option<HostFacts>,
+    pub(crate) checks: Vec<Check>,
+    pub(crate) failures: usize,
+    pub(crate) warnings: usize,
 }
 
 impl Report {
@@ -112,7 +113,7 @@ impl Report {
 
     /// The report as `flux check --pre` prints one: a line per check, a fix under each
     /// failure, a verdict. `fancy` uses ✔/✗/!; otherwise plain words for logs and pipes.
-    pub fn render(&self, fancy: bool) -> String {
+    pub(crate) fn render(&self, fancy: bool) -> String {
         let mut out = String::new();
         out.push_str(if fancy { "► " } else { "" });
         out.push_str("checking the host for playground\n");
@@ -159,7 +160,7 @@ impl Report {
 // ---- Judging: pure ------------------------------------------------------------------------
 
 /// Where the endpoint came from, or why none could be had.
-pub fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) -> Check {
+pub(crate) fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) -> Check {
     match endpoint {
         Ok(e) => Check::new("endpoint", Status::Ok, e.to_string()),
         Err(e) => {
@@ -174,7 +175,7 @@ pub fn judge_endpoint(endpoint: std::result::Result<&Endpoint, &EngineError>) ->
 
 /// The first Podman with `host-gateway` in `--add-host` / `ExtraHosts` (containers/podman#19152,
 /// v4.7.0); older ones refuse every node's create with "invalid IP address in add-host".
-pub const PODMAN_MIN: (u32, u32) = (4, 7);
+pub(crate) const PODMAN_MIN: (u32, u32) = (4, 7);
 
 /// `MAJOR.MINOR` of a version such as `4.9.3` or `5.0.0-dev`.
 fn major_minor(v: &str) -> Option<(u32, u32)> {
@@ -182,7 +183,7 @@ fn major_minor(v: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-pub fn judge_engine(facts: &HostFacts) -> Check {
+pub(crate) fn judge_engine(facts: &HostFacts) -> Check {
     if facts.product.contains("Podman") {
         let v = &facts.product_version;
         let message = format!(
@@ -242,7 +243,7 @@ pub fn judge_engine(facts: &HostFacts) -> Check {
 }
 
 /// The Kubernetes minor version of a `rancher/k3s:vX.Y.Z-k3sN` image, if it is one.
-pub fn k3s_minor(image: &str) -> Option<u32> {
+pub(crate) fn k3s_minor(image: &str) -> Option<u32> {
     if !runs_kubelet(image) {
         return None;
     }
@@ -254,7 +255,7 @@ pub fn k3s_minor(image: &str) -> Option<u32> {
 }
 
 /// Whether the image is a k3s image (so a kubelet runs in it): `[registry/]…/k3s[:tag]`.
-pub fn runs_kubelet(image: &str) -> bool {
+pub(crate) fn runs_kubelet(image: &str) -> bool {
     let repo = image.split('@').next().unwrap_or(image);
     let repo = match repo.rsplit_once(':') {
         Some((r, tag)) if !tag.contains('/') => r,
@@ -264,7 +265,7 @@ pub fn runs_kubelet(image: &str) -> bool {
 }
 
 /// cgroup v2 is what k3s needs; Kubernetes 1.35 refuses v1.
-pub fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
+pub(crate) fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
     let driver = if facts.cgroup_driver.is_empty() {
         String::new()
     } else {
@@ -302,7 +303,7 @@ pub fn judge_cgroup(facts: &HostFacts, image: &str) -> Check {
 }
 
 /// What `doctor` and `up` say of a rootless engine.
-pub const ROOTLESS_REFUSAL: &str = "the engine is rootless: its containers run in a user namespace, where k3s does not evacuate the root cgroup and kubelet cannot start; rootless engines are not supported";
+pub(crate) const ROOTLESS_REFUSAL: &str = "the engine is rootless: its containers run in a user namespace, where k3s does not evacuate the root cgroup and kubelet cannot start; rootless engines are not supported";
 
 /// userns-remap and Docker Desktop's Enhanced Container Isolation both put "privileged"
 /// containers in a user namespace, where k3s cannot do what it needs (F9, F20).
@@ -313,7 +314,7 @@ pub const ROOTLESS_REFUSAL: &str = "the engine is rootless: its containers run i
 /// (docs.docker.com …/enhanced-container-isolation/how-eci-works). So we look for a `sysbox`
 /// runtime among the engine's runtimes, and `doctor`'s privileged probe reads the runtime its
 /// container really ran under, which is the surer sign.
-pub fn judge_isolation(facts: &HostFacts, probe_runtime: Option<&str>) -> Check {
+pub(crate) fn judge_isolation(facts: &HostFacts, probe_runtime: Option<&str>) -> Check {
     // Rootless Docker and rootless Podman say `name=rootless` (docker/cli reads it so too).
     // Every container of theirs is in a user namespace, where k3s skips evacuating the root
     // cgroup (k3s `pkg/cli/cmds/init_linux.go`: `os.Getpid() == 1 &&
@@ -363,7 +364,7 @@ pub fn judge_isolation(facts: &HostFacts, probe_runtime: Option<&str>) -> Check 
 }
 
 /// What became of the privileged probe; `None` when no image was there to try it with.
-pub fn judge_privileged(
+pub(crate) fn judge_privileged(
     image: &str,
     probe: Option<&std::result::Result<PrivilegedProbe, String>>,
 ) -> Check {
@@ -410,14 +411,16 @@ pub fn judge_privileged(
 }
 
 /// The host fix for a kernel without `br_netfilter`, loaded now and at every boot.
-pub const BR_NETFILTER_FIX: &str = "on the Docker host: `sudo modprobe br_netfilter`, and to keep it across reboots `echo br_netfilter | sudo tee /etc/modules-load.d/br_netfilter.conf`";
+pub(crate) const BR_NETFILTER_FIX: &str = "on the Docker host: `sudo modprobe br_netfilter`, and to keep it across reboots `echo br_netfilter | sudo tee /etc/modules-load.d/br_netfilter.conf`";
 
 /// Whether the engine's kernel has `br_netfilter`, as the privileged probe saw it (N1). Docker
 /// 27.3 and later no longer load it (moby#48492, moby#48948). Without it a pod cannot reach a
 /// Service whose endpoint is on its own node, unless kube-proxy masquerades everything: the
 /// nodes mount the host's `/lib/modules` so k3s can load it, and fall back to
 /// masquerade-all when it still is missing (see `node-entrypoint.sh`). So: a warning.
-pub fn judge_br_netfilter(probe: Option<&std::result::Result<PrivilegedProbe, String>>) -> Check {
+pub(crate) fn judge_br_netfilter(
+    probe: Option<&std::result::Result<PrivilegedProbe, String>>,
+) -> Check {
     match probe {
         Some(Ok(PrivilegedProbe::Started {
             br_netfilter: Some(true),
@@ -449,11 +452,12 @@ pub fn judge_br_netfilter(probe: Option<&std::result::Result<PrivilegedProbe, St
 
 /// Docker Desktop's default file-sharing list (Settings > Resources > File sharing); a bind
 /// from elsewhere fails at create with "Mounts denied".
-pub const DESKTOP_SHARED: &[&str] = &["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
+pub(crate) const DESKTOP_SHARED: &[&str] =
+    &["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
 
 /// The lab's `cluster.mounts`: every host path is still there, and on Docker Desktop, inside
 /// a shared folder.
-pub fn judge_mounts(lab: &Lab, facts: Option<&HostFacts>) -> Check {
+pub(crate) fn judge_mounts(lab: &Lab, facts: Option<&HostFacts>) -> Check {
     let mounts = &lab.cluster.mounts;
     if mounts.is_empty() {
         return Check::new("mounts", Status::Ok, "the lab mounts no host folders");
@@ -514,12 +518,12 @@ pub fn judge_mounts(lab: &Lab, facts: Option<&HostFacts>) -> Check {
 
 /// Free space on the file system behind Docker's root.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DiskSpace {
-    pub available: u64,
-    pub total: u64,
+pub(crate) struct DiskSpace {
+    pub(crate) available: u64,
+    pub(crate) total: u64,
 }
 
-pub fn judge_disk(root: &str, space: std::result::Result<DiskSpace, String>) -> Check {
+pub(crate) fn judge_disk(root: &str, space: std::result::Result<DiskSpace, String>) -> Check {
     let space = match space {
         Ok(s) if s.total > 0 => s,
         Ok(_) => {
@@ -841,7 +845,7 @@ async fn checks(
 }
 
 /// `playground doctor`: every check, strictly. Never fails itself; the report says.
-pub async fn doctor(lab: Option<&Lab>) -> Report {
+pub(crate) async fn doctor(lab: Option<&Lab>) -> Report {
     let image = lab.map_or(crate::config::DEFAULT_K3S_IMAGE, |l| {
         l.cluster.image.as_str()
     });
@@ -878,10 +882,10 @@ pub async fn doctor(lab: Option<&Lab>) -> Report {
     reasons.iter().map(|(what, _)| what.as_str()).collect::<Vec<_>>().join("\n")
 )]
 pub struct PreflightError {
-    pub lab: String,
-    pub image: String,
+    pub(crate) lab: String,
+    pub(crate) image: String,
     /// Each failed check's message, and its fix.
-    pub reasons: Vec<(String, Option<String>)>,
+    pub(crate) reasons: Vec<(String, Option<String>)>,
 }
 
 impl crate::diag::Hinted for PreflightError {
@@ -898,7 +902,11 @@ impl crate::diag::Classified for PreflightError {}
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
 /// problem certain to break this lab. Checks about kubelet are skipped for images that run
 /// none (the test suite's stand-in node).
-pub async fn preflight_up(engine: &AnyEngine, lab: &Lab, ui: &Ui) -> Result<(), PreflightError> {
+pub(crate) async fn preflight_up(
+    engine: &AnyEngine,
+    lab: &Lab,
+    ui: &Ui,
+) -> Result<(), PreflightError> {
     let image = lab.cluster.image.as_str();
     let (_, checks) = checks(engine, Some(lab), image, Scope::Up).await;
     let kubelet = runs_kubelet(image);
@@ -936,7 +944,7 @@ pub async fn preflight_up(engine: &AnyEngine, lab: &Lab, ui: &Ui) -> Result<(), 
 }
 
 /// Whether `doctor`'s table output goes to a terminal (marks) or a pipe (words).
-pub fn fancy_output() -> bool {
+pub(crate) fn fancy_output() -> bool {
     std::io::stdout().is_terminal()
 }
 

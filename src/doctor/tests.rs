@@ -1,7 +1,7 @@
 //! The verdicts, judged on made-up `docker info` data.
 
 use super::*;
-use crate::docker::EndpointSource;
+use crate::docker::endpoint::EndpointSource;
 
 /// `docker info` of this team's CI host: Debian's Docker 20.10, cgroup v1.
 fn debian_v1() -> HostFacts {

@@ -20,7 +20,11 @@ use super::yaml;
 
 /// A warning for every value of a chart (merged as Helm merges them) that names one of
 /// `urls`, with the override that points it at `local_url` instead.
-pub fn chart_values_reading(values: &Value, urls: &[String], local_url: &str) -> Vec<String> {
+pub(crate) fn chart_values_reading(
+    values: &Value,
+    urls: &[String],
+    local_url: &str,
+) -> Vec<String> {
     paths_naming(values, urls)
         .into_iter()
         .map(|(path, url)| {
@@ -44,7 +48,7 @@ fn override_yaml(path: &str, value: &str) -> String {
 
 /// The Applications in the YAML files of `dir` (and below, with `recurse`) whose source names
 /// one of `urls`: `(app name, url)`.
-pub fn apps_reading(dir: &Path, recurse: bool, urls: &[String]) -> Vec<(String, String)> {
+pub(crate) fn apps_reading(dir: &Path, recurse: bool, urls: &[String]) -> Vec<(String, String)> {
     let wanted: Vec<String> = urls.iter().map(|u| normalize_url(u)).collect();
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

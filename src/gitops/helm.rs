@@ -25,11 +25,11 @@ use crate::diag::Located;
 /// What reading a chart found: errors (Helm would refuse) and warnings (Helm reads it, maybe
 /// not as the author meant).
 #[derive(Debug, Default)]
-pub struct ChartReport {
-    pub errors: Vec<Located>,
-    pub warnings: Vec<Located>,
+pub(crate) struct ChartReport {
+    pub(crate) errors: Vec<Located>,
+    pub(crate) warnings: Vec<Located>,
     /// The values a render sees: `values.yaml` ← value files ← inline values.
-    pub values: Json,
+    pub(crate) values: Json,
 }
 
 fn at(path: &Path, pos: Pos, message: String, hint: Option<&str>) -> Located {
@@ -44,7 +44,11 @@ fn at(path: &Path, pos: Pos, message: String, hint: Option<&str>) -> Located {
 
 /// Checks the chart in `dir` with the value files (relative to `dir`, as Argo CD's
 /// `valueFiles`) and inline values a render gets.
-pub fn check_chart(dir: &Path, value_files: &[String], inline: Option<&Json>) -> ChartReport {
+pub(crate) fn check_chart(
+    dir: &Path,
+    value_files: &[String],
+    inline: Option<&Json>,
+) -> ChartReport {
     let mut r = ChartReport {
         values: Json::Object(Default::default()),
         ..Default::default()
@@ -199,7 +203,7 @@ fn read_values(path: &Path, r: &mut ChartReport) {
 
 /// Helm's coalescing of one values layer over another: maps merge key by key, anything else
 /// replaces.
-pub fn merge(base: &mut Json, over: &Json) {
+pub(crate) fn merge(base: &mut Json, over: &Json) {
     match (base, over) {
         (Json::Object(b), Json::Object(o)) => {
             for (k, v) in o {
@@ -217,7 +221,7 @@ pub fn merge(base: &mut Json, over: &Json) {
 
 /// The dotted paths of every string in `values` equal to one of `urls` (compared as Argo CD
 /// compares repository URLs: case and a `.git` suffix aside).
-pub fn paths_naming(values: &Json, urls: &[String]) -> Vec<(String, String)> {
+pub(crate) fn paths_naming(values: &Json, urls: &[String]) -> Vec<(String, String)> {
     let wanted: Vec<String> = urls.iter().map(|u| normalize_url(u)).collect();
     let mut out = Vec::new();
     walk(values, String::new(), &mut |path, s| {
@@ -252,7 +256,7 @@ fn walk(v: &Json, path: String, f: &mut dyn FnMut(&str, &str)) {
 
 /// A repository URL as Argo CD compares them (`git.NormalizeGitURL`, roughly): lower case,
 /// without a trailing `/` or `.git`.
-pub fn normalize_url(url: &str) -> String {
+pub(crate) fn normalize_url(url: &str) -> String {
     url.trim()
         .trim_end_matches('/')
         .trim_end_matches(".git")
@@ -260,12 +264,12 @@ pub fn normalize_url(url: &str) -> String {
 }
 
 /// Where `helm` is, when it is on `PATH`.
-pub fn helm_binary() -> Option<PathBuf> {
+pub(crate) fn helm_binary() -> Option<PathBuf> {
     which("helm")
 }
 
 /// A program on `PATH`.
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))

@@ -7,8 +7,8 @@
 //!
 //! Pure knowledge and file reading; the cluster side (applying, waiting) is `argocd`'s.
 
-pub mod children;
-pub mod helm;
-pub mod resources;
-pub mod source;
-pub mod yaml;
+pub(crate) mod children;
+pub(crate) mod helm;
+pub(crate) mod resources;
+pub(crate) mod source;
+pub(crate) mod yaml;

@@ -22,18 +22,17 @@ use crate::diag::Located;
 
 /// One object of `argocd.resources`, with where it was read.
 #[derive(Debug, Clone)]
-pub struct Resource {
-    pub file: PathBuf,
-    /// Where its document starts.
-    pub pos: Pos,
-    pub object: DynamicObject,
+pub(crate) struct Resource {
+    pub(crate) file: PathBuf,
+    pub(crate) object: DynamicObject,
     /// The document as read, with positions, for `validate`'s checks.
-    pub node: Node,
+    pub(crate) node: Node,
 }
 
 impl Resource {
+    #[cfg(test)]
     /// `Kind/name` (with `namespace/` when it names one), for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let kind = self
             .object
             .types
@@ -48,7 +47,7 @@ impl Resource {
     }
 
     /// The object's kind.
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         self.object
             .types
             .as_ref()
@@ -59,7 +58,7 @@ impl Resource {
 
 /// Reads `entries` (relative to `lab_dir`, as the lab file names them). Every problem found
 /// is returned, none stops the others.
-pub fn load(lab_dir: &Path, entries: &[String]) -> Result<Vec<Resource>, Vec<Located>> {
+pub(crate) fn load(lab_dir: &Path, entries: &[String]) -> Result<Vec<Resource>, Vec<Located>> {
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let base = std::fs::canonicalize(lab_dir).unwrap_or_else(|_| lab_dir.to_path_buf());
@@ -177,7 +176,6 @@ fn read_file(file: &Path, out: &mut Vec<Resource>, problems: &mut Vec<Located>) 
         match crate::kube::apply::to_object(value) {
             Ok(object) => out.push(Resource {
                 file: file.to_path_buf(),
-                pos: doc.pos,
                 object,
                 node: doc,
             }),

@@ -24,30 +24,21 @@ use crate::config::{DirectorySource, HelmSource, KustomizeSource, RootSource};
 
 /// The three kinds Argo CD renders a Git folder as (plugins aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceType {
+pub(crate) enum SourceType {
     Helm,
     Kustomize,
     Directory,
 }
 
-impl SourceType {
-    /// Argo CD's own name (`status.sourceType`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceType::Helm => "Helm",
-            SourceType::Kustomize => "Kustomize",
-            SourceType::Directory => "Directory",
-        }
-    }
-}
+impl SourceType {}
 
 /// Kustomization file names, as `kustomize.IsKustomization` lists them
 /// (`argoproj/argo-cd` `util/kustomize/kustomize.go`, `KustomizationNames`).
-pub const KUSTOMIZATION_NAMES: [&str; 3] =
+pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// What Argo CD detects for a folder holding the files `names` (the folder's own entries).
-pub fn detect<S: AsRef<str>>(names: &[S]) -> SourceType {
+pub(crate) fn detect<S: AsRef<str>>(names: &[S]) -> SourceType {
     let mut names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
     // filepath.Walk visits in lexical order; the last match wins.
     names.sort_unstable();
@@ -65,7 +56,7 @@ pub fn detect<S: AsRef<str>>(names: &[S]) -> SourceType {
 
 /// The type the root has: named in the lab file, else `detected` (what the folder holds at
 /// the revision; `None` when it cannot be seen, as for a remote repository offline).
-pub fn root_type(source: &RootSource, detected: Option<SourceType>) -> Option<SourceType> {
+pub(crate) fn root_type(source: &RootSource, detected: Option<SourceType>) -> Option<SourceType> {
     match source {
         RootSource::Helm(_) => Some(SourceType::Helm),
         RootSource::Kustomize(_) => Some(SourceType::Kustomize),
@@ -77,7 +68,10 @@ pub fn root_type(source: &RootSource, detected: Option<SourceType>) -> Option<So
 /// The fields to merge into the root Application's `spec.source`: `helm`, `kustomize` or
 /// `directory`, as Argo CD's `ApplicationSource` spells them. With nothing named and nothing
 /// detected, none: Argo CD detects the type itself.
-pub fn source_fields(source: &RootSource, detected: Option<SourceType>) -> Map<String, Value> {
+pub(crate) fn source_fields(
+    source: &RootSource,
+    detected: Option<SourceType>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     match source {
         RootSource::Helm(h) => {
@@ -106,15 +100,15 @@ pub fn source_fields(source: &RootSource, detected: Option<SourceType>) -> Map<S
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`gitops.{named}` says the root folder {path} is {what}, but {found}")]
 pub struct Mismatch {
-    pub named: &'static str,
-    pub path: String,
-    pub what: &'static str,
-    pub found: String,
-    pub hint: String,
+    pub(crate) named: &'static str,
+    pub(crate) path: String,
+    pub(crate) what: &'static str,
+    pub(crate) found: String,
+    pub(crate) hint: String,
 }
 
 /// Checks what the lab file names against the folder's own entries (`names`).
-pub fn check_named<S: AsRef<str>>(
+pub(crate) fn check_named<S: AsRef<str>>(
     source: &RootSource,
     path: &str,
     names: &[S],

@@ -12,9 +12,9 @@ use serde_saphyr::granit_parser::{Event, Marker, Parser, ScalarStyle, ScanError}
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: u32,
-    pub column: u32,
+pub(crate) struct Pos {
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 impl Pos {
@@ -29,14 +29,14 @@ impl Pos {
 
 /// One node and where it starts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub pos: Pos,
+pub(crate) struct Node {
+    pub(crate) value: Value,
+    pub(crate) pos: Pos,
 }
 
 /// A node's content.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Number(String),
@@ -48,7 +48,7 @@ pub enum Value {
 
 impl Node {
     /// The value at `key` when this is a mapping with a string key `key`, with the key's node.
-    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+    pub(crate) fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.value {
             Value::Map(entries) => entries
                 .iter()
@@ -59,24 +59,24 @@ impl Node {
     }
 
     /// The value at `key` (see [`Node::entry`]).
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
 
     /// The node as JSON, as the API server would read it: map keys as strings (a later
     /// duplicate replaces an earlier one), numbers as JSON numbers when they are ones.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
@@ -103,7 +103,7 @@ impl Node {
     }
 
     /// What this node is, for "expected …, found …" messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.value {
             Value::Null => "nothing (null)".to_string(),
             Value::Bool(b) => format!("`{b}` (true/false)"),
@@ -120,18 +120,18 @@ impl Node {
 
 /// A YAML problem in a file: a syntax error or a duplicate key.
 #[derive(Debug, Clone, PartialEq)]
-pub struct YamlProblem {
-    pub pos: Pos,
-    pub message: String,
+pub(crate) struct YamlProblem {
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
     /// A key given twice in one mapping (the text parses; what a reader does with it is the
     /// reader's rule), as opposed to a syntax error.
-    pub duplicate: bool,
+    pub(crate) duplicate: bool,
 }
 
 /// Parses every document in `text`. Empty documents come back as [`Value::Null`] nodes.
 /// After a syntax error the rest of that document is skipped and parsing resumes at the next
 /// `---`, so one file can report several problems.
-pub fn parse_documents(text: &str) -> (Vec<Node>, Vec<YamlProblem>) {
+pub(crate) fn parse_documents(text: &str) -> (Vec<Node>, Vec<YamlProblem>) {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut problems = Vec::new();

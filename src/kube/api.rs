@@ -19,8 +19,8 @@ pub struct KubeApi {
 /// One node as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeReady {
-    pub name: String,
-    pub ready: bool,
+    pub(crate) name: String,
+    pub(crate) ready: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,7 @@ impl KubeApi {
     }
 
     /// Connect with a kubeconfig and an optional context name.
-    pub async fn from_kubeconfig(
+    pub(crate) async fn from_kubeconfig(
         kc: Kubeconfig,
         context: Option<String>,
     ) -> Result<Self, ApiError> {
@@ -122,7 +122,7 @@ impl KubeApi {
     }
 
     /// `GET /readyz`: `Ok(())` when the server says `ok`.
-    pub async fn readyz(&self) -> Result<(), ReadyzError> {
+    pub(crate) async fn readyz(&self) -> Result<(), ReadyzError> {
         // A GET of a constant path with an empty body: building it cannot fail.
         let req = http::Request::get("/readyz")
             .body(Vec::new())
@@ -135,7 +135,7 @@ impl KubeApi {
     }
 
     /// Every Node and whether its Ready condition is True.
-    pub async fn nodes(&self) -> Result<Vec<NodeReady>, kube::Error> {
+    pub(crate) async fn nodes(&self) -> Result<Vec<NodeReady>, kube::Error> {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let list = nodes.list(&ListParams::default()).await?;
         let mut out: Vec<NodeReady> = list
@@ -153,7 +153,7 @@ impl KubeApi {
     /// Wait for `/readyz`, then for at least `expected` Ready nodes of the lab's `of`.
     /// `report` gets a short progress text each round ("1/3 nodes Ready": over `of`, or over
     /// the nodes registered if there are more).
-    pub async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &self,
         url: &str,
         expected: usize,
@@ -282,12 +282,12 @@ fn node_ready(n: &Node) -> (String, bool) {
 }
 
 /// The ConfigMap k3s's CoreDNS imports (`/etc/coredns/custom/*.server`) and never rewrites.
-pub const COREDNS_CUSTOM: &str = "coredns-custom";
+pub(crate) const COREDNS_CUSTOM: &str = "coredns-custom";
 /// Our key in it.
-pub const COREDNS_KEY: &str = "playground.server";
+pub(crate) const COREDNS_KEY: &str = "playground.server";
 
 /// The CoreDNS server block that resolves `host` to `ip` inside the cluster.
-pub fn coredns_server_block(host: &str, ip: &str) -> String {
+pub(crate) fn coredns_server_block(host: &str, ip: &str) -> String {
     format!(
         "{host}:53 {{\n    errors\n    hosts {{\n        {ip} {host}\n        fallthrough\n    }}\n}}\n"
     )
@@ -301,7 +301,7 @@ impl KubeApi {
     /// k3s keeps in `kube-system/<name>.node-password.k3s` (k3s `pkg/nodepassword`; deleting the
     /// Node is what k3s's own docs prescribe, and its controller then drops the Secret too).
     /// Already gone is fine.
-    pub async fn forget_node(&self, name: &str) -> Result<(), kube::Error> {
+    pub(crate) async fn forget_node(&self, name: &str) -> Result<(), kube::Error> {
         use k8s_openapi::api::core::v1::Secret;
         let gone = |r: Result<_, kube::Error>| match r {
             Ok(_) => Ok(()),
@@ -319,7 +319,7 @@ impl KubeApi {
         )
     }
 
-    pub async fn ensure_host_record(&self, host: &str, ip: &str) -> Result<(), kube::Error> {
+    pub(crate) async fn ensure_host_record(&self, host: &str, ip: &str) -> Result<(), kube::Error> {
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Patch, PatchParams};
         let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
@@ -340,7 +340,7 @@ impl KubeApi {
 
     /// Server-side apply a ConfigMap the caller built (the KEP-1755 `local-registry-hosting`
     /// one, see `cluster::registry::hosting_configmap`): idempotent, so every `up` may do it.
-    pub async fn apply_configmap(&self, cm: &serde_json::Value) -> Result<(), kube::Error> {
+    pub(crate) async fn apply_configmap(&self, cm: &serde_json::Value) -> Result<(), kube::Error> {
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Patch, PatchParams};
         let meta = &cm["metadata"];

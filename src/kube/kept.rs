@@ -19,18 +19,18 @@ fn api_error(what: String, source: kube::Error) -> KeptError {
 
 /// What an export found.
 #[derive(Debug, Default)]
-pub struct Exported {
+pub(crate) struct Exported {
     /// The Secrets, stripped, ready to save.
-    pub secrets: Vec<Value>,
+    pub(crate) secrets: Vec<Value>,
     /// `namespace/name` of Secrets named in `keep.secrets` that do not exist (nothing to keep;
     /// worth a warning, not a failure: the controller may not have made its key yet).
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// `namespace/selector` of selectors that matched no Secret (worth a warning, too).
-    pub unmatched: Vec<String>,
+    pub(crate) unmatched: Vec<String>,
 }
 
 /// Read the Secrets `keep` selects from the cluster.
-pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, KeptError> {
+pub(crate) async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, KeptError> {
     let mut out = Exported::default();
     for entry in &keep.secrets {
         let api: Api<Secret> = Api::namespaced(client.clone(), &entry.namespace);
@@ -80,21 +80,21 @@ pub async fn export(client: &kube::Client, keep: &KeepSpec) -> Result<Exported, 
 
 /// What [`refresh`] wrote, and what it has to say about it.
 #[derive(Debug)]
-pub struct Refreshed {
-    pub path: PathBuf,
+pub(crate) struct Refreshed {
+    pub(crate) path: PathBuf,
     /// How many Secrets the export holds now.
-    pub count: usize,
+    pub(crate) count: usize,
     /// See [`Exported::missing`].
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// See [`Exported::unmatched`].
-    pub unmatched: Vec<String>,
+    pub(crate) unmatched: Vec<String>,
     /// `namespace/name` of Secrets carried from the previous export (see [`merge`]).
-    pub carried: Vec<String>,
+    pub(crate) carried: Vec<String>,
 }
 
 /// Export what `keep` selects from a lab whose API answers, merged with its previous export,
 /// and save it: what `drop` and `suspend` do before the lab stops answering.
-pub async fn refresh(
+pub(crate) async fn refresh(
     client: &kube::Client,
     name: &LabName,
     keep: &KeepSpec,
@@ -113,7 +113,7 @@ pub async fn refresh(
 
 /// Create the kept Secrets that the cluster lacks (and their namespaces). Returns how many
 /// were created; existing ones are left alone (see the module docs).
-pub async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, KeptError> {
+pub(crate) async fn reapply(client: &kube::Client, secrets: &[Value]) -> Result<usize, KeptError> {
     let mut created = 0;
     for s in secrets {
         let ns = s

@@ -37,7 +37,7 @@
 //! sees either the old file or the new one.
 
 mod file;
-pub mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod proptests;
@@ -152,32 +152,32 @@ impl crate::diag::Classified for KubeconfigError {}
 
 /// What [`merge`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeOutcome {
+pub(crate) struct MergeOutcome {
     /// The file written (symlinks resolved).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Our context's name, `playground-<lab>`.
-    pub context: String,
+    pub(crate) context: String,
     /// Whether entries of that name existed and were replaced.
-    pub replaced: bool,
+    pub(crate) replaced: bool,
     /// Whether `current-context` now names our context and did not before.
-    pub switched: bool,
+    pub(crate) switched: bool,
 }
 
 /// What [`remove`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoveOutcome {
+pub(crate) struct RemoveOutcome {
     /// The file looked at (symlinks resolved).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Whether any of our entries were found (and so the file was rewritten).
-    pub removed: bool,
+    pub(crate) removed: bool,
     /// Whether `current-context` was ours and is now empty.
-    pub cleared_current_context: bool,
+    pub(crate) cleared_current_context: bool,
 }
 
 /// The name of a lab's cluster, user and context: `playground-<lab>`, the lab's kube context
 /// ([`crate::lab::kube_context`]). A [`LabName`] is a DNS-1123 label, so it cannot smuggle
 /// YAML or path syntax into the entry names.
-pub fn entry_name(lab: &LabName) -> String {
+pub(crate) fn entry_name(lab: &LabName) -> String {
     crate::lab::kube_context(lab)
 }
 
@@ -187,7 +187,7 @@ pub fn entry_name(lab: &LabName) -> String {
 /// Like kubectl, empty entries of `KUBECONFIG` (`:a:b`, `a::b`) are skipped and
 /// the first remaining one wins; an unset or all-empty `KUBECONFIG` means
 /// `<home>/.kube/config`.
-pub fn target_path(
+pub(crate) fn target_path(
     kubeconfig_env: Option<&OsStr>,
     home: Option<&Path>,
 ) -> Result<PathBuf, KubeconfigError> {
@@ -203,7 +203,7 @@ pub fn target_path(
 }
 
 /// [`target_path`] with this process's `KUBECONFIG` and home directory.
-pub fn target_path_from_env() -> Result<PathBuf, KubeconfigError> {
+pub(crate) fn target_path_from_env() -> Result<PathBuf, KubeconfigError> {
     target_path(
         std::env::var_os("KUBECONFIG").as_deref(),
         dirs::home_dir().as_deref(),
@@ -211,14 +211,14 @@ pub fn target_path_from_env() -> Result<PathBuf, KubeconfigError> {
 }
 
 /// Parse the kubeconfig the k3s server wrote (`/etc/rancher/k3s/k3s.yaml`).
-pub fn parse_source(yaml: &str) -> Result<Kubeconfig, KubeconfigError> {
+pub(crate) fn parse_source(yaml: &str) -> Result<Kubeconfig, KubeconfigError> {
     Kubeconfig::from_yaml(yaml).map_err(|e| KubeconfigError::InvalidSource {
         reason: e.to_string(),
     })
 }
 
 /// Check, before anything is created, that [`merge`] could write the kubeconfig at `path`.
-pub fn check_writable(path: &Path) -> Result<(), KubeconfigError> {
+pub(crate) fn check_writable(path: &Path) -> Result<(), KubeconfigError> {
     file::refuse_read_only(&resolve(path)?)
 }
 
@@ -228,7 +228,7 @@ pub fn check_writable(path: &Path) -> Result<(), KubeconfigError> {
 ///
 /// `current-context` becomes ours if `switch_context` is set or it was empty or
 /// absent; otherwise it is left alone.
-pub fn merge(
+pub(crate) fn merge(
     path: &Path,
     lab: &LabName,
     source: &Kubeconfig,
@@ -273,7 +273,7 @@ fn merge_with_wait(
 /// choose. An empty current context makes kubectl say so instead.
 ///
 /// A missing file, or one without our entries, is left untouched.
-pub fn remove(path: &Path, lab: &LabName) -> Result<RemoveOutcome, KubeconfigError> {
+pub(crate) fn remove(path: &Path, lab: &LabName) -> Result<RemoveOutcome, KubeconfigError> {
     remove_with_wait(path, lab, KUBECTL_LOCK_WAIT)
 }
 
@@ -315,14 +315,17 @@ fn remove_with_wait(
 /// A standalone kubeconfig for one lab, built from the k3s `source` the same
 /// way [`merge`] builds its entries. For `playground kubeconfig NAME` when the
 /// cluster itself is at hand.
-pub fn render_standalone(lab: &LabName, source: &Kubeconfig) -> Result<String, KubeconfigError> {
+pub(crate) fn render_standalone(
+    lab: &LabName,
+    source: &Kubeconfig,
+) -> Result<String, KubeconfigError> {
     let ours = OurEntries::from_source(lab, source)?;
     render(&standalone_doc(ours))
 }
 
 /// Whether the kubeconfig at `path` holds any of a lab's entries (cluster, user or context).
 /// A missing file holds none.
-pub fn has_entries(path: &Path, lab: &LabName) -> Result<bool, KubeconfigError> {
+pub(crate) fn has_entries(path: &Path, lab: &LabName) -> Result<bool, KubeconfigError> {
     let name = entry_name(lab);
     let Some(doc) = read_doc(&resolve(path)?)? else {
         return Ok(false);
@@ -330,34 +333,6 @@ pub fn has_entries(path: &Path, lab: &LabName) -> Result<bool, KubeconfigError> 
     Ok([CLUSTERS, USERS, CONTEXTS].iter().any(|list| {
         matches!(doc.get(list), Some(Yaml::Seq(items)) if items.iter().any(|i| is_named(i, &name)))
     }))
-}
-
-/// A standalone kubeconfig for one lab, copied from the lab's entries in the
-/// kubeconfig at `path` (with any fields the user added to them).
-pub fn extract(path: &Path, lab: &LabName) -> Result<String, KubeconfigError> {
-    let name = entry_name(lab);
-    let target = resolve(path)?;
-    let not_found = || KubeconfigError::NotFound {
-        path: target.clone(),
-        lab: lab.to_string(),
-        name: name.clone(),
-    };
-    let doc = read_doc(&target)?.ok_or_else(not_found)?;
-    let find = |list: &str| {
-        doc.get(list)
-            .and_then(|l| match l {
-                Yaml::Seq(items) => items.iter().find(|i| is_named(i, &name)).cloned(),
-                _ => None,
-            })
-            .ok_or_else(not_found)
-    };
-    let ours = OurEntries {
-        cluster: find(CLUSTERS)?,
-        user: find(USERS)?,
-        context: find(CONTEXTS)?,
-        name: name.clone(),
-    };
-    render(&standalone_doc(ours))
 }
 
 /// A lab's three entries, rendered as generic values ready to insert.

@@ -2,10 +2,10 @@
 
 pub mod api;
 pub mod apply;
-pub mod kept;
-pub mod kubeconfig;
+pub(crate) mod kept;
+pub(crate) mod kubeconfig;
 
 /// The user's kubeconfig as kube-rs reads it (`KUBECONFIG`, then `~/.kube/config`), for `up
 /// --context` and a hub's context clusters: named through here, so the Kubernetes client
 /// stays on this side of the layers.
-pub use ::kube::config::{Kubeconfig, KubeconfigError as KubeconfigReadError};
+pub(crate) use ::kube::config::{Kubeconfig, KubeconfigError as KubeconfigReadError};

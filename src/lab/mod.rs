@@ -9,26 +9,26 @@ pub use name::{DEFAULT_LAB_NAME, LabName, MAX_NAME_LEN, NAME_HINT, NameError};
 use std::net::IpAddr;
 
 /// The lab file's name at the top of a lab directory or a lab repository.
-pub const DEFAULT_FILE: &str = "playground.yaml";
+pub(crate) const DEFAULT_FILE: &str = "playground.yaml";
 
 /// Where a local repository is mounted in the nodes and in `argocd-repo-server`.
-pub const LOCAL_REPO_MOUNT: &str = "/playground";
+pub(crate) const LOCAL_REPO_MOUNT: &str = "/playground";
 
 /// The NodePort of the `argocd-server` Service's plain-HTTP port; the UI's host port maps to it.
-pub const ARGOCD_UI_NODE_PORT: u16 = 30080;
+pub(crate) const ARGOCD_UI_NODE_PORT: u16 = 30080;
 
 /// What every Docker object and kube context of a lab is named with.
-pub const PREFIX: &str = "playground";
+pub(crate) const PREFIX: &str = "playground";
 
 /// The kube context (and cluster and user) of a lab in the kubeconfig.
-pub fn kube_context(lab: &LabName) -> String {
+pub(crate) fn kube_context(lab: &LabName) -> String {
     format!("{PREFIX}-{lab}")
 }
 
 /// The container a lab's API is served from on its Docker network: its load balancer when it
 /// has several servers, else its one server. `cluster::names::node` names the same containers
 /// (a test there holds the two equal); the Argo CD half reaches a spoke through it.
-pub fn api_container(lab: &LabName, servers: u32) -> String {
+pub(crate) fn api_container(lab: &LabName, servers: u32) -> String {
     if servers > 1 {
         format!("{PREFIX}-{lab}-serverlb")
     } else {
@@ -37,7 +37,7 @@ pub fn api_container(lab: &LabName, servers: u32) -> String {
 }
 
 /// The address a client on the host uses to reach a bind address.
-pub fn client_host(bind: IpAddr) -> String {
+pub(crate) fn client_host(bind: IpAddr) -> String {
     match bind {
         IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
         IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),

@@ -34,7 +34,7 @@ pub struct LabName(String);
 pub struct NameError(pub String);
 
 impl LabName {
-    pub fn parse(name: &str) -> Result<LabName, NameError> {
+    pub(crate) fn parse(name: &str) -> Result<LabName, NameError> {
         let bytes = name.as_bytes();
         let valid = !bytes.is_empty()
             && bytes.len() <= MAX_NAME_LEN
@@ -50,7 +50,7 @@ impl LabName {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -29,7 +29,7 @@ use crate::ui::Ui;
 use super::{Env, OpsError, Result};
 
 /// What the use cases ask of a lab's Kubernetes API.
-pub trait Kube: Send + Sync {
+pub(crate) trait Kube: Send + Sync {
     /// The connector the cluster half (`resume`, `up`) builds its API calls with.
     type Connect: Connect;
     fn connect(&self) -> &Self::Connect;
@@ -49,7 +49,7 @@ pub trait Kube: Send + Sync {
 
 /// What the GitOps half of `up` asks of a lab's API: the seam the scenarios fail on demand
 /// ([`KubeApi`] is the real one, forwarding to [`crate::argocd`] and the cluster half).
-pub trait LabApi {
+pub(crate) trait LabApi {
     /// The running Argo CD release: the `argocd-server` image's tag, else `recorded`.
     fn argocd_version(
         &self,
@@ -122,7 +122,7 @@ impl LabApi for KubeApi {
 
 /// The real Kubernetes side.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LabKube;
+pub(crate) struct LabKube;
 
 impl Kube for LabKube {
     type Connect = KubeConnect;
@@ -149,7 +149,7 @@ impl Kube for LabKube {
 }
 
 /// The kubeconfig k3s wrote in server-0, pointed at the lab's published API.
-pub async fn lab_kubeconfig<E: Engine>(engine: &E, lab: &LabSummary) -> Result<String> {
+pub(crate) async fn lab_kubeconfig<E: Engine>(engine: &E, lab: &LabSummary) -> Result<String> {
     let api = lab
         .api
         .as_deref()
@@ -159,6 +159,6 @@ pub async fn lab_kubeconfig<E: Engine>(engine: &E, lab: &LabSummary) -> Result<S
 }
 
 /// A client for a lab's API, with the credentials k3s wrote in server-0.
-pub async fn lab_api<E: Engine>(engine: &E, lab: &LabSummary) -> Result<KubeApi> {
+pub(crate) async fn lab_api<E: Engine>(engine: &E, lab: &LabSummary) -> Result<KubeApi> {
     Ok(KubeApi::from_kubeconfig_yaml(&lab_kubeconfig(engine, lab).await?).await?)
 }

@@ -18,31 +18,31 @@ use super::{Env, Kube, Result};
 
 /// How to drop.
 #[derive(Debug, Clone)]
-pub struct DropOpts {
+pub(crate) struct DropOpts {
     /// Go on when the kept Secrets cannot be exported (they are lost).
-    pub force: bool,
+    pub(crate) force: bool,
     /// The kubeconfig the lab's context is removed from; `None` when its place cannot be known
     /// (no `KUBECONFIG`, no home): everything else goes, then that is the error.
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 /// What [`drop`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// The kept Secrets' export.
-    pub kept: Saved,
+    pub(crate) kept: Saved,
     /// Docker objects removed.
-    pub removed: usize,
+    pub(crate) removed: usize,
     /// Where the record that did not parse was moved aside to.
-    pub record_set_aside: Option<PathBuf>,
+    pub(crate) record_set_aside: Option<PathBuf>,
     /// Whether `restore` can bring the lab back (its record is kept).
-    pub restorable: bool,
+    pub(crate) restorable: bool,
 }
 
 /// Drop lab `name`, in the order users rely on: export the kept Secrets (a failure stops
 /// everything unless `force`), take it out of its hubs' Argo CD, keep its images, remove its
 /// Docker objects, its kube context, and mark its record dropped.
-pub async fn drop<E: Engine, K: Kube>(
+pub(crate) async fn drop<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     name: &LabName,
     opts: &DropOpts,
@@ -71,7 +71,7 @@ pub async fn drop<E: Engine, K: Kube>(
 /// Whether anything of lab `name` is left: a Docker object with its label, a record not marked
 /// dropped (one that cannot be read counts: `drop --force` is how it goes), or a kube context
 /// (an unreadable kubeconfig counts too, so that `drop` reports what is wrong with it).
-pub async fn anything_of<E: Engine>(
+pub(crate) async fn anything_of<E: Engine>(
     engine: &E,
     name: &LabName,
     kubeconfig: Option<&Path>,

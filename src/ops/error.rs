@@ -1,6 +1,7 @@
 //! What can end a use case, in the words of the layer it came from: each variant wraps the
-//! error as it is (the command layer maps each onto its own, with the same message, hint and
-//! exit status).
+//! error as it is, and says its hint and kind by asking it. The command layer takes an
+//! `OpsError` in whole (`commands::error::Error::Ops`), so its message, hint and exit status
+//! are the same wherever the command meets it.
 
 use crate::argocd::hub::HubError;
 use crate::cluster::ClusterError;
@@ -85,4 +86,4 @@ impl Classified for OpsError {
     }
 }
 
-pub type Result<T, E = OpsError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = OpsError> = std::result::Result<T, E>;

@@ -23,7 +23,7 @@ use crate::state::record;
 use super::{Env, Kube, OpsError, Result};
 
 /// The labs on record, not dropped, whose `argocd.clusters` names `spoke`, other than itself.
-pub fn hubs_of(spoke: &LabName) -> Vec<Lab> {
+pub(crate) fn hubs_of(spoke: &LabName) -> Vec<Lab> {
     record::list()
         .into_iter()
         .flatten()
@@ -101,7 +101,11 @@ fn missing_spoke(hub: &LabName, spoke: &LabName) -> String {
 }
 
 /// `up` of a hub: register its spokes; forget the clusters it registered and no longer names.
-pub async fn register_spokes<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &Lab, api: &KubeApi) {
+pub(crate) async fn register_spokes<E: Engine, K: Kube>(
+    env: &Env<'_, E, K>,
+    lab: &Lab,
+    api: &KubeApi,
+) {
     let hub = &lab.name;
     let ns = lab.argocd.namespace.as_str();
     if let Ok(had) = hub::registered(api, ns).await {
@@ -266,7 +270,7 @@ async fn register_context<E: Engine, K: Kube>(
 }
 
 /// `up` of a lab: register it with every running hub that names it.
-pub async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: &Lab) {
+pub(crate) async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: &Lab) {
     let hubs = hubs_of(&spoke.name);
     if hubs.is_empty() {
         return;
@@ -311,7 +315,7 @@ pub async fn register_with_hubs<E: Engine, K: Kube>(env: &Env<'_, E, K>, spoke: 
 /// `drop` of a lab, before its objects go: as a spoke, leave every hub that names it; as a
 /// hub, let its spokes go (detached from its network, the manager account removed unless
 /// another hub still names them).
-pub async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabName) {
+pub(crate) async fn before_drop<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabName) {
     for hub_lab in hubs_of(lab) {
         let hub = &hub_lab.name;
         let Ok(found) = env.find_lab(hub).await else {
@@ -366,7 +370,7 @@ const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
 /// `status` of a hub: the clusters its file names and the ones it has registered, each with
 /// what playground can tell of its connection (see [`hub::HubCluster`]). `None` for a lab
 /// that is no hub.
-pub async fn hub_clusters<E: Engine, K: Kube>(
+pub(crate) async fn hub_clusters<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     lab: &LabSummary,
     api: &KubeApi,

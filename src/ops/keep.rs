@@ -13,7 +13,7 @@ use super::{Env, Kube, OpsError, Result};
 
 /// What [`save_before`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Saved {
+pub(crate) enum Saved {
     /// No Docker objects: no cluster to read, and an earlier export stays as it is.
     NoLab,
     /// The lab keeps no Secrets.
@@ -25,7 +25,7 @@ pub enum Saved {
 }
 
 /// Export the kept Secrets of lab `name` before it is `what` (`"dropped"`, `"suspended"`).
-pub async fn save_before<E: Engine, K: Kube>(
+pub(crate) async fn save_before<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     name: &LabName,
     force: bool,

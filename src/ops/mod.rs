@@ -8,19 +8,19 @@
 //! Like kind's `pkg/cluster/internal/{create,delete}` and cargo's `ops/`: below the edge that
 //! parses and prints, above the layers that know Docker, Kubernetes and Git.
 
-pub mod api;
-pub mod drop;
-pub mod error;
-pub mod hub;
-pub mod keep;
-pub mod names;
-pub mod restore;
-pub mod resume;
-pub mod status;
-pub mod suspend;
-pub mod up;
-pub mod validate;
-pub mod version;
+pub(crate) mod api;
+pub(crate) mod drop;
+pub(crate) mod error;
+pub(crate) mod hub;
+pub(crate) mod keep;
+pub(crate) mod names;
+pub(crate) mod restore;
+pub(crate) mod resume;
+pub(crate) mod status;
+pub(crate) mod suspend;
+pub(crate) mod up;
+pub(crate) mod validate;
+pub(crate) mod version;
 
 #[cfg(test)]
 mod tests;
@@ -33,15 +33,15 @@ use crate::kube::api::KubeApi;
 use crate::state::lock::{LabLock, LockError};
 use crate::ui::Ui;
 
-pub use api::{Kube, LabApi, LabKube};
-pub use error::{OpsError, Result};
+pub(crate) use api::{Kube, LabKube};
+pub(crate) use error::{OpsError, Result};
 
 /// How long a command waits for another one acting on the same lab: longer than `up`'s own
 /// default deadline, so a second `up` outlasts the first rather than giving up under it.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Take lab `name`'s lock, saying on `ui` when another command holds it.
-pub fn lock(ui: &Ui, name: &LabName) -> std::result::Result<LabLock, LockError> {
+pub(crate) fn lock(ui: &Ui, name: &LabName) -> std::result::Result<LabLock, LockError> {
     let acquire = || {
         LabLock::acquire(name, LOCK_WAIT, |holder| {
             ui.warn(&format!(
@@ -59,26 +59,26 @@ pub fn lock(ui: &Ui, name: &LabName) -> std::result::Result<LabLock, LockError> 
 
 /// What a use case runs against: the engine, the [`Ui`] it reports progress on, and the
 /// Kubernetes side of a lab ([`Kube`]: real, or a fake in the scenarios).
-pub struct Env<'a, E, K = LabKube> {
-    pub engine: &'a E,
-    pub ui: &'a Ui,
-    pub kube: &'a K,
+pub(crate) struct Env<'a, E, K = LabKube> {
+    pub(crate) engine: &'a E,
+    pub(crate) ui: &'a Ui,
+    pub(crate) kube: &'a K,
 }
 
 impl<'a, E: Engine, K: Kube> Env<'a, E, K> {
-    pub fn new(engine: &'a E, ui: &'a Ui, kube: &'a K) -> Self {
+    pub(crate) fn new(engine: &'a E, ui: &'a Ui, kube: &'a K) -> Self {
         Env { engine, ui, kube }
     }
 
     /// The lab as Docker's labels describe it, or `NotFound`.
-    pub async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
+    pub(crate) async fn find_lab(&self, name: &LabName) -> Result<LabSummary> {
         inventory::status(self.engine, name)
             .await?
             .ok_or_else(|| ClusterError::NotFound(name.to_string()).into())
     }
 
     /// A client for a lab's API, with the credentials k3s wrote in server-0.
-    pub async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
+    pub(crate) async fn lab_api(&self, lab: &LabSummary) -> Result<KubeApi> {
         api::lab_api(self.engine, lab).await
     }
 }

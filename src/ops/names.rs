@@ -11,7 +11,7 @@ use crate::state::record;
 /// (name, state) of every lab Docker knows of, or nothing when Docker does not answer within
 /// `budget`. Completion runs before `main` builds its runtime, so this builds a small
 /// one of its own.
-pub fn running(budget: Duration) -> Vec<(String, &'static str)> {
+pub(crate) fn running(budget: Duration) -> Vec<(String, &'static str)> {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -35,7 +35,7 @@ pub fn running(budget: Duration) -> Vec<(String, &'static str)> {
 
 /// The dropped labs on record that Docker has nothing of. With Docker down, every dropped
 /// record (the command itself then says more).
-pub fn dropped(budget: Duration) -> Vec<String> {
+pub(crate) fn dropped(budget: Duration) -> Vec<String> {
     let running: Vec<String> = running(budget).into_iter().map(|(name, _)| name).collect();
     record::list()
         .into_iter()

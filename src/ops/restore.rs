@@ -13,18 +13,18 @@ use super::{OpsError, Result};
 
 /// What to restore.
 #[derive(Debug, Clone, Default)]
-pub struct RestoreOpts {
+pub(crate) struct RestoreOpts {
     /// The lab's name (else the one in `./playground.yaml`, else the only dropped lab).
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// A repository to restore from, rather than the record.
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// The revision to restore (else the recorded one, or the repository's).
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
 }
 
 /// What [`restore`] found.
 #[derive(Debug)]
-pub enum Restore {
+pub(crate) enum Restore {
     /// The lab exists in Docker: nothing is restored.
     Exists(Box<LabSummary>),
     /// The lab to bring up, as `up` does.
@@ -32,7 +32,7 @@ pub enum Restore {
 }
 
 /// Find the lab to restore and stage its source; a lab that exists is reported as it is.
-pub async fn restore<E: Engine>(engine: &E, opts: &RestoreOpts, ui: &Ui) -> Result<Restore> {
+pub(crate) async fn restore<E: Engine>(engine: &E, opts: &RestoreOpts, ui: &Ui) -> Result<Restore> {
     let revision = opts.revision.as_deref();
     let source = match &opts.from {
         Some(from) => {

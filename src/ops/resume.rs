@@ -11,7 +11,7 @@ use crate::kube::api::NodeReady;
 use super::{Env, Kube, Result};
 
 /// Resume lab `name` within `timeout`: its nodes, as the API reports them.
-pub async fn resume<E: Engine, K: Kube>(
+pub(crate) async fn resume<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     name: &LabName,
     timeout: Duration,

@@ -14,18 +14,18 @@ use super::{Env, Kube};
 
 /// A running lab as its API shows it; each part is `None` when it could not be read.
 #[derive(Debug, Default)]
-pub struct LabView {
+pub(crate) struct LabView {
     /// The Argo CD release (the `argocd-server` image's tag, else the record's).
-    pub argocd: Option<ArgoCdVersion>,
+    pub(crate) argocd: Option<ArgoCdVersion>,
     /// The app tree, each app's destination named by the hub's cluster Secrets.
-    pub apps: Option<AppTree>,
+    pub(crate) apps: Option<AppTree>,
     /// For a hub (`argocd.clusters`): its clusters and their connection.
-    pub clusters: Option<Vec<HubCluster>>,
+    pub(crate) clusters: Option<Vec<HubCluster>>,
 }
 
 /// Look at a running lab through its API. Never fails: what cannot be read is left out, and
 /// the release falls back to the record's.
-pub async fn view<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabSummary) -> LabView {
+pub(crate) async fn view<E: Engine, K: Kube>(env: &Env<'_, E, K>, lab: &LabSummary) -> LabView {
     let recorded = crate::state::record::read(&lab.name)
         .ok()
         .flatten()

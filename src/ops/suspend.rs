@@ -10,22 +10,22 @@ use super::{Env, Kube, Result};
 
 /// How to suspend.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SuspendOpts {
+pub(crate) struct SuspendOpts {
     /// Freeze the containers (`docker pause`) rather than stop them.
-    pub pause: bool,
+    pub(crate) pause: bool,
     /// Go on when the kept Secrets cannot be exported.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// What [`suspend`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suspended {
-    pub kept: Saved,
+pub(crate) struct Suspended {
+    pub(crate) kept: Saved,
     /// `"suspended"` or `"paused"`.
-    pub state: &'static str,
+    pub(crate) state: &'static str,
 }
 
-pub async fn suspend<E: Engine, K: Kube>(
+pub(crate) async fn suspend<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
     name: &LabName,
     opts: SuspendOpts,

@@ -7,7 +7,7 @@ use crate::config::Lab;
 use crate::validate::{self, Report, ValidationError};
 
 /// The report of a valid lab, or every problem found.
-pub fn validate(path: &Path) -> Result<Report, Vec<ValidationError>> {
+pub(crate) fn validate(path: &Path) -> Result<Report, Vec<ValidationError>> {
     validate::validate_with(path, &plan)
 }
 

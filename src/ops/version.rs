@@ -16,52 +16,52 @@ const DOCKER_PING: Duration = Duration::from_secs(2);
 /// The `version` document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionInfo {
+pub(crate) struct VersionInfo {
     /// This CLI's version (Cargo.toml).
-    pub version: &'static str,
+    pub(crate) version: &'static str,
     /// The k3s image a lab uses without `cluster.image`.
-    pub k3s_image: &'static str,
-    pub argocd: ArgoCdPin,
-    pub docker: DockerEndpoint,
+    pub(crate) k3s_image: &'static str,
+    pub(crate) argocd: ArgoCdPin,
+    pub(crate) docker: DockerEndpoint,
 }
 
 /// The Argo CD release installed without `argocd.version`, and what its manifest must hash to;
 /// `pinned`, every release `argocd.version` may name.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ArgoCdPin {
-    pub version: &'static str,
-    pub manifest_url: Option<&'static str>,
-    pub manifest_sha256: Option<&'static str>,
-    pub pinned: Vec<PinnedRelease>,
+pub(crate) struct ArgoCdPin {
+    pub(crate) version: &'static str,
+    pub(crate) manifest_url: Option<&'static str>,
+    pub(crate) manifest_sha256: Option<&'static str>,
+    pub(crate) pinned: Vec<PinnedRelease>,
 }
 
 /// One pinned Argo CD release.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PinnedRelease {
-    pub version: &'static str,
-    pub manifest_url: &'static str,
-    pub manifest_sha256: &'static str,
+pub(crate) struct PinnedRelease {
+    pub(crate) version: &'static str,
+    pub(crate) manifest_url: &'static str,
+    pub(crate) manifest_sha256: &'static str,
     /// The one a lab gets without `argocd.version`.
-    pub default: bool,
+    pub(crate) default: bool,
 }
 
 /// The Docker endpoint, as resolved from the environment, and whether it answered.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DockerEndpoint {
+pub(crate) struct DockerEndpoint {
     /// `unix:///var/run/docker.sock`, `tcp://…`; absent when none could be resolved.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Where it came from (`DOCKER_HOST`, a Docker context, the default socket).
-    pub source: Option<String>,
-    pub reachable: bool,
+    pub(crate) source: Option<String>,
+    pub(crate) reachable: bool,
     /// Why it could not be resolved or reached.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// Everything `version` reports; Docker is given [`DOCKER_PING`] to answer.
-pub async fn gather() -> VersionInfo {
+pub(crate) async fn gather() -> VersionInfo {
     VersionInfo {
         version: env!("CARGO_PKG_VERSION"),
         k3s_image: DEFAULT_K3S_IMAGE,
@@ -105,7 +105,7 @@ async fn docker() -> DockerEndpoint {
 }
 
 /// Every release `argocd.version` may name without `argocd.manifest`, the default marked.
-pub fn pinned_releases() -> Vec<PinnedRelease> {
+pub(crate) fn pinned_releases() -> Vec<PinnedRelease> {
     manifest::PINNED
         .iter()
         .map(|p| PinnedRelease {

@@ -63,25 +63,25 @@ impl crate::diag::Hinted for CloneError {
 
 /// A clone made aside, not yet in place.
 #[derive(Debug)]
-pub struct Staged {
+pub(crate) struct Staged {
     tmp: tempfile::TempDir,
     target: PathBuf,
     /// The `playground.yaml` read out of the commit.
-    pub lab_text: String,
+    pub(crate) lab_text: String,
     /// The full id of the commit the revision named (HEAD when none was given).
-    pub commit: String,
+    pub(crate) commit: String,
 }
 
 impl Staged {
     /// Where the clone will live once installed; the lab file path to parse `lab_text` as.
-    pub fn target(&self) -> &Path {
+    pub(crate) fn target(&self) -> &Path {
         &self.target
     }
 
     /// Put the clone in place of any older clone of the same source, and return its root.
     /// The older clone is moved into the staging folder first and goes with it, so the cache
     /// entry is never missing or half-deleted.
-    pub fn install(self) -> Result<PathBuf, CloneError> {
+    pub(crate) fn install(self) -> Result<PathBuf, CloneError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| CloneError::Io { path, source }
@@ -100,7 +100,7 @@ impl Staged {
 }
 
 /// The cache folder for a source: readable, and unique per source.
-pub fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
+pub(crate) fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
     let digest = Sha256::digest(source.as_bytes());
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     let base = source
@@ -128,7 +128,7 @@ pub fn cache_entry(cache_dir: &Path, source: &str) -> PathBuf {
 
 /// Normalize what the user typed: a local path becomes absolute (so the cache key and the
 /// record do not depend on the current folder); URLs stay as written.
-pub fn normalize_source(source: &str) -> String {
+pub(crate) fn normalize_source(source: &str) -> String {
     // The lab file's own rule for a repository: a `file://` URL is a local path too.
     match RepoLocation::parse(source, Path::new(".")) {
         Ok(RepoLocation::Local { dir, .. }) => std::fs::canonicalize(dir)
@@ -141,7 +141,7 @@ pub fn normalize_source(source: &str) -> String {
 /// Refuse a URL with a password in it (`https://user:token@host/…`): gix would write it into
 /// the clone's `.git/config`, which is mounted into the nodes, and we would record and print
 /// it. A user name alone (`ssh://git@host/…`) is fine.
-pub fn check_source(source: &str) -> Result<(), CloneError> {
+pub(crate) fn check_source(source: &str) -> Result<(), CloneError> {
     match RepoLocation::parse(source, Path::new(".")) {
         Err(RepoError::Password) => Err(CloneError::PasswordInUrl),
         // Other schemes are for gix to judge; it names what it cannot clone.
@@ -153,7 +153,11 @@ pub fn check_source(source: &str) -> Result<(), CloneError> {
 const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Clone `source` aside and read its lab file at `revision` (default: its HEAD).
-pub fn stage(source: &str, cache_dir: &Path, revision: Option<&str>) -> Result<Staged, CloneError> {
+pub(crate) fn stage(
+    source: &str,
+    cache_dir: &Path,
+    revision: Option<&str>,
+) -> Result<Staged, CloneError> {
     let target = cache_entry(cache_dir, source);
     let parent = target.parent().unwrap_or(cache_dir).to_path_buf();
     crate::fsutil::create_dir(&parent, crate::fsutil::CACHE_DIR_MODE).map_err(|e| {

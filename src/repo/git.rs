@@ -20,10 +20,10 @@ use gix::hash::ObjectId;
 use super::CommitInfo;
 
 /// The name and e-mail [`init_with_commit`] signs with when no author is given.
-pub const DEFAULT_AUTHOR: (&str, &str) = ("playground", "playground@localhost");
+pub(crate) const DEFAULT_AUTHOR: (&str, &str) = ("playground", "playground@localhost");
 
 /// The branch [`init_with_commit`] creates.
-pub const DEFAULT_BRANCH: &str = "main";
+pub(crate) const DEFAULT_BRANCH: &str = "main";
 
 /// A Git error: what failed, on which repository or path, and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +93,10 @@ impl crate::diag::Hinted for GitError {
 }
 
 /// Results of this module.
-pub type Result<T, E = GitError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = GitError> = std::result::Result<T, E>;
 
 /// An open repository with a working tree.
-pub struct Repo {
+pub(crate) struct Repo {
     inner: gix::Repository,
 }
 
@@ -115,12 +115,12 @@ impl From<gix::Repository> for Repo {
 impl Repo {
     /// The top of the working tree (the directory holding `.git`), or the Git directory of a
     /// bare repository.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.inner.workdir().unwrap_or_else(|| self.inner.git_dir())
     }
 
     /// The `gix` repository, for what this module does not wrap.
-    pub fn gix(&self) -> &gix::Repository {
+    pub(crate) fn gix(&self) -> &gix::Repository {
         &self.inner
     }
 
@@ -136,7 +136,7 @@ impl Repo {
 
 /// Opens the repository containing `path` (a file or directory), searching upward as `git`
 /// does.
-pub fn open(path: &Path) -> Result<Repo> {
+pub(crate) fn open(path: &Path) -> Result<Repo> {
     let start = if path.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -187,7 +187,7 @@ pub fn open(path: &Path) -> Result<Repo> {
 /// elsewhere on the host (`.../.git/worktrees/NAME`, `.../.git/modules/NAME`); that path does
 /// not exist in the container, and git stops with "not a git repository". Said here, before
 /// anything is created, with the checkout that does work.
-pub fn check_self_contained(repo: &Repo) -> Result<()> {
+pub(crate) fn check_self_contained(repo: &Repo) -> Result<()> {
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let root = canon(repo.root());
     let git_dir = canon(repo.inner.git_dir());
@@ -251,7 +251,7 @@ fn has_git_ancestor(dir: &Path) -> bool {
 }
 
 /// The full hex id of the commit `HEAD` points at.
-pub fn head(repo: &Repo) -> Result<String> {
+pub(crate) fn head(repo: &Repo) -> Result<String> {
     head_id(repo).map(|id| id.to_string())
 }
 
@@ -271,13 +271,13 @@ fn head_id(repo: &Repo) -> Result<ObjectId> {
 
 /// [`resolve`], else `origin/<rev>`: a fresh clone holds the branches other than its default
 /// only as remote-tracking ones. The error is the one for `rev` itself.
-pub fn resolve_or_remote(repo: &Repo, rev: &str) -> Result<String> {
+pub(crate) fn resolve_or_remote(repo: &Repo, rev: &str) -> Result<String> {
     resolve(repo, rev).or_else(|e| resolve(repo, &format!("origin/{rev}")).map_err(|_| e))
 }
 
 /// The full hex id of the commit `rev` names: `HEAD`, a branch, a tag (peeled to its commit),
 /// a full or short commit id, or anything else `git rev-parse` understands.
-pub fn resolve(repo: &Repo, rev: &str) -> Result<String> {
+pub(crate) fn resolve(repo: &Repo, rev: &str) -> Result<String> {
     if rev == "HEAD" {
         // Say "no commits yet" rather than "cannot resolve HEAD" on a fresh repository.
         return head(repo);
@@ -300,7 +300,7 @@ pub fn resolve(repo: &Repo, rev: &str) -> Result<String> {
 /// directory, relative to the repository root; `""` or `.` for the whole tree) differs from
 /// its first parent's, or the root commit if it has that entry. `None` when no commit ever
 /// had it.
-pub fn last_commit_touching(repo: &Repo, path_in_repo: &str) -> Result<Option<CommitInfo>> {
+pub(crate) fn last_commit_touching(repo: &Repo, path_in_repo: &str) -> Result<Option<CommitInfo>> {
     let rel = normalize(path_in_repo);
     let head = head_id(repo)?;
     let walk = repo
@@ -356,7 +356,7 @@ fn entry_at(
 
 /// The fetch URLs of the repository's remotes (`origin` first), as written in its config:
 /// the URLs Argo CD apps may name this same repository by.
-pub fn remote_urls(repo: &Repo) -> Vec<String> {
+pub(crate) fn remote_urls(repo: &Repo) -> Vec<String> {
     let mut names: Vec<String> = repo
         .inner
         .remote_names()
@@ -377,7 +377,7 @@ pub fn remote_urls(repo: &Repo) -> Vec<String> {
 /// The names of the entries of the folder `path_in_repo` in `commit` (a full id): what Argo
 /// CD's repo-server sees there at that revision, whatever the working tree holds. `None` when
 /// the commit has no folder at that path.
-pub fn folder_entries(
+pub(crate) fn folder_entries(
     repo: &Repo,
     commit: &str,
     path_in_repo: &str,
@@ -451,7 +451,7 @@ fn normalize(path_in_repo: &str) -> PathBuf {
 /// Files under `path_in_repo` (relative to the repository root; `""` or `.` for all) that
 /// differ from `HEAD`: modified or deleted in the working tree, staged but not committed, or
 /// untracked (ignored files excluded). Repository-relative paths with `/`, sorted.
-pub fn uncommitted_changes(repo: &Repo, path_in_repo: &str) -> Result<Vec<String>> {
+pub(crate) fn uncommitted_changes(repo: &Repo, path_in_repo: &str) -> Result<Vec<String>> {
     let rel = normalize(path_in_repo);
     let prefix = rel
         .components()

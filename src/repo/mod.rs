@@ -7,7 +7,7 @@
 
 pub mod clone;
 pub mod git;
-pub mod sample;
+pub(crate) mod sample;
 
 /// One commit, as `status` shows it next to an app ("who changed what, and when").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

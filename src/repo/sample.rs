@@ -19,13 +19,13 @@ use super::git::{self, GitError};
 /// AppProject. For a local lab `up` makes the repository available to Argo CD under this URL;
 /// the seeding code substitutes the real URL where it creates the repository and root
 /// Application. See `playground/README.md`.
-pub const REPO_PLACEHOLDER: &str = "file:///playground";
+pub(crate) const REPO_PLACEHOLDER: &str = "file:///playground";
 
 /// The lab file's name inside the sample.
-pub const LAB_FILE: &str = "playground.yaml";
+pub(crate) const LAB_FILE: &str = "playground.yaml";
 
 /// The message of the sample repository's one commit.
-pub const COMMIT_MESSAGE: &str = "playground sample lab";
+pub(crate) const COMMIT_MESSAGE: &str = "playground sample lab";
 
 macro_rules! embed {
     ($($path:literal),* $(,)?) => {
@@ -34,7 +34,7 @@ macro_rules! embed {
 }
 
 /// Every file of the sample lab: path relative to the lab's root (with `/`), and content.
-pub const FILES: &[(&str, &str)] = embed![
+pub(crate) const FILES: &[(&str, &str)] = embed![
     "README.md",
     "playground.yaml",
     "apps/project.yaml",
@@ -52,15 +52,15 @@ pub const FILES: &[(&str, &str)] = embed![
 
 /// A sample lab on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampleLab {
+pub(crate) struct SampleLab {
     /// The repository's root.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// `dir/playground.yaml`.
-    pub lab_file: PathBuf,
+    pub(crate) lab_file: PathBuf,
     /// `HEAD`'s commit id (the sample's own commit when just written).
-    pub commit: String,
+    pub(crate) commit: String,
     /// Whether this call wrote it (`false`: it was already there and was left alone).
-    pub created: bool,
+    pub(crate) created: bool,
 }
 
 /// Why the sample could not be written.
@@ -114,14 +114,14 @@ impl crate::diag::Classified for SampleError {
 /// `playground init`: an existing empty directory (the shell may be sitting in it) is filled
 /// in place; anything else goes through [`write_sample`], which builds the repository aside
 /// and renames it into place, so an interrupted `init` leaves nothing half-made.
-pub fn init(dir: &Path) -> Result<SampleLab, SampleError> {
+pub(crate) fn init(dir: &Path) -> Result<SampleLab, SampleError> {
     init_with(dir, &Custom::default())
 }
 
 /// `playground init --from-k3d`: the sample lab with `lab_file` as its `playground.yaml`,
 /// committed with `message`, written as [`init`] writes the sample. A directory that already
 /// holds a lab is refused ([`SampleError::AlreadyALab`]), never overwritten.
-pub fn init_with_lab_file(
+pub(crate) fn init_with_lab_file(
     dir: &Path,
     lab_file: &str,
     message: &str,
@@ -198,13 +198,13 @@ fn write_files(root: &Path, custom: &Custom) -> Result<(), SampleError> {
 /// Where the built-in sample lab lives by default: `<data dir>/playground/_sample`
 /// (`~/.local/share/playground/_sample` on Linux). The underscore keeps it apart from the
 /// per-lab folders next to it ([`crate::state::lab_dir`]): a lab name cannot contain one.
-pub fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     crate::state::data_root().join("_sample")
 }
 
 /// Writes the sample lab to `dir` (mode 0755, so the repo-server can read the mount) as a Git repository with one
 /// commit, or returns the one already there. See the module docs.
-pub fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
+pub(crate) fn write_sample(dir: &Path) -> Result<SampleLab, SampleError> {
     write_sample_with(dir, &Custom::default())
 }
 

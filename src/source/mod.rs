@@ -8,7 +8,7 @@
 //!
 //! Both then go through the same `up` path, so there is no second "recover" code path.
 
-pub mod restore;
+pub(crate) mod restore;
 
 use std::path::{Path, PathBuf};
 
@@ -52,19 +52,19 @@ impl crate::diag::Classified for SourceError {
 
 /// A lab to bring up, with what its state record keeps of where it came from.
 #[derive(Debug)]
-pub struct LabSource {
-    pub lab: Lab,
+pub(crate) struct LabSource {
+    pub(crate) lab: Lab,
     /// The lab file's text, as parsed.
-    pub text: String,
-    pub overrides: Overrides,
+    pub(crate) text: String,
+    pub(crate) overrides: Overrides,
     /// The repository `restore --from` cloned the lab from.
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
 }
 
 /// A node made without a value its lab file takes from this shell (`${env:NAME}` in
 /// `cluster.env` or a registry credential) would be wrong: refused before anything is made,
 /// where the file names it. `validate` only warns.
-pub fn refuse_unset_host_values(lab: &Lab) -> Result<(), ConfigError> {
+pub(crate) fn refuse_unset_host_values(lab: &Lab) -> Result<(), ConfigError> {
     match lab.cluster.host_values().find_map(|h| h.unset.clone()) {
         Some(unset) => Err(ConfigError::Invalid(unset)),
         None => Ok(()),
@@ -74,7 +74,10 @@ pub fn refuse_unset_host_values(lab: &Lab) -> Result<(), ConfigError> {
 impl LabSource {
     /// The lab `up` brings up: `file`, else `./playground.yaml`, else the sample lab; then the
     /// flags, each validated as the file's value would be.
-    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<LabSource, SourceError> {
+    pub(crate) fn load(
+        file: Option<&Path>,
+        overrides: Overrides,
+    ) -> Result<LabSource, SourceError> {
         let path = match file {
             Some(f) => f.to_path_buf(),
             None if Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
@@ -107,7 +110,7 @@ impl LabSource {
 
 /// The lab name in `./playground.yaml`, when there is one: commands that take an optional
 /// NAME default to it.
-pub fn name_in_default_file() -> Result<Option<LabName>, ConfigError> {
+pub(crate) fn name_in_default_file() -> Result<Option<LabName>, ConfigError> {
     let path = Path::new(DEFAULT_FILE);
     if !path.exists() {
         return Ok(None);

@@ -95,7 +95,7 @@ impl crate::diag::Classified for RestoreError {
 type Result<T, E = RestoreError> = std::result::Result<T, E>;
 
 /// NAME, else the name in `./playground.yaml`, else the only dropped lab on record.
-pub fn restore_name(name: Option<String>) -> Result<LabName> {
+pub(crate) fn restore_name(name: Option<String>) -> Result<LabName> {
     if let Some(n) = name {
         // It names a folder in the data dir: only a lab name may.
         return Ok(LabName::parse(&n)?);
@@ -117,7 +117,7 @@ pub fn restore_name(name: Option<String>) -> Result<LabName> {
 }
 
 /// The record of lab `name`, which must exist.
-pub fn read_record(name: &LabName) -> Result<LabRecord> {
+pub(crate) fn read_record(name: &LabName) -> Result<LabRecord> {
     record::read(name)?.ok_or_else(|| RestoreError::NoRecord {
         name: name.to_string(),
         dir: crate::state::data_root(),
@@ -125,7 +125,7 @@ pub fn read_record(name: &LabName) -> Result<LabRecord> {
 }
 
 /// The lab a record describes, at `revision` (pinned) or at the revision `up` deployed.
-pub fn from_record(
+pub(crate) fn from_record(
     rec: LabRecord,
     revision: Option<&str>,
     cache_dir: &Path,
@@ -170,22 +170,22 @@ pub fn from_record(
 
 /// A lab repository cloned aside, its lab file parsed, not yet in the cache.
 #[derive(Debug)]
-pub struct FromRepository {
+pub(crate) struct FromRepository {
     /// The source as given, normalized (a local path made absolute).
-    pub from: String,
+    pub(crate) from: String,
     staged: clone::Staged,
     lab: Lab,
 }
 
 impl FromRepository {
     /// The lab's name, to check it does not exist before anything changes.
-    pub fn name(&self) -> &LabName {
+    pub(crate) fn name(&self) -> &LabName {
         &self.lab.name
     }
 
     /// Put the clone in the cache and return the lab, deploying `revision` (the lab file's
     /// own revision when `None`, pinned for a local clone).
-    pub fn install(self, revision: Option<&str>) -> Result<LabSource> {
+    pub(crate) fn install(self, revision: Option<&str>) -> Result<LabSource> {
         let FromRepository {
             from,
             staged,
@@ -212,7 +212,7 @@ impl FromRepository {
 }
 
 /// Clone `from` at `revision` aside and parse its lab file.
-pub fn stage_repository(
+pub(crate) fn stage_repository(
     from: &str,
     revision: Option<&str>,
     cache_dir: &Path,
@@ -256,7 +256,7 @@ fn stage_clone(
 /// that commit, even for a short id or a branch that moves. `HEAD` stays `HEAD`. A branch that
 /// exists only as `origin/<name>` (a clone) resolves too. A remote repository keeps `rev` as
 /// written: Argo CD resolves it there.
-pub fn pin_revision(lab: &Lab, rev: &str) -> Result<String> {
+pub(crate) fn pin_revision(lab: &Lab, rev: &str) -> Result<String> {
     let Some(dir) = lab.gitops.repo.local_dir().filter(|_| rev != "HEAD") else {
         return Ok(rev.to_string());
     };

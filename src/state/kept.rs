@@ -24,7 +24,7 @@ use crate::lab::LabName;
 use super::{DIR_MODE, FILE_MODE, lab_dir};
 
 /// The export's file name in the lab's folder.
-pub const FILE: &str = "secrets.yaml";
+pub(crate) const FILE: &str = "secrets.yaml";
 
 /// Metadata the API server owns; exporting it would make the re-apply fail or lie.
 const SERVER_FIELDS: &[&str] = &[
@@ -111,12 +111,12 @@ impl crate::diag::Hinted for KeptError {
 impl crate::diag::Classified for KeptError {}
 
 /// Where a lab's export lives.
-pub fn path(name: &LabName) -> PathBuf {
+pub(crate) fn path(name: &LabName) -> PathBuf {
     lab_dir(name).join(FILE)
 }
 
 /// Remove what the API server sets, so the Secret can be created again in a new cluster.
-pub fn strip(secret: &mut Value) {
+pub(crate) fn strip(secret: &mut Value) {
     if let Some(meta) = secret.get_mut("metadata").and_then(Value::as_object_mut) {
         for f in SERVER_FIELDS {
             meta.remove(*f);
@@ -132,7 +132,7 @@ pub fn strip(secret: &mut Value) {
 /// A stopped lab's API cannot be read: the export its `suspend` made is the latest there is,
 /// provided it was made in this life of the lab (`created`), not one left from before a
 /// restore. `state` says how the lab is stopped, for the error.
-pub fn earlier_export(
+pub(crate) fn earlier_export(
     name: &LabName,
     state: &str,
     created: Option<std::time::SystemTime>,
@@ -155,7 +155,7 @@ pub fn earlier_export(
 
 /// Save an export as a `v1 List` (so `kubectl apply -f` can read it too): 0600 in a 0700
 /// folder, atomically, so a failed export never leaves half a file in place of a good one.
-pub fn save(name: &LabName, secrets: &[Value]) -> Result<PathBuf, KeptError> {
+pub(crate) fn save(name: &LabName, secrets: &[Value]) -> Result<PathBuf, KeptError> {
     let path = path(name);
     let io = |source| KeptError::Io {
         path: path.clone(),
@@ -172,7 +172,7 @@ pub fn save(name: &LabName, secrets: &[Value]) -> Result<PathBuf, KeptError> {
 }
 
 /// A lab's saved export; empty when there is none.
-pub fn load(name: &LabName) -> Result<Vec<Value>, KeptError> {
+pub(crate) fn load(name: &LabName) -> Result<Vec<Value>, KeptError> {
     let path = path(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -226,7 +226,7 @@ fn key_of(secret: &Value) -> String {
 /// Whether `keep` still selects a saved Secret: its name, or a label selector of its
 /// namespace. Equality, inequality and existence terms are checked against its labels;
 /// set-based terms (`in`, `notin`) are taken as matching, so nothing is dropped by doubt.
-pub fn is_kept(secret: &Value, keep: &KeepSpec) -> bool {
+pub(crate) fn is_kept(secret: &Value, keep: &KeepSpec) -> bool {
     let ns = secret
         .pointer("/metadata/namespace")
         .and_then(Value::as_str);
@@ -258,7 +258,7 @@ pub fn is_kept(secret: &Value, keep: &KeepSpec) -> bool {
 }
 
 /// The saved Secrets `keep` still selects.
-pub fn selected(saved: Vec<Value>, keep: &KeepSpec) -> Vec<Value> {
+pub(crate) fn selected(saved: Vec<Value>, keep: &KeepSpec) -> Vec<Value> {
     saved.into_iter().filter(|s| is_kept(s, keep)).collect()
 }
 
@@ -266,7 +266,7 @@ pub fn selected(saved: Vec<Value>, keep: &KeepSpec) -> Vec<Value> {
 /// still selects are carried over, because a lost key cannot be made again (an export taken
 /// after an incomplete restore would otherwise overwrite it with nothing). Returns the merged
 /// list and the `namespace/name` of what was carried.
-pub fn merge(
+pub(crate) fn merge(
     previous: Vec<Value>,
     current: Vec<Value>,
     keep: &KeepSpec,

@@ -55,19 +55,19 @@ impl crate::diag::Classified for LockError {
 
 /// The lab's lock, held until dropped.
 #[derive(Debug)]
-pub struct LabLock {
+pub(crate) struct LabLock {
     _file: File,
 }
 
 /// Where a lab's lock lives.
-pub fn path(name: &LabName) -> PathBuf {
+pub(crate) fn path(name: &LabName) -> PathBuf {
     super::lab_dir(name).join("lock")
 }
 
 impl LabLock {
     /// Take the lab's lock, waiting up to `wait` for another command to let it go;
     /// `waiting(holder)` is called once, when it has to wait.
-    pub fn acquire(
+    pub(crate) fn acquire(
         name: &LabName,
         wait: Duration,
         waiting: impl FnOnce(&str),

@@ -13,12 +13,12 @@ use std::path::PathBuf;
 
 use crate::lab::LabName;
 
-pub mod kept;
-pub mod lock;
-pub mod record;
+pub(crate) mod kept;
+pub(crate) mod lock;
+pub(crate) mod record;
 
 /// `<data dir>/playground`: the root of everything playground stores per user.
-pub fn data_root() -> PathBuf {
+pub(crate) fn data_root() -> PathBuf {
     #[cfg(test)]
     if let Some(root) = test_root::get() {
         return root;
@@ -31,25 +31,25 @@ pub fn data_root() -> PathBuf {
 
 /// Where downloads are cached (the Argo CD manifest and CLI, `restore --from`'s clones): the
 /// user cache dir (`~/.cache` on Linux), not the data dir, since all of it can be fetched again.
-pub fn cache_root() -> PathBuf {
+pub(crate) fn cache_root() -> PathBuf {
     dirs::cache_dir().unwrap_or_else(std::env::temp_dir)
 }
 
 /// `<data dir>/playground/<name>`: one lab's folder. Lab names are DNS labels, so they cannot
 /// collide with the sample lab's `_sample` folder next to them.
-pub fn lab_dir(name: &LabName) -> PathBuf {
+pub(crate) fn lab_dir(name: &LabName) -> PathBuf {
     data_root().join(name)
 }
 
 /// Unix mode of the files here: they may hold Secrets (kept) or name private paths (record).
-pub const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = 0o600;
 /// Unix mode of the folders here.
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 
 /// Now, as RFC 3339 in UTC to the millisecond (e.g. `2026-11-26T10:02:03.417Z`), cut
 /// rather than rounded: `drop` compares it with file times, and a time rounded up would
 /// make an export taken in the same moment look older than the lab.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = jiff::Timestamp::now();
     jiff::Timestamp::from_millisecond(now.as_millisecond())
         .unwrap_or(now)
@@ -59,7 +59,7 @@ pub fn now_rfc3339() -> String {
 /// Unit tests keep what they store in a folder of their own: [`data_root`] is `dir` on this
 /// thread while the guard lives (a `#[tokio::test]` runs on one thread).
 #[cfg(test)]
-pub mod test_root {
+pub(crate) mod test_root {
     use std::cell::RefCell;
     use std::path::{Path, PathBuf};
 
@@ -72,12 +72,12 @@ pub mod test_root {
     }
 
     /// Until the guard drops, this thread's data root is `dir`.
-    pub fn set(dir: &Path) -> Guard {
+    pub(crate) fn set(dir: &Path) -> Guard {
         ROOT.with(|r| *r.borrow_mut() = Some(dir.to_path_buf()));
         Guard(())
     }
 
-    pub struct Guard(());
+    pub(crate) struct Guard(());
 
     impl Drop for Guard {
         fn drop(&mut self) {

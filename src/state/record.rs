@@ -21,99 +21,99 @@ use crate::lab::LabName;
 use super::{DIR_MODE, FILE_MODE, lab_dir, now_rfc3339};
 
 /// The schema version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 /// The record's file name in the lab's folder.
-pub const FILE: &str = "state.yaml";
+pub(crate) const FILE: &str = "state.yaml";
 
 /// One lab's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LabRecord {
+pub(crate) struct LabRecord {
     /// Schema version ([`VERSION`]).
-    pub version: u32,
-    pub name: LabName,
-    pub config: ConfigRecord,
-    pub git: GitRecord,
-    pub times: Times,
+    pub(crate) version: u32,
+    pub(crate) name: LabName,
+    pub(crate) config: ConfigRecord,
+    pub(crate) git: GitRecord,
+    pub(crate) times: Times,
     /// What `up` installed of Argo CD, once an install went through (absent in records
     /// written before playground recorded it, and for `--cluster-only` labs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub argocd: Option<ArgoCdRecord>,
+    pub(crate) argocd: Option<ArgoCdRecord>,
 }
 
 /// The Argo CD install playground applied last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ArgoCdRecord {
+pub(crate) struct ArgoCdRecord {
     /// `argocd.version` (for a custom manifest: what the lab file said it is).
-    pub version: String,
+    pub(crate) version: String,
     /// The namespace it was installed into.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// SHA-256 of the manifest, lower-case hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_sha256: Option<String>,
+    pub(crate) manifest_sha256: Option<String>,
     /// Every object applied from the manifest (as prepared for the lab).
     #[serde(default)]
-    pub objects: Vec<AppliedObject>,
+    pub(crate) objects: Vec<AppliedObject>,
 }
 
 /// One object playground applied: its identity across releases (the group, not the version
 /// of its apiVersion).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AppliedObject {
+pub(crate) struct AppliedObject {
     /// The API group; empty for the core group (`v1`).
     #[serde(default)]
-    pub group: String,
-    pub kind: String,
+    pub(crate) group: String,
+    pub(crate) kind: String,
     /// None for a cluster-scoped object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
 }
 
 /// The lab file as `up` read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConfigRecord {
+pub(crate) struct ConfigRecord {
     /// Where it was read from; its relative paths (`gitops.repo: .`) start from its folder.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its content at `up` time.
-    pub content: String,
+    pub(crate) content: String,
     /// Flags that overrode it.
     #[serde(default, skip_serializing_if = "Overrides::is_empty")]
-    pub overrides: Overrides,
+    pub(crate) overrides: Overrides,
     /// The repository `restore --from` cloned it from, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
 }
 
 /// The Git source of the app of apps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GitRecord {
+pub(crate) struct GitRecord {
     /// A local repository's absolute root, or the remote URL.
-    pub repo: String,
+    pub(crate) repo: String,
     /// The folder the root Application points at, from the repository's top.
-    pub path: String,
+    pub(crate) path: String,
     /// The revision asked for (`gitops.revision` or `--revision`).
-    pub revision: String,
+    pub(crate) revision: String,
     /// The commit the root Application was Synced and Healthy at, once it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployed: Option<String>,
+    pub(crate) deployed: Option<String>,
 }
 
 /// When things happened, RFC 3339 UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Times {
+pub(crate) struct Times {
     /// When this incarnation of the lab was created (a restore starts a new one).
-    pub created: String,
+    pub(crate) created: String,
     /// The last `up` or `restore` that reached the cluster.
-    pub last_up: String,
+    pub(crate) last_up: String,
     /// When it was dropped, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<String>,
+    pub(crate) dropped: Option<String>,
 }
 
 /// Why a record cannot be read or written.
@@ -166,14 +166,14 @@ impl crate::diag::Hinted for RecordError {
 impl crate::diag::Classified for RecordError {}
 
 /// Where a lab's record lives.
-pub fn path(name: &LabName) -> PathBuf {
+pub(crate) fn path(name: &LabName) -> PathBuf {
     lab_dir(name).join(FILE)
 }
 
 impl LabRecord {
     /// A record for a lab `up` is about to converge. `previous` keeps the creation time of a
     /// lab that was not dropped in between, and the commit it was last deployed at.
-    pub fn new(
+    pub(crate) fn new(
         lab: &Lab,
         content: &str,
         overrides: &Overrides,
@@ -213,7 +213,7 @@ impl LabRecord {
 
     /// The lab this record describes: its file content parsed as if read from its path, with
     /// the recorded flags applied.
-    pub fn lab(&self) -> Result<Lab, RecordError> {
+    pub(crate) fn lab(&self) -> Result<Lab, RecordError> {
         let at = path(&self.name);
         let mut lab = config::parse(&self.config.content, &self.config.path).map_err(|source| {
             RecordError::Config {
@@ -231,7 +231,7 @@ impl LabRecord {
 }
 
 /// Read a lab's record; `None` when there is none.
-pub fn read(name: &LabName) -> Result<Option<LabRecord>, RecordError> {
+pub(crate) fn read(name: &LabName) -> Result<Option<LabRecord>, RecordError> {
     read_at(&path(name))
 }
 
@@ -266,7 +266,7 @@ fn read_at(path: &Path) -> Result<Option<LabRecord>, RecordError> {
 }
 
 /// Write a lab's record: mode 0600 in a 0700 folder, atomically.
-pub fn write(record: &LabRecord) -> Result<(), RecordError> {
+pub(crate) fn write(record: &LabRecord) -> Result<(), RecordError> {
     let path = path(&record.name);
     let io = |source| RecordError::Io {
         path: path.clone(),
@@ -282,7 +282,7 @@ pub fn write(record: &LabRecord) -> Result<(), RecordError> {
 
 /// Record what an install applied: the record is read, its `argocd` replaced, and written
 /// back. No record (`up --context`, or one that could not be written): nothing to do.
-pub fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
+pub(crate) fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
     match read(name)? {
         Some(mut r) => {
             r.argocd = Some(argocd);
@@ -296,7 +296,7 @@ pub fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, RecordEr
 /// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
 /// A record that does not parse is moved aside (see [`set_aside`]) instead of failing a `drop`
 /// that has already removed the lab; its new name is returned, for a warning.
-pub fn mark_dropped(name: &LabName) -> Result<Option<PathBuf>, RecordError> {
+pub(crate) fn mark_dropped(name: &LabName) -> Result<Option<PathBuf>, RecordError> {
     match read(name) {
         Ok(Some(mut r)) => {
             r.times.dropped = Some(now_rfc3339());
@@ -312,7 +312,7 @@ pub fn mark_dropped(name: &LabName) -> Result<Option<PathBuf>, RecordError> {
 /// Read a lab's record for a new `up`: one that does not parse is moved aside (its new name
 /// is returned, for a warning) and the lab goes on as if it had none, so the next write
 /// starts a fresh record and nothing of the old one is lost.
-pub fn read_or_set_aside(
+pub(crate) fn read_or_set_aside(
     name: &LabName,
 ) -> Result<(Option<LabRecord>, Option<PathBuf>), RecordError> {
     match read(name) {
@@ -323,7 +323,7 @@ pub fn read_or_set_aside(
 }
 
 /// Rename a lab's record to `state.yaml.corrupt-<UTC time>` next to it.
-pub fn set_aside(name: &LabName) -> Result<PathBuf, RecordError> {
+pub(crate) fn set_aside(name: &LabName) -> Result<PathBuf, RecordError> {
     let from = path(name);
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
@@ -344,7 +344,7 @@ pub fn set_aside(name: &LabName) -> Result<PathBuf, RecordError> {
 
 /// Every record in the data dir, by name. Unreadable ones are returned as errors, so one bad
 /// file does not hide the others.
-pub fn list() -> Vec<Result<LabRecord, RecordError>> {
+pub(crate) fn list() -> Vec<Result<LabRecord, RecordError>> {
     let Ok(dir) = std::fs::read_dir(super::data_root()) else {
         return Vec::new();
     };

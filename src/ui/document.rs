@@ -9,18 +9,18 @@
 use serde::Serialize;
 
 /// The version of every document's schema.
-pub const API_VERSION: &str = "playground.dev/v1alpha1";
+pub(crate) const API_VERSION: &str = "playground.dev/v1alpha1";
 
 /// A document type and the `kind` it is printed as. The printer takes only `Kind`s, so no
 /// command can print a document without its envelope.
-pub trait Kind: Serialize {
+pub(crate) trait Kind: Serialize {
     const KIND: &'static str;
 }
 
 /// `value` inside its envelope, ready to serialize.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Document<'a, T> {
+pub(crate) struct Document<'a, T> {
     api_version: &'static str,
     kind: &'static str,
     #[serde(flatten)]
@@ -28,7 +28,7 @@ pub struct Document<'a, T> {
 }
 
 impl<'a, T: Kind> Document<'a, T> {
-    pub fn new(body: &'a T) -> Self {
+    pub(crate) fn new(body: &'a T) -> Self {
         Document {
             api_version: API_VERSION,
             kind: T::KIND,
@@ -40,6 +40,6 @@ impl<'a, T: Kind> Document<'a, T> {
 /// The body of a list document (`LabList`, `CacheList`): the entries under `items`, as a
 /// Kubernetes list has them, so the list can grow fields of its own later.
 #[derive(Serialize)]
-pub struct Items<'a, T> {
-    pub items: &'a [T],
+pub(crate) struct Items<'a, T> {
+    pub(crate) items: &'a [T],
 }

@@ -3,7 +3,7 @@
 //! print above the bars instead of tearing them. With `up -o json` the steps are JSON events on
 //! stdout instead ([`Mode::Json`]), in the envelope every document carries ([`document`]).
 
-pub mod document;
+pub(crate) mod document;
 mod progress;
 pub mod redact;
 pub use progress::*;

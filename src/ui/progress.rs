@@ -66,7 +66,7 @@ impl Kind for Event<'_> {
 }
 
 /// Print one document as one line on stdout, whole (stdout's lock is held for the line).
-pub fn print_line<T: Kind>(value: &T) {
+pub(crate) fn print_line<T: Kind>(value: &T) {
     // A serde_json failure here would be a bug in a derive; never a reason to stop `up`.
     if let Ok(text) = serde_json::to_string(&Document::new(value)) {
         let mut out = std::io::stdout().lock();
@@ -84,7 +84,7 @@ pub struct Ui {
 
 /// A running step. Finish it with [`Step::done`] or [`Step::fail`]; dropping it unfinished
 /// clears its line.
-pub struct Step {
+pub(crate) struct Step {
     ui: Ui,
     bar: Option<ProgressBar>,
     label: String,
@@ -119,12 +119,12 @@ impl Ui {
         Ui { mode, multi }
     }
 
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
     /// Start a step.
-    pub fn step(&self, label: impl Into<String>) -> Step {
+    pub(crate) fn step(&self, label: impl Into<String>) -> Step {
         let label = label.into();
         let bar = match self.mode {
             Mode::Live => {
@@ -167,7 +167,7 @@ impl Ui {
     }
 
     /// A byte-progress bar (image pulls). Hidden unless live.
-    pub fn bar(&self, label: impl Into<String>, total: u64) -> ProgressBar {
+    pub(crate) fn bar(&self, label: impl Into<String>, total: u64) -> ProgressBar {
         if self.mode != Mode::Live {
             return ProgressBar::hidden();
         }
@@ -183,7 +183,7 @@ impl Ui {
 
     /// Print a line (above the bars when live; an `info` event in the stream). Suppressed in
     /// quiet mode.
-    pub fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => print_line(&Event {
@@ -201,7 +201,7 @@ impl Ui {
     }
 
     /// A warning, shown in every mode but quiet (a `warning` event in the stream).
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         match self.mode {
             Mode::Json => print_line(&Event {
                 kind: "warning",
@@ -237,7 +237,7 @@ impl Ui {
 
 impl Step {
     /// Update the step's message (e.g. "2/3 nodes Ready").
-    pub fn set_detail(&self, detail: &str) {
+    pub(crate) fn set_detail(&self, detail: &str) {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{} — {detail}", self.label));
         }
@@ -256,15 +256,15 @@ impl Step {
         }
     }
 
-    pub fn done(mut self) {
+    pub(crate) fn done(mut self) {
         self.finish(true, None);
     }
 
-    pub fn done_with(mut self, note: &str) {
+    pub(crate) fn done_with(mut self, note: &str) {
         self.finish(true, Some(note));
     }
 
-    pub fn fail(mut self) {
+    pub(crate) fn fail(mut self) {
         self.finish(false, None);
     }
 

@@ -13,7 +13,7 @@
 use std::sync::RwLock;
 
 /// The mask that replaces a secret.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Values shorter than this are not masked: a 3-letter secret would mask half the log, and no
 /// secret we handle is that short (tokens are 32 characters).
@@ -23,7 +23,7 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Mask `secret` in every log line from now on, in each of its [`encodings`], and (when it has
 /// several lines) each of its lines too: a diff or a log shows one line of a PEM key at a time.
-pub fn register(secret: &str) {
+pub(crate) fn register(secret: &str) {
     let mut forms = encodings(secret);
     if secret.contains('\n') {
         for line in secret.lines() {
@@ -76,7 +76,7 @@ fn json_escape(text: &str) -> String {
 }
 
 /// Whether an environment variable of this name holds a secret, by the names people give them.
-pub fn is_secret_name(key: &str) -> bool {
+pub(crate) fn is_secret_name(key: &str) -> bool {
     let key = key.to_ascii_uppercase();
     [
         "TOKEN",
@@ -97,7 +97,7 @@ pub fn is_secret_name(key: &str) -> bool {
 /// secret ([`is_secret_name`]), replaced by [`MASK`]. The second catches a secret before any
 /// code of ours has seen it: the client logs the inspect answer that brings an existing node's
 /// token before it returns it to us.
-pub fn mask(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn mask(text: &str) -> std::borrow::Cow<'_, str> {
     let assigned = mask_assignments(text);
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     if !all.iter().any(|s| assigned.contains(s.as_str())) {

@@ -41,10 +41,10 @@ use yaml::{Node, Pos};
 use crate::config::{self, ConfigError, Lab, RootSource};
 use crate::gitops::source::{self, SourceType};
 
-pub use crate::repo::sample::REPO_PLACEHOLDER;
+pub(crate) use crate::repo::sample::REPO_PLACEHOLDER;
 
 /// One problem, at a place in a file: the crate's one located diagnostic.
-pub type ValidationError = crate::diag::Located;
+pub(crate) type ValidationError = crate::diag::Located;
 
 use crate::diag::Hinted;
 
@@ -75,50 +75,49 @@ fn problems_of(err: ConfigError) -> Vec<ValidationError> {
 
 /// What a valid lab holds.
 #[derive(Debug, Clone)]
-pub struct Report {
-    pub lab: Lab,
+pub(crate) struct Report {
     /// The lab's repository on disk; `None` when `gitops.repo` is remote.
-    pub repo_root: Option<PathBuf>,
+    pub(crate) repo_root: Option<PathBuf>,
     /// The manifest files read under `gitops.path`, sorted.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Every Application found, in file order.
-    pub applications: Vec<AppInfo>,
+    pub(crate) applications: Vec<AppInfo>,
     /// Names of the AppProjects found.
-    pub projects: Vec<String>,
+    pub(crate) projects: Vec<String>,
     /// Problems that do not stop a sync by themselves (e.g. a project defined elsewhere).
-    pub warnings: Vec<ValidationError>,
+    pub(crate) warnings: Vec<ValidationError>,
     /// Why part of the lab was not checked (a remote repository), if so.
-    pub skipped: Option<String>,
+    pub(crate) skipped: Option<String>,
     /// What was checked less than fully, and how to get more (a chart not rendered because
     /// `helm` is not on PATH, …).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// One Application under `gitops.path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppInfo {
-    pub name: String,
-    pub project: String,
+pub(crate) struct AppInfo {
+    pub(crate) name: String,
+    pub(crate) project: String,
     /// Where it is defined.
-    pub file: PathBuf,
-    pub line: u32,
+    pub(crate) file: PathBuf,
+    pub(crate) line: u32,
     /// Its sources, in order (one for `spec.source`).
-    pub sources: Vec<SourceInfo>,
+    pub(crate) sources: Vec<SourceInfo>,
 }
 
 /// One source of an Application.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceInfo {
-    pub repo_url: String,
-    pub kind: SourceKind,
+pub(crate) struct SourceInfo {
+    pub(crate) repo_url: String,
+    pub(crate) kind: SourceKind,
     /// For a source in the lab's own repository: its folder, relative to the repository root
     /// with `/` (what [`crate::repo::git::last_commit_touching`] takes).
-    pub local_path: Option<String>,
+    pub(crate) local_path: Option<String>,
 }
 
 /// How Argo CD will render a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     /// `chart:` from a Helm repository.
     HelmChart { chart: String, version: String },
     /// A folder with `Chart.yaml`.
@@ -134,17 +133,18 @@ pub enum SourceKind {
 }
 
 /// Checks the lab whose file is `lab_file`. See the module docs for what is checked.
-pub fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
+#[cfg(test)]
+pub(crate) fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> {
     validate_with(lab_file, &|_| Ok(Vec::new()))
 }
 
 /// A problem of the lab's plan, in the planner's words: the message and its hint.
-pub type PlanProblem = (String, Option<String>);
+pub(crate) type PlanProblem = (String, Option<String>);
 
 /// [`validate`], with `plan` for the checks `up` makes of the lab's plan before it touches
 /// Docker (`cluster::up::plan_offline`, passed in by the command: the planner is a module
 /// of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
-pub fn validate_with(
+pub(crate) fn validate_with(
     lab_file: &Path,
     plan: &dyn Fn(&Lab) -> Result<Vec<String>, PlanProblem>,
 ) -> Result<Report, Vec<ValidationError>> {
@@ -221,7 +221,6 @@ fn check(lab_file: &Path, lab: Lab) -> Result<Report, Vec<ValidationError>> {
         origins: Vec::new(),
     };
     let mut report = Report {
-        lab: lab.clone(),
         repo_root: None,
         files: Vec::new(),
         applications: Vec::new(),

@@ -327,3 +327,54 @@ fn the_reader_sees_grouped_and_nested_paths_and_skips_tests_and_comments() {
     let got: Vec<String> = imports(text).into_iter().collect();
     assert_eq!(got, ["state", "ui"]);
 }
+
+/// Every file outside the library that names its paths: the binary, the integration tests and
+/// their support code, the examples.
+fn library_users() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("src/main.rs")];
+    for dir in ["tests", "examples"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `pub mod`s of `lib` that no text of `users` names as `playground::<module>`.
+fn unnamed_public_modules(lib: &str, users: &str) -> Vec<String> {
+    lib.lines()
+        .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'))
+        .filter(|m| {
+            !users.contains(&format!("playground::{m}::"))
+                && !users.contains(&format!("playground::{m};"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The library's surface is what its users name: a top-level module that neither the binary,
+/// `tests/` nor `examples/` names is `pub(crate)`, and inside the crate `unreachable_pub`
+/// (warned in `src/lib.rs`, an error under CI's clippy `-D warnings`) narrows the rest.
+#[test]
+fn the_library_exposes_only_what_its_users_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("#![warn(unreachable_pub)]"),
+        "src/lib.rs must warn on unreachable_pub"
+    );
+    let wide = unnamed_public_modules(&lib, &library_users());
+    assert!(
+        wide.is_empty(),
+        "modules no user of the library names, to make `pub(crate) mod`: {wide:?}"
+    );
+    // The check itself: a module no user names is caught, a named one and a narrow one not.
+    let planted = "pub mod cli;\npub mod state;\npub(crate) mod ops;\n";
+    assert_eq!(
+        unnamed_public_modules(planted, "use playground::cli::Cli;"),
+        ["state"]
+    );
+}

@@ -9,14 +9,14 @@ use super::super::names;
 use super::{CacheSettings, DEFAULT_NAMESPACE};
 
 /// [`names::LABEL_CACHE`] of an image export volume (caches carry their upstream there).
-pub const EXPORT_KIND: &str = "images";
+pub(crate) const EXPORT_KIND: &str = "images";
 /// Which lab an image export volume is for.
-pub const LABEL_EXPORT_LAB: &str = "playground.cache.lab";
+pub(crate) const LABEL_EXPORT_LAB: &str = "playground.cache.lab";
 
 impl CacheSettings {
     /// The lab's image export: a volume kept across `drop` (a cache object, not the lab's),
     /// mounted in every server and agent at k3s's airgap image folder [`AIRGAP_IMAGES`].
-    pub fn export_volume(&self, lab: &str) -> String {
+    pub(crate) fn export_volume(&self, lab: &str) -> String {
         if self.namespace == DEFAULT_NAMESPACE {
             format!("{}-cache-images-{lab}", names::PREFIX)
         } else {
@@ -26,7 +26,7 @@ impl CacheSettings {
 
     /// The labels of a lab's image export: the cache namespace's (so `cache prune` takes it
     /// and `drop`'s label sweep does not), and which lab it is for.
-    pub fn export_labels(&self, lab: &str) -> Labels {
+    pub(crate) fn export_labels(&self, lab: &str) -> Labels {
         Labels::from([
             (names::LABEL_CACHE.to_string(), EXPORT_KIND.to_string()),
             (
@@ -40,13 +40,13 @@ impl CacheSettings {
 
 /// What [`export_lab_images`] kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Exported {
+pub(crate) struct Exported {
     /// Image references written, over all nodes.
-    pub images: usize,
+    pub(crate) images: usize,
     /// Nodes exported from.
-    pub nodes: Vec<String>,
+    pub(crate) nodes: Vec<String>,
     /// Nodes that could not be exported from, with why.
-    pub skipped: Vec<(String, String)>,
+    pub(crate) skipped: Vec<(String, String)>,
 }
 
 /// Before `drop` removes a lab: write the images each running node's containerd holds into
@@ -59,7 +59,10 @@ pub struct Exported {
 /// `ctr images export` without `--all-platforms` writes the node's own platform, which is
 /// all the node holds. The tar is written under a name k3s does not read (`.partial`) and
 /// then renamed, so a running k3s never imports half a file.
-pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]) -> Exported {
+pub(crate) async fn export_lab_images<E: Engine>(
+    engine: &E,
+    nodes: &[(String, String)],
+) -> Exported {
     let mut out = Exported::default();
     let results = futures::future::join_all(
         nodes
@@ -83,7 +86,7 @@ pub async fn export_lab_images<E: Engine>(engine: &E, nodes: &[(String, String)]
 
 /// `drop`'s first step: [`export_lab_images`] from every running server and agent of `lab`,
 /// shown as one step. Never fails the drop: what could not be kept is named.
-pub async fn keep_lab_images<E: Engine>(
+pub(crate) async fn keep_lab_images<E: Engine>(
     engine: &E,
     lab: &crate::lab::LabName,
     ui: &crate::ui::Ui,
@@ -193,7 +196,7 @@ async fn export_node<E: Engine>(
 
 /// The references worth exporting from `ctr images ls -q`: by tag. Not image IDs
 /// (`sha256:…`, which the CRI adds) nor `name@sha256:…` (k3s adds those again on import).
-pub fn exportable_refs(listed: &str) -> Vec<String> {
+pub(crate) fn exportable_refs(listed: &str) -> Vec<String> {
     let mut refs: Vec<String> = listed
         .lines()
         .map(str::trim)

@@ -3,8 +3,8 @@
 //! alone:
 //! - **pull-through caches**: one `registry:3` proxy per upstream ([`UPSTREAMS`]: docker.io,
 //!   ghcr.io, quay.io, registry.k8s.io), shared by every lab and kept across `drop`, with
-//!   expiry turned off ([`PROXY_TTL_ENV`]; `registry:2` deletes what it cached after 7 days,
-//!   see [`CACHE_IMAGE`]). They serve every lab, running or new, while the host is online.
+//!   expiry turned off ([`PROXY_TTL_ENV`](proxy::PROXY_TTL_ENV); `registry:2` deletes what it cached after 7 days,
+//!   see [`CACHE_IMAGE`](proxy::CACHE_IMAGE)). They serve every lab, running or new, while the host is online.
 //! - **the lab's image export**: `drop` writes what each running node's containerd holds into
 //!   a volume kept for the next lab of that name ([`keep_lab_images`]), mounted in its nodes at
 //!   k3s's airgap folder ([`super::k3s::AIRGAP_IMAGES`]), which k3s imports at start with no network. This
@@ -47,7 +47,7 @@
 //! - **Shared, never dropped**: caches are labelled [`names::LABEL_CACHE`] (the upstream) and
 //!   [`names::LABEL_CACHE_NAMESPACE`], never `playground.cluster`, so `drop`'s label sweep
 //!   leaves them; `drop` detaches them from the lab's network ([`detach_all`]) so that the
-//!   network can go. Export volumes carry the same namespace label (and [`LABEL_EXPORT_LAB`]).
+//!   network can go. Export volumes carry the same namespace label (and [`LABEL_EXPORT_LAB`](export::LABEL_EXPORT_LAB)).
 //!   `playground cache prune` removes them all but the exports of labs that exist: removing a
 //!   container detaches it from every lab network, and labs then pull from the upstreams.
 //! - **An export per lab name**, not one for all labs: k3s imports and pins every tar in the
@@ -69,16 +69,13 @@ mod proxy;
 mod settings;
 mod status;
 
-pub use export::{
-    EXPORT_KIND, Exported, LABEL_EXPORT_LAB, export_lab_images, exportable_refs, keep_lab_images,
-};
+pub(crate) use export::{EXPORT_KIND, keep_lab_images};
 pub(super) use proxy::ensure_shared;
-pub use proxy::{
-    CACHE_IMAGE, CacheStep, PROXY_TTL_ENV, REGISTRY_DATA, REGISTRY_PORT, UPSTREAMS, Upstream,
-    detach_all, ensure,
+pub(crate) use proxy::{
+    CacheStep, REGISTRY_DATA, REGISTRY_PORT, UPSTREAMS, Upstream, detach_all, ensure,
 };
-pub use settings::{CacheSettings, DEFAULT_NAMESPACE, ENV_IMAGE, ENV_NAMESPACE};
-pub use status::{CacheStatus, Pruned, human_size, prune, render_table, status};
+pub(crate) use settings::{CacheSettings, DEFAULT_NAMESPACE, ENV_IMAGE};
+pub(crate) use status::{CacheStatus, human_size, prune, render_table, status};
 
 #[cfg(test)]
 mod tests;

@@ -14,26 +14,26 @@ use super::CacheSettings;
 /// it was cached, with no way to turn that off (distribution v2.8.3
 /// `registry/proxy/proxymanifeststore.go`: `const repositoryTTL = 24 * 7 * time.Hour`), while
 /// 3.x reads `proxy.ttl` and never expires anything when it is 0 ([`PROXY_TTL_ENV`]).
-pub const CACHE_IMAGE: &str = "registry:3";
+pub(crate) const CACHE_IMAGE: &str = "registry:3";
 /// Keep what was cached forever. distribution v3.0.0 `registry/proxy/proxyregistry.go`
 /// (`NewRegistryPullThroughCache`): `config.TTL == nil` means the 7-day default, `> 0` that
 /// TTL, and 0 "TTL is disabled, never expire" (no scheduler at all). The value is parsed as
 /// YAML into a `*time.Duration` (`configuration/parser.go` overwriteFields): `0s` is a string
 /// `time.ParseDuration` reads, in both yaml.v2 and yaml.v3. Registry 2.8 has no such field and
 /// ignores it with a warning, so tests on Debian's 2.8 run the same spec.
-pub const PROXY_TTL_ENV: &str = "REGISTRY_PROXY_TTL=0s";
+pub(crate) const PROXY_TTL_ENV: &str = "REGISTRY_PROXY_TTL=0s";
 /// The registry's port inside its container. Never published on the host.
-pub const REGISTRY_PORT: u16 = 5000;
+pub(crate) const REGISTRY_PORT: u16 = 5000;
 /// Where the registry keeps its blobs: the cache's named volume.
-pub const REGISTRY_DATA: &str = "/var/lib/registry";
+pub(crate) const REGISTRY_DATA: &str = "/var/lib/registry";
 
 /// An upstream registry that gets its own cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// The registry host as image references name it (the `mirrors:` key in k3s).
-    pub host: &'static str,
+    pub(crate) host: &'static str,
     /// The URL the cache pulls through (`REGISTRY_PROXY_REMOTEURL`).
-    pub remote_url: &'static str,
+    pub(crate) remote_url: &'static str,
 }
 
 /// The upstreams a lab's images come from, each with its own cache (a registry proxy serves
@@ -44,7 +44,7 @@ pub struct Upstream {
 /// containerd 500 (distribution/distribution#4383, with 2.8.3 and 3.0.0; #3842), so a cache
 /// there only adds a failed round trip per blob. Images from it (and from any registry not
 /// listed) are kept by the lab's image export instead: see [`keep_lab_images`](super::keep_lab_images).
-pub const UPSTREAMS: [Upstream; 4] = [
+pub(crate) const UPSTREAMS: [Upstream; 4] = [
     Upstream {
         host: "docker.io",
         remote_url: "https://registry-1.docker.io",
@@ -65,13 +65,13 @@ pub const UPSTREAMS: [Upstream; 4] = [
 impl CacheSettings {
     /// The endpoint nodes pull through: plain HTTP on the lab network, which nothing outside
     /// the lab's nodes can reach.
-    pub fn endpoint(&self, upstream: &Upstream) -> String {
+    pub(crate) fn endpoint(&self, upstream: &Upstream) -> String {
         format!("http://{}:{REGISTRY_PORT}", self.container(upstream))
     }
 
     /// The labels of a cache's container and volume. No `playground.cluster`: see the module
     /// docs.
-    pub fn labels(&self, upstream: &Upstream) -> Labels {
+    pub(crate) fn labels(&self, upstream: &Upstream) -> Labels {
         Labels::from([
             (names::LABEL_CACHE.to_string(), upstream.host.to_string()),
             (
@@ -93,7 +93,7 @@ impl CacheSettings {
     /// without network. Nothing needs Docker to restart it: every `up` starts the caches before
     /// it creates nodes, and only new nodes pull. A cache that exited says why in
     /// `cache status` ([`CacheStatus::problem`]).
-    pub fn container_spec(&self, upstream: &Upstream) -> ContainerSpec {
+    pub(crate) fn container_spec(&self, upstream: &Upstream) -> ContainerSpec {
         let name = self.container(upstream);
         ContainerSpec {
             hostname: name.clone(),
@@ -125,17 +125,22 @@ impl CacheSettings {
 
 /// One cache to make sure of, for one lab: see [`ensure`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheStep {
-    pub upstream: Upstream,
-    pub spec: ContainerSpec,
-    pub volume: String,
+pub(crate) struct CacheStep {
+    pub(crate) upstream: Upstream,
+    pub(crate) spec: ContainerSpec,
+    pub(crate) volume: String,
     /// The lab network to attach it to, and its static address there.
-    pub network: String,
-    pub ip: IpAddr,
+    pub(crate) network: String,
+    pub(crate) ip: IpAddr,
 }
 
 impl CacheStep {
-    pub fn new(settings: &CacheSettings, upstream: &Upstream, network: &str, ip: IpAddr) -> Self {
+    pub(crate) fn new(
+        settings: &CacheSettings,
+        upstream: &Upstream,
+        network: &str,
+        ip: IpAddr,
+    ) -> Self {
         CacheStep {
             upstream: *upstream,
             spec: settings.container_spec(upstream),
@@ -149,7 +154,7 @@ impl CacheStep {
 /// Make one cache ready for a lab: its volume, its container (created once and shared by
 /// every lab; another `up` may create it at the same moment), started, and attached to the
 /// lab network. Every part is idempotent.
-pub async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
+pub(crate) async fn ensure<E: Engine>(engine: &E, step: &CacheStep) -> Result<()> {
     ensure_shared(
         engine,
         &step.spec,
@@ -203,7 +208,7 @@ pub(in crate::cluster) async fn ensure_shared<E: Engine>(
 
 /// Detach every cache (of any namespace) from a lab network, so that the network can be
 /// removed: Docker refuses to remove a network with containers attached.
-pub async fn detach_all<E: Engine>(engine: &E, network: &NetworkInfo) -> Result<()> {
+pub(crate) async fn detach_all<E: Engine>(engine: &E, network: &NetworkInfo) -> Result<()> {
     for c in engine.list_containers(&[(names::LABEL_CACHE, "")]).await? {
         // By ID: two networks may carry the lab network's name (see `lifecycle::remove_objects`).
         if let Err(e) = engine.disconnect_network(&network.id, &c.name).await {

@@ -4,18 +4,18 @@ use super::super::names;
 use super::proxy::{CACHE_IMAGE, Upstream};
 
 /// Replaces [`CACHE_IMAGE`] (tests use a local stand-in).
-pub const ENV_IMAGE: &str = "PLAYGROUND_CACHE_IMAGE";
+pub(crate) const ENV_IMAGE: &str = "PLAYGROUND_CACHE_IMAGE";
 /// Test-only: a namespace for the cache objects, so parallel tests each get their own caches.
-pub const ENV_NAMESPACE: &str = "PLAYGROUND_CACHE_NAMESPACE";
+pub(crate) const ENV_NAMESPACE: &str = "PLAYGROUND_CACHE_NAMESPACE";
 /// The namespace of the real, user-facing caches.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// Which cache image and which set of caches; read from the environment by [`Self::from_env`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
-    pub image: String,
+pub(crate) struct CacheSettings {
+    pub(crate) image: String,
     /// [`DEFAULT_NAMESPACE`] unless a test names another.
-    pub namespace: String,
+    pub(crate) namespace: String,
 }
 
 impl Default for CacheSettings {
@@ -30,7 +30,7 @@ impl Default for CacheSettings {
 impl CacheSettings {
     /// [`ENV_IMAGE`] and [`ENV_NAMESPACE`], or the defaults. The namespace is reduced to what a
     /// Docker name may hold (lowercase letters, digits, `-`; 24 characters).
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let image = std::env::var(ENV_IMAGE)
             .ok()
             .map(|i| i.trim().to_string())
@@ -56,7 +56,7 @@ impl CacheSettings {
 
     /// The cache container's name, also its alias on lab networks: `playground-cache-docker-io`
     /// (`playground-cache-<namespace>-docker-io` in a test namespace).
-    pub fn container(&self, upstream: &Upstream) -> String {
+    pub(crate) fn container(&self, upstream: &Upstream) -> String {
         let host = upstream.host.replace('.', "-");
         if self.namespace == DEFAULT_NAMESPACE {
             format!("{}-cache-{host}", names::PREFIX)
@@ -66,7 +66,7 @@ impl CacheSettings {
     }
 
     /// The cache's named volume.
-    pub fn volume(&self, upstream: &Upstream) -> String {
+    pub(crate) fn volume(&self, upstream: &Upstream) -> String {
         format!("{}-data", self.container(upstream))
     }
 }

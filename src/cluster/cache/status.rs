@@ -13,26 +13,29 @@ use super::{CacheSettings, EXPORT_KIND, REGISTRY_DATA, UPSTREAMS, Upstream};
 /// One cache as `playground cache status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CacheStatus {
-    pub upstream: String,
-    pub remote_url: String,
-    pub container: String,
+pub(crate) struct CacheStatus {
+    pub(crate) upstream: String,
+    pub(crate) remote_url: String,
+    pub(crate) container: String,
     /// `absent`, or the container's run state.
-    pub state: String,
-    pub image: Option<String>,
-    pub volume: String,
-    pub volume_exists: bool,
+    pub(crate) state: String,
+    pub(crate) image: Option<String>,
+    pub(crate) volume: String,
+    pub(crate) volume_exists: bool,
     /// The bytes cached (`du` in the running registry); `None` when it is not running.
-    pub size_bytes: Option<u64>,
+    pub(crate) size_bytes: Option<u64>,
     /// The labs whose networks it is attached to.
-    pub labs: Vec<String>,
+    pub(crate) labs: Vec<String>,
     /// Why a cache that exists is not running, from its last log lines: the registry's panic
     /// when its upstream did not answer at start (offline), or its exit code.
-    pub problem: Option<String>,
+    pub(crate) problem: Option<String>,
 }
 
 /// Every cache of the namespace, absent ones included, and which labs use each.
-pub async fn status<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Vec<CacheStatus>> {
+pub(crate) async fn status<E: Engine>(
+    engine: &E,
+    settings: &CacheSettings,
+) -> Result<Vec<CacheStatus>> {
     let volumes = engine
         .list_volumes(&[(names::LABEL_CACHE_NAMESPACE, &settings.namespace)])
         .await?;
@@ -123,7 +126,7 @@ async fn registry_size<E: Engine>(engine: &E, container: &str) -> Option<u64> {
 }
 
 /// Render `cache status` as a table.
-pub fn render_table(caches: &[CacheStatus]) -> String {
+pub(crate) fn render_table(caches: &[CacheStatus]) -> String {
     let mut out = format!(
         "{:<16} {:<9} {:>9}  {:<36} LABS\n",
         "UPSTREAM", "STATE", "SIZE", "CONTAINER"
@@ -152,15 +155,15 @@ pub fn render_table(caches: &[CacheStatus]) -> String {
 }
 
 /// `1536` → `1.5 KiB`.
-pub fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     indicatif::HumanBytes(bytes).to_string()
 }
 
 /// What `cache prune` removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Pruned {
-    pub containers: usize,
-    pub volumes: usize,
+pub(crate) struct Pruned {
+    pub(crate) containers: usize,
+    pub(crate) volumes: usize,
 }
 
 /// Remove every cache container and volume of the namespace, and the image exports of labs
@@ -168,7 +171,7 @@ pub struct Pruned {
 /// then pull from the upstreams directly, and their next `up` brings the caches back (empty).
 /// The export of a lab that exists stays: its nodes mount it (Docker refuses to remove a
 /// volume in use), and its next `drop` writes it again.
-pub async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pruned> {
+pub(crate) async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Result<Pruned> {
     let filter = [(names::LABEL_CACHE_NAMESPACE, settings.namespace.as_str())];
     let containers = engine.list_containers(&filter).await?;
     for c in &containers {

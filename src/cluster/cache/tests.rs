@@ -1,4 +1,5 @@
 use super::super::names;
+use super::export::{LABEL_EXPORT_LAB, exportable_refs};
 use super::*;
 
 #[test]

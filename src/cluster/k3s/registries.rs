@@ -26,25 +26,25 @@ use super::super::registry::RegistryMirror;
 use crate::config::{Credential, UserRegistries};
 
 /// Where k3s reads its registry configuration, at start.
-pub const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
+pub(crate) const REGISTRIES_YAML: &str = "/etc/rancher/k3s/registries.yaml";
 
 /// The digest of a node's `cluster.registries` entries (as written: `${env:NAME}` references,
 /// never their values): a changed entry is a node change, which `up` shows and recreates.
-pub const LABEL_REGISTRIES: &str = "playground.registries";
+pub(crate) const LABEL_REGISTRIES: &str = "playground.registries";
 
 /// What a node's `registries.yaml` is made of.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     /// The caches' mirrors, while the cache is on.
-    pub cache: Option<&'a CacheSettings>,
-    pub registry: Option<&'a RegistryMirror>,
-    pub user: Option<&'a UserRegistries>,
+    pub(crate) cache: Option<&'a CacheSettings>,
+    pub(crate) registry: Option<&'a RegistryMirror>,
+    pub(crate) user: Option<&'a UserRegistries>,
 }
 
 impl Sources<'_> {
     /// Whether there is anything to write: a file without one mirror is not written (k3s
     /// would read an empty `mirrors`, and nothing would come of it).
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.cache.is_some()
             || self.registry.is_some()
             || self
@@ -103,7 +103,7 @@ struct Tls {
 /// them (one registry, one entry: the user's). containerd tries a mirror's endpoints in order
 /// and falls back to the registry itself, so a cache that is down slows a pull but never
 /// fails it.
-pub fn registries_yaml(sources: Sources) -> String {
+pub(crate) fn registries_yaml(sources: Sources) -> String {
     let mut file = File {
         mirrors: BTreeMap::new(),
         configs: BTreeMap::new(),
@@ -182,7 +182,7 @@ pub fn registries_yaml(sources: Sources) -> String {
 
 /// Whether a `registries.yaml` (as a node holds it, written by any playground) has a mirror
 /// for `host`.
-pub fn names_mirror(text: &str, host: &str) -> bool {
+pub(crate) fn names_mirror(text: &str, host: &str) -> bool {
     #[derive(serde::Deserialize)]
     struct Mirrors {
         #[serde(default)]
@@ -194,7 +194,7 @@ pub fn names_mirror(text: &str, host: &str) -> bool {
 /// The credentials a node's `registries.yaml` holds (`configs.*.auth`, every field but
 /// `username`): `logs` and `export logs` register them with the mask, so a shell without the
 /// lab file's variables masks them too.
-pub fn credentials(text: &str) -> Vec<String> {
+pub(crate) fn credentials(text: &str) -> Vec<String> {
     #[derive(serde::Deserialize)]
     struct File {
         #[serde(default)]
@@ -225,7 +225,7 @@ fn value(c: &Option<Credential>) -> Option<&str> {
 /// mirror, which k3s applies only to registries with no entry of their own (k3s
 /// `pkg/agent/containerd/config.go` `getHostConfigs`: `*` becomes `_default`), so not to the
 /// registries the caches serve.
-pub fn overridden(
+pub(crate) fn overridden(
     cache_on: bool,
     registry_port: Option<u16>,
     user: Option<&UserRegistries>,

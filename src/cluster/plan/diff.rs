@@ -23,10 +23,10 @@ use super::super::names::{LABEL_ENV_KEYS, LABEL_SECRET_ENV};
 /// secrets masked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub node: String,
-    pub field: String,
-    pub old: String,
-    pub new: String,
+    pub(crate) node: String,
+    pub(crate) field: String,
+    pub(crate) old: String,
+    pub(crate) new: String,
 }
 
 /// The value of [`LABEL_ENV_KEYS`] for a container created with `env`: its keys, sorted.

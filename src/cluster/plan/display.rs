@@ -168,7 +168,7 @@ impl Plan {
     /// What `up` changes on the existing nodes: one line per changed field (node, field, old
     /// → new; secrets masked when the plan was made) and one per agent removed. Empty when
     /// nothing existing changes.
-    pub fn diff(&self) -> String {
+    pub(crate) fn diff(&self) -> String {
         let mut out = String::new();
         if !self.changes_nodes() {
             return out;

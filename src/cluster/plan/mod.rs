@@ -50,65 +50,65 @@ use node::node_plan;
 
 /// What Docker has now, gathered by the executor before planning.
 #[derive(Debug, Clone, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// Containers that carry this lab's cluster label.
-    pub containers: Vec<ContainerInfo>,
+    pub(crate) containers: Vec<ContainerInfo>,
     /// Containers whose names we want but which are not ours.
-    pub foreign: Vec<String>,
-    pub network_exists: bool,
-    pub network_subnet: Option<String>,
+    pub(crate) foreign: Vec<String>,
+    pub(crate) network_exists: bool,
+    pub(crate) network_subnet: Option<String>,
     /// IDs of networks of the lab's name left with no node of the lab on them: what a command
     /// killed while its network create was in flight leaves (the daemon finishes the create).
     /// Docker refuses a name two networks share as ambiguous, so they go before the one the
     /// lab uses is made.
-    pub leftover_networks: Vec<String>,
+    pub(crate) leftover_networks: Vec<String>,
     /// Subnets already used by other networks.
-    pub used_subnets: Vec<String>,
-    pub images_present: BTreeSet<String>,
+    pub(crate) used_subnets: Vec<String>,
+    pub(crate) images_present: BTreeSet<String>,
     /// The shared image caches that exist (inspected: their networks are known).
-    pub caches: Vec<ContainerInfo>,
+    pub(crate) caches: Vec<ContainerInfo>,
     /// Whether the cache image is local.
-    pub cache_image_present: bool,
+    pub(crate) cache_image_present: bool,
     /// The shared lab registry, if it exists (inspected), whether or not this lab asks for it.
-    pub registry: Option<ContainerInfo>,
+    pub(crate) registry: Option<ContainerInfo>,
     /// Whether the registry image is local.
-    pub registry_image_present: bool,
+    pub(crate) registry_image_present: bool,
     /// The lab's volumes that exist (its nodes' data volumes among them, and its image export).
-    pub volumes: BTreeSet<String>,
+    pub(crate) volumes: BTreeSet<String>,
 }
 
 /// Choices made before planning (so the plan stays pure).
 #[derive(Debug, Clone)]
-pub struct Inputs {
+pub(crate) struct Inputs {
     /// The API host port: from the existing server, the file, or a free port.
-    pub api_port: u16,
+    pub(crate) api_port: u16,
     /// The cluster join token: from an existing node, or freshly generated.
-    pub token: String,
-    pub pull: PullPolicy,
+    pub(crate) token: String,
+    pub(crate) pull: PullPolicy,
     /// Where the search for a free subnet starts (random in `up`, 0 in tests).
-    pub subnet_seed: u32,
+    pub(crate) subnet_seed: u32,
     /// A local Git repository to mount read-only into every node (at
     /// [`crate::lab::LOCAL_REPO_MOUNT`]). Mounts cannot be added to a container
     /// later, so this follows the lab file, not `--cluster-only`.
-    pub repo_mount: Option<std::path::PathBuf>,
+    pub(crate) repo_mount: Option<std::path::PathBuf>,
     /// The host port of the Argo CD UI (plain HTTP on 127.0.0.1), published to the
     /// `argocd-server` NodePort.
-    pub ui_port: Option<u16>,
+    pub(crate) ui_port: Option<u16>,
     /// The image cache's image and namespace; `None` plans no cache. The cache is planned only
     /// when the lab's `cluster.imageCache` is on as well.
-    pub cache: Option<CacheSettings>,
+    pub(crate) cache: Option<CacheSettings>,
     /// The load balancer's image: [`LB_IMAGE`] unless [`ENV_LB_IMAGE`] names another.
-    pub lb_image: String,
+    pub(crate) lb_image: String,
     /// The lab registry's image and namespace, used when the lab has `cluster.registry`.
-    pub registry: RegistrySettings,
+    pub(crate) registry: RegistrySettings,
     /// The host's kernel modules folder, mounted read-only at `/lib/modules` in every k3s node
     /// (see [`node::host_modules_from_env`]); `None` mounts nothing.
-    pub host_modules: Option<std::path::PathBuf>,
+    pub(crate) host_modules: Option<std::path::PathBuf>,
 }
 
 /// When to pull images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     #[default]
     Missing,
     Always,
@@ -117,16 +117,16 @@ pub enum PullPolicy {
 
 /// One node, fully specified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodePlan {
-    pub role: Role,
-    pub index: u32,
-    pub spec: ContainerSpec,
-    pub ready_line: &'static str,
+pub(crate) struct NodePlan {
+    pub(crate) role: Role,
+    pub(crate) index: u32,
+    pub(crate) spec: ContainerSpec,
+    pub(crate) ready_line: &'static str,
 }
 
 /// One thing to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Make sure these host ports are free before anything is created.
     CheckPorts(Vec<PortBinding>),
     EnsureNetwork(NetworkSpec),
@@ -208,20 +208,21 @@ pub enum Step {
 
 /// Ordered phases; the steps of a phase may run concurrently.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
-    pub phases: Vec<Vec<Step>>,
+pub(crate) struct Plan {
+    pub(crate) phases: Vec<Vec<Step>>,
     /// True when nothing of the lab existed: on failure the executor rolls back everything.
-    pub fresh: bool,
-    pub api_url: String,
+    pub(crate) fresh: bool,
+    pub(crate) api_url: String,
     /// What differs on the existing nodes (each such node is recreated), secrets masked.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
     /// The agents beyond `cluster.agents`, removed.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
 }
 
 impl Plan {
     /// All node plans, in creation order.
-    pub fn nodes(&self) -> impl Iterator<Item = &NodePlan> {
+    #[cfg(test)]
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &NodePlan> {
         self.phases.iter().flatten().filter_map(|s| match s {
             Step::CreateNode(n) => Some(&**n),
             _ => None,
@@ -230,7 +231,7 @@ impl Plan {
 
     /// Whether running this plan replaces or removes an existing node: then `up` shows the
     /// diff and asks first.
-    pub fn changes_nodes(&self) -> bool {
+    pub(crate) fn changes_nodes(&self) -> bool {
         !self.changes.is_empty() || !self.removed.is_empty()
     }
 }
@@ -238,7 +239,7 @@ impl Plan {
 /// Build the plan for `up`: refuse what cannot work, then one phase after another (checks,
 /// network, prep, shared caches, create, mirrors, start, wait). A phase with nothing to do is
 /// left out.
-pub fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, PlanError> {
+pub(crate) fn plan_up(lab: &Lab, observed: &Observed, inputs: &Inputs) -> Result<Plan, PlanError> {
     let p = Planner::new(lab, observed, inputs)?;
     let mut plan = Plan {
         fresh: p.fresh,

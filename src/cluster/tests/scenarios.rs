@@ -553,7 +553,7 @@ async fn a_host_port_in_use_is_a_conflict_found_before_anything_is_made() {
     let err = up(&engine, &lab, &dir).await.unwrap_err();
 
     assert!(matches!(err, ClusterError::PortInUse { .. }), "{err:?}");
-    assert_eq!(err.kind(), crate::cluster::ErrorKind::Conflict);
+    assert_eq!(err.kind(), crate::cluster::error::ErrorKind::Conflict);
     assert_eq!(changes(&engine.calls()), Vec::<String>::new());
 }
 
@@ -573,7 +573,7 @@ async fn a_node_that_never_logs_its_ready_line_times_out_and_a_fresh_lab_goes() 
         .unwrap_err();
 
     assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(err.kind(), crate::cluster::ErrorKind::Timeout);
+    assert_eq!(err.kind(), crate::cluster::error::ErrorKind::Timeout);
     assert!(err.to_string().contains(&agent), "{err}");
     assert_eq!(engine.objects_labelled(LABEL_CLUSTER), Vec::<String>::new());
 }
@@ -589,7 +589,7 @@ async fn suspending_a_lab_that_does_not_exist_is_not_found() {
         matches!(&err, ClusterError::NotFound(name) if *name == lab.name),
         "{err:?}"
     );
-    assert_eq!(err.kind(), crate::cluster::ErrorKind::NotFound);
+    assert_eq!(err.kind(), crate::cluster::error::ErrorKind::NotFound);
     assert!(
         crate::diag::Report(&err)
             .to_string()
@@ -804,7 +804,7 @@ mod reconcile {
             .await
             .unwrap_err();
         assert!(matches!(err, ClusterError::Unconfirmed { .. }), "{err:?}");
-        assert_eq!(err.kind(), crate::cluster::ErrorKind::Usage);
+        assert_eq!(err.kind(), crate::cluster::error::ErrorKind::Usage);
         let text = crate::diag::Report(&err).to_string();
         assert!(text.contains("image: rancher/k3s"), "{text}");
         assert!(text.contains("--yes"), "{text}");

@@ -16,19 +16,11 @@ impl crate::diag::Hinted for Error {
             Self::ArgocdCli(e) => e.hint(),
             Self::Access(e) => e.hint(),
             Self::Refresh(e) => e.hint(),
-            Self::KeptExport { name, source, .. } => crate::diag::join(
-                source.hint(),
-                Some(format!(
-                    "`playground resume {name}` if it is stopped, then try again; --force goes on and loses them"
-                )),
-            ),
-            Self::Kept(e) => e.hint(),
-            Self::Record(e) => e.hint(),
+            Self::Ops(e) => e.hint(),
             Self::Sample(e) => e.hint(),
             Self::K3d(e) => e.hint(),
             Self::Lock(e) => e.hint(),
             Self::Preflight(e) => e.hint(),
-            Self::NoApiAddress(..) => Some("`playground up` converges it".to_string()),
             Self::NoLabs(..) => Some(
                 "`playground init` writes a lab file in this folder, and `playground up` makes the lab from it"
                     .to_string(),

@@ -20,10 +20,8 @@ impl Classified for Error {
             Error::ArgocdCli(e) => e.kind(),
             Error::Access(e) => e.kind(),
             Error::Refresh(e) => e.kind(),
-            Error::Hub(e) => e.kind(),
             Error::KubeconfigFile(e) => e.kind(),
-            Error::Kept(e) => e.kind(),
-            Error::Record(e) => e.kind(),
+            Error::Ops(e) => e.kind(),
             Error::Sample(e) => e.kind(),
             Error::K3d(e) => e.kind(),
             Error::Lock(e) => e.kind(),
@@ -31,10 +29,8 @@ impl Classified for Error {
             Error::NoLabs(_) => Kind::NotFound,
             Error::Interrupted => Kind::Interrupted,
             Error::ChildExit(code) => Kind::Child(*code),
-            // Its own failures; a kept export that failed is one, whatever its reason.
-            Error::KeptExport { .. }
-            | Error::KubeconfigRead(_)
-            | Error::NoApiAddress(_)
+            // Its own failures.
+            Error::KubeconfigRead(_)
             | Error::HostChecks { .. }
             | Error::Json(_)
             | Error::Yaml(_)
@@ -59,6 +55,24 @@ boxed_from!(
     Bootstrap(BootstrapError),
     ArgocdCli(ArgoCliError),
     Restore(RestoreError)
+);
+
+/// Errors a command meets only through a use case are the use case's: `?` on one makes an
+/// [`Error::Ops`], with the use case's message, hint and kind.
+macro_rules! via_ops {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::Ops(e.into())
+            }
+        }
+    )*};
+}
+
+via_ops!(
+    crate::state::kept::KeptError,
+    crate::state::record::RecordError,
+    crate::argocd::hub::HubError
 );
 
 impl Error {

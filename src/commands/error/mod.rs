@@ -20,7 +20,6 @@
 
 mod hint;
 mod kind;
-mod ops;
 #[cfg(test)]
 mod tests;
 mod usage;
@@ -40,9 +39,7 @@ use crate::kube::kubeconfig::KubeconfigError;
 use crate::repo::sample::SampleError;
 use crate::source::SourceError;
 use crate::source::restore::RestoreError;
-use crate::state::kept::KeptError;
 use crate::state::lock::LockError;
-use crate::state::record::RecordError;
 
 /// Everything that can end a command.
 #[derive(Debug, thiserror::Error)]
@@ -79,25 +76,13 @@ pub enum Error {
     Access(#[from] AccessError),
     #[error(transparent)]
     Refresh(#[from] RefreshError),
-    /// Registering a cluster in a hub's Argo CD (`argocd.clusters`).
-    #[error(transparent)]
-    Hub(Box<crate::argocd::hub::HubError>),
     #[error("kubeconfig: {0}")]
     KubeconfigFile(#[from] KubeconfigError),
     #[error("cannot read the kubeconfig: {0}")]
     KubeconfigRead(#[from] crate::kube::KubeconfigReadError),
-    /// `drop`/`suspend` could not export what the lab keeps, and changed nothing.
-    #[error("cannot export the kept Secrets of lab {name}: {source}\n  nothing was {what}")]
-    KeptExport {
-        name: String,
-        what: &'static str,
-        #[source]
-        source: Box<KeptError>,
-    },
+    /// A use case's error, as it is: it says its own message, hint and kind.
     #[error(transparent)]
-    Kept(#[from] KeptError),
-    #[error(transparent)]
-    Record(#[from] RecordError),
+    Ops(#[from] crate::ops::OpsError),
     #[error(transparent)]
     Sample(#[from] SampleError),
     /// `init --from-k3d`: the k3d config cannot be converted.
@@ -130,9 +115,6 @@ pub enum Error {
     /// gave, if any).
     #[error("{}there are no labs yet", .0.as_ref().map(|n| format!("no lab named {n}: ")).unwrap_or_default())]
     NoLabs(Option<String>),
-    /// A lab made by an older playground, or whose labels were edited.
-    #[error("lab {0} has no API address label")]
-    NoApiAddress(String),
     #[error("interrupted")]
     Interrupted,
     /// A program we ran for the user (`playground argocd`, `exec`) exited with this status,
@@ -141,7 +123,7 @@ pub enum Error {
     ChildExit(i32),
 }
 
-pub use crate::diag::{Classified, Hinted, Kind};
-pub use usage::Usage;
+pub(crate) use crate::diag::{Classified, Hinted, Kind};
+pub(crate) use usage::Usage;
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

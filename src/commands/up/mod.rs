@@ -26,11 +26,11 @@ use crate::source::LabSource;
 #[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(flatten)]
-    pub lab: LabArgs,
+    pub(crate) lab: LabArgs,
     /// Skip Docker: bootstrap Argo CD and the seed into this existing kube context instead
     /// (a real cluster, for labs that outgrow one machine). Needs a remote gitops.repo.
     #[arg(long, value_name = "CTX", conflicts_with_all = ["servers", "agents", "image", "api_port", "cluster_only"])]
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -43,28 +43,28 @@ const EXAMPLES: &str = "Examples:
 
 /// Which lab `up` makes: the file, and flags that override it.
 #[derive(Debug, clap::Args)]
-pub struct LabArgs {
+pub(crate) struct LabArgs {
     /// The lab file. Default: ./playground.yaml if present, else the built-in sample lab.
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Overrides metadata.name in the file.
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Overrides cluster.servers in the file.
     #[arg(long)]
-    pub servers: Option<u32>,
+    pub(crate) servers: Option<u32>,
     /// Overrides cluster.agents in the file.
     #[arg(long)]
-    pub agents: Option<u32>,
+    pub(crate) agents: Option<u32>,
     /// Overrides cluster.image in the file.
     #[arg(long)]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// Overrides cluster.api.port in the file.
     #[arg(long, value_name = "PORT")]
-    pub api_port: Option<u16>,
+    pub(crate) api_port: Option<u16>,
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let overrides = Overrides {
         name: args.lab.name,
         servers: args.lab.servers,
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
 }
 
 /// `up` and `restore`: prepare, go up ([`ops::up_lab`]), print what was done, then watch.
-pub async fn up_lab(
+pub(crate) async fn up_lab(
     ctx: &Ctx<'_>,
     source: LabSource,
     run: &RunArgs,

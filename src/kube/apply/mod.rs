@@ -44,12 +44,12 @@ use kube::discovery::ApiResource;
 use tokio::time::Instant;
 
 /// The field manager our writes are recorded under (`metadata.managedFields`).
-pub const FIELD_MANAGER: &str = "playground";
+pub(crate) const FIELD_MANAGER: &str = "playground";
 /// Requests in flight during the concurrent phase: enough to hide round trips, few enough
 /// not to trip API priority and fairness on a small k3s.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
 /// How long a CRD may take to become Established (real API servers take milliseconds).
-pub const DEFAULT_CRD_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_CRD_TIMEOUT: Duration = Duration::from_secs(60);
 
 const CRD_GROUP: &str = "apiextensions.k8s.io";
 const CRD_KIND: &str = "CustomResourceDefinition";
@@ -60,13 +60,13 @@ const ATTEMPTS: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Recorded in `managedFields`; [`FIELD_MANAGER`] by default.
-    pub field_manager: String,
+    pub(crate) field_manager: String,
     /// The namespace of namespaced objects that name none (like `kubectl apply -n`).
-    pub default_namespace: String,
+    pub(crate) default_namespace: String,
     /// Requests in flight at most during the concurrent phase (at least 1).
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// How long every CRD together may take to become Established.
-    pub crd_timeout: Duration,
+    pub(crate) crd_timeout: Duration,
 }
 
 impl ApplyOptions {
@@ -84,16 +84,16 @@ impl ApplyOptions {
 /// One object, as messages name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
     /// None for cluster-scoped objects (and before the scope is known, when none is written).
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
 }
 
 impl ObjectRef {
     /// The reference of a parsed object (as written: namespace only if the document names one).
-    pub fn of(obj: &DynamicObject) -> Self {
+    pub(crate) fn of(obj: &DynamicObject) -> Self {
         let types = obj.types.clone().unwrap_or_default();
         ObjectRef {
             api_version: types.api_version,
@@ -116,7 +116,7 @@ impl fmt::Display for ObjectRef {
 
 /// What is being done, for progress lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Discovery,
     Namespaces,
     Crds,
@@ -127,10 +127,10 @@ pub enum Phase {
 /// A progress report: called after each write and at each phase change.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    pub phase: Phase,
+    pub(crate) phase: Phase,
     /// Objects applied so far.
     pub applied: usize,
-    pub total: usize,
+    pub(crate) total: usize,
 }
 
 impl fmt::Display for Progress {
@@ -155,12 +155,12 @@ pub struct ApplyReport {
     /// Objects applied per kind, e.g. `Deployment: 6`.
     pub by_kind: BTreeMap<String, usize>,
     /// Wall time of the whole apply.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// Of which waiting for CRDs to be Established.
-    pub crd_wait: Duration,
+    pub(crate) crd_wait: Duration,
     /// Every object applied, its namespace as written (fixed for its scope), in the order
     /// the writes finished.
-    pub applied: Vec<ObjectRef>,
+    pub(crate) applied: Vec<ObjectRef>,
 }
 
 impl fmt::Display for ApplyReport {
@@ -194,19 +194,11 @@ pub enum CrdLast {
 /// One object the API server refused (or that the transport lost).
 #[derive(Debug)]
 pub struct ObjectError {
-    pub object: ObjectRef,
-    pub source: kube::Error,
+    pub(crate) object: ObjectRef,
+    pub(crate) source: kube::Error,
 }
 
-impl ObjectError {
-    /// The HTTP status, when the API server answered.
-    pub fn code(&self) -> Option<u16> {
-        match &self.source {
-            kube::Error::Api(s) => Some(s.code),
-            _ => None,
-        }
-    }
-}
+impl ObjectError {}
 
 impl fmt::Display for ObjectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

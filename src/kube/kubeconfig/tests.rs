@@ -545,34 +545,6 @@ fn kubectl_lock_file_is_respected() {
 }
 
 #[test]
-fn extract_and_render_standalone_agree() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = user_file(dir.path());
-    let src = source("https://127.0.0.1:6550");
-    merge(&path, &lab("lab"), &src, false).unwrap();
-
-    let extracted = extract(&path, &lab("lab")).unwrap();
-    let rendered = render_standalone(&lab("lab"), &src).unwrap();
-    assert_eq!(extracted, rendered);
-
-    let typed = Kubeconfig::from_yaml(&extracted).unwrap();
-    assert_eq!(typed.current_context.as_deref(), Some("playground-lab"));
-    assert_eq!(typed.clusters.len(), 1);
-    assert_eq!(typed.auth_infos.len(), 1);
-    assert_eq!(typed.contexts.len(), 1);
-    assert!(!extracted.contains("prod"), "nothing of the user's leaks");
-
-    assert!(matches!(
-        extract(&path, &lab("other")),
-        Err(KubeconfigError::NotFound { .. })
-    ));
-    assert!(matches!(
-        extract(&dir.path().join("absent"), &lab("lab")),
-        Err(KubeconfigError::NotFound { .. })
-    ));
-}
-
-#[test]
 fn bad_sources_are_refused_before_touching_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = user_file(dir.path());

@@ -32,12 +32,12 @@ pub enum YamlError {
 
 impl YamlError {
     /// A parse error, its snippet dropped.
-    pub fn parse(e: serde_saphyr::Error) -> Self {
+    pub(crate) fn parse(e: serde_saphyr::Error) -> Self {
         YamlError::Parse(Box::new(without_snippet(e)))
     }
 
     /// A parse error of YAML we rendered ourselves, its snippet dropped.
-    pub fn read_back(e: serde_saphyr::Error) -> Self {
+    pub(crate) fn read_back(e: serde_saphyr::Error) -> Self {
         YamlError::ReadBack(Box::new(without_snippet(e)))
     }
 }
@@ -52,7 +52,7 @@ fn without_snippet(e: serde_saphyr::Error) -> serde_saphyr::Error {
 
 /// One YAML node, after alias expansion and tag resolution.
 #[derive(Debug, Clone)]
-pub enum Yaml {
+pub(crate) enum Yaml {
     Null,
     Bool(bool),
     Int(i64),
@@ -66,7 +66,7 @@ pub enum Yaml {
 
 impl Yaml {
     /// The value under the string key `key`, if this is a mapping that has one.
-    pub fn get(&self, key: &str) -> Option<&Yaml> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Yaml> {
         match self {
             Yaml::Map(entries) => entries
                 .iter()
@@ -77,7 +77,7 @@ impl Yaml {
     }
 
     /// Mutable access to the value under `key`, if this is a mapping that has one.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Yaml> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Yaml> {
         match self {
             Yaml::Map(entries) => entries
                 .iter_mut()
@@ -89,7 +89,7 @@ impl Yaml {
 
     /// Set `key` to `value` in a mapping: in place if present (its position
     /// kept), appended otherwise. Does nothing on a non-mapping.
-    pub fn set(&mut self, key: &str, value: Yaml) {
+    pub(crate) fn set(&mut self, key: &str, value: Yaml) {
         if let Some(slot) = self.get_mut(key) {
             *slot = value;
         } else if let Yaml::Map(entries) = self {
@@ -97,7 +97,7 @@ impl Yaml {
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Yaml::String(s) => Some(s),
             _ => None,
@@ -107,7 +107,7 @@ impl Yaml {
     /// Convert any serializable value (such as kube's typed kubeconfig
     /// structs) by rendering it as YAML and reading it back, which keeps the
     /// struct's field order.
-    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Yaml, YamlError> {
+    pub(crate) fn from_serialize<T: Serialize>(value: &T) -> Result<Yaml, YamlError> {
         let text = serde_saphyr::to_string(value).map_err(|e| YamlError::Serialize(Box::new(e)))?;
         serde_saphyr::from_str(&text).map_err(YamlError::read_back)
     }

@@ -119,7 +119,7 @@ impl Kube for FakeKube {
 /// A lab's API whose Argo CD install fails: the GitOps half of `up` going wrong.
 struct FakeApi;
 
-impl crate::ops::LabApi for FakeApi {
+impl crate::ops::api::LabApi for FakeApi {
     async fn argocd_version(&self, _ns: &str, recorded: Option<String>) -> Option<String> {
         recorded
     }

@@ -12,7 +12,7 @@ use crate::state::lock::LockError;
 use super::super::OpsError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum UpError {
+pub(crate) enum UpError {
     #[error(transparent)]
     Ops(#[from] OpsError),
     #[error(transparent)]
@@ -72,4 +72,4 @@ impl From<BootstrapError> for UpError {
     }
 }
 
-pub type Result<T, E = UpError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = UpError> = std::result::Result<T, E>;

@@ -26,20 +26,20 @@ use super::{Ask, Result, UpError, UpOpts, UpReport, write_record};
 
 /// What the cluster half hands the GitOps half.
 pub(super) struct Half<'a> {
-    pub source: &'a LabSource,
-    pub prepared: Prepared,
+    pub(crate) source: &'a LabSource,
+    pub(crate) prepared: Prepared,
     /// Whether the lab's record was written.
-    pub recorded: bool,
-    pub recorded_version: Option<String>,
+    pub(crate) recorded: bool,
+    pub(crate) recorded_version: Option<String>,
     /// The Argo CD change the user already said yes to, with the nodes'.
-    pub agreed: Option<VersionChange>,
-    pub deadline: Instant,
+    pub(crate) agreed: Option<VersionChange>,
+    pub(crate) deadline: Instant,
 }
 
 /// `--watch`: the lab's API and what it was seeded from.
-pub struct Watch<A> {
-    pub api: A,
-    pub prepared: Prepared,
+pub(crate) struct Watch<A> {
+    pub(crate) api: A,
+    pub(crate) prepared: Prepared,
 }
 
 /// Ask, or refuse to go on without a terminal; a "no" is [`UpError::Declined`].
@@ -215,7 +215,7 @@ async fn until_interrupted<T>(
 
 /// `up --watch`: refresh Argo CD whenever the local repo's HEAD (or the revision it follows)
 /// moves, until Ctrl-C.
-pub async fn watch_head<A: LabApi>(ui: &Ui, watch: &Watch<A>) -> Result<()> {
+pub(crate) async fn watch_head<A: LabApi>(ui: &Ui, watch: &Watch<A>) -> Result<()> {
     let prepared = &watch.prepared;
     let Some(root) = prepared.repo_mount() else {
         return Ok(());

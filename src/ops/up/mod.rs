@@ -18,8 +18,8 @@
 //!
 //! `up --context` skips Docker and runs only the GitOps half against an existing cluster.
 
-pub mod error;
-pub mod gitops;
+pub(crate) mod error;
+pub(crate) mod gitops;
 mod record;
 
 use std::future::Future;
@@ -45,34 +45,34 @@ use crate::state::kept;
 use crate::ui::Ui;
 
 use super::{Env, Kube};
-pub use error::{Result, UpError};
-pub use gitops::{Watch, watch_head};
-pub use record::{recorded_argocd, write_record};
+pub(crate) use error::{Result, UpError};
+pub(crate) use gitops::{Watch, watch_head};
+pub(crate) use record::{recorded_argocd, write_record};
 
 /// How `up` and `restore` run: their flags, converted once.
 #[derive(Debug, Clone)]
-pub struct UpOpts {
-    pub pull: PullPolicy,
-    pub timeout: Duration,
-    pub switch_context: bool,
-    pub cluster_only: bool,
-    pub dry_run: bool,
-    pub keep_on_failure: bool,
+pub(crate) struct UpOpts {
+    pub(crate) pull: PullPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) switch_context: bool,
+    pub(crate) cluster_only: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) keep_on_failure: bool,
     /// Apply changes to existing nodes, and a changed Argo CD release, without asking.
-    pub yes: bool,
-    pub watch: bool,
+    pub(crate) yes: bool,
+    pub(crate) watch: bool,
     /// `--context`: only the GitOps half, into this existing kube context.
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// The kubeconfig file to merge into; `None`: `$KUBECONFIG`'s, else `~/.kube/config`.
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 /// Asks the user whether to apply the changes it is shown (a diff); `None` where there is no
 /// terminal to ask on.
-pub type Ask<'a> = Option<&'a dyn Fn(&str) -> std::io::Result<bool>>;
+pub(crate) type Ask<'a> = Option<&'a dyn Fn(&str) -> std::io::Result<bool>>;
 
 /// What `up` did, for the command to print.
-pub enum UpReport<A> {
+pub(crate) enum UpReport<A> {
     /// `--dry-run`: the cluster plan (the Argo CD diff first), the GitOps half's steps that
     /// would follow (none with `--cluster-only`), and the host's refusal, if any (the exit
     /// status still says it would fail).
@@ -96,7 +96,7 @@ pub enum UpReport<A> {
 
 /// The GitOps half, checked before anything is created, with the kept Secrets to re-apply;
 /// `None` with `--cluster-only`.
-pub fn prepare(ui: &Ui, lab: &Lab, opts: &UpOpts) -> Result<Option<Prepared>> {
+pub(crate) fn prepare(ui: &Ui, lab: &Lab, opts: &UpOpts) -> Result<Option<Prepared>> {
     if opts.cluster_only {
         return Ok(None);
     }
@@ -116,7 +116,7 @@ pub fn prepare(ui: &Ui, lab: &Lab, opts: &UpOpts) -> Result<Option<Prepared>> {
 
 /// `up --context`: the GitOps half only, into an existing cluster of the user's kubeconfig.
 /// Needs no engine: a host without Docker can bootstrap a real cluster.
-pub async fn up_in_context<A>(
+pub(crate) async fn up_in_context<A>(
     ui: &Ui,
     source: &LabSource,
     prepared: Option<Prepared>,
@@ -134,7 +134,7 @@ pub async fn up_in_context<A>(
 /// `up` and `restore`: one idempotent path that creates or converges a lab, records it, and
 /// bootstraps GitOps into it (see the module docs). `prepared`: what [`prepare`] returned;
 /// `preflight`: the host's checks, awaited before anything is created.
-pub async fn up_lab<E: Engine + Clone + 'static, K: Kube>(
+pub(crate) async fn up_lab<E: Engine + Clone + 'static, K: Kube>(
     env: &Env<'_, E, K>,
     source: &LabSource,
     mut prepared: Option<Prepared>,

@@ -11,7 +11,7 @@ use crate::ui::Ui;
 /// What the lab's record says playground installed of Argo CD, and its version. A record from
 /// before playground recorded it gives the version its lab file named, when the lab was
 /// bootstrapped (it has a deployed commit). None for a dropped lab: its Argo CD went with it.
-pub fn recorded_argocd(name: &LabName) -> (Option<record::ArgoCdRecord>, Option<String>) {
+pub(crate) fn recorded_argocd(name: &LabName) -> (Option<record::ArgoCdRecord>, Option<String>) {
     let Some(rec) = record::read(name)
         .ok()
         .flatten()
@@ -29,7 +29,7 @@ pub fn recorded_argocd(name: &LabName) -> (Option<record::ArgoCdRecord>, Option<
 
 /// Write the lab's state record; a failure is a warning (the lab itself is fine, only
 /// `restore` would miss it). Returns whether it was written.
-pub fn write_record(
+pub(crate) fn write_record(
     ui: &Ui,
     source: &LabSource,
     prepared: Option<&Prepared>,

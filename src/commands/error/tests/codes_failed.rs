@@ -71,10 +71,7 @@ fn every_other_wrapped_failure_exits_1() {
             .into(),
             1,
         ),
-        (
-            Error::Hub(Box::new(crate::argocd::hub::HubError::NoToken)),
-            1,
-        ),
+        (crate::argocd::hub::HubError::NoToken.into(), 1),
         (KubeconfigError::NoTarget.into(), 1),
         (
             KeptError::Parse {
@@ -111,7 +108,7 @@ fn every_other_wrapped_failure_exits_1() {
             1,
         ),
         (Error::HostChecks { failures: 1 }, 1),
-        (Error::NoApiAddress("l".into()), 1),
+        (crate::ops::OpsError::NoApiAddress("l".into()).into(), 1),
         (
             Error::Io {
                 what: "w".into(),

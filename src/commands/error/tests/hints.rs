@@ -92,14 +92,14 @@ fn representative_errors_give_their_hint_as_data() {
 
 #[test]
 fn nested_hints_are_kept_once_each() {
-    let e = Error::KeptExport {
+    let e = Error::from(crate::ops::OpsError::KeptExport {
         name: "demo".into(),
         what: "dropped",
         source: Box::new(KeptError::Parse {
             path: "/k.yaml".into(),
             message: "a list".into(),
         }),
-    };
+    });
     assert_eq!(
         e.to_string(),
         "cannot export the kept Secrets of lab demo: /k.yaml: not a list of Secrets: a list\n  nothing was dropped"

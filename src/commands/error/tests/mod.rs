@@ -12,6 +12,8 @@ use crate::diag::Located;
 use crate::docker::endpoint::EndpointError;
 use crate::repo::sample::SampleError;
 use crate::source::SourceError;
+use crate::state::kept::KeptError;
+use crate::state::record::RecordError;
 
 mod codes;
 mod codes_failed;
