@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 
 use super::bollard::BollardEngine;
 use super::{
-    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, HostFacts, Labels, LogLine,
+    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Host, HostFacts, Labels, LogLine,
     NetworkInfo, NetworkSpec, PrivilegedProbe, PullProgress,
 };
 
@@ -48,24 +48,18 @@ impl AnyEngine {
             BollardEngine::connect_to(endpoint).await?,
         )))
     }
+}
 
-    /// The endpoint this engine was reached at, and where it came from.
-    pub(crate) fn endpoint(&self) -> &Endpoint {
+impl Host for AnyEngine {
+    fn endpoint(&self) -> &Endpoint {
         each!(self, e => e.endpoint())
     }
 
-    /// What the engine says of itself and its host, the parts `doctor` judges.
-    pub(crate) async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+    async fn host_facts(&self) -> Result<HostFacts, EngineError> {
         each!(self, e => e.host_facts().await)
     }
 
-    /// Create and start a privileged container from `image` (present locally), then remove
-    /// it: whether the engine runs one, under which runtime, and whether its kernel has
-    /// `br_netfilter` loaded.
-    pub(crate) async fn probe_privileged(
-        &self,
-        image: &str,
-    ) -> Result<PrivilegedProbe, EngineError> {
+    async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
         each!(self, e => e.probe_privileged(image).await)
     }
 }

@@ -14,9 +14,13 @@
 //! - [`FakeEngine::mute`]: a container that starts and says nothing;
 //! - [`FakeEngine::log`]: a line logged now (log lines carry their time, as Docker's do);
 //! - [`FakeEngine::calls`]: every call, in order, with its target;
-//! - [`FakeEngine::fail_on`] / [`FakeEngine::fail_nth`]: the next matching call fails;
+//! - [`FakeEngine::fail_on`]: the next matching call fails;
 //! - [`FakeEngine::hold`]: a matching call waits until the test releases it (a Ctrl-C in the
-//!   middle of a step).
+//!   middle of a step, or a `docker info` that does not answer);
+//! - [`FakeEngine::set_host_facts`] / [`FakeEngine::set_privileged_probe`]: what the engine
+//!   says of its host, and what becomes of a privileged container (the [`Host`] side, for
+//!   `doctor`). By default: a current rootful Docker on Linux with cgroup v2, reached over TCP
+//!   (so no disk of this machine is measured), that runs privileged containers.
 //!
 //! Built for unit tests, and for `tests/` with the `fake-engine` feature.
 
@@ -29,9 +33,10 @@ use std::time::Duration;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::Notify;
 
+use super::endpoint::EndpointSource;
 use super::{
-    ContainerInfo, ContainerSpec, Engine, EngineError, Labels, LogLine, NetworkInfo, NetworkSpec,
-    PullProgress, Refusal, RefusalKind, RunState,
+    ContainerInfo, ContainerSpec, Endpoint, Engine, EngineError, Host, HostFacts, Labels, LogLine,
+    NetworkInfo, NetworkSpec, PrivilegedProbe, PullProgress, Refusal, RefusalKind, RunState,
 };
 
 /// One call the engine received: the method's name and what it was about (a container,
@@ -126,7 +131,38 @@ struct State {
     /// subnet, made first (a killed command's create the daemon completed).
     twins: BTreeMap<String, String>,
     next_id: u64,
+    /// What `host_facts` answers; `None`: [`default_host_facts`].
+    host: Option<HostFacts>,
+    /// What a privileged container comes to; `None`: it starts, under `runc`.
+    probe: Option<PrivilegedProbe>,
 }
+
+/// The fake's host by default: a current rootful Docker Engine on Linux, cgroup v2.
+fn default_host_facts() -> HostFacts {
+    HostFacts {
+        server_version: "27.5.1".into(),
+        api_version: "1.47".into(),
+        cgroup_version: "2".into(),
+        cgroup_driver: "systemd".into(),
+        security_options: vec![
+            "name=seccomp,profile=builtin".into(),
+            "name=cgroupns".into(),
+        ],
+        runtimes: vec!["io.containerd.runc.v2".into(), "runc".into()],
+        default_runtime: "runc".into(),
+        operating_system: "Debian GNU/Linux 12 (bookworm)".into(),
+        docker_root_dir: "/var/lib/docker".into(),
+        name: "fake-engine".into(),
+        product: "Engine".into(),
+        product_version: "27.5.1".into(),
+    }
+}
+
+/// Where the fake is "reached": a TCP endpoint, so `doctor` measures no disk of this machine.
+static ENDPOINT: std::sync::LazyLock<Endpoint> = std::sync::LazyLock::new(|| Endpoint {
+    host: "tcp://fake-engine.invalid:2375".into(),
+    source: EndpointSource::DockerHost,
+});
 
 /// The Docker Engine, in memory (see the module doc). A clone is the same engine, as a clone
 /// of a client of the real engine talks to the same daemon.
@@ -288,6 +324,16 @@ impl FakeEngine {
             held.clone(),
         ));
         held
+    }
+
+    /// What `host_facts` answers from now on.
+    pub(crate) fn set_host_facts(&self, facts: HostFacts) {
+        self.state().host = Some(facts);
+    }
+
+    /// What a privileged container comes to from now on.
+    pub(crate) fn set_privileged_probe(&self, probe: PrivilegedProbe) {
+        self.state().probe = Some(probe);
     }
 
     /// Every call so far, in order.
@@ -893,5 +939,34 @@ impl Engine for FakeEngine {
             let _ = cmd;
             Ok((0, String::new()))
         })
+    }
+}
+
+impl Host for FakeEngine {
+    fn endpoint(&self) -> &Endpoint {
+        &ENDPOINT
+    }
+
+    async fn host_facts(&self) -> Result<HostFacts, EngineError> {
+        self.enter("host_facts", "").await?;
+        Ok(self.state().host.clone().unwrap_or_else(default_host_facts))
+    }
+
+    /// As the real probe: the image must be present (doctor pulls nothing), and the container
+    /// it makes is gone afterwards.
+    async fn probe_privileged(&self, image: &str) -> Result<PrivilegedProbe, EngineError> {
+        self.enter("probe_privileged", image).await?;
+        let s = self.state();
+        if !s.images.contains(image) {
+            return Err(daemon(
+                "create the probe container",
+                RefusalKind::NotFound,
+                format!("No such image: {image}"),
+            ));
+        }
+        Ok(s.probe.clone().unwrap_or(PrivilegedProbe::Started {
+            runtime: "runc".into(),
+            br_netfilter: Some(true),
+        }))
     }
 }

@@ -175,3 +175,20 @@ pub(crate) trait Engine: Send + Sync {
         cmd: &[&str],
     ) -> impl Future<Output = Result<(i64, String), EngineError>> + Send;
 }
+
+/// What `doctor` and `up`'s preflight ask of an engine beyond [`Engine`]: where it was
+/// reached, what it says of itself and its host, and whether it runs a privileged container.
+/// A trait of its own so the checks run against [`fake::FakeEngine`] as well.
+pub(crate) trait Host: Engine {
+    /// The endpoint this engine was reached at, and where it came from.
+    fn endpoint(&self) -> &Endpoint;
+    /// What the engine says of itself and its host, the parts `doctor` judges.
+    fn host_facts(&self) -> impl Future<Output = Result<HostFacts, EngineError>> + Send;
+    /// Create and start a privileged container from `image` (present locally), then remove
+    /// it: whether the engine runs one, under which runtime, and whether its kernel has
+    /// `br_netfilter` loaded.
+    fn probe_privileged(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<PrivilegedProbe, EngineError>> + Send;
+}

@@ -194,7 +194,7 @@ pub(crate) struct HostFacts {
 /// The sysctl `br_netfilter` adds (k3s sets it to 1, `pkg/agent/syssetup/setup.go`).
 pub(crate) const BRIDGE_NF_SYSCTL: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
-/// What became of a privileged container (see [`super::AnyEngine::probe_privileged`]).
+/// What became of a privileged container (see [`super::Host::probe_privileged`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PrivilegedProbe {
     /// It started; the runtime it ran under (`runc`, or `sysbox-runc` under Docker Desktop's

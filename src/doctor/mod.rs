@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::cluster::up;
 use crate::config::{Lab, LabName};
 use crate::diag::{Hinted, Report as Full};
-use crate::docker::{AnyEngine, Endpoint, Engine, EngineError, HostFacts, PrivilegedProbe};
+use crate::docker::{AnyEngine, Endpoint, Engine, EngineError, Host, HostFacts, PrivilegedProbe};
 use crate::ui::Ui;
 
 /// The deadline of each fast check; they run at once, so this bounds them all.
@@ -618,7 +618,7 @@ fn statvfs(path: &Path) -> std::result::Result<DiskSpace, String> {
 }
 
 /// The lab's host ports, through the same check `up` makes before it creates anything.
-async fn ports_check(engine: &AnyEngine, lab: Option<&Lab>) -> Check {
+async fn ports_check<E: Engine>(engine: &E, lab: Option<&Lab>) -> Check {
     let Some(lab) = lab else {
         return Check::new(
             "ports",
@@ -751,8 +751,8 @@ enum Scope {
 }
 
 /// Run the checks against `engine`.
-async fn checks(
-    engine: &AnyEngine,
+async fn checks<E: Host>(
+    engine: &E,
     lab: Option<&Lab>,
     image: &str,
     scope: Scope,
@@ -902,8 +902,8 @@ impl crate::diag::Classified for PreflightError {}
 /// The checks `up` makes before it plans: a warning for each problem, once; an error for a
 /// problem certain to break this lab. Checks about kubelet are skipped for images that run
 /// none (the test suite's stand-in node).
-pub(crate) async fn preflight_up(
-    engine: &AnyEngine,
+pub(crate) async fn preflight_up<E: Host>(
+    engine: &E,
     lab: &Lab,
     ui: &Ui,
 ) -> Result<(), PreflightError> {

@@ -434,3 +434,117 @@ fn mounts_outside_docker_desktops_shares_get_the_file_sharing_hint() {
     gone.cluster.mounts[0].value.host = dir.path().join("gone");
     assert_eq!(judge_mounts(&gone, None).status, Status::Fail);
 }
+
+// The checks as they run: against `FakeEngine` through the `Host` seam, so what `doctor` and
+// `up`'s preflight ask of the engine, and what they make of its answers, is shown without
+// Docker.
+
+mod against_an_engine {
+    use super::*;
+    use crate::docker::fake::FakeEngine;
+
+    const K3S: &str = "rancher/k3s:v1.35.0-k3s1";
+
+    fn status_of(checks: &[Check], id: &str) -> Status {
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id} check in {checks:?}"))
+            .status
+    }
+
+    fn asked(engine: &FakeEngine, kind: &str) -> Vec<String> {
+        engine
+            .calls()
+            .into_iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.target)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn doctor_probes_the_image_it_has_and_judges_the_engines_answers() {
+        let engine = FakeEngine::new().with_image(K3S);
+        let (facts, checks) = checks(&engine, None, K3S, Scope::Doctor).await;
+        assert_eq!(facts.unwrap().cgroup_version, "2");
+        for id in ["endpoint", "engine", "cgroup", "isolation", "privileged"] {
+            assert_eq!(status_of(&checks, id), Status::Ok, "{id}: {checks:?}");
+        }
+        assert_eq!(asked(&engine, "probe_privileged"), [K3S]);
+        // An engine elsewhere: its disk is not this machine's, and doctor says so.
+        assert_ne!(status_of(&checks, "disk"), Status::Ok, "{checks:?}");
+    }
+
+    #[tokio::test]
+    async fn doctor_pulls_nothing_so_an_absent_image_is_not_probed() {
+        let engine = FakeEngine::new();
+        let (_, checks) = checks(&engine, None, K3S, Scope::Doctor).await;
+        assert_eq!(status_of(&checks, "privileged"), Status::Skip);
+        assert!(asked(&engine, "probe_privileged").is_empty());
+        assert!(asked(&engine, "pull_image").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_probe_fails_doctor_but_up_never_starts_one() {
+        let engine = FakeEngine::new().with_image(K3S);
+        engine.set_privileged_probe(PrivilegedProbe::Refused(
+            "privileged mode is incompatible with user namespaces".into(),
+        ));
+        let (_, checks) = checks(&engine, None, K3S, Scope::Doctor).await;
+        assert_eq!(status_of(&checks, "privileged"), Status::Fail);
+
+        engine.clear_calls();
+        let mut lab = crate::config::default_lab();
+        lab.cluster.image = K3S.into();
+        let ui = crate::ui::Ui::new(true, false);
+        preflight_up(&engine, &lab, &ui).await.unwrap();
+        assert!(asked(&engine, "probe_privileged").is_empty());
+        assert_eq!(asked(&engine, "host_facts"), [""]);
+    }
+
+    #[tokio::test]
+    async fn up_refuses_a_cgroup_v1_host_for_k3s_1_35_and_names_the_fix() {
+        let engine = FakeEngine::new();
+        engine.set_host_facts(debian_v1());
+        let mut lab = crate::config::default_lab();
+        lab.cluster.image = K3S.into();
+        let ui = crate::ui::Ui::new(true, false);
+        let err = preflight_up(&engine, &lab, &ui).await.unwrap_err();
+        let text = crate::diag::Report(&err).to_string();
+        assert!(text.contains("cgroup v1"), "{text}");
+        assert!(
+            text.contains("hint: boot the Docker host with cgroup v2"),
+            "{text}"
+        );
+        // The same host runs an older k3s, and the test suite's stand-in (no kubelet).
+        for image in ["rancher/k3s:v1.34.2-k3s1", "playground-test-node:latest"] {
+            lab.cluster.image = image.into();
+            preflight_up(&engine, &lab, &ui).await.unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_engine_that_does_not_answer_is_reported_within_the_budget() {
+        let engine = FakeEngine::new().with_image(K3S);
+        let held = engine.hold("host_facts", "");
+        let started = tokio::time::Instant::now();
+        let (facts, checks) = checks(&engine, None, K3S, Scope::Doctor).await;
+        assert!(facts.is_none());
+        let engine_check = checks.iter().find(|c| c.id == "engine").unwrap();
+        assert_eq!(engine_check.status, Status::Fail);
+        assert!(
+            engine_check
+                .message
+                .contains("docker info did not answer within 1000 ms"),
+            "{engine_check:?}"
+        );
+        // The other checks still ran, each under its own deadline, not one after another.
+        assert_eq!(status_of(&checks, "privileged"), Status::Ok);
+        assert!(
+            started.elapsed() < FAST_BUDGET + PROBE_BUDGET,
+            "{:?}",
+            started.elapsed()
+        );
+        held.release();
+    }
+}
