@@ -77,7 +77,15 @@ pub enum HubError {
     NoCa,
 }
 
-impl crate::diag::Classified for HubError {}
+/// A token that never came is a wait that ran out; the rest are failures.
+impl crate::diag::Classified for HubError {
+    fn kind(&self) -> crate::diag::Kind {
+        match self {
+            Self::NoToken => crate::diag::Kind::Timeout,
+            _ => crate::diag::Kind::Failed,
+        }
+    }
+}
 
 /// What a spoke gives its hub: the manager's token and the spoke's CA (PEM).
 pub(crate) struct Credentials {

@@ -80,6 +80,8 @@ impl crate::diag::Classified for InstallError {
     fn kind(&self) -> crate::diag::Kind {
         match self {
             Self::ApplyTimeout { .. } => crate::diag::Kind::Timeout,
+            // Argo CD's workloads not available in time: the timeout it is on its own.
+            Self::Workloads(e) => e.kind(),
             _ => crate::diag::Kind::Failed,
         }
     }

@@ -86,6 +86,14 @@ fn no_engine_no_lab_taken_and_timed_out_exit_3_to_6() {
         (no_password().into(), 6),
         (boot(BootstrapError::Access(no_password())), 6),
         (boot(BootstrapError::Workloads(workloads())), 6),
+        // The same wait inside the install, and a hub's wait for a spoke's token.
+        (
+            boot(BootstrapError::Install(Box::new(InstallError::Workloads(
+                workloads(),
+            )))),
+            6,
+        ),
+        (crate::argocd::hub::HubError::NoToken.into(), 6),
         (
             boot(BootstrapError::Install(Box::new(
                 InstallError::ApplyTimeout {

@@ -33,12 +33,6 @@ fn every_other_wrapped_failure_exits_1() {
             1,
         ),
         (
-            boot(BootstrapError::Install(Box::new(InstallError::Workloads(
-                workloads(),
-            )))),
-            1,
-        ),
-        (
             boot(BootstrapError::Access(AccessError::NoHttpPort(
                 "argocd".into(),
             ))),
@@ -71,7 +65,6 @@ fn every_other_wrapped_failure_exits_1() {
             .into(),
             1,
         ),
-        (crate::argocd::hub::HubError::NoToken.into(), 1),
         (KubeconfigError::NoTarget.into(), 1),
         (
             KeptError::Parse {
