@@ -120,6 +120,20 @@ impl Hinted for Located {
     }
 }
 
+/// `From` impls that carry each error type through an error that wraps it:
+/// `wrap_from!(Outer::Variant via Inner; A, B)` makes `A` and `B` into `Outer::Variant(Inner::from(..))`,
+/// so `?` reaches a layer's error through the one below, with that one's message, hint and kind.
+macro_rules! wrap_from {
+    ($outer:ident :: $variant:ident via $inner:ty; $($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for $outer {
+            fn from(e: $ty) -> Self {
+                $outer::$variant(<$inner>::from(e))
+            }
+        }
+    )*};
+}
+pub(crate) use wrap_from;
+
 #[cfg(test)]
 mod tests {
     use super::*;

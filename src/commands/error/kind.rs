@@ -57,19 +57,9 @@ boxed_from!(
     Restore(RestoreError)
 );
 
-/// Errors a command meets only through a use case are the use case's: `?` on one makes an
-/// [`Error::Ops`], with the use case's message, hint and kind.
-macro_rules! via_ops {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for Error {
-            fn from(e: $ty) -> Self {
-                Error::Ops(e.into())
-            }
-        }
-    )*};
-}
-
-via_ops!(
+// Errors a command meets only through a use case are the use case's: `?` on one makes an
+// [`Error::Ops`], with the use case's message, hint and kind.
+crate::diag::wrap_from!(Error::Ops via crate::ops::OpsError;
     crate::state::kept::KeptError,
     crate::state::record::RecordError,
     crate::argocd::hub::HubError

@@ -49,17 +49,7 @@ pub(crate) enum UpError {
     ArgoCdUnconfirmed { lab: String, diff: String },
 }
 
-macro_rules! via_ops {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for UpError {
-            fn from(e: $ty) -> Self {
-                UpError::Ops(e.into())
-            }
-        }
-    )*};
-}
-
-via_ops!(
+crate::diag::wrap_from!(UpError::Ops via crate::ops::OpsError;
     crate::cluster::ClusterError,
     crate::kube::api::ApiError,
     KubeconfigError,
