@@ -213,13 +213,13 @@ async fn drain(client: &kube::Client, name: &str, deadline: Instant) -> Result<u
 /// A Kubernetes API double for unit tests: every call succeeds at once and is recorded
 /// (`wait_ready` reports `expected` Ready nodes); `connect` parses the kubeconfig as the real
 /// client does, so a kubeconfig that `KubeApi` would refuse is refused here too.
-#[cfg(any(test, feature = "fake-engine"))]
+#[cfg(test)]
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FakeConnect {
     calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-#[cfg(any(test, feature = "fake-engine"))]
+#[cfg(test)]
 impl FakeConnect {
     /// Every call so far, in order (`connect SERVER`, `wait_ready N`, `forget_node NAME`, …).
     pub(crate) fn calls(&self) -> Vec<String> {
@@ -237,7 +237,7 @@ impl FakeConnect {
     }
 }
 
-#[cfg(any(test, feature = "fake-engine"))]
+#[cfg(test)]
 impl Connect for FakeConnect {
     type Api = FakeConnect;
     async fn connect(&self, kubeconfig: &str) -> Result<FakeConnect, ApiError> {
@@ -253,7 +253,7 @@ impl Connect for FakeConnect {
     }
 }
 
-#[cfg(any(test, feature = "fake-engine"))]
+#[cfg(test)]
 impl ClusterApi for FakeConnect {
     async fn wait_ready(
         &self,

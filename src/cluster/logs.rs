@@ -19,9 +19,10 @@ use crate::ui::redact;
 
 use super::inventory::LabSummary;
 use super::names;
+use crate::lab::LabName;
 
 /// A node's name within its lab: `server-0`, `agent-1`, `serverlb`.
-pub(crate) fn short_name<'a>(lab: &str, container: &'a str) -> &'a str {
+pub(crate) fn short_name<'a>(lab: &LabName, container: &'a str) -> &'a str {
     container
         .strip_prefix(&format!("{}-{lab}-", names::PREFIX))
         .unwrap_or(container)
@@ -145,10 +146,11 @@ mod tests {
 
     #[test]
     fn short_names_drop_the_lab_prefix_only() {
-        assert_eq!(short_name("dev", "playground-dev-server-0"), "server-0");
-        assert_eq!(short_name("dev", "playground-dev-serverlb"), "serverlb");
+        let dev = LabName::parse("dev").unwrap();
+        assert_eq!(short_name(&dev, "playground-dev-server-0"), "server-0");
+        assert_eq!(short_name(&dev, "playground-dev-serverlb"), "serverlb");
         assert_eq!(
-            short_name("dev", "playground-other-agent-0"),
+            short_name(&dev, "playground-other-agent-0"),
             "playground-other-agent-0"
         );
     }

@@ -22,7 +22,7 @@
 //!   `doctor`). By default: a current rootful Docker on Linux with cgroup v2, reached over TCP
 //!   (so no disk of this machine is measured), that runs privileged containers.
 //!
-//! Built for unit tests, and for `tests/` with the `fake-engine` feature.
+//! Built for unit tests only: the integration tests in `tests/` run the real Docker Engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

@@ -5,13 +5,13 @@
 //! failures as our [`EngineError`]. Everything here is runtime-neutral but one folder, the
 //! adapter to the Docker Engine (its calls, its conversions, its error mapping), named only by
 //! its declaration below and by [`AnyEngine`]'s one arm. [`AnyEngine`] is the engine the commands use, whichever runtime is behind it;
-//! [`fake::FakeEngine`] (tests, or the `fake-engine` feature) keeps it all in memory. The pure
+//! [`fake::FakeEngine`] (unit tests) keeps it all in memory. The pure
 //! planning code needs no engine at all.
 
 mod any;
 mod bollard;
 pub(crate) mod endpoint;
-#[cfg(any(test, feature = "fake-engine"))]
+#[cfg(test)]
 pub(crate) mod fake;
 mod types;
 

@@ -3,6 +3,7 @@
 
 use super::super::error::Result;
 use crate::docker::{Engine, Labels, RunState};
+use crate::lab::LabName;
 
 use super::super::k3s::{self, AIRGAP_IMAGES};
 use super::super::names;
@@ -16,17 +17,22 @@ pub(crate) const LABEL_EXPORT_LAB: &str = "playground.cache.lab";
 impl CacheSettings {
     /// The lab's image export: a volume kept across `drop` (a cache object, not the lab's),
     /// mounted in every server and agent at k3s's airgap image folder [`AIRGAP_IMAGES`].
-    pub(crate) fn export_volume(&self, lab: &str) -> String {
+    pub(crate) fn export_volume(&self, lab: &LabName) -> String {
+        format!("{}{lab}", self.export_prefix())
+    }
+
+    /// What every image export volume's name starts with, before the lab's name.
+    pub(crate) fn export_prefix(&self) -> String {
         if self.namespace == DEFAULT_NAMESPACE {
-            format!("{}-cache-images-{lab}", names::PREFIX)
+            format!("{}-cache-images-", names::PREFIX)
         } else {
-            format!("{}-cache-{}-images-{lab}", names::PREFIX, self.namespace)
+            format!("{}-cache-{}-images-", names::PREFIX, self.namespace)
         }
     }
 
     /// The labels of a lab's image export: the cache namespace's (so `cache prune` takes it
     /// and `drop`'s label sweep does not), and which lab it is for.
-    pub(crate) fn export_labels(&self, lab: &str) -> Labels {
+    pub(crate) fn export_labels(&self, lab: &LabName) -> Labels {
         Labels::from([
             (names::LABEL_CACHE.to_string(), EXPORT_KIND.to_string()),
             (
@@ -88,7 +94,7 @@ pub(crate) async fn export_lab_images<E: Engine>(
 /// shown as one step. Never fails the drop: what could not be kept is named.
 pub(crate) async fn keep_lab_images<E: Engine>(
     engine: &E,
-    lab: &crate::lab::LabName,
+    lab: &LabName,
     ui: &crate::ui::Ui,
 ) -> Result<()> {
     let Some(summary) = super::super::inventory::status(engine, lab).await? else {

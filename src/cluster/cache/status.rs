@@ -183,7 +183,7 @@ pub(crate) async fn prune<E: Engine>(engine: &E, settings: &CacheSettings) -> Re
             (names::LABEL_CACHE, EXPORT_KIND),
         ])
         .await?;
-    let export_prefix = settings.export_volume("");
+    let export_prefix = settings.export_prefix();
     let mut volumes = 0;
     for v in engine.list_volumes(&filter).await? {
         if exports.contains(&v) {

@@ -58,9 +58,10 @@ fn no_upstream_is_proxied_that_the_proxy_cannot_serve() {
     // kept by the export instead.
     assert!(UPSTREAMS.iter().all(|u| !u.host.ends_with("ecr.aws")));
     let s = CacheSettings::default();
-    assert_eq!(s.export_volume("lab"), "playground-cache-images-lab");
-    assert_eq!(s.export_labels("lab")[LABEL_EXPORT_LAB], "lab");
-    assert!(!s.export_labels("lab").contains_key(names::LABEL_CLUSTER));
+    let lab = crate::lab::LabName::parse("lab").unwrap();
+    assert_eq!(s.export_volume(&lab), "playground-cache-images-lab");
+    assert_eq!(s.export_labels(&lab)[LABEL_EXPORT_LAB], "lab");
+    assert!(!s.export_labels(&lab).contains_key(names::LABEL_CLUSTER));
 }
 
 #[test]
