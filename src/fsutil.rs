@@ -30,7 +30,7 @@ impl ModeExt for std::fs::DirBuilder {
     }
 }
 
-/// Set `file`'s mode bits (nothing to set on Windows, see [`ModeExt`]).
+/// Set `file`'s mode bits (nothing to set on Windows, see `ModeExt`).
 fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     #[cfg(unix)]
     return file.set_permissions(Permissions::from_mode(mode));

@@ -34,6 +34,9 @@
 //! [`source::LabSource`] is a lab to bring up and where it came from.
 
 #![warn(unreachable_pub)]
+// The library serves its binary and tests, and most of it is `pub(crate)`: its docs are read
+// with `cargo doc --document-private-items`, where links to crate-private items resolve.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod argocd;
 pub mod cli;

@@ -9,8 +9,8 @@
 //!    `resourceVersion`;
 //! 2. watch them from that version (one long request); every event updates the map of apps
 //!    by name;
-//! 3. after every event, walk the tree from the root ([`reachable`]) and check each app with
-//!    [`AppState::is_ready`]; each app has one live line through [`Ui`];
+//! 3. after every event, walk the tree from the root ([`awaited_tree`]) and check each app with
+//!    [`AppState::not_ready_reason`]; each app has one live line through [`Ui`];
 //! 4. success when the root and everything reachable from it are ready and the root's
 //!    children are known; on 410 Gone or the end of the stream, list again (the only way to
 //!    resynchronise without `kube::runtime`); at the deadline, [`AppsError::NotReady`] names
@@ -204,7 +204,9 @@ impl AppState {
         self.not_ready_reason(expected_revision).is_none()
     }
 
-    /// Why [`AppState::is_ready`] is false, in a few words; `None` when ready.
+    /// Why the app is not ready, in a few words; `None` when it is: Synced, Healthy, at the
+    /// expected revision (when one is given; a full SHA matches a short expectation), and no
+    /// sync operation in progress.
     pub(crate) fn not_ready_reason(&self, expected_revision: Option<&str>) -> Option<String> {
         if self.sync != "Synced" {
             return Some(format!("sync is {}", or_none(&self.sync)));
@@ -659,7 +661,7 @@ impl<'u> Lines<'u> {
 }
 
 /// Wait until the root Application and every Application reachable from it are ready
-/// ([`AppState::is_ready`]) and the root's children are known. `expected_revision` (a full
+/// ([`AppState::not_ready_reason`]) and the root's children are known. `expected_revision` (a full
 /// or short SHA, or a branch name) is required of the apps from the root's repository.
 ///
 /// One list, then one watch over all Applications of `namespace`; re-lists on 410 Gone or

@@ -105,7 +105,7 @@ pub async fn install(
     })
 }
 
-/// What [`apply`] did: what it wrote, and the workloads to await.
+/// What [`apply()`] did: what it wrote, and the workloads to await.
 #[derive(Debug, Clone)]
 pub(crate) struct Applied {
     pub(crate) report: ApplyReport,

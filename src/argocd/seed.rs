@@ -205,7 +205,7 @@ pub(crate) struct RootSpec {
     /// `gitops.project`.
     pub(crate) project: String,
     /// `helm` / `kustomize` / `directory`, merged into `spec.source`
-    /// ([`super::source::source_fields`]).
+    /// ([`crate::gitops::source::source_fields`]).
     pub(crate) source_fields: serde_json::Map<String, Value>,
 }
 

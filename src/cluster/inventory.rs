@@ -110,7 +110,8 @@ pub(crate) fn recorded_counts(lab: &LabName) -> Option<(u32, u32)> {
     Some((lab.cluster.servers, lab.cluster.agents))
 }
 
-/// [`summarize`], with the counts `recorded` gives for a lab preferred over its labels'.
+/// The labs the containers make, by their labels, with the counts `recorded` gives for a lab
+/// preferred over its labels'.
 pub(crate) fn summarize_with(
     containers: &[ContainerInfo],
     with_nodes: bool,

@@ -5,7 +5,7 @@
 //! failures as our [`EngineError`]. Everything here is runtime-neutral but one folder, the
 //! adapter to the Docker Engine (its calls, its conversions, its error mapping), named only by
 //! its declaration below and by [`AnyEngine`]'s one arm. [`AnyEngine`] is the engine the commands use, whichever runtime is behind it;
-//! [`fake::FakeEngine`] (unit tests) keeps it all in memory. The pure
+//! `fake::FakeEngine` (unit tests) keeps it all in memory. The pure
 //! planning code needs no engine at all.
 
 mod any;
@@ -178,7 +178,7 @@ pub(crate) trait Engine: Send + Sync {
 
 /// What `doctor` and `up`'s preflight ask of an engine beyond [`Engine`]: where it was
 /// reached, what it says of itself and its host, and whether it runs a privileged container.
-/// A trait of its own so the checks run against [`fake::FakeEngine`] as well.
+/// A trait of its own so the checks run against `fake::FakeEngine` as well.
 pub(crate) trait Host: Engine {
     /// The endpoint this engine was reached at, and where it came from.
     fn endpoint(&self) -> &Endpoint;

@@ -261,7 +261,7 @@ pub enum EngineError {
 pub struct Refusal {
     pub(crate) kind: RefusalKind,
     /// The HTTP status of the answer (moby `api/server/httpstatus` maps the daemon's error
-    /// class to it; see [`RefusalKind::status`]).
+    /// class to it; see `RefusalKind::status`).
     pub(crate) status: u16,
     pub(crate) message: String,
 }

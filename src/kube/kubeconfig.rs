@@ -33,7 +33,7 @@
 //!    (a guard against serializer surprises ever reaching the user's file).
 //! 5. Write a 0600 temp file next to the target, fsync, rename over it.
 //!
-//! Reading ([`extract`]) takes no lock: the rename in step 5 means a reader
+//! Reading ([`has_entries`]) takes no lock: the rename in step 5 means a reader
 //! sees either the old file or the new one.
 
 mod file;

@@ -22,7 +22,7 @@ pub(crate) struct RestoreOpts {
     pub(crate) revision: Option<String>,
 }
 
-/// What [`restore`] found.
+/// What [`restore()`] found.
 #[derive(Debug)]
 pub(crate) enum Restore {
     /// The lab exists in Docker: nothing is restored.

@@ -1,7 +1,7 @@
 //! `playground validate`: checks a lab offline, without Docker or a cluster, and reports every
 //! problem at once with `file:line:col`.
 //!
-//! The flow of [`validate`]:
+//! The flow of [`validate_with`]:
 //! 1. the lab file through [`crate::config::load`] (its own errors stop here: nothing else can
 //!    be located without it), then the lab's plan as `up` makes it before it touches Docker
 //!    (given by the command to [`validate_with`]: a host port bound twice, say), its problems
@@ -141,9 +141,9 @@ pub(crate) fn validate(lab_file: &Path) -> Result<Report, Vec<ValidationError>> 
 /// A problem of the lab's plan, in the planner's words: the message and its hint.
 pub(crate) type PlanProblem = (String, Option<String>);
 
-/// [`validate`], with `plan` for the checks `up` makes of the lab's plan before it touches
-/// Docker (`cluster::up::plan_offline`, passed in by the command: the planner is a module
-/// of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
+/// Checks the lab whose file is `lab_file` (see the module docs), with `plan` for the checks
+/// `up` makes of the lab's plan before it touches Docker (`cluster::up::plan_offline`, passed
+/// in by the command: the planner is a module of this layer). Its problem is reported at `cluster.ports`, beside the apps' ones.
 pub(crate) fn validate_with(
     lab_file: &Path,
     plan: &dyn Fn(&Lab) -> Result<Vec<String>, PlanProblem>,

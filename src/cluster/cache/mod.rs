@@ -44,8 +44,8 @@
 //! - **`registries.yaml` is written into the created container**, as k3d does, not bind
 //!   mounted: the node's own layer keeps it as long as the node lives, while a bind-mounted
 //!   host file that went missing would make Docker create a directory in its place.
-//! - **Shared, never dropped**: caches are labelled [`names::LABEL_CACHE`] (the upstream) and
-//!   [`names::LABEL_CACHE_NAMESPACE`], never `playground.cluster`, so `drop`'s label sweep
+//! - **Shared, never dropped**: caches are labelled [`super::names::LABEL_CACHE`] (the upstream) and
+//!   [`super::names::LABEL_CACHE_NAMESPACE`], never `playground.cluster`, so `drop`'s label sweep
 //!   leaves them; `drop` detaches them from the lab's network ([`detach_all`]) so that the
 //!   network can go. Export volumes carry the same namespace label (and [`LABEL_EXPORT_LAB`](export::LABEL_EXPORT_LAB)).
 //!   `playground cache prune` removes them all but the exports of labs that exist: removing a

@@ -92,7 +92,7 @@ impl CacheSettings {
     /// `NewRegistryPullThroughCache`), so `unless-stopped` would crash-loop it on every boot
     /// without network. Nothing needs Docker to restart it: every `up` starts the caches before
     /// it creates nodes, and only new nodes pull. A cache that exited says why in
-    /// `cache status` ([`CacheStatus::problem`]).
+    /// `cache status` ([`super::CacheStatus::problem`]).
     pub(crate) fn container_spec(&self, upstream: &Upstream) -> ContainerSpec {
         let name = self.container(upstream);
         ContainerSpec {

@@ -25,7 +25,7 @@ pub fn cache_ip(base: Ipv4Addr, index: usize) -> Ipv4Addr {
 const CACHE_IP_OFFSET: u32 = 245;
 
 /// The static address of the lab registry on a lab network: .244, just below the caches and,
-/// like them, far above the last agent's (see [`registry`]).
+/// like them, far above the last agent's (see [`crate::cluster::registry`]).
 pub fn registry_ip(base: Ipv4Addr) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(base) + REGISTRY_IP_OFFSET)
 }

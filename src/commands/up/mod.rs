@@ -1,6 +1,6 @@
 //! `playground up`: create or converge a lab, record it, and bootstrap GitOps into it. The
 //! use case is [`crate::ops::up`]; this file parses, asks on the terminal and prints
-//! ([`print`]); `restore` goes the same way ([`up_lab`]).
+//! ([`mod@print`]); `restore` goes the same way ([`up_lab`]).
 
 mod error;
 mod plan;
