@@ -21,8 +21,9 @@ pub struct Args {
     /// Convert a k3d config (`kind: Simple`, k3d.io/v1alpha4 or v1alpha5) into the lab file.
     ///
     /// Servers, agents, image, kubeAPI.hostIP/hostPort, ports, env, k3s extraArgs (one
-    /// entry per node filter) and registries.create.hostPort are converted; every other
-    /// key is listed, on stderr and as comments at the top of the new playground.yaml.
+    /// entry per node filter), registries.create.hostPort and an embedded registries.config
+    /// (its secrets as ${env:NAME}) are converted; every other key is listed, on stderr and
+    /// as comments at the top of the new playground.yaml.
     /// The rest of the sample lab (apps/, gitops:) comes along. A directory that already
     /// holds a lab is refused.
     ///

@@ -12,7 +12,8 @@
 //! 3. each key k3d documents with an equivalent is converted (names from k3d's
 //!    `pkg/config/v1alpha5/types.go`): `metadata.name` (made a valid [`LabName`]),
 //!    `servers`, `agents`, `image`, `kubeAPI.hostIP`/`hostPort`, `ports`, `env`,
-//!    `options.k3s.extraArgs` (one entry per node filter) and `registries.create.hostPort`.
+//!    `options.k3s.extraArgs` (one entry per node filter), `registries.create.hostPort` and
+//!    an embedded `registries.config` (secrets as `${env:NAME}`, TLS files listed).
 //!    Every other key, k3d's or unknown, is an [`Unmapped`] entry with its path and place:
 //!    nothing is dropped silently;
 //! 4. the lab file is written line by line, each line remembering the k3d node it came from,
@@ -229,6 +230,7 @@ pub(crate) fn convert(text: &str, origin: &Path, sample: &str) -> Result<Convert
     let mut api_out = Vec::new();
     let mut image_out = None;
     let mut registry_out = None;
+    let mut registries_out = None;
 
     for (key, node) in top {
         match key.as_str() {
@@ -249,7 +251,10 @@ pub(crate) fn convert(text: &str, origin: &Path, sample: &str) -> Result<Convert
                 }));
             }
             "options" => c.options(node, &mut args_out),
-            "registries" => registry_out = c.registries(node),
+            "registries" => {
+                let r = c.registries(node);
+                (registry_out, registries_out) = (r.port, r.config);
+            }
             _ => c.unmapped_tree(key, node),
         }
     }
@@ -312,6 +317,12 @@ pub(crate) fn convert(text: &str, origin: &Path, sample: &str) -> Result<Convert
         c.out.line("  registry:", None);
         c.out
             .line(&format!("    port: {}", scalar(port)), Some(*at));
+    }
+    if let Some((lines, at)) = &registries_out {
+        c.out.line("  registries:", Some(*at));
+        for line in lines {
+            c.out.line(&format!("    {line}"), Some(*at));
+        }
     }
 
     // The Argo CD UI is forwarded to 127.0.0.1:8080 by default: a k3d port there would make
@@ -502,6 +513,22 @@ fn scalar(text: &str) -> String {
     }
 }
 
+/// The variable a registry's secret is read from when the k3d config held it in clear:
+/// `REGISTRY_<HOST>_<FIELD>`, the host's other characters as `_` (`ghcr.io` → `REGISTRY_GHCR_IO_PASSWORD`).
+fn registry_variable(host: &str, field: &str) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("REGISTRY_{host}_{}", field.to_ascii_uppercase())
+}
+
 /// `name` made a valid [`LabName`]: lowercase, runs of other characters as one `-`, starting
 /// with a letter, at most [`MAX_NAME_LEN`] characters; the default name if nothing is left.
 pub(crate) fn lab_name(name: &str) -> LabName {
@@ -614,6 +641,15 @@ impl Emitter {
             _ => Err(K3dError::Converted(e)),
         }
     }
+}
+
+/// What k3d's `registries` converts into, each with its place in the k3d file.
+#[derive(Default)]
+struct Registries {
+    /// `registries.create.hostPort`: the lab registry's port.
+    port: Option<(String, Location)>,
+    /// An embedded `registries.config`: the lines of `cluster.registries`.
+    config: Option<(Vec<String>, Location)>,
 }
 
 struct Conversion<'a> {
@@ -852,13 +888,15 @@ impl Conversion<'_> {
         }
     }
 
-    /// `registries.create.hostPort` → the lab registry's port, and its place.
-    fn registries(&mut self, node: &Spanned<Node>) -> Option<(String, Location)> {
+    /// `registries.create.hostPort` → the lab registry's port, and `registries.config` (an
+    /// embedded `registries.yaml`) → `cluster.registries`' lines; each with its place.
+    fn registries(&mut self, node: &Spanned<Node>) -> Registries {
         let Node::Map(m) = &node.value else {
             self.unmapped_tree("registries", node);
-            return None;
+            return Registries::default();
         };
         let mut out = None;
+        let mut config = None;
         for (k, v) in m {
             match (k.as_str(), &v.value) {
                 ("create", Node::Map(create)) => {
@@ -889,10 +927,114 @@ impl Conversion<'_> {
                     }
                     out = port;
                 }
+                ("config", Node::Scalar(text)) => {
+                    config = self
+                        .registries_config(text, v.referenced)
+                        .map(|lines| (lines, v.referenced));
+                }
                 _ => self.unmapped_tree(&format!("registries.{k}"), v),
             }
         }
-        out
+        Registries { port: out, config }
+    }
+
+    /// k3d's `registries.config`: a `registries.yaml` embedded as a multi-line string, or the
+    /// path of one (k3d `pkg/config/transform.go`: a string with a newline is the file's
+    /// content, any other a path). The embedded one becomes `cluster.registries`, which has
+    /// k3s's shape, with two changes the lab file needs:
+    /// - a secret (`auth.password`, `auth.auth`, `auth.identity_token`) becomes
+    ///   `${env:NAME}`: a lab file goes into Git and names secrets, never holds them. A value
+    ///   that is itself a variable reference (`$NAME`, `${NAME}`) keeps naming that variable;
+    ///   a literal one is dropped, never echoed, and a note says which variable to set;
+    /// - a TLS file (`ca_file`, `cert_file`, `key_file`) is a path inside k3d's nodes (mounted
+    ///   with `volumes`), where playground binds a file of this machine: it is listed, not
+    ///   converted.
+    ///
+    /// A path is listed with the same hint: the converter reads no other file.
+    fn registries_config(&mut self, text: &str, at: Location) -> Option<Vec<String>> {
+        if !text.contains('\n') {
+            self.unmapped(
+                "registries.config",
+                at,
+                "a registries.yaml file k3d reads: copy its entries under cluster.registries (the same shape, k3s's)",
+            );
+            return None;
+        }
+        // Parsed without quoting the text back: it may hold a password.
+        let Ok(serde_json::Value::Object(mut doc)) = serde_saphyr::from_str(text) else {
+            self.unmapped(
+                "registries.config",
+                at,
+                "not a registries.yaml mapping (mirrors, configs): copy the entries under cluster.registries by hand",
+            );
+            return None;
+        };
+        for key in doc
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "mirrors" | "configs"))
+        {
+            self.unmapped(&format!("registries.config: {key}"), at, NO_EQUIVALENT);
+        }
+        doc.retain(|k, _| matches!(k.as_str(), "mirrors" | "configs"));
+        if let Some(serde_json::Value::Object(configs)) = doc.get_mut("configs") {
+            for (host, config) in configs.iter_mut() {
+                self.registry_secrets(host, config);
+                self.registry_files(host, config, at);
+            }
+        }
+        if doc.is_empty() {
+            return None;
+        }
+        let yaml = serde_saphyr::to_string(&doc).ok()?;
+        Some(yaml.lines().map(str::to_string).collect())
+    }
+
+    /// The secrets of `configs.<host>.auth`, made `${env:NAME}` (see [`Self::registries_config`]).
+    fn registry_secrets(&mut self, host: &str, config: &mut serde_json::Value) {
+        let Some(auth) = config.get_mut("auth").and_then(|a| a.as_object_mut()) else {
+            return;
+        };
+        for field in ["password", "auth", "identity_token"] {
+            let Some(value) = auth.get(field).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let named = value
+                .strip_prefix("${")
+                .and_then(|v| v.strip_suffix('}'))
+                .or_else(|| value.strip_prefix('$'))
+                .filter(|v| super::file::is_env_name(v));
+            let var = match named {
+                Some(var) => var.to_string(),
+                None => {
+                    let var = registry_variable(host, field);
+                    self.notes.push(format!(
+                        "the k3d config holds the {field} of registry {host} in clear; the lab file names \
+                         ${{env:{var}}} instead: export {var} before `playground up`"
+                    ));
+                    var
+                }
+            };
+            auth.insert(field.to_string(), format!("${{env:{var}}}").into());
+        }
+    }
+
+    /// The TLS files of `configs.<host>.tls`, listed and left out (see [`Self::registries_config`]).
+    fn registry_files(&mut self, host: &str, config: &mut serde_json::Value, at: Location) {
+        let Some(tls) = config.get_mut("tls").and_then(|t| t.as_object_mut()) else {
+            return;
+        };
+        for field in ["ca_file", "cert_file", "key_file"] {
+            if tls.remove(field).is_some() {
+                self.unmapped(
+                    &format!("registries.config: configs.{host}.tls.{field}"),
+                    at,
+                    &format!("a path in k3d's nodes; name the file on this machine at cluster.registries.configs.{host}.tls.{field} (playground binds it into the nodes)"),
+                );
+            }
+        }
+        if tls.is_empty() {
+            config.as_object_mut().map(|c| c.remove("tls"));
+        }
     }
 
     /// Lists `node` at `path` as unmapped: a mapping key by key, anything else whole. An
@@ -1242,5 +1384,94 @@ files: []
                     ports:\n  - port: 0.0.0.0:8080:80\n  - port: 8082:443\n";
         let converted = convert(text).unwrap();
         assert_eq!(lab(&converted).argocd.ui.port, 8083);
+    }
+
+    #[test]
+    fn an_embedded_registries_config_becomes_cluster_registries_without_its_secrets() {
+        // A password with every character that an encoding could hide it behind.
+        let secret = r#"s3cr3t" \ & < > 'q'"#;
+        let embedded = format!(
+            "mirrors:\n  docker.io:\n    endpoint:\n      - https://mirror.example.test\n    rewrite:\n      \"^library/(.*)\": \"hub/$1\"\n\
+             configs:\n  mirror.example.test:\n    auth:\n      username: ada\n      password: {}\n    tls:\n      ca_file: /etc/ssl/certs/corp.pem\n      insecure_skip_verify: true\n\
+             \x20 ghcr.io:\n    auth:\n      auth: ${{GHCR_AUTH}}\n",
+            serde_json::to_string(secret).unwrap()
+        );
+        let text = format!(
+            "apiVersion: k3d.io/v1alpha5\nkind: Simple\nmetadata: {{ name: lab }}\nregistries:\n  config: {}\n",
+            serde_json::to_string(&embedded).unwrap()
+        );
+        let converted = convert(&text).unwrap();
+        let lab = lab(&converted);
+        let regs = lab.cluster.registries.expect("cluster.registries");
+        let mirror = &regs.mirrors["docker.io"];
+        assert_eq!(mirror.endpoints, ["https://mirror.example.test"]);
+        assert_eq!(mirror.rewrite["^library/(.*)"], "hub/$1");
+        let corp = &regs.configs["mirror.example.test"];
+        let auth = corp.auth.as_ref().unwrap();
+        assert_eq!(auth.username.as_ref().unwrap().value, "ada");
+        let var = |c: &Option<crate::config::Credential>| {
+            c.as_ref()
+                .and_then(|c| c.from_host.as_ref())
+                .map(|h| h.var.clone())
+        };
+        assert_eq!(
+            var(&auth.password).as_deref(),
+            Some("REGISTRY_MIRROR_EXAMPLE_TEST_PASSWORD")
+        );
+        // A value that already names a variable keeps it.
+        let ghcr = regs.configs["ghcr.io"].auth.as_ref().unwrap();
+        assert_eq!(var(&ghcr.auth).as_deref(), Some("GHCR_AUTH"));
+        // The CA is a path in k3d's nodes: listed, not converted; the rest of `tls` stays.
+        let tls = corp.tls.as_ref().unwrap();
+        assert!(tls.insecure_skip_verify && tls.ca_file.is_none());
+        assert!(
+            paths(&converted)
+                .contains(&"registries.config: configs.mirror.example.test.tls.ca_file"),
+            "{:?}",
+            paths(&converted)
+        );
+        assert!(
+            converted
+                .notes
+                .iter()
+                .any(|n| n.contains("export REGISTRY_MIRROR_EXAMPLE_TEST_PASSWORD")),
+            "{:?}",
+            converted.notes
+        );
+        // The secret is nowhere in what the conversion says or writes, in any encoding.
+        let said = format!(
+            "{}\n{}\n{}",
+            converted.yaml,
+            converted.notes.join("\n"),
+            converted
+                .unmapped
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for form in [
+            secret.to_string(),
+            serde_json::to_string(secret).unwrap(),
+            "s3cr3t".to_string(),
+        ] {
+            assert!(!said.contains(&form), "{form} in:\n{said}");
+        }
+    }
+
+    #[test]
+    fn a_registries_config_file_path_is_listed_with_what_to_do() {
+        let converted = convert(
+            "apiVersion: k3d.io/v1alpha5\nkind: Simple\nregistries:\n  config: /home/ada/registries.yaml\n",
+        )
+        .unwrap();
+        assert!(lab(&converted).cluster.registries.is_none());
+        let u = converted
+            .unmapped
+            .iter()
+            .find(|u| u.path == "registries.config")
+            .expect("listed");
+        assert_eq!((u.line, u.column), (4, 11));
+        assert!(u.why.contains("cluster.registries"), "{}", u.why);
     }
 }

@@ -87,3 +87,89 @@ fn init_from_k3d_refuses_another_kind_at_its_line_and_column() {
     assert!(err.contains("hint: "), "{err}");
     assert!(!lab.dir.path().join("new").exists(), "nothing written");
 }
+
+/// A k3d config whose `registries.config` holds a registry password in clear: the lab gets the
+/// registry, `validate` names the variable to export, and the password reaches neither the
+/// output, the lab file, nor the Git history `init` starts (a lab file goes into Git).
+#[test]
+fn init_from_k3d_keeps_a_registry_password_out_of_the_lab_and_its_git_history() {
+    let lab = TestLab::new("fromk3dreg");
+    std::fs::create_dir_all(lab.home()).unwrap();
+    let password = "k3d-pa$$word\" \\ <&>";
+    let config = lab.dir.path().join("k3d.yml");
+    let embedded = format!(
+        "mirrors:\n  docker.io:\n    endpoint: [\"https://mirror.corp.test\"]\nconfigs:\n  mirror.corp.test:\n    auth:\n      username: ada\n      password: {}\n",
+        serde_json::to_string(password).unwrap()
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: k3d.io/v1alpha5\nkind: Simple\nmetadata: {{ name: corp }}\nregistries:\n  config: {}\n",
+            serde_json::to_string(&embedded).unwrap()
+        ),
+    )
+    .unwrap();
+    let dir = lab.dir.path().join("converted");
+    let out = lab
+        .cmd(&[
+            "init",
+            "--from-k3d",
+            config.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = harness::stderr(&out);
+    assert!(out.status.success(), "exit {:?}\n{err}", out.status.code());
+    assert!(
+        err.contains("export REGISTRY_MIRROR_CORP_TEST_PASSWORD"),
+        "{err}"
+    );
+    let lab_file = dir.join("playground.yaml");
+    let text = std::fs::read_to_string(&lab_file).unwrap();
+    assert!(
+        text.contains("password: ${env:REGISTRY_MIRROR_CORP_TEST_PASSWORD}"),
+        "{text}"
+    );
+
+    // `validate` reads the registry, and says the variable is not set here.
+    let checked = lab
+        .cmd(&["validate", "-f", lab_file.to_str().unwrap()])
+        .env_remove("REGISTRY_MIRROR_CORP_TEST_PASSWORD")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        harness::stderr(&checked)
+    );
+    assert!(
+        said.contains("REGISTRY_MIRROR_CORP_TEST_PASSWORD"),
+        "{said}"
+    );
+
+    let history = std::process::Command::new("git")
+        .args(["log", "-p", "--all"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.contains("REGISTRY_MIRROR_CORP_TEST_PASSWORD"),
+        "{history}"
+    );
+    let everything = format!(
+        "{}\n{err}\n{text}\n{history}\n{said}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for form in [
+        password.to_string(),
+        serde_json::to_string(password).unwrap(),
+        "pa$$word".to_string(),
+    ] {
+        assert!(
+            !everything.contains(&form),
+            "{form:?} leaked:\n{everything}"
+        );
+    }
+}
