@@ -846,7 +846,8 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         let _ = Command::new("docker")
-            .args(["rm", "-f", &self.name])
+            // `-v`: the registry image declares a VOLUME, which would outlive the container.
+            .args(["rm", "-f", "-v", &self.name])
             .bounded_output();
         let _ = Command::new("docker")
             .args(["network", "rm", &self.network])
