@@ -1032,8 +1032,10 @@ impl Conversion<'_> {
                 );
             }
         }
-        if tls.is_empty() {
-            config.as_object_mut().map(|c| c.remove("tls"));
+        if tls.is_empty()
+            && let Some(c) = config.as_object_mut()
+        {
+            c.remove("tls");
         }
     }
 

@@ -404,7 +404,6 @@ pub(crate) async fn hub_clusters<E: Engine, K: Kube>(
     }
     let mut out = Vec::new();
     for (name, spoke) in entries {
-        let is_context = spoke.is_none();
         let server = registered
             .iter()
             .find(|r| r.name == name)
@@ -423,7 +422,7 @@ pub(crate) async fn hub_clusters<E: Engine, K: Kube>(
         };
         out.push(hub::HubCluster {
             name,
-            kind: if is_context { "context" } else { "lab" },
+            kind: if spoke.is_some() { "lab" } else { "context" },
             registered: server.is_some(),
             server,
             connection: if reached.is_ok() {
