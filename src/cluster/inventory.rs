@@ -492,6 +492,7 @@ mod tests {
                 created: "2026-11-26T10:00:00Z".into(),
                 last_up: "2026-11-26T10:05:00Z".into(),
                 dropped: dropped.then(|| "2026-11-27T10:00:00Z".into()),
+                exported: None,
             },
             argocd: None,
         }

@@ -74,28 +74,26 @@ async fn export<E: Engine, K: Kube>(
     };
     let done = match refreshed {
         Ok(None) => {
-            let created = rec
-                .as_ref()
-                .and_then(|r| r.times.created.parse::<jiff::Timestamp>().ok())
-                .map(std::time::SystemTime::from);
-            kept::earlier_export(name, lab.state.as_str(), created)
+            kept::earlier_export(name, lab.state.as_str(), rec.as_ref().map(|r| &r.times))
                 .map(|path| format!("{} made when it was suspended", path.display()))
         }
-        Ok(Some(r)) => {
-            for m in &r.missing {
-                ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
-            }
-            for sel in &r.unmatched {
-                ui.warn(&format!("kept Secrets {sel} match nothing"));
-            }
-            for c in &r.carried {
-                ui.warn(&format!(
-                    "kept Secret {c} is no longer in the cluster; its earlier export is kept (delete it from {} to forget it)",
-                    r.path.display()
-                ));
-            }
-            Ok(format!("{} in {}", r.count, r.path.display()))
-        }
+        Ok(Some(r)) => record::mark_exported(name)
+            .map_err(KeptError::Record)
+            .map(|_| {
+                for m in &r.missing {
+                    ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
+                }
+                for sel in &r.unmatched {
+                    ui.warn(&format!("kept Secrets {sel} match nothing"));
+                }
+                for c in &r.carried {
+                    ui.warn(&format!(
+                        "kept Secret {c} is no longer in the cluster; its earlier export is kept (delete it from {} to forget it)",
+                        r.path.display()
+                    ));
+                }
+                format!("{} in {}", r.count, r.path.display())
+            }),
         Err(e) => Err(e),
     };
     match &done {

@@ -21,6 +21,7 @@ use crate::config::{KeepSpec, SecretSelect};
 use crate::fsutil;
 use crate::lab::LabName;
 
+use super::record::Times;
 use super::{DIR_MODE, FILE_MODE, lab_dir};
 
 /// The export's file name in the lab's folder.
@@ -130,26 +131,31 @@ pub(crate) fn strip(secret: &mut Value) {
 }
 
 /// A stopped lab's API cannot be read: the export its `suspend` made is the latest there is,
-/// provided it was made in this life of the lab (`created`), not one left from before a
-/// restore. `state` says how the lab is stopped, for the error.
+/// provided it was made in this life of the lab, not left from the life before a restore.
+/// The record says which ([`Times::exported`]); no clock is compared, since a file's mtime
+/// comes from the kernel's coarse clock, cut to the filesystem's granularity, and can read
+/// earlier than a record written just before it. `state` says how the lab is stopped, for
+/// the error.
 pub(crate) fn earlier_export(
     name: &LabName,
     state: &str,
-    created: Option<std::time::SystemTime>,
+    times: Option<&Times>,
 ) -> Result<PathBuf, KeptError> {
     let path = path(name);
-    let made = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    match (made, created) {
-        (Some(made), Some(created)) if made >= created => Ok(path),
-        (Some(_), _) => Err(KeptError::Stale {
+    if !path.exists() {
+        return Err(KeptError::NoExport {
+            name: name.to_string(),
+            state: state.into(),
+        });
+    }
+    if times.is_some_and(|t| t.exported.is_some()) {
+        Ok(path)
+    } else {
+        Err(KeptError::Stale {
             name: name.to_string(),
             state: state.into(),
             path,
-        }),
-        (None, _) => Err(KeptError::NoExport {
-            name: name.to_string(),
-            state: state.into(),
-        }),
+        })
     }
 }
 

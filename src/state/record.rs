@@ -114,6 +114,10 @@ pub(crate) struct Times {
     /// When it was dropped, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dropped: Option<String>,
+    /// When its kept Secrets were last exported in this life (by `suspend` or `drop`): what
+    /// tells a stopped lab's own export from one left by the life before a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) exported: Option<String>,
 }
 
 /// Why a record cannot be read or written.
@@ -204,6 +208,7 @@ impl LabRecord {
                 created: alive.map_or_else(|| now.clone(), |p| p.times.created.clone()),
                 last_up: now,
                 dropped: None,
+                exported: alive.and_then(|p| p.times.exported.clone()),
             },
             // Still installed until an install says otherwise ([`set_argocd`]); a dropped
             // lab's Argo CD went with it.
@@ -286,6 +291,19 @@ pub(crate) fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, R
     match read(name)? {
         Some(mut r) => {
             r.argocd = Some(argocd);
+            write(&r)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Note in a lab's record that its kept Secrets were exported just now (see
+/// [`Times::exported`]). No record: nothing to note.
+pub(crate) fn mark_exported(name: &LabName) -> Result<bool, RecordError> {
+    match read(name)? {
+        Some(mut r) => {
+            r.times.exported = Some(now_rfc3339());
             write(&r)?;
             Ok(true)
         }
@@ -386,6 +404,7 @@ mod tests {
                 created: "2026-11-26T10:00:00Z".into(),
                 last_up: "2026-11-26T10:05:00Z".into(),
                 dropped: None,
+                exported: Some("2026-11-26T10:30:00Z".into()),
             },
             argocd: Some(ArgoCdRecord {
                 version: "v3.4.7".into(),
@@ -514,6 +533,10 @@ mod tests {
             Some(&prev),
         );
         assert_eq!(r.times.created, prev.times.created);
+        assert_eq!(
+            r.times.exported, prev.times.exported,
+            "same life, same export"
+        );
         assert_eq!(r.git.deployed, prev.git.deployed);
         assert_eq!(r.argocd, prev.argocd, "what is installed stays recorded");
         assert_ne!(r.times.last_up, prev.times.last_up);
@@ -534,6 +557,10 @@ mod tests {
         );
         assert_eq!(r.git.deployed, None);
         assert_eq!(r.times.dropped, None);
+        assert_eq!(
+            r.times.exported, None,
+            "the last life's export is not this one's"
+        );
         assert_eq!(r.argocd, None, "a dropped lab's Argo CD went with it");
     }
 

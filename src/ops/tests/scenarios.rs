@@ -508,6 +508,46 @@ async fn a_stopped_lab_without_an_export_is_not_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_restored_lab_does_not_take_its_last_lifes_export_for_its_own() {
+    let w = World::up("reborn", KEEPING).await;
+    let kube = w.kube(Answer::Export);
+    drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    let dropped = w.record();
+    assert!(dropped.times.exported.is_some(), "{:?}", dropped.times);
+
+    // Restored at once (the fakes take no time, so no clock could tell the two lives
+    // apart), then stopped behind playground's back before any export of its own.
+    up(&w.engine, &w.lab, &w.dir).await.unwrap();
+    let git = dropped.git.clone();
+    let rec = record::LabRecord::new(
+        &w.lab,
+        KEEPING,
+        &Overrides::default(),
+        None,
+        git,
+        Some(&dropped),
+    );
+    record::write(&rec).unwrap();
+    for node in w.in_state(RunState::Running).await {
+        w.engine.stop(&node, Duration::from_secs(1)).await.unwrap();
+    }
+    w.engine.clear_calls();
+    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+        .await
+        .unwrap_err();
+    let OpsError::KeptExport { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(matches!(**source, KeptError::Stale { .. }), "{source:?}");
+    assert_eq!(w.changes(), Vec::<String>::new());
+    assert_eq!(
+        kept::load(w.name()).unwrap().len(),
+        1,
+        "the old export stays"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_running_lab_whose_api_does_not_answer_falls_back_on_its_suspend_export() {
     let w = World::up("mute", KEEPING).await;
     let kube = w.kube(Answer::Silent);
