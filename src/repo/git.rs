@@ -1074,6 +1074,7 @@ pub(crate) mod tests {
         let started = std::time::Instant::now();
         let info = last_commit_touching(&repo, "apps").unwrap().unwrap();
         assert_eq!(info.hash, first);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // A bound that catches a walk per commit, loose enough for a debug build on a busy runner.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }

@@ -47,8 +47,9 @@ pub(crate) const FILE_MODE: u32 = 0o600;
 pub(crate) const DIR_MODE: u32 = 0o700;
 
 /// Now, as RFC 3339 in UTC to the millisecond (e.g. `2026-11-26T10:02:03.417Z`), cut
-/// rather than rounded: `drop` compares it with file times, and a time rounded up would
-/// make an export taken in the same moment look older than the lab.
+/// rather than rounded, so a stamp never reads later than the moment it was taken. Nothing
+/// compares it with file times: the kernel stamps files from a coarser clock (see
+/// [`kept::earlier_export`]).
 pub(crate) fn now_rfc3339() -> String {
     let now = jiff::Timestamp::now();
     jiff::Timestamp::from_millisecond(now.as_millisecond())

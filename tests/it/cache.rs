@@ -1016,7 +1016,15 @@ fn offline_a_real_registry_cache_exits_once_and_cache_status_says_why() {
     let out = lab.run(&["up", "--cluster-only"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cache = caches.container("docker.io");
-    // Give Docker time to restart it, were there a restart policy.
+    // The panic comes once its dial fails: at once where the network refuses, after Go's dial
+    // timeout where it drops packets. Then give Docker time to restart it, were there a
+    // restart policy.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while docker(&["inspect", "-f", "{{.State.Status}}", &cache]) == "running"
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(
         docker(&[

@@ -328,7 +328,12 @@ async fn a_plain_root_applies_its_children_and_a_manual_one_is_never_synced() {
         child.metadata.annotations.unwrap()["argocd.argoproj.io/tracking-id"],
         "root:argoproj.io/Application:argocd/manual"
     );
-    // The manual app is compared, never synced: its ConfigMap is not applied.
+    // The manual app is compared, never synced: its ConfigMap is not applied, and it stays so
+    // past the poll that compared it.
+    e.status_where("manual", "manual compared", |s| {
+        !s["sync"]["status"].is_null()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let manual = e.apps.get("manual").await.unwrap().data["status"].clone();
     assert_eq!(

@@ -357,8 +357,10 @@ fn ctrl_c_and_sigterm_stop_the_wait_for_apps_at_once() {
             .args([&format!("-{signal}"), &child.id().to_string()])
             .status();
         let out = child.wait_with_output().unwrap();
+        // Catches a wait that ignores the signal (it would run to --timeout); loose enough
+        // for a loaded runner.
         assert!(
-            sent.elapsed() < Duration::from_secs(5),
+            sent.elapsed() < Duration::from_secs(15),
             "SIG{signal} took {:?} to stop the wait",
             sent.elapsed()
         );

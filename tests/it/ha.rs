@@ -102,11 +102,18 @@ async fn three_servers_and_an_agent_behind_the_load_balancer() {
     lab.ok(&["suspend"]);
     let since = docker(&["inspect", "-f", "{{.State.FinishedAt}}", &server(0)]);
     docker(&["start", &server(0)]);
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    let waiting = "Waiting for etcd server to become available";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !logs_since(&server(0), since.trim()).contains(waiting)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // And it goes on waiting: a while later, it is still not up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let logs = logs_since(&server(0), since.trim());
     assert!(
-        logs.contains("Waiting for etcd server to become available")
-            && !logs.contains("k3s is up and running"),
+        logs.contains(waiting) && !logs.contains("k3s is up and running"),
         "{logs}"
     );
     // `up` on the stopped lab starts the other servers together and converges (F2 in plan_up).

@@ -109,15 +109,17 @@ fn restore_completes_dropped_labs_and_a_silent_docker_never_hangs_a_tab() {
     let (_listener, host) = silent_docker(lab.dir.path());
     let lab = lab.env("DOCKER_HOST", &host);
 
+    // Docker's budget in completion is 1.5 s; the bound leaves room for a loaded runner and
+    // still fails a Tab that waits out a client's default timeout.
     let (offered, took) = complete_bash(&lab, &["playground", "restore", ""]);
     assert!(offered.contains(&"gone-lab".to_string()), "{offered:?}");
-    assert!(took < Duration::from_secs(5), "a Tab took {took:?}");
+    assert!(took < Duration::from_secs(10), "a Tab took {took:?}");
 
     // `status` names live labs only: Docker did not answer, so no name (flags only), quickly.
     let (offered, took) = complete_bash(&lab, &["playground", "status", ""]);
     assert!(offered.iter().all(|o| o.starts_with('-')), "{offered:?}");
     assert!(offered.contains(&"--output".to_string()), "{offered:?}");
-    assert!(took < Duration::from_secs(5), "a Tab took {took:?}");
+    assert!(took < Duration::from_secs(10), "a Tab took {took:?}");
 
     // End to end: bash runs the registered function, which calls the binary back.
     let script = stdout(&lab.cmd(&["completions", "bash"]).output().unwrap());

@@ -152,12 +152,41 @@ pub fn require_all() -> bool {
     std::env::var("PLAYGROUND_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
-/// The path of the double binary that `cargo test` built as an example.
+/// The path of the double binary that `cargo test` built as an example. A run filtered to
+/// one target (`cargo test --test it`) does not build examples, so a binary older than the
+/// double's sources is refused here, before a stand-in image is built from it.
 pub fn double_binary() -> PathBuf {
     // target/debug/deps/it-xxxx → target/debug/examples/kube-double
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().and_then(Path::parent).unwrap();
-    debug.join("examples").join("kube-double")
+    let bin = debug.join("examples").join("kube-double");
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/double");
+    let newest = newest_mtime(&sources);
+    assert!(
+        built.is_some_and(|b| newest.is_none_or(|n| b >= n)),
+        "{} is missing or older than its sources in {}: `cargo test --test it` builds no \
+         examples. Run `cargo build --locked --example kube-double` first, or the whole \
+         `cargo test --locked`.",
+        bin.display(),
+        sources.display()
+    );
+    bin
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            if meta.is_dir() {
+                newest_mtime(&e.path())
+            } else {
+                meta.modified().ok()
+            }
+        })
+        .max()
 }
 
 /// The image key, computed exactly as `scripts/build-test-node-image` computes it.

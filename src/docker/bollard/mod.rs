@@ -440,7 +440,8 @@ mod tests {
                 if matches!(source.downcast_ref::<BollardError>(), Some(BollardError::RequestTimeoutError))),
             "{err:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2));
+        // The short budget ended it, not the long one (minutes); slack for a busy runner.
+        assert!(started.elapsed() < Duration::from_secs(5));
 
         let file = dir.path().join("image.tar");
         std::fs::write(&file, vec![7u8; 3 << 20]).unwrap();

@@ -585,7 +585,13 @@ async fn a_failed_gitops_half_keeps_the_cluster_its_record_and_its_context() {
     let data = tempfile::tempdir().unwrap();
     let _root = crate::state::test_root::set(data.path());
     let dir = tempfile::tempdir().unwrap();
-    let lab = lab("gitless", 1, 1);
+    let mut lab = lab("gitless", 1, 1);
+    // `up` probes the UI's host port on this machine: one nothing holds, not the default 8080
+    // that a developer's own lab may be using.
+    lab.argocd.ui.port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
     let engine = k3s_engine(&lab);
     let ui = Ui::new(true, false);
     let kube = FakeKube::new(&engine, Answer::Export);

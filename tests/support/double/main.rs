@@ -589,6 +589,11 @@ async fn server(args: &[String]) -> Result<()> {
     );
     terminated().await;
     log("info", "Received SIGTERM, shutting down");
+    // A test knob: a line printed on the way out, as a late line of this run, so it lands as
+    // close as it can to the next start (`faults.rs` proves resume's wait ignores it).
+    if let Some(words) = env("PLAYGROUND_STANDIN_LAST_WORDS") {
+        println!("{words}");
+    }
     if let Some(j) = joiner {
         j.abort();
     }
