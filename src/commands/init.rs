@@ -56,10 +56,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     };
     if written.created {
         ctx.ui.line(&format!(
-            "wrote lab {name} in {} (commit {}); next: `cd {} && playground up`",
+            "wrote lab {name} in {} (commit {}); next: `{}`",
             written.dir.display(),
             short(&written.commit),
-            dir.display()
+            next_step(&dir)
         ));
     } else {
         ctx.ui.line(&format!(
@@ -104,13 +104,13 @@ fn from_k3d_file(ctx: &Ctx<'_>, dir: &Path, file: &Path) -> Result<()> {
         n => format!(" {n} key(s) not converted, listed above and at the top of {LAB_FILE};"),
     };
     ctx.ui.line(&format!(
-        "wrote lab {} in {} from {} ({}, commit {});{unmapped} next: `cd {} && playground up`",
+        "wrote lab {} in {} from {} ({}, commit {});{unmapped} next: `{}`",
         converted.name,
         written.dir.display(),
         file.display(),
         converted.api_version,
         short(&written.commit),
-        dir.display()
+        next_step(dir)
     ));
     Ok(())
 }
@@ -136,4 +136,13 @@ fn sample_lab_file() -> &'static str {
 
 fn short(commit: &str) -> &str {
     &commit[..7.min(commit.len())]
+}
+
+/// What to run next: `playground up`, from the lab's folder when that is not this one.
+fn next_step(dir: &Path) -> String {
+    let canonical = |p: &Path| p.canonicalize().ok();
+    match canonical(dir).is_some() && canonical(dir) == canonical(Path::new(".")) {
+        true => "playground up".to_string(),
+        false => format!("cd {} && playground up", dir.display()),
+    }
 }

@@ -302,6 +302,17 @@ fn init_writes_a_lab_file_that_names_and_passes_the_schema() {
     // Named after its folder, made a valid lab name, so two `init`ed labs never collide.
     assert!(text.contains("\n  name: new-lab\n"), "{text}");
     assert!(said.contains("wrote lab new-lab in"), "{said}");
+    assert!(
+        said.contains(&format!("next: `cd {} && playground up`", dir.display())),
+        "{said}"
+    );
+    // From inside the folder, the next step is `up` alone (no `cd .`).
+    let here = lab.dir.path().join("here");
+    std::fs::create_dir(&here).unwrap();
+    let out = lab.cmd(&["init"]).current_dir(&here).output().unwrap();
+    let said_here = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said_here}");
+    assert!(said_here.contains("next: `playground up`"), "{said_here}");
     let url = schema["$id"].as_str().unwrap();
     assert_eq!(
         text.lines().next().unwrap(),

@@ -98,7 +98,8 @@ impl CacheSettings {
         ContainerSpec {
             hostname: name.clone(),
             image: self.image.clone(),
-            // The image's own command: `registry serve /etc/docker/registry/config.yml`.
+            // The image's own command: `registry serve /etc/distribution/config.yml` (v3; v2
+            // read /etc/docker/registry/). Only REGISTRY_* variables configure it here.
             cmd: Vec::new(),
             env: vec![
                 format!("REGISTRY_PROXY_REMOTEURL={}", upstream.remote_url),

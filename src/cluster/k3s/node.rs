@@ -50,6 +50,8 @@ pub fn node_entrypoint() -> Vec<String> {
 /// `pkg/kubelet/eviction/helpers.go`, `parseThresholdStatement`). First in the command, so
 /// a lab's own `--kubelet-arg` of the same flag, later, wins (kubelet merges repeated map
 /// flags, the last key winning; k3s passes both through, `pkg/util/args.go` `GetArgs`).
+/// The flag replaces kubelet's default map, so its `memory.available<100Mi` is dropped too,
+/// as on kind's nodes (docs/internals.md says so).
 pub const KUBELET_ARGS: [&str; 2] = [
     "--kubelet-arg=eviction-hard=imagefs.available<0%,nodefs.available<0%,nodefs.inodesFree<0%",
     "--kubelet-arg=image-gc-high-threshold=100",
