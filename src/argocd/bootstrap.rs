@@ -407,30 +407,58 @@ fn check_inside(root: &Path, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// argocd-repo-server runs as another user (uid 999) and reads the bind-mounted repository;
-/// a folder only its owner may enter (a 0700 clone, a temp dir) is invisible to it.
+/// argocd-repo-server runs as another user (uid 999) and fetches the bind-mounted repository
+/// with `git fetch file:///playground`, whose `git-upload-pack` enters the repository and
+/// reads `.git`: its refs, packs and loose objects. So the top folder must be open to others,
+/// every folder of `.git` too (o+rx), and every file in it readable (o+r). A folder only its
+/// owner may enter (a 0700 clone, a temp dir) hides the whole repository; a umask of 077
+/// makes each object Git writes private, so a repository can turn unreadable one commit at a
+/// time, and the fix says how to keep new ones readable too (`core.sharedRepository`, which
+/// overrides the umask for what Git writes).
 pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // A `.git` file (a worktree, a submodule) is refused on its own by
-        // `git::check_self_contained`; `chmod o+rx` on it would be no advice at all.
-        let git_dir = Some(root.join(".git")).filter(|d| d.is_dir());
-        for dir in std::iter::once(root.to_path_buf()).chain(git_dir) {
-            let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
-            if mode & 0o005 != 0o005 {
-                return Some(format!(
-                    "{} is not readable by other users (mode {:o}), so argocd-repo-server (another uid) cannot read the mounted repository; run `chmod o+rx {}`",
-                    dir.display(),
-                    mode & 0o777,
-                    dir.display()
-                ));
-            }
+        let mode = std::fs::metadata(root).ok()?.permissions().mode();
+        if mode & 0o005 != 0o005 {
+            return Some(format!(
+                "{} is not readable by other users (mode {:o}), so argocd-repo-server (another uid) cannot read the mounted repository; run `chmod o+rx {}`",
+                root.display(),
+                mode & 0o777,
+                root.display()
+            ));
         }
+        // A `.git` file (a worktree, a submodule) is refused on its own by
+        // `git::check_self_contained`; there is nothing here to advise on.
+        let git_dir = root.join(".git");
+        if !git_dir.is_dir() {
+            return None;
+        }
+        // What upload-pack reads; the index, logs and hooks are the working copy's business.
+        let read = ["HEAD", "config", "packed-refs", "refs", "objects"].map(|p| git_dir.join(p));
+        let private = std::iter::once(walkdir::WalkDir::new(&git_dir).max_depth(0))
+            .chain(read.iter().map(walkdir::WalkDir::new))
+            .flat_map(|w| w.into_iter().filter_map(|e| e.ok()))
+            .find_map(|e| {
+                let meta = e.metadata().ok()?;
+                let needs = if meta.is_dir() { 0o005 } else { 0o004 };
+                let mode = meta.permissions().mode();
+                (!meta.file_type().is_symlink() && mode & needs != needs)
+                    .then(|| (e.into_path(), mode & 0o777))
+            })?;
+        let (path, mode) = private;
+        Some(format!(
+            "{} is not readable by other users (mode {mode:o}), so argocd-repo-server (another uid) cannot read the mounted repository; run `chmod -R o+rX {} && git -C {} config core.sharedRepository 0644`",
+            path.display(),
+            git_dir.display(),
+            root.display()
+        ))
     }
     #[cfg(not(unix))]
-    let _ = root;
-    None
+    {
+        let _ = root;
+        None
+    }
 }
 
 fn is_commit_id(rev: &str) -> bool {
@@ -566,4 +594,93 @@ pub(crate) async fn bootstrap(
         },
     )?;
     Ok(apps)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use super::unreadable_by_others;
+
+    fn chmod(p: &Path, mode: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// A repository as Git writes it under umask 022: one loose object, refs, HEAD, and an
+    /// index only the owner reads (upload-pack never reads it).
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        for d in ["objects/ab", "refs/heads"] {
+            std::fs::create_dir_all(git.join(d)).unwrap();
+        }
+        for (f, mode) in [
+            ("HEAD", 0o644),
+            ("config", 0o644),
+            ("refs/heads/main", 0o644),
+            ("objects/ab/cdef", 0o444),
+            ("index", 0o600),
+        ] {
+            std::fs::write(git.join(f), "x").unwrap();
+            chmod(&git.join(f), mode);
+        }
+        for d in [
+            dir.path(),
+            &git,
+            &git.join("objects"),
+            &git.join("objects/ab"),
+        ] {
+            chmod(d, 0o755);
+        }
+        dir
+    }
+
+    #[test]
+    fn a_repository_others_may_read_passes_whatever_its_index_mode() {
+        let dir = repo();
+        assert_eq!(unreadable_by_others(dir.path()), None);
+    }
+
+    #[test]
+    fn a_private_top_folder_is_named_with_chmod_o_rx() {
+        let dir = repo();
+        chmod(dir.path(), 0o700);
+        let w = unreadable_by_others(dir.path()).unwrap();
+        assert!(w.contains("(mode 700)"), "{w}");
+        assert!(
+            w.ends_with(&format!("run `chmod o+rx {}`", dir.path().display())),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn an_object_or_folder_written_under_umask_077_is_named_with_a_lasting_fix() {
+        for (what, mode) in [
+            ("objects/ab/cdef", 0o400),
+            ("objects/ab", 0o700),
+            ("HEAD", 0o600),
+        ] {
+            let dir = repo();
+            let git = dir.path().join(".git");
+            chmod(&git.join(what), mode);
+            let w = unreadable_by_others(dir.path()).unwrap();
+            assert!(
+                w.starts_with(&format!(
+                    "{} is not readable by other users (mode {mode:o})",
+                    git.join(what).display()
+                )),
+                "{what}: {w}"
+            );
+            assert!(
+                w.contains(&format!(
+                    "run `chmod -R o+rX {} && git -C {} config core.sharedRepository 0644`",
+                    git.display(),
+                    dir.path().display()
+                )),
+                "{w}"
+            );
+            chmod(&git.join(what), 0o755);
+        }
+    }
 }

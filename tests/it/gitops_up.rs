@@ -398,6 +398,72 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     );
 }
 
+/// A commit made under a private umask leaves objects argocd-repo-server (uid 999) cannot
+/// read. `doctor` and `up` name one, and the fix they print, run as printed, makes the
+/// repository readable and keeps the next private-umask commit readable too.
+#[test]
+fn a_commit_under_umask_077_is_named_and_the_printed_fix_lasts() {
+    let (lab, _) = git_lab("umask", "healthy");
+    let dir = lab.dir.path().to_path_buf();
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("sh and git are installed");
+        assert!(out.status.success(), "{script}: {out:?}");
+    };
+    let commit_privately = |file: &str| {
+        std::fs::write(
+            dir.join("apps").join(file),
+            CHILD_APP.replace("hello", "more"),
+        )
+        .unwrap();
+        sh("umask 077; git add -A && git commit -q -m more");
+    };
+    let repo_check = || {
+        let out = lab.run(&["doctor", "-o", "json"]);
+        let report = harness::document(&String::from_utf8_lossy(&out.stdout), "DoctorReport");
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "repo")
+            .cloned()
+            .unwrap_or_else(|| panic!("no repo check in {report}"))
+    };
+    commit_privately("more.yaml");
+    let repo = repo_check();
+    assert_eq!(repo["status"], "fail", "{repo}");
+    let message = repo["message"].as_str().unwrap();
+    assert!(message.contains("/.git/"), "{repo}");
+    assert!(message.contains("is not readable by other users"), "{repo}");
+    let out = lab.run(&["up", "--dry-run"]);
+    let stderr = harness::stderr(&out);
+    assert!(
+        stderr.contains(message),
+        "up warns in doctor's words:\n{stderr}"
+    );
+
+    let fix = repo["fix"].as_str().unwrap();
+    let command = fix
+        .strip_prefix("run `")
+        .and_then(|f| f.strip_suffix('`'))
+        .unwrap_or_else(|| panic!("{fix}"));
+    assert!(command.contains("core.sharedRepository"), "{fix}");
+    sh(command);
+    assert_eq!(repo_check()["status"], "ok");
+    commit_privately("again.yaml");
+    let repo = repo_check();
+    assert_eq!(repo["status"], "ok", "{repo}");
+}
+
 /// A local repository is mounted into argocd-repo-server through the manifest; a custom
 /// manifest without that Deployment is refused before any container exists.
 #[test]
