@@ -428,7 +428,9 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
     async fn wait_ready_line(&self, n: &NodePlan, run: readiness::RunStart) -> Result<()> {
         let wait =
             readiness::wait_for_log(self.engine, &n.spec.name, n.ready_line, run, self.deadline);
-        self.cancellable(async { Ok(wait.await?) }).await
+        let said = self.cancellable(async { Ok(wait.await?) }).await?;
+        warn_entrypoint(self.ui, &n.spec.name, &said);
+        Ok(())
     }
 
     /// Put a node back on a lab network made again; one that runs restarts to take it up.
@@ -608,5 +610,13 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             bar.finish_and_clear();
         }
         Ok(r?)
+    }
+}
+
+/// Say as warnings what a node's entrypoint could not do (see [`readiness::wait_for_log`]):
+/// the lab runs, on a fallback the user should know of.
+pub(super) fn warn_entrypoint(ui: &Ui, node: &str, said: &[String]) {
+    for what in said {
+        ui.warn(&format!("{node}: {what}"));
     }
 }

@@ -151,9 +151,9 @@ pub(crate) async fn resume_with<E: Engine, C: Connect>(
         .map(|(c, role)| (c, role, ui.step(format!("start {}", c.name))))
         .collect();
     let servers = start_each(engine, servers).await?;
-    tokio::try_join!(await_each(engine, servers, deadline), async {
+    tokio::try_join!(await_each(engine, ui, servers, deadline), async {
         let others = start_each(engine, others).await?;
-        await_each(engine, others, deadline).await
+        await_each(engine, ui, others, deadline).await
     })?;
     repair_ips(engine, lab, &nodes).await?;
 
@@ -219,6 +219,7 @@ async fn start_each<'a, E: Engine>(
 /// Wait for each node's ready line in the run that began with its start, all at once.
 async fn await_each<E: Engine>(
     engine: &E,
+    ui: &Ui,
     nodes: Vec<(Restart<'_>, readiness::RunStart)>,
     deadline: Instant,
 ) -> Result<()> {
@@ -226,7 +227,10 @@ async fn await_each<E: Engine>(
         let r =
             readiness::wait_for_log(engine, &c.name, ready_line(role, false), run, deadline).await;
         match &r {
-            Ok(()) => s.done(),
+            Ok(said) => {
+                s.done();
+                super::executor::warn_entrypoint(ui, &c.name, said);
+            }
             Err(_) => s.fail(),
         }
         r

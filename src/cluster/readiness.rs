@@ -10,6 +10,7 @@ use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
+use super::k3s;
 use crate::docker::{Engine, RunState};
 
 /// How many log lines a failure carries.
@@ -158,14 +159,16 @@ fn host_now() -> i64 {
 }
 
 /// Wait until `node` prints a line containing `line` (case-insensitive) in the run that
-/// began at `run`, or fail as soon as it dies or restarts, or at `deadline`.
+/// began at `run`, or fail as soon as it dies or restarts, or at `deadline`. Returns what the
+/// node's entrypoint said in this run before that line ([`k3s::ENTRYPOINT_SAYS`]): a node
+/// that came up on a fallback (pods on 8.8.8.8, masquerade-all) works, and the caller warns.
 pub(crate) async fn wait_for_log<E: Engine>(
     engine: &E,
     node: &str,
     line: &str,
     run: RunStart,
     deadline: Instant,
-) -> Result<(), NodeWaitError> {
+) -> Result<Vec<String>, NodeWaitError> {
     let needle = line.to_lowercase();
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs();
     let baseline = engine
@@ -174,14 +177,21 @@ pub(crate) async fn wait_for_log<E: Engine>(
         .map(|c| c.restart_count)
         .unwrap_or(0);
     let found = async {
+        let mut said = Vec::new();
         let mut logs = engine.follow_logs(node, run.since);
         while let Some(l) = logs.next().await {
             let l = l?;
-            if run.includes(l.at) && l.text.to_lowercase().contains(&needle) {
-                return Ok(true);
+            if !run.includes(l.at) {
+                continue;
+            }
+            if let Some(what) = l.text.trim_end().strip_prefix(k3s::ENTRYPOINT_SAYS) {
+                said.push(what.to_string());
+            }
+            if l.text.to_lowercase().contains(&needle) {
+                return Ok(Some(said));
             }
         }
-        Ok::<bool, NodeWaitError>(false)
+        Ok::<_, NodeWaitError>(None)
     };
     // The log stream ends when the container stops; the watcher catches a restart, which a
     // following log stream may not show.
@@ -207,9 +217,9 @@ pub(crate) async fn wait_for_log<E: Engine>(
     };
     let outcome = tokio::select! {
         r = found => match r? {
-            true => return Ok(()),
+            Some(said) => return Ok(said),
             // The stream ended: the container stopped. Let inspect say how.
-            false => None,
+            None => None,
         },
         r = watch => r?,
         _ = tokio::time::sleep_until(deadline) => {

@@ -14,6 +14,7 @@ pub(crate) mod node;
 pub mod registries;
 
 pub use kubeconfig::{KUBECONFIG_OUTPUT, incomplete};
+pub(crate) use node::ENTRYPOINT_SAYS;
 pub use node::{
     API_PORT, DNS_ADDR_ENV, KUBELET_ARGS, NODE_ENTRYPOINT, cidrs, command, env, node_entrypoint,
     ready_line,

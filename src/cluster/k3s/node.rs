@@ -28,6 +28,10 @@ pub fn ready_line(role: Role, init_on_create: bool) -> &'static str {
 /// step and every start runs the version the node was created with.
 pub const NODE_ENTRYPOINT: &str = include_str!("node-entrypoint.sh");
 
+/// What starts each line the entrypoint says (its `say`): what it could not do, and the
+/// fallback it took instead. The line is in the node's log, before k3s's own.
+pub(crate) const ENTRYPOINT_SAYS: &str = "playground-entrypoint: ";
+
 /// The variable that tells the entrypoint which address to answer DNS on.
 pub const DNS_ADDR_ENV: &str = "PLAYGROUND_DNS_ADDR";
 

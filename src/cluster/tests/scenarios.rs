@@ -19,7 +19,7 @@ use crate::cluster::k3s::{self, ready_line};
 use crate::cluster::names::{self, LABEL_CLUSTER, LABEL_ROLE};
 use crate::cluster::plan::{PullPolicy, lb_image_from_env};
 use crate::cluster::up::{UpOptions, UpOutcome, up_with};
-use crate::cluster::{cache, lifecycle};
+use crate::cluster::{cache, lifecycle, readiness};
 
 /// What k3s writes to its kubeconfig output (the server is rewritten by `up`); its
 /// credentials are base64 PEM blocks, as k3s's are (stand-in bodies: nothing here parses them).
@@ -479,6 +479,45 @@ async fn resume_does_not_take_a_ready_line_the_run_before_printed_just_before_th
         err.to_string().contains(ready_line(Role::Server, false)),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn what_a_nodes_entrypoint_said_in_this_run_comes_back_with_its_ready_line() {
+    // The entrypoint's `say` prints with the prefix the wait looks for.
+    assert!(
+        k3s::NODE_ENTRYPOINT.contains(&format!("echo \"{}$*\"", k3s::ENTRYPOINT_SAYS)),
+        "node-entrypoint.sh's say() and ENTRYPOINT_SAYS disagree"
+    );
+    let lab = lab("fallback", 1, 0);
+    let engine = k3s_engine(&lab);
+    let dir = tempfile::tempdir().unwrap();
+    up(&engine, &lab, &dir).await.unwrap();
+    let server = node(&lab, Role::Server, 0);
+    // The run before said something else, and stopped.
+    engine.log(
+        &server,
+        &format!("{}of the run before", k3s::ENTRYPOINT_SAYS),
+    );
+    engine.stop(&server, Duration::from_secs(1)).await.unwrap();
+
+    // This run: the entrypoint takes a fallback, then k3s comes up.
+    engine.mute(&server);
+    let run = readiness::start(&engine, &server).await.unwrap();
+    let fallback =
+        "Docker's DNS rules for 127.0.0.11 were not found; kubelet will use 8.8.8.8 for pods";
+    engine.log(&server, &format!("{}{fallback}", k3s::ENTRYPOINT_SAYS));
+    engine.log(&server, ready_line(Role::Server, false));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let got = readiness::wait_for_log(
+        &engine,
+        &server,
+        ready_line(Role::Server, false),
+        run,
+        deadline,
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, vec![fallback.to_string()]);
 }
 
 #[tokio::test]
