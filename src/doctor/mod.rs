@@ -55,8 +55,8 @@ pub(crate) enum Status {
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Check {
-    /// Stable name for scripts: endpoint, engine, cgroup, isolation, privileged, disk, ports,
-    /// repo.
+    /// Stable name for scripts: endpoint, engine, cgroup, isolation, privileged, br_netfilter,
+    /// mounts, proxy, disk, ports, repo.
     pub(crate) id: &'static str,
     pub(crate) status: Status,
     pub(crate) message: String,
@@ -455,6 +455,33 @@ pub(crate) fn judge_br_netfilter(
 pub(crate) const DESKTOP_SHARED: &[&str] =
     &["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
 
+/// The proxy variables a shell behind a proxy sets (curl's and Go's names, both cases).
+const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+
+/// A shell behind a proxy, and a lab that gives its nodes none: there the proxy is often the
+/// only way out, and every pull of the nodes fails (k3d's FAQ on proxies). Only the variable's
+/// name is shown: a proxy URL may hold credentials. `None` when this shell sets no proxy.
+pub(crate) fn judge_proxy(lab: &Lab, env: impl Fn(&str) -> Option<String>) -> Option<Check> {
+    let var = PROXY_VARS
+        .into_iter()
+        .find(|v| env(v).is_some_and(|x| !x.trim().is_empty()))?;
+    Some(match &lab.cluster.proxy {
+        Some(_) => Check::new(
+            "proxy",
+            Status::Ok,
+            format!("this shell sets {var}, and the lab gives its nodes a proxy (cluster.proxy)"),
+        ),
+        None => Check::new(
+            "proxy",
+            Status::Warn,
+            format!(
+                "this shell sets {var}, but the lab gives its nodes no proxy: where the proxy is the only way out, the nodes cannot pull images"
+            ),
+        )
+        .fix("add `proxy: fromEnv` under `cluster:` in the lab file (or `{ httpsProxy: …, noProxy: … }`); if this network reaches the internet without it, nothing to do"),
+    })
+}
+
 /// The lab's `cluster.mounts`: every host path is still there, and on Docker Desktop, inside
 /// a shared folder.
 pub(crate) fn judge_mounts(lab: &Lab, facts: Option<&HostFacts>) -> Check {
@@ -828,6 +855,9 @@ async fn checks<E: Host>(
     }
     if let Some(lab) = lab {
         out.push(judge_mounts(lab, facts.as_ref()));
+        if scope == Scope::Doctor {
+            out.extend(judge_proxy(lab, |v| std::env::var(v).ok()));
+        }
     }
     if let Some(f) = &facts {
         out.push(judge_disk(

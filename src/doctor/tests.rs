@@ -439,6 +439,34 @@ fn mounts_outside_docker_desktops_shares_get_the_file_sharing_hint() {
 // `up`'s preflight ask of the engine, and what they make of its answers, is shown without
 // Docker.
 
+#[test]
+fn a_shell_behind_a_proxy_and_a_lab_without_one_is_warned_without_the_url() {
+    let secret = "http://ada:s3cret@proxy.corp:3128";
+    let lab = crate::config::default_lab();
+    let env = |want: &'static str| move |v: &str| (v == want).then(|| secret.to_string());
+    let c = judge_proxy(&lab, env("https_proxy")).expect("a check");
+    assert_eq!(c.status, Status::Warn);
+    assert!(c.message.contains("sets https_proxy"), "{}", c.message);
+    let fix = c.fix.clone().unwrap_or_default();
+    assert!(fix.contains("proxy: fromEnv"), "{fix}");
+    assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+
+    let mut with = lab.clone();
+    with.cluster.proxy = Some(crate::config::ProxySpec {
+        from_env: true,
+        http: None,
+        https: None,
+        no_proxy: vec![],
+    });
+    assert_eq!(
+        judge_proxy(&with, env("HTTP_PROXY")).map(|c| c.status),
+        Some(Status::Ok)
+    );
+    // No proxy in this shell (or an empty one): nothing to say.
+    assert!(judge_proxy(&lab, |_| None).is_none());
+    assert!(judge_proxy(&lab, |_| Some(" ".into())).is_none());
+}
+
 mod against_an_engine {
     use super::*;
     use crate::docker::fake::FakeEngine;
