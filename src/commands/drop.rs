@@ -61,13 +61,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     if !ops::anything_of(ctx.engine().await?, &name, opts.kubeconfig.as_deref()).await? {
         return Err(ClusterError::NotFound(name.to_string()).into());
     }
-    let _lock = ctx.lock(&name)?;
+    let lock = ctx.lock(&name)?;
     ctx.confirm(
         yes,
         &format!("Drop lab {name} and everything in it?"),
         "dropped",
     )?;
-    let dropped = ops::drop(&ctx.env().await?, &name, &opts).await?;
+    let dropped = ops::drop(&ctx.env().await?, &lock, &opts).await?;
     if let Some(aside) = &dropped.record_set_aside {
         ctx.ui.warn(&format!(
             "the lab's record did not parse; moved it aside to {}",

@@ -42,8 +42,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         output: OutputArg { output: out },
     } = args;
     let name = ctx.lab_name(name).await?;
-    let _lock = ctx.lock(&name)?;
-    let nodes = crate::ops::resume::resume(&ctx.env().await?, &name, timeout).await?;
+    let lock = ctx.lock(&name)?;
+    let nodes = crate::ops::resume::resume(&ctx.env().await?, &lock, timeout).await?;
     let ready = nodes.iter().filter(|n| n.ready).count();
     output::outcome(
         out,

@@ -40,8 +40,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         output: OutputArg { output: out },
     } = args;
     let name = ctx.lab_name(name).await?;
-    let _lock = ctx.lock(&name)?;
-    let done = ops::suspend(&ctx.env().await?, &name, SuspendOpts { pause, force }).await?;
+    let lock = ctx.lock(&name)?;
+    let done = ops::suspend(&ctx.env().await?, &lock, SuspendOpts { pause, force }).await?;
     let state = done.state;
     output::outcome(
         out,

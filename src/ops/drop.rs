@@ -5,6 +5,7 @@
 //! It works on half-made labs: anything of the lab (a labelled Docker object, a live record, a
 //! kube context) is enough ([`anything_of`]); with none of them there is no such lab.
 
+use crate::state::lock::LabLock;
 use std::path::{Path, PathBuf};
 
 use crate::cluster::{cache, lifecycle, names};
@@ -39,14 +40,15 @@ pub(crate) struct Dropped {
     pub(crate) restorable: bool,
 }
 
-/// Drop lab `name`, in the order users rely on: export the kept Secrets (a failure stops
+/// Drop the lab `lock` is held on, in the order users rely on: export the kept Secrets (a failure stops
 /// everything unless `force`), take it out of its hubs' Argo CD, keep its images, remove its
 /// Docker objects, its kube context, and mark its record dropped.
 pub(crate) async fn drop<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &LabName,
+    lock: &LabLock,
     opts: &DropOpts,
 ) -> Result<Dropped> {
+    let name = lock.name();
     let kept = keep::save_before(env, name, opts.force, "dropped").await?;
     // Out of its hubs' Argo CD; its spokes let go, running and clean.
     super::hub::before_drop(env, name).await;

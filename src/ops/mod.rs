@@ -7,6 +7,11 @@
 //!
 //! Like kind's `pkg/cluster/internal/{create,delete}` and cargo's `ops/`: below the edge that
 //! parses and prints, above the layers that know Docker, Kubernetes and Git.
+//!
+//! One command at a time acts on a lab. `drop`, `suspend` and `resume` take the lab as a
+//! [`LabLock`] (the command takes it, before it asks for confirmation), so none can run
+//! without it; `up` (and `restore`, through it) takes its own after its plan is known,
+//! since `--dry-run` changes nothing and takes none.
 
 pub(crate) mod api;
 pub(crate) mod drop;

@@ -2,8 +2,8 @@
 //! first, while the API still answers (a suspended lab can be dropped without its API).
 
 use crate::cluster::lifecycle;
-use crate::config::LabName;
 use crate::docker::Engine;
+use crate::state::lock::LabLock;
 
 use super::keep::{self, Saved};
 use super::{Env, Kube, Result};
@@ -27,9 +27,10 @@ pub(crate) struct Suspended {
 
 pub(crate) async fn suspend<E: Engine, K: Kube>(
     env: &Env<'_, E, K>,
-    name: &LabName,
+    lock: &LabLock,
     opts: SuspendOpts,
 ) -> Result<Suspended> {
+    let name = lock.name();
     let kept = keep::save_before(env, name, opts.force, "suspended").await?;
     lifecycle::suspend(env.engine, name, opts.pause, env.ui).await?;
     Ok(Suspended {

@@ -53,9 +53,11 @@ impl crate::diag::Classified for LockError {
     }
 }
 
-/// The lab's lock, held until dropped.
+/// The lab's lock, held until dropped. A use case that changes a lab takes one (not a name):
+/// holding the lock is the proof that no other command acts on that lab meanwhile.
 #[derive(Debug)]
 pub(crate) struct LabLock {
+    name: LabName,
     _file: File,
 }
 
@@ -111,7 +113,15 @@ impl LabLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         file.write_all(me.as_bytes()).map_err(io)?;
-        Ok(LabLock { _file: file })
+        Ok(LabLock {
+            name: name.clone(),
+            _file: file,
+        })
+    }
+
+    /// The lab this lock is held on.
+    pub(crate) fn name(&self) -> &LabName {
+        &self.name
     }
 }
 

@@ -28,6 +28,7 @@ use crate::kube::api::NodeReady;
 use crate::kube::kept::Refreshed;
 use crate::kube::kubeconfig;
 use crate::state::kept::{self, KeptError};
+use crate::state::lock::LabLock;
 use crate::state::record;
 use crate::ui::Ui;
 
@@ -219,6 +220,14 @@ impl World {
         &self.lab.name
     }
 
+    /// The lab's lock, as the command takes it before a use case runs.
+    fn lock(&self) -> LabLock {
+        LabLock::acquire(self.name(), Duration::from_secs(1), |holder| {
+            panic!("the scenario's lab is held by {holder}")
+        })
+        .unwrap()
+    }
+
     fn kubeconfig(&self) -> std::path::PathBuf {
         self.dir.path().join("config")
     }
@@ -259,7 +268,9 @@ impl World {
 async fn drop_exports_the_kept_secrets_then_keeps_the_images_then_removes() {
     let w = World::up("keeper", KEEPING).await;
     let kube = w.kube(Answer::Export);
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
 
     assert!(
         matches!(&dropped.kept, Saved::Exported(d) if d.starts_with("1 in ")),
@@ -292,7 +303,7 @@ async fn a_failed_export_stops_the_drop_before_anything_changes() {
     let w = World::up("failing", KEEPING).await;
     let kube = w.kube(Answer::Fail);
     let before = w.running().await;
-    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
         .await
         .unwrap_err();
 
@@ -318,7 +329,7 @@ async fn a_failed_export_stops_the_drop_before_anything_changes() {
 async fn drop_force_goes_on_after_a_failed_export_and_removes_everything() {
     let w = World::up("forced", KEEPING).await;
     let kube = w.kube(Answer::Fail);
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(true)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(true)).await.unwrap();
 
     assert_eq!(dropped.kept, Saved::Forced);
     assert_eq!(
@@ -333,7 +344,9 @@ async fn drop_force_goes_on_after_a_failed_export_and_removes_everything() {
 async fn drop_marks_the_record_dropped_and_keeps_it_for_restore() {
     let w = World::up("recorded", KEEPING_NOTHING).await;
     let kube = w.kube(Answer::Export);
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
 
     assert!(dropped.restorable);
     assert_eq!(dropped.record_set_aside, None);
@@ -348,7 +361,9 @@ async fn drop_removes_the_labs_kube_context() {
     let w = World::up("context", KEEPING_NOTHING).await;
     assert!(kubeconfig::has_entries(&w.kubeconfig(), w.name()).unwrap());
     let kube = w.kube(Answer::Export);
-    drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
     assert!(!kubeconfig::has_entries(&w.kubeconfig(), w.name()).unwrap());
 }
 
@@ -356,7 +371,9 @@ async fn drop_removes_the_labs_kube_context() {
 async fn a_lab_that_keeps_nothing_is_dropped_without_asking_its_api() {
     let w = World::up("nokeep", KEEPING_NOTHING).await;
     let kube = w.kube(Answer::Fail);
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
     assert_eq!(dropped.kept, Saved::Nothing);
     assert_eq!(kube.asked_at(), Vec::<usize>::new());
 }
@@ -367,13 +384,13 @@ async fn drop_force_sets_aside_a_record_that_does_not_parse() {
     std::fs::write(record::path(w.name()), "version: [not a record").unwrap();
     let kube = w.kube(Answer::Export);
     // Without --force the unreadable record is a failed export: nothing goes.
-    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
         .await
         .unwrap_err();
     assert!(matches!(err, OpsError::KeptExport { .. }), "{err:?}");
     assert_eq!(w.changes(), Vec::<String>::new());
 
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(true)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(true)).await.unwrap();
     assert_eq!(dropped.kept, Saved::Forced);
     let aside = dropped.record_set_aside.expect("set aside");
     assert!(aside.exists(), "{}", aside.display());
@@ -388,7 +405,7 @@ async fn without_a_kubeconfig_place_everything_else_goes_then_that_is_the_error(
         force: false,
         kubeconfig: None,
     };
-    let err = drop(&w.env(&kube), w.name(), &opts).await.unwrap_err();
+    let err = drop(&w.env(&kube), &w.lock(), &opts).await.unwrap_err();
     assert!(matches!(err, OpsError::KubeconfigFile(_)), "{err:?}");
     assert_eq!(
         w.engine.objects_labelled(LABEL_CLUSTER),
@@ -402,7 +419,9 @@ async fn anything_of_a_lab_is_enough_to_drop_it_and_a_dropped_record_is_not() {
     let path = w.kubeconfig();
     assert!(anything_of(&w.engine, w.name(), Some(&path)).await.unwrap());
     let kube = w.kube(Answer::Export);
-    drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
     // Dropped: its record stays, marked, and no longer counts.
     assert!(!anything_of(&w.engine, w.name(), Some(&path)).await.unwrap());
     // A live record alone is something of the lab (a half-made one).
@@ -426,7 +445,7 @@ async fn anything_of_a_lab_is_enough_to_drop_it_and_a_dropped_record_is_not() {
 async fn suspend_exports_while_the_api_answers_then_stops_agents_before_servers() {
     let w = World::up("sleepy", KEEPING).await;
     let kube = w.kube(Answer::Export);
-    let done = suspend(&w.env(&kube), w.name(), SuspendOpts::default())
+    let done = suspend(&w.env(&kube), &w.lock(), SuspendOpts::default())
         .await
         .unwrap();
 
@@ -452,7 +471,7 @@ async fn suspend_exports_while_the_api_answers_then_stops_agents_before_servers(
 async fn a_failed_export_stops_nothing_and_suspend_force_stops_all_the_same() {
     let w = World::up("stubborn", KEEPING).await;
     let kube = w.kube(Answer::Fail);
-    let err = suspend(&w.env(&kube), w.name(), SuspendOpts::default())
+    let err = suspend(&w.env(&kube), &w.lock(), SuspendOpts::default())
         .await
         .unwrap_err();
     assert!(err.to_string().ends_with("nothing was suspended"), "{err}");
@@ -462,7 +481,7 @@ async fn a_failed_export_stops_nothing_and_suspend_force_stops_all_the_same() {
         pause: true,
         force: true,
     };
-    let done = suspend(&w.env(&kube), w.name(), opts).await.unwrap();
+    let done = suspend(&w.env(&kube), &w.lock(), opts).await.unwrap();
     assert_eq!((done.state, done.kept), ("paused", Saved::Forced));
     assert_eq!(w.in_state(RunState::Paused).await.len(), 2);
 }
@@ -471,11 +490,13 @@ async fn a_failed_export_stops_nothing_and_suspend_force_stops_all_the_same() {
 async fn a_suspended_lab_is_dropped_with_the_export_its_suspend_made() {
     let w = World::up("stopped", KEEPING).await;
     let kube = w.kube(Answer::Export);
-    suspend(&w.env(&kube), w.name(), SuspendOpts::default())
+    suspend(&w.env(&kube), &w.lock(), SuspendOpts::default())
         .await
         .unwrap();
     // Stopped: its API is not asked again; the export made at suspend stands.
-    let dropped = drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    let dropped = drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
     assert!(
         matches!(&dropped.kept, Saved::Exported(d) if d.ends_with("made when it was suspended")),
         "{dropped:?}"
@@ -496,7 +517,7 @@ async fn a_stopped_lab_without_an_export_is_not_dropped() {
         w.engine.stop(&node, Duration::from_secs(1)).await.unwrap();
     }
     w.engine.clear_calls();
-    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
         .await
         .unwrap_err();
     let OpsError::KeptExport { source, .. } = &err else {
@@ -511,7 +532,9 @@ async fn a_stopped_lab_without_an_export_is_not_dropped() {
 async fn a_restored_lab_does_not_take_its_last_lifes_export_for_its_own() {
     let w = World::up("reborn", KEEPING).await;
     let kube = w.kube(Answer::Export);
-    drop(&w.env(&kube), w.name(), &w.opts(false)).await.unwrap();
+    drop(&w.env(&kube), &w.lock(), &w.opts(false))
+        .await
+        .unwrap();
     let dropped = w.record();
     assert!(dropped.times.exported.is_some(), "{:?}", dropped.times);
 
@@ -532,7 +555,7 @@ async fn a_restored_lab_does_not_take_its_last_lifes_export_for_its_own() {
         w.engine.stop(&node, Duration::from_secs(1)).await.unwrap();
     }
     w.engine.clear_calls();
-    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
         .await
         .unwrap_err();
     let OpsError::KeptExport { source, .. } = &err else {
@@ -551,7 +574,7 @@ async fn a_restored_lab_does_not_take_its_last_lifes_export_for_its_own() {
 async fn a_running_lab_whose_api_does_not_answer_falls_back_on_its_suspend_export() {
     let w = World::up("mute", KEEPING).await;
     let kube = w.kube(Answer::Silent);
-    let err = drop(&w.env(&kube), w.name(), &w.opts(false))
+    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
         .await
         .unwrap_err();
     assert!(matches!(err, OpsError::KeptExport { .. }), "{err:?}");
@@ -562,10 +585,10 @@ async fn a_running_lab_whose_api_does_not_answer_falls_back_on_its_suspend_expor
 async fn resume_after_suspend_starts_every_node_and_reports_them_ready() {
     let w = World::up("awake", KEEPING_NOTHING).await;
     let kube = w.kube(Answer::Export);
-    suspend(&w.env(&kube), w.name(), SuspendOpts::default())
+    suspend(&w.env(&kube), &w.lock(), SuspendOpts::default())
         .await
         .unwrap();
-    let nodes = resume(&w.env(&kube), w.name(), Duration::from_secs(20))
+    let nodes = resume(&w.env(&kube), &w.lock(), Duration::from_secs(20))
         .await
         .unwrap();
     assert_eq!(nodes.len(), 2);
