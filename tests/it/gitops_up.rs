@@ -398,6 +398,15 @@ fn uncommitted_changes_under_the_apps_path_are_warned_about() {
     );
 }
 
+/// `cmd` (git, or a shell running it) with a committer of its own and no system config.
+fn with_git_identity(cmd: &mut Command) -> &mut Command {
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+}
+
 /// A commit made under a private umask leaves objects argocd-repo-server (uid 999) cannot
 /// read. `doctor` and `up` name one, and the fix they print, run as printed, makes the
 /// repository readable and keeps the next private-umask commit readable too.
@@ -406,15 +415,7 @@ fn a_commit_under_umask_077_is_named_and_the_printed_fix_lasts() {
     let (lab, _) = git_lab("umask", "healthy");
     let dir = lab.dir.path().to_path_buf();
     let sh = |script: &str| {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(&dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        let out = with_git_identity(Command::new("sh").arg("-c").arg(script).current_dir(&dir))
             .output()
             .expect("sh and git are installed");
         assert!(out.status.success(), "{script}: {out:?}");
@@ -860,14 +861,7 @@ async fn argo_cd_is_applied_before_every_node_is_ready() {
 fn a_lab_in_a_linked_worktree_is_refused_before_anything_is_created() {
     let (lab, _) = git_lab("worktree", "healthy");
     let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(lab.dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        let out = with_git_identity(Command::new("git").args(args).current_dir(lab.dir.path()))
             .output()
             .expect("git is installed");
         assert!(out.status.success(), "git {args:?}: {out:?}");

@@ -259,8 +259,27 @@ impl World {
             .collect()
     }
 
+    /// Stop every running node as `docker stop` would, not through playground (no export).
+    async fn stop_behind_our_back(&self) {
+        for node in self.in_state(RunState::Running).await {
+            self.engine
+                .stop(&node, Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        self.engine.clear_calls();
+    }
+
     async fn running(&self) -> usize {
         self.in_state(RunState::Running).await.len()
+    }
+}
+
+/// Why a use case that had to export the kept Secrets stopped.
+fn kept_export_failure<T: std::fmt::Debug>(r: Result<T, OpsError>) -> KeptError {
+    match r {
+        Err(OpsError::KeptExport { source, .. }) => *source,
+        other => panic!("{other:?}"),
     }
 }
 
@@ -513,17 +532,9 @@ async fn a_stopped_lab_without_an_export_is_not_dropped() {
     let w = World::up("unsaved", KEEPING).await;
     let kube = w.kube(Answer::Export);
     // Stopped behind playground's back: no export was made.
-    for node in w.in_state(RunState::Running).await {
-        w.engine.stop(&node, Duration::from_secs(1)).await.unwrap();
-    }
-    w.engine.clear_calls();
-    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
-        .await
-        .unwrap_err();
-    let OpsError::KeptExport { source, .. } = &err else {
-        panic!("{err:?}");
-    };
-    assert!(matches!(**source, KeptError::NoExport { .. }), "{source:?}");
+    w.stop_behind_our_back().await;
+    let source = kept_export_failure(drop(&w.env(&kube), &w.lock(), &w.opts(false)).await);
+    assert!(matches!(source, KeptError::NoExport { .. }), "{source:?}");
     assert_eq!(w.changes(), Vec::<String>::new());
     assert_eq!(kube.asked_at(), Vec::<usize>::new());
 }
@@ -551,17 +562,9 @@ async fn a_restored_lab_does_not_take_its_last_lifes_export_for_its_own() {
         Some(&dropped),
     );
     record::write(&rec).unwrap();
-    for node in w.in_state(RunState::Running).await {
-        w.engine.stop(&node, Duration::from_secs(1)).await.unwrap();
-    }
-    w.engine.clear_calls();
-    let err = drop(&w.env(&kube), &w.lock(), &w.opts(false))
-        .await
-        .unwrap_err();
-    let OpsError::KeptExport { source, .. } = &err else {
-        panic!("{err:?}");
-    };
-    assert!(matches!(**source, KeptError::Stale { .. }), "{source:?}");
+    w.stop_behind_our_back().await;
+    let source = kept_export_failure(drop(&w.env(&kube), &w.lock(), &w.opts(false)).await);
+    assert!(matches!(source, KeptError::Stale { .. }), "{source:?}");
     assert_eq!(w.changes(), Vec::<String>::new());
     assert_eq!(
         kept::load(w.name()).unwrap().len(),
