@@ -308,16 +308,11 @@ pub(crate) fn link_hubs(
 }
 
 /// Render `list` as a table; with `HUB OF` and `SPOKE OF` columns when some lab is a hub.
-pub(crate) fn render_table(labs: &[LabSummary]) -> String {
+pub(crate) fn render_table(labs: &[LabSummary], headers: bool) -> String {
+    use crate::ui::table::{Align, Table};
     let hubs = labs
         .iter()
         .any(|l| !l.hub_of.is_empty() || !l.spoke_of.is_empty());
-    let api_width = labs
-        .iter()
-        .map(|l| l.api.as_deref().unwrap_or("-").len())
-        .chain([3])
-        .max()
-        .unwrap_or(3);
     let joined = |v: &[String]| {
         if v.is_empty() {
             "-".to_string()
@@ -325,43 +320,29 @@ pub(crate) fn render_table(labs: &[LabSummary]) -> String {
             v.join(",")
         }
     };
-    let hub_width = labs
-        .iter()
-        .map(|l| joined(&l.hub_of).len())
-        .chain([6])
-        .max()
-        .unwrap_or(6);
-    let row = |name: &str,
-               state: &str,
-               servers: &str,
-               agents: &str,
-               api: &str,
-               hub: &str,
-               spoke: &str| {
-        let line = if hubs {
-            format!(
-                "{name:<20} {state:<10} {servers:>7} {agents:>6}  {api:<api_width$}  {hub:<hub_width$}  {spoke}"
-            )
-        } else {
-            format!("{name:<20} {state:<10} {servers:>7} {agents:>6}  {api}")
-        };
-        format!("{}\n", line.trim_end())
-    };
-    let mut out = row(
-        "NAME", "STATE", "SERVERS", "AGENTS", "API", "HUB OF", "SPOKE OF",
-    );
-    for l in labs {
-        out.push_str(&row(
-            &l.name,
-            l.state.as_str(),
-            &l.servers.to_string(),
-            &l.agents.to_string(),
-            l.api.as_deref().unwrap_or("-"),
-            &joined(&l.hub_of),
-            &joined(&l.spoke_of),
-        ));
+    let mut columns = vec![
+        ("NAME", Align::Left),
+        ("STATE", Align::Left),
+        ("SERVERS", Align::Right),
+        ("AGENTS", Align::Right),
+        ("API", Align::Left),
+    ];
+    if hubs {
+        columns.extend([("HUB OF", Align::Left), ("SPOKE OF", Align::Left)]);
     }
-    out
+    let mut table = Table::new(&columns);
+    for l in labs {
+        table.row([
+            l.name.to_string(),
+            l.state.as_str().to_string(),
+            l.servers.to_string(),
+            l.agents.to_string(),
+            l.api.clone().unwrap_or_else(|| "-".into()),
+            joined(&l.hub_of),
+            joined(&l.spoke_of),
+        ]);
+    }
+    table.render(headers)
 }
 
 #[cfg(test)]
@@ -545,19 +526,34 @@ mod tests {
             serde_json::json!(["dev", "prod"])
         );
         let golden = "\
-NAME                 STATE      SERVERS AGENTS  API                     HUB OF    SPOKE OF
-dev                  running          1      0  https://127.0.0.1:6550  -         hub,hub2
-hub                  running          1      0  https://127.0.0.1:6550  dev,prod  -
-hub2                 suspended        1      0  -                       dev       -
-old                  dropped          1      0  -                       -         -
-solo                 running          1      0  https://127.0.0.1:6550  -         -
+NAME  STATE      SERVERS  AGENTS  API                     HUB OF    SPOKE OF
+dev   running          1       0  https://127.0.0.1:6550  -         hub,hub2
+hub   running          1       0  https://127.0.0.1:6550  dev,prod  -
+hub2  suspended        1       0  -                       dev       -
+old   dropped          1       0  -                       -         -
+solo  running          1       0  https://127.0.0.1:6550  -         -
 ";
-        assert_eq!(render_table(&labs), golden, "\n{}", render_table(&labs));
+        assert_eq!(
+            render_table(&labs, true),
+            golden,
+            "\n{}",
+            render_table(&labs, true)
+        );
+        // Rows only, for scripts: the same fields, line by line (the columns fit the rows).
+        let words = |t: &str| -> Vec<Vec<String>> {
+            t.lines()
+                .map(|l| l.split_whitespace().map(String::from).collect())
+                .collect()
+        };
+        assert_eq!(
+            words(&render_table(&labs, false)),
+            words(golden.split_once('\n').unwrap().1)
+        );
         // No hub among them: the table has no such columns.
-        let plain = render_table(&[summary("solo", LabState::Running)]);
+        let plain = render_table(&[summary("solo", LabState::Running)], true);
         assert!(!plain.contains("HUB OF"), "{plain}");
         assert!(
-            plain.starts_with("NAME                 STATE      SERVERS AGENTS  API\n"),
+            plain.starts_with("NAME  STATE    SERVERS  AGENTS  API\n"),
             "{plain}"
         );
     }

@@ -38,6 +38,9 @@ pub(crate) enum CacheCommand {
         /// `kind` on stdout (`up`/`restore -o json`: one JSON event per step, then the result).
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
+        /// Print the table's rows without its header line (for `awk` and `cut`).
+        #[arg(long)]
+        no_headers: bool,
     },
     /// Remove every cache container and its volume (the cached images), and the lab registry
     /// (`cluster.registry`) with what was pushed to it. Labs using them go on pulling from the
@@ -64,11 +67,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let settings = CacheSettings::from_env();
     let caches = cache::status(engine, &settings).await?;
     match command {
-        CacheCommand::Status { output: out } => {
-            output::emit(out, &Items { items: &caches }, || {
-                cache::render_table(&caches)
-            })
-        }
+        CacheCommand::Status {
+            output: out,
+            no_headers,
+        } => output::emit(out, &Items { items: &caches }, || {
+            cache::render_table(&caches, !no_headers)
+        }),
         CacheCommand::Prune { yes } => {
             let mut labs: Vec<&str> = caches
                 .iter()

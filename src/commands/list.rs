@@ -18,10 +18,14 @@ use super::output::{self, Items, Kind};
 pub struct Args {
     #[command(flatten)]
     pub(crate) output: OutputArg,
+    /// Print the table's rows without its header line (for `awk` and `cut`).
+    #[arg(long)]
+    pub(crate) no_headers: bool,
 }
 
-const EXAMPLES: &str = "Example:
-  playground list -o json";
+const EXAMPLES: &str = "Examples:
+  playground list -o json
+  playground list --no-headers | awk '{print $1}'";
 
 /// `list -o json|yaml`: every lab under `items`.
 impl Kind for Items<'_, LabSummary> {
@@ -31,6 +35,7 @@ impl Kind for Items<'_, LabSummary> {
 pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
     let Args {
         output: OutputArg { output: out },
+        no_headers,
     } = args;
     let running = inventory::list(ctx.engine().await?).await?;
     let records: Vec<_> = record::list().into_iter().flatten().collect();
@@ -41,6 +46,6 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
         return Ok(());
     }
     output::emit(out, &Items { items: &labs }, || {
-        inventory::render_table(&labs)
+        inventory::render_table(&labs, !no_headers)
     })
 }

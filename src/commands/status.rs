@@ -1,8 +1,6 @@
 //! `playground status`: the lab at a glance: its nodes, what is missing, and its Applications
 //! as a tree with who changed what in Git.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::args::OutputArg;
@@ -14,6 +12,7 @@ use crate::ops::status::LabView;
 
 use super::Ctx;
 use super::output::{self, Kind};
+use crate::ui::table::{Align, Table};
 
 /// Show a lab: nodes, API, and its apps as a tree.
 ///
@@ -73,15 +72,20 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: Args) -> Result<()> {
 }
 
 fn table(lab: &LabSummary, view: &LabView) -> String {
-    let mut out = inventory::render_table(std::slice::from_ref(lab));
+    let mut out = inventory::render_table(std::slice::from_ref(lab), true);
     out.push('\n');
-    let _ = writeln!(out, "{:<36} {:<13} STATE", "NODE", "ROLE");
+    let mut nodes = Table::new(&[
+        ("NODE", Align::Left),
+        ("ROLE", Align::Left),
+        ("STATE", Align::Left),
+    ]);
     for n in &lab.nodes {
-        let _ = writeln!(out, "{:<36} {:<13} {}", n.name, n.role, n.state.as_str());
+        nodes.row([n.name.clone(), n.role.to_string(), n.state.as_str().into()]);
     }
     for m in &lab.missing {
-        let _ = writeln!(out, "{m:<36} {:<13} missing", "");
+        nodes.row([m.to_string(), String::new(), "missing".into()]);
     }
+    out.push_str(&nodes.render(true));
     if !lab.missing.is_empty() {
         out.push_str("\n`playground up` recreates what is missing.\n");
     }

@@ -6,4 +6,5 @@
 pub(crate) mod document;
 mod progress;
 pub mod redact;
+pub(crate) mod table;
 pub use progress::*;

@@ -126,25 +126,29 @@ async fn registry_size<E: Engine>(engine: &E, container: &str) -> Option<u64> {
 }
 
 /// Render `cache status` as a table.
-pub(crate) fn render_table(caches: &[CacheStatus]) -> String {
-    let mut out = format!(
-        "{:<16} {:<9} {:>9}  {:<36} LABS\n",
-        "UPSTREAM", "STATE", "SIZE", "CONTAINER"
-    );
+pub(crate) fn render_table(caches: &[CacheStatus], headers: bool) -> String {
+    use crate::ui::table::{Align, Table};
+    let mut table = Table::new(&[
+        ("UPSTREAM", Align::Left),
+        ("STATE", Align::Left),
+        ("SIZE", Align::Right),
+        ("CONTAINER", Align::Left),
+        ("LABS", Align::Left),
+    ]);
     for c in caches {
-        out.push_str(&format!(
-            "{:<16} {:<9} {:>9}  {:<36} {}\n",
-            c.upstream,
-            c.state,
+        table.row([
+            c.upstream.to_string(),
+            c.state.to_string(),
             c.size_bytes.map_or("-".to_string(), human_size),
-            c.container,
+            c.container.clone(),
             if c.labs.is_empty() {
                 "-".to_string()
             } else {
                 c.labs.join(",")
-            }
-        ));
+            },
+        ]);
     }
+    let mut out = table.render(headers);
     // Problems after the table, one paragraph each, so the columns stay readable.
     for c in caches {
         if let Some(problem) = &c.problem {
