@@ -409,8 +409,9 @@ fn check_inside(root: &Path, path: &str) -> Result<()> {
 
 /// argocd-repo-server runs as another user (uid 999) and fetches the bind-mounted repository
 /// with `git fetch file:///playground`, whose `git-upload-pack` enters the repository and
-/// reads `.git`: its refs, packs and loose objects. So the top folder must be open to others,
-/// every folder of `.git` too (o+rx), and every file in it readable (o+r). A folder only its
+/// reads `.git`: `HEAD`, `config`, its refs, packs and loose objects. So the top folder must
+/// be open to others, and so must every folder upload-pack reads in `.git` (o+rx) and every
+/// file there (o+r). A folder only its
 /// owner may enter (a 0700 clone, a temp dir) hides the whole repository; a umask of 077
 /// makes each object Git writes private, so a repository can turn unreadable one commit at a
 /// time, and the fix says how to keep new ones readable too (`core.sharedRepository`, which
@@ -436,7 +437,7 @@ pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
         }
         // What upload-pack reads; the index, logs and hooks are the working copy's business.
         let read = ["HEAD", "config", "packed-refs", "refs", "objects"].map(|p| git_dir.join(p));
-        let private = std::iter::once(walkdir::WalkDir::new(&git_dir).max_depth(0))
+        let (path, mode) = std::iter::once(walkdir::WalkDir::new(&git_dir).max_depth(0))
             .chain(read.iter().map(walkdir::WalkDir::new))
             .flat_map(|w| w.into_iter().filter_map(|e| e.ok()))
             .find_map(|e| {
@@ -446,7 +447,6 @@ pub(crate) fn unreadable_by_others(root: &Path) -> Option<String> {
                 (!meta.file_type().is_symlink() && mode & needs != needs)
                     .then(|| (e.into_path(), mode & 0o777))
             })?;
-        let (path, mode) = private;
         Some(format!(
             "{} is not readable by other users (mode {mode:o}), so argocd-repo-server (another uid) cannot read the mounted repository; run `chmod -R o+rX {} && git -C {} config core.sharedRepository 0644`",
             path.display(),

@@ -429,7 +429,7 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
         let wait =
             readiness::wait_for_log(self.engine, &n.spec.name, n.ready_line, run, self.deadline);
         let said = self.cancellable(async { Ok(wait.await?) }).await?;
-        warn_entrypoint(self.ui, &n.spec.name, &said);
+        readiness::warn_entrypoint(self.ui, &n.spec.name, &said);
         Ok(())
     }
 
@@ -610,13 +610,5 @@ impl<E: Engine + Clone + 'static, C: Connect> Executor<'_, E, C> {
             bar.finish_and_clear();
         }
         Ok(r?)
-    }
-}
-
-/// Say as warnings what a node's entrypoint could not do (see [`readiness::wait_for_log`]):
-/// the lab runs, on a fallback the user should know of.
-pub(super) fn warn_entrypoint(ui: &Ui, node: &str, said: &[String]) {
-    for what in said {
-        ui.warn(&format!("{node}: {what}"));
     }
 }

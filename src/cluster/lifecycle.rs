@@ -229,7 +229,7 @@ async fn await_each<E: Engine>(
         match &r {
             Ok(said) => {
                 s.done();
-                super::executor::warn_entrypoint(ui, &c.name, said);
+                readiness::warn_entrypoint(ui, &c.name, said);
             }
             Err(_) => s.fail(),
         }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::k3s;
 use crate::docker::{Engine, RunState};
+use crate::ui::Ui;
 
 /// How many log lines a failure carries.
 pub(crate) const TAIL_LINES: usize = 20;
@@ -251,6 +252,14 @@ pub(crate) async fn wait_for_log<E: Engine>(
             exit,
             logs,
         })
+    }
+}
+
+/// Say as warnings what a node's entrypoint could not do (what [`wait_for_log`] returns):
+/// the lab runs, on a fallback the user should know of.
+pub(crate) fn warn_entrypoint(ui: &Ui, node: &str, said: &[String]) {
+    for what in said {
+        ui.warn(&format!("{node}: {what}"));
     }
 }
 

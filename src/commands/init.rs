@@ -140,9 +140,8 @@ fn short(commit: &str) -> &str {
 
 /// What to run next: `playground up`, from the lab's folder when that is not this one.
 fn next_step(dir: &Path) -> String {
-    let canonical = |p: &Path| p.canonicalize().ok();
-    match canonical(dir).is_some() && canonical(dir) == canonical(Path::new(".")) {
-        true => "playground up".to_string(),
-        false => format!("cd {} && playground up", dir.display()),
+    match (dir.canonicalize(), Path::new(".").canonicalize()) {
+        (Ok(d), Ok(here)) if d == here => "playground up".to_string(),
+        _ => format!("cd {} && playground up", dir.display()),
     }
 }

@@ -73,13 +73,11 @@ async fn export<E: Engine, K: Kube>(
         _ => Ok(None),
     };
     let done = match refreshed {
-        Ok(None) => {
-            kept::earlier_export(name, lab.state.as_str(), rec.as_ref().map(|r| &r.times))
-                .map(|path| format!("{} made when it was suspended", path.display()))
-        }
-        Ok(Some(r)) => record::mark_exported(name)
-            .map_err(KeptError::Record)
-            .map(|_| {
+        Ok(None) => kept::earlier_export(name, lab.state.as_str(), rec.as_ref().map(|r| &r.times))
+            .map(|path| format!("{} made when it was suspended", path.display())),
+        Ok(Some(r)) => match record::mark_exported(name) {
+            Err(e) => Err(KeptError::Record(e)),
+            Ok(_) => {
                 for m in &r.missing {
                     ui.warn(&format!("kept Secret {m} does not exist; nothing to keep"));
                 }
@@ -92,8 +90,9 @@ async fn export<E: Engine, K: Kube>(
                         r.path.display()
                     ));
                 }
-                format!("{} in {}", r.count, r.path.display())
-            }),
+                Ok(format!("{} in {}", r.count, r.path.display()))
+            }
+        },
         Err(e) => Err(e),
     };
     match &done {

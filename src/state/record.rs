@@ -288,9 +288,14 @@ pub(crate) fn write(record: &LabRecord) -> Result<(), RecordError> {
 /// Record what an install applied: the record is read, its `argocd` replaced, and written
 /// back. No record (`up --context`, or one that could not be written): nothing to do.
 pub(crate) fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, RecordError> {
+    update(name, |r| r.argocd = Some(argocd))
+}
+
+/// Change lab `name`'s record in place; `false` when it has none.
+fn update(name: &LabName, change: impl FnOnce(&mut LabRecord)) -> Result<bool, RecordError> {
     match read(name)? {
         Some(mut r) => {
-            r.argocd = Some(argocd);
+            change(&mut r);
             write(&r)?;
             Ok(true)
         }
@@ -301,14 +306,7 @@ pub(crate) fn set_argocd(name: &LabName, argocd: ArgoCdRecord) -> Result<bool, R
 /// Note in a lab's record that its kept Secrets were exported just now (see
 /// [`Times::exported`]). No record: nothing to note.
 pub(crate) fn mark_exported(name: &LabName) -> Result<bool, RecordError> {
-    match read(name)? {
-        Some(mut r) => {
-            r.times.exported = Some(now_rfc3339());
-            write(&r)?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+    update(name, |r| r.times.exported = Some(now_rfc3339()))
 }
 
 /// Mark a lab's record dropped (kept, so `restore` can rebuild it). No record: nothing to do.
